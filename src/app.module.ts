@@ -1,0 +1,49 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { ApprovalsModule } from './approvals/approvals.module';
+import { AuditModule } from './audit/audit.module';
+import { CommonModule } from './common/common.module';
+import { DatabaseModule } from './common/database/database.module';
+import { QueuesModule } from './common/queues/queues.module';
+import { RedisModule } from './common/redis/redis.module';
+import { AppConfig } from './config/app-config';
+import { ConfigModule } from './config/config.module';
+import { OpsModule } from './ops/ops.module';
+
+@Module({})
+export class AppModule {
+  /** The API process; it also runs the queue workers unless RUN_WORKERS=false. */
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        DatabaseModule,
+        RedisModule,
+        QueuesModule,
+        CommonModule,
+        AuditModule,
+        ApprovalsModule.register({ http: true, workers: config.RUN_WORKERS }),
+        OpsModule,
+      ],
+    };
+  }
+}
+
+@Module({})
+export class WorkerModule {
+  /** A worker-only process (npm run start:worker): queues and reconciler, no HTTP. */
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: WorkerModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        DatabaseModule,
+        RedisModule,
+        QueuesModule,
+        CommonModule,
+        AuditModule,
+        ApprovalsModule.register({ http: false, workers: true }),
+      ],
+    };
+  }
+}

@@ -1,0 +1,57 @@
+import { Processor, WorkerHost } from '@nestjs/bullmq';
+import { Inject, Logger, OnModuleInit } from '@nestjs/common';
+import { Job } from 'bullmq';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { ApprovalJobData, ApprovalQueue } from './approval-queues';
+import { DeliverCallback } from './deliver-callback.usecase';
+import { ExpireApproval } from './expire-approval.usecase';
+
+/** Handles expiry jobs: loads the request and expires it if it is still pending. */
+@Processor(ApprovalQueue.Expiry)
+export class ExpireApprovalProcessor extends WorkerHost implements OnModuleInit {
+  constructor(
+    private readonly expire: ExpireApproval,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {
+    super();
+  }
+
+  onModuleInit(): void {
+    this.worker.concurrency = this.config.WORKER_CONCURRENCY;
+  }
+
+  async process(job: Job<ApprovalJobData>): Promise<string> {
+    const result = await this.expire.execute(job.data);
+    // A job that ran early (clock skew between hosts) is retried by the queue's backoff.
+    if (result === 'not-due') throw new Error('not due yet');
+    return result;
+  }
+}
+
+/** Handles callback jobs; a transient failure is thrown so that BullMQ retries with backoff. */
+@Processor(ApprovalQueue.Callbacks)
+export class DeliverCallbackProcessor extends WorkerHost implements OnModuleInit {
+  private readonly logger = new Logger(DeliverCallbackProcessor.name);
+
+  constructor(
+    private readonly deliver: DeliverCallback,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {
+    super();
+  }
+
+  onModuleInit(): void {
+    this.worker.concurrency = this.config.WORKER_CONCURRENCY;
+  }
+
+  async process(job: Job<ApprovalJobData>): Promise<string> {
+    const attempt = job.attemptsMade + 1;
+    const lastAttempt = attempt >= (job.opts.attempts ?? 1);
+    const verdict = await this.deliver.execute(job.data, attempt, lastAttempt);
+    if (verdict === 'retry') {
+      this.logger.warn(`callback for ${job.data.approvalId} failed (attempt ${attempt}); will retry`);
+      throw new Error('callback delivery failed; retrying');
+    }
+    return verdict;
+  }
+}

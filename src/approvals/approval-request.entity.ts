@@ -1,0 +1,65 @@
+import { Column, CreateDateColumn, Entity, PrimaryColumn } from 'typeorm';
+import type { JsonObject } from '../common/json';
+
+export type ApprovalStatus = 'pending' | 'approved' | 'denied' | 'expired' | 'cancelled';
+export const SETTLED_STATUSES: ApprovalStatus[] = ['approved', 'denied', 'expired', 'cancelled'];
+export type DeliveryMode = 'poll' | 'ping' | 'push';
+/** Where the gateway's ping/push callback stands; poll-mode requests have none. */
+export type CallbackState = 'none' | 'pending' | 'delivered' | 'failed';
+
+export interface ToolCall {
+  server: string;
+  tool: string;
+  arguments: JsonObject;
+}
+
+export interface AgentContext {
+  id: string;
+  class?: string;
+  trust_level?: string;
+  claims?: JsonObject;
+}
+
+/** One parked tool call waiting for human approval. `id` is the CIBA auth_req_id. */
+@Entity({ name: 'approval_requests' })
+export class ApprovalRequest {
+  @PrimaryColumn({ type: 'text' }) id: string;
+  @Column({ name: 'tenant_id', type: 'text' }) tenantId: string;
+  @Column({ type: 'text' }) status: ApprovalStatus;
+  @Column({ name: 'gateway_id', type: 'text' }) gatewayId: string;
+
+  @Column({ name: 'tool_call', type: 'jsonb' }) toolCall: ToolCall;
+  @Column({ name: 'call_hash', type: 'text' }) callHash: string;
+  @Column({ type: 'jsonb' }) agent: AgentContext;
+  @Column({ name: 'agent_id', type: 'text' }) agentId: string;
+  @Column({ name: 'delegator_id', type: 'text' }) delegatorId: string;
+  @Column({ type: 'jsonb' }) delegation: JsonObject;
+  @Column({ type: 'jsonb' }) intent: JsonObject;
+  @Column({ type: 'jsonb' }) resource: JsonObject;
+  @Column({ type: 'text', nullable: true }) environment: string | null;
+  @Column({ type: 'text' }) reason: string;
+  @Column({ type: 'jsonb' }) risk: JsonObject;
+
+  /** "user:<id>", "group:<name>" or "delegator". */
+  @Column({ type: 'jsonb' }) approvers: string[];
+  @Column({ type: 'int' }) quorum: number;
+  @Column({ name: 'deny_threshold', type: 'int' }) denyThreshold: number;
+  @Column({ name: 'binding_message', type: 'text', nullable: true }) bindingMessage: string | null;
+
+  @Column({ name: 'delivery_mode', type: 'text' }) deliveryMode: DeliveryMode;
+  @Column({ name: 'notification_endpoint', type: 'text', nullable: true }) notificationEndpoint: string | null;
+  @Column({ name: 'notification_token', type: 'text', nullable: true }) notificationToken: string | null;
+  @Column({ name: 'callback_state', type: 'text' }) callbackState: CallbackState;
+
+  @Column({ name: 'mcp_session_id', type: 'text', nullable: true }) mcpSessionId: string | null;
+  @Column({ name: 'a2a_interaction_id', type: 'text', nullable: true }) a2aInteractionId: string | null;
+  @Column({ name: 'request_id', type: 'text', nullable: true }) requestId: string | null;
+
+  @Column({ name: 'poll_interval', type: 'int' }) pollInterval: number;
+  @Column({ name: 'last_polled_at', type: 'timestamptz', nullable: true }) lastPolledAt: Date | null;
+  @Column({ name: 'expires_at', type: 'timestamptz' }) expiresAt: Date;
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt: Date;
+  @Column({ name: 'decided_at', type: 'timestamptz', nullable: true }) decidedAt: Date | null;
+  @Column({ name: 'token_redeemed_at', type: 'timestamptz', nullable: true }) tokenRedeemedAt: Date | null;
+  @Column({ name: 'token_jti', type: 'text', nullable: true }) tokenJti: string | null;
+}

@@ -1,0 +1,17 @@
+import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn } from 'typeorm';
+
+export type VoteDecision = 'approve' | 'deny';
+
+/** One approver's vote with their reason-for-access statement. Unique per (request, approver). */
+@Entity({ name: 'approval_votes' })
+export class ApprovalVote {
+  @PrimaryGeneratedColumn({ type: 'bigint' }) id: string;
+  @Column({ name: 'tenant_id', type: 'text' }) tenantId: string;
+  @Column({ name: 'approval_id', type: 'text' }) approvalId: string;
+  @Column({ name: 'approver_id', type: 'text' }) approverId: string;
+  @Column({ name: 'via_group', type: 'text', nullable: true }) viaGroup: string | null;
+  @Column({ type: 'text' }) decision: VoteDecision;
+  @Column({ type: 'text' }) reason: string;
+  @Column({ name: 'link_id', type: 'text' }) linkId: string;
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt: Date;
+}

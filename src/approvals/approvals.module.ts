@@ -1,0 +1,64 @@
+/**
+ * The approval request lifecycle: park, wait (poll / long-poll / CIBA poll / ping / push),
+ * decide (decide-once, quorum), expire, cancel, and the approval token that resumes the
+ * parked call. It knows nothing of policies or notification channels.
+ */
+import { BullModule } from '@nestjs/bullmq';
+import { DynamicModule, Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { ApprovalEvents } from './approval-events.service';
+import { ApprovalJobs } from './approval-jobs.service';
+import { DeliverCallbackProcessor, ExpireApprovalProcessor } from './approval-processors';
+import { ApprovalQueue } from './approval-queues';
+import { ApprovalRequest } from './approval-request.entity';
+import { ApprovalSettlement } from './approval-settlement.service';
+import { ApprovalTokens } from './approval-tokens.service';
+import { ApprovalVote } from './approval-vote.entity';
+import { ApprovalsController } from './approvals.controller';
+import { ApprovalsReconciler } from './approvals-reconciler.service';
+import { ApproverLinks } from './approver-links.service';
+import { CallbackAttempt } from './callback-attempt.entity';
+import { CallbackEndpointPolicy } from './callback-endpoint.policy';
+import { CancelApproval } from './cancel-approval.usecase';
+import { DecideApproval } from './decide.usecase';
+import { DeliverCallback } from './deliver-callback.usecase';
+import { ExpireApproval } from './expire-approval.usecase';
+import { GetApproval } from './get-approval.usecase';
+import { ParkApproval } from './park-approval.usecase';
+import { RedeemApprovalToken } from './redeem-approval-token.usecase';
+
+const services = [
+  ApprovalEvents,
+  ApprovalJobs,
+  ApprovalSettlement,
+  ApprovalTokens,
+  ApproverLinks,
+  CallbackEndpointPolicy,
+  CancelApproval,
+  DecideApproval,
+  DeliverCallback,
+  ExpireApproval,
+  GetApproval,
+  ParkApproval,
+  RedeemApprovalToken,
+];
+
+@Module({})
+export class ApprovalsModule {
+  /** `http` serves the API; `workers` runs the queue processors and the start-up reconciler. */
+  static register(options: { http: boolean; workers: boolean }): DynamicModule {
+    return {
+      module: ApprovalsModule,
+      imports: [
+        TypeOrmModule.forFeature([ApprovalRequest, ApprovalVote, CallbackAttempt]),
+        BullModule.registerQueue({ name: ApprovalQueue.Expiry }, { name: ApprovalQueue.Callbacks }),
+      ],
+      controllers: options.http ? [ApprovalsController] : [],
+      providers: [
+        ...services,
+        ...(options.workers ? [ExpireApprovalProcessor, DeliverCallbackProcessor, ApprovalsReconciler] : []),
+      ],
+      exports: [ParkApproval, ApproverLinks, CancelApproval, ApprovalEvents],
+    };
+  }
+}

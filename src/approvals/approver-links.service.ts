@@ -1,0 +1,44 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { APPROVER_LINK_AUDIENCE, APPROVER_LINK_TYP } from '../common/auth/approver-link.verifier';
+import { Forbidden, NotFound } from '../common/errors/protocol-errors';
+import { SigningKeys } from '../common/keys/signing-keys.service';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { ApprovalRequest } from './approval-request.entity';
+import { isEligible } from './decide.usecase';
+
+export interface MintLinkCommand {
+  tenantId: string;
+  approvalId: string;
+  approverId: string;
+  /** The group through which the approver is eligible; the caller vouches for membership. */
+  viaGroup?: string;
+}
+
+/**
+ * Approver links: a JWS bound to (tenant, approver, request) that expires with the request.
+ * Deciding with it is single-use per approver (one vote each). The notifications part sends
+ * them; until then the `npm run link` CLI mints them.
+ */
+@Injectable()
+export class ApproverLinks {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly keys: SigningKeys,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  async mint(cmd: MintLinkCommand): Promise<{ token: string; url: string; expires_at: string }> {
+    const request = await this.dataSource.manager.findOne(ApprovalRequest, { where: { id: cmd.approvalId, tenantId: cmd.tenantId } });
+    if (!request) throw new NotFound('no such approval request');
+    const principal = { kind: 'approver' as const, tenantId: cmd.tenantId, approverId: cmd.approverId, authReqId: request.id, viaGroup: cmd.viaGroup, linkId: '' };
+    if (!isEligible(request, principal)) throw new Forbidden(`${cmd.approverId} is not an approver of this request`);
+    const token = await this.keys.sign(
+      { tenant: cmd.tenantId, auth_req_id: request.id, ...(cmd.viaGroup ? { grp: cmd.viaGroup } : {}) },
+      { typ: APPROVER_LINK_TYP, audience: APPROVER_LINK_AUDIENCE, subject: cmd.approverId, expiresAt: request.expiresAt, jti: randomUUID() },
+    );
+    const url = new URL(`/v1/approvals/${request.id}/decisions`, this.config.PUBLIC_URL).toString();
+    return { token, url, expires_at: request.expiresAt.toISOString() };
+  }
+}

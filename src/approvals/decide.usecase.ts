@@ -1,0 +1,128 @@
+import { Injectable } from '@nestjs/common';
+import { z } from 'zod';
+import { DataSource } from 'typeorm';
+import { AuditLog } from '../audit/audit-log.service';
+import { ApproverPrincipal } from '../common/auth/auth.decorators';
+import { Conflict, Forbidden, NotFound } from '../common/errors/protocol-errors';
+import { auditContext } from './approval-audit';
+import { ApprovalRequest, ApprovalStatus } from './approval-request.entity';
+import { ApprovalSettlement } from './approval-settlement.service';
+import { ApprovalVote, VoteDecision } from './approval-vote.entity';
+import { ExpireApproval } from './expire-approval.usecase';
+
+export const decisionSchema = z.strictObject({
+  decision: z.enum(['approve', 'deny']),
+  reason: z
+    .string()
+    .trim()
+    .min(1, { message: 'must not be empty: say why access is approved or denied' })
+    .max(2000, { message: 'must be at most 2000 characters' }),
+});
+
+export interface DecideCommand {
+  approver: ApproverPrincipal;
+  approvalId: string;
+  decision: VoteDecision;
+  reason: string;
+}
+
+export interface DecideResult {
+  auth_req_id: string;
+  status: ApprovalStatus;
+  your_vote: VoteDecision;
+  votes: { approve: number; deny: number };
+  quorum: number;
+}
+
+/** Is this approver one the obligation names (directly, as the delegator, or through a group)? */
+export function isEligible(request: ApprovalRequest, approver: ApproverPrincipal): boolean {
+  const named = new Set(request.approvers);
+  if (named.has(`user:${approver.approverId}`)) return true;
+  if (named.has('delegator') && approver.approverId === request.delegatorId) return true;
+  return approver.viaGroup !== undefined && named.has(`group:${approver.viaGroup}`);
+}
+
+/**
+ * Records one approver's vote and settles the request when the vote decides it. Decide-once:
+ * votes on one request are serialised by a row lock, each approver votes once (also enforced by
+ * a unique constraint), and a settled request takes no more votes.
+ */
+@Injectable()
+export class DecideApproval {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly audit: AuditLog,
+    private readonly settlement: ApprovalSettlement,
+    private readonly expiry: ExpireApproval,
+  ) {}
+
+  async execute(cmd: DecideCommand): Promise<DecideResult> {
+    const { approver } = cmd;
+    if (approver.authReqId !== cmd.approvalId) throw new Forbidden('this approver link is for another approval request');
+
+    type Outcome = { result?: DecideResult; settled?: ApprovalRequest; closed?: ApprovalStatus };
+    const outcome = await this.dataSource.transaction(async (manager): Promise<Outcome> => {
+      const request = await manager.findOne(ApprovalRequest, {
+        where: { id: cmd.approvalId, tenantId: approver.tenantId },
+        lock: { mode: 'pessimistic_write' },
+      });
+      if (!request) throw new NotFound('no such approval request');
+      if (await this.expiry.expireIfDue(manager, request)) return { settled: request, closed: 'expired' };
+      if (request.status !== 'pending') return { closed: request.status };
+      if (!isEligible(request, approver)) throw new Forbidden(`${approver.approverId} is not an approver of this request`);
+
+      const votes = await manager.find(ApprovalVote, { where: { approvalId: request.id } });
+      if (votes.some((v) => v.approverId === approver.approverId)) {
+        throw new Conflict('already_voted', `${approver.approverId} has already voted on this request`);
+      }
+      const vote = manager.create(ApprovalVote, {
+        tenantId: request.tenantId,
+        approvalId: request.id,
+        approverId: approver.approverId,
+        viaGroup: approver.viaGroup ?? null,
+        decision: cmd.decision,
+        reason: cmd.reason,
+        linkId: approver.linkId,
+      });
+      await manager.insert(ApprovalVote, vote);
+      await this.audit.append(manager, {
+        ...auditContext(request),
+        type: 'approval.vote',
+        actor: `approver:${approver.approverId}`,
+        data: { decision: cmd.decision, reason: cmd.reason, via_group: approver.viaGroup ?? null, link_id: approver.linkId },
+      });
+
+      const all = [...votes, vote];
+      const approve = all.filter((v) => v.decision === 'approve').length;
+      const deny = all.length - approve;
+      let settled: ApprovalRequest | undefined;
+      const verdict = approve >= request.quorum ? 'approved' : deny >= request.denyThreshold ? 'denied' : undefined;
+      if (verdict) {
+        await this.settlement.settleInTransaction(manager, request, verdict, `approver:${approver.approverId}`, {
+          approvals: approve,
+          denials: deny,
+          quorum: request.quorum,
+        });
+        settled = request;
+      }
+      return {
+        settled,
+        result: {
+          auth_req_id: request.id,
+          status: request.status,
+          your_vote: cmd.decision,
+          votes: { approve, deny },
+          quorum: request.quorum,
+        },
+      };
+    });
+
+    if (outcome.settled) await this.settlement.afterCommit(outcome.settled);
+    if (outcome.closed) {
+      throw new Conflict('request_closed', `the approval request is ${outcome.closed} and takes no more votes`, {
+        status: outcome.closed,
+      });
+    }
+    return outcome.result!;
+  }
+}

@@ -1,0 +1,148 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { AuditLog } from '../audit/audit-log.service';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { auditContext } from './approval-audit';
+import { ApprovalJobData } from './approval-queues';
+import { ApprovalRequest } from './approval-request.entity';
+import { ApprovalTokens } from './approval-tokens.service';
+import { ApprovalVote } from './approval-vote.entity';
+import { CallbackAttempt, CallbackOutcome } from './callback-attempt.entity';
+import { CallbackEndpointPolicy } from './callback-endpoint.policy';
+import { randomUUID } from 'node:crypto';
+
+/** What the processor should do after an attempt: nothing more, or try again later. */
+export type DeliveryVerdict = 'done' | 'retry';
+
+/**
+ * Tells the gateway that a request is settled (CIBA ping or push). One attempt per call; every
+ * attempt is recorded. 2xx delivers; 5xx, 429 and network errors are retried with backoff by
+ * the queue; 3xx (redirects are never followed), 401, 403 and other 4xx fail at once.
+ */
+@Injectable()
+export class DeliverCallback {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly audit: AuditLog,
+    private readonly tokens: ApprovalTokens,
+    private readonly policy: CallbackEndpointPolicy,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  async execute(job: ApprovalJobData, attempt: number, lastAttempt: boolean): Promise<DeliveryVerdict> {
+    const request = await this.dataSource.manager.findOne(ApprovalRequest, { where: { id: job.approvalId, tenantId: job.tenantId } });
+    if (!request || request.callbackState !== 'pending' || !request.notificationEndpoint) return 'done';
+
+    const endpoint = request.notificationEndpoint;
+    const refusal = this.policy.problemWith(endpoint);
+    if (refusal) {
+      await this.record(request, attempt, 'refused', null, `endpoint refused: ${refusal}`, 0);
+      return 'done';
+    }
+
+    const started = Date.now();
+    let status: number | null = null;
+    let error: string | null = null;
+    try {
+      const response = await fetch(endpoint, {
+        method: 'POST',
+        redirect: 'manual',
+        signal: AbortSignal.timeout(this.config.CALLBACK_TIMEOUT_MS),
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${request.notificationToken}` },
+        body: JSON.stringify(await this.body(request)),
+      });
+      status = response.status;
+      await response.body?.cancel().catch(() => undefined);
+    } catch (e) {
+      error = (e as Error).name === 'TimeoutError' ? `timed out after ${this.config.CALLBACK_TIMEOUT_MS} ms` : `network error: ${(e as Error).message}`;
+    }
+    const durationMs = Date.now() - started;
+
+    if (status !== null && status >= 200 && status < 300) {
+      await this.record(request, attempt, 'delivered', status, null, durationMs);
+      return 'done';
+    }
+    const transient = status === null || status >= 500 || status === 429 || status === 408;
+    if (status !== null) {
+      error =
+        status >= 300 && status < 400
+          ? `redirect (${status}) not followed`
+          : status === 401 || status === 403
+            ? `rejected the notification token (${status})`
+            : `HTTP ${status}`;
+    }
+    if (transient && !lastAttempt) {
+      await this.record(request, attempt, 'retrying', status, error, durationMs);
+      return 'retry';
+    }
+    await this.record(request, attempt, 'failed', status, error, durationMs);
+    return 'done';
+  }
+
+  private async body(request: ApprovalRequest): Promise<Record<string, unknown>> {
+    if (request.deliveryMode === 'ping') return { auth_req_id: request.id };
+    switch (request.status) {
+      case 'approved': {
+        const votes = await this.dataSource.manager.find(ApprovalVote, { where: { approvalId: request.id }, order: { id: 'ASC' } });
+        // One jti per request across retries, so the gateway's replay check dedupes a resent token.
+        const jti = request.tokenJti ?? randomUUID();
+        if (!request.tokenJti) {
+          await this.dataSource.manager.update(ApprovalRequest, { id: request.id, tenantId: request.tenantId }, { tokenJti: jti });
+          request.tokenJti = jti;
+        }
+        const issued = await this.tokens.issue(request, votes, jti);
+        return { auth_req_id: request.id, status: 'approved', approval_token: issued.token, token_type: 'Bearer', expires_in: issued.expiresIn };
+      }
+      case 'denied': {
+        const votes = await this.dataSource.manager.find(ApprovalVote, { where: { approvalId: request.id, decision: 'deny' }, order: { id: 'ASC' } });
+        return {
+          auth_req_id: request.id,
+          status: 'denied',
+          error: 'access_denied',
+          error_description: 'the approvers denied the request',
+          denials: votes.map((v) => ({ approver: v.approverId, reason: v.reason })),
+        };
+      }
+      default:
+        return { auth_req_id: request.id, status: request.status, error: 'expired_token', error_description: 'the approval request has expired' };
+    }
+  }
+
+  private async record(
+    request: ApprovalRequest,
+    attempt: number,
+    outcome: CallbackOutcome,
+    statusCode: number | null,
+    error: string | null,
+    durationMs: number,
+  ): Promise<void> {
+    await this.dataSource.transaction(async (manager) => {
+      await manager.insert(CallbackAttempt, {
+        tenantId: request.tenantId,
+        approvalId: request.id,
+        attempt,
+        mode: request.deliveryMode,
+        endpoint: request.notificationEndpoint!,
+        statusCode,
+        outcome,
+        error,
+        durationMs,
+      });
+      if (outcome === 'delivered' || outcome === 'failed' || outcome === 'refused') {
+        const callbackState = outcome === 'delivered' ? 'delivered' : 'failed';
+        const redeemed = outcome === 'delivered' && request.deliveryMode === 'push' && request.status === 'approved';
+        await manager.update(
+          ApprovalRequest,
+          { id: request.id, tenantId: request.tenantId },
+          { callbackState, ...(redeemed ? { tokenRedeemedAt: new Date() } : {}) },
+        );
+      }
+      await this.audit.append(manager, {
+        ...auditContext(request),
+        type: outcome === 'delivered' ? 'approval.callback_delivered' : 'approval.callback_attempt',
+        actor: 'system',
+        data: { mode: request.deliveryMode, attempt, outcome, status_code: statusCode, error, duration_ms: durationMs },
+      });
+    });
+  }
+}

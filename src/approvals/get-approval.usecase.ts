@@ -1,0 +1,40 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { NotFound } from '../common/errors/protocol-errors';
+import { ApprovalEvents } from './approval-events.service';
+import { ApprovalRequest } from './approval-request.entity';
+import { ApprovalVote } from './approval-vote.entity';
+import { approvalView, ApprovalViewBody } from './approval-view';
+
+/** Reads a request; with `waitSeconds`, holds the answer until it is settled or the wait ends. */
+@Injectable()
+export class GetApproval {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly events: ApprovalEvents,
+  ) {}
+
+  async execute({ tenantId, approvalId, waitSeconds = 0 }: { tenantId: string; approvalId: string; waitSeconds?: number }): Promise<ApprovalViewBody> {
+    if (waitSeconds <= 0) return this.read(tenantId, approvalId);
+    const waiter = this.events.waitFor(approvalId, waitSeconds * 1000);
+    try {
+      const first = await this.read(tenantId, approvalId);
+      if (first.status !== 'pending') return first;
+      // Wake no later than the expiry, so a waiter sees "expired" on time.
+      const untilExpiry = new Date(first.expires_at).getTime() - Date.now();
+      const expiryTimer = untilExpiry < waitSeconds * 1000 ? setTimeout(waiter.cancel, Math.max(0, untilExpiry + 5)) : undefined;
+      await waiter.settled;
+      clearTimeout(expiryTimer);
+      return this.read(tenantId, approvalId);
+    } finally {
+      waiter.cancel();
+    }
+  }
+
+  private async read(tenantId: string, approvalId: string): Promise<ApprovalViewBody> {
+    const request = await this.dataSource.manager.findOne(ApprovalRequest, { where: { id: approvalId, tenantId } });
+    if (!request) throw new NotFound('no such approval request');
+    const votes = await this.dataSource.manager.find(ApprovalVote, { where: { approvalId }, order: { id: 'ASC' } });
+    return approvalView(request, votes);
+  }
+}

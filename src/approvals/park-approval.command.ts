@@ -1,0 +1,91 @@
+import { z } from 'zod';
+
+// Printable text: no control characters (they hide content from an approver's screen).
+const text = (max: number) =>
+  z
+    .string()
+    .min(1, { message: 'must not be empty' })
+    .max(max, { message: `must be at most ${max} characters` })
+    .refine((s) => !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(s), { message: 'must not contain control characters' });
+const id = text(512);
+
+/** RFC 6750 b64token, as CIBA requires of client_notification_token. */
+const BEARER_TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+
+type ActClaim = { sub: string; act?: ActClaim; [k: string]: unknown };
+const actClaim: z.ZodType<ActClaim> = z.lazy(() =>
+  z.looseObject({ sub: id, act: actClaim.optional() }),
+);
+
+export const INTENT_CATEGORIES = ['read', 'search', 'summarize', 'export', 'write', 'delete', 'pay', 'admin', 'other'] as const;
+export const CLASSIFICATIONS = ['public', 'internal', 'confidential', 'restricted', 'pii'] as const;
+export const ENVIRONMENTS = ['dev', 'staging', 'production'] as const;
+export const APPROVER_REF = /^(user:.+|group:.+|delegator)$/;
+
+export const parkApprovalSchema = z.strictObject({
+  tool_call: z.strictObject({
+    server: id,
+    tool: id,
+    arguments: z.record(z.string(), z.unknown()).default({}),
+  }),
+  agent: z.strictObject({
+    id: text(2048),
+    class: id.optional(),
+    trust_level: z.enum(['first_party_certified', 'first_party', 'third_party', 'unknown']).optional(),
+    claims: z.looseObject({ act: actClaim.optional() }).optional(),
+  }),
+  delegator: z.strictObject({
+    id,
+    delegation_id: id.optional(),
+    display_name: text(256).optional(),
+  }),
+  intent: z
+    .strictObject({ id: id.optional(), text: text(2000).optional(), category: z.enum(INTENT_CATEGORIES).optional() })
+    .default({}),
+  resource: z
+    .strictObject({ id: id.optional(), type: id.optional(), classification: z.enum(CLASSIFICATIONS).optional() })
+    .default({}),
+  environment: z.enum(ENVIRONMENTS).optional(),
+  reason: text(2000),
+  risk: z.record(z.string(), z.unknown()).default({}),
+  obligation: z.strictObject({
+    approvers: z
+      .array(text(300).regex(APPROVER_REF, { message: 'must be "user:<id>", "group:<name>" or "delegator"' }))
+      .min(1, { message: 'must name at least one approver' })
+      .max(100, { message: 'must name at most 100 approvers' }),
+    quorum: z.int().min(1).max(100).default(1),
+    deny_threshold: z.int().min(1).max(100).default(1),
+    expires_in: z.int().min(1, { message: 'must be at least 1 second' }).optional(),
+    binding_message: text(256).optional(),
+  }),
+  delivery: z
+    .strictObject({
+      mode: z.enum(['poll', 'ping', 'push']).default('poll'),
+      notification_endpoint: z.string().max(2048).optional(),
+      notification_token: z
+        .string()
+        .min(1, { message: 'must not be empty' })
+        .max(1024, { message: 'must be at most 1024 characters' })
+        .regex(BEARER_TOKEN, { message: 'must follow the bearer token syntax of RFC 6750' })
+        .optional(),
+    })
+    .default({ mode: 'poll' }),
+  correlation: z
+    .strictObject({ mcp_session_id: id.optional(), a2a_interaction_id: id.optional(), request_id: id.optional() })
+    .default({}),
+});
+
+export type ParkApprovalInput = z.output<typeof parkApprovalSchema>;
+
+/** Parking a call: the validated input plus the tenant and gateway it belongs to. */
+export interface ParkApprovalCommand {
+  tenantId: string;
+  gatewayId: string;
+  input: ParkApprovalInput;
+}
+
+export function cibaCodeForField(field: string): string | undefined {
+  if (field.startsWith('obligation.binding_message')) return 'invalid_binding_message';
+  if (field.startsWith('delivery.notification_token')) return 'invalid_client_notification_token';
+  return undefined;
+}

@@ -1,0 +1,123 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { AuditLog } from '../audit/audit-log.service';
+import { canonicalJson, callHash } from '../common/canonical-json';
+import { InvalidClientNotificationToken, InvalidRequest } from '../common/errors/protocol-errors';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { auditContext } from './approval-audit';
+import { ApprovalJobs } from './approval-jobs.service';
+import { ApprovalRequest } from './approval-request.entity';
+import { CallbackEndpointPolicy } from './callback-endpoint.policy';
+import { ParkApprovalCommand } from './park-approval.command';
+
+const MAX_ARGUMENTS_BYTES = 64 * 1024;
+
+export interface ParkedApproval {
+  auth_req_id: string;
+  expires_in: number;
+  interval: number;
+}
+
+/**
+ * Parks a tool call that a policy answered with allow_with_obligations. The row, its audit
+ * event and its expiry job are all in place before the gateway gets the auth_req_id.
+ */
+@Injectable()
+export class ParkApproval {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly audit: AuditLog,
+    private readonly jobs: ApprovalJobs,
+    private readonly callbackPolicy: CallbackEndpointPolicy,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  async execute({ tenantId, gatewayId, input }: ParkApprovalCommand): Promise<ParkedApproval> {
+    this.checkObligation(input);
+    this.checkDelivery(input);
+    if (Buffer.byteLength(canonicalJson(input.tool_call.arguments)) > MAX_ARGUMENTS_BYTES) {
+      throw InvalidRequest.forFields([{ field: 'tool_call.arguments', message: `must be at most ${MAX_ARGUMENTS_BYTES} bytes of JSON` }]);
+    }
+
+    const expiresIn = Math.min(input.obligation.expires_in ?? this.config.APPROVAL_DEFAULT_EXPIRES_IN, this.config.APPROVAL_MAX_EXPIRES_IN);
+    const request = new ApprovalRequest();
+    Object.assign(request, {
+      // 192 bits from the CSPRNG, opaque to the caller.
+      id: randomBytes(24).toString('base64url'),
+      tenantId,
+      status: 'pending',
+      gatewayId,
+      toolCall: input.tool_call,
+      callHash: callHash(input.tool_call),
+      agent: input.agent,
+      agentId: input.agent.id,
+      delegatorId: input.delegator.id,
+      delegation: input.delegator,
+      intent: input.intent,
+      resource: input.resource,
+      environment: input.environment ?? null,
+      reason: input.reason,
+      risk: input.risk,
+      approvers: [...new Set(input.obligation.approvers)],
+      quorum: input.obligation.quorum,
+      denyThreshold: input.obligation.deny_threshold,
+      bindingMessage: input.obligation.binding_message ?? null,
+      deliveryMode: input.delivery.mode,
+      notificationEndpoint: input.delivery.notification_endpoint ?? null,
+      notificationToken: input.delivery.notification_token ?? null,
+      callbackState: 'none',
+      mcpSessionId: input.correlation.mcp_session_id ?? null,
+      a2aInteractionId: input.correlation.a2a_interaction_id ?? null,
+      requestId: input.correlation.request_id ?? null,
+      pollInterval: this.config.APPROVAL_POLL_INTERVAL,
+      lastPolledAt: null,
+      expiresAt: new Date(Date.now() + expiresIn * 1000),
+      decidedAt: null,
+      tokenRedeemedAt: null,
+      tokenJti: null,
+    } satisfies Omit<ApprovalRequest, 'createdAt'>);
+
+    await this.dataSource.transaction(async (manager) => {
+      await manager.insert(ApprovalRequest, request);
+      await this.audit.append(manager, {
+        ...auditContext(request),
+        type: 'approval.created',
+        actor: `gateway:${gatewayId}`,
+        data: { input, call_hash: request.callHash, expires_at: request.expiresAt.toISOString() },
+      });
+    });
+    await this.jobs.scheduleExpiry(request);
+    return { auth_req_id: request.id, expires_in: expiresIn, interval: request.pollInterval };
+  }
+
+  private checkObligation({ obligation }: ParkApprovalCommand['input']): void {
+    const approvers = new Set(obligation.approvers);
+    const namesGroup = [...approvers].some((a) => a.startsWith('group:'));
+    // Without a group, the named people are all who can vote: a quorum above that could never be met.
+    if (!namesGroup && obligation.quorum > approvers.size) {
+      throw InvalidRequest.forFields([
+        { field: 'obligation.quorum', message: `is ${obligation.quorum} but only ${approvers.size} approver(s) are named` },
+      ]);
+    }
+  }
+
+  private checkDelivery({ delivery }: ParkApprovalCommand['input']): void {
+    if (delivery.mode === 'poll') {
+      if (delivery.notification_endpoint || delivery.notification_token) {
+        throw InvalidRequest.forFields([{ field: 'delivery.mode', message: 'is "poll", which takes no notification_endpoint or notification_token' }]);
+      }
+      return;
+    }
+    if (!delivery.notification_endpoint) {
+      throw InvalidRequest.forFields([{ field: 'delivery.notification_endpoint', message: `is required in ${delivery.mode} mode` }]);
+    }
+    const problem = this.callbackPolicy.problemWith(delivery.notification_endpoint);
+    if (problem) throw InvalidRequest.forFields([{ field: 'delivery.notification_endpoint', message: problem }]);
+    if (!delivery.notification_token) {
+      throw new InvalidClientNotificationToken(`delivery.notification_token: is required in ${delivery.mode} mode`, {
+        field: 'delivery.notification_token',
+      });
+    }
+  }
+}

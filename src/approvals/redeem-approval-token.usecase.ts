@@ -1,0 +1,108 @@
+import { Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { AuditLog } from '../audit/audit-log.service';
+import {
+  AccessDenied,
+  AuthorizationPending,
+  ExpiredToken,
+  InvalidGrant,
+  ProtocolError,
+  SlowDown,
+} from '../common/errors/protocol-errors';
+import { auditContext } from './approval-audit';
+import { ApprovalRequest } from './approval-request.entity';
+import { ApprovalSettlement } from './approval-settlement.service';
+import { ApprovalTokens } from './approval-tokens.service';
+import { ApprovalVote } from './approval-vote.entity';
+import { ExpireApproval } from './expire-approval.usecase';
+
+/** How much a too-eager poller's interval grows (CIBA Core §11). */
+export const SLOW_DOWN_STEP_SECONDS = 5;
+
+export interface RedeemCommand {
+  tenantId: string;
+  approvalId: string;
+}
+
+export interface ApprovalTokenResponse {
+  auth_req_id: string;
+  approval_token: string;
+  token_type: 'Bearer';
+  expires_in: number;
+}
+
+/**
+ * The CIBA poll: answers authorization_pending / slow_down / expired_token / access_denied, or
+ * hands out the approval token exactly once. Another tenant's id is invalid_grant, as an
+ * unknown one is.
+ */
+@Injectable()
+export class RedeemApprovalToken {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly audit: AuditLog,
+    private readonly tokens: ApprovalTokens,
+    private readonly settlement: ApprovalSettlement,
+    private readonly expiry: ExpireApproval,
+  ) {}
+
+  async execute({ tenantId, approvalId }: RedeemCommand): Promise<ApprovalTokenResponse> {
+    let expiredNow: ApprovalRequest | undefined;
+    // Errors are returned, not thrown, so that the poll bookkeeping commits with them.
+    const outcome = await this.dataSource.transaction(async (manager): Promise<ApprovalTokenResponse | ProtocolError> => {
+      const request = await manager.findOne(ApprovalRequest, {
+        where: { id: approvalId, tenantId },
+        lock: { mode: 'pessimistic_write' },
+      });
+      if (!request) return new InvalidGrant('unknown auth_req_id');
+      if (request.deliveryMode === 'push') return new InvalidGrant('this request delivers its result by push, not at the token endpoint');
+      if (await this.expiry.expireIfDue(manager, request)) expiredNow = request;
+
+      switch (request.status) {
+        case 'pending':
+          return this.recordPoll(manager, request);
+        case 'expired':
+          return new ExpiredToken('the approval request has expired');
+        case 'cancelled':
+          return new AccessDenied('the approval request was cancelled');
+        case 'denied': {
+          const votes = await manager.find(ApprovalVote, { where: { approvalId: request.id }, order: { id: 'ASC' } });
+          const denials = votes.filter((v) => v.decision === 'deny').map((v) => ({ approver: v.approverId, reason: v.reason }));
+          return new AccessDenied('the approvers denied the request', { denials });
+        }
+        case 'approved': {
+          if (request.tokenRedeemedAt) return new InvalidGrant('the approval token was already issued for this auth_req_id');
+          const votes = await manager.find(ApprovalVote, { where: { approvalId: request.id }, order: { id: 'ASC' } });
+          const issued = await this.tokens.issue(request, votes, randomUUID());
+          await manager.update(
+            ApprovalRequest,
+            { id: request.id, tenantId },
+            { tokenRedeemedAt: new Date(), tokenJti: issued.jti },
+          );
+          await this.audit.append(manager, {
+            ...auditContext(request),
+            type: 'approval.token_redeemed',
+            actor: `gateway:${request.gatewayId}`,
+            data: { jti: issued.jti, expires_in: issued.expiresIn, call_hash: request.callHash },
+          });
+          return { auth_req_id: request.id, approval_token: issued.token, token_type: 'Bearer', expires_in: issued.expiresIn };
+        }
+      }
+    });
+    if (expiredNow) await this.settlement.afterCommit(expiredNow);
+    if (outcome instanceof ProtocolError) throw outcome;
+    return outcome;
+  }
+
+  /** A poll sooner than `interval` after the last one is slow_down, and the interval grows. */
+  private async recordPoll(manager: import('typeorm').EntityManager, request: ApprovalRequest): Promise<ProtocolError> {
+    const now = new Date();
+    const tooSoon = request.lastPolledAt !== null && now.getTime() - request.lastPolledAt.getTime() < request.pollInterval * 1000;
+    const pollInterval = tooSoon ? request.pollInterval + SLOW_DOWN_STEP_SECONDS : request.pollInterval;
+    await manager.update(ApprovalRequest, { id: request.id, tenantId: request.tenantId }, { lastPolledAt: now, pollInterval });
+    return tooSoon
+      ? new SlowDown(`polled sooner than the interval; wait at least ${pollInterval} seconds between polls`, { interval: pollInterval })
+      : new AuthorizationPending('the approvers have not decided yet', { interval: pollInterval });
+  }
+}

@@ -1,0 +1,59 @@
+import { INestApplicationContext, LogLevel } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import { AppModule, WorkerModule } from './app.module';
+import { AppConfig, ConfigError, loadConfig } from './config/app-config';
+import { DEV_GATEWAY_ISSUER, ensureDevKeys } from './common/keys/key-files';
+import { ConsoleLogger } from '@nestjs/common';
+
+const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
+
+/** Reads and validates the environment; in demo mode, fills in development keys. */
+export async function resolveConfig(env: Record<string, string | undefined> = process.env): Promise<AppConfig> {
+  const config = loadConfig(env);
+  if (!config.DEMO_MODE) return config;
+  const dev = await ensureDevKeys(config.KEYS_DIR);
+  return {
+    ...config,
+    SIGNING_KEYS_FILE: config.SIGNING_KEYS_FILE ?? dev.signingKeysFile,
+    GATEWAY_JWKS_FILE: config.GATEWAY_JWKS_URL ? config.GATEWAY_JWKS_FILE : (config.GATEWAY_JWKS_FILE ?? dev.gatewayJwksFile),
+    GATEWAY_ISSUER: config.GATEWAY_ISSUER ?? DEV_GATEWAY_ISSUER,
+    CALLBACK_ALLOWED_HOSTS: config.CALLBACK_ALLOWED_HOSTS.length ? config.CALLBACK_ALLOWED_HOSTS : ['localhost', '127.0.0.1'],
+    CALLBACK_ALLOW_HTTP: true,
+  };
+}
+
+export function logger(config: AppConfig): ConsoleLogger {
+  return new ConsoleLogger({
+    json: config.LOG_FORMAT === 'json',
+    colors: config.LOG_FORMAT === 'pretty',
+    logLevels: LEVELS.slice(0, LEVELS.indexOf(config.LOG_LEVEL) + 1),
+  });
+}
+
+/** Builds the HTTP application (not yet listening): used by main.ts, the tests and the benchmarks. */
+export async function createApiApp(config: AppConfig): Promise<NestFastifyApplication> {
+  const adapter = new FastifyAdapter({ bodyLimit: 1024 * 1024, trustProxy: false, return503OnClosing: true });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
+    logger: logger(config),
+    abortOnError: false,
+  });
+  app.enableShutdownHooks();
+  return app;
+}
+
+export async function createWorkerContext(config: AppConfig): Promise<INestApplicationContext> {
+  const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config), { logger: logger(config), abortOnError: false });
+  app.enableShutdownHooks();
+  return app;
+}
+
+/** One line on stderr and exit 1: what a bad configuration looks like to an operator. */
+export function exitOnConfigError(e: unknown): never {
+  if (e instanceof ConfigError) {
+    process.stderr.write(`${e.message}\n`);
+    process.exit(1);
+  }
+  process.stderr.write(`start-up failed: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exit(1);
+}

@@ -1,0 +1,39 @@
+import { Injectable } from '@nestjs/common';
+import { InvalidToken } from '../errors/protocol-errors';
+import { SigningKeys } from '../keys/signing-keys.service';
+import { ApproverPrincipal } from './auth.decorators';
+import { bearerToken, describeJoseError } from './gateway-token.verifier';
+
+export const APPROVER_LINK_TYP = 'countersign-approver-link+jwt';
+export const APPROVER_LINK_AUDIENCE = 'countersign:approver-link';
+
+/** Verifies an approver link: a JWS this service signed, bound to (tenant, approver, request). */
+@Injectable()
+export class ApproverLinkVerifier {
+  constructor(private readonly keys: SigningKeys) {}
+
+  async verify(authorization: string | undefined): Promise<ApproverPrincipal> {
+    return this.verifyToken(bearerToken(authorization));
+  }
+
+  async verifyToken(token: string): Promise<ApproverPrincipal> {
+    let payload: Record<string, unknown>;
+    try {
+      ({ payload } = await this.keys.verify(token, { typ: APPROVER_LINK_TYP, audience: APPROVER_LINK_AUDIENCE }));
+    } catch (e) {
+      throw new InvalidToken(`approver link: ${describeJoseError(e)}`);
+    }
+    const { sub, tenant, auth_req_id, grp, jti } = payload;
+    if (typeof sub !== 'string' || typeof tenant !== 'string' || typeof auth_req_id !== 'string' || typeof jti !== 'string') {
+      throw new InvalidToken('approver link: missing claims');
+    }
+    return {
+      kind: 'approver',
+      tenantId: tenant,
+      approverId: sub,
+      authReqId: auth_req_id,
+      viaGroup: typeof grp === 'string' ? grp : undefined,
+      linkId: jti,
+    };
+  }
+}

@@ -1,0 +1,34 @@
+import { createParamDecorator, ExecutionContext, SetMetadata } from '@nestjs/common';
+
+/** Which credential a route takes. A route without one is refused (fail closed). */
+export type AuthKind = 'public' | 'gateway' | 'approver-link';
+export const AUTH_KIND = 'countersign:auth-kind';
+
+export const Public = () => SetMetadata(AUTH_KIND, 'public' satisfies AuthKind);
+export const GatewayAuth = () => SetMetadata(AUTH_KIND, 'gateway' satisfies AuthKind);
+export const ApproverLinkAuth = () => SetMetadata(AUTH_KIND, 'approver-link' satisfies AuthKind);
+
+/** A gateway authenticated by its bearer JWT. Every query it makes is scoped to `tenantId`. */
+export interface GatewayPrincipal {
+  kind: 'gateway';
+  tenantId: string;
+  gatewayId: string;
+  claims: Record<string, unknown>;
+}
+
+/** An approver authenticated by a signed link bound to one approval request. */
+export interface ApproverPrincipal {
+  kind: 'approver';
+  tenantId: string;
+  approverId: string;
+  authReqId: string;
+  /** The group through which the link's signer found this approver eligible, if any. */
+  viaGroup?: string;
+  linkId: string;
+}
+
+export type Principal = GatewayPrincipal | ApproverPrincipal;
+
+export const CurrentPrincipal = createParamDecorator((_: unknown, ctx: ExecutionContext) => {
+  return ctx.switchToHttp().getRequest<{ principal?: Principal }>().principal;
+});

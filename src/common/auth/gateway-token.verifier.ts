@@ -1,0 +1,60 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { readFileSync } from 'node:fs';
+import { createLocalJWKSet, createRemoteJWKSet, errors, JWTVerifyGetKey, jwtVerify } from 'jose';
+import { APP_CONFIG, AppConfig } from '../../config/app-config';
+import { InvalidToken } from '../errors/protocol-errors';
+import { GatewayPrincipal } from './auth.decorators';
+
+const TENANT_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** Verifies a gateway's bearer JWT against the configured JWKS: signature, iss, aud, exp/nbf, tenant. */
+@Injectable()
+export class GatewayTokenVerifier {
+  private readonly keys: JWTVerifyGetKey;
+
+  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
+    this.keys = config.GATEWAY_JWKS_URL
+      ? createRemoteJWKSet(new URL(config.GATEWAY_JWKS_URL), { cooldownDuration: 30_000, cacheMaxAge: 600_000 })
+      : createLocalJWKSet(JSON.parse(readFileSync(config.GATEWAY_JWKS_FILE!, 'utf8')));
+  }
+
+  async verify(authorization: string | undefined): Promise<GatewayPrincipal> {
+    const token = bearerToken(authorization);
+    let payload: Record<string, unknown>;
+    try {
+      ({ payload } = await jwtVerify(token, this.keys, {
+        issuer: this.config.GATEWAY_ISSUER,
+        audience: this.config.GATEWAY_AUDIENCE,
+        algorithms: ['ES256', 'ES384', 'EdDSA', 'RS256', 'PS256'],
+        clockTolerance: 5,
+        requiredClaims: ['exp', 'sub'],
+      }));
+    } catch (e) {
+      throw new InvalidToken(describeJoseError(e));
+    }
+    const tenant = payload[this.config.GATEWAY_TENANT_CLAIM];
+    if (typeof tenant !== 'string' || !TENANT_ID.test(tenant)) {
+      throw new InvalidToken(`the token has no valid "${this.config.GATEWAY_TENANT_CLAIM}" claim`);
+    }
+    const gatewayId = [payload.azp, payload.client_id, payload.sub].find((v) => typeof v === 'string') as string;
+    return { kind: 'gateway', tenantId: tenant, gatewayId, claims: payload };
+  }
+}
+
+export function bearerToken(authorization: string | undefined): string {
+  if (!authorization) throw new InvalidToken('missing bearer token');
+  const match = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i.exec(authorization.trim());
+  if (!match) throw new InvalidToken('the Authorization header is not a bearer token');
+  return match[1];
+}
+
+export function describeJoseError(e: unknown): string {
+  if (e instanceof errors.JWTExpired) return 'the token has expired';
+  if (e instanceof errors.JWTClaimValidationFailed) return `the token's "${e.claim}" claim is not valid (${e.reason})`;
+  if (e instanceof errors.JWSSignatureVerificationFailed) return 'the token signature is not valid';
+  if (e instanceof errors.JWKSNoMatchingKey) return 'the token was not signed by a trusted key';
+  if (e instanceof errors.JOSEAlgNotAllowed) return 'the token uses an algorithm that is not allowed';
+  if (e instanceof errors.JWTInvalid || e instanceof errors.JWSInvalid) return 'the token is malformed';
+  if (e instanceof errors.JOSEError) return `the token is not valid (${e.code})`;
+  return 'the token is not valid';
+}

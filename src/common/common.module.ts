@@ -1,0 +1,23 @@
+import { Global, Module } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { ApproverLinkVerifier } from './auth/approver-link.verifier';
+import { AuthGuard } from './auth/auth.guard';
+import { GatewayTokenVerifier } from './auth/gateway-token.verifier';
+import { ProtocolErrorFilter } from './errors/protocol-error.filter';
+import { JwksController } from './keys/jwks.controller';
+import { SigningKeys } from './keys/signing-keys.service';
+
+/** Authentication, signing keys and error mapping: no domain knowledge. */
+@Global()
+@Module({
+  controllers: [JwksController],
+  providers: [
+    SigningKeys,
+    GatewayTokenVerifier,
+    ApproverLinkVerifier,
+    { provide: APP_GUARD, useClass: AuthGuard },
+    { provide: APP_FILTER, useClass: ProtocolErrorFilter },
+  ],
+  exports: [SigningKeys, GatewayTokenVerifier, ApproverLinkVerifier],
+})
+export class CommonModule {}

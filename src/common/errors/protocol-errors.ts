@@ -1,0 +1,97 @@
+/**
+ * Errors with codes. Every error the API returns is one of these: an OAuth/CIBA-style `error`
+ * code, an HTTP status and a human-readable description. Anything else becomes
+ * `server_error` without detail (see ProtocolErrorFilter). Domain code throws these; they
+ * carry no Nest types, so workers can share the code that throws them.
+ */
+export abstract class ProtocolError extends Error {
+  abstract readonly code: string;
+  abstract readonly status: number;
+  constructor(
+    readonly description: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(description);
+  }
+  body(): Record<string, unknown> {
+    return { error: this.code, error_description: this.description, ...this.extra };
+  }
+  headers(): Record<string, string> {
+    return {};
+  }
+}
+
+export interface FieldProblem {
+  field: string;
+  message: string;
+}
+
+export class InvalidRequest extends ProtocolError {
+  readonly code: string = 'invalid_request';
+  readonly status = 400;
+  static forFields(problems: FieldProblem[], code?: string): InvalidRequest {
+    const first = problems[0];
+    const err =
+      code === 'invalid_binding_message'
+        ? new InvalidBindingMessage(`${first.field}: ${first.message}`, { field: first.field, errors: problems })
+        : code === 'invalid_client_notification_token'
+          ? new InvalidClientNotificationToken(`${first.field}: ${first.message}`, { field: first.field, errors: problems })
+          : new InvalidRequest(`${first.field}: ${first.message}`, { field: first.field, errors: problems });
+    return err;
+  }
+}
+export class InvalidBindingMessage extends InvalidRequest {
+  override readonly code = 'invalid_binding_message';
+}
+export class InvalidClientNotificationToken extends InvalidRequest {
+  override readonly code = 'invalid_client_notification_token';
+}
+export class AuthorizationPending extends ProtocolError {
+  readonly code = 'authorization_pending';
+  readonly status = 400;
+}
+export class SlowDown extends ProtocolError {
+  readonly code = 'slow_down';
+  readonly status = 400;
+}
+export class ExpiredToken extends ProtocolError {
+  readonly code = 'expired_token';
+  readonly status = 400;
+}
+export class AccessDenied extends ProtocolError {
+  readonly code = 'access_denied';
+  readonly status = 400;
+}
+export class InvalidGrant extends ProtocolError {
+  readonly code = 'invalid_grant';
+  readonly status = 400;
+}
+/** RFC 6750 §3.1: a missing, malformed, expired or untrusted bearer token. */
+export class InvalidToken extends ProtocolError {
+  readonly code = 'invalid_token';
+  readonly status = 401;
+  override headers(): Record<string, string> {
+    const description = this.description.replace(/["\\]/g, "'");
+    return { 'WWW-Authenticate': `Bearer realm="countersign", error="invalid_token", error_description="${description}"` };
+  }
+}
+/** The caller is authenticated but this credential may not do this (e.g. an approver not named). */
+export class Forbidden extends ProtocolError {
+  readonly code = 'forbidden';
+  readonly status = 403;
+}
+export class NotFound extends ProtocolError {
+  readonly code = 'not_found';
+  readonly status = 404;
+}
+/** A vote or cancel on a request that is no longer pending, or a second vote by one approver. */
+export class Conflict extends ProtocolError {
+  readonly status = 409;
+  constructor(
+    readonly code: 'request_closed' | 'already_voted',
+    description: string,
+    extra: Record<string, unknown> = {},
+  ) {
+    super(description, extra);
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * Configuration: every option comes from the environment, has a default (see .env.example)
+ * and is validated once at start-up. A bad value stops the process with one line that names
+ * the variable and the problem.
+ */
+import { z } from 'zod';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const int = (min: number, max: number) =>
+  z.coerce
+    .number({ message: 'must be a number' })
+    .int({ message: 'must be an integer' })
+    .min(min, { message: `must be at least ${min}` })
+    .max(max, { message: `must be at most ${max}` });
+
+const url = (protocols: string[]) =>
+  z.string().refine(
+    (v) => {
+      try {
+        return protocols.includes(new URL(v).protocol.replace(':', ''));
+      } catch {
+        return false;
+      }
+    },
+    { message: `must be a ${protocols.join(' or ')} URL` },
+  );
+
+const list = z
+  .string()
+  .transform((v) => v.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean));
+
+export const configSchema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+    PORT: int(0, 65535).default(3000),
+    HOST: z.string().min(1).default('0.0.0.0'),
+    PUBLIC_URL: url(['http', 'https']).default('http://localhost:3000'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'log', 'debug', 'verbose']).default('log'),
+    LOG_FORMAT: z.enum(['json', 'pretty']).default('json'),
+    DEMO_MODE: bool.default(false),
+    KEYS_DIR: z.string().min(1).default('.keys'),
+
+    DATABASE_URL: url(['postgres', 'postgresql']).default('postgres://postgres@127.0.0.1:5432/countersign'),
+    DATABASE_POOL_SIZE: int(1, 500).default(20),
+    DATABASE_MIGRATE_ON_START: bool.default(true),
+
+    REDIS_URL: url(['redis', 'rediss']).default('redis://127.0.0.1:6379'),
+    REDIS_PREFIX: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+$/, { message: 'may contain only letters, digits, _ and -' })
+      .default('countersign'),
+    RUN_WORKERS: bool.default(true),
+    WORKER_CONCURRENCY: int(1, 1000).default(50),
+
+    GATEWAY_JWKS_URL: url(['http', 'https']).optional(),
+    GATEWAY_JWKS_FILE: z.string().min(1).optional(),
+    GATEWAY_ISSUER: z.string().min(1).optional(),
+    GATEWAY_AUDIENCE: z.string().min(1).default('countersign'),
+    GATEWAY_TENANT_CLAIM: z.string().min(1).default('tenant'),
+
+    SIGNING_KEYS_FILE: z.string().min(1).optional(),
+
+    APPROVAL_DEFAULT_EXPIRES_IN: int(1, 31 * 24 * 3600).default(600),
+    APPROVAL_MAX_EXPIRES_IN: int(1, 31 * 24 * 3600).default(3600),
+    APPROVAL_POLL_INTERVAL: int(1, 300).default(5),
+    APPROVAL_TOKEN_TTL: int(1, 120).default(60),
+    LONG_POLL_MAX_WAIT: int(0, 60).default(60),
+
+    CALLBACK_ALLOWED_HOSTS: list.default([]),
+    CALLBACK_ALLOW_HTTP: bool.default(false),
+    CALLBACK_TIMEOUT_MS: int(100, 60000).default(5000),
+    CALLBACK_MAX_ATTEMPTS: int(1, 50).default(8),
+    CALLBACK_BACKOFF_MS: int(10, 600000).default(2000),
+  })
+  .superRefine((c, ctx) => {
+    if (c.APPROVAL_DEFAULT_EXPIRES_IN > c.APPROVAL_MAX_EXPIRES_IN) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['APPROVAL_DEFAULT_EXPIRES_IN'],
+        message: `must not exceed APPROVAL_MAX_EXPIRES_IN (${c.APPROVAL_MAX_EXPIRES_IN})`,
+      });
+    }
+    if (!c.DEMO_MODE) {
+      if (!c.GATEWAY_JWKS_URL && !c.GATEWAY_JWKS_FILE) {
+        ctx.addIssue({ code: 'custom', path: ['GATEWAY_JWKS_URL'], message: 'is required (or GATEWAY_JWKS_FILE) unless DEMO_MODE=true' });
+      }
+      if (!c.GATEWAY_ISSUER) {
+        ctx.addIssue({ code: 'custom', path: ['GATEWAY_ISSUER'], message: 'is required unless DEMO_MODE=true' });
+      }
+      if (!c.SIGNING_KEYS_FILE) {
+        ctx.addIssue({ code: 'custom', path: ['SIGNING_KEYS_FILE'], message: 'is required unless DEMO_MODE=true (generate one with npm run keys)' });
+      }
+    }
+  });
+
+export type AppConfig = z.output<typeof configSchema>;
+
+export class ConfigError extends Error {}
+
+/** Parses the environment; throws a ConfigError whose message is one line per bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): AppConfig {
+  const input: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) {
+    // An empty variable means "use the default", as in most twelve-factor services.
+    if (v !== undefined && v !== '') input[k] = v;
+  }
+  const result = configSchema.safeParse(input);
+  if (!result.success) {
+    const first = result.error.issues[0];
+    const name = String(first.path[0] ?? 'configuration');
+    const value = input[name];
+    const shown = value === undefined ? 'missing' : `got "${value.length > 60 ? value.slice(0, 60) + '…' : value}"`;
+    throw new ConfigError(`invalid configuration: ${name} ${first.message} (${shown})`);
+  }
+  return result.data;
+}
+
+export const APP_CONFIG = Symbol('APP_CONFIG');

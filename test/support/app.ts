@@ -1,0 +1,107 @@
+import 'reflect-metadata';
+import { randomBytes } from 'node:crypto';
+import { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Redis } from 'ioredis';
+import { createApiApp } from '../../src/bootstrap';
+import { AppConfig, loadConfig } from '../../src/config/app-config';
+import { createTestDatabase, TestDatabase } from './database';
+import { prepareTestKeys, TEST_GATEWAY_AUDIENCE, TEST_GATEWAY_ISSUER } from './keys';
+
+export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+export interface TestApp {
+  app: NestFastifyApplication;
+  url: string;
+  config: AppConfig;
+  close(): Promise<void>;
+}
+
+/** The environment of a test run: one database and one Redis key prefix, shared by its app instances. */
+export interface TestEnvironment {
+  db: TestDatabase;
+  redisPrefix: string;
+  config(overrides?: Record<string, string>): Promise<AppConfig>;
+  start(overrides?: Record<string, string>): Promise<TestApp>;
+  /** Deletes every Redis key of this environment: what "Redis lost its data" looks like to us. */
+  flushRedis(): Promise<number>;
+  teardown(): Promise<void>;
+}
+
+export async function testEnvironment(): Promise<TestEnvironment> {
+  const db = await createTestDatabase();
+  const keys = await prepareTestKeys();
+  const redisPrefix = `cstest-${randomBytes(4).toString('hex')}`;
+  const apps = new Set<TestApp>();
+
+  const config = async (overrides: Record<string, string> = {}) =>
+    loadConfig({
+      NODE_ENV: 'test',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'error',
+      DATABASE_URL: db.url,
+      DATABASE_POOL_SIZE: '10',
+      DATABASE_MIGRATE_ON_START: 'false',
+      REDIS_URL,
+      REDIS_PREFIX: redisPrefix,
+      GATEWAY_JWKS_FILE: keys.gatewayJwksFile,
+      GATEWAY_ISSUER: TEST_GATEWAY_ISSUER,
+      GATEWAY_AUDIENCE: TEST_GATEWAY_AUDIENCE,
+      SIGNING_KEYS_FILE: keys.signingKeysFile,
+      APPROVAL_POLL_INTERVAL: '1',
+      CALLBACK_ALLOWED_HOSTS: '127.0.0.1',
+      CALLBACK_ALLOW_HTTP: 'true',
+      CALLBACK_BACKOFF_MS: '100',
+      CALLBACK_TIMEOUT_MS: '2000',
+      ...overrides,
+    });
+
+  const start = async (overrides: Record<string, string> = {}): Promise<TestApp> => {
+    const cfg = await config(overrides);
+    const app = await createApiApp(cfg);
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+    const handle: TestApp = {
+      app,
+      url,
+      config: cfg,
+      close: async () => {
+        apps.delete(handle);
+        await app.close();
+      },
+    };
+    apps.add(handle);
+    return handle;
+  };
+
+  const flushRedis = async () => {
+    const redis = new Redis(REDIS_URL);
+    let deleted = 0;
+    try {
+      for (const pattern of [`${redisPrefix}:*`, `${redisPrefix}-bull:*`]) {
+        let cursor = '0';
+        do {
+          const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+          cursor = next;
+          if (keys.length) deleted += await redis.del(...keys);
+        } while (cursor !== '0');
+      }
+    } finally {
+      redis.disconnect();
+    }
+    return deleted;
+  };
+
+  return {
+    db,
+    redisPrefix,
+    config,
+    start,
+    flushRedis,
+    teardown: async () => {
+      for (const a of [...apps]) await a.close().catch(() => undefined);
+      await flushRedis().catch(() => undefined);
+      await db.drop();
+    },
+  };
+}

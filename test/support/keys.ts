@@ -1,0 +1,34 @@
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { importJWK, JWK, SignJWT } from 'jose';
+import { DevKeyPaths, ensureDevKeys } from '../../src/common/keys/key-files';
+
+export const TEST_KEYS_DIR = join(tmpdir(), 'countersign-test-keys');
+export const TEST_GATEWAY_ISSUER = 'https://idp.test.example';
+export const TEST_GATEWAY_AUDIENCE = 'countersign';
+
+export function prepareTestKeys(): Promise<DevKeyPaths> {
+  return ensureDevKeys(TEST_KEYS_DIR);
+}
+
+let gatewayKey: JWK | undefined;
+
+/** A gateway bearer token, as an identity provider would issue it. */
+export async function gatewayToken(
+  claims: { tenant?: string; sub?: string; [k: string]: unknown } = {},
+  options: { issuer?: string; audience?: string; expiresIn?: string; key?: JWK } = {},
+): Promise<string> {
+  const paths = await prepareTestKeys();
+  gatewayKey ??= JSON.parse(readFileSync(paths.gatewayPrivateKeyFile, 'utf8')) as JWK;
+  const key = options.key ?? gatewayKey;
+  const { sub = 'gateway-1', tenant = 'acme', ...rest } = claims;
+  return new SignJWT({ tenant, ...rest })
+    .setProtectedHeader({ alg: key.alg!, kid: key.kid })
+    .setIssuer(options.issuer ?? TEST_GATEWAY_ISSUER)
+    .setAudience(options.audience ?? TEST_GATEWAY_AUDIENCE)
+    .setSubject(sub)
+    .setIssuedAt()
+    .setExpirationTime(options.expiresIn ?? '10m')
+    .sign(await importJWK(key, key.alg));
+}
