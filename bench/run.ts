@@ -1,0 +1,242 @@
+/**
+ * npm run bench: the approval lifecycle's figures, each beside a baseline measured in the same
+ * run (a bare Nest endpoint), because these machines are noisy. Servers run as child processes
+ * (`node dist/src/main.js`), the load generator in this one. Writes bench/RESULTS.md and
+ * bench/results.json.
+ */
+import { ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+import { importJWK, JWK, SignJWT } from 'jose';
+import { Client } from 'pg';
+import { Agent, request } from 'undici';
+import { DEV_GATEWAY_ISSUER, ensureDevKeys } from '../src/common/keys/key-files';
+
+const ROOT = join(__dirname, '..', '..');
+const PG = process.env.BENCH_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const DB = 'countersign_bench';
+const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
+
+interface Figure {
+  name: string;
+  value: number;
+  unit: string;
+  baseline?: { name: string; value: number; unit: string };
+  ratio?: number;
+  note?: string;
+}
+const figures: Figure[] = [];
+
+async function resetDatabase(): Promise<string> {
+  const c = new Client({ connectionString: PG });
+  await c.connect();
+  await c.query(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`);
+  await c.query(`CREATE DATABASE ${DB}`);
+  await c.end();
+  const u = new URL(PG);
+  u.pathname = `/${DB}`;
+  return u.toString();
+}
+
+function startServer(env: Record<string, string>, port: number): Promise<{ url: string; proc: ChildProcess }> {
+  const proc = spawn(process.execPath, [join(ROOT, 'dist/src/main.js')], {
+    env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'error' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    proc.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
+    proc.stdout!.on('data', (d: Buffer) => {
+      if (d.toString().includes('listening')) resolve({ url: `http://127.0.0.1:${port}`, proc });
+    });
+  });
+}
+
+function load(opts: autocannon.Options): Promise<autocannon.Result> {
+  return new Promise((resolve, reject) => autocannon({ connections: 10, duration: DURATION, ...opts }, (e, r) => (e ? reject(e) : resolve(r))));
+}
+
+const agent = new Agent({ connections: 200, keepAliveTimeout: 30_000 });
+async function http(method: 'GET' | 'POST', url: string, token: string, body?: unknown) {
+  const res = await request(url, {
+    method,
+    dispatcher: agent,
+    headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  return { status: res.statusCode, body: (await res.body.json()) as any };
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
+
+const parkBody = (approvers = ['user:bob']) => ({
+  tool_call: { server: 'payments-mcp', tool: 'transfer_funds', arguments: { amount: 25000, currency: 'EUR', to: 'DE89370400440532013000' } },
+  agent: { id: 'spiffe://acme.example/agents/payment-agent', class: 'payment-agent', claims: { act: { sub: 'spiffe://acme.example/agents/orchestrator' } } },
+  delegator: { id: 'alice', delegation_id: 'dlg-1' },
+  intent: { id: 'task-42', text: 'pay the quarterly invoice', category: 'pay' },
+  resource: { id: 'acct-7', type: 'bank_account', classification: 'confidential' },
+  environment: 'production',
+  reason: 'Invoice INV-2026-0042 is due today',
+  obligation: { approvers, quorum: 1, binding_message: 'Pay 25,000 EUR to ACME GmbH', expires_in: 3600 },
+  correlation: { mcp_session_id: 'mcp-sess-1', request_id: 'req-1' },
+});
+
+async function main(): Promise<void> {
+  const keysDir = mkdtempSync(join(tmpdir(), 'countersign-bench-'));
+  const keys = await ensureDevKeys(keysDir);
+  const databaseUrl = await resetDatabase();
+  const env = {
+    DEMO_MODE: 'true',
+    KEYS_DIR: keysDir,
+    DATABASE_URL: databaseUrl,
+    REDIS_PREFIX: `bench-${Date.now()}`,
+    APPROVAL_POLL_INTERVAL: '5',
+    PUBLIC_URL: 'http://127.0.0.1:3901',
+  };
+  const a = await startServer(env, 3901);
+  const b = await startServer({ ...env, DATABASE_MIGRATE_ON_START: 'false' }, 3902);
+  const gwKey = JSON.parse(readFileSync(keys.gatewayPrivateKeyFile, 'utf8')) as JWK;
+  const token = await new SignJWT({ tenant: 'bench' })
+    .setProtectedHeader({ alg: 'ES256', kid: gwKey.kid })
+    .setIssuer(DEV_GATEWAY_ISSUER)
+    .setAudience('countersign')
+    .setSubject('bench-gateway')
+    .setExpirationTime('1h')
+    .sign(await importJWK(gwKey, 'ES256'));
+  const mintLink = await linkMinter(keys.signingKeysFile, env.PUBLIC_URL);
+
+  try {
+    // 1. Durable approval creation vs a bare Nest endpoint, same server, same load generator.
+    const bare = await load({ url: `${a.url}/health/live` });
+    const park = await load({
+      url: `${a.url}/v1/approvals`,
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(parkBody()),
+    });
+    if (park.non2xx > 0) throw new Error(`${park.non2xx} park requests failed`);
+    const bareFigure = { name: 'bare Nest endpoint (GET /health/live)', value: round(bare.requests.average, 0), unit: 'req/s' };
+    figures.push(bareFigure);
+    figures.push({
+      name: 'durable approval creation (POST /v1/approvals: row + audit event + expiry job committed)',
+      value: round(park.requests.average, 0),
+      unit: 'req/s',
+      baseline: bareFigure,
+      ratio: round(park.requests.average / bare.requests.average, 3),
+      note: `p99 latency ${park.latency.p99} ms at 10 connections; target ≥ 1000 req/s`,
+    });
+    const c = new Client({ connectionString: databaseUrl });
+    await c.connect();
+    const { rows } = await c.query(`SELECT (SELECT count(*) FROM approval_requests)::int AS requests, (SELECT count(*) FROM audit_events WHERE type = 'approval.created')::int AS events`);
+    await c.end();
+    if (rows[0].requests !== rows[0].events) throw new Error(`rows ${rows[0].requests} ≠ audit events ${rows[0].events}`);
+
+    // 2. Resume latency: decisive vote's response → the waiting long-poll's response.
+    for (const [label, voteUrl] of [
+      ['same instance', a.url],
+      ['across two instances', b.url],
+    ] as const) {
+      const samples: number[] = [];
+      for (let i = 0; i < 300; i++) {
+        const parked = await http('POST', `${a.url}/v1/approvals`, token, parkBody());
+        const id = parked.body.auth_req_id as string;
+        let resumedAt = 0;
+        const waiting = http('GET', `${a.url}/v1/approvals/${id}?wait=30`, token).then((r) => {
+          resumedAt = performance.now();
+          if (r.body.status !== 'approved') throw new Error(`long-poll saw ${r.body.status}`);
+        });
+        await new Promise((r) => setTimeout(r, 5)); // let the long-poll register
+        const link = await mintLink(id, 'bob');
+        const vote = await http('POST', `${voteUrl}/v1/approvals/${id}/decisions`, link, { decision: 'approve', reason: 'bench' });
+        const votedAt = performance.now();
+        if (vote.status !== 200) throw new Error(`vote failed: ${JSON.stringify(vote.body)}`);
+        await waiting;
+        samples.push(Math.max(0, resumedAt - votedAt));
+      }
+      figures.push({ name: `resume latency p50, long-poll, ${label}`, value: round(percentile(samples, 50)), unit: 'ms' });
+      figures.push({ name: `resume latency p99, long-poll, ${label}`, value: round(percentile(samples, 99)), unit: 'ms', note: 'target p99 ≤ 25 ms' });
+    }
+
+    // 3. The same, seen by a CIBA poll client that honours the default 5 s interval.
+    const pollSamples = await Promise.all(
+      Array.from({ length: 30 }, async () => {
+        const parked = await http('POST', `${a.url}/v1/approvals`, token, parkBody());
+        const id = parked.body.auth_req_id as string;
+        const link = await mintLink(id, 'bob');
+        let votedAt = 0;
+        setTimeout(async () => {
+          await http('POST', `${a.url}/v1/approvals/${id}/decisions`, link, { decision: 'approve', reason: 'bench' });
+          votedAt = performance.now();
+        }, Math.random() * 5000);
+        await new Promise((r) => setTimeout(r, Math.random() * 5000));
+        for (;;) {
+          const res = await http('POST', `${a.url}/v1/approvals/${id}/token`, token);
+          if (res.status === 200) return performance.now() - votedAt;
+          if (res.body.error !== 'authorization_pending') throw new Error(`poll: ${res.body.error}`);
+          await new Promise((r) => setTimeout(r, 5000));
+        }
+      }),
+    );
+    const pollP50 = percentile(pollSamples, 50);
+    figures.push({ name: 'resume latency p50, CIBA poll every 5 s', value: round(pollP50), unit: 'ms' });
+    figures.push({ name: 'resume latency p99, CIBA poll every 5 s', value: round(percentile(pollSamples, 99)), unit: 'ms' });
+    const longPollP50 = figures.find((f) => f.name === 'resume latency p50, long-poll, same instance')!;
+    longPollP50.baseline = { name: 'CIBA poll p50', value: round(pollP50), unit: 'ms' };
+    longPollP50.ratio = round(longPollP50.value / pollP50, 5);
+  } finally {
+    a.proc.kill('SIGTERM');
+    b.proc.kill('SIGTERM');
+    await agent.close();
+  }
+  write();
+}
+
+/** Approver links signed with the servers' key, as the notifications part will mail them. */
+async function linkMinter(signingKeysFile: string, issuer: string) {
+  const jwk = (JSON.parse(readFileSync(signingKeysFile, 'utf8')) as { keys: JWK[] }).keys[0];
+  const key = await importJWK(jwk, jwk.alg);
+  return (id: string, approver: string) =>
+    new SignJWT({ tenant: 'bench', auth_req_id: id })
+      .setProtectedHeader({ alg: jwk.alg!, kid: jwk.kid, typ: 'countersign-approver-link+jwt' })
+      .setIssuer(issuer)
+      .setAudience('countersign:approver-link')
+      .setSubject(approver)
+      .setJti(crypto.randomUUID())
+      .setIssuedAt()
+      .setExpirationTime('1h')
+      .sign(key);
+}
+
+function write(): void {
+  const machine = `${process.platform} ${process.arch}, Node ${process.version}, ${require('node:os').cpus().length} cores`;
+  writeFileSync(join(ROOT, 'bench/results.json'), JSON.stringify({ date: new Date().toISOString(), machine, figures }, null, 2) + '\n');
+  const rows = figures.map(
+    (f) =>
+      `| ${f.name} | ${f.value} ${f.unit} | ${f.baseline ? `${f.baseline.name}: ${f.baseline.value} ${f.baseline.unit}` : ''} | ${f.ratio ?? ''} | ${f.note ?? ''} |`,
+  );
+  writeFileSync(
+    join(ROOT, 'bench/RESULTS.md'),
+    [
+      '# Benchmark results',
+      '',
+      `Run ${new Date().toISOString()} on ${machine}. Servers are child processes of the load generator, all on the same cores; ` +
+        'figures are comparable only as ratios to the baseline measured in the same run.',
+      '',
+      '| figure | value | baseline | ratio | note |',
+      '|---|---|---|---|---|',
+      ...rows,
+      '',
+    ].join('\n'),
+  );
+  process.stdout.write(readFileSync(join(ROOT, 'bench/RESULTS.md'), 'utf8'));
+}
+
+main().catch((e) => {
+  process.stderr.write(`bench failed: ${(e as Error).stack}\n`);
+  process.exit(1);
+});
