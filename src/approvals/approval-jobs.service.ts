@@ -2,7 +2,7 @@ import { InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable } from '@nestjs/common';
 import { Queue } from 'bullmq';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
-import { ApprovalJobData, ApprovalQueue, callbackJobId, expiryJobId } from './approval-queues';
+import { ApprovalJobData, ApprovalQueue, callbackJobId, expiryJobId, RECONCILE_SCHEDULER_ID } from './approval-queues';
 import { ApprovalRequest } from './approval-request.entity';
 
 type Schedulable = Pick<ApprovalRequest, 'id' | 'tenantId' | 'expiresAt'>;
@@ -13,6 +13,7 @@ export class ApprovalJobs {
   constructor(
     @InjectQueue(ApprovalQueue.Expiry) private readonly expiryQueue: Queue<ApprovalJobData>,
     @InjectQueue(ApprovalQueue.Callbacks) private readonly callbackQueue: Queue<ApprovalJobData>,
+    @InjectQueue(ApprovalQueue.Maintenance) private readonly maintenanceQueue: Queue,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -32,6 +33,43 @@ export class ApprovalJobs {
           removeOnFail: { age: 7 * 24 * 3600 },
         },
       })),
+    );
+  }
+
+  /**
+   * For the reconciler: re-adding is a no-op while a job with the same id exists, and finished
+   * jobs are kept (an hour when completed, a week when failed). A request that Postgres says
+   * still needs its job but whose job already finished (e.g. it failed for good during a
+   * database outage) would never run again, so such finished jobs are replaced.
+   */
+  async reviveExpiry(...requests: Schedulable[]): Promise<void> {
+    await this.dropFinished(this.expiryQueue, requests.map((r) => expiryJobId(r.id)));
+    await this.scheduleExpiry(...requests);
+  }
+
+  async reviveCallback(...requests: Pick<ApprovalRequest, 'id' | 'tenantId'>[]): Promise<void> {
+    await this.dropFinished(this.callbackQueue, requests.map((r) => callbackJobId(r.id)));
+    await this.scheduleCallback(...requests);
+  }
+
+  private async dropFinished(queue: Queue<ApprovalJobData>, jobIds: string[]): Promise<void> {
+    await Promise.all(
+      jobIds.map(async (id) => {
+        const job = await queue.getJob(id);
+        if (!job) return;
+        const state = await job.getState();
+        if (state === 'completed' || state === 'failed') await job.remove();
+      }),
+    );
+  }
+
+  /** Idempotent: BullMQ keeps one scheduler per id however many instances call this. */
+  async scheduleReconciliation(everySeconds: number): Promise<void> {
+    if (everySeconds <= 0) return;
+    await this.maintenanceQueue.upsertJobScheduler(
+      RECONCILE_SCHEDULER_ID,
+      { every: everySeconds * 1000 },
+      { name: 'reconcile', opts: { removeOnComplete: { count: 10 }, removeOnFail: { count: 100 } } },
     );
   }
 

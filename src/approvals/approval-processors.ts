@@ -5,6 +5,7 @@ import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { ApprovalJobData, ApprovalQueue } from './approval-queues';
 import { DeliverCallback } from './deliver-callback.usecase';
 import { ExpireApproval } from './expire-approval.usecase';
+import { ApprovalsReconciler } from './approvals-reconciler.service';
 
 /** Handles expiry jobs: loads the request and expires it if it is still pending. */
 @Processor(ApprovalQueue.Expiry)
@@ -53,5 +54,17 @@ export class DeliverCallbackProcessor extends WorkerHost implements OnModuleInit
       throw new Error('callback delivery failed; retrying');
     }
     return verdict;
+  }
+}
+
+/** Runs the reconciler on its schedule (one instance at a time: it is a single queue job). */
+@Processor(ApprovalQueue.Maintenance)
+export class ReconcileProcessor extends WorkerHost {
+  constructor(private readonly reconciler: ApprovalsReconciler) {
+    super();
+  }
+
+  async process(): Promise<{ expiries: number; callbacks: number }> {
+    return this.reconciler.reconcile();
   }
 }

@@ -1,5 +1,7 @@
-import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { RedisConnections } from '../common/redis/redis.module';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { ApprovalJobs } from './approval-jobs.service';
 import { ApprovalRequest } from './approval-request.entity';
 
@@ -8,7 +10,10 @@ const PAGE = 1000;
 /**
  * Postgres is the truth, Redis only schedules. At start-up this re-adds the job every open
  * request needs (expiry for pending ones, the callback for settled-but-undelivered ones).
- * Job ids are deterministic, so re-adding a job that still exists is a no-op.
+ * Job ids are deterministic, so re-adding a job that still exists is a no-op; a finished job
+ * (completed or failed) whose request still needs it is replaced. It runs again every
+ * RECONCILE_INTERVAL_SECONDS (a BullMQ job scheduler) and whenever Redis comes back after a
+ * disconnect, since a restarted Redis without persistence has lost every job.
  */
 @Injectable()
 export class ApprovalsReconciler implements OnApplicationBootstrap {
@@ -17,10 +22,21 @@ export class ApprovalsReconciler implements OnApplicationBootstrap {
   constructor(
     private readonly dataSource: DataSource,
     private readonly jobs: ApprovalJobs,
+    private readonly redis: RedisConnections,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
+    await this.reconcileAndSchedule();
+    // 'ready' fires again after every reconnect: the Redis we talk to now may have lost our jobs.
+    this.redis.commands.on('ready', () => {
+      this.reconcileAndSchedule().catch((e) => this.logger.error(`reconcile after reconnect failed: ${(e as Error).message}`));
+    });
+  }
+
+  async reconcileAndSchedule(): Promise<void> {
     const { expiries, callbacks } = await this.reconcile();
+    await this.jobs.scheduleReconciliation(this.config.RECONCILE_INTERVAL_SECONDS);
     if (expiries || callbacks) this.logger.log(`reconciled ${expiries} expiry and ${callbacks} callback job(s) from Postgres`);
   }
 
@@ -35,7 +51,7 @@ export class ApprovalsReconciler implements OnApplicationBootstrap {
         .orderBy('r.id')
         .limit(PAGE)
         .getMany();
-      await this.jobs.scheduleExpiry(...page);
+      await this.jobs.reviveExpiry(...page);
       expiries += page.length;
       if (page.length < PAGE) break;
       after = page[page.length - 1].id;
@@ -48,7 +64,7 @@ export class ApprovalsReconciler implements OnApplicationBootstrap {
         .orderBy('r.id')
         .limit(PAGE)
         .getMany();
-      await this.jobs.scheduleCallback(...page);
+      await this.jobs.reviveCallback(...page);
       callbacks += page.length;
       if (page.length < PAGE) break;
       after = page[page.length - 1].id;

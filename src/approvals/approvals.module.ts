@@ -8,7 +8,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { ApprovalEvents } from './approval-events.service';
 import { ApprovalJobs } from './approval-jobs.service';
-import { DeliverCallbackProcessor, ExpireApprovalProcessor } from './approval-processors';
+import { DeliverCallbackProcessor, ExpireApprovalProcessor, ReconcileProcessor } from './approval-processors';
 import { ApprovalQueue } from './approval-queues';
 import { ApprovalRequest } from './approval-request.entity';
 import { ApprovalSettlement } from './approval-settlement.service';
@@ -51,12 +51,12 @@ export class ApprovalsModule {
       module: ApprovalsModule,
       imports: [
         TypeOrmModule.forFeature([ApprovalRequest, ApprovalVote, CallbackAttempt]),
-        BullModule.registerQueue({ name: ApprovalQueue.Expiry }, { name: ApprovalQueue.Callbacks }),
+        BullModule.registerQueue({ name: ApprovalQueue.Expiry }, { name: ApprovalQueue.Callbacks }, { name: ApprovalQueue.Maintenance }),
       ],
       controllers: options.http ? [ApprovalsController] : [],
       providers: [
         ...services,
-        ...(options.workers ? [ExpireApprovalProcessor, DeliverCallbackProcessor, ApprovalsReconciler] : []),
+        ...(options.workers ? [ExpireApprovalProcessor, DeliverCallbackProcessor, ReconcileProcessor, ApprovalsReconciler] : []),
       ],
       exports: [ParkApproval, ApproverLinks, CancelApproval, ApprovalEvents],
     };

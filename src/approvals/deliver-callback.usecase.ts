@@ -110,17 +110,19 @@ export class DeliverCallback {
 
   private async record(
     request: ApprovalRequest,
-    attempt: number,
+    jobAttempt: number,
     outcome: CallbackOutcome,
     statusCode: number | null,
     error: string | null,
     durationMs: number,
   ): Promise<void> {
     await this.dataSource.transaction(async (manager) => {
+      // Numbered over the request's whole history: a job re-created by the reconciler continues the count.
+      const number = (await manager.count(CallbackAttempt, { where: { approvalId: request.id, tenantId: request.tenantId } })) + 1;
       await manager.insert(CallbackAttempt, {
         tenantId: request.tenantId,
         approvalId: request.id,
-        attempt,
+        attempt: number,
         mode: request.deliveryMode,
         endpoint: request.notificationEndpoint!,
         statusCode,
@@ -141,7 +143,7 @@ export class DeliverCallback {
         ...auditContext(request),
         type: outcome === 'delivered' ? 'approval.callback_delivered' : 'approval.callback_attempt',
         actor: 'system',
-        data: { mode: request.deliveryMode, attempt, outcome, status_code: statusCode, error, duration_ms: durationMs },
+        data: { mode: request.deliveryMode, attempt: number, job_attempt: jobAttempt, outcome, status_code: statusCode, error, duration_ms: durationMs },
       });
     });
   }

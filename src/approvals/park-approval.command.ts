@@ -1,21 +1,33 @@
 import { z } from 'zod';
 
-// Printable text: no control characters (they hide content from an approver's screen).
-const text = (max: number) =>
+// Printable text: no control characters, which hide or reorder content on an approver's screen: C0 except
+// tab and line breaks, DEL, C1 (e.g. U+009B, a terminal's CSI) and the bidi overrides and isolates.
+const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+// A binding message is one short line shown on the approver's device: no tab or line break either.
+const CONTROL_OR_BREAK = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+const text = (max: number, forbidden: RegExp = CONTROL) =>
   z
     .string()
     .min(1, { message: 'must not be empty' })
     .max(max, { message: `must be at most ${max} characters` })
-    .refine((s) => !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(s), { message: 'must not contain control characters' });
+    .refine((s) => !forbidden.test(s), { message: 'must not contain control characters' });
 const id = text(512);
 
 /** RFC 6750 b64token, as CIBA requires of client_notification_token. */
 const BEARER_TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 
+/** RFC 8693 delegation chains are a few actors long; a bounded schema cannot overflow the stack. */
+export const MAX_ACT_DEPTH = 16;
 type ActClaim = { sub: string; act?: ActClaim; [k: string]: unknown };
-const actClaim: z.ZodType<ActClaim> = z.lazy(() =>
-  z.looseObject({ sub: id, act: actClaim.optional() }),
-);
+const actClaimAt = (depth: number): z.ZodType<ActClaim> =>
+  z.looseObject({
+    sub: id,
+    act: (depth < MAX_ACT_DEPTH
+      ? actClaimAt(depth + 1)
+      : z.never({ message: `must not nest more than ${MAX_ACT_DEPTH} actors` })
+    ).optional(),
+  }) as z.ZodType<ActClaim>;
+const actClaim = actClaimAt(1);
 
 export const INTENT_CATEGORIES = ['read', 'search', 'summarize', 'export', 'write', 'delete', 'pay', 'admin', 'other'] as const;
 export const CLASSIFICATIONS = ['public', 'internal', 'confidential', 'restricted', 'pii'] as const;
@@ -56,7 +68,7 @@ export const parkApprovalSchema = z.strictObject({
     quorum: z.int().min(1).max(100).default(1),
     deny_threshold: z.int().min(1).max(100).default(1),
     expires_in: z.int().min(1, { message: 'must be at least 1 second' }).optional(),
-    binding_message: text(256).optional(),
+    binding_message: text(256, CONTROL_OR_BREAK).optional(),
   }),
   delivery: z
     .strictObject({

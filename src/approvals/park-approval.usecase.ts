@@ -12,6 +12,19 @@ import { CallbackEndpointPolicy } from './callback-endpoint.policy';
 import { ParkApprovalCommand } from './park-approval.command';
 
 const MAX_ARGUMENTS_BYTES = 64 * 1024;
+const MAX_JSON_DEPTH = 64;
+
+/** Iterative, so that the check itself cannot overflow the stack. */
+function depthExceeds(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth > max) return true;
+    for (const child of Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
 
 export interface ParkedApproval {
   auth_req_id: string;
@@ -34,6 +47,7 @@ export class ParkApproval {
   ) {}
 
   async execute({ tenantId, gatewayId, input }: ParkApprovalCommand): Promise<ParkedApproval> {
+    this.checkDepth(input);
     this.checkObligation(input);
     this.checkDelivery(input);
     if (Buffer.byteLength(canonicalJson(input.tool_call.arguments)) > MAX_ARGUMENTS_BYTES) {
@@ -91,6 +105,23 @@ export class ParkApproval {
     return { auth_req_id: request.id, expires_in: expiresIn, interval: request.pollInterval };
   }
 
+  /**
+   * Free-form JSON (arguments, risk, agent claims) is stored as jsonb and canonicalised; nesting
+   * deeper than MAX_JSON_DEPTH would overflow the stack of JSON.stringify (a 500), so it is refused.
+   */
+  private checkDepth(input: ParkApprovalCommand['input']): void {
+    const free: [string, unknown][] = [
+      ['tool_call.arguments', input.tool_call.arguments],
+      ['risk', input.risk],
+      ['agent.claims', input.agent.claims],
+    ];
+    for (const [field, value] of free) {
+      if (depthExceeds(value, MAX_JSON_DEPTH)) {
+        throw InvalidRequest.forFields([{ field, message: `must not nest deeper than ${MAX_JSON_DEPTH} levels` }]);
+      }
+    }
+  }
+
   private checkObligation({ obligation }: ParkApprovalCommand['input']): void {
     const approvers = new Set(obligation.approvers);
     const namesGroup = [...approvers].some((a) => a.startsWith('group:'));
@@ -100,12 +131,22 @@ export class ParkApproval {
         { field: 'obligation.quorum', message: `is ${obligation.quorum} but only ${approvers.size} approver(s) are named` },
       ]);
     }
+    if (!namesGroup && obligation.deny_threshold > approvers.size) {
+      throw InvalidRequest.forFields([
+        { field: 'obligation.deny_threshold', message: `is ${obligation.deny_threshold} but only ${approvers.size} approver(s) are named` },
+      ]);
+    }
   }
 
   private checkDelivery({ delivery }: ParkApprovalCommand['input']): void {
     if (delivery.mode === 'poll') {
-      if (delivery.notification_endpoint || delivery.notification_token) {
-        throw InvalidRequest.forFields([{ field: 'delivery.mode', message: 'is "poll", which takes no notification_endpoint or notification_token' }]);
+      if (delivery.notification_endpoint) {
+        throw InvalidRequest.forFields([{ field: 'delivery.notification_endpoint', message: 'must be absent in poll mode' }]);
+      }
+      if (delivery.notification_token) {
+        throw new InvalidClientNotificationToken('delivery.notification_token: must be absent in poll mode', {
+          field: 'delivery.notification_token',
+        });
       }
       return;
     }

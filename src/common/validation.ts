@@ -13,15 +13,16 @@ export function parseInput<S extends z.ZodType>(
 ): z.output<S> {
   const result = schema.safeParse(input ?? {});
   if (result.success) return result.data;
-  const problems: FieldProblem[] = result.error.issues.map((issue) => ({
-    field: issue.path.length ? issue.path.map(String).join('.') : 'body',
-    message: describe(issue),
-  }));
+  const problems: FieldProblem[] = result.error.issues.flatMap((issue) =>
+    // An unknown field is named itself, not its parent object.
+    issue.code === 'unrecognized_keys'
+      ? issue.keys.map((key) => ({ field: [...issue.path, key].map(String).join('.'), message: 'is not a known field' }))
+      : [{ field: issue.path.length ? issue.path.map(String).join('.') : 'body', message: describe(issue) }],
+  );
   throw InvalidRequest.forFields(problems, codeForField(problems[0].field));
 }
 
 function describe(issue: z.core.$ZodIssue): string {
   if (issue.code === 'invalid_type' && issue.input === undefined) return 'is required';
-  if (issue.code === 'unrecognized_keys') return `has unknown field(s): ${issue.keys.join(', ')}`;
   return issue.message;
 }

@@ -9,12 +9,19 @@ const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
+// Decimal digits only: Number() would read " " as 0 and "0x10" or "1e3" as numbers.
 const int = (min: number, max: number) =>
-  z.coerce
-    .number({ message: 'must be a number' })
-    .int({ message: 'must be an integer' })
-    .min(min, { message: `must be at least ${min}` })
-    .max(max, { message: `must be at most ${max}` });
+  z
+    .string()
+    .regex(/^\s*-?\d+\s*$/, { message: 'must be an integer' })
+    .transform(Number)
+    .pipe(
+      z
+        .number()
+        .int({ message: 'must be an integer' })
+        .min(min, { message: `must be at least ${min}` })
+        .max(max, { message: `must be at most ${max}` }),
+    );
 
 const url = (protocols: string[]) =>
   z.string().refine(
@@ -54,6 +61,7 @@ export const configSchema = z
       .default('countersign'),
     RUN_WORKERS: bool.default(true),
     WORKER_CONCURRENCY: int(1, 1000).default(50),
+    RECONCILE_INTERVAL_SECONDS: int(0, 86400).default(60),
 
     GATEWAY_JWKS_URL: url(['http', 'https']).optional(),
     GATEWAY_JWKS_FILE: z.string().min(1).optional(),
@@ -109,13 +117,24 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const result = configSchema.safeParse(input);
   if (!result.success) {
-    const first = result.error.issues[0];
-    const name = String(first.path[0] ?? 'configuration');
-    const value = input[name];
-    const shown = value === undefined ? 'missing' : `got "${value.length > 60 ? value.slice(0, 60) + '…' : value}"`;
-    throw new ConfigError(`invalid configuration: ${name} ${first.message} (${shown})`);
+    // One line per bad variable (its first problem), in the order zod found them.
+    const lines = new Map<string, string>();
+    for (const issue of result.error.issues) {
+      const name = String(issue.path[0] ?? 'configuration');
+      if (lines.has(name)) continue;
+      const value = input[name];
+      const shown = value === undefined ? 'missing' : `got "${display(value)}"`;
+      lines.set(name, `invalid configuration: ${name} ${issue.message} (${shown})`);
+    }
+    throw new ConfigError([...lines.values()].join('\n'));
   }
   return result.data;
+}
+
+/** A value as the error shows it: one line, short, and without URL credentials (never log a password). */
+function display(value: string): string {
+  const oneLine = value.replace(/[\u0000-\u001f\u007f]/g, '?').replace(/\/\/[^/@]*@/, '//***@');
+  return oneLine.length > 60 ? oneLine.slice(0, 60) + '…' : oneLine;
 }
 
 export const APP_CONFIG = Symbol('APP_CONFIG');

@@ -18,9 +18,20 @@ export async function generatePrivateJwk(alg: 'ES256' | 'EdDSA' = 'ES256'): Prom
   return { ...jwk, alg, use: 'sig', kid: randomUUID() };
 }
 
+/** The public members only, per key type: nothing secret can reach the published JWKS. */
+const PUBLIC_MEMBERS: Record<string, string[]> = {
+  EC: ['kty', 'crv', 'x', 'y'],
+  OKP: ['kty', 'crv', 'x'],
+  RSA: ['kty', 'n', 'e'],
+};
+const METADATA = ['kid', 'alg', 'use', 'key_ops'];
+
 export function publicJwk(jwk: JWK): JWK {
-  const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...pub } = jwk;
-  return pub;
+  const members = PUBLIC_MEMBERS[jwk.kty ?? ''];
+  if (!members) throw new Error(`key ${jwk.kid ?? '(no kid)'}: kty "${jwk.kty}" is not an asymmetric signing key`);
+  const out: Record<string, unknown> = {};
+  for (const m of [...members, ...METADATA]) if ((jwk as Record<string, unknown>)[m] !== undefined) out[m] = (jwk as Record<string, unknown>)[m];
+  return out as JWK;
 }
 
 export function readJwksFile(path: string): PrivateJwks {

@@ -1,0 +1,294 @@
+import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { ApproverLinks } from '../../src/approvals/approver-links.service';
+import { APPROVAL_TOKEN_TYP } from '../../src/approvals/approval-tokens.service';
+import { callHash } from '../../src/common/canonical-json';
+import { call, parkBody, tenantToken } from '../support/api';
+import { TestApp, testEnvironment, TestEnvironment } from '../support/app';
+import {
+  attemptRows,
+  auditTypes,
+  CallbackServer,
+  eventually,
+  requestRow,
+  silent,
+  sleep,
+  status,
+} from '../support/callback-server';
+
+const MAX_ATTEMPTS = 4;
+const BACKOFF_MS = 50;
+// Attempts 1..4 with exponential backoff of 50, 100, 200 ms: all done well within this.
+const RETRY_WINDOW_MS = 1000;
+
+describe('ping and push callbacks', () => {
+  let env: TestEnvironment;
+  let api: TestApp;
+  let server: CallbackServer;
+  let gateway: string;
+  let path = 0;
+
+  beforeAll(async () => {
+    env = await testEnvironment();
+    api = await env.start({
+      CALLBACK_BACKOFF_MS: String(BACKOFF_MS),
+      CALLBACK_MAX_ATTEMPTS: String(MAX_ATTEMPTS),
+      CALLBACK_TIMEOUT_MS: '300',
+    });
+    server = await CallbackServer.start();
+    gateway = await tenantToken();
+  });
+  afterAll(async () => {
+    await env.teardown();
+    await server.close();
+  });
+
+  /** A fresh callback path per request, so each test reads only its own deliveries. */
+  const freshPath = () => `/callbacks/${++path}`;
+
+  async function park(app: TestApp, mode: 'ping' | 'push', endpoint: string, notificationToken: string, expiresIn?: number): Promise<string> {
+    const body = parkBody({ delivery: { mode, notification_endpoint: endpoint, notification_token: notificationToken } });
+    if (expiresIn) body.obligation = { ...body.obligation, expires_in: expiresIn };
+    const res = await call(app.url, 'POST', '/v1/approvals', { token: gateway, body });
+    expect(res.status).toBe(200);
+    return res.body.auth_req_id;
+  }
+
+  async function decide(app: TestApp, id: string, decision: 'approve' | 'deny', reason: string, approverId = 'bob') {
+    const link = await app.app.get(ApproverLinks).mint({ tenantId: 'acme', approvalId: id, approverId });
+    const res = await call(app.url, 'POST', `/v1/approvals/${id}/decisions`, { token: link.token, body: { decision, reason } });
+    expect(res.status).toBe(200);
+    return res.body;
+  }
+
+  const settledCallback = (id: string) =>
+    eventually(async () => {
+      const row = await requestRow(env.db.url, id);
+      return row.callback_state === 'delivered' || row.callback_state === 'failed' ? row : undefined;
+    });
+
+  describe('ping mode', () => {
+    it('posts exactly {auth_req_id} with the notification token as bearer, then the gateway redeems at the token endpoint', async () => {
+      const p = freshPath();
+      const id = await park(api, 'ping', server.on(p, status(204)), 'ping-token-1');
+      expect(server.requestsTo(p)).toHaveLength(0);
+
+      await decide(api, id, 'approve', 'invoice checked');
+      const [ping] = await eventually(async () => server.requestsTo(p).length > 0 && server.requestsTo(p));
+      expect(ping.method).toBe('POST');
+      expect(ping.headers.authorization).toBe('Bearer ping-token-1');
+      expect(ping.headers['content-type']).toMatch(/^application\/json/);
+      expect(ping.body).toEqual({ auth_req_id: id });
+
+      expect((await settledCallback(id)).callback_state).toBe('delivered');
+      const redeemed = await call(api.url, 'POST', `/v1/approvals/${id}/token`, { token: gateway });
+      expect(redeemed.status).toBe(200);
+      expect(redeemed.body).toMatchObject({ auth_req_id: id, token_type: 'Bearer' });
+      expect(typeof redeemed.body.approval_token).toBe('string');
+
+      const attempts = await attemptRows(env.db.url, id);
+      expect(attempts).toEqual([expect.objectContaining({ attempt: 1, mode: 'ping', outcome: 'delivered', status_code: 204 })]);
+      const audit = await auditTypes(env.db.url, id);
+      const delivered = audit.filter((e) => e.type === 'approval.callback_delivered');
+      expect(delivered).toHaveLength(1);
+      expect(delivered[0]).toMatchObject({ actor: 'system', data: { mode: 'ping', attempt: 1, outcome: 'delivered', status_code: 204 } });
+    });
+
+    it('a cancelled request sends no callback', async () => {
+      const p = freshPath();
+      const id = await park(api, 'ping', server.on(p, status(200)), 'ping-token-cancel');
+      const cancelled = await call(api.url, 'DELETE', `/v1/approvals/${id}`, { token: gateway });
+      expect(cancelled.status).toBe(200);
+      expect(cancelled.body).toMatchObject({ status: 'cancelled' });
+
+      await sleep(RETRY_WINDOW_MS);
+      expect(server.requestsTo(p)).toHaveLength(0);
+      expect(await requestRow(env.db.url, id)).toMatchObject({ status: 'cancelled', callback_state: 'none' });
+      expect(await attemptRows(env.db.url, id)).toEqual([]);
+    });
+  });
+
+  describe('push mode', () => {
+    it('an approval pushes a signed approval token that verifies against the JWKS, and the token endpoint then says invalid_grant', async () => {
+      const p = freshPath();
+      const id = await park(api, 'push', server.on(p, status(200)), 'push-token-1');
+      await decide(api, id, 'approve', 'looks right');
+
+      const [push] = await eventually(async () => server.requestsTo(p).length > 0 && server.requestsTo(p));
+      expect(push.headers.authorization).toBe('Bearer push-token-1');
+      expect(push.body).toMatchObject({ auth_req_id: id, status: 'approved', token_type: 'Bearer', expires_in: api.config.APPROVAL_TOKEN_TTL });
+
+      const jwks = createRemoteJWKSet(new URL(`${api.url}/.well-known/jwks.json`));
+      const { payload, protectedHeader } = await jwtVerify(push.body.approval_token, jwks, {
+        issuer: api.config.PUBLIC_URL,
+        audience: 'gateway-1',
+        typ: APPROVAL_TOKEN_TYP,
+        algorithms: ['ES256'],
+      });
+      expect(protectedHeader.alg).toBe('ES256');
+      const body = parkBody();
+      expect(payload).toMatchObject({
+        auth_req_id: id,
+        sub: 'alice',
+        call_hash: callHash(body.tool_call),
+        act: { sub: body.agent.id },
+        approvals: [expect.objectContaining({ approver: 'bob', reason: 'looks right' })],
+      });
+      expect(typeof payload.jti).toBe('string');
+
+      expect((await settledCallback(id)).callback_state).toBe('delivered');
+      const redeem = await call(api.url, 'POST', `/v1/approvals/${id}/token`, { token: gateway });
+      expect(redeem.status).toBe(400);
+      expect(redeem.body.error).toBe('invalid_grant');
+    });
+
+    it('a denial pushes access_denied with the approvers\' reasons', async () => {
+      const p = freshPath();
+      const id = await park(api, 'push', server.on(p, status(200)), 'push-token-2');
+      await decide(api, id, 'deny', 'wrong beneficiary');
+
+      const [push] = await eventually(async () => server.requestsTo(p).length > 0 && server.requestsTo(p));
+      expect(push.headers.authorization).toBe('Bearer push-token-2');
+      expect(push.body).toMatchObject({
+        auth_req_id: id,
+        status: 'denied',
+        error: 'access_denied',
+        denials: [{ approver: 'bob', reason: 'wrong beneficiary' }],
+      });
+      expect(push.body.approval_token).toBeUndefined();
+      expect((await settledCallback(id)).callback_state).toBe('delivered');
+      const redeem = await call(api.url, 'POST', `/v1/approvals/${id}/token`, { token: gateway });
+      expect(redeem.body.error).toBe('invalid_grant');
+    });
+
+    it('an expiry pushes expired_token', async () => {
+      const p = freshPath();
+      const id = await park(api, 'push', server.on(p, status(200)), 'push-token-3', 1);
+      const [push] = await eventually(async () => server.requestsTo(p).length > 0 && server.requestsTo(p), 8000);
+      expect(push.body).toMatchObject({ auth_req_id: id, status: 'expired', error: 'expired_token' });
+      expect(push.body.approval_token).toBeUndefined();
+      expect(await settledCallback(id)).toMatchObject({ status: 'expired', callback_state: 'delivered' });
+    });
+  });
+
+  describe('failure handling', () => {
+    it('503 twice then 200 is delivered on attempt 3, each attempt recorded', async () => {
+      const p = freshPath();
+      const id = await park(api, 'ping', server.on(p, (res, n) => {
+        res.writeHead(n <= 2 ? 503 : 200);
+        res.end();
+      }), 'tok');
+      await decide(api, id, 'approve', 'ok');
+
+      expect((await settledCallback(id)).callback_state).toBe('delivered');
+      expect(server.requestsTo(p)).toHaveLength(3);
+      const attempts = await attemptRows(env.db.url, id);
+      expect(attempts.map((a) => [a.attempt, a.outcome, a.status_code])).toEqual([
+        [1, 'retrying', 503],
+        [2, 'retrying', 503],
+        [3, 'delivered', 200],
+      ]);
+      // The retries are spaced by the backoff, not fired back to back.
+      const [a, b, c] = server.requestsTo(p).map((r) => r.at);
+      expect(b - a).toBeGreaterThanOrEqual(BACKOFF_MS - 10);
+      expect(c - b).toBeGreaterThanOrEqual(2 * BACKOFF_MS - 10);
+
+      const audit = (await auditTypes(env.db.url, id)).map((e) => e.type);
+      expect(audit.filter((t) => t === 'approval.callback_attempt')).toHaveLength(2);
+      expect(audit.filter((t) => t === 'approval.callback_delivered')).toHaveLength(1);
+    });
+
+    it.each([401, 403])('%i is one attempt, failed, never retried', async (code) => {
+      const p = freshPath();
+      const id = await park(api, 'ping', server.on(p, status(code)), 'rejected-token');
+      await decide(api, id, 'approve', 'ok');
+
+      expect((await settledCallback(id)).callback_state).toBe('failed');
+      await sleep(RETRY_WINDOW_MS);
+      expect(server.requestsTo(p)).toHaveLength(1);
+      const attempts = await attemptRows(env.db.url, id);
+      expect(attempts).toEqual([expect.objectContaining({ attempt: 1, outcome: 'failed', status_code: code })]);
+      expect(attempts[0].error).toContain(String(code));
+      const audit = await auditTypes(env.db.url, id);
+      expect(audit.filter((e) => e.type === 'approval.callback_attempt').map((e) => e.data.outcome)).toEqual(['failed']);
+      expect(audit.some((e) => e.type === 'approval.callback_delivered')).toBe(false);
+    });
+
+    it('a 301 redirect is not followed: one attempt, failed, and the Location is never called', async () => {
+      const p = freshPath();
+      const elsewhere = `${p}-moved`;
+      server.on(elsewhere, status(200));
+      const id = await park(api, 'ping', server.on(p, status(301, { location: server.url + elsewhere })), 'tok');
+      await decide(api, id, 'approve', 'ok');
+
+      expect((await settledCallback(id)).callback_state).toBe('failed');
+      await sleep(RETRY_WINDOW_MS);
+      expect(server.requestsTo(p)).toHaveLength(1);
+      expect(server.requestsTo(elsewhere)).toHaveLength(0);
+      const attempts = await attemptRows(env.db.url, id);
+      expect(attempts).toEqual([expect.objectContaining({ attempt: 1, outcome: 'failed', status_code: 301 })]);
+      expect(attempts[0].error).toMatch(/redirect/);
+    });
+
+    it('an endpoint that never answers times out and is retried, every attempt recorded', async () => {
+      const p = freshPath();
+      const id = await park(api, 'ping', server.on(p, silent), 'tok');
+      await decide(api, id, 'approve', 'ok');
+
+      expect((await settledCallback(id)).callback_state).toBe('failed');
+      expect(server.requestsTo(p)).toHaveLength(MAX_ATTEMPTS);
+      const attempts = await attemptRows(env.db.url, id);
+      expect(attempts.map((a) => a.outcome)).toEqual([...Array(MAX_ATTEMPTS - 1).fill('retrying'), 'failed']);
+      for (const a of attempts) {
+        expect(a.status_code).toBeNull();
+        expect(a.error).toMatch(/timed out after 300 ms/);
+      }
+    });
+
+    it(`an endpoint that always fails ends with callback_state failed after CALLBACK_MAX_ATTEMPTS (${MAX_ATTEMPTS}) attempts`, async () => {
+      const p = freshPath();
+      const id = await park(api, 'push', server.on(p, status(503)), 'tok');
+      await decide(api, id, 'deny', 'no');
+
+      expect((await settledCallback(id)).callback_state).toBe('failed');
+      await sleep(RETRY_WINDOW_MS);
+      expect(server.requestsTo(p)).toHaveLength(MAX_ATTEMPTS);
+      const attempts = await attemptRows(env.db.url, id);
+      expect(attempts.map((a) => [a.attempt, a.outcome, a.status_code])).toEqual([
+        [1, 'retrying', 503],
+        [2, 'retrying', 503],
+        [3, 'retrying', 503],
+        [4, 'failed', 503],
+      ]);
+      const audit = (await auditTypes(env.db.url, id)).filter((e) => e.type === 'approval.callback_attempt');
+      expect(audit.map((e) => e.data.attempt)).toEqual([1, 2, 3, 4]);
+    });
+
+    it('an endpoint removed from CALLBACK_ALLOWED_HOSTS after parking is refused without a request', async () => {
+      // Its own environment: no other instance's workers may pick up the job.
+      const own = await testEnvironment();
+      try {
+        const before = await own.start();
+        const p = freshPath();
+        const id = await park(before, 'ping', server.on(p, status(200)), 'tok');
+        await before.close();
+
+        const after = await own.start({ CALLBACK_ALLOWED_HOSTS: 'callbacks.example.com' });
+        await decide(after, id, 'approve', 'ok');
+        const row = await eventually(async () => {
+          const r = await requestRow(own.db.url, id);
+          return r.callback_state !== 'pending' && r;
+        });
+        expect(row).toMatchObject({ status: 'approved', callback_state: 'failed' });
+        await sleep(300);
+        expect(server.requestsTo(p)).toHaveLength(0);
+        const attempts = await attemptRows(own.db.url, id);
+        expect(attempts).toEqual([expect.objectContaining({ attempt: 1, outcome: 'refused', status_code: null })]);
+        expect(attempts[0].error).toMatch(/CALLBACK_ALLOWED_HOSTS/);
+        const audit = await auditTypes(own.db.url, id);
+        expect(audit.filter((e) => e.type === 'approval.callback_attempt').map((e) => e.data.outcome)).toEqual(['refused']);
+      } finally {
+        await own.teardown();
+      }
+    });
+  });
+});

@@ -1,0 +1,254 @@
+import { Queue } from 'bullmq';
+import { ApprovalQueue, callbackJobId, expiryJobId } from '../../src/approvals/approval-queues';
+import { ApprovalsReconciler } from '../../src/approvals/approvals-reconciler.service';
+import { ApproverLinks } from '../../src/approvals/approver-links.service';
+import { redisConnectionOptions } from '../../src/common/queues/queues.module';
+import { RedisConnections } from '../../src/common/redis/redis.module';
+import { Redis } from 'ioredis';
+import { call, parkBody, tenantToken } from '../support/api';
+import { REDIS_URL, TestApp, testEnvironment, TestEnvironment } from '../support/app';
+import { attemptRows, auditTypes, CallbackServer, eventually, requestRow, sql, status } from '../support/callback-server';
+
+/** Nothing is lost: Postgres is the truth, and a new instance rebuilds Redis's schedule from it. */
+describe('recovery after a restart and after Redis lost its data', () => {
+  let server: CallbackServer;
+  let gateway: string;
+  const envs: TestEnvironment[] = [];
+
+  beforeAll(async () => {
+    server = await CallbackServer.start();
+    gateway = await tenantToken();
+  });
+  afterAll(async () => {
+    for (const e of envs) await e.teardown();
+    await server.close();
+  });
+
+  /** Each scenario gets its own database and Redis prefix, so queue counts are its own. */
+  async function freshEnv(): Promise<TestEnvironment> {
+    const env = await testEnvironment();
+    envs.push(env);
+    return env;
+  }
+
+  async function park(app: TestApp, overrides: { expiresIn?: number; endpoint?: string } = {}): Promise<string> {
+    const body = parkBody();
+    if (overrides.expiresIn) body.obligation = { ...body.obligation, expires_in: overrides.expiresIn };
+    if (overrides.endpoint) body.delivery = { mode: 'ping', notification_endpoint: overrides.endpoint, notification_token: 'recovery-token' };
+    const res = await call(app.url, 'POST', '/v1/approvals', { token: gateway, body });
+    expect(res.status).toBe(200);
+    return res.body.auth_req_id;
+  }
+
+  async function approve(app: TestApp, id: string): Promise<void> {
+    const link = await app.app.get(ApproverLinks).mint({ tenantId: 'acme', approvalId: id, approverId: 'bob' });
+    const res = await call(app.url, 'POST', `/v1/approvals/${id}/decisions`, { token: link.token, body: { decision: 'approve', reason: 'ok' } });
+    expect(res.body).toMatchObject({ status: 'approved' });
+  }
+
+  function queue(env: TestEnvironment, name: ApprovalQueue): Queue {
+    return new Queue(name, { connection: redisConnectionOptions(REDIS_URL), prefix: `${env.redisPrefix}-bull` });
+  }
+
+  async function jobTotal(q: Queue): Promise<number> {
+    const counts = await q.getJobCounts('active', 'waiting', 'delayed', 'prioritized', 'waiting-children', 'completed', 'failed');
+    return Object.values(counts).reduce((a, b) => a + b, 0);
+  }
+
+  it('pending requests parked before Redis was flushed still expire on time on a new instance', async () => {
+    const env = await freshEnv();
+    const first = await env.start();
+    const ids = [await park(first, { expiresIn: 3 }), await park(first, { expiresIn: 3 }), await park(first, { expiresIn: 3 })];
+    await first.close();
+    expect(await env.flushRedis()).toBeGreaterThan(0);
+
+    await env.start();
+    for (const id of ids) {
+      const row = await eventually(async () => {
+        const r = await requestRow(env.db.url, id);
+        return r.status !== 'pending' && r;
+      }, 8000);
+      expect(row.status).toBe('expired');
+      // On time: not before the deadline, and not long after it.
+      const lateness = row.decided_at!.getTime() - row.expires_at.getTime();
+      expect(lateness).toBeGreaterThanOrEqual(0);
+      expect(lateness).toBeLessThan(1500);
+      const expired = (await auditTypes(env.db.url, id)).filter((e) => e.type === 'approval.expired');
+      expect(expired).toHaveLength(1);
+      expect(expired[0].actor).toBe('system');
+    }
+  });
+
+  it('a callback whose retry was lost with Redis is delivered by a new instance', async () => {
+    const env = await freshEnv();
+    let answer = 503;
+    const p = '/recovery/retry-lost';
+    const endpoint = server.on(p, (res) => {
+      res.writeHead(answer);
+      res.end();
+    });
+    // The retry after the first 503 is a minute away: only the reconciler can bring it back sooner.
+    const first = await env.start({ CALLBACK_BACKOFF_MS: '60000' });
+    const id = await park(first, { endpoint });
+    await approve(first, id);
+    await eventually(async () => (await attemptRows(env.db.url, id)).length === 1);
+    expect(await attemptRows(env.db.url, id)).toEqual([expect.objectContaining({ outcome: 'retrying', status_code: 503 })]);
+    await first.close();
+    await env.flushRedis();
+
+    answer = 200;
+    await env.start({ CALLBACK_BACKOFF_MS: '60000' });
+    const row = await eventually(async () => {
+      const r = await requestRow(env.db.url, id);
+      return r.callback_state === 'delivered' && r;
+    });
+    expect(row.status).toBe('approved');
+    expect(server.requestsTo(p).map((r) => r.body)).toEqual([{ auth_req_id: id }, { auth_req_id: id }]);
+    expect((await attemptRows(env.db.url, id)).map((a) => [a.attempt, a.outcome])).toEqual([
+      [1, 'retrying'],
+      [2, 'delivered'],
+    ]);
+    expect((await auditTypes(env.db.url, id)).filter((e) => e.type === 'approval.callback_delivered')).toHaveLength(1);
+  });
+
+  it('reconciling twice adds no duplicate jobs, and the job ids are expire-<id> and callback-<id>', async () => {
+    const env = await freshEnv();
+    const p = '/recovery/idempotent';
+    const endpoint = server.on(p, status(503));
+    const first = await env.start({ CALLBACK_BACKOFF_MS: '60000' });
+    const pending = [await park(first, { expiresIn: 600 }), await park(first, { expiresIn: 600 })];
+    const decided = await park(first, { endpoint, expiresIn: 600 });
+    await approve(first, decided);
+    await eventually(async () => (await attemptRows(env.db.url, decided)).length === 1);
+    await first.close();
+    await env.flushRedis();
+
+    // Starting reconciles once; two more runs must change nothing.
+    const second = await env.start({ CALLBACK_BACKOFF_MS: '60000' });
+    const expiry = queue(env, ApprovalQueue.Expiry);
+    const callbacks = queue(env, ApprovalQueue.Callbacks);
+    try {
+      await eventually(async () => server.requestsTo(p).length === 2);
+      await eventually(async () => (await (await callbacks.getJob(callbackJobId(decided)))?.getState()) === 'delayed');
+      const before = { expiry: await jobTotal(expiry), callbacks: await jobTotal(callbacks) };
+      expect(before).toEqual({ expiry: 2, callbacks: 1 });
+
+      const reconciler = second.app.get(ApprovalsReconciler);
+      expect(await reconciler.reconcile()).toEqual({ expiries: 2, callbacks: 1 });
+      expect(await reconciler.reconcile()).toEqual({ expiries: 2, callbacks: 1 });
+      expect({ expiry: await jobTotal(expiry), callbacks: await jobTotal(callbacks) }).toEqual(before);
+
+      for (const id of pending) {
+        const job = await expiry.getJob(expiryJobId(id));
+        expect(job?.id).toBe(`expire-${id}`);
+        expect(await job!.getState()).toBe('delayed');
+      }
+      expect(await expiry.getJob(expiryJobId(decided))).toBeUndefined();
+      const cb = await callbacks.getJob(callbackJobId(decided));
+      expect(cb?.id).toBe(`callback-${decided}`);
+      // Re-adding did not restart the job: it is still waiting on its one-minute retry.
+      expect(await cb!.getState()).toBe('delayed');
+      expect(server.requestsTo(p)).toHaveLength(2);
+    } finally {
+      await expiry.close();
+      await callbacks.close();
+    }
+  });
+
+  it('a decided request whose callback is pending but has no job is delivered after a restart', async () => {
+    const env = await freshEnv();
+    const p = '/recovery/orphaned';
+    const endpoint = server.on(p, status(200));
+    const first = await env.start();
+    const id = await park(first, { endpoint });
+    await first.close();
+    await env.flushRedis();
+    // The process died between committing the decision and queueing the callback.
+    await sql(env.db.url, `UPDATE approval_requests SET status = 'approved', decided_at = now(), callback_state = 'pending' WHERE id = $1`, [id]);
+    const queued = queue(env, ApprovalQueue.Callbacks);
+    try {
+      expect(await queued.getJob(callbackJobId(id))).toBeUndefined();
+    } finally {
+      await queued.close();
+    }
+
+    await env.start();
+    const row = await eventually(async () => {
+      const r = await requestRow(env.db.url, id);
+      return r.callback_state === 'delivered' && r;
+    });
+    expect(row.status).toBe('approved');
+    expect(server.requestsTo(p).map((r) => r.body)).toEqual([{ auth_req_id: id }]);
+    expect(server.requestsTo(p)[0].headers.authorization).toBe('Bearer recovery-token');
+    expect(await attemptRows(env.db.url, id)).toEqual([expect.objectContaining({ attempt: 1, outcome: 'delivered', status_code: 200 })]);
+  });
+
+  it('a callback job that failed for good while the row still says pending is run again at the next start', async () => {
+    const env = await freshEnv();
+    const p = '/recovery/failed-job';
+    const endpoint = server.on(p, status(200));
+    const first = await env.start({ CALLBACK_MAX_ATTEMPTS: '2', CALLBACK_BACKOFF_MS: '50' });
+    const id = await park(first, { endpoint, expiresIn: 600 });
+    // The database refuses the attempt's record: every attempt throws, and BullMQ gives up on the job.
+    await sql(env.db.url, `ALTER TABLE callback_attempts RENAME TO callback_attempts_away`);
+    const callbacks = queue(env, ApprovalQueue.Callbacks);
+    try {
+      await approve(first, id);
+      await eventually(async () => (await (await callbacks.getJob(callbackJobId(id)))?.getState()) === 'failed');
+      expect(await requestRow(env.db.url, id)).toMatchObject({ status: 'approved', callback_state: 'pending' });
+      await sql(env.db.url, `ALTER TABLE callback_attempts_away RENAME TO callback_attempts`);
+      await first.close();
+
+      // No Redis flush: the failed job is still there under the same id.
+      await env.start({ CALLBACK_MAX_ATTEMPTS: '2', CALLBACK_BACKOFF_MS: '50' });
+      const row = await eventually(async () => {
+        const r = await requestRow(env.db.url, id);
+        return r.callback_state === 'delivered' && r;
+      });
+      expect(row.status).toBe('approved');
+      expect(await attemptRows(env.db.url, id)).toEqual([expect.objectContaining({ attempt: 1, outcome: 'delivered' })]);
+    } finally {
+      await callbacks.close();
+    }
+  });
+
+  async function expectExpiredOnTime(env: TestEnvironment, id: string): Promise<void> {
+    const row = await eventually(async () => {
+      const r = await requestRow(env.db.url, id);
+      return r.status !== 'pending' && r;
+    }, 8000);
+    expect(row.status).toBe('expired');
+    expect(row.decided_at!.getTime() - row.expires_at.getTime()).toBeGreaterThanOrEqual(0);
+    expect(row.decided_at!.getTime() - row.expires_at.getTime()).toBeLessThan(2000);
+  }
+
+  it('an expiry job lost while the service runs is re-created by the periodic reconciler', async () => {
+    const env = await freshEnv();
+    const app = await env.start({ RECONCILE_INTERVAL_SECONDS: '1' });
+    const id = await park(app, { expiresIn: 3 });
+    const expiry = queue(env, ApprovalQueue.Expiry);
+    try {
+      expect(await expiry.remove(expiryJobId(id))).toBe(1);
+      expect(await expiry.getJob(expiryJobId(id))).toBeUndefined();
+    } finally {
+      await expiry.close();
+    }
+    await expectExpiredOnTime(env, id);
+  });
+
+  it('when Redis comes back empty after a disconnect, the service rebuilds its jobs without a restart', async () => {
+    const env = await freshEnv();
+    const app = await env.start({ RECONCILE_INTERVAL_SECONDS: '0' });
+    const id = await park(app, { expiresIn: 3 });
+    await env.flushRedis();
+    // What a Redis restart without persistence looks like from here: the connection drops, Redis is empty.
+    const clientId = await app.app.get(RedisConnections).commands.client('ID');
+    const admin = new Redis(REDIS_URL);
+    try {
+      await admin.client('KILL', 'ID', String(clientId));
+    } finally {
+      admin.disconnect();
+    }
+    await expectExpiredOnTime(env, id);
+  });
+});
