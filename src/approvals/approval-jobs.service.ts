@@ -20,20 +20,21 @@ export class ApprovalJobs {
   async scheduleExpiry(...requests: Schedulable[]): Promise<void> {
     if (requests.length === 0) return;
     const now = Date.now();
-    await this.expiryQueue.addBulk(
-      requests.map((r) => ({
-        name: 'expire',
-        data: { tenantId: r.tenantId, approvalId: r.id },
-        opts: {
-          jobId: expiryJobId(r.id),
-          delay: Math.max(0, r.expiresAt.getTime() - now),
-          attempts: 10,
-          backoff: { type: 'exponential', delay: 1000 },
-          removeOnComplete: { age: 3600 },
-          removeOnFail: { age: 7 * 24 * 3600 },
-        },
-      })),
-    );
+    const jobs = requests.map((r) => ({
+      name: 'expire',
+      data: { tenantId: r.tenantId, approvalId: r.id },
+      opts: {
+        jobId: expiryJobId(r.id),
+        delay: Math.max(0, r.expiresAt.getTime() - now),
+        attempts: 10,
+        backoff: { type: 'exponential' as const, delay: 1000 },
+        removeOnComplete: { age: 3600 },
+        removeOnFail: { age: 7 * 24 * 3600 },
+      },
+    }));
+    // One job is the hot path (parking a call); add is about twice as fast as addBulk there.
+    if (jobs.length === 1) await this.expiryQueue.add(jobs[0].name, jobs[0].data, jobs[0].opts);
+    else await this.expiryQueue.addBulk(jobs);
   }
 
   /**

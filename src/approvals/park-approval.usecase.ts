@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { AuditLog } from '../audit/audit-log.service';
+import { insertStatement } from '../common/database/insert-statement';
 import { canonicalJson, callHash } from '../common/canonical-json';
 import { InvalidClientNotificationToken, InvalidRequest } from '../common/errors/protocol-errors';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
@@ -92,15 +93,20 @@ export class ParkApproval {
       tokenJti: null,
     } satisfies Omit<ApprovalRequest, 'createdAt'>);
 
-    await this.dataSource.transaction(async (manager) => {
-      await manager.insert(ApprovalRequest, request);
-      await this.audit.append(manager, {
-        ...auditContext(request),
-        type: 'approval.created',
-        actor: `gateway:${gatewayId}`,
-        data: { input, call_hash: request.callHash, expires_at: request.expiresAt.toISOString() },
-      });
-    });
+    // The row and its audit event in one statement: atomic, and one round trip.
+    const row = insertStatement(this.dataSource, ApprovalRequest, [request]);
+    const event = this.audit.insertStatement(
+      [
+        {
+          ...auditContext(request),
+          type: 'approval.created',
+          actor: `gateway:${gatewayId}`,
+          data: { input, call_hash: request.callHash, expires_at: request.expiresAt.toISOString() },
+        },
+      ],
+      row.params.length,
+    );
+    await this.dataSource.query(`WITH parked AS (${row.sql}) ${event.sql}`, [...row.params, ...event.params]);
     await this.jobs.scheduleExpiry(request);
     return { auth_req_id: request.id, expires_in: expiresIn, interval: request.pollInterval };
   }

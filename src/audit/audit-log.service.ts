@@ -4,7 +4,8 @@
  * commit together or not at all.
  */
 import { Injectable } from '@nestjs/common';
-import { EntityManager } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import { insertStatement, Statement } from '../common/database/insert-statement';
 import { AuditEvent } from './audit-event.entity';
 import type { JsonObject } from '../common/json';
 
@@ -23,10 +24,23 @@ export interface AuditEntry {
 
 @Injectable()
 export class AuditLog {
+  constructor(private readonly dataSource: DataSource) {}
+
   /** Appends events inside the given transaction. */
   async append(manager: EntityManager, ...entries: AuditEntry[]): Promise<void> {
     if (entries.length === 0) return;
-    await manager.insert(
+    const { sql, params } = this.insertStatement(entries);
+    await manager.query(sql, params);
+  }
+
+  /**
+   * The INSERT for these events, for a caller that combines it with its own state change in
+   * one statement (`WITH change AS (…) INSERT INTO audit_events …`). Parameters are numbered
+   * from `paramOffset + 1`.
+   */
+  insertStatement(entries: AuditEntry[], paramOffset = 0): Statement {
+    return insertStatement(
+      this.dataSource,
       AuditEvent,
       entries.map((e) => ({
         tenantId: e.tenantId,
@@ -40,6 +54,7 @@ export class AuditLog {
         requestId: e.requestId ?? null,
         data: e.data ?? {},
       })),
+      paramOffset,
     );
   }
 }

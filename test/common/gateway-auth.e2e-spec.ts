@@ -116,6 +116,19 @@ describe('gateway authentication, approver links and tenancy', () => {
     });
   });
 
+  describe('verified tokens are remembered, but never past their expiry', () => {
+    it('a token that worked is refused once it expires, although it was verified moments before', async () => {
+      const token = await gatewayToken({ tenant: 'acme' }, { expiresIn: '2s' });
+      const first = await call(api.url, 'POST', '/v1/approvals', { token, body: parkBody() });
+      expect(first.status).toBe(200);
+      // Past exp plus the 5 s clock tolerance jose allows.
+      await new Promise((r) => setTimeout(r, 7500));
+      const again = await call(api.url, 'GET', `/v1/approvals/${first.body.auth_req_id}`, { token });
+      expect(again.status).toBe(401);
+      expect(again.headers.get('www-authenticate')).toContain('error="invalid_token"');
+    }, 15000);
+  });
+
   describe('approver links and gateway tokens are not interchangeable', () => {
     it('an approver link is not accepted as a gateway token', async () => {
       const id = await park();

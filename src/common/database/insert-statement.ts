@@ -1,0 +1,36 @@
+import { DataSource, EntityTarget, ObjectLiteral } from 'typeorm';
+
+export interface Statement {
+  sql: string;
+  params: unknown[];
+}
+
+/**
+ * A plain parameterised INSERT for entity rows, built from TypeORM's metadata. The hot paths
+ * (parking a call, appending audit events) use it instead of the entity manager, whose insert
+ * costs about as much CPU as the database round trip, and so that several inserts can be
+ * combined into one statement (one round trip, atomic without BEGIN/COMMIT).
+ * Undefined properties take the column default; jsonb values are serialised here because
+ * node-postgres would turn a JS array into a Postgres array literal.
+ */
+export function insertStatement<T extends ObjectLiteral>(
+  dataSource: DataSource,
+  entity: EntityTarget<T>,
+  rows: Partial<T>[],
+  paramOffset = 0,
+): Statement {
+  const metadata = dataSource.getMetadata(entity);
+  const columns = metadata.columns.filter((c) => rows.some((r) => r[c.propertyName as keyof T] !== undefined));
+  const params: unknown[] = [];
+  const tuples = rows.map((row) => {
+    const values = columns.map((c) => {
+      const value = row[c.propertyName as keyof T];
+      if (value === undefined) return 'DEFAULT';
+      params.push(c.type === 'jsonb' && value !== null ? JSON.stringify(value) : value);
+      return `$${paramOffset + params.length}`;
+    });
+    return `(${values.join(', ')})`;
+  });
+  const names = columns.map((c) => `"${c.databaseName}"`).join(', ');
+  return { sql: `INSERT INTO "${metadata.tableName}" (${names}) VALUES ${tuples.join(', ')}`, params };
+}
