@@ -9,22 +9,18 @@ import { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { OpsModule } from './ops/ops.module';
 
+/** What every process needs: configuration, Postgres, Redis, queues, auth and keys, audit. */
+function foundation(config: AppConfig) {
+  return [ConfigModule.forRoot(config), DatabaseModule, RedisModule, QueuesModule, CommonModule, AuditModule];
+}
+
 @Module({})
 export class AppModule {
   /** The API process; it also runs the queue workers unless RUN_WORKERS=false. */
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [
-        ConfigModule.forRoot(config),
-        DatabaseModule,
-        RedisModule,
-        QueuesModule,
-        CommonModule,
-        AuditModule,
-        ApprovalsModule.register({ http: true, workers: config.RUN_WORKERS }),
-        OpsModule,
-      ],
+      imports: [...foundation(config), ApprovalsModule.register({ http: true, workers: config.RUN_WORKERS }), OpsModule],
     };
   }
 }
@@ -33,17 +29,6 @@ export class AppModule {
 export class WorkerModule {
   /** A worker-only process (npm run start:worker): queues and reconciler, no HTTP. */
   static forRoot(config: AppConfig): DynamicModule {
-    return {
-      module: WorkerModule,
-      imports: [
-        ConfigModule.forRoot(config),
-        DatabaseModule,
-        RedisModule,
-        QueuesModule,
-        CommonModule,
-        AuditModule,
-        ApprovalsModule.register({ http: false, workers: true }),
-      ],
-    };
+    return { module: WorkerModule, imports: [...foundation(config), ApprovalsModule.register({ http: false, workers: true })] };
   }
 }

@@ -41,34 +41,26 @@ export class ApprovalsReconciler implements OnApplicationBootstrap {
   }
 
   async reconcile(): Promise<{ expiries: number; callbacks: number }> {
-    let expiries = 0;
-    let callbacks = 0;
+    const expiries = await this.forEachPage(`r.status = 'pending'`, (page) => this.jobs.reviveExpiry(...page));
+    const callbacks = await this.forEachPage(`r.callback_state = 'pending'`, (page) => this.jobs.reviveCallback(...page));
+    return { expiries, callbacks };
+  }
+
+  /** Keyset pagination over the requests matching `where`; returns how many there were. */
+  private async forEachPage(where: string, handle: (page: ApprovalRequest[]) => Promise<void>): Promise<number> {
+    let count = 0;
     for (let after = ''; ; ) {
       const page = await this.dataSource.manager
         .createQueryBuilder(ApprovalRequest, 'r')
         .select(['r.id', 'r.tenantId', 'r.expiresAt'])
-        .where(`r.status = 'pending' AND r.id > :after`, { after })
+        .where(`${where} AND r.id > :after`, { after })
         .orderBy('r.id')
         .limit(PAGE)
         .getMany();
-      await this.jobs.reviveExpiry(...page);
-      expiries += page.length;
-      if (page.length < PAGE) break;
+      await handle(page);
+      count += page.length;
+      if (page.length < PAGE) return count;
       after = page[page.length - 1].id;
     }
-    for (let after = ''; ; ) {
-      const page = await this.dataSource.manager
-        .createQueryBuilder(ApprovalRequest, 'r')
-        .select(['r.id', 'r.tenantId'])
-        .where(`r.callback_state = 'pending' AND r.id > :after`, { after })
-        .orderBy('r.id')
-        .limit(PAGE)
-        .getMany();
-      await this.jobs.reviveCallback(...page);
-      callbacks += page.length;
-      if (page.length < PAGE) break;
-      after = page[page.length - 1].id;
-    }
-    return { expiries, callbacks };
   }
 }
