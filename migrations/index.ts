@@ -1,4 +1,5 @@
 import { ApprovalLifecycle1763900000000 } from './1763900000000-approval-lifecycle';
+import { Authorization1763910000000 } from './1763910000000-authorization';
 
 /** Every migration, in order. Passed as classes so the same list works under jest and from dist/. */
-export const migrations = [ApprovalLifecycle1763900000000];
+export const migrations = [ApprovalLifecycle1763900000000, Authorization1763910000000];

@@ -3,7 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule, WorkerModule } from './app.module';
 import { AppConfig, ConfigError, loadConfig } from './config/app-config';
-import { DEV_GATEWAY_ISSUER, ensureDevKeys } from './common/keys/key-files';
+import { DEV_AGENT_ISSUER, DEV_GATEWAY_ISSUER, ensureDevKeys } from './common/keys/key-files';
 import { ConsoleLogger } from '@nestjs/common';
 
 const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
@@ -18,6 +18,7 @@ export async function resolveConfig(env: Record<string, string | undefined> = pr
     SIGNING_KEYS_FILE: config.SIGNING_KEYS_FILE ?? dev.signingKeysFile,
     GATEWAY_JWKS_FILE: config.GATEWAY_JWKS_URL ? config.GATEWAY_JWKS_FILE : (config.GATEWAY_JWKS_FILE ?? dev.gatewayJwksFile),
     GATEWAY_ISSUER: config.GATEWAY_ISSUER ?? DEV_GATEWAY_ISSUER,
+    AGENT_ISSUERS: config.AGENT_ISSUERS.length ? config.AGENT_ISSUERS : [{ issuer: DEV_AGENT_ISSUER, jwks_file: dev.gatewayJwksFile }],
     CALLBACK_ALLOWED_HOSTS: config.CALLBACK_ALLOWED_HOSTS.length ? config.CALLBACK_ALLOWED_HOSTS : ['localhost', '127.0.0.1'],
     CALLBACK_ALLOW_HTTP: true,
   };

@@ -62,4 +62,6 @@ export class ApprovalRequest {
   @Column({ name: 'decided_at', type: 'timestamptz', nullable: true }) decidedAt: Date | null;
   @Column({ name: 'token_redeemed_at', type: 'timestamptz', nullable: true }) tokenRedeemedAt: Date | null;
   @Column({ name: 'token_jti', type: 'text', nullable: true }) tokenJti: string | null;
+  /** Why the request was settled when no approver decided it (e.g. delegation_revoked). */
+  @Column({ name: 'settled_reason', type: 'text', nullable: true }) settledReason: string | null;
 }

@@ -1,4 +1,5 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Query } from '@nestjs/common';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { z } from 'zod';
 import {
   ApproverLinkAuth,
@@ -18,9 +19,15 @@ import { RedeemApprovalToken } from './redeem-approval-token.usecase';
 
 /** An auth_req_id as we mint them (24 random bytes, base64url); anything else cannot exist. */
 const AUTH_REQ_ID = /^[A-Za-z0-9_-]{32}$/;
-const waitSchema = z.strictObject({
-  wait: z.coerce.number({ message: 'must be a number of seconds' }).int({ message: 'must be a whole number of seconds' }).min(0).max(60).optional(),
-});
+const waitSchema = (max: number) =>
+  z.strictObject({
+    wait: z.coerce
+      .number({ message: 'must be a number of seconds' })
+      .int({ message: 'must be a whole number of seconds' })
+      .min(0)
+      .max(max, { message: `must be at most ${max} (LONG_POLL_MAX_WAIT)` })
+      .optional(),
+  });
 
 @Controller('v1/approvals')
 export class ApprovalsController {
@@ -30,6 +37,7 @@ export class ApprovalsController {
     private readonly redeem: RedeemApprovalToken,
     private readonly cancel: CancelApproval,
     private readonly decide: DecideApproval,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   @Post()
@@ -43,7 +51,7 @@ export class ApprovalsController {
   @Get(':id')
   @GatewayAuth()
   status(@CurrentPrincipal() gateway: GatewayPrincipal, @Param('id') id: string, @Query() query: unknown) {
-    const { wait } = parseInput(waitSchema, query);
+    const { wait } = parseInput(waitSchema(this.config.LONG_POLL_MAX_WAIT), query);
     return this.get.execute({ tenantId: gateway.tenantId, approvalId: knownId(id), waitSeconds: wait });
   }
 

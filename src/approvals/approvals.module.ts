@@ -26,6 +26,7 @@ import { ExpireApproval } from './expire-approval.usecase';
 import { GetApproval } from './get-approval.usecase';
 import { ParkApproval } from './park-approval.usecase';
 import { RedeemApprovalToken } from './redeem-approval-token.usecase';
+import { RejectParkedApprovals } from './reject-parked-approvals.usecase';
 
 const services = [
   ApprovalEvents,
@@ -41,6 +42,7 @@ const services = [
   GetApproval,
   ParkApproval,
   RedeemApprovalToken,
+  RejectParkedApprovals,
 ];
 
 @Module({})
@@ -58,7 +60,7 @@ export class ApprovalsModule {
         ...services,
         ...(options.workers ? [ExpireApprovalProcessor, DeliverCallbackProcessor, ReconcileProcessor, ApprovalsReconciler] : []),
       ],
-      exports: [ParkApproval, ApproverLinks, CancelApproval, ApprovalEvents],
+      exports: [ParkApproval, ApproverLinks, CancelApproval, ApprovalEvents, RejectParkedApprovals],
     };
   }
 }

@@ -34,9 +34,11 @@ export class ApproverLinks {
     if (!request) throw new NotFound('no such approval request');
     const principal = { kind: 'approver' as const, tenantId: cmd.tenantId, approverId: cmd.approverId, authReqId: request.id, viaGroup: cmd.viaGroup, linkId: '' };
     if (!isEligible(request, principal)) throw new Forbidden(`${cmd.approverId} is not an approver of this request`);
+    // JWT exp is whole seconds: round up, or the link would die up to a second before its request does.
+    const expiresAt = new Date(Math.ceil(request.expiresAt.getTime() / 1000) * 1000);
     const token = await this.keys.sign(
       { tenant: cmd.tenantId, auth_req_id: request.id, ...(cmd.viaGroup ? { grp: cmd.viaGroup } : {}) },
-      { typ: APPROVER_LINK_TYP, audience: APPROVER_LINK_AUDIENCE, subject: cmd.approverId, expiresAt: request.expiresAt, jti: randomUUID() },
+      { typ: APPROVER_LINK_TYP, audience: APPROVER_LINK_AUDIENCE, subject: cmd.approverId, expiresAt, jti: randomUUID() },
     );
     const url = new URL(`/v1/approvals/${request.id}/decisions`, this.config.PUBLIC_URL).toString();
     return { token, url, expires_at: request.expiresAt.toISOString() };

@@ -5,13 +5,13 @@ import { z } from 'zod';
 const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
 // A binding message is one short line shown on the approver's device: no tab or line break either.
 const CONTROL_OR_BREAK = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
-const text = (max: number, forbidden: RegExp = CONTROL) =>
+export const text = (max: number, forbidden: RegExp = CONTROL) =>
   z
     .string()
     .min(1, { message: 'must not be empty' })
     .max(max, { message: `must be at most ${max} characters` })
     .refine((s) => !forbidden.test(s), { message: 'must not contain control characters' });
-const id = text(512);
+export const id = text(512);
 
 /** RFC 6750 b64token, as CIBA requires of client_notification_token. */
 const BEARER_TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
@@ -34,22 +34,12 @@ export const CLASSIFICATIONS = ['public', 'internal', 'confidential', 'restricte
 export const ENVIRONMENTS = ['dev', 'staging', 'production'] as const;
 export const APPROVER_REF = /^(user:.+|group:.+|delegator)$/;
 
-export const parkApprovalSchema = z.strictObject({
-  tool_call: z.strictObject({
+/** The parts of the authorization context envelope that a parked call carries too (the authz engine reuses them). */
+export const envelopeParts = {
+  toolCall: z.strictObject({
     server: id,
     tool: id,
     arguments: z.record(z.string(), z.unknown()).default({}),
-  }),
-  agent: z.strictObject({
-    id: text(2048),
-    class: id.optional(),
-    trust_level: z.enum(['first_party_certified', 'first_party', 'third_party', 'unknown']).optional(),
-    claims: z.looseObject({ act: actClaim.optional() }).optional(),
-  }),
-  delegator: z.strictObject({
-    id,
-    delegation_id: id.optional(),
-    display_name: text(256).optional(),
   }),
   intent: z
     .strictObject({ id: id.optional(), text: text(2000).optional(), category: z.enum(INTENT_CATEGORIES).optional() })
@@ -60,16 +50,6 @@ export const parkApprovalSchema = z.strictObject({
   environment: z.enum(ENVIRONMENTS).optional(),
   reason: text(2000),
   risk: z.record(z.string(), z.unknown()).default({}),
-  obligation: z.strictObject({
-    approvers: z
-      .array(text(300).regex(APPROVER_REF, { message: 'must be "user:<id>", "group:<name>" or "delegator"' }))
-      .min(1, { message: 'must name at least one approver' })
-      .max(100, { message: 'must name at most 100 approvers' }),
-    quorum: z.int().min(1).max(100).default(1),
-    deny_threshold: z.int().min(1).max(100).default(1),
-    expires_in: z.int().min(1, { message: 'must be at least 1 second' }).optional(),
-    binding_message: text(256, CONTROL_OR_BREAK).optional(),
-  }),
   delivery: z
     .strictObject({
       mode: z.enum(['poll', 'ping', 'push']).default('poll'),
@@ -85,6 +65,38 @@ export const parkApprovalSchema = z.strictObject({
   correlation: z
     .strictObject({ mcp_session_id: id.optional(), a2a_interaction_id: id.optional(), request_id: id.optional() })
     .default({}),
+};
+
+export const parkApprovalSchema = z.strictObject({
+  tool_call: envelopeParts.toolCall,
+  agent: z.strictObject({
+    id: text(2048),
+    class: id.optional(),
+    trust_level: z.enum(['first_party_certified', 'first_party', 'third_party', 'unknown']).optional(),
+    claims: z.looseObject({ act: actClaim.optional() }).optional(),
+  }),
+  delegator: z.strictObject({
+    id,
+    delegation_id: id.optional(),
+    display_name: text(256).optional(),
+  }),
+  intent: envelopeParts.intent,
+  resource: envelopeParts.resource,
+  environment: envelopeParts.environment,
+  reason: envelopeParts.reason,
+  risk: envelopeParts.risk,
+  obligation: z.strictObject({
+    approvers: z
+      .array(text(300).regex(APPROVER_REF, { message: 'must be "user:<id>", "group:<name>" or "delegator"' }))
+      .min(1, { message: 'must name at least one approver' })
+      .max(100, { message: 'must name at most 100 approvers' }),
+    quorum: z.int().min(1).max(100).default(1),
+    deny_threshold: z.int().min(1).max(100).default(1),
+    expires_in: z.int().min(1, { message: 'must be at least 1 second' }).optional(),
+    binding_message: text(256, CONTROL_OR_BREAK).optional(),
+  }),
+  delivery: envelopeParts.delivery,
+  correlation: envelopeParts.correlation,
 });
 
 export type ParkApprovalInput = z.output<typeof parkApprovalSchema>;

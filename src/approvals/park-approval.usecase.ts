@@ -91,6 +91,7 @@ export class ParkApproval {
       decidedAt: null,
       tokenRedeemedAt: null,
       tokenJti: null,
+      settledReason: null,
     } satisfies Omit<ApprovalRequest, 'createdAt'>);
 
     // The row and its audit event in one statement: atomic, and one round trip.

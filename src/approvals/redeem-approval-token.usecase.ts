@@ -73,6 +73,8 @@ export class RedeemApprovalToken {
         }
         case 'approved': {
           if (request.tokenRedeemedAt) return new InvalidGrant('the approval token was already issued for this auth_req_id');
+          // CIBA: an auth_req_id is good until expires_in, approved or not; a late poller gets expired_token.
+          if (request.expiresAt.getTime() <= Date.now()) return new ExpiredToken('the approval request expired before its token was redeemed');
           const votes = await manager.find(ApprovalVote, { where: { approvalId: request.id }, order: { id: 'ASC' } });
           const issued = await this.tokens.issue(request, votes, randomUUID());
           await manager.update(

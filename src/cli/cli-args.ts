@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 
 /** `--name value` flags for the small CLIs; prints usage and exits on a mistake. */
-export function cliFlags<T extends Record<string, { type: 'string' | 'boolean'; default?: string | boolean }>>(
+export function cliFlags<T extends Record<string, { type: 'string' | 'boolean'; multiple?: boolean; default?: string | boolean }>>(
   usage: string,
   options: T,
 ): Record<keyof T, string | boolean | undefined> {

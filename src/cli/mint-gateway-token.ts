@@ -1,32 +1,59 @@
 import { readFileSync } from 'node:fs';
 import { importJWK, JWK, SignJWT } from 'jose';
 import { loadConfig } from '../config/app-config';
-import { DEV_GATEWAY_ISSUER, ensureDevKeys } from '../common/keys/key-files';
+import { DEV_AGENT_ISSUER, DEV_GATEWAY_ISSUER, ensureDevKeys } from '../common/keys/key-files';
 import { cliFlags } from './cli-args';
 
+const USAGE = `npm run -s token -- --tenant <id> [--sub <gateway id>] [--scope "countersign:admin countersign:delegations"] [--ttl <s>]
+npm run -s token -- --agent <agent id> --human <user id> [--via <parent agent>]… [--class <c>] [--trust <level>] --tenant <id>`;
+
 /**
- * npm run token -- --tenant acme [--sub gateway-1] [--ttl 3600]
- * Mints a gateway bearer token from the development key (created on first use in KEYS_DIR), so
- * the README tour works without an identity provider. Demo mode trusts exactly this key.
+ * Mints tokens from the development key (created on first use in KEYS_DIR), so the README tour
+ * works without an identity provider; demo mode trusts exactly this key.
+ * - a gateway token (the default): tenant claim, optional OAuth scopes;
+ * - with --agent: an agent token (RFC 8693): sub = the human, act = the agent, then each --via
+ *   parent agent nested inside, as a delegation chain would be.
  */
 async function main(): Promise<void> {
-  const flags = cliFlags('npm run token -- --tenant <id> [--sub <gateway id>] [--ttl <seconds>]', {
+  const flags = cliFlags(USAGE, {
     tenant: { type: 'string', default: 'demo' },
     sub: { type: 'string', default: 'dev-gateway' },
+    scope: { type: 'string' },
     ttl: { type: 'string', default: '3600' },
+    agent: { type: 'string' },
+    human: { type: 'string' },
+    via: { type: 'string', multiple: true },
+    class: { type: 'string' },
+    trust: { type: 'string', default: 'first_party_certified' },
   });
   const config = loadConfig({ ...process.env, DEMO_MODE: 'true' });
   const paths = await ensureDevKeys(config.KEYS_DIR);
   const jwk = JSON.parse(readFileSync(paths.gatewayPrivateKeyFile, 'utf8')) as JWK;
-  const token = await new SignJWT({ [config.GATEWAY_TENANT_CLAIM]: flags.tenant })
+  const key = await importJWK(jwk, jwk.alg);
+  let jwt: SignJWT;
+  if (flags.agent) {
+    if (!flags.human) throw new Error('--human is required with --agent');
+    const chain = [String(flags.agent), ...((flags.via as unknown as string[] | undefined) ?? [])];
+    const act = chain.reduceRight<Record<string, unknown> | undefined>((inner, sub) => (inner ? { sub, act: inner } : { sub }), undefined);
+    jwt = new SignJWT({ [config.AGENT_TENANT_CLAIM]: flags.tenant, act, agent_class: flags.class ?? 'agent', trust_level: flags.trust })
+      .setIssuer(DEV_AGENT_ISSUER)
+      .setAudience(config.AGENT_AUDIENCE)
+      .setSubject(String(flags.human));
+  } else {
+    jwt = new SignJWT({ [config.GATEWAY_TENANT_CLAIM]: flags.tenant, ...(flags.scope ? { scope: flags.scope } : {}) })
+      .setIssuer(config.GATEWAY_ISSUER ?? DEV_GATEWAY_ISSUER)
+      .setAudience(config.GATEWAY_AUDIENCE)
+      .setSubject(String(flags.sub));
+  }
+  const token = await jwt
     .setProtectedHeader({ alg: jwk.alg!, kid: jwk.kid, typ: 'JWT' })
-    .setIssuer(config.GATEWAY_ISSUER ?? DEV_GATEWAY_ISSUER)
-    .setAudience(config.GATEWAY_AUDIENCE)
-    .setSubject(String(flags.sub))
     .setIssuedAt()
     .setExpirationTime(`${Number(flags.ttl)}s`)
-    .sign(await importJWK(jwk, jwk.alg));
+    .sign(key);
   process.stdout.write(`${token}\n`);
 }
 
-void main();
+void main().catch((e) => {
+  process.stderr.write(`${(e as Error).message}\nusage: ${USAGE}\n`);
+  process.exit(2);
+});

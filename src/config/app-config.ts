@@ -35,6 +35,26 @@ const url = (protocols: string[]) =>
     { message: `must be a ${protocols.join(' or ')} URL` },
   );
 
+/** Trusted issuers of agents' tokens: a JSON array of {issuer, jwks_uri | jwks_file}. */
+const agentIssuers = z
+  .string()
+  .transform((v, ctx) => {
+    try {
+      return JSON.parse(v) as unknown;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be a JSON array of {"issuer", "jwks_uri" or "jwks_file"}' });
+      return z.NEVER;
+    }
+  })
+  .pipe(
+    z.array(
+      z
+        .object({ issuer: z.string().min(1), jwks_uri: z.url().optional(), jwks_file: z.string().min(1).optional() })
+        .refine((i) => !!i.jwks_uri !== !!i.jwks_file, { message: 'each issuer needs exactly one of jwks_uri and jwks_file' }),
+      { message: 'must be a JSON array of {"issuer", "jwks_uri" or "jwks_file"}' },
+    ),
+  );
+
 const list = z
   .string()
   .transform((v) => v.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean));
@@ -70,6 +90,12 @@ export const configSchema = z
     GATEWAY_TENANT_CLAIM: z.string().min(1).default('tenant'),
 
     SIGNING_KEYS_FILE: z.string().min(1).optional(),
+
+    AGENT_ISSUERS: agentIssuers.default([]),
+    AGENT_AUDIENCE: z.string().min(1).default('countersign'),
+    AGENT_TENANT_CLAIM: z.string().min(1).default('tenant'),
+    SESSION_WINDOW_SECONDS: int(1, 86400).default(300),
+    AUDIT_BATCH_MAX: int(1, 10000).default(500),
 
     APPROVAL_DEFAULT_EXPIRES_IN: int(1, 31 * 24 * 3600).default(600),
     APPROVAL_MAX_EXPIRES_IN: int(1, 31 * 24 * 3600).default(3600),

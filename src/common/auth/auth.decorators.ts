@@ -1,11 +1,15 @@
-import { createParamDecorator, ExecutionContext, SetMetadata } from '@nestjs/common';
+import { applyDecorators, createParamDecorator, ExecutionContext, SetMetadata } from '@nestjs/common';
 
 /** Which credential a route takes. A route without one is refused (fail closed). */
 export type AuthKind = 'public' | 'gateway' | 'approver-link';
 export const AUTH_KIND = 'countersign:auth-kind';
 
 export const Public = () => SetMetadata(AUTH_KIND, 'public' satisfies AuthKind);
-export const GatewayAuth = () => SetMetadata(AUTH_KIND, 'gateway' satisfies AuthKind);
+export const REQUIRED_SCOPE = 'countersign:required-scope';
+/** A gateway's bearer JWT; with `scope`, the token must also carry that OAuth scope (e.g. countersign:admin). */
+export const GatewayAuth = (scope?: string) =>
+  applyDecorators(SetMetadata(AUTH_KIND, 'gateway' satisfies AuthKind), ...(scope ? [SetMetadata(REQUIRED_SCOPE, scope)] : []));
+export const ADMIN_SCOPE = 'countersign:admin';
 export const ApproverLinkAuth = () => SetMetadata(AUTH_KIND, 'approver-link' satisfies AuthKind);
 
 /** A gateway authenticated by its bearer JWT. Every query it makes is scoped to `tenantId`. */

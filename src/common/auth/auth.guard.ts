@@ -1,8 +1,8 @@
 import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
-import { InvalidToken } from '../errors/protocol-errors';
-import { AUTH_KIND, AuthKind, Principal } from './auth.decorators';
+import { InsufficientScope, InvalidToken } from '../errors/protocol-errors';
+import { AUTH_KIND, AuthKind, Principal, REQUIRED_SCOPE } from './auth.decorators';
 import { GatewayTokenVerifier } from './gateway-token.verifier';
 import { ApproverLinkVerifier } from './approver-link.verifier';
 
@@ -26,9 +26,13 @@ export class AuthGuard implements CanActivate {
     switch (kind) {
       case 'public':
         return true;
-      case 'gateway':
-        request.principal = await this.gateways.verify(authorization);
+      case 'gateway': {
+        const gateway = await this.gateways.verify(authorization);
+        const scope = this.reflector.getAllAndOverride<string | undefined>(REQUIRED_SCOPE, [ctx.getHandler(), ctx.getClass()]);
+        if (scope && !scopesOf(gateway.claims).includes(scope)) throw new InsufficientScope(`this endpoint needs the "${scope}" scope`);
+        request.principal = gateway;
         return true;
+      }
       case 'approver-link':
         request.principal = await this.links.verify(authorization);
         return true;
@@ -36,4 +40,11 @@ export class AuthGuard implements CanActivate {
         throw new InvalidToken('this endpoint accepts no credential');
     }
   }
+}
+
+/** OAuth scopes from `scope` (space-separated, RFC 8693/9068) or `scp` (an array, as some IdPs issue). */
+function scopesOf(claims: Record<string, unknown>): string[] {
+  if (typeof claims.scope === 'string') return claims.scope.split(' ').filter(Boolean);
+  if (Array.isArray(claims.scp)) return claims.scp.filter((s): s is string => typeof s === 'string');
+  return [];
 }

@@ -75,6 +75,14 @@ export class InvalidToken extends ProtocolError {
     return { 'WWW-Authenticate': `Bearer realm="countersign", error="invalid_token", error_description="${description}"` };
   }
 }
+/** RFC 6750 §3.1: the token is valid but lacks the scope this endpoint needs. */
+export class InsufficientScope extends ProtocolError {
+  readonly code = 'insufficient_scope';
+  readonly status = 403;
+  override headers(): Record<string, string> {
+    return { 'WWW-Authenticate': `Bearer realm="countersign", error="insufficient_scope", error_description="${this.description}"` };
+  }
+}
 /** The caller is authenticated but this credential may not do this (e.g. an approver not named). */
 export class Forbidden extends ProtocolError {
   readonly code = 'forbidden';

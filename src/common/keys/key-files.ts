@@ -57,6 +57,8 @@ export interface DevKeyPaths {
 }
 
 export const DEV_GATEWAY_ISSUER = 'countersign-dev';
+/** Demo mode trusts agent tokens from this issuer, signed with the same development key. */
+export const DEV_AGENT_ISSUER = 'countersign-dev-agents';
 
 /** Creates the demo keys once; later calls reuse them so minted tokens stay valid across restarts. */
 export async function ensureDevKeys(dir: string): Promise<DevKeyPaths> {
