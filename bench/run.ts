@@ -12,7 +12,10 @@ import autocannon from 'autocannon';
 import { importJWK, JWK, SignJWT } from 'jose';
 import { Client } from 'pg';
 import { Agent, request } from 'undici';
-import { DEV_GATEWAY_ISSUER, ensureDevKeys } from '../src/common/keys/key-files';
+import { DEV_AGENT_ISSUER, DEV_GATEWAY_ISSUER, ensureDevKeys } from '../src/common/keys/key-files';
+import { PolicyEngine } from '../src/authz/policy/policy-engine';
+import { STARTER_POLICIES } from '../src/authz/policy/starter-policies';
+import { CallFacts } from '../src/authz/policy/cedar-schema';
 
 const ROOT = join(__dirname, '..', '..');
 const PG = process.env.BENCH_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -58,7 +61,7 @@ function load(opts: autocannon.Options): Promise<autocannon.Result> {
 }
 
 const agent = new Agent({ connections: 200, keepAliveTimeout: 30_000 });
-async function http(method: 'GET' | 'POST', url: string, token: string, body?: unknown) {
+async function http(method: 'GET' | 'POST' | 'DELETE', url: string, token: string, body?: unknown) {
   const res = await request(url, {
     method,
     dispatcher: agent,
@@ -109,6 +112,17 @@ async function main(): Promise<void> {
     .setExpirationTime('1h')
     .sign(await importJWK(gwKey, 'ES256'));
   const mintLink = await linkMinter(keys.signingKeysFile, env.PUBLIC_URL);
+  const signDev = async (claims: Record<string, unknown>, issuer: string, subject: string) =>
+    new SignJWT(claims)
+      .setProtectedHeader({ alg: 'ES256', kid: gwKey.kid })
+      .setIssuer(issuer)
+      .setAudience('countersign')
+      .setSubject(subject)
+      .setExpirationTime('1h')
+      .sign(await importJWK(gwKey, 'ES256'));
+  const adminToken = await signDev({ tenant: 'bench', scope: 'countersign:delegations countersign:admin' }, DEV_GATEWAY_ISSUER, 'bench-idp');
+  const agentTokenFor = (agent: string) =>
+    signDev({ tenant: 'bench', act: { sub: agent }, agent_class: 'assistant', trust_level: 'first_party_certified' }, DEV_AGENT_ISSUER, 'alice');
 
   try {
     // 1. Durable approval creation vs a bare Nest endpoint, same server, same load generator.
@@ -139,6 +153,101 @@ async function main(): Promise<void> {
     const { rows } = await c.query(`SELECT (SELECT count(*) FROM approval_requests)::int AS requests, (SELECT count(*) FROM audit_events WHERE type = 'approval.created')::int AS events`);
     await c.end();
     if (rows[0].requests !== rows[0].events) throw new Error(`rows ${rows[0].requests} ≠ audit events ${rows[0].events}`);
+
+    // Authorization: an allow verdict with its audit event durably written (group commit).
+    const bareAgain = await load({ url: `${a.url}/health/live` });
+    const bareAuthz = { name: 'bare Nest endpoint (GET /health/live), re-measured', value: round(bareAgain.requests.average, 0), unit: 'req/s' };
+    figures.push(bareAuthz);
+    const granted = await http('POST', `${a.url}/v1/delegations`, adminToken, { human: 'alice', agent: 'bench-agent', tools: ['docs/*'] });
+    if (granted.status !== 201) throw new Error(`grant failed: ${JSON.stringify(granted.body)}`);
+    const authzEnvelope = {
+      agent: { token: await agentTokenFor('bench-agent') },
+      action: { server: 'docs', tool: 'read_document', arguments: { id: 'doc-1' } },
+      intent: { category: 'read' },
+      resource: { id: 'doc-1', classification: 'internal' },
+      correlation: { request_id: 'bench', mcp_session_id: 'bench-session' },
+    };
+    let sessions = 0;
+    const authzOpts = {
+      url: `${a.url}/v1/authorize`,
+      method: 'POST' as const,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      // Each request its own MCP session, as many agents would be: one session's >100 calls would be stepped up by policy.
+      requests: [
+        {
+          method: 'POST' as const,
+          setupRequest: (req: any) => ({
+            ...req,
+            body: JSON.stringify({ ...authzEnvelope, correlation: { request_id: 'bench', mcp_session_id: `bench-${sessions++}` } }),
+          }),
+        },
+      ],
+    };
+    const authz = await load(authzOpts);
+    if (authz.non2xx > 0) throw new Error(`${authz.non2xx} authorize requests were not 2xx`);
+    figures.push({
+      name: 'POST /v1/authorize, allow verdict, audit event durable (10 connections)',
+      value: round(authz.requests.average, 0),
+      unit: 'decisions/s',
+      baseline: bareAuthz,
+      ratio: round(authz.requests.average / bareAgain.requests.average, 3),
+      note: `p50 ${authz.latency.p50} ms, p99 ${authz.latency.p99} ms; target ratio ≥ 0.5`,
+    });
+    const half = Math.max(1, Math.floor(authz.requests.average / 2));
+    const paced = await load({ ...authzOpts, overallRate: half });
+    figures.push({
+      name: `POST /v1/authorize p99 at half that rate (${half}/s)`,
+      value: paced.latency.p99,
+      unit: 'ms',
+      note: `p50 ${paced.latency.p50} ms; target p99 ≤ 10 ms`,
+    });
+    const c2 = new Client({ connectionString: databaseUrl });
+    await c2.connect();
+    const audited = await c2.query(
+      `SELECT count(*) FILTER (WHERE data->>'verdict' = 'allow')::int AS allowed, count(*)::int AS n FROM audit_events WHERE type = 'authz.decision'`,
+    );
+    await c2.end();
+    if (audited.rows[0].n < authz.requests.total) throw new Error(`only ${audited.rows[0].n} decisions audited of ${authz.requests.total}`);
+    if (audited.rows[0].allowed !== audited.rows[0].n) throw new Error(`${audited.rows[0].n - audited.rows[0].allowed} decisions were not allow`);
+
+    // Where the time goes, measured alone in this process.
+    const compiled = PolicyEngine.compile(STARTER_POLICIES);
+    if ('errors' in compiled) throw new Error(compiled.errors.join('; '));
+    const facts: CallFacts = {
+      agent_id: 'bench-agent', agent_class: 'assistant', trust_level: 'first_party_certified', human: 'alice', chain_length: 1,
+      granted: true, intent_category: 'read', action_category: 'read', server: 'docs', tool: 'read_document', resource_id: 'doc-1',
+      resource_type: '', resource_classification: 'internal', environment: 'production', amount: null, external_destination: false,
+      bulk: false, reason_given: false, session_calls: 1, prior_denials: 0, prior_step_ups: 0, hour_of_day: 12, gateway_signals: [],
+    };
+    const evalSamples: number[] = [];
+    for (let i = 0; i < 22000; i++) {
+      const t0 = performance.now();
+      compiled.engine.evaluate(facts);
+      if (i >= 2000) evalSamples.push((performance.now() - t0) * 1000);
+    }
+    figures.push({ name: 'policy evaluation (starter set, Cedar wasm, pre-parsed) median', value: round(percentile(evalSamples, 50), 1), unit: 'µs' });
+    figures.push({ name: 'policy evaluation p99', value: round(percentile(evalSamples, 99), 1), unit: 'µs' });
+
+    // Revocation propagation: revoke on A → the first deny on B.
+    const propagation: number[] = [];
+    for (let i = 0; i < 40; i++) {
+      const agent = `revocable-${i}`;
+      const g = await http('POST', `${a.url}/v1/delegations`, adminToken, { human: 'alice', agent, tools: ['docs/*'] });
+      const body = { ...authzEnvelope, agent: { token: await agentTokenFor(agent) }, correlation: { mcp_session_id: `revoke-${i}` } };
+      const before = await http('POST', `${b.url}/v1/authorize`, token, body);
+      if (before.status !== 200) throw new Error(`authorize before revoke: ${before.status}`);
+      const revoked = await http('DELETE', `${a.url}/v1/delegations/${g.body.id}`, adminToken);
+      if (revoked.status !== 200) throw new Error(`revoke failed: ${revoked.status}`);
+      const t0 = performance.now();
+      for (;;) {
+        const r = await http('POST', `${b.url}/v1/authorize`, token, body);
+        if (r.status === 403) break;
+        if (performance.now() - t0 > 5000) throw new Error('revocation did not propagate in 5 s');
+      }
+      propagation.push(performance.now() - t0);
+    }
+    figures.push({ name: 'revocation propagation to a second instance, p50', value: round(percentile(propagation, 50)), unit: 'ms' });
+    figures.push({ name: 'revocation propagation to a second instance, p99', value: round(percentile(propagation, 99)), unit: 'ms', note: 'target ≤ 100 ms; includes one authorize round trip' });
 
     // 2. Resume latency: decisive vote's response → the waiting long-poll's response.
     for (const [label, voteUrl] of [

@@ -1,6 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { ApprovalsModule } from './approvals/approvals.module';
 import { AuditModule } from './audit/audit.module';
+import { AuthzModule } from './authz/authz.module';
 import { CommonModule } from './common/common.module';
 import { DatabaseModule } from './common/database/database.module';
 import { QueuesModule } from './common/queues/queues.module';
@@ -20,7 +21,7 @@ export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [...foundation(config), ApprovalsModule.register({ http: true, workers: config.RUN_WORKERS }), OpsModule],
+      imports: [...foundation(config), ApprovalsModule.register({ http: true, workers: config.RUN_WORKERS }), AuthzModule, OpsModule],
     };
   }
 }

@@ -1,5 +1,5 @@
 import { Processor, WorkerHost } from '@nestjs/bullmq';
-import { Inject, Logger, OnModuleInit } from '@nestjs/common';
+import { Inject, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { Job } from 'bullmq';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { ApprovalJobData, ApprovalQueue } from './approval-queues';
@@ -9,7 +9,7 @@ import { ApprovalsReconciler } from './approvals-reconciler.service';
 
 /** Handles expiry jobs: loads the request and expires it if it is still pending. */
 @Processor(ApprovalQueue.Expiry)
-export class ExpireApprovalProcessor extends WorkerHost implements OnModuleInit {
+export class ExpireApprovalProcessor extends WorkerHost implements OnApplicationBootstrap {
   constructor(
     private readonly expire: ExpireApproval,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -17,7 +17,8 @@ export class ExpireApprovalProcessor extends WorkerHost implements OnModuleInit 
     super();
   }
 
-  onModuleInit(): void {
+  // After bootstrap: @nestjs/bullmq creates the worker during module init.
+  onApplicationBootstrap(): void {
     this.worker.concurrency = this.config.WORKER_CONCURRENCY;
   }
 
@@ -31,7 +32,7 @@ export class ExpireApprovalProcessor extends WorkerHost implements OnModuleInit 
 
 /** Handles callback jobs; a transient failure is thrown so that BullMQ retries with backoff. */
 @Processor(ApprovalQueue.Callbacks)
-export class DeliverCallbackProcessor extends WorkerHost implements OnModuleInit {
+export class DeliverCallbackProcessor extends WorkerHost implements OnApplicationBootstrap {
   private readonly logger = new Logger(DeliverCallbackProcessor.name);
 
   constructor(
@@ -41,7 +42,8 @@ export class DeliverCallbackProcessor extends WorkerHost implements OnModuleInit
     super();
   }
 
-  onModuleInit(): void {
+  // After bootstrap: @nestjs/bullmq creates the worker during module init.
+  onApplicationBootstrap(): void {
     this.worker.concurrency = this.config.WORKER_CONCURRENCY;
   }
 

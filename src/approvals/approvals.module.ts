@@ -51,6 +51,8 @@ export class ApprovalsModule {
   static register(options: { http: boolean; workers: boolean }): DynamicModule {
     return {
       module: ApprovalsModule,
+      // Global: the authz part parks and rejects calls through these exports.
+      global: true,
       imports: [
         TypeOrmModule.forFeature([ApprovalRequest, ApprovalVote, CallbackAttempt]),
         BullModule.registerQueue({ name: ApprovalQueue.Expiry }, { name: ApprovalQueue.Callbacks }, { name: ApprovalQueue.Maintenance }),

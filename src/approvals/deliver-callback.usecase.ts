@@ -99,7 +99,8 @@ export class DeliverCallback {
           auth_req_id: request.id,
           status: 'denied',
           error: 'access_denied',
-          error_description: 'the approvers denied the request',
+          error_description: request.settledReason ? `the request was rejected: ${request.settledReason}` : 'the approvers denied the request',
+          ...(request.settledReason ? { reason: request.settledReason } : {}),
           denials: votes.map((v) => ({ approver: v.approverId, reason: v.reason })),
         };
       }

@@ -69,6 +69,9 @@ export class RedeemApprovalToken {
         case 'denied': {
           const votes = await manager.find(ApprovalVote, { where: { approvalId: request.id }, order: { id: 'ASC' } });
           const denials = votes.filter((v) => v.decision === 'deny').map((v) => ({ approver: v.approverId, reason: v.reason }));
+          if (request.settledReason) {
+            return new AccessDenied(`the request was rejected: ${request.settledReason}`, { reason: request.settledReason, denials });
+          }
           return new AccessDenied('the approvers denied the request', { denials });
         }
         case 'approved': {

@@ -14,10 +14,13 @@ interface Pending {
  * one. Every caller still waits until its own row is durable; under load, one commit carries
  * hundreds of events instead of one.
  */
+/** Commits in flight at once: Postgres then groups their WAL flushes too (its own group commit). */
+const MAX_IN_FLIGHT = 4;
+
 @Injectable()
 export class AuditBatcher implements OnApplicationShutdown {
   private queue: Pending[] = [];
-  private flushing = false;
+  private inFlight = 0;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -29,29 +32,33 @@ export class AuditBatcher implements OnApplicationShutdown {
   append(entry: AuditEntry): Promise<void> {
     return new Promise((resolve, reject) => {
       this.queue.push({ entry, done: (e) => (e ? reject(e) : resolve()) });
-      if (!this.flushing) void this.flush();
+      this.pump();
     });
   }
 
-  private async flush(): Promise<void> {
-    this.flushing = true;
+  private pump(): void {
+    while (this.queue.length && this.inFlight < MAX_IN_FLIGHT) {
+      const batch = this.queue.splice(0, this.config.AUDIT_BATCH_MAX);
+      this.inFlight++;
+      void this.commit(batch).finally(() => {
+        this.inFlight--;
+        this.pump();
+      });
+    }
+  }
+
+  private async commit(batch: Pending[]): Promise<void> {
     try {
-      while (this.queue.length) {
-        const batch = this.queue.splice(0, this.config.AUDIT_BATCH_MAX);
-        try {
-          const { sql, params } = this.log.insertStatement(batch.map((p) => p.entry));
-          await this.dataSource.query(sql, params);
-          for (const p of batch) p.done();
-        } catch (e) {
-          for (const p of batch) p.done(e);
-        }
-      }
-    } finally {
-      this.flushing = false;
+      const { sql, params } = this.log.insertStatement(batch.map((p) => p.entry));
+      // Straight to the pg pool: TypeORM's query runner costs more than this one INSERT.
+      await (this.dataSource.driver as unknown as { master: { query(sql: string, params: unknown[]): Promise<unknown> } }).master.query(sql, params);
+      for (const p of batch) p.done();
+    } catch (e) {
+      for (const p of batch) p.done(e);
     }
   }
 
   async onApplicationShutdown(): Promise<void> {
-    while (this.flushing || this.queue.length) await new Promise((r) => setTimeout(r, 5));
+    while (this.inFlight || this.queue.length) await new Promise((r) => setTimeout(r, 5));
   }
 }

@@ -95,6 +95,7 @@ export const configSchema = z
     AGENT_AUDIENCE: z.string().min(1).default('countersign'),
     AGENT_TENANT_CLAIM: z.string().min(1).default('tenant'),
     SESSION_WINDOW_SECONDS: int(1, 86400).default(300),
+    INTERNAL_DOMAINS: list.default([]),
     AUDIT_BATCH_MAX: int(1, 10000).default(500),
 
     APPROVAL_DEFAULT_EXPIRES_IN: int(1, 31 * 24 * 3600).default(600),

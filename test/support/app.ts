@@ -5,7 +5,7 @@ import { Redis } from 'ioredis';
 import { createApiApp } from '../../src/bootstrap';
 import { AppConfig, loadConfig } from '../../src/config/app-config';
 import { createTestDatabase, TestDatabase } from './database';
-import { prepareTestKeys, TEST_GATEWAY_AUDIENCE, TEST_GATEWAY_ISSUER } from './keys';
+import { prepareTestKeys, TEST_AGENT_ISSUER, TEST_GATEWAY_AUDIENCE, TEST_GATEWAY_ISSUER } from './keys';
 
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -48,6 +48,8 @@ export async function testEnvironment(): Promise<TestEnvironment> {
       GATEWAY_ISSUER: TEST_GATEWAY_ISSUER,
       GATEWAY_AUDIENCE: TEST_GATEWAY_AUDIENCE,
       SIGNING_KEYS_FILE: keys.signingKeysFile,
+      AGENT_ISSUERS: JSON.stringify([{ issuer: TEST_AGENT_ISSUER, jwks_file: keys.gatewayJwksFile }]),
+      INTERNAL_DOMAINS: 'acme.example',
       APPROVAL_POLL_INTERVAL: '1',
       CALLBACK_ALLOWED_HOSTS: '127.0.0.1',
       CALLBACK_ALLOW_HTTP: 'true',

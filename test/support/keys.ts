@@ -7,6 +7,7 @@ import { DevKeyPaths, ensureDevKeys } from '../../src/common/keys/key-files';
 export const TEST_KEYS_DIR = join(tmpdir(), 'countersign-test-keys');
 export const TEST_GATEWAY_ISSUER = 'https://idp.test.example';
 export const TEST_GATEWAY_AUDIENCE = 'countersign';
+export const TEST_AGENT_ISSUER = 'https://agents.test.example';
 
 export function prepareTestKeys(): Promise<DevKeyPaths> {
   return ensureDevKeys(TEST_KEYS_DIR);
@@ -31,4 +32,26 @@ export async function gatewayToken(
     .setIssuedAt()
     .setExpirationTime(options.expiresIn ?? '10m')
     .sign(await importJWK(key, key.alg));
+}
+
+/**
+ * An agent's token (RFC 8693): sub = the human; act = the agents, current one first
+ * (outermost), each earlier agent nested inside.
+ */
+export async function agentToken(
+  opts: { human?: string; actors: string[]; tenant?: string; trust?: string; agentClass?: string; expiresIn?: string; issuer?: string; audience?: string },
+  key?: JWK,
+): Promise<string> {
+  const paths = await prepareTestKeys();
+  gatewayKey ??= JSON.parse(readFileSync(paths.gatewayPrivateKeyFile, 'utf8')) as JWK;
+  const k = key ?? gatewayKey;
+  const act = opts.actors.reduceRight<Record<string, unknown> | undefined>((inner, sub) => (inner ? { sub, act: inner } : { sub }), undefined);
+  return new SignJWT({ tenant: opts.tenant ?? 'acme', act, agent_class: opts.agentClass ?? 'assistant', trust_level: opts.trust ?? 'first_party_certified' })
+    .setProtectedHeader({ alg: k.alg!, kid: k.kid })
+    .setIssuer(opts.issuer ?? TEST_AGENT_ISSUER)
+    .setAudience(opts.audience ?? 'countersign')
+    .setSubject(opts.human ?? 'alice')
+    .setIssuedAt()
+    .setExpirationTime(opts.expiresIn ?? '10m')
+    .sign(await importJWK(k, k.alg));
 }

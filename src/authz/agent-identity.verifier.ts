@@ -1,0 +1,118 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { readFileSync } from 'node:fs';
+import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, errors, JWTPayload, JWTVerifyGetKey, jwtVerify } from 'jose';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
+
+/** Chains deeper than this are refused: no real deployment nests agents further. */
+const MAX_CHAIN = 16;
+
+export interface AgentIdentity {
+  /** The originating human: the token's subject, the same at every hop. */
+  human: string;
+  /** The agents, current actor first (RFC 8693: the outermost `act` is the current actor). */
+  actors: string[];
+  agentClass: string;
+  trustLevel: string;
+  claims: JWTPayload;
+}
+
+export type AgentIdentityResult = { ok: true; identity: AgentIdentity } | { ok: false; reason: string; detail: string };
+
+/**
+ * Verifies an agent's token against the trusted issuers' JWKS (keys cached by jose). A bad
+ * token is not an error of the request but a reason to deny, with a precise reason code.
+ */
+@Injectable()
+export class AgentIdentityVerifier {
+  private readonly issuers = new Map<string, JWTVerifyGetKey>();
+
+  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
+    for (const i of config.AGENT_ISSUERS) {
+      this.issuers.set(
+        i.issuer,
+        i.jwks_uri
+          ? createRemoteJWKSet(new URL(i.jwks_uri), { cooldownDuration: 30_000, cacheMaxAge: 600_000 })
+          : createLocalJWKSet(JSON.parse(readFileSync(i.jwks_file!, 'utf8'))),
+      );
+    }
+  }
+
+  /**
+   * An agent reuses its token for every call of a session: a verified token is remembered for at
+   * most 30 s and never past its exp, so the signature is checked once, not per call.
+   */
+  private readonly verified = new Map<string, { result: AgentIdentityResult; until: number }>();
+
+  async verify(token: string, tenantId: string): Promise<AgentIdentityResult> {
+    const key = `${tenantId} ${token}`;
+    const cached = this.verified.get(key);
+    if (cached && Date.now() < cached.until) return cached.result;
+    const result = await this.verifyUncached(token, tenantId);
+    if (result.ok) {
+      if (this.verified.size >= 10_000) this.verified.delete(this.verified.keys().next().value!);
+      this.verified.set(key, { result, until: Math.min(Number(result.identity.claims.exp) * 1000, Date.now() + 30_000) });
+    } else {
+      this.verified.delete(key);
+    }
+    return result;
+  }
+
+  private async verifyUncached(token: string, tenantId: string): Promise<AgentIdentityResult> {
+    let issuer: string | undefined;
+    try {
+      issuer = decodeJwt(token).iss;
+    } catch {
+      return deny('agent_token_malformed', 'the agent token is not a JWT');
+    }
+    const keys = issuer ? this.issuers.get(issuer) : undefined;
+    if (!keys) return deny('agent_token_untrusted_issuer', `issuer ${JSON.stringify(issuer ?? null)} is not trusted`);
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, keys, {
+        issuer,
+        audience: this.config.AGENT_AUDIENCE,
+        algorithms: ['ES256', 'ES384', 'EdDSA', 'RS256', 'PS256'],
+        clockTolerance: 5,
+        requiredClaims: ['exp', 'sub'],
+      }));
+    } catch (e) {
+      return deny(...reasonFor(e));
+    }
+    if (payload[this.config.AGENT_TENANT_CLAIM] !== tenantId) return deny('agent_token_tenant_mismatch', 'the agent token belongs to another tenant');
+    const actors: string[] = [];
+    for (let act = payload.act as { sub?: unknown; act?: unknown } | undefined; act; act = act.act as typeof act) {
+      if (typeof act !== 'object' || typeof act.sub !== 'string' || !act.sub) return deny('agent_token_bad_act', 'every act claim needs a sub');
+      actors.push(act.sub);
+      if (actors.length > MAX_CHAIN) return deny('agent_chain_too_long', `act chains are limited to ${MAX_CHAIN} hops`);
+    }
+    if (actors.length === 0) return deny('agent_token_no_actor', 'the agent token has no act claim: nobody acts for its subject');
+    return {
+      ok: true,
+      identity: {
+        human: payload.sub!,
+        actors,
+        agentClass: typeof payload.agent_class === 'string' ? payload.agent_class : 'unknown',
+        trustLevel: typeof payload.trust_level === 'string' ? payload.trust_level : 'unknown',
+        claims: payload,
+      },
+    };
+  }
+}
+
+function deny(reason: string, detail: string): AgentIdentityResult {
+  return { ok: false, reason, detail };
+}
+
+function reasonFor(e: unknown): [string, string] {
+  if (e instanceof errors.JWTExpired) return ['agent_token_expired', 'the agent token has expired'];
+  if (e instanceof errors.JWTClaimValidationFailed) {
+    if (e.claim === 'aud') return ['agent_token_wrong_audience', 'the agent token is for another audience'];
+    if (e.claim === 'nbf') return ['agent_token_not_yet_valid', 'the agent token is not valid yet'];
+    return ['agent_token_invalid_claim', `the agent token's "${e.claim}" claim is not valid`];
+  }
+  if (e instanceof errors.JWSSignatureVerificationFailed || e instanceof errors.JWKSNoMatchingKey) {
+    return ['agent_token_bad_signature', 'the agent token signature does not verify'];
+  }
+  if (e instanceof errors.JOSEAlgNotAllowed) return ['agent_token_bad_signature', 'the agent token uses an algorithm that is not allowed'];
+  return ['agent_token_malformed', 'the agent token is malformed'];
+}

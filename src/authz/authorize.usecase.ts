@@ -1,0 +1,218 @@
+/**
+ * The policy decision point's entry: verifies who is acting for whom, resolves the delegation
+ * chain, gathers the facts and risk signals, evaluates the tenant's active policy set, parks the
+ * call when a human must approve, and audits every decision with its full input.
+ */
+import { Inject, Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { ParkApproval, ParkedApproval } from '../approvals/park-approval.usecase';
+import { AuditBatcher } from '../audit/audit-batcher.service';
+import { GatewayPrincipal } from '../common/auth/auth.decorators';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { AgentIdentity, AgentIdentityVerifier } from './agent-identity.verifier';
+import { AuthorizeInput } from './authorize.command';
+import { amountOf, hasExternalDestination, isBulk } from './call-facts';
+import { Delegations } from './delegations/delegations.service';
+import { ActivePolicy, PolicyStore } from './policies/policy-store.service';
+import { CallFacts } from './policy/cedar-schema';
+import { chainCovers, grantCovers, Hop } from './policy/delegation-chain';
+import { normalizeIntent, toolCategory } from './policy/intent';
+import { HumanApprovalObligation, Obligation, PolicyDecision, Verdict } from './policy/policy-engine';
+import { RiskSignals } from './risk-signals.service';
+
+export interface AuthorizationResult {
+  verdict: Verdict;
+  decision_id: string;
+  policy: { id: string; version: number };
+  determining_policies: string[];
+  reasons: string[];
+  obligations: Obligation[];
+  approval?: ParkedApproval;
+}
+
+interface Evaluation {
+  decision: PolicyDecision;
+  facts?: CallFacts;
+  identity?: AgentIdentity;
+  delegationId?: string;
+  policy: ActivePolicy;
+  session: string;
+}
+
+@Injectable()
+export class Authorize {
+  constructor(
+    private readonly identities: AgentIdentityVerifier,
+    private readonly delegations: Delegations,
+    private readonly policies: PolicyStore,
+    private readonly risk: RiskSignals,
+    private readonly audit: AuditBatcher,
+    private readonly park: ParkApproval,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  async execute(gateway: GatewayPrincipal, input: AuthorizeInput): Promise<AuthorizationResult> {
+    const decisionId = `dec_${randomUUID()}`;
+    const evaluation = await this.evaluate(gateway.tenantId, input, { dryRun: false });
+    let { decision } = evaluation;
+    let approval: ParkedApproval | undefined;
+
+    const approvalObligation = decision.obligations.find((o): o is HumanApprovalObligation => o.type === 'human_approval');
+    if (decision.verdict === 'allow_with_obligations' && approvalObligation) {
+      if (approvalObligation.reason_required && !input.reason) {
+        decision = { ...decision, verdict: 'deny', obligations: [], reasons: [...decision.reasons, 'reason_required'] };
+      } else {
+        approval = await this.park.execute({
+          tenantId: gateway.tenantId,
+          gatewayId: gateway.gatewayId,
+          input: this.parkInput(input, evaluation, approvalObligation, decisionId),
+        });
+      }
+    }
+
+    await this.audit.append({
+      tenantId: gateway.tenantId,
+      type: 'authz.decision',
+      actor: `gateway:${gateway.gatewayId}`,
+      approvalId: approval?.auth_req_id ?? null,
+      agentId: evaluation.identity?.actors[0] ?? null,
+      delegatorId: evaluation.identity?.human ?? null,
+      mcpSessionId: input.correlation.mcp_session_id ?? null,
+      a2aInteractionId: input.correlation.a2a_interaction_id ?? null,
+      requestId: input.correlation.request_id ?? null,
+      data: {
+        decision_id: decisionId,
+        verdict: decision.verdict,
+        policy_version: evaluation.policy.version,
+        determining_policies: decision.determining_policies,
+        reasons: decision.reasons,
+        obligations: decision.obligations,
+        // The envelope as sent, but the agent's credential only as its verified claims.
+        input: { ...input, agent: { claims: evaluation.identity?.claims ?? null } },
+        facts: evaluation.facts ?? null,
+        delegation_id: evaluation.delegationId ?? null,
+      },
+    });
+    await this.risk.record(gateway.tenantId, evaluation.session, decision.verdict);
+    return {
+      verdict: decision.verdict,
+      decision_id: decisionId,
+      policy: { id: `${gateway.tenantId}/policy-set`, version: evaluation.policy.version },
+      determining_policies: decision.determining_policies,
+      reasons: decision.reasons,
+      obligations: decision.obligations,
+      ...(approval ? { approval } : {}),
+    };
+  }
+
+  /** What-if: the same evaluation with no side effects (no counters, no audit, no parking). */
+  async simulate(tenantId: string, input: AuthorizeInput) {
+    const { decision, facts, policy } = await this.evaluate(tenantId, input, { dryRun: true });
+    return { ...decision, policy: { id: `${tenantId}/policy-set`, version: policy.version }, facts: facts ?? null };
+  }
+
+  private async evaluate(tenantId: string, input: AuthorizeInput, { dryRun }: { dryRun: boolean }): Promise<Evaluation> {
+    const [verified, policy] = await Promise.all([this.identities.verify(input.agent.token, tenantId), this.policies.forTenant(tenantId)]);
+    const fallbackSession = `gateway-session:${input.correlation.mcp_session_id ?? 'none'}`;
+    if (!verified.ok) {
+      return { decision: deny([verified.reason]), policy, session: fallbackSession };
+    }
+    const identity = verified.identity;
+    const session = input.correlation.mcp_session_id ?? `agent:${identity.actors[0]}`;
+    const { action } = input;
+
+    const [chain, signals] = await Promise.all([
+      this.resolveChain(tenantId, identity, action.server, action.tool, input.resource.id),
+      this.risk.observe(tenantId, session, new Date(), dryRun),
+    ]);
+    const granted = chain.ok && chainCovers(chain.hops, action.server, action.tool, input.resource.id);
+    const facts: CallFacts = {
+      agent_id: identity.actors[0],
+      agent_class: identity.agentClass,
+      trust_level: identity.trustLevel,
+      human: identity.human,
+      chain_length: identity.actors.length,
+      granted,
+      intent_category: normalizeIntent(input.intent.category, input.intent.text),
+      action_category: toolCategory(action.server, action.tool, policy.toolCategories),
+      server: action.server,
+      tool: action.tool,
+      resource_id: input.resource.id ?? '',
+      resource_type: input.resource.type ?? '',
+      resource_classification: input.resource.classification ?? 'internal',
+      environment: input.environment ?? 'production',
+      amount: amountOf(action.arguments),
+      external_destination:
+        input.risk.signals.includes('external_destination') || hasExternalDestination(action.arguments, this.config.INTERNAL_DOMAINS),
+      bulk: input.risk.signals.includes('bulk') || isBulk(action.arguments),
+      reason_given: !!input.reason,
+      session_calls: signals.session_calls,
+      prior_denials: signals.prior_denials,
+      prior_step_ups: signals.prior_step_ups,
+      hour_of_day: signals.hour_of_day,
+      gateway_signals: input.risk.signals,
+    };
+    let decision = policy.engine.evaluate(facts);
+    // A broken chain is reported precisely, whatever the policy says about ungranted calls.
+    if (!chain.ok && decision.verdict === 'deny') decision = { ...decision, reasons: [chain.problem, ...decision.reasons] };
+    if (!chain.ok && decision.verdict !== 'deny') decision = deny([chain.problem]);
+    return { decision, facts, identity, delegationId: chain.ok ? chain.leafDelegationId : undefined, policy, session };
+  }
+
+  /** human → innermost agent → … → current agent; every hop must hold a delegation in force. */
+  private async resolveChain(
+    tenantId: string,
+    identity: AgentIdentity,
+    server: string,
+    tool: string,
+    resourceId?: string,
+  ): Promise<{ ok: true; hops: Hop[]; leafDelegationId: string } | { ok: false; problem: string }> {
+    const agents = [...identity.actors].reverse();
+    const results = await Promise.all(
+      agents.map((agent, i) => this.delegations.hop(tenantId, identity.human, i === 0 ? identity.human : agents[i - 1], agent)),
+    );
+    const broken = results.find((r) => !r.ok);
+    if (broken && !broken.ok) return { ok: false, problem: broken.problem };
+    const hops = results.map((r) => (r.ok ? r.delegations.map((d) => ({ tools: d.tools, resources: d.resources })) : []));
+    const leaf = results[results.length - 1];
+    // The delegation the call rests on is the one that covers it (a parked call is rejected when
+    // that one is revoked), not merely the newest grant to the agent.
+    const leafDelegations = leaf.ok ? leaf.delegations : [];
+    const covering = leafDelegations.find((d) => grantCovers({ tools: d.tools, resources: d.resources }, server, tool, resourceId)) ?? leafDelegations[0];
+    return { ok: true, hops, leafDelegationId: covering?.id ?? '' };
+  }
+
+  private parkInput(input: AuthorizeInput, evaluation: Evaluation, obligation: HumanApprovalObligation, decisionId: string) {
+    const identity = evaluation.identity!;
+    return {
+      tool_call: { server: input.action.server, tool: input.action.tool, arguments: input.action.arguments },
+      agent: {
+        id: identity.actors[0],
+        class: identity.agentClass,
+        trust_level: (['first_party_certified', 'first_party', 'third_party'].includes(identity.trustLevel)
+          ? identity.trustLevel
+          : 'unknown') as 'first_party_certified' | 'first_party' | 'third_party' | 'unknown',
+        claims: identity.claims.act ? { act: (identity.claims.act as { act?: never }).act } : undefined,
+      },
+      delegator: { id: identity.human, ...(evaluation.delegationId ? { delegation_id: evaluation.delegationId } : {}) },
+      intent: input.intent,
+      resource: input.resource,
+      environment: input.environment,
+      reason: input.reason ?? 'no reason stated',
+      risk: { ...evaluation.facts, decision_id: decisionId, reasons: evaluation.decision.reasons, signals: input.risk.signals },
+      obligation: {
+        approvers: obligation.approvers,
+        quorum: obligation.quorum,
+        deny_threshold: 1,
+        expires_in: obligation.expires_in,
+        binding_message: obligation.binding_message,
+      },
+      delivery: input.delivery,
+      correlation: input.correlation,
+    };
+  }
+}
+
+function deny(reasons: string[]): PolicyDecision {
+  return { verdict: 'deny', obligations: [], determining_policies: [], reasons };
+}

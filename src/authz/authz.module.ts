@@ -1,0 +1,24 @@
+/**
+ * The authorization engine (policy decision point): POST /v1/authorize, delegations, and
+ * versioned Cedar policy sets. It uses the approvals part to park calls and to reject parked
+ * calls whose delegation was revoked; its core (./policy) is plain TypeScript.
+ */
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { AgentIdentityVerifier } from './agent-identity.verifier';
+import { AuthorizeController } from './authorize.controller';
+import { Authorize } from './authorize.usecase';
+import { Delegation } from './delegations/delegation.entity';
+import { DelegationsController } from './delegations/delegations.controller';
+import { Delegations } from './delegations/delegations.service';
+import { PoliciesController } from './policies/policies.controller';
+import { ActivePolicySet, PolicySet } from './policies/policy-set.entity';
+import { PolicyStore } from './policies/policy-store.service';
+import { RiskSignals } from './risk-signals.service';
+
+@Module({
+  imports: [TypeOrmModule.forFeature([Delegation, PolicySet, ActivePolicySet])],
+  controllers: [AuthorizeController, DelegationsController, PoliciesController],
+  providers: [Authorize, AgentIdentityVerifier, Delegations, PolicyStore, RiskSignals],
+})
+export class AuthzModule {}

@@ -1,0 +1,156 @@
+import { Injectable, OnModuleInit } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { RejectParkedApprovals } from '../../approvals/reject-parked-approvals.usecase';
+import { AuditLog } from '../../audit/audit-log.service';
+import { InvalidRequest, NotFound } from '../../common/errors/protocol-errors';
+import { RedisBus } from '../../common/redis/redis-bus.service';
+import { Delegation } from './delegation.entity';
+import { GrantDelegationInput } from './grant-delegation.command';
+
+const CHANGED = 'delegations-changed';
+/** A cached hop is trusted for at most this long, even if an invalidation message is lost. */
+const HOP_CACHE_MS = 1000;
+
+export type HopProblem = 'no_delegation' | 'delegation_revoked' | 'delegation_expired' | 'delegation_not_yet_valid';
+export type HopResult = { ok: true; delegations: Delegation[] } | { ok: false; problem: HopProblem };
+
+/** Does `pattern` allow everything `narrower` allows? ("*" ⊇ "s/*" ⊇ "s/t") */
+export function patternCovers(pattern: string, narrower: string): boolean {
+  if (pattern === '*' || pattern === narrower) return true;
+  if (narrower === '*') return false;
+  const [server, tool] = pattern.split('/');
+  return tool === '*' && narrower.split('/')[0] === server;
+}
+
+/**
+ * Delegations: grant, list, revoke, and the hot-path lookup of one hop of a chain. Revoking
+ * cascades to every delegation made from the revoked one, tells every instance to drop its
+ * cached hops, and rejects the parked approval requests that depended on them.
+ */
+@Injectable()
+export class Delegations implements OnModuleInit {
+  private readonly hops = new Map<string, { at: number; rows: Delegation[] }>();
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly audit: AuditLog,
+    private readonly bus: RedisBus,
+    private readonly parked: RejectParkedApprovals,
+  ) {}
+
+  async onModuleInit(): Promise<void> {
+    await this.bus.subscribe(CHANGED, () => this.hops.clear());
+  }
+
+  async grant(tenantId: string, grantedBy: string, input: GrantDelegationInput): Promise<Delegation> {
+    let grantor = input.human;
+    if (input.parent_id) {
+      const parent = await this.dataSource.manager.findOne(Delegation, { where: { id: input.parent_id, tenantId } });
+      if (!parent) throw InvalidRequest.forFields([{ field: 'parent_id', message: 'no such delegation' }]);
+      if (parent.revokedAt) throw InvalidRequest.forFields([{ field: 'parent_id', message: 'the parent delegation is revoked' }]);
+      if (parent.humanId !== input.human) {
+        throw InvalidRequest.forFields([{ field: 'human', message: 'must be the human of the parent delegation: the originating human never changes' }]);
+      }
+      // Each hop narrows: a sub-agent may be given only what its parent holds.
+      const wider = input.tools.find((t) => !parent.tools.some((p) => patternCovers(p, t)));
+      if (wider) throw InvalidRequest.forFields([{ field: 'tools', message: `"${wider}" is not within the parent delegation's tools` }]);
+      grantor = parent.granteeId;
+    }
+    const delegation = this.dataSource.manager.create(Delegation, {
+      id: `dlg_${randomUUID()}`,
+      tenantId,
+      humanId: input.human,
+      grantorId: grantor,
+      granteeId: input.agent,
+      parentId: input.parent_id ?? null,
+      tools: input.tools,
+      resources: input.resources ?? null,
+      purpose: input.purpose ?? null,
+      notBefore: input.not_before ? new Date(input.not_before) : null,
+      expiresAt: input.expires_at ? new Date(input.expires_at) : null,
+      revokedAt: null,
+      revokedBy: null,
+      createdBy: grantedBy,
+    });
+    await this.dataSource.transaction(async (manager) => {
+      await manager.insert(Delegation, delegation);
+      await this.audit.append(manager, {
+        tenantId,
+        type: 'delegation.granted',
+        actor: grantedBy,
+        agentId: delegation.granteeId,
+        delegatorId: delegation.humanId,
+        data: { delegation_id: delegation.id, grantor, tools: delegation.tools, resources: delegation.resources, parent_id: delegation.parentId },
+      });
+    });
+    await this.bus.publish(CHANGED, { tenantId });
+    return delegation;
+  }
+
+  list(tenantId: string, filter: { human?: string; agent?: string; includeRevoked?: boolean }): Promise<Delegation[]> {
+    const q = this.dataSource.manager.createQueryBuilder(Delegation, 'd').where('d.tenant_id = :tenantId', { tenantId });
+    if (filter.human) q.andWhere('d.human_id = :human', { human: filter.human });
+    if (filter.agent) q.andWhere('d.grantee_id = :agent', { agent: filter.agent });
+    if (!filter.includeRevoked) q.andWhere('d.revoked_at IS NULL');
+    return q.orderBy('d.created_at', 'DESC').limit(1000).getMany();
+  }
+
+  async revoke(tenantId: string, id: string, revokedBy: string): Promise<{ revoked: string[]; rejected_approvals: string[] }> {
+    const revoked = await this.dataSource.transaction(async (manager) => {
+      const exists = await manager.findOne(Delegation, { where: { id, tenantId } });
+      if (!exists) throw new NotFound('no such delegation');
+      // TypeORM answers an UPDATE … RETURNING with [rows, affected count].
+      const [rows]: [{ id: string }[], number] = await manager.query(
+        `WITH RECURSIVE tree AS (
+           SELECT id FROM delegations WHERE id = $1 AND tenant_id = $2
+           UNION SELECT d.id FROM delegations d JOIN tree ON d.parent_id = tree.id WHERE d.tenant_id = $2
+         )
+         UPDATE delegations SET revoked_at = now(), revoked_by = $3
+         WHERE id IN (SELECT id FROM tree) AND revoked_at IS NULL RETURNING id`,
+        [id, tenantId, revokedBy],
+      );
+      const ids = rows.map((r) => r.id);
+      if (ids.length) {
+        await this.audit.append(manager, {
+          tenantId,
+          type: 'delegation.revoked',
+          actor: revokedBy,
+          agentId: exists.granteeId,
+          delegatorId: exists.humanId,
+          data: { delegation_id: id, cascade: ids },
+        });
+      }
+      return ids;
+    });
+    // Every instance drops its cached hops before this call returns.
+    this.hops.clear();
+    await this.bus.publish(CHANGED, { tenantId, revoked });
+    const rejected = await this.parked.forDelegations(tenantId, revoked, 'delegation_revoked');
+    return { revoked, rejected_approvals: rejected };
+  }
+
+  /** The delegations in force for one hop (grantor → grantee acting for human), or why there are none. */
+  async hop(tenantId: string, humanId: string, grantorId: string, granteeId: string, now = new Date()): Promise<HopResult> {
+    const key = JSON.stringify([tenantId, humanId, grantorId, granteeId]);
+    let cached = this.hops.get(key);
+    if (!cached || Date.now() - cached.at > HOP_CACHE_MS) {
+      const rows = await this.dataSource.manager.find(Delegation, {
+        where: { tenantId, humanId, grantorId, granteeId },
+        order: { createdAt: 'DESC' },
+        take: 50,
+      });
+      cached = { at: Date.now(), rows };
+      if (this.hops.size > 50_000) this.hops.clear();
+      this.hops.set(key, cached);
+    }
+    const active = cached.rows.filter(
+      (d) => !d.revokedAt && (!d.notBefore || d.notBefore <= now) && (!d.expiresAt || d.expiresAt > now),
+    );
+    if (active.length) return { ok: true, delegations: active };
+    if (cached.rows.some((d) => d.revokedAt)) return { ok: false, problem: 'delegation_revoked' };
+    if (cached.rows.some((d) => d.expiresAt && d.expiresAt <= now)) return { ok: false, problem: 'delegation_expired' };
+    if (cached.rows.some((d) => d.notBefore && d.notBefore > now)) return { ok: false, problem: 'delegation_not_yet_valid' };
+    return { ok: false, problem: 'no_delegation' };
+  }
+}

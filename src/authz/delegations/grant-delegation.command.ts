@@ -1,0 +1,35 @@
+import { z } from 'zod';
+
+const id = z.string().min(1, { message: 'must not be empty' }).max(2048, { message: 'must be at most 2048 characters' });
+const pattern = z
+  .string()
+  .min(1)
+  .max(512)
+  .regex(/^(\*|[^\s/]+\/(\*|[^\s/]+))$/, { message: 'must be "server/tool", "server/*" or "*"' });
+const timestamp = z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time' });
+
+/** POST /v1/delegations: a human (or, with parent_id, an agent) grants an agent part of their authority. */
+export const grantDelegationSchema = z
+  .strictObject({
+    human: id,
+    agent: id,
+    /** For a sub-agent: the delegation this one narrows; its grantee is the grantor here. */
+    parent_id: id.optional(),
+    tools: z.array(pattern).min(1, { message: 'must name at least one tool pattern' }).max(200),
+    resources: z.array(z.string().min(1).max(512)).max(200).optional(),
+    purpose: z.string().min(1).max(1000).optional(),
+    not_before: timestamp.optional(),
+    expires_at: timestamp.optional(),
+  })
+  .refine((d) => !d.not_before || !d.expires_at || d.not_before < d.expires_at, {
+    path: ['expires_at'],
+    message: 'must be after not_before',
+  });
+
+export type GrantDelegationInput = z.output<typeof grantDelegationSchema>;
+
+export const listDelegationsSchema = z.strictObject({
+  human: id.optional(),
+  agent: id.optional(),
+  include_revoked: z.enum(['true', 'false']).optional(),
+});

@@ -1,0 +1,48 @@
+import { Body, Controller, Get, HttpCode, Param, ParseIntPipe, Post } from '@nestjs/common';
+import { ADMIN_SCOPE, CurrentPrincipal, GatewayAuth, GatewayPrincipal } from '../../common/auth/auth.decorators';
+import { parseInput } from '../../common/validation';
+import { PolicySet } from './policy-set.entity';
+import { PolicyStore } from './policy-store.service';
+import { publishPolicySetSchema } from './publish-policy-set.command';
+
+const view = (p: PolicySet, active: number) => ({
+  version: p.version,
+  active: p.version === active,
+  description: p.description,
+  policies: p.policies,
+  tool_categories: p.toolCategories,
+  published_at: p.publishedAt.toISOString(),
+  published_by: p.publishedBy,
+});
+
+/** Admin API for policy sets: publish, list, read, activate (roll back = activate an older version). */
+@Controller('v1/policies')
+@GatewayAuth(ADMIN_SCOPE)
+export class PoliciesController {
+  constructor(private readonly store: PolicyStore) {}
+
+  @Post()
+  @HttpCode(201)
+  async publish(@CurrentPrincipal() admin: GatewayPrincipal, @Body() body: unknown) {
+    const input = parseInput(publishPolicySetSchema, body);
+    const row = await this.store.publish(admin.tenantId, `admin:${admin.gatewayId}`, input);
+    return view(row, await this.store.activeVersion(admin.tenantId));
+  }
+
+  @Get()
+  async list(@CurrentPrincipal() admin: GatewayPrincipal) {
+    const active = await this.store.activeVersion(admin.tenantId);
+    return { active_version: active, versions: (await this.store.list(admin.tenantId)).map((p) => view(p, active)) };
+  }
+
+  @Get(':version')
+  async get(@CurrentPrincipal() admin: GatewayPrincipal, @Param('version', ParseIntPipe) version: number) {
+    return view(await this.store.get(admin.tenantId, version), await this.store.activeVersion(admin.tenantId));
+  }
+
+  @Post(':version/activate')
+  @HttpCode(200)
+  activate(@CurrentPrincipal() admin: GatewayPrincipal, @Param('version', ParseIntPipe) version: number) {
+    return this.store.activate(admin.tenantId, version, `admin:${admin.gatewayId}`);
+  }
+}

@@ -1,0 +1,145 @@
+import { Injectable, OnModuleInit } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { AuditLog } from '../../audit/audit-log.service';
+import { InvalidRequest, NotFound, ProtocolError } from '../../common/errors/protocol-errors';
+import { RedisBus } from '../../common/redis/redis-bus.service';
+import { PolicyEngine } from '../policy/policy-engine';
+import { STARTER_POLICIES } from '../policy/starter-policies';
+import { ActivePolicySet, PolicySet } from './policy-set.entity';
+import { PublishPolicySetInput } from './publish-policy-set.command';
+
+const ACTIVATED = 'policy-activated';
+/** How stale an instance's view of the active version may get if an activation message is lost. */
+const RECHECK_MS = 1000;
+
+/** A policy set with its validator messages. */
+export class InvalidPolicy extends ProtocolError {
+  readonly code = 'invalid_policy';
+  readonly status = 400;
+}
+
+export interface ActivePolicy {
+  /** 0 is the built-in starter set, in force until a tenant activates a version of its own. */
+  version: number;
+  engine: PolicyEngine;
+  toolCategories: Record<string, string>;
+}
+
+let starter: PolicyEngine | undefined;
+function starterEngine(): PolicyEngine {
+  if (!starter) {
+    const compiled = PolicyEngine.compile(STARTER_POLICIES);
+    if ('errors' in compiled) throw new Error(`the starter policy set does not validate: ${compiled.errors.join('; ')}`);
+    starter = compiled.engine;
+  }
+  return starter;
+}
+
+/**
+ * Versioned policy sets: publish (validated against the schema first; a bad set changes
+ * nothing), list, activate or roll back. The compiled active set is cached per tenant; an
+ * activation reaches every instance by pub/sub at once, and within RECHECK_MS regardless.
+ */
+@Injectable()
+export class PolicyStore implements OnModuleInit {
+  private readonly active = new Map<string, ActivePolicy & { checkedAt: number }>();
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly audit: AuditLog,
+    private readonly bus: RedisBus,
+  ) {}
+
+  async onModuleInit(): Promise<void> {
+    starterEngine();
+    await this.bus.subscribe(ACTIVATED, (m) => this.active.delete((m as { tenantId: string }).tenantId));
+  }
+
+  async publish(tenantId: string, by: string, input: PublishPolicySetInput): Promise<PolicySet> {
+    const compiled = PolicyEngine.compile(input.policies);
+    if ('errors' in compiled) {
+      throw new InvalidPolicy(`the policy set does not validate: ${compiled.errors[0]}`, { field: 'policies', errors: compiled.errors });
+    }
+    const published = await this.dataSource.transaction(async (manager) => {
+      // Serialises publishers of one tenant so versions are gap-free and unique.
+      await manager.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [`policy_sets:${tenantId}`]);
+      const [{ next }] = await manager.query(`SELECT coalesce(max(version), 0) + 1 AS next FROM policy_sets WHERE tenant_id = $1`, [tenantId]);
+      const row = manager.create(PolicySet, {
+        tenantId,
+        version: Number(next),
+        policies: input.policies,
+        toolCategories: input.tool_categories,
+        description: input.description ?? null,
+        publishedBy: by,
+      });
+      await manager.insert(PolicySet, row);
+      await this.audit.append(manager, {
+        tenantId,
+        type: 'policy.published',
+        actor: by,
+        data: { version: row.version, policy_ids: Object.keys(input.policies), description: row.description },
+      });
+      return row;
+    });
+    if (input.activate) await this.activate(tenantId, published.version, by);
+    return published;
+  }
+
+  list(tenantId: string): Promise<PolicySet[]> {
+    return this.dataSource.manager.find(PolicySet, { where: { tenantId }, order: { version: 'DESC' }, take: 500 });
+  }
+
+  async get(tenantId: string, version: number): Promise<PolicySet> {
+    const row = await this.dataSource.manager.findOne(PolicySet, { where: { tenantId, version } });
+    if (!row) throw new NotFound(`no policy set version ${version}`);
+    return row;
+  }
+
+  async activeVersion(tenantId: string): Promise<number> {
+    const row = await this.dataSource.manager.findOne(ActivePolicySet, { where: { tenantId } });
+    return row?.version ?? 0;
+  }
+
+  /** Activates a published version (a roll back is activating an older one). */
+  async activate(tenantId: string, version: number, by: string): Promise<{ version: number; previous: number }> {
+    const previous = await this.dataSource.transaction(async (manager) => {
+      const exists = await manager.findOne(PolicySet, { where: { tenantId, version } });
+      if (!exists) throw InvalidRequest.forFields([{ field: 'version', message: `no published version ${version}` }]);
+      const [current] = await manager.query(`SELECT version FROM active_policy_sets WHERE tenant_id = $1 FOR UPDATE`, [tenantId]);
+      await manager.query(
+        `INSERT INTO active_policy_sets (tenant_id, version, activated_at, activated_by) VALUES ($1, $2, now(), $3)
+         ON CONFLICT (tenant_id) DO UPDATE SET version = EXCLUDED.version, activated_at = now(), activated_by = EXCLUDED.activated_by`,
+        [tenantId, version, by],
+      );
+      const previousVersion = current ? Number(current.version) : 0;
+      await this.audit.append(manager, { tenantId, type: 'policy.activated', actor: by, data: { version, previous: previousVersion } });
+      return previousVersion;
+    });
+    this.active.delete(tenantId);
+    await this.bus.publish(ACTIVATED, { tenantId, version });
+    return { version, previous };
+  }
+
+  /** The policy in force for a tenant: cached, re-checked against Postgres at most every RECHECK_MS. */
+  async forTenant(tenantId: string): Promise<ActivePolicy> {
+    const cached = this.active.get(tenantId);
+    const now = Date.now();
+    if (cached && now - cached.checkedAt < RECHECK_MS) return cached;
+    const version = await this.activeVersion(tenantId);
+    if (cached && cached.version === version) {
+      cached.checkedAt = now;
+      return cached;
+    }
+    let entry: ActivePolicy;
+    if (version === 0) {
+      entry = { version: 0, engine: starterEngine(), toolCategories: {} };
+    } else {
+      const row = await this.get(tenantId, version);
+      const compiled = PolicyEngine.compile(row.policies);
+      if ('errors' in compiled) throw new Error(`active policy set ${tenantId} v${version} no longer validates`);
+      entry = { version, engine: compiled.engine, toolCategories: row.toolCategories };
+    }
+    this.active.set(tenantId, { ...entry, checkedAt: now });
+    return entry;
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * Delegation chains as pure functions. A chain is the human's grant to the first agent, then
+ * each agent's grant to the next; a call is covered only if EVERY hop covers it, so the
+ * effective permission is the intersection of the hops, never the union, and a sub-agent can
+ * never hold more than its parent.
+ */
+export interface HopGrant {
+  /** Patterns "server/tool", "server/*" or "*". */
+  tools: string[];
+  /** Resource id patterns ("*" suffix matches a prefix); null or undefined means any resource. */
+  resources?: string[] | null;
+}
+
+/** A hop may hold several delegations (re-grants); within a hop they add up, across hops they intersect. */
+export type Hop = HopGrant[];
+
+export function toolPatternMatches(pattern: string, server: string, tool: string): boolean {
+  if (pattern === '*') return true;
+  const [s, t] = pattern.split('/');
+  return s === server && (t === '*' || t === tool);
+}
+
+export function resourcePatternMatches(pattern: string, resourceId: string | undefined): boolean {
+  if (pattern === '*') return true;
+  if (resourceId === undefined) return false;
+  return pattern.endsWith('*') ? resourceId.startsWith(pattern.slice(0, -1)) : pattern === resourceId;
+}
+
+export function grantCovers(grant: HopGrant, server: string, tool: string, resourceId?: string): boolean {
+  const toolOk = grant.tools.some((p) => toolPatternMatches(p, server, tool));
+  const resourceOk = !grant.resources || grant.resources.some((p) => resourcePatternMatches(p, resourceId));
+  return toolOk && resourceOk;
+}
+
+export function hopCovers(hop: Hop, server: string, tool: string, resourceId?: string): boolean {
+  return hop.some((g) => grantCovers(g, server, tool, resourceId));
+}
+
+/** The whole chain covers the call only if every hop does; an empty chain covers nothing. */
+export function chainCovers(hops: Hop[], server: string, tool: string, resourceId?: string): boolean {
+  return hops.length > 0 && hops.every((hop) => hopCovers(hop, server, tool, resourceId));
+}
+
+/** Is tool pattern `a` within `b`? */
+export function toolPatternWithin(a: string, b: string): boolean {
+  if (b === '*' || a === b) return true;
+  if (a === '*') return false;
+  const [bs, bt] = b.split('/');
+  return bt === '*' && a.split('/')[0] === bs;
+}
+
+/** The tool patterns the chain grants, as an explicit intersection (for display and audit). */
+export function effectiveToolPatterns(hops: Hop[]): string[] {
+  if (hops.length === 0) return [];
+  let current = [...new Set(hops[0].flatMap((g) => g.tools))];
+  for (const hop of hops.slice(1)) {
+    const next = hop.flatMap((g) => g.tools);
+    const meet = new Set<string>();
+    for (const a of current)
+      for (const b of next) {
+        if (toolPatternWithin(a, b)) meet.add(a);
+        else if (toolPatternWithin(b, a)) meet.add(b);
+      }
+    current = [...meet];
+  }
+  return current.sort();
+}
