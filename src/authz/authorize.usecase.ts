@@ -113,7 +113,8 @@ export class Authorize {
 
   private async evaluate(tenantId: string, input: AuthorizeInput, { dryRun }: { dryRun: boolean }): Promise<Evaluation> {
     const [verified, policy] = await Promise.all([this.identities.verify(input.agent.token, tenantId), this.policies.forTenant(tenantId)]);
-    const fallbackSession = `gateway-session:${input.correlation.mcp_session_id ?? 'none'}`;
+    // Denials for bad tokens count against the MCP session like any other denial.
+    const fallbackSession = input.correlation.mcp_session_id ?? 'unidentified-agent';
     if (!verified.ok) {
       return { decision: deny([verified.reason]), policy, session: fallbackSession };
     }

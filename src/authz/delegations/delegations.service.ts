@@ -31,6 +31,8 @@ export function patternCovers(pattern: string, narrower: string): boolean {
 @Injectable()
 export class Delegations implements OnModuleInit {
   private readonly hops = new Map<string, { at: number; rows: Delegation[] }>();
+  /** Bumped on every invalidation, so a read that raced a revoke is not cached. */
+  private generation = 0;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -40,7 +42,7 @@ export class Delegations implements OnModuleInit {
   ) {}
 
   async onModuleInit(): Promise<void> {
-    await this.bus.subscribe(CHANGED, () => this.hops.clear());
+    await this.bus.subscribe(CHANGED, () => this.invalidate());
   }
 
   async grant(tenantId: string, grantedBy: string, input: GrantDelegationInput): Promise<Delegation> {
@@ -124,10 +126,15 @@ export class Delegations implements OnModuleInit {
       return ids;
     });
     // Every instance drops its cached hops before this call returns.
-    this.hops.clear();
+    this.invalidate();
     await this.bus.publish(CHANGED, { tenantId, revoked });
     const rejected = await this.parked.forDelegations(tenantId, revoked, 'delegation_revoked');
     return { revoked, rejected_approvals: rejected };
+  }
+
+  private invalidate(): void {
+    this.generation++;
+    this.hops.clear();
   }
 
   /** The delegations in force for one hop (grantor → grantee acting for human), or why there are none. */
@@ -135,6 +142,7 @@ export class Delegations implements OnModuleInit {
     const key = JSON.stringify([tenantId, humanId, grantorId, granteeId]);
     let cached = this.hops.get(key);
     if (!cached || Date.now() - cached.at > HOP_CACHE_MS) {
+      const generation = this.generation;
       const rows = await this.dataSource.manager.find(Delegation, {
         where: { tenantId, humanId, grantorId, granteeId },
         order: { createdAt: 'DESC' },
@@ -142,7 +150,7 @@ export class Delegations implements OnModuleInit {
       });
       cached = { at: Date.now(), rows };
       if (this.hops.size > 50_000) this.hops.clear();
-      this.hops.set(key, cached);
+      if (generation === this.generation) this.hops.set(key, cached);
     }
     const active = cached.rows.filter(
       (d) => !d.revokedAt && (!d.notBefore || d.notBefore <= now) && (!d.expiresAt || d.expiresAt > now),
