@@ -6,11 +6,11 @@
 const DESTINATION_KEYS = /^(url|uri|endpoint|webhook|destination|target|to|recipient|recipients|email|cc|bcc)$/i;
 const EMAIL = /^[^@\s]+@([^@\s]+)$/;
 
-/** The call's amount in whole units, from an `amount` argument (number or numeric string). */
+/** The call's amount in whole units, rounded up (9,999.5 is not below 10,000), from an `amount` argument. */
 export function amountOf(args: Record<string, unknown>): number | null {
   const raw = args.amount;
   const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^-?\d+(\.\d+)?$/.test(raw) ? Number(raw) : NaN;
-  return Number.isFinite(n) ? Math.floor(n) : null;
+  return Number.isFinite(n) ? Math.ceil(n) : null;
 }
 
 /** Does any destination-like argument point outside the tenant's own domains? */

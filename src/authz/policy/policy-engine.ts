@@ -112,9 +112,12 @@ export class PolicyEngine {
     }
     const determining = answer.response.diagnostics.reason;
     const errored = answer.response.diagnostics.errors.map((e) => `policy_error:${e.policyId}`);
+    // Cedar skips a policy whose condition errors; if that policy was a forbid, the call would
+    // slip through. Fail closed: any evaluation error denies.
+    if (errored.length) return { verdict: 'deny', obligations: [], determining_policies: determining, reasons: ['policy_error', ...errored] };
     if (answer.response.decision === 'deny') {
       const reasons = determining.map((id) => this.meta.get(id)?.annotations.reason ?? id);
-      return { verdict: 'deny', obligations: [], determining_policies: determining, reasons: reasons.length ? [...reasons, ...errored] : ['no_permit', ...errored] };
+      return { verdict: 'deny', obligations: [], determining_policies: determining, reasons: reasons.length ? reasons : ['no_permit'] };
     }
     const granting = determining.filter((id) => this.meta.get(id)?.annotations.step_up !== 'true');
     if (granting.length === 0) {
@@ -150,7 +153,10 @@ function mergeObligations(annotations: Record<string, string>[]): Obligation[] {
     const expiries = approvals.map((a) => Number(a.expires_in)).filter((n) => n > 0);
     out.push({
       type: 'human_approval',
-      approvers: [...new Set(approvals.flatMap((a) => a.approvers.split(',').map((s) => s.trim())))],
+      // Deterministic whatever order Cedar reports the policies in: the delegator first, then by name.
+      approvers: [...new Set(approvals.flatMap((a) => a.approvers.split(',').map((s) => s.trim())))].sort((x, y) =>
+        x === 'delegator' ? -1 : y === 'delegator' ? 1 : x.localeCompare(y),
+      ),
       quorum: Math.max(...approvals.map((a) => Number(a.quorum ?? 1))),
       ...(expiries.length ? { expires_in: Math.min(...expiries) } : {}),
       ...(approvals.find((a) => a.binding_message) ? { binding_message: approvals.find((a) => a.binding_message)!.binding_message } : {}),
