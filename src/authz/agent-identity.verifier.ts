@@ -78,6 +78,9 @@ export class AgentIdentityVerifier {
     } catch (e) {
       return deny(...reasonFor(e));
     }
+    if (typeof payload.sub !== 'string' || !payload.sub) {
+      return deny('agent_token_invalid_claim', 'the agent token\'s "sub" claim must be a non-empty string');
+    }
     if (payload[this.config.AGENT_TENANT_CLAIM] !== tenantId) return deny('agent_token_tenant_mismatch', 'the agent token belongs to another tenant');
     const actors: string[] = [];
     for (let act = payload.act as { sub?: unknown; act?: unknown } | undefined; act; act = act.act as typeof act) {

@@ -54,20 +54,16 @@ export class Authorize {
   async execute(gateway: GatewayPrincipal, input: AuthorizeInput): Promise<AuthorizationResult> {
     const decisionId = `dec_${randomUUID()}`;
     const evaluation = await this.evaluate(gateway.tenantId, input, { dryRun: false });
-    let { decision } = evaluation;
+    const { decision } = evaluation;
     let approval: ParkedApproval | undefined;
 
     const approvalObligation = decision.obligations.find((o): o is HumanApprovalObligation => o.type === 'human_approval');
     if (decision.verdict === 'allow_with_obligations' && approvalObligation) {
-      if (approvalObligation.reason_required && !input.reason) {
-        decision = { ...decision, verdict: 'deny', obligations: [], reasons: [...decision.reasons, 'reason_required'] };
-      } else {
-        approval = await this.park.execute({
-          tenantId: gateway.tenantId,
-          gatewayId: gateway.gatewayId,
-          input: this.parkInput(input, evaluation, approvalObligation, decisionId),
-        });
-      }
+      approval = await this.park.execute({
+        tenantId: gateway.tenantId,
+        gatewayId: gateway.gatewayId,
+        input: this.parkInput(input, evaluation, approvalObligation, decisionId),
+      });
     }
 
     await this.audit.append({
@@ -154,6 +150,11 @@ export class Authorize {
       gateway_signals: input.risk.signals,
     };
     let decision = policy.engine.evaluate(facts);
+    // An approval that demands the agent's reason cannot be asked for without one.
+    const needsReason = decision.obligations.some((o) => o.type === 'human_approval' && o.reason_required);
+    if (decision.verdict === 'allow_with_obligations' && needsReason && !input.reason) {
+      decision = { ...decision, verdict: 'deny', obligations: [], reasons: [...decision.reasons, 'reason_required'] };
+    }
     // A broken chain is reported precisely, whatever the policy says about ungranted calls.
     if (!chain.ok && decision.verdict === 'deny') decision = { ...decision, reasons: [chain.problem, ...decision.reasons] };
     if (!chain.ok && decision.verdict !== 'deny') decision = deny([chain.problem]);

@@ -10,7 +10,8 @@ const EMAIL = /^[^@\s]+@([^@\s]+)$/;
 export function amountOf(args: Record<string, unknown>): number | null {
   const raw = args.amount;
   const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^-?\d+(\.\d+)?$/.test(raw) ? Number(raw) : NaN;
-  return Number.isFinite(n) ? Math.ceil(n) : null;
+  // Clamped to what Cedar's 64-bit Long holds (and JS numbers hold exactly): a huge amount is still huge.
+  return Number.isFinite(n) ? Math.max(-Number.MAX_SAFE_INTEGER, Math.min(Number.MAX_SAFE_INTEGER, Math.ceil(n))) : null;
 }
 
 /** Does any destination-like argument point outside the tenant's own domains? */

@@ -1,5 +1,6 @@
-import { Body, Controller, Get, HttpCode, Param, ParseIntPipe, Post } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
 import { ADMIN_SCOPE, CurrentPrincipal, GatewayAuth, GatewayPrincipal } from '../../common/auth/auth.decorators';
+import { InvalidRequest } from '../../common/errors/protocol-errors';
 import { parseInput } from '../../common/validation';
 import { PolicySet } from './policy-set.entity';
 import { PolicyStore } from './policy-store.service';
@@ -14,6 +15,15 @@ const view = (p: PolicySet, active: number) => ({
   published_at: p.publishedAt.toISOString(),
   published_by: p.publishedBy,
 });
+
+/** A version in the path: a positive Postgres int (a larger number would fail the query with a 500). */
+function versionParam(raw: string): number {
+  const version = /^[0-9]{1,10}$/.test(raw) ? Number(raw) : NaN;
+  if (!(version >= 1 && version <= 2_147_483_647)) {
+    throw InvalidRequest.forFields([{ field: 'version', message: 'must be a version number from 1 to 2147483647' }]);
+  }
+  return version;
+}
 
 /** Admin API for policy sets: publish, list, read, activate (roll back = activate an older version). */
 @Controller('v1/policies')
@@ -36,13 +46,14 @@ export class PoliciesController {
   }
 
   @Get(':version')
-  async get(@CurrentPrincipal() admin: GatewayPrincipal, @Param('version', ParseIntPipe) version: number) {
+  async get(@CurrentPrincipal() admin: GatewayPrincipal, @Param('version') raw: string) {
+    const version = versionParam(raw);
     return view(await this.store.get(admin.tenantId, version), await this.store.activeVersion(admin.tenantId));
   }
 
   @Post(':version/activate')
   @HttpCode(200)
-  activate(@CurrentPrincipal() admin: GatewayPrincipal, @Param('version', ParseIntPipe) version: number) {
-    return this.store.activate(admin.tenantId, version, `admin:${admin.gatewayId}`);
+  activate(@CurrentPrincipal() admin: GatewayPrincipal, @Param('version') raw: string) {
+    return this.store.activate(admin.tenantId, versionParam(raw), `admin:${admin.gatewayId}`);
   }
 }

@@ -33,6 +33,10 @@ export function toolCategory(server: string, tool: string, overrides: Record<str
   const override = overrides[`${server}/${tool}`] ?? overrides[`${server}/*`];
   if (override && (ACTION_CATEGORIES as readonly string[]).includes(override)) return override as ActionCategory;
   const words = tool.replace(/([a-z])([A-Z])/g, '$1 $2').replace(/[_\-.]/g, ' ');
-  const guess = normalizeIntent(undefined, words);
-  return guess === 'unknown' ? 'admin' : guess;
+  // A name with several verbs takes its most guarded one: "email_digest" sends mail, and
+  // "find_and_update" writes, whatever the intent vocabulary's precedence says.
+  const matches = SYNONYMS.filter(([pattern]) => pattern.test(words)).map(([, c]) => c);
+  return MOST_GUARDED_FIRST.find((c) => matches.includes(c)) ?? 'admin';
 }
+
+const MOST_GUARDED_FIRST: ActionCategory[] = ['admin', 'export', 'pay', 'delete', 'write', 'summarize', 'search', 'read'];

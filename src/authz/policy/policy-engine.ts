@@ -110,8 +110,10 @@ export class PolicyEngine {
     if (answer.type !== 'success') {
       return { verdict: 'deny', obligations: [], determining_policies: [], reasons: ['policy_evaluation_failed'] };
     }
-    const determining = answer.response.diagnostics.reason;
-    const errored = answer.response.diagnostics.errors.map((e) => `policy_error:${e.policyId}`);
+    // Cedar reports these from a hash set, in an order that varies from call to call; sort so the
+    // same facts always give the same decision (reasons, audit, and which binding_message wins).
+    const determining = [...answer.response.diagnostics.reason].sort();
+    const errored = answer.response.diagnostics.errors.map((e) => `policy_error:${e.policyId}`).sort();
     // Cedar skips a policy whose condition errors; if that policy was a forbid, the call would
     // slip through. Fail closed: any evaluation error denies.
     if (errored.length) return { verdict: 'deny', obligations: [], determining_policies: determining, reasons: ['policy_error', ...errored] };
@@ -142,6 +144,12 @@ function checkAnnotations(id: string, m: PolicyMeta): string[] {
     errors.push(`${id}: @approvers must list "delegator", "user:<id>" or "group:<name>", comma-separated`);
   }
   if (a.obligation && !a.approvers) errors.push(`${id}: @obligation("human_approval") needs @approvers`);
+  if (a.approvers && a.quorum) {
+    const named = a.approvers.split(',').map((x) => x.trim());
+    if (!named.some((x) => x.startsWith('group:')) && Number(a.quorum) > new Set(named).size) {
+      errors.push(`${id}: @quorum(${a.quorum}) is more than the ${new Set(named).size} approver(s) named`);
+    }
+  }
   return errors;
 }
 

@@ -42,7 +42,7 @@ when { context.granted && context.action_category == "write" };`,
 
   'permit-small-payments': `@reason("payment_below_threshold")
 permit (principal, action == Action::"call_tool", resource)
-when { context.granted && context.action_category == "pay" && context.has_amount && context.amount < ${PAYMENT_APPROVAL_THRESHOLD} };`,
+when { context.granted && context.action_category == "pay" && context.has_amount && context.amount >= 0 && context.amount < ${PAYMENT_APPROVAL_THRESHOLD} };`,
 
   'permit-non-production-deletes': `@reason("delete_outside_production")
 permit (principal, action == Action::"call_tool", resource)
@@ -57,7 +57,7 @@ when { context.granted && context.action_category == "delete" && context.environ
 @binding_message("Payment at or above the approval threshold")
 @reason_required("true")
 permit (principal, action == Action::"call_tool", resource)
-when { context.granted && context.action_category == "pay" && (!context.has_amount || context.amount >= ${PAYMENT_APPROVAL_THRESHOLD}) };`,
+when { context.granted && context.action_category == "pay" && (!context.has_amount || context.amount < 0 || context.amount >= ${PAYMENT_APPROVAL_THRESHOLD}) };`,
 
   'approve-production-deletes': `@reason("production_delete")
 @obligation("human_approval")
