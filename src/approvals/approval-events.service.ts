@@ -1,5 +1,7 @@
 import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
-import { RedisConnections } from '../common/redis/redis.module';
+import { RedisBus } from '../common/redis/redis-bus.service';
+
+const SETTLED = 'approval-settled';
 import { ApprovalStatus } from './approval-request.entity';
 
 interface SettledMessage {
@@ -17,23 +19,14 @@ interface SettledMessage {
 export class ApprovalEvents implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(ApprovalEvents.name);
   private readonly waiters = new Map<string, Set<() => void>>();
-  private readonly channel: string;
-
-  constructor(private readonly redis: RedisConnections) {
-    this.channel = redis.key('approval-settled');
-  }
+  constructor(private readonly bus: RedisBus) {}
 
   async onModuleInit(): Promise<void> {
-    this.redis.subscriber.on('message', (channel, message) => {
-      if (channel !== this.channel) return;
-      try {
-        const { approvalId } = JSON.parse(message) as SettledMessage;
-        this.wake(approvalId);
-      } catch (e) {
-        this.logger.warn(`ignored a malformed settlement message: ${(e as Error).message}`);
-      }
+    await this.bus.subscribe(SETTLED, (message) => {
+      const approvalId = (message as Partial<SettledMessage>)?.approvalId;
+      if (typeof approvalId === 'string') this.wake(approvalId);
+      else this.logger.warn('ignored a malformed settlement message');
     });
-    await this.redis.subscriber.subscribe(this.channel);
   }
 
   async onModuleDestroy(): Promise<void> {
@@ -41,7 +34,7 @@ export class ApprovalEvents implements OnModuleInit, OnModuleDestroy {
   }
 
   async publishSettled(message: SettledMessage): Promise<void> {
-    await this.redis.commands.publish(this.channel, JSON.stringify(message));
+    await this.bus.publish(SETTLED, message);
   }
 
   /**

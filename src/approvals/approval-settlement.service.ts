@@ -27,15 +27,18 @@ export class ApprovalSettlement {
     status: Exclude<ApprovalStatus, 'pending'>,
     actor: string,
     data: Record<string, unknown> = {},
+    /** Why, when no approver decided it (e.g. delegation_revoked). */
+    settledReason: string | null = null,
   ): Promise<void> {
     request.status = status;
     request.decidedAt = new Date();
+    request.settledReason = settledReason;
     // The gateway that cancelled knows already; everyone else with a callback is told.
     request.callbackState = request.deliveryMode === 'poll' || status === 'cancelled' ? 'none' : 'pending';
     await manager.update(
       ApprovalRequest,
       { id: request.id, tenantId: request.tenantId },
-      { status, decidedAt: request.decidedAt, callbackState: request.callbackState },
+      { status, decidedAt: request.decidedAt, callbackState: request.callbackState, settledReason },
     );
     await this.audit.append(manager, { ...auditContext(request), type: `approval.${status}`, actor, data });
   }

@@ -40,3 +40,14 @@ export function approvalView(r: ApprovalRequest, votes: ApprovalVote[]) {
 }
 
 export type ApprovalViewBody = ReturnType<typeof approvalView>;
+
+/** Why a denied request was denied, as both the token endpoint and the push callback report it. */
+export function denialOf(r: ApprovalRequest, votes: ApprovalVote[]) {
+  return {
+    description: r.settledReason ? `the request was rejected: ${r.settledReason}` : 'the approvers denied the request',
+    details: {
+      ...(r.settledReason ? { reason: r.settledReason } : {}),
+      denials: votes.filter((v) => v.decision === 'deny').map((v) => ({ approver: v.approverId, reason: v.reason })),
+    },
+  };
+}

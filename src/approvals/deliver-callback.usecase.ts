@@ -7,6 +7,7 @@ import { ApprovalJobData } from './approval-queues';
 import { ApprovalRequest } from './approval-request.entity';
 import { ApprovalTokens } from './approval-tokens.service';
 import { ApprovalVote } from './approval-vote.entity';
+import { denialOf } from './approval-view';
 import { CallbackAttempt, CallbackOutcome } from './callback-attempt.entity';
 import { CallbackEndpointPolicy } from './callback-endpoint.policy';
 import { randomUUID } from 'node:crypto';
@@ -95,14 +96,8 @@ export class DeliverCallback {
       }
       case 'denied': {
         const votes = await this.dataSource.manager.find(ApprovalVote, { where: { approvalId: request.id, decision: 'deny' }, order: { id: 'ASC' } });
-        return {
-          auth_req_id: request.id,
-          status: 'denied',
-          error: 'access_denied',
-          error_description: request.settledReason ? `the request was rejected: ${request.settledReason}` : 'the approvers denied the request',
-          ...(request.settledReason ? { reason: request.settledReason } : {}),
-          denials: votes.map((v) => ({ approver: v.approverId, reason: v.reason })),
-        };
+        const denial = denialOf(request, votes);
+        return { auth_req_id: request.id, status: 'denied', error: 'access_denied', error_description: denial.description, ...denial.details };
       }
       default:
         return { auth_req_id: request.id, status: request.status, error: 'expired_token', error_description: 'the approval request has expired' };

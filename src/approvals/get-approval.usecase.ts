@@ -1,7 +1,6 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { NotFound } from '../common/errors/protocol-errors';
-import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { ApprovalEvents } from './approval-events.service';
 import { ApprovalRequest } from './approval-request.entity';
 import { ApprovalVote } from './approval-vote.entity';
@@ -13,12 +12,9 @@ export class GetApproval {
   constructor(
     private readonly dataSource: DataSource,
     private readonly events: ApprovalEvents,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   async execute({ tenantId, approvalId, waitSeconds = 0 }: { tenantId: string; approvalId: string; waitSeconds?: number }): Promise<ApprovalViewBody> {
-    // LONG_POLL_MAX_WAIT bounds every wait (0 turns long-polling off).
-    waitSeconds = Math.min(waitSeconds, this.config.LONG_POLL_MAX_WAIT);
     if (waitSeconds <= 0) return this.read(tenantId, approvalId);
     const waiter = this.events.waitFor(approvalId, waitSeconds * 1000);
     try {

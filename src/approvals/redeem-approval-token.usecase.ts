@@ -15,6 +15,7 @@ import { ApprovalRequest } from './approval-request.entity';
 import { ApprovalSettlement } from './approval-settlement.service';
 import { ApprovalTokens } from './approval-tokens.service';
 import { ApprovalVote } from './approval-vote.entity';
+import { denialOf } from './approval-view';
 import { ExpireApproval } from './expire-approval.usecase';
 
 /** How much a too-eager poller's interval grows (CIBA Core §11). */
@@ -68,11 +69,8 @@ export class RedeemApprovalToken {
           return new AccessDenied('the approval request was cancelled');
         case 'denied': {
           const votes = await manager.find(ApprovalVote, { where: { approvalId: request.id }, order: { id: 'ASC' } });
-          const denials = votes.filter((v) => v.decision === 'deny').map((v) => ({ approver: v.approverId, reason: v.reason }));
-          if (request.settledReason) {
-            return new AccessDenied(`the request was rejected: ${request.settledReason}`, { reason: request.settledReason, denials });
-          }
-          return new AccessDenied('the approvers denied the request', { denials });
+          const denial = denialOf(request, votes);
+          return new AccessDenied(denial.description, denial.details);
         }
         case 'approved': {
           if (request.tokenRedeemedAt) return new InvalidGrant('the approval token was already issued for this auth_req_id');

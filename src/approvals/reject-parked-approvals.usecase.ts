@@ -27,9 +27,7 @@ export class RejectParkedApprovals {
         })
         .getMany();
       for (const request of requests) {
-        await this.settlement.settleInTransaction(manager, request, 'denied', 'system', { reason });
-        await manager.update(ApprovalRequest, { id: request.id, tenantId }, { settledReason: reason });
-        request.settledReason = reason;
+        await this.settlement.settleInTransaction(manager, request, 'denied', 'system', { reason }, reason);
       }
       return requests;
     });

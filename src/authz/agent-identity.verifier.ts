@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { readFileSync } from 'node:fs';
 import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, errors, JWTPayload, JWTVerifyGetKey, jwtVerify } from 'jose';
+import { VerifiedTokenCache } from '../common/auth/verified-token-cache';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 
 /** Chains deeper than this are refused: no real deployment nests agents further. */
@@ -37,23 +38,15 @@ export class AgentIdentityVerifier {
     }
   }
 
-  /**
-   * An agent reuses its token for every call of a session: a verified token is remembered for at
-   * most 30 s and never past its exp, so the signature is checked once, not per call.
-   */
-  private readonly verified = new Map<string, { result: AgentIdentityResult; until: number }>();
+  /** An agent reuses its token for every call of a session: verify once per 30 s (see VerifiedTokenCache). */
+  private readonly verified = new VerifiedTokenCache<AgentIdentityResult>();
 
   async verify(token: string, tenantId: string): Promise<AgentIdentityResult> {
     const key = `${tenantId} ${token}`;
     const cached = this.verified.get(key);
-    if (cached && Date.now() < cached.until) return cached.result;
+    if (cached) return cached;
     const result = await this.verifyUncached(token, tenantId);
-    if (result.ok) {
-      if (this.verified.size >= 10_000) this.verified.delete(this.verified.keys().next().value!);
-      this.verified.set(key, { result, until: Math.min(Number(result.identity.claims.exp) * 1000, Date.now() + 30_000) });
-    } else {
-      this.verified.delete(key);
-    }
+    if (result.ok) this.verified.set(key, result, Number(result.identity.claims.exp));
     return result;
   }
 

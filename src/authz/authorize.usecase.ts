@@ -66,7 +66,8 @@ export class Authorize {
       });
     }
 
-    await this.audit.append({
+    // The decision's audit row (durable before we answer) and the session's counters, side by side.
+    const audited = this.audit.append({
       tenantId: gateway.tenantId,
       type: 'authz.decision',
       actor: `gateway:${gateway.gatewayId}`,
@@ -89,7 +90,7 @@ export class Authorize {
         delegation_id: evaluation.delegationId ?? null,
       },
     });
-    await this.risk.record(gateway.tenantId, evaluation.session, decision.verdict);
+    await Promise.all([audited, this.risk.record(gateway.tenantId, evaluation.session, decision.verdict)]);
     return {
       verdict: decision.verdict,
       decision_id: decisionId,

@@ -4,21 +4,15 @@ import { createLocalJWKSet, createRemoteJWKSet, errors, JWTVerifyGetKey, jwtVeri
 import { APP_CONFIG, AppConfig } from '../../config/app-config';
 import { InvalidToken } from '../errors/protocol-errors';
 import { GatewayPrincipal } from './auth.decorators';
+import { VerifiedTokenCache } from './verified-token-cache';
 
 const TENANT_ID = /^[A-Za-z0-9._-]{1,64}$/;
-/**
- * Gateways reuse one token for many calls: a verified token is remembered for at most 30 s
- * (never past its exp), so the signature check is paid once, not per call. The cost: a key
- * removed from the JWKS stops working for its cached tokens up to 30 s later.
- */
-const VERIFIED_TTL_MS = 30_000;
-const VERIFIED_MAX = 10_000;
 
 /** Verifies a gateway's bearer JWT against the configured JWKS: signature, iss, aud, exp/nbf, tenant. */
 @Injectable()
 export class GatewayTokenVerifier {
   private readonly keys: JWTVerifyGetKey;
-  private readonly verified = new Map<string, { principal: GatewayPrincipal; until: number }>();
+  private readonly verified = new VerifiedTokenCache<GatewayPrincipal>();
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
     this.keys = config.GATEWAY_JWKS_URL
@@ -29,17 +23,10 @@ export class GatewayTokenVerifier {
   async verify(authorization: string | undefined): Promise<GatewayPrincipal> {
     const token = bearerToken(authorization);
     const cached = this.verified.get(token);
-    if (cached && Date.now() < cached.until) return cached.principal;
-    if (cached) this.verified.delete(token);
+    if (cached) return cached;
     const principal = await this.verifyUncached(token);
-    this.remember(token, principal);
+    this.verified.set(token, principal, Number(principal.claims.exp));
     return principal;
-  }
-
-  private remember(token: string, principal: GatewayPrincipal): void {
-    if (this.verified.size >= VERIFIED_MAX) this.verified.delete(this.verified.keys().next().value!);
-    const exp = Number(principal.claims.exp) * 1000;
-    this.verified.set(token, { principal, until: Math.min(exp, Date.now() + VERIFIED_TTL_MS) });
   }
 
   private async verifyUncached(token: string): Promise<GatewayPrincipal> {
