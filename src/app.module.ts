@@ -8,6 +8,7 @@ import { QueuesModule } from './common/queues/queues.module';
 import { RedisModule } from './common/redis/redis.module';
 import { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
+import { NotificationsModule } from './notifications/notifications.module';
 import { OpsModule } from './ops/ops.module';
 
 /** What every process needs: configuration, Postgres, Redis, queues, auth and keys, audit. */
@@ -21,7 +22,13 @@ export class AppModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [...foundation(config), ApprovalsModule.register({ http: true, workers: config.RUN_WORKERS }), AuthzModule, OpsModule],
+      imports: [
+        ...foundation(config),
+        ApprovalsModule.register({ http: true, workers: config.RUN_WORKERS }),
+        NotificationsModule.register({ http: true, workers: config.RUN_WORKERS }),
+        AuthzModule,
+        OpsModule,
+      ],
     };
   }
 }
@@ -30,6 +37,9 @@ export class AppModule {
 export class WorkerModule {
   /** A worker-only process (npm run start:worker): queues and reconciler, no HTTP. */
   static forRoot(config: AppConfig): DynamicModule {
-    return { module: WorkerModule, imports: [...foundation(config), ApprovalsModule.register({ http: false, workers: true })] };
+    return {
+      module: WorkerModule,
+      imports: [...foundation(config), ApprovalsModule.register({ http: false, workers: true }), NotificationsModule.register({ http: false, workers: true })],
+    };
   }
 }

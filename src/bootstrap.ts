@@ -3,7 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule, WorkerModule } from './app.module';
 import { AppConfig, ConfigError, loadConfig } from './config/app-config';
-import { DEV_AGENT_ISSUER, DEV_GATEWAY_ISSUER, ensureDevKeys } from './common/keys/key-files';
+import { DEV_AGENT_ISSUER, DEV_GATEWAY_ISSUER, ensureDevKeys, readVapidKeys } from './common/keys/key-files';
 import { ConsoleLogger } from '@nestjs/common';
 
 const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
@@ -13,6 +13,7 @@ export async function resolveConfig(env: Record<string, string | undefined> = pr
   const config = loadConfig(env);
   if (!config.DEMO_MODE) return config;
   const dev = await ensureDevKeys(config.KEYS_DIR);
+  const vapid = config.VAPID_PUBLIC_KEY ? undefined : readVapidKeys(dev.vapidKeysFile);
   return {
     ...config,
     SIGNING_KEYS_FILE: config.SIGNING_KEYS_FILE ?? dev.signingKeysFile,
@@ -21,6 +22,8 @@ export async function resolveConfig(env: Record<string, string | undefined> = pr
     AGENT_ISSUERS: config.AGENT_ISSUERS.length ? config.AGENT_ISSUERS : [{ issuer: DEV_AGENT_ISSUER, jwks_file: dev.gatewayJwksFile }],
     CALLBACK_ALLOWED_HOSTS: config.CALLBACK_ALLOWED_HOSTS.length ? config.CALLBACK_ALLOWED_HOSTS : ['localhost', '127.0.0.1'],
     CALLBACK_ALLOW_HTTP: true,
+    VAPID_PUBLIC_KEY: vapid?.publicKey ?? config.VAPID_PUBLIC_KEY,
+    VAPID_PRIVATE_KEY: vapid?.privateKey ?? config.VAPID_PRIVATE_KEY,
   };
 }
 

@@ -1,6 +1,7 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable } from '@nestjs/common';
 import { Queue } from 'bullmq';
+import { dropFinishedJobs } from '../common/queues/revive-jobs';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { ApprovalJobData, ApprovalQueue, callbackJobId, expiryJobId, RECONCILE_SCHEDULER_ID } from './approval-queues';
 import { ApprovalRequest } from './approval-request.entity';
@@ -37,31 +38,15 @@ export class ApprovalJobs {
     else await this.expiryQueue.addBulk(jobs);
   }
 
-  /**
-   * For the reconciler: re-adding is a no-op while a job with the same id exists, and finished
-   * jobs are kept (an hour when completed, a week when failed). A request that Postgres says
-   * still needs its job but whose job already finished (e.g. it failed for good during a
-   * database outage) would never run again, so such finished jobs are replaced.
-   */
+  /** For the reconciler: like scheduling, but a finished job whose request still needs it is replaced. */
   async reviveExpiry(...requests: Schedulable[]): Promise<void> {
-    await this.dropFinished(this.expiryQueue, requests.map((r) => expiryJobId(r.id)));
+    await dropFinishedJobs(this.expiryQueue, requests.map((r) => expiryJobId(r.id)));
     await this.scheduleExpiry(...requests);
   }
 
   async reviveCallback(...requests: Pick<ApprovalRequest, 'id' | 'tenantId'>[]): Promise<void> {
-    await this.dropFinished(this.callbackQueue, requests.map((r) => callbackJobId(r.id)));
+    await dropFinishedJobs(this.callbackQueue, requests.map((r) => callbackJobId(r.id)));
     await this.scheduleCallback(...requests);
-  }
-
-  private async dropFinished(queue: Queue<ApprovalJobData>, jobIds: string[]): Promise<void> {
-    await Promise.all(
-      jobIds.map(async (id) => {
-        const job = await queue.getJob(id);
-        if (!job) return;
-        const state = await job.getState();
-        if (state === 'completed' || state === 'failed') await job.remove();
-      }),
-    );
   }
 
   /** Idempotent: BullMQ keeps one scheduler per id however many instances call this. */

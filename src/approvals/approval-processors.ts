@@ -1,6 +1,7 @@
-import { Processor, WorkerHost } from '@nestjs/bullmq';
-import { Inject, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { Processor } from '@nestjs/bullmq';
+import { Inject } from '@nestjs/common';
 import { Job } from 'bullmq';
+import { QueueWorkerHost } from '../common/queues/queue-worker.host';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { ApprovalJobData, ApprovalQueue } from './approval-queues';
 import { DeliverCallback } from './deliver-callback.usecase';
@@ -9,17 +10,12 @@ import { ApprovalsReconciler } from './approvals-reconciler.service';
 
 /** Handles expiry jobs: loads the request and expires it if it is still pending. */
 @Processor(ApprovalQueue.Expiry)
-export class ExpireApprovalProcessor extends WorkerHost implements OnApplicationBootstrap {
+export class ExpireApprovalProcessor extends QueueWorkerHost {
   constructor(
     private readonly expire: ExpireApproval,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(APP_CONFIG) config: AppConfig,
   ) {
-    super();
-  }
-
-  // After bootstrap: @nestjs/bullmq creates the worker during module init.
-  onApplicationBootstrap(): void {
-    this.worker.concurrency = this.config.WORKER_CONCURRENCY;
+    super(config.WORKER_CONCURRENCY);
   }
 
   async process(job: Job<ApprovalJobData>): Promise<string> {
@@ -32,19 +28,12 @@ export class ExpireApprovalProcessor extends WorkerHost implements OnApplication
 
 /** Handles callback jobs; a transient failure is thrown so that BullMQ retries with backoff. */
 @Processor(ApprovalQueue.Callbacks)
-export class DeliverCallbackProcessor extends WorkerHost implements OnApplicationBootstrap {
-  private readonly logger = new Logger(DeliverCallbackProcessor.name);
-
+export class DeliverCallbackProcessor extends QueueWorkerHost {
   constructor(
     private readonly deliver: DeliverCallback,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(APP_CONFIG) config: AppConfig,
   ) {
-    super();
-  }
-
-  // After bootstrap: @nestjs/bullmq creates the worker during module init.
-  onApplicationBootstrap(): void {
-    this.worker.concurrency = this.config.WORKER_CONCURRENCY;
+    super(config.WORKER_CONCURRENCY);
   }
 
   async process(job: Job<ApprovalJobData>): Promise<string> {
@@ -61,12 +50,12 @@ export class DeliverCallbackProcessor extends WorkerHost implements OnApplicatio
 
 /** Runs the reconciler on its schedule (one instance at a time: it is a single queue job). */
 @Processor(ApprovalQueue.Maintenance)
-export class ReconcileProcessor extends WorkerHost {
+export class ReconcileProcessor extends QueueWorkerHost {
   constructor(private readonly reconciler: ApprovalsReconciler) {
     super();
   }
 
-  async process(): Promise<{ expiries: number; callbacks: number }> {
+  async process(): Promise<{ expiries: number; callbacks: number; notifications: number }> {
     return this.reconciler.reconcile();
   }
 }

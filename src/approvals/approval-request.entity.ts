@@ -45,6 +45,18 @@ export class ApprovalRequest {
   @Column({ type: 'int' }) quorum: number;
   @Column({ name: 'deny_threshold', type: 'int' }) denyThreshold: number;
   @Column({ name: 'binding_message', type: 'text', nullable: true }) bindingMessage: string | null;
+  /** Escalation: after this many seconds undecided, `escalateTo` are notified (and may vote all along). */
+  @Column({ name: 'escalate_after', type: 'int', nullable: true }) escalateAfter: number | null;
+  @Column({ name: 'escalate_to', type: 'jsonb' }) escalateTo: string[];
+  /** A reminder to the approvers who have not voted, this many seconds after parking. */
+  @Column({ name: 'remind_after', type: 'int', nullable: true }) remindAfter: number | null;
+  /** Separation of duties: the delegating human and the agent's operator cannot approve. */
+  @Column({ name: 'independent_approvers', type: 'boolean' }) independentApprovers: boolean;
+  @Column({ name: 'agent_operator', type: 'text', nullable: true }) agentOperator: string | null;
+  /** When each notification round was queued (the reconciler redoes a round that has none). */
+  @Column({ name: 'notified_at', type: 'timestamptz', nullable: true }) notifiedAt: Date | null;
+  @Column({ name: 'escalated_at', type: 'timestamptz', nullable: true }) escalatedAt: Date | null;
+  @Column({ name: 'reminded_at', type: 'timestamptz', nullable: true }) remindedAt: Date | null;
 
   @Column({ name: 'delivery_mode', type: 'text' }) deliveryMode: DeliveryMode;
   @Column({ name: 'notification_endpoint', type: 'text', nullable: true }) notificationEndpoint: string | null;

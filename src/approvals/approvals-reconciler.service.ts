@@ -4,6 +4,7 @@ import { RedisConnections } from '../common/redis/redis.module';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { ApprovalJobs } from './approval-jobs.service';
 import { ApprovalRequest } from './approval-request.entity';
+import { ApproverRouting } from './approver-routing.port';
 
 const PAGE = 1000;
 
@@ -23,6 +24,7 @@ export class ApprovalsReconciler implements OnApplicationBootstrap {
     private readonly dataSource: DataSource,
     private readonly jobs: ApprovalJobs,
     private readonly redis: RedisConnections,
+    private readonly routing: ApproverRouting,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -35,15 +37,18 @@ export class ApprovalsReconciler implements OnApplicationBootstrap {
   }
 
   async reconcileAndSchedule(): Promise<void> {
-    const { expiries, callbacks } = await this.reconcile();
+    const { expiries, callbacks, notifications } = await this.reconcile();
     await this.jobs.scheduleReconciliation(this.config.RECONCILE_INTERVAL_SECONDS);
-    if (expiries || callbacks) this.logger.log(`reconciled ${expiries} expiry and ${callbacks} callback job(s) from Postgres`);
+    if (expiries || callbacks || notifications) {
+      this.logger.log(`reconciled ${expiries} expiry, ${callbacks} callback and ${notifications} notification job(s) from Postgres`);
+    }
   }
 
-  async reconcile(): Promise<{ expiries: number; callbacks: number }> {
+  async reconcile(): Promise<{ expiries: number; callbacks: number; notifications: number }> {
     const expiries = await this.forEachPage(`r.status = 'pending'`, (page) => this.jobs.reviveExpiry(...page));
     const callbacks = await this.forEachPage(`r.callback_state = 'pending'`, (page) => this.jobs.reviveCallback(...page));
-    return { expiries, callbacks };
+    const notifications = await this.routing.reconcile();
+    return { expiries, callbacks, notifications };
   }
 
   /** Keyset pagination over the requests matching `where`; returns how many there were. */

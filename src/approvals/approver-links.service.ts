@@ -6,7 +6,10 @@ import { Forbidden, NotFound } from '../common/errors/protocol-errors';
 import { SigningKeys } from '../common/keys/signing-keys.service';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { ApprovalRequest } from './approval-request.entity';
-import { isEligible } from './decide.usecase';
+import { ineligibility } from './decide.usecase';
+
+/** The approval page for one link (served by the notifications part). */
+export const approvalPagePath = (authReqId: string, token: string) => `/approve/${authReqId}?link=${encodeURIComponent(token)}`;
 
 export interface MintLinkCommand {
   tenantId: string;
@@ -29,18 +32,21 @@ export class ApproverLinks {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  async mint(cmd: MintLinkCommand): Promise<{ token: string; url: string; expires_at: string }> {
+  /** `url` opens the approval page; `decision_url` is the API endpoint the link authenticates (Bearer). */
+  async mint(cmd: MintLinkCommand): Promise<{ token: string; url: string; decision_url: string; jti: string; expires_at: string }> {
     const request = await this.dataSource.manager.findOne(ApprovalRequest, { where: { id: cmd.approvalId, tenantId: cmd.tenantId } });
     if (!request) throw new NotFound('no such approval request');
-    const principal = { kind: 'approver' as const, tenantId: cmd.tenantId, approverId: cmd.approverId, authReqId: request.id, viaGroup: cmd.viaGroup, linkId: '' };
-    if (!isEligible(request, principal)) throw new Forbidden(`${cmd.approverId} is not an approver of this request`);
+    const problem = ineligibility(request, { approverId: cmd.approverId, viaGroup: cmd.viaGroup });
+    if (problem) throw new Forbidden(problem);
     // JWT exp is whole seconds: round up, or the link would die up to a second before its request does.
     const expiresAt = new Date(Math.ceil(request.expiresAt.getTime() / 1000) * 1000);
+    const jti = randomUUID();
     const token = await this.keys.sign(
       { tenant: cmd.tenantId, auth_req_id: request.id, ...(cmd.viaGroup ? { grp: cmd.viaGroup } : {}) },
-      { typ: APPROVER_LINK_TYP, audience: APPROVER_LINK_AUDIENCE, subject: cmd.approverId, expiresAt, jti: randomUUID() },
+      { typ: APPROVER_LINK_TYP, audience: APPROVER_LINK_AUDIENCE, subject: cmd.approverId, expiresAt, jti },
     );
-    const url = new URL(`/v1/approvals/${request.id}/decisions`, this.config.PUBLIC_URL).toString();
-    return { token, url, expires_at: request.expiresAt.toISOString() };
+    const url = new URL(approvalPagePath(request.id, token), this.config.PUBLIC_URL).toString();
+    const decisionUrl = new URL(`/v1/approvals/${request.id}/decisions`, this.config.PUBLIC_URL).toString();
+    return { token, url, decision_url: decisionUrl, jti, expires_at: request.expiresAt.toISOString() };
   }
 }

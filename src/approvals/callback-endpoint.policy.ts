@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { allowListed } from '../common/host-allow-list';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 
 /**
@@ -22,26 +23,6 @@ export class CallbackEndpointPolicy {
     if (!allowedSchemes.includes(url.protocol)) return `must use ${allowedSchemes.map((s) => s.slice(0, -1)).join(' or ')}`;
     if (url.username || url.password) return 'must not contain credentials';
     if (url.hash) return 'must not contain a fragment';
-    const host = url.hostname.toLowerCase();
-    const port = url.port || (url.protocol === 'https:' ? '443' : '80');
-    const allowed = this.config.CALLBACK_ALLOWED_HOSTS.some((entry) => matches(entry, host, port));
-    return allowed ? undefined : `host "${url.host}" is not in CALLBACK_ALLOWED_HOSTS`;
+    return allowListed(this.config.CALLBACK_ALLOWED_HOSTS, url) ? undefined : `host "${url.host}" is not in CALLBACK_ALLOWED_HOSTS`;
   }
-}
-
-function matches(entry: string, host: string, port: string): boolean {
-  const [pattern, entryPort] = splitHostPort(entry);
-  if (entryPort && entryPort !== port) return false;
-  if (pattern.startsWith('*.')) return host.endsWith(pattern.slice(1)) && host.length > pattern.length - 1;
-  return host === pattern;
-}
-
-function splitHostPort(entry: string): [string, string | undefined] {
-  if (entry.startsWith('[')) {
-    const end = entry.indexOf(']');
-    const rest = entry.slice(end + 1);
-    return [entry.slice(0, end + 1), rest.startsWith(':') ? rest.slice(1) : undefined];
-  }
-  const i = entry.lastIndexOf(':');
-  return i > 0 && entry.indexOf(':') === i ? [entry.slice(0, i), entry.slice(i + 1)] : [entry, undefined];
 }

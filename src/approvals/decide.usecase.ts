@@ -7,6 +7,7 @@ import { Conflict, Forbidden, NotFound } from '../common/errors/protocol-errors'
 import { auditContext } from './approval-audit';
 import { ApprovalRequest, ApprovalStatus } from './approval-request.entity';
 import { ApprovalSettlement } from './approval-settlement.service';
+import { ApproverRouting } from './approver-routing.port';
 import { ApprovalVote, VoteDecision } from './approval-vote.entity';
 import { ExpireApproval } from './expire-approval.usecase';
 
@@ -34,12 +35,32 @@ export interface DecideResult {
   quorum: number;
 }
 
-/** Is this approver one the obligation names (directly, as the delegator, or through a group)? */
-export function isEligible(request: ApprovalRequest, approver: ApproverPrincipal): boolean {
-  const named = new Set(request.approvers);
-  if (named.has(`user:${approver.approverId}`)) return true;
-  if (named.has('delegator') && approver.approverId === request.delegatorId) return true;
-  return approver.viaGroup !== undefined && named.has(`group:${approver.viaGroup}`);
+/**
+ * Why this approver may not vote on the request, or undefined when they may: they must be named
+ * (directly, as the delegator, or through a group; escalation approvers count from the start),
+ * and under separation of duties neither the delegating human nor the agent's operator may vote.
+ */
+export function ineligibility(request: ApprovalRequest, approver: Pick<ApproverPrincipal, 'approverId' | 'viaGroup'>): string | undefined {
+  const who = approver.approverId;
+  if (request.independentApprovers && (who === request.delegatorId || who === request.agentOperator)) {
+    const role = who === request.delegatorId ? 'the delegating human' : "the agent's operator";
+    return `${who} is ${role} and this request requires independent approvers (separation of duties)`;
+  }
+  const named = new Set([...request.approvers, ...request.escalateTo]);
+  if (named.has(`user:${who}`)) return undefined;
+  if (named.has('delegator') && who === request.delegatorId) return undefined;
+  if (approver.viaGroup !== undefined && named.has(`group:${approver.viaGroup}`)) return undefined;
+  return `${who} is not an approver of this request`;
+}
+
+export const isEligible = (request: ApprovalRequest, approver: Pick<ApproverPrincipal, 'approverId' | 'viaGroup'>) =>
+  ineligibility(request, approver) === undefined;
+
+/** Named only through a group: membership is checked again now, since the link vouched for it only when it was sent. */
+function onlyViaGroup(request: ApprovalRequest, approver: ApproverPrincipal): string | undefined {
+  const named = new Set([...request.approvers, ...request.escalateTo]);
+  if (named.has(`user:${approver.approverId}`) || (named.has('delegator') && approver.approverId === request.delegatorId)) return undefined;
+  return approver.viaGroup;
 }
 
 /**
@@ -54,6 +75,7 @@ export class DecideApproval {
     private readonly audit: AuditLog,
     private readonly settlement: ApprovalSettlement,
     private readonly expiry: ExpireApproval,
+    private readonly routing: ApproverRouting,
   ) {}
 
   async execute(cmd: DecideCommand): Promise<DecideResult> {
@@ -69,7 +91,12 @@ export class DecideApproval {
       if (!request) throw new NotFound('no such approval request');
       if (await this.expiry.expireIfDue(manager, request)) return { settled: request, closed: 'expired' };
       if (request.status !== 'pending') return { closed: request.status };
-      if (!isEligible(request, approver)) throw new Forbidden(`${approver.approverId} is not an approver of this request`);
+      const problem = ineligibility(request, approver);
+      if (problem) throw new Forbidden(problem);
+      const group = onlyViaGroup(request, approver);
+      if (group && !(await this.routing.isGroupMember(request.tenantId, group, approver.approverId))) {
+        throw new Forbidden(`${approver.approverId} is no longer a member of group ${group}`);
+      }
 
       const votes = await manager.find(ApprovalVote, { where: { approvalId: request.id } });
       if (votes.some((v) => v.approverId === approver.approverId)) {

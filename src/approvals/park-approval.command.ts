@@ -67,12 +67,20 @@ export const envelopeParts = {
     .default({}),
 };
 
+const approverRefs = (what: string) =>
+  z
+    .array(text(300).regex(APPROVER_REF, { message: 'must be "user:<id>", "group:<name>" or "delegator"' }))
+    .min(1, { message: `must name at least one ${what}` })
+    .max(100, { message: `must name at most 100 ${what}s` });
+
 export const parkApprovalSchema = z.strictObject({
   tool_call: envelopeParts.toolCall,
   agent: z.strictObject({
     id: text(2048),
     class: id.optional(),
     trust_level: z.enum(['first_party_certified', 'first_party', 'third_party', 'unknown']).optional(),
+    /** The person or team that runs the agent (separation of duties keeps them from approving). */
+    operator: id.optional(),
     claims: z.looseObject({ act: actClaim.optional() }).optional(),
   }),
   delegator: z.strictObject({
@@ -86,14 +94,18 @@ export const parkApprovalSchema = z.strictObject({
   reason: envelopeParts.reason,
   risk: envelopeParts.risk,
   obligation: z.strictObject({
-    approvers: z
-      .array(text(300).regex(APPROVER_REF, { message: 'must be "user:<id>", "group:<name>" or "delegator"' }))
-      .min(1, { message: 'must name at least one approver' })
-      .max(100, { message: 'must name at most 100 approvers' }),
+    approvers: approverRefs('approver'),
     quorum: z.int().min(1).max(100).default(1),
     deny_threshold: z.int().min(1).max(100).default(1),
     expires_in: z.int().min(1, { message: 'must be at least 1 second' }).optional(),
     binding_message: text(256, CONTROL_OR_BREAK).optional(),
+    /** Seconds undecided before `escalate_to` are notified. */
+    escalate_after: z.int().min(1, { message: 'must be at least 1 second' }).optional(),
+    escalate_to: approverRefs('escalation approver').optional(),
+    /** Seconds after parking when approvers who have not voted are reminded. */
+    remind_after: z.int().min(1, { message: 'must be at least 1 second' }).optional(),
+    /** Separation of duties: the delegating human and the agent's operator may not approve. */
+    independent_approvers: z.boolean().default(false),
   }),
   delivery: envelopeParts.delivery,
   correlation: envelopeParts.correlation,

@@ -9,6 +9,7 @@ import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { auditContext } from './approval-audit';
 import { ApprovalJobs } from './approval-jobs.service';
 import { ApprovalRequest } from './approval-request.entity';
+import { ApproverRouting } from './approver-routing.port';
 import { CallbackEndpointPolicy } from './callback-endpoint.policy';
 import { ParkApprovalCommand } from './park-approval.command';
 
@@ -44,6 +45,7 @@ export class ParkApproval {
     private readonly audit: AuditLog,
     private readonly jobs: ApprovalJobs,
     private readonly callbackPolicy: CallbackEndpointPolicy,
+    private readonly routing: ApproverRouting,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -56,6 +58,19 @@ export class ParkApproval {
     }
 
     const expiresIn = Math.min(input.obligation.expires_in ?? this.config.APPROVAL_DEFAULT_EXPIRES_IN, this.config.APPROVAL_MAX_EXPIRES_IN);
+    this.checkTimers(input, expiresIn);
+    const { obligation } = input;
+    const problems = await this.routing.problemsWith({
+      tenantId,
+      approvers: obligation.approvers,
+      escalateTo: obligation.escalate_to ?? [],
+      quorum: obligation.quorum,
+      denyThreshold: obligation.deny_threshold,
+      delegatorId: input.delegator.id,
+      agentOperator: input.agent.operator ?? null,
+      independentApprovers: obligation.independent_approvers,
+    });
+    if (problems.length) throw InvalidRequest.forFields(problems);
     const request = new ApprovalRequest();
     Object.assign(request, {
       // 192 bits from the CSPRNG, opaque to the caller.
@@ -78,6 +93,14 @@ export class ParkApproval {
       quorum: input.obligation.quorum,
       denyThreshold: input.obligation.deny_threshold,
       bindingMessage: input.obligation.binding_message ?? null,
+      escalateAfter: obligation.escalate_after ?? null,
+      escalateTo: [...new Set(obligation.escalate_to ?? [])],
+      remindAfter: obligation.remind_after ?? null,
+      independentApprovers: obligation.independent_approvers,
+      agentOperator: input.agent.operator ?? null,
+      notifiedAt: null,
+      escalatedAt: null,
+      remindedAt: null,
       deliveryMode: input.delivery.mode,
       notificationEndpoint: input.delivery.notification_endpoint ?? null,
       notificationToken: input.delivery.notification_token ?? null,
@@ -87,12 +110,13 @@ export class ParkApproval {
       requestId: input.correlation.request_id ?? null,
       pollInterval: this.config.APPROVAL_POLL_INTERVAL,
       lastPolledAt: null,
+      createdAt: new Date(),
       expiresAt: new Date(Date.now() + expiresIn * 1000),
       decidedAt: null,
       tokenRedeemedAt: null,
       tokenJti: null,
       settledReason: null,
-    } satisfies Omit<ApprovalRequest, 'createdAt'>);
+    } satisfies ApprovalRequest);
 
     // The row and its audit event in one statement: atomic, and one round trip.
     const row = insertStatement(this.dataSource, ApprovalRequest, [request]);
@@ -108,7 +132,8 @@ export class ParkApproval {
       row.params.length,
     );
     await this.dataSource.query(`WITH parked AS (${row.sql}) ${event.sql}`, [...row.params, ...event.params]);
-    await this.jobs.scheduleExpiry(request);
+    // If either fails after the commit, the reconciler schedules it (Postgres says what is owed).
+    await Promise.all([this.jobs.scheduleExpiry(request), this.routing.parked(request)]);
     return { auth_req_id: request.id, expires_in: expiresIn, interval: request.pollInterval };
   }
 
@@ -130,7 +155,8 @@ export class ParkApproval {
   }
 
   private checkObligation({ obligation }: ParkApprovalCommand['input']): void {
-    const approvers = new Set(obligation.approvers);
+    // Escalation approvers may vote from the start, so they count towards what a quorum can reach.
+    const approvers = new Set([...obligation.approvers, ...(obligation.escalate_to ?? [])]);
     const namesGroup = [...approvers].some((a) => a.startsWith('group:'));
     // Without a group, the named people are all who can vote: a quorum above that could never be met.
     if (!namesGroup && obligation.quorum > approvers.size) {
@@ -142,6 +168,32 @@ export class ParkApproval {
       throw InvalidRequest.forFields([
         { field: 'obligation.deny_threshold', message: `is ${obligation.deny_threshold} but only ${approvers.size} approver(s) are named` },
       ]);
+    }
+  }
+
+  /** An escalation or reminder that could only come after the request expires would never fire. */
+  private checkTimers({ obligation }: ParkApprovalCommand['input'], expiresIn: number): void {
+    if ((obligation.escalate_after === undefined) !== (obligation.escalate_to === undefined)) {
+      const missing = obligation.escalate_after === undefined ? 'obligation.escalate_after' : 'obligation.escalate_to';
+      throw InvalidRequest.forFields([{ field: missing, message: 'is required when the other escalation field is given' }]);
+    }
+    for (const field of ['escalate_after', 'remind_after'] as const) {
+      const after = obligation[field];
+      if (after !== undefined && after >= expiresIn) {
+        throw InvalidRequest.forFields([
+          { field: `obligation.${field}`, message: `is ${after} s but the request expires after ${expiresIn} s, so it would never fire` },
+        ]);
+      }
+    }
+    if (obligation.independent_approvers) {
+      for (const field of ['approvers', 'escalate_to'] as const) {
+        const index = (obligation[field] ?? []).indexOf('delegator');
+        if (index >= 0) {
+          throw InvalidRequest.forFields([
+            { field: `obligation.${field}[${index}]`, message: 'cannot be "delegator" when independent_approvers is true (separation of duties)' },
+          ]);
+        }
+      }
     }
   }
 

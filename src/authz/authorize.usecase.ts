@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { ParkApproval, ParkedApproval } from '../approvals/park-approval.usecase';
 import { AuditBatcher } from '../audit/audit-batcher.service';
 import { GatewayPrincipal } from '../common/auth/auth.decorators';
+import { InvalidRequest } from '../common/errors/protocol-errors';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { AgentIdentity, AgentIdentityVerifier } from './agent-identity.verifier';
 import { AuthorizeInput } from './authorize.command';
@@ -54,16 +55,25 @@ export class Authorize {
   async execute(gateway: GatewayPrincipal, input: AuthorizeInput): Promise<AuthorizationResult> {
     const decisionId = `dec_${randomUUID()}`;
     const evaluation = await this.evaluate(gateway.tenantId, input, { dryRun: false });
-    const { decision } = evaluation;
+    let { decision } = evaluation;
     let approval: ParkedApproval | undefined;
 
     const approvalObligation = decision.obligations.find((o): o is HumanApprovalObligation => o.type === 'human_approval');
+    let unroutable: { field: string; message: string } | undefined;
     if (decision.verdict === 'allow_with_obligations' && approvalObligation) {
-      approval = await this.park.execute({
-        tenantId: gateway.tenantId,
-        gatewayId: gateway.gatewayId,
-        input: this.parkInput(input, evaluation, approvalObligation, decisionId),
-      });
+      try {
+        approval = await this.park.execute({
+          tenantId: gateway.tenantId,
+          gatewayId: gateway.gatewayId,
+          input: this.parkInput(input, evaluation, approvalObligation, decisionId),
+        });
+      } catch (e) {
+        // The policy's obligation names approvers nobody can be (unknown, an empty group, too few
+        // for the quorum): fail closed with a reason rather than park a call nobody can answer.
+        if (!(e instanceof InvalidRequest) || !String(e.extra.field ?? '').startsWith('obligation.')) throw e;
+        unroutable = { field: String(e.extra.field), message: e.description };
+        decision = { ...decision, verdict: 'deny', obligations: [], reasons: [...decision.reasons, 'approvers_unavailable'] };
+      }
     }
 
     // The decision's audit row (durable before we answer) and the session's counters, side by side.
@@ -88,6 +98,7 @@ export class Authorize {
         input: { ...input, agent: { claims: evaluation.identity?.claims ?? null } },
         facts: evaluation.facts ?? null,
         delegation_id: evaluation.delegationId ?? null,
+        ...(unroutable ? { approvers_unavailable: unroutable } : {}),
       },
     });
     await Promise.all([audited, this.risk.record(gateway.tenantId, evaluation.session, decision.verdict)]);
@@ -196,6 +207,8 @@ export class Authorize {
           ? identity.trustLevel
           : 'unknown') as 'first_party_certified' | 'first_party' | 'third_party' | 'unknown',
         claims: identity.claims.act ? { act: (identity.claims.act as { act?: never }).act } : undefined,
+        // Who runs the agent, when its token says so: separation of duties keeps them from approving.
+        ...(typeof identity.claims.operator === 'string' && identity.claims.operator ? { operator: identity.claims.operator } : {}),
       },
       delegator: { id: identity.human, ...(evaluation.delegationId ? { delegation_id: evaluation.delegationId } : {}) },
       intent: input.intent,
@@ -209,6 +222,10 @@ export class Authorize {
         deny_threshold: 1,
         expires_in: obligation.expires_in,
         binding_message: obligation.binding_message,
+        escalate_after: obligation.escalate_after,
+        escalate_to: obligation.escalate_to,
+        remind_after: obligation.remind_after,
+        independent_approvers: obligation.independent_approvers,
       },
       delivery: input.delivery,
       correlation: input.correlation,

@@ -14,8 +14,9 @@ import { cliFlags } from './cli-args';
 
 /**
  * npm run link -- --tenant acme --request <auth_req_id> --approver bob [--group finance]
- * Mints an approver link (the credential for POST /v1/approvals/{id}/decisions). Until the
- * notifications part emails these, this is how an approver gets one.
+ * Mints an approver link: its url opens the approval page, and the token is also the Bearer
+ * credential for POST /v1/approvals/{id}/decisions. Approvers get theirs by email and push; this
+ * is for scripts and recovery.
  */
 async function main(): Promise<void> {
   const flags = cliFlags('npm run link -- --tenant <id> --request <auth_req_id> --approver <user id> [--group <name>]', {

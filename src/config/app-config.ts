@@ -104,6 +104,26 @@ export const configSchema = z
     APPROVAL_TOKEN_TTL: int(1, 120).default(60),
     LONG_POLL_MAX_WAIT: int(0, 60).default(60),
 
+    SMTP_URL: url(['smtp', 'smtps']).optional(),
+    MAIL_FROM: z.string().min(3).default('Countersign <approvals@countersign.localhost>'),
+    VAPID_PUBLIC_KEY: z.string().regex(/^[A-Za-z0-9_-]{87}$/, { message: 'must be a base64url P-256 public key (npm run vapid)' }).optional(),
+    VAPID_PRIVATE_KEY: z.string().regex(/^[A-Za-z0-9_-]{43}$/, { message: 'must be a base64url P-256 private key (npm run vapid)' }).optional(),
+    VAPID_SUBJECT: z
+      .string()
+      .regex(/^(mailto:|https:)/, { message: 'must be a mailto: or https: URI (RFC 8292)' })
+      .default('mailto:security@countersign.localhost'),
+    PUSH_SERVICE_HOSTS: list.default([
+      'fcm.googleapis.com',
+      'updates.push.services.mozilla.com',
+      'web.push.apple.com',
+      '*.push.apple.com',
+      '*.notify.windows.com',
+    ]),
+    PUSH_CA_FILE: z.string().min(1).optional(),
+    NOTIFY_MAX_ATTEMPTS: int(1, 50).default(6),
+    NOTIFY_BACKOFF_MS: int(10, 600000).default(2000),
+    NOTIFY_TIMEOUT_MS: int(100, 60000).default(10000),
+
     CALLBACK_ALLOWED_HOSTS: list.default([]),
     CALLBACK_ALLOW_HTTP: bool.default(false),
     CALLBACK_TIMEOUT_MS: int(100, 60000).default(5000),
@@ -117,6 +137,10 @@ export const configSchema = z
         path: ['APPROVAL_DEFAULT_EXPIRES_IN'],
         message: `must not exceed APPROVAL_MAX_EXPIRES_IN (${c.APPROVAL_MAX_EXPIRES_IN})`,
       });
+    }
+    if (!!c.VAPID_PUBLIC_KEY !== !!c.VAPID_PRIVATE_KEY) {
+      const missing = c.VAPID_PUBLIC_KEY ? 'VAPID_PRIVATE_KEY' : 'VAPID_PUBLIC_KEY';
+      ctx.addIssue({ code: 'custom', path: [missing], message: 'is required when the other VAPID key is set (npm run vapid)' });
     }
     if (!c.DEMO_MODE) {
       if (!c.GATEWAY_JWKS_URL && !c.GATEWAY_JWKS_FILE) {

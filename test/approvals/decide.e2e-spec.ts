@@ -168,12 +168,12 @@ describe('deciding: POST /v1/approvals/:id/decisions', () => {
 
   it('a member of a named group votes through a viaGroup link; another group is 403', async () => {
     const id = await park({ approvers: ['group:finance'], quorum: 1 });
-    const wrong = await voteWith(await rawLink(id, 'erin', { grp: 'marketing' }), id, { decision: 'approve', reason: 'x' });
+    const wrong = await voteWith(await rawLink(id, 'dave', { grp: 'marketing' }), id, { decision: 'approve', reason: 'x' });
     expect(wrong.status).toBe(403);
-    const res = await vote(id, 'erin', 'approve', 'finance sign-off', 'finance');
+    const res = await vote(id, 'dave', 'approve', 'finance sign-off', 'finance');
     expect(res.status).toBe(200);
     expect(res.body.status).toBe('approved');
-    expect(await voteRows(id)).toEqual([{ approver_id: 'erin', decision: 'approve', reason: 'finance sign-off', via_group: 'finance' }]);
+    expect(await voteRows(id)).toEqual([{ approver_id: 'dave', decision: 'approve', reason: 'finance sign-off', via_group: 'finance' }]);
   });
 
   describe('input validation', () => {

@@ -59,7 +59,8 @@ describe('POST /v1/authorize properties', () => {
 
   // ---- generators ----------------------------------------------------------------------
 
-  const json = fc.jsonValue({ maxDepth: 3 });
+  // A "__proto__" key is refused by the JSON parser itself (400, prototype poisoning): another property.
+  const json = fc.jsonValue({ maxDepth: 3 }).filter((v) => !JSON.stringify(v).includes('"__proto__"'));
   const str = fc.oneof(fc.string({ maxLength: 40 }), fc.string({ unit: 'grapheme', maxLength: 20 }), fc.constantFrom('', ' ', '\u0000', '\u202e', 'x'.repeat(600)));
   /** A field that is sometimes valid, sometimes any JSON, sometimes a random string. */
   const maybe = <T>(good: fc.Arbitrary<T>) => fc.oneof({ weight: 10, arbitrary: good }, { weight: 1, arbitrary: json }, { weight: 1, arbitrary: str });
@@ -83,7 +84,7 @@ describe('POST /v1/authorize properties', () => {
       },
       { requiredKeys: [] },
     ),
-    fc.dictionary(fc.string({ maxLength: 10 }), json, { maxKeys: 5 }),
+    fc.dictionary(fc.string({ maxLength: 10 }).filter((k) => k !== '__proto__'), json, { maxKeys: 5 }),
   );
   const action = fc.record(
     {

@@ -3,6 +3,7 @@
  * instance must deny the next decisions on the other within a second, reject the approval
  * requests parked on the revoked authority (with callbacks), and cascade to sub-delegations.
  */
+import { addApprovers } from '../support/directory';
 import { call } from '../support/api';
 import { TestApp, testEnvironment, TestEnvironment } from '../support/app';
 import { CallbackServer, eventually, requestRow, sql } from '../support/callback-server';
@@ -43,6 +44,8 @@ describe('delegation revocation across instances', () => {
   };
 
   async function grant(app: TestApp, body: Record<string, unknown>): Promise<string> {
+    // The delegating human approves the parked calls (obligation "delegator"), so they are in the directory.
+    if (typeof body.human === 'string') await addApprovers(env.db.url, 'acme', [body.human]);
     const res = await call(app.url, 'POST', '/v1/delegations', { token: admin, body });
     expect(res.status).toBe(201);
     return res.body.id;

@@ -4,6 +4,7 @@
  * delegations to its own agents and human (ids prefixed per row), so rows never share a cached
  * hop or a session counter.
  */
+import { addApprovers } from '../support/directory';
 import { readFileSync } from 'node:fs';
 import { exportJWK, generateKeyPair, importJWK, JWK, SignJWT } from 'jose';
 import { call } from '../support/api';
@@ -781,6 +782,8 @@ describe('POST /v1/authorize scenarios (starter policy set)', () => {
     const created: string[] = [];
     for (const g of row.grants) {
       const human = g.human ? `${ids.p}${g.human}` : ids.human;
+      // The delegating human approves the parked calls (obligation "delegator"), so they are in the directory.
+      await addApprovers(env.db.url, g.tenant ?? TENANT, [human]);
       if (g.viaSql) {
         const parent = g.parent !== undefined ? created[g.parent] : null;
         const [grantor] = parent

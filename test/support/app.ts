@@ -1,10 +1,13 @@
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Redis } from 'ioredis';
 import { createApiApp } from '../../src/bootstrap';
 import { AppConfig, loadConfig } from '../../src/config/app-config';
 import { createTestDatabase, TestDatabase } from './database';
+import { seedDirectory } from './directory';
 import { prepareTestKeys, TEST_AGENT_ISSUER, TEST_GATEWAY_AUDIENCE, TEST_GATEWAY_ISSUER } from './keys';
 
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -27,8 +30,25 @@ export interface TestEnvironment {
   teardown(): Promise<void>;
 }
 
-export async function testEnvironment(): Promise<TestEnvironment> {
+/** `directory: false` starts with an empty approver directory (otherwise the common test people and groups are there). */
+/** A port free right now: for an app whose PUBLIC_URL (the links it sends) must name its own port. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Overrides that make the app's links point at itself: PORT and PUBLIC_URL on a free port. */
+export async function selfLinked(): Promise<Record<string, string>> {
+  const port = await freePort();
+  return { PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}` };
+}
+
+export async function testEnvironment(options: { directory?: boolean } = {}): Promise<TestEnvironment> {
   const db = await createTestDatabase();
+  if (options.directory !== false) await seedDirectory(db.url);
   const keys = await prepareTestKeys();
   const redisPrefix = `cstest-${randomBytes(4).toString('hex')}`;
   const apps = new Set<TestApp>();
@@ -61,7 +81,7 @@ export async function testEnvironment(): Promise<TestEnvironment> {
   const start = async (overrides: Record<string, string> = {}): Promise<TestApp> => {
     const cfg = await config(overrides);
     const app = await createApiApp(cfg);
-    await app.listen({ port: 0, host: '127.0.0.1' });
+    await app.listen({ port: overrides.PORT ? Number(overrides.PORT) : 0, host: '127.0.0.1' });
     const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
     const handle: TestApp = {
       app,

@@ -347,6 +347,13 @@ describe('compiling a policy set', () => {
     ['a negative expiry', `@obligation("human_approval") @approvers("delegator") @expires_in("-5") ${permitAll}`, /@expires_in/],
     ['a sampled review above 1', `@sampled_review("1.5") ${permitAll}`, /@sampled_review must be in \(0, 1\]/],
     ['a sampled review of 0', `@sampled_review("0") ${permitAll}`, /@sampled_review/],
+    ['an escalation without targets', `@obligation("human_approval") @approvers("user:bob") @escalate_after("60") ${permitAll}`, /@escalate_after and @escalate_to go together/],
+    ['escalation targets without a delay', `@obligation("human_approval") @approvers("user:bob") @escalate_to("group:cfo") ${permitAll}`, /go together/],
+    ['an escalation delay that is not a number', `@obligation("human_approval") @approvers("user:bob") @escalate_after("soon") @escalate_to("group:cfo") ${permitAll}`, /@escalate_after must be a number of seconds/],
+    ['an escalation target that is not a reference', `@obligation("human_approval") @approvers("user:bob") @escalate_after("60") @escalate_to("cfo") ${permitAll}`, /@escalate_to must list/],
+    ['a reminder that is not a number', `@obligation("human_approval") @approvers("user:bob") @remind_after("-1") ${permitAll}`, /@remind_after must be a number of seconds/],
+    ['independence that is not true or false', `@obligation("human_approval") @approvers("user:bob") @independent_approvers("yes") ${permitAll}`, /@independent_approvers must be "true" or "false"/],
+    ['independent approvers that include the delegator', `@obligation("human_approval") @approvers("delegator,user:bob") @independent_approvers("true") ${permitAll}`, /excludes "delegator"/],
   ])('refuses %s', (_n, text, message) => {
     expect(compileErrors({ p: text }).join('\n')).toMatch(message);
   });
@@ -375,14 +382,29 @@ describe('evaluating a custom policy set', () => {
         expires_in: 300,
         binding_message: 'from a',
         reason_required: true,
+        independent_approvers: false,
       },
     ]);
+  });
+
+  it('merges escalation, reminders and separation of duties strictly: earliest escalation to everyone named, earliest reminder, independence if either asks', () => {
+    const engine = compile({
+      a: `@obligation("human_approval") @approvers("group:finance") @escalate_after("600") @escalate_to("group:cfo") @remind_after("300") @independent_approvers("true") ${when('context.granted')}`,
+      b: `@obligation("human_approval") @approvers("user:carol") @escalate_after("120") @escalate_to("user:dana") @remind_after("90") ${when('context.granted')}`,
+    });
+    expect(approvalOf(engine.evaluate(BASELINE))).toMatchObject({
+      approvers: ['group:finance', 'user:carol'],
+      escalate_after: 120,
+      escalate_to: ['group:cfo', 'user:dana'],
+      remind_after: 90,
+      independent_approvers: true,
+    });
   });
 
   it('leaves out the expiry when no matching approval sets one', () => {
     const engine = compile({ p: `@obligation("human_approval") @approvers("delegator") ${when('true')}` });
     const approval = approvalOf(engine.evaluate(BASELINE));
-    expect(approval).toEqual({ type: 'human_approval', approvers: ['delegator'], quorum: 1, reason_required: false });
+    expect(approval).toEqual({ type: 'human_approval', approvers: ['delegator'], quorum: 1, reason_required: false, independent_approvers: false });
   });
 
   it('keeps the highest of two sampled-review rates', () => {

@@ -21,6 +21,12 @@ export interface HumanApprovalObligation {
   expires_in?: number;
   binding_message?: string;
   reason_required: boolean;
+  /** Seconds undecided before `escalate_to` are notified. */
+  escalate_after?: number;
+  escalate_to?: string[];
+  remind_after?: number;
+  /** Separation of duties: the delegating human and the agent's operator may not approve. */
+  independent_approvers: boolean;
 }
 export interface SampledReviewObligation {
   type: 'sampled_review';
@@ -143,6 +149,19 @@ function checkAnnotations(id: string, m: PolicyMeta): string[] {
   if (a.approvers && !a.approvers.split(',').every((s) => /^(delegator|user:.+|group:.+)$/.test(s.trim()))) {
     errors.push(`${id}: @approvers must list "delegator", "user:<id>" or "group:<name>", comma-separated`);
   }
+  for (const timer of ['escalate_after', 'remind_after']) {
+    if (a[timer] && !/^[1-9][0-9]{0,6}$/.test(a[timer])) errors.push(`${id}: @${timer} must be a number of seconds`);
+  }
+  if (a.escalate_to && !a.escalate_to.split(',').every((s) => /^(delegator|user:.+|group:.+)$/.test(s.trim()))) {
+    errors.push(`${id}: @escalate_to must list "delegator", "user:<id>" or "group:<name>", comma-separated`);
+  }
+  if (!!a.escalate_after !== !!a.escalate_to) errors.push(`${id}: @escalate_after and @escalate_to go together`);
+  if (a.independent_approvers && !['true', 'false'].includes(a.independent_approvers)) {
+    errors.push(`${id}: @independent_approvers must be "true" or "false"`);
+  }
+  if (a.independent_approvers === 'true' && [a.approvers, a.escalate_to].some((l) => l?.split(',').some((x) => x.trim() === 'delegator'))) {
+    errors.push(`${id}: @independent_approvers("true") excludes "delegator" from the approvers`);
+  }
   if (a.obligation && !a.approvers) errors.push(`${id}: @obligation("human_approval") needs @approvers`);
   if (a.approvers && a.quorum) {
     const named = a.approvers.split(',').map((x) => x.trim());
@@ -151,6 +170,21 @@ function checkAnnotations(id: string, m: PolicyMeta): string[] {
     }
   }
   return errors;
+}
+
+const minimum = (annotations: Record<string, string>[], key: string): number | undefined => {
+  const values = annotations.map((a) => Number(a[key])).filter((n) => n > 0);
+  return values.length ? Math.min(...values) : undefined;
+};
+
+/** The earliest escalation wins; its targets are everyone any escalating permit names. */
+function strictestEscalation(approvals: Record<string, string>[]): Pick<HumanApprovalObligation, 'escalate_after' | 'escalate_to'> {
+  const escalating = approvals.filter((a) => a.escalate_after && a.escalate_to);
+  if (!escalating.length) return {};
+  return {
+    escalate_after: minimum(escalating, 'escalate_after'),
+    escalate_to: [...new Set(escalating.flatMap((a) => a.escalate_to.split(',').map((s) => s.trim())))].sort(),
+  };
 }
 
 /** Several permits may ask for approval: the strictest combination wins. */
@@ -169,6 +203,9 @@ function mergeObligations(annotations: Record<string, string>[]): Obligation[] {
       ...(expiries.length ? { expires_in: Math.min(...expiries) } : {}),
       ...(approvals.find((a) => a.binding_message) ? { binding_message: approvals.find((a) => a.binding_message)!.binding_message } : {}),
       reason_required: approvals.some((a) => a.reason_required === 'true'),
+      ...strictestEscalation(approvals),
+      ...(minimum(approvals, 'remind_after') ? { remind_after: minimum(approvals, 'remind_after') } : {}),
+      independent_approvers: approvals.some((a) => a.independent_approvers === 'true'),
     });
   }
   const rates = annotations.map((a) => Number(a.sampled_review)).filter((n) => n > 0);

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { exportJWK, generateKeyPair, JWK } from 'jose';
+import { generateVAPIDKeys } from 'web-push';
 
 export interface PrivateJwks {
   keys: JWK[];
@@ -54,6 +55,8 @@ export interface DevKeyPaths {
   signingKeysFile: string;
   gatewayPrivateKeyFile: string;
   gatewayJwksFile: string;
+  /** Web push VAPID pair: {"publicKey", "privateKey"}, base64url. */
+  vapidKeysFile: string;
 }
 
 export const DEV_GATEWAY_ISSUER = 'countersign-dev';
@@ -67,6 +70,7 @@ export async function ensureDevKeys(dir: string): Promise<DevKeyPaths> {
     signingKeysFile: join(dir, 'signing-keys.json'),
     gatewayPrivateKeyFile: join(dir, 'dev-gateway-key.json'),
     gatewayJwksFile: join(dir, 'dev-gateway-jwks.json'),
+    vapidKeysFile: join(dir, 'vapid-keys.json'),
   };
   if (!existsSync(paths.signingKeysFile)) {
     writeSecretJson(paths.signingKeysFile, { keys: [await generatePrivateJwk('ES256')] });
@@ -76,5 +80,10 @@ export async function ensureDevKeys(dir: string): Promise<DevKeyPaths> {
     writeSecretJson(paths.gatewayPrivateKeyFile, key);
     writeSecretJson(paths.gatewayJwksFile, { keys: [publicJwk(key)] });
   }
+  if (!existsSync(paths.vapidKeysFile)) writeSecretJson(paths.vapidKeysFile, generateVAPIDKeys());
   return paths;
+}
+
+export function readVapidKeys(path: string): { publicKey: string; privateKey: string } {
+  return JSON.parse(readFileSync(path, 'utf8'));
 }

@@ -1,0 +1,218 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import type { ApproverObligation } from '../../approvals/approver-routing.port';
+import { FieldProblem, InvalidRequest, NotFound } from '../../common/errors/protocol-errors';
+import { Approver, ApproverGroup, ApproverGroupMember } from './approver.entity';
+import { ApproverInput, GroupInput } from './directory.commands';
+
+/** One person to notify, and the group through which they were named (if only through one). */
+export interface Recipient {
+  approverId: string;
+  displayName: string;
+  email: string | null;
+  viaGroup: string | null;
+}
+
+interface Lookup {
+  people: Map<string, Recipient>;
+  /** Group name → its members; an empty array is an empty group, an absent key an unknown one. */
+  groups: Map<string, Recipient[]>;
+}
+
+const PAGE_MAX = 500;
+
+/**
+ * The approver directory: people and groups per tenant, and how an obligation's approver
+ * references ("user:<id>", "group:<name>", "delegator") resolve to people.
+ */
+@Injectable()
+export class ApproverDirectory {
+  constructor(private readonly dataSource: DataSource) {}
+
+  async putApprover(tenantId: string, id: string, input: ApproverInput): Promise<{ approver: Approver; created: boolean }> {
+    const [row] = await this.dataSource.query(
+      `INSERT INTO approvers (tenant_id, id, display_name, email) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (tenant_id, id) DO UPDATE SET display_name = EXCLUDED.display_name, email = EXCLUDED.email, updated_at = now()
+       RETURNING (xmax = 0) AS created`,
+      [tenantId, id, input.display_name, input.email ?? null],
+    );
+    return { approver: await this.getApprover(tenantId, id), created: row.created };
+  }
+
+  async getApprover(tenantId: string, id: string): Promise<Approver> {
+    const approver = await this.dataSource.manager.findOne(Approver, { where: { tenantId, id } });
+    if (!approver) throw new NotFound(`no approver "${id}"`);
+    return approver;
+  }
+
+  async listApprovers(tenantId: string, after = '', limit = 100): Promise<Approver[]> {
+    return this.dataSource.manager
+      .createQueryBuilder(Approver, 'a')
+      .where('a.tenantId = :tenantId AND a.id > :after', { tenantId, after })
+      .orderBy('a.id')
+      .limit(Math.min(limit, PAGE_MAX))
+      .getMany();
+  }
+
+  /** Also removes them from their groups and drops their push subscriptions (foreign keys cascade). */
+  async deleteApprover(tenantId: string, id: string): Promise<void> {
+    const result = await this.dataSource.manager.delete(Approver, { tenantId, id });
+    if (!result.affected) throw new NotFound(`no approver "${id}"`);
+  }
+
+  /** Creates or replaces a group and its whole member list, atomically; every member must exist. */
+  async putGroup(tenantId: string, name: string, input: GroupInput): Promise<{ group: GroupView; created: boolean }> {
+    const members = [...new Set(input.members)];
+    const created = await this.dataSource.transaction(async (manager) => {
+      const known = await manager.query(`SELECT id FROM approvers WHERE tenant_id = $1 AND id = ANY($2)`, [tenantId, members]);
+      const knownIds = new Set(known.map((r: { id: string }) => r.id));
+      const problems = input.members
+        .map((m, i) => ({ m, i }))
+        .filter(({ m }) => !knownIds.has(m))
+        .map(({ m, i }) => ({ field: `members[${i}]`, message: `"${m}" is not in the approver directory` }));
+      if (problems.length) throw InvalidRequest.forFields(problems);
+      const [row] = await manager.query(
+        `INSERT INTO approver_groups (tenant_id, name, display_name) VALUES ($1, $2, $3)
+         ON CONFLICT (tenant_id, name) DO UPDATE SET display_name = EXCLUDED.display_name, updated_at = now()
+         RETURNING (xmax = 0) AS created`,
+        [tenantId, name, input.display_name ?? name],
+      );
+      await manager.delete(ApproverGroupMember, { tenantId, groupName: name });
+      if (members.length) {
+        await manager.query(
+          `INSERT INTO approver_group_members (tenant_id, group_name, approver_id) SELECT $1, $2, unnest($3::text[])`,
+          [tenantId, name, members],
+        );
+      }
+      return row.created as boolean;
+    });
+    return { group: await this.getGroup(tenantId, name), created };
+  }
+
+  async getGroup(tenantId: string, name: string): Promise<GroupView> {
+    const group = await this.dataSource.manager.findOne(ApproverGroup, { where: { tenantId, name } });
+    if (!group) throw new NotFound(`no approver group "${name}"`);
+    const members = await this.dataSource.manager.find(ApproverGroupMember, { where: { tenantId, groupName: name }, order: { approverId: 'ASC' } });
+    return groupView(group, members.map((m) => m.approverId));
+  }
+
+  async listGroups(tenantId: string): Promise<GroupView[]> {
+    const rows: { name: string; display_name: string; created_at: Date; updated_at: Date; members: string[] }[] = await this.dataSource.query(
+      `SELECT g.name, g.display_name, g.created_at, g.updated_at,
+              coalesce(array_agg(m.approver_id ORDER BY m.approver_id) FILTER (WHERE m.approver_id IS NOT NULL), '{}') AS members
+         FROM approver_groups g LEFT JOIN approver_group_members m ON m.tenant_id = g.tenant_id AND m.group_name = g.name
+        WHERE g.tenant_id = $1 GROUP BY g.tenant_id, g.name ORDER BY g.name LIMIT ${PAGE_MAX}`,
+      [tenantId],
+    );
+    return rows.map((r) => ({ name: r.name, display_name: r.display_name, members: r.members, created_at: r.created_at.toISOString(), updated_at: r.updated_at.toISOString() }));
+  }
+
+  async deleteGroup(tenantId: string, name: string): Promise<void> {
+    const result = await this.dataSource.manager.delete(ApproverGroup, { tenantId, name });
+    if (!result.affected) throw new NotFound(`no approver group "${name}"`);
+  }
+
+  async isGroupMember(tenantId: string, group: string, approverId: string): Promise<boolean> {
+    return this.dataSource.manager.exists(ApproverGroupMember, { where: { tenantId, groupName: group, approverId } });
+  }
+
+  /**
+   * The people that approver references name, each once (named directly beats named through a
+   * group), without those excluded (e.g. by separation of duties or because they already voted).
+   */
+  async recipients(tenantId: string, refs: string[], delegatorId: string, exclude: (approverId: string) => boolean = () => false): Promise<Recipient[]> {
+    const found = await this.lookup(tenantId, refs, delegatorId);
+    const out = new Map<string, Recipient>();
+    for (const ref of refs) {
+      const person = ref === 'delegator' ? found.people.get(delegatorId) : ref.startsWith('user:') ? found.people.get(ref.slice(5)) : undefined;
+      if (person && !exclude(person.approverId)) out.set(person.approverId, person);
+    }
+    for (const ref of refs.filter((r) => r.startsWith('group:'))) {
+      for (const member of found.groups.get(ref.slice(6)) ?? []) {
+        if (!out.has(member.approverId) && !exclude(member.approverId)) out.set(member.approverId, member);
+      }
+    }
+    return [...out.values()];
+  }
+
+  /**
+   * What would make a request nobody can answer: an unknown person, an unknown or empty group,
+   * or fewer distinct eligible people than the quorum or deny threshold needs.
+   */
+  async problemsWith(o: ApproverObligation): Promise<FieldProblem[]> {
+    const found = await this.lookup(o.tenantId, [...o.approvers, ...o.escalateTo], o.delegatorId);
+    const problems: FieldProblem[] = [];
+    const check = (refs: string[], field: string) =>
+      refs.forEach((ref, i) => {
+        const at = `obligation.${field}[${i}]`;
+        if (ref === 'delegator' && !found.people.has(o.delegatorId)) {
+          problems.push({ field: at, message: `names the delegator "${o.delegatorId}", who is not in the approver directory, so they cannot be reached` });
+        } else if (ref.startsWith('user:') && !found.people.has(ref.slice(5))) {
+          problems.push({ field: at, message: `names "${ref.slice(5)}", who is not in the approver directory` });
+        } else if (ref.startsWith('group:') && !found.groups.has(ref.slice(6))) {
+          problems.push({ field: at, message: `names group "${ref.slice(6)}", which does not exist` });
+        } else if (ref.startsWith('group:') && found.groups.get(ref.slice(6))!.length === 0) {
+          problems.push({ field: at, message: `names group "${ref.slice(6)}", which has no members` });
+        }
+      });
+    check(o.approvers, 'approvers');
+    check(o.escalateTo, 'escalate_to');
+    if (problems.length) return problems;
+
+    const excluded = (id: string) => o.independentApprovers && (id === o.delegatorId || id === o.agentOperator);
+    const eligible = await this.recipients(o.tenantId, [...o.approvers, ...o.escalateTo], o.delegatorId, excluded);
+    const why = o.independentApprovers ? ' (separation of duties excludes the delegating human and the agent operator)' : '';
+    if (o.quorum > eligible.length) {
+      problems.push({ field: 'obligation.quorum', message: `is ${o.quorum} but only ${eligible.length} distinct approver(s) can vote${why}` });
+    }
+    if (o.denyThreshold > eligible.length) {
+      problems.push({ field: 'obligation.deny_threshold', message: `is ${o.denyThreshold} but only ${eligible.length} distinct approver(s) can vote${why}` });
+    }
+    return problems;
+  }
+
+  /** One round trip: the people named directly (or as the delegator) and every named group with its members. */
+  private async lookup(tenantId: string, refs: string[], delegatorId: string): Promise<Lookup> {
+    const people = [...new Set(refs.flatMap((r) => (r === 'delegator' ? [delegatorId] : r.startsWith('user:') ? [r.slice(5)] : [])))];
+    const groups = [...new Set(refs.filter((r) => r.startsWith('group:')).map((r) => r.slice(6)))];
+    const rows: { group_name: string | null; id: string | null; display_name: string | null; email: string | null }[] = await this.dataSource.query(
+      `SELECT NULL::text AS group_name, a.id, a.display_name, a.email
+         FROM approvers a WHERE a.tenant_id = $1 AND a.id = ANY($2::text[])
+       UNION ALL
+       SELECT g.name, a.id, a.display_name, a.email
+         FROM approver_groups g
+         LEFT JOIN approver_group_members m ON m.tenant_id = g.tenant_id AND m.group_name = g.name
+         LEFT JOIN approvers a ON a.tenant_id = m.tenant_id AND a.id = m.approver_id
+        WHERE g.tenant_id = $1 AND g.name = ANY($3::text[])`,
+      [tenantId, people, groups],
+    );
+    const found: Lookup = { people: new Map(), groups: new Map() };
+    for (const r of rows) {
+      const person = r.id ? { approverId: r.id, displayName: r.display_name!, email: r.email, viaGroup: r.group_name } : undefined;
+      if (r.group_name === null) {
+        if (person) found.people.set(person.approverId, person);
+        continue;
+      }
+      const members = found.groups.get(r.group_name) ?? [];
+      if (person) members.push(person);
+      found.groups.set(r.group_name, members);
+    }
+    return found;
+  }
+}
+
+export interface GroupView {
+  name: string;
+  display_name: string;
+  members: string[];
+  created_at: string;
+  updated_at: string;
+}
+
+function groupView(g: ApproverGroup, members: string[]): GroupView {
+  return { name: g.name, display_name: g.displayName, members, created_at: g.createdAt.toISOString(), updated_at: g.updatedAt.toISOString() };
+}
+
+export function approverView(a: Approver) {
+  return { id: a.id, display_name: a.displayName, email: a.email, created_at: a.createdAt.toISOString(), updated_at: a.updatedAt.toISOString() };
+}

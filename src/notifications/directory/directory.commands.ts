@@ -1,0 +1,25 @@
+import { z } from 'zod';
+import { text } from '../../approvals/park-approval.command';
+
+/** Ids appear in approver references ("user:<id>") and in URLs: no spaces, no control characters. */
+export const APPROVER_ID = /^[A-Za-z0-9._@+-]{1,200}$/;
+export const GROUP_NAME = /^[A-Za-z0-9._-]{1,100}$/;
+
+export const approverInputSchema = z.strictObject({
+  display_name: text(200),
+  email: z.email({ message: 'must be an email address' }).max(320).nullable().optional(),
+});
+export type ApproverInput = z.output<typeof approverInputSchema>;
+
+export const groupInputSchema = z.strictObject({
+  display_name: text(200).optional(),
+  members: z
+    .array(z.string().regex(APPROVER_ID, { message: 'must be an approver id' }))
+    .max(1000, { message: 'must list at most 1000 members' }),
+});
+export type GroupInput = z.output<typeof groupInputSchema>;
+
+export const listQuerySchema = z.strictObject({
+  after: z.string().max(200).optional(),
+  limit: z.coerce.number({ message: 'must be a number' }).int().min(1).max(500).optional(),
+});

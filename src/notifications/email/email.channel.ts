@@ -1,0 +1,54 @@
+import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import { createTransport, Transporter } from 'nodemailer';
+import { APP_CONFIG, AppConfig } from '../../config/app-config';
+import type { SendOutcome } from '../push/push.channel';
+
+/**
+ * Email over SMTP with nodemailer. Without SMTP_URL the channel is off, except in demo mode,
+ * where the message is written to the log so the demo's approver can find the link.
+ */
+@Injectable()
+export class EmailChannel implements OnModuleDestroy {
+  private readonly logger = new Logger(EmailChannel.name);
+  private readonly transport?: Transporter;
+  readonly enabled: boolean;
+
+  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
+    const timeouts = { connectionTimeout: config.NOTIFY_TIMEOUT_MS, greetingTimeout: config.NOTIFY_TIMEOUT_MS, socketTimeout: config.NOTIFY_TIMEOUT_MS };
+    if (config.SMTP_URL) {
+      const url = new URL(config.SMTP_URL);
+      this.transport = createTransport({
+        host: url.hostname,
+        port: Number(url.port || (url.protocol === 'smtps:' ? 465 : 587)),
+        secure: url.protocol === 'smtps:',
+        auth: url.username ? { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) } : undefined,
+        // Plain SMTP to a local catcher needs no STARTTLS; anything with credentials must not go in clear.
+        requireTLS: !!url.username && url.protocol === 'smtp:',
+        pool: true,
+        maxConnections: 5,
+        ...timeouts,
+      });
+    } else if (config.DEMO_MODE) {
+      this.transport = createTransport({ jsonTransport: true });
+    }
+    this.enabled = !!this.transport;
+  }
+
+  async send(message: { to: string; subject: string; text: string; html: string }): Promise<SendOutcome> {
+    if (!this.transport) return { outcome: 'skipped', error: 'email is off (SMTP_URL is not set)' };
+    try {
+      await this.transport.sendMail({ from: this.config.MAIL_FROM, ...message });
+      if (!this.config.SMTP_URL) this.logger.log(`demo mode, no SMTP_URL: email to ${message.to}\n${message.text}`);
+      return { outcome: 'sent' };
+    } catch (e) {
+      const err = e as Error & { responseCode?: number; code?: string };
+      // SMTP 5xx is a permanent refusal (bad address, policy); 4xx and network failures are worth retrying.
+      const permanent = typeof err.responseCode === 'number' && err.responseCode >= 500;
+      return { outcome: permanent ? 'failed' : 'retry', error: `${err.responseCode ?? err.code ?? 'error'}: ${err.message}`.slice(0, 500) };
+    }
+  }
+
+  onModuleDestroy(): void {
+    this.transport?.close();
+  }
+}

@@ -1,0 +1,72 @@
+import { InjectQueue } from '@nestjs/bullmq';
+import { Inject, Injectable } from '@nestjs/common';
+import { JobsOptions, Queue } from 'bullmq';
+import type { ApprovalRequest } from '../approvals/approval-request.entity';
+import { dropFinishedJobs } from '../common/queues/revive-jobs';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
+import type { NotificationDelivery, NotificationRound } from './notification-delivery.entity';
+import { DeliveryJobData, deliveryJobId, NotificationQueue, RoundJobData, roundJobId } from './notification-queues';
+
+type Roundable = Pick<ApprovalRequest, 'id' | 'tenantId' | 'createdAt' | 'escalateAfter' | 'remindAfter'>;
+
+const KEEP = { removeOnComplete: { age: 3600 }, removeOnFail: { age: 7 * 24 * 3600 } };
+
+/** Enqueues notification jobs (and only enqueues: the processors handle them). */
+@Injectable()
+export class NotificationJobs {
+  constructor(
+    @InjectQueue(NotificationQueue.Rounds) private readonly rounds: Queue<RoundJobData>,
+    @InjectQueue(NotificationQueue.Deliveries) private readonly deliveries: Queue<DeliveryJobData>,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  /** The rounds a request has: notify now, escalate and remind later (delayed jobs). */
+  roundsOf(request: Roundable): { round: NotificationRound; at: number }[] {
+    const created = request.createdAt.getTime();
+    return [
+      { round: 'initial' as const, at: created },
+      ...(request.escalateAfter ? [{ round: 'escalation' as const, at: created + request.escalateAfter * 1000 }] : []),
+      ...(request.remindAfter ? [{ round: 'reminder' as const, at: created + request.remindAfter * 1000 }] : []),
+    ];
+  }
+
+  async scheduleRounds(request: Roundable, only?: NotificationRound[]): Promise<void> {
+    const now = Date.now();
+    const jobs = this.roundsOf(request)
+      .filter((r) => !only || only.includes(r.round))
+      .map(({ round, at }) => ({
+        name: round,
+        data: { tenantId: request.tenantId, approvalId: request.id, round },
+        opts: { jobId: roundJobId(round, request.id), delay: Math.max(0, at - now), ...this.retries(), ...KEEP } satisfies JobsOptions,
+      }));
+    // One job is the common case on the hot path (parking a call); add is cheaper than addBulk there.
+    if (jobs.length === 1) await this.rounds.add(jobs[0].name, jobs[0].data, jobs[0].opts);
+    else if (jobs.length) await this.rounds.addBulk(jobs);
+  }
+
+  async scheduleDeliveries(deliveries: Pick<NotificationDelivery, 'id' | 'tenantId' | 'channel'>[]): Promise<void> {
+    if (!deliveries.length) return;
+    await this.deliveries.addBulk(
+      deliveries.map((d) => ({
+        name: d.channel,
+        data: { tenantId: d.tenantId, deliveryId: d.id },
+        opts: { jobId: deliveryJobId(d.id), ...this.retries(), ...KEEP },
+      })),
+    );
+  }
+
+  /** For the reconciler: like scheduling, but a finished job whose work Postgres says is still owed is replaced. */
+  async reviveRounds(request: Roundable, rounds: NotificationRound[]): Promise<void> {
+    await dropFinishedJobs(this.rounds, rounds.map((r) => roundJobId(r, request.id)));
+    await this.scheduleRounds(request, rounds);
+  }
+
+  async reviveDeliveries(deliveries: Pick<NotificationDelivery, 'id' | 'tenantId' | 'channel'>[]): Promise<void> {
+    await dropFinishedJobs(this.deliveries, deliveries.map((d) => deliveryJobId(d.id)));
+    await this.scheduleDeliveries(deliveries);
+  }
+
+  private retries() {
+    return { attempts: this.config.NOTIFY_MAX_ATTEMPTS, backoff: { type: 'exponential' as const, delay: this.config.NOTIFY_BACKOFF_MS } };
+  }
+}

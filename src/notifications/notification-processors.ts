@@ -1,0 +1,46 @@
+import { Processor } from '@nestjs/bullmq';
+import { Inject } from '@nestjs/common';
+import { Job } from 'bullmq';
+import { QueueWorkerHost } from '../common/queues/queue-worker.host';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { DeliverNotification, DeliveryResult } from './deliver-notification.usecase';
+import { DeliveryJobData, NotificationQueue, RoundJobData } from './notification-queues';
+import { NotifyApprovers, RoundResult } from './notify-approvers.usecase';
+
+/** Runs notification rounds (initial, escalation, reminder). */
+@Processor(NotificationQueue.Rounds)
+export class NotificationRoundProcessor extends QueueWorkerHost {
+  constructor(
+    private readonly notify: NotifyApprovers,
+    @Inject(APP_CONFIG) config: AppConfig,
+  ) {
+    super(config.WORKER_CONCURRENCY);
+  }
+
+  async process(job: Job<RoundJobData>): Promise<RoundResult> {
+    const result = await this.notify.execute(job.data);
+    if (result === 'not-due') throw new Error('not due yet');
+    return result;
+  }
+}
+
+/** Makes deliveries; a transient failure is thrown so that BullMQ retries with backoff. */
+@Processor(NotificationQueue.Deliveries)
+export class NotificationDeliveryProcessor extends QueueWorkerHost {
+  constructor(
+    private readonly deliver: DeliverNotification,
+    @Inject(APP_CONFIG) config: AppConfig,
+  ) {
+    super(config.WORKER_CONCURRENCY);
+  }
+
+  async process(job: Job<DeliveryJobData>): Promise<DeliveryResult> {
+    const attempt = job.attemptsMade + 1;
+    const result = await this.deliver.execute(job.data, attempt, attempt >= (job.opts.attempts ?? 1));
+    if (result === 'retry') {
+      this.logger.warn(`${job.name} delivery ${job.data.deliveryId} failed (attempt ${attempt}); will retry`);
+      throw new Error('notification delivery failed; retrying');
+    }
+    return result;
+  }
+}

@@ -1,0 +1,24 @@
+import type { NotificationRound } from './notification-delivery.entity';
+
+/** The notification part's BullMQ queues. Payloads carry ids only; handlers load state from Postgres. */
+export enum NotificationQueue {
+  /** One job per request and round: works out who to notify and queues their deliveries. */
+  Rounds = 'notification-rounds',
+  /** One job per approver per channel per round (a notification_deliveries row). */
+  Deliveries = 'notification-deliveries',
+}
+
+export interface RoundJobData {
+  tenantId: string;
+  approvalId: string;
+  round: NotificationRound;
+}
+
+export interface DeliveryJobData {
+  tenantId: string;
+  deliveryId: string;
+}
+
+/** Deterministic ids: re-adding (the reconciler, a retried round) is a no-op while the job exists. */
+export const roundJobId = (round: NotificationRound, approvalId: string) => `${round}-${approvalId}`;
+export const deliveryJobId = (deliveryId: string) => `delivery-${deliveryId}`;

@@ -1,0 +1,78 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { ApprovalRequest } from '../approvals/approval-request.entity';
+import { ApproverObligation, ApproverRouting } from '../approvals/approver-routing.port';
+import type { FieldProblem } from '../common/errors/protocol-errors';
+import { ApproverDirectory } from './directory/approver-directory.service';
+import { NotificationDelivery, NotificationRound } from './notification-delivery.entity';
+import { NotificationJobs } from './notification-jobs.service';
+
+const PAGE = 1000;
+
+/** The lifecycle's view of approvers and their notifications (see ApproverRouting). */
+@Injectable()
+export class NotificationRouting extends ApproverRouting {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly directory: ApproverDirectory,
+    private readonly jobs: NotificationJobs,
+  ) {
+    super();
+  }
+
+  problemsWith(obligation: ApproverObligation): Promise<FieldProblem[]> {
+    return this.directory.problemsWith(obligation);
+  }
+
+  isGroupMember(tenantId: string, group: string, approverId: string): Promise<boolean> {
+    return this.directory.isGroupMember(tenantId, group, approverId);
+  }
+
+  parked(request: ApprovalRequest): Promise<void> {
+    return this.jobs.scheduleRounds(request);
+  }
+
+  /**
+   * Postgres says what is owed: a pending request whose round has no mark yet needs its round job
+   * (delayed for escalation and reminder), and a queued delivery of a pending request needs its
+   * delivery job. Re-adding existing jobs is a no-op; finished ones are replaced.
+   */
+  async reconcile(): Promise<number> {
+    let count = 0;
+    for (let after = ''; ; ) {
+      const page = await this.dataSource.manager
+        .createQueryBuilder(ApprovalRequest, 'r')
+        .select(['r.id', 'r.tenantId', 'r.createdAt', 'r.escalateAfter', 'r.remindAfter', 'r.notifiedAt', 'r.escalatedAt', 'r.remindedAt'])
+        .where(`r.status = 'pending' AND r.expires_at > now() AND r.id > :after`, { after })
+        .andWhere(
+          `(r.notified_at IS NULL OR (r.escalate_after IS NOT NULL AND r.escalated_at IS NULL) OR (r.remind_after IS NOT NULL AND r.reminded_at IS NULL))`,
+        )
+        .orderBy('r.id')
+        .limit(PAGE)
+        .getMany();
+      for (const r of page) {
+        const owed: NotificationRound[] = [];
+        if (!r.notifiedAt) owed.push('initial');
+        if (r.escalateAfter && !r.escalatedAt) owed.push('escalation');
+        if (r.remindAfter && !r.remindedAt) owed.push('reminder');
+        await this.jobs.reviveRounds(r, owed);
+        count += owed.length;
+      }
+      if (page.length < PAGE) break;
+      after = page[page.length - 1].id;
+    }
+    for (let after = '0'; ; ) {
+      const page: Pick<NotificationDelivery, 'id' | 'tenantId' | 'channel'>[] = await this.dataSource.query(
+        `SELECT d.id, d.tenant_id AS "tenantId", d.channel FROM notification_deliveries d
+           JOIN approval_requests r ON r.id = d.approval_id
+          WHERE d.status = 'queued' AND r.status = 'pending' AND d.id > $1 ORDER BY d.id LIMIT ${PAGE}`,
+        [after],
+      );
+      await this.jobs.reviveDeliveries(page);
+      count += page.length;
+      if (page.length < PAGE) break;
+      after = page[page.length - 1].id;
+    }
+    return count;
+  }
+}

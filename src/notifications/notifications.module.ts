@@ -1,0 +1,57 @@
+/**
+ * Approvers and how they are reached: the approver directory (people, groups, push
+ * subscriptions), notification rounds and deliveries on BullMQ (email via SMTP, web push with
+ * VAPID), escalation and reminders, and the approval page with its service worker. It uses the
+ * approval lifecycle (links, decisions) and provides the lifecycle's ApproverRouting port.
+ */
+import { BullModule } from '@nestjs/bullmq';
+import { DynamicModule, Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { ApproverRouting } from '../approvals/approver-routing.port';
+import { DeliverNotification } from './deliver-notification.usecase';
+import { ApproverDirectory } from './directory/approver-directory.service';
+import { Approver, ApproverGroup, ApproverGroupMember } from './directory/approver.entity';
+import { ApproversController } from './directory/approvers.controller';
+import { EmailChannel } from './email/email.channel';
+import { NotificationAttempt, NotificationDelivery } from './notification-delivery.entity';
+import { NotificationJobs } from './notification-jobs.service';
+import { NotificationDeliveryProcessor, NotificationRoundProcessor } from './notification-processors';
+import { NotificationQueue } from './notification-queues';
+import { NotificationRouting } from './notification-routing.service';
+import { NotifyApprovers } from './notify-approvers.usecase';
+import { ApprovalPageController } from './page/approval-page.controller';
+import { ApprovalPage } from './page/approval-page.service';
+import { PushChannel } from './push/push.channel';
+import { PushSubscription } from './push/push-subscription.entity';
+import { PushSubscriptionsController } from './push/push-subscriptions.controller';
+import { PushSubscriptions } from './push/push-subscriptions.service';
+
+@Module({})
+export class NotificationsModule {
+  static register(options: { http: boolean; workers: boolean }): DynamicModule {
+    return {
+      module: NotificationsModule,
+      // Global: the lifecycle (ParkApproval, DecideApproval, the reconciler) injects ApproverRouting.
+      global: true,
+      imports: [
+        TypeOrmModule.forFeature([Approver, ApproverGroup, ApproverGroupMember, PushSubscription, NotificationDelivery, NotificationAttempt]),
+        BullModule.registerQueue({ name: NotificationQueue.Rounds }, { name: NotificationQueue.Deliveries }),
+      ],
+      controllers: options.http ? [ApproversController, PushSubscriptionsController, ApprovalPageController] : [],
+      providers: [
+        ApproverDirectory,
+        PushSubscriptions,
+        EmailChannel,
+        PushChannel,
+        NotificationJobs,
+        NotifyApprovers,
+        DeliverNotification,
+        NotificationRouting,
+        { provide: ApproverRouting, useExisting: NotificationRouting },
+        ...(options.http ? [ApprovalPage] : []),
+        ...(options.workers ? [NotificationRoundProcessor, NotificationDeliveryProcessor] : []),
+      ],
+      exports: [ApproverRouting, ApproverDirectory],
+    };
+  }
+}

@@ -1,0 +1,117 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { auditContext } from '../approvals/approval-audit';
+import { ApprovalRequest } from '../approvals/approval-request.entity';
+import { effectiveStatus } from '../approvals/approval-view';
+import { ApprovalVote } from '../approvals/approval-vote.entity';
+import { AuditLog } from '../audit/audit-log.service';
+import { insertStatement } from '../common/database/insert-statement';
+import { ApproverDirectory, Recipient } from './directory/approver-directory.service';
+import { EmailChannel } from './email/email.channel';
+import { NotificationChannel, NotificationDelivery, NotificationRound } from './notification-delivery.entity';
+import { NotificationJobs } from './notification-jobs.service';
+import { RoundJobData } from './notification-queues';
+import { PushChannel } from './push/push.channel';
+import { PushSubscriptions } from './push/push-subscriptions.service';
+
+export type RoundResult = 'queued' | 'not-pending' | 'not-due' | 'missing';
+
+/** The request's column that records when each round was queued (the reconciler redoes a round without one). */
+const ROUND_MARK = {
+  initial: { property: 'notifiedAt', column: 'notified_at' },
+  escalation: { property: 'escalatedAt', column: 'escalated_at' },
+  reminder: { property: 'remindedAt', column: 'reminded_at' },
+} as const;
+const ROUND_EVENT = { initial: 'approval.notified', escalation: 'approval.escalated', reminder: 'approval.reminded' } as const;
+
+/**
+ * One notification round of a request: works out who to notify now (the approvers when parked,
+ * the escalation approvers after escalate_after, whoever has not voted yet for a reminder), and
+ * owes each of them one delivery per channel they can be reached on. The deliveries, the round's
+ * mark and its audit event commit together; the delivery jobs are queued after the commit (and
+ * by the reconciler, if this process dies in between).
+ */
+@Injectable()
+export class NotifyApprovers {
+  private readonly logger = new Logger(NotifyApprovers.name);
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly directory: ApproverDirectory,
+    private readonly subscriptions: PushSubscriptions,
+    private readonly email: EmailChannel,
+    private readonly push: PushChannel,
+    private readonly jobs: NotificationJobs,
+    private readonly audit: AuditLog,
+  ) {}
+
+  async execute({ tenantId, approvalId, round }: RoundJobData): Promise<RoundResult> {
+    const request = await this.dataSource.manager.findOne(ApprovalRequest, { where: { id: approvalId, tenantId } });
+    if (!request) return 'missing';
+    if (effectiveStatus(request) !== 'pending') return 'not-pending';
+    const due = this.jobs.roundsOf(request).find((r) => r.round === round)?.at;
+    if (due === undefined) return 'missing';
+    // A delayed job that ran early (clock skew between hosts) is retried by the queue's backoff.
+    if (due > Date.now() + 250) return 'not-due';
+
+    const recipients = await this.recipientsFor(request, round);
+    const reachable = await this.subscriptions.withSubscriptions(tenantId, recipients.map((r) => r.approverId));
+    const owed: Omit<NotificationDelivery, 'id' | 'createdAt' | 'updatedAt'>[] = [];
+    const unreachable: string[] = [];
+    for (const r of recipients) {
+      const channels: NotificationChannel[] = [];
+      if (this.email.enabled && r.email) channels.push('email');
+      if (this.push.enabled && reachable.has(r.approverId)) channels.push('push');
+      if (!channels.length) unreachable.push(r.approverId);
+      for (const channel of channels) {
+        owed.push({ tenantId, approvalId, round, approverId: r.approverId, viaGroup: r.viaGroup, channel, status: 'queued', attempts: 0, lastError: null, sentAt: null });
+      }
+    }
+    if (unreachable.length) this.logger.warn(`${approvalId} (${round}): no channel reaches ${unreachable.join(', ')}`);
+
+    const queued = await this.dataSource.transaction(async (manager) => {
+      if (owed.length) {
+        const insert = insertStatement(this.dataSource, NotificationDelivery, owed);
+        await manager.query(`${insert.sql} ON CONFLICT ON CONSTRAINT notification_deliveries_once DO NOTHING`, insert.params);
+      }
+      const mark = ROUND_MARK[round];
+      const marked = await manager
+        .createQueryBuilder()
+        .update(ApprovalRequest)
+        .set({ [mark.property]: () => 'now()' })
+        .where(`id = :id AND tenant_id = :tenantId AND ${mark.column} IS NULL`, { id: approvalId, tenantId })
+        .execute();
+      if (marked.affected) {
+        await this.audit.append(manager, {
+          ...auditContext(request),
+          type: ROUND_EVENT[round],
+          actor: 'system',
+          data: {
+            round,
+            recipients: recipients.map((r) => ({ approver: r.approverId, via_group: r.viaGroup })),
+            deliveries: owed.map((d) => ({ approver: d.approverId, channel: d.channel })),
+            unreachable,
+          },
+        });
+      }
+      return manager.find(NotificationDelivery, { where: { approvalId, round, status: 'queued' } });
+    });
+    await this.jobs.scheduleDeliveries(queued);
+    return 'queued';
+  }
+
+  /** Who this round is for: never someone who has voted, nor someone separation of duties excludes. */
+  private async recipientsFor(request: ApprovalRequest, round: NotificationRound): Promise<Recipient[]> {
+    const votes = await this.dataSource.manager.find(ApprovalVote, { where: { approvalId: request.id }, select: { approverId: true } });
+    const voted = new Set(votes.map((v) => v.approverId));
+    const excluded = (id: string) =>
+      voted.has(id) || (request.independentApprovers && (id === request.delegatorId || id === request.agentOperator));
+    const refs =
+      round === 'initial'
+        ? request.approvers
+        : round === 'escalation'
+          ? request.escalateTo
+          : [...request.approvers, ...(request.escalatedAt ? request.escalateTo : [])];
+    return this.directory.recipients(request.tenantId, refs, request.delegatorId, excluded);
+  }
+}

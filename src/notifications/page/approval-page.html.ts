@@ -1,0 +1,364 @@
+/**
+ * Server-rendered approval pages: pure functions from view model to HTML, no Nest, no I/O.
+ *
+ * Rules (the page is served with a strict CSP: `default-src 'none'; script-src 'self'; style-src 'self'; ...`):
+ * - every model string is untrusted and goes through escapeHtml, in text and in attributes;
+ * - attributes are always double-quoted (escapeHtml escapes `"`), so a value can never break out;
+ * - no inline scripts, no inline `style` attributes, no event-handler attributes, no third-party URLs:
+ *   the only assets are /approve/assets/page.css and /approve/assets/page.js (same origin).
+ */
+import type { ApprovalPageModel, DecisionResultModel, ErrorPageModel } from './approval-page.model';
+
+export const PAGE_CSS_PATH = '/approve/assets/page.css';
+export const PAGE_JS_PATH = '/approve/assets/page.js';
+
+const HTML_ESCAPES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+  '`': '&#96;',
+};
+
+/** Escapes a string for use in HTML text and in double- or single-quoted attribute values. */
+export function escapeHtml(s: string): string {
+  return String(s).replace(/[&<>"'`]/g, (c) => HTML_ESCAPES[c]);
+}
+
+/** Escaped text of any value (null/undefined → empty). */
+function esc(v: unknown): string {
+  return v === null || v === undefined ? '' : escapeHtml(String(v));
+}
+
+/** JSON for display; never throws (BigInt, cycles) and never returns undefined. */
+function toJson(value: unknown, indent?: number): string {
+  try {
+    const out = JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), indent);
+    return out === undefined ? String(value) : out;
+  } catch {
+    return String(value);
+  }
+}
+
+/** "9 min 58 s", "1 h 5 min", "2 d 3 h", "45 s", "expired". Mirrored by page.js. */
+export function formatDuration(totalSeconds: number): string {
+  const s = Math.floor(totalSeconds);
+  if (!Number.isFinite(s) || s <= 0) return 'expired';
+  const days = Math.floor(s / 86400);
+  const hours = Math.floor((s % 86400) / 3600);
+  const minutes = Math.floor((s % 3600) / 60);
+  const seconds = s % 60;
+  if (days > 0) return `${days} d ${hours} h`;
+  if (hours > 0) return `${hours} h ${minutes} min`;
+  if (minutes > 0) return `${minutes} min ${seconds} s`;
+  return `${seconds} s`;
+}
+
+function plural(n: number, one: string, many: string): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+/** A CSS-class-safe token from an untrusted value (only used for styling hooks; the text is shown separately). */
+function classToken(v: string): string {
+  return v
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 40);
+}
+
+const NOT_GIVEN = '<span class="muted">Not given</span>';
+
+/** A row of a definition list; the value is escaped unless `html` is true (already-safe markup). */
+function row(label: string, value: string | null | undefined, opts: { html?: boolean; code?: boolean } = {}): string {
+  let dd: string;
+  if (value === null || value === undefined || value === '') dd = NOT_GIVEN;
+  else if (opts.html) dd = value;
+  else if (opts.code) dd = `<code>${esc(value)}</code>`;
+  else dd = esc(value);
+  return `<div class="row"><dt>${escapeHtml(label)}</dt><dd>${dd}</dd></div>`;
+}
+
+function badge(kind: string, value: string): string {
+  const token = classToken(value);
+  const mod = token ? ` badge--${kind}-${token}` : '';
+  return `<span class="badge badge--${kind}${mod}">${esc(value)}</span>`;
+}
+
+function layout(title: string, body: string, bodyClass: string): string {
+  return [
+    '<!DOCTYPE html>',
+    '<html lang="en">',
+    '<head>',
+    '<meta charset="utf-8">',
+    '<meta name="viewport" content="width=device-width, initial-scale=1">',
+    '<meta name="referrer" content="no-referrer">',
+    '<meta name="robots" content="noindex, nofollow">',
+    '<meta name="color-scheme" content="light">',
+    `<title>${title}</title>`,
+    `<link rel="stylesheet" href="${PAGE_CSS_PATH}">`,
+    `<script src="${PAGE_JS_PATH}" defer></script>`,
+    '</head>',
+    `<body class="${bodyClass}">`,
+    '<a class="skip-link" href="#main">Skip to content</a>',
+    '<header class="site-header"><p class="brand">Countersign</p></header>',
+    `<main id="main" tabindex="-1">`,
+    body,
+    '</main>',
+    '</body>',
+    '</html>',
+    '',
+  ].join('\n');
+}
+
+function section(id: string, heading: string, content: string): string {
+  return `<section class="card" aria-labelledby="${id}-h"><h2 id="${id}-h">${escapeHtml(heading)}</h2>\n${content}\n</section>`;
+}
+
+/** The approval page: everything the approver needs to decide, then the decision form. */
+export function renderApprovalPage(m: ApprovalPageModel): string {
+  const expired = !(m.secondsLeft > 0);
+  const heading = m.bindingMessage ? esc(m.bindingMessage) : 'Approval requested';
+  const title = m.bindingMessage ? `Approve or deny: ${esc(m.bindingMessage)} — Countersign` : 'Approval requested — Countersign';
+
+  const intro = [
+    '<div class="intro">',
+    '<p class="eyebrow">An AI agent is asking for your approval</p>',
+    `<h1 id="binding-message">${heading}</h1>`,
+    `<p class="signed-in">You are deciding as <strong>${esc(m.approver.displayName)}</strong> <span class="muted">(${esc(m.approver.id)})</span></p>`,
+    '</div>',
+  ].join('\n');
+
+  const chain =
+    m.agent.chain.length > 0
+      ? `<ol class="chain">${m.agent.chain.map((c) => `<li><code>${esc(c)}</code></li>`).join('')}</ol>`
+      : '<p class="muted">No delegation chain given.</p>';
+  const delegatorName = m.delegator.displayName
+    ? `${esc(m.delegator.displayName)} <span class="muted">(${esc(m.delegator.id)})</span>`
+    : `<code>${esc(m.delegator.id)}</code>`;
+  const who = section(
+    'who',
+    'Who is asking',
+    [
+      '<h3>Agent</h3>',
+      '<dl class="facts">',
+      row('Agent ID', m.agent.id, { code: true }),
+      row('Class', m.agent.class),
+      row('Trust level', m.agent.trustLevel),
+      row('Operator', m.agent.operator),
+      '</dl>',
+      '<h3>Delegation chain</h3>',
+      chain,
+      '<h3>Acting for</h3>',
+      '<dl class="facts">',
+      row('Person', delegatorName, { html: true }),
+      row('Delegation ID', m.delegator.delegationId, { code: true }),
+      '</dl>',
+    ].join('\n'),
+  );
+
+  const what = section(
+    'what',
+    'What it wants to do',
+    [
+      '<dl class="facts">',
+      row('MCP server', m.toolCall.server, { code: true }),
+      row('Tool', m.toolCall.tool, { code: true }),
+      '</dl>',
+      '<h3 id="arguments-h">Arguments</h3>',
+      `<pre class="json" id="arguments" aria-labelledby="arguments-h" tabindex="0">${esc(toJson(m.toolCall.arguments, 2))}</pre>`,
+      '<dl class="facts">',
+      row('Call hash', m.callHash, { code: true }),
+      '</dl>',
+    ].join('\n'),
+  );
+
+  const why = section(
+    'why',
+    'Why',
+    [
+      '<dl class="facts">',
+      row('Intent category', m.intent.category),
+      row('Intent', m.intent.text),
+      row('Task ID', m.intent.id, { code: true }),
+      '</dl>',
+      '<h3>The agent’s stated reason</h3>',
+      m.reason ? `<blockquote class="agent-reason"><p>${esc(m.reason)}</p></blockquote>` : `<p>${NOT_GIVEN}</p>`,
+    ].join('\n'),
+  );
+
+  const resource = section(
+    'resource',
+    'Resource',
+    [
+      '<dl class="facts">',
+      row('Type', m.resource.type),
+      row('ID', m.resource.id, { code: true }),
+      row('Classification', m.resource.classification ? badge('classification', m.resource.classification) : null, {
+        html: true,
+      }),
+      row('Environment', m.environment ? badge('environment', m.environment) : null, { html: true }),
+      '</dl>',
+    ].join('\n'),
+  );
+
+  const riskKeys = Object.keys(m.risk);
+  const risk = section(
+    'risk',
+    'Risk signals',
+    riskKeys.length > 0
+      ? `<dl class="facts risk">${riskKeys
+          .map((k) => `<div class="row"><dt>${esc(k)}</dt><dd><code>${esc(toJson(m.risk[k]))}</code></dd></div>`)
+          .join('')}</dl>`
+      : '<p class="muted">No risk signals reported.</p>',
+  );
+
+  const approvals = m.votes.filter((v) => v.decision === 'approve').length;
+  const voteList =
+    m.votes.length > 0
+      ? `<ul class="votes">${m.votes
+          .map(
+            (v) =>
+              `<li><code>${esc(v.approverId)}</code> <span class="vote vote--${v.decision === 'approve' ? 'approve' : 'deny'}">${
+                v.decision === 'approve' ? 'approved' : 'denied'
+              }</span> at <time datetime="${esc(v.at)}">${esc(v.at)}</time></li>`,
+          )
+          .join('')}</ul>`
+      : '<p class="muted">No votes yet.</p>';
+  const independent = m.independentApprovers
+    ? '<p class="notice" id="independent-note"><strong>Independent approval required:</strong> the person the agent acts for and the agent’s operator cannot approve this request.</p>'
+    : '';
+  const votes = section(
+    'votes',
+    'Approvals so far',
+    [
+      `<p class="quorum" id="quorum"><strong>${approvals} of ${m.quorum} approvals</strong> so far.</p>`,
+      voteList,
+      independent,
+    ].join('\n'),
+  );
+
+  const secondsLeft = Math.max(0, Math.floor(Number.isFinite(m.secondsLeft) ? m.secondsLeft : 0));
+  const time = section(
+    'time',
+    'Time left',
+    [
+      `<p class="time-left"><span id="time-left" data-expires-at="${esc(m.expiresAt)}" data-seconds-left="${secondsLeft}">${formatDuration(
+        secondsLeft,
+      )}</span></p>`,
+      `<p class="muted">Expires at <time datetime="${esc(m.expiresAt)}">${esc(m.expiresAt)}</time>. If nobody decides in time, the request expires and the agent’s call does not run.</p>`,
+    ].join('\n'),
+  );
+
+  const disabled = expired ? ' disabled' : '';
+  const form = section(
+    'decide',
+    'Your decision',
+    [
+      `<form method="post" action="${esc(m.formAction)}" id="decision-form" class="decision">`,
+      `<input type="hidden" name="link" value="${esc(m.linkToken)}">`,
+      `<input type="hidden" name="csrf" value="${esc(m.csrfToken)}">`,
+      '<p id="intent-note" class="notice" hidden></p>',
+      '<label for="reason">Reason for access (required)</label>',
+      '<p class="hint" id="reason-hint">Say why you approve or deny. It is recorded in the audit log.</p>',
+      '<textarea id="reason" name="reason" required minlength="1" maxlength="2000" rows="4" aria-describedby="reason-hint"></textarea>',
+      `<p id="expired-note" class="notice notice--warning" role="status" aria-live="polite"${expired ? '' : ' hidden'}>${
+        expired ? 'This request has expired' : ''
+      }</p>`,
+      '<div class="actions">',
+      `<button type="submit" id="approve" class="btn btn--approve" name="decision" value="approve"${disabled}>Approve</button>`,
+      `<button type="submit" id="deny" class="btn btn--deny" name="decision" value="deny"${disabled}>Deny</button>`,
+      '</div>',
+      '</form>',
+    ].join('\n'),
+  );
+
+  const push =
+    m.vapidPublicKey !== null
+      ? section(
+          'push',
+          'Notifications on this device',
+          [
+            '<p>Get future approval requests as notifications on this device. You still decide on this page.</p>',
+            `<button type="button" id="enable-push" class="btn btn--secondary" data-vapid-public-key="${esc(
+              m.vapidPublicKey,
+            )}" data-link="${esc(m.linkToken)}">Enable notifications on this device</button>`,
+            '<p id="push-status" class="status" role="status" aria-live="polite"></p>',
+          ].join('\n'),
+        )
+      : '';
+
+  const footer = `<p class="request-id muted">Request ID: <code>${esc(m.authReqId)}</code></p>`;
+
+  return layout(title, [intro, who, what, why, resource, risk, votes, time, form, push, footer].filter(Boolean).join('\n'), 'page-approval');
+}
+
+function statusText(m: DecisionResultModel): string {
+  switch (m.status) {
+    case 'approved':
+      return 'Approved — the agent’s call will proceed.';
+    case 'denied':
+      return 'Denied — the agent’s call will not run.';
+    case 'expired':
+      return 'Expired — no decision was reached in time; the agent’s call will not run.';
+    case 'cancelled':
+      return 'Cancelled — the request was withdrawn; the agent’s call will not run.';
+    case 'pending': {
+      const remaining = Math.max(m.quorum - m.votes.approve, 0);
+      return remaining > 0
+        ? `Waiting for ${plural(remaining, 'more approval', 'more approvals')}.`
+        : 'Waiting for the decision to be recorded.';
+    }
+    default:
+      return 'Unknown status.';
+  }
+}
+
+/** The page shown after a vote. */
+export function renderDecisionResult(m: DecisionResultModel): string {
+  const approved = m.yourVote === 'approve';
+  const heading = approved ? 'You approved' : 'You denied';
+  const body = [
+    '<div class="intro">',
+    `<h1 id="result" class="result result--${approved ? 'approve' : 'deny'}">${heading}</h1>`,
+    m.bindingMessage ? `<p class="binding">${esc(m.bindingMessage)}</p>` : '',
+    '</div>',
+    section(
+      'status',
+      'Status of the request',
+      [
+        `<p class="status-line status--${m.status}" id="request-status">${escapeHtml(statusText(m))}</p>`,
+        '<dl class="facts">',
+        row('Approvals', `${m.votes.approve} of ${m.quorum}`),
+        row('Denials', String(m.votes.deny)),
+        '</dl>',
+        `<p class="muted">Votes so far: ${plural(m.votes.approve, 'approval', 'approvals')}, ${plural(m.votes.deny, 'denial', 'denials')}. ${plural(
+          m.quorum,
+          'approval is',
+          'approvals are',
+        )} needed.</p>`,
+      ].join('\n'),
+    ),
+    '<p>You can close this page.</p>',
+    `<p class="request-id muted">Request ID: <code>${esc(m.authReqId)}</code></p>`,
+  ]
+    .filter(Boolean)
+    .join('\n');
+  return layout(`${heading} — Countersign`, body, 'page-result');
+}
+
+/** A clear error page; the request was not changed. */
+export function renderErrorPage(m: ErrorPageModel): string {
+  const body = [
+    '<div class="intro">',
+    `<p class="eyebrow">Error ${esc(m.status)}</p>`,
+    `<h1 id="error-title">${esc(m.title)}</h1>`,
+    '</div>',
+    '<section class="card">',
+    `<p id="error-message">${esc(m.message)}</p>`,
+    '<p><strong>Nothing was changed.</strong></p>',
+    '</section>',
+  ].join('\n');
+  return layout(`${esc(m.title)} — Countersign`, body, 'page-error');
+}

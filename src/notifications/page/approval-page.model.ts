@@ -1,0 +1,60 @@
+/**
+ * What the approval page shows. Built by the page controller from the request, its votes and the
+ * approver's link; rendered by approval-page.html.ts (pure functions, no Nest, no I/O).
+ * Every string here is untrusted (it comes from the agent, the gateway or a policy) and must be
+ * HTML-escaped by the renderer.
+ */
+export interface ApprovalPageModel {
+  /** The CIBA auth_req_id. */
+  authReqId: string;
+  /** The approver viewing the page. */
+  approver: { id: string; displayName: string };
+  bindingMessage: string | null;
+  toolCall: { server: string; tool: string; arguments: Record<string, unknown> };
+  /** SHA-256 of the canonical call, hex/base64url as stored. */
+  callHash: string;
+  agent: { id: string; class?: string; trustLevel?: string; operator?: string; chain: string[] };
+  /** The human the agent acts for. */
+  delegator: { id: string; displayName?: string; delegationId?: string };
+  intent: { id?: string; text?: string; category?: string };
+  resource: { id?: string; type?: string; classification?: string };
+  environment: string | null;
+  /** Risk signals as the gateway/engine gave them (free-form JSON). */
+  risk: Record<string, unknown>;
+  /** The agent's stated reason for access. */
+  reason: string;
+  /** Votes cast so far (reasons are not shown while pending). */
+  votes: { approverId: string; decision: 'approve' | 'deny'; at: string }[];
+  quorum: number;
+  /** True when the obligation requires independent approvers (separation of duties). */
+  independentApprovers: boolean;
+  expiresAt: string;
+  /** Seconds left at render time. */
+  secondsLeft: number;
+  /** The link token (a JWS) to post back with the form, and the form's CSRF token. */
+  linkToken: string;
+  csrfToken: string;
+  /** Where the form posts (same origin). */
+  formAction: string;
+  /** For the "enable push on this device" button: the VAPID public key (base64url), or null when push is off. */
+  vapidPublicKey: string | null;
+  /** CSP nonce is not used: scripts and styles are same-origin files (script-src 'self'). */
+}
+
+/** The page after a vote. */
+export interface DecisionResultModel {
+  authReqId: string;
+  bindingMessage: string | null;
+  yourVote: 'approve' | 'deny';
+  status: 'pending' | 'approved' | 'denied' | 'expired' | 'cancelled';
+  votes: { approve: number; deny: number };
+  quorum: number;
+}
+
+/** A clear error page: what went wrong in the approver's words, and nothing changed. */
+export interface ErrorPageModel {
+  /** HTTP status the page is served with. */
+  status: number;
+  title: string;
+  message: string;
+}

@@ -1,0 +1,175 @@
+import { Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { auditContext } from '../../approvals/approval-audit';
+import { ApprovalRequest } from '../../approvals/approval-request.entity';
+import { effectiveStatus } from '../../approvals/approval-view';
+import { ApprovalVote, VoteDecision } from '../../approvals/approval-vote.entity';
+import { DecideApproval, ineligibility } from '../../approvals/decide.usecase';
+import { AuditLog } from '../../audit/audit-log.service';
+import { ApproverLinkVerifier } from '../../common/auth/approver-link.verifier';
+import { ApproverPrincipal } from '../../common/auth/auth.decorators';
+import { Conflict, InvalidToken, ProtocolError } from '../../common/errors/protocol-errors';
+import { SigningKeys } from '../../common/keys/signing-keys.service';
+import { Approver } from '../directory/approver.entity';
+import { PushChannel } from '../push/push.channel';
+import type { ApprovalPageModel, DecisionResultModel, ErrorPageModel } from './approval-page.model';
+
+const FORM_TYP = 'countersign-approval-form+jwt';
+const FORM_AUDIENCE = 'countersign:approval-form';
+/** How long a rendered form stays submittable (never past the link itself). */
+const FORM_TTL_SECONDS = 30 * 60;
+
+export type PageOutcome<T> = { ok: true; model: T } | { ok: false; error: ErrorPageModel };
+
+/**
+ * What the approval page does: checks the link (signature, expiry, tenant, request, approver),
+ * gathers everything the approver needs to judge, and records the decision through the
+ * lifecycle's DecideApproval. Every failure is a page saying what went wrong; nothing changes.
+ */
+@Injectable()
+export class ApprovalPage {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly links: ApproverLinkVerifier,
+    private readonly keys: SigningKeys,
+    private readonly decide: DecideApproval,
+    private readonly push: PushChannel,
+    private readonly audit: AuditLog,
+  ) {}
+
+  async view(authReqId: string, linkToken: string | undefined): Promise<PageOutcome<ApprovalPageModel>> {
+    const opened = await this.open(authReqId, linkToken);
+    if (!opened.ok) return opened;
+    const { approver, request, votes } = opened;
+    if (votes.some((v) => v.approverId === approver.approverId)) {
+      return failure(409, 'This link has been used', 'You have already decided on this request; each link decides once.');
+    }
+    const status = effectiveStatus(request);
+    if (status !== 'pending') return failure(410, `This request is ${status}`, closedMessage(status));
+
+    const person = await this.dataSource.manager.findOne(Approver, { where: { tenantId: request.tenantId, id: approver.approverId } });
+    await this.audit.append(this.dataSource.manager, {
+      ...auditContext(request),
+      type: 'approval.viewed',
+      actor: `approver:${approver.approverId}`,
+      data: { link_id: approver.linkId },
+    });
+    const formExpiry = Math.min(Date.now() / 1000 + FORM_TTL_SECONDS, request.expiresAt.getTime() / 1000);
+    const csrfToken = await this.keys.sign(
+      {},
+      { typ: FORM_TYP, audience: FORM_AUDIENCE, subject: approver.linkId, expiresAt: new Date(Math.ceil(formExpiry) * 1000), jti: randomUUID() },
+    );
+    return { ok: true, model: pageModel(request, votes, approver, person, linkToken!, csrfToken, this.push.publicKey) };
+  }
+
+  async submit(authReqId: string, form: { link?: string; csrf?: string; decision: VoteDecision; reason: string }): Promise<PageOutcome<DecisionResultModel>> {
+    const opened = await this.open(authReqId, form.link);
+    if (!opened.ok) return opened;
+    try {
+      const { payload } = await this.keys.verify(form.csrf ?? '', { typ: FORM_TYP, audience: FORM_AUDIENCE });
+      if (payload.sub !== opened.approver.linkId) throw new Error('form token is for another link');
+    } catch {
+      return failure(403, 'This form has expired', 'The form could not be verified (it is too old or was not issued for this link). Open the link again.');
+    }
+    try {
+      const result = await this.decide.execute({ approver: opened.approver, approvalId: authReqId, decision: form.decision, reason: form.reason });
+      return {
+        ok: true,
+        model: { authReqId, bindingMessage: opened.request.bindingMessage, yourVote: form.decision, status: result.status, votes: result.votes, quorum: result.quorum },
+      };
+    } catch (e) {
+      if (e instanceof Conflict && e.code === 'already_voted') {
+        return failure(409, 'This link has been used', 'You have already decided on this request; each link decides once.');
+      }
+      if (e instanceof Conflict) {
+        const status = String((e.extra as { status?: string }).status ?? 'closed');
+        return failure(409, `This request is ${status}`, closedMessage(status));
+      }
+      if (e instanceof ProtocolError) return failure(e.status, 'Your decision was not recorded', e.message);
+      throw e;
+    }
+  }
+
+  /** The link's checks shared by viewing and deciding. */
+  private async open(authReqId: string, token: string | undefined) {
+    let approver: ApproverPrincipal;
+    try {
+      if (!token) throw new InvalidToken('no link');
+      approver = await this.links.verifyToken(token);
+    } catch (e) {
+      const expired = e instanceof ProtocolError && e.message.endsWith('the token has expired');
+      return expired
+        ? failure(410, 'This link has expired', 'The request it was for has expired or the link is too old. Ask for a new request if the agent still needs access.')
+        : failure(401, 'This link is not valid', 'The link is damaged or was not issued by this service. Use the link from your notification exactly as sent.');
+    }
+    const notForThis = failure(404, 'This link is not valid', 'No request matches this link.');
+    if (approver.authReqId !== authReqId) return notForThis;
+    // The link's tenant scopes the lookup: a link from another tenant finds nothing.
+    const request = await this.dataSource.manager.findOne(ApprovalRequest, { where: { id: authReqId, tenantId: approver.tenantId } });
+    if (!request) return notForThis;
+    const problem = ineligibility(request, approver);
+    if (problem) return failure(403, 'You cannot decide this request', problem);
+    const votes = await this.dataSource.manager.find(ApprovalVote, { where: { approvalId: request.id }, order: { createdAt: 'ASC' } });
+    return { ok: true as const, approver, request, votes };
+  }
+}
+
+function failure(status: number, title: string, message: string): { ok: false; error: ErrorPageModel } {
+  return { ok: false, error: { status, title, message } };
+}
+
+function closedMessage(status: string): string {
+  return {
+    approved: 'It was approved; no further decision is needed.',
+    denied: 'It was denied; no further decision is needed.',
+    expired: 'Nobody decided in time, so the agent’s call was not allowed.',
+    cancelled: 'The gateway withdrew it; no decision is needed.',
+  }[status] ?? 'It takes no more decisions.';
+}
+
+/** The delegation chain, current actor first: the agent, then each `act` it acts for (RFC 8693). */
+function chainOf(r: ApprovalRequest): string[] {
+  const chain = [r.agentId];
+  let act = (r.agent.claims as { act?: { sub?: string; act?: unknown } } | undefined)?.act;
+  while (act && typeof act.sub === 'string' && chain.length < 20) {
+    chain.push(act.sub);
+    act = act.act as typeof act;
+  }
+  return chain;
+}
+
+function pageModel(
+  r: ApprovalRequest,
+  votes: ApprovalVote[],
+  approver: ApproverPrincipal,
+  person: Approver | null,
+  linkToken: string,
+  csrfToken: string,
+  vapidPublicKey: string | null,
+): ApprovalPageModel {
+  const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  return {
+    authReqId: r.id,
+    approver: { id: approver.approverId, displayName: person?.displayName ?? approver.approverId },
+    bindingMessage: r.bindingMessage,
+    toolCall: r.toolCall,
+    callHash: r.callHash,
+    agent: { id: r.agentId, class: r.agent.class, trustLevel: r.agent.trust_level, operator: r.agentOperator ?? undefined, chain: chainOf(r) },
+    delegator: { id: r.delegatorId, displayName: str(r.delegation.display_name), delegationId: str(r.delegation.delegation_id) },
+    intent: { id: str(r.intent.id), text: str(r.intent.text), category: str(r.intent.category) },
+    resource: { id: str(r.resource.id), type: str(r.resource.type), classification: str(r.resource.classification) },
+    environment: r.environment,
+    risk: r.risk,
+    reason: r.reason,
+    votes: votes.map((v) => ({ approverId: v.approverId, decision: v.decision, at: v.createdAt.toISOString() })),
+    quorum: r.quorum,
+    independentApprovers: r.independentApprovers,
+    expiresAt: r.expiresAt.toISOString(),
+    secondsLeft: Math.max(0, Math.floor((r.expiresAt.getTime() - Date.now()) / 1000)),
+    linkToken,
+    csrfToken,
+    formAction: `/approve/${r.id}`,
+    vapidPublicKey,
+  };
+}

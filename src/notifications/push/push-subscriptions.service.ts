@@ -1,0 +1,64 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { NotFound } from '../../common/errors/protocol-errors';
+import { allowListed } from '../../common/host-allow-list';
+import { APP_CONFIG, AppConfig } from '../../config/app-config';
+import { PushSubscription } from './push-subscription.entity';
+import { SubscriptionInput } from './push-subscription.command';
+
+/** Approvers' push subscriptions. An endpoint is a URL we will POST to, so it is held to an allow-list. */
+@Injectable()
+export class PushSubscriptions {
+  constructor(
+    private readonly dataSource: DataSource,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  /** Why the endpoint is refused (SSRF guard), or undefined. */
+  problemWith(endpoint: string): string | undefined {
+    const url = new URL(endpoint);
+    if (url.protocol !== 'https:') return 'must be an https URL';
+    if (url.username || url.password) return 'must not contain credentials';
+    return allowListed(this.config.PUSH_SERVICE_HOSTS, url) ? undefined : `host "${url.host}" is not a known push service (PUSH_SERVICE_HOSTS)`;
+  }
+
+  /** Saves a subscription for this approver; the same endpoint again replaces its keys (browsers rotate them). */
+  async subscribe(tenantId: string, approverId: string, input: SubscriptionInput, userAgent: string | null): Promise<PushSubscription> {
+    const [row] = await this.dataSource.query(
+      `INSERT INTO push_subscriptions (tenant_id, approver_id, endpoint, p256dh, auth, user_agent)
+       VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (endpoint) DO UPDATE SET tenant_id = EXCLUDED.tenant_id, approver_id = EXCLUDED.approver_id,
+         p256dh = EXCLUDED.p256dh, auth = EXCLUDED.auth, user_agent = EXCLUDED.user_agent, created_at = now()
+       RETURNING id`,
+      [tenantId, approverId, input.endpoint, input.keys.p256dh, input.keys.auth, userAgent?.slice(0, 300) ?? null],
+    );
+    return (await this.dataSource.manager.findOne(PushSubscription, { where: { id: row.id } }))!;
+  }
+
+  forApprover(tenantId: string, approverId: string): Promise<PushSubscription[]> {
+    return this.dataSource.manager.find(PushSubscription, { where: { tenantId, approverId }, order: { createdAt: 'ASC' } });
+  }
+
+  /** Which of these approvers have at least one subscription. */
+  async withSubscriptions(tenantId: string, approverIds: string[]): Promise<Set<string>> {
+    if (!approverIds.length) return new Set();
+    const rows: { approver_id: string }[] = await this.dataSource.query(
+      `SELECT DISTINCT approver_id FROM push_subscriptions WHERE tenant_id = $1 AND approver_id = ANY($2::text[])`,
+      [tenantId, approverIds],
+    );
+    return new Set(rows.map((r) => r.approver_id));
+  }
+
+  async unsubscribe(tenantId: string, approverId: string, id: string): Promise<void> {
+    const result = await this.dataSource.manager.delete(PushSubscription, { tenantId, approverId, id });
+    if (!result.affected) throw new NotFound('no such push subscription');
+  }
+
+  async remove(id: string): Promise<void> {
+    await this.dataSource.manager.delete(PushSubscription, { id });
+  }
+
+  async succeeded(id: string): Promise<void> {
+    await this.dataSource.manager.update(PushSubscription, { id }, { lastSuccessAt: new Date() });
+  }
+}

@@ -1,0 +1,55 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { readFileSync } from 'node:fs';
+import { Agent } from 'node:https';
+import { sendNotification, WebPushError } from 'web-push';
+import { APP_CONFIG, AppConfig } from '../../config/app-config';
+import { PushSubscription } from './push-subscription.entity';
+
+/** sent; retry (transient: 429, 5xx, network); failed (permanent); gone (404/410: drop the subscription); skipped. */
+export interface SendOutcome {
+  outcome: 'sent' | 'retry' | 'failed' | 'gone' | 'skipped';
+  error?: string;
+}
+
+/** Web push (RFC 8030) with VAPID (RFC 8292) and an aes128gcm-encrypted payload (RFC 8291), via web-push. */
+@Injectable()
+export class PushChannel {
+  readonly enabled: boolean;
+  private readonly agent?: Agent;
+
+  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
+    this.enabled = !!(config.VAPID_PUBLIC_KEY && config.VAPID_PRIVATE_KEY);
+    if (config.PUSH_CA_FILE) this.agent = new Agent({ ca: readFileSync(config.PUSH_CA_FILE, 'utf8'), keepAlive: true });
+  }
+
+  get publicKey(): string | null {
+    return this.enabled ? this.config.VAPID_PUBLIC_KEY! : null;
+  }
+
+  async send(subscription: PushSubscription, payload: object, ttlSeconds: number, topic: string): Promise<SendOutcome> {
+    if (!this.enabled) return { outcome: 'skipped', error: 'web push is off (no VAPID keys)' };
+    try {
+      await sendNotification(
+        { endpoint: subscription.endpoint, keys: { p256dh: subscription.p256dh, auth: subscription.auth } },
+        JSON.stringify(payload),
+        {
+          vapidDetails: { subject: this.config.VAPID_SUBJECT, publicKey: this.config.VAPID_PUBLIC_KEY!, privateKey: this.config.VAPID_PRIVATE_KEY! },
+          TTL: Math.max(0, ttlSeconds),
+          urgency: 'high',
+          // A later notification for the same request (a reminder) replaces an undelivered earlier one.
+          topic,
+          timeout: this.config.NOTIFY_TIMEOUT_MS,
+          ...(this.agent ? { agent: this.agent } : {}),
+        },
+      );
+      return { outcome: 'sent' };
+    } catch (e) {
+      if (e instanceof WebPushError) {
+        if (e.statusCode === 404 || e.statusCode === 410) return { outcome: 'gone', error: `${e.statusCode}: subscription is gone` };
+        const transient = e.statusCode === 429 || e.statusCode >= 500;
+        return { outcome: transient ? 'retry' : 'failed', error: `${e.statusCode}: ${(e.body || e.message).slice(0, 300)}` };
+      }
+      return { outcome: 'retry', error: (e as Error).message.slice(0, 300) };
+    }
+  }
+}

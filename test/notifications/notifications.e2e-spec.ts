@@ -1,0 +1,408 @@
+import { randomUUID } from 'node:crypto';
+import { Queue } from 'bullmq';
+import { ApproverLinks } from '../../src/approvals/approver-links.service';
+import { APPROVER_LINK_AUDIENCE, APPROVER_LINK_TYP } from '../../src/common/auth/approver-link.verifier';
+import { SigningKeys } from '../../src/common/keys/signing-keys.service';
+import { NotificationJobs } from '../../src/notifications/notification-jobs.service';
+import { NotificationQueue } from '../../src/notifications/notification-queues';
+import { call, parkBody, tenantToken } from '../support/api';
+import { REDIS_URL, selfLinked, TestApp, testEnvironment, TestEnvironment } from '../support/app';
+import { auditTypes, eventually, sleep, sql } from '../support/callback-server';
+import { linkIn, notificationSinks, NotificationSinks } from '../support/notifications';
+
+describe('notifying approvers: email, web push, escalation, reminders', () => {
+  let env: TestEnvironment;
+  let sinks: NotificationSinks;
+  let api: TestApp;
+  let gateway: string;
+
+  beforeAll(async () => {
+    env = await testEnvironment();
+    sinks = await notificationSinks();
+    api = await env.start({ ...sinks.config, ...(await selfLinked()) });
+    gateway = await tenantToken('acme', 'gateway-1');
+  });
+  afterAll(async () => {
+    await env.teardown();
+    await sinks.close();
+  });
+
+  async function park(obligation: Record<string, unknown> = {}, overrides: Record<string, unknown> = {}): Promise<string> {
+    const body = parkBody(overrides);
+    body.obligation = { ...body.obligation, ...obligation };
+    const res = await call(api.url, 'POST', '/v1/approvals', { token: gateway, body });
+    expect(res.status).toBe(200);
+    return res.body.auth_req_id;
+  }
+
+  const mailFor = (to: string, id: string, timeoutMs?: number) =>
+    sinks.mail.waitFor((m) => m.envelope.to.includes(to) && (m.parsed.text ?? '').includes(id), timeoutMs);
+  const mailsAbout = (id: string) => sinks.mail.messages.filter((m) => (m.parsed.text ?? '').includes(id));
+
+  const deliveries = (id: string) =>
+    sql<{ id: string; round: string; approver_id: string; channel: string; status: string; attempts: number; last_error: string | null }>(
+      env.db.url,
+      `SELECT id, round, approver_id, channel, status, attempts, last_error FROM notification_deliveries WHERE approval_id = $1 ORDER BY round, approver_id, channel`,
+      [id],
+    );
+  const attempts = (id: string) =>
+    sql<{ approver_id: string; channel: string; attempt: number; target: string; status: string; error: string | null }>(
+      env.db.url,
+      `SELECT d.approver_id, a.channel, a.attempt, a.target, a.status, a.error FROM notification_attempts a
+         JOIN notification_deliveries d ON d.id = a.delivery_id WHERE d.approval_id = $1 ORDER BY a.id`,
+      [id],
+    );
+
+  const vote = async (id: string, approverId: string, decision: 'approve' | 'deny', viaGroup?: string) => {
+    const { token } = await api.app.get(ApproverLinks).mint({ tenantId: 'acme', approvalId: id, approverId, viaGroup });
+    return call(api.url, 'POST', `/v1/approvals/${id}/decisions`, { token, body: { decision, reason: `${approverId} says ${decision}` } });
+  };
+
+  /** A link signed by this service for anyone, eligible or not (what an insider's forged link looks like). */
+  const rawLink = (id: string, approverId: string, extra: Record<string, unknown> = {}) =>
+    api.app.get(SigningKeys).sign(
+      { tenant: 'acme', auth_req_id: id, ...extra },
+      { typ: APPROVER_LINK_TYP, audience: APPROVER_LINK_AUDIENCE, subject: approverId, expiresAt: new Date(Date.now() + 60_000), jti: randomUUID() },
+    );
+
+  describe('email', () => {
+    let id: string;
+    beforeAll(async () => {
+      id = await park(
+        { approvers: ['user:bob', 'user:carol'], binding_message: 'Pay 25,000 EUR to ACME GmbH' },
+        { delegator: { id: 'alice', display_name: 'Alice Liddell', delegation_id: 'dlg-1' }, risk: { session_velocity: 7, new_payee: true } },
+      );
+    });
+
+    it('each named approver gets one email from the configured sender, with the binding message in the subject', async () => {
+      const [bob, carol] = await Promise.all([mailFor('bob@acme.example', id), mailFor('carol@acme.example', id)]);
+      for (const mail of [bob, carol]) {
+        expect(mail.parsed.subject).toBe('[Countersign] Approval needed: Pay 25,000 EUR to ACME GmbH');
+        expect(mail.parsed.from?.value).toEqual([{ name: 'Countersign', address: 'approvals@countersign.test' }]);
+        expect(mail.envelope.from).toBe('approvals@countersign.test');
+      }
+      expect(bob.parsed.to && 'text' in bob.parsed.to ? bob.parsed.to.text : '').toBe('bob@acme.example');
+      await sleep(300);
+      expect(mailsAbout(id)).toHaveLength(2);
+    });
+
+    it('has a plain-text and an HTML part with the agent, the human, the tool and key arguments, resource, classification, risk, reason, expiry and the link', async () => {
+      const mail = await mailFor('bob@acme.example', id);
+      const text = mail.parsed.text!;
+      const html = String(mail.parsed.html);
+      const [row] = await sql<{ expires_at: Date }>(env.db.url, `SELECT expires_at FROM approval_requests WHERE id = $1`, [id]);
+      for (const part of [text, html]) {
+        expect(part).toContain('spiffe://acme.example/agents/payment-agent');
+        expect(part).toContain('Alice Liddell');
+        expect(part).toContain('transfer_funds on payments-mcp');
+        expect(part).toContain('DE89370400440532013000');
+        expect(part).toContain('25000');
+        expect(part).toContain('bank_account acct-7, confidential, production');
+        expect(part).toContain('new_payee');
+        expect(part).toContain('Invoice INV-2026-0042 is due today');
+        expect(part).toContain(row.expires_at.toISOString());
+      }
+      const link = linkIn(mail);
+      expect(link.startsWith(`${api.url}/approve/${id}?link=`)).toBe(true);
+      expect(html).toContain(link.replace(/&/g, '&amp;'));
+    });
+
+    it("the emailed link opens the approver's page, bound to that approver", async () => {
+      const mail = await mailFor('carol@acme.example', id);
+      const page = await fetch(linkIn(mail));
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('Pay 25,000 EUR to ACME GmbH');
+      const token = new URL(linkIn(mail)).searchParams.get('link')!;
+      const payload = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString());
+      expect(payload).toMatchObject({ sub: 'carol', tenant: 'acme', auth_req_id: id, aud: APPROVER_LINK_AUDIENCE });
+      expect(payload.exp).toBeGreaterThan(Date.now() / 1000);
+    });
+
+    it('one delivery row per approver per channel, each attempt recorded, and the round audited', async () => {
+      await eventually(async () => (await deliveries(id)).every((d) => d.status === 'sent'));
+      expect((await deliveries(id)).map((d) => [d.round, d.approver_id, d.channel, d.status, d.attempts])).toEqual([
+        ['initial', 'bob', 'email', 'sent', 1],
+        ['initial', 'carol', 'email', 'sent', 1],
+      ]);
+      expect(await attempts(id)).toEqual([
+        expect.objectContaining({ channel: 'email', attempt: 1, status: 'sent', error: null }),
+        expect.objectContaining({ channel: 'email', attempt: 1, status: 'sent', error: null }),
+      ]);
+      const events = await auditTypes(env.db.url, id);
+      const notified = events.find((e) => e.type === 'approval.notified')!;
+      expect(notified.data.recipients).toEqual(expect.arrayContaining([{ approver: 'bob', via_group: null }, { approver: 'carol', via_group: null }]));
+      expect(events.filter((e) => e.type === 'approval.notification_sent')).toHaveLength(2);
+    });
+
+    it('queuing the same round and deliveries again is a no-op: deterministic job ids, no second email', async () => {
+      const jobs = api.app.get(NotificationJobs);
+      const rows = await deliveries(id);
+      const request = { id, tenantId: 'acme', createdAt: new Date(), escalateAfter: null, remindAfter: null };
+      await jobs.scheduleRounds(request);
+      await jobs.scheduleDeliveries(rows.map((r) => ({ id: r.id, tenantId: 'acme', channel: r.channel as 'email' })));
+      const queue = new Queue(NotificationQueue.Deliveries, { connection: { url: REDIS_URL }, prefix: `${env.redisPrefix}-bull` });
+      try {
+        for (const r of rows) expect((await queue.getJob(`delivery-${r.id}`))?.id).toBe(`delivery-${r.id}`);
+      } finally {
+        await queue.close();
+      }
+      await sleep(500);
+      expect(mailsAbout(id)).toHaveLength(2);
+    });
+  });
+
+  it('a group is expanded to its members, each notified once even when also named directly', async () => {
+    const id = await park({ approvers: ['group:finance', 'user:bob'], quorum: 1 });
+    await Promise.all(['bob', 'carol', 'dave'].map((p) => mailFor(`${p}@acme.example`, id)));
+    await sleep(300);
+    expect(mailsAbout(id).map((m) => m.envelope.to[0]).sort()).toEqual(['bob@acme.example', 'carol@acme.example', 'dave@acme.example']);
+    const rows = await sql<{ approver_id: string; via_group: string | null }>(env.db.url, `SELECT approver_id, via_group FROM notification_deliveries WHERE approval_id = $1 ORDER BY approver_id`, [id]);
+    expect(rows).toEqual([
+      { approver_id: 'bob', via_group: null },
+      { approver_id: 'carol', via_group: 'finance' },
+      { approver_id: 'dave', via_group: 'finance' },
+    ]);
+  });
+
+  it('a temporary SMTP failure is retried with backoff and every attempt is recorded', async () => {
+    sinks.mail.failNext(2, 451);
+    const id = await park({ approvers: ['user:erin'] });
+    await mailFor('erin@acme.example', id);
+    await eventually(async () => (await deliveries(id))[0]?.status === 'sent');
+    const tries = await attempts(id);
+    expect(tries.map((t) => [t.attempt, t.status])).toEqual([
+      [1, 'failed'],
+      [2, 'failed'],
+      [3, 'sent'],
+    ]);
+    expect(tries[0].error).toMatch(/^451/);
+    expect(tries[0].target).toBe('erin@acme.example');
+  });
+
+  it('a permanent SMTP refusal (5xx) is not retried: the delivery fails and is audited', async () => {
+    sinks.mail.failNext(1, 550);
+    const id = await park({ approvers: ['user:erin'] });
+    await eventually(async () => (await deliveries(id))[0]?.status === 'failed');
+    expect((await attempts(id)).map((t) => [t.attempt, t.status])).toEqual([[1, 'failed']]);
+    expect((await auditTypes(env.db.url, id)).map((e) => e.type)).toContain('approval.notification_failed');
+  });
+
+  describe('web push', () => {
+    /** The link that authenticates an approver's subscription: from a request they were not named on, so that
+     * subscribing sends them nothing (a subscription belongs to the person, not to one request). */
+    let unrelated: string;
+    beforeAll(async () => {
+      unrelated = await park({ approvers: ['user:u9'] });
+    });
+    const linkFor = (approver: string) => rawLink(unrelated, approver);
+    const subscribe = async (approver: string, subscription: unknown) =>
+      call(api.url, 'POST', '/v1/push-subscriptions', { token: await linkFor(approver), body: subscription, headers: { 'user-agent': 'jest-phone' } });
+    const subscription = (s: ReturnType<NotificationSinks['push']['subscribe']>) => ({ endpoint: s.endpoint, expirationTime: null, keys: s.keys });
+
+    it('serves the VAPID public key to browsers', async () => {
+      const res = await call(api.url, 'GET', '/v1/push/vapid-public-key');
+      expect(res).toMatchObject({ status: 200, body: { public_key: sinks.vapid.publicKey } });
+    });
+
+    it('an approver subscribes with their link; bad subscriptions are 400s naming the field and store nothing', async () => {
+      const s = sinks.push.subscribe();
+      const ok = await subscribe('gina', subscription(s));
+      expect(ok.status).toBe(201);
+      expect(ok.body.approver_id).toBe('gina');
+      const cases: [unknown, string][] = [
+        [{ ...subscription(s), endpoint: 'https://evil.example/push/1' }, 'endpoint'],
+        [{ ...subscription(s), endpoint: 'http://127.0.0.1:9/push/1' }, 'endpoint'],
+        [{ ...subscription(s), keys: { ...s.keys, p256dh: 'AAAA' } }, 'keys.p256dh'],
+        [{ ...subscription(s), keys: { ...s.keys, auth: 'not base64!' } }, 'keys.auth'],
+        [{ keys: s.keys }, 'endpoint'],
+        [{ ...subscription(s), extra: 1 }, 'extra'],
+      ];
+      for (const [body, field] of cases) {
+        const res = await subscribe('gina', body);
+        expect(res.status).toBe(400);
+        expect(res.body.field ?? res.body.errors?.[0]?.field).toBe(field);
+      }
+      const rows = await sql(env.db.url, `SELECT endpoint, user_agent FROM push_subscriptions WHERE approver_id = 'gina'`);
+      expect(rows).toEqual([{ endpoint: s.endpoint, user_agent: 'jest-phone' }]);
+      expect((await call(api.url, 'POST', '/v1/push-subscriptions', { body: subscription(s) })).status).toBe(401);
+      expect((await call(api.url, 'POST', '/v1/push-subscriptions', { token: gateway, body: subscription(s) })).status).toBe(401);
+    });
+
+    it('a subscribed approver gets an encrypted push with VAPID: small payload, the link, no other secret', async () => {
+      const s = sinks.push.subscribe();
+      expect((await subscribe('h-alice', subscription(s))).status).toBe(201);
+      const id = await park({ approvers: ['user:h-alice'], binding_message: 'Delete 3 prod orders' });
+      const push = await sinks.push.waitFor((d) => d.subscriptionId === s.id && d.status === 201 && (d.json as { auth_req_id?: string })?.auth_req_id === id);
+      expect(push.json).toEqual({
+        title: 'Approval needed: Delete 3 prod orders',
+        body: expect.stringContaining('transfer_funds'),
+        url: expect.stringMatching(new RegExp(`^${api.url}/approve/${id}\\?link=`)),
+        tag: id,
+        auth_req_id: id,
+      });
+      expect(push.payload.length).toBeLessThan(2048);
+      expect(push.vapid).toMatchObject({ aud: sinks.push.origin, sub: 'mailto:security@countersign.test', k: sinks.vapid.publicKey });
+      expect(push.ttl).toBeGreaterThan(500);
+      expect(push.urgency).toBe('high');
+      const page = await fetch((push.json as { url: string }).url);
+      expect(page.status).toBe(200);
+      await eventually(async () => (await deliveries(id)).find((d) => d.channel === 'push')?.status === 'sent');
+      expect((await deliveries(id)).map((d) => d.channel).sort()).toEqual(['email', 'push']);
+    });
+
+    it('a 5xx from the push service is retried; a 410 deletes the subscription', async () => {
+      const flaky = sinks.push.subscribe();
+      const gone = sinks.push.subscribe();
+      expect((await subscribe('h-mallory', subscription(flaky))).status).toBe(201);
+      expect((await subscribe('h-mallory', subscription(gone))).status).toBe(201);
+      sinks.push.respondWith(flaky.id, [503]);
+      sinks.push.respondWith(gone.id, [410]);
+      const id = await park({ approvers: ['user:h-mallory'] });
+      await sinks.push.waitFor((d) => d.subscriptionId === flaky.id && d.status === 201 && (d.json as { auth_req_id?: string })?.auth_req_id === id);
+      await eventually(async () => (await deliveries(id)).find((d) => d.channel === 'push')?.status === 'sent');
+      const pushTries = (await attempts(id)).filter((a) => a.channel === 'push');
+      expect(pushTries).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ attempt: 1, status: 'failed', error: expect.stringMatching(/^503/) }),
+          expect.objectContaining({ attempt: 1, status: 'gone', error: expect.stringMatching(/^410/) }),
+          expect.objectContaining({ attempt: 2, status: 'sent' }),
+        ]),
+      );
+      const left = await sql<{ endpoint: string }>(env.db.url, `SELECT endpoint FROM push_subscriptions WHERE approver_id = 'h-mallory'`);
+      expect(left.map((r) => r.endpoint)).toEqual([flaky.endpoint]);
+    });
+
+    it('a 404 deletes the subscription too, and an approver can remove their own subscription', async () => {
+      const s = sinks.push.subscribe();
+      const created = await subscribe('r-alice', subscription(s));
+      const token = await linkFor('r-alice');
+      expect((await call(api.url, 'DELETE', `/v1/push-subscriptions/${created.body.id}`, { token })).status).toBe(204);
+      expect((await call(api.url, 'DELETE', `/v1/push-subscriptions/${created.body.id}`, { token })).status).toBe(404);
+
+      const again = sinks.push.subscribe();
+      expect((await subscribe('r-alice', subscription(again))).status).toBe(201);
+      sinks.push.respondWith(again.id, [404]);
+      const id = await park({ approvers: ['user:r-alice'] });
+      await eventually(async () => (await attempts(id)).some((a) => a.channel === 'push' && a.status === 'gone'));
+      expect(await sql(env.db.url, `SELECT 1 FROM push_subscriptions WHERE approver_id = 'r-alice'`)).toEqual([]);
+    });
+  });
+
+  describe('escalation and reminders', () => {
+    it('after escalate_after, the escalation approvers are notified (a delayed job) and may vote', async () => {
+      const id = await park({ approvers: ['user:bob'], escalate_after: 1, escalate_to: ['group:security'], expires_in: 60 });
+      await mailFor('bob@acme.example', id);
+      const parkedAt = Date.now();
+      const [erin] = await Promise.all([mailFor('erin@acme.example', id, 5000), mailFor('dave@acme.example', id, 5000)]);
+      expect(erin.receivedAt - parkedAt).toBeGreaterThan(500);
+      expect(erin.parsed.subject).toMatch(/^\[Countersign\] Escalated: approval needed/);
+      expect(mailsAbout(id).filter((m) => m.envelope.to.includes('bob@acme.example'))).toHaveLength(1);
+      const escalated = (await auditTypes(env.db.url, id)).find((e) => e.type === 'approval.escalated')!;
+      expect(escalated.data.recipients.map((r: { approver: string }) => r.approver).sort()).toEqual(['dave', 'erin']);
+      expect((await vote(id, 'erin', 'approve', 'security')).body.status).toBe('approved');
+    });
+
+    it('a request decided before escalate_after sends no escalation and no further notifications', async () => {
+      const id = await park({ approvers: ['user:bob'], escalate_after: 1, escalate_to: ['user:erin'], remind_after: 1, expires_in: 60 });
+      await mailFor('bob@acme.example', id);
+      expect((await vote(id, 'bob', 'approve')).body.status).toBe('approved');
+      await sleep(2500);
+      expect(mailsAbout(id).map((m) => m.envelope.to[0])).toEqual(['bob@acme.example']);
+      const [row] = await sql(env.db.url, `SELECT escalated_at, reminded_at FROM approval_requests WHERE id = $1`, [id]);
+      expect(row).toEqual({ escalated_at: null, reminded_at: null });
+      expect((await auditTypes(env.db.url, id)).map((e) => e.type)).not.toContain('approval.escalated');
+    });
+
+    it('a reminder goes only to the approvers who have not voted yet', async () => {
+      const id = await park({ approvers: ['user:bob', 'user:carol'], quorum: 2, remind_after: 2, expires_in: 60 });
+      await Promise.all([mailFor('bob@acme.example', id), mailFor('carol@acme.example', id)]);
+      expect((await vote(id, 'bob', 'approve')).body.status).toBe('pending');
+      const reminder = await sinks.mail.waitFor((m) => (m.parsed.subject ?? '').startsWith('[Countersign] Reminder') && (m.parsed.text ?? '').includes(id), 6000);
+      expect(reminder.envelope.to).toEqual(['carol@acme.example']);
+      await sleep(300);
+      expect(mailsAbout(id).filter((m) => m.envelope.to.includes('bob@acme.example'))).toHaveLength(1);
+    });
+
+    it('an escalation or reminder that could only fire after expiry is refused at park time', async () => {
+      const body = parkBody();
+      body.obligation = { ...body.obligation, expires_in: 60, escalate_after: 60, escalate_to: ['user:erin'] };
+      const res = await call(api.url, 'POST', '/v1/approvals', { token: gateway, body });
+      expect(res.status).toBe(400);
+      expect(res.body.field).toBe('obligation.escalate_after');
+      body.obligation = { ...body.obligation, escalate_after: 10, escalate_to: undefined };
+      delete body.obligation.escalate_to;
+      const half = await call(api.url, 'POST', '/v1/approvals', { token: gateway, body });
+      expect(half.status).toBe(400);
+      expect(half.body.field).toBe('obligation.escalate_to');
+    });
+  });
+
+  describe('separation of duties', () => {
+    it('the delegating human and the agent operator are not notified and cannot vote; others can', async () => {
+      await sql(env.db.url, `INSERT INTO approver_groups (tenant_id, name, display_name) VALUES ('acme', 'owners', 'Owners')`);
+      await sql(env.db.url, `INSERT INTO approver_group_members (tenant_id, group_name, approver_id) VALUES ('acme','owners','alice'), ('acme','owners','gina'), ('acme','owners','carol')`);
+      const body = parkBody();
+      body.agent = { ...body.agent, operator: 'gina' };
+      body.obligation = { approvers: ['group:owners'], quorum: 1, independent_approvers: true };
+      const res = await call(api.url, 'POST', '/v1/approvals', { token: gateway, body });
+      expect(res.status).toBe(200);
+      const id = res.body.auth_req_id;
+      await mailFor('carol@acme.example', id);
+      await sleep(300);
+      expect(mailsAbout(id).map((m) => m.envelope.to[0])).toEqual(['carol@acme.example']);
+      for (const who of ['alice', 'gina']) {
+        const denied = await call(api.url, 'POST', `/v1/approvals/${id}/decisions`, { token: await rawLink(id, who, { grp: 'owners' }), body: { decision: 'approve', reason: 'mine' } });
+        expect(denied.status).toBe(403);
+        expect(denied.body.error_description).toMatch(/separation of duties/);
+      }
+      expect(await sql(env.db.url, `SELECT 1 FROM approval_votes WHERE approval_id = $1`, [id])).toEqual([]);
+      expect((await vote(id, 'carol', 'approve', 'owners')).body.status).toBe('approved');
+    });
+
+    it('a quorum that only the excluded people could reach is a 400, and "delegator" cannot be an independent approver', async () => {
+      const body = parkBody();
+      body.agent = { ...body.agent, operator: 'bob' };
+      body.obligation = { approvers: ['user:bob', 'user:carol'], quorum: 2, independent_approvers: true };
+      const res = await call(api.url, 'POST', '/v1/approvals', { token: gateway, body });
+      expect(res.status).toBe(400);
+      expect(res.body.field).toBe('obligation.quorum');
+      expect(res.body.error_description).toMatch(/only 1 distinct approver/);
+      body.obligation = { approvers: ['user:carol', 'delegator'], quorum: 1, independent_approvers: true };
+      const withDelegator = await call(api.url, 'POST', '/v1/approvals', { token: gateway, body });
+      expect(withDelegator.status).toBe(400);
+      expect(withDelegator.body.field).toBe('obligation.approvers[1]');
+    });
+  });
+
+  it("a group member's link stops working once they leave the group", async () => {
+    await sql(env.db.url, `INSERT INTO approver_groups (tenant_id, name, display_name) VALUES ('acme', 'treasury', 'Treasury')`);
+    await sql(env.db.url, `INSERT INTO approver_group_members (tenant_id, group_name, approver_id) VALUES ('acme','treasury','u1'), ('acme','treasury','u2')`);
+    const id = await park({ approvers: ['group:treasury'] });
+    const link = await api.app.get(ApproverLinks).mint({ tenantId: 'acme', approvalId: id, approverId: 'u1', viaGroup: 'treasury' });
+    await sql(env.db.url, `DELETE FROM approver_group_members WHERE tenant_id = 'acme' AND group_name = 'treasury' AND approver_id = 'u1'`);
+    const res = await call(api.url, 'POST', `/v1/approvals/${id}/decisions`, { token: link.token, body: { decision: 'approve', reason: 'ok' } });
+    expect(res.status).toBe(403);
+    expect(res.body.error_description).toMatch(/no longer a member of group treasury/);
+  });
+
+  it('a delivery whose request was decided meanwhile is skipped, not sent', async () => {
+    const id = await park({ approvers: ['user:u3', 'user:u4'] });
+    await eventually(async () => (await deliveries(id)).length === 2 && (await deliveries(id)).every((d) => d.status === 'sent'));
+    expect((await vote(id, 'u3', 'approve')).body.status).toBe('approved');
+    // A late delivery (a reminder's, or one the reconciler re-queued) for the decided request:
+    await sql(env.db.url, `UPDATE notification_deliveries SET status = 'queued' WHERE approval_id = $1 AND approver_id = 'u4'`, [id]);
+    const [row] = await deliveries(id).then((rows) => rows.filter((r) => r.approver_id === 'u4'));
+    await sql(env.db.url, `DELETE FROM notification_attempts WHERE delivery_id = $1`, [row.id]);
+    const before = mailsAbout(id).length;
+    const queue = new Queue(NotificationQueue.Deliveries, { connection: { url: REDIS_URL }, prefix: `${env.redisPrefix}-bull` });
+    try {
+      await (await queue.getJob(`delivery-${row.id}`))?.remove();
+      await api.app.get(NotificationJobs).scheduleDeliveries([{ id: row.id, tenantId: 'acme', channel: 'email' }]);
+    } finally {
+      await queue.close();
+    }
+    await eventually(async () => (await deliveries(id)).find((r) => r.approver_id === 'u4')?.status === 'skipped');
+    expect(mailsAbout(id)).toHaveLength(before);
+    expect((await attempts(id)).filter((a) => a.approver_id === 'u4').map((a) => [a.status, a.error])).toEqual([['skipped', 'the request is approved']]);
+  });
+});
