@@ -12,6 +12,7 @@ import { DeliverNotification } from './deliver-notification.usecase';
 import { ApproverDirectory } from './directory/approver-directory.service';
 import { Approver, ApproverGroup, ApproverGroupMember } from './directory/approver.entity';
 import { ApproversController } from './directory/approvers.controller';
+import { DemoDirectorySeeder } from './directory/demo-directory.seeder';
 import { EmailChannel } from './email/email.channel';
 import { NotificationAttempt, NotificationDelivery } from './notification-delivery.entity';
 import { NotificationJobs } from './notification-jobs.service';
@@ -48,7 +49,7 @@ export class NotificationsModule {
         DeliverNotification,
         NotificationRouting,
         { provide: ApproverRouting, useExisting: NotificationRouting },
-        ...(options.http ? [ApprovalPage] : []),
+        ...(options.http ? [ApprovalPage, DemoDirectorySeeder] : []),
         ...(options.workers ? [NotificationRoundProcessor, NotificationDeliveryProcessor] : []),
       ],
       exports: [ApproverRouting, ApproverDirectory],
