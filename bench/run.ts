@@ -16,6 +16,8 @@ import { DEV_AGENT_ISSUER, DEV_GATEWAY_ISSUER, ensureDevKeys } from '../src/comm
 import { PolicyEngine } from '../src/authz/policy/policy-engine';
 import { STARTER_POLICIES } from '../src/authz/policy/starter-policies';
 import { CallFacts } from '../src/authz/policy/cedar-schema';
+import { generateVAPIDKeys } from 'web-push';
+import { bareEmailRate, NotificationSinks } from './fan-out';
 
 const ROOT = join(__dirname, '..', '..');
 const PG = process.env.BENCH_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -32,19 +34,19 @@ interface Figure {
 }
 const figures: Figure[] = [];
 
-async function resetDatabase(): Promise<string> {
+async function resetDatabase(name = DB): Promise<string> {
   const c = new Client({ connectionString: PG });
   await c.connect();
-  await c.query(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`);
-  await c.query(`CREATE DATABASE ${DB}`);
+  await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await c.query(`CREATE DATABASE ${name}`);
   await c.end();
   const u = new URL(PG);
-  u.pathname = `/${DB}`;
+  u.pathname = `/${name}`;
   return u.toString();
 }
 
 function startServer(env: Record<string, string>, port: number): Promise<{ url: string; proc: ChildProcess }> {
-  const proc = spawn(process.execPath, [join(ROOT, 'dist/src/main.js')], {
+  const proc = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), join(ROOT, 'dist/src/main.js')], {
     env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'error' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -61,7 +63,7 @@ function load(opts: autocannon.Options): Promise<autocannon.Result> {
 }
 
 const agent = new Agent({ connections: 200, keepAliveTimeout: 30_000 });
-async function http(method: 'GET' | 'POST' | 'DELETE', url: string, token: string, body?: unknown) {
+async function http(method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, token: string, body?: unknown) {
   const res = await request(url, {
     method,
     dispatcher: agent,
@@ -92,6 +94,7 @@ const parkBody = (approvers = ['user:bob']) => ({
 async function main(): Promise<void> {
   const keysDir = mkdtempSync(join(tmpdir(), 'countersign-bench-'));
   const keys = await ensureDevKeys(keysDir);
+  if (process.env.BENCH_ONLY === 'fanout') return fanOutOnly(keysDir, keys.gatewayPrivateKeyFile);
   const databaseUrl = await resetDatabase();
   const env = {
     DEMO_MODE: 'true',
@@ -123,6 +126,9 @@ async function main(): Promise<void> {
   const adminToken = await signDev({ tenant: 'bench', scope: 'countersign:delegations countersign:admin' }, DEV_GATEWAY_ISSUER, 'bench-idp');
   const agentTokenFor = (agent: string) =>
     signDev({ tenant: 'bench', act: { sub: agent }, agent_class: 'assistant', trust_level: 'first_party_certified' }, DEV_AGENT_ISSUER, 'alice');
+
+  // The approvers the parked calls name (no email, no push: these figures are the lifecycle's own).
+  for (const person of ['alice', 'bob']) await http('PUT', `${a.url}/v1/approvers/${person}`, adminToken, { display_name: person });
 
   try {
     // 1. Durable approval creation vs a bare Nest endpoint, same server, same load generator.
@@ -320,9 +326,130 @@ async function main(): Promise<void> {
   } finally {
     a.proc.kill('SIGTERM');
     b.proc.kill('SIGTERM');
+  }
+  try {
+    await fanOut(keysDir, signDev);
+  } finally {
     await agent.close();
   }
   write();
+}
+
+/** BENCH_ONLY=fanout: just the fan-out figures (for working on notifications). */
+async function fanOutOnly(keysDir: string, gatewayKeyFile: string): Promise<void> {
+  const gwKey = JSON.parse(readFileSync(gatewayKeyFile, 'utf8')) as JWK;
+  const signDev = async (claims: Record<string, unknown>, issuer: string, subject: string) =>
+    new SignJWT(claims)
+      .setProtectedHeader({ alg: 'ES256', kid: gwKey.kid })
+      .setIssuer(issuer)
+      .setAudience('countersign')
+      .setSubject(subject)
+      .setExpirationTime('1h')
+      .sign(await importJWK(gwKey, 'ES256'));
+  try {
+    await fanOut(keysDir, signDev);
+  } finally {
+    await agent.close();
+  }
+  for (const f of figures) process.stdout.write(`${f.name}: ${f.value} ${f.unit}${f.baseline ? ` (baseline ${f.baseline.value} ${f.baseline.unit}, ratio ${f.ratio})` : ''}${f.note ? ` — ${f.note}` : ''}\n`);
+}
+
+/**
+ * Notification fan-out, 3 approvers per request, email and push to local sinks: at the target rate
+ * (100 parked requests/s, target p99 ≤ 2 s from park to first notification) and at a lower rate,
+ * so that the knee shows. Each rate runs on a fresh server and database.
+ */
+async function fanOut(keysDir: string, signDev: (claims: Record<string, unknown>, issuer: string, subject: string) => Promise<string>) {
+  const sinks = new NotificationSinks();
+  await sinks.start(keysDir);
+  try {
+    const baseline = await bareEmailRate(sinks, 2000);
+    for (const rate of [100, 25]) await fanOutAt(rate, keysDir, signDev, sinks, baseline);
+  } finally {
+    await sinks.close();
+  }
+}
+
+async function fanOutAt(
+  RATE: number,
+  keysDir: string,
+  signDev: (claims: Record<string, unknown>, issuer: string, subject: string) => Promise<string>,
+  sinks: NotificationSinks,
+  baseline: number,
+) {
+  const APPROVERS = 3;
+  sinks.reset();
+  const vapid = generateVAPIDKeys();
+  const databaseUrl = await resetDatabase(`${DB}_fanout`);
+  const env = {
+    DEMO_MODE: 'true',
+    KEYS_DIR: keysDir,
+    DATABASE_URL: databaseUrl,
+    REDIS_PREFIX: `bench-fanout-${Date.now()}`,
+    PUBLIC_URL: 'http://127.0.0.1:3903',
+    SMTP_URL: `smtp://127.0.0.1:${sinks.smtpPort}`,
+    VAPID_PUBLIC_KEY: vapid.publicKey,
+    VAPID_PRIVATE_KEY: vapid.privateKey,
+    PUSH_SERVICE_HOSTS: '127.0.0.1',
+    PUSH_CA_FILE: sinks.caFile,
+  };
+  const c = await startServer(env, 3903);
+  try {
+    const admin = await signDev({ tenant: 'fanout', scope: 'countersign:admin' }, DEV_GATEWAY_ISSUER, 'bench-idp');
+    const gateway = await signDev({ tenant: 'fanout' }, DEV_GATEWAY_ISSUER, 'bench-gateway');
+    await http('PUT', `${c.url}/v1/approvers/alice`, admin, { display_name: 'Alice' });
+    const db = new Client({ connectionString: databaseUrl });
+    await db.connect();
+    for (let i = 1; i <= APPROVERS; i++) {
+      await http('PUT', `${c.url}/v1/approvers/f${i}`, admin, { display_name: `Approver ${i}`, email: `f${i}@fanout.example` });
+      const s = sinks.subscription(i);
+      await db.query(`INSERT INTO push_subscriptions (tenant_id, approver_id, endpoint, p256dh, auth) VALUES ('fanout', $1, $2, $3, $4)`, [`f${i}`, s.endpoint, s.p256dh, s.auth]);
+    }
+    await db.end();
+    const names = Array.from({ length: APPROVERS }, (_, i) => `user:f${i + 1}`);
+
+    const total = RATE * DURATION;
+    const parkedAt = new Map<string, number>();
+    const started = performance.now();
+    const parks: Promise<void>[] = [];
+    for (let i = 0; i < total; i++) {
+      const due = started + (i * 1000) / RATE;
+      const wait = due - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      parks.push(
+        http('POST', `${c.url}/v1/approvals`, gateway, parkBody(names)).then((res) => {
+          if (res.status !== 200) throw new Error(`park: ${res.status} ${JSON.stringify(res.body)}`);
+          parkedAt.set(res.body.auth_req_id, performance.now());
+        }),
+      );
+    }
+    await Promise.all(parks);
+    const expected = total * APPROVERS * 2;
+    const deadline = performance.now() + 120_000;
+    while (sinks.emails + sinks.pushes < expected && performance.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    const delivered = sinks.emails + sinks.pushes;
+    const latencies = [...parkedAt].map(([id, at]) => (sinks.firstSeen.get(id) ?? Infinity) - at);
+    const seconds = (sinks.lastAt - started) / 1000;
+    const offered = `${total} requests parked at ${RATE}/s, ${APPROVERS} approvers each, email + push: ${delivered} of ${expected} notifications received`;
+    figures.push({
+      name: `notification fan-out: deliveries/s at ${RATE} parked requests/s`,
+      value: round(delivered / seconds, 0),
+      unit: 'deliveries/s',
+      baseline: { name: 'bare nodemailer to the same SMTP sink', value: round(baseline, 0), unit: 'emails/s' },
+      ratio: round(delivered / seconds / baseline, 3),
+      note: offered,
+    });
+    figures.push({ name: `park → first notification received, p50, at ${RATE} parked requests/s`, value: round(percentile(latencies, 50)), unit: 'ms' });
+    figures.push({
+      name: `park → first notification received, p99, at ${RATE} parked requests/s`,
+      value: round(percentile(latencies, 99)),
+      unit: 'ms',
+      note: RATE === 100 ? 'target ≤ 2000 ms at 100 parked requests/s' : undefined,
+    });
+  } finally {
+    c.proc.kill('SIGTERM');
+    await new Promise((r) => c.proc.once('exit', r));
+  }
 }
 
 /** Approver links signed with the servers' key, as the notifications part will mail them. */

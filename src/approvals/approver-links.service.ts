@@ -11,6 +11,14 @@ import { ineligibility } from './decide.usecase';
 /** The approval page for one link (served by the notifications part). */
 export const approvalPagePath = (authReqId: string, token: string) => `/approve/${authReqId}?link=${encodeURIComponent(token)}`;
 
+export interface MintedLink {
+  token: string;
+  url: string;
+  decision_url: string;
+  jti: string;
+  expires_at: string;
+}
+
 export interface MintLinkCommand {
   tenantId: string;
   approvalId: string;
@@ -33,17 +41,22 @@ export class ApproverLinks {
   ) {}
 
   /** `url` opens the approval page; `decision_url` is the API endpoint the link authenticates (Bearer). */
-  async mint(cmd: MintLinkCommand): Promise<{ token: string; url: string; decision_url: string; jti: string; expires_at: string }> {
+  async mint(cmd: MintLinkCommand): Promise<MintedLink> {
     const request = await this.dataSource.manager.findOne(ApprovalRequest, { where: { id: cmd.approvalId, tenantId: cmd.tenantId } });
     if (!request) throw new NotFound('no such approval request');
-    const problem = ineligibility(request, { approverId: cmd.approverId, viaGroup: cmd.viaGroup });
+    return this.mintFor(request, cmd.approverId, cmd.viaGroup);
+  }
+
+  /** For a caller that has the request loaded already (the notification deliveries). */
+  async mintFor(request: ApprovalRequest, approverId: string, viaGroup?: string): Promise<MintedLink> {
+    const problem = ineligibility(request, { approverId, viaGroup });
     if (problem) throw new Forbidden(problem);
     // JWT exp is whole seconds: round up, or the link would die up to a second before its request does.
     const expiresAt = new Date(Math.ceil(request.expiresAt.getTime() / 1000) * 1000);
     const jti = randomUUID();
     const token = await this.keys.sign(
-      { tenant: cmd.tenantId, auth_req_id: request.id, ...(cmd.viaGroup ? { grp: cmd.viaGroup } : {}) },
-      { typ: APPROVER_LINK_TYP, audience: APPROVER_LINK_AUDIENCE, subject: cmd.approverId, expiresAt, jti },
+      { tenant: request.tenantId, auth_req_id: request.id, ...(viaGroup ? { grp: viaGroup } : {}) },
+      { typ: APPROVER_LINK_TYP, audience: APPROVER_LINK_AUDIENCE, subject: approverId, expiresAt, jti },
     );
     const url = new URL(approvalPagePath(request.id, token), this.config.PUBLIC_URL).toString();
     const decisionUrl = new URL(`/v1/approvals/${request.id}/decisions`, this.config.PUBLIC_URL).toString();

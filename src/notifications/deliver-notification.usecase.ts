@@ -3,17 +3,15 @@ import { DataSource } from 'typeorm';
 import { auditContext } from '../approvals/approval-audit';
 import { ApprovalRequest } from '../approvals/approval-request.entity';
 import { effectiveStatus } from '../approvals/approval-view';
-import { ApprovalVote } from '../approvals/approval-vote.entity';
 import { ApproverLinks } from '../approvals/approver-links.service';
 import { AuditLog } from '../audit/audit-log.service';
+import { entityFromJson, insertStatement } from '../common/database/insert-statement';
 import { ProtocolError } from '../common/errors/protocol-errors';
-import { Approver } from './directory/approver.entity';
 import { EmailChannel } from './email/email.channel';
-import { approvalNotification } from './notification-content';
-import { NotificationAttempt, NotificationDelivery } from './notification-delivery.entity';
+import { approvalNotification, NotificationContent } from './notification-content';
+import { NotificationAttempt, NotificationChannel, NotificationRound } from './notification-delivery.entity';
 import { DeliveryJobData } from './notification-queues';
 import { PushChannel, SendOutcome } from './push/push.channel';
-import { PushSubscriptions } from './push/push-subscriptions.service';
 
 /** done: nothing (more) to do; retry: a transient failure, the queue retries with backoff. */
 export type DeliveryResult = 'sent' | 'skipped' | 'failed' | 'retry' | 'done';
@@ -23,10 +21,28 @@ interface Tried {
   outcome: SendOutcome;
 }
 
+/** A delivery with what sending it needs, loaded in one query. */
+interface DeliveryRow {
+  id: string;
+  tenant_id: string;
+  status: string;
+  approval_id: string;
+  round: NotificationRound;
+  approver_id: string;
+  via_group: string | null;
+  channel: NotificationChannel;
+  display_name: string | null;
+  email: string | null;
+  voted: boolean;
+  subscriptions: { id: string; endpoint: string; p256dh: string; auth: string }[] | null;
+  request: Record<string, unknown> | null;
+}
+
 /**
  * Makes one delivery: loads the request and skips it when it is no longer pending (a decided
  * request sends nothing more) or the approver has voted; mints the approver's link; sends on the
  * delivery's channel; records every attempt. A push service's 404/410 drops that subscription.
+ * It is the hot path of the fan-out, so it reads in one query and writes in one statement.
  */
 @Injectable()
 export class DeliverNotification {
@@ -35,69 +51,62 @@ export class DeliverNotification {
     private readonly links: ApproverLinks,
     private readonly email: EmailChannel,
     private readonly push: PushChannel,
-    private readonly subscriptions: PushSubscriptions,
     private readonly audit: AuditLog,
   ) {}
 
   async execute({ tenantId, deliveryId }: DeliveryJobData, attempt: number, lastAttempt: boolean): Promise<DeliveryResult> {
-    const delivery = await this.dataSource.manager.findOne(NotificationDelivery, { where: { id: deliveryId, tenantId } });
+    const [delivery]: DeliveryRow[] = await this.dataSource.query(
+      `SELECT d.id, d.tenant_id, d.status, d.approval_id, d.round, d.approver_id, d.via_group, d.channel, a.display_name, a.email,
+              EXISTS (SELECT 1 FROM approval_votes v WHERE v.approval_id = d.approval_id AND v.approver_id = d.approver_id) AS voted,
+              CASE WHEN d.channel = 'push' THEN (
+                SELECT json_agg(json_build_object('id', s.id, 'endpoint', s.endpoint, 'p256dh', s.p256dh, 'auth', s.auth) ORDER BY s.created_at)
+                  FROM push_subscriptions s WHERE s.tenant_id = d.tenant_id AND s.approver_id = d.approver_id) END AS subscriptions,
+              row_to_json(r) AS request
+         FROM notification_deliveries d
+         LEFT JOIN approvers a ON a.tenant_id = d.tenant_id AND a.id = d.approver_id
+         LEFT JOIN approval_requests r ON r.id = d.approval_id AND r.tenant_id = d.tenant_id
+        WHERE d.id = $1 AND d.tenant_id = $2`,
+      [deliveryId, tenantId],
+    );
     if (!delivery || delivery.status !== 'queued') return 'done';
-    const request = await this.dataSource.manager.findOne(ApprovalRequest, { where: { id: delivery.approvalId, tenantId } });
-    const approver = await this.dataSource.manager.findOne(Approver, { where: { tenantId, id: delivery.approverId } });
+    const request = delivery.request ? entityFromJson(this.dataSource, ApprovalRequest, delivery.request) : null;
 
-    const skip = await this.reasonToSkip(request, approver, delivery);
-    if (skip) return this.finish(delivery, attempt, [{ target: delivery.approverId, outcome: { outcome: 'skipped', error: skip } }], request);
+    const skip = reasonToSkip(request, delivery);
+    if (skip) return this.finish(delivery, attempt, [{ target: delivery.approver_id, outcome: { outcome: 'skipped', error: skip } }], request);
 
     let link: { url: string };
     try {
-      link = await this.links.mint({ tenantId, approvalId: delivery.approvalId, approverId: delivery.approverId, viaGroup: delivery.viaGroup ?? undefined });
+      link = await this.links.mintFor(request!, delivery.approver_id, delivery.via_group ?? undefined);
     } catch (e) {
-      // No longer eligible (e.g. the obligation changed hands): nothing to send.
-      if (e instanceof ProtocolError) return this.finish(delivery, attempt, [{ target: delivery.approverId, outcome: { outcome: 'skipped', error: e.message } }], request);
+      // No longer eligible (e.g. separation of duties): nothing to send.
+      if (e instanceof ProtocolError) return this.finish(delivery, attempt, [{ target: delivery.approver_id, outcome: { outcome: 'skipped', error: e.message } }], request);
       throw e;
     }
-    const content = approvalNotification(request!, approver!, link, delivery.round);
-    const tried = delivery.channel === 'email' ? await this.sendEmail(approver!, content) : await this.sendPush(request!, approver!, content);
+    const content = approvalNotification(request!, { displayName: delivery.display_name! }, link, delivery.round);
+    const tried = delivery.channel === 'email' ? await this.sendEmail(delivery, content) : await this.sendPush(request!, delivery, content);
     return this.finish(delivery, attempt, tried, request, lastAttempt);
   }
 
-  private async reasonToSkip(request: ApprovalRequest | null, approver: Approver | null, delivery: NotificationDelivery): Promise<string | undefined> {
-    if (!request) return 'the request no longer exists';
-    const status = effectiveStatus(request);
-    if (status !== 'pending') return `the request is ${status}`;
-    if (!approver) return 'the approver is no longer in the directory';
-    const voted = await this.dataSource.manager.exists(ApprovalVote, { where: { approvalId: request.id, approverId: approver.id } });
-    if (voted) return 'the approver has voted';
-    if (delivery.channel === 'email' && !approver.email) return 'the approver has no email address';
-    return undefined;
+  private async sendEmail(delivery: DeliveryRow, content: NotificationContent): Promise<Tried[]> {
+    const outcome = await this.email.send({ to: delivery.email!, subject: content.subject, text: content.text, html: content.html });
+    return [{ target: delivery.email!, outcome }];
   }
 
-  private async sendEmail(approver: Approver, content: ReturnType<typeof approvalNotification>): Promise<Tried[]> {
-    const outcome = await this.email.send({ to: approver.email!, subject: content.subject, text: content.text, html: content.html });
-    return [{ target: approver.email!, outcome }];
-  }
-
-  private async sendPush(request: ApprovalRequest, approver: Approver, content: ReturnType<typeof approvalNotification>): Promise<Tried[]> {
-    const subscriptions = await this.subscriptions.forApprover(request.tenantId, approver.id);
-    if (!subscriptions.length) return [{ target: approver.id, outcome: { outcome: 'skipped', error: 'the approver has no push subscription' } }];
+  private async sendPush(request: ApprovalRequest, delivery: DeliveryRow, content: NotificationContent): Promise<Tried[]> {
+    const subscriptions = delivery.subscriptions ?? [];
+    if (!subscriptions.length) return [{ target: delivery.approver_id, outcome: { outcome: 'skipped', error: 'the approver has no push subscription' } }];
     const ttl = Math.ceil((request.expiresAt.getTime() - Date.now()) / 1000);
     // A topic is at most 32 base64url characters (RFC 8030 §5.4); the request id's prefix is unique enough.
     const topic = request.id.slice(0, 32);
-    return Promise.all(
-      subscriptions.map(async (s): Promise<Tried> => {
-        const outcome = await this.push.send(s, content.push, ttl, topic);
-        if (outcome.outcome === 'gone') await this.subscriptions.remove(s.id);
-        if (outcome.outcome === 'sent') await this.subscriptions.succeeded(s.id);
-        return { target: s.id, outcome };
-      }),
-    );
+    return Promise.all(subscriptions.map(async (s): Promise<Tried> => ({ target: s.id, outcome: await this.push.send(s, content.push, ttl, topic) })));
   }
 
   /**
-   * Records the attempts and settles the delivery: sent if any target took it; retry while a
-   * transient failure has attempts left; otherwise failed (or skipped when nothing was tried).
+   * Records the attempts and settles the delivery, in one statement: sent if any target took it;
+   * retry while a transient failure has attempts left; otherwise failed (or skipped when nothing
+   * was tried). Push subscriptions that took it are stamped; those that are gone are deleted.
    */
-  private async finish(delivery: NotificationDelivery, attempt: number, tried: Tried[], request: ApprovalRequest | null, lastAttempt = true): Promise<DeliveryResult> {
+  private async finish(delivery: DeliveryRow, attempt: number, tried: Tried[], request: ApprovalRequest | null, lastAttempt = true): Promise<DeliveryResult> {
     const outcomes = tried.map((t) => t.outcome.outcome);
     const errors = tried.filter((t) => t.outcome.error).map((t) => t.outcome.error!);
     const result: DeliveryResult = outcomes.includes('sent')
@@ -107,38 +116,58 @@ export class DeliverNotification {
         : outcomes.every((o) => o === 'skipped' || o === 'gone')
           ? 'skipped'
           : 'failed';
-    await this.dataSource.transaction(async (manager) => {
-      await manager.insert(
-        NotificationAttempt,
-        tried.map((t) => ({
-          tenantId: delivery.tenantId,
-          deliveryId: delivery.id,
-          channel: delivery.channel,
-          attempt,
-          target: t.target,
-          status: t.outcome.outcome === 'retry' ? 'failed' : t.outcome.outcome,
-          error: t.outcome.error ?? null,
-        })),
+    const isPush = delivery.channel === 'push';
+    const attempts = insertStatement(
+      this.dataSource,
+      NotificationAttempt,
+      tried.map((t) => ({
+        tenantId: delivery.tenant_id,
+        deliveryId: delivery.id,
+        channel: delivery.channel,
+        attempt,
+        target: t.target,
+        status: t.outcome.outcome === 'retry' ? 'failed' : t.outcome.outcome,
+        error: t.outcome.error ?? null,
+      })),
+    );
+    const params: unknown[] = [...attempts.params];
+    const p = (value: unknown) => `$${params.push(value)}`;
+    const sent = isPush ? tried.filter((t) => t.outcome.outcome === 'sent').map((t) => t.target) : [];
+    const gone = isPush ? tried.filter((t) => t.outcome.outcome === 'gone').map((t) => t.target) : [];
+    let sql = `WITH attempts AS (${attempts.sql}),
+      delivery AS (UPDATE notification_deliveries SET status = ${p(result === 'retry' ? 'queued' : result)}, attempts = ${p(attempt)},
+        last_error = ${p(errors.length ? errors.join('; ').slice(0, 1000) : null)}, sent_at = ${result === 'sent' ? 'now()' : 'NULL'}, updated_at = now()
+        WHERE id = ${p(delivery.id)}),
+      took AS (UPDATE push_subscriptions SET last_success_at = now() WHERE id = ANY(${p(sent)}::uuid[])),
+      dropped AS (DELETE FROM push_subscriptions WHERE id = ANY(${p(gone)}::uuid[])) `;
+    if (request && (result === 'sent' || result === 'failed')) {
+      const event = this.audit.insertStatement(
+        [
+          {
+            ...auditContext(request),
+            type: result === 'sent' ? 'approval.notification_sent' : 'approval.notification_failed',
+            actor: 'system',
+            data: { approver: delivery.approver_id, channel: delivery.channel, round: delivery.round, attempt, ...(errors.length ? { errors } : {}) },
+          },
+        ],
+        params.length,
       );
-      await manager.update(
-        NotificationDelivery,
-        { id: delivery.id },
-        {
-          status: result === 'retry' ? 'queued' : result,
-          attempts: attempt,
-          lastError: errors.length ? errors.join('; ').slice(0, 1000) : null,
-          sentAt: result === 'sent' ? new Date() : null,
-        },
-      );
-      if (request && (result === 'sent' || result === 'failed')) {
-        await this.audit.append(manager, {
-          ...auditContext(request),
-          type: result === 'sent' ? 'approval.notification_sent' : 'approval.notification_failed',
-          actor: 'system',
-          data: { approver: delivery.approverId, channel: delivery.channel, round: delivery.round, attempt, ...(errors.length ? { errors } : {}) },
-        });
-      }
-    });
+      sql += event.sql;
+      params.push(...event.params);
+    } else {
+      sql += 'SELECT 1';
+    }
+    await this.dataSource.query(sql, params);
     return result;
   }
+}
+
+function reasonToSkip(request: ApprovalRequest | null, delivery: DeliveryRow): string | undefined {
+  if (!request) return 'the request no longer exists';
+  const status = effectiveStatus(request);
+  if (status !== 'pending') return `the request is ${status}`;
+  if (delivery.display_name === null) return 'the approver is no longer in the directory';
+  if (delivery.voted) return 'the approver has voted';
+  if (delivery.channel === 'email' && !delivery.email) return 'the approver has no email address';
+  return undefined;
 }

@@ -12,16 +12,15 @@ import { NotificationChannel, NotificationDelivery, NotificationRound } from './
 import { NotificationJobs } from './notification-jobs.service';
 import { RoundJobData } from './notification-queues';
 import { PushChannel } from './push/push.channel';
-import { PushSubscriptions } from './push/push-subscriptions.service';
 
 export type RoundResult = 'queued' | 'not-pending' | 'not-due' | 'missing';
 
 /** The request's column that records when each round was queued (the reconciler redoes a round without one). */
-const ROUND_MARK = {
+const ROUND_MARK: Record<NotificationRound, { property: 'notifiedAt' | 'escalatedAt' | 'remindedAt'; column: string }> = {
   initial: { property: 'notifiedAt', column: 'notified_at' },
   escalation: { property: 'escalatedAt', column: 'escalated_at' },
   reminder: { property: 'remindedAt', column: 'reminded_at' },
-} as const;
+};
 const ROUND_EVENT = { initial: 'approval.notified', escalation: 'approval.escalated', reminder: 'approval.reminded' } as const;
 
 /**
@@ -38,7 +37,6 @@ export class NotifyApprovers {
   constructor(
     private readonly dataSource: DataSource,
     private readonly directory: ApproverDirectory,
-    private readonly subscriptions: PushSubscriptions,
     private readonly email: EmailChannel,
     private readonly push: PushChannel,
     private readonly jobs: NotificationJobs,
@@ -54,14 +52,19 @@ export class NotifyApprovers {
     // A delayed job that ran early (clock skew between hosts) is retried by the queue's backoff.
     if (due > Date.now() + 250) return 'not-due';
 
+    // The round committed already (this is a retry after its enqueue failed): queue what is still owed.
+    if (request[ROUND_MARK[round].property]) {
+      await this.jobs.scheduleDeliveries(await this.dataSource.manager.find(NotificationDelivery, { where: { approvalId, round, status: 'queued' } }));
+      return 'queued';
+    }
+
     const recipients = await this.recipientsFor(request, round);
-    const reachable = await this.subscriptions.withSubscriptions(tenantId, recipients.map((r) => r.approverId));
     const owed: Omit<NotificationDelivery, 'id' | 'createdAt' | 'updatedAt'>[] = [];
     const unreachable: string[] = [];
     for (const r of recipients) {
       const channels: NotificationChannel[] = [];
       if (this.email.enabled && r.email) channels.push('email');
-      if (this.push.enabled && reachable.has(r.approverId)) channels.push('push');
+      if (this.push.enabled && r.hasPush) channels.push('push');
       if (!channels.length) unreachable.push(r.approverId);
       for (const channel of channels) {
         owed.push({ tenantId, approvalId, round, approverId: r.approverId, viaGroup: r.viaGroup, channel, status: 'queued', attempts: 0, lastError: null, sentAt: null });
@@ -69,20 +72,17 @@ export class NotifyApprovers {
     }
     if (unreachable.length) this.logger.warn(`${approvalId} (${round}): no channel reaches ${unreachable.join(', ')}`);
 
-    const queued = await this.dataSource.transaction(async (manager) => {
-      if (owed.length) {
-        const insert = insertStatement(this.dataSource, NotificationDelivery, owed);
-        await manager.query(`${insert.sql} ON CONFLICT ON CONSTRAINT notification_deliveries_once DO NOTHING`, insert.params);
-      }
-      const mark = ROUND_MARK[round];
-      const marked = await manager
-        .createQueryBuilder()
-        .update(ApprovalRequest)
-        .set({ [mark.property]: () => 'now()' })
-        .where(`id = :id AND tenant_id = :tenantId AND ${mark.column} IS NULL`, { id: approvalId, tenantId })
-        .execute();
-      if (marked.affected) {
-        await this.audit.append(manager, {
+    // One statement (atomic): the deliveries, the round's mark and its audit event; it returns the deliveries to queue.
+    const params: unknown[] = [];
+    const ctes: string[] = [];
+    if (owed.length) {
+      const insert = insertStatement(this.dataSource, NotificationDelivery, owed);
+      params.push(...insert.params);
+      ctes.push(`owed AS (${insert.sql} ON CONFLICT ON CONSTRAINT notification_deliveries_once DO NOTHING RETURNING id, tenant_id, channel)`);
+    }
+    const event = this.audit.insertStatement(
+      [
+        {
           ...auditContext(request),
           type: ROUND_EVENT[round],
           actor: 'system',
@@ -92,17 +92,26 @@ export class NotifyApprovers {
             deliveries: owed.map((d) => ({ approver: d.approverId, channel: d.channel })),
             unreachable,
           },
-        });
-      }
-      return manager.find(NotificationDelivery, { where: { approvalId, round, status: 'queued' } });
-    });
-    await this.jobs.scheduleDeliveries(queued);
+        },
+      ],
+      params.length,
+    );
+    params.push(...event.params);
+    ctes.push(`audit AS (${event.sql})`);
+    const mark = ROUND_MARK[round].column;
+    ctes.push(`mark AS (UPDATE approval_requests SET ${mark} = now() WHERE id = $${params.push(approvalId)} AND tenant_id = $${params.push(tenantId)})`);
+    const queued: { id: string; tenant_id: string; channel: NotificationChannel }[] = await this.dataSource.query(
+      `WITH ${ctes.join(', ')} ${owed.length ? 'SELECT id, tenant_id, channel FROM owed' : 'SELECT NULL::bigint AS id, NULL AS tenant_id, NULL AS channel WHERE false'}`,
+      params,
+    );
+    await this.jobs.scheduleDeliveries(queued.map((d) => ({ id: String(d.id), tenantId: d.tenant_id, channel: d.channel })));
     return 'queued';
   }
 
   /** Who this round is for: never someone who has voted, nor someone separation of duties excludes. */
   private async recipientsFor(request: ApprovalRequest, round: NotificationRound): Promise<Recipient[]> {
-    const votes = await this.dataSource.manager.find(ApprovalVote, { where: { approvalId: request.id }, select: { approverId: true } });
+    // Nobody has been asked before the initial round; a vote that races it is caught by the delivery.
+    const votes = round === 'initial' ? [] : await this.dataSource.manager.find(ApprovalVote, { where: { approvalId: request.id }, select: { approverId: true } });
     const voted = new Set(votes.map((v) => v.approverId));
     const excluded = (id: string) =>
       voted.has(id) || (request.independentApprovers && (id === request.delegatorId || id === request.agentOperator));

@@ -34,3 +34,17 @@ export function insertStatement<T extends ObjectLiteral>(
   const names = columns.map((c) => `"${c.databaseName}"`).join(', ');
   return { sql: `INSERT INTO "${metadata.tableName}" (${names}) VALUES ${tuples.join(', ')}`, params };
 }
+
+/**
+ * An entity from a row that a raw query returned as JSON (`row_to_json(t)`): for hot paths that
+ * load an entity and its related rows in one query. Timestamps come back as strings and become Dates.
+ */
+export function entityFromJson<T extends ObjectLiteral>(dataSource: DataSource, entity: EntityTarget<T>, json: Record<string, unknown>): T {
+  const metadata = dataSource.getMetadata(entity);
+  const out: Record<string, unknown> = {};
+  for (const c of metadata.columns) {
+    const value = json[c.databaseName];
+    out[c.propertyName] = value !== null && value !== undefined && (c.type === 'timestamptz' || c.type === Date) ? new Date(value as string) : value;
+  }
+  return Object.assign(metadata.create() as T, out);
+}

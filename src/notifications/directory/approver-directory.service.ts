@@ -11,6 +11,8 @@ export interface Recipient {
   displayName: string;
   email: string | null;
   viaGroup: string | null;
+  /** Has at least one push subscription. */
+  hasPush: boolean;
 }
 
 interface Lookup {
@@ -175,20 +177,22 @@ export class ApproverDirectory {
   private async lookup(tenantId: string, refs: string[], delegatorId: string): Promise<Lookup> {
     const people = [...new Set(refs.flatMap((r) => (r === 'delegator' ? [delegatorId] : r.startsWith('user:') ? [r.slice(5)] : [])))];
     const groups = [...new Set(refs.filter((r) => r.startsWith('group:')).map((r) => r.slice(6)))];
-    const rows: { group_name: string | null; id: string | null; display_name: string | null; email: string | null }[] = await this.dataSource.query(
-      `SELECT NULL::text AS group_name, a.id, a.display_name, a.email
-         FROM approvers a WHERE a.tenant_id = $1 AND a.id = ANY($2::text[])
-       UNION ALL
-       SELECT g.name, a.id, a.display_name, a.email
-         FROM approver_groups g
+    const rows: { group_name: string | null; id: string | null; display_name: string | null; email: string | null; has_push: boolean }[] = await this.dataSource.query(
+      `WITH named AS (
+         SELECT NULL::text AS group_name, a.id, a.display_name, a.email
+           FROM approvers a WHERE a.tenant_id = $1 AND a.id = ANY($2::text[])
+         UNION ALL
+         SELECT g.name, a.id, a.display_name, a.email
+           FROM approver_groups g
          LEFT JOIN approver_group_members m ON m.tenant_id = g.tenant_id AND m.group_name = g.name
          LEFT JOIN approvers a ON a.tenant_id = m.tenant_id AND a.id = m.approver_id
-        WHERE g.tenant_id = $1 AND g.name = ANY($3::text[])`,
+          WHERE g.tenant_id = $1 AND g.name = ANY($3::text[]))
+       SELECT n.*, EXISTS (SELECT 1 FROM push_subscriptions s WHERE s.tenant_id = $1 AND s.approver_id = n.id) AS has_push FROM named n`,
       [tenantId, people, groups],
     );
     const found: Lookup = { people: new Map(), groups: new Map() };
     for (const r of rows) {
-      const person = r.id ? { approverId: r.id, displayName: r.display_name!, email: r.email, viaGroup: r.group_name } : undefined;
+      const person = r.id ? { approverId: r.id, displayName: r.display_name!, email: r.email, viaGroup: r.group_name, hasPush: r.has_push } : undefined;
       if (r.group_name === null) {
         if (person) found.people.set(person.approverId, person);
         continue;

@@ -35,30 +35,9 @@ export class PushSubscriptions {
     return (await this.dataSource.manager.findOne(PushSubscription, { where: { id: row.id } }))!;
   }
 
-  forApprover(tenantId: string, approverId: string): Promise<PushSubscription[]> {
-    return this.dataSource.manager.find(PushSubscription, { where: { tenantId, approverId }, order: { createdAt: 'ASC' } });
-  }
-
-  /** Which of these approvers have at least one subscription. */
-  async withSubscriptions(tenantId: string, approverIds: string[]): Promise<Set<string>> {
-    if (!approverIds.length) return new Set();
-    const rows: { approver_id: string }[] = await this.dataSource.query(
-      `SELECT DISTINCT approver_id FROM push_subscriptions WHERE tenant_id = $1 AND approver_id = ANY($2::text[])`,
-      [tenantId, approverIds],
-    );
-    return new Set(rows.map((r) => r.approver_id));
-  }
-
   async unsubscribe(tenantId: string, approverId: string, id: string): Promise<void> {
     const result = await this.dataSource.manager.delete(PushSubscription, { tenantId, approverId, id });
     if (!result.affected) throw new NotFound('no such push subscription');
   }
 
-  async remove(id: string): Promise<void> {
-    await this.dataSource.manager.delete(PushSubscription, { id });
-  }
-
-  async succeeded(id: string): Promise<void> {
-    await this.dataSource.manager.update(PushSubscription, { id }, { lastSuccessAt: new Date() });
-  }
 }

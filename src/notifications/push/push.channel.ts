@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { readFileSync } from 'node:fs';
 import { Agent } from 'node:https';
-import { sendNotification, WebPushError } from 'web-push';
+import { getVapidHeaders, sendNotification, WebPushError } from 'web-push';
 import { APP_CONFIG, AppConfig } from '../../config/app-config';
 import { PushSubscription } from './push-subscription.entity';
 
@@ -16,6 +16,8 @@ export interface SendOutcome {
 export class PushChannel {
   readonly enabled: boolean;
   private readonly agent?: Agent;
+  /** VAPID JWTs per push service origin: one ES256 signature per origin per hour, not per push. */
+  private readonly vapid = new Map<string, { authorization: string; renewAt: number }>();
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
     this.enabled = !!(config.VAPID_PUBLIC_KEY && config.VAPID_PRIVATE_KEY);
@@ -26,14 +28,25 @@ export class PushChannel {
     return this.enabled ? this.config.VAPID_PUBLIC_KEY! : null;
   }
 
-  async send(subscription: PushSubscription, payload: object, ttlSeconds: number, topic: string): Promise<SendOutcome> {
+  /** RFC 8292: aud is the push service's origin; exp at most 24 h ahead (12 h here, renewed after 1 h). */
+  private vapidAuthorization(endpoint: string): string {
+    const audience = new URL(endpoint).origin;
+    const cached = this.vapid.get(audience);
+    if (cached && cached.renewAt > Date.now()) return cached.authorization;
+    const expiration = Math.floor(Date.now() / 1000) + 12 * 3600;
+    const { Authorization } = getVapidHeaders(audience, this.config.VAPID_SUBJECT, this.config.VAPID_PUBLIC_KEY!, this.config.VAPID_PRIVATE_KEY!, 'aes128gcm', expiration);
+    this.vapid.set(audience, { authorization: Authorization, renewAt: Date.now() + 3600_000 });
+    return Authorization;
+  }
+
+  async send(subscription: Pick<PushSubscription, 'endpoint' | 'p256dh' | 'auth'>, payload: object, ttlSeconds: number, topic: string): Promise<SendOutcome> {
     if (!this.enabled) return { outcome: 'skipped', error: 'web push is off (no VAPID keys)' };
     try {
       await sendNotification(
         { endpoint: subscription.endpoint, keys: { p256dh: subscription.p256dh, auth: subscription.auth } },
         JSON.stringify(payload),
         {
-          vapidDetails: { subject: this.config.VAPID_SUBJECT, publicKey: this.config.VAPID_PUBLIC_KEY!, privateKey: this.config.VAPID_PRIVATE_KEY! },
+          headers: { Authorization: this.vapidAuthorization(subscription.endpoint) },
           TTL: Math.max(0, ttlSeconds),
           urgency: 'high',
           // A later notification for the same request (a reminder) replaces an undelivered earlier one.
