@@ -115,14 +115,7 @@ async function main(): Promise<void> {
     .setExpirationTime('1h')
     .sign(await importJWK(gwKey, 'ES256'));
   const mintLink = await linkMinter(keys.signingKeysFile, env.PUBLIC_URL);
-  const signDev = async (claims: Record<string, unknown>, issuer: string, subject: string) =>
-    new SignJWT(claims)
-      .setProtectedHeader({ alg: 'ES256', kid: gwKey.kid })
-      .setIssuer(issuer)
-      .setAudience('countersign')
-      .setSubject(subject)
-      .setExpirationTime('1h')
-      .sign(await importJWK(gwKey, 'ES256'));
+  const signDev = devSigner(gwKey);
   const adminToken = await signDev({ tenant: 'bench', scope: 'countersign:delegations countersign:admin' }, DEV_GATEWAY_ISSUER, 'bench-idp');
   const agentTokenFor = (agent: string) =>
     signDev({ tenant: 'bench', act: { sub: agent }, agent_class: 'assistant', trust_level: 'first_party_certified' }, DEV_AGENT_ISSUER, 'alice');
@@ -335,10 +328,11 @@ async function main(): Promise<void> {
   write();
 }
 
-/** BENCH_ONLY=fanout: just the fan-out figures (for working on notifications). */
-async function fanOutOnly(keysDir: string, gatewayKeyFile: string): Promise<void> {
-  const gwKey = JSON.parse(readFileSync(gatewayKeyFile, 'utf8')) as JWK;
-  const signDev = async (claims: Record<string, unknown>, issuer: string, subject: string) =>
+type Signer = (claims: Record<string, unknown>, issuer: string, subject: string) => Promise<string>;
+
+/** Tokens signed with the demo gateway key, which demo mode trusts for gateways and agents. */
+function devSigner(gwKey: JWK): Signer {
+  return async (claims, issuer, subject) =>
     new SignJWT(claims)
       .setProtectedHeader({ alg: 'ES256', kid: gwKey.kid })
       .setIssuer(issuer)
@@ -346,6 +340,12 @@ async function fanOutOnly(keysDir: string, gatewayKeyFile: string): Promise<void
       .setSubject(subject)
       .setExpirationTime('1h')
       .sign(await importJWK(gwKey, 'ES256'));
+}
+
+/** BENCH_ONLY=fanout: just the fan-out figures (for working on notifications). */
+async function fanOutOnly(keysDir: string, gatewayKeyFile: string): Promise<void> {
+  const gwKey = JSON.parse(readFileSync(gatewayKeyFile, 'utf8')) as JWK;
+  const signDev = devSigner(gwKey);
   try {
     await fanOut(keysDir, signDev);
   } finally {
@@ -359,7 +359,7 @@ async function fanOutOnly(keysDir: string, gatewayKeyFile: string): Promise<void
  * (100 parked requests/s, target p99 ≤ 2 s from park to first notification) and at a lower rate,
  * so that the knee shows. Each rate runs on a fresh server and database.
  */
-async function fanOut(keysDir: string, signDev: (claims: Record<string, unknown>, issuer: string, subject: string) => Promise<string>) {
+async function fanOut(keysDir: string, signDev: Signer) {
   const sinks = new NotificationSinks();
   await sinks.start(keysDir);
   try {
@@ -373,7 +373,7 @@ async function fanOut(keysDir: string, signDev: (claims: Record<string, unknown>
 async function fanOutAt(
   RATE: number,
   keysDir: string,
-  signDev: (claims: Record<string, unknown>, issuer: string, subject: string) => Promise<string>,
+  signDev: Signer,
   sinks: NotificationSinks,
   baseline: number,
 ) {

@@ -24,7 +24,15 @@ export function approvalView(r: ApprovalRequest, votes: ApprovalVote[]) {
     delegator_id: r.delegatorId,
     binding_message: r.bindingMessage,
     delivery_mode: r.deliveryMode,
-    obligation: { approvers: r.approvers, quorum: r.quorum, deny_threshold: r.denyThreshold },
+    obligation: {
+      approvers: r.approvers,
+      quorum: r.quorum,
+      deny_threshold: r.denyThreshold,
+      escalate_after: r.escalateAfter,
+      escalate_to: r.escalateTo,
+      remind_after: r.remindAfter,
+      independent_approvers: r.independentApprovers,
+    },
     votes: {
       approve: votes.filter((v) => v.decision === 'approve').length,
       deny: votes.filter((v) => v.decision === 'deny').length,

@@ -1,8 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import { decodeJwt } from 'jose';
 import { ApproverLinks } from '../../src/approvals/approver-links.service';
-import { APPROVER_LINK_AUDIENCE, APPROVER_LINK_TYP } from '../../src/common/auth/approver-link.verifier';
-import { SigningKeys } from '../../src/common/keys/signing-keys.service';
+import { signedLink } from '../support/keys';
 import { call, parkBody, tenantToken } from '../support/api';
 import { TestApp, testEnvironment, TestEnvironment } from '../support/app';
 import { auditTypes, requestRow, sql } from '../support/callback-server';
@@ -46,11 +44,7 @@ describe('deciding: POST /v1/approvals/:id/decisions', () => {
     );
 
   /** A link signed by this service for any approver, named or not (what a stale or forged-by-insider link looks like). */
-  const rawLink = (id: string, approverId: string, extra: Record<string, unknown> = {}) =>
-    api.app.get(SigningKeys).sign(
-      { tenant: 'acme', auth_req_id: id, ...extra },
-      { typ: APPROVER_LINK_TYP, audience: APPROVER_LINK_AUDIENCE, subject: approverId, expiresAt: new Date(Date.now() + 60_000), jti: randomUUID() },
-    );
+  const rawLink = (id: string, approverId: string, extra: Record<string, unknown> = {}) => signedLink(api.app, { id, approver: approverId, extra });
 
   describe('quorum 2 of 3', () => {
     let id: string;

@@ -1,10 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { ApproverLinks } from '../../src/approvals/approver-links.service';
-import { APPROVER_LINK_AUDIENCE, APPROVER_LINK_TYP } from '../../src/common/auth/approver-link.verifier';
-import { SigningKeys } from '../../src/common/keys/signing-keys.service';
+import { APPROVER_LINK_AUDIENCE } from '../../src/common/auth/approver-link.verifier';
 import { NotificationJobs } from '../../src/notifications/notification-jobs.service';
 import { NotificationQueue } from '../../src/notifications/notification-queues';
+import { signedLink } from '../support/keys';
 import { call, parkBody, tenantToken } from '../support/api';
 import { REDIS_URL, selfLinked, TestApp, testEnvironment, TestEnvironment } from '../support/app';
 import { auditTypes, eventually, sleep, sql } from '../support/callback-server';
@@ -59,11 +58,7 @@ describe('notifying approvers: email, web push, escalation, reminders', () => {
   };
 
   /** A link signed by this service for anyone, eligible or not (what an insider's forged link looks like). */
-  const rawLink = (id: string, approverId: string, extra: Record<string, unknown> = {}) =>
-    api.app.get(SigningKeys).sign(
-      { tenant: 'acme', auth_req_id: id, ...extra },
-      { typ: APPROVER_LINK_TYP, audience: APPROVER_LINK_AUDIENCE, subject: approverId, expiresAt: new Date(Date.now() + 60_000), jti: randomUUID() },
-    );
+  const rawLink = (id: string, approverId: string, extra: Record<string, unknown> = {}) => signedLink(api.app, { id, approver: approverId, extra });
 
   describe('email', () => {
     let id: string;

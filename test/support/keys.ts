@@ -1,3 +1,6 @@
+import { randomUUID } from 'node:crypto';
+import { APPROVER_LINK_AUDIENCE, APPROVER_LINK_TYP } from '../../src/common/auth/approver-link.verifier';
+import { SigningKeys } from '../../src/common/keys/signing-keys.service';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -54,4 +57,18 @@ export async function agentToken(
     .setIssuedAt()
     .setExpirationTime(opts.expiresIn ?? '10m')
     .sign(await importJWK(k, k.alg));
+}
+
+/**
+ * A link signed by the service's own key for anyone, eligible or not: what a stale link, or one
+ * forged by an insider with the key, looks like. Tests use it to check that eligibility is enforced.
+ */
+export async function signedLink(
+  app: { get(type: typeof SigningKeys): SigningKeys },
+  opts: { tenant?: string; id: string; approver: string; extra?: Record<string, unknown>; expiresAt?: Date },
+): Promise<string> {
+  return app.get(SigningKeys).sign(
+    { tenant: opts.tenant ?? 'acme', auth_req_id: opts.id, ...opts.extra },
+    { typ: APPROVER_LINK_TYP, audience: APPROVER_LINK_AUDIENCE, subject: opts.approver, expiresAt: opts.expiresAt ?? new Date(Date.now() + 60_000), jti: randomUUID() },
+  );
 }

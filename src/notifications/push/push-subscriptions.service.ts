@@ -39,5 +39,4 @@ export class PushSubscriptions {
     const result = await this.dataSource.manager.delete(PushSubscription, { tenantId, approverId, id });
     if (!result.affected) throw new NotFound('no such push subscription');
   }
-
 }
