@@ -1,4 +1,4 @@
-import { Body, Controller, Get, Header, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { Body, Controller, Get, Header, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { Public } from '../../common/auth/auth.decorators';
@@ -71,6 +71,15 @@ export class ApprovalPageController {
     return PAGE_JS;
   }
 
+  /** Browsers ask for it on every page; an empty answer keeps their consoles (and our logs) free of 404s. */
+  @Get('favicon.ico')
+  @Public()
+  @HttpCode(204)
+  @Header('cache-control', 'public, max-age=86400')
+  favicon() {
+    return;
+  }
+
   /** At the root so that its scope covers the approval pages. */
   @Get('sw.js')
   @Public()
@@ -87,8 +96,11 @@ export class ApprovalPageController {
  * site cannot know): a browser's Origin or Sec-Fetch-Site must say the post came from this site.
  */
 function sameOrigin(request: FastifyRequest): boolean {
+  // Browsers that send Sec-Fetch-Site say it themselves. The page's no-referrer policy makes a
+  // same-origin form post carry `Origin: null`, so Origin is only consulted without it.
   const site = request.headers['sec-fetch-site'];
-  if (site && site !== 'same-origin' && site !== 'none') return false;
+  if (site === 'same-origin') return true;
+  if (site && site !== 'none') return false;
   const origin = request.headers.origin;
   if (!origin || origin === 'null') return !origin;
   try {

@@ -233,7 +233,7 @@ export function renderApprovalPage(m: ApprovalPageModel): string {
     'votes',
     'Approvals so far',
     [
-      `<p class="quorum" id="quorum"><strong>${approvals} of ${m.quorum} approvals</strong> so far.</p>`,
+      `<p class="quorum" id="quorum"><strong>${approvals} of ${m.quorum} ${m.quorum === 1 ? 'approval' : 'approvals'}</strong> so far.</p>`,
       voteList,
       independent,
     ].join('\n'),
