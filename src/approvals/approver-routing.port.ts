@@ -1,3 +1,4 @@
+import type { AuditEntry } from '../audit/audit-log.service';
 import type { FieldProblem } from '../common/errors/protocol-errors';
 import type { ApprovalRequest } from './approval-request.entity';
 
@@ -13,17 +14,39 @@ export interface ApproverObligation {
   independentApprovers: boolean;
 }
 
+/** Statements another part adds to the park statement, so that what it owes commits with the request. */
+export interface ParkStatement {
+  /** `name AS (…)` common table expressions, parameters numbered from the offset given. */
+  ctes: string[];
+  /** The statement's final SELECT; its rows go to `afterCommit`. */
+  select: string;
+  params: unknown[];
+  /** Audit events to write with the request's own (after it, in this order). */
+  events: AuditEntry[];
+}
+
+/** The routing's answer when a request is about to be parked. */
+export interface Admission {
+  /** Problems with the named approvers, as 400 field errors; nothing is parked if there are any. */
+  problems: FieldProblem[];
+  /** The notifications owed from the moment the request exists, for the park statement. */
+  statement?(request: ApprovalRequest, paramOffset: number): ParkStatement;
+  /** After the commit, with the rows the statement's SELECT returned: queue the work. */
+  afterCommit(request: ApprovalRequest, rows: unknown[]): Promise<void>;
+}
+
 /**
  * What the lifecycle needs from whoever knows the approvers and reaches them (the notifications
  * part provides it). The lifecycle itself knows no directory and no channel.
  */
 export abstract class ApproverRouting {
-  /** Problems with the named approvers (unknown person, empty group, a quorum nobody can reach), as 400 field errors. */
-  abstract problemsWith(obligation: ApproverObligation): Promise<FieldProblem[]>;
+  /**
+   * Checks the named approvers (unknown person, empty group, a quorum nobody can reach) and, if
+   * they are fine, says what the park statement must also write (the initial notifications).
+   */
+  abstract admit(obligation: ApproverObligation): Promise<Admission>;
   /** Whether `approverId` is (still) a member of `group`: a link vouches for membership only when it was sent. */
   abstract isGroupMember(tenantId: string, group: string, approverId: string): Promise<boolean>;
-  /** After a request is committed: queue its notifications, escalation and reminder. */
-  abstract parked(request: ApprovalRequest): Promise<void>;
   /** Rebuilds from Postgres whatever notification jobs open requests still need; returns how many. */
   abstract reconcile(): Promise<number>;
 }

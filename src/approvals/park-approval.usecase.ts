@@ -60,7 +60,7 @@ export class ParkApproval {
     const expiresIn = Math.min(input.obligation.expires_in ?? this.config.APPROVAL_DEFAULT_EXPIRES_IN, this.config.APPROVAL_MAX_EXPIRES_IN);
     this.checkTimers(input, expiresIn);
     const { obligation } = input;
-    const problems = await this.routing.problemsWith({
+    const admission = await this.routing.admit({
       tenantId,
       approvers: obligation.approvers,
       escalateTo: obligation.escalate_to ?? [],
@@ -70,7 +70,8 @@ export class ParkApproval {
       agentOperator: input.agent.operator ?? null,
       independentApprovers: obligation.independent_approvers,
     });
-    if (problems.length) throw InvalidRequest.forFields(problems);
+    if (admission.problems.length) throw InvalidRequest.forFields(admission.problems);
+    const createdAt = new Date();
     const request = new ApprovalRequest();
     Object.assign(request, {
       // 192 bits from the CSPRNG, opaque to the caller.
@@ -98,7 +99,8 @@ export class ParkApproval {
       remindAfter: obligation.remind_after ?? null,
       independentApprovers: obligation.independent_approvers,
       agentOperator: input.agent.operator ?? null,
-      notifiedAt: null,
+      // The initial round's deliveries commit with the request (below).
+      notifiedAt: admission.statement ? createdAt : null,
       escalatedAt: null,
       remindedAt: null,
       deliveryMode: input.delivery.mode,
@@ -110,16 +112,18 @@ export class ParkApproval {
       requestId: input.correlation.request_id ?? null,
       pollInterval: this.config.APPROVAL_POLL_INTERVAL,
       lastPolledAt: null,
-      createdAt: new Date(),
-      expiresAt: new Date(Date.now() + expiresIn * 1000),
+      createdAt,
+      expiresAt: new Date(createdAt.getTime() + expiresIn * 1000),
       decidedAt: null,
       tokenRedeemedAt: null,
       tokenJti: null,
       settledReason: null,
     } satisfies ApprovalRequest);
 
-    // The row and its audit event in one statement: atomic, and one round trip.
+    // The row, its audit events and the notifications owed in one statement: atomic, and one round trip.
+    // The events go in one INSERT so that their ids (the audit chain's order) follow the list.
     const row = insertStatement(this.dataSource, ApprovalRequest, [request]);
+    const extra = admission.statement?.(request, row.params.length);
     const event = this.audit.insertStatement(
       [
         {
@@ -128,12 +132,14 @@ export class ParkApproval {
           actor: `gateway:${gatewayId}`,
           data: { input, call_hash: request.callHash, expires_at: request.expiresAt.toISOString() },
         },
+        ...(extra?.events ?? []),
       ],
-      row.params.length,
+      row.params.length + (extra?.params.length ?? 0),
     );
-    await this.dataSource.query(`WITH parked AS (${row.sql}) ${event.sql}`, [...row.params, ...event.params]);
+    const ctes = [`parked AS (${row.sql})`, ...(extra?.ctes ?? []), `created AS (${event.sql})`];
+    const rows = await this.dataSource.query(`WITH ${ctes.join(', ')} ${extra?.select ?? 'SELECT 1'}`, [...row.params, ...(extra?.params ?? []), ...event.params]);
     // If either fails after the commit, the reconciler schedules it (Postgres says what is owed).
-    await Promise.all([this.jobs.scheduleExpiry(request), this.routing.parked(request)]);
+    await Promise.all([this.jobs.scheduleExpiry(request), admission.afterCommit(request, extra ? rows : [])]);
     return { auth_req_id: request.id, expires_in: expiresIn, interval: request.pollInterval };
   }
 

@@ -1,11 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { ApprovalRequest } from '../approvals/approval-request.entity';
-import { ApproverObligation, ApproverRouting } from '../approvals/approver-routing.port';
-import type { FieldProblem } from '../common/errors/protocol-errors';
+import { Admission, ApproverObligation, ApproverRouting } from '../approvals/approver-routing.port';
 import { ApproverDirectory } from './directory/approver-directory.service';
 import { NotificationDelivery, NotificationRound } from './notification-delivery.entity';
 import { NotificationJobs } from './notification-jobs.service';
+import { NotifyApprovers, queuedDeliveries } from './notify-approvers.usecase';
 
 const PAGE = 1000;
 
@@ -16,20 +16,30 @@ export class NotificationRouting extends ApproverRouting {
     private readonly dataSource: DataSource,
     private readonly directory: ApproverDirectory,
     private readonly jobs: NotificationJobs,
+    private readonly notify: NotifyApprovers,
   ) {
     super();
   }
 
-  problemsWith(obligation: ApproverObligation): Promise<FieldProblem[]> {
-    return this.directory.problemsWith(obligation);
+  /**
+   * The initial round is part of parking: its deliveries and audit event go into the park
+   * statement, so the notifications owed are durable the moment the request is; the delivery
+   * jobs (and the delayed escalation and reminder rounds) are queued after the commit.
+   */
+  async admit(obligation: ApproverObligation): Promise<Admission> {
+    const { problems, initial } = await this.directory.admit(obligation);
+    if (problems.length) return { problems, afterCommit: async () => undefined };
+    return {
+      problems,
+      statement: (request, paramOffset) => this.notify.roundStatement(request, 'initial', initial, paramOffset),
+      afterCommit: async (request, rows) => {
+        await Promise.all([this.jobs.scheduleDeliveries(queuedDeliveries(rows)), this.jobs.scheduleRounds(request, ['escalation', 'reminder'])]);
+      },
+    };
   }
 
   isGroupMember(tenantId: string, group: string, approverId: string): Promise<boolean> {
     return this.directory.isGroupMember(tenantId, group, approverId);
-  }
-
-  parked(request: ApprovalRequest): Promise<void> {
-    return this.jobs.scheduleRounds(request);
   }
 
   /**

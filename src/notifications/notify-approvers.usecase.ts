@@ -12,6 +12,7 @@ import { NotificationChannel, NotificationDelivery, NotificationRound } from './
 import { NotificationJobs } from './notification-jobs.service';
 import { RoundJobData } from './notification-queues';
 import { PushChannel } from './push/push.channel';
+import type { ParkStatement } from '../approvals/approver-routing.port';
 
 export type RoundResult = 'queued' | 'not-pending' | 'not-due' | 'missing';
 
@@ -59,6 +60,24 @@ export class NotifyApprovers {
     }
 
     const recipients = await this.recipientsFor(request, round);
+    // One statement (atomic): the deliveries, the round's mark and its audit event; it returns the deliveries to queue.
+    const statement = this.roundStatement(request, round, recipients, 0);
+    const mark = ROUND_MARK[round].column;
+    const params = [...statement.params];
+    const event = this.audit.insertStatement(statement.events, params.length);
+    params.push(...event.params);
+    statement.ctes.push(`round_event AS (${event.sql})`);
+    statement.ctes.push(`mark AS (UPDATE approval_requests SET ${mark} = now() WHERE id = $${params.push(approvalId)} AND tenant_id = $${params.push(tenantId)})`);
+    const queued = await this.dataSource.query(`WITH ${statement.ctes.join(', ')} ${statement.select}`, params);
+    await this.jobs.scheduleDeliveries(queuedDeliveries(queued));
+    return 'queued';
+  }
+
+  /**
+   * The deliveries a round owes (CTEs), its audit event, and a SELECT of the deliveries to queue:
+   * for one statement, the round job's or, for the initial round, the park statement itself.
+   */
+  roundStatement(request: ApprovalRequest, round: NotificationRound, recipients: Recipient[], paramOffset: number): ParkStatement {
     const owed: Omit<NotificationDelivery, 'id' | 'createdAt' | 'updatedAt'>[] = [];
     const unreachable: string[] = [];
     for (const r of recipients) {
@@ -67,45 +86,32 @@ export class NotifyApprovers {
       if (this.push.enabled && r.hasPush) channels.push('push');
       if (!channels.length) unreachable.push(r.approverId);
       for (const channel of channels) {
-        owed.push({ tenantId, approvalId, round, approverId: r.approverId, viaGroup: r.viaGroup, channel, status: 'queued', attempts: 0, lastError: null, sentAt: null });
+        owed.push({ tenantId: request.tenantId, approvalId: request.id, round, approverId: r.approverId, viaGroup: r.viaGroup, channel, status: 'queued', attempts: 0, lastError: null, sentAt: null });
       }
     }
-    if (unreachable.length) this.logger.warn(`${approvalId} (${round}): no channel reaches ${unreachable.join(', ')}`);
-
-    // One statement (atomic): the deliveries, the round's mark and its audit event; it returns the deliveries to queue.
+    if (unreachable.length) this.logger.warn(`${request.id} (${round}): no channel reaches ${unreachable.join(', ')}`);
     const params: unknown[] = [];
     const ctes: string[] = [];
     if (owed.length) {
-      const insert = insertStatement(this.dataSource, NotificationDelivery, owed);
+      const insert = insertStatement(this.dataSource, NotificationDelivery, owed, paramOffset);
       params.push(...insert.params);
       ctes.push(`owed AS (${insert.sql} ON CONFLICT ON CONSTRAINT notification_deliveries_once DO NOTHING RETURNING id, tenant_id, channel)`);
     }
-    const event = this.audit.insertStatement(
-      [
-        {
-          ...auditContext(request),
-          type: ROUND_EVENT[round],
-          actor: 'system',
-          data: {
-            round,
-            recipients: recipients.map((r) => ({ approver: r.approverId, via_group: r.viaGroup })),
-            deliveries: owed.map((d) => ({ approver: d.approverId, channel: d.channel })),
-            unreachable,
-          },
+    const events = [
+      {
+        ...auditContext(request),
+        type: ROUND_EVENT[round],
+        actor: 'system',
+        data: {
+          round,
+          recipients: recipients.map((r) => ({ approver: r.approverId, via_group: r.viaGroup })),
+          deliveries: owed.map((d) => ({ approver: d.approverId, channel: d.channel })),
+          unreachable,
         },
-      ],
-      params.length,
-    );
-    params.push(...event.params);
-    ctes.push(`audit AS (${event.sql})`);
-    const mark = ROUND_MARK[round].column;
-    ctes.push(`mark AS (UPDATE approval_requests SET ${mark} = now() WHERE id = $${params.push(approvalId)} AND tenant_id = $${params.push(tenantId)})`);
-    const queued: { id: string; tenant_id: string; channel: NotificationChannel }[] = await this.dataSource.query(
-      `WITH ${ctes.join(', ')} ${owed.length ? 'SELECT id, tenant_id, channel FROM owed' : 'SELECT NULL::bigint AS id, NULL AS tenant_id, NULL AS channel WHERE false'}`,
-      params,
-    );
-    await this.jobs.scheduleDeliveries(queued.map((d) => ({ id: String(d.id), tenantId: d.tenant_id, channel: d.channel })));
-    return 'queued';
+      },
+    ];
+    const select = owed.length ? 'SELECT id, tenant_id, channel FROM owed' : 'SELECT NULL::bigint AS id, NULL AS tenant_id, NULL AS channel WHERE false';
+    return { ctes, select, params, events };
   }
 
   /** Who this round is for: never someone who has voted, nor someone separation of duties excludes. */
@@ -123,4 +129,9 @@ export class NotifyApprovers {
           : [...request.approvers, ...(request.escalatedAt ? request.escalateTo : [])];
     return this.directory.recipients(request.tenantId, refs, request.delegatorId, excluded);
   }
+}
+
+/** The rows a round statement's SELECT returned, as deliveries to queue. */
+export function queuedDeliveries(rows: unknown[]): Pick<NotificationDelivery, 'id' | 'tenantId' | 'channel'>[] {
+  return (rows as { id: string | number; tenant_id: string; channel: NotificationChannel }[]).map((d) => ({ id: String(d.id), tenantId: d.tenant_id, channel: d.channel }));
 }

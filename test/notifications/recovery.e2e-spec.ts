@@ -43,20 +43,25 @@ describe('notifications survive restarts and a Redis that lost its data', () => 
     await apiOnly.close();
   });
 
-  it('a delivery committed but never queued (the process died in between) is sent after a restart', async () => {
+  it('a delivery committed with the request but never queued (the process died in between) is sent after a restart', async () => {
     const apiOnly = await env.start({ ...sinks.config, RUN_WORKERS: 'false' });
     const body = parkBody();
     body.obligation = { approvers: ['user:carol'], quorum: 1 };
     const parked = await call(apiOnly.url, 'POST', '/v1/approvals', { token: await tenantToken(), body });
     const id = parked.body.auth_req_id;
-    // What a round leaves behind if the process dies right after its commit: the mark and a queued delivery, no job.
-    await sql(env.db.url, `UPDATE approval_requests SET notified_at = now() WHERE id = $1`, [id]);
-    await sql(env.db.url, `INSERT INTO notification_deliveries (tenant_id, approval_id, round, approver_id, channel, status) VALUES ('acme', $1, 'initial', 'carol', 'email', 'queued')`, [id]);
+    // The initial round commits with the request: the delivery is owed from the moment the request exists.
+    expect(await sql(env.db.url, `SELECT round, approver_id, channel, status FROM notification_deliveries WHERE approval_id = $1`, [id])).toEqual([
+      { round: 'initial', approver_id: 'carol', channel: 'email', status: 'queued' },
+    ]);
+    const [row] = await sql(env.db.url, `SELECT notified_at IS NOT NULL AS notified FROM approval_requests WHERE id = $1`, [id]);
+    expect(row.notified).toBe(true);
+    // What a crash right after the commit looks like: the jobs never reached Redis.
     await env.flushRedis();
     const worker = await env.start({ ...sinks.config, ...(await selfLinked()) });
     await mailFor('carol@acme.example', id);
     await eventually(async () => (await sql(env.db.url, `SELECT status FROM notification_deliveries WHERE approval_id = $1`, [id]))[0]?.status === 'sent');
     const types = (await auditTypes(env.db.url, id)).map((e) => e.type);
+    expect(types.slice(0, 2)).toEqual(['approval.created', 'approval.notified']);
     expect(types).toContain('approval.notification_sent');
     // The round itself is not redone: one delivery, one email.
     expect(sinks.mail.messages.filter((m) => (m.parsed.text ?? '').includes(id))).toHaveLength(1);

@@ -123,25 +123,15 @@ export class ApproverDirectory {
    * group), without those excluded (e.g. by separation of duties or because they already voted).
    */
   async recipients(tenantId: string, refs: string[], delegatorId: string, exclude: (approverId: string) => boolean = () => false): Promise<Recipient[]> {
-    const found = await this.lookup(tenantId, refs, delegatorId);
-    const out = new Map<string, Recipient>();
-    for (const ref of refs) {
-      const person = ref === 'delegator' ? found.people.get(delegatorId) : ref.startsWith('user:') ? found.people.get(ref.slice(5)) : undefined;
-      if (person && !exclude(person.approverId)) out.set(person.approverId, person);
-    }
-    for (const ref of refs.filter((r) => r.startsWith('group:'))) {
-      for (const member of found.groups.get(ref.slice(6)) ?? []) {
-        if (!out.has(member.approverId) && !exclude(member.approverId)) out.set(member.approverId, member);
-      }
-    }
-    return [...out.values()];
+    return distinctPeople(refs, delegatorId, await this.lookup(tenantId, refs, delegatorId), exclude);
   }
 
   /**
    * What would make a request nobody can answer: an unknown person, an unknown or empty group,
-   * or fewer distinct eligible people than the quorum or deny threshold needs.
+   * or fewer distinct eligible people than the quorum or deny threshold needs. From the same
+   * lookup, who the initial round notifies (the approvers, not yet the escalation approvers).
    */
-  async problemsWith(o: ApproverObligation): Promise<FieldProblem[]> {
+  async admit(o: ApproverObligation): Promise<{ problems: FieldProblem[]; initial: Recipient[] }> {
     const found = await this.lookup(o.tenantId, [...o.approvers, ...o.escalateTo], o.delegatorId);
     const problems: FieldProblem[] = [];
     const check = (refs: string[], field: string) =>
@@ -159,10 +149,10 @@ export class ApproverDirectory {
       });
     check(o.approvers, 'approvers');
     check(o.escalateTo, 'escalate_to');
-    if (problems.length) return problems;
+    if (problems.length) return { problems, initial: [] };
 
     const excluded = (id: string) => o.independentApprovers && (id === o.delegatorId || id === o.agentOperator);
-    const eligible = await this.recipients(o.tenantId, [...o.approvers, ...o.escalateTo], o.delegatorId, excluded);
+    const eligible = distinctPeople([...o.approvers, ...o.escalateTo], o.delegatorId, found, excluded);
     const why = o.independentApprovers ? ' (separation of duties excludes the delegating human and the agent operator)' : '';
     if (o.quorum > eligible.length) {
       problems.push({ field: 'obligation.quorum', message: `is ${o.quorum} but only ${eligible.length} distinct approver(s) can vote${why}` });
@@ -170,7 +160,7 @@ export class ApproverDirectory {
     if (o.denyThreshold > eligible.length) {
       problems.push({ field: 'obligation.deny_threshold', message: `is ${o.denyThreshold} but only ${eligible.length} distinct approver(s) can vote${why}` });
     }
-    return problems;
+    return { problems, initial: problems.length ? [] : distinctPeople(o.approvers, o.delegatorId, found, excluded) };
   }
 
   /** One round trip: the people named directly (or as the delegator) and every named group with its members. */
@@ -203,6 +193,20 @@ export class ApproverDirectory {
     }
     return found;
   }
+}
+
+function distinctPeople(refs: string[], delegatorId: string, found: Lookup, exclude: (approverId: string) => boolean): Recipient[] {
+  const out = new Map<string, Recipient>();
+  for (const ref of refs) {
+    const person = ref === 'delegator' ? found.people.get(delegatorId) : ref.startsWith('user:') ? found.people.get(ref.slice(5)) : undefined;
+    if (person && !exclude(person.approverId)) out.set(person.approverId, person);
+  }
+  for (const ref of refs.filter((r) => r.startsWith('group:'))) {
+    for (const member of found.groups.get(ref.slice(6)) ?? []) {
+      if (!out.has(member.approverId) && !exclude(member.approverId)) out.set(member.approverId, member);
+    }
+  }
+  return [...out.values()];
 }
 
 export interface GroupView {
