@@ -12,8 +12,8 @@ import { NotificationsModule } from './notifications/notifications.module';
 import { OpsModule } from './ops/ops.module';
 
 /** What every process needs: configuration, Postgres, Redis, queues, auth and keys, audit. */
-function foundation(config: AppConfig) {
-  return [ConfigModule.forRoot(config), DatabaseModule, RedisModule, QueuesModule, CommonModule, AuditModule];
+function foundation(config: AppConfig, http: boolean) {
+  return [ConfigModule.forRoot(config), DatabaseModule, RedisModule, QueuesModule, CommonModule, AuditModule.register({ http })];
 }
 
 @Module({})
@@ -23,7 +23,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        ...foundation(config),
+        ...foundation(config, true),
         ApprovalsModule.register({ http: true, workers: config.RUN_WORKERS }),
         NotificationsModule.register({ http: true, workers: config.RUN_WORKERS }),
         AuthzModule,
@@ -39,7 +39,7 @@ export class WorkerModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: WorkerModule,
-      imports: [...foundation(config), ApprovalsModule.register({ http: false, workers: true }), NotificationsModule.register({ http: false, workers: true })],
+      imports: [...foundation(config, false), ApprovalsModule.register({ http: false, workers: true }), NotificationsModule.register({ http: false, workers: true })],
     };
   }
 }

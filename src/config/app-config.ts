@@ -97,6 +97,9 @@ export const configSchema = z
     SESSION_WINDOW_SECONDS: int(1, 86400).default(300),
     INTERNAL_DOMAINS: list.default([]),
     AUDIT_BATCH_MAX: int(1, 10000).default(500),
+    AUDIT_SEAL_INTERVAL_MS: int(10, 60000).default(200),
+    AUDIT_CHECKPOINT_INTERVAL_SECONDS: int(0, 86400).default(60),
+    AUDIT_CHECKPOINT_FILE: z.string().min(1).optional(),
 
     APPROVAL_DEFAULT_EXPIRES_IN: int(1, 31 * 24 * 3600).default(600),
     APPROVAL_MAX_EXPIRES_IN: int(1, 31 * 24 * 3600).default(3600),
