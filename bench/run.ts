@@ -18,6 +18,11 @@ import { STARTER_POLICIES } from '../src/authz/policy/starter-policies';
 import { CallFacts } from '../src/authz/policy/cedar-schema';
 import { generateVAPIDKeys } from 'web-push';
 import { bareEmailRate, NotificationSinks } from './fan-out';
+import { DataSource } from 'typeorm';
+import { walkChain } from '../src/audit/audit-chain';
+import { AuditSealer } from '../src/audit/audit-sealer.service';
+import { chainReader } from '../src/audit/audit-verifier.service';
+import { dataSourceOptions } from '../src/common/database/data-source-options';
 
 const ROOT = join(__dirname, '..', '..');
 const PG = process.env.BENCH_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -95,6 +100,10 @@ async function main(): Promise<void> {
   const keysDir = mkdtempSync(join(tmpdir(), 'countersign-bench-'));
   const keys = await ensureDevKeys(keysDir);
   if (process.env.BENCH_ONLY === 'fanout') return fanOutOnly(keysDir, keys.gatewayPrivateKeyFile);
+  if (process.env.BENCH_ONLY === 'audit') {
+    await auditChain();
+    return write();
+  }
   const databaseUrl = await resetDatabase();
   const env = {
     DEMO_MODE: 'true',
@@ -325,7 +334,85 @@ async function main(): Promise<void> {
   } finally {
     await agent.close();
   }
+  await auditChain();
   write();
+}
+
+/**
+ * The audit chain: appends (multi-row INSERTs, 4 in flight, as the group commit writes them) with
+ * the sealer chaining them at the same time, for one tenant; then verification of a chain of
+ * BENCH_AUDIT_EVENTS (default 1,000,000) events.
+ */
+async function auditChain(): Promise<void> {
+  const databaseUrl = await resetDatabase(`${DB}_audit`);
+  const ds = new DataSource(dataSourceOptions(databaseUrl, 10));
+  await ds.initialize();
+  await ds.runMigrations();
+  const sealer = new AuditSealer(ds);
+  try {
+    // 1. Appends with the chain: 100,000 events in batches of 500, sealed while they arrive.
+    const APPEND = Number(process.env.BENCH_AUDIT_APPEND ?? 100_000);
+    const started = performance.now();
+    let inserted = 0;
+    let sealing = true;
+    const sealerLoop = (async () => {
+      while (sealing) if ((await sealer.sealAll()) === 0) await new Promise((r) => setTimeout(r, 20));
+    })();
+    const writer = async () => {
+      while (inserted < APPEND) {
+        inserted += 500;
+        await ds.query(
+          `INSERT INTO audit_events (tenant_id, type, actor, agent_id, data)
+           SELECT 'audit-bench', 'authz.decision', 'gateway:bench', 'agent-' || (g % 7), jsonb_build_object('verdict', 'allow', 'i', g, 'reasons', jsonb_build_array('granted_read'))
+             FROM generate_series(1, 500) g`,
+        );
+      }
+    };
+    await Promise.all([writer(), writer(), writer(), writer()]);
+    const insertedAt = performance.now();
+    for (;;) {
+      const [{ n }] = await ds.query(`SELECT count(*)::int AS n FROM audit_events WHERE tenant_id = 'audit-bench' AND hash IS NULL`);
+      if (n === 0) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    sealing = false;
+    await sealerLoop;
+    const chained = (performance.now() - started) / 1000;
+    figures.push({
+      name: 'audit append rate with the hash chain, one tenant (written and sealed)',
+      value: round(APPEND / chained, 0),
+      unit: 'events/s',
+      baseline: { name: 'the same appends without waiting for the chain', value: round(APPEND / ((insertedAt - started) / 1000), 0), unit: 'events/s' },
+      ratio: round((insertedAt - started) / 1000 / chained, 3),
+      note: `${APPEND} events, multi-row INSERTs of 500, 4 in flight, sealer running alongside; target ≥ 5,000 events/s per tenant`,
+    });
+
+    // 2. Verifying a long chain: built with one INSERT … SELECT, sealed, then walked from the first event.
+    const TOTAL = Number(process.env.BENCH_AUDIT_EVENTS ?? 1_000_000);
+    for (let done = 0; done < TOTAL; done += 100_000) {
+      await ds.query(
+        `INSERT INTO audit_events (tenant_id, type, actor, agent_id, mcp_session_id, data)
+         SELECT 'audit-verify', 'authz.decision', 'gateway:bench', 'agent-' || (g % 7), 'sess-' || (g % 1000), jsonb_build_object('verdict', 'allow', 'i', g)
+           FROM generate_series(1, ${Math.min(100_000, TOTAL - done)}) g`,
+      );
+    }
+    const sealStart = performance.now();
+    while ((await sealer.sealAll()) > 0);
+    const sealSeconds = (performance.now() - sealStart) / 1000;
+    figures.push({ name: `audit sealing rate (chaining ${TOTAL} stored events)`, value: round(TOTAL / sealSeconds, 0), unit: 'events/s' });
+    const verifyStart = performance.now();
+    const result = await walkChain(chainReader(ds, 'audit-verify'));
+    const verifySeconds = (performance.now() - verifyStart) / 1000;
+    if (result.break || result.verified !== TOTAL) throw new Error(`verify: ${JSON.stringify(result.break)} after ${result.verified}`);
+    figures.push({
+      name: `audit verify, ${TOTAL} events`,
+      value: round(verifySeconds, 1),
+      unit: 's',
+      note: `${round(TOTAL / verifySeconds, 0)} events/s; target: 1,000,000 events in ≤ 30 s`,
+    });
+  } finally {
+    await ds.destroy();
+  }
 }
 
 type Signer = (claims: Record<string, unknown>, issuer: string, subject: string) => Promise<string>;
