@@ -1,10 +1,13 @@
-import { INestApplicationContext, LogLevel } from '@nestjs/common';
+import { INestApplicationContext, LoggerService, LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule, WorkerModule } from './app.module';
 import { AppConfig, ConfigError, loadConfig } from './config/app-config';
 import { DEV_AGENT_ISSUER, DEV_GATEWAY_ISSUER, ensureDevKeys, readVapidKeys } from './common/keys/key-files';
 import { ConsoleLogger } from '@nestjs/common';
+import type { IncomingMessage } from 'node:http';
+import { PinoLogger } from './common/logging/pino-logger';
+import { requestIdFrom, runWithRequestId } from './common/logging/request-context';
 
 const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
 
@@ -27,21 +30,38 @@ export async function resolveConfig(env: Record<string, string | undefined> = pr
   };
 }
 
-export function logger(config: AppConfig): ConsoleLogger {
-  return new ConsoleLogger({
-    json: config.LOG_FORMAT === 'json',
-    colors: config.LOG_FORMAT === 'pretty',
-    logLevels: LEVELS.slice(0, LEVELS.indexOf(config.LOG_LEVEL) + 1),
-  });
+/** JSON lines through pino in production; Nest's coloured console for LOG_FORMAT=pretty. */
+export function logger(config: AppConfig): LoggerService {
+  if (config.LOG_FORMAT === 'json') return new PinoLogger(config.LOG_LEVEL);
+  return new ConsoleLogger({ colors: true, logLevels: LEVELS.slice(0, LEVELS.indexOf(config.LOG_LEVEL) + 1) });
 }
 
 /** Builds the HTTP application (not yet listening): used by main.ts, the tests and the benchmarks. */
 export async function createApiApp(config: AppConfig): Promise<NestFastifyApplication> {
-  const adapter = new FastifyAdapter({ bodyLimit: 1024 * 1024, trustProxy: false, return503OnClosing: true });
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
-    logger: logger(config),
-    abortOnError: false,
+  const adapter = new FastifyAdapter({
+    bodyLimit: 1024 * 1024,
+    trustProxy: false,
+    return503OnClosing: true,
+    // The caller's X-Request-Id when it is a plain token, else a new one: in every log line and audit event of the request.
+    genReqId: (req: IncomingMessage) => requestIdFrom(req.headers['x-request-id']),
   });
+  const log = logger(config);
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, { logger: log, abortOnError: false });
+  const fastify = app.getHttpAdapter().getInstance();
+  fastify.addHook('onRequest', (request, reply, done) => {
+    reply.header('x-request-id', request.id);
+    runWithRequestId(request.id, done);
+  });
+  if (log instanceof PinoLogger) {
+    // The access log: the path only (query strings carry approver links), never headers or bodies.
+    fastify.addHook('onResponse', (request, reply, done) => {
+      log.pino.info(
+        { request_id: request.id, method: request.method, path: request.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+        'request',
+      );
+      done();
+    });
+  }
   app.enableShutdownHooks();
   return app;
 }

@@ -2,6 +2,7 @@ import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { AuditEntry, AuditLog } from './audit-log.service';
+import { currentRequestId } from '../common/logging/request-context';
 
 interface Pending {
   entry: AuditEntry;
@@ -31,7 +32,8 @@ export class AuditBatcher implements OnApplicationShutdown {
   /** Resolves once the event is committed. */
   append(entry: AuditEntry): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ entry, done: (e) => (e ? reject(e) : resolve()) });
+      // Captured now: the INSERT runs later, outside this request's context.
+      this.queue.push({ entry: { ...entry, requestId: entry.requestId ?? currentRequestId() ?? null }, done: (e) => (e ? reject(e) : resolve()) });
       this.pump();
     });
   }

@@ -7,6 +7,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { insertStatement, Statement } from '../common/database/insert-statement';
 import { AuditEvent } from './audit-event.entity';
+import { currentRequestId } from '../common/logging/request-context';
 import type { JsonObject } from '../common/json';
 
 export interface AuditEntry {
@@ -51,7 +52,8 @@ export class AuditLog {
         delegatorId: e.delegatorId ?? null,
         mcpSessionId: e.mcpSessionId ?? null,
         a2aInteractionId: e.a2aInteractionId ?? null,
-        requestId: e.requestId ?? null,
+        // The gateway's correlation id if it sent one, otherwise the HTTP request's own (as in the logs).
+        requestId: e.requestId ?? currentRequestId() ?? null,
         data: e.data ?? {},
       })),
       paramOffset,
