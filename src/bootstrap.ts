@@ -42,6 +42,8 @@ export async function createApiApp(config: AppConfig): Promise<NestFastifyApplic
     bodyLimit: 1024 * 1024,
     trustProxy: false,
     return503OnClosing: true,
+    // On close, drop idle keep-alive connections at once instead of waiting out their timeout.
+    forceCloseConnections: 'idle',
     // The caller's X-Request-Id when it is a plain token, else a new one: in every log line and audit event of the request.
     genReqId: (req: IncomingMessage) => requestIdFrom(req.headers['x-request-id']),
   });
@@ -70,6 +72,24 @@ export async function createWorkerContext(config: AppConfig): Promise<INestAppli
   const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config), { logger: logger(config), abortOnError: false });
   app.enableShutdownHooks();
   return app;
+}
+
+/**
+ * Graceful shutdown, bounded: on SIGTERM or SIGINT Nest stops taking requests (new ones get 503),
+ * answers open long-polls with the current status, lets in-flight requests and running jobs
+ * finish, closes connections and exits. If that takes longer than SHUTDOWN_TIMEOUT_MS, the process
+ * exits anyway: every job it held is redone from Redis (stalled-job recovery) or Postgres (the
+ * reconciler), so nothing accepted is lost.
+ */
+export function boundShutdown(config: AppConfig, log: { warn(message: string): void }): void {
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      setTimeout(() => {
+        log.warn(`shutdown took longer than SHUTDOWN_TIMEOUT_MS (${config.SHUTDOWN_TIMEOUT_MS} ms); exiting`);
+        process.exit(1);
+      }, config.SHUTDOWN_TIMEOUT_MS).unref();
+    });
+  }
 }
 
 /** One line on stderr and exit 1: what a bad configuration looks like to an operator. */

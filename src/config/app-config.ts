@@ -68,6 +68,7 @@ export const configSchema = z
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'log', 'debug', 'verbose']).default('log'),
     LOG_FORMAT: z.enum(['json', 'pretty']).default('json'),
     DEMO_MODE: bool.default(false),
+    SHUTDOWN_TIMEOUT_MS: int(1000, 600000).default(25000),
     KEYS_DIR: z.string().min(1).default('.keys'),
 
     DATABASE_URL: url(['postgres', 'postgresql']).default('postgres://postgres@127.0.0.1:5432/countersign'),

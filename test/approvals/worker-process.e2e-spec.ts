@@ -122,4 +122,64 @@ describe('the separate worker process', () => {
       await server.close();
     }
   }, 20_000);
+
+  /** Parks a push-mode request, approves it, and waits until the worker's callback reaches `server`. */
+  async function approvedPushInFlight(server: CallbackServer, path: string, respond: Parameters<CallbackServer['on']>[1]) {
+    const body = parkBody({ delivery: { mode: 'push', notification_endpoint: server.on(path, respond), notification_token: 'worker-push' } });
+    const parked = await call(api.url, 'POST', '/v1/approvals', { token: gateway, body });
+    const id: string = parked.body.auth_req_id;
+    const link = await api.app.get(ApproverLinks).mint({ tenantId: 'acme', approvalId: id, approverId: 'bob' });
+    expect((await call(api.url, 'POST', `/v1/approvals/${id}/decisions`, { token: link.token, body: { decision: 'approve', reason: 'ok' } })).body.status).toBe('approved');
+    await eventually(async () => server.requestsTo(path).length > 0, 10_000);
+    return id;
+  }
+
+  it('SIGTERM while a job is in flight: the worker finishes it, then exits', async () => {
+    expect(worker?.exitCode).toBeNull();
+    const server = await CallbackServer.start();
+    try {
+      const path = '/worker/slow';
+      let answeredAt = 0;
+      const id = await approvedPushInFlight(server, path, (res) =>
+        setTimeout(() => {
+          answeredAt = Date.now();
+          res.writeHead(200).end('{}');
+        }, 1200),
+      );
+      const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => worker!.once('exit', (code, signal) => resolve({ code, signal })));
+      worker!.kill('SIGTERM');
+      const { code, signal } = await exited;
+      const exitedAt = Date.now();
+      // Nest re-raises the signal once it has closed everything: a clean end, not the shutdown bound's exit(1).
+      expect({ code, signal }).toEqual({ code: null, signal: 'SIGTERM' });
+      expect(workerOutput).not.toContain('SHUTDOWN_TIMEOUT_MS');
+      expect(answeredAt).toBeGreaterThan(0);
+      expect(exitedAt).toBeGreaterThanOrEqual(answeredAt);
+      expect((await requestRow(env.db.url, id)).callback_state).toBe('delivered');
+      expect(server.requestsTo(path)).toHaveLength(1);
+    } finally {
+      await server.close();
+    }
+  }, 30_000);
+
+  it('a worker killed mid-job (SIGKILL): after a restart the job is redone and nothing is lost', async () => {
+    worker = startWorker();
+    await eventually(async () => workerOutput.includes('Countersign worker running'), 15_000);
+    const server = await CallbackServer.start();
+    try {
+      const path = '/worker/killed';
+      // The first attempt never gets an answer before the process dies; the redo is answered.
+      const id = await approvedPushInFlight(server, path, (res, n) => (n === 1 ? undefined : res.writeHead(200).end('{}')));
+      const exited = new Promise((resolve) => worker!.once('exit', resolve));
+      worker!.kill('SIGKILL');
+      await exited;
+      worker = startWorker();
+      // BullMQ hands the dead worker's job to the new one once its lock expires (30 s by default).
+      await eventually(async () => (await requestRow(env.db.url, id)).callback_state === 'delivered', 75_000, 250);
+      expect(server.requestsTo(path).length).toBeGreaterThanOrEqual(2);
+      expect(server.requestsTo(path).every((r) => r.body.auth_req_id === id)).toBe(true);
+    } finally {
+      await server.close();
+    }
+  }, 120_000);
 });

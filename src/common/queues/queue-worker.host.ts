@@ -1,12 +1,12 @@
 import { WorkerHost } from '@nestjs/bullmq';
-import { Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { BeforeApplicationShutdown, Logger, OnApplicationBootstrap } from '@nestjs/common';
 
 /**
  * A BullMQ processor with the service's worker settings. A worker's 'error' event (e.g. Redis
  * lost a job's keys mid-run) would crash the process if nobody listened; here it is logged, and
- * Postgres plus the reconciler make sure the work is redone.
+ * Postgres plus the reconciler make sure the work is redone. On shutdown, running jobs finish first.
  */
-export abstract class QueueWorkerHost extends WorkerHost implements OnApplicationBootstrap {
+export abstract class QueueWorkerHost extends WorkerHost implements OnApplicationBootstrap, BeforeApplicationShutdown {
   protected readonly logger = new Logger(this.constructor.name);
 
   constructor(private readonly concurrency?: number) {
@@ -17,5 +17,13 @@ export abstract class QueueWorkerHost extends WorkerHost implements OnApplicatio
   onApplicationBootstrap(): void {
     if (this.concurrency) this.worker.concurrency = this.concurrency;
     this.worker.on('error', (e) => this.logger.error(`queue worker error: ${e.message}`));
+  }
+
+  /**
+   * Graceful shutdown: take no new jobs and let the running ones finish while the database and
+   * Redis connections are still open (they close on application shutdown, after this).
+   */
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.worker.close();
   }
 }
