@@ -74,6 +74,26 @@ describe('approver directory', () => {
       expect((await get('/v1/approver-groups/finance')).status).toBe(404);
     });
 
+    it('every change is an audit event naming the admin; refused changes leave none', async () => {
+      const events = await sql<{ type: string; actor: string; data: any }>(
+        env.db.url,
+        `SELECT type, actor, data FROM audit_events WHERE tenant_id = 'acme' AND type LIKE 'directory.%' ORDER BY id`,
+      );
+      expect(events.map((e) => e.type)).toEqual([
+        'directory.approver_created',
+        'directory.approver_updated',
+        'directory.approver_created',
+        'directory.approver_deleted',
+        'directory.approver_created',
+        'directory.group_created',
+        'directory.group_replaced',
+        'directory.approver_deleted',
+        'directory.group_deleted',
+      ]);
+      expect(new Set(events.map((e) => e.actor))).toEqual(new Set(['admin:idp']));
+      expect(events[6].data).toMatchObject({ group: 'finance', members: ['dave'] });
+    });
+
     it('needs a gateway token with the admin scope, and is scoped to its tenant', async () => {
       expect((await call(api.url, 'GET', '/v1/approvers')).status).toBe(401);
       const noScope = await get('/v1/approvers', gateway);

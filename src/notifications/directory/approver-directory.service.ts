@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { ApproverObligation } from '../../approvals/approver-routing.port';
 import { FieldProblem, InvalidRequest, NotFound } from '../../common/errors/protocol-errors';
+import { AuditLog } from '../../audit/audit-log.service';
 import { Approver, ApproverGroup, ApproverGroupMember } from './approver.entity';
 import { ApproverInput, GroupInput } from './directory.commands';
 
@@ -29,16 +30,24 @@ const PAGE_MAX = 500;
  */
 @Injectable()
 export class ApproverDirectory {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly audit: AuditLog,
+  ) {}
 
-  async putApprover(tenantId: string, id: string, input: ApproverInput): Promise<{ approver: Approver; created: boolean }> {
-    const [row] = await this.dataSource.query(
-      `INSERT INTO approvers (tenant_id, id, display_name, email) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (tenant_id, id) DO UPDATE SET display_name = EXCLUDED.display_name, email = EXCLUDED.email, updated_at = now()
-       RETURNING (xmax = 0) AS created`,
-      [tenantId, id, input.display_name, input.email ?? null],
-    );
-    return { approver: await this.getApprover(tenantId, id), created: row.created };
+  /** Every change is an audit event in the same transaction (`actor`: who made it). */
+  async putApprover(tenantId: string, id: string, input: ApproverInput, actor: string): Promise<{ approver: Approver; created: boolean }> {
+    const created = await this.dataSource.transaction(async (m) => {
+      const [row] = await m.query(
+        `INSERT INTO approvers (tenant_id, id, display_name, email) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (tenant_id, id) DO UPDATE SET display_name = EXCLUDED.display_name, email = EXCLUDED.email, updated_at = now()
+         RETURNING (xmax = 0) AS created`,
+        [tenantId, id, input.display_name, input.email ?? null],
+      );
+      await this.audit.append(m, { tenantId, type: row.created ? 'directory.approver_created' : 'directory.approver_updated', actor, data: { approver: id, ...input } });
+      return row.created as boolean;
+    });
+    return { approver: await this.getApprover(tenantId, id), created };
   }
 
   async getApprover(tenantId: string, id: string): Promise<Approver> {
@@ -57,13 +66,16 @@ export class ApproverDirectory {
   }
 
   /** Also removes them from their groups and drops their push subscriptions (foreign keys cascade). */
-  async deleteApprover(tenantId: string, id: string): Promise<void> {
-    const result = await this.dataSource.manager.delete(Approver, { tenantId, id });
-    if (!result.affected) throw new NotFound(`no approver "${id}"`);
+  async deleteApprover(tenantId: string, id: string, actor: string): Promise<void> {
+    await this.dataSource.transaction(async (m) => {
+      const result = await m.delete(Approver, { tenantId, id });
+      if (!result.affected) throw new NotFound(`no approver "${id}"`);
+      await this.audit.append(m, { tenantId, type: 'directory.approver_deleted', actor, data: { approver: id } });
+    });
   }
 
   /** Creates or replaces a group and its whole member list, atomically; every member must exist. */
-  async putGroup(tenantId: string, name: string, input: GroupInput): Promise<{ group: GroupView; created: boolean }> {
+  async putGroup(tenantId: string, name: string, input: GroupInput, actor: string): Promise<{ group: GroupView; created: boolean }> {
     const members = [...new Set(input.members)];
     const created = await this.dataSource.transaction(async (manager) => {
       const known = await manager.query(`SELECT id FROM approvers WHERE tenant_id = $1 AND id = ANY($2)`, [tenantId, members]);
@@ -86,6 +98,12 @@ export class ApproverDirectory {
           [tenantId, name, members],
         );
       }
+      await this.audit.append(manager, {
+        tenantId,
+        type: row.created ? 'directory.group_created' : 'directory.group_replaced',
+        actor,
+        data: { group: name, display_name: input.display_name ?? name, members },
+      });
       return row.created as boolean;
     });
     return { group: await this.getGroup(tenantId, name), created };
@@ -109,9 +127,12 @@ export class ApproverDirectory {
     return rows.map((r) => ({ name: r.name, display_name: r.display_name, members: r.members, created_at: r.created_at.toISOString(), updated_at: r.updated_at.toISOString() }));
   }
 
-  async deleteGroup(tenantId: string, name: string): Promise<void> {
-    const result = await this.dataSource.manager.delete(ApproverGroup, { tenantId, name });
-    if (!result.affected) throw new NotFound(`no approver group "${name}"`);
+  async deleteGroup(tenantId: string, name: string, actor: string): Promise<void> {
+    await this.dataSource.transaction(async (m) => {
+      const result = await m.delete(ApproverGroup, { tenantId, name });
+      if (!result.affected) throw new NotFound(`no approver group "${name}"`);
+      await this.audit.append(m, { tenantId, type: 'directory.group_deleted', actor, data: { group: name } });
+    });
   }
 
   async isGroupMember(tenantId: string, group: string, approverId: string): Promise<boolean> {

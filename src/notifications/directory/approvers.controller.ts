@@ -11,6 +11,8 @@ function checkId(value: string, pattern: RegExp, field: string): string {
   return value;
 }
 
+const actorOf = (admin: GatewayPrincipal) => `admin:${admin.gatewayId}`;
+
 /** The approver directory's admin API (scope countersign:admin), scoped to the caller's tenant. */
 @Controller('v1')
 @GatewayAuth(ADMIN_SCOPE)
@@ -20,7 +22,7 @@ export class ApproversController {
   @Put('approvers/:id')
   async putApprover(@CurrentPrincipal() admin: GatewayPrincipal, @Param('id') id: string, @Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply) {
     const input = parseInput(approverInputSchema, body);
-    const { approver, created } = await this.directory.putApprover(admin.tenantId, checkId(id, APPROVER_ID, 'id'), input);
+    const { approver, created } = await this.directory.putApprover(admin.tenantId, checkId(id, APPROVER_ID, 'id'), input, actorOf(admin));
     reply.status(created ? 201 : 200);
     return approverView(approver);
   }
@@ -40,13 +42,13 @@ export class ApproversController {
   @Delete('approvers/:id')
   @HttpCode(204)
   async deleteApprover(@CurrentPrincipal() admin: GatewayPrincipal, @Param('id') id: string) {
-    await this.directory.deleteApprover(admin.tenantId, checkId(id, APPROVER_ID, 'id'));
+    await this.directory.deleteApprover(admin.tenantId, checkId(id, APPROVER_ID, 'id'), actorOf(admin));
   }
 
   @Put('approver-groups/:name')
   async putGroup(@CurrentPrincipal() admin: GatewayPrincipal, @Param('name') name: string, @Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply) {
     const input = parseInput(groupInputSchema, body);
-    const { group, created } = await this.directory.putGroup(admin.tenantId, checkId(name, GROUP_NAME, 'name'), input);
+    const { group, created } = await this.directory.putGroup(admin.tenantId, checkId(name, GROUP_NAME, 'name'), input, actorOf(admin));
     reply.status(created ? 201 : 200);
     return group;
   }
@@ -64,6 +66,6 @@ export class ApproversController {
   @Delete('approver-groups/:name')
   @HttpCode(204)
   async deleteGroup(@CurrentPrincipal() admin: GatewayPrincipal, @Param('name') name: string) {
-    await this.directory.deleteGroup(admin.tenantId, checkId(name, GROUP_NAME, 'name'));
+    await this.directory.deleteGroup(admin.tenantId, checkId(name, GROUP_NAME, 'name'), actorOf(admin));
   }
 }
