@@ -83,8 +83,14 @@ export async function walkChain(
   let prev = GENESIS_HASH;
   let verified = 0;
   let head: Checkpoint | null = null;
+  // The next page is read while this one is hashed: the database and the hashing overlap.
+  let pending = next('0');
   for (;;) {
-    const page = await next((expectedSeq - 1n).toString());
+    const page = await pending;
+    if (page.length) {
+      pending = next(page[page.length - 1].chain_seq);
+      pending.catch(() => undefined); // a break below may return before it is awaited
+    }
     for (const row of page) {
       const seq = BigInt(row.chain_seq);
       const at = { seq: row.chain_seq, id: row.id };
