@@ -1,6 +1,21 @@
-/** Ops: health (and, with the audit issue, metrics and the queue dashboard). */
-import { Module } from '@nestjs/common';
+/** Ops: health, Prometheus metrics and the BullMQ dashboard. Only in the API process (AppModule). */
+import { Global, Module } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
+import { AdminCredentials } from './admin-credentials';
+import { AdminLoginController } from './admin-login.controller';
 import { HealthController } from './health.controller';
+import { MigrationsHealthIndicator, RedisHealthIndicator } from './health-indicators';
+import { MetricsController } from './metrics.controller';
+import { Metrics } from './metrics.service';
+import { QueueDashboard } from './queue-dashboard.service';
+import { ServiceQueues } from './service-queues';
 
-@Module({ controllers: [HealthController] })
+// Global so that the other modules can inject Metrics to record their events.
+@Global()
+@Module({
+  imports: [TerminusModule.forRoot({ errorLogStyle: 'json' })],
+  controllers: [HealthController, MetricsController, AdminLoginController],
+  providers: [Metrics, ServiceQueues, RedisHealthIndicator, MigrationsHealthIndicator, AdminCredentials, QueueDashboard],
+  exports: [Metrics],
+})
 export class OpsModule {}

@@ -1,0 +1,31 @@
+import { Controller, Get, Header, Res } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import { ADMIN_SCOPE, GatewayAuth } from '../common/auth/auth.decorators';
+import { Metrics } from './metrics.service';
+
+/**
+ * Prometheus metrics (text exposition format). Behind a gateway token with the
+ * countersign:admin scope: Prometheus scrapes with a bearer token, e.g.
+ *
+ *   scrape_configs:
+ *     - job_name: countersign
+ *       authorization:
+ *         type: Bearer
+ *         credentials_file: /etc/prometheus/countersign-token   # a long-lived admin gateway JWT
+ *       static_configs: [{ targets: ['countersign:3000'] }]
+ *
+ * The numbers are service-wide (all tenants), as the queues and the database are.
+ */
+@Controller('metrics')
+export class MetricsController {
+  constructor(private readonly metrics: Metrics) {}
+
+  @GatewayAuth(ADMIN_SCOPE)
+  @Get()
+  @Header('Cache-Control', 'no-store')
+  async scrape(@Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
+    const body = await this.metrics.registry.metrics();
+    reply.header('content-type', this.metrics.registry.contentType);
+    return body;
+  }
+}
