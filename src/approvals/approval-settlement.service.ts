@@ -1,4 +1,5 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, Optional } from '@nestjs/common';
+import { Metrics } from '../ops/metrics.service';
 import { EntityManager } from 'typeorm';
 import { AuditLog } from '../audit/audit-log.service';
 import { ApprovalEvents } from './approval-events.service';
@@ -19,6 +20,8 @@ export class ApprovalSettlement {
     private readonly audit: AuditLog,
     private readonly events: ApprovalEvents,
     private readonly jobs: ApprovalJobs,
+    // Absent in a worker-only process, which serves no /metrics.
+    @Optional() private readonly metrics?: Metrics,
   ) {}
 
   async settleInTransaction(
@@ -44,6 +47,7 @@ export class ApprovalSettlement {
   }
 
   async afterCommit(request: ApprovalRequest): Promise<void> {
+    if (request.decidedAt) this.metrics?.approvalSettled(request.status, (request.decidedAt.getTime() - request.createdAt.getTime()) / 1000);
     try {
       await this.events.publishSettled({ tenantId: request.tenantId, approvalId: request.id, status: request.status });
       if (request.callbackState === 'pending') await this.jobs.scheduleCallback(request);

@@ -1,4 +1,5 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Metrics } from '../ops/metrics.service';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { AuditLog } from '../audit/audit-log.service';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
@@ -28,6 +29,8 @@ export class DeliverCallback {
     private readonly tokens: ApprovalTokens,
     private readonly policy: CallbackEndpointPolicy,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    // Absent in a worker-only process, which serves no /metrics.
+    @Optional() private readonly metrics?: Metrics,
   ) {}
 
   async execute(job: ApprovalJobData, attempt: number, lastAttempt: boolean): Promise<DeliveryVerdict> {
@@ -72,6 +75,7 @@ export class DeliverCallback {
             ? `rejected the notification token (${status})`
             : `HTTP ${status}`;
     }
+    this.metrics?.callbackFailed();
     if (transient && !lastAttempt) {
       await this.record(request, attempt, 'retrying', status, error, durationMs);
       return 'retry';

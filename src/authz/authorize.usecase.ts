@@ -3,7 +3,8 @@
  * chain, gathers the facts and risk signals, evaluates the tenant's active policy set, parks the
  * call when a human must approve, and audits every decision with its full input.
  */
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import { Metrics } from '../ops/metrics.service';
 import { randomUUID } from 'node:crypto';
 import { ParkApproval, ParkedApproval } from '../approvals/park-approval.usecase';
 import { AuditBatcher } from '../audit/audit-batcher.service';
@@ -50,9 +51,11 @@ export class Authorize {
     private readonly audit: AuditBatcher,
     private readonly park: ParkApproval,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Optional() private readonly metrics?: Metrics,
   ) {}
 
   async execute(gateway: GatewayPrincipal, input: AuthorizeInput): Promise<AuthorizationResult> {
+    const started = performance.now();
     const decisionId = `dec_${randomUUID()}`;
     const evaluation = await this.evaluate(gateway.tenantId, input, { dryRun: false });
     let { decision } = evaluation;
@@ -102,6 +105,7 @@ export class Authorize {
       },
     });
     await Promise.all([audited, this.risk.record(gateway.tenantId, evaluation.session, decision.verdict)]);
+    this.metrics?.decision(decision.verdict, decision.reasons, (performance.now() - started) / 1000);
     return {
       verdict: decision.verdict,
       decision_id: decisionId,

@@ -1,4 +1,5 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
+import { Metrics } from '../ops/metrics.service';
 import { DataSource } from 'typeorm';
 import { auditContext } from '../approvals/approval-audit';
 import { ApprovalRequest } from '../approvals/approval-request.entity';
@@ -52,6 +53,8 @@ export class DeliverNotification {
     private readonly email: EmailChannel,
     private readonly push: PushChannel,
     private readonly audit: AuditLog,
+    // Absent in a worker-only process, which serves no /metrics.
+    @Optional() private readonly metrics?: Metrics,
   ) {}
 
   async execute({ tenantId, deliveryId }: DeliveryJobData, attempt: number, lastAttempt: boolean): Promise<DeliveryResult> {
@@ -158,6 +161,7 @@ export class DeliverNotification {
       sql += 'SELECT 1';
     }
     await this.dataSource.query(sql, params);
+    this.metrics?.notification(delivery.channel, result);
     return result;
   }
 }
