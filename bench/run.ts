@@ -116,15 +116,9 @@ async function main(): Promise<void> {
   const a = await startServer(env, 3901);
   const b = await startServer({ ...env, DATABASE_MIGRATE_ON_START: 'false' }, 3902);
   const gwKey = JSON.parse(readFileSync(keys.gatewayPrivateKeyFile, 'utf8')) as JWK;
-  const token = await new SignJWT({ tenant: 'bench' })
-    .setProtectedHeader({ alg: 'ES256', kid: gwKey.kid })
-    .setIssuer(DEV_GATEWAY_ISSUER)
-    .setAudience('countersign')
-    .setSubject('bench-gateway')
-    .setExpirationTime('1h')
-    .sign(await importJWK(gwKey, 'ES256'));
-  const mintLink = await linkMinter(keys.signingKeysFile, env.PUBLIC_URL);
   const signDev = devSigner(gwKey);
+  const token = await signDev({ tenant: 'bench' }, DEV_GATEWAY_ISSUER, 'bench-gateway');
+  const mintLink = await linkMinter(keys.signingKeysFile, env.PUBLIC_URL);
   const adminToken = await signDev({ tenant: 'bench', scope: 'countersign:delegations countersign:admin' }, DEV_GATEWAY_ISSUER, 'bench-idp');
   const agentTokenFor = (agent: string) =>
     signDev({ tenant: 'bench', act: { sub: agent }, agent_class: 'assistant', trust_level: 'first_party_certified' }, DEV_AGENT_ISSUER, 'alice');
@@ -419,6 +413,7 @@ type Signer = (claims: Record<string, unknown>, issuer: string, subject: string)
 
 /** Tokens signed with the demo gateway key, which demo mode trusts for gateways and agents. */
 function devSigner(gwKey: JWK): Signer {
+  const key = importJWK(gwKey, 'ES256');
   return async (claims, issuer, subject) =>
     new SignJWT(claims)
       .setProtectedHeader({ alg: 'ES256', kid: gwKey.kid })
@@ -426,7 +421,7 @@ function devSigner(gwKey: JWK): Signer {
       .setAudience('countersign')
       .setSubject(subject)
       .setExpirationTime('1h')
-      .sign(await importJWK(gwKey, 'ES256'));
+      .sign(await key);
 }
 
 /** BENCH_ONLY=fanout: just the fan-out figures (for working on notifications). */

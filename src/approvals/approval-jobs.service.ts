@@ -1,7 +1,7 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable } from '@nestjs/common';
 import { Queue } from 'bullmq';
-import { dropFinishedJobs } from '../common/queues/revive-jobs';
+import { dropFinishedJobs, KEEP_FINISHED } from '../common/queues/revive-jobs';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { ApprovalJobData, ApprovalQueue, callbackJobId, expiryJobId, RECONCILE_SCHEDULER_ID } from './approval-queues';
 import { ApprovalRequest } from './approval-request.entity';
@@ -29,8 +29,7 @@ export class ApprovalJobs {
         delay: Math.max(0, r.expiresAt.getTime() - now),
         attempts: 10,
         backoff: { type: 'exponential' as const, delay: 1000 },
-        removeOnComplete: { age: 3600 },
-        removeOnFail: { age: 7 * 24 * 3600 },
+        ...KEEP_FINISHED,
       },
     }));
     // One job is the hot path (parking a call); add is about twice as fast as addBulk there.
@@ -74,8 +73,7 @@ export class ApprovalJobs {
           jobId: callbackJobId(r.id),
           attempts: this.config.CALLBACK_MAX_ATTEMPTS,
           backoff: { type: 'exponential', delay: this.config.CALLBACK_BACKOFF_MS },
-          removeOnComplete: { age: 3600 },
-          removeOnFail: { age: 7 * 24 * 3600 },
+          ...KEEP_FINISHED,
         },
       })),
     );

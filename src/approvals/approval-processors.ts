@@ -37,8 +37,7 @@ export class DeliverCallbackProcessor extends QueueWorkerHost {
   }
 
   async process(job: Job<ApprovalJobData>): Promise<string> {
-    const attempt = job.attemptsMade + 1;
-    const lastAttempt = attempt >= (job.opts.attempts ?? 1);
+    const { attempt, lastAttempt } = this.attemptOf(job);
     const verdict = await this.deliver.execute(job.data, attempt, lastAttempt);
     if (verdict === 'retry') {
       this.logger.warn(`callback for ${job.data.approvalId} failed (attempt ${attempt}); will retry`);

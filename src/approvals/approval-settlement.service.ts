@@ -1,5 +1,5 @@
 import { Injectable, Logger, Optional } from '@nestjs/common';
-import { Metrics } from '../ops/metrics.service';
+import { DomainMetrics } from '../common/metrics/domain-metrics';
 import { EntityManager } from 'typeorm';
 import { AuditLog } from '../audit/audit-log.service';
 import { ApprovalEvents } from './approval-events.service';
@@ -21,7 +21,7 @@ export class ApprovalSettlement {
     private readonly events: ApprovalEvents,
     private readonly jobs: ApprovalJobs,
     // Absent in a worker-only process, which serves no /metrics.
-    @Optional() private readonly metrics?: Metrics,
+    @Optional() private readonly metrics?: DomainMetrics,
   ) {}
 
   async settleInTransaction(

@@ -31,14 +31,19 @@ const waitSchema = (max: number) =>
 
 @Controller('v1/approvals')
 export class ApprovalsController {
+  /** The long-poll's query, built once (LONG_POLL_MAX_WAIT is fixed at start-up). */
+  private readonly waitSchema: ReturnType<typeof waitSchema>;
+
   constructor(
     private readonly park: ParkApproval,
     private readonly get: GetApproval,
     private readonly redeem: RedeemApprovalToken,
     private readonly cancel: CancelApproval,
     private readonly decide: DecideApproval,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {}
+    @Inject(APP_CONFIG) config: AppConfig,
+  ){
+    this.waitSchema = waitSchema(config.LONG_POLL_MAX_WAIT);
+  }
 
   @Post()
   @GatewayAuth()
@@ -51,7 +56,7 @@ export class ApprovalsController {
   @Get(':id')
   @GatewayAuth()
   status(@CurrentPrincipal() gateway: GatewayPrincipal, @Param('id') id: string, @Query() query: unknown) {
-    const { wait } = parseInput(waitSchema(this.config.LONG_POLL_MAX_WAIT), query);
+    const { wait } = parseInput(this.waitSchema, query);
     return this.get.execute({ tenantId: gateway.tenantId, approvalId: knownId(id), waitSeconds: wait });
   }
 

@@ -9,7 +9,7 @@ import { ApprovalRequest } from './approval-request.entity';
 import { ineligibility } from './decide.usecase';
 
 /** The approval page for one link (served by the notifications part). */
-export const approvalPagePath = (authReqId: string, token: string) => `/approve/${authReqId}?link=${encodeURIComponent(token)}`;
+const approvalPagePath = (authReqId: string, token: string) => `/approve/${authReqId}?link=${encodeURIComponent(token)}`;
 
 export interface MintedLink {
   token: string;

@@ -35,6 +35,14 @@ export interface DecideResult {
   quorum: number;
 }
 
+/** Separation of duties: with independent approvers, the delegating human and the agent's operator are out. */
+export function excludedFromApproving(
+  o: Pick<ApprovalRequest, 'independentApprovers' | 'delegatorId' | 'agentOperator'>,
+  approverId: string,
+): boolean {
+  return o.independentApprovers && (approverId === o.delegatorId || approverId === o.agentOperator);
+}
+
 /**
  * Why this approver may not vote on the request, or undefined when they may: they must be named
  * (directly, as the delegator, or through a group; escalation approvers count from the start),
@@ -42,7 +50,7 @@ export interface DecideResult {
  */
 export function ineligibility(request: ApprovalRequest, approver: Pick<ApproverPrincipal, 'approverId' | 'viaGroup'>): string | undefined {
   const who = approver.approverId;
-  if (request.independentApprovers && (who === request.delegatorId || who === request.agentOperator)) {
+  if (excludedFromApproving(request, who)) {
     const role = who === request.delegatorId ? 'the delegating human' : "the agent's operator";
     return `${who} is ${role} and this request requires independent approvers (separation of duties)`;
   }
@@ -52,9 +60,6 @@ export function ineligibility(request: ApprovalRequest, approver: Pick<ApproverP
   if (approver.viaGroup !== undefined && named.has(`group:${approver.viaGroup}`)) return undefined;
   return `${who} is not an approver of this request`;
 }
-
-export const isEligible = (request: ApprovalRequest, approver: Pick<ApproverPrincipal, 'approverId' | 'viaGroup'>) =>
-  ineligibility(request, approver) === undefined;
 
 /** Named only through a group: membership is checked again now, since the link vouched for it only when it was sent. */
 function onlyViaGroup(request: ApprovalRequest, approver: ApproverPrincipal): string | undefined {

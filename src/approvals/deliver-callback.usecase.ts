@@ -1,4 +1,4 @@
-import { Metrics } from '../ops/metrics.service';
+import { DomainMetrics } from '../common/metrics/domain-metrics';
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { AuditLog } from '../audit/audit-log.service';
@@ -30,7 +30,7 @@ export class DeliverCallback {
     private readonly policy: CallbackEndpointPolicy,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     // Absent in a worker-only process, which serves no /metrics.
-    @Optional() private readonly metrics?: Metrics,
+    @Optional() private readonly metrics?: DomainMetrics,
   ) {}
 
   async execute(job: ApprovalJobData, attempt: number, lastAttempt: boolean): Promise<DeliveryVerdict> {

@@ -32,9 +32,23 @@ export class GetApproval {
   }
 
   private async read(tenantId: string, approvalId: string): Promise<ApprovalViewBody> {
-    const request = await this.dataSource.manager.findOne(ApprovalRequest, { where: { id: approvalId, tenantId } });
+    const request = await this.request(tenantId, approvalId);
     if (!request) throw new NotFound('no such approval request');
-    const votes = await this.dataSource.manager.find(ApprovalVote, { where: { approvalId }, order: { id: 'ASC' } });
-    return approvalView(request, votes);
+    return approvalView(request, await this.votes(approvalId));
+  }
+
+  /** The request as stored (null when the tenant has none by that id), for the parts that show or notify it. */
+  request(tenantId: string, approvalId: string): Promise<ApprovalRequest | null> {
+    return this.dataSource.manager.findOne(ApprovalRequest, { where: { id: approvalId, tenantId } });
+  }
+
+  /** How many requests are in each stored status, over all tenants (for the ops gauges). */
+  async countByStatus(): Promise<{ status: string; n: number }[]> {
+    return this.dataSource.query(`SELECT status, count(*)::int AS n FROM approval_requests GROUP BY status`);
+  }
+
+  /** Its votes, in the order they were cast. */
+  votes(approvalId: string): Promise<ApprovalVote[]> {
+    return this.dataSource.manager.find(ApprovalVote, { where: { approvalId }, order: { id: 'ASC' } });
   }
 }

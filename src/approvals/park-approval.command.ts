@@ -1,17 +1,5 @@
 import { z } from 'zod';
-
-// Printable text: no control characters, which hide or reorder content on an approver's screen: C0 except
-// tab and line breaks, DEL, C1 (e.g. U+009B, a terminal's CSI) and the bidi overrides and isolates.
-const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
-// A binding message is one short line shown on the approver's device: no tab or line break either.
-const CONTROL_OR_BREAK = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
-export const text = (max: number, forbidden: RegExp = CONTROL) =>
-  z
-    .string()
-    .min(1, { message: 'must not be empty' })
-    .max(max, { message: `must be at most ${max} characters` })
-    .refine((s) => !forbidden.test(s), { message: 'must not contain control characters' });
-export const id = text(512);
+import { CONTROL_OR_BREAK, id, text } from '../common/validation';
 
 /** RFC 6750 b64token, as CIBA requires of client_notification_token. */
 const BEARER_TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
@@ -32,6 +20,7 @@ const actClaim = actClaimAt(1);
 export const INTENT_CATEGORIES = ['read', 'search', 'summarize', 'export', 'write', 'delete', 'pay', 'admin', 'other'] as const;
 export const CLASSIFICATIONS = ['public', 'internal', 'confidential', 'restricted', 'pii'] as const;
 export const ENVIRONMENTS = ['dev', 'staging', 'production'] as const;
+export const TRUST_LEVELS = ['first_party_certified', 'first_party', 'third_party', 'unknown'] as const;
 export const APPROVER_REF = /^(user:.+|group:.+|delegator)$/;
 
 /** The parts of the authorization context envelope that a parked call carries too (the authz engine reuses them). */
@@ -78,7 +67,7 @@ export const parkApprovalSchema = z.strictObject({
   agent: z.strictObject({
     id: text(2048),
     class: id.optional(),
-    trust_level: z.enum(['first_party_certified', 'first_party', 'third_party', 'unknown']).optional(),
+    trust_level: z.enum(TRUST_LEVELS).optional(),
     /** The person or team that runs the agent (separation of duties keeps them from approving). */
     operator: id.optional(),
     claims: z.looseObject({ act: actClaim.optional() }).optional(),

@@ -3,8 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { AuditLog } from '../audit/audit-log.service';
 import { insertStatement } from '../common/database/insert-statement';
-import { canonicalJson, callHash } from '../common/canonical-json';
-import { InvalidClientNotificationToken, InvalidRequest } from '../common/errors/protocol-errors';
+import { callHashOf, canonicalJson } from '../common/canonical-json';
+import { FieldProblem, InvalidClientNotificationToken, InvalidRequest } from '../common/errors/protocol-errors';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { auditContext } from './approval-audit';
 import { ApprovalJobs } from './approval-jobs.service';
@@ -26,6 +26,17 @@ function depthExceeds(value: unknown, max: number): boolean {
     for (const child of Object.values(v)) stack.push([child, depth + 1]);
   }
   return false;
+}
+
+/**
+ * The obligation cannot be met as given (unknown or unreachable approvers, a quorum nobody can
+ * reach, timers that could never fire): a 400 like any bad field, and a type of its own so that
+ * the authorization engine can deny a policy's unmeetable obligation instead of failing.
+ */
+export class UnmetObligation extends InvalidRequest {
+  static of(problems: FieldProblem[]): UnmetObligation {
+    return new UnmetObligation(`${problems[0].field}: ${problems[0].message}`, { field: problems[0].field, errors: problems });
+  }
 }
 
 export interface ParkedApproval {
@@ -53,7 +64,9 @@ export class ParkApproval {
     this.checkDepth(input);
     this.checkObligation(input);
     this.checkDelivery(input);
-    if (Buffer.byteLength(canonicalJson(input.tool_call.arguments)) > MAX_ARGUMENTS_BYTES) {
+    // Canonicalised once: its size is checked here and its hash binds the approval below.
+    const canonicalArguments = canonicalJson(input.tool_call.arguments);
+    if (Buffer.byteLength(canonicalArguments) > MAX_ARGUMENTS_BYTES) {
       throw InvalidRequest.forFields([{ field: 'tool_call.arguments', message: `must be at most ${MAX_ARGUMENTS_BYTES} bytes of JSON` }]);
     }
 
@@ -70,7 +83,7 @@ export class ParkApproval {
       agentOperator: input.agent.operator ?? null,
       independentApprovers: obligation.independent_approvers,
     });
-    if (admission.problems.length) throw InvalidRequest.forFields(admission.problems);
+    if (admission.problems.length) throw UnmetObligation.of(admission.problems);
     const createdAt = new Date();
     const request = new ApprovalRequest();
     Object.assign(request, {
@@ -80,7 +93,7 @@ export class ParkApproval {
       status: 'pending',
       gatewayId,
       toolCall: input.tool_call,
-      callHash: callHash(input.tool_call),
+      callHash: callHashOf(input.tool_call.server, input.tool_call.tool, canonicalArguments),
       agent: input.agent,
       agentId: input.agent.id,
       delegatorId: input.delegator.id,
@@ -166,12 +179,12 @@ export class ParkApproval {
     const namesGroup = [...approvers].some((a) => a.startsWith('group:'));
     // Without a group, the named people are all who can vote: a quorum above that could never be met.
     if (!namesGroup && obligation.quorum > approvers.size) {
-      throw InvalidRequest.forFields([
+      throw UnmetObligation.of([
         { field: 'obligation.quorum', message: `is ${obligation.quorum} but only ${approvers.size} approver(s) are named` },
       ]);
     }
     if (!namesGroup && obligation.deny_threshold > approvers.size) {
-      throw InvalidRequest.forFields([
+      throw UnmetObligation.of([
         { field: 'obligation.deny_threshold', message: `is ${obligation.deny_threshold} but only ${approvers.size} approver(s) are named` },
       ]);
     }
@@ -181,12 +194,12 @@ export class ParkApproval {
   private checkTimers({ obligation }: ParkApprovalCommand['input'], expiresIn: number): void {
     if ((obligation.escalate_after === undefined) !== (obligation.escalate_to === undefined)) {
       const missing = obligation.escalate_after === undefined ? 'obligation.escalate_after' : 'obligation.escalate_to';
-      throw InvalidRequest.forFields([{ field: missing, message: 'is required when the other escalation field is given' }]);
+      throw UnmetObligation.of([{ field: missing, message: 'is required when the other escalation field is given' }]);
     }
     for (const field of ['escalate_after', 'remind_after'] as const) {
       const after = obligation[field];
       if (after !== undefined && after >= expiresIn) {
-        throw InvalidRequest.forFields([
+        throw UnmetObligation.of([
           { field: `obligation.${field}`, message: `is ${after} s but the request expires after ${expiresIn} s, so it would never fire` },
         ]);
       }
@@ -195,7 +208,7 @@ export class ParkApproval {
       for (const field of ['approvers', 'escalate_to'] as const) {
         const index = (obligation[field] ?? []).indexOf('delegator');
         if (index >= 0) {
-          throw InvalidRequest.forFields([
+          throw UnmetObligation.of([
             { field: `obligation.${field}[${index}]`, message: 'cannot be "delegator" when independent_approvers is true (separation of duties)' },
           ]);
         }

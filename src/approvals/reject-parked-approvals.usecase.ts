@@ -31,7 +31,7 @@ export class RejectParkedApprovals {
       }
       return requests;
     });
-    for (const request of rejected) await this.settlement.afterCommit(request);
+    await Promise.all(rejected.map((request) => this.settlement.afterCommit(request)));
     return rejected.map((r) => r.id);
   }
 }

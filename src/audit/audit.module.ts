@@ -23,7 +23,7 @@ export class AuditModule {
       imports: [TypeOrmModule.forFeature([AuditEvent])],
       controllers: options.http ? [AuditController] : [],
       providers: [AuditLog, AuditBatcher, AuditSealer, AuditCheckpoints, AuditVerifier, AuditMaintenance],
-      exports: [AuditLog, AuditBatcher, AuditSealer, AuditCheckpoints, AuditVerifier],
+      exports: [AuditLog, AuditBatcher],
     };
   }
 }

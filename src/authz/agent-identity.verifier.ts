@@ -1,11 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { readFileSync } from 'node:fs';
 import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, errors, JWTPayload, JWTVerifyGetKey, jwtVerify } from 'jose';
+import { MAX_ACT_DEPTH } from '../approvals/park-approval.command';
 import { VerifiedTokenCache } from '../common/auth/verified-token-cache';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 
 /** Chains deeper than this are refused: no real deployment nests agents further. */
-const MAX_CHAIN = 16;
 
 export interface AgentIdentity {
   /** The originating human: the token's subject, the same at every hop. */
@@ -79,7 +79,7 @@ export class AgentIdentityVerifier {
     for (let act = payload.act as { sub?: unknown; act?: unknown } | undefined; act; act = act.act as typeof act) {
       if (typeof act !== 'object' || typeof act.sub !== 'string' || !act.sub) return deny('agent_token_bad_act', 'every act claim needs a sub');
       actors.push(act.sub);
-      if (actors.length > MAX_CHAIN) return deny('agent_chain_too_long', `act chains are limited to ${MAX_CHAIN} hops`);
+      if (actors.length > MAX_ACT_DEPTH) return deny('agent_chain_too_long', `act chains are limited to ${MAX_ACT_DEPTH} hops`);
     }
     if (actors.length === 0) return deny('agent_token_no_actor', 'the agent token has no act claim: nobody acts for its subject');
     return {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { envelopeParts, id, text } from '../approvals/park-approval.command';
+import { envelopeParts } from '../approvals/park-approval.command';
+import { id, text } from '../common/validation';
 
 /**
  * The authorization context envelope (DESIGN.md) a gateway sends for every tool call. Who the

@@ -4,12 +4,12 @@
  * call when a human must approve, and audits every decision with its full input.
  */
 import { Inject, Injectable, Optional } from '@nestjs/common';
-import { Metrics } from '../ops/metrics.service';
+import { DomainMetrics } from '../common/metrics/domain-metrics';
 import { randomUUID } from 'node:crypto';
-import { ParkApproval, ParkedApproval } from '../approvals/park-approval.usecase';
+import { TRUST_LEVELS } from '../approvals/park-approval.command';
+import { ParkApproval, ParkedApproval, UnmetObligation } from '../approvals/park-approval.usecase';
 import { AuditBatcher } from '../audit/audit-batcher.service';
 import { GatewayPrincipal } from '../common/auth/auth.decorators';
-import { InvalidRequest } from '../common/errors/protocol-errors';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { AgentIdentity, AgentIdentityVerifier } from './agent-identity.verifier';
 import { AuthorizeInput } from './authorize.command';
@@ -51,7 +51,7 @@ export class Authorize {
     private readonly audit: AuditBatcher,
     private readonly park: ParkApproval,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    @Optional() private readonly metrics?: Metrics,
+    @Optional() private readonly metrics?: DomainMetrics,
   ) {}
 
   async execute(gateway: GatewayPrincipal, input: AuthorizeInput): Promise<AuthorizationResult> {
@@ -73,7 +73,7 @@ export class Authorize {
       } catch (e) {
         // The policy's obligation names approvers nobody can be (unknown, an empty group, too few
         // for the quorum): fail closed with a reason rather than park a call nobody can answer.
-        if (!(e instanceof InvalidRequest) || !String(e.extra.field ?? '').startsWith('obligation.')) throw e;
+        if (!(e instanceof UnmetObligation)) throw e;
         unroutable = { field: String(e.extra.field), message: e.description };
         decision = { ...decision, verdict: 'deny', obligations: [], reasons: [...decision.reasons, 'approvers_unavailable'] };
       }
@@ -207,9 +207,7 @@ export class Authorize {
       agent: {
         id: identity.actors[0],
         class: identity.agentClass,
-        trust_level: (['first_party_certified', 'first_party', 'third_party'].includes(identity.trustLevel)
-          ? identity.trustLevel
-          : 'unknown') as 'first_party_certified' | 'first_party' | 'third_party' | 'unknown',
+        trust_level: TRUST_LEVELS.find((level) => level === identity.trustLevel) ?? 'unknown',
         claims: identity.claims.act ? { act: (identity.claims.act as { act?: never }).act } : undefined,
         // Who runs the agent, when its token says so: separation of duties keeps them from approving.
         ...(typeof identity.claims.operator === 'string' && identity.claims.operator ? { operator: identity.claims.operator } : {}),

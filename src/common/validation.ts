@@ -26,3 +26,16 @@ function describe(issue: z.core.$ZodIssue): string {
   if (issue.code === 'invalid_type' && issue.input === undefined) return 'is required';
   return issue.message;
 }
+
+// Printable text: no control characters, which hide or reorder content on an approver's screen: C0 except
+// tab and line breaks, DEL, C1 (e.g. U+009B, a terminal's CSI) and the bidi overrides and isolates.
+const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+// A binding message is one short line shown on the approver's device: no tab or line break either.
+export const CONTROL_OR_BREAK = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+export const text = (max: number, forbidden: RegExp = CONTROL) =>
+  z
+    .string()
+    .min(1, { message: 'must not be empty' })
+    .max(max, { message: `must be at most ${max} characters` })
+    .refine((s) => !forbidden.test(s), { message: 'must not contain control characters' });
+export const id = text(512);

@@ -1,5 +1,5 @@
 import { Injectable, Optional } from '@nestjs/common';
-import { Metrics } from '../ops/metrics.service';
+import { DomainMetrics } from '../common/metrics/domain-metrics';
 import { DataSource } from 'typeorm';
 import { auditContext } from '../approvals/approval-audit';
 import { ApprovalRequest } from '../approvals/approval-request.entity';
@@ -54,7 +54,7 @@ export class DeliverNotification {
     private readonly push: PushChannel,
     private readonly audit: AuditLog,
     // Absent in a worker-only process, which serves no /metrics.
-    @Optional() private readonly metrics?: Metrics,
+    @Optional() private readonly metrics?: DomainMetrics,
   ) {}
 
   async execute({ tenantId, deliveryId }: DeliveryJobData, attempt: number, lastAttempt: boolean): Promise<DeliveryResult> {

@@ -14,7 +14,7 @@ const KEY_ARGUMENTS = 8;
 const VALUE_CHARS = 80;
 
 /** A few top-level arguments, values shortened: enough to judge from a phone; the page shows all. */
-export function keyArguments(args: Record<string, unknown>): [string, string][] {
+function keyArguments(args: Record<string, unknown>): [string, string][] {
   return Object.entries(args)
     .slice(0, KEY_ARGUMENTS)
     .map(([k, v]) => {

@@ -2,14 +2,13 @@ import { InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable } from '@nestjs/common';
 import { JobsOptions, Queue } from 'bullmq';
 import type { ApprovalRequest } from '../approvals/approval-request.entity';
-import { dropFinishedJobs } from '../common/queues/revive-jobs';
+import { dropFinishedJobs, KEEP_FINISHED } from '../common/queues/revive-jobs';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import type { NotificationDelivery, NotificationRound } from './notification-delivery.entity';
 import { DeliveryJobData, deliveryJobId, NotificationQueue, RoundJobData, roundJobId } from './notification-queues';
 
 type Roundable = Pick<ApprovalRequest, 'id' | 'tenantId' | 'createdAt' | 'escalateAfter' | 'remindAfter'>;
 
-const KEEP = { removeOnComplete: { age: 3600 }, removeOnFail: { age: 7 * 24 * 3600 } };
 
 /** Enqueues notification jobs (and only enqueues: the processors handle them). */
 @Injectable()
@@ -31,17 +30,21 @@ export class NotificationJobs {
   }
 
   async scheduleRounds(request: Roundable, only?: NotificationRound[]): Promise<void> {
+    const jobs = this.roundJobs(request, only);
+    // One job is the common case on the hot path (parking a call); add is cheaper than addBulk there.
+    if (jobs.length === 1) await this.rounds.add(jobs[0].name, jobs[0].data, jobs[0].opts);
+    else if (jobs.length) await this.rounds.addBulk(jobs);
+  }
+
+  private roundJobs(request: Roundable, only?: NotificationRound[]) {
     const now = Date.now();
-    const jobs = this.roundsOf(request)
+    return this.roundsOf(request)
       .filter((r) => !only || only.includes(r.round))
       .map(({ round, at }) => ({
         name: round,
         data: { tenantId: request.tenantId, approvalId: request.id, round },
-        opts: { jobId: roundJobId(round, request.id), delay: Math.max(0, at - now), ...this.retries(), ...KEEP } satisfies JobsOptions,
+        opts: { jobId: roundJobId(round, request.id), delay: Math.max(0, at - now), ...this.retries(), ...KEEP_FINISHED } satisfies JobsOptions,
       }));
-    // One job is the common case on the hot path (parking a call); add is cheaper than addBulk there.
-    if (jobs.length === 1) await this.rounds.add(jobs[0].name, jobs[0].data, jobs[0].opts);
-    else if (jobs.length) await this.rounds.addBulk(jobs);
   }
 
   async scheduleDeliveries(deliveries: Pick<NotificationDelivery, 'id' | 'tenantId' | 'channel'>[]): Promise<void> {
@@ -50,15 +53,17 @@ export class NotificationJobs {
       deliveries.map((d) => ({
         name: d.channel,
         data: { tenantId: d.tenantId, deliveryId: d.id },
-        opts: { jobId: deliveryJobId(d.id), ...this.retries(), ...KEEP },
+        opts: { jobId: deliveryJobId(d.id), ...this.retries(), ...KEEP_FINISHED },
       })),
     );
   }
 
   /** For the reconciler: like scheduling, but a finished job whose work Postgres says is still owed is replaced. */
-  async reviveRounds(request: Roundable, rounds: NotificationRound[]): Promise<void> {
-    await dropFinishedJobs(this.rounds, rounds.map((r) => roundJobId(r, request.id)));
-    await this.scheduleRounds(request, rounds);
+  async reviveRounds(owed: { request: Roundable; rounds: NotificationRound[] }[]): Promise<void> {
+    const jobs = owed.flatMap(({ request, rounds }) => this.roundJobs(request, rounds));
+    if (!jobs.length) return;
+    await dropFinishedJobs(this.rounds, jobs.map((j) => j.opts.jobId));
+    await this.rounds.addBulk(jobs);
   }
 
   async reviveDeliveries(deliveries: Pick<NotificationDelivery, 'id' | 'tenantId' | 'channel'>[]): Promise<void> {

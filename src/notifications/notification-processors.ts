@@ -35,8 +35,8 @@ export class NotificationDeliveryProcessor extends QueueWorkerHost {
   }
 
   async process(job: Job<DeliveryJobData>): Promise<DeliveryResult> {
-    const attempt = job.attemptsMade + 1;
-    const result = await this.deliver.execute(job.data, attempt, attempt >= (job.opts.attempts ?? 1));
+    const { attempt, lastAttempt } = this.attemptOf(job);
+    const result = await this.deliver.execute(job.data, attempt, lastAttempt);
     if (result === 'retry') {
       this.logger.warn(`${job.name} delivery ${job.data.deliveryId} failed (attempt ${attempt}); will retry`);
       throw new Error('notification delivery failed; retrying');

@@ -3,7 +3,7 @@ import { DataSource } from 'typeorm';
 import { ApprovalRequest } from '../approvals/approval-request.entity';
 import { Admission, ApproverObligation, ApproverRouting } from '../approvals/approver-routing.port';
 import { ApproverDirectory } from './directory/approver-directory.service';
-import { NotificationDelivery, NotificationRound } from './notification-delivery.entity';
+import { NotificationDelivery } from './notification-delivery.entity';
 import { NotificationJobs } from './notification-jobs.service';
 import { NotifyApprovers, queuedDeliveries } from './notify-approvers.usecase';
 
@@ -60,14 +60,16 @@ export class NotificationRouting extends ApproverRouting {
         .orderBy('r.id')
         .limit(PAGE)
         .getMany();
-      for (const r of page) {
-        const owed: NotificationRound[] = [];
-        if (!r.notifiedAt) owed.push('initial');
-        if (r.escalateAfter && !r.escalatedAt) owed.push('escalation');
-        if (r.remindAfter && !r.remindedAt) owed.push('reminder');
-        await this.jobs.reviveRounds(r, owed);
-        count += owed.length;
-      }
+      const owed = page.map((request) => ({
+        request,
+        rounds: [
+          ...(!request.notifiedAt ? ['initial' as const] : []),
+          ...(request.escalateAfter && !request.escalatedAt ? ['escalation' as const] : []),
+          ...(request.remindAfter && !request.remindedAt ? ['reminder' as const] : []),
+        ],
+      }));
+      await this.jobs.reviveRounds(owed);
+      count += owed.reduce((n, o) => n + o.rounds.length, 0);
       if (page.length < PAGE) break;
       after = page[page.length - 1].id;
     }

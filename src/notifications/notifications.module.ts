@@ -52,7 +52,7 @@ export class NotificationsModule {
         ...(options.http ? [ApprovalPage, DemoDirectorySeeder] : []),
         ...(options.workers ? [NotificationRoundProcessor, NotificationDeliveryProcessor] : []),
       ],
-      exports: [ApproverRouting, ApproverDirectory],
+      exports: [ApproverRouting],
     };
   }
 }

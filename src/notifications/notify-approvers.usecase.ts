@@ -3,7 +3,8 @@ import { DataSource } from 'typeorm';
 import { auditContext } from '../approvals/approval-audit';
 import { ApprovalRequest } from '../approvals/approval-request.entity';
 import { effectiveStatus } from '../approvals/approval-view';
-import { ApprovalVote } from '../approvals/approval-vote.entity';
+import { excludedFromApproving } from '../approvals/decide.usecase';
+import { GetApproval } from '../approvals/get-approval.usecase';
 import { AuditLog } from '../audit/audit-log.service';
 import { insertStatement } from '../common/database/insert-statement';
 import { ApproverDirectory, Recipient } from './directory/approver-directory.service';
@@ -37,6 +38,7 @@ export class NotifyApprovers {
 
   constructor(
     private readonly dataSource: DataSource,
+    private readonly approvals: GetApproval,
     private readonly directory: ApproverDirectory,
     private readonly email: EmailChannel,
     private readonly push: PushChannel,
@@ -45,7 +47,7 @@ export class NotifyApprovers {
   ) {}
 
   async execute({ tenantId, approvalId, round }: RoundJobData): Promise<RoundResult> {
-    const request = await this.dataSource.manager.findOne(ApprovalRequest, { where: { id: approvalId, tenantId } });
+    const request = await this.approvals.request(tenantId, approvalId);
     if (!request) return 'missing';
     if (effectiveStatus(request) !== 'pending') return 'not-pending';
     const due = this.jobs.roundsOf(request).find((r) => r.round === round)?.at;
@@ -117,10 +119,10 @@ export class NotifyApprovers {
   /** Who this round is for: never someone who has voted, nor someone separation of duties excludes. */
   private async recipientsFor(request: ApprovalRequest, round: NotificationRound): Promise<Recipient[]> {
     // Nobody has been asked before the initial round; a vote that races it is caught by the delivery.
-    const votes = round === 'initial' ? [] : await this.dataSource.manager.find(ApprovalVote, { where: { approvalId: request.id }, select: { approverId: true } });
+    const votes = round === 'initial' ? [] : await this.approvals.votes(request.id);
     const voted = new Set(votes.map((v) => v.approverId));
     const excluded = (id: string) =>
-      voted.has(id) || (request.independentApprovers && (id === request.delegatorId || id === request.agentOperator));
+      voted.has(id) || excludedFromApproving(request, id);
     const refs =
       round === 'initial'
         ? request.approvers

@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { ADMIN_SCOPE, GatewayPrincipal } from '../common/auth/auth.decorators';
 import { GatewayTokenVerifier } from '../common/auth/gateway-token.verifier';
-import { InsufficientScope, InvalidToken } from '../common/errors/protocol-errors';
+import { requireScope } from '../common/auth/auth.guard';
+import { InvalidToken } from '../common/errors/protocol-errors';
 
 /** The cookie that carries an admin's gateway JWT to the queue dashboard (set by GET /admin/login). */
 export const ADMIN_COOKIE = 'countersign_admin';
@@ -22,7 +23,7 @@ export class AdminCredentials {
   /** `authorization` as in the header: "Bearer <jwt>". */
   async verify(authorization: string | undefined): Promise<GatewayPrincipal> {
     const principal = await this.gateways.verify(authorization);
-    if (!scopesOf(principal.claims).includes(ADMIN_SCOPE)) throw new InsufficientScope(`this endpoint needs the "${ADMIN_SCOPE}" scope`);
+    requireScope(principal, ADMIN_SCOPE);
     return principal;
   }
 
@@ -36,18 +37,8 @@ export class AdminCredentials {
   }
 }
 
-/**
- * OAuth scopes from `scope` (space-separated) or `scp` (an array). The same reading as the
- * AuthGuard's (src/common/auth/auth.guard.ts, not exported there).
- */
-export function scopesOf(claims: Record<string, unknown>): string[] {
-  if (typeof claims.scope === 'string') return claims.scope.split(' ').filter(Boolean);
-  if (Array.isArray(claims.scp)) return claims.scp.filter((s): s is string => typeof s === 'string');
-  return [];
-}
-
 /** One cookie's value from a Cookie header (RFC 6265 §5.4: "name=value; name2=value2"). */
-export function cookieValue(header: string | undefined, name: string): string | undefined {
+function cookieValue(header: string | undefined, name: string): string | undefined {
   if (!header) return undefined;
   for (const part of header.split(';')) {
     const eq = part.indexOf('=');

@@ -47,7 +47,7 @@ export class MigrationsHealthIndicator {
         const table = this.dataSource.options.migrationsTableName ?? 'migrations';
         const rows: { name: string }[] = await this.dataSource.query(`SELECT name FROM "${table.replace(/"/g, '""')}"`);
         const applied = new Set(rows.map((r) => r.name));
-        const expected = expectedMigrationNames();
+        const expected = this.dataSource.migrations.map((m) => m.name ?? m.constructor.name);
         const pending = expected.filter((name) => !applied.has(name));
         if (pending.length) throw new Error(`migrations not applied: ${pending.join(', ')}`);
         return { applied: expected.length };

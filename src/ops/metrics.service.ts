@@ -1,12 +1,12 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { DataSource } from 'typeorm';
+import { GetApproval } from '../approvals/get-approval.usecase';
 import { ApprovalStatus, SETTLED_STATUSES } from '../approvals/approval-request.entity';
+import { DomainMetrics } from '../common/metrics/domain-metrics';
 import { ServiceQueues } from './service-queues';
 
 /** The BullMQ job states exported per queue. */
-export const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed'] as const;
+const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed'] as const;
 const APPROVAL_STATUSES: ApprovalStatus[] = ['pending', ...SETTLED_STATUSES];
 /** A scrape must answer even when Postgres or Redis does not: each source gets this long. */
 const COLLECT_TIMEOUT_MS = 2_000;
@@ -25,7 +25,7 @@ interface QueueCounts {
  * reason codes, statuses, channel names): never ids.
  */
 @Injectable()
-export class Metrics {
+export class Metrics implements DomainMetrics {
   readonly registry = new Registry();
   private readonly logger = new Logger('Metrics');
   private queueSnapshot?: { at: number; counts: Promise<QueueCounts[] | undefined> };
@@ -69,7 +69,7 @@ export class Metrics {
   });
 
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly lifecycle: GetApproval,
     private readonly queues: ServiceQueues,
   ) {
     collectDefaultMetrics({ register: this.registry });
@@ -122,10 +122,7 @@ export class Metrics {
   private async collectApprovals(gauge: Gauge<'status'>): Promise<void> {
     gauge.reset();
     try {
-      const rows: { status: string; n: number }[] = await withTimeout(
-        this.dataSource.query(`SELECT status, count(*)::int AS n FROM approval_requests GROUP BY status`),
-        COLLECT_TIMEOUT_MS,
-      );
+      const rows = await withTimeout(this.lifecycle.countByStatus(), COLLECT_TIMEOUT_MS);
       for (const status of APPROVAL_STATUSES) gauge.set({ status }, 0);
       for (const row of rows) gauge.set({ status: row.status }, Number(row.n));
     } catch (e) {

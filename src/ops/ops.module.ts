@@ -6,6 +6,7 @@ import { AdminLoginController } from './admin-login.controller';
 import { HealthController } from './health.controller';
 import { MigrationsHealthIndicator, RedisHealthIndicator } from './health-indicators';
 import { MetricsController } from './metrics.controller';
+import { DomainMetrics } from '../common/metrics/domain-metrics';
 import { Metrics } from './metrics.service';
 import { QueueDashboard } from './queue-dashboard.service';
 import { ServiceQueues } from './service-queues';
@@ -15,7 +16,7 @@ import { ServiceQueues } from './service-queues';
 @Module({
   imports: [TerminusModule.forRoot({ errorLogStyle: 'json' })],
   controllers: [HealthController, MetricsController, AdminLoginController],
-  providers: [Metrics, ServiceQueues, RedisHealthIndicator, MigrationsHealthIndicator, AdminCredentials, QueueDashboard],
-  exports: [Metrics],
+  providers: [Metrics, { provide: DomainMetrics, useExisting: Metrics }, ServiceQueues, RedisHealthIndicator, MigrationsHealthIndicator, AdminCredentials, QueueDashboard],
+  exports: [Metrics, DomainMetrics],
 })
 export class OpsModule {}

@@ -6,7 +6,7 @@ import { ApprovalQueue } from '../approvals/approval-queues';
 import { NotificationQueue } from '../notifications/notification-queues';
 
 /** Every BullMQ queue of the service, by name: what the metrics and the dashboard watch. */
-export const SERVICE_QUEUES: readonly string[] = [...Object.values(ApprovalQueue), ...Object.values(NotificationQueue)];
+const SERVICE_QUEUES: readonly string[] = [...Object.values(ApprovalQueue), ...Object.values(NotificationQueue)];
 
 /**
  * The service's own Queue handles, as registered by the approvals and notifications modules

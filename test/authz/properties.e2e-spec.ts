@@ -153,7 +153,8 @@ describe('POST /v1/authorize properties', () => {
         seen.add(res.status);
         checkAnswer(res);
       }),
-      { numRuns: RUNS },
+      // Random envelopes are mostly refused; these two make sure both kinds of answer are always checked.
+      { numRuns: RUNS, examples: [[{ agent: { token: 'not-a-jwt' }, action: { server: 'docs', tool: 'read_document', arguments: {} } }], [{ agent: {}, action: 'not an action' }]] as never },
     );
     // The generators reach both refusals and decisions.
     expect(seen.has(400)).toBe(true);

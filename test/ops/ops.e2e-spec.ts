@@ -8,6 +8,7 @@ import { AppConfig } from '../../src/config/app-config';
 import { expectedMigrationNames, RedisHealthIndicator } from '../../src/ops/health-indicators';
 import { call } from '../support/api';
 import { freePort, REDIS_URL, TestApp, testEnvironment, TestEnvironment } from '../support/app';
+import { eventually } from '../support/callback-server';
 import { gatewayToken } from '../support/keys';
 import { RedisProxy } from './redis-proxy';
 
@@ -20,19 +21,6 @@ async function withDb<T>(url: string, fn: (c: Client) => Promise<T>): Promise<T>
     return await fn(client);
   } finally {
     await client.end();
-  }
-}
-
-/** Retries `check` until it passes (or the last failure after `ms`). */
-async function eventually(check: () => Promise<void>, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      return await check();
-    } catch (e) {
-      if (Date.now() > deadline) throw e;
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
   }
 }
 
@@ -114,7 +102,7 @@ describe('ops: readiness, metrics and the queue dashboard', () => {
       } finally {
         await proxy.restore();
       }
-      await eventually(async () => expect((await call(app.url, 'GET', '/health/ready')).status).toBe(200));
+      await eventually(async () => (await call(app.url, 'GET', '/health/ready')).status === 200, 15_000);
       await app.close();
       await proxy.cut();
     }, 30_000);

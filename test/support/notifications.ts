@@ -49,6 +49,3 @@ export function linkIn(mail: ReceivedMail): string {
   if (!match) throw new Error(`no approval link in the email "${mail.parsed.subject}"`);
   return match[1];
 }
-
-/** The address an email was sent to. */
-export const recipientOf = (mail: ReceivedMail) => mail.envelope.to[0];

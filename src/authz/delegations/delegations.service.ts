@@ -5,6 +5,7 @@ import { RejectParkedApprovals } from '../../approvals/reject-parked-approvals.u
 import { AuditLog } from '../../audit/audit-log.service';
 import { InvalidRequest, NotFound } from '../../common/errors/protocol-errors';
 import { RedisBus } from '../../common/redis/redis-bus.service';
+import { toolPatternWithin } from '../policy/delegation-chain';
 import { Delegation } from './delegation.entity';
 import { GrantDelegationInput } from './grant-delegation.command';
 
@@ -14,14 +15,6 @@ const HOP_CACHE_MS = 1000;
 
 export type HopProblem = 'no_delegation' | 'delegation_revoked' | 'delegation_expired' | 'delegation_not_yet_valid';
 export type HopResult = { ok: true; delegations: Delegation[] } | { ok: false; problem: HopProblem };
-
-/** Does `pattern` allow everything `narrower` allows? ("*" ⊇ "s/*" ⊇ "s/t") */
-export function patternCovers(pattern: string, narrower: string): boolean {
-  if (pattern === '*' || pattern === narrower) return true;
-  if (narrower === '*') return false;
-  const [server, tool] = pattern.split('/');
-  return tool === '*' && narrower.split('/')[0] === server;
-}
 
 /**
  * Delegations: grant, list, revoke, and the hot-path lookup of one hop of a chain. Revoking
@@ -55,7 +48,7 @@ export class Delegations implements OnModuleInit {
         throw InvalidRequest.forFields([{ field: 'human', message: 'must be the human of the parent delegation: the originating human never changes' }]);
       }
       // Each hop narrows: a sub-agent may be given only what its parent holds.
-      const wider = input.tools.find((t) => !parent.tools.some((p) => patternCovers(p, t)));
+      const wider = input.tools.find((t) => !parent.tools.some((p) => toolPatternWithin(t, p)));
       if (wider) throw InvalidRequest.forFields([{ field: 'tools', message: `"${wider}" is not within the parent delegation's tools` }]);
       grantor = parent.granteeId;
     }

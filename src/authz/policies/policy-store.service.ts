@@ -43,6 +43,7 @@ function starterEngine(): PolicyEngine {
 @Injectable()
 export class PolicyStore implements OnModuleInit {
   private readonly active = new Map<string, ActivePolicy & { checkedAt: number }>();
+  private readonly loading = new Map<string, Promise<ActivePolicy>>();
 
   constructor(
     private readonly dataSource: DataSource,
@@ -120,11 +121,23 @@ export class PolicyStore implements OnModuleInit {
     return { version, previous };
   }
 
-  /** The policy in force for a tenant: cached, re-checked against Postgres at most every RECHECK_MS. */
-  async forTenant(tenantId: string): Promise<ActivePolicy> {
+  /**
+   * The policy in force for a tenant: cached, re-checked against Postgres at most every RECHECK_MS.
+   * Concurrent requests that find the cache stale share one re-check (and one compile).
+   */
+  forTenant(tenantId: string): Promise<ActivePolicy> | ActivePolicy {
     const cached = this.active.get(tenantId);
+    if (cached && Date.now() - cached.checkedAt < RECHECK_MS) return cached;
+    let loading = this.loading.get(tenantId);
+    if (!loading) {
+      loading = this.load(tenantId, cached).finally(() => this.loading.delete(tenantId));
+      this.loading.set(tenantId, loading);
+    }
+    return loading;
+  }
+
+  private async load(tenantId: string, cached: (ActivePolicy & { checkedAt: number }) | undefined): Promise<ActivePolicy> {
     const now = Date.now();
-    if (cached && now - cached.checkedAt < RECHECK_MS) return cached;
     const version = await this.activeVersion(tenantId);
     if (cached && cached.version === version) {
       cached.checkedAt = now;

@@ -10,6 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
+import { APPROVER_REF } from '../../approvals/park-approval.command';
 import { CallFacts, CEDAR_SCHEMA } from './cedar-schema';
 
 export type Verdict = 'allow' | 'deny' | 'allow_with_obligations';
@@ -46,18 +47,8 @@ interface PolicyMeta {
   annotations: Record<string, string>;
 }
 
-const SCHEMA_NAME = 'countersign';
-let schemaReady = false;
-
 function messages(errors: { message: string; help?: string | null }[]): string[] {
   return errors.map((e) => (e.help ? `${e.message} (${e.help})` : e.message));
-}
-
-function ensureSchema(): void {
-  if (schemaReady) return;
-  const parsed = cedar.preparseSchema(SCHEMA_NAME, CEDAR_SCHEMA);
-  if (parsed.type !== 'success') throw new Error(`the Cedar schema does not parse: ${messages(parsed.errors).join('; ')}`);
-  schemaReady = true;
 }
 
 export class PolicyEngine {
@@ -68,7 +59,6 @@ export class PolicyEngine {
 
   /** Parses and validates a policy set (one policy per id); returns the validator's messages on failure. */
   static compile(policies: Record<string, string>): { engine: PolicyEngine } | { errors: string[] } {
-    ensureSchema();
     const errors: string[] = [];
     const meta = new Map<string, PolicyMeta>();
     for (const [id, text] of Object.entries(policies)) {
@@ -146,13 +136,13 @@ function checkAnnotations(id: string, m: PolicyMeta): string[] {
   if (a.quorum && !/^[1-9][0-9]?$/.test(a.quorum)) errors.push(`${id}: @quorum must be a number from 1 to 99`);
   if (a.expires_in && !/^[1-9][0-9]{0,6}$/.test(a.expires_in)) errors.push(`${id}: @expires_in must be a number of seconds`);
   if (a.sampled_review && !(Number(a.sampled_review) > 0 && Number(a.sampled_review) <= 1)) errors.push(`${id}: @sampled_review must be in (0, 1]`);
-  if (a.approvers && !a.approvers.split(',').every((s) => /^(delegator|user:.+|group:.+)$/.test(s.trim()))) {
+  if (a.approvers && !a.approvers.split(',').every((s) => APPROVER_REF.test(s.trim()))) {
     errors.push(`${id}: @approvers must list "delegator", "user:<id>" or "group:<name>", comma-separated`);
   }
   for (const timer of ['escalate_after', 'remind_after']) {
     if (a[timer] && !/^[1-9][0-9]{0,6}$/.test(a[timer])) errors.push(`${id}: @${timer} must be a number of seconds`);
   }
-  if (a.escalate_to && !a.escalate_to.split(',').every((s) => /^(delegator|user:.+|group:.+)$/.test(s.trim()))) {
+  if (a.escalate_to && !a.escalate_to.split(',').every((s) => APPROVER_REF.test(s.trim()))) {
     errors.push(`${id}: @escalate_to must list "delegator", "user:<id>" or "group:<name>", comma-separated`);
   }
   if (!!a.escalate_after !== !!a.escalate_to) errors.push(`${id}: @escalate_after and @escalate_to go together`);

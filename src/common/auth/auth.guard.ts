@@ -2,7 +2,7 @@ import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
 import { InsufficientScope, InvalidToken } from '../errors/protocol-errors';
-import { AUTH_KIND, AuthKind, Principal, REQUIRED_SCOPE } from './auth.decorators';
+import { AUTH_KIND, AuthKind, GatewayPrincipal, Principal, REQUIRED_SCOPE } from './auth.decorators';
 import { GatewayTokenVerifier } from './gateway-token.verifier';
 import { ApproverLinkVerifier } from './approver-link.verifier';
 
@@ -29,7 +29,7 @@ export class AuthGuard implements CanActivate {
       case 'gateway': {
         const gateway = await this.gateways.verify(authorization);
         const scope = this.reflector.getAllAndOverride<string | undefined>(REQUIRED_SCOPE, [ctx.getHandler(), ctx.getClass()]);
-        if (scope && !scopesOf(gateway.claims).includes(scope)) throw new InsufficientScope(`this endpoint needs the "${scope}" scope`);
+        if (scope) requireScope(gateway, scope);
         request.principal = gateway;
         return true;
       }
@@ -43,6 +43,11 @@ export class AuthGuard implements CanActivate {
 }
 
 /** OAuth scopes from `scope` (space-separated, RFC 8693/9068) or `scp` (an array, as some IdPs issue). */
+/** 403 insufficient_scope unless the gateway's token carries `scope`. */
+export function requireScope(gateway: GatewayPrincipal, scope: string): void {
+  if (!scopesOf(gateway.claims).includes(scope)) throw new InsufficientScope(`this endpoint needs the "${scope}" scope`);
+}
+
 function scopesOf(claims: Record<string, unknown>): string[] {
   if (typeof claims.scope === 'string') return claims.scope.split(' ').filter(Boolean);
   if (Array.isArray(claims.scp)) return claims.scp.filter((s): s is string => typeof s === 'string');

@@ -66,13 +66,17 @@ export class InvalidGrant extends ProtocolError {
   readonly code = 'invalid_grant';
   readonly status = 400;
 }
+/** RFC 6750 §3: the WWW-Authenticate challenge; the description may not carry quotes or backslashes. */
+function bearerChallenge(error: string, description: string): Record<string, string> {
+  return { 'WWW-Authenticate': `Bearer realm="countersign", error="${error}", error_description="${description.replace(/["\\]/g, "'")}"` };
+}
+
 /** RFC 6750 §3.1: a missing, malformed, expired or untrusted bearer token. */
 export class InvalidToken extends ProtocolError {
   readonly code = 'invalid_token';
   readonly status = 401;
   override headers(): Record<string, string> {
-    const description = this.description.replace(/["\\]/g, "'");
-    return { 'WWW-Authenticate': `Bearer realm="countersign", error="invalid_token", error_description="${description}"` };
+    return bearerChallenge(this.code, this.description);
   }
 }
 /** RFC 6750 §3.1: the token is valid but lacks the scope this endpoint needs. */
@@ -80,7 +84,7 @@ export class InsufficientScope extends ProtocolError {
   readonly code = 'insufficient_scope';
   readonly status = 403;
   override headers(): Record<string, string> {
-    return { 'WWW-Authenticate': `Bearer realm="countersign", error="insufficient_scope", error_description="${this.description}"` };
+    return bearerChallenge(this.code, this.description);
   }
 }
 /** The caller is authenticated but this credential may not do this (e.g. an approver not named). */

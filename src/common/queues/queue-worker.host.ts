@@ -1,4 +1,5 @@
 import { WorkerHost } from '@nestjs/bullmq';
+import type { Job } from 'bullmq';
 import { BeforeApplicationShutdown, Logger, OnApplicationBootstrap } from '@nestjs/common';
 
 /**
@@ -17,6 +18,12 @@ export abstract class QueueWorkerHost extends WorkerHost implements OnApplicatio
   onApplicationBootstrap(): void {
     if (this.concurrency) this.worker.concurrency = this.concurrency;
     this.worker.on('error', (e) => this.logger.error(`queue worker error: ${e.message}`));
+  }
+
+  /** This run's attempt number (from 1), and whether the queue will retry after it. */
+  protected attemptOf(job: Job): { attempt: number; lastAttempt: boolean } {
+    const attempt = job.attemptsMade + 1;
+    return { attempt, lastAttempt: attempt >= (job.opts.attempts ?? 1) };
   }
 
   /**

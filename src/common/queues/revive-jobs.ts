@@ -1,5 +1,8 @@
 import { Queue } from 'bullmq';
 
+/** How long finished jobs are kept (what dropFinishedJobs below has to replace): an hour completed, a week failed. */
+export const KEEP_FINISHED = { removeOnComplete: { age: 3600 }, removeOnFail: { age: 7 * 24 * 3600 } };
+
 /**
  * Finished jobs are kept for a while (an hour when completed, a week when failed), and re-adding
  * a job whose id still exists is a no-op. When Postgres says a job's work is still owed (e.g. it
@@ -8,10 +11,8 @@ import { Queue } from 'bullmq';
 export async function dropFinishedJobs(queue: Queue, jobIds: string[]): Promise<void> {
   await Promise.all(
     jobIds.map(async (id) => {
-      const job = await queue.getJob(id);
-      if (!job) return;
-      const state = await job.getState();
-      if (state === 'completed' || state === 'failed') await job.remove();
+      const state = await queue.getJobState(id);
+      if (state === 'completed' || state === 'failed') await queue.remove(id);
     }),
   );
 }

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { ApproverObligation } from '../../approvals/approver-routing.port';
 import { FieldProblem, InvalidRequest, NotFound } from '../../common/errors/protocol-errors';
+import { excludedFromApproving } from '../../approvals/decide.usecase';
 import { AuditLog } from '../../audit/audit-log.service';
 import { Approver, ApproverGroup, ApproverGroupMember } from './approver.entity';
 import { ApproverInput, GroupInput } from './directory.commands';
@@ -172,7 +173,7 @@ export class ApproverDirectory {
     check(o.escalateTo, 'escalate_to');
     if (problems.length) return { problems, initial: [] };
 
-    const excluded = (id: string) => o.independentApprovers && (id === o.delegatorId || id === o.agentOperator);
+    const excluded = (id: string) => excludedFromApproving(o, id);
     const eligible = distinctPeople([...o.approvers, ...o.escalateTo], o.delegatorId, found, excluded);
     const why = o.independentApprovers ? ' (separation of duties excludes the delegating human and the agent operator)' : '';
     if (o.quorum > eligible.length) {

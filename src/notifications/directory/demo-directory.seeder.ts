@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/comm
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '../../config/app-config';
 
-export const DEMO_TENANT = 'acme';
+const DEMO_TENANT = 'acme';
 const DEMO_PEOPLE = ['alice', 'bob', 'carol', 'dave'];
 const DEMO_GROUPS: Record<string, string[]> = { finance: ['bob', 'carol'], security: ['dave'] };
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { text } from '../../approvals/park-approval.command';
+import { text } from '../../common/validation';
 
 /** Ids appear in approver references ("user:<id>") and in URLs: no spaces, no control characters. */
 export const APPROVER_ID = /^[A-Za-z0-9._@+-]{1,200}$/;

@@ -2,12 +2,12 @@ import { Body, Controller, Get, Header, HttpCode, Param, Post, Query, Req, Res }
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { Public } from '../../common/auth/auth.decorators';
-import { renderApprovalPage, renderDecisionResult, renderErrorPage } from './approval-page.html';
+import { PAGE_CSS_PATH, PAGE_JS_PATH, renderApprovalPage, renderDecisionResult, renderErrorPage } from './approval-page.html';
 import { ApprovalPage, PageOutcome } from './approval-page.service';
 import { PAGE_CSS, PAGE_JS, SERVICE_WORKER_JS } from './page.assets';
 
 /** No third-party anything; scripts and styles only from our own origin; no framing; forms post only to us. */
-export const PAGE_CSP =
+const PAGE_CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; " +
   "frame-ancestors 'none'; base-uri 'none'; manifest-src 'self'; worker-src 'self'";
 
@@ -53,7 +53,7 @@ export class ApprovalPageController {
     return send(reply, await this.page.submit(id, parsed.data), renderDecisionResult);
   }
 
-  @Get('approve/assets/page.css')
+  @Get(PAGE_CSS_PATH.slice(1))
   @Public()
   @Header('content-type', 'text/css; charset=utf-8')
   @Header('cache-control', 'public, max-age=300')
@@ -62,7 +62,7 @@ export class ApprovalPageController {
     return PAGE_CSS;
   }
 
-  @Get('approve/assets/page.js')
+  @Get(PAGE_JS_PATH.slice(1))
   @Public()
   @Header('content-type', 'text/javascript; charset=utf-8')
   @Header('cache-control', 'public, max-age=300')

@@ -6,7 +6,8 @@ import { ApprovalRequest } from '../../approvals/approval-request.entity';
 import { effectiveStatus } from '../../approvals/approval-view';
 import { ApprovalVote, VoteDecision } from '../../approvals/approval-vote.entity';
 import { DecideApproval, ineligibility } from '../../approvals/decide.usecase';
-import { AuditLog } from '../../audit/audit-log.service';
+import { AuditBatcher } from '../../audit/audit-batcher.service';
+import { GetApproval } from '../../approvals/get-approval.usecase';
 import { ApproverLinkVerifier } from '../../common/auth/approver-link.verifier';
 import { ApproverPrincipal } from '../../common/auth/auth.decorators';
 import { Conflict, InvalidToken, ProtocolError } from '../../common/errors/protocol-errors';
@@ -35,13 +36,15 @@ export class ApprovalPage {
     private readonly keys: SigningKeys,
     private readonly decide: DecideApproval,
     private readonly push: PushChannel,
-    private readonly audit: AuditLog,
+    private readonly audit: AuditBatcher,
+    private readonly approvals: GetApproval,
   ) {}
 
   async view(authReqId: string, linkToken: string | undefined): Promise<PageOutcome<ApprovalPageModel>> {
     const opened = await this.open(authReqId, linkToken);
     if (!opened.ok) return opened;
-    const { approver, request, votes } = opened;
+    const { approver, request } = opened;
+    const votes = await this.approvals.votes(request.id);
     if (votes.some((v) => v.approverId === approver.approverId)) {
       return failure(409, 'This link has been used', 'You have already decided on this request; each link decides once.');
     }
@@ -49,7 +52,7 @@ export class ApprovalPage {
     if (status !== 'pending') return failure(410, `This request is ${status}`, closedMessage(status));
 
     const person = await this.dataSource.manager.findOne(Approver, { where: { tenantId: request.tenantId, id: approver.approverId } });
-    await this.audit.append(this.dataSource.manager, {
+    await this.audit.append({
       ...auditContext(request),
       type: 'approval.viewed',
       actor: `approver:${approver.approverId}`,
@@ -106,12 +109,11 @@ export class ApprovalPage {
     const notForThis = failure(404, 'This link is not valid', 'No request matches this link.');
     if (approver.authReqId !== authReqId) return notForThis;
     // The link's tenant scopes the lookup: a link from another tenant finds nothing.
-    const request = await this.dataSource.manager.findOne(ApprovalRequest, { where: { id: authReqId, tenantId: approver.tenantId } });
+    const request = await this.approvals.request(approver.tenantId, authReqId);
     if (!request) return notForThis;
     const problem = ineligibility(request, approver);
     if (problem) return failure(403, 'You cannot decide this request', problem);
-    const votes = await this.dataSource.manager.find(ApprovalVote, { where: { approvalId: request.id }, order: { createdAt: 'ASC' } });
-    return { ok: true as const, approver, request, votes };
+    return { ok: true as const, approver, request };
   }
 }
 
