@@ -174,12 +174,13 @@ describe('the separate worker process', () => {
       worker!.kill('SIGKILL');
       await exited;
       worker = startWorker();
-      // BullMQ hands the dead worker's job to the new one once its lock expires (30 s by default).
-      await eventually(async () => (await requestRow(env.db.url, id)).callback_state === 'delivered', 75_000, 250);
+      // BullMQ hands the dead worker's job to the new one once its lock has expired (30 s) and the new
+      // worker's stalled-job check has run (every 30 s): up to a minute and more on a loaded machine.
+      await eventually(async () => (await requestRow(env.db.url, id)).callback_state === 'delivered', 120_000, 250);
       expect(server.requestsTo(path).length).toBeGreaterThanOrEqual(2);
       expect(server.requestsTo(path).every((r) => r.body.auth_req_id === id)).toBe(true);
     } finally {
       await server.close();
     }
-  }, 120_000);
+  }, 180_000);
 });
