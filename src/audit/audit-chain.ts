@@ -5,8 +5,8 @@
  * encoding is computed here from the stored columns, never by the database, so a database
  * superuser cannot redefine it.
  */
-import { createHash } from 'node:crypto';
-import canonicalize from 'canonicalize';
+import { hash } from 'node:crypto';
+import { fixedShapeEncoder } from './canonical-json';
 
 export const GENESIS_HASH = '0'.repeat(64);
 export const CHECKPOINT_TYP = 'countersign-audit-checkpoint+jwt';
@@ -32,25 +32,35 @@ export interface ChainedContent {
 export const CHAINED_COLUMNS = `id::text AS id, tenant_id, type, approval_id, actor, agent_id, delegator_id, mcp_session_id,
   a2a_interaction_id, request_id, data, (extract(epoch FROM occurred_at) * 1000000)::bigint::text AS occurred_us`;
 
+/**
+ * The hashed record: fixed fields around the free-form `data`. Changing a key or a value here
+ * changes every hash, and breaks every existing chain.
+ */
+const encodeEvent = fixedShapeEncoder<[e: ChainedContent, seq: string, prevHash: string]>({
+  v: () => 1,
+  seq: (_e, seq) => seq,
+  prev: (_e, _seq, prevHash) => prevHash,
+  id: (e) => e.id,
+  tenant: (e) => e.tenant_id,
+  type: (e) => e.type,
+  approval_id: (e) => e.approval_id,
+  actor: (e) => e.actor,
+  agent_id: (e) => e.agent_id,
+  delegator_id: (e) => e.delegator_id,
+  mcp_session_id: (e) => e.mcp_session_id,
+  a2a_interaction_id: (e) => e.a2a_interaction_id,
+  request_id: (e) => e.request_id,
+  data: (e) => e.data,
+  occurred_us: (e) => e.occurred_us,
+});
+
+/** The canonical JSON (RFC 8785) that an event's hash is taken over. */
+export function eventCanonical(e: ChainedContent, seq: string, prevHash: string): string {
+  return encodeEvent(e, seq, prevHash);
+}
+
 export function eventHash(e: ChainedContent, seq: string, prevHash: string): string {
-  const canonical = canonicalize({
-    v: 1,
-    seq,
-    prev: prevHash,
-    id: e.id,
-    tenant: e.tenant_id,
-    type: e.type,
-    approval_id: e.approval_id,
-    actor: e.actor,
-    agent_id: e.agent_id,
-    delegator_id: e.delegator_id,
-    mcp_session_id: e.mcp_session_id,
-    a2a_interaction_id: e.a2a_interaction_id,
-    request_id: e.request_id,
-    data: e.data,
-    occurred_us: e.occurred_us,
-  });
-  return createHash('sha256').update(canonical!).digest('hex');
+  return hash('sha256', eventCanonical(e, seq, prevHash), 'hex');
 }
 
 /** The first broken link of a chain, said exactly. */
@@ -68,60 +78,104 @@ export interface Checkpoint {
   hash: string;
 }
 
+/** A sealed event as the verifier reads it: its content and its place in the chain. */
+export type SealedEvent = ChainedContent & { chain_seq: string; prev_hash: string; hash: string };
+
+export interface WalkResult {
+  verified: number;
+  head: Checkpoint | null;
+  break: ChainBreak | null;
+}
+
 /**
- * Walks one tenant's sealed events in chain order (pages from `next`) and reports the first
- * broken link: a row whose content does not hash to its stored hash (an edit), whose prev_hash is
- * not the previous row's hash, a missing sequence number (a deleted row), or a checkpoint the
- * chain does not reach or disagrees with (a rewritten or truncated chain).
+ * Walks one tenant's sealed events in chain order and reports the first broken link: a row whose
+ * content does not hash to its stored hash (an edit), whose prev_hash is not the previous row's
+ * hash, a missing sequence number (a deleted row), or a checkpoint the chain does not reach or
+ * disagrees with (a rewritten or truncated chain). The next page is read while this one is
+ * hashed, so the database and the hashing overlap.
  */
-export async function walkChain(
-  next: (afterSeq: string) => Promise<(ChainedContent & { chain_seq: string; prev_hash: string; hash: string })[]>,
-  checkpoints: Checkpoint[] = [],
-): Promise<{ verified: number; head: Checkpoint | null; break: ChainBreak | null }> {
-  const bySeq = new Map(checkpoints.map((c) => [c.seq, c]));
-  let expectedSeq = 1n;
-  let prev = GENESIS_HASH;
-  let verified = 0;
-  let head: Checkpoint | null = null;
-  // The next page is read while this one is hashed: the database and the hashing overlap.
-  let pending = next('0');
-  for (;;) {
-    const page = await pending;
-    if (page.length) {
-      pending = next(page[page.length - 1].chain_seq);
-      pending.catch(() => undefined); // a break below may return before it is awaited
-    }
+export async function walkChain(pages: AsyncIterable<SealedEvent[]>, checkpoints: Checkpoint[] = []): Promise<WalkResult> {
+  const links = new ChainLinks(checkpoints);
+  for await (const page of readAhead(pages)) {
     for (const row of page) {
-      const seq = BigInt(row.chain_seq);
-      const at = { seq: row.chain_seq, id: row.id };
-      if (seq !== expectedSeq) {
-        return { verified, head, break: { ...at, problem: 'sequence_gap', detail: `expected seq ${expectedSeq}, found ${seq}: ${seq - expectedSeq} event(s) missing before event ${row.id}` } };
-      }
-      if (row.prev_hash !== prev) {
-        return { verified, head, break: { ...at, problem: 'prev_hash_mismatch', detail: `prev_hash is ${row.prev_hash}, but the previous event's hash is ${prev}` } };
-      }
-      const computed = eventHash(row, row.chain_seq, prev);
-      if (computed !== row.hash) {
-        return { verified, head, break: { ...at, problem: 'hash_mismatch', detail: `stored hash ${row.hash}, but the content hashes to ${computed}: the event was changed after sealing` } };
-      }
-      const checkpoint = bySeq.get(row.chain_seq);
-      if (checkpoint && checkpoint.hash !== row.hash) {
-        return { verified, head, break: { ...at, problem: 'checkpoint_mismatch', detail: `the signed checkpoint at seq ${row.chain_seq} says ${checkpoint.hash}, the chain says ${row.hash}: the chain was rewritten` } };
-      }
-      prev = row.hash;
-      expectedSeq++;
-      verified++;
-      head = { tenant: row.tenant_id, seq: row.chain_seq, hash: row.hash };
+      const broken = links.check(row);
+      if (broken) return links.result(broken);
     }
-    if (!page.length) break;
   }
-  const beyond = checkpoints.filter((c) => BigInt(c.seq) >= expectedSeq).sort((a, b) => (BigInt(a.seq) < BigInt(b.seq) ? -1 : 1))[0];
-  if (beyond) {
+  return links.result(links.uncoveredCheckpoint());
+}
+
+/** The pages of `source`, with the next one always requested before the current one is handed out. */
+async function* readAhead<T>(source: AsyncIterable<T>): AsyncGenerator<T> {
+  const it = source[Symbol.asyncIterator]();
+  try {
+    let pending = it.next();
+    for (;;) {
+      const current = await pending;
+      if (current.done) return;
+      pending = it.next();
+      pending.catch(() => undefined); // the consumer may stop before it is awaited
+      yield current.value;
+    }
+  } finally {
+    await it.return?.(); // closes the source (its cursor) when the walk stops early
+  }
+}
+
+/** The state of a walk: what the next row must say to link to the rows before it. */
+class ChainLinks {
+  private readonly bySeq: Map<string, Checkpoint>;
+  private expectedSeq = 1n;
+  private prev = GENESIS_HASH;
+  private verified = 0;
+  private last: SealedEvent | null = null;
+
+  constructor(private readonly checkpoints: Checkpoint[]) {
+    this.bySeq = new Map(checkpoints.map((c) => [c.seq, c]));
+  }
+
+  /** The row's first broken link, or null when it extends the chain (and the chain moves on to it). */
+  check(row: SealedEvent): ChainBreak | null {
+    const seq = BigInt(row.chain_seq);
+    if (seq !== this.expectedSeq) {
+      return brokenAt(row, 'sequence_gap', `expected seq ${this.expectedSeq}, found ${seq}: ${seq - this.expectedSeq} event(s) missing before event ${row.id}`);
+    }
+    if (row.prev_hash !== this.prev) {
+      return brokenAt(row, 'prev_hash_mismatch', `prev_hash is ${row.prev_hash}, but the previous event's hash is ${this.prev}`);
+    }
+    const computed = eventHash(row, row.chain_seq, this.prev);
+    if (computed !== row.hash) {
+      return brokenAt(row, 'hash_mismatch', `stored hash ${row.hash}, but the content hashes to ${computed}: the event was changed after sealing`);
+    }
+    const checkpoint = this.bySeq.get(row.chain_seq);
+    if (checkpoint && checkpoint.hash !== row.hash) {
+      return brokenAt(row, 'checkpoint_mismatch', `the signed checkpoint at seq ${row.chain_seq} says ${checkpoint.hash}, the chain says ${row.hash}: the chain was rewritten`);
+    }
+    this.prev = row.hash;
+    this.expectedSeq++;
+    this.verified++;
+    this.last = row;
+    return null;
+  }
+
+  /** At the end of the chain: the first signed checkpoint beyond it, if any (events were removed). */
+  uncoveredCheckpoint(): ChainBreak | null {
+    const beyond = this.checkpoints.filter((c) => BigInt(c.seq) >= this.expectedSeq).sort((a, b) => (BigInt(a.seq) < BigInt(b.seq) ? -1 : 1))[0];
+    if (!beyond) return null;
     return {
-      verified,
-      head,
-      break: { seq: beyond.seq, id: null, problem: 'chain_shorter_than_checkpoint', detail: `the chain ends at seq ${expectedSeq - 1n}, but a signed checkpoint covers seq ${beyond.seq}: events were removed` },
+      seq: beyond.seq,
+      id: null,
+      problem: 'chain_shorter_than_checkpoint',
+      detail: `the chain ends at seq ${this.expectedSeq - 1n}, but a signed checkpoint covers seq ${beyond.seq}: events were removed`,
     };
   }
-  return { verified, head, break: null };
+
+  result(broken: ChainBreak | null): WalkResult {
+    const head = this.last && { tenant: this.last.tenant_id, seq: this.last.chain_seq, hash: this.last.hash };
+    return { verified: this.verified, head, break: broken };
+  }
+}
+
+function brokenAt(row: SealedEvent, problem: ChainBreak['problem'], detail: string): ChainBreak {
+  return { seq: row.chain_seq, id: row.id, problem, detail };
 }
