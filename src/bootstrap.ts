@@ -8,6 +8,7 @@ import { ConsoleLogger } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
 import { PinoLogger } from './common/logging/pino-logger';
 import { requestIdFrom, runWithRequestId } from './common/logging/request-context';
+import { serveOpenApiDocs } from './ops/openapi/openapi';
 
 const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
 
@@ -36,7 +37,7 @@ export function logger(config: AppConfig): LoggerService {
   return new ConsoleLogger({ colors: true, logLevels: LEVELS.slice(0, LEVELS.indexOf(config.LOG_LEVEL) + 1) });
 }
 
-/** Builds the HTTP application (not yet listening): used by main.ts, the tests and the benchmarks. */
+/** Builds the HTTP application (not yet listening), API docs at /docs included: used by main.ts, the tests and the benchmarks. */
 export async function createApiApp(config: AppConfig): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({
     bodyLimit: 1024 * 1024,
@@ -64,6 +65,7 @@ export async function createApiApp(config: AppConfig): Promise<NestFastifyApplic
       done();
     });
   }
+  serveOpenApiDocs(app);
   app.enableShutdownHooks();
   return app;
 }

@@ -1,9 +1,11 @@
 import { Controller, Get, Query, Res } from '@nestjs/common';
+import { ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { Readable } from 'node:stream';
 import { DataSource } from 'typeorm';
 import { CurrentPrincipal, GatewayAuth, GatewayPrincipal } from '../common/auth/auth.decorators';
 import { parseInput } from '../common/validation';
+import { ApiGatewayAuth, ApiSuccess, ApiZodQuery } from '../ops/openapi/openapi.decorators';
 import { AuditCheckpoints } from './audit-checkpoints.service';
 import { AUDIT_COLUMNS, auditQuerySchema, auditWhere } from './audit-query';
 import { AuditVerifier } from './audit-verifier.service';
@@ -12,8 +14,10 @@ import { AuditVerifier } from './audit-verifier.service';
 export const AUDIT_SCOPE = 'countersign:audit';
 const EXPORT_PAGE = 1000;
 
+@ApiTags('audit')
 @Controller('v1/audit')
 @GatewayAuth(AUDIT_SCOPE)
+@ApiGatewayAuth(AUDIT_SCOPE)
 export class AuditController {
   constructor(
     private readonly dataSource: DataSource,
@@ -23,6 +27,9 @@ export class AuditController {
 
   /** Oldest first, `limit` at a time; `next_cursor` continues (null at the end). */
   @Get()
+  @ApiOperation({ summary: "Page through the caller's audit events, oldest first" })
+  @ApiZodQuery(auditQuerySchema)
+  @ApiSuccess(200, '`{events, next_cursor}` (next_cursor is null at the end)')
   async list(@CurrentPrincipal() caller: GatewayPrincipal, @Query() query: unknown) {
     const { limit, cursor, ...filters } = parseInput(auditQuerySchema, query);
     const { where, params } = auditWhere(caller.tenantId, filters, cursor);
@@ -34,6 +41,9 @@ export class AuditController {
 
   /** The same filters, every matching event as JSON Lines, streamed page by page (constant memory). */
   @Get('export')
+  @ApiOperation({ summary: 'Every matching event as JSON Lines, streamed' })
+  @ApiZodQuery(auditQuerySchema, { limit: 'Ignored: the export streams every matching event' })
+  @ApiResponse({ status: 200, description: 'One event per line', content: { 'application/x-ndjson': { schema: { type: 'string' } } } })
   async export(@CurrentPrincipal() caller: GatewayPrincipal, @Query() query: unknown, @Res() reply: FastifyReply) {
     const { limit: _limit, cursor, ...filters } = parseInput(auditQuerySchema, query);
     const dataSource = this.dataSource;
@@ -55,12 +65,16 @@ export class AuditController {
 
   /** Walks the caller's chain from its first event and checks it against the signed checkpoints. */
   @Get('verify')
+  @ApiOperation({ summary: "Verify the caller's hash chain against its signed checkpoints" })
+  @ApiSuccess(200, 'The verification result')
   verify(@CurrentPrincipal() caller: GatewayPrincipal) {
     return this.verifier.verify(caller.tenantId);
   }
 
   /** The signed checkpoints of the caller's chain: keep copies elsewhere to verify against. */
   @Get('checkpoints')
+  @ApiOperation({ summary: "The signed checkpoints of the caller's chain" })
+  @ApiSuccess(200, '`{checkpoints}`')
   async listCheckpoints(@CurrentPrincipal() caller: GatewayPrincipal) {
     return { checkpoints: await this.checkpoints.list(caller.tenantId) };
   }

@@ -1,13 +1,16 @@
 import { Body, Controller, HttpCode, Post, Res } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { ADMIN_SCOPE, CurrentPrincipal, GatewayAuth, GatewayPrincipal } from '../common/auth/auth.decorators';
 import { parseInput } from '../common/validation';
+import { ApiGatewayAuth, ApiJsonBody, ApiSuccess } from '../ops/openapi/openapi.decorators';
 import { cibaCodeForField } from '../approvals/park-approval.command';
 import { authorizeSchema } from './authorize.command';
 import { Authorize } from './authorize.usecase';
 
 const STATUS = { allow: 200, deny: 403, allow_with_obligations: 202 } as const;
 
+@ApiTags('authorization')
 @Controller('v1/authorize')
 export class AuthorizeController {
   constructor(private readonly authorize: Authorize) {}
@@ -15,6 +18,12 @@ export class AuthorizeController {
   /** The gateway's one question per tool call: allow (200), deny (403) or parked for approval (202). */
   @Post()
   @GatewayAuth()
+  @ApiOperation({ summary: 'Decide one tool call: allow, deny, or allow with obligations (parked for human approval)' })
+  @ApiGatewayAuth()
+  @ApiJsonBody('AuthorizeRequest', authorizeSchema)
+  @ApiSuccess(200, 'allow: the verdict, determining policies and obligations')
+  @ApiSuccess(202, 'allow_with_obligations: parked for approval; also carries `auth_req_id`, `expires_in` and `interval`')
+  @ApiSuccess(403, 'deny: the verdict with its reasons (a decision, not an Error body)')
   async decide(@CurrentPrincipal() gateway: GatewayPrincipal, @Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply) {
     const input = parseInput(authorizeSchema, body, cibaCodeForField);
     const result = await this.authorize.execute(gateway, input);
@@ -27,6 +36,10 @@ export class AuthorizeController {
   @Post('simulate')
   @GatewayAuth(ADMIN_SCOPE)
   @HttpCode(200)
+  @ApiOperation({ summary: 'What-if: the verdict and determining policies for a call, with no side effects' })
+  @ApiGatewayAuth(ADMIN_SCOPE)
+  @ApiJsonBody('AuthorizeRequest', authorizeSchema)
+  @ApiSuccess(200, 'The verdict the active policy set would give')
   simulate(@CurrentPrincipal() admin: GatewayPrincipal, @Body() body: unknown) {
     return this.authorize.simulate(admin.tenantId, parseInput(authorizeSchema, body, cibaCodeForField));
   }

@@ -1,14 +1,17 @@
 import { Controller, Get, Inject, Query, Res } from '@nestjs/common';
+import { ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { Public } from '../common/auth/auth.decorators';
 import { InvalidToken } from '../common/errors/protocol-errors';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { ADMIN_COOKIE, ADMIN_COOKIE_PATH, AdminCredentials } from './admin-credentials';
+import { ApiError, ApiPublic } from './openapi/openapi.decorators';
 import { QUEUE_DASHBOARD_PATH } from './queue-dashboard.service';
 
 /** A dashboard session lasts at most this long, and never longer than the token it carries. */
 const MAX_SESSION_SECONDS = 8 * 60 * 60;
 
+@ApiTags('ops')
 @Controller('admin')
 export class AdminLoginController {
   constructor(
@@ -25,6 +28,12 @@ export class AdminLoginController {
    */
   @Public()
   @Get('login')
+  @ApiOperation({ summary: 'Open the queue dashboard (/admin/queues) in a browser: trades an admin token for a session cookie' })
+  @ApiPublic()
+  @ApiQuery({ name: 'token', required: true, schema: { type: 'string' }, description: 'An admin gateway JWT (scope countersign:admin); it is checked here' })
+  @ApiResponse({ status: 303, description: `To ${QUEUE_DASHBOARD_PATH}, with an HttpOnly cookie scoped to /admin` })
+  @ApiError(401, 'invalid_token: the token is missing, not valid or expired')
+  @ApiError(403, 'insufficient_scope: the token lacks the "countersign:admin" scope')
   async login(@Query('token') token: unknown, @Res() reply: FastifyReply): Promise<void> {
     if (typeof token !== 'string' || !token) throw new InvalidToken('missing token parameter');
     const principal = await this.admin.verify(`Bearer ${token}`);

@@ -1,9 +1,12 @@
 import { Controller, Get, Res, ServiceUnavailableException } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, TypeOrmHealthIndicator } from '@nestjs/terminus';
 import type { FastifyReply } from 'fastify';
 import { Public } from '../common/auth/auth.decorators';
 import { MigrationsHealthIndicator, RedisHealthIndicator } from './health-indicators';
+import { ApiPublic, ApiSuccess } from './openapi/openapi.decorators';
 
+@ApiTags('ops')
 @Controller('health')
 export class HealthController {
   constructor(
@@ -16,6 +19,9 @@ export class HealthController {
   /** Liveness: the process answers. Also the bare-endpoint baseline of the benchmarks. */
   @Public()
   @Get('live')
+  @ApiOperation({ summary: 'Liveness (public, no credential)' })
+  @ApiPublic()
+  @ApiSuccess(200, '`{status: "ok"}`')
   live() {
     return { status: 'ok' };
   }
@@ -29,6 +35,10 @@ export class HealthController {
   @Public()
   @Get('ready')
   @HealthCheck({ noCache: true, swaggerDocumentation: false })
+  @ApiOperation({ summary: 'Readiness: Postgres, Redis and migrations (public, no credential)' })
+  @ApiPublic()
+  @ApiSuccess(200, 'Ready: `{status: "ok", info, error, details}`')
+  @ApiSuccess(503, 'Not ready (or shutting down): the same body, `error` names the failed checks')
   async ready(@Res({ passthrough: true }) reply: FastifyReply) {
     try {
       return await this.health.check([

@@ -1,7 +1,9 @@
 import { Controller, Get, Header, Res } from '@nestjs/common';
+import { ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { ADMIN_SCOPE, GatewayAuth } from '../common/auth/auth.decorators';
 import { Metrics } from './metrics.service';
+import { ApiGatewayAuth } from './openapi/openapi.decorators';
 
 /**
  * Prometheus metrics (text exposition format). Behind a gateway token with the
@@ -16,6 +18,7 @@ import { Metrics } from './metrics.service';
  *
  * The numbers are service-wide (all tenants), as the queues and the database are.
  */
+@ApiTags('ops')
 @Controller('metrics')
 export class MetricsController {
   constructor(private readonly metrics: Metrics) {}
@@ -23,6 +26,9 @@ export class MetricsController {
   @GatewayAuth(ADMIN_SCOPE)
   @Get()
   @Header('Cache-Control', 'no-store')
+  @ApiOperation({ summary: 'Prometheus metrics, service-wide' })
+  @ApiGatewayAuth(ADMIN_SCOPE)
+  @ApiResponse({ status: 200, description: 'Prometheus text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } })
   async scrape(@Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
     const body = await this.metrics.registry.metrics();
     reply.header('content-type', this.metrics.registry.contentType);

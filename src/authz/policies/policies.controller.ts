@@ -1,7 +1,9 @@
 import { Body, Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ADMIN_SCOPE, CurrentPrincipal, GatewayAuth, GatewayPrincipal } from '../../common/auth/auth.decorators';
 import { InvalidRequest } from '../../common/errors/protocol-errors';
 import { parseInput } from '../../common/validation';
+import { ApiError, ApiErrors, ApiGatewayAuth, ApiJsonBody, ApiSuccess } from '../../ops/openapi/openapi.decorators';
 import { PolicySet } from './policy-set.entity';
 import { PolicyStore } from './policy-store.service';
 import { publishPolicySetSchema } from './publish-policy-set.command';
@@ -26,13 +28,19 @@ function versionParam(raw: string): number {
 }
 
 /** Admin API for policy sets: publish, list, read, activate (roll back = activate an older version). */
+@ApiTags('policies')
 @Controller('v1/policies')
 @GatewayAuth(ADMIN_SCOPE)
+@ApiGatewayAuth(ADMIN_SCOPE)
 export class PoliciesController {
   constructor(private readonly store: PolicyStore) {}
 
   @Post()
   @HttpCode(201)
+  @ApiOperation({ summary: 'Publish a new policy set version (and activate it, with `activate`)' })
+  @ApiJsonBody('PublishPolicySetRequest', publishPolicySetSchema)
+  @ApiError(400, 'invalid_policy: a policy does not validate; `errors` lists the validator messages')
+  @ApiSuccess(201, 'The published version')
   async publish(@CurrentPrincipal() admin: GatewayPrincipal, @Body() body: unknown) {
     const input = parseInput(publishPolicySetSchema, body);
     const row = await this.store.publish(admin.tenantId, `admin:${admin.gatewayId}`, input);
@@ -40,12 +48,17 @@ export class PoliciesController {
   }
 
   @Get()
+  @ApiOperation({ summary: 'List the published versions and which one is active' })
+  @ApiSuccess(200, '`{active_version, versions}`')
   async list(@CurrentPrincipal() admin: GatewayPrincipal) {
     const active = await this.store.activeVersion(admin.tenantId);
     return { active_version: active, versions: (await this.store.list(admin.tenantId)).map((p) => view(p, active)) };
   }
 
   @Get(':version')
+  @ApiOperation({ summary: 'Read one published version' })
+  @ApiErrors(400, 404)
+  @ApiSuccess(200, 'The version')
   async get(@CurrentPrincipal() admin: GatewayPrincipal, @Param('version') raw: string) {
     const version = versionParam(raw);
     return view(await this.store.get(admin.tenantId, version), await this.store.activeVersion(admin.tenantId));
@@ -53,6 +66,9 @@ export class PoliciesController {
 
   @Post(':version/activate')
   @HttpCode(200)
+  @ApiOperation({ summary: 'Activate a published version (rolling back is activating an older one)' })
+  @ApiError(400, 'invalid_request: no published version by that number')
+  @ApiSuccess(200, '`{version, previous}`')
   activate(@CurrentPrincipal() admin: GatewayPrincipal, @Param('version') raw: string) {
     return this.store.activate(admin.tenantId, versionParam(raw), `admin:${admin.gatewayId}`);
   }

@@ -1,8 +1,10 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Put, Query, Res } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { ADMIN_SCOPE, CurrentPrincipal, GatewayAuth, GatewayPrincipal } from '../../common/auth/auth.decorators';
 import { InvalidRequest } from '../../common/errors/protocol-errors';
 import { parseInput } from '../../common/validation';
+import { ApiError, ApiErrors, ApiGatewayAuth, ApiJsonBody, ApiSuccess, ApiZodQuery } from '../../ops/openapi/openapi.decorators';
 import { ApproverDirectory, approverView } from './approver-directory.service';
 import { APPROVER_ID, approverInputSchema, GROUP_NAME, groupInputSchema, listQuerySchema } from './directory.commands';
 
@@ -14,12 +16,18 @@ function checkId(value: string, pattern: RegExp, field: string): string {
 const actorOf = (admin: GatewayPrincipal) => `admin:${admin.gatewayId}`;
 
 /** The approver directory's admin API (scope countersign:admin), scoped to the caller's tenant. */
+@ApiTags('approver directory')
 @Controller('v1')
 @GatewayAuth(ADMIN_SCOPE)
+@ApiGatewayAuth(ADMIN_SCOPE)
 export class ApproversController {
   constructor(private readonly directory: ApproverDirectory) {}
 
   @Put('approvers/:id')
+  @ApiOperation({ summary: 'Create or replace an approver' })
+  @ApiJsonBody('ApproverInput', approverInputSchema)
+  @ApiSuccess(200, 'Replaced: the approver')
+  @ApiSuccess(201, 'Created: the approver')
   async putApprover(@CurrentPrincipal() admin: GatewayPrincipal, @Param('id') id: string, @Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply) {
     const input = parseInput(approverInputSchema, body);
     const { approver, created } = await this.directory.putApprover(admin.tenantId, checkId(id, APPROVER_ID, 'id'), input, actorOf(admin));
@@ -28,6 +36,9 @@ export class ApproversController {
   }
 
   @Get('approvers')
+  @ApiOperation({ summary: 'List approvers, by id, a page at a time' })
+  @ApiZodQuery(listQuerySchema)
+  @ApiSuccess(200, '`{approvers, next_after}` (next_after is null on the last page)')
   async listApprovers(@CurrentPrincipal() admin: GatewayPrincipal, @Query() query: unknown) {
     const { after, limit } = parseInput(listQuerySchema, query);
     const approvers = await this.directory.listApprovers(admin.tenantId, after, limit);
@@ -35,17 +46,28 @@ export class ApproversController {
   }
 
   @Get('approvers/:id')
+  @ApiOperation({ summary: 'Read an approver' })
+  @ApiErrors(400, 404)
+  @ApiSuccess(200, 'The approver')
   async getApprover(@CurrentPrincipal() admin: GatewayPrincipal, @Param('id') id: string) {
     return approverView(await this.directory.getApprover(admin.tenantId, checkId(id, APPROVER_ID, 'id')));
   }
 
   @Delete('approvers/:id')
   @HttpCode(204)
+  @ApiOperation({ summary: 'Delete an approver' })
+  @ApiErrors(400, 404)
+  @ApiSuccess(204, 'Deleted')
   async deleteApprover(@CurrentPrincipal() admin: GatewayPrincipal, @Param('id') id: string) {
     await this.directory.deleteApprover(admin.tenantId, checkId(id, APPROVER_ID, 'id'), actorOf(admin));
   }
 
   @Put('approver-groups/:name')
+  @ApiOperation({ summary: 'Create or replace an approver group and its members' })
+  @ApiJsonBody('ApproverGroupInput', groupInputSchema)
+  @ApiError(400, 'invalid_request: a member is not in the approver directory')
+  @ApiSuccess(200, 'Replaced: the group')
+  @ApiSuccess(201, 'Created: the group')
   async putGroup(@CurrentPrincipal() admin: GatewayPrincipal, @Param('name') name: string, @Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply) {
     const input = parseInput(groupInputSchema, body);
     const { group, created } = await this.directory.putGroup(admin.tenantId, checkId(name, GROUP_NAME, 'name'), input, actorOf(admin));
@@ -54,17 +76,25 @@ export class ApproversController {
   }
 
   @Get('approver-groups')
+  @ApiOperation({ summary: 'List approver groups' })
+  @ApiSuccess(200, '`{groups}`')
   async listGroups(@CurrentPrincipal() admin: GatewayPrincipal) {
     return { groups: await this.directory.listGroups(admin.tenantId) };
   }
 
   @Get('approver-groups/:name')
+  @ApiOperation({ summary: 'Read an approver group' })
+  @ApiErrors(400, 404)
+  @ApiSuccess(200, 'The group and its members')
   getGroup(@CurrentPrincipal() admin: GatewayPrincipal, @Param('name') name: string) {
     return this.directory.getGroup(admin.tenantId, checkId(name, GROUP_NAME, 'name'));
   }
 
   @Delete('approver-groups/:name')
   @HttpCode(204)
+  @ApiOperation({ summary: 'Delete an approver group' })
+  @ApiErrors(400, 404)
+  @ApiSuccess(204, 'Deleted')
   async deleteGroup(@CurrentPrincipal() admin: GatewayPrincipal, @Param('name') name: string) {
     await this.directory.deleteGroup(admin.tenantId, checkId(name, GROUP_NAME, 'name'), actorOf(admin));
   }

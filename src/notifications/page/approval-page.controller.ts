@@ -1,7 +1,9 @@
 import { Body, Controller, Get, Header, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { ApiExcludeEndpoint, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { Public } from '../../common/auth/auth.decorators';
+import { ApiFormBody, ApiHtml, ApiPublic } from '../../ops/openapi/openapi.decorators';
 import { PAGE_CSS_PATH, PAGE_JS_PATH, renderApprovalPage, renderDecisionResult, renderErrorPage } from './approval-page.html';
 import { ApprovalPage, PageOutcome } from './approval-page.service';
 import { PAGE_CSS, PAGE_JS, SERVICE_WORKER_JS } from './page.assets';
@@ -27,12 +29,22 @@ const formSchema = z.object({
  * JWS) is the credential, so these routes are @Public and check it themselves: a bad link gets a
  * page that says what is wrong, not a JSON 401.
  */
+@ApiTags('approval page')
 @Controller()
 export class ApprovalPageController {
   constructor(private readonly page: ApprovalPage) {}
 
   @Get('approve/:id')
   @Public()
+  @ApiOperation({ summary: "The approver's page for one request (HTML; public route, the link in the query is the credential)" })
+  @ApiPublic()
+  @ApiQuery({ name: 'link', required: true, schema: { type: 'string' }, description: 'The signed approver link from the notification' })
+  @ApiHtml(200, 'The request and the approve/deny form')
+  @ApiHtml(401, 'The link is missing, damaged or not issued by this service')
+  @ApiHtml(403, 'This approver may not decide this request')
+  @ApiHtml(404, 'No request matches the link')
+  @ApiHtml(409, 'The link has been used')
+  @ApiHtml(410, 'The request is closed (approved, denied, expired, cancelled) or the link has expired')
   async show(@Param('id') id: string, @Query('link') link: string | undefined, @Res() reply: FastifyReply) {
     const outcome = await this.page.view(id, typeof link === 'string' ? link : undefined);
     return send(reply, outcome, renderApprovalPage);
@@ -40,6 +52,16 @@ export class ApprovalPageController {
 
   @Post('approve/:id')
   @Public()
+  @ApiOperation({ summary: "The approver's decision from the page's form (HTML; public route, the form carries the link)" })
+  @ApiPublic()
+  @ApiFormBody(formSchema)
+  @ApiHtml(200, 'The decision was recorded')
+  @ApiHtml(400, 'The form is not complete')
+  @ApiHtml(401, 'The link is missing, damaged or not issued by this service')
+  @ApiHtml(403, 'Posted from another site, the form token is stale, or this approver may not decide')
+  @ApiHtml(404, 'No request matches the link')
+  @ApiHtml(409, 'The link has been used, or the request is closed')
+  @ApiHtml(410, 'The request or the link has expired')
   async decide(@Param('id') id: string, @Body() body: unknown, @Req() request: FastifyRequest, @Res() reply: FastifyReply) {
     if (!sameOrigin(request)) {
       return send(reply, { ok: false, error: { status: 403, title: 'Request refused', message: 'The form was submitted from another site.' } }, renderDecisionResult);
@@ -58,6 +80,7 @@ export class ApprovalPageController {
   @Header('content-type', 'text/css; charset=utf-8')
   @Header('cache-control', 'public, max-age=300')
   @Header('x-content-type-options', 'nosniff')
+  @ApiExcludeEndpoint() // the page's own assets, not API
   css() {
     return PAGE_CSS;
   }
@@ -67,6 +90,7 @@ export class ApprovalPageController {
   @Header('content-type', 'text/javascript; charset=utf-8')
   @Header('cache-control', 'public, max-age=300')
   @Header('x-content-type-options', 'nosniff')
+  @ApiExcludeEndpoint()
   js() {
     return PAGE_JS;
   }
@@ -76,6 +100,7 @@ export class ApprovalPageController {
   @Public()
   @HttpCode(204)
   @Header('cache-control', 'public, max-age=86400')
+  @ApiExcludeEndpoint()
   favicon() {
     return;
   }
@@ -86,6 +111,7 @@ export class ApprovalPageController {
   @Header('content-type', 'text/javascript; charset=utf-8')
   @Header('cache-control', 'no-cache')
   @Header('x-content-type-options', 'nosniff')
+  @ApiExcludeEndpoint()
   serviceWorker() {
     return SERVICE_WORKER_JS;
   }
