@@ -2,6 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { ApprovalsModule } from './approvals/approvals.module';
 import { AuditModule } from './audit/audit.module';
 import { AuthzModule } from './authz/authz.module';
+import { CibaModule } from './ciba/ciba.module';
 import { CommonModule } from './common/common.module';
 import { DatabaseModule } from './common/database/database.module';
 import { QueuesModule } from './common/queues/queues.module';
@@ -27,6 +28,7 @@ export class AppModule {
         ApprovalsModule.register({ http: true, workers: config.RUN_WORKERS }),
         NotificationsModule.register({ http: true, workers: config.RUN_WORKERS }),
         AuthzModule,
+        CibaModule,
         OpsModule,
       ],
     };

@@ -74,6 +74,10 @@ export class ApprovalRequest {
   @Column({ name: 'decided_at', type: 'timestamptz', nullable: true }) decidedAt: Date | null;
   @Column({ name: 'token_redeemed_at', type: 'timestamptz', nullable: true }) tokenRedeemedAt: Date | null;
   @Column({ name: 'token_jti', type: 'text', nullable: true }) tokenJti: string | null;
+  /** Set when the request came through the standard CIBA endpoints: the registered client, its scope and RFC 9396 details. */
+  @Column({ name: 'ciba_client_id', type: 'text', nullable: true }) cibaClientId: string | null;
+  @Column({ type: 'text', nullable: true }) scope: string | null;
+  @Column({ name: 'authorization_details', type: 'jsonb', nullable: true }) authorizationDetails: JsonObject[] | null;
   /** Why the request was settled when no approver decided it (e.g. delegation_revoked). */
   @Column({ name: 'settled_reason', type: 'text', nullable: true }) settledReason: string | null;
 }

@@ -86,6 +86,8 @@ export class DeliverCallback {
 
   private async body(request: ApprovalRequest): Promise<Record<string, unknown>> {
     if (request.deliveryMode === 'ping') return { auth_req_id: request.id };
+    // A standard CIBA client gets exactly CIBA Core §10.3's push bodies; the gateway API adds its status.
+    const status = request.cibaClientId ? {} : { status: request.status };
     switch (request.status) {
       case 'approved': {
         const votes = await this.dataSource.manager.find(ApprovalVote, { where: { approvalId: request.id }, order: { id: 'ASC' } });
@@ -95,16 +97,21 @@ export class DeliverCallback {
           await this.dataSource.manager.update(ApprovalRequest, { id: request.id, tenantId: request.tenantId }, { tokenJti: jti });
           request.tokenJti = jti;
         }
+        if (request.cibaClientId) return { auth_req_id: request.id, ...(await this.tokens.openIdResponse(request, votes, jti)) };
         const issued = await this.tokens.issue(request, votes, jti);
-        return { auth_req_id: request.id, status: 'approved', approval_token: issued.token, token_type: 'Bearer', expires_in: issued.expiresIn };
+        return { auth_req_id: request.id, ...status, approval_token: issued.token, token_type: 'Bearer', expires_in: issued.expiresIn };
       }
       case 'denied': {
         const votes = await this.dataSource.manager.find(ApprovalVote, { where: { approvalId: request.id, decision: 'deny' }, order: { id: 'ASC' } });
         const denial = denialOf(request, votes);
-        return { auth_req_id: request.id, status: 'denied', error: 'access_denied', error_description: denial.description, ...denial.details };
+        const details = request.cibaClientId ? {} : denial.details;
+        return { auth_req_id: request.id, ...status, error: 'access_denied', error_description: denial.description, ...details };
       }
+      case 'cancelled':
+        if (request.cibaClientId) return { auth_req_id: request.id, error: 'transaction_failed', error_description: 'the approval request was cancelled' };
+        return { auth_req_id: request.id, ...status, error: 'expired_token', error_description: 'the approval request has expired' };
       default:
-        return { auth_req_id: request.id, status: request.status, error: 'expired_token', error_description: 'the approval request has expired' };
+        return { auth_req_id: request.id, ...status, error: 'expired_token', error_description: 'the approval request has expired' };
     }
   }
 

@@ -107,6 +107,15 @@ export interface ParkApprovalCommand {
   tenantId: string;
   gatewayId: string;
   input: ParkApprovalInput;
+  /** Present when a registered client parked the call through the standard CIBA endpoint. */
+  openIdCiba?: OpenIdCibaRequest;
+}
+
+/** What a standard CIBA request adds: who asked (its tokens are bound to it), for what scope and details. */
+export interface OpenIdCibaRequest {
+  clientId: string;
+  scope: string;
+  authorizationDetails: Record<string, unknown>[];
 }
 
 export function cibaCodeForField(field: string): string | undefined {

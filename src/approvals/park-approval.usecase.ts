@@ -60,7 +60,7 @@ export class ParkApproval {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  async execute({ tenantId, gatewayId, input }: ParkApprovalCommand): Promise<ParkedApproval> {
+  async execute({ tenantId, gatewayId, input, openIdCiba }: ParkApprovalCommand): Promise<ParkedApproval> {
     this.checkDepth(input);
     this.checkObligation(input);
     this.checkDelivery(input);
@@ -131,6 +131,9 @@ export class ParkApproval {
       tokenRedeemedAt: null,
       tokenJti: null,
       settledReason: null,
+      cibaClientId: openIdCiba?.clientId ?? null,
+      scope: openIdCiba?.scope ?? null,
+      authorizationDetails: (openIdCiba?.authorizationDetails as ApprovalRequest['authorizationDetails']) ?? null,
     } satisfies ApprovalRequest);
 
     // The row, its audit events and the notifications owed in one statement: atomic, and one round trip.
@@ -142,8 +145,13 @@ export class ParkApproval {
         {
           ...auditContext(request),
           type: 'approval.created',
-          actor: `gateway:${gatewayId}`,
-          data: { input, call_hash: request.callHash, expires_at: request.expiresAt.toISOString() },
+          actor: openIdCiba ? `client:${openIdCiba.clientId}` : `gateway:${gatewayId}`,
+          data: {
+            input,
+            call_hash: request.callHash,
+            expires_at: request.expiresAt.toISOString(),
+            ...(openIdCiba && { client_id: openIdCiba.clientId, scope: openIdCiba.scope, authorization_details: openIdCiba.authorizationDetails }),
+          },
         },
         ...(extra?.events ?? []),
       ],

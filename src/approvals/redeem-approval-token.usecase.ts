@@ -13,7 +13,7 @@ import {
 import { auditContext } from './approval-audit';
 import { ApprovalRequest } from './approval-request.entity';
 import { ApprovalSettlement } from './approval-settlement.service';
-import { ApprovalTokens } from './approval-tokens.service';
+import { ApprovalTokens, OpenIdTokenResponse } from './approval-tokens.service';
 import { ApprovalVote } from './approval-vote.entity';
 import { denialOf } from './approval-view';
 import { ExpireApproval } from './expire-approval.usecase';
@@ -24,6 +24,8 @@ export const SLOW_DOWN_STEP_SECONDS = 5;
 export interface RedeemCommand {
   tenantId: string;
   approvalId: string;
+  /** The registered CIBA client polling the token endpoint; absent on the gateway API. */
+  clientId?: string;
 }
 
 export interface ApprovalTokenResponse {
@@ -48,15 +50,18 @@ export class RedeemApprovalToken {
     private readonly expiry: ExpireApproval,
   ) {}
 
-  async execute({ tenantId, approvalId }: RedeemCommand): Promise<ApprovalTokenResponse> {
+  execute(command: RedeemCommand & { clientId: string }): Promise<OpenIdTokenResponse>;
+  execute(command: RedeemCommand): Promise<ApprovalTokenResponse>;
+  async execute({ tenantId, approvalId, clientId }: RedeemCommand): Promise<ApprovalTokenResponse | OpenIdTokenResponse> {
     let expiredNow: ApprovalRequest | undefined;
     // Errors are returned, not thrown, so that the poll bookkeeping commits with them.
-    const outcome = await this.dataSource.transaction(async (manager): Promise<ApprovalTokenResponse | ProtocolError> => {
+    const outcome = await this.dataSource.transaction(async (manager): Promise<ApprovalTokenResponse | OpenIdTokenResponse | ProtocolError> => {
       const request = await manager.findOne(ApprovalRequest, {
         where: { id: approvalId, tenantId },
         lock: { mode: 'pessimistic_write' },
       });
-      if (!request) return new InvalidGrant('unknown auth_req_id');
+      // A request belongs to the API it came through and, for CIBA, to the client that made it.
+      if (!request || (request.cibaClientId ?? undefined) !== clientId) return new InvalidGrant('unknown auth_req_id');
       if (request.deliveryMode === 'push') return new InvalidGrant('this request delivers its result by push, not at the token endpoint');
       if (await this.expiry.expireIfDue(manager, request)) expiredNow = request;
 
@@ -77,19 +82,20 @@ export class RedeemApprovalToken {
           // CIBA: an auth_req_id is good until expires_in, approved or not; a late poller gets expired_token.
           if (request.expiresAt.getTime() <= Date.now()) return new ExpiredToken('the approval request expired before its token was redeemed');
           const votes = await manager.find(ApprovalVote, { where: { approvalId: request.id }, order: { id: 'ASC' } });
-          const issued = await this.tokens.issue(request, votes, randomUUID());
-          await manager.update(
-            ApprovalRequest,
-            { id: request.id, tenantId },
-            { tokenRedeemedAt: new Date(), tokenJti: issued.jti },
-          );
+          const jti = randomUUID();
+          const response = clientId
+            ? await this.tokens.openIdResponse(request, votes, jti)
+            : await this.tokens.issue(request, votes, jti).then(
+                (issued): ApprovalTokenResponse => ({ auth_req_id: request.id, approval_token: issued.token, token_type: 'Bearer', expires_in: issued.expiresIn }),
+              );
+          await manager.update(ApprovalRequest, { id: request.id, tenantId }, { tokenRedeemedAt: new Date(), tokenJti: jti });
           await this.audit.append(manager, {
             ...auditContext(request),
             type: 'approval.token_redeemed',
-            actor: `gateway:${request.gatewayId}`,
-            data: { jti: issued.jti, expires_in: issued.expiresIn, call_hash: request.callHash },
+            actor: clientId ? `client:${clientId}` : `gateway:${request.gatewayId}`,
+            data: { jti, expires_in: response.expires_in, call_hash: request.callHash },
           });
-          return { auth_req_id: request.id, approval_token: issued.token, token_type: 'Bearer', expires_in: issued.expiresIn };
+          return response;
         }
       }
     });

@@ -107,3 +107,25 @@ export class Conflict extends ProtocolError {
     super(description, extra);
   }
 }
+/**
+ * RFC 6749 §5.2: client authentication failed (no or several methods, unknown client, wrong
+ * credentials, an invalid assertion). A client that tried HTTP Basic gets the Basic challenge.
+ */
+export class InvalidClient extends ProtocolError {
+  readonly code = 'invalid_client';
+  readonly status = 401;
+  constructor(
+    description: string,
+    readonly basicChallenge = false,
+  ) {
+    super(description);
+  }
+  override headers(): Record<string, string> {
+    return this.basicChallenge ? { 'WWW-Authenticate': 'Basic realm="countersign"' } : {};
+  }
+}
+/** RFC 6749 §5.2 / CIBA §13: the authenticated client may not use this grant or delivery mode. */
+export class UnauthorizedClient extends ProtocolError {
+  readonly code = 'unauthorized_client';
+  readonly status = 400;
+}

@@ -41,6 +41,11 @@ export class SigningKeys implements OnModuleInit {
     return this.config.PUBLIC_URL;
   }
 
+  /** The JWS algorithm of the current signing key (advertised in the OpenID metadata). */
+  get algorithm(): string {
+    return this.signingJwk.alg!;
+  }
+
   jwks(): { keys: JWK[] } {
     return { keys: this.publicKeys };
   }
@@ -58,12 +63,13 @@ export class SigningKeys implements OnModuleInit {
   }
 
   /** Verifies a token this service signed; throws jose's errors on any problem. */
-  async verify(token: string, expected: { typ: string; audience: string }): Promise<JWTVerifyResult> {
+  async verify(token: string, expected: { typ: string; audience: string; currentDate?: Date }): Promise<JWTVerifyResult> {
     return jwtVerify(token, this.verifier, {
       issuer: this.issuer,
       audience: expected.audience,
       typ: expected.typ,
       algorithms: ['ES256', 'EdDSA'],
+      currentDate: expected.currentDate,
     });
   }
 }

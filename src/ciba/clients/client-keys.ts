@@ -1,0 +1,60 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { createLocalJWKSet, createRemoteJWKSet, JWTPayload, jwtVerify, JWTVerifyGetKey } from 'jose';
+import { CallbackEndpointPolicy } from '../../approvals/callback-endpoint.policy';
+import { InvalidClient } from '../../common/errors/protocol-errors';
+import { APP_CONFIG, AppConfig } from '../../config/app-config';
+import { ASSERTION_ALGORITHMS } from './ciba-client.commands';
+import { CibaClient } from './ciba-client.entity';
+
+const KEY_SETS_CACHED = 1000;
+
+/**
+ * The public keys a registered client signs with (its inline JWKS, or its jwks_uri fetched and
+ * cached by jose): for its client assertions and its login_hint_tokens.
+ */
+@Injectable()
+export class ClientKeys {
+  private readonly logger = new Logger(ClientKeys.name);
+  /** Per client: its verification keys, rebuilt when its registration changes (remote sets keep their fetch cache). */
+  private readonly keySets = new Map<string, { version: string; keys: JWTVerifyGetKey }>();
+
+  constructor(
+    private readonly endpoints: CallbackEndpointPolicy,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  of(client: CibaClient): JWTVerifyGetKey {
+    const version = `${client.jwksUri ?? ''} ${client.updatedAt.getTime()}`;
+    const cached = this.keySets.get(client.clientId);
+    if (cached?.version === version) return cached.keys;
+    let keys: JWTVerifyGetKey;
+    if (client.jwksUri) {
+      // Checked again on use: the allow-list may have changed since the client was registered.
+      const problem = this.endpoints.problemWith(client.jwksUri);
+      if (problem) {
+        this.logger.warn(`CIBA client "${client.clientId}": jwks_uri refused (${problem})`);
+        throw new InvalidClient('client authentication failed');
+      }
+      keys = createRemoteJWKSet(new URL(client.jwksUri), { timeoutDuration: this.config.CALLBACK_TIMEOUT_MS, cooldownDuration: 30_000, cacheMaxAge: 600_000 });
+    } else if (client.jwks) {
+      keys = createLocalJWKSet(client.jwks);
+    } else {
+      throw new InvalidClient('the client has no registered keys');
+    }
+    this.keySets.delete(client.clientId);
+    if (this.keySets.size >= KEY_SETS_CACHED) this.keySets.delete(this.keySets.keys().next().value!);
+    this.keySets.set(client.clientId, { version, keys });
+    return keys;
+  }
+
+  /** Verifies a JWT the client signed (issuer = the client) for the given audience; throws jose's errors. */
+  async verify(client: CibaClient, token: string, expected: { audience: string | string[] }): Promise<JWTPayload> {
+    const { payload } = await jwtVerify(token, this.of(client), {
+      issuer: client.clientId,
+      audience: expected.audience,
+      algorithms: ASSERTION_ALGORITHMS,
+      requiredClaims: ['exp'],
+    });
+    return payload;
+  }
+}
