@@ -229,7 +229,7 @@ describe('Standard OpenID CIBA, driven by openid-client', () => {
       expect(res.body.error).toBe('expired_token');
     });
 
-    it('a poll sooner than the interval gets slow_down with the interval grown by 5 s; openid-client then waits longer', async () => {
+    it('a poll sooner than the interval gets slow_down with the interval grown by 5 s, and token responses are no-store', async () => {
       const config = await configFor('gw-basic');
       const started = await initiate(config);
       const auth = { authorization: basic('gw-basic', secrets['gw-basic']) };
@@ -239,6 +239,32 @@ describe('Standard OpenID CIBA, driven by openid-client', () => {
       expect(second.status).toBe(400);
       expect(second.body).toMatchObject({ error: 'slow_down', interval: 6 });
       expect(second.headers.get('cache-control')).toBe('no-store');
+    });
+
+    it('openid-client obeys slow_down: it backs off by 5 s and then gets the tokens', async () => {
+      const config = await configFor('gw-basic');
+      const answers: string[] = [];
+      let auth_req_id = '';
+      config[oidc.customFetch] = async (url, options) => {
+        if (String(url).endsWith('/oauth/token') && !answers.length) {
+          // Another poll just before openid-client's first one makes that one too soon, deterministically.
+          await form(metadata.token_endpoint, { grant_type: CIBA_GRANT, auth_req_id }, { authorization: basic('gw-basic', secrets['gw-basic']) });
+        }
+        const response = await fetch(url, options as RequestInit);
+        if (String(url).endsWith('/oauth/token')) answers.push(((await response.clone().json()) as { error?: string }).error ?? 'tokens');
+        return response;
+      };
+      const started = await initiate(config);
+      auth_req_id = started.auth_req_id;
+      const polling = oidc.pollBackchannelAuthenticationGrant(config, started);
+      await eventually(async () => answers.includes('slow_down'));
+      const slowedAt = Date.now();
+      await vote(started.auth_req_id, 'bob', 'approve');
+      const tokens = await polling;
+      // Both sides now hold 6 s (1 + 5): the client's next poll is on time and gets the tokens.
+      expect(Date.now() - slowedAt).toBeGreaterThanOrEqual(5500);
+      expect(answers).toEqual(['slow_down', 'tokens']);
+      expect(tokens.claims()?.sub).toBe('bob');
     });
 
     it('double redemption, another client and an unknown id are all invalid_grant', async () => {
