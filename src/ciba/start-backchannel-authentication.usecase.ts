@@ -3,6 +3,7 @@ import { decodeJwt, errors as joseErrors } from 'jose';
 import { parkApprovalSchema } from '../approvals/park-approval.command';
 import { ParkApproval, ParkedApproval, UnmetObligation } from '../approvals/park-approval.usecase';
 import { InvalidRequest } from '../common/errors/protocol-errors';
+import { parseInput } from '../common/validation';
 import { SigningKeys } from '../common/keys/signing-keys.service';
 import { BackchannelRequest, Hint } from './backchannel-request';
 import { ExpiredLoginHintToken, UnknownUserId } from './ciba-errors';
@@ -34,7 +35,8 @@ export class StartBackchannelAuthentication {
   async execute(client: CibaClient, request: BackchannelRequest): Promise<BackchannelAuthenticationResponse> {
     const approver = await this.approverOf(client, request.hint);
     const call = request.toolCall;
-    const input = parkApprovalSchema.parse({
+    // Validated again as a park request: a hint's subject (from a token) is checked like any approver id.
+    const input = parseInput(parkApprovalSchema, {
       tool_call: { server: call.server, tool: call.tool, arguments: call.arguments },
       agent: call.agent ?? { id: client.clientId },
       // The human the agent acts for is the one asked; a group is asked on the client's behalf.

@@ -327,6 +327,14 @@ describe('Standard OpenID CIBA, driven by openid-client', () => {
       await expect(initiate(config, { login_hint: undefined, login_hint_token: await hint(Math.floor(Date.now() / 1000) - 120) })).rejects.toMatchObject({
         error: 'expired_login_hint_token',
       });
+      // A subject no directory id could be is a 400 naming the field, not a server error.
+      const odd = await new SignJWT({ sub: 'gina\u0007'.padEnd(600, 'x') })
+        .setProtectedHeader({ alg: 'ES256', kid: clientKid })
+        .setIssuer('agent-sdk')
+        .setAudience(metadata.issuer)
+        .setExpirationTime('5m')
+        .sign(clientKey);
+      await expect(initiate(config, { login_hint: undefined, login_hint_token: odd })).rejects.toMatchObject({ error: 'invalid_request', status: 400 });
     });
   });
 
