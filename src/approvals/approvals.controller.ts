@@ -12,6 +12,7 @@ import {
 import { InvalidGrant, NotFound } from '../common/errors/protocol-errors';
 import { parseInput } from '../common/validation';
 import { ApiApproverLinkAuth, ApiError, ApiErrors, ApiGatewayAuth, ApiJsonBody, ApiSuccess, ApiZodQuery } from '../ops/openapi/openapi.decorators';
+import { AUTH_REQ_ID } from './approval-request.entity';
 import { CancelApproval } from './cancel-approval.usecase';
 import { decisionSchema, DecideApproval } from './decide.usecase';
 import { GetApproval } from './get-approval.usecase';
@@ -19,8 +20,6 @@ import { cibaCodeForField, parkApprovalSchema } from './park-approval.command';
 import { ParkApproval } from './park-approval.usecase';
 import { RedeemApprovalToken } from './redeem-approval-token.usecase';
 
-/** An auth_req_id as we mint them (24 random bytes, base64url); anything else cannot exist. */
-const AUTH_REQ_ID = /^[A-Za-z0-9_-]{32}$/;
 const waitSchema = (max: number) =>
   z.strictObject({
     wait: z.coerce

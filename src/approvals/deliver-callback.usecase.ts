@@ -84,35 +84,40 @@ export class DeliverCallback {
     return 'done';
   }
 
+  /**
+   * Ping: the id only. Push: the tokens, or the error. A standard CIBA client gets exactly CIBA
+   * Core §10.3's bodies; the gateway API adds the status and the denials.
+   */
   private async body(request: ApprovalRequest): Promise<Record<string, unknown>> {
     if (request.deliveryMode === 'ping') return { auth_req_id: request.id };
-    // A standard CIBA client gets exactly CIBA Core §10.3's push bodies; the gateway API adds its status.
-    const status = request.cibaClientId ? {} : { status: request.status };
+    const openIdClient = request.cibaClientId !== null;
+    const head = openIdClient ? { auth_req_id: request.id } : { auth_req_id: request.id, status: request.status };
     switch (request.status) {
       case 'approved': {
         const votes = await this.dataSource.manager.find(ApprovalVote, { where: { approvalId: request.id }, order: { id: 'ASC' } });
-        // One jti per request across retries, so the gateway's replay check dedupes a resent token.
-        const jti = request.tokenJti ?? randomUUID();
-        if (!request.tokenJti) {
-          await this.dataSource.manager.update(ApprovalRequest, { id: request.id, tenantId: request.tenantId }, { tokenJti: jti });
-          request.tokenJti = jti;
-        }
-        if (request.cibaClientId) return { auth_req_id: request.id, ...(await this.tokens.openIdResponse(request, votes, jti)) };
+        const jti = await this.stableJti(request);
+        if (openIdClient) return { ...head, ...(await this.tokens.openIdResponse(request, votes, jti)) };
         const issued = await this.tokens.issue(request, votes, jti);
-        return { auth_req_id: request.id, ...status, approval_token: issued.token, token_type: 'Bearer', expires_in: issued.expiresIn };
+        return { ...head, approval_token: issued.token, token_type: 'Bearer', expires_in: issued.expiresIn };
       }
       case 'denied': {
         const votes = await this.dataSource.manager.find(ApprovalVote, { where: { approvalId: request.id, decision: 'deny' }, order: { id: 'ASC' } });
         const denial = denialOf(request, votes);
-        const details = request.cibaClientId ? {} : denial.details;
-        return { auth_req_id: request.id, ...status, error: 'access_denied', error_description: denial.description, ...details };
+        return { ...head, error: 'access_denied', error_description: denial.description, ...(openIdClient ? {} : denial.details) };
       }
-      case 'cancelled':
-        if (request.cibaClientId) return { auth_req_id: request.id, error: 'transaction_failed', error_description: 'the approval request was cancelled' };
-        return { auth_req_id: request.id, ...status, error: 'expired_token', error_description: 'the approval request has expired' };
       default:
-        return { auth_req_id: request.id, ...status, error: 'expired_token', error_description: 'the approval request has expired' };
+        if (openIdClient && request.status === 'cancelled') return { ...head, error: 'transaction_failed', error_description: 'the approval request was cancelled' };
+        return { ...head, error: 'expired_token', error_description: 'the approval request has expired' };
     }
+  }
+
+  /** One jti per request across retries, so the gateway's replay check dedupes a resent token. */
+  private async stableJti(request: ApprovalRequest): Promise<string> {
+    if (!request.tokenJti) {
+      request.tokenJti = randomUUID();
+      await this.dataSource.manager.update(ApprovalRequest, { id: request.id, tenantId: request.tenantId }, { tokenJti: request.tokenJti });
+    }
+    return request.tokenJti;
   }
 
   private async record(

@@ -1,8 +1,13 @@
 import { z } from 'zod';
 import { CONTROL_OR_BREAK, id, text } from '../common/validation';
+import { DELIVERY_MODES } from './approval-request.entity';
 
-/** RFC 6750 b64token, as CIBA requires of client_notification_token. */
-const BEARER_TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+/** CIBA's client_notification_token: an RFC 6750 b64token, at most 1024 characters. */
+export const notificationToken = z
+  .string()
+  .min(1, { message: 'must not be empty' })
+  .max(1024, { message: 'must be at most 1024 characters' })
+  .regex(/^[A-Za-z0-9\-._~+/]+=*$/, { message: 'must follow the bearer token syntax of RFC 6750' });
 
 /** RFC 8693 delegation chains are a few actors long; a bounded schema cannot overflow the stack. */
 export const MAX_ACT_DEPTH = 16;
@@ -41,14 +46,9 @@ export const envelopeParts = {
   risk: z.record(z.string(), z.unknown()).default({}),
   delivery: z
     .strictObject({
-      mode: z.enum(['poll', 'ping', 'push']).default('poll'),
+      mode: z.enum(DELIVERY_MODES).default('poll'),
       notification_endpoint: z.string().max(2048).optional(),
-      notification_token: z
-        .string()
-        .min(1, { message: 'must not be empty' })
-        .max(1024, { message: 'must be at most 1024 characters' })
-        .regex(BEARER_TOKEN, { message: 'must follow the bearer token syntax of RFC 6750' })
-        .optional(),
+      notification_token: notificationToken.optional(),
     })
     .default({ mode: 'poll' }),
   correlation: z

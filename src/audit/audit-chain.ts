@@ -6,7 +6,7 @@
  * superuser cannot redefine it.
  */
 import { hash } from 'node:crypto';
-import { fixedShapeEncoder } from './canonical-json';
+import { fixedShapeEncoder } from '../common/canonical-json';
 
 export const GENESIS_HASH = '0'.repeat(64);
 export const CHECKPOINT_TYP = 'countersign-audit-checkpoint+jwt';

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { readFileSync } from 'node:fs';
-import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, errors, JWTPayload, JWTVerifyGetKey, jwtVerify } from 'jose';
+import { decodeJwt, errors, JWTPayload, JWTVerifyGetKey, jwtVerify } from 'jose';
+import { CLOCK_TOLERANCE_S, jwksSource, TRUSTED_TOKEN_ALGORITHMS } from '../common/keys/jwks-source';
 import { MAX_ACT_DEPTH } from '../approvals/park-approval.command';
 import { VerifiedTokenCache } from '../common/auth/verified-token-cache';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
@@ -29,12 +29,7 @@ export class AgentIdentityVerifier {
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
     for (const i of config.AGENT_ISSUERS) {
-      this.issuers.set(
-        i.issuer,
-        i.jwks_uri
-          ? createRemoteJWKSet(new URL(i.jwks_uri), { cooldownDuration: 30_000, cacheMaxAge: 600_000 })
-          : createLocalJWKSet(JSON.parse(readFileSync(i.jwks_file!, 'utf8'))),
-      );
+      this.issuers.set(i.issuer, jwksSource(i.jwks_uri ? { url: i.jwks_uri } : { file: i.jwks_file! }));
     }
   }
 
@@ -64,8 +59,8 @@ export class AgentIdentityVerifier {
       ({ payload } = await jwtVerify(token, keys, {
         issuer,
         audience: this.config.AGENT_AUDIENCE,
-        algorithms: ['ES256', 'ES384', 'EdDSA', 'RS256', 'PS256'],
-        clockTolerance: 5,
+        algorithms: TRUSTED_TOKEN_ALGORITHMS,
+        clockTolerance: CLOCK_TOLERANCE_S,
         requiredClaims: ['exp', 'sub'],
       }));
     } catch (e) {

@@ -1,14 +1,11 @@
 import { z } from 'zod';
 import { InvalidRequest } from '../common/errors/protocol-errors';
 import { CONTROL_OR_BREAK, id, parseInput, text } from '../common/validation';
-import { envelopeParts, ENVIRONMENTS, TRUST_LEVELS } from '../approvals/park-approval.command';
+import { envelopeParts, ENVIRONMENTS, notificationToken, TRUST_LEVELS } from '../approvals/park-approval.command';
 import { InvalidAuthorizationDetails, InvalidScope } from './ciba-errors';
 
 /** The RFC 9396 type Countersign registers for "run this tool call": one parked call per request. */
 export const TOOL_CALL_DETAIL_TYPE = 'tool_call';
-
-/** RFC 6750 b64token, as CIBA requires of client_notification_token. */
-const BEARER_TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 
 /**
  * The form of a backchannel authentication request (CIBA Core §7.1). Unknown parameters are
@@ -26,11 +23,7 @@ export const backchannelForm = z.object({
     .regex(/^[1-9][0-9]{0,8}$/, { message: 'must be a positive whole number of seconds' })
     .transform(Number)
     .optional(),
-  client_notification_token: z
-    .string()
-    .max(1024, { message: 'must be at most 1024 characters' })
-    .regex(BEARER_TOKEN, { message: 'must follow the bearer token syntax of RFC 6750' })
-    .optional(),
+  client_notification_token: notificationToken.optional(),
   authorization_details: z.string({ message: 'is required: a JSON array with one "tool_call" entry' }),
   request: z.string().optional(),
   acr_values: z.string().optional(),

@@ -1,9 +1,10 @@
 import { Body, Controller, Get, Header, Headers, HttpCode, Post } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { AUTH_REQ_ID } from '../approvals/approval-request.entity';
 import { RedeemApprovalToken } from '../approvals/redeem-approval-token.usecase';
 import { Public } from '../common/auth/auth.decorators';
 import { InvalidGrant } from '../common/errors/protocol-errors';
 import { SigningKeys } from '../common/keys/signing-keys.service';
-import { ApiTags, ApiOperation } from '@nestjs/swagger';
 import { parseInput } from '../common/validation';
 import { ApiCibaClientAuth, ApiError, ApiFormBody, ApiPublic, ApiSuccess } from '../ops/openapi/openapi.decorators';
 import { backchannelForm, oauthForm, parseBackchannelRequest, tokenRequestForm } from './backchannel-request';
@@ -12,8 +13,6 @@ import { CibaClientAuthentication } from './clients/client-authentication.servic
 import { BACKCHANNEL_PATH, CIBA_GRANT_TYPE, endpointUrl, openIdMetadata, TOKEN_PATH } from './openid-metadata';
 import { StartBackchannelAuthentication } from './start-backchannel-authentication.usecase';
 
-/** An auth_req_id as we mint them (24 random bytes, base64url); anything else cannot exist. */
-const AUTH_REQ_ID = /^[A-Za-z0-9_-]{32}$/;
 
 /**
  * The standard OpenID CIBA endpoints. They are public in the bearer sense: each request

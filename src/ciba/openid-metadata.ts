@@ -1,6 +1,7 @@
 import { TOOL_CALL_DETAIL_TYPE } from './backchannel-request';
 import { ASSERTION_ALGORITHMS } from './clients/ciba-client.commands';
-import { AUTH_METHODS, DELIVERY_MODES } from './clients/ciba-client.entity';
+import { DELIVERY_MODES } from '../approvals/approval-request.entity';
+import { AUTH_METHODS } from './clients/ciba-client.entity';
 import { AUTH_REQ_ID_CLAIM } from '../approvals/approval-tokens.service';
 
 export const CIBA_GRANT_TYPE = 'urn:openid:params:grant-type:ciba';

@@ -39,3 +39,9 @@ export const text = (max: number, forbidden: RegExp = CONTROL) =>
     .max(max, { message: `must be at most ${max} characters` })
     .refine((s) => !forbidden.test(s), { message: 'must not contain control characters' });
 export const id = text(512);
+
+/** ?after=&limit= of a keyset-paged admin list. */
+export const keysetPageQuery = z.strictObject({
+  after: z.string().max(200).optional(),
+  limit: z.coerce.number({ message: 'must be a number' }).int().min(1).max(500).optional(),
+});

@@ -2,7 +2,8 @@ import { createPublicKey, JsonWebKey } from 'node:crypto';
 import { z } from 'zod';
 import type { FieldProblem } from '../../common/errors/protocol-errors';
 import { text } from '../../common/validation';
-import { AUTH_METHODS, DELIVERY_MODES, SECRET_AUTH_METHODS } from './ciba-client.entity';
+import { DELIVERY_MODES } from '../../approvals/approval-request.entity';
+import { AUTH_METHODS, SECRET_AUTH_METHODS } from './ciba-client.entity';
 
 /** RFC 6749 VSCHAR without the space: printable ASCII. Clients send it form-encoded, admins in a URL path. */
 export const CLIENT_ID = /^[\x21-\x7e]{1,200}$/;
@@ -88,7 +89,3 @@ export function registrationProblems(input: CibaClientInput, endpointProblem: (u
   return problems;
 }
 
-export const listQuerySchema = z.strictObject({
-  after: z.string().max(200).optional(),
-  limit: z.coerce.number({ message: 'must be a number' }).int().min(1).max(500).optional(),
-});

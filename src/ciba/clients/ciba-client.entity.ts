@@ -1,8 +1,7 @@
 import type { JWK } from 'jose';
+import { DeliveryMode } from '../../approvals/approval-request.entity';
 import { Column, CreateDateColumn, Entity, PrimaryColumn, UpdateDateColumn } from 'typeorm';
 
-export const DELIVERY_MODES = ['poll', 'ping', 'push'] as const;
-export type DeliveryMode = (typeof DELIVERY_MODES)[number];
 export const AUTH_METHODS = ['private_key_jwt', 'client_secret_basic', 'client_secret_post'] as const;
 export type AuthMethod = (typeof AUTH_METHODS)[number];
 export const SECRET_AUTH_METHODS: readonly AuthMethod[] = ['client_secret_basic', 'client_secret_post'];

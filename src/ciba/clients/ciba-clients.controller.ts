@@ -3,10 +3,10 @@ import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { ADMIN_SCOPE, CurrentPrincipal, GatewayAuth, GatewayPrincipal } from '../../common/auth/auth.decorators';
 import { InvalidRequest } from '../../common/errors/protocol-errors';
-import { parseInput } from '../../common/validation';
+import { keysetPageQuery, parseInput } from '../../common/validation';
 import { ApiError, ApiErrors, ApiGatewayAuth, ApiJsonBody, ApiSuccess, ApiZodQuery } from '../../ops/openapi/openapi.decorators';
 import { CibaClientRegistry, cibaClientView } from './ciba-client-registry.service';
-import { CLIENT_ID, cibaClientInputSchema, listQuerySchema } from './ciba-client.commands';
+import { CLIENT_ID, cibaClientInputSchema } from './ciba-client.commands';
 
 function checkClientId(value: string): string {
   if (!CLIENT_ID.test(value)) throw InvalidRequest.forFields([{ field: 'client_id', message: 'must be 1 to 200 printable ASCII characters without spaces' }]);
@@ -54,10 +54,10 @@ export class CibaClientsController {
 
   @Get()
   @ApiOperation({ summary: 'List CIBA clients, by client_id, a page at a time' })
-  @ApiZodQuery(listQuerySchema)
+  @ApiZodQuery(keysetPageQuery)
   @ApiSuccess(200, '`{clients, next_after}` (next_after is null on the last page)')
   async listClients(@CurrentPrincipal() admin: GatewayPrincipal, @Query() query: unknown) {
-    const { after, limit } = parseInput(listQuerySchema, query);
+    const { after, limit } = parseInput(keysetPageQuery, query);
     const clients = await this.registry.list(admin.tenantId, after, limit);
     return { clients: clients.map((c) => cibaClientView(c)), next_after: clients.length === (limit ?? 100) ? clients[clients.length - 1].clientId : null };
   }

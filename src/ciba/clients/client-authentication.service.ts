@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { createHash } from 'node:crypto';
-import { decodeJwt, errors, JWTPayload, jwtVerify } from 'jose';
+import { decodeJwt, errors, JWTPayload } from 'jose';
+import { CLOCK_TOLERANCE_S } from '../../common/keys/jwks-source';
 import { InvalidClient, InvalidRequest } from '../../common/errors/protocol-errors';
 import { RedisConnections } from '../../common/redis/redis-connections';
 import { AuthMethod, CibaClient } from './ciba-client.entity';
@@ -13,7 +14,6 @@ export const JWT_BEARER_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion
 
 /** A client assertion lives at most this long (exp − iat, or exp − now without iat). */
 const MAX_ASSERTION_LIFETIME_S = 300;
-const CLOCK_TOLERANCE_S = 5;
 const MAX_SECRET_LENGTH = 512;
 /** The same words for an unknown client, a wrong method and wrong credentials: nothing tells them apart. */
 export const FAILED = 'client authentication failed';
@@ -98,14 +98,7 @@ export class CibaClientAuthentication {
     if (client?.tokenEndpointAuthMethod !== 'private_key_jwt') throw new InvalidClient(FAILED);
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(assertion, this.keys.of(client), {
-        issuer: clientId,
-        subject: clientId,
-        audience: audiences,
-        algorithms: ASSERTION_ALGORITHMS,
-        clockTolerance: CLOCK_TOLERANCE_S,
-        requiredClaims: ['exp', 'jti'],
-      }));
+      payload = await this.keys.verify(client, assertion, { subject: clientId, audience: audiences, requiredClaims: ['jti'] });
     } catch (e) {
       throw new InvalidClient(this.describe(e, client));
     }

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { createLocalJWKSet, createRemoteJWKSet, JWTPayload, jwtVerify, JWTVerifyGetKey } from 'jose';
+import { JWTPayload, jwtVerify, JWTVerifyGetKey, JWTVerifyOptions } from 'jose';
+import { CLOCK_TOLERANCE_S, jwksSource } from '../../common/keys/jwks-source';
 import { CallbackEndpointPolicy } from '../../approvals/callback-endpoint.policy';
 import { InvalidClient } from '../../common/errors/protocol-errors';
 import { APP_CONFIG, AppConfig } from '../../config/app-config';
@@ -35,9 +36,9 @@ export class ClientKeys {
         this.logger.warn(`CIBA client "${client.clientId}": jwks_uri refused (${problem})`);
         throw new InvalidClient('client authentication failed');
       }
-      keys = createRemoteJWKSet(new URL(client.jwksUri), { timeoutDuration: this.config.CALLBACK_TIMEOUT_MS, cooldownDuration: 30_000, cacheMaxAge: 600_000 });
+      keys = jwksSource({ url: client.jwksUri, timeoutMs: this.config.CALLBACK_TIMEOUT_MS });
     } else if (client.jwks) {
-      keys = createLocalJWKSet(client.jwks);
+      keys = jwksSource({ jwks: client.jwks });
     } else {
       throw new InvalidClient('the client has no registered keys');
     }
@@ -47,13 +48,17 @@ export class ClientKeys {
     return keys;
   }
 
-  /** Verifies a JWT the client signed (issuer = the client) for the given audience; throws jose's errors. */
-  async verify(client: CibaClient, token: string, expected: { audience: string | string[] }): Promise<JWTPayload> {
+  /**
+   * Verifies a JWT the client signed (issuer = the client, an asymmetric algorithm, exp required)
+   * for the given audience and any further checks; throws jose's errors.
+   */
+  async verify(client: CibaClient, token: string, expected: JWTVerifyOptions & { audience: string | string[] }): Promise<JWTPayload> {
     const { payload } = await jwtVerify(token, this.of(client), {
+      clockTolerance: CLOCK_TOLERANCE_S,
+      ...expected,
       issuer: client.clientId,
-      audience: expected.audience,
       algorithms: ASSERTION_ALGORITHMS,
-      requiredClaims: ['exp'],
+      requiredClaims: ['exp', ...(expected.requiredClaims ?? [])],
     });
     return payload;
   }

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { readFileSync } from 'node:fs';
-import { createLocalJWKSet, createRemoteJWKSet, errors, JWTVerifyGetKey, jwtVerify } from 'jose';
+import { errors, JWTVerifyGetKey, jwtVerify } from 'jose';
+import { CLOCK_TOLERANCE_S, jwksSource, TRUSTED_TOKEN_ALGORITHMS } from '../keys/jwks-source';
 import { APP_CONFIG, AppConfig } from '../../config/app-config';
 import { InvalidToken } from '../errors/protocol-errors';
 import { GatewayPrincipal } from './auth.decorators';
@@ -15,9 +15,7 @@ export class GatewayTokenVerifier {
   private readonly verified = new VerifiedTokenCache<GatewayPrincipal>();
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
-    this.keys = config.GATEWAY_JWKS_URL
-      ? createRemoteJWKSet(new URL(config.GATEWAY_JWKS_URL), { cooldownDuration: 30_000, cacheMaxAge: 600_000 })
-      : createLocalJWKSet(JSON.parse(readFileSync(config.GATEWAY_JWKS_FILE!, 'utf8')));
+    this.keys = jwksSource(config.GATEWAY_JWKS_URL ? { url: config.GATEWAY_JWKS_URL } : { file: config.GATEWAY_JWKS_FILE! });
   }
 
   async verify(authorization: string | undefined): Promise<GatewayPrincipal> {
@@ -35,8 +33,8 @@ export class GatewayTokenVerifier {
       ({ payload } = await jwtVerify(token, this.keys, {
         issuer: this.config.GATEWAY_ISSUER,
         audience: this.config.GATEWAY_AUDIENCE,
-        algorithms: ['ES256', 'ES384', 'EdDSA', 'RS256', 'PS256'],
-        clockTolerance: 5,
+        algorithms: TRUSTED_TOKEN_ALGORITHMS,
+        clockTolerance: CLOCK_TOLERANCE_S,
         requiredClaims: ['exp', 'sub'],
       }));
     } catch (e) {

@@ -3,10 +3,10 @@ import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { ADMIN_SCOPE, CurrentPrincipal, GatewayAuth, GatewayPrincipal } from '../../common/auth/auth.decorators';
 import { InvalidRequest } from '../../common/errors/protocol-errors';
-import { parseInput } from '../../common/validation';
+import { keysetPageQuery, parseInput } from '../../common/validation';
 import { ApiError, ApiErrors, ApiGatewayAuth, ApiJsonBody, ApiSuccess, ApiZodQuery } from '../../ops/openapi/openapi.decorators';
 import { ApproverDirectory, approverView } from './approver-directory.service';
-import { APPROVER_ID, approverInputSchema, GROUP_NAME, groupInputSchema, listQuerySchema } from './directory.commands';
+import { APPROVER_ID, approverInputSchema, GROUP_NAME, groupInputSchema } from './directory.commands';
 
 function checkId(value: string, pattern: RegExp, field: string): string {
   if (!pattern.test(value)) throw InvalidRequest.forFields([{ field, message: `must match ${pattern.source}` }]);
@@ -37,10 +37,10 @@ export class ApproversController {
 
   @Get('approvers')
   @ApiOperation({ summary: 'List approvers, by id, a page at a time' })
-  @ApiZodQuery(listQuerySchema)
+  @ApiZodQuery(keysetPageQuery)
   @ApiSuccess(200, '`{approvers, next_after}` (next_after is null on the last page)')
   async listApprovers(@CurrentPrincipal() admin: GatewayPrincipal, @Query() query: unknown) {
-    const { after, limit } = parseInput(listQuerySchema, query);
+    const { after, limit } = parseInput(keysetPageQuery, query);
     const approvers = await this.directory.listApprovers(admin.tenantId, after, limit);
     return { approvers: approvers.map(approverView), next_after: approvers.length === (limit ?? 100) ? approvers[approvers.length - 1].id : null };
   }

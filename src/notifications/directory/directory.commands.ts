@@ -19,7 +19,3 @@ export const groupInputSchema = z.strictObject({
 });
 export type GroupInput = z.output<typeof groupInputSchema>;
 
-export const listQuerySchema = z.strictObject({
-  after: z.string().max(200).optional(),
-  limit: z.coerce.number({ message: 'must be a number' }).int().min(1).max(500).optional(),
-});

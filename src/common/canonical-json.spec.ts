@@ -1,6 +1,6 @@
 import canonicalize from 'canonicalize';
 import fc from 'fast-check';
-import { ChainedContent, eventCanonical } from './audit-chain';
+import { ChainedContent, eventCanonical } from '../audit/audit-chain';
 import { canonicalJson } from './canonical-json';
 
 /** The record the chain hashed before the fast encoder, built as it was then: the reference. */
