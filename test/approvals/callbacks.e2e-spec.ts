@@ -1,9 +1,9 @@
 import { createRemoteJWKSet, jwtVerify } from 'jose';
-import { ApproverLinks } from '../../src/approvals/approver-links.service';
 import { APPROVAL_TOKEN_TYP } from '../../src/approvals/approval-tokens.service';
 import { callHash } from '../../src/common/canonical-json';
 import { call, parkBody, tenantToken } from '../support/api';
 import { TestApp, testEnvironment, TestEnvironment } from '../support/app';
+import { parkApproval, voteAs } from '../support/approvals';
 import {
   attemptRows,
   auditTypes,
@@ -48,14 +48,11 @@ describe('ping and push callbacks', () => {
   async function park(app: TestApp, mode: 'ping' | 'push', endpoint: string, notificationToken: string, expiresIn?: number): Promise<string> {
     const body = parkBody({ delivery: { mode, notification_endpoint: endpoint, notification_token: notificationToken } });
     if (expiresIn) body.obligation = { ...body.obligation, expires_in: expiresIn };
-    const res = await call(app.url, 'POST', '/v1/approvals', { token: gateway, body });
-    expect(res.status).toBe(200);
-    return res.body.auth_req_id;
+    return parkApproval(app, gateway, body);
   }
 
   async function decide(app: TestApp, id: string, decision: 'approve' | 'deny', reason: string, approverId = 'bob') {
-    const link = await app.app.get(ApproverLinks).mint({ tenantId: 'acme', approvalId: id, approverId });
-    const res = await call(app.url, 'POST', `/v1/approvals/${id}/decisions`, { token: link.token, body: { decision, reason } });
+    const res = await voteAs(app, { approvalId: id, approverId, decision, reason });
     expect(res.status).toBe(200);
     return res.body;
   }

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
-import { ApproverLinks } from '../../src/approvals/approver-links.service';
 import { call, parkBody, tenantToken } from '../support/api';
 import { TestApp, testEnvironment, TestEnvironment } from '../support/app';
+import { parkApproval, voteAs } from '../support/approvals';
 import { auditTypes, requestRow, sleep, sql } from '../support/callback-server';
 
 /** Computed here, independently of the service: SHA-256 (base64url) of the RFC 8785 JSON of {server, tool, arguments}. */
@@ -27,16 +27,13 @@ describe('CIBA poll: POST /v1/approvals/:id/token', () => {
 
   async function park(obligation: Record<string, any> = {}, body = parkBody()): Promise<string> {
     body.obligation = { ...body.obligation, ...obligation };
-    const res = await call(api.url, 'POST', '/v1/approvals', { token: gateway, body });
-    expect(res.status).toBe(200);
-    return res.body.auth_req_id;
+    return parkApproval(api, gateway, body);
   }
 
   const poll = (id: string, token = gateway) => call(api.url, 'POST', `/v1/approvals/${id}/token`, { token });
 
   async function vote(id: string, approverId: string, decision: 'approve' | 'deny', reason: string) {
-    const link = await api.app.get(ApproverLinks).mint({ tenantId: 'acme', approvalId: id, approverId });
-    const res = await call(api.url, 'POST', `/v1/approvals/${id}/decisions`, { token: link.token, body: { decision, reason } });
+    const res = await voteAs(api, { approvalId: id, approverId, decision, reason });
     expect(res.status).toBe(200);
     return res.body;
   }

@@ -3,6 +3,7 @@ import { ApproverLinks } from '../../src/approvals/approver-links.service';
 import { signedLink } from '../support/keys';
 import { call, parkBody, tenantToken } from '../support/api';
 import { TestApp, testEnvironment, TestEnvironment } from '../support/app';
+import { parkApproval, voteAs } from '../support/approvals';
 import { auditTypes, requestRow, sql } from '../support/callback-server';
 
 describe('deciding: POST /v1/approvals/:id/decisions', () => {
@@ -20,9 +21,7 @@ describe('deciding: POST /v1/approvals/:id/decisions', () => {
   async function park(obligation: Record<string, any> = {}): Promise<string> {
     const body = parkBody();
     body.obligation = { ...body.obligation, ...obligation };
-    const res = await call(api.url, 'POST', '/v1/approvals', { token: gateway, body });
-    expect(res.status).toBe(200);
-    return res.body.auth_req_id;
+    return parkApproval(api, gateway, body);
   }
 
   const link = async (id: string, approverId: string, viaGroup?: string) =>
@@ -31,8 +30,8 @@ describe('deciding: POST /v1/approvals/:id/decisions', () => {
   const voteWith = (token: string, id: string, body: unknown) =>
     call(api.url, 'POST', `/v1/approvals/${id}/decisions`, { token, body });
 
-  const vote = async (id: string, approverId: string, decision: 'approve' | 'deny', reason: string, viaGroup?: string) =>
-    voteWith(await link(id, approverId, viaGroup), id, { decision, reason });
+  const vote = (id: string, approverId: string, decision: 'approve' | 'deny', reason: string, viaGroup?: string) =>
+    voteAs(api, { approvalId: id, approverId, decision, reason, viaGroup });
 
   const view = async (id: string) => (await call(api.url, 'GET', `/v1/approvals/${id}`, { token: gateway })).body;
 

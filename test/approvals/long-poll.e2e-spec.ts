@@ -1,6 +1,6 @@
-import { ApproverLinks } from '../../src/approvals/approver-links.service';
 import { call, parkBody, tenantToken } from '../support/api';
 import { TestApp, testEnvironment, TestEnvironment } from '../support/app';
+import { parkApproval, voteAs } from '../support/approvals';
 import { auditTypes, eventually, requestRow, sleep } from '../support/callback-server';
 
 describe('long-poll: GET /v1/approvals/:id?wait=N', () => {
@@ -21,14 +21,11 @@ describe('long-poll: GET /v1/approvals/:id?wait=N', () => {
   async function park(obligation: Record<string, any> = {}): Promise<string> {
     const body = parkBody();
     body.obligation = { ...body.obligation, ...obligation };
-    const res = await call(a.url, 'POST', '/v1/approvals', { token: gateway, body });
-    expect(res.status).toBe(200);
-    return res.body.auth_req_id;
+    return parkApproval(a, gateway, body);
   }
 
   async function vote(app: TestApp, id: string, approverId: string, decision: 'approve' | 'deny', reason: string) {
-    const link = await app.app.get(ApproverLinks).mint({ tenantId: 'acme', approvalId: id, approverId });
-    const res = await call(app.url, 'POST', `/v1/approvals/${id}/decisions`, { token: link.token, body: { decision, reason } });
+    const res = await voteAs(app, { approvalId: id, approverId, decision, reason });
     expect(res.status).toBe(200);
     return res.body;
   }

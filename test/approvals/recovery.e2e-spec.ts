@@ -1,12 +1,12 @@
 import { Queue } from 'bullmq';
 import { ApprovalQueue, callbackJobId, expiryJobId } from '../../src/approvals/approval-queues';
 import { ApprovalsReconciler } from '../../src/approvals/approvals-reconciler.service';
-import { ApproverLinks } from '../../src/approvals/approver-links.service';
 import { redisConnectionOptions } from '../../src/common/queues/queues.module';
 import { RedisConnections } from '../../src/common/redis/redis.module';
 import { Redis } from 'ioredis';
 import { call, parkBody, tenantToken } from '../support/api';
 import { REDIS_URL, TestApp, testEnvironment, TestEnvironment } from '../support/app';
+import { parkApproval, voteAs } from '../support/approvals';
 import { attemptRows, auditTypes, CallbackServer, eventually, requestRow, sql, status } from '../support/callback-server';
 
 /** Nothing is lost: Postgres is the truth, and a new instance rebuilds Redis's schedule from it. */
@@ -35,14 +35,11 @@ describe('recovery after a restart and after Redis lost its data', () => {
     const body = parkBody();
     if (overrides.expiresIn) body.obligation = { ...body.obligation, expires_in: overrides.expiresIn };
     if (overrides.endpoint) body.delivery = { mode: 'ping', notification_endpoint: overrides.endpoint, notification_token: 'recovery-token' };
-    const res = await call(app.url, 'POST', '/v1/approvals', { token: gateway, body });
-    expect(res.status).toBe(200);
-    return res.body.auth_req_id;
+    return parkApproval(app, gateway, body);
   }
 
   async function approve(app: TestApp, id: string): Promise<void> {
-    const link = await app.app.get(ApproverLinks).mint({ tenantId: 'acme', approvalId: id, approverId: 'bob' });
-    const res = await call(app.url, 'POST', `/v1/approvals/${id}/decisions`, { token: link.token, body: { decision: 'approve', reason: 'ok' } });
+    const res = await voteAs(app, { approvalId: id, approverId: 'bob', decision: 'approve', reason: 'ok' });
     expect(res.body).toMatchObject({ status: 'approved' });
   }
 

@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { call, parkBody, tenantToken } from '../support/api';
 import { TestApp, testEnvironment, TestEnvironment } from '../support/app';
+import { parkApproval, voteAs } from '../support/approvals';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
-import { ApproverLinks } from '../../src/approvals/approver-links.service';
 import { auditTypes, CallbackServer, eventually, requestRow, sleep, status } from '../support/callback-server';
 
 const ROOT = join(__dirname, '..', '..');
@@ -70,9 +70,7 @@ describe('the separate worker process', () => {
   it('a request expires only once the worker process runs; until then the row stays pending though reads show expired', async () => {
     const body = parkBody();
     body.obligation = { ...body.obligation, expires_in: 2 };
-    const parked = await call(api.url, 'POST', '/v1/approvals', { token: gateway, body });
-    expect(parked.status).toBe(200);
-    const id: string = parked.body.auth_req_id;
+    const id = await parkApproval(api, gateway, body);
 
     await sleep(3000);
     expect(await requestRow(env.db.url, id)).toMatchObject({ status: 'pending', decided_at: null });
@@ -104,11 +102,8 @@ describe('the separate worker process', () => {
     try {
       const p = '/worker/push';
       const body = parkBody({ delivery: { mode: 'push', notification_endpoint: server.on(p, status(200)), notification_token: 'worker-push' } });
-      const parked = await call(api.url, 'POST', '/v1/approvals', { token: gateway, body });
-      expect(parked.status).toBe(200);
-      const id: string = parked.body.auth_req_id;
-      const link = await api.app.get(ApproverLinks).mint({ tenantId: 'acme', approvalId: id, approverId: 'bob' });
-      const vote = await call(api.url, 'POST', `/v1/approvals/${id}/decisions`, { token: link.token, body: { decision: 'approve', reason: 'ok' } });
+      const id = await parkApproval(api, gateway, body);
+      const vote = await voteAs(api, { approvalId: id, approverId: 'bob', decision: 'approve', reason: 'ok' });
       expect(vote.body).toMatchObject({ status: 'approved' });
 
       const [push] = await eventually(async () => server.requestsTo(p).length > 0 && server.requestsTo(p));
@@ -128,8 +123,7 @@ describe('the separate worker process', () => {
     const body = parkBody({ delivery: { mode: 'push', notification_endpoint: server.on(path, respond), notification_token: 'worker-push' } });
     const parked = await call(api.url, 'POST', '/v1/approvals', { token: gateway, body });
     const id: string = parked.body.auth_req_id;
-    const link = await api.app.get(ApproverLinks).mint({ tenantId: 'acme', approvalId: id, approverId: 'bob' });
-    expect((await call(api.url, 'POST', `/v1/approvals/${id}/decisions`, { token: link.token, body: { decision: 'approve', reason: 'ok' } })).body.status).toBe('approved');
+    expect((await voteAs(api, { approvalId: id, approverId: 'bob', decision: 'approve', reason: 'ok' })).body.status).toBe('approved');
     await eventually(async () => server.requestsTo(path).length > 0, 10_000);
     return id;
   }

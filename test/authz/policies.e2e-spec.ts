@@ -9,7 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { STARTER_POLICIES } from '../../src/authz/policy/starter-policies';
-import { ApiResponse, call, tenantToken } from '../support/api';
+import { adminToken, ApiResponse, call, tenantToken } from '../support/api';
 import { TestApp, testEnvironment, TestEnvironment } from '../support/app';
 import { sleep, sql } from '../support/callback-server';
 import { agentToken, gatewayToken } from '../support/keys';
@@ -67,7 +67,7 @@ describe('policy sets: publish, activate, roll back, simulate', () => {
   beforeAll(async () => {
     env = await testEnvironment();
     [a, b] = await Promise.all([env.start(), env.start()]);
-    admin = await gatewayToken({ tenant: 'acme', sub: 'idp', scope: 'countersign:admin' });
+    admin = await adminToken();
     gateway = await tenantToken('acme', 'gateway-1');
     agent = await agentToken({ human: 'alice', actors: ['pay-agent'] });
     const delegations = await gatewayToken({ tenant: 'acme', sub: 'idp', scope: 'countersign:delegations' });
@@ -388,7 +388,7 @@ describe('policy sets: publish, activate, roll back, simulate', () => {
   });
 
   it("another tenant's admin cannot see, read or activate this tenant's versions, and its decisions keep its own policy", async () => {
-    const globex = await gatewayToken({ tenant: 'globex', sub: 'globex-idp', scope: 'countersign:admin' });
+    const globex = await adminToken('globex', 'countersign:admin', 'globex-idp');
     expect((await call(a.url, 'GET', '/v1/policies', { token: globex })).body).toEqual({ active_version: 0, versions: [] });
     expect((await call(a.url, 'GET', '/v1/policies/1', { token: globex })).status).toBe(404);
     const activate = await call(a.url, 'POST', '/v1/policies/1/activate', { token: globex });

@@ -1,7 +1,7 @@
-import { call, tenantToken } from '../support/api';
+import { adminToken, call, tenantToken } from '../support/api';
 import { TestApp, testEnvironment, TestEnvironment } from '../support/app';
 import { sql } from '../support/callback-server';
-import { agentToken, gatewayToken } from '../support/keys';
+import { agentToken } from '../support/keys';
 
 const PERMIT_ALL_GRANTED = 'permit (principal, action == Action::"call_tool", resource) when { context.granted };';
 const FORBID_PAYMENTS = '@reason("payments_frozen") forbid (principal, action == Action::"call_tool", resource) when { context.server == "payments" };';
@@ -18,7 +18,7 @@ describe('policy sets: publish, activate, roll back, simulate', () => {
     env = await testEnvironment();
     a = await env.start();
     b = await env.start();
-    admin = await gatewayToken({ tenant: 'acme', sub: 'idp', scope: 'countersign:admin countersign:delegations' });
+    admin = await adminToken('acme', 'countersign:admin countersign:delegations');
     gateway = await tenantToken();
     agent = await agentToken({ actors: ['pay-agent'] });
     const granted = await call(a.url, 'POST', '/v1/delegations', { token: admin, body: { human: 'alice', agent: 'pay-agent', tools: ['payments/*', 'crm/*'] } });
@@ -130,7 +130,7 @@ describe('policy sets: publish, activate, roll back, simulate', () => {
       expect(res.body.error).toBe('insufficient_scope');
       expect(res.headers.get('www-authenticate')).toContain('insufficient_scope');
     }
-    const other = await gatewayToken({ tenant: 'globex', sub: 'idp', scope: 'countersign:admin' });
+    const other = await adminToken('globex');
     expect((await call(a.url, 'GET', '/v1/policies', { token: other })).body).toEqual({ active_version: 0, versions: [] });
     expect((await call(a.url, 'POST', '/v1/policies/1/activate', { token: other })).status).toBe(400);
   });

@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { CryptoKey, decodeJwt, exportJWK, generateKeyPair, JWK, SignJWT } from 'jose';
 import { CibaClientAuthentication, JWT_BEARER_ASSERTION_TYPE } from '../../src/ciba/clients/client-authentication.service';
 import { InvalidClient, InvalidRequest } from '../../src/common/errors/protocol-errors';
-import { call } from '../support/api';
+import { adminToken, call } from '../support/api';
 import { REDIS_URL, TestApp, testEnvironment, TestEnvironment } from '../support/app';
 import { CallbackServer, sql } from '../support/callback-server';
 import { gatewayToken } from '../support/keys';
@@ -52,8 +52,8 @@ describe('CIBA clients', () => {
   beforeAll(async () => {
     env = await testEnvironment({ directory: false });
     api = await env.start();
-    admin = await gatewayToken({ tenant: 'acme', sub: 'idp', scope: 'countersign:admin' });
-    globexAdmin = await gatewayToken({ tenant: 'globex', sub: 'idp', scope: 'countersign:admin' });
+    admin = await adminToken();
+    globexAdmin = await adminToken('globex');
     gateway = await gatewayToken({ tenant: 'acme', sub: 'gateway-1' });
     inlineKey = await keyPair('inline-1');
     remoteKey = await keyPair('remote-1');

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { createRemoteJWKSet, decodeJwt, exportJWK, generateKeyPair, jwtVerify, SignJWT } from 'jose';
 import * as oidc from 'openid-client';
-import { ApproverLinks } from '../../src/approvals/approver-links.service';
-import { call } from '../support/api';
+import { adminToken, call } from '../support/api';
 import { selfLinked, TestApp, testEnvironment, TestEnvironment } from '../support/app';
+import { voteAs } from '../support/approvals';
 import { auditTypes, CallbackServer, eventually, requestRow, sleep, sql } from '../support/callback-server';
 import { gatewayToken } from '../support/keys';
 
@@ -61,8 +61,7 @@ describe('Standard OpenID CIBA, driven by openid-client', () => {
   }
 
   async function vote(id: string, approverId: string, decision: 'approve' | 'deny', reason = `checked by ${approverId}`, viaGroup?: string) {
-    const link = await api.app.get(ApproverLinks).mint({ tenantId: 'acme', approvalId: id, approverId, viaGroup });
-    const res = await call(api.url, 'POST', `/v1/approvals/${id}/decisions`, { token: link.token, body: { decision, reason } });
+    const res = await voteAs(api, { approvalId: id, approverId, decision, reason, viaGroup });
     expect(res.status).toBe(200);
   }
 
@@ -84,7 +83,7 @@ describe('Standard OpenID CIBA, driven by openid-client', () => {
   beforeAll(async () => {
     env = await testEnvironment();
     api = await env.start(await selfLinked());
-    admin = await gatewayToken({ tenant: 'acme', sub: 'idp', scope: 'countersign:admin' });
+    admin = await adminToken();
     callbacks = await CallbackServer.start();
     const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
     clientKey = privateKey;

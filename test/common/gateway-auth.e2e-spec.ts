@@ -8,6 +8,7 @@ import { generatePrivateJwk } from '../../src/common/keys/key-files';
 import { SigningKeys } from '../../src/common/keys/signing-keys.service';
 import { ApiResponse, call, parkBody, tenantToken } from '../support/api';
 import { TestApp, testEnvironment, TestEnvironment } from '../support/app';
+import { parkApproval } from '../support/approvals';
 import { gatewayToken, prepareTestKeys, TEST_GATEWAY_AUDIENCE, TEST_GATEWAY_ISSUER } from '../support/keys';
 
 const now = () => Math.floor(Date.now() / 1000);
@@ -41,11 +42,7 @@ describe('gateway authentication, approver links and tenancy', () => {
   let acme: string;
   let globex: string;
 
-  const park = async (token = acme, overrides: Record<string, unknown> = {}) => {
-    const res = await call(api.url, 'POST', '/v1/approvals', { token, body: parkBody(overrides) });
-    expect(res.status).toBe(200);
-    return res.body.auth_req_id as string;
-  };
+  const park = (token = acme, overrides: Record<string, unknown> = {}) => parkApproval(api, token, parkBody(overrides));
   const mint = (approvalId: string, approverId = 'bob', tenantId = 'acme') =>
     api.app.get(ApproverLinks).mint({ tenantId, approvalId, approverId });
   const vote = (id: string, token: string) =>

@@ -1,8 +1,7 @@
 import { ApproverLinks } from '../../src/approvals/approver-links.service';
-import { call, parkBody, tenantToken } from '../support/api';
+import { adminToken, call, parkBody, tenantToken } from '../support/api';
 import { TestApp, testEnvironment, TestEnvironment } from '../support/app';
 import { eventually, sql } from '../support/callback-server';
-import { gatewayToken } from '../support/keys';
 
 /** Structured JSON logs with the request id (also in the audit events), and no secret ever written. */
 describe('logs', () => {
@@ -44,7 +43,7 @@ describe('logs', () => {
 
   it('no token, link, cookie or secret reaches the log, whatever the request and its errors', async () => {
     const gateway = await tenantToken('acme');
-    const admin = await gatewayToken({ tenant: 'acme', sub: 'idp', scope: 'countersign:admin' });
+    const admin = await adminToken();
     const parked = await call(api.url, 'POST', '/v1/approvals', { token: gateway, body: parkBody() });
     const id = parked.body.auth_req_id;
     const link = await api.app.get(ApproverLinks).mint({ tenantId: 'acme', approvalId: id, approverId: 'bob' });

@@ -1,7 +1,7 @@
-import { call, parkBody, tenantToken } from '../support/api';
+import { adminToken, call, parkBody, tenantToken } from '../support/api';
 import { testEnvironment, TestEnvironment } from '../support/app';
+import { parkApproval } from '../support/approvals';
 import { eventually, sql } from '../support/callback-server';
-import { gatewayToken } from '../support/keys';
 
 /** Demo mode works out of the box: approvers to name, and their email (with the link) in the log when there is no SMTP server. */
 describe('demo mode', () => {
@@ -13,7 +13,7 @@ describe('demo mode', () => {
 
   it("seeds tenant acme's approvers and groups, and delivers the tour's email to the log", async () => {
     const api = await env.start({ DEMO_MODE: 'true', LOG_LEVEL: 'log' });
-    const admin = await gatewayToken({ tenant: 'acme', sub: 'idp', scope: 'countersign:admin' });
+    const admin = await adminToken();
     const approvers = await call(api.url, 'GET', '/v1/approvers', { token: admin });
     expect(approvers.body.approvers.map((a: { id: string }) => a.id)).toEqual(['alice', 'bob', 'carol', 'dave']);
     const groups = await call(api.url, 'GET', '/v1/approver-groups', { token: admin });
@@ -31,9 +31,7 @@ describe('demo mode', () => {
     try {
       const body = parkBody();
       body.obligation = { approvers: ['user:bob'], binding_message: 'Pay 25,000 EUR to ACME GmbH' };
-      const parked = await call(api.url, 'POST', '/v1/approvals', { token: await tenantToken('acme'), body });
-      expect(parked.status).toBe(200);
-      const id = parked.body.auth_req_id;
+      const id = await parkApproval(api, await tenantToken('acme'), body);
       await eventually(async () => (await sql(env.db.url, `SELECT status FROM notification_deliveries WHERE approval_id = $1`, [id]))[0]?.status === 'sent');
       await eventually(async () => logged.some((l) => l.includes(`email to bob@acme.example`) && l.includes(`/approve/${id}?link=`)));
     } finally {

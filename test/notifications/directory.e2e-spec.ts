@@ -1,4 +1,4 @@
-import { call, parkBody } from '../support/api';
+import { adminToken, call, parkBody } from '../support/api';
 import { TestApp, testEnvironment, TestEnvironment } from '../support/app';
 import { sql } from '../support/callback-server';
 import { gatewayToken } from '../support/keys';
@@ -14,8 +14,8 @@ describe('approver directory', () => {
   beforeAll(async () => {
     env = await testEnvironment({ directory: false });
     api = await env.start();
-    admin = await gatewayToken({ tenant: 'acme', sub: 'idp', scope: 'countersign:admin' });
-    globexAdmin = await gatewayToken({ tenant: 'globex', sub: 'idp', scope: 'countersign:admin' });
+    admin = await adminToken();
+    globexAdmin = await adminToken('globex');
     gateway = await gatewayToken({ tenant: 'acme', sub: 'gateway-1' });
   });
   afterAll(() => env.teardown());

@@ -6,6 +6,7 @@ import { NotificationQueue } from '../../src/notifications/notification-queues';
 import { signedLink } from '../support/keys';
 import { call, parkBody, tenantToken } from '../support/api';
 import { REDIS_URL, selfLinked, TestApp, testEnvironment, TestEnvironment } from '../support/app';
+import { parkApproval, voteAs } from '../support/approvals';
 import { auditTypes, eventually, sleep, sql } from '../support/callback-server';
 import { linkIn, notificationSinks, NotificationSinks } from '../support/notifications';
 
@@ -29,9 +30,7 @@ describe('notifying approvers: email, web push, escalation, reminders', () => {
   async function park(obligation: Record<string, unknown> = {}, overrides: Record<string, unknown> = {}): Promise<string> {
     const body = parkBody(overrides);
     body.obligation = { ...body.obligation, ...obligation };
-    const res = await call(api.url, 'POST', '/v1/approvals', { token: gateway, body });
-    expect(res.status).toBe(200);
-    return res.body.auth_req_id;
+    return parkApproval(api, gateway, body);
   }
 
   const mailFor = (to: string, id: string, timeoutMs?: number) =>
@@ -52,10 +51,8 @@ describe('notifying approvers: email, web push, escalation, reminders', () => {
       [id],
     );
 
-  const vote = async (id: string, approverId: string, decision: 'approve' | 'deny', viaGroup?: string) => {
-    const { token } = await api.app.get(ApproverLinks).mint({ tenantId: 'acme', approvalId: id, approverId, viaGroup });
-    return call(api.url, 'POST', `/v1/approvals/${id}/decisions`, { token, body: { decision, reason: `${approverId} says ${decision}` } });
-  };
+  const vote = (id: string, approverId: string, decision: 'approve' | 'deny', viaGroup?: string) =>
+    voteAs(api, { approvalId: id, approverId, decision, reason: `${approverId} says ${decision}`, viaGroup });
 
   /** A link signed by this service for anyone, eligible or not (what an insider's forged link looks like). */
   const rawLink = (id: string, approverId: string, extra: Record<string, unknown> = {}) => signedLink(api.app, { id, approver: approverId, extra });

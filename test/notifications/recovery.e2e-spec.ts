@@ -1,6 +1,6 @@
-import { ApproverLinks } from '../../src/approvals/approver-links.service';
-import { call, parkBody, tenantToken } from '../support/api';
+import { adminToken, call, parkBody, tenantToken } from '../support/api';
 import { selfLinked, testEnvironment, TestEnvironment } from '../support/app';
+import { parkApproval, voteAs } from '../support/approvals';
 import { auditTypes, eventually, sql } from '../support/callback-server';
 import { addApprovers } from '../support/directory';
 import { agentToken, gatewayToken } from '../support/keys';
@@ -26,9 +26,7 @@ describe('notifications survive restarts and a Redis that lost its data', () => 
     const apiOnly = await env.start({ ...sinks.config, RUN_WORKERS: 'false' });
     const body = parkBody();
     body.obligation = { approvers: ['user:bob'], quorum: 1, escalate_after: 2, escalate_to: ['user:erin'], expires_in: 120 };
-    const parked = await call(apiOnly.url, 'POST', '/v1/approvals', { token: await tenantToken(), body });
-    expect(parked.status).toBe(200);
-    const id = parked.body.auth_req_id;
+    const id = await parkApproval(apiOnly, await tenantToken(), body);
     expect(await env.flushRedis()).toBeGreaterThan(0);
 
     const links = await selfLinked();
@@ -71,7 +69,7 @@ describe('notifications survive restarts and a Redis that lost its data', () => 
 
   it('a policy whose approvers nobody can be denies the call with approvers_unavailable instead of parking it', async () => {
     const api = await env.start(sinks.config);
-    const admin = await gatewayToken({ tenant: 'initech', sub: 'idp', scope: 'countersign:delegations countersign:admin' });
+    const admin = await adminToken('initech', 'countersign:delegations countersign:admin');
     const human = 'ivan';
     const agent = 'spiffe://initech.example/agents/payer';
     const granted = await call(api.url, 'POST', '/v1/delegations', { token: admin, body: { human, agent, tools: ['payments/*'] } });
@@ -102,8 +100,7 @@ describe('notifications survive restarts and a Redis that lost its data', () => 
     expect(parked.status).toBe(202);
     const id = parked.body.auth_req_id;
     await mailFor('ivan@initech.example', id);
-    const { token } = await api.app.get(ApproverLinks).mint({ tenantId: 'initech', approvalId: id, approverId: 'fin-1', viaGroup: 'finance' });
-    expect((await call(api.url, 'POST', `/v1/approvals/${id}/decisions`, { token, body: { decision: 'approve', reason: 'ok' } })).status).toBe(200);
+    expect((await voteAs(api, { tenantId: 'initech', approvalId: id, approverId: 'fin-1', decision: 'approve', reason: 'ok', viaGroup: 'finance' })).status).toBe(200);
     await api.close();
   });
 });

@@ -1,8 +1,7 @@
-import { ApproverLinks } from '../../src/approvals/approver-links.service';
-import { call, parkBody, tenantToken } from '../support/api';
+import { adminToken, call, parkBody, tenantToken } from '../support/api';
 import { TestApp, testEnvironment, TestEnvironment } from '../support/app';
+import { voteAs } from '../support/approvals';
 import { eventually } from '../support/callback-server';
-import { gatewayToken } from '../support/keys';
 
 /** The domain's events reach /metrics: decisions, time to decision, callback failures. */
 describe('metrics from the domain', () => {
@@ -14,7 +13,7 @@ describe('metrics from the domain', () => {
   beforeAll(async () => {
     env = await testEnvironment();
     api = await env.start({ CALLBACK_MAX_ATTEMPTS: '1' });
-    admin = await gatewayToken({ tenant: 'acme', sub: 'prometheus', scope: 'countersign:admin' });
+    admin = await adminToken('acme', 'countersign:admin', 'prometheus');
     gateway = await tenantToken('acme');
   });
   afterAll(() => env.teardown());
@@ -34,8 +33,7 @@ describe('metrics from the domain', () => {
     const body = parkBody({ delivery: { mode: 'ping', notification_endpoint: 'http://127.0.0.1:9/closed', notification_token: 'tok' } });
     const parked = await call(api.url, 'POST', '/v1/approvals', { token: gateway, body });
     const id = parked.body.auth_req_id;
-    const { token } = await api.app.get(ApproverLinks).mint({ tenantId: 'acme', approvalId: id, approverId: 'bob' });
-    expect((await call(api.url, 'POST', `/v1/approvals/${id}/decisions`, { token, body: { decision: 'approve', reason: 'ok' } })).body.status).toBe('approved');
+    expect((await voteAs(api, { approvalId: id, approverId: 'bob', decision: 'approve', reason: 'ok' })).body.status).toBe('approved');
     const text = await eventually(async () => {
       const t = await scrape();
       return value(t, /^countersign_callback_failures_total /) >= 1 && t;

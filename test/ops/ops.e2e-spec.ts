@@ -6,7 +6,7 @@ import { Metrics } from '../../src/ops/metrics.service';
 import { RedisConnections } from '../../src/common/redis/redis-connections';
 import { AppConfig } from '../../src/config/app-config';
 import { expectedMigrationNames, RedisHealthIndicator } from '../../src/ops/health-indicators';
-import { call } from '../support/api';
+import { adminToken, call } from '../support/api';
 import { freePort, REDIS_URL, TestApp, testEnvironment, TestEnvironment } from '../support/app';
 import { eventually } from '../support/callback-server';
 import { gatewayToken } from '../support/keys';
@@ -39,7 +39,7 @@ describe('ops: readiness, metrics and the queue dashboard', () => {
   beforeAll(async () => {
     env = await testEnvironment();
     api = await env.start();
-    admin = await gatewayToken({ tenant: 'acme', sub: 'ops', scope: 'countersign:admin' });
+    admin = await adminToken('acme', 'countersign:admin', 'ops');
     plain = await gatewayToken({ tenant: 'acme', sub: 'gateway-1', scope: 'countersign:delegations' });
   });
   afterAll(async () => {

@@ -58,3 +58,8 @@ export function parkBody(overrides: Record<string, any> = {}): Record<string, an
 export async function tenantToken(tenant = 'acme', sub = 'gateway-1'): Promise<string> {
   return gatewayToken({ tenant, sub });
 }
+
+/** A gateway token with the admin scope (or another scope), as an identity provider's admin client gets it. */
+export async function adminToken(tenant = 'acme', scope = 'countersign:admin', sub = 'idp'): Promise<string> {
+  return gatewayToken({ tenant, sub, scope });
+}
