@@ -22,6 +22,9 @@ import { normalizeIntent, toolCategory } from './policy/intent';
 import { HumanApprovalObligation, Obligation, PolicyDecision, Verdict } from './policy/policy-engine';
 import { RiskSignals } from './risk-signals.service';
 
+/** The reason code of a call outside the delegation chain (the starter set's `forbid-not-delegated` names it too). */
+export const NOT_DELEGATED = 'not_delegated';
+
 export interface AuthorizationResult {
   verdict: Verdict;
   decision_id: string;
@@ -165,7 +168,10 @@ export class Authorize {
       hour_of_day: signals.hour_of_day,
       gateway_signals: input.risk.signals,
     };
-    let decision = policy.engine.evaluate(facts);
+    // The intersection is built in: a call outside any hop's delegation is denied whatever the
+    // tenant's set says, so a permissive set (no `forbid unless granted`, or a broken one) can
+    // never widen a delegation. The set still runs, so its own deny reasons are kept for the audit.
+    let decision = granted ? policy.engine.evaluate(facts) : notDelegated(policy.engine.evaluate(facts));
     // An approval that demands the agent's reason cannot be asked for without one.
     const needsReason = decision.obligations.some((o) => o.type === 'human_approval' && o.reason_required);
     if (decision.verdict === 'allow_with_obligations' && needsReason && !input.reason) {
@@ -237,4 +243,11 @@ export class Authorize {
 
 function deny(reasons: string[]): PolicyDecision {
   return { verdict: 'deny', obligations: [], determining_policies: [], reasons };
+}
+
+/** A policy's decision on a call no delegation covers: always a deny that names not_delegated. */
+function notDelegated(decision: PolicyDecision): PolicyDecision {
+  // A permit's reasons (granted_read, …) would be false in a deny; a forbid's are kept.
+  if (decision.verdict !== 'deny') return deny([NOT_DELEGATED]);
+  return decision.reasons.includes(NOT_DELEGATED) ? decision : { ...decision, reasons: [NOT_DELEGATED, ...decision.reasons] };
 }
