@@ -927,6 +927,57 @@ describe('POST /v1/authorize scenarios (starter policy set)', () => {
       expect(narrower.body).toMatchObject({ grantor: 'wide-A', parent_id: parent.body.id });
     });
 
+    const grantAs = (body: Record<string, unknown>) => call(api.url, 'POST', '/v1/delegations', { token: admin, body });
+    /** A 400 invalid_request whose field list names `field`, with a message containing `says`. */
+    const refusedNaming = (res: { status: number; body: any }, field: string, says: string | RegExp) => {
+      expect(res.status).toBe(400);
+      expect(res.body.error).toBe('invalid_request');
+      const problem = (res.body.errors as { field: string; message: string }[]).find((e) => e.field === field);
+      expect(problem?.message).toMatch(says);
+    };
+    /** Nothing stored for this grantee: no delegation row, no audit event. */
+    const nothingStoredFor = async (agent: string) => {
+      expect(await sql(env.db.url, `SELECT id FROM delegations WHERE grantee_id = $1`, [agent])).toEqual([]);
+      expect(await sql(env.db.url, `SELECT id FROM audit_events WHERE type = 'delegation.granted' AND agent_id = $1`, [agent])).toEqual([]);
+    };
+
+    it('a sub-agent delegation wider than its parent in resources (a wider pattern, or none at all) is refused with 400 naming resources, and nothing is stored', async () => {
+      const parent = await grantAs({ human: 'wide-alice', agent: 'res-A', tools: ['calendar/*'], resources: ['calendar:alice', 'calendar:team-*'] });
+      expect(parent.status).toBe(201);
+      for (const resources of [['calendar:*'], ['*'], ['calendar:alice', 'calendar:bob'], ['calendar:alice*'], ['calendar:team*'], undefined]) {
+        const res = await grantAs({ human: 'wide-alice', agent: 'res-B', tools: ['calendar/read_calendar'], parent_id: parent.body.id, ...(resources ? { resources } : {}) });
+        refusedNaming(res, 'resources', resources ? /not within the parent delegation's resources/ : /must be given.*none means any resource/);
+      }
+      await nothingStoredFor('res-B');
+      for (const resources of [['calendar:alice'], ['calendar:team-a*', 'calendar:team-ops'], ['calendar:team-*']]) {
+        const narrower = await grantAs({ human: 'wide-alice', agent: 'res-B', tools: ['calendar/read_calendar'], parent_id: parent.body.id, resources });
+        expect(narrower.status).toBe(201);
+        expect(narrower.body).toMatchObject({ parent_id: parent.body.id, resources });
+      }
+      // Under a parent with no resource limit, a child may name any resources, or none.
+      const open = await grantAs({ human: 'wide-alice', agent: 'res-C', tools: ['calendar/*'] });
+      expect((await grantAs({ human: 'wide-alice', agent: 'res-D', tools: ['calendar/*'], parent_id: open.body.id })).status).toBe(201);
+      expect((await grantAs({ human: 'wide-alice', agent: 'res-D', tools: ['calendar/*'], parent_id: open.body.id, resources: ['*'] })).status).toBe(201);
+    });
+
+    it('a sub-agent delegation that would outlive its parent, or start before it, is refused with 400 naming the field, and nothing is stored', async () => {
+      const parent = await grantAs({ human: 'wide-alice', agent: 'win-A', tools: ['orders/*'], not_before: iso(3600_000), expires_at: iso(DAY) });
+      expect(parent.status).toBe(201);
+      const child = (window: Record<string, string>) => grantAs({ human: 'wide-alice', agent: 'win-B', tools: ['orders/read_order'], parent_id: parent.body.id, ...window });
+      refusedNaming(await child({ not_before: iso(3600_000) }), 'expires_at', /must be given and no later than the parent delegation's expiry/);
+      refusedNaming(await child({ not_before: iso(3600_000), expires_at: iso(2 * DAY) }), 'expires_at', /no later than the parent delegation's expiry/);
+      refusedNaming(await child({ expires_at: iso(DAY / 2) }), 'not_before', /no earlier than the parent delegation's not_before/);
+      refusedNaming(await child({ not_before: iso(60_000), expires_at: iso(DAY / 2) }), 'not_before', /no earlier than/);
+      await nothingStoredFor('win-B');
+      const within = await child({ not_before: iso(2 * 3600_000), expires_at: iso(DAY / 2) });
+      expect(within.status).toBe(201);
+
+      const expired = await grantAs({ human: 'wide-alice', agent: 'win-C', tools: ['orders/*'], expires_at: iso(-60_000) });
+      expect(expired.status).toBe(201);
+      refusedNaming(await grantAs({ human: 'wide-alice', agent: 'win-D', tools: ['orders/*'], parent_id: expired.body.id }), 'parent_id', /expired/);
+      await nothingStoredFor('win-D');
+    });
+
     it('a sub-agent delegation for another human than its parent\'s is refused with 400 naming human', async () => {
       const parent = await call(api.url, 'POST', '/v1/delegations', { token: admin, body: { human: 'h-alice', agent: 'h-A', tools: ['orders/*'] } });
       const res = await call(api.url, 'POST', '/v1/delegations', {

@@ -3,9 +3,9 @@ import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { RejectParkedApprovals } from '../../approvals/reject-parked-approvals.usecase';
 import { AuditLog } from '../../audit/audit-log.service';
-import { InvalidRequest, NotFound } from '../../common/errors/protocol-errors';
+import { FieldProblem, InvalidRequest, NotFound } from '../../common/errors/protocol-errors';
 import { RedisBus } from '../../common/redis/redis-bus.service';
-import { toolPatternWithin } from '../policy/delegation-chain';
+import { resourcesWithin, toolPatternWithin } from '../policy/delegation-chain';
 import { Delegation } from './delegation.entity';
 import { GrantDelegationInput } from './grant-delegation.command';
 
@@ -47,9 +47,8 @@ export class Delegations implements OnModuleInit {
       if (parent.humanId !== input.human) {
         throw InvalidRequest.forFields([{ field: 'human', message: 'must be the human of the parent delegation: the originating human never changes' }]);
       }
-      // Each hop narrows: a sub-agent may be given only what its parent holds.
-      const wider = input.tools.find((t) => !parent.tools.some((p) => toolPatternWithin(t, p)));
-      if (wider) throw InvalidRequest.forFields([{ field: 'tools', message: `"${wider}" is not within the parent delegation's tools` }]);
+      const problems = widening(parent, input, new Date());
+      if (problems.length) throw InvalidRequest.forFields(problems);
       grantor = parent.granteeId;
     }
     const delegation = this.dataSource.manager.create(Delegation, {
@@ -154,4 +153,34 @@ export class Delegations implements OnModuleInit {
     if (cached.rows.some((d) => d.notBefore && d.notBefore > now)) return { ok: false, problem: 'delegation_not_yet_valid' };
     return { ok: false, problem: 'no_delegation' };
   }
+}
+
+/**
+ * How a sub-delegation would hold more than its parent: each hop narrows, in tools, in resources
+ * (none named means any resource) and in time (it may start no earlier and end no later). The
+ * evaluation intersects the hops anyway; refusing here keeps what is stored honest about what an
+ * agent may do.
+ */
+function widening(parent: Delegation, input: GrantDelegationInput, now: Date): FieldProblem[] {
+  const problems: FieldProblem[] = [];
+  const tool = input.tools.find((t) => !parent.tools.some((p) => toolPatternWithin(t, p)));
+  if (tool) problems.push({ field: 'tools', message: `"${tool}" is not within the parent delegation's tools` });
+  if (!input.resources) {
+    if (!resourcesWithin(null, parent.resources)) {
+      problems.push({ field: 'resources', message: `must be given: the parent delegation is limited to ${JSON.stringify(parent.resources)}, and none means any resource` });
+    }
+  } else {
+    const resource = input.resources.find((r) => !resourcesWithin([r], parent.resources));
+    if (resource) problems.push({ field: 'resources', message: `"${resource}" is not within the parent delegation's resources` });
+  }
+  if (parent.expiresAt) {
+    const at = parent.expiresAt.toISOString();
+    if (parent.expiresAt <= now) problems.push({ field: 'parent_id', message: `the parent delegation expired at ${at}` });
+    else if (!input.expires_at) problems.push({ field: 'expires_at', message: `must be given and no later than the parent delegation's expiry (${at})` });
+    else if (new Date(input.expires_at) > parent.expiresAt) problems.push({ field: 'expires_at', message: `must be no later than the parent delegation's expiry (${at})` });
+  }
+  if (parent.notBefore && parent.notBefore > (input.not_before ? new Date(input.not_before) : now)) {
+    problems.push({ field: 'not_before', message: `must be no earlier than the parent delegation's not_before (${parent.notBefore.toISOString()}); none means now` });
+  }
+  return problems;
 }

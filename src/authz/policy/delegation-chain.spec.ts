@@ -7,6 +7,8 @@ import {
   Hop,
   hopCovers,
   resourcePatternMatches,
+  resourcePatternWithin,
+  resourcesWithin,
   toolPatternMatches,
   toolPatternWithin,
 } from './delegation-chain';
@@ -143,6 +145,29 @@ describe('delegation chains, for random chains and calls', () => {
       RUNS,
     );
   });
+
+  it('a resource pattern within another matches no resource (nor the absence of one) the other does not', () => {
+    const pattern = fc.constantFrom(...RESOURCE_PATTERNS, 'acct-1*', 'acct-1-*', 'a*', 'doc-10');
+    const id = fc.option(fc.constantFrom('acct-1', 'acct-10', 'acct-1-x', 'acct-2', 'doc-1', 'doc-10', 'a', 'x'), { nil: undefined });
+    fc.assert(
+      fc.property(pattern, pattern, id, (a, b, r) => {
+        if (resourcePatternWithin(a, b) && resourcePatternMatches(a, r)) expect(resourcePatternMatches(b, r)).toBe(true);
+      }),
+      RUNS,
+    );
+  });
+
+  it('a grant whose resources are within its parent\'s covers no call the parent does not', () => {
+    fc.assert(
+      fc.property(grant, grant, call, (child, parent, c) => {
+        if (!resourcesWithin(child.resources, parent.resources)) return;
+        if (grantCovers({ tools: ['*'], resources: child.resources }, c.server, c.tool, c.resource)) {
+          expect(grantCovers({ tools: ['*'], resources: parent.resources }, c.server, c.tool, c.resource)).toBe(true);
+        }
+      }),
+      RUNS,
+    );
+  });
 });
 
 describe('delegation chains, by example', () => {
@@ -172,6 +197,26 @@ describe('delegation chains, by example', () => {
     ['a specific pattern does not match a call without a resource', 'acct-*', undefined, false],
   ])('resource patterns: %s', (_n, pattern, id, expected) => {
     expect(resourcePatternMatches(pattern, id)).toBe(expected);
+  });
+
+  it.each([
+    ['a pattern is within itself', 'calendar:alice', 'calendar:alice', true],
+    ['an id is within a prefix it starts with', 'calendar:alice', 'calendar:*', true],
+    ['a longer prefix is within a shorter one', 'calendar:team-a*', 'calendar:team-*', true],
+    ['anything is within "*"', 'calendar:*', '*', true],
+    ['a prefix is not within an exact id', 'calendar:*', 'calendar:alice', false],
+    ['a prefix is not within a longer prefix', 'calendar:team*', 'calendar:team-*', false],
+    ['an id with the exact one as prefix is not within it', 'calendar:alice*', 'calendar:alice', false],
+    ['"*" is within nothing narrower', '*', 'calendar:*', false],
+  ])('resource narrowing: %s', (_n, a, b, expected) => {
+    expect(resourcePatternWithin(a, b)).toBe(expected);
+  });
+
+  it('resource limits: none (any resource) is within only none or "*"; any list is within none', () => {
+    expect(resourcesWithin(null, ['calendar:alice'])).toBe(false);
+    expect(resourcesWithin(undefined, ['*'])).toBe(true);
+    expect(resourcesWithin(['calendar:*'], null)).toBe(true);
+    expect(resourcesWithin(['calendar:alice', 'calendar:bob'], ['calendar:alice'])).toBe(false);
   });
 
   it('a grant without resource limits covers any resource; one with limits only those', () => {

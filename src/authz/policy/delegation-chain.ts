@@ -49,6 +49,24 @@ export function toolPatternWithin(a: string, b: string): boolean {
   return bt === '*' && a.split('/')[0] === bs;
 }
 
+/**
+ * Is resource pattern `a` within `b`: does `b` match every resource id `a` matches? An exact id is
+ * within itself and within a prefix it starts with; a prefix pattern is within a shorter prefix of
+ * it. "*" also matches a call that names no resource, so "*" is within nothing but "*".
+ */
+export function resourcePatternWithin(a: string, b: string): boolean {
+  if (b === '*' || a === b) return true;
+  if (a === '*' || !b.endsWith('*')) return false;
+  return a.startsWith(b.slice(0, -1));
+}
+
+/** Are resource limits `a` within `b` (null: any resource, the widest)? */
+export function resourcesWithin(a: string[] | null | undefined, b: string[] | null | undefined): boolean {
+  if (!b) return true;
+  if (!a) return b.includes('*');
+  return a.every((x) => b.some((y) => resourcePatternWithin(x, y)));
+}
+
 /** The tool patterns the chain grants, as an explicit intersection (for display and audit). */
 export function effectiveToolPatterns(hops: Hop[]): string[] {
   if (hops.length === 0) return [];
