@@ -2,6 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { ApprovalsModule } from './approvals/approvals.module';
 import { AuditModule } from './audit/audit.module';
 import { AuthzModule } from './authz/authz.module';
+import { AuthZenModule } from './authzen/authzen.module';
 import { CibaModule } from './ciba/ciba.module';
 import { CommonModule } from './common/common.module';
 import { DatabaseModule } from './common/database/database.module';
@@ -28,6 +29,7 @@ export class AppModule {
         ApprovalsModule.register({ http: true, workers: config.RUN_WORKERS }),
         NotificationsModule.register({ http: true, workers: config.RUN_WORKERS }),
         AuthzModule,
+        AuthZenModule,
         CibaModule,
         OpsModule,
       ],

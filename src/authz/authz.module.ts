@@ -20,5 +20,6 @@ import { RiskSignals } from './risk-signals.service';
   imports: [TypeOrmModule.forFeature([Delegation, PolicySet, ActivePolicySet])],
   controllers: [AuthorizeController, DelegationsController, PoliciesController],
   providers: [Authorize, AgentIdentityVerifier, Delegations, PolicyStore, RiskSignals],
+  exports: [Authorize, AgentIdentityVerifier],
 })
 export class AuthzModule {}
