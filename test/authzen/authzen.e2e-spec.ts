@@ -167,6 +167,20 @@ describe('AuthZEN Authorization API 1.0', () => {
       expect(redeemed.body).toMatchObject({ auth_req_id: id, approval_token: expect.any(String) });
     });
 
+    it('echoes any X-Request-ID as sent, not only plain tokens, on decisions and errors alike (§10.1.3)', async () => {
+      // Not a plain token: the rest of the service would answer with an id of its own.
+      const ascii = 'PEP request #42 (retry 1)';
+      const body = { subject: subject('reader'), action: { name: 'read_document', properties: { server: 'docs' } }, resource: readDoc('1'), context: session() };
+      const ok = await evaluate(body, { 'x-request-id': ascii });
+      expect(ok.headers.get('x-request-id')).toBe(ascii);
+      const bad = await evaluate({ ...body, subject: undefined }, { 'x-request-id': ascii });
+      expect(bad.status).toBe(400);
+      expect(bad.headers.get('x-request-id')).toBe(ascii);
+      const anonymous = await call(api.url, 'POST', '/access/v1/evaluations', { body, headers: { 'x-request-id': ascii } });
+      expect(anonymous.status).toBe(401);
+      expect(anonymous.headers.get('x-request-id')).toBe(ascii);
+    });
+
     it('ignores members it does not know, at every level (§10.1.1)', async () => {
       const res = await evaluate({
         subject: { ...subject('reader'), department: 'Sales' },
