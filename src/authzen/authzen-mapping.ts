@@ -19,7 +19,7 @@ export const TOOL_RESOURCE_TYPE = 'tool';
 export const TOOLS_CALL = 'tools/call';
 /**
  * The `acr_value` of the step-up obligation that stands for "a human approved this exact call":
- * a PEP that does not know it cannot comply, and so (Obligations Profile §4.3) denies: fail closed.
+ * a PEP that does not know it cannot comply, and so (Obligations Profile §4.4) denies: fail closed.
  */
 export const HUMAN_APPROVAL_ACR = 'urn:countersign:acr:human-approval';
 
