@@ -58,6 +58,11 @@ export class ApprovalJobs {
     );
   }
 
+  /** Whether the periodic reconciliation's scheduler exists (a Redis that lost its data has none). */
+  async hasReconciliationSchedule(): Promise<boolean> {
+    return (await this.maintenanceQueue.getJobScheduler(RECONCILE_SCHEDULER_ID)) !== undefined;
+  }
+
   async cancelExpiry(approvalId: string): Promise<void> {
     // A removed job is only an optimisation: the expiry handler skips settled requests anyway.
     await this.expiryQueue.remove(expiryJobId(approvalId)).catch(() => undefined);

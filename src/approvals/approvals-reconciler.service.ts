@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { RedisConnections } from '../common/redis/redis.module';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
@@ -7,18 +7,36 @@ import { ApprovalRequest } from './approval-request.entity';
 import { ApproverRouting } from './approver-routing.port';
 
 const PAGE = 1000;
+/** Written before every full reconciliation; its absence means Redis lost its data since. */
+const MARKER = 'reconciler:marker';
 
 /**
  * Postgres is the truth, Redis only schedules. At start-up this re-adds the job every open
- * request needs (expiry for pending ones, the callback for settled-but-undelivered ones).
- * Job ids are deterministic, so re-adding a job that still exists is a no-op; a finished job
- * (completed or failed) whose request still needs it is replaced. It runs again every
- * RECONCILE_INTERVAL_SECONDS (a BullMQ job scheduler) and whenever Redis comes back after a
- * disconnect, since a restarted Redis without persistence has lost every job.
+ * request needs (expiry for pending ones, the callback for settled-but-undelivered ones, and
+ * the notification rounds and deliveries still owed). Job ids are deterministic, so re-adding a
+ * job that still exists is a no-op; a finished job (completed or failed) whose request still
+ * needs it is replaced. It runs again every RECONCILE_INTERVAL_SECONDS (a BullMQ job scheduler),
+ * whenever Redis comes back after a disconnect, and whenever Redis turns out to have lost its
+ * data while the connection stayed up (FLUSHALL, a failover to an empty replica).
+ *
+ * That last case cannot rely on anything Redis holds: the flush removes the job scheduler
+ * too. So a plain timer in this process (REDIS_LOSS_CHECK_INTERVAL_MS) checks for a marker key
+ * written at reconcile time, and for the scheduler; either missing means the jobs are gone.
+ * Every worker instance that notices reconciles: that is idempotent, and needs no election that
+ * a crash could leave half done.
  */
 @Injectable()
-export class ApprovalsReconciler implements OnApplicationBootstrap {
+export class ApprovalsReconciler implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(ApprovalsReconciler.name);
+  private timer?: NodeJS.Timeout;
+  /** The run in progress (one at a time per process), and whether another was asked for meanwhile. */
+  private running: Promise<void> | null = null;
+  private again = false;
+  /** The last run failed: the next check reconciles whatever the marker says. */
+  private owed = false;
+  private checking = false;
+  private unreachable = false;
+  private stopped = false;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -31,12 +49,21 @@ export class ApprovalsReconciler implements OnApplicationBootstrap {
   async onApplicationBootstrap(): Promise<void> {
     await this.reconcileAndSchedule();
     // 'ready' fires again after every reconnect: the Redis we talk to now may have lost our jobs.
-    this.redis.commands.on('ready', () => {
-      this.reconcileAndSchedule().catch((e) => this.logger.error(`reconcile after reconnect failed: ${(e as Error).message}`));
-    });
+    this.redis.commands.on('ready', () => void this.reconcileSoon('after a Redis reconnect'));
+    this.timer = setInterval(() => void this.checkForLostData(), this.config.REDIS_LOSS_CHECK_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    // Let a run finish while Redis and Postgres are still open (it is idempotent if cut short anyway).
+    await this.running;
   }
 
   async reconcileAndSchedule(): Promise<void> {
+    // The marker goes first: a flush during the run removes it, and the next check runs again.
+    await this.redis.commands.set(this.redis.key(MARKER), new Date().toISOString());
     const { expiries, callbacks, notifications } = await this.reconcile();
     await this.jobs.scheduleReconciliation(this.config.RECONCILE_INTERVAL_SECONDS);
     if (expiries || callbacks || notifications) {
@@ -49,6 +76,59 @@ export class ApprovalsReconciler implements OnApplicationBootstrap {
     const callbacks = await this.forEachPage(`r.callback_state = 'pending'`, (page) => this.jobs.reviveCallback(...page));
     const notifications = await this.routing.reconcile();
     return { expiries, callbacks, notifications };
+  }
+
+  /** The timer's check: has Redis lost its data since the last run? Then rebuild everything. */
+  async checkForLostData(): Promise<void> {
+    if (this.checking || this.running || this.stopped) return;
+    this.checking = true;
+    try {
+      const reason = await this.lostData();
+      if (this.unreachable) this.logger.log('Redis answers again');
+      this.unreachable = false;
+      if (reason) {
+        this.logger.warn(`${reason}: rebuilding every job from Postgres`);
+        await this.reconcileSoon(reason);
+      }
+    } catch (e) {
+      // Redis is down: the 'ready' event reconciles when it is back. Said once per outage.
+      if (!this.unreachable) this.logger.warn(`cannot check Redis for lost jobs: ${(e as Error).message}`);
+      this.unreachable = true;
+    } finally {
+      this.checking = false;
+    }
+  }
+
+  private async lostData(): Promise<string | null> {
+    if (this.owed) return 'the last reconciliation failed';
+    if (!(await this.redis.commands.exists(this.redis.key(MARKER)))) return 'Redis lost its data (the reconciler marker is gone)';
+    if (this.config.RECONCILE_INTERVAL_SECONDS > 0 && !(await this.jobs.hasReconciliationSchedule())) {
+      return 'Redis lost its data (the reconcile scheduler is gone)';
+    }
+    return null;
+  }
+
+  /** One run at a time; asking during a run queues exactly one more after it. A failure is retried by the next check. */
+  private reconcileSoon(reason: string): Promise<void> {
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = (async () => {
+      do {
+        this.again = false;
+        try {
+          await this.reconcileAndSchedule();
+          this.owed = false;
+        } catch (e) {
+          this.owed = true;
+          this.logger.error(`reconcile (${reason}) failed: ${(e as Error).message}`);
+        }
+      } while (this.again && !this.stopped);
+    })().finally(() => {
+      this.running = null;
+    });
+    return this.running;
   }
 
   /** Keyset pagination over the requests matching `where`; returns how many there were. */

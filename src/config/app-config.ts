@@ -83,6 +83,7 @@ export const configSchema = z
     RUN_WORKERS: bool.default(true),
     WORKER_CONCURRENCY: int(1, 1000).default(50),
     RECONCILE_INTERVAL_SECONDS: int(0, 86400).default(60),
+    REDIS_LOSS_CHECK_INTERVAL_MS: int(100, 600000).default(5000),
 
     GATEWAY_JWKS_URL: url(['http', 'https']).optional(),
     GATEWAY_JWKS_FILE: z.string().min(1).optional(),

@@ -1,5 +1,5 @@
 import { Queue } from 'bullmq';
-import { ApprovalQueue, callbackJobId, expiryJobId } from '../../src/approvals/approval-queues';
+import { ApprovalQueue, callbackJobId, expiryJobId, RECONCILE_SCHEDULER_ID } from '../../src/approvals/approval-queues';
 import { ApprovalsReconciler } from '../../src/approvals/approvals-reconciler.service';
 import { redisConnectionOptions } from '../../src/common/queues/queues.module';
 import { RedisConnections } from '../../src/common/redis/redis.module';
@@ -235,7 +235,8 @@ describe('recovery after a restart and after Redis lost its data', () => {
 
   it('when Redis comes back empty after a disconnect, the service rebuilds its jobs without a restart', async () => {
     const env = await freshEnv();
-    const app = await env.start({ RECONCILE_INTERVAL_SECONDS: '0' });
+    // No periodic reconcile and no timely check for lost data: only the reconnect can bring the job back.
+    const app = await env.start({ RECONCILE_INTERVAL_SECONDS: '0', REDIS_LOSS_CHECK_INTERVAL_MS: '600000' });
     const id = await park(app, { expiresIn: 3 });
     await env.flushRedis();
     // What a Redis restart without persistence looks like from here: the connection drops, Redis is empty.
@@ -247,5 +248,46 @@ describe('recovery after a restart and after Redis lost its data', () => {
       admin.disconnect();
     }
     await expectExpiredOnTime(env, id);
+  });
+
+  it('when Redis loses its data while the connection stays up, expiries and callbacks still happen without a restart', async () => {
+    const env = await freshEnv();
+    let answer = 503;
+    const p = '/recovery/flush-live';
+    const endpoint = server.on(p, (res) => {
+      res.writeHead(answer);
+      res.end();
+    });
+    // The periodic reconcile is a minute away (and its scheduler goes with the flush); a retry too.
+    const app = await env.start({ RECONCILE_INTERVAL_SECONDS: '60', REDIS_LOSS_CHECK_INTERVAL_MS: '200', CALLBACK_BACKOFF_MS: '60000' });
+    const decided = [await park(app, { endpoint, expiresIn: 600 }), await park(app, { endpoint, expiresIn: 600 })];
+    for (const id of decided) await approve(app, id);
+    await eventually(async () => (await Promise.all(decided.map((id) => attemptRows(env.db.url, id)))).every((a) => a.length === 1));
+    const pending = [await park(app, { expiresIn: 3 }), await park(app, { expiresIn: 3 }), await park(app, { expiresIn: 3 })];
+
+    // What FLUSHALL looks like to this app: every key gone, the connections untouched.
+    expect(await env.flushRedis()).toBeGreaterThan(0);
+    answer = 200;
+
+    for (const id of pending) await expectExpiredOnTime(env, id);
+    for (const id of decided) {
+      const row = await eventually(async () => {
+        const r = await requestRow(env.db.url, id);
+        return r.callback_state === 'delivered' && r;
+      }, 5000);
+      expect(row.status).toBe('approved');
+      expect((await attemptRows(env.db.url, id)).map((a) => [a.attempt, a.outcome])).toEqual([
+        [1, 'retrying'],
+        [2, 'delivered'],
+      ]);
+    }
+    expect(server.requestsTo(p)).toHaveLength(4);
+    // The periodic reconcile's scheduler is back too.
+    const maintenance = queue(env, ApprovalQueue.Maintenance);
+    try {
+      expect(await maintenance.getJobScheduler(RECONCILE_SCHEDULER_ID)).toBeDefined();
+    } finally {
+      await maintenance.close();
+    }
   });
 });

@@ -67,6 +67,23 @@ describe('notifications survive restarts and a Redis that lost its data', () => 
     await apiOnly.close();
   });
 
+  it('an escalation and a reminder whose delayed jobs a running service lost to a Redis flush are still sent, without a restart', async () => {
+    const links = await selfLinked();
+    const app = await env.start({ ...sinks.config, ...links, REDIS_LOSS_CHECK_INTERVAL_MS: '200' });
+    const body = parkBody();
+    body.obligation = { approvers: ['user:bob'], quorum: 1, escalate_after: 3, escalate_to: ['user:erin'], remind_after: 3, expires_in: 120 };
+    const id = await parkApproval(app, await tenantToken(), body);
+    await mailFor('bob@acme.example', id);
+    // The connection stays up; the escalation and reminder jobs, due in about two seconds, are gone.
+    expect(await env.flushRedis()).toBeGreaterThan(0);
+
+    await mailFor('erin@acme.example', id);
+    const [row] = await sql(env.db.url, `SELECT escalated_at IS NOT NULL AS escalated FROM approval_requests WHERE id = $1`, [id]);
+    expect(row.escalated).toBe(true);
+    await eventually(async () => (await sql(env.db.url, `SELECT reminded_at IS NOT NULL AS reminded FROM approval_requests WHERE id = $1`, [id]))[0]?.reminded);
+    await app.close();
+  });
+
   it('a policy whose approvers nobody can be denies the call with approvers_unavailable instead of parking it', async () => {
     const api = await env.start(sinks.config);
     const admin = await adminToken('initech', 'countersign:delegations countersign:admin');

@@ -75,6 +75,8 @@ export async function testEnvironment(options: { directory?: boolean } = {}): Pr
       CALLBACK_ALLOW_HTTP: 'true',
       CALLBACK_BACKOFF_MS: '100',
       CALLBACK_TIMEOUT_MS: '2000',
+      // A Redis that lost its data is noticed within half a second (a test never waits 5 s for it).
+      REDIS_LOSS_CHECK_INTERVAL_MS: '500',
       ...overrides,
     });
 
