@@ -1,10 +1,10 @@
-import { createHash, randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { randomUUID } from 'node:crypto';
 import { CryptoKey, decodeJwt, exportJWK, generateKeyPair, JWK, SignJWT } from 'jose';
 import { CibaClientAuthentication, JWT_BEARER_ASSERTION_TYPE } from '../../src/ciba/clients/client-authentication.service';
+import { jtiHash, UsedClientAssertions } from '../../src/ciba/clients/used-client-assertions.repository';
 import { InvalidClient, InvalidRequest } from '../../src/common/errors/protocol-errors';
 import { adminToken, call } from '../support/api';
-import { REDIS_URL, TestApp, testEnvironment, TestEnvironment } from '../support/app';
+import { TestApp, testEnvironment, TestEnvironment } from '../support/app';
 import { CallbackServer, sql } from '../support/callback-server';
 import { gatewayToken } from '../support/keys';
 
@@ -441,15 +441,31 @@ describe('CIBA clients', () => {
         } finally {
           await second.close();
         }
-        // The jti is remembered only until the assertion could no longer be accepted anyway (exp plus the clock tolerance).
-        const redis = new Redis(REDIS_URL);
-        try {
-          const { jti, exp } = decodeJwt(once);
-          const key = `${env.redisPrefix}:ciba:assertion-jti:${createHash('sha256').update(`c-jwt\0${jti}`).digest('base64url')}`;
-          expect(await redis.call('PEXPIRETIME', key)).toBe((exp! + 5) * 1000);
-        } finally {
-          redis.disconnect();
-        }
+        // The jti is remembered (in Postgres) only until the assertion could no longer be accepted anyway (exp plus the clock tolerance).
+        const { jti, exp } = decodeJwt(once);
+        const rows = await sql(env.db.url, `SELECT tenant_id, client_id, expires_at FROM used_client_assertions WHERE jti_sha256 = $1`, [jtiHash(jti!)]);
+        expect(rows).toEqual([{ tenant_id: 'acme', client_id: 'c-jwt', expires_at: new Date((exp! + 5) * 1000) }]);
+      });
+
+      it('a used assertion is still refused after Redis lost its data', async () => {
+        const once = await assertion();
+        await expect(authenticate({ body: jwtBody(once) })).resolves.toMatchObject({ clientId: 'c-jwt' });
+        await env.flushRedis();
+        const replay = await refusal(authenticate({ body: jwtBody(once) }));
+        expect(replay).toBeInstanceOf(InvalidClient);
+        expect(replay.code).toBe('invalid_client');
+        expect(replay.description).toMatch(/already been used/);
+      });
+
+      it('forgets a jti once its assertion can no longer be accepted, and only then', async () => {
+        const expired = [`('acme', 'c-jwt', 'old-1', now() - interval '2 minutes')`, `('acme', 'c-jwt', 'old-2', now() - interval '1 day')`];
+        const recent = `('acme', 'c-jwt', 'recent', now() - interval '10 seconds')`;
+        await sql(env.db.url, `INSERT INTO used_client_assertions (tenant_id, client_id, jti_sha256, expires_at) VALUES ${[...expired, recent].join(', ')}`);
+        const store = api.app.get(UsedClientAssertions);
+        expect(await store.purgeExpired()).toBeGreaterThanOrEqual(2);
+        const left = await sql(env.db.url, `SELECT jti_sha256 FROM used_client_assertions WHERE jti_sha256 IN ('old-1', 'old-2', 'recent')`);
+        // A row outlives its assertion by a minute, for app hosts whose clocks disagree.
+        expect(left).toEqual([{ jti_sha256: 'recent' }]);
       });
 
       it('follows a change of the client\'s keys at once', async () => {

@@ -164,7 +164,7 @@ describe('Standard OpenID CIBA, driven by openid-client', () => {
       expect(events.find((e) => e.type === 'approval.token_redeemed')?.actor).toBe('client:gw-basic');
     });
 
-    it('private_key_jwt: the client assertion authenticates both endpoints and a replayed assertion is refused', async () => {
+    it('private_key_jwt: the client assertion authenticates both endpoints and a replayed assertion is refused, even after a Redis flush', async () => {
       const config = await configFor('agent-sdk');
       const started = await initiate(config, { login_hint: 'user:carol' });
       const polling = oidc.pollBackchannelAuthenticationGrant(config, started);
@@ -191,6 +191,11 @@ describe('Standard OpenID CIBA, driven by openid-client', () => {
       const replay = await form(metadata.token_endpoint, params);
       expect(replay.status).toBe(401);
       expect(replay.body.error).toBe('invalid_client');
+      // Single use survives Redis losing its data: the used jti is recorded in Postgres.
+      await env.flushRedis();
+      const afterFlush = await form(metadata.token_endpoint, params);
+      expect(afterFlush.status).toBe(401);
+      expect(afterFlush.body.error).toBe('invalid_client');
     });
 
     it('client_secret_post works too', async () => {

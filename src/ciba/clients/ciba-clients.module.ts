@@ -10,12 +10,13 @@ import { CibaClient } from './ciba-client.entity';
 import { CibaClientsController } from './ciba-clients.controller';
 import { CibaClientAuthentication } from './client-authentication.service';
 import { ClientKeys } from './client-keys';
+import { UsedClientAssertions } from './used-client-assertions.repository';
 
 @Module({
   imports: [TypeOrmModule.forFeature([CibaClient])],
   controllers: [CibaClientsController],
   // CallbackEndpointPolicy (the SSRF allow-list for the URLs it registers) comes from the global ApprovalsModule.
-  providers: [CibaClientRegistry, CibaClientAuthentication, ClientKeys],
+  providers: [CibaClientRegistry, CibaClientAuthentication, ClientKeys, UsedClientAssertions],
   exports: [CibaClientRegistry, CibaClientAuthentication, ClientKeys],
 })
 export class CibaClientsModule {}

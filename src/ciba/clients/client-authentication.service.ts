@@ -1,14 +1,13 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { createHash } from 'node:crypto';
 import { decodeJwt, errors, JWTPayload } from 'jose';
 import { CLOCK_TOLERANCE_S } from '../../common/keys/jwks-source';
 import { InvalidClient, InvalidRequest } from '../../common/errors/protocol-errors';
-import { RedisConnections } from '../../common/redis/redis-connections';
 import { AuthMethod, CibaClient } from './ciba-client.entity';
 import { ASSERTION_ALGORITHMS, CLIENT_ID } from './ciba-client.commands';
 import { CibaClientRegistry } from './ciba-client-registry.service';
 import { ClientKeys } from './client-keys';
 import { verifyAgainstNothing, verifyClientSecret } from './client-secret';
+import { UsedClientAssertions } from './used-client-assertions.repository';
 
 export const JWT_BEARER_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 
@@ -41,7 +40,7 @@ export class CibaClientAuthentication {
 
   constructor(
     private readonly registry: CibaClientRegistry,
-    private readonly redis: RedisConnections,
+    private readonly usedAssertions: UsedClientAssertions,
     private readonly keys: ClientKeys,
   ) {}
 
@@ -112,10 +111,10 @@ export class CibaClientAuthentication {
     if (typeof payload.jti !== 'string' || payload.jti.length === 0 || payload.jti.length > 256) {
       throw new InvalidClient('the client assertion\'s "jti" claim must be a string of 1 to 256 characters');
     }
-    // Single use: remembered until it could no longer be accepted anyway (exp plus the clock tolerance).
-    const key = this.redis.key(`ciba:assertion-jti:${createHash('sha256').update(`${clientId}\0${payload.jti}`).digest('base64url')}`);
-    const first = await this.redis.commands.set(key, '1', 'PXAT', (exp + CLOCK_TOLERANCE_S) * 1000, 'NX');
-    if (first === null) throw new InvalidClient('the client assertion has already been used (jti)');
+    // Single use, in Postgres (a Redis flush must not make it usable again): remembered until it
+    // could no longer be accepted anyway (exp plus the clock tolerance).
+    const first = await this.usedAssertions.claim(client.tenantId, clientId, payload.jti, new Date((exp + CLOCK_TOLERANCE_S) * 1000));
+    if (!first) throw new InvalidClient('the client assertion has already been used (jti)');
     return client;
   }
 
