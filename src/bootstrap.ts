@@ -24,7 +24,7 @@ export async function resolveConfig(env: Record<string, string | undefined> = pr
     GATEWAY_JWKS_FILE: config.GATEWAY_JWKS_URL ? config.GATEWAY_JWKS_FILE : (config.GATEWAY_JWKS_FILE ?? dev.gatewayJwksFile),
     GATEWAY_ISSUER: config.GATEWAY_ISSUER ?? DEV_GATEWAY_ISSUER,
     AGENT_ISSUERS: config.AGENT_ISSUERS.length ? config.AGENT_ISSUERS : [{ issuer: DEV_AGENT_ISSUER, jwks_file: dev.gatewayJwksFile }],
-    CALLBACK_ALLOWED_HOSTS: config.CALLBACK_ALLOWED_HOSTS.length ? config.CALLBACK_ALLOWED_HOSTS : ['localhost', '127.0.0.1'],
+    CALLBACK_ALLOWED_HOSTS: config.CALLBACK_ALLOWED_HOSTS.length ? config.CALLBACK_ALLOWED_HOSTS : ['localhost', '127.0.0.1', '[::1]'],
     CALLBACK_ALLOW_HTTP: true,
     VAPID_PUBLIC_KEY: vapid?.publicKey ?? config.VAPID_PUBLIC_KEY,
     VAPID_PRIVATE_KEY: vapid?.privateKey ?? config.VAPID_PRIVATE_KEY,

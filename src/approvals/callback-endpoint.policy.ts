@@ -1,11 +1,20 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { allowListed } from '../common/host-allow-list';
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import { addressProblem, allowListed, ResolvedAddress } from '../common/host-allow-list';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
+
+/** The endpoint may be called, at exactly this address; or why not. */
+export type EndpointCheck = { address: ResolvedAddress; refusal?: undefined } | { refusal: string; address?: undefined };
 
 /**
  * SSRF guard for ping/push callbacks: only hosts on the configured allow-list, only https
  * (http when CALLBACK_ALLOW_HTTP is on, for local setups), no credentials in the URL.
- * Entries are "host", "host:port" or "*.domain" (any subdomain).
+ * Entries are "host", "host:port", "*.domain" (any subdomain), an IP address or an IP range.
+ *
+ * The name is checked when a request is parked (`problemWith`); before every attempt the name is
+ * resolved and every address checked too (`check`), and the caller connects to the address that
+ * was checked, never resolving the name again (DNS rebinding).
  */
 @Injectable()
 export class CallbackEndpointPolicy {
@@ -24,5 +33,28 @@ export class CallbackEndpointPolicy {
     if (url.username || url.password) return 'must not contain credentials';
     if (url.hash) return 'must not contain a fragment';
     return allowListed(this.config.CALLBACK_ALLOWED_HOSTS, url) ? undefined : `host "${url.host}" is not in CALLBACK_ALLOWED_HOSTS`;
+  }
+
+  /**
+   * The name check, then the address check: the one address to connect to, or the refusal. A name
+   * that does not resolve throws (a transient network error, retried like one).
+   */
+  async check(endpoint: string): Promise<EndpointCheck> {
+    const refusal = this.problemWith(endpoint);
+    if (refusal) return { refusal };
+    const url = new URL(endpoint);
+    const addresses = await this.resolve(url.hostname);
+    const problem = addressProblem(this.config.CALLBACK_ALLOWED_HOSTS, url, addresses);
+    if (problem) return { refusal: `${problem} (CALLBACK_ALLOWED_HOSTS)` };
+    return { address: addresses[0] };
+  }
+
+  /** Every address the name resolves to (an IP literal is its own answer). Tests replace this to play DNS. */
+  async resolve(hostname: string): Promise<ResolvedAddress[]> {
+    const host = hostname.startsWith('[') ? hostname.slice(1, -1) : hostname;
+    const family = isIP(host);
+    if (family) return [{ address: host, family: family as 4 | 6 }];
+    const answers = await lookup(host, { all: true });
+    return answers.map((a) => ({ address: a.address, family: a.family as 4 | 6 }));
   }
 }

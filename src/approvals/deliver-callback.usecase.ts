@@ -12,6 +12,10 @@ import { denialOf } from './approval-view';
 import { CallbackAttempt, CallbackOutcome } from './callback-attempt.entity';
 import { CallbackEndpointPolicy } from './callback-endpoint.policy';
 import { randomUUID } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { LookupFunction } from 'node:net';
+import { ResolvedAddress } from '../common/host-allow-list';
 
 /** What the processor should do after an attempt: nothing more, or try again later. */
 export type DeliveryVerdict = 'done' | 'retry';
@@ -37,29 +41,14 @@ export class DeliverCallback {
     const request = await this.dataSource.manager.findOne(ApprovalRequest, { where: { id: job.approvalId, tenantId: job.tenantId } });
     if (!request || request.callbackState !== 'pending' || !request.notificationEndpoint) return 'done';
 
-    const endpoint = request.notificationEndpoint;
-    const refusal = this.policy.problemWith(endpoint);
-    if (refusal) {
-      await this.record(request, attempt, 'refused', null, `endpoint refused: ${refusal}`, 0);
+    const started = Date.now();
+    const sent = await this.send(request, request.notificationEndpoint);
+    if ('refusal' in sent) {
+      await this.record(request, attempt, 'refused', null, `endpoint refused: ${sent.refusal}`, 0);
       return 'done';
     }
-
-    const started = Date.now();
-    let status: number | null = null;
-    let error: string | null = null;
-    try {
-      const response = await fetch(endpoint, {
-        method: 'POST',
-        redirect: 'manual',
-        signal: AbortSignal.timeout(this.config.CALLBACK_TIMEOUT_MS),
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${request.notificationToken}` },
-        body: JSON.stringify(await this.body(request)),
-      });
-      status = response.status;
-      await response.body?.cancel().catch(() => undefined);
-    } catch (e) {
-      error = (e as Error).name === 'TimeoutError' ? `timed out after ${this.config.CALLBACK_TIMEOUT_MS} ms` : `network error: ${(e as Error).message}`;
-    }
+    const status = sent.status;
+    let error = sent.error;
     const durationMs = Date.now() - started;
 
     if (status !== null && status >= 200 && status < 300) {
@@ -82,6 +71,26 @@ export class DeliverCallback {
     }
     await this.record(request, attempt, 'failed', status, error, durationMs);
     return 'done';
+  }
+
+  /**
+   * One attempt: resolve and check the endpoint, then POST to the address that was checked (no
+   * second DNS lookup can send it elsewhere). A name that does not resolve is a network error.
+   */
+  private async send(request: ApprovalRequest, endpoint: string): Promise<{ refusal: string } | { status: number | null; error: string | null }> {
+    try {
+      const checked = await this.policy.check(endpoint);
+      if (checked.refusal !== undefined) return { refusal: checked.refusal };
+      const status = await postTo(new URL(endpoint), checked.address, {
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${request.notificationToken}` },
+        body: JSON.stringify(await this.body(request)),
+        timeoutMs: this.config.CALLBACK_TIMEOUT_MS,
+      });
+      return { status, error: null };
+    } catch (e) {
+      const error = (e as Error).name === 'TimeoutError' ? `timed out after ${this.config.CALLBACK_TIMEOUT_MS} ms` : `network error: ${(e as Error).message}`;
+      return { status: null, error };
+    }
   }
 
   /**
@@ -159,4 +168,37 @@ export class DeliverCallback {
       });
     });
   }
+}
+
+/**
+ * One POST to `url`, connected to `address` whatever the name resolves to now (the Host header and
+ * TLS server name stay the URL's). Redirects are not followed; the answer's body is discarded.
+ * Resolves to the status code; rejects on a network error or a timeout (a TimeoutError).
+ */
+function postTo(url: URL, address: ResolvedAddress, options: { headers: Record<string, string>; body: string; timeoutMs: number }): Promise<number> {
+  const pinned: LookupFunction = (_host, lookupOptions, callback) => {
+    if ((lookupOptions as { all?: boolean }).all) (callback as (e: null, a: ResolvedAddress[]) => void)(null, [address]);
+    else callback(null, address.address, address.family);
+  };
+  const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  const signal = AbortSignal.timeout(options.timeoutMs);
+  return new Promise<number>((resolve, reject) => {
+    const req = send(url, {
+      method: 'POST',
+      // A fresh connection per attempt: a pooled socket could have been opened to another address.
+      agent: false,
+      lookup: pinned,
+      signal,
+      headers: { ...options.headers, 'content-length': String(Buffer.byteLength(options.body)) },
+    });
+    req.on('response', (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+      res.on('error', () => undefined);
+    });
+    req.on('error', (e) => {
+      reject(signal.aborted ? signal.reason : e);
+    });
+    req.end(options.body);
+  });
 }

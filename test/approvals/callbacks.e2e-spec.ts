@@ -1,6 +1,8 @@
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { APPROVAL_TOKEN_TYP } from '../../src/approvals/approval-tokens.service';
+import { CallbackEndpointPolicy } from '../../src/approvals/callback-endpoint.policy';
 import { callHash } from '../../src/common/canonical-json';
+import type { ResolvedAddress } from '../../src/common/host-allow-list';
 import { call, parkBody, tenantToken } from '../support/api';
 import { TestApp, testEnvironment, TestEnvironment } from '../support/app';
 import { parkApproval, voteAs } from '../support/approvals';
@@ -285,6 +287,114 @@ describe('ping and push callbacks', () => {
         expect(audit.filter((e) => e.type === 'approval.callback_attempt').map((e) => e.data.outcome)).toEqual(['refused']);
       } finally {
         await own.teardown();
+      }
+    });
+  });
+
+  describe('endpoint addresses (SSRF by name)', () => {
+    // Names under .test never resolve in real DNS; this fake DNS answers for them.
+    const answers: Record<string, ResolvedAddress[]> = {
+      'internal.test': [{ address: '10.0.0.5', family: 4 }],
+      'metadata.test': [{ address: '169.254.169.254', family: 4 }],
+      'loopback6.test': [{ address: '::1', family: 6 }],
+      'mixed.test': [
+        { address: '93.184.215.14', family: 4 },
+        { address: '192.168.0.10', family: 4 },
+      ],
+    };
+    let own: TestEnvironment;
+    let app: TestApp;
+    let lookups: string[];
+    // gateway.test answers 127.0.0.1 (allowed: the list names it) the first time, then an internal
+    // address: DNS rebinding. Only the first answer may ever be used for a connection.
+    let gatewayAnswers: ResolvedAddress[][];
+    const realResolve = CallbackEndpointPolicy.prototype.resolve;
+
+    beforeAll(async () => {
+      jest.spyOn(CallbackEndpointPolicy.prototype, 'resolve').mockImplementation(async function (this: CallbackEndpointPolicy, host: string) {
+        lookups.push(host);
+        if (host === 'gateway.test') return gatewayAnswers.shift() ?? [{ address: '10.0.0.6', family: 4 }];
+        return answers[host] ?? realResolve.call(this, host);
+      });
+      own = await testEnvironment();
+      app = await own.start({
+        CALLBACK_ALLOWED_HOSTS: 'gateway.test,internal.test,metadata.test,loopback6.test,mixed.test,127.0.0.1',
+        CALLBACK_BACKOFF_MS: String(BACKOFF_MS),
+        CALLBACK_MAX_ATTEMPTS: String(MAX_ATTEMPTS),
+      });
+    });
+    beforeEach(() => {
+      lookups = [];
+      gatewayAnswers = [[{ address: '127.0.0.1', family: 4 }], [{ address: '10.0.0.6', family: 4 }]];
+    });
+    afterAll(async () => {
+      await own.teardown();
+      jest.restoreAllMocks();
+    });
+
+    it.each([
+      ['internal.test', '10.0.0.5'],
+      ['metadata.test', '169.254.169.254'],
+      ['loopback6.test', '::1'],
+      ['mixed.test', '192.168.0.10'],
+    ])('an allow-listed name that resolves to an internal address (%s → %s) is refused without a request', async (host, address) => {
+      const p = freshPath();
+      const port = new URL(server.url).port;
+      const id = await park(app, 'ping', `http://${host}:${port}${p}`, 'tok');
+      await decide(app, id, 'approve', 'ok');
+
+      const row = await eventually(async () => {
+        const r = await requestRow(own.db.url, id);
+        return r.callback_state !== 'pending' && r;
+      });
+      expect(row.callback_state).toBe('failed');
+      const attempts = await attemptRows(own.db.url, id);
+      expect(attempts).toEqual([expect.objectContaining({ attempt: 1, outcome: 'refused', status_code: null })]);
+      expect(attempts[0].error).toContain(`resolves to ${address}`);
+      expect(server.requestsTo(p)).toHaveLength(0);
+    });
+
+    it('connects to the address that was checked, with the name as Host, and never resolves the name again', async () => {
+      const p = freshPath();
+      const port = new URL(server.url).port;
+      server.on(p, status(200));
+      const id = await park(app, 'ping', `http://gateway.test:${port}${p}`, 'tok');
+      await decide(app, id, 'approve', 'ok');
+
+      const row = await eventually(async () => {
+        const r = await requestRow(own.db.url, id);
+        return r.callback_state !== 'pending' && r;
+      });
+      expect(row.callback_state).toBe('delivered');
+      const [ping] = server.requestsTo(p);
+      expect(ping.headers.host).toBe(`gateway.test:${port}`);
+      expect(ping.body).toEqual({ auth_req_id: id });
+      // One lookup for the one attempt: the second (rebound) answer was never asked for.
+      expect(lookups.filter((h) => h === 'gateway.test')).toEqual(['gateway.test']);
+      expect(gatewayAnswers).toHaveLength(1);
+    });
+
+    it('"localhost" on the list by name does not open loopback: the real resolver\'s answer is checked', async () => {
+      jest.mocked(CallbackEndpointPolicy.prototype.resolve).mockImplementation(realResolve);
+      const local = await testEnvironment();
+      try {
+        const only = await local.start({ CALLBACK_ALLOWED_HOSTS: 'localhost' });
+        const p = freshPath();
+        const port = new URL(server.url).port;
+        server.on(p, status(200));
+        const id = await park(only, 'ping', `http://localhost:${port}${p}`, 'tok');
+        await decide(only, id, 'approve', 'ok');
+        const row = await eventually(async () => {
+          const r = await requestRow(local.db.url, id);
+          return r.callback_state !== 'pending' && r;
+        });
+        expect(row.callback_state).toBe('failed');
+        const attempts = await attemptRows(local.db.url, id);
+        expect(attempts).toEqual([expect.objectContaining({ attempt: 1, outcome: 'refused' })]);
+        expect(attempts[0].error).toMatch(/resolves to (127\.0\.0\.1|::1)/);
+        expect(server.requestsTo(p)).toHaveLength(0);
+      } finally {
+        await local.teardown();
       }
     });
   });

@@ -31,7 +31,8 @@ export async function notificationSinks(): Promise<NotificationSinks> {
       VAPID_PUBLIC_KEY: vapid.publicKey,
       VAPID_PRIVATE_KEY: vapid.privateKey,
       VAPID_SUBJECT: 'mailto:security@countersign.test',
-      PUSH_SERVICE_HOSTS: '127.0.0.1',
+      // The test push service's own port: an entry without one means 443 only.
+      PUSH_SERVICE_HOSTS: `127.0.0.1:${push.port}`,
       PUSH_CA_FILE: caFile,
       NOTIFY_BACKOFF_MS: '100',
       NOTIFY_MAX_ATTEMPTS: '4',

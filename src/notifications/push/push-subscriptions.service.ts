@@ -6,7 +6,10 @@ import { APP_CONFIG, AppConfig } from '../../config/app-config';
 import { PushSubscription } from './push-subscription.entity';
 import { SubscriptionInput } from './push-subscription.command';
 
-/** Approvers' push subscriptions. An endpoint is a URL we will POST to, so it is held to an allow-list. */
+/**
+ * Approvers' push subscriptions. An endpoint is a URL we will POST to, so it is held to an
+ * allow-list: "host" (port 443 only), "host:port" or "*.domain" (port 443 only).
+ */
 @Injectable()
 export class PushSubscriptions {
   constructor(
@@ -19,7 +22,8 @@ export class PushSubscriptions {
     const url = new URL(endpoint);
     if (url.protocol !== 'https:') return 'must be an https URL';
     if (url.username || url.password) return 'must not contain credentials';
-    return allowListed(this.config.PUSH_SERVICE_HOSTS, url) ? undefined : `host "${url.host}" is not a known push service (PUSH_SERVICE_HOSTS)`;
+    // Push services listen on 443: an entry without a port does not open every port of its host.
+    return allowListed(this.config.PUSH_SERVICE_HOSTS, url, { portlessMeansDefaultPort: true }) ? undefined : `host "${url.host}" is not a known push service (PUSH_SERVICE_HOSTS)`;
   }
 
   /** Saves a subscription for this approver; the same endpoint again replaces its keys (browsers rotate them). */
