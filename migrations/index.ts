@@ -5,6 +5,16 @@ import { AuditChain1763930000000 } from './1763930000000-audit-chain';
 import { CibaClients1763940000000 } from './1763940000000-ciba-clients';
 import { OpenIdCiba1763950000000 } from './1763950000000-openid-ciba';
 import { UsedClientAssertions1764010000000 } from './1764010000000-used-client-assertions';
+import { CallbackIdempotencyKey1764020000000 } from './1764020000000-callback-idempotency-key';
 
 /** Every migration, in order. Passed as classes so the same list works under jest and from dist/. */
-export const migrations = [ApprovalLifecycle1763900000000, Authorization1763910000000, Notifications1763920000000, AuditChain1763930000000, CibaClients1763940000000, OpenIdCiba1763950000000, UsedClientAssertions1764010000000];
+export const migrations = [
+  ApprovalLifecycle1763900000000,
+  Authorization1763910000000,
+  Notifications1763920000000,
+  AuditChain1763930000000,
+  CibaClients1763940000000,
+  OpenIdCiba1763950000000,
+  UsedClientAssertions1764010000000,
+  CallbackIdempotencyKey1764020000000,
+];

@@ -15,5 +15,7 @@ export class CallbackAttempt {
   @Column({ type: 'text' }) outcome: CallbackOutcome;
   @Column({ type: 'text', nullable: true }) error: string | null;
   @Column({ name: 'duration_ms', type: 'int' }) durationMs: number;
+  /** The Idempotency-Key header the attempt carried (null for attempts before it existed). */
+  @Column({ name: 'idempotency_key', type: 'text', nullable: true }) idempotencyKey: string | null;
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt: Date;
 }

@@ -11,7 +11,7 @@ import { ApprovalVote } from './approval-vote.entity';
 import { denialOf } from './approval-view';
 import { CallbackAttempt, CallbackOutcome } from './callback-attempt.entity';
 import { CallbackEndpointPolicy } from './callback-endpoint.policy';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { LookupFunction } from 'node:net';
@@ -82,7 +82,7 @@ export class DeliverCallback {
       const checked = await this.policy.check(endpoint);
       if (checked.refusal !== undefined) return { refusal: checked.refusal };
       const status = await postTo(new URL(endpoint), checked.address, {
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${request.notificationToken}` },
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${request.notificationToken}`, 'idempotency-key': `"${idempotencyKey(request)}"` },
         body: JSON.stringify(await this.body(request)),
         timeoutMs: this.config.CALLBACK_TIMEOUT_MS,
       });
@@ -150,6 +150,7 @@ export class DeliverCallback {
         outcome,
         error,
         durationMs,
+        idempotencyKey: idempotencyKey(request),
       });
       if (outcome === 'delivered' || outcome === 'failed' || outcome === 'refused') {
         const callbackState = outcome === 'delivered' ? 'delivered' : 'failed';
@@ -164,10 +165,30 @@ export class DeliverCallback {
         ...auditContext(request),
         type: outcome === 'delivered' ? 'approval.callback_delivered' : 'approval.callback_attempt',
         actor: 'system',
-        data: { mode: request.deliveryMode, attempt: number, job_attempt: jobAttempt, outcome, status_code: statusCode, error, duration_ms: durationMs },
+        data: {
+          mode: request.deliveryMode,
+          attempt: number,
+          job_attempt: jobAttempt,
+          outcome,
+          status_code: statusCode,
+          error,
+          duration_ms: durationMs,
+          idempotency_key: idempotencyKey(request),
+        },
       });
     });
   }
+}
+
+/**
+ * The callback's Idempotency-Key: derived from the request and the event it announces (its
+ * settled status), not stored, so every attempt of one callback carries the same key even when
+ * the record of an earlier attempt was lost (the database was down after the gateway answered).
+ * A gateway that dedupes on it sees one delivery.
+ */
+export function idempotencyKey(request: Pick<ApprovalRequest, 'tenantId' | 'id' | 'deliveryMode' | 'status'>): string {
+  const digest = createHash('sha256').update(`countersign-callback\0${request.tenantId}\0${request.id}\0${request.deliveryMode}\0${request.status}`).digest('base64url');
+  return `cb_${digest.slice(0, 32)}`;
 }
 
 /**

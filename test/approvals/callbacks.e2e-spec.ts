@@ -14,8 +14,10 @@ import {
   requestRow,
   silent,
   sleep,
+  sql,
   status,
 } from '../support/callback-server';
+import { DeliverCallback } from '../../src/approvals/deliver-callback.usecase';
 
 const MAX_ATTEMPTS = 4;
 const BACKOFF_MS = 50;
@@ -194,6 +196,63 @@ describe('ping and push callbacks', () => {
       const audit = (await auditTypes(env.db.url, id)).map((e) => e.type);
       expect(audit.filter((t) => t === 'approval.callback_attempt')).toHaveLength(2);
       expect(audit.filter((t) => t === 'approval.callback_delivered')).toHaveLength(1);
+    });
+
+    const recordedKeys = async (id: string) =>
+      (await sql<{ idempotency_key: string }>(env.db.url, `SELECT idempotency_key FROM callback_attempts WHERE approval_id = $1 ORDER BY id`, [id])).map((r) => r.idempotency_key);
+
+    it('every attempt of one callback carries the same Idempotency-Key, recorded with each attempt; another callback carries another', async () => {
+      const p = freshPath();
+      const id = await park(api, 'push', server.on(p, (res, n) => {
+        res.writeHead(n === 1 ? 503 : 200);
+        res.end();
+      }), 'tok');
+      const other = freshPath();
+      const otherId = await park(api, 'push', server.on(other, status(200)), 'tok');
+      await decide(api, id, 'approve', 'ok');
+      await decide(api, otherId, 'approve', 'ok');
+
+      expect((await settledCallback(id)).callback_state).toBe('delivered');
+      expect((await settledCallback(otherId)).callback_state).toBe('delivered');
+      const keys = server.requestsTo(p).map((r) => r.headers['idempotency-key']);
+      expect(keys).toHaveLength(2);
+      expect(keys[0]).toMatch(/^"cb_[A-Za-z0-9_-]{32}"$/);
+      expect(keys[1]).toBe(keys[0]);
+      const [otherKey] = server.requestsTo(other).map((r) => r.headers['idempotency-key']);
+      expect(otherKey).toMatch(/^"cb_[A-Za-z0-9_-]{32}"$/);
+      expect(otherKey).not.toBe(keys[0]);
+
+      const bare = (keys[0] as string).slice(1, -1);
+      expect(await recordedKeys(id)).toEqual([bare, bare]);
+      const audit = (await auditTypes(env.db.url, id)).filter((e) => e.type.startsWith('approval.callback_'));
+      expect(audit.map((e) => e.data.idempotency_key)).toEqual([bare, bare]);
+    });
+
+    it('a delivery whose record is lost (the database failed after the gateway answered) is resent with the same Idempotency-Key', async () => {
+      const p = freshPath();
+      const id = await park(api, 'ping', server.on(p, status(200)), 'tok');
+      const original = (DeliverCallback.prototype as any).record;
+      const record = jest.spyOn(DeliverCallback.prototype as any, 'record');
+      let lost = 0;
+      // The gateway got the first POST and answered 200; recording it then fails, as when Postgres goes down.
+      record.mockImplementation(async function (this: DeliverCallback, ...args: any[]) {
+        if (args[0].id === id && args[2] === 'delivered' && lost++ === 0) throw new Error('Connection terminated unexpectedly');
+        return original.apply(this, args);
+      });
+      try {
+        await decide(api, id, 'approve', 'ok');
+        expect((await settledCallback(id)).callback_state).toBe('delivered');
+      } finally {
+        record.mockRestore();
+      }
+      const requests = server.requestsTo(p);
+      expect(requests).toHaveLength(2);
+      expect(requests[1].headers['idempotency-key']).toBe(requests[0].headers['idempotency-key']);
+      expect(requests[0].headers['idempotency-key']).toMatch(/^"cb_/);
+      // The lost attempt left no row; the resend is the one recorded delivery, under the same key.
+      const attempts = await attemptRows(env.db.url, id);
+      expect(attempts.map((a) => a.outcome)).toEqual(['delivered']);
+      expect(await recordedKeys(id)).toEqual([(requests[0].headers['idempotency-key'] as string).slice(1, -1)]);
     });
 
     it.each([401, 403])('%i is one attempt, failed, never retried', async (code) => {
