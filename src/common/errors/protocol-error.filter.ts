@@ -1,6 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
-import { ProtocolError } from './protocol-errors';
+import { ProtocolError, TemporarilyUnavailable } from './protocol-errors';
+import { isDependencyUnavailable } from './unavailable';
 
 const httpCodes: Record<number, string> = {
   400: 'invalid_request',
@@ -12,7 +13,10 @@ const httpCodes: Record<number, string> = {
   429: 'rate_limited',
 };
 
-/** Maps every error to `{error, error_description}`; internals never leak (server_error). */
+/**
+ * Maps every error to `{error, error_description}`; internals never leak (server_error). Postgres
+ * or Redis being unreachable is a 503 temporarily_unavailable with Retry-After, not a bug.
+ */
 @Catch()
 export class ProtocolErrorFilter implements ExceptionFilter {
   private readonly logger = new Logger('Errors');
@@ -32,6 +36,13 @@ export class ProtocolErrorFilter implements ExceptionFilter {
             ? 'the body is not valid JSON'
             : messageOf(exception);
       reply.status(status).send({ error: httpCodes[status] ?? 'invalid_request', error_description: description });
+      return;
+    }
+    if (isDependencyUnavailable(exception)) {
+      const unavailable = new TemporarilyUnavailable();
+      // One line, no stack: during an outage every request lands here.
+      this.logger.warn(`dependency unavailable: ${exception instanceof Error ? exception.message : String(exception)}`);
+      reply.status(unavailable.status).headers(unavailable.headers()).send(unavailable.body());
       return;
     }
     this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));

@@ -129,3 +129,20 @@ export class UnauthorizedClient extends ProtocolError {
   readonly code = 'unauthorized_client';
   readonly status = 400;
 }
+/**
+ * RFC 6749 §4.1.2.1's temporarily_unavailable, as an HTTP 503: the database or Redis cannot be
+ * reached right now. Retry-After says when to try again; what failed is logged, never sent.
+ */
+export class TemporarilyUnavailable extends ProtocolError {
+  readonly code = 'temporarily_unavailable';
+  readonly status = 503;
+  constructor(
+    description = 'the service is temporarily unavailable; retry later',
+    readonly retryAfterSeconds = 2,
+  ) {
+    super(description);
+  }
+  override headers(): Record<string, string> {
+    return { 'Retry-After': String(this.retryAfterSeconds) };
+  }
+}
