@@ -9,6 +9,7 @@ import type { IncomingMessage } from 'node:http';
 import { PinoLogger } from './common/logging/pino-logger';
 import { requestIdFrom, runWithRequestId } from './common/logging/request-context';
 import { serveOpenApiDocs } from './ops/openapi/openapi';
+import { frameworkErrorReply } from './common/errors/framework-errors';
 
 const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
 
@@ -47,6 +48,7 @@ export async function createApiApp(config: AppConfig): Promise<NestFastifyApplic
     forceCloseConnections: 'idle',
     // The caller's X-Request-Id when it is a plain token, else a new one: in every log line and audit event of the request.
     genReqId: (req: IncomingMessage) => requestIdFrom(req.headers['x-request-id']),
+    frameworkErrors: frameworkErrorReply,
   });
   const log = logger(config);
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, { logger: log, abortOnError: false });

@@ -4,11 +4,13 @@ import { FastifyAdapter as BullBoardFastifyAdapter } from '@bull-board/fastify';
 import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ProtocolError } from '../common/errors/protocol-errors';
+import { InvalidRequest, ProtocolError } from '../common/errors/protocol-errors';
 import { AdminCredentials } from './admin-credentials';
 import { ServiceQueues } from './service-queues';
 
 export const QUEUE_DASHBOARD_PATH = '/admin/queues';
+
+type BoardErrorHandler = Parameters<BullBoardFastifyAdapter['setErrorHandler']>[0];
 
 /**
  * The BullMQ dashboard (bull-board) at /admin/queues, for every queue of the service.
@@ -46,11 +48,15 @@ export class QueueDashboard implements OnModuleInit {
       serverAdapter: board,
       options: { uiConfig: { boardTitle: 'Countersign queues', hideDocsLink: true } },
     });
+    // bull-board's own handler answers 500 with the raw message (and the stack in development).
+    // Its types list only the statuses bull-board itself uses; Fastify sends any.
+    board.setErrorHandler((error) => this.errorResponse(error) as ReturnType<BoardErrorHandler>);
 
     const fastify = http.getInstance<FastifyInstance>();
     // No fastify-plugin wrapper: the hook stays inside this context (the dashboard's routes only).
     void fastify.register(async (dashboard) => {
       dashboard.addHook('onRequest', (request, reply) => this.authenticate(request, reply));
+      dashboard.addHook('onRequest', (request, reply) => rejectMalformedEncoding(request, reply));
       await dashboard.register(board.registerPlugin(), { prefix: QUEUE_DASHBOARD_PATH });
     });
   }
@@ -64,5 +70,59 @@ export class QueueDashboard implements OnModuleInit {
       if (!(e instanceof ProtocolError)) throw e;
       return reply.status(e.status).headers(e.headers()).header('cache-control', 'no-store').send(e.body());
     }
+  }
+
+  /** What a thrown error becomes on the board's routes: the API's error shape, internals never shown. */
+  private errorResponse(error: Error): { status: number; body: Record<string, unknown> } {
+    if (error instanceof ProtocolError) return { status: error.status, body: error.body() };
+    if (error instanceof URIError) return { status: 400, body: MALFORMED_ENCODING.body() };
+    const status = (error as { statusCode?: unknown }).statusCode;
+    if (typeof status === 'number' && status >= 400 && status < 500) {
+      return { status, body: { error: 'invalid_request', error_description: error.message } };
+    }
+    this.logger.error(error.stack ?? error.message);
+    return { status: 500, body: { error: 'server_error', error_description: 'internal error' } };
+  }
+}
+
+const MALFORMED_ENCODING = new InvalidRequest('the URL is not valid percent-encoding (RFC 3986)');
+
+/**
+ * 400 unless the URL's path and query decode as UTF-8 percent-encoding, and each query value
+ * decodes once more: bull-board decodes some of them again (activeQueue, queueName) and would
+ * throw a URIError (a 500) on e.g. ?activeQueue=%25. The board's own links never need a "%"
+ * left after one decoding: queue names here are plain words.
+ */
+async function rejectMalformedEncoding(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
+  const url = request.raw.url ?? '';
+  const q = url.indexOf('?');
+  const path = q < 0 ? url : url.slice(0, q);
+  const problem = !decodes(path)
+    ? 'the path is not valid percent-encoding (RFC 3986)'
+    : malformedQueryParameter(q < 0 ? '' : url.slice(q + 1), request.query);
+  if (!problem) return undefined;
+  const error = new InvalidRequest(problem);
+  return reply.status(error.status).header('cache-control', 'no-store').send(error.body());
+}
+
+function malformedQueryParameter(raw: string, parsed: unknown): string | undefined {
+  for (const pair of raw.split('&')) {
+    if (!decodes(pair.replace(/\+/g, ' '))) return `the query "${pair.split('=')[0].slice(0, 40)}" is not valid percent-encoding (RFC 3986)`;
+  }
+  for (const [name, value] of Object.entries((parsed ?? {}) as Record<string, unknown>)) {
+    const values = Array.isArray(value) ? value : [value];
+    if (values.some((v) => typeof v === 'string' && !decodes(v))) {
+      return `the query parameter "${name.slice(0, 40)}" is not valid percent-encoding once decoded (a "%" must be followed by two hex digits)`;
+    }
+  }
+  return undefined;
+}
+
+function decodes(s: string): boolean {
+  try {
+    decodeURIComponent(s);
+    return true;
+  } catch {
+    return false;
   }
 }

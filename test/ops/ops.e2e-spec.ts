@@ -246,6 +246,29 @@ describe('ops: readiness, metrics and the queue dashboard', () => {
       }
     });
 
+    it('answers 400 invalid_request, never 500, to a malformed percent-encoding in its query or path', async () => {
+      for (const path of [
+        '/admin/queues/api/queues?activeQueue=%25',
+        '/admin/queues/api/queues?activeQueue=%E0%A4%A',
+        '/admin/queues?activeQueue=%25',
+        '/admin/queues/api/job-schedulers?queueName=%25',
+        '/admin/queues/api/queues/%E0%A4%A',
+        '/admin/queues/api/queues/approval-expiry/%25%E0/logs',
+        '/admin/queues/queue/%E0%A4%A',
+      ]) {
+        const res = await get(`${api.url}${path}`, { authorization: `Bearer ${admin}` });
+        expect({ path, status: res.status }).toEqual({ path, status: 400 });
+        expect({ path, body: JSON.parse(res.text) }).toMatchObject({ path, body: { error: 'invalid_request', error_description: expect.stringMatching(/percent-encoding/) } });
+      }
+      // A well-formed value still works.
+      const ok = await call(api.url, 'GET', `/admin/queues/api/queues?activeQueue=${ApprovalQueue.Expiry}`, { token: admin });
+      expect(ok.status).toBe(200);
+      // Fastify's router rejects such a path before any route runs, on every route: in the API's error shape too.
+      const routed = await get(`${api.url}/v1/approvals/%E0%A4%A`);
+      expect(routed.status).toBe(400);
+      expect(JSON.parse(routed.text)).toEqual({ error: 'invalid_request', error_description: 'the path is not valid percent-encoding (RFC 3986)' });
+    });
+
     it('leaves the other routes to the AuthGuard (the hook is scoped to /admin/queues)', async () => {
       expect((await call(api.url, 'GET', '/health/live')).status).toBe(200);
       expect((await call(api.url, 'GET', '/admin/other')).status).toBe(404);
