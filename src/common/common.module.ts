@@ -3,6 +3,7 @@ import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { ApproverLinkVerifier } from './auth/approver-link.verifier';
 import { AuthGuard } from './auth/auth.guard';
 import { GatewayTokenVerifier } from './auth/gateway-token.verifier';
+import { OperatorVerifier } from './auth/operator.verifier';
 import { ProtocolErrorFilter } from './errors/protocol-error.filter';
 import { JwksController } from './keys/jwks.controller';
 import { SigningKeys } from './keys/signing-keys.service';
@@ -15,9 +16,10 @@ import { SigningKeys } from './keys/signing-keys.service';
     SigningKeys,
     GatewayTokenVerifier,
     ApproverLinkVerifier,
+    OperatorVerifier,
     { provide: APP_GUARD, useClass: AuthGuard },
     { provide: APP_FILTER, useClass: ProtocolErrorFilter },
   ],
-  exports: [SigningKeys, GatewayTokenVerifier, ApproverLinkVerifier],
+  exports: [SigningKeys, GatewayTokenVerifier, ApproverLinkVerifier, OperatorVerifier],
 })
 export class CommonModule {}

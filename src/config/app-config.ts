@@ -55,6 +55,24 @@ const agentIssuers = z
     ),
   );
 
+/**
+ * Token subjects (`sub`), comma-separated. Case-sensitive, exact: an OIDC `sub` is unique and
+ * never reassigned within its issuer, so (GATEWAY_ISSUER, sub) names one principal. No wildcards.
+ */
+const subjects = z
+  .string()
+  .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+  .pipe(
+    z.array(
+      z.string().regex(/^[\x21-\x7e]{1,255}$/, { message: 'must be a comma-separated list of token subjects (printable, no spaces)' }).refine((s) => !s.includes('*'), {
+        message: 'must list exact subjects: wildcards are not allowed',
+      }),
+    ),
+  );
+
+/** The subject `npm run token -- --operator` mints, an operator only in demo mode with the dev issuer. */
+export const DEMO_OPERATOR_SUBJECT = 'dev-operator';
+
 const list = z
   .string()
   .transform((v) => v.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean));
@@ -90,6 +108,7 @@ export const configSchema = z
     GATEWAY_ISSUER: z.string().min(1).optional(),
     GATEWAY_AUDIENCE: z.string().min(1).default('countersign'),
     GATEWAY_TENANT_CLAIM: z.string().min(1).default('tenant'),
+    OPERATOR_SUBJECTS: subjects.default([]),
 
     SIGNING_KEYS_FILE: z.string().min(1).optional(),
 
@@ -158,7 +177,9 @@ export const configSchema = z
         ctx.addIssue({ code: 'custom', path: ['SIGNING_KEYS_FILE'], message: 'is required unless DEMO_MODE=true (generate one with npm run keys)' });
       }
     }
-  });
+  })
+  // Demo mode trusts only its own development issuer: its operator token (npm run token -- --operator) is an operator there.
+  .transform((c) => (c.DEMO_MODE && !c.GATEWAY_ISSUER && !c.OPERATOR_SUBJECTS.length ? { ...c, OPERATOR_SUBJECTS: [DEMO_OPERATOR_SUBJECT] } : c));
 
 export type AppConfig = z.output<typeof configSchema>;
 

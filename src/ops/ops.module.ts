@@ -1,7 +1,7 @@
 /** Ops: health, Prometheus metrics and the BullMQ dashboard. Only in the API process (AppModule). */
 import { Global, Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
-import { AdminCredentials } from './admin-credentials';
+import { OperatorCredentials } from './operator-credentials';
 import { AdminLoginController } from './admin-login.controller';
 import { HealthController } from './health.controller';
 import { MigrationsHealthIndicator, RedisHealthIndicator } from './health-indicators';
@@ -16,7 +16,7 @@ import { ServiceQueues } from './service-queues';
 @Module({
   imports: [TerminusModule.forRoot({ errorLogStyle: 'json' })],
   controllers: [HealthController, MetricsController, AdminLoginController],
-  providers: [Metrics, { provide: DomainMetrics, useExisting: Metrics }, ServiceQueues, RedisHealthIndicator, MigrationsHealthIndicator, AdminCredentials, QueueDashboard],
+  providers: [Metrics, { provide: DomainMetrics, useExisting: Metrics }, ServiceQueues, RedisHealthIndicator, MigrationsHealthIndicator, OperatorCredentials, QueueDashboard],
   exports: [Metrics, DomainMetrics],
 })
 export class OpsModule {}

@@ -5,7 +5,7 @@ import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { InvalidRequest, ProtocolError } from '../common/errors/protocol-errors';
-import { AdminCredentials } from './admin-credentials';
+import { OperatorCredentials } from './operator-credentials';
 import { ServiceQueues } from './service-queues';
 
 export const QUEUE_DASHBOARD_PATH = '/admin/queues';
@@ -16,12 +16,13 @@ type BoardErrorHandler = Parameters<BullBoardFastifyAdapter['setErrorHandler']>[
  * The BullMQ dashboard (bull-board) at /admin/queues, for every queue of the service.
  *
  * bull-board registers plain Fastify routes, which Nest's AuthGuard never sees; they live in an
- * encapsulated Fastify context whose onRequest hook admits only an admin: a gateway JWT with
- * the countersign:admin scope, as a bearer header or in the countersign_admin cookie (see
- * GET /admin/login). Otherwise 401 (with a Bearer challenge) or 403, as the API answers.
+ * encapsulated Fastify context whose onRequest hook admits only an operator (OperatorVerifier:
+ * scope countersign:operator and a subject in OPERATOR_SUBJECTS; a tenant's countersign:admin
+ * is not enough, the jobs are every tenant's), as a bearer header or in the countersign_admin
+ * cookie (see GET /admin/login). Otherwise 401 (with a Bearer challenge) or 403, as the API answers.
  *
- * Read-only: the countersign:admin scope is a tenant's admin, and the queues are shared by all
- * tenants, so no one here may retry, remove, add, clean or pause jobs through the board.
+ * Read-only: the queues are shared by all tenants and Postgres is the truth, so no one may
+ * retry, remove, add, clean or pause jobs through the board.
  */
 @Injectable()
 export class QueueDashboard implements OnModuleInit {
@@ -30,7 +31,7 @@ export class QueueDashboard implements OnModuleInit {
   constructor(
     private readonly adapterHost: HttpAdapterHost,
     private readonly queues: ServiceQueues,
-    private readonly admin: AdminCredentials,
+    private readonly admin: OperatorCredentials,
   ) {}
 
   /** Before app.listen()/init() boots Fastify: plugins registered here load with the rest. */

@@ -1,24 +1,25 @@
-import { adminToken, call, parkBody, tenantToken } from '../support/api';
+import { call, parkBody, tenantToken } from '../support/api';
 import { TestApp, testEnvironment, TestEnvironment } from '../support/app';
 import { voteAs } from '../support/approvals';
 import { eventually } from '../support/callback-server';
+import { OPERATORS, operatorToken, SCRAPER_SUBJECT } from './operators';
 
 /** The domain's events reach /metrics: decisions, time to decision, callback failures. */
 describe('metrics from the domain', () => {
   let env: TestEnvironment;
   let api: TestApp;
-  let admin: string;
+  let scraper: string;
   let gateway: string;
 
   beforeAll(async () => {
     env = await testEnvironment();
-    api = await env.start({ CALLBACK_MAX_ATTEMPTS: '1' });
-    admin = await adminToken('acme', 'countersign:admin', 'prometheus');
+    api = await env.start({ ...OPERATORS, CALLBACK_MAX_ATTEMPTS: '1' });
+    scraper = await operatorToken(SCRAPER_SUBJECT);
     gateway = await tenantToken('acme');
   });
   afterAll(() => env.teardown());
 
-  const scrape = async () => (await call<string>(api.url, 'GET', '/metrics', { token: admin })).body;
+  const scrape = async () => (await call<string>(api.url, 'GET', '/metrics', { token: scraper })).body;
   const value = (text: string, series: RegExp) => Number(text.split('\n').find((l) => series.test(l))?.split(' ').pop() ?? 0);
 
   it('an authorization decision counts by verdict and reason, with its latency', async () => {

@@ -10,6 +10,7 @@ import { adminToken, call } from '../support/api';
 import { freePort, REDIS_URL, TestApp, testEnvironment, TestEnvironment } from '../support/app';
 import { eventually } from '../support/callback-server';
 import { gatewayToken } from '../support/keys';
+import { OPERATORS, operatorToken } from './operators';
 import { RedisProxy } from './redis-proxy';
 
 const ALL_QUEUES = [...Object.values(ApprovalQueue), ...Object.values(NotificationQueue)];
@@ -33,13 +34,16 @@ async function get(url: string, headers: Record<string, string> = {}) {
 describe('ops: readiness, metrics and the queue dashboard', () => {
   let env: TestEnvironment;
   let api: TestApp;
-  let admin: string;
+  let operator: string;
+  let tenantAdmin: string;
   let plain: string;
 
   beforeAll(async () => {
     env = await testEnvironment();
-    api = await env.start();
-    admin = await adminToken('acme', 'countersign:admin', 'ops');
+    api = await env.start(OPERATORS);
+    operator = await operatorToken();
+    // A tenant's admin with every scope a tenant has, from the same issuer as the operator.
+    tenantAdmin = await adminToken('acme', 'countersign:admin countersign:audit countersign:delegations', 'acme-admin');
     plain = await gatewayToken({ tenant: 'acme', sub: 'gateway-1', scope: 'countersign:delegations' });
   });
   afterAll(async () => {
@@ -121,7 +125,7 @@ describe('ops: readiness, metrics and the queue dashboard', () => {
   });
 
   describe('GET /metrics', () => {
-    it('is 401 without a token and 403 without the admin scope', async () => {
+    it('is 401 without a token and 403 without the operator scope', async () => {
       const anonymous = await call(api.url, 'GET', '/metrics');
       expect(anonymous.status).toBe(401);
       expect(anonymous.body).toMatchObject({ error: 'invalid_token' });
@@ -133,7 +137,7 @@ describe('ops: readiness, metrics and the queue dashboard', () => {
     });
 
     it('serves the Prometheus text format: process metrics, approvals and queue gauges', async () => {
-      const res = await get(`${api.url}/metrics`, { authorization: `Bearer ${admin}` });
+      const res = await get(`${api.url}/metrics`, { authorization: `Bearer ${operator}` });
       expect(res.status).toBe(200);
       expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
       expect(res.text).toContain('process_cpu_seconds_total');
@@ -155,13 +159,65 @@ describe('ops: readiness, metrics and the queue dashboard', () => {
       metrics.notification('email', 'sent');
       metrics.callbackFailed();
 
-      const res = await get(`${api.url}/metrics`, { authorization: `Bearer ${admin}` });
+      const res = await get(`${api.url}/metrics`, { authorization: `Bearer ${operator}` });
       expect(res.status).toBe(200);
       expect(res.text).toMatch(/^countersign_decisions_total\{verdict="allow",reason="x"\} 1$/m);
       expect(res.text).toMatch(/^countersign_decision_duration_seconds_count\{verdict="allow"\} 1$/m);
       expect(res.text).toMatch(/^countersign_time_to_decision_seconds_count\{status="approved"\} 1$/m);
       expect(res.text).toMatch(/^countersign_notification_deliveries_total\{channel="email",outcome="sent"\} 1$/m);
       expect(res.text).toMatch(/^countersign_callback_failures_total 1$/m);
+    });
+  });
+
+  describe('operating the service is for operators, not tenants', () => {
+    const OPERATOR_ROUTES = ['/metrics', '/admin/queues', '/admin/queues/', '/admin/queues/api/queues', `/admin/queues/api/queues?activeQueue=${ApprovalQueue.Expiry}`, '/admin/queues/queue/approval-expiry'];
+
+    it("a tenant's admin token (countersign:admin and every other tenant scope) gets 403 on metrics, the dashboard, its API and the login, and sees nothing", async () => {
+      for (const path of OPERATOR_ROUTES) {
+        for (const headers of [{ authorization: `Bearer ${tenantAdmin}` }, { cookie: `countersign_admin=${tenantAdmin}` }] as Record<string, string>[]) {
+          if (path === '/metrics' && 'cookie' in headers) continue; // the cookie is scoped to /admin
+          const res = await get(`${api.url}${path}`, headers);
+          expect({ path, via: Object.keys(headers)[0], status: res.status }).toEqual({ path, via: Object.keys(headers)[0], status: 403 });
+          expect(JSON.parse(res.text)).toMatchObject({ error: 'insufficient_scope', error_description: expect.stringContaining('countersign:operator') });
+          expect(res.text).not.toContain('approval-expiry');
+          expect(res.text).not.toContain('countersign_');
+        }
+      }
+      const login = await get(`${api.url}/admin/login?token=${encodeURIComponent(tenantAdmin)}`);
+      expect(login.status).toBe(403);
+      expect(login.headers.get('set-cookie')).toBeNull();
+    });
+
+    it('the operator scope is not enough on a subject missing from OPERATOR_SUBJECTS (403 forbidden), nor a listed subject without the scope (403)', async () => {
+      const unlisted = await operatorToken('acme-admin');
+      const listedAsTenantAdmin = await adminToken('acme', 'countersign:admin', 'platform-oncall');
+      for (const [token, error] of [
+        [unlisted, 'forbidden'],
+        [listedAsTenantAdmin, 'insufficient_scope'],
+      ] as const) {
+        for (const path of OPERATOR_ROUTES) {
+          const res = await get(`${api.url}${path}`, { authorization: `Bearer ${token}` });
+          expect({ path, error, status: res.status }).toEqual({ path, error, status: 403 });
+          expect(JSON.parse(res.text)).toMatchObject({ error });
+        }
+        const login = await get(`${api.url}/admin/login?token=${encodeURIComponent(token)}`);
+        expect(login.status).toBe(403);
+        expect(login.headers.get('set-cookie')).toBeNull();
+      }
+    });
+
+    it('with OPERATOR_SUBJECTS unset (the default) nobody is an operator', async () => {
+      const bare = await env.start({ RUN_WORKERS: 'false' });
+      try {
+        for (const path of ['/metrics', '/admin/queues', '/admin/queues/api/queues']) {
+          const res = await call(bare.url, 'GET', path, { token: operator });
+          expect({ path, status: res.status }).toEqual({ path, status: 403 });
+          expect(res.body).toMatchObject({ error: 'forbidden' });
+        }
+        expect((await get(`${bare.url}/admin/login?token=${encodeURIComponent(operator)}`)).status).toBe(403);
+      } finally {
+        await bare.close();
+      }
     });
   });
 
@@ -177,7 +233,7 @@ describe('ops: readiness, metrics and the queue dashboard', () => {
       expect(forged.status).toBe(401);
     });
 
-    it('is 403 with a gateway token without the admin scope (header or cookie)', async () => {
+    it('is 403 with a gateway token without the operator scope (header or cookie)', async () => {
       const bearer = await call(api.url, 'GET', '/admin/queues', { token: plain });
       expect(bearer.status).toBe(403);
       expect(bearer.body).toMatchObject({ error: 'insufficient_scope' });
@@ -185,29 +241,29 @@ describe('ops: readiness, metrics and the queue dashboard', () => {
       expect(cookie.status).toBe(403);
     });
 
-    it('serves the dashboard to an admin bearer token, with every queue of the service, read-only', async () => {
-      const page = await get(`${api.url}/admin/queues`, { authorization: `Bearer ${admin}` });
+    it('serves the dashboard to an operator bearer token, with every queue of the service, read-only', async () => {
+      const page = await get(`${api.url}/admin/queues`, { authorization: `Bearer ${operator}` });
       expect(page.status).toBe(200);
       expect(page.headers.get('content-type')).toContain('text/html');
       expect(page.text).toContain('Countersign queues');
 
-      const queues = await call(api.url, 'GET', '/admin/queues/api/queues', { token: admin });
+      const queues = await call(api.url, 'GET', '/admin/queues/api/queues', { token: operator });
       expect(queues.status).toBe(200);
       expect(queues.body.queues.map((q: { name: string }) => q.name).sort()).toEqual([...ALL_QUEUES].sort());
       expect(queues.body.queues.every((q: { readOnlyMode: boolean }) => q.readOnlyMode)).toBe(true);
 
-      const pause = await call(api.url, 'PUT', `/admin/queues/api/queues/${ApprovalQueue.Expiry}/pause`, { token: admin });
+      const pause = await call(api.url, 'PUT', `/admin/queues/api/queues/${ApprovalQueue.Expiry}/pause`, { token: operator });
       expect(pause.status).toBe(405);
     });
 
-    it('GET /admin/login turns an admin token into an HttpOnly SameSite=Strict cookie that opens the dashboard', async () => {
-      const login = await get(`${api.url}/admin/login?token=${encodeURIComponent(admin)}`);
+    it('GET /admin/login turns an operator token into an HttpOnly SameSite=Strict cookie that opens the dashboard', async () => {
+      const login = await get(`${api.url}/admin/login?token=${encodeURIComponent(operator)}`);
       expect(login.status).toBe(303);
       expect(login.headers.get('location')).toBe('/admin/queues');
       expect(login.headers.get('cache-control')).toBe('no-store');
       const setCookie = login.headers.get('set-cookie') ?? '';
       const attributes = setCookie.split(';').map((s) => s.trim());
-      expect(attributes[0]).toBe(`countersign_admin=${admin}`);
+      expect(attributes[0]).toBe(`countersign_admin=${operator}`);
       expect(attributes).toEqual(expect.arrayContaining(['HttpOnly', 'SameSite=Strict', 'Path=/admin']));
       expect(attributes).not.toContain('Secure'); // PUBLIC_URL is http here
       const maxAge = Number(attributes.find((a) => a.startsWith('Max-Age='))!.slice('Max-Age='.length));
@@ -223,7 +279,7 @@ describe('ops: readiness, metrics and the queue dashboard', () => {
       expect(queues.body.queues.map((q: { name: string }) => q.name).sort()).toEqual([...ALL_QUEUES].sort());
     });
 
-    it('GET /admin/login refuses a missing or invalid token (401) and a non-admin token (403), and sets no cookie', async () => {
+    it('GET /admin/login refuses a missing or invalid token (401) and a non-operator token (403), and sets no cookie', async () => {
       for (const [query, status] of [
         ['', 401],
         ['?token=nope', 401],
@@ -236,9 +292,9 @@ describe('ops: readiness, metrics and the queue dashboard', () => {
     });
 
     it('marks the cookie Secure when PUBLIC_URL is https', async () => {
-      const https = await env.start({ PUBLIC_URL: 'https://countersign.example' });
+      const https = await env.start({ ...OPERATORS, PUBLIC_URL: 'https://countersign.example' });
       try {
-        const login = await get(`${https.url}/admin/login?token=${encodeURIComponent(admin)}`);
+        const login = await get(`${https.url}/admin/login?token=${encodeURIComponent(operator)}`);
         expect(login.status).toBe(303);
         expect((login.headers.get('set-cookie') ?? '').split(';').map((s) => s.trim())).toContain('Secure');
       } finally {
@@ -256,12 +312,12 @@ describe('ops: readiness, metrics and the queue dashboard', () => {
         '/admin/queues/api/queues/approval-expiry/%25%E0/logs',
         '/admin/queues/queue/%E0%A4%A',
       ]) {
-        const res = await get(`${api.url}${path}`, { authorization: `Bearer ${admin}` });
+        const res = await get(`${api.url}${path}`, { authorization: `Bearer ${operator}` });
         expect({ path, status: res.status }).toEqual({ path, status: 400 });
         expect({ path, body: JSON.parse(res.text) }).toMatchObject({ path, body: { error: 'invalid_request', error_description: expect.stringMatching(/percent-encoding/) } });
       }
       // A well-formed value still works.
-      const ok = await call(api.url, 'GET', `/admin/queues/api/queues?activeQueue=${ApprovalQueue.Expiry}`, { token: admin });
+      const ok = await call(api.url, 'GET', `/admin/queues/api/queues?activeQueue=${ApprovalQueue.Expiry}`, { token: operator });
       expect(ok.status).toBe(200);
       // Fastify's router rejects such a path before any route runs, on every route: in the API's error shape too.
       const routed = await get(`${api.url}/v1/approvals/%E0%A4%A`);

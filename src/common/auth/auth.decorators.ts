@@ -1,7 +1,7 @@
 import { applyDecorators, createParamDecorator, ExecutionContext, SetMetadata } from '@nestjs/common';
 
 /** Which credential a route takes. A route without one is refused (fail closed). */
-export type AuthKind = 'public' | 'gateway' | 'approver-link';
+export type AuthKind = 'public' | 'gateway' | 'approver-link' | 'operator';
 export const AUTH_KIND = 'countersign:auth-kind';
 
 export const Public = () => SetMetadata(AUTH_KIND, 'public' satisfies AuthKind);
@@ -11,6 +11,12 @@ export const GatewayAuth = (scope?: string) =>
   applyDecorators(SetMetadata(AUTH_KIND, 'gateway' satisfies AuthKind), ...(scope ? [SetMetadata(REQUIRED_SCOPE, scope)] : []));
 export const ADMIN_SCOPE = 'countersign:admin';
 export const ApproverLinkAuth = () => SetMetadata(AUTH_KIND, 'approver-link' satisfies AuthKind);
+/**
+ * Operating the service (metrics, the queue dashboard) is a platform role, not a tenant's: the
+ * data is every tenant's. A gateway JWT with this scope whose subject is in OPERATOR_SUBJECTS.
+ */
+export const OPERATOR_SCOPE = 'countersign:operator';
+export const OperatorAuth = () => SetMetadata(AUTH_KIND, 'operator' satisfies AuthKind);
 
 /** A gateway authenticated by its bearer JWT. Every query it makes is scoped to `tenantId`. */
 export interface GatewayPrincipal {
@@ -31,7 +37,14 @@ export interface ApproverPrincipal {
   linkId: string;
 }
 
-export type Principal = GatewayPrincipal | ApproverPrincipal;
+/** A platform operator (see OPERATOR_SCOPE): no tenant, so no tenant-scoped query can take it. */
+export interface OperatorPrincipal {
+  kind: 'operator';
+  subject: string;
+  claims: Record<string, unknown>;
+}
+
+export type Principal = GatewayPrincipal | ApproverPrincipal | OperatorPrincipal;
 
 export const CurrentPrincipal = createParamDecorator((_: unknown, ctx: ExecutionContext) => {
   return ctx.switchToHttp().getRequest<{ principal?: Principal }>().principal;

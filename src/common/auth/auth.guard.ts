@@ -1,14 +1,16 @@
 import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
-import { InsufficientScope, InvalidToken } from '../errors/protocol-errors';
-import { AUTH_KIND, AuthKind, GatewayPrincipal, Principal, REQUIRED_SCOPE } from './auth.decorators';
+import { InvalidToken } from '../errors/protocol-errors';
+import { AUTH_KIND, AuthKind, Principal, REQUIRED_SCOPE } from './auth.decorators';
 import { GatewayTokenVerifier } from './gateway-token.verifier';
 import { ApproverLinkVerifier } from './approver-link.verifier';
+import { OperatorVerifier } from './operator.verifier';
+import { requireScope } from './scopes';
 
 /**
  * The one global guard: every route must declare which credential it takes (@Public,
- * @GatewayAuth, @ApproverLinkAuth); a route that declares none is refused, so a new endpoint
+ * @GatewayAuth, @ApproverLinkAuth, @OperatorAuth); a route that declares none is refused, so a new endpoint
  * cannot ship unauthenticated by accident.
  */
 @Injectable()
@@ -17,6 +19,7 @@ export class AuthGuard implements CanActivate {
     private readonly reflector: Reflector,
     private readonly gateways: GatewayTokenVerifier,
     private readonly links: ApproverLinkVerifier,
+    private readonly operators: OperatorVerifier,
   ) {}
 
   async canActivate(ctx: ExecutionContext): Promise<boolean> {
@@ -36,20 +39,11 @@ export class AuthGuard implements CanActivate {
       case 'approver-link':
         request.principal = await this.links.verify(authorization);
         return true;
+      case 'operator':
+        request.principal = await this.operators.verify(authorization);
+        return true;
       default:
         throw new InvalidToken('this endpoint accepts no credential');
     }
   }
-}
-
-/** OAuth scopes from `scope` (space-separated, RFC 8693/9068) or `scp` (an array, as some IdPs issue). */
-/** 403 insufficient_scope unless the gateway's token carries `scope`. */
-export function requireScope(gateway: GatewayPrincipal, scope: string): void {
-  if (!scopesOf(gateway.claims).includes(scope)) throw new InsufficientScope(`this endpoint needs the "${scope}" scope`);
-}
-
-function scopesOf(claims: Record<string, unknown>): string[] {
-  if (typeof claims.scope === 'string') return claims.scope.split(' ').filter(Boolean);
-  if (Array.isArray(claims.scp)) return claims.scp.filter((s): s is string => typeof s === 'string');
-  return [];
 }

@@ -6,6 +6,7 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiBody, ApiConsumes, ApiQuery, ApiResponse, ApiSecurity, DECORATORS, type SchemaObject } from '@nestjs/swagger';
 import { z } from 'zod';
+import { OPERATOR_SCOPE } from '../../common/auth/auth.decorators';
 
 export const ERROR_SCHEMA = 'Error';
 export const GATEWAY_SCHEME = 'gateway';
@@ -81,6 +82,15 @@ export function ApiGatewayAuth(scope?: string) {
     ApiSecurity(GATEWAY_SCHEME, scope ? [scope] : []),
     ApiError(401),
     ...(scope ? [ApiError(403, `insufficient_scope: the token lacks the "${scope}" scope`)] : []),
+  );
+}
+
+/** Mirrors @OperatorAuth(): a gateway JWT with the countersign:operator scope whose subject is in OPERATOR_SUBJECTS. */
+export function ApiOperatorAuth() {
+  return applyDecorators(
+    ApiSecurity(GATEWAY_SCHEME, [OPERATOR_SCOPE]),
+    ApiError(401),
+    ApiError(403, `insufficient_scope or forbidden: not an operator (the token needs the "${OPERATOR_SCOPE}" scope and a subject listed in OPERATOR_SUBJECTS; a tenant's countersign:admin is not enough)`),
   );
 }
 

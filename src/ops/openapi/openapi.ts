@@ -60,7 +60,8 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
         bearerFormat: 'JWT',
         description:
           "A gateway's JWT from the trusted issuer, naming its tenant. The scopes an operation lists (countersign:admin, " +
-          'countersign:audit, countersign:delegations) must be in the token\'s `scope` (or `scp`) claim.',
+          'countersign:audit, countersign:delegations) must be in the token\'s `scope` (or `scp`) claim. ' +
+          'countersign:operator (metrics, the queue dashboard) also needs the token\'s `sub` listed in OPERATOR_SUBJECTS.',
       },
       GATEWAY_SCHEME,
     )

@@ -1,10 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import { ADMIN_SCOPE, GatewayPrincipal } from '../common/auth/auth.decorators';
-import { GatewayTokenVerifier } from '../common/auth/gateway-token.verifier';
-import { requireScope } from '../common/auth/auth.guard';
+import { OperatorPrincipal } from '../common/auth/auth.decorators';
+import { OperatorVerifier } from '../common/auth/operator.verifier';
 import { InvalidToken } from '../common/errors/protocol-errors';
 
-/** The cookie that carries an admin's gateway JWT to the queue dashboard (set by GET /admin/login). */
+/** The cookie that carries an operator's JWT to the queue dashboard (set by GET /admin/login). */
 export const ADMIN_COOKIE = 'countersign_admin';
 /** The cookie's path: the dashboard and the login route, nothing else. */
 export const ADMIN_COOKIE_PATH = '/admin';
@@ -12,23 +11,23 @@ export const ADMIN_COOKIE_PATH = '/admin';
 const JWT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
 /**
- * Admin authentication for the routes Nest's AuthGuard does not see (bull-board registers raw
- * Fastify routes) and for the login route: a gateway JWT, verified like any other, that
- * carries the countersign:admin scope. Throws InvalidToken (401) / InsufficientScope (403).
+ * Operator authentication for the routes Nest's AuthGuard does not see (bull-board registers raw
+ * Fastify routes) and for the login route: the operator credential of OperatorVerifier (scope
+ * countersign:operator and a subject in OPERATOR_SUBJECTS). A tenant's countersign:admin is not
+ * enough: the queues hold every tenant's jobs. Throws InvalidToken (401) / InsufficientScope or
+ * Forbidden (403).
  */
 @Injectable()
-export class AdminCredentials {
-  constructor(private readonly gateways: GatewayTokenVerifier) {}
+export class OperatorCredentials {
+  constructor(private readonly operators: OperatorVerifier) {}
 
   /** `authorization` as in the header: "Bearer <jwt>". */
-  async verify(authorization: string | undefined): Promise<GatewayPrincipal> {
-    const principal = await this.gateways.verify(authorization);
-    requireScope(principal, ADMIN_SCOPE);
-    return principal;
+  verify(authorization: string | undefined): Promise<OperatorPrincipal> {
+    return this.operators.verify(authorization);
   }
 
-  /** The bearer header if there is one (then the cookie is ignored), else the admin cookie. */
-  async verifyRequest(headers: { authorization?: string; cookie?: string }): Promise<GatewayPrincipal> {
+  /** The bearer header if there is one (then the cookie is ignored), else the session cookie. */
+  async verifyRequest(headers: { authorization?: string; cookie?: string }): Promise<OperatorPrincipal> {
     if (headers.authorization !== undefined) return this.verify(headers.authorization);
     const token = cookieValue(headers.cookie, ADMIN_COOKIE);
     if (token === undefined) return this.verify(undefined);
