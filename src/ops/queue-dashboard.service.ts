@@ -4,7 +4,8 @@ import { FastifyAdapter as BullBoardFastifyAdapter } from '@bull-board/fastify';
 import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { InvalidRequest, ProtocolError } from '../common/errors/protocol-errors';
+import { InvalidRequest, InvalidToken, ProtocolError } from '../common/errors/protocol-errors';
+import { ADMIN_COOKIE } from './operator-credentials';
 import { OperatorCredentials } from './operator-credentials';
 import { ServiceQueues } from './service-queues';
 
@@ -69,6 +70,9 @@ export class QueueDashboard implements OnModuleInit {
       return undefined;
     } catch (e) {
       if (!(e instanceof ProtocolError)) throw e;
+      if (e instanceof InvalidToken && wantsSignInPage(request)) {
+        return reply.status(401).headers(e.headers()).headers(SIGN_IN_HEADERS).send(SIGN_IN_PAGE);
+      }
       return reply.status(e.status).headers(e.headers()).header('cache-control', 'no-store').send(e.body());
     }
   }
@@ -85,6 +89,44 @@ export class QueueDashboard implements OnModuleInit {
     return { status: 500, body: { error: 'server_error', error_description: 'internal error' } };
   }
 }
+
+/**
+ * A browser that opens the board without a session (no bearer header, no cookie) gets a small
+ * sign-in page instead of a JSON 401: a form that sends the operator token to GET /admin/login.
+ * Self-contained (no fonts, scripts or other requests), so it works offline; API clients (no
+ * text/html in Accept) and the board's own API calls keep the JSON 401.
+ */
+function wantsSignInPage(request: FastifyRequest): boolean {
+  if (request.method !== 'GET' || request.headers.authorization !== undefined) return false;
+  if (request.headers.cookie?.includes(`${ADMIN_COOKIE}=`)) return false;
+  const path = (request.raw.url ?? '').split('?')[0];
+  if (path.startsWith(`${QUEUE_DASHBOARD_PATH}/api/`) || path.startsWith(`${QUEUE_DASHBOARD_PATH}/static/`)) return false;
+  return (request.headers.accept ?? '').includes('text/html');
+}
+
+const SIGN_IN_HEADERS = {
+  'content-type': 'text/html; charset=utf-8',
+  'cache-control': 'no-store',
+  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+};
+
+const SIGN_IN_PAGE = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Countersign queues: sign in</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;color:#222}
+label{display:block;margin:1rem 0 .25rem}input{width:100%;padding:.5rem;font:inherit;box-sizing:border-box}
+button{margin-top:1rem;padding:.5rem 1rem;font:inherit}code{background:#f3f3f3;padding:0 .2rem}</style></head>
+<body><h1>Countersign queues</h1>
+<p>The queue dashboard is for operators of this service. Sign in with an operator token: a JWT from the
+gateways' issuer with the scope <code>countersign:operator</code> whose subject is listed in
+<code>OPERATOR_SUBJECTS</code>. A tenant's <code>countersign:admin</code> token is not enough.</p>
+<form method="get" action="/admin/login"><label for="token">Operator token</label>
+<input id="token" name="token" type="password" autocomplete="off" required>
+<button type="submit">Sign in</button></form>
+<p>In demo mode: <code>npm run -s token -- --operator</code>.</p></body></html>
+`;
 
 const MALFORMED_ENCODING = new InvalidRequest('the URL is not valid percent-encoding (RFC 3986)');
 

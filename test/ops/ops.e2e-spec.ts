@@ -233,6 +233,26 @@ describe('ops: readiness, metrics and the queue dashboard', () => {
       expect(forged.status).toBe(401);
     });
 
+    it('shows a browser without a session a self-contained sign-in page (401, HTML), API clients the JSON 401', async () => {
+      for (const path of ['/admin/queues', '/admin/queues/', '/admin/queues/queue/approval-expiry']) {
+        const page = await get(`${api.url}${path}`, { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' });
+        expect({ path, status: page.status }).toEqual({ path, status: 401 });
+        expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+        expect(page.headers.get('www-authenticate')).toMatch(/^Bearer /);
+        expect(page.headers.get('cache-control')).toBe('no-store');
+        expect(page.headers.get('content-security-policy')).toContain("default-src 'none'");
+        expect(page.text).toContain('<form method="get" action="/admin/login">');
+        expect(page.text).toContain('countersign:operator');
+        expect(page.text).not.toMatch(/<script|<link|https?:\/\//);
+      }
+      // The board's own API, and a browser presenting a bad credential, keep the JSON answer.
+      const api401 = await get(`${api.url}/admin/queues/api/queues`, { accept: 'text/html' });
+      expect(JSON.parse(api401.text)).toMatchObject({ error: 'invalid_token' });
+      const forged = await get(`${api.url}/admin/queues`, { accept: 'text/html', cookie: 'countersign_admin=not.a.token' });
+      expect(forged.status).toBe(401);
+      expect(JSON.parse(forged.text)).toMatchObject({ error: 'invalid_token' });
+    });
+
     it('is 403 with a gateway token without the operator scope (header or cookie)', async () => {
       const bearer = await call(api.url, 'GET', '/admin/queues', { token: plain });
       expect(bearer.status).toBe(403);
