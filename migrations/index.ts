@@ -6,6 +6,7 @@ import { CibaClients1763940000000 } from './1763940000000-ciba-clients';
 import { OpenIdCiba1763950000000 } from './1763950000000-openid-ciba';
 import { UsedClientAssertions1764010000000 } from './1764010000000-used-client-assertions';
 import { CallbackIdempotencyKey1764020000000 } from './1764020000000-callback-idempotency-key';
+import { PushSubscriptionsPerApprover1764045000000 } from './1764045000000-push-subscriptions-per-approver';
 
 /** Every migration, in order. Passed as classes so the same list works under jest and from dist/. */
 export const migrations = [
@@ -17,4 +18,5 @@ export const migrations = [
   OpenIdCiba1763950000000,
   UsedClientAssertions1764010000000,
   CallbackIdempotencyKey1764020000000,
+  PushSubscriptionsPerApprover1764045000000,
 ];

@@ -26,12 +26,16 @@ export class PushSubscriptions {
     return allowListed(this.config.PUSH_SERVICE_HOSTS, url, { portlessMeansDefaultPort: true }) ? undefined : `host "${url.host}" is not a known push service (PUSH_SERVICE_HOSTS)`;
   }
 
-  /** Saves a subscription for this approver; the same endpoint again replaces its keys (browsers rotate them). */
+  /**
+   * Saves a subscription for this approver; the same endpoint again replaces its keys (browsers
+   * rotate them). Only this approver's own row: the same endpoint held by another approver or
+   * tenant (one browser, several people or tenants) stays theirs.
+   */
   async subscribe(tenantId: string, approverId: string, input: SubscriptionInput, userAgent: string | null): Promise<Pick<PushSubscription, 'id' | 'approverId' | 'createdAt'>> {
     const [row] = await this.dataSource.query(
       `INSERT INTO push_subscriptions (tenant_id, approver_id, endpoint, p256dh, auth, user_agent)
        VALUES ($1, $2, $3, $4, $5, $6)
-       ON CONFLICT (endpoint) DO UPDATE SET tenant_id = EXCLUDED.tenant_id, approver_id = EXCLUDED.approver_id,
+       ON CONFLICT (tenant_id, approver_id, endpoint) DO UPDATE SET
          p256dh = EXCLUDED.p256dh, auth = EXCLUDED.auth, user_agent = EXCLUDED.user_agent, created_at = now()
        RETURNING id, approver_id AS "approverId", created_at AS "createdAt"`,
       [tenantId, approverId, input.endpoint, input.keys.p256dh, input.keys.auth, userAgent?.slice(0, 300) ?? null],
