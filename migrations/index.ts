@@ -4,6 +4,7 @@ import { Notifications1763920000000 } from './1763920000000-notifications';
 import { AuditChain1763930000000 } from './1763930000000-audit-chain';
 import { CibaClients1763940000000 } from './1763940000000-ciba-clients';
 import { OpenIdCiba1763950000000 } from './1763950000000-openid-ciba';
+import { ApprovalObligationSets1764000000000 } from './1764000000000-approval-obligation-sets';
 import { UsedClientAssertions1764010000000 } from './1764010000000-used-client-assertions';
 import { CallbackIdempotencyKey1764020000000 } from './1764020000000-callback-idempotency-key';
 import { PushSubscriptionsPerApprover1764045000000 } from './1764045000000-push-subscriptions-per-approver';
@@ -16,6 +17,7 @@ export const migrations = [
   AuditChain1763930000000,
   CibaClients1763940000000,
   OpenIdCiba1763950000000,
+  ApprovalObligationSets1764000000000,
   UsedClientAssertions1764010000000,
   CallbackIdempotencyKey1764020000000,
   PushSubscriptionsPerApprover1764045000000,

@@ -1,5 +1,6 @@
 import { Column, CreateDateColumn, Entity, PrimaryColumn } from 'typeorm';
 import type { JsonObject } from '../common/json';
+import type { ApproverSet } from './approver-sets';
 
 export type ApprovalStatus = 'pending' | 'approved' | 'denied' | 'expired' | 'cancelled';
 export const SETTLED_STATUSES: ApprovalStatus[] = ['approved', 'denied', 'expired', 'cancelled'];
@@ -43,8 +44,14 @@ export class ApprovalRequest {
   @Column({ type: 'text' }) reason: string;
   @Column({ type: 'jsonb' }) risk: JsonObject;
 
-  /** "user:<id>", "group:<name>" or "delegator". */
+  /**
+   * Conjunctive approval: every set must reach its own quorum, each approving person counting in
+   * one set only (see approver-sets.ts). A request parked with one set has one here.
+   */
+  @Column({ name: 'approver_sets', type: 'jsonb' }) approverSets: ApproverSet[];
+  /** Everyone any set names ("user:<id>", "group:<name>" or "delegator"): who is notified and may vote. */
   @Column({ type: 'jsonb' }) approvers: string[];
+  /** The fewest approvals that can approve it: the sum of the sets' quorums. */
   @Column({ type: 'int' }) quorum: number;
   @Column({ name: 'deny_threshold', type: 'int' }) denyThreshold: number;
   @Column({ name: 'binding_message', type: 'text', nullable: true }) bindingMessage: string | null;
@@ -53,7 +60,7 @@ export class ApprovalRequest {
   @Column({ name: 'escalate_to', type: 'jsonb' }) escalateTo: string[];
   /** A reminder to the approvers who have not voted, this many seconds after parking. */
   @Column({ name: 'remind_after', type: 'int', nullable: true }) remindAfter: number | null;
-  /** Separation of duties: the delegating human and the agent's operator cannot approve. */
+  /** Separation of duties in every set: the delegating human and the agent's operator cannot approve at all. */
   @Column({ name: 'independent_approvers', type: 'boolean' }) independentApprovers: boolean;
   @Column({ name: 'agent_operator', type: 'text', nullable: true }) agentOperator: string | null;
   /** When each notification round was queued (the reconciler redoes a round that has none). */

@@ -1,5 +1,30 @@
 import { ApprovalRequest, ApprovalStatus } from './approval-request.entity';
 import { ApprovalVote } from './approval-vote.entity';
+import { creditedApprovals } from './approver-sets';
+
+export interface SetProgress {
+  approvers: string[];
+  quorum: number;
+  escalate_to: string[];
+  independent_approvers: boolean;
+  /** Approvals credited to this set: each approving person counts in one set only, assigned so as to fill as many sets as can be. */
+  approvals: number;
+  met: boolean;
+}
+
+/** Each approver set with the approvals credited to it. */
+export function setProgress(r: ApprovalRequest, votes: Pick<ApprovalVote, 'decision' | 'eligibleSets'>[]): SetProgress[] {
+  const approving = votes.filter((v) => v.decision === 'approve').map((v) => v.eligibleSets);
+  const credited = creditedApprovals(r.approverSets.map((s) => s.quorum), approving);
+  return r.approverSets.map((set, i) => ({
+    approvers: set.approvers,
+    quorum: set.quorum,
+    escalate_to: set.escalate_to,
+    independent_approvers: set.independent_approvers,
+    approvals: credited[i],
+    met: credited[i] >= set.quorum,
+  }));
+}
 
 /** A pending request whose time is up reads as expired even before its expiry job has run. */
 export function effectiveStatus(r: ApprovalRequest, now = Date.now()): ApprovalStatus {
@@ -32,6 +57,8 @@ export function approvalView(r: ApprovalRequest, votes: ApprovalVote[]) {
       escalate_to: r.escalateTo,
       remind_after: r.remindAfter,
       independent_approvers: r.independentApprovers,
+      // Every set must reach its own quorum; `quorum` above is their sum, the fewest approvals that can do it.
+      approver_sets: setProgress(r, votes),
     },
     votes: {
       approve: votes.filter((v) => v.decision === 'approve').length,
@@ -40,6 +67,7 @@ export function approvalView(r: ApprovalRequest, votes: ApprovalVote[]) {
       cast: votes.map((v) => ({
         approver: v.approverId,
         decision: v.decision,
+        eligible_sets: v.eligibleSets,
         at: v.createdAt.toISOString(),
         ...(decided ? { reason: v.reason } : {}),
       })),

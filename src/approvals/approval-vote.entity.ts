@@ -11,6 +11,8 @@ export class ApprovalVote {
   @Column({ name: 'approver_id', type: 'text' }) approverId: string;
   @Column({ name: 'via_group', type: 'text', nullable: true }) viaGroup: string | null;
   @Column({ type: 'text' }) decision: VoteDecision;
+  /** The request's approver sets (by index) this approver could count in when they voted. */
+  @Column({ name: 'eligible_sets', type: 'jsonb' }) eligibleSets: number[];
   @Column({ type: 'text' }) reason: string;
   @Column({ name: 'link_id', type: 'text' }) linkId: string;
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt: Date;

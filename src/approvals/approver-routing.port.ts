@@ -1,13 +1,18 @@
 import type { AuditEntry } from '../audit/audit-log.service';
 import type { FieldProblem } from '../common/errors/protocol-errors';
 import type { ApprovalRequest } from './approval-request.entity';
+import type { ApproverSet } from './approver-sets';
 
 /** Who may vote on a request, as parking it and voting on it need to know. */
 export interface ApproverObligation {
   tenantId: string;
+  /** Everyone the sets name, each once: the initial round notifies them. */
   approvers: string[];
   escalateTo: string[];
-  quorum: number;
+  /** Every set must reach its quorum, each person counting in one set only. */
+  sets: ApproverSet[];
+  /** Where set `i`'s fields are in the park request, for field errors. */
+  setPath(i: number): string;
   denyThreshold: number;
   delegatorId: string;
   agentOperator: string | null;

@@ -8,6 +8,8 @@ import { auditContext } from './approval-audit';
 import { ApprovalRequest, ApprovalStatus } from './approval-request.entity';
 import { ApprovalSettlement } from './approval-settlement.service';
 import { ApproverRouting } from './approver-routing.port';
+import { eligibleSets } from './approver-sets';
+import { SetProgress, setProgress } from './approval-view';
 import { ApprovalVote, VoteDecision } from './approval-vote.entity';
 import { ExpireApproval } from './expire-approval.usecase';
 
@@ -32,7 +34,10 @@ export interface DecideResult {
   status: ApprovalStatus;
   your_vote: VoteDecision;
   votes: { approve: number; deny: number };
+  /** The fewest approvals that can approve the request (the sum of its sets' quorums). */
   quorum: number;
+  /** Each set's quorum and the approvals credited to it (each person counts in one set only). */
+  approver_sets: SetProgress[];
 }
 
 /** Separation of duties: with independent approvers, the delegating human and the agent's operator are out. */
@@ -59,13 +64,6 @@ export function ineligibility(request: ApprovalRequest, approver: Pick<ApproverP
   if (named.has('delegator') && who === request.delegatorId) return undefined;
   if (approver.viaGroup !== undefined && named.has(`group:${approver.viaGroup}`)) return undefined;
   return `${who} is not an approver of this request`;
-}
-
-/** Named only through a group: membership is checked again now, since the link vouched for it only when it was sent. */
-function onlyViaGroup(request: ApprovalRequest, approver: ApproverPrincipal): string | undefined {
-  const named = new Set([...request.approvers, ...request.escalateTo]);
-  if (named.has(`user:${approver.approverId}`) || (named.has('delegator') && approver.approverId === request.delegatorId)) return undefined;
-  return approver.viaGroup;
 }
 
 /**
@@ -98,9 +96,19 @@ export class DecideApproval {
       if (request.status !== 'pending') return { closed: request.status };
       const problem = ineligibility(request, approver);
       if (problem) throw new Forbidden(problem);
-      const group = onlyViaGroup(request, approver);
-      if (group && !(await this.routing.isGroupMember(request.tenantId, group, approver.approverId))) {
-        throw new Forbidden(`${approver.approverId} is no longer a member of group ${group}`);
+      // The sets this vote can count in; group membership is checked again now, since the link
+      // vouched for it only when it was sent.
+      const eligible = await eligibleSets(
+        request.approverSets,
+        { approverId: approver.approverId, delegatorId: request.delegatorId, agentOperator: request.agentOperator },
+        (group) => this.routing.isGroupMember(request.tenantId, group, approver.approverId),
+      );
+      if (!eligible.length) {
+        throw new Forbidden(
+          approver.viaGroup !== undefined
+            ? `${approver.approverId} is no longer a member of group ${approver.viaGroup}`
+            : `${approver.approverId} is not an approver of this request`,
+        );
       }
 
       const votes = await manager.find(ApprovalVote, { where: { approvalId: request.id } });
@@ -113,6 +121,7 @@ export class DecideApproval {
         approverId: approver.approverId,
         viaGroup: approver.viaGroup ?? null,
         decision: cmd.decision,
+        eligibleSets: eligible,
         reason: cmd.reason,
         linkId: approver.linkId,
       });
@@ -121,19 +130,22 @@ export class DecideApproval {
         ...auditContext(request),
         type: 'approval.vote',
         actor: `approver:${approver.approverId}`,
-        data: { decision: cmd.decision, reason: cmd.reason, via_group: approver.viaGroup ?? null, link_id: approver.linkId },
+        data: { decision: cmd.decision, reason: cmd.reason, via_group: approver.viaGroup ?? null, link_id: approver.linkId, eligible_sets: eligible },
       });
 
       const all = [...votes, vote];
       const approve = all.filter((v) => v.decision === 'approve').length;
       const deny = all.length - approve;
+      const progress = setProgress(request, all);
       let settled: ApprovalRequest | undefined;
-      const verdict = approve >= request.quorum ? 'approved' : deny >= request.denyThreshold ? 'denied' : undefined;
+      // Conjunctive: approved only when every set has its quorum; any set's denial counts toward the threshold.
+      const verdict = progress.every((p) => p.met) ? 'approved' : deny >= request.denyThreshold ? 'denied' : undefined;
       if (verdict) {
         await this.settlement.settleInTransaction(manager, request, verdict, `approver:${approver.approverId}`, {
           approvals: approve,
           denials: deny,
           quorum: request.quorum,
+          approver_sets: progress,
         });
         settled = request;
       }
@@ -145,6 +157,7 @@ export class DecideApproval {
           your_vote: cmd.decision,
           votes: { approve, deny },
           quorum: request.quorum,
+          approver_sets: progress,
         },
       };
     });

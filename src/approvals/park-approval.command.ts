@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { CONTROL_OR_BREAK, id, text } from '../common/validation';
 import { DELIVERY_MODES } from './approval-request.entity';
+import type { ApproverSet } from './approver-sets';
 
 /** CIBA's client_notification_token: an RFC 6750 b64token, at most 1024 characters. */
 export const notificationToken = z
@@ -62,6 +63,74 @@ const approverRefs = (what: string) =>
     .min(1, { message: `must name at least one ${what}` })
     .max(100, { message: `must name at most 100 ${what}s` });
 
+/** One approver set: its people and groups, how many of them must approve, who else counts in it. */
+const approverSetSchema = z.strictObject({
+  approvers: approverRefs('approver'),
+  quorum: z.int().min(1).max(100).default(1),
+  /** Escalation approvers who count in this set only (the obligation's own `escalate_to` count in every set). */
+  escalate_to: approverRefs('escalation approver').optional(),
+  /** Separation of duties in this set; the obligation's `independent_approvers` when absent. */
+  independent_approvers: z.boolean().optional(),
+});
+
+/** At most this many approver sets (one per approval obligation that applied). */
+export const MAX_APPROVER_SETS = 20;
+
+/**
+ * Either one approver set (`approvers` and `quorum`, as before) or several (`approver_sets`): the
+ * request is approved only when every set has reached its quorum (see approver-sets.ts).
+ */
+const obligationSchema = z
+  .strictObject({
+    approvers: approverRefs('approver').optional(),
+    quorum: z.int().min(1).max(100).optional(),
+    approver_sets: z
+      .array(approverSetSchema)
+      .min(1, { message: 'must name at least one approver set' })
+      .max(MAX_APPROVER_SETS, { message: `must name at most ${MAX_APPROVER_SETS} approver sets` })
+      .optional(),
+    deny_threshold: z.int().min(1).max(100).default(1),
+    expires_in: z.int().min(1, { message: 'must be at least 1 second' }).optional(),
+    binding_message: text(256, CONTROL_OR_BREAK).optional(),
+    /** Seconds undecided before `escalate_to` are notified. */
+    escalate_after: z.int().min(1, { message: 'must be at least 1 second' }).optional(),
+    escalate_to: approverRefs('escalation approver').optional(),
+    /** Seconds after parking when approvers who have not voted are reminded. */
+    remind_after: z.int().min(1, { message: 'must be at least 1 second' }).optional(),
+    /** Separation of duties: the delegating human and the agent's operator may not approve. */
+    independent_approvers: z.boolean().default(false),
+  })
+  .superRefine((o, ctx) => {
+    if (o.approver_sets && o.approvers) {
+      ctx.addIssue({ code: 'custom', path: ['approver_sets'], message: 'must not be given together with approvers (name one set there, or several here)' });
+    } else if (o.approver_sets && o.quorum !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['quorum'], message: 'must not be given with approver_sets (each set has its own quorum)' });
+    } else if (!o.approver_sets && !o.approvers) {
+      ctx.addIssue({ code: 'custom', path: ['approvers'], message: 'is required (or approver_sets)' });
+    }
+  });
+
+export type ParkObligation = z.output<typeof obligationSchema>;
+
+/**
+ * The obligation's approver sets, one when it names `approvers` directly. Lists keep the order
+ * and positions given (error messages point into them); the row stores them without repeats.
+ */
+export function approverSetsOf(o: ParkObligation): ApproverSet[] {
+  if (!o.approver_sets) {
+    return [{ approvers: o.approvers ?? [], quorum: o.quorum ?? 1, escalate_to: o.escalate_to ?? [], independent_approvers: o.independent_approvers }];
+  }
+  return o.approver_sets.map((set) => ({
+    approvers: set.approvers,
+    quorum: set.quorum,
+    escalate_to: [...(set.escalate_to ?? []), ...(o.escalate_to ?? []).filter((ref) => !set.escalate_to?.includes(ref))],
+    independent_approvers: set.independent_approvers ?? o.independent_approvers,
+  }));
+}
+
+/** Where a set's fields are in the request, for error messages: `obligation` for the one-set form. */
+export const setPathOf = (o: ParkObligation) => (i: number): string => (o.approver_sets ? `obligation.approver_sets[${i}]` : 'obligation');
+
 export const parkApprovalSchema = z.strictObject({
   tool_call: envelopeParts.toolCall,
   agent: z.strictObject({
@@ -82,20 +151,7 @@ export const parkApprovalSchema = z.strictObject({
   environment: envelopeParts.environment,
   reason: envelopeParts.reason,
   risk: envelopeParts.risk,
-  obligation: z.strictObject({
-    approvers: approverRefs('approver'),
-    quorum: z.int().min(1).max(100).default(1),
-    deny_threshold: z.int().min(1).max(100).default(1),
-    expires_in: z.int().min(1, { message: 'must be at least 1 second' }).optional(),
-    binding_message: text(256, CONTROL_OR_BREAK).optional(),
-    /** Seconds undecided before `escalate_to` are notified. */
-    escalate_after: z.int().min(1, { message: 'must be at least 1 second' }).optional(),
-    escalate_to: approverRefs('escalation approver').optional(),
-    /** Seconds after parking when approvers who have not voted are reminded. */
-    remind_after: z.int().min(1, { message: 'must be at least 1 second' }).optional(),
-    /** Separation of duties: the delegating human and the agent's operator may not approve. */
-    independent_approvers: z.boolean().default(false),
-  }),
+  obligation: obligationSchema,
   delivery: envelopeParts.delivery,
   correlation: envelopeParts.correlation,
 });

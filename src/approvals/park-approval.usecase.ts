@@ -11,7 +11,8 @@ import { ApprovalJobs } from './approval-jobs.service';
 import { ApprovalRequest } from './approval-request.entity';
 import { ApproverRouting } from './approver-routing.port';
 import { CallbackEndpointPolicy } from './callback-endpoint.policy';
-import { ParkApprovalCommand } from './park-approval.command';
+import { approvalsNeeded, namedIn } from './approver-sets';
+import { approverSetsOf, ParkApprovalCommand, setPathOf } from './park-approval.command';
 
 const MAX_ARGUMENTS_BYTES = 64 * 1024;
 const MAX_JSON_DEPTH = 64;
@@ -73,15 +74,19 @@ export class ParkApproval {
     const expiresIn = Math.min(input.obligation.expires_in ?? this.config.APPROVAL_DEFAULT_EXPIRES_IN, this.config.APPROVAL_MAX_EXPIRES_IN);
     this.checkTimers(input, expiresIn);
     const { obligation } = input;
+    const sets = approverSetsOf(obligation);
+    const unique = (refs: string[]) => [...new Set(refs)];
     const admission = await this.routing.admit({
       tenantId,
-      approvers: obligation.approvers,
-      escalateTo: obligation.escalate_to ?? [],
-      quorum: obligation.quorum,
+      approvers: unique(sets.flatMap((set) => set.approvers)),
+      escalateTo: unique(sets.flatMap((set) => set.escalate_to)),
+      sets,
+      setPath: setPathOf(obligation),
       denyThreshold: obligation.deny_threshold,
       delegatorId: input.delegator.id,
       agentOperator: input.agent.operator ?? null,
-      independentApprovers: obligation.independent_approvers,
+      // Out of every set, the delegating human and the operator may not vote at all.
+      independentApprovers: sets.every((set) => set.independent_approvers),
     });
     if (admission.problems.length) throw UnmetObligation.of(admission.problems);
     const createdAt = new Date();
@@ -103,14 +108,15 @@ export class ParkApproval {
       environment: input.environment ?? null,
       reason: input.reason,
       risk: input.risk,
-      approvers: [...new Set(input.obligation.approvers)],
-      quorum: input.obligation.quorum,
+      approverSets: sets.map((set) => ({ ...set, approvers: unique(set.approvers), escalate_to: unique(set.escalate_to) })),
+      approvers: unique(sets.flatMap((set) => set.approvers)),
+      quorum: approvalsNeeded(sets),
       denyThreshold: input.obligation.deny_threshold,
       bindingMessage: input.obligation.binding_message ?? null,
       escalateAfter: obligation.escalate_after ?? null,
-      escalateTo: [...new Set(obligation.escalate_to ?? [])],
+      escalateTo: unique(sets.flatMap((set) => set.escalate_to)),
       remindAfter: obligation.remind_after ?? null,
-      independentApprovers: obligation.independent_approvers,
+      independentApprovers: sets.every((set) => set.independent_approvers),
       agentOperator: input.agent.operator ?? null,
       // The initial round's deliveries commit with the request (below).
       notifiedAt: admission.statement ? createdAt : null,
@@ -182,25 +188,39 @@ export class ParkApproval {
   }
 
   private checkObligation({ obligation }: ParkApprovalCommand['input']): void {
+    const sets = approverSetsOf(obligation);
+    const path = setPathOf(obligation);
     // Escalation approvers may vote from the start, so they count towards what a quorum can reach.
-    const approvers = new Set([...obligation.approvers, ...(obligation.escalate_to ?? [])]);
-    const namesGroup = [...approvers].some((a) => a.startsWith('group:'));
+    const named = sets.map((set) => new Set(namedIn(set)));
+    const everyone = new Set(named.flatMap((refs) => [...refs]));
+    const namesGroup = [...everyone].some((a) => a.startsWith('group:'));
     // Without a group, the named people are all who can vote: a quorum above that could never be met.
-    if (!namesGroup && obligation.quorum > approvers.size) {
+    for (const [i, set] of sets.entries()) {
+      if (![...named[i]].some((a) => a.startsWith('group:')) && set.quorum > named[i].size) {
+        throw UnmetObligation.of([{ field: `${path(i)}.quorum`, message: `is ${set.quorum} but only ${named[i].size} approver(s) are named` }]);
+      }
+    }
+    // Each person counts in one set only: together the sets need that many distinct people.
+    const needed = approvalsNeeded(sets);
+    if (sets.length > 1 && !namesGroup && needed > everyone.size) {
       throw UnmetObligation.of([
-        { field: 'obligation.quorum', message: `is ${obligation.quorum} but only ${approvers.size} approver(s) are named` },
+        {
+          field: 'obligation.approver_sets',
+          message: `need ${needed} distinct approvers (each person counts in one set only) but only ${everyone.size} are named`,
+        },
       ]);
     }
-    if (!namesGroup && obligation.deny_threshold > approvers.size) {
+    if (!namesGroup && obligation.deny_threshold > everyone.size) {
       throw UnmetObligation.of([
-        { field: 'obligation.deny_threshold', message: `is ${obligation.deny_threshold} but only ${approvers.size} approver(s) are named` },
+        { field: 'obligation.deny_threshold', message: `is ${obligation.deny_threshold} but only ${everyone.size} approver(s) are named` },
       ]);
     }
   }
 
   /** An escalation or reminder that could only come after the request expires would never fire. */
   private checkTimers({ obligation }: ParkApprovalCommand['input'], expiresIn: number): void {
-    if ((obligation.escalate_after === undefined) !== (obligation.escalate_to === undefined)) {
+    const escalating = obligation.escalate_to !== undefined || (obligation.approver_sets ?? []).some((set) => set.escalate_to !== undefined);
+    if ((obligation.escalate_after === undefined) === escalating) {
       const missing = obligation.escalate_after === undefined ? 'obligation.escalate_after' : 'obligation.escalate_to';
       throw UnmetObligation.of([{ field: missing, message: 'is required when the other escalation field is given' }]);
     }
@@ -212,12 +232,14 @@ export class ParkApproval {
         ]);
       }
     }
-    if (obligation.independent_approvers) {
+    const path = setPathOf(obligation);
+    for (const [i, set] of approverSetsOf(obligation).entries()) {
+      if (!set.independent_approvers) continue;
       for (const field of ['approvers', 'escalate_to'] as const) {
-        const index = (obligation[field] ?? []).indexOf('delegator');
+        const index = set[field].indexOf('delegator');
         if (index >= 0) {
           throw UnmetObligation.of([
-            { field: `obligation.${field}[${index}]`, message: 'cannot be "delegator" when independent_approvers is true (separation of duties)' },
+            { field: `${path(i)}.${field}[${index}]`, message: 'cannot be "delegator" when independent_approvers is true (separation of duties)' },
           ]);
         }
       }

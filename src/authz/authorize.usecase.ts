@@ -64,14 +64,15 @@ export class Authorize {
     let { decision } = evaluation;
     let approval: ParkedApproval | undefined;
 
-    const approvalObligation = decision.obligations.find((o): o is HumanApprovalObligation => o.type === 'human_approval');
+    // Conjunctive: the parked request carries every approval obligation as its own approver set.
+    const approvalObligations = decision.obligations.filter((o): o is HumanApprovalObligation => o.type === 'human_approval');
     let unroutable: { field: string; message: string } | undefined;
-    if (decision.verdict === 'allow_with_obligations' && approvalObligation) {
+    if (decision.verdict === 'allow_with_obligations' && approvalObligations.length) {
       try {
         approval = await this.park.execute({
           tenantId: gateway.tenantId,
           gatewayId: gateway.gatewayId,
-          input: this.parkInput(input, evaluation, approvalObligation, decisionId),
+          input: this.parkInput(input, evaluation, approvalObligations, decisionId),
         });
       } catch (e) {
         // The policy's obligation names approvers nobody can be (unknown, an empty group, too few
@@ -206,7 +207,7 @@ export class Authorize {
     return { ok: true, hops, leafDelegationId: covering?.id ?? '' };
   }
 
-  private parkInput(input: AuthorizeInput, evaluation: Evaluation, obligation: HumanApprovalObligation, decisionId: string) {
+  private parkInput(input: AuthorizeInput, evaluation: Evaluation, obligations: HumanApprovalObligation[], decisionId: string) {
     const identity = evaluation.identity!;
     return {
       tool_call: { server: input.action.server, tool: input.action.tool, arguments: input.action.arguments },
@@ -224,21 +225,39 @@ export class Authorize {
       environment: input.environment,
       reason: input.reason ?? 'no reason stated',
       risk: { ...evaluation.facts, decision_id: decisionId, reasons: evaluation.decision.reasons, signals: input.risk.signals },
-      obligation: {
-        approvers: obligation.approvers,
-        quorum: obligation.quorum,
-        deny_threshold: 1,
-        expires_in: obligation.expires_in,
-        binding_message: obligation.binding_message,
-        escalate_after: obligation.escalate_after,
-        escalate_to: obligation.escalate_to,
-        remind_after: obligation.remind_after,
-        independent_approvers: obligation.independent_approvers,
-      },
+      obligation: parkObligation(obligations),
       delivery: input.delivery,
       correlation: input.correlation,
     };
   }
+}
+
+const earliest = (values: (number | undefined)[]): number | undefined => {
+  const set = values.filter((v): v is number => v !== undefined);
+  return set.length ? Math.min(...set) : undefined;
+};
+
+/**
+ * Every approval obligation becomes one approver set with its own quorum, escalation targets and
+ * separation of duties. What a request has only one of is the strictest: the shortest expiry,
+ * the earliest escalation and reminder, the first binding message (policies in id order). One
+ * denial from anyone eligible in any set denies.
+ */
+function parkObligation(obligations: HumanApprovalObligation[]) {
+  return {
+    approver_sets: obligations.map((o) => ({
+      approvers: o.approvers,
+      quorum: o.quorum,
+      ...(o.escalate_to ? { escalate_to: o.escalate_to } : {}),
+      independent_approvers: o.independent_approvers,
+    })),
+    deny_threshold: 1,
+    expires_in: earliest(obligations.map((o) => o.expires_in)),
+    binding_message: obligations.find((o) => o.binding_message)?.binding_message,
+    escalate_after: earliest(obligations.map((o) => o.escalate_after)),
+    remind_after: earliest(obligations.map((o) => o.remind_after)),
+    independent_approvers: obligations.every((o) => o.independent_approvers),
+  };
 }
 
 function deny(reasons: string[]): PolicyDecision {

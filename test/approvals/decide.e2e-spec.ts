@@ -54,7 +54,15 @@ describe('deciding: POST /v1/approvals/:id/decisions', () => {
     it('the first approval leaves the request pending and the view shows the vote without its reason', async () => {
       const res = await vote(id, 'bob', 'approve', 'invoice matches PO-7');
       expect(res.status).toBe(200);
-      expect(res.body).toEqual({ auth_req_id: id, status: 'pending', your_vote: 'approve', votes: { approve: 1, deny: 0 }, quorum: 2 });
+      expect(res.body).toEqual({
+        auth_req_id: id,
+        status: 'pending',
+        your_vote: 'approve',
+        votes: { approve: 1, deny: 0 },
+        quorum: 2,
+        // One approver set (the one-set form of the obligation), with the approvals credited to it.
+        approver_sets: [{ approvers: ['user:bob', 'user:carol', 'user:dave'], quorum: 2, escalate_to: [], independent_approvers: false, approvals: 1, met: false }],
+      });
       const v = await view(id);
       expect(v.status).toBe('pending');
       expect(v.votes.approve).toBe(1);
@@ -85,8 +93,8 @@ describe('deciding: POST /v1/approvals/:id/decisions', () => {
       expect(v.status).toBe('approved');
       expect(v.decided_at).not.toBeNull();
       expect(v.votes.cast).toEqual([
-        { approver: 'bob', decision: 'approve', reason: 'invoice matches PO-7', at: expect.any(String) },
-        { approver: 'carol', decision: 'approve', reason: 'vendor is verified', at: expect.any(String) },
+        { approver: 'bob', decision: 'approve', eligible_sets: [0], reason: 'invoice matches PO-7', at: expect.any(String) },
+        { approver: 'carol', decision: 'approve', eligible_sets: [0], reason: 'vendor is verified', at: expect.any(String) },
       ]);
     });
 

@@ -366,39 +366,74 @@ describe('compiling a policy set', () => {
 describe('evaluating a custom policy set', () => {
   const when = (cond: string) => `permit (principal, action == Action::"call_tool", resource) when { ${cond} };`;
 
-  it('merges two matching approval permits: union of approvers, highest quorum, shortest expiry, reason if either asks', () => {
+  it('keeps two matching approval permits as two obligations, each with its own approvers, quorum, expiry and wording (conjunctive)', () => {
     const engine = compile({
-      'b-finance': `@reason("b") @obligation("human_approval") @approvers("group:finance,delegator") @quorum("2") @expires_in("300") @binding_message("from b") ${when('context.granted')}`,
-      'a-owner': `@reason("a") @obligation("human_approval") @approvers("delegator,user:carol") @quorum("1") @expires_in("600") @binding_message("from a") @reason_required("true") ${when('context.granted')}`,
+      'b-security': `@reason("b") @obligation("human_approval") @approvers("group:security") @quorum("2") @expires_in("300") @binding_message("from b") ${when('context.granted')}`,
+      'a-owner': `@reason("a") @obligation("human_approval") @approvers("delegator,group:finance") @quorum("1") @expires_in("600") @binding_message("from a") @reason_required("true") ${when('context.granted')}`,
     });
     const d = engine.evaluate(BASELINE);
     expect(d.verdict).toBe('allow_with_obligations');
     expect(d.reasons).toEqual(['a', 'b']);
+    // Not one merged "2 of delegator, finance, security": two finance people must not stand in for security.
     expect(d.obligations).toEqual([
       {
         type: 'human_approval',
-        approvers: ['delegator', 'group:finance', 'user:carol'],
-        quorum: 2,
-        expires_in: 300,
+        approvers: ['delegator', 'group:finance'],
+        quorum: 1,
+        expires_in: 600,
         binding_message: 'from a',
         reason_required: true,
+        independent_approvers: false,
+      },
+      {
+        type: 'human_approval',
+        approvers: ['group:security'],
+        quorum: 2,
+        expires_in: 300,
+        binding_message: 'from b',
+        reason_required: false,
         independent_approvers: false,
       },
     ]);
   });
 
-  it('merges escalation, reminders and separation of duties strictly: earliest escalation to everyone named, earliest reminder, independence if either asks', () => {
+  it('keeps escalation, reminders and separation of duties with the obligation that asked for them', () => {
     const engine = compile({
       a: `@obligation("human_approval") @approvers("group:finance") @escalate_after("600") @escalate_to("group:cfo") @remind_after("300") @independent_approvers("true") ${when('context.granted')}`,
       b: `@obligation("human_approval") @approvers("user:carol") @escalate_after("120") @escalate_to("user:dana") @remind_after("90") ${when('context.granted')}`,
     });
-    expect(approvalOf(engine.evaluate(BASELINE))).toMatchObject({
-      approvers: ['group:finance', 'user:carol'],
-      escalate_after: 120,
-      escalate_to: ['group:cfo', 'user:dana'],
-      remind_after: 90,
-      independent_approvers: true,
+    const approvals = engine.evaluate(BASELINE).obligations;
+    expect(approvals).toEqual([
+      expect.objectContaining({ approvers: ['group:finance'], escalate_after: 600, escalate_to: ['group:cfo'], remind_after: 300, independent_approvers: true }),
+      expect.objectContaining({ approvers: ['user:carol'], escalate_after: 120, escalate_to: ['user:dana'], remind_after: 90, independent_approvers: false }),
+    ]);
+  });
+
+  it('lists the same control asked for by two policies once, with the stricter timers and either one\'s demand for a reason', () => {
+    const engine = compile({
+      a: `@obligation("human_approval") @approvers("group:finance,delegator") @quorum("2") @expires_in("600") @remind_after("300") ${when('context.granted')}`,
+      b: `@obligation("human_approval") @approvers("delegator, group:finance") @quorum("2") @expires_in("120") @reason_required("true") @binding_message("from b") ${when('context.granted')}`,
     });
+    expect(engine.evaluate(BASELINE).obligations).toEqual([
+      {
+        type: 'human_approval',
+        approvers: ['delegator', 'group:finance'],
+        quorum: 2,
+        expires_in: 120,
+        binding_message: 'from b',
+        reason_required: true,
+        remind_after: 300,
+        independent_approvers: false,
+      },
+    ]);
+  });
+
+  it('keeps two permits naming the same approvers with different quorums apart', () => {
+    const engine = compile({
+      a: `@obligation("human_approval") @approvers("group:finance") @quorum("1") ${when('context.granted')}`,
+      b: `@obligation("human_approval") @approvers("group:finance") @quorum("2") ${when('context.granted')}`,
+    });
+    expect(engine.evaluate(BASELINE).obligations.map((o) => o.type === 'human_approval' && o.quorum)).toEqual([1, 2]);
   });
 
   it('leaves out the expiry when no matching approval sets one', () => {

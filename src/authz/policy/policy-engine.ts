@@ -5,7 +5,7 @@
  *
  * Semantics: deny by default; a forbid always wins; obligations are annotations on permits.
  * `@obligation("human_approval")` on a determining permit turns allow into
- * allow_with_obligations. `@step_up("true")` permits only add obligations: a call that nothing
+ * allow_with_obligations; several such permits give several obligations, all of which must be met. `@step_up("true")` permits only add obligations: a call that nothing
  * else permits is denied, never routed to approval.
  */
 import { randomUUID } from 'node:crypto';
@@ -162,42 +162,65 @@ function checkAnnotations(id: string, m: PolicyMeta): string[] {
   return errors;
 }
 
-const minimum = (annotations: Record<string, string>[], key: string): number | undefined => {
-  const values = annotations.map((a) => Number(a[key])).filter((n) => n > 0);
-  return values.length ? Math.min(...values) : undefined;
-};
+const refs = (list: string | undefined): string[] =>
+  // Deterministic whatever order a policy names them in: the delegator first, then by name.
+  [...new Set((list ?? '').split(',').map((x) => x.trim()).filter(Boolean))].sort((x, y) =>
+    x === 'delegator' ? -1 : y === 'delegator' ? 1 : x.localeCompare(y),
+  );
 
-/** The earliest escalation wins; its targets are everyone any escalating permit names. */
-function strictestEscalation(approvals: Record<string, string>[]): Pick<HumanApprovalObligation, 'escalate_after' | 'escalate_to'> {
-  const escalating = approvals.filter((a) => a.escalate_after && a.escalate_to);
-  if (!escalating.length) return {};
+function approvalOf(a: Record<string, string>): HumanApprovalObligation {
   return {
-    escalate_after: minimum(escalating, 'escalate_after'),
-    escalate_to: [...new Set(escalating.flatMap((a) => a.escalate_to.split(',').map((s) => s.trim())))].sort(),
+    type: 'human_approval',
+    approvers: refs(a.approvers),
+    quorum: Number(a.quorum ?? 1),
+    ...(Number(a.expires_in) > 0 ? { expires_in: Number(a.expires_in) } : {}),
+    ...(a.binding_message ? { binding_message: a.binding_message } : {}),
+    reason_required: a.reason_required === 'true',
+    ...(a.escalate_after && a.escalate_to ? { escalate_after: Number(a.escalate_after), escalate_to: refs(a.escalate_to) } : {}),
+    ...(Number(a.remind_after) > 0 ? { remind_after: Number(a.remind_after) } : {}),
+    independent_approvers: a.independent_approvers === 'true',
   };
 }
 
-/** Several permits may ask for approval: the strictest combination wins. */
+const sameControl = (x: HumanApprovalObligation, y: HumanApprovalObligation): boolean =>
+  x.quorum === y.quorum &&
+  x.independent_approvers === y.independent_approvers &&
+  x.approvers.join(',') === y.approvers.join(',') &&
+  (x.escalate_to ?? []).join(',') === (y.escalate_to ?? []).join(',');
+
+const earlier = (x?: number, y?: number) => (x === undefined ? y : y === undefined ? x : Math.min(x, y));
+
+/**
+ * Obligations are conjunctive: every approval permit that applies keeps its own approver set,
+ * quorum, escalation and separation of duties, and the parked request is approved only when each
+ * one is met (see approvals/approver-sets.ts). Merging them into one set (the union of approvers
+ * with the highest quorum) would let the approvers of one policy stand in for another's. Only the
+ * same control asked for by two policies (same approvers, quorum, escalation targets and
+ * independence) is listed once, with the stricter of their timers and wording.
+ */
 function mergeObligations(annotations: Record<string, string>[]): Obligation[] {
-  const out: Obligation[] = [];
-  const approvals = annotations.filter((a) => a.obligation === 'human_approval');
-  if (approvals.length) {
-    const expiries = approvals.map((a) => Number(a.expires_in)).filter((n) => n > 0);
-    out.push({
-      type: 'human_approval',
-      // Deterministic whatever order Cedar reports the policies in: the delegator first, then by name.
-      approvers: [...new Set(approvals.flatMap((a) => a.approvers.split(',').map((s) => s.trim())))].sort((x, y) =>
-        x === 'delegator' ? -1 : y === 'delegator' ? 1 : x.localeCompare(y),
-      ),
-      quorum: Math.max(...approvals.map((a) => Number(a.quorum ?? 1))),
-      ...(expiries.length ? { expires_in: Math.min(...expiries) } : {}),
-      ...(approvals.find((a) => a.binding_message) ? { binding_message: approvals.find((a) => a.binding_message)!.binding_message } : {}),
-      reason_required: approvals.some((a) => a.reason_required === 'true'),
-      ...strictestEscalation(approvals),
-      ...(minimum(approvals, 'remind_after') ? { remind_after: minimum(approvals, 'remind_after') } : {}),
-      independent_approvers: approvals.some((a) => a.independent_approvers === 'true'),
-    });
+  const approvals: HumanApprovalObligation[] = [];
+  for (const next of annotations.filter((a) => a.obligation === 'human_approval').map(approvalOf)) {
+    const i = approvals.findIndex((o) => sameControl(o, next));
+    if (i < 0) {
+      approvals.push(next);
+      continue;
+    }
+    const o = approvals[i];
+    const expires_in = earlier(o.expires_in, next.expires_in);
+    const escalate_after = earlier(o.escalate_after, next.escalate_after);
+    const remind_after = earlier(o.remind_after, next.remind_after);
+    const binding_message = o.binding_message ?? next.binding_message;
+    approvals[i] = {
+      ...o,
+      ...(expires_in !== undefined ? { expires_in } : {}),
+      ...(binding_message !== undefined ? { binding_message } : {}),
+      reason_required: o.reason_required || next.reason_required,
+      ...(escalate_after !== undefined ? { escalate_after } : {}),
+      ...(remind_after !== undefined ? { remind_after } : {}),
+    };
   }
+  const out: Obligation[] = [...approvals];
   const rates = annotations.map((a) => Number(a.sampled_review)).filter((n) => n > 0);
   if (rates.length) out.push({ type: 'sampled_review', rate: Math.max(...rates) });
   return out;

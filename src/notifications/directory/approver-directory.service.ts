@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { ApproverObligation } from '../../approvals/approver-routing.port';
+import { approvalsNeeded, everySetMet, namedIn } from '../../approvals/approver-sets';
 import { FieldProblem, InvalidRequest, NotFound } from '../../common/errors/protocol-errors';
 import { excludedFromApproving } from '../../approvals/decide.usecase';
 import { AuditLog } from '../../audit/audit-log.service';
@@ -156,9 +157,13 @@ export class ApproverDirectory {
   async admit(o: ApproverObligation): Promise<{ problems: FieldProblem[]; initial: Recipient[] }> {
     const found = await this.lookup(o.tenantId, [...o.approvers, ...o.escalateTo], o.delegatorId);
     const problems: FieldProblem[] = [];
+    const reported = new Set<string>();
     const check = (refs: string[], field: string) =>
       refs.forEach((ref, i) => {
-        const at = `obligation.${field}[${i}]`;
+        const at = `${field}[${i}]`;
+        // A reference several sets name is reported once, where it first appears.
+        if (reported.has(ref)) return;
+        const before = problems.length;
         if (ref === 'delegator' && !found.people.has(o.delegatorId)) {
           problems.push({ field: at, message: `names the delegator "${o.delegatorId}", who is not in the approver directory, so they cannot be reached` });
         } else if (ref.startsWith('user:') && !found.people.has(ref.slice(5))) {
@@ -168,19 +173,36 @@ export class ApproverDirectory {
         } else if (ref.startsWith('group:') && found.groups.get(ref.slice(6))!.length === 0) {
           problems.push({ field: at, message: `names group "${ref.slice(6)}", which has no members` });
         }
+        if (problems.length > before) reported.add(ref);
       });
-    check(o.approvers, 'approvers');
-    check(o.escalateTo, 'escalate_to');
+    o.sets.forEach((set, i) => check(set.approvers, `${o.setPath(i)}.approvers`));
+    o.sets.forEach((set, i) => check(set.escalate_to, `${o.setPath(i)}.escalate_to`));
     if (problems.length) return { problems, initial: [] };
 
     const excluded = (id: string) => excludedFromApproving(o, id);
+    const why = (independent: boolean) => (independent ? ' (separation of duties excludes the delegating human and the agent operator)' : '');
+    // Who can count in each set (escalation approvers included, separation of duties applied per set).
+    const perSet = o.sets.map((set) =>
+      distinctPeople(namedIn(set), o.delegatorId, found, (id) => excludedFromApproving({ ...o, independentApprovers: set.independent_approvers }, id)),
+    );
+    o.sets.forEach((set, i) => {
+      if (set.quorum > perSet[i].length) {
+        problems.push({ field: `${o.setPath(i)}.quorum`, message: `is ${set.quorum} but only ${perSet[i].length} distinct approver(s) can vote${why(set.independent_approvers)}` });
+      }
+    });
     const eligible = distinctPeople([...o.approvers, ...o.escalateTo], o.delegatorId, found, excluded);
-    const why = o.independentApprovers ? ' (separation of duties excludes the delegating human and the agent operator)' : '';
-    if (o.quorum > eligible.length) {
-      problems.push({ field: 'obligation.quorum', message: `is ${o.quorum} but only ${eligible.length} distinct approver(s) can vote${why}` });
+    if (!problems.length && o.sets.length > 1) {
+      // Each person counts in one set only: can everyone who could vote fill every set at once?
+      const voters = eligible.map((p) => perSet.flatMap((people, i) => (people.some((q) => q.approverId === p.approverId) ? [i] : [])));
+      if (!everySetMet(o.sets, voters)) {
+        problems.push({
+          field: 'obligation.approver_sets',
+          message: `need ${approvalsNeeded(o.sets)} distinct approvers, each counting in one set only, but the people they name cannot fill every set`,
+        });
+      }
     }
     if (o.denyThreshold > eligible.length) {
-      problems.push({ field: 'obligation.deny_threshold', message: `is ${o.denyThreshold} but only ${eligible.length} distinct approver(s) can vote${why}` });
+      problems.push({ field: 'obligation.deny_threshold', message: `is ${o.denyThreshold} but only ${eligible.length} distinct approver(s) can vote${why(o.independentApprovers)}` });
     }
     return { problems, initial: problems.length ? [] : distinctPeople(o.approvers, o.delegatorId, found, excluded) };
   }
