@@ -247,6 +247,20 @@ describe('renderApprovalPage', () => {
     expect(html).toContain('<time datetime="2030-01-01T10:10:00.000Z">');
   });
 
+  it('shows each approver set with its approvals when several must each reach their quorum, escaped', () => {
+    const sets = [
+      { approvers: ['group:finance'], quorum: 1, approvals: 1 },
+      { approvers: ['group:<security>'], quorum: 2, approvals: 0 },
+    ];
+    const out = renderApprovalPage(fullModel({ quorum: 3, approverSets: sets }));
+    expect(text(out)).toMatch(/group:finance ?: 1 of 1 \(met\)/);
+    expect(text(out)).toMatch(/group:<security> ?: 0 of 2/);
+    expect(out).not.toContain('<security>');
+    assertSafeMarkup(out);
+    // One set: the overall count says it all.
+    expect(renderApprovalPage(fullModel({ approverSets: [{ approvers: ['user:carol'], quorum: 2, approvals: 1 }] }))).not.toContain('approver-sets');
+  });
+
   it('notes independent approvers only when required', () => {
     expect(plain).toContain('the person the agent acts for and the agent’s operator cannot approve');
     expect(renderApprovalPage(fullModel({ independentApprovers: false }))).not.toContain('independent-note');
@@ -388,6 +402,17 @@ describe('renderDecisionResult', () => {
     expect(text(out)).toContain('2 of 2');
     expect(text(out)).toContain('Refund 120 EUR');
     assertSafeMarkup(out);
+  });
+
+  it('counts what every approver set still needs, not the approvals in all', () => {
+    // Three finance approvals, security's two still owed: 3 of 3 in all, yet 2 more are needed.
+    const approverSets = [
+      { approvers: ['group:finance'], quorum: 1, approvals: 1 },
+      { approvers: ['group:security'], quorum: 2, approvals: 0 },
+    ];
+    const out = text(renderDecisionResult({ ...base, status: 'pending', votes: { approve: 3, deny: 0 }, quorum: 3, approverSets }));
+    expect(out).toContain('Waiting for 2 more approvals');
+    expect(out).toMatch(/group:security ?: 0 of 2/);
   });
 
   it('says how many approvals are still needed while pending', () => {

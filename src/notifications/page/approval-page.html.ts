@@ -234,6 +234,7 @@ export function renderApprovalPage(m: ApprovalPageModel): string {
     'Approvals so far',
     [
       `<p class="quorum" id="quorum"><strong>${approvals} of ${m.quorum} ${m.quorum === 1 ? 'approval' : 'approvals'}</strong> so far.</p>`,
+      approverSetList(m.approverSets),
       voteList,
       independent,
     ].join('\n'),
@@ -305,7 +306,9 @@ function statusText(m: DecisionResultModel): string {
     case 'cancelled':
       return 'Cancelled — the request was withdrawn; the agent’s call will not run.';
     case 'pending': {
-      const remaining = Math.max(m.quorum - m.votes.approve, 0);
+      const remaining = m.approverSets?.length
+        ? m.approverSets.reduce((n, s) => n + Math.max(s.quorum - s.approvals, 0), 0)
+        : Math.max(m.quorum - m.votes.approve, 0);
       return remaining > 0
         ? `Waiting for ${plural(remaining, 'more approval', 'more approvals')}.`
         : 'Waiting for the decision to be recorded.';
@@ -313,6 +316,23 @@ function statusText(m: DecisionResultModel): string {
     default:
       return 'Unknown status.';
   }
+}
+
+/**
+ * With several approver sets (one per approval obligation), each must reach its own quorum and a
+ * person counts in one set only: show where each set stands. One set says nothing the count doesn't.
+ */
+function approverSetList(sets: ApprovalPageModel['approverSets']): string {
+  if (!sets || sets.length < 2) return '';
+  const items = sets
+    .map(
+      (s) =>
+        `<li>${s.approvers.map((a) => `<code>${esc(a)}</code>`).join(', ')}: <strong>${s.approvals} of ${s.quorum}</strong>${
+          s.approvals >= s.quorum ? ' (met)' : ''
+        }</li>`,
+    )
+    .join('');
+  return `<p class="muted">Every one of these approver groups must reach its count; each person counts in one group only.</p><ul class="approver-sets" id="approver-sets">${items}</ul>`;
 }
 
 /** The page shown after a vote. */
@@ -331,6 +351,9 @@ export function renderDecisionResult(m: DecisionResultModel): string {
         `<p class="status-line status--${m.status}" id="request-status">${escapeHtml(statusText(m))}</p>`,
         '<dl class="facts">',
         row('Approvals', `${m.votes.approve} of ${m.quorum}`),
+        '</dl>',
+        approverSetList(m.approverSets),
+        '<dl class="facts">',
         row('Denials', String(m.votes.deny)),
         '</dl>',
         `<p class="muted">Votes so far: ${plural(m.votes.approve, 'approval', 'approvals')}, ${plural(m.votes.deny, 'denial', 'denials')}. ${plural(

@@ -4,6 +4,13 @@
  * Every string here is untrusted (it comes from the agent, the gateway or a policy) and must be
  * HTML-escaped by the renderer.
  */
+/** One approver set and the approvals credited to it (each person counts in one set only). */
+export interface ApproverSetProgress {
+  approvers: string[];
+  quorum: number;
+  approvals: number;
+}
+
 export interface ApprovalPageModel {
   /** The CIBA auth_req_id. */
   authReqId: string;
@@ -26,6 +33,8 @@ export interface ApprovalPageModel {
   /** Votes cast so far (reasons are not shown while pending). */
   votes: { approverId: string; decision: 'approve' | 'deny'; at: string }[];
   quorum: number;
+  /** Every set must reach its quorum; shown set by set when there are several. */
+  approverSets?: ApproverSetProgress[];
   /** True when the obligation requires independent approvers (separation of duties). */
   independentApprovers: boolean;
   expiresAt: string;
@@ -49,6 +58,7 @@ export interface DecisionResultModel {
   status: 'pending' | 'approved' | 'denied' | 'expired' | 'cancelled';
   votes: { approve: number; deny: number };
   quorum: number;
+  approverSets?: ApproverSetProgress[];
 }
 
 /** A clear error page: what went wrong in the approver's words, and nothing changed. */

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { auditContext } from '../../approvals/approval-audit';
 import { ApprovalRequest } from '../../approvals/approval-request.entity';
-import { effectiveStatus } from '../../approvals/approval-view';
+import { effectiveStatus, setProgress } from '../../approvals/approval-view';
 import { ApprovalVote, VoteDecision } from '../../approvals/approval-vote.entity';
 import { DecideApproval, ineligibility } from '../../approvals/decide.usecase';
 import { AuditBatcher } from '../../audit/audit-batcher.service';
@@ -79,7 +79,7 @@ export class ApprovalPage {
       const result = await this.decide.execute({ approver: opened.approver, approvalId: authReqId, decision: form.decision, reason: form.reason });
       return {
         ok: true,
-        model: { authReqId, bindingMessage: opened.request.bindingMessage, yourVote: form.decision, status: result.status, votes: result.votes, quorum: result.quorum },
+        model: { authReqId, bindingMessage: opened.request.bindingMessage, yourVote: form.decision, status: result.status, votes: result.votes, quorum: result.quorum, approverSets: result.approver_sets },
       };
     } catch (e) {
       if (e instanceof Conflict && e.code === 'already_voted') {
@@ -166,6 +166,7 @@ function pageModel(
     reason: r.reason,
     votes: votes.map((v) => ({ approverId: v.approverId, decision: v.decision, at: v.createdAt.toISOString() })),
     quorum: r.quorum,
+    approverSets: setProgress(r, votes),
     independentApprovers: r.independentApprovers,
     expiresAt: r.expiresAt.toISOString(),
     secondsLeft: Math.max(0, Math.floor((r.expiresAt.getTime() - Date.now()) / 1000)),
