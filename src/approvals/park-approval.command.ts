@@ -83,7 +83,8 @@ export const MAX_APPROVER_SETS = 20;
 const obligationSchema = z
   .strictObject({
     approvers: approverRefs('approver').optional(),
-    quorum: z.int().min(1).max(100).optional(),
+    // No zod default: a quorum given beside approver_sets is refused, so absent must stay absent.
+    quorum: z.int().min(1).max(100).optional().describe('How many of `approvers` must approve (default 1); not with approver_sets'),
     approver_sets: z
       .array(approverSetSchema)
       .min(1, { message: 'must name at least one approver set' })

@@ -200,7 +200,9 @@ describe('the OpenAPI document at /docs', () => {
     expect(park!.required).toEqual(expect.arrayContaining(['tool_call', 'agent', 'delegator', 'reason', 'obligation']));
     // Defaults make a field optional for the caller (io: 'input').
     expect(park!.required).not.toContain('risk');
-    expect(park!.properties.obligation.properties.quorum).toMatchObject({ type: 'integer', minimum: 1, maximum: 100, default: 1 });
+    // The one-set quorum defaults to 1 in the handler (it must not be given beside approver_sets); each set's quorum in the schema.
+    expect(park!.properties.obligation.properties.quorum).toMatchObject({ type: 'integer', minimum: 1, maximum: 100 });
+    expect(park!.properties.obligation.properties.approver_sets.items.properties.quorum).toMatchObject({ type: 'integer', minimum: 1, maximum: 100, default: 1 });
     const audit = doc.paths['/v1/audit'].get.parameters as { name: string; in: string; schema: any }[];
     expect(audit.find((p) => p.name === 'limit')).toMatchObject({ in: 'query', schema: { type: 'integer', maximum: 1000 } });
   });
