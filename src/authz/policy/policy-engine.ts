@@ -11,6 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import { APPROVER_REF } from '../../approvals/park-approval.command';
+import { widenCallTool } from '../catalogue/tenant-schema';
 import { CallFacts, CEDAR_SCHEMA } from './cedar-schema';
 
 export type Verdict = 'allow' | 'deny' | 'allow_with_obligations';
@@ -35,6 +36,19 @@ export interface SampledReviewObligation {
 }
 export type Obligation = HumanApprovalObligation | SampledReviewObligation;
 
+/** A tenant's catalogue, for compile: its schema (base + one action per tool), and a name to pre-parse it under. */
+export interface CatalogueSchema {
+  schema: cedar.SchemaJson<string>;
+  /** Pre-parsed under this name (one per tenant, replaced on change) for the action hierarchy at evaluation. */
+  schemaName?: string;
+}
+
+/** A catalogued call: its tool's action and its typed input (context.input). */
+export interface ToolCall {
+  action: string;
+  input: Record<string, unknown>;
+}
+
 export interface PolicyDecision {
   verdict: Verdict;
   obligations: Obligation[];
@@ -55,10 +69,11 @@ export class PolicyEngine {
   private constructor(
     private readonly policySetId: string,
     private readonly meta: Map<string, PolicyMeta>,
+    private readonly schemaName?: string,
   ) {}
 
   /** Parses and validates a policy set (one policy per id); returns the validator's messages on failure. */
-  static compile(policies: Record<string, string>): { engine: PolicyEngine } | { errors: string[] } {
+  static compile(policies: Record<string, string>, catalogue?: CatalogueSchema): { engine: PolicyEngine } | { errors: string[] } {
     const errors: string[] = [];
     const meta = new Map<string, PolicyMeta>();
     for (const [id, text] of Object.entries(policies)) {
@@ -79,7 +94,9 @@ export class PolicyEngine {
       meta.set(id, { effect: json.json.effect, annotations: (json.json.annotations ?? {}) as Record<string, string> });
     }
     if (errors.length) return { errors };
-    const validation = cedar.validate({ schema: CEDAR_SCHEMA, policies: { staticPolicies: policies }, validationSettings: { mode: 'strict' } });
+    // Under a catalogue, `action == Action::"call_tool"` covers every tool's action too (tenant-schema.ts).
+    const sources = catalogue ? widenCallTool(policies) : policies;
+    const validation = cedar.validate({ schema: catalogue?.schema ?? CEDAR_SCHEMA, policies: { staticPolicies: sources }, validationSettings: { mode: 'strict' } });
     if (validation.type !== 'success') return { errors: messages(validation.errors) };
     if (validation.validationErrors.length) {
       return { errors: validation.validationErrors.map((e) => `${e.policyId}: ${e.error.message}`) };
@@ -87,20 +104,26 @@ export class PolicyEngine {
     const annotationErrors = [...meta].flatMap(([id, m]) => checkAnnotations(id, m));
     if (annotationErrors.length) return { errors: annotationErrors };
     const policySetId = randomUUID();
-    const parsed = cedar.preparsePolicySet(policySetId, { staticPolicies: policies });
+    const parsed = cedar.preparsePolicySet(policySetId, { staticPolicies: sources });
     if (parsed.type !== 'success') return { errors: messages(parsed.errors) };
-    return { engine: new PolicyEngine(policySetId, meta) };
+    if (catalogue?.schemaName) {
+      const schema = cedar.preparseSchema(catalogue.schemaName, catalogue.schema);
+      if (schema.type !== 'success') return { errors: messages(schema.errors) };
+    }
+    return { engine: new PolicyEngine(policySetId, meta, catalogue?.schemaName) };
   }
 
   /** Pure: the same facts always give the same decision; nothing is recorded. */
-  evaluate(facts: CallFacts): PolicyDecision {
+  evaluate(facts: CallFacts, call?: ToolCall): PolicyDecision {
     const { agent_id, amount, ...rest } = facts;
     const answer = cedar.statefulIsAuthorized({
       principal: { type: 'Agent', id: agent_id },
-      action: { type: 'Action', id: 'call_tool' },
+      action: { type: 'Action', id: call?.action ?? 'call_tool' },
       resource: { type: 'Tool', id: `${facts.server}/${facts.tool}` },
-      context: { ...rest, has_amount: amount !== null, amount: amount ?? 0 },
+      context: { ...rest, has_amount: amount !== null, amount: amount ?? 0, ...(call ? { input: call.input as cedar.CedarValueJson } : {}) },
       preparsedPolicySetId: this.policySetId,
+      // The schema gives the tool's action its place in Action::"call_tool" (not re-validated here).
+      ...(call && this.schemaName ? { preparsedSchemaName: this.schemaName, validateRequest: false } : {}),
       entities: [],
     });
     if (answer.type !== 'success') {
