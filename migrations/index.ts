@@ -7,6 +7,7 @@ import { OpenIdCiba1763950000000 } from './1763950000000-openid-ciba';
 import { ApprovalObligationSets1764000000000 } from './1764000000000-approval-obligation-sets';
 import { UsedClientAssertions1764010000000 } from './1764010000000-used-client-assertions';
 import { CallbackIdempotencyKey1764020000000 } from './1764020000000-callback-idempotency-key';
+import { ToolCatalogue1764030000000 } from './1764030000000-tool-catalogue';
 import { PushSubscriptionsPerApprover1764045000000 } from './1764045000000-push-subscriptions-per-approver';
 
 /** Every migration, in order. Passed as classes so the same list works under jest and from dist/. */
@@ -20,5 +21,6 @@ export const migrations = [
   ApprovalObligationSets1764000000000,
   UsedClientAssertions1764010000000,
   CallbackIdempotencyKey1764020000000,
+  ToolCatalogue1764030000000,
   PushSubscriptionsPerApprover1764045000000,
 ];

@@ -14,6 +14,7 @@ import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { AgentIdentity, AgentIdentityVerifier } from './agent-identity.verifier';
 import { AuthorizeInput } from './authorize.command';
 import { amountOf, hasExternalDestination, isBulk } from './call-facts';
+import { catalogueCall } from './catalogue/tool-call';
 import { Delegations } from './delegations/delegations.service';
 import { ActivePolicy, PolicyStore } from './policies/policy-store.service';
 import { CallFacts } from './policy/cedar-schema';
@@ -129,6 +130,8 @@ export class Authorize {
 
   private async evaluate(tenantId: string, input: AuthorizeInput, { dryRun }: { dryRun: boolean }): Promise<Evaluation> {
     const [verified, policy] = await Promise.all([this.identities.verify(input.agent.token, tenantId), this.policies.forTenant(tenantId)]);
+    // A catalogued tool's arguments must match its inputSchema (else a 400); they become context.input.
+    const toolCall = catalogueCall(policy.catalogue, input.action);
     // Denials for bad tokens count against the MCP session like any other denial.
     const fallbackSession = input.correlation.mcp_session_id ?? 'unidentified-agent';
     if (!verified.ok) {
@@ -172,7 +175,7 @@ export class Authorize {
     // The intersection is built in: a call outside any hop's delegation is denied whatever the
     // tenant's set says, so a permissive set (no `forbid unless granted`, or a broken one) can
     // never widen a delegation. The set still runs, so its own deny reasons are kept for the audit.
-    let decision = granted ? policy.engine.evaluate(facts) : notDelegated(policy.engine.evaluate(facts));
+    let decision = granted ? policy.engine.evaluate(facts, toolCall) : notDelegated(policy.engine.evaluate(facts, toolCall));
     // An approval that demands the agent's reason cannot be asked for without one.
     const needsReason = decision.obligations.some((o) => o.type === 'human_approval' && o.reason_required);
     if (decision.verdict === 'allow_with_obligations' && needsReason && !input.reason) {

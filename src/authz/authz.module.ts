@@ -7,6 +7,10 @@ import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AgentIdentityVerifier } from './agent-identity.verifier';
 import { AuthorizeController } from './authorize.controller';
+import { CatalogueStore } from './catalogue/catalogue-store.service';
+import { CatalogueToolRow, ToolCatalogueRevision } from './catalogue/catalogue-tool.entity';
+import { CatalogueController } from './catalogue/catalogue.controller';
+import { ManageCatalogue } from './catalogue/manage-catalogue.usecase';
 import { Authorize } from './authorize.usecase';
 import { Delegation } from './delegations/delegation.entity';
 import { DelegationsController } from './delegations/delegations.controller';
@@ -17,9 +21,9 @@ import { PolicyStore } from './policies/policy-store.service';
 import { RiskSignals } from './risk-signals.service';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([Delegation, PolicySet, ActivePolicySet])],
-  controllers: [AuthorizeController, DelegationsController, PoliciesController],
-  providers: [Authorize, AgentIdentityVerifier, Delegations, PolicyStore, RiskSignals],
+  imports: [TypeOrmModule.forFeature([Delegation, PolicySet, ActivePolicySet, CatalogueToolRow, ToolCatalogueRevision])],
+  controllers: [AuthorizeController, DelegationsController, PoliciesController, CatalogueController],
+  providers: [Authorize, AgentIdentityVerifier, Delegations, PolicyStore, RiskSignals, CatalogueStore, ManageCatalogue],
   exports: [Authorize, AgentIdentityVerifier],
 })
 export class AuthzModule {}

@@ -1,9 +1,11 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { AuditLog } from '../../audit/audit-log.service';
 import { InvalidRequest, NotFound, ProtocolError } from '../../common/errors/protocol-errors';
 import { RedisBus } from '../../common/redis/redis-bus.service';
-import { PolicyEngine } from '../policy/policy-engine';
+import { CatalogueStore, catalogueLock } from '../catalogue/catalogue-store.service';
+import { TenantCatalogue } from '../catalogue/tenant-schema';
+import { CatalogueSchema, PolicyEngine } from '../policy/policy-engine';
 import { STARTER_POLICIES } from '../policy/starter-policies';
 import { ActivePolicySet, PolicySet } from './policy-set.entity';
 import { PublishPolicySetInput } from './publish-policy-set.command';
@@ -23,6 +25,13 @@ export interface ActivePolicy {
   version: number;
   engine: PolicyEngine;
   toolCategories: Record<string, string>;
+  /** The tenant's tool catalogue the engine was compiled against (absent: the tenant has none). */
+  catalogue?: TenantCatalogue;
+}
+
+/** A catalogue as the engine compiles against it; with a name, its schema is pre-parsed for evaluation. */
+function catalogueSchema(tenantId: string, catalogue: TenantCatalogue | undefined, forEvaluation = false): CatalogueSchema | undefined {
+  return catalogue && { schema: catalogue.schema, ...(forEvaluation ? { schemaName: `catalogue:${tenantId}` } : {}) };
 }
 
 let starter: PolicyEngine | undefined;
@@ -49,15 +58,35 @@ export class PolicyStore implements OnModuleInit {
     private readonly dataSource: DataSource,
     private readonly audit: AuditLog,
     private readonly bus: RedisBus,
+    private readonly catalogue: CatalogueStore,
   ) {}
 
   async onModuleInit(): Promise<void> {
     starterEngine();
     await this.bus.subscribe(ACTIVATED, (m) => this.active.delete((m as { tenantId: string }).tenantId));
+    this.catalogue.onChange((tenantId) => this.active.delete(tenantId));
+  }
+
+  /**
+   * Refuses a catalogue change that the active set would not validate against (called inside the
+   * change's transaction, which holds the lock activation takes).
+   */
+  async checkActiveSetUnder(manager: EntityManager, tenantId: string, catalogue: TenantCatalogue): Promise<void> {
+    const [active] = await manager.query(`SELECT version FROM active_policy_sets WHERE tenant_id = $1`, [tenantId]);
+    const version = active ? Number(active.version) : 0;
+    const policies = version === 0 ? STARTER_POLICIES : (await manager.findOneOrFail(PolicySet, { where: { tenantId, version } })).policies;
+    const compiled = PolicyEngine.compile(policies, catalogueSchema(tenantId, catalogue));
+    if ('errors' in compiled) {
+      throw new InvalidPolicy(`the active policy set (version ${version}) would not validate against this catalogue: ${compiled.errors[0]}`, {
+        field: 'tools',
+        version,
+        errors: compiled.errors,
+      });
+    }
   }
 
   async publish(tenantId: string, by: string, input: PublishPolicySetInput): Promise<PolicySet> {
-    const compiled = PolicyEngine.compile(input.policies);
+    const compiled = PolicyEngine.compile(input.policies, catalogueSchema(tenantId, await this.catalogue.current(tenantId)));
     if ('errors' in compiled) {
       throw new InvalidPolicy(`the policy set does not validate: ${compiled.errors[0]}`, { field: 'policies', errors: compiled.errors });
     }
@@ -106,6 +135,13 @@ export class PolicyStore implements OnModuleInit {
     const previous = await this.dataSource.transaction(async (manager) => {
       const exists = await manager.findOne(PolicySet, { where: { tenantId, version } });
       if (!exists) throw InvalidRequest.forFields([{ field: 'version', message: `no published version ${version}` }]);
+      // A version published against an older catalogue must still validate against today's.
+      await manager.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [catalogueLock(tenantId)]);
+      const catalogue = await this.catalogue.current(tenantId, manager);
+      const compiled = catalogue && PolicyEngine.compile(exists.policies, catalogueSchema(tenantId, catalogue));
+      if (compiled && 'errors' in compiled) {
+        throw new InvalidPolicy(`version ${version} does not validate against the tool catalogue: ${compiled.errors[0]}`, { field: 'version', errors: compiled.errors });
+      }
       const [current] = await manager.query(`SELECT version FROM active_policy_sets WHERE tenant_id = $1 FOR UPDATE`, [tenantId]);
       await manager.query(
         `INSERT INTO active_policy_sets (tenant_id, version, activated_at, activated_by) VALUES ($1, $2, now(), $3)
@@ -138,19 +174,19 @@ export class PolicyStore implements OnModuleInit {
 
   private async load(tenantId: string, cached: (ActivePolicy & { checkedAt: number }) | undefined): Promise<ActivePolicy> {
     const now = Date.now();
-    const version = await this.activeVersion(tenantId);
-    if (cached && cached.version === version) {
+    const [version, catalogue] = await Promise.all([this.activeVersion(tenantId), this.catalogue.current(tenantId)]);
+    if (cached && cached.version === version && cached.catalogue?.revision === catalogue?.revision) {
       cached.checkedAt = now;
       return cached;
     }
     let entry: ActivePolicy;
-    if (version === 0) {
+    if (version === 0 && !catalogue) {
       entry = { version: 0, engine: starterEngine(), toolCategories: {} };
     } else {
-      const row = await this.get(tenantId, version);
-      const compiled = PolicyEngine.compile(row.policies);
+      const row = version === 0 ? { policies: STARTER_POLICIES, toolCategories: {} } : await this.get(tenantId, version);
+      const compiled = PolicyEngine.compile(row.policies, catalogueSchema(tenantId, catalogue, true));
       if ('errors' in compiled) throw new Error(`active policy set ${tenantId} v${version} no longer validates`);
-      entry = { version, engine: compiled.engine, toolCategories: row.toolCategories };
+      entry = { version, engine: compiled.engine, toolCategories: row.toolCategories, ...(catalogue ? { catalogue } : {}) };
     }
     this.active.set(tenantId, { ...entry, checkedAt: now });
     return entry;
