@@ -78,6 +78,8 @@ interface Fixture {
     client: string;
     clientSecret: string;
     approver: string;
+    /** A catalogued MCP server of A's. */
+    server: string;
     approver2: string;
     group: string;
     group2: string;
@@ -265,6 +267,15 @@ async function setUp(): Promise<Fixture> {
   expect(started.status).toBe(200);
   const ciba = ((await started.json()) as { auth_req_id: string }).auth_req_id;
 
+  const server = `${IDM}-srv`;
+  ok(
+    await call(api.url, 'PUT', `/v1/catalogue/servers/${server}`, {
+      token: aAdmin,
+      body: { tools: [{ name: 'send', description: `${MARK} tool`, inputSchema: { type: 'object', properties: { note: { type: 'string' } } } }] },
+    }),
+    201,
+  );
+
   const push = sinks.push.subscribe();
   const { token: pushLink } = await links.mint({ tenantId: A, approvalId: pending, approverId: 'bob' });
   const pushId = ok(
@@ -290,7 +301,7 @@ async function setUp(): Promise<Fixture> {
     sinks,
     a: {
       gateway: aGateway, admin: aAdmin, pending, voted, redeemed, approvalToken: token.approval_token, ciba, link, delegation, human, agent,
-      agentToken: aAgentToken, client, clientSecret, approver, approver2, group, group2, pushId, pushEndpoint: push.endpoint, pushP256dh: push.keys.p256dh,
+      agentToken: aAgentToken, client, clientSecret, approver, approver2, group, group2, server, pushId, pushEndpoint: push.endpoint, pushP256dh: push.keys.p256dh,
     },
     b: { gateway: bGateway, admin: bAdmin, delegations: bDelegations, audit: bAudit, request: bRequest, link: bLink, client: bClient, clientSecret: bSecret },
   };
@@ -502,6 +513,39 @@ const CASES: Record<string, () => Promise<void>> = {
     await expectSameAsUnknown(() => activate(3), () => activate(999), 400, 'invalid_request');
     expect((await asA('GET', '/v1/policies')).body.active_version).toBe(1);
     expect((await asB('GET', '/v1/policies', { token: f.b.admin })).body.active_version).toBe(0);
+  },
+
+  // ---- the tool catalogue (admin); A has one server, B none ----
+  'PUT /v1/catalogue/servers/{server}': async () => {
+    // Servers are per tenant: B's PUT of the same name creates B's own (201, not 200 "replaced"), and A's is untouched.
+    const res = await asB('PUT', `/v1/catalogue/servers/${f.a.server}`, { token: f.b.admin, body: { tools: [{ name: 'b_tool', inputSchema: { type: 'object' } }] } });
+    expect(res.status).toBe(201);
+    expect(JSON.stringify(res.body)).not.toContain(MARK);
+    expect((await asA('GET', `/v1/catalogue/servers/${f.a.server}`)).body.tools.map((t: { name: string }) => t.name)).toEqual(['send']);
+    expect((await asB('DELETE', `/v1/catalogue/servers/${f.a.server}`, { token: f.b.admin })).status).toBe(204);
+    expect((await asA('GET', `/v1/catalogue/servers/${f.a.server}`)).status).toBe(200);
+  },
+  'GET /v1/catalogue': async () => {
+    const res = await asB('GET', '/v1/catalogue', { token: f.b.admin });
+    expect(res.status).toBe(200);
+    expect(JSON.stringify(res.body)).not.toContain(IDM);
+  },
+  'GET /v1/catalogue/servers/{server}': async () => {
+    await expectSameAsUnknown(
+      () => asB('GET', `/v1/catalogue/servers/${f.a.server}`, { token: f.b.admin }),
+      () => asB('GET', `/v1/catalogue/servers/nobody-${randomBytes(4).toString('hex')}`, { token: f.b.admin }),
+      404,
+      'not_found',
+    );
+  },
+  'DELETE /v1/catalogue/servers/{server}': async () => {
+    await expectSameAsUnknown(
+      () => asB('DELETE', `/v1/catalogue/servers/${f.a.server}`, { token: f.b.admin }),
+      () => asB('DELETE', `/v1/catalogue/servers/nobody-${randomBytes(4).toString('hex')}`, { token: f.b.admin }),
+      404,
+      'not_found',
+    );
+    expect((await asA('GET', `/v1/catalogue/servers/${f.a.server}`)).status).toBe(200);
   },
 
   // ---- the approver directory (admin) ----
