@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { InvalidRequest } from '../common/errors/protocol-errors';
-import { CONTROL_OR_BREAK, id, parseInput, text } from '../common/validation';
+import { CONTROL_OR_BREAK, id, parseInput, text, unstorableMembers } from '../common/validation';
 import { envelopeParts, ENVIRONMENTS, notificationToken, TRUST_LEVELS } from '../approvals/park-approval.command';
 import { InvalidAuthorizationDetails, InvalidScope } from './ciba-errors';
 
@@ -137,6 +137,9 @@ function parseAuthorizationDetails(raw: string): { details: Record<string, unkno
     const message = issue.code === 'unrecognized_keys' ? 'is not a known field' : issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : issue.message;
     throw invalidDetails(['authorization_details[0]', ...path.map(String)].join('.'), message);
   }
+  // The entry is stored as sent (for the tokens), so what was sent must be storable.
+  const [unstorable] = unstorableMembers(details[0], ['authorization_details[0]']);
+  if (unstorable) throw invalidDetails(unstorable.field, unstorable.message);
   return { details: details as Record<string, unknown>[], toolCall: result.data };
 }
 

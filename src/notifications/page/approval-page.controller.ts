@@ -3,6 +3,7 @@ import { ApiExcludeEndpoint, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swa
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { Public } from '../../common/auth/auth.decorators';
+import { storable } from '../../common/validation';
 import { ApiFormBody, ApiHtml, ApiPublic } from '../../ops/openapi/openapi.decorators';
 import { PAGE_CSS_PATH, PAGE_JS_PATH, renderApprovalPage, renderDecisionResult, renderErrorPage } from './approval-page.html';
 import { ApprovalPage, PageOutcome } from './approval-page.service';
@@ -21,7 +22,8 @@ const formSchema = z.object({
     .string({ message: 'a reason for access is required' })
     .trim()
     .min(1, { message: 'a reason for access is required' })
-    .max(2000, { message: 'the reason must be at most 2000 characters' }),
+    .max(2000, { message: 'the reason must be at most 2000 characters' })
+    .refine(storable, { message: 'the reason must not contain a NUL character or an unpaired surrogate' }),
 });
 
 /**
