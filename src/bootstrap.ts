@@ -10,6 +10,7 @@ import { PinoLogger } from './common/logging/pino-logger';
 import { requestIdFrom, runWithRequestId } from './common/logging/request-context';
 import { serveOpenApiDocs } from './ops/openapi/openapi';
 import { frameworkErrorReply } from './common/errors/framework-errors';
+import { StorableParamsPipe } from './common/storable-params.pipe';
 
 const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
 
@@ -52,6 +53,7 @@ export async function createApiApp(config: AppConfig): Promise<NestFastifyApplic
   });
   const log = logger(config);
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, { logger: log, abortOnError: false });
+  app.useGlobalPipes(new StorableParamsPipe());
   const fastify = app.getHttpAdapter().getInstance();
   fastify.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);

@@ -271,4 +271,53 @@ describe('values Postgres cannot store are 400s naming the member, and nothing i
       expect(await counts()).toEqual(before);
     });
   });
+
+  describe('path parameters and query strings', () => {
+    // Each reaches SQL, some without a schema (an id looked up as it is): a 400 naming the parameter, never a 500.
+    const cases: [string, string, Who, string][] = [
+      ['GET', `/v1/approvals/%00`, 'gateway', 'id'],
+      ['POST', `/v1/approvals/x%00y/token`, 'gateway', 'id'],
+      ['DELETE', `/v1/approvals/%00`, 'gateway', 'id'],
+      ['GET', `/v1/delegations?human=%00`, 'admin', 'human'],
+      ['DELETE', `/v1/delegations/%00`, 'admin', 'id'],
+      ['GET', `/v1/approvers/%00`, 'admin', 'id'],
+      ['DELETE', `/v1/approvers/a%00`, 'admin', 'id'],
+      ['GET', `/v1/approvers?after=%00`, 'admin', 'after'],
+      ['GET', `/v1/approver-groups/%00`, 'admin', 'name'],
+      ['GET', `/v1/ciba-clients/%00`, 'admin', 'client_id'],
+      ['POST', `/v1/ciba-clients/gw%00/secret`, 'admin', 'client_id'],
+      ['GET', `/v1/ciba-clients?after=%00`, 'admin', 'after'],
+      ['GET', `/v1/policies/1%00`, 'admin', 'version'],
+      ['GET', `/v1/audit?human=%00`, 'admin', 'human'],
+      ['GET', `/v1/audit?approval_id=a%00`, 'admin', 'approval_id'],
+      ['DELETE', `/v1/push-subscriptions/%00`, 'approver', 'id'],
+    ];
+    it.each(cases)('%s %s', async (method, path, who, field) => {
+      await expectRefused(() => call(api.url, method, path, { token: tokens[who] }), field, 'invalid_request');
+    });
+
+    it('a percent-encoding that is not UTF-8 (an encoded surrogate, a cut sequence) is never a 5xx', async () => {
+      for (const bad of ['%ED%A0%80', '%E0%A4', '%FF']) {
+        for (const [method, path, who] of [
+          ['DELETE', `/v1/delegations/${bad}`, 'admin'],
+          ['GET', `/v1/delegations?human=${bad}`, 'admin'],
+          ['GET', `/v1/approvals/${bad}`, 'gateway'],
+          ['GET', `/v1/approvers/${bad}`, 'admin'],
+          ['GET', `/approve/${bad}?link=${bad}`, 'gateway'],
+        ] as const) {
+          const res = await call(api.url, method, path, { token: tokens[who] });
+          expect({ path, status: res.status < 500 }).toEqual({ path, status: true });
+        }
+      }
+    });
+
+    it("a NUL in the approval page's id or link is a 400 naming it", async () => {
+      for (const [path, field] of [
+        [`/approve/%00?link=x`, 'id'],
+        [`/approve/${approvalId}?link=%00`, 'link'],
+      ]) {
+        await expectRefused(() => call(api.url, 'GET', path), field, 'invalid_request');
+      }
+    });
+  });
 });
