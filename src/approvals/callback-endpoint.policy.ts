@@ -1,11 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { lookup } from 'node:dns/promises';
-import { isIP } from 'node:net';
-import { addressProblem, allowListed, ResolvedAddress } from '../common/host-allow-list';
+import { allowListed } from '../common/host-allow-list';
+import { AddressCheck, HostResolver } from '../common/host-resolver';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
-
-/** The endpoint may be called, at exactly this address; or why not. */
-export type EndpointCheck = { address: ResolvedAddress; refusal?: undefined } | { refusal: string; address?: undefined };
 
 /**
  * SSRF guard for ping/push callbacks: only hosts on the configured allow-list, only https
@@ -18,7 +14,10 @@ export type EndpointCheck = { address: ResolvedAddress; refusal?: undefined } | 
  */
 @Injectable()
 export class CallbackEndpointPolicy {
-  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly resolver: HostResolver,
+  ) {}
 
   /** Returns why the endpoint is refused, or undefined when it may be called. */
   problemWith(endpoint: string): string | undefined {
@@ -39,22 +38,10 @@ export class CallbackEndpointPolicy {
    * The name check, then the address check: the one address to connect to, or the refusal. A name
    * that does not resolve throws (a transient network error, retried like one).
    */
-  async check(endpoint: string): Promise<EndpointCheck> {
+  async check(endpoint: string): Promise<AddressCheck> {
     const refusal = this.problemWith(endpoint);
     if (refusal) return { refusal };
-    const url = new URL(endpoint);
-    const addresses = await this.resolve(url.hostname);
-    const problem = addressProblem(this.config.CALLBACK_ALLOWED_HOSTS, url, addresses);
-    if (problem) return { refusal: `${problem} (CALLBACK_ALLOWED_HOSTS)` };
-    return { address: addresses[0] };
-  }
-
-  /** Every address the name resolves to (an IP literal is its own answer). Tests replace this to play DNS. */
-  async resolve(hostname: string): Promise<ResolvedAddress[]> {
-    const host = hostname.startsWith('[') ? hostname.slice(1, -1) : hostname;
-    const family = isIP(host);
-    if (family) return [{ address: host, family: family as 4 | 6 }];
-    const answers = await lookup(host, { all: true });
-    return answers.map((a) => ({ address: a.address, family: a.family as 4 | 6 }));
+    const checked = await this.resolver.check(this.config.CALLBACK_ALLOWED_HOSTS, new URL(endpoint));
+    return checked.refusal !== undefined ? { refusal: `${checked.refusal} (CALLBACK_ALLOWED_HOSTS)` } : checked;
   }
 }

@@ -12,10 +12,7 @@ import { denialOf } from './approval-view';
 import { CallbackAttempt, CallbackOutcome } from './callback-attempt.entity';
 import { CallbackEndpointPolicy } from './callback-endpoint.policy';
 import { createHash, randomUUID } from 'node:crypto';
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
-import type { LookupFunction } from 'node:net';
-import { ResolvedAddress } from '../common/host-allow-list';
+import { requestPinned } from '../common/pinned-request';
 
 /** What the processor should do after an attempt: nothing more, or try again later. */
 export type DeliveryVerdict = 'done' | 'retry';
@@ -81,10 +78,12 @@ export class DeliverCallback {
     try {
       const checked = await this.policy.check(endpoint);
       if (checked.refusal !== undefined) return { refusal: checked.refusal };
-      const status = await postTo(new URL(endpoint), checked.address, {
+      const body = JSON.stringify(await this.body(request));
+      const { status } = await requestPinned(new URL(endpoint), checked.address, {
+        method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${request.notificationToken}`, 'idempotency-key': `"${idempotencyKey(request)}"` },
-        body: JSON.stringify(await this.body(request)),
-        timeoutMs: this.config.CALLBACK_TIMEOUT_MS,
+        body,
+        signal: AbortSignal.timeout(this.config.CALLBACK_TIMEOUT_MS),
       });
       return { status, error: null };
     } catch (e) {
@@ -189,37 +188,4 @@ export class DeliverCallback {
 export function idempotencyKey(request: Pick<ApprovalRequest, 'tenantId' | 'id' | 'deliveryMode' | 'status'>): string {
   const digest = createHash('sha256').update(`countersign-callback\0${request.tenantId}\0${request.id}\0${request.deliveryMode}\0${request.status}`).digest('base64url');
   return `cb_${digest.slice(0, 32)}`;
-}
-
-/**
- * One POST to `url`, connected to `address` whatever the name resolves to now (the Host header and
- * TLS server name stay the URL's). Redirects are not followed; the answer's body is discarded.
- * Resolves to the status code; rejects on a network error or a timeout (a TimeoutError).
- */
-function postTo(url: URL, address: ResolvedAddress, options: { headers: Record<string, string>; body: string; timeoutMs: number }): Promise<number> {
-  const pinned: LookupFunction = (_host, lookupOptions, callback) => {
-    if ((lookupOptions as { all?: boolean }).all) (callback as (e: null, a: ResolvedAddress[]) => void)(null, [address]);
-    else callback(null, address.address, address.family);
-  };
-  const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-  const signal = AbortSignal.timeout(options.timeoutMs);
-  return new Promise<number>((resolve, reject) => {
-    const req = send(url, {
-      method: 'POST',
-      // A fresh connection per attempt: a pooled socket could have been opened to another address.
-      agent: false,
-      lookup: pinned,
-      signal,
-      headers: { ...options.headers, 'content-length': String(Buffer.byteLength(options.body)) },
-    });
-    req.on('response', (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-      res.on('error', () => undefined);
-    });
-    req.on('error', (e) => {
-      reject(signal.aborted ? signal.reason : e);
-    });
-    req.end(options.body);
-  });
 }

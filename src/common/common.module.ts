@@ -5,21 +5,23 @@ import { AuthGuard } from './auth/auth.guard';
 import { GatewayTokenVerifier } from './auth/gateway-token.verifier';
 import { OperatorVerifier } from './auth/operator.verifier';
 import { ProtocolErrorFilter } from './errors/protocol-error.filter';
+import { HostResolver } from './host-resolver';
 import { JwksController } from './keys/jwks.controller';
 import { SigningKeys } from './keys/signing-keys.service';
 
-/** Authentication, signing keys and error mapping: no domain knowledge. */
+/** Authentication, signing keys, error mapping and outbound DNS checks: no domain knowledge. */
 @Global()
 @Module({
   controllers: [JwksController],
   providers: [
     SigningKeys,
+    HostResolver,
     GatewayTokenVerifier,
     ApproverLinkVerifier,
     OperatorVerifier,
     { provide: APP_GUARD, useClass: AuthGuard },
     { provide: APP_FILTER, useClass: ProtocolErrorFilter },
   ],
-  exports: [SigningKeys, GatewayTokenVerifier, ApproverLinkVerifier, OperatorVerifier],
+  exports: [SigningKeys, HostResolver, GatewayTokenVerifier, ApproverLinkVerifier, OperatorVerifier],
 })
 export class CommonModule {}

@@ -1,6 +1,6 @@
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { APPROVAL_TOKEN_TYP } from '../../src/approvals/approval-tokens.service';
-import { CallbackEndpointPolicy } from '../../src/approvals/callback-endpoint.policy';
+import { HostResolver } from '../../src/common/host-resolver';
 import { callHash } from '../../src/common/canonical-json';
 import type { ResolvedAddress } from '../../src/common/host-allow-list';
 import { call, parkBody, tenantToken } from '../support/api';
@@ -367,10 +367,10 @@ describe('ping and push callbacks', () => {
     // gateway.test answers 127.0.0.1 (allowed: the list names it) the first time, then an internal
     // address: DNS rebinding. Only the first answer may ever be used for a connection.
     let gatewayAnswers: ResolvedAddress[][];
-    const realResolve = CallbackEndpointPolicy.prototype.resolve;
+    const realResolve = HostResolver.prototype.resolve;
 
     beforeAll(async () => {
-      jest.spyOn(CallbackEndpointPolicy.prototype, 'resolve').mockImplementation(async function (this: CallbackEndpointPolicy, host: string) {
+      jest.spyOn(HostResolver.prototype, 'resolve').mockImplementation(async function (this: HostResolver, host: string) {
         lookups.push(host);
         if (host === 'gateway.test') return gatewayAnswers.shift() ?? [{ address: '10.0.0.6', family: 4 }];
         return answers[host] ?? realResolve.call(this, host);
@@ -434,7 +434,7 @@ describe('ping and push callbacks', () => {
     });
 
     it('"localhost" on the list by name does not open loopback: the real resolver\'s answer is checked', async () => {
-      jest.mocked(CallbackEndpointPolicy.prototype.resolve).mockImplementation(realResolve);
+      jest.mocked(HostResolver.prototype.resolve).mockImplementation(realResolve);
       const local = await testEnvironment();
       try {
         const only = await local.start({ CALLBACK_ALLOWED_HOSTS: 'localhost' });
