@@ -3,6 +3,8 @@ import { CryptoKey, decodeJwt, exportJWK, generateKeyPair, JWK, SignJWT } from '
 import { CibaClientAuthentication, JWT_BEARER_ASSERTION_TYPE } from '../../src/ciba/clients/client-authentication.service';
 import { jtiHash, UsedClientAssertions } from '../../src/ciba/clients/used-client-assertions.repository';
 import { InvalidClient, InvalidRequest } from '../../src/common/errors/protocol-errors';
+import type { ResolvedAddress } from '../../src/common/host-allow-list';
+import { HostResolver } from '../../src/common/host-resolver';
 import { adminToken, call } from '../support/api';
 import { TestApp, testEnvironment, TestEnvironment } from '../support/app';
 import { CallbackServer, sql } from '../support/callback-server';
@@ -476,6 +478,99 @@ describe('CIBA clients', () => {
         expect((await put('c-jwt', { ...pollJwt(rotatedKey.jwk), jwks: null, jwks_uri: otherJwksUri })).status).toBe(200);
         await expect(authenticate({ body: jwtBody(await assertion({}, remoteKey)) })).resolves.toMatchObject({ clientId: 'c-jwt' });
         expect(jwksServer.requestsTo('/other-jwks.json').length).toBe(1);
+      });
+    });
+
+    describe('jwks_uri addresses (SSRF by name)', () => {
+      // Names under .test never resolve in real DNS; this fake DNS answers for them.
+      const answers: Record<string, ResolvedAddress[]> = {
+        'internal.test': [{ address: '10.0.0.5', family: 4 }],
+        'metadata.test': [{ address: '169.254.169.254', family: 4 }],
+        'loopback6.test': [{ address: '::1', family: 6 }],
+        'mixed.test': [
+          { address: '93.184.215.14', family: 4 },
+          { address: '192.168.0.10', family: 4 },
+        ],
+      };
+      let strict: TestApp;
+      let otherServer: CallbackServer;
+      let lookups: string[];
+      // keys.test answers 127.0.0.1 (the list names it, on the JWKS server's port) the first time,
+      // then an internal address: DNS rebinding. Only the first answer may be used to connect.
+      let keysAnswers: ResolvedAddress[][];
+      const realResolve = HostResolver.prototype.resolve;
+      const port = () => new URL(jwksServer.url).port;
+      const serve = (server: CallbackServer, path: string) =>
+        server.on(path, (res) => {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ keys: [remoteKey.jwk] }));
+        });
+      const register = async (clientId: string, jwksUriOf: string) => {
+        const res = await call(strict.url, 'PUT', path(clientId), { token: admin, body: { ...pollJwt(inlineKey.jwk), jwks: undefined, jwks_uri: jwksUriOf } });
+        expect(res.status).toBe(201);
+      };
+      const authenticateStrict = async (clientId: string) =>
+        strict.app.get(CibaClientAuthentication).authenticate({ body: jwtBody(await assertion({}, remoteKey, clientId)), audiences: AUDIENCES });
+
+      beforeAll(async () => {
+        jest.spyOn(HostResolver.prototype, 'resolve').mockImplementation(async function (this: HostResolver, host: string) {
+          lookups.push(host);
+          if (host === 'keys.test') return keysAnswers.shift() ?? [{ address: '10.0.0.6', family: 4 }];
+          return answers[host] ?? realResolve.call(this, host);
+        });
+        otherServer = await CallbackServer.start();
+        // Names on the list; of the loopback addresses, only the JWKS server's port of 127.0.0.1.
+        strict = await env.start({ CALLBACK_ALLOWED_HOSTS: `keys.test,internal.test,metadata.test,loopback6.test,mixed.test,localhost,127.0.0.1:${port()}` });
+      });
+      beforeEach(() => {
+        lookups = [];
+        keysAnswers = [[{ address: '127.0.0.1', family: 4 }], [{ address: '10.0.0.6', family: 4 }]];
+      });
+      afterAll(async () => {
+        await strict?.close();
+        await otherServer?.close();
+        jest.restoreAllMocks();
+      });
+
+      it.each([
+        ['internal.test', '10.0.0.5'],
+        ['metadata.test', '169.254.169.254'],
+        ['loopback6.test', '::1'],
+        ['mixed.test', '192.168.0.10'],
+      ])('an allow-listed name that resolves to an internal address (%s → %s) is never fetched: invalid_client', async (host) => {
+        const clientId = `c-ssrf-${host}`;
+        const p = `/jwks-${host}.json`;
+        serve(jwksServer, p);
+        await register(clientId, `http://${host}:${port()}${p}`);
+        const e = await refusal(authenticateStrict(clientId));
+        expect(e).toBeInstanceOf(InvalidClient);
+        expect(e.body()).toEqual({ error: 'invalid_client', error_description: 'client authentication failed' });
+        // The name was resolved by the check, and nothing was fetched.
+        expect(lookups).toContain(host);
+        expect(jwksServer.requestsTo(p)).toHaveLength(0);
+      });
+
+      it('fetches from the address that was checked, with the name as Host, and never resolves the name again', async () => {
+        const p = '/jwks-pinned.json';
+        serve(jwksServer, p);
+        await register('c-ssrf-pinned', `http://keys.test:${port()}${p}`);
+        await expect(authenticateStrict('c-ssrf-pinned')).resolves.toMatchObject({ clientId: 'c-ssrf-pinned' });
+        const [fetched] = jwksServer.requestsTo(p);
+        expect(fetched.headers.host).toBe(`keys.test:${port()}`);
+        // The keys are cached: a second assertion fetches nothing and asks DNS nothing.
+        await expect(authenticateStrict('c-ssrf-pinned')).resolves.toMatchObject({ clientId: 'c-ssrf-pinned' });
+        expect(jwksServer.requestsTo(p)).toHaveLength(1);
+        expect(lookups.filter((h) => h === 'keys.test')).toEqual(['keys.test']);
+        expect(keysAnswers).toHaveLength(1);
+      });
+
+      it('"localhost" on the list by name does not open loopback: the real resolver\'s answer is checked', async () => {
+        const p = '/jwks-localhost.json';
+        serve(otherServer, p);
+        await register('c-ssrf-localhost', `http://localhost:${new URL(otherServer.url).port}${p}`);
+        const e = await refusal(authenticateStrict('c-ssrf-localhost'));
+        expect(e.description).toBe('client authentication failed');
+        expect(otherServer.requestsTo(p)).toHaveLength(0);
       });
     });
   });
