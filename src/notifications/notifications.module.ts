@@ -23,6 +23,7 @@ import { NotifyApprovers } from './notify-approvers.usecase';
 import { ApprovalPageController } from './page/approval-page.controller';
 import { ApprovalPage } from './page/approval-page.service';
 import { PushChannel } from './push/push.channel';
+import { PushEndpointPolicy } from './push/push-endpoint.policy';
 import { PushSubscription } from './push/push-subscription.entity';
 import { PushSubscriptionsController } from './push/push-subscriptions.controller';
 import { PushSubscriptions } from './push/push-subscriptions.service';
@@ -42,6 +43,7 @@ export class NotificationsModule {
       providers: [
         ApproverDirectory,
         PushSubscriptions,
+        PushEndpointPolicy,
         EmailChannel,
         PushChannel,
         NotificationJobs,

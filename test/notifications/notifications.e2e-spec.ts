@@ -3,6 +3,8 @@ import { ApproverLinks } from '../../src/approvals/approver-links.service';
 import { APPROVER_LINK_AUDIENCE } from '../../src/common/auth/approver-link.verifier';
 import { NotificationJobs } from '../../src/notifications/notification-jobs.service';
 import { NotificationQueue } from '../../src/notifications/notification-queues';
+import type { ResolvedAddress } from '../../src/common/host-allow-list';
+import { HostResolver } from '../../src/common/host-resolver';
 import { signedLink } from '../support/keys';
 import { call, parkBody, tenantToken } from '../support/api';
 import { REDIS_URL, selfLinked, TestApp, testEnvironment, TestEnvironment } from '../support/app';
@@ -277,6 +279,113 @@ describe('notifying approvers: email, web push, escalation, reminders', () => {
       const id = await park({ approvers: ['user:r-alice'] });
       await eventually(async () => (await attempts(id)).some((a) => a.channel === 'push' && a.status === 'gone'));
       expect(await sql(env.db.url, `SELECT 1 FROM push_subscriptions WHERE approver_id = 'r-alice'`)).toEqual([]);
+    });
+
+    describe('push service addresses (SSRF by name)', () => {
+      // Names under .test never resolve in real DNS; this fake DNS answers for them.
+      const answers: Record<string, ResolvedAddress[]> = {
+        'internal.test': [{ address: '10.0.0.5', family: 4 }],
+        'metadata.test': [{ address: '169.254.169.254', family: 4 }],
+        'loopback6.test': [{ address: '::1', family: 6 }],
+        'mixed.test': [
+          { address: '93.184.215.14', family: 4 },
+          { address: '192.168.0.10', family: 4 },
+        ],
+      };
+      let own: TestEnvironment;
+      let app: TestApp;
+      let lookups: string[];
+      // push.test answers 127.0.0.1 (the list names it, on the push service's port) the first time,
+      // then an internal address: DNS rebinding. Only the first answer may be used to connect.
+      let pushAnswers: ResolvedAddress[][];
+      const realResolve = HostResolver.prototype.resolve;
+
+      /** Subscribes `approver` through `on` with the test push service's endpoint under another host name, parks a request for them. */
+      const pushVia = async (on: TestApp, approver: string, host: string) => {
+        const s = sinks.push.subscribe();
+        const endpoint = s.endpoint.replace('//127.0.0.1:', `//${host}:`);
+        const unrelatedId = await parkApproval(on, gateway, parkBody({ obligation: { ...parkBody().obligation, approvers: ['user:u99'] } }));
+        const token = await signedLink(on.app, { id: unrelatedId, approver });
+        const res = await call(on.url, 'POST', '/v1/push-subscriptions', { token, body: { endpoint, expirationTime: null, keys: s.keys } });
+        expect(res.status).toBe(201);
+        const body = parkBody();
+        const id = await parkApproval(on, gateway, { ...body, obligation: { ...body.obligation, approvers: [`user:${approver}`] } });
+        return { s, id };
+      };
+      const pushTries = (dbUrl: string, id: string) =>
+        sql<{ status: string; error: string | null }>(
+          dbUrl,
+          `SELECT a.status, a.error FROM notification_attempts a JOIN notification_deliveries d ON d.id = a.delivery_id
+            WHERE d.approval_id = $1 AND a.channel = 'push' ORDER BY a.id`,
+          [id],
+        );
+
+      beforeAll(async () => {
+        jest.spyOn(HostResolver.prototype, 'resolve').mockImplementation(async function (this: HostResolver, host: string) {
+          lookups.push(host);
+          if (host === 'push.test') return pushAnswers.shift() ?? [{ address: '10.0.0.6', family: 4 }];
+          return answers[host] ?? realResolve.call(this, host);
+        });
+        own = await testEnvironment();
+        const port = sinks.push.port;
+        app = await own.start({
+          ...sinks.config,
+          ...(await selfLinked()),
+          PUSH_SERVICE_HOSTS: ['push.test', 'internal.test', 'metadata.test', 'loopback6.test', 'mixed.test', '127.0.0.1'].map((h) => `${h}:${port}`).join(','),
+        });
+      });
+      beforeEach(() => {
+        lookups = [];
+        pushAnswers = [[{ address: '127.0.0.1', family: 4 }], [{ address: '10.0.0.6', family: 4 }]];
+      });
+      afterAll(async () => {
+        await own?.teardown();
+        jest.restoreAllMocks();
+      });
+
+      it.each([
+        ['internal.test', '10.0.0.5', 'u10'],
+        ['metadata.test', '169.254.169.254', 'u11'],
+        ['loopback6.test', '::1', 'u12'],
+        ['mixed.test', '192.168.0.10', 'u13'],
+      ])('a listed push service name that resolves to an internal address (%s → %s) is refused without a request', async (host, address, approver) => {
+        const { s, id } = await pushVia(app, approver, host);
+        const [tried] = await eventually(async () => {
+          const rows = await pushTries(own.db.url, id);
+          return rows.length > 0 && rows;
+        });
+        expect(tried.status).toBe('failed');
+        expect(tried.error).toContain(`resolves to ${address}`);
+        expect(lookups).toContain(host);
+        expect(sinks.push.attempts.filter((a) => a.subscriptionId === s.id)).toEqual([]);
+      });
+
+      it('pushes to the address that was checked, with the name for TLS and VAPID, and never resolves the name again', async () => {
+        const { s, id } = await pushVia(app, 'u14', 'push.test');
+        const push = await sinks.push.waitFor((d) => d.subscriptionId === s.id && (d.json as { auth_req_id?: string })?.auth_req_id === id);
+        expect(push.vapid.aud).toBe(`https://push.test:${sinks.push.port}`);
+        await eventually(async () => (await pushTries(own.db.url, id)).some((t) => t.status === 'sent'));
+        expect(lookups.filter((h) => h === 'push.test')).toEqual(['push.test']);
+        expect(pushAnswers).toHaveLength(1);
+      });
+
+      it('"localhost" on the list by name does not open loopback: the real resolver\'s answer is checked', async () => {
+        jest.mocked(HostResolver.prototype.resolve).mockImplementation(realResolve);
+        const local = await testEnvironment();
+        try {
+          const only = await local.start({ ...sinks.config, ...(await selfLinked()), PUSH_SERVICE_HOSTS: `localhost:${sinks.push.port}` });
+          const { s, id } = await pushVia(only, 'u15', 'localhost');
+          const [tried] = await eventually(async () => {
+            const rows = await pushTries(local.db.url, id);
+            return rows.length > 0 && rows;
+          });
+          expect(tried.status).toBe('failed');
+          expect(tried.error).toMatch(/resolves to (127\.0\.0\.1|::1)/);
+          expect(sinks.push.attempts.filter((a) => a.subscriptionId === s.id)).toEqual([]);
+        } finally {
+          await local.teardown();
+        }
+      });
     });
   });
 

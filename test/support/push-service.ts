@@ -106,6 +106,8 @@ export class PushService {
           altNames: [
             { type: 7, ip: '127.0.0.1' },
             { type: 2, value: 'localhost' },
+            // A name that tests' fake DNS answers with 127.0.0.1 (the push goes to the checked address, TLS still checks the name).
+            { type: 2, value: 'push.test' },
           ],
         },
       ],
@@ -218,7 +220,7 @@ export class PushService {
     const sub = this.subscriptions.get(subscriptionId);
     if (!sub) throw new PushRejection(404, `unknown subscription ${subscriptionId}`);
 
-    const vapid = await this.verifyVapid(req.headers.authorization);
+    const vapid = await this.verifyVapid(req.headers.authorization, this.originOf(req));
 
     if ((req.headers['content-encoding'] ?? '').toLowerCase() !== 'aes128gcm') {
       throw new PushRejection(415, `Content-Encoding must be aes128gcm, got ${req.headers['content-encoding'] ?? '(none)'}`);
@@ -262,7 +264,13 @@ export class PushService {
   }
 
   /** RFC 8292: `Authorization: vapid t=<JWT>, k=<base64url P-256 public key>`. */
-  private async verifyVapid(authorization: string | undefined): Promise<VapidClaims> {
+  /** The origin a request was addressed to (its Host): VAPID's aud must name it. A host the certificate does not name is the service's own origin. */
+  private originOf(req: IncomingMessage): string {
+    const named = ['127.0.0.1', 'localhost', 'push.test'].map((h) => `${h}:${this.port}`);
+    return named.includes(req.headers.host ?? '') ? `https://${req.headers.host}` : this.origin;
+  }
+
+  private async verifyVapid(authorization: string | undefined, origin: string): Promise<VapidClaims> {
     const m = /^vapid\s+(.+)$/i.exec(authorization ?? '');
     if (!m) throw new PushRejection(401, `Authorization is not a vapid credential: ${authorization ?? '(none)'}`);
     const params = new Map<string, string>();
@@ -286,7 +294,7 @@ export class PushService {
         { kty: 'EC', crv: 'P-256', x: point.subarray(1, 33).toString('base64url'), y: point.subarray(33).toString('base64url') },
         'ES256',
       );
-      ({ payload } = await jwtVerify(t, key, { algorithms: ['ES256'], audience: this.origin, requiredClaims: ['exp', 'aud', 'sub'] }));
+      ({ payload } = await jwtVerify(t, key, { algorithms: ['ES256'], audience: origin, requiredClaims: ['exp', 'aud', 'sub'] }));
     } catch (e) {
       throw new PushRejection(401, `vapid JWT rejected: ${(e as Error).message}`);
     }
@@ -295,7 +303,7 @@ export class PushService {
     if (exp <= nowS) throw new PushRejection(401, 'vapid JWT expired');
     if (exp > nowS + MAX_VAPID_LIFETIME_S) throw new PushRejection(401, 'vapid JWT exp is more than 24 hours ahead');
     const aud = payload.aud;
-    if (aud !== this.origin) throw new PushRejection(401, `vapid aud ${JSON.stringify(aud)} is not ${this.origin}`);
+    if (aud !== origin) throw new PushRejection(401, `vapid aud ${JSON.stringify(aud)} is not ${origin}`);
     const sub = payload.sub;
     if (typeof sub !== 'string' || !(sub.startsWith('mailto:') || sub.startsWith('https:'))) {
       throw new PushRejection(401, `vapid sub must be a mailto: or https: URI, got ${JSON.stringify(sub)}`);

@@ -6,6 +6,7 @@ import { parseInput } from '../../common/validation';
 import { ApiApproverLinkAuth, ApiError, ApiErrors, ApiJsonBody, ApiPublic, ApiSuccess } from '../../ops/openapi/openapi.decorators';
 import { ApproverDirectory } from '../directory/approver-directory.service';
 import { PushChannel } from './push.channel';
+import { PushEndpointPolicy } from './push-endpoint.policy';
 import { subscriptionSchema } from './push-subscription.command';
 import { PushSubscriptions } from './push-subscriptions.service';
 
@@ -22,6 +23,7 @@ export class PushSubscriptionsController {
     private readonly subscriptions: PushSubscriptions,
     private readonly directory: ApproverDirectory,
     private readonly push: PushChannel,
+    private readonly endpoints: PushEndpointPolicy,
   ) {}
 
   /** The VAPID public key browsers need to subscribe (public by design). */
@@ -47,7 +49,7 @@ export class PushSubscriptionsController {
   @ApiSuccess(201, '`{id, approver_id, created_at}`')
   async subscribe(@CurrentPrincipal() approver: ApproverPrincipal, @Body() body: unknown, @Headers('user-agent') userAgent?: string) {
     const input = parseInput(subscriptionSchema, body);
-    const problem = this.subscriptions.problemWith(input.endpoint);
+    const problem = this.endpoints.problemWith(input.endpoint);
     if (problem) throw InvalidRequest.forFields([{ field: 'endpoint', message: problem }]);
     await this.directory.getApprover(approver.tenantId, approver.approverId);
     const saved = await this.subscriptions.subscribe(approver.tenantId, approver.approverId, input, userAgent ?? null);

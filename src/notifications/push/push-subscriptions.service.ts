@@ -1,30 +1,13 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { NotFound } from '../../common/errors/protocol-errors';
-import { allowListed } from '../../common/host-allow-list';
-import { APP_CONFIG, AppConfig } from '../../config/app-config';
 import { PushSubscription } from './push-subscription.entity';
 import { SubscriptionInput } from './push-subscription.command';
 
-/**
- * Approvers' push subscriptions. An endpoint is a URL we will POST to, so it is held to an
- * allow-list: "host" (port 443 only), "host:port" or "*.domain" (port 443 only).
- */
+/** Approvers' push subscriptions (their endpoints are held to PushEndpointPolicy). */
 @Injectable()
 export class PushSubscriptions {
-  constructor(
-    private readonly dataSource: DataSource,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {}
-
-  /** Why the endpoint is refused (SSRF guard), or undefined. */
-  problemWith(endpoint: string): string | undefined {
-    const url = new URL(endpoint);
-    if (url.protocol !== 'https:') return 'must be an https URL';
-    if (url.username || url.password) return 'must not contain credentials';
-    // Push services listen on 443: an entry without a port does not open every port of its host.
-    return allowListed(this.config.PUSH_SERVICE_HOSTS, url, { portlessMeansDefaultPort: true }) ? undefined : `host "${url.host}" is not a known push service (PUSH_SERVICE_HOSTS)`;
-  }
+  constructor(private readonly dataSource: DataSource) {}
 
   /**
    * Saves a subscription for this approver; the same endpoint again replaces its keys (browsers

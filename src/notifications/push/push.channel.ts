@@ -2,7 +2,9 @@ import { Inject, Injectable } from '@nestjs/common';
 import { readFileSync } from 'node:fs';
 import { Agent } from 'node:https';
 import { getVapidHeaders, sendNotification, WebPushError } from 'web-push';
+import { pinnedLookup } from '../../common/pinned-request';
 import { APP_CONFIG, AppConfig } from '../../config/app-config';
+import { PushEndpointPolicy } from './push-endpoint.policy';
 import { PushSubscription } from './push-subscription.entity';
 
 /** sent; retry (transient: 429, 5xx, network); failed (permanent); gone (404/410: drop the subscription); skipped. */
@@ -11,17 +13,25 @@ export interface SendOutcome {
   error?: string;
 }
 
-/** Web push (RFC 8030) with VAPID (RFC 8292) and an aes128gcm-encrypted payload (RFC 8291), via web-push. */
+/**
+ * Web push (RFC 8030) with VAPID (RFC 8292) and an aes128gcm-encrypted payload (RFC 8291), via
+ * web-push. Each send first checks the endpoint and the addresses its name resolves to
+ * (PushEndpointPolicy), then connects to the checked address only.
+ */
 @Injectable()
 export class PushChannel {
   readonly enabled: boolean;
-  private readonly agent?: Agent;
+  /** Extra CA certificate(s) to trust (PUSH_CA_FILE). */
+  private readonly ca?: string;
   /** VAPID JWTs per push service origin: one ES256 signature per origin per hour, not per push. */
   private readonly vapid = new Map<string, { authorization: string; renewAt: number }>();
 
-  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly endpoints: PushEndpointPolicy,
+  ) {
     this.enabled = !!(config.VAPID_PUBLIC_KEY && config.VAPID_PRIVATE_KEY);
-    if (config.PUSH_CA_FILE) this.agent = new Agent({ ca: readFileSync(config.PUSH_CA_FILE, 'utf8'), keepAlive: true });
+    if (config.PUSH_CA_FILE) this.ca = readFileSync(config.PUSH_CA_FILE, 'utf8');
   }
 
   get publicKey(): string | null {
@@ -41,7 +51,13 @@ export class PushChannel {
 
   async send(subscription: Pick<PushSubscription, 'endpoint' | 'p256dh' | 'auth'>, payload: object, ttlSeconds: number, topic: string): Promise<SendOutcome> {
     if (!this.enabled) return { outcome: 'skipped', error: 'web push is off (no VAPID keys)' };
+    let agent: Agent | undefined;
     try {
+      // A name that does not resolve throws: a network error, retried like one.
+      const checked = await this.endpoints.check(subscription.endpoint);
+      if (checked.refusal !== undefined) return { outcome: 'failed', error: `endpoint refused: ${checked.refusal}`.slice(0, 300) };
+      // A fresh connection to the checked address: a pooled socket could have been opened to another.
+      agent = new Agent({ lookup: pinnedLookup(checked.address), keepAlive: false, ...(this.ca ? { ca: this.ca } : {}) });
       await sendNotification(
         { endpoint: subscription.endpoint, keys: { p256dh: subscription.p256dh, auth: subscription.auth } },
         JSON.stringify(payload),
@@ -52,7 +68,7 @@ export class PushChannel {
           // A later notification for the same request (a reminder) replaces an undelivered earlier one.
           topic,
           timeout: this.config.NOTIFY_TIMEOUT_MS,
-          ...(this.agent ? { agent: this.agent } : {}),
+          agent,
         },
       );
       return { outcome: 'sent' };
@@ -63,6 +79,8 @@ export class PushChannel {
         return { outcome: transient ? 'retry' : 'failed', error: `${e.statusCode}: ${(e.body || e.message).slice(0, 300)}` };
       }
       return { outcome: 'retry', error: (e as Error).message.slice(0, 300) };
+    } finally {
+      agent?.destroy();
     }
   }
 }
