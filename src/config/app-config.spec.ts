@@ -96,6 +96,26 @@ describe('loadConfig', () => {
     expect(lines[0]).toMatch(new RegExp(`^invalid configuration: ${name} `));
   });
 
+  it('reads the tenants\' time zones and the decision-time skew, with UTC and 30 s by default', () => {
+    expect(loadConfig({ DEMO_MODE: 'true' })).toMatchObject({ TENANT_TIME_ZONE: 'UTC', TENANT_TIME_ZONES: {}, DECISION_TIME_SKEW_SECONDS: 30 });
+    expect(
+      loadConfig({ DEMO_MODE: 'true', TENANT_TIME_ZONE: 'America/New_York', TENANT_TIME_ZONES: '{"acme": "Europe/Berlin"}', DECISION_TIME_SKEW_SECONDS: '5' }),
+    ).toMatchObject({ TENANT_TIME_ZONE: 'America/New_York', TENANT_TIME_ZONES: { acme: 'Europe/Berlin' }, DECISION_TIME_SKEW_SECONDS: 5 });
+  });
+
+  it.each([
+    ['TENANT_TIME_ZONE', 'Mars/Olympus_Mons', /must be an IANA time zone/],
+    ['TENANT_TIME_ZONES', '{"acme": "Europe/Berlinn"}', /unknown time zone "Europe\/Berlinn" for tenant "acme"/],
+    ['TENANT_TIME_ZONES', '["Europe/Berlin"]', /must be a JSON object/],
+    ['TENANT_TIME_ZONES', '{acme: UTC}', /must be a JSON object/],
+    ['DECISION_TIME_SKEW_SECONDS', '-1', /at least 0/],
+  ])('%s=%j is refused, saying what is wrong', (name, value, message) => {
+    const lines = problems({ DEMO_MODE: 'true', [name]: value });
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(new RegExp(`^invalid configuration: ${name} `));
+    expect(lines[0]).toMatch(message);
+  });
+
   it('refuses an APPROVAL_DEFAULT_EXPIRES_IN above APPROVAL_MAX_EXPIRES_IN, naming the default', () => {
     const lines = problems({ DEMO_MODE: 'true', APPROVAL_DEFAULT_EXPIRES_IN: '7200', APPROVAL_MAX_EXPIRES_IN: '3600' });
     expect(lines).toEqual([expect.stringMatching(/^invalid configuration: APPROVAL_DEFAULT_EXPIRES_IN must not exceed APPROVAL_MAX_EXPIRES_IN/)]);

@@ -4,6 +4,7 @@
  * the variable and the problem.
  */
 import { z } from 'zod';
+import { isTimeZone } from '../common/time-zone';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })
@@ -73,6 +74,27 @@ const subjects = z
 /** The subject `npm run token -- --operator` mints, an operator only in demo mode with the dev issuer. */
 export const DEMO_OPERATOR_SUBJECT = 'dev-operator';
 
+const timeZone = z.string().refine(isTimeZone, { message: 'must be an IANA time zone, e.g. "Europe/Berlin" or "UTC"' });
+
+/** Per-tenant time zones: a JSON object {"<tenant>": "<IANA zone>"}. */
+const tenantTimeZones = z
+  .string()
+  .transform((v, ctx) => {
+    try {
+      return JSON.parse(v) as unknown;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be a JSON object {"<tenant>": "<IANA time zone>"}' });
+      return z.NEVER;
+    }
+  })
+  .pipe(
+    z.record(z.string().min(1), z.string(), { message: 'must be a JSON object {"<tenant>": "<IANA time zone>"}' }).superRefine((zones, ctx) => {
+      for (const [tenant, zone] of Object.entries(zones)) {
+        if (!isTimeZone(zone)) ctx.addIssue({ code: 'custom', message: `names an unknown time zone "${zone}" for tenant "${tenant}"` });
+      }
+    }),
+  );
+
 const list = z
   .string()
   .transform((v) => v.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean));
@@ -116,6 +138,9 @@ export const configSchema = z
     AGENT_AUDIENCE: z.string().min(1).default('countersign'),
     AGENT_TENANT_CLAIM: z.string().min(1).default('tenant'),
     SESSION_WINDOW_SECONDS: int(1, 86400).default(300),
+    TENANT_TIME_ZONE: timeZone.default('UTC'),
+    TENANT_TIME_ZONES: tenantTimeZones.default({}),
+    DECISION_TIME_SKEW_SECONDS: int(0, 3600).default(30),
     INTERNAL_DOMAINS: list.default([]),
     AUDIT_BATCH_MAX: int(1, 10000).default(500),
     AUDIT_SEAL_INTERVAL_MS: int(10, 60000).default(200),

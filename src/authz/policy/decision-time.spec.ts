@@ -1,4 +1,5 @@
-import { decisionClock, isTimeZone, tenantTimeZone, timeFacts, wallClock } from './decision-time';
+import { isTimeZone } from '../../common/time-zone';
+import { decisionClock, tenantTimeZone, timeFacts, wallClock } from './decision-time';
 
 const at = (iso: string) => new Date(iso);
 

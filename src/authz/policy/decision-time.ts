@@ -11,7 +11,7 @@
  */
 
 /** Weekdays are numbered as in cron and JavaScript: 0 = Sunday … 6 = Saturday, so Mon–Fri is 1..5. */
-export interface WallClock {
+export type WallClock = {
   /** The IANA zone the fields are in ("UTC" for `context.time.utc`). */
   zone: string;
   /** Calendar date in that zone, "YYYY-MM-DD". */
@@ -21,21 +21,21 @@ export interface WallClock {
   /** hour * 60 + minute: a window to the minute is one comparison ("02:00–04:30" is 120 ≤ m < 270). */
   minute_of_day: number;
   weekday: number;
-}
+};
 
 /** Cedar's JSON form of an extension value: `datetime("…")`. */
-export interface CedarDatetime {
+export type CedarDatetime = {
   __extn: { fn: 'datetime'; arg: string };
-}
+};
 
 /** `context.time`. */
-export interface TimeFacts {
+export type TimeFacts = {
   /** The decision instant, for date comparisons (`context.time.now < datetime("2026-12-24")`). */
   now: CedarDatetime;
   epoch_seconds: number;
   utc: WallClock;
   tenant: WallClock;
-}
+};
 
 /** What the audit records about the clock of a decision. */
 export interface DecisionClock {
@@ -129,16 +129,6 @@ export function wallClock(at: Date, zone: string): WallClock {
     minute_of_day: hour * 60 + minute,
     weekday: WEEKDAYS[parts.weekday],
   };
-}
-
-/** Is `zone` an IANA time zone this runtime knows? (For validating configuration at start-up.) */
-export function isTimeZone(zone: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: zone });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** The tenant's zone: its own entry in `zones`, else the default. */
