@@ -16,6 +16,7 @@ import { DEV_AGENT_ISSUER, DEV_GATEWAY_ISSUER, ensureDevKeys } from '../src/comm
 import { PolicyEngine } from '../src/authz/policy/policy-engine';
 import { STARTER_POLICIES } from '../src/authz/policy/starter-policies';
 import { CallFacts } from '../src/authz/policy/cedar-schema';
+import { timeFacts } from '../src/authz/policy/decision-time';
 import { generateVAPIDKeys } from 'web-push';
 import { bareEmailRate, NotificationSinks } from './fan-out';
 import { DataSource } from 'typeorm';
@@ -226,6 +227,7 @@ async function main(): Promise<void> {
       granted: true, intent_category: 'read', action_category: 'read', server: 'docs', tool: 'read_document', resource_id: 'doc-1',
       resource_type: '', resource_classification: 'internal', environment: 'production', amount: null, external_destination: false,
       bulk: false, reason_given: false, session_calls: 1, prior_denials: 0, prior_step_ups: 0, hour_of_day: 12, gateway_signals: [],
+      time: timeFacts(new Date('2026-12-07T12:00:00Z'), 'Europe/Berlin'), network: '', velocity: { last_60s: 1, last_300s: 1, last_3600s: 1 },
     };
     const evalSamples: number[] = [];
     for (let i = 0; i < 22000; i++) {

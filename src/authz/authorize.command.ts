@@ -30,6 +30,13 @@ export const authorizeSchema = z.strictObject({
       network: text(64).optional(),
     })
     .default({ signals: [] }),
+  /**
+   * When the gateway observed the call (RFC 3339 with a zone, e.g. "2026-12-07T04:29:58.120Z"). The
+   * decision time when within DECISION_TIME_SKEW_SECONDS of the service's clock; audited either way.
+   */
+  observed_at: z.iso
+    .datetime({ offset: true, message: 'must be an RFC 3339 date-time with a time zone, e.g. "2026-12-07T04:29:58Z"' })
+    .optional(),
   /** How the gateway wants to learn the outcome when the call is parked for approval. */
   delivery: envelopeParts.delivery,
   correlation: envelopeParts.correlation,

@@ -18,6 +18,7 @@ import { catalogueCall } from './catalogue/tool-call';
 import { Delegations } from './delegations/delegations.service';
 import { ActivePolicy, PolicyStore } from './policies/policy-store.service';
 import { CallFacts } from './policy/cedar-schema';
+import { DecisionClock, decisionClock, tenantTimeZone, timeFacts } from './policy/decision-time';
 import { chainCovers, grantCovers, Hop } from './policy/delegation-chain';
 import { normalizeIntent, toolCategory } from './policy/intent';
 import { HumanApprovalObligation, Obligation, PolicyDecision, Verdict } from './policy/policy-engine';
@@ -43,6 +44,8 @@ interface Evaluation {
   delegationId?: string;
   policy: ActivePolicy;
   session: string;
+  /** Which clock the call was judged at (the gateway's observed_at or the service's). */
+  clock: DecisionClock;
 }
 
 @Injectable()
@@ -105,6 +108,7 @@ export class Authorize {
         // The envelope as sent, but the agent's credential only as its verified claims.
         input: { ...input, agent: { claims: evaluation.identity?.claims ?? null } },
         facts: evaluation.facts ?? null,
+        clock: evaluation.clock,
         delegation_id: evaluation.delegationId ?? null,
         ...(unroutable ? { approvers_unavailable: unroutable } : {}),
       },
@@ -129,13 +133,15 @@ export class Authorize {
   }
 
   private async evaluate(tenantId: string, input: AuthorizeInput, { dryRun }: { dryRun: boolean }): Promise<Evaluation> {
+    const serviceNow = new Date();
+    const { at, clock } = decisionClock(serviceNow, input.observed_at, this.config.DECISION_TIME_SKEW_SECONDS);
     const [verified, policy] = await Promise.all([this.identities.verify(input.agent.token, tenantId), this.policies.forTenant(tenantId)]);
     // A catalogued tool's arguments must match its inputSchema (else a 400); they become context.input.
     const toolCall = catalogueCall(policy.catalogue, input.action);
     // Denials for bad tokens count against the MCP session like any other denial.
     const fallbackSession = input.correlation.mcp_session_id ?? 'unidentified-agent';
     if (!verified.ok) {
-      return { decision: deny([verified.reason]), policy, session: fallbackSession };
+      return { decision: deny([verified.reason]), policy, session: fallbackSession, clock };
     }
     const identity = verified.identity;
     const session = input.correlation.mcp_session_id ?? `agent:${identity.actors[0]}`;
@@ -143,8 +149,9 @@ export class Authorize {
 
     const [chain, signals] = await Promise.all([
       this.resolveChain(tenantId, identity, action.server, action.tool, input.resource.id),
-      this.risk.observe(tenantId, session, new Date(), dryRun),
+      this.risk.observe(tenantId, session, serviceNow, dryRun),
     ]);
+    const time = timeFacts(at, tenantTimeZone(tenantId, this.config.TENANT_TIME_ZONES, this.config.TENANT_TIME_ZONE));
     const granted = chain.ok && chainCovers(chain.hops, action.server, action.tool, input.resource.id);
     const facts: CallFacts = {
       agent_id: identity.actors[0],
@@ -169,8 +176,11 @@ export class Authorize {
       session_calls: signals.session_calls,
       prior_denials: signals.prior_denials,
       prior_step_ups: signals.prior_step_ups,
-      hour_of_day: signals.hour_of_day,
+      hour_of_day: time.utc.hour,
       gateway_signals: input.risk.signals,
+      time,
+      network: input.risk.network?.toLowerCase() ?? '',
+      velocity: signals.velocity,
     };
     // The intersection is built in: a call outside any hop's delegation is denied whatever the
     // tenant's set says, so a permissive set (no `forbid unless granted`, or a broken one) can
@@ -184,7 +194,7 @@ export class Authorize {
     // A broken chain is reported precisely, whatever the policy says about ungranted calls.
     if (!chain.ok && decision.verdict === 'deny') decision = { ...decision, reasons: [chain.problem, ...decision.reasons] };
     if (!chain.ok && decision.verdict !== 'deny') decision = deny([chain.problem]);
-    return { decision, facts, identity, delegationId: chain.ok ? chain.leafDelegationId : undefined, policy, session };
+    return { decision, facts, identity, delegationId: chain.ok ? chain.leafDelegationId : undefined, policy, session, clock };
   }
 
   /** human → innermost agent → … → current agent; every hop must hold a delegation in force. */

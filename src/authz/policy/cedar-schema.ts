@@ -1,9 +1,12 @@
+import { TimeFacts } from './decision-time';
+
 /**
  * The Cedar schema policies are validated against. Facts travel as `context` rather than as
  * entity attributes: converting entities costs more than evaluating (STACK-NOTES), and every
  * fact here is about this one call anyway.
  */
 export const CEDAR_SCHEMA = `
+type WallClock = { zone: String, date: String, hour: Long, minute: Long, minute_of_day: Long, weekday: Long };
 entity Agent;
 entity Tool;
 action call_tool appliesTo {
@@ -33,9 +36,16 @@ action call_tool appliesTo {
     prior_step_ups: Long,
     hour_of_day: Long,
     gateway_signals: Set<String>,
+    time: { now: datetime, epoch_seconds: Long, utc: WallClock, tenant: WallClock },
+    network: String,
+    velocity: { last_60s: Long, last_300s: Long, last_3600s: Long },
   }
 };
 `;
+
+/** The windows of `context.velocity` (seconds), fixed by the schema: `last_<n>s` for each. */
+export const VELOCITY_WINDOWS = [60, 300, 3600] as const;
+export type Velocity = Record<`last_${(typeof VELOCITY_WINDOWS)[number]}s`, number>;
 
 /** The facts of one call, as the policies see them. */
 export interface CallFacts {
@@ -63,4 +73,10 @@ export interface CallFacts {
   prior_step_ups: number;
   hour_of_day: number;
   gateway_signals: string[];
+  /** The decision time (see decision-time.ts). */
+  time: TimeFacts;
+  /** The gateway's network provenance (risk.network), lower-cased; "" when it sent none. */
+  network: string;
+  /** Calls in this session in each window, this one included. */
+  velocity: Velocity;
 }

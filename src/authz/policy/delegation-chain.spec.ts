@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { CallFacts } from './cedar-schema';
+import { timeFacts } from './decision-time';
 import {
   chainCovers,
   effectiveToolPatterns,
@@ -263,6 +264,11 @@ const facts: fc.Arbitrary<CallFacts> = fc.record({
   prior_step_ups: long,
   hour_of_day: fc.integer({ min: 0, max: 23 }),
   gateway_signals: fc.array(fc.oneof(fc.string({ maxLength: 8 }), fc.constantFrom('new_device', 'malware_suspected', 'credential_leak')), { maxLength: 4 }),
+  time: fc
+    .tuple(fc.date({ min: new Date('2000-01-01T00:00:00Z'), max: new Date('2100-01-01T00:00:00Z'), noInvalidDate: true }), fc.constantFrom('UTC', 'Europe/Berlin', 'Asia/Kolkata'))
+    .map(([d, zone]) => timeFacts(d, zone)),
+  network: fc.oneof(fc.constant(''), fc.string({ maxLength: 8 }), fc.constantFrom('tor', 'corporate')),
+  velocity: fc.record({ last_60s: long, last_300s: long, last_3600s: long }),
 });
 
 /** Names that the tool-name guesser does not recognise. */

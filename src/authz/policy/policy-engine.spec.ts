@@ -1,4 +1,5 @@
 import { CallFacts } from './cedar-schema';
+import { timeFacts } from './decision-time';
 import { HumanApprovalObligation, PolicyDecision, PolicyEngine, Verdict } from './policy-engine';
 import { STARTER_POLICIES } from './starter-policies';
 
@@ -41,6 +42,9 @@ const BASELINE: CallFacts = {
   prior_step_ups: 0,
   hour_of_day: 10,
   gateway_signals: [],
+  time: timeFacts(new Date('2026-12-07T10:00:00Z'), 'UTC'),
+  network: '',
+  velocity: { last_60s: 1, last_300s: 3, last_3600s: 3 },
 };
 
 // Fact fragments the rows combine.
@@ -491,6 +495,7 @@ describe('starter set edge cases found in review', () => {
     intent_category: 'pay', action_category: 'pay', server: 'payments', tool: 'transfer_funds', resource_id: '', resource_type: '',
     resource_classification: 'internal', environment: 'production', amount, external_destination: false, bulk: false, reason_given: true,
     session_calls: 1, prior_denials: 0, prior_step_ups: 0, hour_of_day: 12, gateway_signals: [],
+    time: timeFacts(new Date('2026-12-07T12:00:00Z'), 'UTC'), network: '', velocity: { last_60s: 1, last_300s: 1, last_3600s: 1 },
   });
 
   it('a negative payment is not "below the threshold": it needs approval', () => {
