@@ -35,6 +35,11 @@ describe('AuthZEN → the authorization envelope', () => {
     });
   });
 
+  it('takes the time the PEP observed the call from context.observed_at, and leaves context.time (an AuthZEN example member) alone', () => {
+    const input = toAuthorizeInput(request({ context: { observed_at: '2026-12-07T04:30:00Z', time: '1985-10-26T01:22-07:00' } }));
+    expect(input.observed_at).toBe('2026-12-07T04:30:00Z');
+  });
+
   it('reads an MCP tools/call on a resource of type tool as that tool, with no resource', () => {
     const input = toAuthorizeInput(
       request({ action: { name: 'tools/call' }, resource: { type: 'tool', id: 'read_calendar', properties: { server: 'calendar' } } }),
@@ -50,6 +55,7 @@ describe('AuthZEN → the authorization envelope', () => {
     ['the environment', { resource: { type: 'x', id: 'y', properties: { environment: 'prod' } } }, 'resource.properties.environment'],
     ['an intent category', { context: { intent: { category: 'plunder' } } }, 'context.intent.category'],
     ['a risk signal', { context: { risk: { signals: ['Not Lower'] } } }, 'context.risk.signals.0'],
+    ['the observed time', { context: { observed_at: '2026-12-07T04:30:00' } }, 'context.observed_at'],
   ] as const)('names %s, when bad, by its AuthZEN member', (_what, over, field) => {
     expect(fieldOf(() => toAuthorizeInput(request(over as Partial<EvaluationRequest>)))).toBe(field);
   });

@@ -47,6 +47,7 @@ function authZenPath(field: string, paths: EntityPaths, toolFromResource: boolea
     case 'risk':
     case 'delivery':
     case 'correlation':
+    case 'observed_at':
       return tail(paths.context, head, second);
     default:
       return field;
@@ -86,6 +87,7 @@ export function toAuthorizeInput(evaluation: EvaluationRequest, paths: EntityPat
     risk: pick(context.risk, ['signals', 'network']),
     delivery: pick(context.delivery, ['mode', 'notification_endpoint', 'notification_token']),
     correlation: pick(context.correlation, ['mcp_session_id', 'a2a_interaction_id', 'request_id']),
+    observed_at: context.observed_at,
   });
   try {
     return parseInput(authorizeSchema, candidate);
