@@ -1,6 +1,7 @@
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import fc from 'fast-check';
 import { CallFacts } from '../policy/cedar-schema';
+import { timeFacts } from '../policy/decision-time';
 import { PolicyEngine } from '../policy/policy-engine';
 import { STARTER_POLICIES } from '../policy/starter-policies';
 import { InputShape } from './input-shape';
@@ -36,6 +37,9 @@ const FACTS: CallFacts = {
   prior_step_ups: 0,
   hour_of_day: 12,
   gateway_signals: [],
+  time: timeFacts(new Date('2026-12-07T12:00:00Z'), 'UTC'),
+  network: '',
+  velocity: { last_60s: 1, last_300s: 1, last_3600s: 1 },
 };
 
 let schemas = 0;
