@@ -14,6 +14,14 @@ import { StorableParamsPipe } from './common/storable-params.pipe';
 
 const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
 
+/**
+ * The signals that mean "shut down gracefully". Never the crash signals (SIGTRAP, SIGILL, SIGSEGV,
+ * SIGABRT, ...), which Nest's enableShutdownHooks() subscribes to when given no list: a V8 fatal
+ * error traps, a JS handler returns, the trapping instruction runs again, and the process spins at
+ * 100 % CPU with its port open instead of dying and being restarted by its supervisor.
+ */
+export const SHUTDOWN_SIGNALS = ['SIGTERM', 'SIGINT'] as const;
+
 /** Reads and validates the environment; in demo mode, fills in development keys. */
 export async function resolveConfig(env: Record<string, string | undefined> = process.env): Promise<AppConfig> {
   const config = loadConfig(env);
@@ -70,13 +78,13 @@ export async function createApiApp(config: AppConfig): Promise<NestFastifyApplic
     });
   }
   serveOpenApiDocs(app);
-  app.enableShutdownHooks();
+  app.enableShutdownHooks([...SHUTDOWN_SIGNALS]);
   return app;
 }
 
 export async function createWorkerContext(config: AppConfig): Promise<INestApplicationContext> {
   const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config), { logger: logger(config), abortOnError: false });
-  app.enableShutdownHooks();
+  app.enableShutdownHooks([...SHUTDOWN_SIGNALS]);
   return app;
 }
 
@@ -88,7 +96,7 @@ export async function createWorkerContext(config: AppConfig): Promise<INestAppli
  * reconciler), so nothing accepted is lost.
  */
 export function boundShutdown(config: AppConfig, log: { warn(message: string): void }): void {
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  for (const signal of SHUTDOWN_SIGNALS) {
     process.once(signal, () => {
       setTimeout(() => {
         log.warn(`shutdown took longer than SHUTDOWN_TIMEOUT_MS (${config.SHUTDOWN_TIMEOUT_MS} ms); exiting`);
