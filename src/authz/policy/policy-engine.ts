@@ -9,10 +9,17 @@
  * else permits is denied, never routed to approval.
  */
 import { randomUUID } from 'node:crypto';
+import { setFlagsFromString } from 'node:v8';
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import { APPROVER_REF } from '../../approvals/park-approval.command';
 import { widenCallTool } from '../catalogue/tenant-schema';
 import { CallFacts, CEDAR_SCHEMA } from './cedar-schema';
+
+// V8 11 (Node 20) dies with "unreachable code" in Deoptimizer::DoComputeBuiltinContinuation when
+// optimized code that inlined a call into wasm is deoptimized on the way back from it. compile()
+// calls cedar 80 times per 39-policy set; after a few hundred compiles (~115 publishes) the
+// service crashed. Not inlining JS-to-wasm calls avoids that frame; the cost is a wrapper call.
+setFlagsFromString('--no-turbo-inline-js-wasm-calls');
 
 export type Verdict = 'allow' | 'deny' | 'allow_with_obligations';
 
