@@ -1,4 +1,4 @@
-import { Injectable, OnModuleInit } from '@nestjs/common';
+import { Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { AuditLog } from '../../audit/audit-log.service';
 import { InvalidRequest, NotFound, ProtocolError } from '../../common/errors/protocol-errors';
@@ -50,7 +50,7 @@ function starterEngine(): PolicyEngine {
  * activation reaches every instance by pub/sub at once, and within RECHECK_MS regardless.
  */
 @Injectable()
-export class PolicyStore implements OnModuleInit {
+export class PolicyStore implements OnModuleInit, OnModuleDestroy {
   private readonly active = new Map<string, ActivePolicy & { checkedAt: number }>();
   private readonly loading = new Map<string, Promise<ActivePolicy>>();
 
@@ -63,8 +63,8 @@ export class PolicyStore implements OnModuleInit {
 
   async onModuleInit(): Promise<void> {
     starterEngine();
-    await this.bus.subscribe(ACTIVATED, (m) => this.active.delete((m as { tenantId: string }).tenantId));
-    this.catalogue.onChange((tenantId) => this.active.delete(tenantId));
+    await this.bus.subscribe(ACTIVATED, (m) => this.evict((m as { tenantId: string }).tenantId));
+    this.catalogue.onChange((tenantId) => this.evict(tenantId));
   }
 
   /**
@@ -75,20 +75,21 @@ export class PolicyStore implements OnModuleInit {
     const [active] = await manager.query(`SELECT version FROM active_policy_sets WHERE tenant_id = $1`, [tenantId]);
     const version = active ? Number(active.version) : 0;
     const policies = version === 0 ? STARTER_POLICIES : (await manager.findOneOrFail(PolicySet, { where: { tenantId, version } })).policies;
-    const compiled = PolicyEngine.compile(policies, catalogueSchema(tenantId, catalogue));
-    if ('errors' in compiled) {
-      throw new InvalidPolicy(`the active policy set (version ${version}) would not validate against this catalogue: ${compiled.errors[0]}`, {
+    const errors = PolicyEngine.validate(policies, catalogueSchema(tenantId, catalogue));
+    if (errors.length) {
+      throw new InvalidPolicy(`the active policy set (version ${version}) would not validate against this catalogue: ${errors[0]}`, {
         field: 'tools',
         version,
-        errors: compiled.errors,
+        errors,
       });
     }
   }
 
   async publish(tenantId: string, by: string, input: PublishPolicySetInput): Promise<PolicySet> {
-    const compiled = PolicyEngine.compile(input.policies, catalogueSchema(tenantId, await this.catalogue.current(tenantId)));
-    if ('errors' in compiled) {
-      throw new InvalidPolicy(`the policy set does not validate: ${compiled.errors[0]}`, { field: 'policies', errors: compiled.errors });
+    // Validated only: compiling is for the engine that activation loads.
+    const errors = PolicyEngine.validate(input.policies, catalogueSchema(tenantId, await this.catalogue.current(tenantId)));
+    if (errors.length) {
+      throw new InvalidPolicy(`the policy set does not validate: ${errors[0]}`, { field: 'policies', errors });
     }
     const published = await this.dataSource.transaction(async (manager) => {
       // Serialises publishers of one tenant so versions are gap-free and unique.
@@ -138,9 +139,9 @@ export class PolicyStore implements OnModuleInit {
       // A version published against an older catalogue must still validate against today's.
       await manager.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [catalogueLock(tenantId)]);
       const catalogue = await this.catalogue.current(tenantId, manager);
-      const compiled = catalogue && PolicyEngine.compile(exists.policies, catalogueSchema(tenantId, catalogue));
-      if (compiled && 'errors' in compiled) {
-        throw new InvalidPolicy(`version ${version} does not validate against the tool catalogue: ${compiled.errors[0]}`, { field: 'version', errors: compiled.errors });
+      const errors = catalogue ? PolicyEngine.validate(exists.policies, catalogueSchema(tenantId, catalogue)) : [];
+      if (errors.length) {
+        throw new InvalidPolicy(`version ${version} does not validate against the tool catalogue: ${errors[0]}`, { field: 'version', errors });
       }
       const [current] = await manager.query(`SELECT version FROM active_policy_sets WHERE tenant_id = $1 FOR UPDATE`, [tenantId]);
       await manager.query(
@@ -152,7 +153,7 @@ export class PolicyStore implements OnModuleInit {
       await this.audit.append(manager, { tenantId, type: 'policy.activated', actor: by, data: { version, previous: previousVersion } });
       return previousVersion;
     });
-    this.active.delete(tenantId);
+    this.evict(tenantId);
     await this.bus.publish(ACTIVATED, { tenantId, version });
     return { version, previous };
   }
@@ -188,7 +189,19 @@ export class PolicyStore implements OnModuleInit {
       if ('errors' in compiled) throw new Error(`active policy set ${tenantId} v${version} no longer validates`);
       entry = { version, engine: compiled.engine, toolCategories: row.toolCategories, ...(catalogue ? { catalogue } : {}) };
     }
+    this.evict(tenantId);
     this.active.set(tenantId, { ...entry, checkedAt: now });
     return entry;
+  }
+
+  /** Drops a tenant's cached engine and frees its compiled set (the shared starter set stays). */
+  private evict(tenantId: string): void {
+    const cached = this.active.get(tenantId);
+    this.active.delete(tenantId);
+    if (cached && cached.engine !== starter) cached.engine.release();
+  }
+
+  onModuleDestroy(): void {
+    for (const tenantId of [...this.active.keys()]) this.evict(tenantId);
   }
 }

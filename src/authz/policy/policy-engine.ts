@@ -8,7 +8,6 @@
  * allow_with_obligations; several such permits give several obligations, all of which must be met. `@step_up("true")` permits only add obligations: a call that nothing
  * else permits is denied, never routed to approval.
  */
-import { randomUUID } from 'node:crypto';
 import { setFlagsFromString } from 'node:v8';
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import { APPROVER_REF } from '../../approvals/park-approval.command';
@@ -72,15 +71,102 @@ function messages(errors: { message: string; help?: string | null }[]): string[]
   return errors.map((e) => (e.help ? `${e.message} (${e.help})` : e.message));
 }
 
-export class PolicyEngine {
-  private constructor(
-    private readonly policySetId: string,
-    private readonly meta: Map<string, PolicyMeta>,
-    private readonly schemaName?: string,
-  ) {}
+/**
+ * Cedar keeps pre-parsed policy sets in a map inside the wasm memory, keyed by id, and has no call
+ * to remove one: a set pre-parsed under an id that is never used again stays for the life of the
+ * process (~0.1 MB for 39 policies; after ~115 publishes V8 died). So ids come from a pool: a
+ * released engine's id is overwritten with an empty set, which frees its policies, and handed to
+ * the next compile. The ids ever used, and the sets held, are bounded by the engines alive at once.
+ */
+const EMPTY_SET = { staticPolicies: {} };
+const freeIds: string[] = [];
+let idsCreated = 0;
 
-  /** Parses and validates a policy set (one policy per id); returns the validator's messages on failure. */
+function preparse(policies: Record<string, cedar.Policy>): { id: string } | { errors: string[] } {
+  const id = freeIds.pop() ?? `policy-set-${++idsCreated}`;
+  const parsed = cedar.preparsePolicySet(id, { staticPolicies: policies });
+  if (parsed.type !== 'success') {
+    freeIds.push(id);
+    return { errors: messages(parsed.errors) };
+  }
+  return { id };
+}
+
+function releaseId(id: string): void {
+  cedar.preparsePolicySet(id, EMPTY_SET);
+  freeIds.push(id);
+}
+
+/** An engine dropped without release() (tests, one-off compiles) gives its id back when collected. */
+const collected = new FinalizationRegistry<string>(releaseId);
+
+type Checked = { meta: Map<string, PolicyMeta>; sources: Record<string, cedar.Policy> } | { errors: string[] };
+
+export class PolicyEngine {
+  private preparsedId: string | undefined;
+
+  private constructor(
+    /** The policies as pre-parsed (under a catalogue, with call_tool widened). */
+    private readonly policies: Record<string, cedar.Policy>,
+    private readonly meta: Map<string, PolicyMeta>,
+    preparsedId: string,
+    private readonly schemaName?: string,
+  ) {
+    this.hold(preparsedId);
+  }
+
+  /** Checks a policy set (one policy per id) without compiling it: the validator's messages, none when it is valid. */
+  static validate(policies: Record<string, string>, catalogue?: CatalogueSchema): string[] {
+    const checked = PolicyEngine.check(policies, catalogue);
+    return 'errors' in checked ? checked.errors : [];
+  }
+
+  /** Parses, validates and pre-parses a policy set (one policy per id); returns the validator's messages on failure. */
   static compile(policies: Record<string, string>, catalogue?: CatalogueSchema): { engine: PolicyEngine } | { errors: string[] } {
+    const checked = PolicyEngine.check(policies, catalogue);
+    if ('errors' in checked) return checked;
+    // A tenant's schema is pre-parsed under one fixed name per tenant, so replacing it frees the old one.
+    if (catalogue?.schemaName) {
+      const schema = cedar.preparseSchema(catalogue.schemaName, catalogue.schema);
+      if (schema.type !== 'success') return { errors: messages(schema.errors) };
+    }
+    const parsed = preparse(checked.sources);
+    if ('errors' in parsed) return parsed;
+    return { engine: new PolicyEngine(checked.sources, checked.meta, parsed.id, catalogue?.schemaName) };
+  }
+
+  /** Pre-parsed sets: `ids` ever created in this process, `held` of them holding an engine's policies now. */
+  static preparsedSets(): { ids: number; held: number } {
+    return { ids: idsCreated, held: idsCreated - freeIds.length };
+  }
+
+  /**
+   * Frees the pre-parsed set. Call it when the engine leaves the cache; a caller that fetched the
+   * engine just before (a request in flight during an activation) may still evaluate with it: the
+   * set is then parsed again, and freed when the engine is collected.
+   */
+  release(): void {
+    if (this.preparsedId === undefined) return;
+    collected.unregister(this);
+    releaseId(this.preparsedId);
+    this.preparsedId = undefined;
+  }
+
+  private hold(id: string): void {
+    this.preparsedId = id;
+    collected.register(this, id, this);
+  }
+
+  private get policySetId(): string {
+    if (this.preparsedId === undefined) {
+      const parsed = preparse(this.policies);
+      if ('errors' in parsed) throw new Error(`a compiled policy set no longer pre-parses: ${parsed.errors.join('; ')}`);
+      this.hold(parsed.id);
+    }
+    return this.preparsedId!;
+  }
+
+  private static check(policies: Record<string, string>, catalogue?: CatalogueSchema): Checked {
     const errors: string[] = [];
     const meta = new Map<string, PolicyMeta>();
     for (const [id, text] of Object.entries(policies)) {
@@ -110,14 +196,7 @@ export class PolicyEngine {
     }
     const annotationErrors = [...meta].flatMap(([id, m]) => checkAnnotations(id, m));
     if (annotationErrors.length) return { errors: annotationErrors };
-    const policySetId = randomUUID();
-    const parsed = cedar.preparsePolicySet(policySetId, { staticPolicies: sources });
-    if (parsed.type !== 'success') return { errors: messages(parsed.errors) };
-    if (catalogue?.schemaName) {
-      const schema = cedar.preparseSchema(catalogue.schemaName, catalogue.schema);
-      if (schema.type !== 'success') return { errors: messages(schema.errors) };
-    }
-    return { engine: new PolicyEngine(policySetId, meta, catalogue?.schemaName) };
+    return { meta, sources };
   }
 
   /** Pure: the same facts always give the same decision; nothing is recorded. */
