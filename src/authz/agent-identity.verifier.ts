@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { decodeJwt, errors, JWTPayload, JWTVerifyGetKey, jwtVerify } from 'jose';
-import { CLOCK_TOLERANCE_S, jwksSource, TRUSTED_TOKEN_ALGORITHMS } from '../common/keys/jwks-source';
+import { decodeJwt, errors, JWTPayload, JWTVerifyGetKey } from 'jose';
+import { jwksSource, verifyPartyToken } from '../common/keys/jwks-source';
 import { MAX_ACT_DEPTH } from '../approvals/park-approval.command';
 import { VerifiedTokenCache } from '../common/auth/verified-token-cache';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
@@ -56,13 +56,7 @@ export class AgentIdentityVerifier {
     if (!keys) return deny('agent_token_untrusted_issuer', `issuer ${JSON.stringify(issuer ?? null)} is not trusted`);
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(token, keys, {
-        issuer,
-        audience: this.config.AGENT_AUDIENCE,
-        algorithms: TRUSTED_TOKEN_ALGORITHMS,
-        clockTolerance: CLOCK_TOLERANCE_S,
-        requiredClaims: ['exp', 'sub'],
-      }));
+      payload = await verifyPartyToken(token, keys, { issuer: issuer!, audience: this.config.AGENT_AUDIENCE });
     } catch (e) {
       return deny(...reasonFor(e));
     }
@@ -99,6 +93,7 @@ function reasonFor(e: unknown): [string, string] {
   if (e instanceof errors.JWTClaimValidationFailed) {
     if (e.claim === 'aud') return ['agent_token_wrong_audience', 'the agent token is for another audience'];
     if (e.claim === 'nbf') return ['agent_token_not_yet_valid', 'the agent token is not valid yet'];
+    if (e.claim === 'iat') return ['agent_token_invalid_claim', 'the agent token\'s "iat" claim is in the future'];
     return ['agent_token_invalid_claim', `the agent token's "${e.claim}" claim is not valid`];
   }
   if (e instanceof errors.JWSSignatureVerificationFailed || e instanceof errors.JWKSNoMatchingKey) {

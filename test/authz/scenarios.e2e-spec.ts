@@ -582,6 +582,27 @@ const ROWS: Row[] = [
     expect: { status: 403, verdict: 'deny', reasons: ['agent_token_no_actor'] },
   },
   {
+    name: 'an agent token without a kid is denied with agent_token_malformed, though signed by the trusted key',
+    grants: [{ agent: 'scheduler', tools: ['calendar/*'] }],
+    agent: {
+      actors: ['scheduler'],
+      custom: async (ids) => signAgentClaims({ tenant: TENANT, act: { sub: ids.agent('scheduler') } }, (j) => j.setSubject(ids.human), { kid: undefined }),
+    },
+    envelope: read(),
+    expect: { status: 403, verdict: 'deny', reasons: ['agent_token_malformed'] },
+  },
+  {
+    name: 'an agent token issued an hour from now (iat in the future) is denied with agent_token_invalid_claim',
+    grants: [{ agent: 'scheduler', tools: ['calendar/*'] }],
+    agent: {
+      actors: ['scheduler'],
+      custom: async (ids) =>
+        signAgentClaims({ tenant: TENANT, act: { sub: ids.agent('scheduler') } }, (j) => j.setSubject(ids.human).setIssuedAt('1h').setExpirationTime('2h')),
+    },
+    envelope: read(),
+    expect: { status: 403, verdict: 'deny', reasons: ['agent_token_invalid_claim'] },
+  },
+  {
     name: 'an agent token whose act claim has no sub is denied with agent_token_bad_act',
     grants: [{ agent: 'scheduler', tools: ['calendar/*'] }],
     agent: {

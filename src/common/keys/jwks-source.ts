@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { createLocalJWKSet, createRemoteJWKSet, customFetch, FetchImplementation, JSONWebKeySet, JWTVerifyGetKey } from 'jose';
+import { createLocalJWKSet, createRemoteJWKSet, customFetch, errors, FetchImplementation, JSONWebKeySet, JWTPayload, JWTVerifyGetKey, jwtVerify } from 'jose';
 
 /** What tokens from others (gateways, agents' issuers) may be signed with: asymmetric, never HS* or none. */
 export const TRUSTED_TOKEN_ALGORITHMS = ['ES256', 'ES384', 'EdDSA', 'RS256', 'PS256'];
@@ -24,4 +24,27 @@ export function jwksSource(location: JwksLocation): JWTVerifyGetKey {
   }
   if ('file' in location) return createLocalJWKSet(JSON.parse(readFileSync(location.file, 'utf8')));
   return createLocalJWKSet(location.jwks);
+}
+
+/**
+ * Verifies a token another party issued (a gateway's bearer token, an agent's token): a trusted
+ * algorithm, a `kid` that names one of the party's keys (jose would otherwise try a lone key, or any
+ * key of the algorithm), the signature, iss, aud, exp/nbf, and an `iat` that is not in the future:
+ * a token "issued" later than now was minted with a wrong clock or to outlive a key rotation.
+ * Throws jose's errors, so callers map them to their own messages.
+ */
+export async function verifyPartyToken(token: string, keys: JWTVerifyGetKey, expected: { issuer: string; audience: string }): Promise<JWTPayload> {
+  const { payload } = await jwtVerify(
+    token,
+    // Called after the algorithm check, so an alg "none" token is still refused as such.
+    (header, jws) => {
+      if (typeof header.kid !== 'string' || !header.kid) throw new errors.JWSInvalid('the token has no "kid" header');
+      return keys(header, jws);
+    },
+    { ...expected, algorithms: TRUSTED_TOKEN_ALGORITHMS, clockTolerance: CLOCK_TOLERANCE_S, requiredClaims: ['exp', 'sub'] },
+  );
+  if (typeof payload.iat === 'number' && payload.iat > Date.now() / 1000 + CLOCK_TOLERANCE_S) {
+    throw new errors.JWTClaimValidationFailed('"iat" claim timestamp check failed (it should be in the past)', payload, 'iat', 'check_failed');
+  }
+  return payload;
 }
