@@ -58,6 +58,11 @@ export async function createApiApp(config: AppConfig): Promise<NestFastifyApplic
     // The caller's X-Request-Id when it is a plain token, else a new one: in every log line and audit event of the request.
     genReqId: (req: IncomingMessage) => requestIdFrom(req.headers['x-request-id']),
     frameworkErrors: frameworkErrorReply,
+    // A connection that never finishes its headers is closed after HTTP_HEADERS_TIMEOUT_MS (Node's
+    // default is 60 s, checked every 30 s: such a connection was held 65-70 s). Node checks both
+    // timeouts every connectionsCheckingInterval. The request timeout outlasts the longest long-poll.
+    requestTimeout: config.HTTP_REQUEST_TIMEOUT_MS,
+    http: { headersTimeout: config.HTTP_HEADERS_TIMEOUT_MS, connectionsCheckingInterval: Math.min(1000, config.HTTP_HEADERS_TIMEOUT_MS) },
   });
   const log = logger(config);
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, { logger: log, abortOnError: false });

@@ -109,6 +109,8 @@ export const configSchema = z
     LOG_FORMAT: z.enum(['json', 'pretty']).default('json'),
     DEMO_MODE: bool.default(false),
     SHUTDOWN_TIMEOUT_MS: int(1000, 600000).default(25000),
+    HTTP_HEADERS_TIMEOUT_MS: int(1000, 120000).default(10000),
+    HTTP_REQUEST_TIMEOUT_MS: int(1000, 600000).default(120000),
     KEYS_DIR: z.string().min(1).default('.keys'),
 
     DATABASE_URL: url(['postgres', 'postgresql']).default('postgres://postgres@127.0.0.1:5432/countersign'),
@@ -180,6 +182,17 @@ export const configSchema = z
     CALLBACK_BACKOFF_MS: int(10, 600000).default(2000),
   })
   .superRefine((c, ctx) => {
+    // A long-poll is one request of up to LONG_POLL_MAX_WAIT seconds: the request timeout must outlast it.
+    if (c.HTTP_REQUEST_TIMEOUT_MS < c.LONG_POLL_MAX_WAIT * 1000 + 10000) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['HTTP_REQUEST_TIMEOUT_MS'],
+        message: `must be at least LONG_POLL_MAX_WAIT + 10 s (${c.LONG_POLL_MAX_WAIT * 1000 + 10000}), or long-polls are cut off`,
+      });
+    }
+    if (c.HTTP_HEADERS_TIMEOUT_MS > c.HTTP_REQUEST_TIMEOUT_MS) {
+      ctx.addIssue({ code: 'custom', path: ['HTTP_HEADERS_TIMEOUT_MS'], message: `must not exceed HTTP_REQUEST_TIMEOUT_MS (${c.HTTP_REQUEST_TIMEOUT_MS})` });
+    }
     if (c.APPROVAL_DEFAULT_EXPIRES_IN > c.APPROVAL_MAX_EXPIRES_IN) {
       ctx.addIssue({
         code: 'custom',
