@@ -5,6 +5,7 @@ import { RedeemApprovalToken } from '../approvals/redeem-approval-token.usecase'
 import { Public } from '../common/auth/auth.decorators';
 import { InvalidGrant } from '../common/errors/protocol-errors';
 import { SigningKeys } from '../common/keys/signing-keys.service';
+import { RateLimiter } from '../common/rate-limit/rate-limiter.service';
 import { parseInput } from '../common/validation';
 import { ApiCibaClientAuth, ApiError, ApiFormBody, ApiPublic, ApiSuccess } from '../ops/openapi/openapi.decorators';
 import { backchannelForm, oauthForm, parseBackchannelRequest, tokenRequestForm } from './backchannel-request';
@@ -26,6 +27,7 @@ export class CibaController {
     private readonly clients: CibaClientAuthentication,
     private readonly start: StartBackchannelAuthentication,
     private readonly redeem: RedeemApprovalToken,
+    private readonly limits: RateLimiter,
   ) {}
 
   @Get(['.well-known/openid-configuration', '.well-known/oauth-authorization-server'])
@@ -54,6 +56,7 @@ export class CibaController {
   async backchannelAuthentication(@Headers() headers: Record<string, string | undefined>, @Body() body: unknown) {
     // The client first (CIBA Core §7.1, step 1): an unauthenticated caller learns nothing about its request.
     const client = await this.clients.authenticate({ authorization: headers.authorization, body: asRecord(body), audiences: this.audiences(BACKCHANNEL_PATH) });
+    await this.limits.consume('ciba_client', `${client.tenantId}\n${client.clientId}`);
     const form = oauthForm(headers['content-type'], body);
     return this.start.execute(client, parseBackchannelRequest(form, client.backchannelTokenDeliveryMode));
   }
@@ -71,6 +74,7 @@ export class CibaController {
   async token(@Headers() headers: Record<string, string | undefined>, @Body() body: unknown) {
     // The client first (CIBA Core §7.1, step 1): an unauthenticated caller learns nothing about its request.
     const client = await this.clients.authenticate({ authorization: headers.authorization, body: asRecord(body), audiences: this.audiences(TOKEN_PATH) });
+    await this.limits.consume('ciba_client', `${client.tenantId}\n${client.clientId}`);
     const form = oauthForm(headers['content-type'], body);
     const { grant_type } = parseInput(tokenRequestForm.pick({ grant_type: true }), form);
     if (grant_type !== CIBA_GRANT_TYPE) throw new UnsupportedGrantType(`grant_type must be ${CIBA_GRANT_TYPE}`);

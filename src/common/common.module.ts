@@ -8,8 +8,9 @@ import { ProtocolErrorFilter } from './errors/protocol-error.filter';
 import { HostResolver } from './host-resolver';
 import { JwksController } from './keys/jwks.controller';
 import { SigningKeys } from './keys/signing-keys.service';
+import { RateLimiter } from './rate-limit/rate-limiter.service';
 
-/** Authentication, signing keys, error mapping and outbound DNS checks: no domain knowledge. */
+/** Authentication, rate limits, signing keys, error mapping and outbound DNS checks: no domain knowledge. */
 @Global()
 @Module({
   controllers: [JwksController],
@@ -19,9 +20,10 @@ import { SigningKeys } from './keys/signing-keys.service';
     GatewayTokenVerifier,
     ApproverLinkVerifier,
     OperatorVerifier,
+    RateLimiter,
     { provide: APP_GUARD, useClass: AuthGuard },
     { provide: APP_FILTER, useClass: ProtocolErrorFilter },
   ],
-  exports: [SigningKeys, HostResolver, GatewayTokenVerifier, ApproverLinkVerifier, OperatorVerifier],
+  exports: [SigningKeys, HostResolver, GatewayTokenVerifier, ApproverLinkVerifier, OperatorVerifier, RateLimiter],
 })
 export class CommonModule {}

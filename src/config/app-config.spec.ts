@@ -41,6 +41,21 @@ describe('loadConfig', () => {
     expect(config.SIGNING_KEYS_FILE).toBeUndefined();
   });
 
+  it('reads rate limits as "<max>/<window>" or "off", with generous defaults, and names a bad one', () => {
+    expect(loadConfig({ DEMO_MODE: 'true' })).toMatchObject({
+      RATE_LIMIT_GATEWAY: { max: 5000, windowMs: 1000 },
+      RATE_LIMIT_CIBA_CLIENT: { max: 1000, windowMs: 1000 },
+      RATE_LIMIT_APPROVER_LINK: { max: 120, windowMs: 60_000 },
+    });
+    expect(loadConfig({ DEMO_MODE: 'true', RATE_LIMIT_GATEWAY: '10/1m', RATE_LIMIT_CIBA_CLIENT: 'off' })).toMatchObject({
+      RATE_LIMIT_GATEWAY: { max: 10, windowMs: 60_000 },
+      RATE_LIMIT_CIBA_CLIENT: null,
+    });
+    expect(problems({ DEMO_MODE: 'true', RATE_LIMIT_APPROVER_LINK: '120 per minute' })).toEqual([
+      'invalid configuration: RATE_LIMIT_APPROVER_LINK must be "<max>/<window>" (e.g. "5000/1s", "120/1m") or "off" (got "120 per minute")',
+    ]);
+  });
+
   it('treats an empty variable as unset, so its default applies', () => {
     expect(loadConfig({ DEMO_MODE: 'true', PORT: '', APPROVAL_TOKEN_TTL: '' })).toMatchObject({ PORT: 3000, APPROVAL_TOKEN_TTL: 60 });
   });

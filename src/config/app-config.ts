@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { isTimeZone } from '../common/time-zone';
+import { parseRateLimit, RATE_LIMIT_FORMAT, RateLimit } from '../common/rate-limit/rate-limit';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })
@@ -95,6 +96,16 @@ const tenantTimeZones = z
     }),
   );
 
+/** A rate limit "<max>/<window>" (e.g. "5000/1s"), or "off": see common/rate-limit. */
+const rateLimit = z.string().transform((v, ctx): RateLimit | null => {
+  const limit = parseRateLimit(v);
+  if (limit === undefined) {
+    ctx.addIssue({ code: 'custom', message: RATE_LIMIT_FORMAT });
+    return z.NEVER;
+  }
+  return limit;
+});
+
 const list = z
   .string()
   .transform((v) => v.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean));
@@ -180,6 +191,11 @@ export const configSchema = z
     CALLBACK_TIMEOUT_MS: int(100, 60000).default(5000),
     CALLBACK_MAX_ATTEMPTS: int(1, 50).default(8),
     CALLBACK_BACKOFF_MS: int(10, 600000).default(2000),
+
+    // Generous by default: they stop a runaway or hostile caller, not a busy honest one.
+    RATE_LIMIT_GATEWAY: rateLimit.default({ max: 5000, windowMs: 1000 }),
+    RATE_LIMIT_CIBA_CLIENT: rateLimit.default({ max: 1000, windowMs: 1000 }),
+    RATE_LIMIT_APPROVER_LINK: rateLimit.default({ max: 120, windowMs: 60_000 }),
   })
   .superRefine((c, ctx) => {
     // A long-poll is one request of up to LONG_POLL_MAX_WAIT seconds: the request timeout must outlast it.

@@ -146,3 +146,21 @@ export class TemporarilyUnavailable extends ProtocolError {
     return { 'Retry-After': String(this.retryAfterSeconds) };
   }
 }
+/**
+ * Too many requests from one gateway, CIBA client or approver link in the current window
+ * (RFC 6585 §4). Unlike CIBA's `slow_down` (one auth_req_id polled faster than its interval,
+ * a 400), this limits the caller as a whole; Retry-After says when its window ends.
+ */
+export class RateLimited extends ProtocolError {
+  readonly code = 'rate_limited';
+  readonly status = 429;
+  constructor(
+    description: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(description);
+  }
+  override headers(): Record<string, string> {
+    return { 'Retry-After': String(this.retryAfterSeconds) };
+  }
+}

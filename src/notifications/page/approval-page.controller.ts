@@ -47,6 +47,7 @@ export class ApprovalPageController {
   @ApiHtml(404, 'No request matches the link')
   @ApiHtml(409, 'The link has been used')
   @ApiHtml(410, 'The request is closed (approved, denied, expired, cancelled) or the link has expired')
+  @ApiHtml(429, 'This link was used too often (RATE_LIMIT_APPROVER_LINK); Retry-After says when to try again')
   async show(@Param('id') id: string, @Query('link') link: string | undefined, @Res() reply: FastifyReply) {
     const outcome = await this.page.view(id, typeof link === 'string' ? link : undefined);
     return send(reply, outcome, renderApprovalPage);
@@ -64,6 +65,7 @@ export class ApprovalPageController {
   @ApiHtml(404, 'No request matches the link')
   @ApiHtml(409, 'The link has been used, or the request is closed')
   @ApiHtml(410, 'The request or the link has expired')
+  @ApiHtml(429, 'This link was used too often (RATE_LIMIT_APPROVER_LINK); Retry-After says when to try again')
   async decide(@Param('id') id: string, @Body() body: unknown, @Req() request: FastifyRequest, @Res() reply: FastifyReply) {
     if (!sameOrigin(request)) {
       return send(reply, { ok: false, error: { status: 403, title: 'Request refused', message: 'The form was submitted from another site.' } }, renderDecisionResult);
@@ -148,5 +150,6 @@ function send<T>(reply: FastifyReply, outcome: PageOutcome<T>, render: (m: T) =>
     // The page carries the link and a form token: never cache it.
     .header('cache-control', 'no-store');
   if (outcome.ok) return reply.status(200).send(render(outcome.model));
+  if (outcome.error.retryAfterSeconds) reply.header('retry-after', String(outcome.error.retryAfterSeconds));
   return reply.status(outcome.error.status).send(renderErrorPage(outcome.error));
 }

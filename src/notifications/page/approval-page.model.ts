@@ -67,4 +67,6 @@ export interface ErrorPageModel {
   status: number;
   title: string;
   message: string;
+  /** Sent as Retry-After (a 429). */
+  retryAfterSeconds?: number;
 }

@@ -10,7 +10,9 @@ import { AuditBatcher } from '../../audit/audit-batcher.service';
 import { GetApproval } from '../../approvals/get-approval.usecase';
 import { ApproverLinkVerifier } from '../../common/auth/approver-link.verifier';
 import { ApproverPrincipal } from '../../common/auth/auth.decorators';
-import { Conflict, InvalidToken, ProtocolError } from '../../common/errors/protocol-errors';
+import { approverLinkBucket } from '../../common/rate-limit/rate-limit';
+import { Conflict, InvalidToken, ProtocolError, RateLimited } from '../../common/errors/protocol-errors';
+import { RateLimiter } from '../../common/rate-limit/rate-limiter.service';
 import { SigningKeys } from '../../common/keys/signing-keys.service';
 import { Approver } from '../directory/approver.entity';
 import { PushChannel } from '../push/push.channel';
@@ -38,6 +40,7 @@ export class ApprovalPage {
     private readonly push: PushChannel,
     private readonly audit: AuditBatcher,
     private readonly approvals: GetApproval,
+    private readonly limits: RateLimiter,
   ) {}
 
   async view(authReqId: string, linkToken: string | undefined): Promise<PageOutcome<ApprovalPageModel>> {
@@ -108,6 +111,13 @@ export class ApprovalPage {
     }
     const notForThis = failure(404, 'This link is not valid', 'No request matches this link.');
     if (approver.authReqId !== authReqId) return notForThis;
+    try {
+      await this.limits.consume('approver_link', approverLinkBucket(approver));
+    } catch (e) {
+      if (!(e instanceof RateLimited)) throw e;
+      const error = failure(429, 'Too many tries', `This link was opened or submitted too often. Wait ${e.retryAfterSeconds} s and open it again.`);
+      return { ok: false as const, error: { ...error.error, retryAfterSeconds: e.retryAfterSeconds } };
+    }
     // The link's tenant scopes the lookup: a link from another tenant finds nothing.
     const request = await this.approvals.request(approver.tenantId, authReqId);
     if (!request) return notForThis;

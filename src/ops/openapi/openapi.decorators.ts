@@ -54,6 +54,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   403: 'insufficient_scope: the token lacks the scope this endpoint needs',
   404: 'not_found: no such resource for the caller',
   409: 'request_closed or already_voted: the approval request takes no more changes',
+  429: 'rate_limited: the caller is over its rate limit (RATE_LIMIT_*); Retry-After says in how many seconds to retry',
 };
 
 /**
@@ -81,6 +82,7 @@ export function ApiGatewayAuth(scope?: string) {
   return applyDecorators(
     ApiSecurity(GATEWAY_SCHEME, scope ? [scope] : []),
     ApiError(401),
+    ApiError(429),
     ...(scope ? [ApiError(403, `insufficient_scope: the token lacks the "${scope}" scope`)] : []),
   );
 }
@@ -96,7 +98,7 @@ export function ApiOperatorAuth() {
 
 /** Mirrors @ApproverLinkAuth(): the signed approver link as a bearer token, and its 401. */
 export function ApiApproverLinkAuth() {
-  return applyDecorators(ApiSecurity(APPROVER_LINK_SCHEME), ApiError(401, 'invalid_token: the approver link is missing, malformed, expired or not ours'));
+  return applyDecorators(ApiSecurity(APPROVER_LINK_SCHEME), ApiError(401, 'invalid_token: the approver link is missing, malformed, expired or not ours'), ApiError(429));
 }
 
 /** The standard CIBA endpoints: OAuth client authentication (Basic, or in the form), and its 401. */
@@ -104,6 +106,7 @@ export function ApiCibaClientAuth() {
   return applyDecorators(
     ApiSecurity(CIBA_CLIENT_SCHEME),
     ApiError(401, 'invalid_client: client authentication failed (with a Basic challenge when Basic was tried)'),
+    ApiError(429),
   );
 }
 

@@ -1,0 +1,36 @@
+import { currentWindow, parseRateLimit, retryAfterSeconds } from './rate-limit';
+
+describe('parseRateLimit', () => {
+  it.each([
+    ['5000/1s', { max: 5000, windowMs: 1000 }],
+    ['5000/s', { max: 5000, windowMs: 1000 }],
+    ['120/1m', { max: 120, windowMs: 60_000 }],
+    ['10/500ms', { max: 10, windowMs: 500 }],
+    [' 3/2H ', { max: 3, windowMs: 7_200_000 }],
+  ])('reads %p as a max per window', (text, limit) => {
+    expect(parseRateLimit(text)).toEqual(limit);
+  });
+
+  it.each(['off', 'OFF', '0'])('reads %p as no limit', (text) => {
+    expect(parseRateLimit(text)).toBeNull();
+  });
+
+  it.each(['', '5000', '0/1s', '-1/1s', '1.5/1s', '10/1d', '10/0s', '10/2h30m', 'ten/1s', '1/25h'])('refuses %p', (text) => {
+    expect(parseRateLimit(text)).toBeUndefined();
+  });
+});
+
+describe('currentWindow', () => {
+  it('puts instants of one window under one index and says how long it has left', () => {
+    expect(currentWindow(10_000, 1000)).toEqual({ index: 10, msLeft: 1000 });
+    expect(currentWindow(10_999, 1000)).toEqual({ index: 10, msLeft: 1 });
+    expect(currentWindow(11_000, 1000)).toEqual({ index: 11, msLeft: 1000 });
+  });
+
+  it('rounds Retry-After up to whole seconds and never says 0', () => {
+    expect(retryAfterSeconds(1)).toBe(1);
+    expect(retryAfterSeconds(1000)).toBe(1);
+    expect(retryAfterSeconds(1001)).toBe(2);
+    expect(retryAfterSeconds(0)).toBe(1);
+  });
+});
