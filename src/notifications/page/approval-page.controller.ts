@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { Public } from '../../common/auth/auth.decorators';
 import { storable } from '../../common/validation';
 import { ApiFormBody, ApiHtml, ApiPublic } from '../../ops/openapi/openapi.decorators';
-import { PAGE_CSS_PATH, PAGE_JS_PATH, renderApprovalPage, renderDecisionResult, renderErrorPage } from './approval-page.html';
+import { PAGE_CSS_PATH, PAGE_JS_PATH, renderAlreadyDecided, renderApprovalPage, renderDecisionResult, renderErrorPage } from './approval-page.html';
 import { ApprovalPage, PageOutcome } from './approval-page.service';
 import { PAGE_CSS, PAGE_JS, SERVICE_WORKER_JS } from './page.assets';
 
@@ -41,16 +41,15 @@ export class ApprovalPageController {
   @ApiOperation({ summary: "The approver's page for one request (HTML; public route, the link in the query is the credential)" })
   @ApiPublic()
   @ApiQuery({ name: 'link', required: true, schema: { type: 'string' }, description: 'The signed approver link from the notification' })
-  @ApiHtml(200, 'The request and the approve/deny form')
+  @ApiHtml(200, 'The request and the approve/deny form; once this approver has voted, their decision, the status and (when settled) who decided what and why')
   @ApiHtml(401, 'The link is missing, damaged or not issued by this service')
   @ApiHtml(403, 'This approver may not decide this request')
   @ApiHtml(404, 'No request matches the link')
-  @ApiHtml(409, 'The link has been used')
   @ApiHtml(410, 'The request is closed (approved, denied, expired, cancelled) or the link has expired')
   @ApiHtml(429, 'This link was used too often (RATE_LIMIT_APPROVER_LINK); Retry-After says when to try again')
   async show(@Param('id') id: string, @Query('link') link: string | undefined, @Res() reply: FastifyReply) {
     const outcome = await this.page.view(id, typeof link === 'string' ? link : undefined);
-    return send(reply, outcome, renderApprovalPage);
+    return send(reply, outcome, (m) => ('kind' in m ? renderAlreadyDecided(m) : renderApprovalPage(m)));
   }
 
   @Post('approve/:id')

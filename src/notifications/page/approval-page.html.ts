@@ -7,7 +7,7 @@
  * - no inline scripts, no inline `style` attributes, no event-handler attributes, no third-party URLs:
  *   the only assets are /approve/assets/page.css and /approve/assets/page.js (same origin).
  */
-import type { ApprovalPageModel, DecisionResultModel, ErrorPageModel } from './approval-page.model';
+import type { AlreadyDecidedModel, ApprovalPageModel, DecisionResultModel, ErrorPageModel } from './approval-page.model';
 
 export const PAGE_CSS_PATH = '/approve/assets/page.css';
 export const PAGE_JS_PATH = '/approve/assets/page.js';
@@ -295,7 +295,7 @@ export function renderApprovalPage(m: ApprovalPageModel): string {
   return layout(title, [intro, who, what, why, resource, risk, votes, time, form, push, footer].filter(Boolean).join('\n'), 'page-approval');
 }
 
-function statusText(m: DecisionResultModel): string {
+function statusText(m: Pick<DecisionResultModel, 'status' | 'approverSets' | 'quorum' | 'votes'>): string {
   switch (m.status) {
     case 'approved':
       return 'Approved — the agent’s call will proceed.';
@@ -364,6 +364,62 @@ export function renderDecisionResult(m: DecisionResultModel): string {
       ].join('\n'),
     ),
     '<p>You can close this page.</p>',
+    `<p class="request-id muted">Request ID: <code>${esc(m.authReqId)}</code></p>`,
+  ]
+    .filter(Boolean)
+    .join('\n');
+  return layout(`${heading} — Countersign`, body, 'page-result');
+}
+
+/** The link opened again after its approver voted: their vote, the request's status, and once settled who decided what and why. */
+export function renderAlreadyDecided(m: AlreadyDecidedModel): string {
+  const approved = m.yourVote.decision === 'approve';
+  const heading = approved ? 'You approved this request' : 'You denied this request';
+  const decidedBy = m.decidedBy
+    ? section(
+        'decided-by',
+        'Who decided',
+        `<ul class="votes" id="decided-by-list">${m.decidedBy
+          .map(
+            (v) =>
+              `<li><strong>${esc(v.displayName)}</strong> <code>${esc(v.approverId)}</code> <span class="vote vote--${classToken(v.decision)}">${
+                v.decision === 'approve' ? 'approved' : 'denied'
+              }</span> at <time datetime="${esc(v.at)}">${esc(v.at)}</time>: <q>${esc(v.reason)}</q></li>`,
+          )
+          .join('')}</ul>`,
+      )
+    : '';
+  const body = [
+    '<div class="intro">',
+    '<p class="eyebrow">This link has been used</p>',
+    `<h1 id="result" class="result result--${approved ? 'approve' : 'deny'}">${heading}</h1>`,
+    m.bindingMessage ? `<p class="binding">${esc(m.bindingMessage)}</p>` : '',
+    '</div>',
+    section(
+      'your-vote',
+      'Your decision',
+      [
+        '<dl class="facts">',
+        row('Decision', approved ? 'Approve' : 'Deny'),
+        row('Your reason', m.yourVote.reason),
+        row('Recorded at', m.yourVote.at),
+        '</dl>',
+        '<p class="muted">Each link decides once; your decision cannot be changed from here.</p>',
+      ].join('\n'),
+    ),
+    section(
+      'status',
+      'Status of the request',
+      [
+        `<p class="status-line status--${classToken(m.status)}" id="request-status">${escapeHtml(statusText(m))}</p>`,
+        '<dl class="facts">',
+        row('Approvals', `${m.votes.approve} of ${m.quorum}`),
+        row('Denials', String(m.votes.deny)),
+        '</dl>',
+        approverSetList(m.approverSets),
+      ].join('\n'),
+    ),
+    decidedBy,
     `<p class="request-id muted">Request ID: <code>${esc(m.authReqId)}</code></p>`,
   ]
     .filter(Boolean)

@@ -61,6 +61,24 @@ export interface DecisionResultModel {
   approverSets?: ApproverSetProgress[];
 }
 
+/**
+ * The approver's link opened again after they voted: what they decided, where the request
+ * stands, and once it is settled, who decided what and why (reasons stay hidden while pending,
+ * as on the approval page).
+ */
+export interface AlreadyDecidedModel {
+  kind: 'already-decided';
+  authReqId: string;
+  bindingMessage: string | null;
+  yourVote: { decision: 'approve' | 'deny'; reason: string; at: string };
+  status: DecisionResultModel['status'];
+  votes: { approve: number; deny: number };
+  quorum: number;
+  approverSets?: ApproverSetProgress[];
+  /** Every vote with the approver's name and reason; only once the request is no longer pending. */
+  decidedBy: { approverId: string; displayName: string; decision: 'approve' | 'deny'; reason: string; at: string }[] | null;
+}
+
 /** A clear error page: what went wrong in the approver's words, and nothing changed. */
 export interface ErrorPageModel {
   /** HTTP status the page is served with. */

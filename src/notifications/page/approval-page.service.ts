@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { DataSource } from 'typeorm';
+import { DataSource, In } from 'typeorm';
 import { auditContext } from '../../approvals/approval-audit';
 import { ApprovalRequest } from '../../approvals/approval-request.entity';
 import { effectiveStatus, setProgress } from '../../approvals/approval-view';
@@ -16,7 +16,7 @@ import { RateLimiter } from '../../common/rate-limit/rate-limiter.service';
 import { SigningKeys } from '../../common/keys/signing-keys.service';
 import { Approver } from '../directory/approver.entity';
 import { PushChannel } from '../push/push.channel';
-import type { ApprovalPageModel, DecisionResultModel, ErrorPageModel } from './approval-page.model';
+import type { AlreadyDecidedModel, ApprovalPageModel, DecisionResultModel, ErrorPageModel } from './approval-page.model';
 
 const FORM_TYP = 'countersign-approval-form+jwt';
 const FORM_AUDIENCE = 'countersign:approval-form';
@@ -43,14 +43,14 @@ export class ApprovalPage {
     private readonly limits: RateLimiter,
   ) {}
 
-  async view(authReqId: string, linkToken: string | undefined): Promise<PageOutcome<ApprovalPageModel>> {
+  async view(authReqId: string, linkToken: string | undefined): Promise<PageOutcome<ApprovalPageModel | AlreadyDecidedModel>> {
     const opened = await this.open(authReqId, linkToken);
     if (!opened.ok) return opened;
     const { approver, request } = opened;
     const votes = await this.approvals.votes(request.id);
-    if (votes.some((v) => v.approverId === approver.approverId)) {
-      return failure(409, 'This link has been used', 'You have already decided on this request; each link decides once.');
-    }
+    const own = votes.find((v) => v.approverId === approver.approverId);
+    // The link decides once; opening it again shows what was decided instead of refusing.
+    if (own) return { ok: true, model: await this.alreadyDecided(request, votes, own) };
     const status = effectiveStatus(request);
     if (status !== 'pending') return failure(410, `This request is ${status}`, closedMessage(status));
 
@@ -95,6 +95,33 @@ export class ApprovalPage {
       if (e instanceof ProtocolError) return failure(e.status, 'Your decision was not recorded', e.message);
       throw e;
     }
+  }
+
+  private async alreadyDecided(request: ApprovalRequest, votes: ApprovalVote[], own: ApprovalVote): Promise<AlreadyDecidedModel> {
+    const status = effectiveStatus(request);
+    let decidedBy: AlreadyDecidedModel['decidedBy'] = null;
+    if (status !== 'pending') {
+      const people = await this.dataSource.manager.find(Approver, { where: { tenantId: request.tenantId, id: In(votes.map((v) => v.approverId)) } });
+      const names = new Map(people.map((p) => [p.id, p.displayName]));
+      decidedBy = votes.map((v) => ({
+        approverId: v.approverId,
+        displayName: names.get(v.approverId) ?? v.approverId,
+        decision: v.decision,
+        reason: v.reason,
+        at: v.createdAt.toISOString(),
+      }));
+    }
+    return {
+      kind: 'already-decided',
+      authReqId: request.id,
+      bindingMessage: request.bindingMessage,
+      yourVote: { decision: own.decision, reason: own.reason, at: own.createdAt.toISOString() },
+      status,
+      votes: { approve: votes.filter((v) => v.decision === 'approve').length, deny: votes.filter((v) => v.decision === 'deny').length },
+      quorum: request.quorum,
+      approverSets: setProgress(request, votes),
+      decidedBy,
+    };
   }
 
   /** The link's checks shared by viewing and deciding. */
