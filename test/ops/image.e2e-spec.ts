@@ -1,6 +1,6 @@
 import { ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -199,4 +199,36 @@ describe('the image runtime: production dependencies only', () => {
     expect(api.output() + worker.output()).not.toContain('SHUTDOWN_TIMEOUT_MS');
     for (const out of [api.output(), worker.output()]) expect(out).not.toMatch(/Cannot find module|ERR_MODULE_NOT_FOUND/);
   }, 120_000);
+});
+
+/** The Docker files describe what the runtime test above runs (Docker has no engine here to build them). */
+describe('Dockerfile and docker-compose.yml', () => {
+  const read = (f: string) => readFileSync(join(ROOT, f), 'utf8');
+
+  it('the runtime stage installs production dependencies only, runs as a non-root user, checks /health/live, bakes in no keys', () => {
+    const dockerfile = read('Dockerfile');
+    const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+    expect(dockerfile).toContain('npm ci --omit=dev --ignore-scripts');
+    expect(runtime).toMatch(/^USER node$/m);
+    expect(runtime).toMatch(/^HEALTHCHECK .*\n?.*\/health\/live/m);
+    expect(runtime).toContain('CMD ["node", "dist/src/main.js"]');
+    // From the build context the runtime takes the manifests only; everything else comes from the other stages.
+    for (const line of runtime.split('\n').filter((l) => /^(COPY|ADD) /.test(l))) expect(line).toMatch(/^COPY (--from=|package\.json package-lock\.json \.\/$)/);
+    expect(dockerfile).not.toMatch(/SIGNING_KEYS_FILE=|VAPID_PRIVATE_KEY=|DEMO_MODE=true/);
+    const ignored = read('.dockerignore').split('\n').map((l) => l.trim());
+    for (const p of ['node_modules', 'dist', '.keys', '.git', '.env', 'test']) expect(ignored).toContain(p);
+  });
+
+  it('compose runs the image for migrate, API and worker, without source mounts or installs at start', () => {
+    const compose = read('docker-compose.yml');
+    for (const cmd of ['dist/src/cli/migrate.js', 'dist/src/main.js', 'dist/src/worker.js']) expect(compose).toContain(`["node", "${cmd}"]`);
+    expect(compose).toMatch(/condition: service_completed_successfully/);
+    expect(compose).not.toMatch(/^\s*-\s*\.\.?\//m);
+    expect(compose).not.toMatch(/\bnpm (ci|install|run)\b/);
+  });
+
+  const compose = ['/usr/bin/docker-compose', '/usr/local/bin/docker-compose'].find((p) => existsSync(p));
+  (compose ? it : it.skip)('docker-compose config accepts the file (Debian docker-compose v1, no engine needed)', async () => {
+    await run(compose!, ['-f', 'docker-compose.yml', 'config', '-q'], { cwd: ROOT });
+  });
 });
