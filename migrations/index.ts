@@ -9,6 +9,7 @@ import { UsedClientAssertions1764010000000 } from './1764010000000-used-client-a
 import { CallbackIdempotencyKey1764020000000 } from './1764020000000-callback-idempotency-key';
 import { ToolCatalogue1764030000000 } from './1764030000000-tool-catalogue';
 import { PushSubscriptionsPerApprover1764045000000 } from './1764045000000-push-subscriptions-per-approver';
+import { ApprovalReevaluation1764050000000 } from './1764050000000-approval-reevaluation';
 
 /** Every migration, in order. Passed as classes so the same list works under jest and from dist/. */
 export const migrations = [
@@ -23,4 +24,5 @@ export const migrations = [
   CallbackIdempotencyKey1764020000000,
   ToolCatalogue1764030000000,
   PushSubscriptionsPerApprover1764045000000,
+  ApprovalReevaluation1764050000000,
 ];

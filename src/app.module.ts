@@ -43,7 +43,13 @@ export class WorkerModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: WorkerModule,
-      imports: [...foundation(config, false), ApprovalsModule.register({ http: false, workers: true }), NotificationsModule.register({ http: false, workers: true })],
+      imports: [
+        ...foundation(config, false),
+        ApprovalsModule.register({ http: false, workers: true }),
+        NotificationsModule.register({ http: false, workers: true }),
+        // A push callback re-evaluates the call before it carries a token (RedeemReevaluation).
+        AuthzModule,
+      ],
     };
   }
 }

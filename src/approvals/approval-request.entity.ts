@@ -1,6 +1,7 @@
 import { Column, CreateDateColumn, Entity, PrimaryColumn } from 'typeorm';
 import type { JsonObject } from '../common/json';
 import type { ApproverSet } from './approver-sets';
+import type { Reevaluation } from './redeem-reevaluation.port';
 
 export type ApprovalStatus = 'pending' | 'approved' | 'denied' | 'expired' | 'cancelled';
 export const SETTLED_STATUSES: ApprovalStatus[] = ['approved', 'denied', 'expired', 'cancelled'];
@@ -88,6 +89,14 @@ export class ApprovalRequest {
   @Column({ name: 'ciba_client_id', type: 'text', nullable: true }) cibaClientId: string | null;
   @Column({ type: 'text', nullable: true }) scope: string | null;
   @Column({ name: 'authorization_details', type: 'jsonb', nullable: true }) authorizationDetails: JsonObject[] | null;
+  /**
+   * The policy decision (dec_…) that parked this call through /v1/authorize; null when a gateway
+   * or a CIBA client parked it directly. Set by the service, never from the request body: it is
+   * what tells the redeem that there is a decision to repeat.
+   */
+  @Column({ name: 'decision_id', type: 'text', nullable: true }) decisionId: string | null;
+  /** The last re-evaluation at redeem (see redeem-reevaluation.port.ts); null until one ran. */
+  @Column({ type: 'jsonb', nullable: true }) reevaluation: Reevaluation | null;
   /** Why the request was settled when no approver decided it (e.g. delegation_revoked). */
   @Column({ name: 'settled_reason', type: 'text', nullable: true }) settledReason: string | null;
 }

@@ -1,6 +1,7 @@
 import { ApprovalRequest, ApprovalStatus } from './approval-request.entity';
 import { ApprovalVote } from './approval-vote.entity';
 import { creditedApprovals } from './approver-sets';
+import { REEVALUATION_DENIED } from './redeem-reevaluation.port';
 
 export interface SetProgress {
   approvers: string[];
@@ -79,10 +80,17 @@ export type ApprovalViewBody = ReturnType<typeof approvalView>;
 
 /** Why a denied request was denied, as both the token endpoint and the push callback report it. */
 export function denialOf(r: ApprovalRequest, votes: ApprovalVote[]) {
+  // Approved, then denied when redeemed: the repeated decision's reasons say why.
+  const reevaluated = r.settledReason === REEVALUATION_DENIED && r.reevaluation ? r.reevaluation : undefined;
   return {
-    description: r.settledReason ? `the request was rejected: ${r.settledReason}` : 'the approvers denied the request',
+    description: reevaluated
+      ? `the call is no longer allowed: ${reevaluated.reasons.join(', ')}`
+      : r.settledReason
+        ? `the request was rejected: ${r.settledReason}`
+        : 'the approvers denied the request',
     details: {
       ...(r.settledReason ? { reason: r.settledReason } : {}),
+      ...(reevaluated ? { reasons: reevaluated.reasons, ...(reevaluated.policy_version !== undefined ? { policy_version: reevaluated.policy_version } : {}) } : {}),
       denials: votes.filter((v) => v.decision === 'deny').map((v) => ({ approver: v.approverId, reason: v.reason })),
     },
   };

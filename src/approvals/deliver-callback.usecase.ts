@@ -13,6 +13,8 @@ import { CallbackAttempt, CallbackOutcome } from './callback-attempt.entity';
 import { CallbackEndpointPolicy } from './callback-endpoint.policy';
 import { createHash, randomUUID } from 'node:crypto';
 import { requestPinned } from '../common/pinned-request';
+import { deniedEvent, denyOnRedeem, reevaluatedEvent } from './redeem-approval-token.usecase';
+import { Reevaluation, RedeemReevaluation } from './redeem-reevaluation.port';
 
 /** What the processor should do after an attempt: nothing more, or try again later. */
 export type DeliveryVerdict = 'done' | 'retry';
@@ -29,6 +31,7 @@ export class DeliverCallback {
     private readonly audit: AuditLog,
     private readonly tokens: ApprovalTokens,
     private readonly policy: CallbackEndpointPolicy,
+    private readonly reevaluation: RedeemReevaluation,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     // Absent in a worker-only process, which serves no /metrics.
     @Optional() private readonly metrics?: DomainMetrics,
@@ -102,6 +105,8 @@ export class DeliverCallback {
     const head = openIdClient ? { auth_req_id: request.id } : { auth_req_id: request.id, status: request.status };
     switch (request.status) {
       case 'approved': {
+        // As at the token endpoint: the call is judged again before a token leaves; a deny sends the denial instead.
+        if ((await this.reevaluateBeforePush(request)).verdict === 'deny') return this.body(request);
         const votes = await this.dataSource.manager.find(ApprovalVote, { where: { approvalId: request.id }, order: { id: 'ASC' } });
         const jti = await this.stableJti(request);
         if (openIdClient) return { ...head, ...(await this.tokens.openIdResponse(request, votes, jti)) };
@@ -117,6 +122,23 @@ export class DeliverCallback {
         if (openIdClient && request.status === 'cancelled') return { ...head, error: 'transaction_failed', error_description: 'the approval request was cancelled' };
         return { ...head, error: 'expired_token', error_description: 'the approval request has expired' };
     }
+  }
+
+  /** Every attempt that would carry a token re-evaluates (a retry comes later, and things change); each is audited. */
+  private async reevaluateBeforePush(request: ApprovalRequest): Promise<Reevaluation> {
+    const reevaluation = await this.reevaluation.reevaluate(request);
+    await this.dataSource.transaction(async (manager) => {
+      const reevaluated = reevaluatedEvent(request, reevaluation, 'system');
+      if (reevaluation.verdict === 'deny') {
+        await denyOnRedeem(manager, request, reevaluation);
+        await this.audit.append(manager, reevaluated, deniedEvent(request));
+      } else {
+        request.reevaluation = reevaluation;
+        await manager.update(ApprovalRequest, { id: request.id, tenantId: request.tenantId }, { reevaluation });
+        await this.audit.append(manager, reevaluated);
+      }
+    });
+    return reevaluation;
   }
 
   /** One jti per request across retries, so the gateway's replay check dedupes a resent token. */

@@ -166,6 +166,8 @@ export interface ParkApprovalCommand {
   input: ParkApprovalInput;
   /** Present when a registered client parked the call through the standard CIBA endpoint. */
   openIdCiba?: OpenIdCibaRequest;
+  /** The policy decision that parked it (set by the authorization engine only): the redeem repeats it. */
+  decisionId?: string;
 }
 
 /** What a standard CIBA request adds: who asked (its tokens are bound to it), for what scope and details. */

@@ -61,7 +61,7 @@ export class ParkApproval {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  async execute({ tenantId, gatewayId, input, openIdCiba }: ParkApprovalCommand): Promise<ParkedApproval> {
+  async execute({ tenantId, gatewayId, input, openIdCiba, decisionId }: ParkApprovalCommand): Promise<ParkedApproval> {
     this.checkDepth(input);
     this.checkObligation(input);
     this.checkDelivery(input);
@@ -137,6 +137,8 @@ export class ParkApproval {
       tokenRedeemedAt: null,
       tokenJti: null,
       settledReason: null,
+      decisionId: decisionId ?? null,
+      reevaluation: null,
       cibaClientId: openIdCiba?.clientId ?? null,
       scope: openIdCiba?.scope ?? null,
       authorizationDetails: (openIdCiba?.authorizationDetails as ApprovalRequest['authorizationDetails']) ?? null,

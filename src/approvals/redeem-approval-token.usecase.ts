@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { DataSource } from 'typeorm';
-import { AuditLog } from '../audit/audit-log.service';
+import { DataSource, EntityManager } from 'typeorm';
+import { AuditEntry, AuditLog } from '../audit/audit-log.service';
 import {
   AccessDenied,
   AuthorizationPending,
@@ -17,6 +17,7 @@ import { ApprovalTokens, OpenIdTokenResponse } from './approval-tokens.service';
 import { ApprovalVote } from './approval-vote.entity';
 import { denialOf } from './approval-view';
 import { ExpireApproval } from './expire-approval.usecase';
+import { Reevaluation, REEVALUATION_DENIED, RedeemReevaluation } from './redeem-reevaluation.port';
 
 /** How much a too-eager poller's interval grows (CIBA Core §11). */
 export const SLOW_DOWN_STEP_SECONDS = 5;
@@ -35,9 +36,40 @@ export interface ApprovalTokenResponse {
   expires_in: number;
 }
 
+/** The audit event of a redeem's re-evaluation: the repeated decision, its reasons and policy version. */
+export function reevaluatedEvent(request: ApprovalRequest, reevaluation: Reevaluation, actor: string): AuditEntry {
+  return { ...auditContext(request), type: 'approval.reevaluated', actor, data: { ...reevaluation } };
+}
+
+/** The event of the request's move from approved to denied, as every settlement writes one. */
+export function deniedEvent(request: ApprovalRequest): AuditEntry {
+  return {
+    ...auditContext(request),
+    type: 'approval.denied',
+    actor: 'system',
+    data: { reason: REEVALUATION_DENIED, reasons: request.reevaluation?.reasons ?? [] },
+  };
+}
+
+/**
+ * An approved call whose re-evaluation denies is denied for good (`settled_reason`
+ * reevaluation_denied, the reasons kept with the request): no later redeem can issue its token.
+ * In the caller's transaction, with the row locked. The callback state is left as it is: the one
+ * asking is being told now.
+ */
+export async function denyOnRedeem(manager: EntityManager, request: ApprovalRequest, reevaluation: Reevaluation): Promise<void> {
+  Object.assign(request, { status: 'denied', settledReason: REEVALUATION_DENIED, decidedAt: new Date(), reevaluation } satisfies Partial<ApprovalRequest>);
+  await manager.update(
+    ApprovalRequest,
+    { id: request.id, tenantId: request.tenantId },
+    { status: request.status, settledReason: request.settledReason, decidedAt: request.decidedAt, reevaluation },
+  );
+}
+
 /**
  * The CIBA poll: answers authorization_pending / slow_down / expired_token / access_denied, or
- * hands out the approval token exactly once. Another tenant's id is invalid_grant, as an
+ * hands out the approval token exactly once, after the call is judged again with the approval
+ * counted as given (RedeemReevaluation): what would deny it now denies it still. Another tenant's id is invalid_grant, as an
  * unknown one is.
  */
 @Injectable()
@@ -48,12 +80,14 @@ export class RedeemApprovalToken {
     private readonly tokens: ApprovalTokens,
     private readonly settlement: ApprovalSettlement,
     private readonly expiry: ExpireApproval,
+    private readonly reevaluation: RedeemReevaluation,
   ) {}
 
   execute(command: RedeemCommand & { clientId: string }): Promise<OpenIdTokenResponse>;
   execute(command: RedeemCommand): Promise<ApprovalTokenResponse>;
   async execute({ tenantId, approvalId, clientId }: RedeemCommand): Promise<ApprovalTokenResponse | OpenIdTokenResponse> {
     let expiredNow: ApprovalRequest | undefined;
+    let deniedNow: ApprovalRequest | undefined;
     // Errors are returned, not thrown, so that the poll bookkeeping commits with them.
     const outcome = await this.dataSource.transaction(async (manager): Promise<ApprovalTokenResponse | OpenIdTokenResponse | ProtocolError> => {
       const request = await manager.findOne(ApprovalRequest, {
@@ -81,18 +115,31 @@ export class RedeemApprovalToken {
           if (request.tokenRedeemedAt) return new InvalidGrant('the approval token was already issued for this auth_req_id');
           // CIBA: an auth_req_id is good until expires_in, approved or not; a late poller gets expired_token.
           if (request.expiresAt.getTime() <= Date.now()) return new ExpiredToken('the approval request expired before its token was redeemed');
-          const votes = await manager.find(ApprovalVote, { where: { approvalId: request.id }, order: { id: 'ASC' } });
+          const actor = clientId ? `client:${clientId}` : `gateway:${request.gatewayId}`;
+          // The approval is not a blank cheque: the call is judged again, now, before any token exists.
+          const [reevaluation, votes] = await Promise.all([
+            this.reevaluation.reevaluate(request),
+            manager.find(ApprovalVote, { where: { approvalId: request.id }, order: { id: 'ASC' } }),
+          ]);
+          const reevaluated = reevaluatedEvent(request, reevaluation, actor);
+          if (reevaluation.verdict === 'deny') {
+            await denyOnRedeem(manager, request, reevaluation);
+            await this.audit.append(manager, reevaluated, deniedEvent(request));
+            deniedNow = request;
+            const denial = denialOf(request, votes);
+            return new AccessDenied(denial.description, denial.details);
+          }
           const jti = randomUUID();
           const response = clientId
             ? await this.tokens.openIdResponse(request, votes, jti)
             : await this.tokens.issue(request, votes, jti).then(
                 (issued): ApprovalTokenResponse => ({ auth_req_id: request.id, approval_token: issued.token, token_type: 'Bearer', expires_in: issued.expiresIn }),
               );
-          await manager.update(ApprovalRequest, { id: request.id, tenantId }, { tokenRedeemedAt: new Date(), tokenJti: jti });
-          await this.audit.append(manager, {
+          await manager.update(ApprovalRequest, { id: request.id, tenantId }, { tokenRedeemedAt: new Date(), tokenJti: jti, reevaluation });
+          await this.audit.append(manager, reevaluated, {
             ...auditContext(request),
             type: 'approval.token_redeemed',
-            actor: clientId ? `client:${clientId}` : `gateway:${request.gatewayId}`,
+            actor,
             data: { jti, expires_in: response.expires_in, call_hash: request.callHash },
           });
           return response;
@@ -100,12 +147,14 @@ export class RedeemApprovalToken {
       }
     });
     if (expiredNow) await this.settlement.afterCommit(expiredNow);
+    // Wakes whoever waits on the request's status; the gateway is told here, so no callback is owed.
+    if (deniedNow) await this.settlement.afterCommit(deniedNow);
     if (outcome instanceof ProtocolError) throw outcome;
     return outcome;
   }
 
   /** A poll sooner than `interval` after the last one is slow_down, and the interval grows. */
-  private async recordPoll(manager: import('typeorm').EntityManager, request: ApprovalRequest): Promise<ProtocolError> {
+  private async recordPoll(manager: EntityManager, request: ApprovalRequest): Promise<ProtocolError> {
     const now = new Date();
     const tooSoon = request.lastPolledAt !== null && now.getTime() - request.lastPolledAt.getTime() < request.pollInterval * 1000;
     const pollInterval = tooSoon ? request.pollInterval + SLOW_DOWN_STEP_SECONDS : request.pollInterval;

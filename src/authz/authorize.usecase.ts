@@ -10,6 +10,7 @@ import { TRUST_LEVELS } from '../approvals/park-approval.command';
 import { ParkApproval, ParkedApproval, UnmetObligation } from '../approvals/park-approval.usecase';
 import { AuditBatcher } from '../audit/audit-batcher.service';
 import { GatewayPrincipal } from '../common/auth/auth.decorators';
+import { InvalidRequest } from '../common/errors/protocol-errors';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { AgentIdentity, AgentIdentityVerifier } from './agent-identity.verifier';
 import { AuthorizeInput } from './authorize.command';
@@ -35,6 +36,24 @@ export interface AuthorizationResult {
   reasons: string[];
   obligations: Obligation[];
   approval?: ParkedApproval;
+}
+
+/** A parked call as the redeem repeats its decision: what /v1/authorize decided on, as stored with the request. */
+export interface ParkedCall {
+  /** The facts it was decided on (the agent token is not kept; these carry its verified claims). */
+  facts: CallFacts;
+  /** The agents, current actor first, as the token's act chain named them. */
+  actors: string[];
+  human: string;
+  action: { server: string; tool: string; arguments: Record<string, unknown> };
+  resourceId?: string;
+}
+
+export interface Reevaluated {
+  decision: PolicyDecision;
+  policy_version: number;
+  clock: DecisionClock;
+  facts: CallFacts;
 }
 
 interface Evaluation {
@@ -77,6 +96,8 @@ export class Authorize {
           tenantId: gateway.tenantId,
           gatewayId: gateway.gatewayId,
           input: this.parkInput(input, evaluation, approvalObligations, decisionId),
+          // So that the redeem knows there is a decision to repeat (reevaluate below).
+          decisionId,
         });
       } catch (e) {
         // The policy's obligation names approvers nobody can be (unknown, an empty group, too few
@@ -130,6 +151,49 @@ export class Authorize {
   async simulate(tenantId: string, input: AuthorizeInput) {
     const { decision, facts, policy } = await this.evaluate(tenantId, input, { dryRun: true });
     return { ...decision, policy: { id: `${tenantId}/policy-set`, version: policy.version }, facts: facts ?? null };
+  }
+
+  /**
+   * The redeem's second look at a parked call, with the approval being redeemed counted as given:
+   * the same facts, but judged now by the service's clock (no observed_at: the gateway's view of
+   * when the call happened is the park's, not the redeem's), against the delegations in force now
+   * and the policy set active now. A forbid, the built-in intersection or a broken chain still
+   * deny; an approval obligation no longer parks (allow_with_obligations → allow). Dry run: the
+   * session's counters are neither read nor bumped (its velocity is the call's, as parked), and
+   * nothing is audited or parked here.
+   */
+  async reevaluate(tenantId: string, parked: ParkedCall): Promise<Reevaluated> {
+    const { at, clock } = decisionClock(new Date(), undefined, this.config.DECISION_TIME_SKEW_SECONDS);
+    const { action } = parked;
+    const [policy, chain] = await Promise.all([
+      this.policies.forTenant(tenantId),
+      this.resolveChain(tenantId, { actors: parked.actors, human: parked.human }, action.server, action.tool, parked.resourceId),
+    ]);
+    const time = timeFacts(at, tenantTimeZone(tenantId, this.config.TENANT_TIME_ZONES, this.config.TENANT_TIME_ZONE));
+    const granted = chain.ok && chainCovers(chain.hops, action.server, action.tool, parked.resourceId);
+    const facts: CallFacts = {
+      ...parked.facts,
+      granted,
+      time,
+      hour_of_day: time.utc.hour,
+      // The active set's categories, which a new version may have changed.
+      action_category: toolCategory(action.server, action.tool, policy.toolCategories),
+    };
+    let toolCall: ReturnType<typeof catalogueCall>;
+    try {
+      toolCall = catalogueCall(policy.catalogue, action);
+    } catch (e) {
+      // The catalogue changed under the parked call and its arguments no longer fit: not a 400 at redeem, a deny.
+      if (!(e instanceof InvalidRequest)) throw e;
+      return { decision: deny(['arguments_invalid']), policy_version: policy.version, clock, facts };
+    }
+    // As evaluate() decides: the intersection is built in and a broken chain is named.
+    let decision = granted ? policy.engine.evaluate(facts, toolCall) : notDelegated(policy.engine.evaluate(facts, toolCall));
+    if (!chain.ok) decision = decision.verdict === 'deny' ? { ...decision, reasons: [chain.problem, ...decision.reasons] } : deny([chain.problem]);
+    if (decision.verdict === 'allow_with_obligations') {
+      decision = { ...decision, verdict: 'allow', obligations: decision.obligations.filter((o) => o.type !== 'human_approval') };
+    }
+    return { decision, policy_version: policy.version, clock, facts };
   }
 
   private async evaluate(tenantId: string, input: AuthorizeInput, { dryRun }: { dryRun: boolean }): Promise<Evaluation> {
@@ -200,7 +264,7 @@ export class Authorize {
   /** human → innermost agent → … → current agent; every hop must hold a delegation in force. */
   private async resolveChain(
     tenantId: string,
-    identity: AgentIdentity,
+    identity: Pick<AgentIdentity, 'actors' | 'human'>,
     server: string,
     tool: string,
     resourceId?: string,

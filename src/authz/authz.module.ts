@@ -3,7 +3,8 @@
  * versioned Cedar policy sets. It uses the approvals part to park calls and to reject parked
  * calls whose delegation was revoked; its core (./policy) is plain TypeScript.
  */
-import { Module } from '@nestjs/common';
+import { Global, Module } from '@nestjs/common';
+import { RedeemReevaluation } from '../approvals/redeem-reevaluation.port';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AgentIdentityVerifier } from './agent-identity.verifier';
 import { AuthorizeController } from './authorize.controller';
@@ -18,12 +19,25 @@ import { Delegations } from './delegations/delegations.service';
 import { PoliciesController } from './policies/policies.controller';
 import { ActivePolicySet, PolicySet } from './policies/policy-set.entity';
 import { PolicyStore } from './policies/policy-store.service';
+import { PolicyRedeemReevaluation } from './redeem-reevaluation.service';
 import { RiskSignals } from './risk-signals.service';
 
+// Global: the approvals lifecycle injects RedeemReevaluation (the port) without importing this part.
+@Global()
 @Module({
   imports: [TypeOrmModule.forFeature([Delegation, PolicySet, ActivePolicySet, CatalogueToolRow, ToolCatalogueRevision])],
   controllers: [AuthorizeController, DelegationsController, PoliciesController, CatalogueController],
-  providers: [Authorize, AgentIdentityVerifier, Delegations, PolicyStore, RiskSignals, CatalogueStore, ManageCatalogue],
-  exports: [Authorize, AgentIdentityVerifier],
+  providers: [
+    Authorize,
+    AgentIdentityVerifier,
+    Delegations,
+    PolicyStore,
+    RiskSignals,
+    CatalogueStore,
+    ManageCatalogue,
+    PolicyRedeemReevaluation,
+    { provide: RedeemReevaluation, useExisting: PolicyRedeemReevaluation },
+  ],
+  exports: [Authorize, AgentIdentityVerifier, RedeemReevaluation],
 })
 export class AuthzModule {}
