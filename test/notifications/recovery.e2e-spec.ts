@@ -107,7 +107,7 @@ describe('notifications survive restarts and a Redis that lost its data', () => 
     expect(denied.body).not.toHaveProperty('auth_req_id');
     expect(await sql(env.db.url, `SELECT 1 FROM approval_requests WHERE tenant_id = 'initech'`)).toEqual([]);
     const [audit] = await sql(env.db.url, `SELECT data FROM audit_events WHERE tenant_id = 'initech' AND type = 'authz.decision' ORDER BY id DESC LIMIT 1`);
-    expect(audit.data.approvers_unavailable.field).toMatch(/^obligation\.approvers\[\d\]$/);
+    expect(audit.data.approvers_unavailable.field).toMatch(/^obligation\.approver_sets\[0\]\.approvers\[\d\]$/);
 
     // Once the directory has them, the same call parks and the delegator is notified.
     await addApprovers(env.db.url, 'initech', [human, 'fin-1']);
