@@ -2,6 +2,7 @@ import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import fc from 'fast-check';
 import { CallFacts } from '../policy/cedar-schema';
 import { timeFacts } from '../policy/decision-time';
+import { entityContext } from '../policy/entities';
 import { PolicyEngine } from '../policy/policy-engine';
 import { STARTER_POLICIES } from '../policy/starter-policies';
 import { InputShape } from './input-shape';
@@ -179,7 +180,7 @@ describe('property: generated inputSchemas and inputs', () => {
           principal: { type: 'Agent', id: agent_id },
           action: { type: 'Action', id: t.action },
           resource: { type: 'Tool', id: 'srv/tool' },
-          context: { ...facts, has_amount: amount !== null, amount: amount ?? 0, input } as cedar.Context,
+          context: { ...facts, has_amount: amount !== null, amount: amount ?? 0, ...entityContext(FACTS), input } as cedar.Context,
           schema: cat.schema,
           validateRequest: true,
           // Reads the whole input, so every value is converted and compared.

@@ -1,14 +1,25 @@
 import { TimeFacts } from './decision-time';
 
 /**
- * The Cedar schema policies are validated against. Facts travel as `context` rather than as
- * entity attributes: converting entities costs more than evaluating (STACK-NOTES), and every
- * fact here is about this one call anyway.
+ * The Cedar schema policies are validated against. Facts about this one call travel as
+ * `context`; what has a hierarchy travels as entities (entities.ts): the agent in its class, the
+ * human in their groups, the tool in its category and server, and the upstream actors of the
+ * chain. Converting entities costs more than evaluating (STACK-NOTES), so the engine sends them
+ * only to policy sets that can reach them (entities.ts, reachesEntities).
+ *
+ * Only ever ADD to this schema: published policy sets are re-validated against it when they are
+ * activated and when a catalogue changes.
  */
 export const CEDAR_SCHEMA = `
 type WallClock = { zone: String, date: String, hour: Long, minute: Long, minute_of_day: Long, weekday: Long };
-entity Agent;
-entity Tool;
+type ToolAnnotations = { title?: String, readOnlyHint?: Bool, destructiveHint?: Bool, idempotentHint?: Bool, openWorldHint?: Bool };
+entity Group;
+entity User in [Group] = { status: String };
+entity AgentClass;
+entity Agent in [AgentClass] = { trust_level: String, operator: String };
+entity ToolCategory;
+entity Server;
+entity Tool in [ToolCategory, Server] = { category: String, server: String, name: String, annotations: ToolAnnotations };
 action call_tool appliesTo {
   principal: Agent,
   resource: Tool,
@@ -39,6 +50,10 @@ action call_tool appliesTo {
     time: { now: datetime, epoch_seconds: Long, utc: WallClock, tenant: WallClock },
     network: String,
     velocity: { last_60s: Long, last_300s: Long, last_3600s: Long },
+    user: User,
+    chain: Set<Agent>,
+    chain_has_third_party: Bool,
+    chain_trust_levels: Set<String>,
   }
 };
 `;
@@ -79,4 +94,40 @@ export interface CallFacts {
   network: string;
   /** Calls in this session in each window, this one included. */
   velocity: Velocity;
+  // What the entities are built from (entities.ts). Absent: the defaults there (no groups, no
+  // upstream actors, no annotations, status "unknown", no operator).
+  /** Who runs the current actor (the token's `operator` claim); "" when it does not say. */
+  operator?: string;
+  /** The human as the directory knows them. */
+  user?: UserFacts;
+  /** The actors upstream of the current one, nearest first (the chain's other agents). */
+  upstream?: ActorFacts[];
+  /** The tool's MCP annotations, from the catalogue. */
+  tool_annotations?: ToolAnnotations;
+}
+
+/** "active": in the tenant's directory; "unknown": not in it. */
+export type UserStatus = 'active' | 'unknown';
+
+export interface UserFacts {
+  status: UserStatus;
+  /** The directory groups the human is a member of (`User in Group`). */
+  groups: string[];
+}
+
+/** One actor of the delegation chain, as its own `act` claim describes it. */
+export interface ActorFacts {
+  id: string;
+  agent_class: string;
+  trust_level: string;
+  operator: string;
+}
+
+/** MCP's tool annotations (hints the server gives; absent when it gives none). */
+export interface ToolAnnotations {
+  title?: string;
+  readOnlyHint?: boolean;
+  destructiveHint?: boolean;
+  idempotentHint?: boolean;
+  openWorldHint?: boolean;
 }

@@ -13,6 +13,7 @@ import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import { APPROVER_REF } from '../../approvals/park-approval.command';
 import { widenCallTool } from '../catalogue/tenant-schema';
 import { CallFacts, CEDAR_SCHEMA } from './cedar-schema';
+import { decisionEntities, entityContext, reachesEntities } from './entities';
 
 // V8 11 (Node 20) dies with "unreachable code" in Deoptimizer::DoComputeBuiltinContinuation when
 // optimized code that inlined a call into wasm is deoptimized on the way back from it. compile()
@@ -100,7 +101,7 @@ function releaseId(id: string): void {
 /** An engine dropped without release() (tests, one-off compiles) gives its id back when collected. */
 const collected = new FinalizationRegistry<string>(releaseId);
 
-type Checked = { meta: Map<string, PolicyMeta>; sources: Record<string, cedar.Policy> } | { errors: string[] };
+type Checked = { meta: Map<string, PolicyMeta>; sources: Record<string, cedar.Policy>; usesEntities: boolean } | { errors: string[] };
 
 export class PolicyEngine {
   private preparsedId: string | undefined;
@@ -111,6 +112,8 @@ export class PolicyEngine {
     private readonly meta: Map<string, PolicyMeta>,
     preparsedId: string,
     private readonly schemaName?: string,
+    /** Some policy can observe an entity's attributes or ancestors: only then are entities built (entities.ts). */
+    readonly usesEntities = false,
   ) {
     this.hold(preparsedId);
   }
@@ -132,7 +135,7 @@ export class PolicyEngine {
     }
     const parsed = preparse(checked.sources);
     if ('errors' in parsed) return parsed;
-    return { engine: new PolicyEngine(checked.sources, checked.meta, parsed.id, catalogue?.schemaName) };
+    return { engine: new PolicyEngine(checked.sources, checked.meta, parsed.id, catalogue?.schemaName, checked.usesEntities) };
   }
 
   /** Pre-parsed sets: `ids` ever created in this process, `held` of them holding an engine's policies now. */
@@ -169,6 +172,7 @@ export class PolicyEngine {
   private static check(policies: Record<string, string>, catalogue?: CatalogueSchema): Checked {
     const errors: string[] = [];
     const meta = new Map<string, PolicyMeta>();
+    let usesEntities = false;
     for (const [id, text] of Object.entries(policies)) {
       const parts = cedar.policySetTextToParts(text);
       if (parts.type !== 'success') {
@@ -185,6 +189,7 @@ export class PolicyEngine {
         continue;
       }
       meta.set(id, { effect: json.json.effect, annotations: (json.json.annotations ?? {}) as Record<string, string> });
+      usesEntities ||= reachesEntities(json.json);
     }
     if (errors.length) return { errors };
     // Under a catalogue, `action == Action::"call_tool"` covers every tool's action too (tenant-schema.ts).
@@ -196,21 +201,27 @@ export class PolicyEngine {
     }
     const annotationErrors = [...meta].flatMap(([id, m]) => checkAnnotations(id, m));
     if (annotationErrors.length) return { errors: annotationErrors };
-    return { meta, sources };
+    return { meta, sources, usesEntities };
   }
 
   /** Pure: the same facts always give the same decision; nothing is recorded. */
   evaluate(facts: CallFacts, call?: ToolCall): PolicyDecision {
-    const { agent_id, amount, ...rest } = facts;
+    const { agent_id, amount, operator: _operator, user: _user, upstream: _upstream, tool_annotations: _annotations, ...rest } = facts;
     const answer = cedar.statefulIsAuthorized({
       principal: { type: 'Agent', id: agent_id },
       action: { type: 'Action', id: call?.action ?? 'call_tool' },
       resource: { type: 'Tool', id: `${facts.server}/${facts.tool}` },
-      context: { ...rest, has_amount: amount !== null, amount: amount ?? 0, ...(call ? { input: call.input as cedar.CedarValueJson } : {}) },
+      context: {
+        ...rest,
+        has_amount: amount !== null,
+        amount: amount ?? 0,
+        ...entityContext(facts),
+        ...(call ? { input: call.input as cedar.CedarValueJson } : {}),
+      },
       preparsedPolicySetId: this.policySetId,
       // The schema gives the tool's action its place in Action::"call_tool" (not re-validated here).
       ...(call && this.schemaName ? { preparsedSchemaName: this.schemaName, validateRequest: false } : {}),
-      entities: [],
+      entities: this.usesEntities ? decisionEntities(facts) : [],
     });
     if (answer.type !== 'success') {
       return { verdict: 'deny', obligations: [], determining_policies: [], reasons: ['policy_evaluation_failed'] };
