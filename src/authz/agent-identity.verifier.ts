@@ -4,6 +4,7 @@ import { jwksSource, verifyPartyToken } from '../common/keys/jwks-source';
 import { MAX_ACT_DEPTH } from '../approvals/park-approval.command';
 import { VerifiedTokenCache } from '../common/auth/verified-token-cache';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
+import type { ActorFacts } from './policy/cedar-schema';
 
 /** Chains deeper than this are refused: no real deployment nests agents further. */
 
@@ -14,6 +15,13 @@ export interface AgentIdentity {
   actors: string[];
   agentClass: string;
   trustLevel: string;
+  /** Who runs the current actor (the `operator` claim); "" when the token does not say. */
+  operator: string;
+  /**
+   * The actors upstream of the current one, nearest first, each as its own `act` claim
+   * describes it (`agent_class`, `trust_level`, `operator`; "unknown" / "" when it does not).
+   */
+  upstream: ActorFacts[];
   claims: JWTPayload;
 }
 
@@ -65,8 +73,11 @@ export class AgentIdentityVerifier {
     }
     if (payload[this.config.AGENT_TENANT_CLAIM] !== tenantId) return deny('agent_token_tenant_mismatch', 'the agent token belongs to another tenant');
     const actors: string[] = [];
-    for (let act = payload.act as { sub?: unknown; act?: unknown } | undefined; act; act = act.act as typeof act) {
+    const upstream: ActorFacts[] = [];
+    for (let act = payload.act as Record<string, unknown> | undefined; act; act = act.act as typeof act) {
       if (typeof act !== 'object' || typeof act.sub !== 'string' || !act.sub) return deny('agent_token_bad_act', 'every act claim needs a sub');
+      // The current actor's class and trust are the token's own claims (as before); each upstream actor's, its act claim's.
+      if (actors.length) upstream.push({ id: act.sub, agent_class: text(act.agent_class, 'unknown'), trust_level: text(act.trust_level, 'unknown'), operator: text(act.operator, '') });
       actors.push(act.sub);
       if (actors.length > MAX_ACT_DEPTH) return deny('agent_chain_too_long', `act chains are limited to ${MAX_ACT_DEPTH} hops`);
     }
@@ -78,11 +89,15 @@ export class AgentIdentityVerifier {
         actors,
         agentClass: typeof payload.agent_class === 'string' ? payload.agent_class : 'unknown',
         trustLevel: typeof payload.trust_level === 'string' ? payload.trust_level : 'unknown',
+        operator: text(payload.operator, ''),
+        upstream,
         claims: payload,
       },
     };
   }
 }
+
+const text = (claim: unknown, otherwise: string): string => (typeof claim === 'string' && claim ? claim : otherwise);
 
 function deny(reason: string, detail: string): AgentIdentityResult {
   return { ok: false, reason, detail };

@@ -15,8 +15,10 @@ import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { AgentIdentity, AgentIdentityVerifier } from './agent-identity.verifier';
 import { AuthorizeInput } from './authorize.command';
 import { amountOf, hasExternalDestination, isBulk } from './call-facts';
+import { toolAction } from './catalogue/tenant-schema';
 import { catalogueCall } from './catalogue/tool-call';
 import { Delegations } from './delegations/delegations.service';
+import { UserDirectory } from './people/user-directory.port';
 import { ActivePolicy, PolicyStore } from './policies/policy-store.service';
 import { CallFacts } from './policy/cedar-schema';
 import { DecisionClock, decisionClock, tenantTimeZone, timeFacts } from './policy/decision-time';
@@ -74,6 +76,7 @@ export class Authorize {
     private readonly delegations: Delegations,
     private readonly policies: PolicyStore,
     private readonly risk: RiskSignals,
+    private readonly users: UserDirectory,
     private readonly audit: AuditBatcher,
     private readonly park: ParkApproval,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -211,9 +214,10 @@ export class Authorize {
     const session = input.correlation.mcp_session_id ?? `agent:${identity.actors[0]}`;
     const { action } = input;
 
-    const [chain, signals] = await Promise.all([
+    const [chain, signals, user] = await Promise.all([
       this.resolveChain(tenantId, identity, action.server, action.tool, input.resource.id),
       this.risk.observe(tenantId, session, serviceNow, dryRun),
+      this.users.user(tenantId, identity.human),
     ]);
     const time = timeFacts(at, tenantTimeZone(tenantId, this.config.TENANT_TIME_ZONES, this.config.TENANT_TIME_ZONE));
     const granted = chain.ok && chainCovers(chain.hops, action.server, action.tool, input.resource.id);
@@ -245,6 +249,11 @@ export class Authorize {
       time,
       network: input.risk.network?.toLowerCase() ?? '',
       velocity: signals.velocity,
+      // For the entities (policy/entities.ts): the agent's operator, the human's groups, the chain, the tool's annotations.
+      operator: identity.operator,
+      user,
+      upstream: identity.upstream,
+      tool_annotations: policy.catalogue?.tools.get(toolAction(action.server, action.tool))?.annotations ?? {},
     };
     // The intersection is built in: a call outside any hop's delegation is denied whatever the
     // tenant's set says, so a permissive set (no `forbid unless granted`, or a broken one) can

@@ -2,17 +2,20 @@
  * Approvers and how they are reached: the approver directory (people, groups, push
  * subscriptions), notification rounds and deliveries on BullMQ (email via SMTP, web push with
  * VAPID), escalation and reminders, and the approval page with its service worker. It uses the
- * approval lifecycle (links, decisions) and provides the lifecycle's ApproverRouting port.
+ * approval lifecycle (links, decisions) and provides the lifecycle's ApproverRouting port, and
+ * authz's UserDirectory port (the human's groups, for policies).
  */
 import { BullModule } from '@nestjs/bullmq';
 import { DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { ApproverRouting } from '../approvals/approver-routing.port';
+import { UserDirectory } from '../authz/people/user-directory.port';
 import { DeliverNotification } from './deliver-notification.usecase';
 import { ApproverDirectory } from './directory/approver-directory.service';
 import { Approver, ApproverGroup, ApproverGroupMember } from './directory/approver.entity';
 import { ApproversController } from './directory/approvers.controller';
 import { DemoDirectorySeeder } from './directory/demo-directory.seeder';
+import { DirectoryMembership } from './directory/directory-membership.service';
 import { EmailChannel } from './email/email.channel';
 import { NotificationAttempt, NotificationDelivery } from './notification-delivery.entity';
 import { NotificationJobs } from './notification-jobs.service';
@@ -42,6 +45,9 @@ export class NotificationsModule {
       controllers: options.http ? [ApproversController, PushSubscriptionsController, ApprovalPageController] : [],
       providers: [
         ApproverDirectory,
+        DirectoryMembership,
+        // The decision path reads the human's groups through this port (authz/people).
+        { provide: UserDirectory, useExisting: DirectoryMembership },
         PushSubscriptions,
         PushEndpointPolicy,
         EmailChannel,
@@ -54,7 +60,7 @@ export class NotificationsModule {
         ...(options.http ? [ApprovalPage, DemoDirectorySeeder] : []),
         ...(options.workers ? [NotificationRoundProcessor, NotificationDeliveryProcessor] : []),
       ],
-      exports: [ApproverRouting],
+      exports: [ApproverRouting, UserDirectory],
     };
   }
 }

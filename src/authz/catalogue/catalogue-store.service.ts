@@ -55,8 +55,8 @@ export class CatalogueStore implements OnModuleInit {
   }
 
   private async build(manager: EntityManager, tenantId: string, revision: number): Promise<TenantCatalogue> {
-    const rows = await manager.find(CatalogueToolRow, { where: { tenantId }, select: { server: true, name: true, inputSchema: true } });
-    return tenantCatalogue(revision, rows.map((r) => ({ server: r.server, name: r.name, inputSchema: r.inputSchema })));
+    const rows = await manager.find(CatalogueToolRow, { where: { tenantId }, select: { server: true, name: true, inputSchema: true, annotations: true } });
+    return tenantCatalogue(revision, rows.map((r) => ({ server: r.server, name: r.name, inputSchema: r.inputSchema, annotations: r.annotations })));
   }
 
   async servers(tenantId: string): Promise<{ revision: number; servers: { server: string; tools: CatalogueToolRow[] }[] }> {

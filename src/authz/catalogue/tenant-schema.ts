@@ -12,7 +12,8 @@
  * registering a tool can never take it out from under a `forbid`. Plain TypeScript, no Nest.
  */
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
-import { CEDAR_SCHEMA } from '../policy/cedar-schema';
+import { CEDAR_SCHEMA, ToolAnnotations } from '../policy/cedar-schema';
+import { toolAnnotations } from '../policy/entities';
 import { cedarTypeOf, convertInput, InputProblem, InputShape, shapeOf } from './input-shape';
 
 export const CALL_TOOL = 'call_tool';
@@ -24,12 +25,16 @@ export interface CatalogueEntry {
   server: string;
   name: string;
   inputSchema: unknown;
+  /** MCP's tool annotations as the server listed them (the Tool entity's `annotations`). */
+  annotations?: unknown;
 }
 
 /** One catalogued tool, ready for decisions. */
 export interface CatalogueTool {
   action: string;
   shape: InputShape;
+  /** The annotations the schema declares (readOnlyHint, destructiveHint, …), for the Tool entity. */
+  annotations: ToolAnnotations;
   /** Checks and converts a call's arguments; problems name members as `action.arguments.<path>`. */
   input(args: Record<string, unknown>): { value: Record<string, unknown> } | { problems: InputProblem[] };
 }
@@ -67,6 +72,7 @@ function compileTool(entry: CatalogueEntry): CatalogueTool {
   return {
     action: toolAction(entry.server, entry.name),
     shape,
+    annotations: toolAnnotations(entry.annotations),
     input(args) {
       const result = convertInput(shape, args, 'action.arguments');
       if ('problems' in result) return result;

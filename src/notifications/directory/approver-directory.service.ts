@@ -6,6 +6,7 @@ import { FieldProblem, InvalidRequest, NotFound } from '../../common/errors/prot
 import { excludedFromApproving } from '../../approvals/decide.usecase';
 import { AuditLog } from '../../audit/audit-log.service';
 import { Approver, ApproverGroup, ApproverGroupMember } from './approver.entity';
+import { DirectoryMembership } from './directory-membership.service';
 import { ApproverInput, GroupInput } from './directory.commands';
 
 /** One person to notify, and the group through which they were named (if only through one). */
@@ -35,6 +36,7 @@ export class ApproverDirectory {
   constructor(
     private readonly dataSource: DataSource,
     private readonly audit: AuditLog,
+    private readonly membership: DirectoryMembership,
   ) {}
 
   /** Every change is an audit event in the same transaction (`actor`: who made it). */
@@ -49,6 +51,8 @@ export class ApproverDirectory {
       await this.audit.append(m, { tenantId, type: row.created ? 'directory.approver_created' : 'directory.approver_updated', actor, data: { approver: id, ...input } });
       return row.created as boolean;
     });
+    // A human who joins the directory becomes "active" to policies (context.user.status).
+    await this.membership.changed(tenantId);
     return { approver: await this.getApprover(tenantId, id), created };
   }
 
@@ -74,6 +78,7 @@ export class ApproverDirectory {
       if (!result.affected) throw new NotFound(`no approver "${id}"`);
       await this.audit.append(m, { tenantId, type: 'directory.approver_deleted', actor, data: { approver: id } });
     });
+    await this.membership.changed(tenantId);
   }
 
   /** Creates or replaces a group and its whole member list, atomically; every member must exist. */
@@ -108,6 +113,8 @@ export class ApproverDirectory {
       });
       return row.created as boolean;
     });
+    // Policies read group membership (context.user in Group::"…"): every instance follows at once.
+    await this.membership.changed(tenantId);
     return { group: await this.getGroup(tenantId, name), created };
   }
 
@@ -135,6 +142,7 @@ export class ApproverDirectory {
       if (!result.affected) throw new NotFound(`no approver group "${name}"`);
       await this.audit.append(m, { tenantId, type: 'directory.group_deleted', actor, data: { group: name } });
     });
+    await this.membership.changed(tenantId);
   }
 
   async isGroupMember(tenantId: string, group: string, approverId: string): Promise<boolean> {

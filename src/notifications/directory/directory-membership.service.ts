@@ -1,0 +1,66 @@
+/**
+ * The directory as the decision path reads it (authz's UserDirectory port): whether a human is
+ * in the tenant's directory, and their groups. One indexed query per human on a miss, cached
+ * per tenant; every directory change drops the tenant's cache on every instance (RedisBus), and
+ * a cached answer is trusted for at most MEMBERSHIP_CACHE_MS even if that message is lost.
+ */
+import { Injectable, OnModuleInit } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { RedisBus } from '../../common/redis/redis-bus.service';
+import { UserDirectory } from '../../authz/people/user-directory.port';
+import type { UserFacts } from '../../authz/policy/cedar-schema';
+
+/** Published by ApproverDirectory after every committed change: `{ tenantId }`. */
+export const DIRECTORY_CHANGED = 'directory-changed';
+/** How long a cached answer is trusted if an invalidation message is lost (as delegation hops). */
+const MEMBERSHIP_CACHE_MS = 1000;
+/** Humans cached per tenant before the tenant's cache is dropped and refilled. */
+const MAX_PER_TENANT = 50_000;
+
+@Injectable()
+export class DirectoryMembership extends UserDirectory implements OnModuleInit {
+  private readonly tenants = new Map<string, Map<string, { at: number; user: UserFacts }>>();
+  /** Bumped on every invalidation, so a read that raced a change is not cached. */
+  private generation = 0;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly bus: RedisBus,
+  ) {
+    super();
+  }
+
+  async onModuleInit(): Promise<void> {
+    await this.bus.subscribe(DIRECTORY_CHANGED, (m) => this.invalidate((m as { tenantId?: string }).tenantId));
+  }
+
+  /** After a committed change: drop the tenant's answers here at once, and on every other instance by the bus. */
+  async changed(tenantId: string): Promise<void> {
+    this.invalidate(tenantId);
+    await this.bus.publish(DIRECTORY_CHANGED, { tenantId });
+  }
+
+  private invalidate(tenantId?: string): void {
+    this.generation++;
+    if (typeof tenantId === 'string') this.tenants.delete(tenantId);
+    else this.tenants.clear();
+  }
+
+  async user(tenantId: string, userId: string): Promise<UserFacts> {
+    const cached = this.tenants.get(tenantId)?.get(userId);
+    if (cached && Date.now() - cached.at <= MEMBERSHIP_CACHE_MS) return cached.user;
+    const generation = this.generation;
+    const [row]: { listed: boolean; groups: string[] }[] = await this.dataSource.query(
+      `SELECT EXISTS (SELECT 1 FROM approvers WHERE tenant_id = $1 AND id = $2) AS listed,
+              ARRAY(SELECT group_name FROM approver_group_members WHERE tenant_id = $1 AND approver_id = $2 ORDER BY group_name) AS groups`,
+      [tenantId, userId],
+    );
+    const user: UserFacts = { status: row.listed ? 'active' : 'unknown', groups: row.groups };
+    if (generation === this.generation) {
+      let users = this.tenants.get(tenantId);
+      if (!users || users.size >= MAX_PER_TENANT) this.tenants.set(tenantId, (users = new Map()));
+      users.set(userId, { at: Date.now(), user });
+    }
+    return user;
+  }
+}
