@@ -42,13 +42,27 @@ export async function gatewayToken(
  * (outermost), each earlier agent nested inside.
  */
 export async function agentToken(
-  opts: { human?: string; actors: string[]; tenant?: string; trust?: string; agentClass?: string; expiresIn?: string; issuer?: string; audience?: string },
+  opts: {
+    human?: string;
+    actors: string[];
+    tenant?: string;
+    trust?: string;
+    agentClass?: string;
+    expiresIn?: string;
+    issuer?: string;
+    audience?: string;
+    /** Extra claims of an actor's own `act` claim (e.g. an upstream actor's agent_class, trust_level), by actor id. */
+    actClaims?: Record<string, Record<string, unknown>>;
+  },
   key?: JWK,
 ): Promise<string> {
   const paths = await prepareTestKeys();
   gatewayKey ??= JSON.parse(readFileSync(paths.gatewayPrivateKeyFile, 'utf8')) as JWK;
   const k = key ?? gatewayKey;
-  const act = opts.actors.reduceRight<Record<string, unknown> | undefined>((inner, sub) => (inner ? { sub, act: inner } : { sub }), undefined);
+  const act = opts.actors.reduceRight<Record<string, unknown> | undefined>(
+    (inner, sub) => ({ ...opts.actClaims?.[sub], sub, ...(inner ? { act: inner } : {}) }),
+    undefined,
+  );
   return new SignJWT({ tenant: opts.tenant ?? 'acme', act, agent_class: opts.agentClass ?? 'assistant', trust_level: opts.trust ?? 'first_party_certified' })
     .setProtectedHeader({ alg: k.alg!, kid: k.kid })
     .setIssuer(opts.issuer ?? TEST_AGENT_ISSUER)
