@@ -168,9 +168,10 @@ export class Authorize {
   async reevaluate(tenantId: string, parked: ParkedCall): Promise<Reevaluated> {
     const { at, clock } = decisionClock(new Date(), undefined, this.config.DECISION_TIME_SKEW_SECONDS);
     const { action } = parked;
-    const [policy, chain] = await Promise.all([
+    const [policy, chain, user] = await Promise.all([
       this.policies.forTenant(tenantId),
       this.resolveChain(tenantId, { actors: parked.actors, human: parked.human }, action.server, action.tool, parked.resourceId),
+      this.users.user(tenantId, parked.human),
     ]);
     const time = timeFacts(at, tenantTimeZone(tenantId, this.config.TENANT_TIME_ZONES, this.config.TENANT_TIME_ZONE));
     const granted = chain.ok && chainCovers(chain.hops, action.server, action.tool, parked.resourceId);
@@ -181,6 +182,9 @@ export class Authorize {
       hour_of_day: time.utc.hour,
       // The active set's categories, which a new version may have changed.
       action_category: toolCategory(action.server, action.tool, policy.toolCategories),
+      // The human's groups and status as the directory has them now, and the catalogue's annotations now.
+      user,
+      tool_annotations: policy.catalogue?.tools.get(toolAction(action.server, action.tool))?.annotations ?? {},
     };
     let toolCall: ReturnType<typeof catalogueCall>;
     try {
