@@ -3,6 +3,7 @@ import { APPROVAL_TOKEN_TYP } from '../../src/approvals/approval-tokens.service'
 import { HostResolver } from '../../src/common/host-resolver';
 import { callHash } from '../../src/common/canonical-json';
 import type { ResolvedAddress } from '../../src/common/host-allow-list';
+import { INTERNAL_NAME_ANSWERS } from '../support/fake-dns';
 import { call, parkBody, tenantToken } from '../support/api';
 import { TestApp, testEnvironment, TestEnvironment } from '../support/app';
 import { parkApproval, voteAs } from '../support/approvals';
@@ -351,16 +352,7 @@ describe('ping and push callbacks', () => {
   });
 
   describe('endpoint addresses (SSRF by name)', () => {
-    // Names under .test never resolve in real DNS; this fake DNS answers for them.
-    const answers: Record<string, ResolvedAddress[]> = {
-      'internal.test': [{ address: '10.0.0.5', family: 4 }],
-      'metadata.test': [{ address: '169.254.169.254', family: 4 }],
-      'loopback6.test': [{ address: '::1', family: 6 }],
-      'mixed.test': [
-        { address: '93.184.215.14', family: 4 },
-        { address: '192.168.0.10', family: 4 },
-      ],
-    };
+    const answers = INTERNAL_NAME_ANSWERS;
     let own: TestEnvironment;
     let app: TestApp;
     let lookups: string[];

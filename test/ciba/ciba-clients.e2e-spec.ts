@@ -4,6 +4,7 @@ import { CibaClientAuthentication, JWT_BEARER_ASSERTION_TYPE } from '../../src/c
 import { jtiHash, UsedClientAssertions } from '../../src/ciba/clients/used-client-assertions.repository';
 import { InvalidClient, InvalidRequest } from '../../src/common/errors/protocol-errors';
 import type { ResolvedAddress } from '../../src/common/host-allow-list';
+import { INTERNAL_NAME_ANSWERS } from '../support/fake-dns';
 import { HostResolver } from '../../src/common/host-resolver';
 import { adminToken, call } from '../support/api';
 import { TestApp, testEnvironment, TestEnvironment } from '../support/app';
@@ -482,16 +483,7 @@ describe('CIBA clients', () => {
     });
 
     describe('jwks_uri addresses (SSRF by name)', () => {
-      // Names under .test never resolve in real DNS; this fake DNS answers for them.
-      const answers: Record<string, ResolvedAddress[]> = {
-        'internal.test': [{ address: '10.0.0.5', family: 4 }],
-        'metadata.test': [{ address: '169.254.169.254', family: 4 }],
-        'loopback6.test': [{ address: '::1', family: 6 }],
-        'mixed.test': [
-          { address: '93.184.215.14', family: 4 },
-          { address: '192.168.0.10', family: 4 },
-        ],
-      };
+      const answers = INTERNAL_NAME_ANSWERS;
       let strict: TestApp;
       let otherServer: CallbackServer;
       let lookups: string[];

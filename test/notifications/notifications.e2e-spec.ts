@@ -4,6 +4,7 @@ import { APPROVER_LINK_AUDIENCE } from '../../src/common/auth/approver-link.veri
 import { NotificationJobs } from '../../src/notifications/notification-jobs.service';
 import { NotificationQueue } from '../../src/notifications/notification-queues';
 import type { ResolvedAddress } from '../../src/common/host-allow-list';
+import { INTERNAL_NAME_ANSWERS } from '../support/fake-dns';
 import { HostResolver } from '../../src/common/host-resolver';
 import { signedLink } from '../support/keys';
 import { call, parkBody, tenantToken } from '../support/api';
@@ -282,16 +283,7 @@ describe('notifying approvers: email, web push, escalation, reminders', () => {
     });
 
     describe('push service addresses (SSRF by name)', () => {
-      // Names under .test never resolve in real DNS; this fake DNS answers for them.
-      const answers: Record<string, ResolvedAddress[]> = {
-        'internal.test': [{ address: '10.0.0.5', family: 4 }],
-        'metadata.test': [{ address: '169.254.169.254', family: 4 }],
-        'loopback6.test': [{ address: '::1', family: 6 }],
-        'mixed.test': [
-          { address: '93.184.215.14', family: 4 },
-          { address: '192.168.0.10', family: 4 },
-        ],
-      };
+      const answers = INTERNAL_NAME_ANSWERS;
       let own: TestEnvironment;
       let app: TestApp;
       let lookups: string[];
