@@ -11,6 +11,7 @@ import { requestIdFrom, runWithRequestId } from './common/logging/request-contex
 import { serveOpenApiDocs } from './ops/openapi/openapi';
 import { frameworkErrorReply } from './common/errors/framework-errors';
 import { StorableParamsPipe } from './common/storable-params.pipe';
+import { registerSecurityHeaders } from './common/http/security-headers';
 
 const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
 
@@ -72,6 +73,7 @@ export async function createApiApp(config: AppConfig): Promise<NestFastifyApplic
     reply.header('x-request-id', request.id);
     runWithRequestId(request.id, done);
   });
+  registerSecurityHeaders(fastify);
   if (log instanceof PinoLogger) {
     // The access log: the path only (query strings carry approver links), never headers or bodies.
     fastify.addHook('onResponse', (request, reply, done) => {
