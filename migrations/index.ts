@@ -10,6 +10,7 @@ import { CallbackIdempotencyKey1764020000000 } from './1764020000000-callback-id
 import { ToolCatalogue1764030000000 } from './1764030000000-tool-catalogue';
 import { PushSubscriptionsPerApprover1764045000000 } from './1764045000000-push-subscriptions-per-approver';
 import { ApprovalReevaluation1764050000000 } from './1764050000000-approval-reevaluation';
+import { PersonEntitlements1764060000000 } from './1764060000000-person-entitlements';
 
 /** Every migration, in order. Passed as classes so the same list works under jest and from dist/. */
 export const migrations = [
@@ -25,4 +26,5 @@ export const migrations = [
   ToolCatalogue1764030000000,
   PushSubscriptionsPerApprover1764045000000,
   ApprovalReevaluation1764050000000,
+  PersonEntitlements1764060000000,
 ];

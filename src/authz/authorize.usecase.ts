@@ -22,13 +22,15 @@ import { UserDirectory } from './people/user-directory.port';
 import { ActivePolicy, PolicyStore } from './policies/policy-store.service';
 import { CallFacts } from './policy/cedar-schema';
 import { DecisionClock, decisionClock, tenantTimeZone, timeFacts } from './policy/decision-time';
-import { chainCovers, grantCovers, Hop } from './policy/delegation-chain';
+import { chainCovers, grantCovers, Hop, HopGrant } from './policy/delegation-chain';
 import { normalizeIntent, toolCategory } from './policy/intent';
 import { HumanApprovalObligation, Obligation, PolicyDecision, Verdict } from './policy/policy-engine';
 import { RiskSignals } from './risk-signals.service';
 
 /** The reason code of a call outside the delegation chain (the starter set's `forbid-not-delegated` names it too). */
 export const NOT_DELEGATED = 'not_delegated';
+/** The reason code of a call outside the human's own entitlements (the directory's), whatever the delegations say. */
+export const NOT_ENTITLED = 'not_entitled';
 
 export interface AuthorizationResult {
   verdict: Verdict;
@@ -168,10 +170,10 @@ export class Authorize {
   async reevaluate(tenantId: string, parked: ParkedCall): Promise<Reevaluated> {
     const { at, clock } = decisionClock(new Date(), undefined, this.config.DECISION_TIME_SKEW_SECONDS);
     const { action } = parked;
-    const [policy, chain, user] = await Promise.all([
+    const [policy, chain, { user, entitlements }] = await Promise.all([
       this.policies.forTenant(tenantId),
       this.resolveChain(tenantId, { actors: parked.actors, human: parked.human }, action.server, action.tool, parked.resourceId),
-      this.users.user(tenantId, parked.human),
+      this.users.person(tenantId, parked.human),
     ]);
     const time = timeFacts(at, tenantTimeZone(tenantId, this.config.TENANT_TIME_ZONES, this.config.TENANT_TIME_ZONE));
     const granted = chain.ok && chainCovers(chain.hops, action.server, action.tool, parked.resourceId);
@@ -196,6 +198,7 @@ export class Authorize {
     }
     // As evaluate() decides: the intersection is built in and a broken chain is named.
     let decision = granted ? policy.engine.evaluate(facts, toolCall) : notDelegated(policy.engine.evaluate(facts, toolCall));
+    if (!entitledTo(entitlements, action.server, action.tool, parked.resourceId)) decision = notEntitled(decision);
     if (!chain.ok) decision = decision.verdict === 'deny' ? { ...decision, reasons: [chain.problem, ...decision.reasons] } : deny([chain.problem]);
     if (decision.verdict === 'allow_with_obligations') {
       decision = { ...decision, verdict: 'allow', obligations: decision.obligations.filter((o) => o.type !== 'human_approval') };
@@ -218,10 +221,10 @@ export class Authorize {
     const session = input.correlation.mcp_session_id ?? `agent:${identity.actors[0]}`;
     const { action } = input;
 
-    const [chain, signals, user] = await Promise.all([
+    const [chain, signals, { user, entitlements }] = await Promise.all([
       this.resolveChain(tenantId, identity, action.server, action.tool, input.resource.id),
       this.risk.observe(tenantId, session, serviceNow, dryRun),
-      this.users.user(tenantId, identity.human),
+      this.users.person(tenantId, identity.human),
     ]);
     const time = timeFacts(at, tenantTimeZone(tenantId, this.config.TENANT_TIME_ZONES, this.config.TENANT_TIME_ZONE));
     const granted = chain.ok && chainCovers(chain.hops, action.server, action.tool, input.resource.id);
@@ -263,6 +266,9 @@ export class Authorize {
     // tenant's set says, so a permissive set (no `forbid unless granted`, or a broken one) can
     // never widen a delegation. The set still runs, so its own deny reasons are kept for the audit.
     let decision = granted ? policy.engine.evaluate(facts, toolCall) : notDelegated(policy.engine.evaluate(facts, toolCall));
+    // And the human's own entitlements, when the directory records them: a delegation granted
+    // before the human lost a tool grants it no longer.
+    if (!entitledTo(entitlements, action.server, action.tool, input.resource.id)) decision = notEntitled(decision);
     // An approval that demands the agent's reason cannot be asked for without one.
     const needsReason = decision.obligations.some((o) => o.type === 'human_approval' && o.reason_required);
     if (decision.verdict === 'allow_with_obligations' && needsReason && !input.reason) {
@@ -359,4 +365,15 @@ function notDelegated(decision: PolicyDecision): PolicyDecision {
   // A permit's reasons (granted_read, …) would be false in a deny; a forbid's are kept.
   if (decision.verdict !== 'deny') return deny([NOT_DELEGATED]);
   return decision.reasons.includes(NOT_DELEGATED) ? decision : { ...decision, reasons: [NOT_DELEGATED, ...decision.reasons] };
+}
+
+/** Does the human hold the call themselves? None recorded (null): unrestricted, as before entitlements. */
+function entitledTo(entitlements: HopGrant | null, server: string, tool: string, resourceId?: string): boolean {
+  return !entitlements || grantCovers(entitlements, server, tool, resourceId);
+}
+
+/** A policy's decision on a call outside the human's entitlements: always a deny that names not_entitled. */
+function notEntitled(decision: PolicyDecision): PolicyDecision {
+  if (decision.verdict !== 'deny') return deny([NOT_ENTITLED]);
+  return decision.reasons.includes(NOT_ENTITLED) ? decision : { ...decision, reasons: [NOT_ENTITLED, ...decision.reasons] };
 }

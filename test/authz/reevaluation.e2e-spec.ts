@@ -166,6 +166,17 @@ describe('re-evaluation when an approved call is redeemed', () => {
     await expectDeniedAtRedeem(id, ['delegation_revoked', 'not_delegated']);
   });
 
+  it('the human loses the entitlement after the approval: the redeem denies it with not_entitled', async () => {
+    await publish({ pay: PAY_WITH_APPROVAL });
+    const who = await delegated();
+    const id = await park(who);
+    await approve(id, who.human);
+    const narrowed = await call(api.url, 'PUT', `/v1/approvers/${who.human}`, { token: admin, body: { display_name: who.human, entitlements: { tools: ['orders/*'] } } });
+    expect(narrowed.status).toBe(200);
+
+    await expectDeniedAtRedeem(id, ['not_entitled']);
+  });
+
   it('a newly activated policy version with a hard cap forbids the approved call: denied with the cap and the version that decided', async () => {
     await publish({ pay: PAY_WITH_APPROVAL });
     const who = await delegated();

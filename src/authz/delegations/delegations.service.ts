@@ -5,7 +5,8 @@ import { RejectParkedApprovals } from '../../approvals/reject-parked-approvals.u
 import { AuditLog } from '../../audit/audit-log.service';
 import { FieldProblem, InvalidRequest, NotFound } from '../../common/errors/protocol-errors';
 import { RedisBus } from '../../common/redis/redis-bus.service';
-import { resourcesWithin, toolPatternWithin } from '../policy/delegation-chain';
+import { UserDirectory } from '../people/user-directory.port';
+import { HopGrant, resourcesWithin, toolPatternWithin } from '../policy/delegation-chain';
 import { Delegation } from './delegation.entity';
 import { GrantDelegationInput } from './grant-delegation.command';
 
@@ -32,6 +33,7 @@ export class Delegations implements OnModuleInit {
     private readonly audit: AuditLog,
     private readonly bus: RedisBus,
     private readonly parked: RejectParkedApprovals,
+    private readonly users: UserDirectory,
   ) {}
 
   async onModuleInit(): Promise<void> {
@@ -50,6 +52,13 @@ export class Delegations implements OnModuleInit {
       const problems = widening(parent, input, new Date());
       if (problems.length) throw InvalidRequest.forFields(problems);
       grantor = parent.granteeId;
+    }
+    // The intersection with the human's own entitlements: a delegation never grants more than the
+    // human holds (read past the cache: a change just made counts). None recorded: unrestricted.
+    const { entitlements } = await this.users.person(tenantId, input.human, { fresh: true });
+    if (entitlements) {
+      const problems = beyondEntitlements(entitlements, input);
+      if (problems.length) throw InvalidRequest.forFields(problems);
     }
     const delegation = this.dataSource.manager.create(Delegation, {
       id: `dlg_${randomUUID()}`,
@@ -153,6 +162,22 @@ export class Delegations implements OnModuleInit {
     if (cached.rows.some((d) => d.notBefore && d.notBefore > now)) return { ok: false, problem: 'delegation_not_yet_valid' };
     return { ok: false, problem: 'no_delegation' };
   }
+}
+
+/** How a delegation would grant more than its human holds themselves (their entitlements). */
+function beyondEntitlements(entitlements: HopGrant, input: GrantDelegationInput): FieldProblem[] {
+  const problems: FieldProblem[] = [];
+  const tool = input.tools.find((t) => !entitlements.tools.some((e) => toolPatternWithin(t, e)));
+  if (tool) problems.push({ field: 'tools', message: `"${tool}" is not within the entitlements of "${input.human}"` });
+  if (!input.resources) {
+    if (!resourcesWithin(null, entitlements.resources)) {
+      problems.push({ field: 'resources', message: `must be given: "${input.human}" is entitled to ${JSON.stringify(entitlements.resources)} only, and none means any resource` });
+    }
+  } else {
+    const resource = input.resources.find((r) => !resourcesWithin([r], entitlements.resources));
+    if (resource) problems.push({ field: 'resources', message: `"${resource}" is not within the entitlements of "${input.human}"` });
+  }
+  return problems;
 }
 
 /**

@@ -43,15 +43,17 @@ export class ApproverDirectory {
   async putApprover(tenantId: string, id: string, input: ApproverInput, actor: string): Promise<{ approver: Approver; created: boolean }> {
     const created = await this.dataSource.transaction(async (m) => {
       const [row] = await m.query(
-        `INSERT INTO approvers (tenant_id, id, display_name, email) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (tenant_id, id) DO UPDATE SET display_name = EXCLUDED.display_name, email = EXCLUDED.email, updated_at = now()
+        `INSERT INTO approvers (tenant_id, id, display_name, email, entitlements) VALUES ($1, $2, $3, $4, $5::jsonb)
+         ON CONFLICT (tenant_id, id) DO UPDATE SET display_name = EXCLUDED.display_name, email = EXCLUDED.email,
+           entitlements = EXCLUDED.entitlements, updated_at = now()
          RETURNING (xmax = 0) AS created`,
-        [tenantId, id, input.display_name, input.email ?? null],
+        [tenantId, id, input.display_name, input.email ?? null, input.entitlements ? JSON.stringify(input.entitlements) : null],
       );
-      await this.audit.append(m, { tenantId, type: row.created ? 'directory.approver_created' : 'directory.approver_updated', actor, data: { approver: id, ...input } });
+      await this.audit.append(m, { tenantId, type: row.created ? 'directory.approver_created' : 'directory.approver_updated', actor, data: { approver: id, ...input, entitlements: input.entitlements ?? null } });
       return row.created as boolean;
     });
-    // A human who joins the directory becomes "active" to policies (context.user.status).
+    // A human who joins the directory becomes "active" to policies (context.user.status), and their
+    // entitlements bound their agents' calls: every instance follows at once.
     await this.membership.changed(tenantId);
     return { approver: await this.getApprover(tenantId, id), created };
   }
@@ -274,5 +276,5 @@ function groupView(g: ApproverGroup, members: string[]): GroupView {
 }
 
 export function approverView(a: Approver) {
-  return { id: a.id, display_name: a.displayName, email: a.email, created_at: a.createdAt.toISOString(), updated_at: a.updatedAt.toISOString() };
+  return { id: a.id, display_name: a.displayName, email: a.email, entitlements: a.entitlements, created_at: a.createdAt.toISOString(), updated_at: a.updatedAt.toISOString() };
 }

@@ -1,3 +1,4 @@
+import type { HopGrant } from '../../authz/policy/delegation-chain';
 import { Column, CreateDateColumn, Entity, PrimaryColumn, UpdateDateColumn } from 'typeorm';
 
 /** A person who can approve: obligations name them as "user:<id>" (or "delegator" when they delegated). */
@@ -8,6 +9,8 @@ export class Approver {
   @Column({ name: 'display_name', type: 'text' }) displayName: string;
   /** Null when the approver is reached by push only. */
   @Column({ type: 'text', nullable: true }) email: string | null;
+  /** What the person may use themselves (delegation patterns); null: none recorded, unrestricted. */
+  @Column({ type: 'jsonb', nullable: true }) entitlements: HopGrant | null;
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt: Date;
   @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' }) updatedAt: Date;
 }

@@ -1,13 +1,13 @@
 /**
  * The directory as the decision path reads it (authz's UserDirectory port): whether a human is
- * in the tenant's directory, and their groups. One indexed query per human on a miss, cached
+ * in the tenant's directory, their groups and their own entitlements. One indexed query per human on a miss, cached
  * per tenant; every directory change drops the tenant's cache on every instance (RedisBus), and
  * a cached answer is trusted for at most MEMBERSHIP_CACHE_MS even if that message is lost.
  */
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { RedisBus } from '../../common/redis/redis-bus.service';
-import { UserDirectory } from '../../authz/people/user-directory.port';
+import { DirectoryPerson, UserDirectory } from '../../authz/people/user-directory.port';
 import type { UserFacts } from '../../authz/policy/cedar-schema';
 
 /** Published by ApproverDirectory after every committed change: `{ tenantId }`. */
@@ -19,7 +19,7 @@ const MAX_PER_TENANT = 50_000;
 
 @Injectable()
 export class DirectoryMembership extends UserDirectory implements OnModuleInit {
-  private readonly tenants = new Map<string, Map<string, { at: number; user: UserFacts }>>();
+  private readonly tenants = new Map<string, Map<string, { at: number; person: DirectoryPerson }>>();
   /** Bumped on every invalidation, so a read that raced a change is not cached. */
   private generation = 0;
 
@@ -46,21 +46,23 @@ export class DirectoryMembership extends UserDirectory implements OnModuleInit {
     else this.tenants.clear();
   }
 
-  async user(tenantId: string, userId: string): Promise<UserFacts> {
-    const cached = this.tenants.get(tenantId)?.get(userId);
-    if (cached && Date.now() - cached.at <= MEMBERSHIP_CACHE_MS) return cached.user;
+  async person(tenantId: string, userId: string, { fresh = false }: { fresh?: boolean } = {}): Promise<DirectoryPerson> {
+    const cached = fresh ? undefined : this.tenants.get(tenantId)?.get(userId);
+    if (cached && Date.now() - cached.at <= MEMBERSHIP_CACHE_MS) return cached.person;
     const generation = this.generation;
-    const [row]: { listed: boolean; groups: string[] }[] = await this.dataSource.query(
+    const [row]: { listed: boolean; groups: string[]; entitlements: DirectoryPerson['entitlements'] }[] = await this.dataSource.query(
       `SELECT EXISTS (SELECT 1 FROM approvers WHERE tenant_id = $1 AND id = $2) AS listed,
-              ARRAY(SELECT group_name FROM approver_group_members WHERE tenant_id = $1 AND approver_id = $2 ORDER BY group_name) AS groups`,
+              ARRAY(SELECT group_name FROM approver_group_members WHERE tenant_id = $1 AND approver_id = $2 ORDER BY group_name) AS groups,
+              (SELECT entitlements FROM approvers WHERE tenant_id = $1 AND id = $2) AS entitlements`,
       [tenantId, userId],
     );
     const user: UserFacts = { status: row.listed ? 'active' : 'unknown', groups: row.groups };
+    const person: DirectoryPerson = { user, entitlements: row.entitlements ?? null };
     if (generation === this.generation) {
       let users = this.tenants.get(tenantId);
       if (!users || users.size >= MAX_PER_TENANT) this.tenants.set(tenantId, (users = new Map()));
-      users.set(userId, { at: Date.now(), user });
+      users.set(userId, { at: Date.now(), person });
     }
-    return user;
+    return person;
   }
 }

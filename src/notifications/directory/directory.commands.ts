@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { text } from '../../common/validation';
+import { resourcePattern, toolPattern } from '../../authz/delegations/grant-delegation.command';
 
 /** Ids appear in approver references ("user:<id>") and in URLs: no spaces, no control characters. */
 export const APPROVER_ID = /^[A-Za-z0-9._@+-]{1,200}$/;
@@ -8,6 +9,17 @@ export const GROUP_NAME = /^[A-Za-z0-9._-]{1,100}$/;
 export const approverInputSchema = z.strictObject({
   display_name: text(200),
   email: z.email({ message: 'must be an email address' }).max(320).nullable().optional(),
+  /**
+   * What the person may use themselves, in the delegation patterns' syntax (resources absent: any
+   * resource). Absent or null: none recorded, the person is unrestricted. `tools: []`: nothing.
+   */
+  entitlements: z
+    .strictObject({
+      tools: z.array(toolPattern).max(200),
+      resources: z.array(resourcePattern).max(200).optional(),
+    })
+    .nullable()
+    .optional(),
 });
 export type ApproverInput = z.output<typeof approverInputSchema>;
 
