@@ -1,7 +1,17 @@
 import { z } from 'zod';
 
 const text = (field: string) => z.string().min(1, { message: `${field} must not be empty` }).max(512);
-const instant = z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time with a time zone' });
+/**
+ * Normalised to UTC before it reaches Postgres, which refuses what ISO 8601 (and zod) accept: an
+ * offset beyond ±15:59 (`+23:30`) and the year 0000. Either was a 500 (issue 14, found by the fuzzer).
+ */
+const instant = z.iso
+  .datetime({ offset: true, message: 'must be an ISO 8601 date-time with a time zone' })
+  .transform((s) => new Date(s))
+  .refine((d) => d.getUTCFullYear() >= 1 && d.getUTCFullYear() <= 9999, { message: 'must be between the years 0001 and 9999' })
+  .transform((d) => d.toISOString());
+/** The largest audit event id (a Postgres bigint): a longer cursor was a 500. The refinement runs after a failed regex too (zod 4). */
+const MAX_BIGINT = 9223372036854775807n;
 
 /** GET /v1/audit and /v1/audit/export filters. Every filter is optional; all given must match. */
 export const auditQuerySchema = z.strictObject({
@@ -18,7 +28,11 @@ export const auditQuerySchema = z.strictObject({
   request_id: text('request_id').optional(),
   limit: z.coerce.number({ message: 'must be a number' }).int().min(1).max(1000).default(100),
   /** Opaque: the `next_cursor` of the previous page. */
-  cursor: z.string().regex(/^[0-9]{1,19}$/, { message: 'must be a next_cursor from a previous page' }).optional(),
+  cursor: z
+    .string()
+    .regex(/^[0-9]{1,19}$/, { message: 'must be a next_cursor from a previous page' })
+    .refine((c) => !/^[0-9]{1,19}$/.test(c) || BigInt(c) <= MAX_BIGINT, { message: 'must be a next_cursor from a previous page' })
+    .optional(),
 });
 export type AuditQuery = z.output<typeof auditQuerySchema>;
 
