@@ -85,7 +85,11 @@ describe('the public API under fuzzed input', () => {
       const note = (map: Map<string, { count: number; example: string }>, key: string, example: string) => {
         const seen = map.get(key);
         if (seen) seen.count++;
-        else map.set(key, { count: 1, example });
+        else {
+          map.set(key, { count: 1, example });
+          // At once too, so that a long run that dies still says what it found.
+          if (map === problems || map === known) out(`fuzz: found ${map === problems ? 'PROBLEM' : 'KNOWN'} ${key}\n      e.g. ${example.slice(0, 600)}`);
+        }
       };
       const timing = { build: 0, send: 0, snapshot: 0 };
       let baseline = await probe.snapshot();

@@ -573,7 +573,8 @@ export function responseProblem(req: Built, op: Op, res: Sent): string | undefin
   if (res.status >= 500) return `${res.status} ${res.text.slice(0, 200)}`;
   if (req.mustReject && res.status < 400) return `${res.status} with a refused credential (${req.mustReject})`;
   if (res.status < 400 || isDecision(res)) return undefined;
-  if (op.html && req.method === op.method && res.contentType.includes('text/html')) return undefined;
+  // The approver's page answers GET and POST with HTML pages, whichever operation the fuzzer aimed at.
+  if (op.html && ['GET', 'POST'].includes(req.method) && res.contentType.includes('text/html')) return undefined;
   let body: any;
   try {
     body = JSON.parse(res.text);

@@ -213,15 +213,25 @@ type PathStep = string | number;
 function places(value: unknown, path: PathStep[] = [], out: PathStep[][] = [], depth = 0): PathStep[][] {
   out.push(path);
   if (depth > 8 || out.length > 200) return out;
-  if (Array.isArray(value)) value.slice(0, 10).forEach((v, i) => places(v, [...path, i], out, depth + 1));
+  if (Array.isArray(value)) Array.prototype.slice.call(value, 0, 10).forEach((v, i) => places(v, [...path, i], out, depth + 1));
   else if (value && typeof value === 'object' && !(value instanceof RawJson)) {
     for (const [k, v] of Object.entries(value)) places(v, [...path, k], out, depth + 1);
   }
   return out;
 }
 
+/** A deep copy that keeps RawJson pieces (structuredClone would turn them into plain objects) and "__proto__" members. */
 function clone<T>(v: T): T {
-  return v === undefined ? v : (structuredClone(v) as T);
+  if (v instanceof RawJson || !v || typeof v !== 'object') return v;
+  if (Array.isArray(v)) return Array.prototype.map.call(v, clone) as T;
+  const copy = {};
+  for (const [k, x] of Object.entries(v)) put(copy, k, clone(x));
+  return copy as T;
+}
+
+/** parent[key] = value as an own member, even when key is "__proto__" (which would otherwise set the prototype). */
+function put(parent: any, key: PathStep, value: unknown): void {
+  Object.defineProperty(parent, key, { value, writable: true, enumerable: true, configurable: true });
 }
 
 function update(root: unknown, path: PathStep[], fn: (parent: any, key: PathStep) => void): unknown {
@@ -242,17 +252,17 @@ export const mutation: fc.Arbitrary<(value: unknown) => unknown> = fc
     if (kind === 'root' || !path.length) return kind === 'root' ? hostile : value;
     switch (kind) {
       case 'replace':
-        return update(value, path, (parent, key) => (parent[key] = hostile));
+        return update(value, path, (parent, key) => put(parent, key, hostile));
       case 'drop':
-        return update(value, path, (parent, key) => (Array.isArray(parent) ? parent.splice(Number(key), 1) : delete parent[key]));
+        return update(value, path, (parent, key) => (Array.isArray(parent) ? Array.prototype.splice.call(parent, Number(key), 1) : delete parent[key]));
       case 'wrap':
-        return update(value, path, (parent, key) => (parent[key] = [parent[key]]));
+        return update(value, path, (parent, key) => put(parent, key, [parent[key]]));
       case 'add':
       default:
         return update(value, path, (parent, key) => {
           const target = parent[key];
-          if (target && typeof target === 'object' && !Array.isArray(target) && !(target instanceof RawJson)) target[name || 'extra'] = hostile;
-          else parent[name || 'extra'] = hostile;
+          if (target && typeof target === 'object' && !Array.isArray(target) && !(target instanceof RawJson)) put(target, name || 'extra', hostile);
+          else put(parent, name || 'extra', hostile);
         });
     }
   });
