@@ -115,12 +115,15 @@ describe('the OpenAPI document at /docs', () => {
     await env?.teardown();
   });
 
-  it('serves the Swagger UI as HTML, with its assets, under no page CSP', async () => {
+  it('serves the Swagger UI as HTML, with its assets, under a CSP that restricts framing but not its scripts', async () => {
     const page = await fetch(`${url}/docs`);
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toContain('text/html');
     // The approval page's strict CSP (no inline, self only) is its own; here it would block the UI.
-    expect(page.headers.get('content-security-policy')).toBeNull();
+    // Every HTML page gets the framing/base/object directives (common/http/security-headers.ts), no source list.
+    const csp = page.headers.get('content-security-policy') ?? '';
+    expect(csp).toContain("frame-ancestors 'none'");
+    expect(csp).not.toMatch(/default-src|script-src|style-src/);
     const html = await page.text();
     expect(html).toContain('swagger-ui');
     for (const asset of ['/docs/swagger-ui-bundle.js', '/docs/swagger-ui-init.js', '/docs/swagger-ui.css']) {
