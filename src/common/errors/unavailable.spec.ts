@@ -1,5 +1,6 @@
 /// <reference types="jest" />
 // The build tsconfig also compiles src/** (without jest types), hence the reference above.
+import { QueryRunnerProviderAlreadyReleasedError } from 'typeorm';
 import { isDependencyUnavailable } from './unavailable';
 
 const withCode = (message: string, code: string) => Object.assign(new Error(message), { code });
@@ -17,6 +18,7 @@ describe('isDependencyUnavailable', () => {
     ['QueryFailedError wrapping a driver error', Object.assign(new Error('Query failed'), { driverError: new Error('Connection terminated unexpectedly') })],
     ['a cause chain', new Error('load failed', { cause: withCode('read ECONNRESET', 'ECONNRESET') })],
     ['AggregateError of connection attempts', new AggregateError([withCode('connect ECONNREFUSED ::1:5432', 'ECONNREFUSED')], '')],
+    ['a transaction whose connection was lost between two queries', new QueryRunnerProviderAlreadyReleasedError()],
     ['ioredis closed', new Error('Connection is closed.')],
     ['ioredis max retries', Object.assign(new Error('Reached the max retries per request limit (which is 20).'), { name: 'MaxRetriesPerRequestError' })],
   ])('%s is a dependency outage', (_name, error) => {

@@ -4,6 +4,7 @@
  * server_error that looks like a bug. Looks through TypeORM's QueryFailedError (driverError),
  * `cause` chains and AggregateErrors (a connection attempt to several addresses).
  */
+import { QueryRunnerAlreadyReleasedError, QueryRunnerProviderAlreadyReleasedError } from 'typeorm';
 
 /** Socket-level failures reaching Postgres or Redis. */
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'EAI_AGAIN', 'ENOTFOUND']);
@@ -26,11 +27,20 @@ const MESSAGES = [
   /Reached the max retries per request limit/i, // ioredis MaxRetriesPerRequestError
 ];
 
+/**
+ * TypeORM releases a transaction's query runner when its connection errors (a terminated backend,
+ * a restart), so the transaction's next query throws this instead of the connection's own error.
+ * Reached only through a lost connection in this code base: a transaction's manager is never used
+ * after its callback returns.
+ */
+const lostQueryRunner = (e: object) => e instanceof QueryRunnerProviderAlreadyReleasedError || e instanceof QueryRunnerAlreadyReleasedError;
+
 export function isDependencyUnavailable(error: unknown, depth = 0): boolean {
   if (!error || typeof error !== 'object' || depth > 5) return false;
   const e = error as { code?: unknown; name?: unknown; message?: unknown; driverError?: unknown; cause?: unknown; errors?: unknown };
   if (typeof e.code === 'string' && (NETWORK_CODES.has(e.code) || SQLSTATE_UNAVAILABLE.test(e.code))) return true;
   if (e.name === 'MaxRetriesPerRequestError') return true;
+  if (lostQueryRunner(e)) return true;
   if (typeof e.message === 'string' && MESSAGES.some((m) => m.test(e.message as string))) return true;
   if (Array.isArray(e.errors) && e.errors.some((inner) => isDependencyUnavailable(inner, depth + 1))) return true;
   return isDependencyUnavailable(e.driverError, depth + 1) || isDependencyUnavailable(e.cause, depth + 1);
