@@ -24,7 +24,8 @@ export const grantDelegationSchema = z
     not_before: timestamp.optional(),
     expires_at: timestamp.optional(),
   })
-  .refine((d) => !d.not_before || !d.expires_at || d.not_before < d.expires_at, {
+  // As instants: the two may be written with different offsets, so their strings do not compare.
+  .refine((d) => !d.not_before || !d.expires_at || Date.parse(d.not_before) < Date.parse(d.expires_at), {
     path: ['expires_at'],
     message: 'must be after not_before',
   });
