@@ -9,7 +9,8 @@ import type { IncomingMessage } from 'node:http';
 import { PinoLogger } from './common/logging/pino-logger';
 import { requestIdFrom, runWithRequestId } from './common/logging/request-context';
 import { serveOpenApiDocs } from './ops/openapi/openapi';
-import { frameworkErrorReply } from './common/errors/framework-errors';
+import { refuseEncodedBodies } from './common/http/content-encoding';
+import { clientErrorReply, frameworkErrorReply } from './common/errors/framework-errors';
 import { StorableParamsPipe } from './common/storable-params.pipe';
 import { registerSecurityHeaders } from './common/http/security-headers';
 
@@ -59,6 +60,7 @@ export async function createApiApp(config: AppConfig): Promise<NestFastifyApplic
     // The caller's X-Request-Id when it is a plain token, else a new one: in every log line and audit event of the request.
     genReqId: (req: IncomingMessage) => requestIdFrom(req.headers['x-request-id']),
     frameworkErrors: frameworkErrorReply,
+    clientErrorHandler: clientErrorReply,
     // A connection that never finishes its headers is closed after HTTP_HEADERS_TIMEOUT_MS (Node's
     // default is 60 s, checked every 30 s: such a connection was held 65-70 s). Node checks both
     // timeouts every connectionsCheckingInterval. The request timeout outlasts the longest long-poll.
@@ -74,6 +76,7 @@ export async function createApiApp(config: AppConfig): Promise<NestFastifyApplic
     runWithRequestId(request.id, done);
   });
   registerSecurityHeaders(fastify);
+  refuseEncodedBodies(fastify);
   if (log instanceof PinoLogger) {
     // The access log: the path only (query strings carry approver links), never headers or bodies.
     fastify.addHook('onResponse', (request, reply, done) => {

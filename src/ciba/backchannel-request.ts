@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { InvalidRequest } from '../common/errors/protocol-errors';
-import { CONTROL_OR_BREAK, id, parseInput, text, unstorableMembers } from '../common/validation';
+import { CONTROL_OR_BREAK, describeIssue, id, parseInput, text, unstorableMembers } from '../common/validation';
 import { envelopeParts, ENVIRONMENTS, notificationToken, TRUST_LEVELS } from '../approvals/park-approval.command';
 import { InvalidAuthorizationDetails, InvalidScope } from './ciba-errors';
 
@@ -130,11 +130,11 @@ function parseAuthorizationDetails(raw: string): { details: Record<string, unkno
   if (!Array.isArray(details) || details.length !== 1 || !details[0] || typeof details[0] !== 'object') {
     throw invalidDetails('authorization_details', `must be a JSON array of exactly one "${TOOL_CALL_DETAIL_TYPE}" object (one parked call per request)`);
   }
-  const result = toolCallDetail.safeParse(details[0]);
+  const result = toolCallDetail.safeParse(details[0], { reportInput: true });
   if (!result.success) {
     const issue = result.error.issues[0];
     const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]] : issue.path;
-    const message = issue.code === 'unrecognized_keys' ? 'is not a known field' : issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : issue.message;
+    const message = issue.code === 'unrecognized_keys' ? 'is not a known field' : describeIssue(issue);
     throw invalidDetails(['authorization_details[0]', ...path.map(String)].join('.'), message);
   }
   // The entry is stored as sent (for the tokens), so what was sent must be storable.

@@ -13,7 +13,8 @@ export function parseInput<S extends z.ZodType>(
   input: unknown,
   codeForField: (field: string) => string | undefined = () => undefined,
 ): z.output<S> {
-  const result = schema.safeParse(input ?? {});
+  // reportInput: an issue carries the value it refused, so a wrong type is told apart from a missing member.
+  const result = schema.safeParse(input ?? {}, { reportInput: true });
   if (result.success) {
     // What passed the schema is what gets stored: it must be something Postgres can store.
     const unstorable = unstorableMembers(result.data);
@@ -24,14 +25,21 @@ export function parseInput<S extends z.ZodType>(
     // An unknown field is named itself, not its parent object.
     issue.code === 'unrecognized_keys'
       ? issue.keys.map((key) => ({ field: [...issue.path, key].map(String).join('.'), message: 'is not a known field' }))
-      : [{ field: issue.path.length ? issue.path.map(String).join('.') : 'body', message: describe(issue) }],
+      : [{ field: issue.path.length ? issue.path.map(String).join('.') : 'body', message: describeIssue(issue) }],
   );
   throw InvalidRequest.forFields(problems, codeForField(problems[0].field));
 }
 
-function describe(issue: z.core.$ZodIssue): string {
-  if (issue.code === 'invalid_type' && issue.input === undefined) return 'is required';
-  return issue.message;
+/**
+ * An issue in the API's words. A wrong type is said as such, even where a schema's own message is
+ * written for the missing case; a repeated form or query parameter (an array where one value is
+ * expected) is named as repeated. Needs the issue's input (`reportInput: true`).
+ */
+export function describeIssue(issue: z.core.$ZodIssue): string {
+  if (issue.code !== 'invalid_type') return issue.message;
+  if (issue.input === undefined) return 'is required';
+  if (Array.isArray(issue.input) && issue.expected !== 'array') return `must be given once (a single ${issue.expected}), not repeated or a list`;
+  return `must be ${issue.expected === 'array' || issue.expected === 'object' ? 'an' : 'a'} ${issue.expected}, not ${issue.input === null ? 'null' : Array.isArray(issue.input) ? 'a list' : typeof issue.input}`;
 }
 
 // Printable text: no control characters, which hide or reorder content on an approver's screen: C0 except

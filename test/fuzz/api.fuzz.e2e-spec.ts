@@ -9,7 +9,6 @@ import {
   Fixtures,
   allowedChange,
   isDecision,
-  isTransportRefusal,
   knownClass,
   OpenApiDocument,
   operationsOf,
@@ -76,7 +75,6 @@ describe('the public API under fuzzed input', () => {
 
       const problems = new Map<string, { count: number; example: string }>();
       const known = new Map<string, { count: number; example: string }>();
-      const transport = new Map<string, { count: number; example: string }>();
       const lenient = new Map<string, number>();
       const statuses = new Map<string, number>();
       let sent = 0;
@@ -124,7 +122,6 @@ describe('the public API under fuzzed input', () => {
             const problem = responseProblem(req, plan.op, res);
             const cls = res.status >= 500 ? knownClass(req) : undefined;
             if (problem && cls && !STRICT) note(known, `${where}: ${res.status} (${cls})`, req.describe);
-            else if (problem && isTransportRefusal(res)) note(transport, `${res.status}: ${res.text.slice(0, 100)}`, req.describe);
             else if (problem) note(problems, `${where}: ${problem.split('\n')[0].slice(0, 100)}`, req.describe);
             if (req.lenient && res.status < 400) lenient.set(req.lenient, (lenient.get(req.lenient) ?? 0) + 1);
           }
@@ -148,7 +145,6 @@ describe('the public API under fuzzed input', () => {
       for (const [k, n] of statuses) byStatus.set(k.split(' ').pop()!, (byStatus.get(k.split(' ').pop()!) ?? 0) + n);
       out(`fuzz: statuses ${[...byStatus].sort().map(([s, n]) => `${s}×${n}`).join(' ')}`);
       for (const [kind, n] of lenient) out(`fuzz: accepted ${n}× a token that should be refused (known, issue 14): ${kind}`);
-      for (const [what, { count, example }] of transport) out(`fuzz: NOTE ${count}× ${what} (Node's header limit, before Fastify routes)\n      e.g. ${example.slice(0, 300)}`);
       for (const [what, { count, example }] of known) out(`fuzz: KNOWN ${count}× ${what}\n      e.g. ${example}`);
       for (const [what, { count, example }] of [...problems].slice(0, 40)) out(`fuzz: PROBLEM ${count}× ${what}\n      e.g. ${example.slice(0, 600)}`);
       expect([...problems.keys()]).toEqual([]);

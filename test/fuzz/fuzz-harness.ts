@@ -559,14 +559,6 @@ export function isDecision(res: Sent): boolean {
   return res.status === 403 && res.text.startsWith('{"verdict"');
 }
 
-/**
- * A request head past Node's 16 KiB limit is refused by Node's HTTP parser before Fastify routes
- * it, and Fastify's default client-error handler answers 431 in its own shape. Reported, not failed.
- */
-export function isTransportRefusal(res: Sent): boolean {
-  return res.status === 431;
-}
-
 /** What is wrong with a response, or undefined. */
 export function responseProblem(req: Built, op: Op, res: Sent): string | undefined {
   if (res.status === 0) return res.text;

@@ -1,4 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 
 /**
  * Fastify's `frameworkErrors`: what its router answers before any route, hook or filter runs
@@ -18,4 +20,29 @@ export function frameworkErrorReply(error: FastifyError, _request: FastifyReques
         ? 'a path segment is too long'
         : 'the request is malformed';
   void reply.status(status).header('cache-control', 'no-store').send({ error: 'invalid_request', error_description: description });
+}
+
+/** What Node's HTTP parser refused, in the API's words (the statuses Fastify's default handler uses). */
+const CLIENT_ERRORS: Record<string, { status: number; description: string }> = {
+  ERR_HTTP_REQUEST_TIMEOUT: { status: 408, description: 'the request did not arrive in time' },
+  HPE_HEADER_OVERFLOW: { status: 431, description: 'the request headers are too large' },
+};
+
+/**
+ * Fastify's `clientErrorHandler`: a request Node's parser refused before Fastify saw it (headers
+ * too large, a malformed request line, headers that never finished). Fastify's default answers in
+ * its own shape ({error, message, statusCode}); this answers as every other error of the API does.
+ * The connection is closed afterwards, as Node and Fastify do: its framing can no longer be trusted.
+ */
+export function clientErrorReply(error: Error & { code?: string }, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const { status, description } = CLIENT_ERRORS[error.code ?? ''] ?? { status: 400, description: 'the request is malformed HTTP' };
+  const body = JSON.stringify({ error: 'invalid_request', error_description: description });
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `Cache-Control: no-store\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
 }
