@@ -11,6 +11,7 @@ import { ToolCatalogue1764030000000 } from './1764030000000-tool-catalogue';
 import { PushSubscriptionsPerApprover1764045000000 } from './1764045000000-push-subscriptions-per-approver';
 import { ApprovalReevaluation1764050000000 } from './1764050000000-approval-reevaluation';
 import { PersonEntitlements1764060000000 } from './1764060000000-person-entitlements';
+import { PendingByCreation1764090000000 } from './1764090000000-pending-by-creation';
 
 /** Every migration, in order. Passed as classes so the same list works under jest and from dist/. */
 export const migrations = [
@@ -27,4 +28,5 @@ export const migrations = [
   PushSubscriptionsPerApprover1764045000000,
   ApprovalReevaluation1764050000000,
   PersonEntitlements1764060000000,
+  PendingByCreation1764090000000,
 ];

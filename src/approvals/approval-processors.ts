@@ -55,6 +55,6 @@ export class ReconcileProcessor extends QueueWorkerHost {
   }
 
   async process(): Promise<{ expiries: number; callbacks: number; notifications: number }> {
-    return this.reconciler.reconcile();
+    return this.reconciler.reconcile(this.reconciler.scheduledScope());
   }
 }

@@ -4,7 +4,7 @@ import { RedisConnections } from '../common/redis/redis.module';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { ApprovalJobs } from './approval-jobs.service';
 import { ApprovalRequest } from './approval-request.entity';
-import { ApproverRouting } from './approver-routing.port';
+import { ApproverRouting, ReconcileScope } from './approver-routing.port';
 
 const PAGE = 1000;
 /** Written before every full reconciliation; its absence means Redis lost its data since. */
@@ -71,11 +71,21 @@ export class ApprovalsReconciler implements OnApplicationBootstrap, BeforeApplic
     }
   }
 
-  async reconcile(): Promise<{ expiries: number; callbacks: number; notifications: number }> {
-    const expiries = await this.forEachPage(`r.status = 'pending'`, (page) => this.jobs.reviveExpiry(...page));
+  /** Every open request's jobs, or (the scheduled pass) only the scope's: see ReconcileScope. */
+  async reconcile(scope?: ReconcileScope): Promise<{ expiries: number; callbacks: number; notifications: number }> {
+    const pending = scope
+      ? `r.status = 'pending' AND (r.created_at > now() - make_interval(secs => ${scope.recentSeconds}) OR r.expires_at < now() - make_interval(secs => ${scope.graceSeconds}))`
+      : `r.status = 'pending'`;
+    const expiries = await this.forEachPage(pending, (page) => this.jobs.reviveExpiry(...page));
+    // Settled requests whose callback is owed are few and short-lived: always all of them.
     const callbacks = await this.forEachPage(`r.callback_state = 'pending'`, (page) => this.jobs.reviveCallback(...page));
-    const notifications = await this.routing.reconcile();
+    const notifications = await this.routing.reconcile(scope);
     return { expiries, callbacks, notifications };
+  }
+
+  /** What the scheduled pass covers: requests parked within three intervals (five minutes at least), work overdue by a minute. */
+  scheduledScope(): ReconcileScope {
+    return { recentSeconds: Math.max(300, 3 * this.config.RECONCILE_INTERVAL_SECONDS), graceSeconds: 60 };
   }
 
   /** The timer's check: has Redis lost its data since the last run? Then rebuild everything. */

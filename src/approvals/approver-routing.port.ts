@@ -52,6 +52,18 @@ export abstract class ApproverRouting {
   abstract admit(obligation: ApproverObligation): Promise<Admission>;
   /** Whether `approverId` is (still) a member of `group`: a link vouches for membership only when it was sent. */
   abstract isGroupMember(tenantId: string, group: string, approverId: string): Promise<boolean>;
-  /** Rebuilds from Postgres whatever notification jobs open requests still need; returns how many. */
-  abstract reconcile(): Promise<number>;
+  /** Rebuilds from Postgres whatever notification jobs open requests (all, or the scope's) still need; returns how many. */
+  abstract reconcile(scope?: ReconcileScope): Promise<number>;
+}
+
+/**
+ * Which open requests a reconciliation re-adds jobs for. Everything, at start-up and when Redis
+ * lost its data. The scheduled pass only looks at requests parked in the last `recentSeconds`
+ * (a process that died between commit and enqueue left them without jobs) and at those whose
+ * work is overdue by `graceSeconds` (a job that failed for good or was removed): Redis work in
+ * proportion to new requests, not to everything pending.
+ */
+export interface ReconcileScope {
+  recentSeconds: number;
+  graceSeconds: number;
 }

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { ApprovalRequest } from '../approvals/approval-request.entity';
-import { Admission, ApproverObligation, ApproverRouting } from '../approvals/approver-routing.port';
+import { Admission, ApproverObligation, ApproverRouting, ReconcileScope } from '../approvals/approver-routing.port';
 import { ApproverDirectory } from './directory/approver-directory.service';
 import { NotificationDelivery } from './notification-delivery.entity';
 import { NotificationJobs } from './notification-jobs.service';
@@ -47,8 +47,14 @@ export class NotificationRouting extends ApproverRouting {
    * (delayed for escalation and reminder), and a queued delivery of a pending request needs its
    * delivery job. Re-adding existing jobs is a no-op; finished ones are replaced.
    */
-  async reconcile(): Promise<number> {
+  async reconcile(scope?: ReconcileScope): Promise<number> {
     let count = 0;
+    // The scheduled pass: rounds of requests parked recently or whose round is overdue (initial rounds are always few).
+    const inScope = scope
+      ? `(r.notified_at IS NULL OR r.created_at > now() - make_interval(secs => ${scope.recentSeconds})` +
+        ` OR (r.escalated_at IS NULL AND r.created_at + make_interval(secs => r.escalate_after + ${scope.graceSeconds}) < now())` +
+        ` OR (r.reminded_at IS NULL AND r.created_at + make_interval(secs => r.remind_after + ${scope.graceSeconds}) < now()))`
+      : 'true';
     for (let after = ''; ; ) {
       const page = await this.dataSource.manager
         .createQueryBuilder(ApprovalRequest, 'r')
@@ -57,6 +63,7 @@ export class NotificationRouting extends ApproverRouting {
         .andWhere(
           `(r.notified_at IS NULL OR (r.escalate_after IS NOT NULL AND r.escalated_at IS NULL) OR (r.remind_after IS NOT NULL AND r.reminded_at IS NULL))`,
         )
+        .andWhere(inScope)
         .orderBy('r.id')
         .limit(PAGE)
         .getMany();

@@ -152,6 +152,39 @@ describe('recovery after a restart and after Redis lost its data', () => {
     }
   });
 
+  it('the scheduled pass re-adds jobs only for requests parked recently or whose work is overdue; the full one for all', async () => {
+    const env = await freshEnv();
+    const app = await env.start();
+    const [recent, old, overdue] = [await park(app, { expiresIn: 600 }), await park(app, { expiresIn: 600 }), await park(app, { expiresIn: 600 })];
+    // Parked an hour ago (expiring later), and two hours ago (expired two minutes ago): their jobs were lost one by one.
+    await sql(env.db.url, `UPDATE approval_requests SET created_at = now() - interval '1 hour' WHERE id = $1`, [old]);
+    await sql(env.db.url, `UPDATE approval_requests SET created_at = now() - interval '2 hours', expires_at = now() - interval '2 minutes' WHERE id = $1`, [overdue]);
+    const expiry = queue(env, ApprovalQueue.Expiry);
+    try {
+      for (const id of [recent, old, overdue]) await expiry.remove(expiryJobId(id));
+      const hasJob = async (id: string) => (await expiry.getJob(expiryJobId(id))) !== undefined;
+
+      const reconciler = app.app.get(ApprovalsReconciler);
+      expect(reconciler.scheduledScope()).toEqual({ recentSeconds: 300, graceSeconds: 60 });
+      expect(await reconciler.reconcile(reconciler.scheduledScope())).toMatchObject({ expiries: 2 });
+      expect({ recent: await hasJob(recent), old: await hasJob(old), overdue: await hasJob(overdue) }).toEqual({ recent: true, old: false, overdue: true });
+
+      // Reminders: the old request's round is owed once its reminder is overdue, not before.
+      await sql(env.db.url, `UPDATE approval_requests SET remind_after = 7200, reminded_at = NULL WHERE id = $1`, [old]);
+      expect(await reconciler.reconcile(reconciler.scheduledScope())).toMatchObject({ notifications: 0 });
+      await sql(env.db.url, `UPDATE approval_requests SET remind_after = 600 WHERE id = $1`, [old]);
+      expect(await reconciler.reconcile(reconciler.scheduledScope())).toMatchObject({ notifications: 1 });
+
+      // The overdue request's re-added job ran: it is expired now.
+      await eventually(async () => (await requestRow(env.db.url, overdue)).status === 'expired');
+      // Start-up and a Redis that lost its data still rebuild everything still pending.
+      expect(await reconciler.reconcile()).toMatchObject({ expiries: 2 });
+      expect(await hasJob(old)).toBe(true);
+    } finally {
+      await expiry.close();
+    }
+  });
+
   it('a decided request whose callback is pending but has no job is delivered after a restart', async () => {
     const env = await freshEnv();
     const p = '/recovery/orphaned';
