@@ -113,12 +113,12 @@ describe('CIBA clients', () => {
       expect(updated.body).toMatchObject({ client_name: 'Payments gateway (EU)', token_endpoint_auth_method: 'client_secret_post' });
       expect(updated.body).not.toHaveProperty('client_secret');
       expect((await list()).body.clients[0]).not.toHaveProperty('client_secret');
-      expect(JSON.stringify((await list()).body)).not.toContain('scrypt');
+      expect(JSON.stringify((await list()).body)).not.toMatch(/hmac-sha256|scrypt/);
 
       // Switching between the secret methods keeps the secret; the database holds only its hash.
       await expect(authenticate({ body: { client_id: 'gw-basic', client_secret: secret } })).resolves.toMatchObject({ clientId: 'gw-basic', tenantId: 'acme' });
       const [row] = await sql(env.db.url, `SELECT secret_hash FROM ciba_clients WHERE client_id = 'gw-basic'`);
-      expect(row.secret_hash).toMatch(/^scrypt\$/);
+      expect(row.secret_hash).toMatch(/^hmac-sha256\$/);
       expect(row.secret_hash).not.toContain(secret);
     });
 
@@ -247,7 +247,7 @@ describe('CIBA clients', () => {
       expect(events[0].data).toMatchObject({ token_endpoint_auth_method: 'client_secret_basic', secret_issued: true });
       expect(events[1].data).toMatchObject({ token_endpoint_auth_method: 'client_secret_post', secret_issued: false });
       expect(events[3].data.jwk_thumbprints).toEqual([expect.stringMatching(/^[A-Za-z0-9_-]{43}$/)]);
-      expect(JSON.stringify(events)).not.toMatch(/scrypt|client_secret"/);
+      expect(JSON.stringify(events)).not.toMatch(/hmac-sha256|scrypt|client_secret"/);
       expect(await sql(env.db.url, `SELECT type FROM audit_events WHERE tenant_id = 'globex' AND type LIKE 'ciba_client.%'`)).toEqual([]);
     });
 

@@ -43,7 +43,7 @@ export class CibaClientRegistry {
     const problems = registrationProblems(input, (url) => this.endpoints.problemWith(url));
     if (problems.length) throw InvalidRequest.forFields(problems);
     const usesSecret = SECRET_AUTH_METHODS.includes(input.token_endpoint_auth_method);
-    // Hashed before the transaction, so that no row lock is held while scrypt runs.
+    // Hashed before the transaction, so that no row lock is held while it runs.
     const fresh = usesSecret ? await newSecret() : undefined;
     const thumbprints = input.jwks ? await Promise.all(input.jwks.keys.map((k) => calculateJwkThumbprint(k))) : null;
     const columns = [

@@ -27,7 +27,7 @@ export class CibaClient {
   /** private_key_jwt: exactly one of jwks and jwksUri (RFC 7591 names on the wire). */
   @Column({ type: 'jsonb', nullable: true }) jwks: PublicJwkSet | null;
   @Column({ name: 'jwks_uri', type: 'text', nullable: true }) jwksUri: string | null;
-  /** client_secret_basic / client_secret_post: "scrypt$N$r$p$salt$hash", never the secret itself. */
+  /** client_secret_basic / client_secret_post: "hmac-sha256$salt$hash" (or an older "scrypt$…"), never the secret itself. */
   @Column({ name: 'secret_hash', type: 'text', nullable: true }) secretHash: string | null;
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt: Date;
   @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' }) updatedAt: Date;
