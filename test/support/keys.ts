@@ -53,6 +53,8 @@ export async function agentToken(
     audience?: string;
     /** Extra claims of an actor's own `act` claim (e.g. an upstream actor's agent_class, trust_level), by actor id. */
     actClaims?: Record<string, Record<string, unknown>>;
+    /** Extra top-level claims (e.g. the current actor's `operator`). */
+    claims?: Record<string, unknown>;
   },
   key?: JWK,
 ): Promise<string> {
@@ -63,7 +65,7 @@ export async function agentToken(
     (inner, sub) => ({ ...opts.actClaims?.[sub], sub, ...(inner ? { act: inner } : {}) }),
     undefined,
   );
-  return new SignJWT({ tenant: opts.tenant ?? 'acme', act, agent_class: opts.agentClass ?? 'assistant', trust_level: opts.trust ?? 'first_party_certified' })
+  return new SignJWT({ ...opts.claims, tenant: opts.tenant ?? 'acme', act, agent_class: opts.agentClass ?? 'assistant', trust_level: opts.trust ?? 'first_party_certified' })
     .setProtectedHeader({ alg: k.alg!, kid: k.kid })
     .setIssuer(opts.issuer ?? TEST_AGENT_ISSUER)
     .setAudience(opts.audience ?? 'countersign')
