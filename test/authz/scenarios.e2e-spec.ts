@@ -6,6 +6,7 @@
  */
 import { addApprovers } from '../support/directory';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { exportJWK, generateKeyPair, importJWK, JWK, SignJWT } from 'jose';
 import { call } from '../support/api';
 import { TestApp, testEnvironment, TestEnvironment } from '../support/app';
@@ -41,6 +42,8 @@ interface AgentOpts {
   issuer?: string;
   audience?: string;
   otherKey?: boolean;
+  /** Claims of an upstream actor's own act claim (agent_class, trust_level), by row-local actor name. */
+  actClaims?: Record<string, Record<string, unknown>>;
   /** A token built by hand (malformed, tampered, odd claims). */
   custom?: (ids: Ids) => Promise<string>;
 }
@@ -303,6 +306,34 @@ const ROWS: Row[] = [
     },
     envelope: { ...read('docs', 'read_document'), resource: { id: 'doc-1', classification: 'restricted' } },
     expect: { status: 403, verdict: 'deny', reasons: ['untrusted_agent_sensitive_data'] },
+  },
+  {
+    name: 'a certified agent reading confidential data for a third-party orchestrator upstream is denied: trust is judged over the whole chain',
+    grants: [{ agent: 'vendor-orch', tools: ['docs/*'] }, { agent: 'reader', tools: ['docs/*'], parent: 0 }],
+    agent: { actors: ['reader', 'vendor-orch'], trust: 'first_party_certified', actClaims: { 'vendor-orch': { agent_class: 'orchestration', trust_level: 'third_party' } } },
+    envelope: { ...read('docs', 'read_document'), resource: { id: 'doc-9', classification: 'confidential' } },
+    expect: { status: 403, verdict: 'deny', reasons: ['untrusted_agent_sensitive_data'], absent: ['granted_read'] },
+  },
+  {
+    name: 'an upstream actor whose act claim states no trust counts as third party on restricted data',
+    grants: [{ agent: 'anon-orch', tools: ['docs/*'] }, { agent: 'reader', tools: ['docs/*'], parent: 0 }],
+    agent: { actors: ['reader', 'anon-orch'], trust: 'first_party_certified' },
+    envelope: { ...read('docs', 'read_document'), resource: { id: 'doc-1', classification: 'restricted' } },
+    expect: { status: 403, verdict: 'deny', reasons: ['untrusted_agent_sensitive_data'] },
+  },
+  {
+    name: 'the same certified agent behind a first-party orchestrator reads the confidential document, with a sampled review',
+    grants: [{ agent: 'own-orch', tools: ['docs/*'] }, { agent: 'reader', tools: ['docs/*'], parent: 0 }],
+    agent: { actors: ['reader', 'own-orch'], trust: 'first_party_certified', actClaims: { 'own-orch': { agent_class: 'orchestration', trust_level: 'first_party_certified' } } },
+    envelope: { ...read('docs', 'read_document'), resource: { id: 'doc-9', classification: 'confidential' } },
+    expect: { status: 200, verdict: 'allow', reasons: ['granted_read', 'sensitive_read_sampled'], obligations: [{ type: 'sampled_review', rate: 0.1 }] },
+  },
+  {
+    name: 'a third-party orchestrator upstream on internal data is allowed',
+    grants: [{ agent: 'vendor-orch', tools: ['docs/*'] }, { agent: 'reader', tools: ['docs/*'], parent: 0 }],
+    agent: { actors: ['reader', 'vendor-orch'], trust: 'first_party_certified', actClaims: { 'vendor-orch': { agent_class: 'orchestration', trust_level: 'third_party' } } },
+    envelope: { ...read('docs', 'read_document'), resource: { id: 'doc-2', classification: 'internal' } },
+    expect: { status: 200, verdict: 'allow', reasons: ['granted_read'], absent: ['untrusted_agent_sensitive_data'] },
   },
   {
     name: 'a third-party agent reading public data is allowed',
@@ -776,6 +807,39 @@ const ROWS: Row[] = [
   },
 ];
 
+/** DESIGN.md's "examples the engine must get right", each with the rows that pin it on the starter set. */
+const DESIGN_EXAMPLES: Record<string, string[]> = {
+  'a scheduling agent reads calendars; exporting all executive calendars externally is denied though it holds calendar:read': [
+    'a scheduling agent granted calendar/* reads calendars and is allowed',
+    'the same scheduling agent exporting all executive calendars to an external endpoint is denied as a bulk external export',
+  ],
+  'a payment below the threshold runs; above it the same tool needs in-session approval': [
+    'a payment agent transferring 500 is allowed below the approval threshold',
+    'a payment agent transferring 25000 is parked for the delegator and finance with the approval obligation',
+    'a payment of exactly the threshold (10000) needs approval',
+  ],
+  "the delegating user's access revoked: the next call is denied (within a second on every instance: revocation.e2e-spec.ts)": [
+    'a revoked delegation is denied with delegation_revoked',
+  ],
+  'a third-party agent is denied on confidential data a certified first-party agent may read': [
+    'a third-party agent reading confidential data is denied as untrusted on sensitive data',
+    'a first_party_certified agent reading the same confidential data is allowed, with a sampled review',
+    'a certified agent reading confidential data for a third-party orchestrator upstream is denied: trust is judged over the whole chain',
+  ],
+  'an action that does not match the stated intent is denied or stepped up': [
+    'an agent whose intent is to summarize but who calls an export tool is denied as an intent mismatch',
+    'an agent stating a read intent but calling a payment tool is denied as an intent mismatch',
+  ],
+  'the user holds delete_order but the agent was never granted it: denied (the intersection)': [
+    'the user holds delete_order but the agent was granted only orders/read_order, so delete is denied as not delegated',
+  ],
+  'every hop narrows; a sub-agent never gets more than its parent; the originating human never changes': [
+    'in the chain human→A→B→C (A orders/*, B orders/read_order) C deleting an order is denied',
+    "even a forged wide grant B→C (orders/*) written straight to the table cannot widen the chain past B's read_order",
+    'a delegation from another human does not let the agent act for this human',
+  ],
+};
+
 describe('POST /v1/authorize scenarios (starter policy set)', () => {
   let env: TestEnvironment;
   let api: TestApp;
@@ -797,6 +861,17 @@ describe('POST /v1/authorize scenarios (starter policy set)', () => {
   it('has at least 40 scenarios with unique names', () => {
     expect(ROWS.length).toBeGreaterThanOrEqual(40);
     expect(new Set(ROWS.map((r) => r.name)).size).toBe(ROWS.length);
+  });
+
+  it('encodes every example from the field in DESIGN.md on the starter set, each by rows of this table (revocation across instances: revocation.e2e-spec.ts)', () => {
+    const names = new Set(ROWS.map((r) => r.name));
+    const missing = Object.entries(DESIGN_EXAMPLES).flatMap(([example, rows]) => rows.filter((n) => !names.has(n)).map((n) => `${example}: ${n}`));
+    expect(missing).toEqual([]);
+    // The revocation example is pinned across two instances by its own file, which runs on the starter set too.
+    const revocation = readFileSync(join(__dirname, 'revocation.e2e-spec.ts'), 'utf8');
+    expect(revocation).toContain('denies the next decisions on instance B within a second');
+    expect(revocation).toContain('is rejected by the revoke');
+    expect(revocation).not.toContain("'/v1/policies'");
   });
 
   async function grantAll(row: Row, ids: Ids): Promise<string[]> {
@@ -851,6 +926,7 @@ describe('POST /v1/authorize scenarios (starter policy set)', () => {
         expiresIn: a.expiresIn,
         issuer: a.issuer,
         audience: a.audience,
+        actClaims: a.actClaims && Object.fromEntries(Object.entries(a.actClaims).map(([name, claims]) => [ids.agent(name), claims])),
       },
       a.otherKey ? otherKey : undefined,
     );

@@ -8,7 +8,11 @@ import { TimeFacts } from './decision-time';
  * only to policy sets that can reach them (entities.ts, reachesEntities).
  *
  * Only ever ADD to this schema: published policy sets are re-validated against it when they are
- * activated and when a catalogue changes.
+ * activated and when a catalogue changes. The flat facts that the richer members now say better
+ * (`amount`/`has_amount` beside a catalogued tool's typed `input`, `session_calls` beside
+ * `velocity`, `hour_of_day` beside `time`, `human` beside `user`, `trust_level` beside the
+ * principal's attribute) stay for the sets written against them: no policy set is migrated, and
+ * the starter set still reads `amount` (it must work for tenants without a catalogue).
  */
 export const CEDAR_SCHEMA = `
 type WallClock = { zone: String, date: String, hour: Long, minute: Long, minute_of_day: Long, weekday: Long };

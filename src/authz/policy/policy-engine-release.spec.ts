@@ -1,4 +1,5 @@
 import { CallFacts } from './cedar-schema';
+import { timeFacts } from './decision-time';
 import { PolicyEngine } from './policy-engine';
 import { STARTER_POLICIES } from './starter-policies';
 
@@ -21,6 +22,7 @@ const READ: CallFacts = {
   intent_category: 'read', action_category: 'read', server: 'calendar', tool: 'list_events', resource_id: 'cal-alice', resource_type: 'calendar',
   resource_classification: 'internal', environment: 'production', amount: null, external_destination: false, bulk: false, reason_given: false,
   session_calls: 1, prior_denials: 0, prior_step_ups: 0, hour_of_day: 10, gateway_signals: [],
+  time: timeFacts(new Date('2026-12-07T10:00:00Z'), 'UTC'), network: '', velocity: { last_60s: 1, last_300s: 1, last_3600s: 1 },
 };
 
 function compile(policies: Record<string, string>): PolicyEngine {

@@ -48,6 +48,13 @@ const BASELINE: CallFacts = {
 };
 
 // Fact fragments the rows combine.
+/** n calls of this session in the last 5 minutes (the starter set's velocity window) and in its session window. */
+const calls = (n: number): Partial<CallFacts> => ({ session_calls: n, velocity: { last_60s: 1, last_300s: n, last_3600s: n } });
+/** One actor upstream of the current one, of the given trust. */
+const upstream = (trust_level: string): Partial<CallFacts> => ({
+  chain_length: 2,
+  upstream: [{ id: 'spiffe://acme.example/agents/orchestrator', agent_class: 'orchestration', trust_level, operator: '' }],
+});
 const exportCalendars: Partial<CallFacts> = { tool: 'export_calendars', intent_category: 'export', action_category: 'export' };
 const payment = (amount: number | null): Partial<CallFacts> => ({
   server: 'payments',
@@ -149,13 +156,13 @@ const scenarios: Scenario[] = [
   { name: 'a large payment by an agent never granted the payment tool is denied, not sent to approval', facts: { ...payment(250_000), granted: false }, verdict: 'deny', reasons: ['not_delegated'] },
   {
     name: 'a small payment in a session of 101 calls is stepped up to the delegator',
-    facts: { ...payment(50), session_calls: 101 },
+    facts: { ...payment(50), ...calls(101) },
     verdict: 'allow_with_obligations', reasons: ['payment_below_threshold', 'high_velocity'],
     approval: { approvers: ['delegator'], quorum: 1, reason_required: false, binding_message: 'Unusual activity in this session' },
   },
   {
     name: 'a large payment in a noisy session from a new device keeps the finance approval and its message',
-    facts: { ...payment(250_000), session_calls: 500, gateway_signals: ['new_device'] },
+    facts: { ...payment(250_000), ...calls(500), gateway_signals: ['new_device'] },
     verdict: 'allow_with_obligations', reasons: ['payment_above_threshold', 'high_velocity', 'new_device'], approval: FINANCE_APPROVAL,
   },
   { name: 'a small payment from a new device needs the delegator', facts: { ...payment(50), gateway_signals: ['new_device'] }, verdict: 'allow_with_obligations', reasons: ['payment_below_threshold', 'new_device'], approval: { approvers: ['delegator'] } },
@@ -163,6 +170,16 @@ const scenarios: Scenario[] = [
   // Trust and classification (DESIGN.md: third party).
   { name: 'a third-party agent reading confidential data is denied', facts: { trust_level: 'third_party', resource_classification: 'confidential' }, verdict: 'deny', reasons: ['untrusted_agent_sensitive_data'] },
   { name: 'an agent of unknown provenance reading restricted data is denied', facts: { trust_level: 'unknown', resource_classification: 'restricted' }, verdict: 'deny', reasons: ['untrusted_agent_sensitive_data'] },
+  {
+    name: 'a certified agent with a third-party actor upstream reading confidential data is denied (trust over the whole chain)',
+    facts: { ...upstream('third_party'), resource_classification: 'confidential' }, verdict: 'deny', reasons: ['untrusted_agent_sensitive_data'], notReasons: ['granted_read'],
+  },
+  { name: 'an upstream actor of unknown trust counts as third party on PII', facts: { ...upstream('unknown'), resource_classification: 'pii' }, verdict: 'deny', reasons: ['untrusted_agent_sensitive_data'] },
+  {
+    name: 'a certified agent behind a first-party orchestrator reads confidential data, sampled',
+    facts: { ...upstream('first_party_certified'), resource_classification: 'confidential' }, verdict: 'allow', reasons: ['granted_read', 'sensitive_read_sampled'], sampledReview: 0.1,
+  },
+  { name: 'a third-party actor upstream on internal data changes nothing', facts: upstream('third_party'), verdict: 'allow', reasons: ['granted_read'], notReasons: ['untrusted_agent_sensitive_data'] },
   { name: 'an agent of unknown provenance reading personal data is denied', facts: { trust_level: 'unknown', resource_classification: 'pii' }, verdict: 'deny', reasons: ['untrusted_agent_sensitive_data'] },
   { name: 'a third-party agent writing confidential data is denied', facts: { ...write, trust_level: 'third_party', resource_classification: 'confidential' }, verdict: 'deny', reasons: ['untrusted_agent_sensitive_data'] },
   { name: 'a certified first-party agent may read the confidential data a third party may not', facts: { resource_classification: 'confidential' }, verdict: 'allow', reasons: ['granted_read', 'sensitive_read_sampled'], sampledReview: 0.1 },
@@ -193,16 +210,20 @@ const scenarios: Scenario[] = [
   { name: 'an admin action without a reason is denied', facts: admin, verdict: 'deny', reasons: ['reason_required'], notReasons: ['admin_action'] },
 
   // Velocity step-ups.
-  { name: 'a write in a session of 101 calls is stepped up to the delegator', facts: { ...write, session_calls: 101 }, verdict: 'allow_with_obligations', reasons: ['granted_write', 'high_velocity'], approval: { approvers: ['delegator'], quorum: 1 } },
+  { name: 'a write in a session of 101 calls is stepped up to the delegator', facts: { ...write, ...calls(101) }, verdict: 'allow_with_obligations', reasons: ['granted_write', 'high_velocity'], approval: { approvers: ['delegator'], quorum: 1 } },
   { name: 'a write after three denials in the session is stepped up', facts: { ...write, prior_denials: 3 }, verdict: 'allow_with_obligations', reasons: ['granted_write', 'high_velocity'] },
-  { name: 'a write at 100 calls and two denials is not stepped up', facts: { ...write, session_calls: 100, prior_denials: 2 }, verdict: 'allow', reasons: ['granted_write'], notReasons: ['high_velocity'], approval: 'none' },
+  {
+    name: 'velocity is the last 5 minutes, whatever SESSION_WINDOW_SECONDS counts: 500 calls in a longer session window but 3 in 5 minutes is not stepped up',
+    facts: { ...write, session_calls: 500, velocity: { last_60s: 1, last_300s: 3, last_3600s: 500 } }, verdict: 'allow', reasons: ['granted_write'], notReasons: ['high_velocity'], approval: 'none',
+  },
+  { name: 'a write at 100 calls and two denials is not stepped up', facts: { ...write, ...calls(100), prior_denials: 2 }, verdict: 'allow', reasons: ['granted_write'], notReasons: ['high_velocity'], approval: 'none' },
   { name: 'high velocity steps up even a read', facts: { prior_denials: 3 }, verdict: 'allow_with_obligations', reasons: ['granted_read', 'high_velocity'] },
   {
     name: 'a step-up alone never permits: an action nothing permits in a noisy session is denied',
-    facts: { action_category: 'unknown', intent_category: 'unknown', session_calls: 101, prior_denials: 3 },
+    facts: { action_category: 'unknown', intent_category: 'unknown', ...calls(101), prior_denials: 3 },
     verdict: 'deny', reasons: ['no_permit'], notReasons: ['high_velocity'], approval: 'none',
   },
-  { name: 'a step-up alone never permits: an ungranted call in a noisy session is denied', facts: { ...write, granted: false, session_calls: 500 }, verdict: 'deny', reasons: ['not_delegated'], notReasons: ['high_velocity'] },
+  { name: 'a step-up alone never permits: an ungranted call in a noisy session is denied', facts: { ...write, granted: false, ...calls(500) }, verdict: 'deny', reasons: ['not_delegated'], notReasons: ['high_velocity'] },
 
   // Gateway signals.
   { name: 'a write from a new device needs the delegator', facts: { ...write, gateway_signals: ['new_device'] }, verdict: 'allow_with_obligations', reasons: ['granted_write', 'new_device'], approval: { approvers: ['delegator'], quorum: 1 } },
@@ -226,7 +247,7 @@ const scenarios: Scenario[] = [
   { name: 'a read of internal data is not sampled', facts: {}, verdict: 'allow', reasons: ['granted_read'], sampledReview: 'none' },
   {
     name: 'a sensitive read in a noisy session carries both the approval and the sampled review',
-    facts: { resource_classification: 'pii', session_calls: 200 }, verdict: 'allow_with_obligations', reasons: ['granted_read', 'high_velocity', 'sensitive_read_sampled'],
+    facts: { resource_classification: 'pii', ...calls(200) }, verdict: 'allow_with_obligations', reasons: ['granted_read', 'high_velocity', 'sensitive_read_sampled'],
     approval: { approvers: ['delegator'] }, sampledReview: 0.1,
   },
 
@@ -279,7 +300,7 @@ describe('the starter policy set, scenario by scenario', () => {
   });
 
   it('gives the same decision, in the same order, every time for the same facts', () => {
-    const facts: CallFacts = { ...BASELINE, ...payment(250_000), session_calls: 500, gateway_signals: ['new_device'] };
+    const facts: CallFacts = { ...BASELINE, ...payment(250_000), ...calls(500), gateway_signals: ['new_device'] };
     const first = starter.evaluate(facts);
     for (let i = 0; i < 50; i++) expect(starter.evaluate(facts)).toEqual(first);
     expect(first.determining_policies).toEqual([...first.determining_policies].sort());

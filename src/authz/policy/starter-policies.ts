@@ -1,6 +1,23 @@
 /**
  * The starter policy set: in force for a tenant until it activates a version of its own, and
  * the encoding of DESIGN.md's examples from the field. Documented in the README.
+ *
+ * Written on the richer model where it says the rule better, and no further:
+ * - trust is judged over the whole chain (`context.chain_has_third_party`): a certified agent
+ *   fed by a third-party orchestrator is as untrusted on sensitive data as a third-party agent;
+ * - velocity is a named window (`context.velocity.last_300s`), not `session_calls`, whose window
+ *   is a deployment setting (SESSION_WINDOW_SECONDS);
+ * - approvers are groups of the directory (`group:finance`, `group:security`), never member lists.
+ * What stays on the flat facts, on purpose:
+ * - the payment threshold reads `context.amount` (the call's `amount` argument), not a tool's
+ *   typed `context.input`: the starter set is in force for tenants with no catalogue, where no
+ *   tool action and no `input` exist, and it cannot know which tool of a tenant pays or what its
+ *   input is called. A tenant with a catalogue writes `context.input.amount` in its own set.
+ * - nothing reads an entity (`principal`, `resource`, `context.user`, `context.chain`, `in`):
+ *   the chain is read through its precomputed summary, so the starter set is still evaluated
+ *   without entities, at its old cost (policy/entities.ts, reachesEntities).
+ * The flat facts (`amount`, `session_calls`, `hour_of_day`, …) stay in the schema: sets written
+ * against them keep validating and evaluating unchanged.
  */
 export const PAYMENT_APPROVAL_THRESHOLD = 10_000;
 
@@ -13,7 +30,7 @@ forbid (principal, action == Action::"call_tool", resource) when { !context.gran
 
   'forbid-untrusted-agent-on-sensitive-data': `@reason("untrusted_agent_sensitive_data")
 forbid (principal, action == Action::"call_tool", resource)
-when { ["third_party", "unknown"].contains(context.trust_level) && ${SENSITIVE}.contains(context.resource_classification) };`,
+when { (["third_party", "unknown"].contains(context.trust_level) || context.chain_has_third_party) && ${SENSITIVE}.contains(context.resource_classification) };`,
 
   'forbid-bulk-external-export': `@reason("bulk_external_export")
 forbid (principal, action == Action::"call_tool", resource)
@@ -25,7 +42,7 @@ when { ["read", "search", "summarize"].contains(context.intent_category) && ["ex
 
   'forbid-blocked-signal': `@reason("gateway_signal_blocked")
 forbid (principal, action == Action::"call_tool", resource)
-when { context.gateway_signals.contains("malware_suspected") || context.gateway_signals.contains("credential_leak") };`,
+when { context.gateway_signals.containsAny(["malware_suspected", "credential_leak"]) };`,
 
   'forbid-export-without-reason': `@reason("reason_required")
 forbid (principal, action == Action::"call_tool", resource)
@@ -87,7 +104,7 @@ when { context.granted && context.action_category == "admin" };`,
 @approvers("delegator")
 @binding_message("Unusual activity in this session")
 permit (principal, action == Action::"call_tool", resource)
-when { context.session_calls > 100 || context.prior_denials >= 3 };`,
+when { context.velocity.last_300s > 100 || context.prior_denials >= 3 };`,
 
   'step-up-new-device': `@reason("new_device")
 @step_up("true")
