@@ -113,10 +113,34 @@ describe('the verdict → an AuthZEN Decision', () => {
           interval: 5,
           approvers: ['delegator'],
           quorum: 1,
+          approver_sets: [{ approvers: ['delegator'], quorum: 1, independent_approvers: false }],
           status_endpoint: 'https://pdp.example/v1/approvals/ar_1',
           token_endpoint: 'https://pdp.example/v1/approvals/ar_1/token',
         },
       },
     ]);
+  });
+
+  it('lists every approver set of a parked call (conjunctive obligations), with everyone who may approve and the sum of the quorums', () => {
+    const parked = result({
+      verdict: 'allow_with_obligations',
+      reasons: ['payment_over_threshold', 'payment_over_treasury_threshold'],
+      obligations: [
+        { type: 'human_approval', approvers: ['group:finance'], quorum: 1, reason_required: false, independent_approvers: true, binding_message: 'Pay' },
+        { type: 'human_approval', approvers: ['group:treasury', 'user:carol'], quorum: 2, reason_required: false, independent_approvers: true },
+        { type: 'sampled_review', rate: 0.1 },
+      ],
+      approval: { auth_req_id: 'ar_2', expires_in: 900, interval: 1 },
+    });
+    const [stepUp] = toDecision(parked, { baseUrl: 'https://pdp.example' }).context?.obligations as { properties: Record<string, unknown> }[];
+    expect(stepUp.properties).toMatchObject({
+      approvers: ['group:finance', 'group:treasury', 'user:carol'],
+      quorum: 3,
+      binding_message: 'Pay',
+      approver_sets: [
+        { approvers: ['group:finance'], quorum: 1, independent_approvers: true },
+        { approvers: ['group:treasury', 'user:carol'], quorum: 2, independent_approvers: true },
+      ],
+    });
   });
 });

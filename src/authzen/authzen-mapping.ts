@@ -105,15 +105,17 @@ export interface ApprovalLinks {
 
 /**
  * allow → `{decision: true}`; deny → false with reasons for admins and users (§5.5.2, example 1)
- * and the reason codes; a call parked for approval → false with one `step-up` obligation per
- * approval (Obligations Profile §3, §5.1) carrying the CIBA handle a PEP waits on and redeems.
+ * and the reason codes; a call parked for approval → false with one `step-up` obligation (Obligations
+ * Profile §3, §5.1) for the one parked request, carrying the CIBA handle a PEP waits on and redeems
+ * and every approver set the request must satisfy.
  */
 export function toDecision(result: AuthorizationResult, links: ApprovalLinks): AuthZenDecision {
   if (result.verdict === 'allow') return { decision: true };
   const base = { decision_id: result.decision_id, policy: result.policy, reasons: result.reasons };
   const approval = result.approval;
-  const obligation = result.obligations.find((o): o is HumanApprovalObligation => o.type === 'human_approval');
-  if (result.verdict === 'allow_with_obligations' && approval && obligation) {
+  // Conjunctive: one parked request (one auth_req_id) holds every approval as its own approver set.
+  const sets = result.obligations.filter((o): o is HumanApprovalObligation => o.type === 'human_approval');
+  if (result.verdict === 'allow_with_obligations' && approval && sets.length) {
     const url = `${links.baseUrl.replace(/\/+$/, '')}/v1/approvals/${approval.auth_req_id}`;
     return {
       decision: false,
@@ -128,9 +130,12 @@ export function toDecision(result: AuthorizationResult, links: ApprovalLinks): A
               auth_req_id: approval.auth_req_id,
               expires_in: approval.expires_in,
               interval: approval.interval,
-              approvers: obligation.approvers,
-              quorum: obligation.quorum,
-              binding_message: obligation.binding_message,
+              // As the approval view: everyone who may approve, and the fewest approvals that can do it (the sets' sum).
+              approvers: [...new Set(sets.flatMap((o) => o.approvers))],
+              quorum: sets.reduce((n, o) => n + o.quorum, 0),
+              // Each set must reach its own quorum.
+              approver_sets: sets.map((o) => ({ approvers: o.approvers, quorum: o.quorum, independent_approvers: o.independent_approvers })),
+              binding_message: sets.find((o) => o.binding_message)?.binding_message,
               status_endpoint: url,
               token_endpoint: `${url}/token`,
             }),

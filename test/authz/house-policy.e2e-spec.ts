@@ -567,8 +567,10 @@ describe('a house policy, scenario by scenario, through /v1/authorize and AuthZE
       const [stepUp] = obligations;
       expect(stepUp).toMatchObject({ type: 'step-up', id: stepUp.properties.auth_req_id, properties: { acr_value: 'urn:countersign:acr:human-approval' } });
       const approvals = expected.filter((o) => !o.startsWith('sampled'));
-      // Its approvers and quorum are the first approval's (expires_in is the request's: the shortest of all).
-      expect(`${stepUp.properties.approvers.join(',')} q${stepUp.properties.quorum}`).toBe(approvals[0].split(' ').slice(0, 2).join(' '));
+      // Every approver set, each with its own quorum and independence (expires_in is the request's: the shortest of all).
+      const withoutExpiry = (o: string) => o.replace(/ \d+s/, '');
+      expect(stepUp.properties.approver_sets.map(summary)).toEqual(approvals.map(withoutExpiry));
+      expect(stepUp.properties.quorum).toBe(stepUp.properties.approver_sets.reduce((n: number, a: { quorum: number }) => n + a.quorum, 0));
       const parked = await call(api.url, 'GET', `/v1/approvals/${stepUp.properties.auth_req_id}`, { token: gateway });
       expect(parked.body).toMatchObject({ status: 'pending', delegator_id: IDENTITIES[row.call.as].human, tool_call: { tool: row.call.tool.split('/')[1] } });
     });

@@ -146,6 +146,7 @@ describe('AuthZEN Authorization API 1.0', () => {
           interval: 1,
           approvers: ['delegator', 'group:finance'],
           quorum: 1,
+          approver_sets: [{ approvers: ['delegator', 'group:finance'], quorum: 1, independent_approvers: false }],
           binding_message: 'Payment at or above the approval threshold',
           status_endpoint: base,
           token_endpoint: `${base}/token`,
