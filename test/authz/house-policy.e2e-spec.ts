@@ -9,7 +9,9 @@
  * chosen so that its wall clock reads 12:xx now (no midnight within reach), the change window is
  * placed 10 to 40 minutes ahead of the test's start, and the skew allowed is an hour. Velocity
  * rows build their session's history first (calls, or calls written where the service counts
- * them, at a chosen age). Each row and each face has its own MCP session.
+ * them, at a chosen age). Each row and each face has its own MCP session. The window's weekday is
+ * today's on the tenant's clock: another weekday lies beyond any skew the service allows (an hour),
+ * so "the same minute on a closed day" is left to decision-time.spec.ts and context-facts.e2e-spec.ts.
  *
  * Rows to add when the concurrent branches land: a disabled human (`human_disabled`) asking for
  * a small transfer; a call to crm/lookup_customer once the catalogue is closed

@@ -315,11 +315,11 @@ const ROWS: Row[] = [
     expect: { status: 403, verdict: 'deny', reasons: ['untrusted_agent_sensitive_data'], absent: ['granted_read'] },
   },
   {
-    name: 'an upstream actor whose act claim states no trust counts as third party on restricted data',
+    name: 'an upstream actor whose act claim states no trust is not counted as third party (nested act claims rarely carry it): restricted data is read, sampled',
     grants: [{ agent: 'anon-orch', tools: ['docs/*'] }, { agent: 'reader', tools: ['docs/*'], parent: 0 }],
     agent: { actors: ['reader', 'anon-orch'], trust: 'first_party_certified' },
     envelope: { ...read('docs', 'read_document'), resource: { id: 'doc-1', classification: 'restricted' } },
-    expect: { status: 403, verdict: 'deny', reasons: ['untrusted_agent_sensitive_data'] },
+    expect: { status: 200, verdict: 'allow', reasons: ['granted_read', 'sensitive_read_sampled'], absent: ['untrusted_agent_sensitive_data'] },
   },
   {
     name: 'the same certified agent behind a first-party orchestrator reads the confidential document, with a sampled review',

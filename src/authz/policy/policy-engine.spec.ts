@@ -174,7 +174,10 @@ const scenarios: Scenario[] = [
     name: 'a certified agent with a third-party actor upstream reading confidential data is denied (trust over the whole chain)',
     facts: { ...upstream('third_party'), resource_classification: 'confidential' }, verdict: 'deny', reasons: ['untrusted_agent_sensitive_data'], notReasons: ['granted_read'],
   },
-  { name: 'an upstream actor of unknown trust counts as third party on PII', facts: { ...upstream('unknown'), resource_classification: 'pii' }, verdict: 'deny', reasons: ['untrusted_agent_sensitive_data'] },
+  {
+    name: 'an upstream actor whose act claim states no trust is not counted (nested act claims rarely carry it): a certified agent reads PII, sampled',
+    facts: { ...upstream('unknown'), resource_classification: 'pii' }, verdict: 'allow', reasons: ['granted_read', 'sensitive_read_sampled'], notReasons: ['untrusted_agent_sensitive_data'],
+  },
   {
     name: 'a certified agent behind a first-party orchestrator reads confidential data, sampled',
     facts: { ...upstream('first_party_certified'), resource_classification: 'confidential' }, verdict: 'allow', reasons: ['granted_read', 'sensitive_read_sampled'], sampledReview: 0.1,

@@ -3,8 +3,13 @@
  * the encoding of DESIGN.md's examples from the field. Documented in the README.
  *
  * Written on the richer model where it says the rule better, and no further:
- * - trust is judged over the whole chain (`context.chain_has_third_party`): a certified agent
- *   fed by a third-party orchestrator is as untrusted on sensitive data as a third-party agent;
+ * - trust is judged over the whole chain: a certified agent fed by an orchestrator its act claim
+ *   declares third party (`context.chain_trust_levels`) is as untrusted on sensitive data as a
+ *   third-party agent. An upstream actor whose act claim states no trust is not counted here
+ *   (`context.chain_has_third_party` would count it): RFC 8693 nested act claims usually carry
+ *   only `sub`, and counting them would deny every delegated chain on sensitive data for tenants
+ *   whose issuer does not annotate them. The current actor's own unstated trust still denies.
+ *   A tenant that wants upstream "unknown" to deny writes `context.chain_has_third_party`;
  * - velocity is a named window (`context.velocity.last_300s`), not `session_calls`, whose window
  *   is a deployment setting (SESSION_WINDOW_SECONDS);
  * - approvers are groups of the directory (`group:finance`, `group:security`), never member lists.
@@ -30,7 +35,7 @@ forbid (principal, action == Action::"call_tool", resource) when { !context.gran
 
   'forbid-untrusted-agent-on-sensitive-data': `@reason("untrusted_agent_sensitive_data")
 forbid (principal, action == Action::"call_tool", resource)
-when { (["third_party", "unknown"].contains(context.trust_level) || context.chain_has_third_party) && ${SENSITIVE}.contains(context.resource_classification) };`,
+when { (["third_party", "unknown"].contains(context.trust_level) || context.chain_trust_levels.contains("third_party")) && ${SENSITIVE}.contains(context.resource_classification) };`,
 
   'forbid-bulk-external-export': `@reason("bulk_external_export")
 forbid (principal, action == Action::"call_tool", resource)
