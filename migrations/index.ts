@@ -11,6 +11,7 @@ import { ToolCatalogue1764030000000 } from './1764030000000-tool-catalogue';
 import { PushSubscriptionsPerApprover1764045000000 } from './1764045000000-push-subscriptions-per-approver';
 import { ApprovalReevaluation1764050000000 } from './1764050000000-approval-reevaluation';
 import { PersonEntitlements1764060000000 } from './1764060000000-person-entitlements';
+import { PersonStatus1764066000000 } from './1764066000000-person-status';
 import { PendingByCreation1764090000000 } from './1764090000000-pending-by-creation';
 
 /** Every migration, in order. Passed as classes so the same list works under jest and from dist/. */
@@ -28,5 +29,6 @@ export const migrations = [
   PushSubscriptionsPerApprover1764045000000,
   ApprovalReevaluation1764050000000,
   PersonEntitlements1764060000000,
+  PersonStatus1764066000000,
   PendingByCreation1764090000000,
 ];

@@ -52,6 +52,8 @@ export abstract class ApproverRouting {
   abstract admit(obligation: ApproverObligation): Promise<Admission>;
   /** Whether `approverId` is (still) a member of `group`: a link vouches for membership only when it was sent. */
   abstract isGroupMember(tenantId: string, group: string, approverId: string): Promise<boolean>;
+  /** Whether the directory has disabled this person (who may then not vote), read now, not from a cache. */
+  abstract isDisabled(tenantId: string, approverId: string): Promise<boolean>;
   /** Rebuilds from Postgres whatever notification jobs open requests (all, or the scope's) still need; returns how many. */
   abstract reconcile(scope?: ReconcileScope): Promise<number>;
 }

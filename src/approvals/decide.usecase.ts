@@ -96,6 +96,10 @@ export class DecideApproval {
       if (request.status !== 'pending') return { closed: request.status };
       const problem = ineligibility(request, approver);
       if (problem) throw new Forbidden(problem);
+      // A link outlives the person's standing: one the directory has disabled since it was sent may not vote.
+      if (await this.routing.isDisabled(request.tenantId, approver.approverId)) {
+        throw new Forbidden(`${approver.approverId} is disabled in the approver directory and may not vote`);
+      }
       // The sets this vote can count in; group membership is checked again now, since the link
       // vouched for it only when it was sent.
       const eligible = await eligibleSets(

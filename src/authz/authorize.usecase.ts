@@ -16,11 +16,11 @@ import { AgentIdentity, AgentIdentityVerifier } from './agent-identity.verifier'
 import { AuthorizeInput } from './authorize.command';
 import { amountOf, hasExternalDestination, isBulk } from './call-facts';
 import { toolAction } from './catalogue/tenant-schema';
-import { catalogueCall } from './catalogue/tool-call';
+import { catalogueCall, outsideCatalogue } from './catalogue/tool-call';
 import { Delegations } from './delegations/delegations.service';
 import { UserDirectory } from './people/user-directory.port';
 import { ActivePolicy, PolicyStore } from './policies/policy-store.service';
-import { CallFacts } from './policy/cedar-schema';
+import { CallFacts, UserFacts } from './policy/cedar-schema';
 import { DecisionClock, decisionClock, tenantTimeZone, timeFacts } from './policy/decision-time';
 import { chainCovers, grantCovers, Hop, HopGrant } from './policy/delegation-chain';
 import { normalizeIntent, toolCategory } from './policy/intent';
@@ -31,6 +31,10 @@ import { RiskSignals } from './risk-signals.service';
 export const NOT_DELEGATED = 'not_delegated';
 /** The reason code of a call outside the human's own entitlements (the directory's), whatever the delegations say. */
 export const NOT_ENTITLED = 'not_entitled';
+/** The reason code of a call on behalf of a human the directory has disabled, whatever the policy says. */
+export const HUMAN_DISABLED = 'human_disabled';
+/** The reason code of a call to a tool outside the tenant's catalogue once it has one (catalogue/tool-call.ts, outsideCatalogue). */
+export const TOOL_NOT_IN_CATALOGUE = 'tool_not_in_catalogue';
 
 export interface AuthorizationResult {
   verdict: Verdict;
@@ -199,6 +203,8 @@ export class Authorize {
     // As evaluate() decides: the intersection is built in and a broken chain is named.
     let decision = granted ? policy.engine.evaluate(facts, toolCall) : notDelegated(policy.engine.evaluate(facts, toolCall));
     if (!entitledTo(entitlements, action.server, action.tool, parked.resourceId)) decision = notEntitled(decision);
+    // A tool removed from the catalogue, or a human disabled, since the park.
+    decision = builtInDenies(decision, policy, action, user);
     if (!chain.ok) decision = decision.verdict === 'deny' ? { ...decision, reasons: [chain.problem, ...decision.reasons] } : deny([chain.problem]);
     if (decision.verdict === 'allow_with_obligations') {
       decision = { ...decision, verdict: 'allow', obligations: decision.obligations.filter((o) => o.type !== 'human_approval') };
@@ -269,6 +275,8 @@ export class Authorize {
     // And the human's own entitlements, when the directory records them: a delegation granted
     // before the human lost a tool grants it no longer.
     if (!entitledTo(entitlements, action.server, action.tool, input.resource.id)) decision = notEntitled(decision);
+    // A tool outside the tenant's catalogue, a human the directory has disabled: denied whatever the set says.
+    decision = builtInDenies(decision, policy, action, user);
     // An approval that demands the agent's reason cannot be asked for without one.
     const needsReason = decision.obligations.some((o) => o.type === 'human_approval' && o.reason_required);
     if (decision.verdict === 'allow_with_obligations' && needsReason && !input.reason) {
@@ -376,4 +384,20 @@ function entitledTo(entitlements: HopGrant | null, server: string, tool: string,
 function notEntitled(decision: PolicyDecision): PolicyDecision {
   if (decision.verdict !== 'deny') return deny([NOT_ENTITLED]);
   return decision.reasons.includes(NOT_ENTITLED) ? decision : { ...decision, reasons: [NOT_ENTITLED, ...decision.reasons] };
+}
+
+/**
+ * A policy's decision turned into a deny naming a built-in reason (first): a permit's reasons would
+ * be false in a deny and are dropped; a forbid's are kept for the audit.
+ */
+function builtInDeny(decision: PolicyDecision, reason: string): PolicyDecision {
+  if (decision.verdict !== 'deny') return deny([reason]);
+  return decision.reasons.includes(reason) ? decision : { ...decision, reasons: [reason, ...decision.reasons] };
+}
+
+/** The built-ins evaluate() and reevaluate() share beyond the chain and the entitlements: the catalogue, the human's status. */
+function builtInDenies(decision: PolicyDecision, policy: ActivePolicy, action: { server: string; tool: string }, user: UserFacts): PolicyDecision {
+  if (outsideCatalogue(policy.catalogue, action)) decision = builtInDeny(decision, TOOL_NOT_IN_CATALOGUE);
+  if (user.status === 'disabled') decision = builtInDeny(decision, HUMAN_DISABLED);
+  return decision;
 }

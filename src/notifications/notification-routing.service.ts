@@ -42,6 +42,10 @@ export class NotificationRouting extends ApproverRouting {
     return this.directory.isGroupMember(tenantId, group, approverId);
   }
 
+  isDisabled(tenantId: string, approverId: string): Promise<boolean> {
+    return this.directory.isDisabled(tenantId, approverId);
+  }
+
   /**
    * Postgres says what is owed: a pending request whose round has no mark yet needs its round job
    * (delayed for escalation and reminder), and a queued delivery of a pending request needs its

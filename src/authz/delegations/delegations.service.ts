@@ -55,7 +55,9 @@ export class Delegations implements OnModuleInit {
     }
     // The intersection with the human's own entitlements: a delegation never grants more than the
     // human holds (read past the cache: a change just made counts). None recorded: unrestricted.
-    const { entitlements } = await this.users.person(tenantId, input.human, { fresh: true });
+    const { user, entitlements } = await this.users.person(tenantId, input.human, { fresh: true });
+    // Nothing can be delegated for a disabled human: their agents would be denied every call anyway.
+    if (user.status === 'disabled') throw InvalidRequest.forFields([{ field: 'human', message: `"${input.human}" is disabled in the directory` }]);
     if (entitlements) {
       const problems = beyondEntitlements(entitlements, input);
       if (problems.length) throw InvalidRequest.forFields(problems);

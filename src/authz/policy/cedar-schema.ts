@@ -110,8 +110,8 @@ export interface CallFacts {
   tool_annotations?: ToolAnnotations;
 }
 
-/** "active": in the tenant's directory; "unknown": not in it. */
-export type UserStatus = 'active' | 'unknown';
+/** "active" or "disabled": in the tenant's directory with that status; "unknown": not in it. */
+export type UserStatus = 'active' | 'disabled' | 'unknown';
 
 export interface UserFacts {
   status: UserStatus;

@@ -21,8 +21,12 @@ export interface Recipient {
 
 interface Lookup {
   people: Map<string, Recipient>;
-  /** Group name → its members; an empty array is an empty group, an absent key an unknown one. */
+  /** Group name → its active members; an empty array is an empty group, an absent key an unknown one. */
   groups: Map<string, Recipient[]>;
+  /** People found but disabled (named directly or as a group's members): never notified, never counted. */
+  disabled: Set<string>;
+  /** Groups with at least one disabled member. */
+  withDisabled: Set<string>;
 }
 
 const PAGE_MAX = 500;
@@ -42,18 +46,25 @@ export class ApproverDirectory {
   /** Every change is an audit event in the same transaction (`actor`: who made it). */
   async putApprover(tenantId: string, id: string, input: ApproverInput, actor: string): Promise<{ approver: Approver; created: boolean }> {
     const created = await this.dataSource.transaction(async (m) => {
+      // An absent status keeps the person's own (a new person is active); the audit shows the change.
       const [row] = await m.query(
-        `INSERT INTO approvers (tenant_id, id, display_name, email, entitlements) VALUES ($1, $2, $3, $4, $5::jsonb)
+        `WITH before AS (SELECT status FROM approvers WHERE tenant_id = $1 AND id = $2)
+         INSERT INTO approvers (tenant_id, id, display_name, email, entitlements, status) VALUES ($1, $2, $3, $4, $5::jsonb, coalesce($6::text, 'active'))
          ON CONFLICT (tenant_id, id) DO UPDATE SET display_name = EXCLUDED.display_name, email = EXCLUDED.email,
-           entitlements = EXCLUDED.entitlements, updated_at = now()
-         RETURNING (xmax = 0) AS created`,
-        [tenantId, id, input.display_name, input.email ?? null, input.entitlements ? JSON.stringify(input.entitlements) : null],
+           entitlements = EXCLUDED.entitlements, status = coalesce($6::text, approvers.status), updated_at = now()
+         RETURNING (xmax = 0) AS created, status, (SELECT status FROM before) AS previous_status`,
+        [tenantId, id, input.display_name, input.email ?? null, input.entitlements ? JSON.stringify(input.entitlements) : null, input.status ?? null],
       );
-      await this.audit.append(m, { tenantId, type: row.created ? 'directory.approver_created' : 'directory.approver_updated', actor, data: { approver: id, ...input, entitlements: input.entitlements ?? null } });
+      await this.audit.append(m, {
+        tenantId,
+        type: row.created ? 'directory.approver_created' : 'directory.approver_updated',
+        actor,
+        data: { approver: id, ...input, entitlements: input.entitlements ?? null, status: row.status, ...(row.created ? {} : { previous_status: row.previous_status }) },
+      });
       return row.created as boolean;
     });
-    // A human who joins the directory becomes "active" to policies (context.user.status), and their
-    // entitlements bound their agents' calls: every instance follows at once.
+    // A human who joins the directory becomes "active" to policies (context.user.status), a disabled
+    // one's agents are denied, and their entitlements bound their agents' calls: every instance follows at once.
     await this.membership.changed(tenantId);
     return { approver: await this.getApprover(tenantId, id), created };
   }
@@ -151,6 +162,10 @@ export class ApproverDirectory {
     return this.dataSource.manager.exists(ApproverGroupMember, { where: { tenantId, groupName: group, approverId } });
   }
 
+  async isDisabled(tenantId: string, approverId: string): Promise<boolean> {
+    return this.dataSource.manager.exists(Approver, { where: { tenantId, id: approverId, status: 'disabled' } });
+  }
+
   /**
    * The people that approver references name, each once (named directly beats named through a
    * group), without those excluded (e.g. by separation of duties or because they already voted).
@@ -174,14 +189,19 @@ export class ApproverDirectory {
         // A reference several sets name is reported once, where it first appears.
         if (reported.has(ref)) return;
         const before = problems.length;
-        if (ref === 'delegator' && !found.people.has(o.delegatorId)) {
+        if (ref === 'delegator' && found.disabled.has(o.delegatorId)) {
+          problems.push({ field: at, message: `names the delegator "${o.delegatorId}", who is disabled in the approver directory` });
+        } else if (ref.startsWith('user:') && found.disabled.has(ref.slice(5))) {
+          problems.push({ field: at, message: `names "${ref.slice(5)}", who is disabled in the approver directory` });
+        } else if (ref === 'delegator' && !found.people.has(o.delegatorId)) {
           problems.push({ field: at, message: `names the delegator "${o.delegatorId}", who is not in the approver directory, so they cannot be reached` });
         } else if (ref.startsWith('user:') && !found.people.has(ref.slice(5))) {
           problems.push({ field: at, message: `names "${ref.slice(5)}", who is not in the approver directory` });
         } else if (ref.startsWith('group:') && !found.groups.has(ref.slice(6))) {
           problems.push({ field: at, message: `names group "${ref.slice(6)}", which does not exist` });
         } else if (ref.startsWith('group:') && found.groups.get(ref.slice(6))!.length === 0) {
-          problems.push({ field: at, message: `names group "${ref.slice(6)}", which has no members` });
+          const why = found.withDisabled.has(ref.slice(6)) ? 'whose members are all disabled' : 'which has no members';
+          problems.push({ field: at, message: `names group "${ref.slice(6)}", ${why}` });
         }
         if (problems.length > before) reported.add(ref);
       });
@@ -221,12 +241,12 @@ export class ApproverDirectory {
   private async lookup(tenantId: string, refs: string[], delegatorId: string): Promise<Lookup> {
     const people = [...new Set(refs.flatMap((r) => (r === 'delegator' ? [delegatorId] : r.startsWith('user:') ? [r.slice(5)] : [])))];
     const groups = [...new Set(refs.filter((r) => r.startsWith('group:')).map((r) => r.slice(6)))];
-    const rows: { group_name: string | null; id: string | null; display_name: string | null; email: string | null; has_push: boolean }[] = await this.dataSource.query(
+    const rows: { group_name: string | null; id: string | null; display_name: string | null; email: string | null; status: string | null; has_push: boolean }[] = await this.dataSource.query(
       `WITH named AS (
-         SELECT NULL::text AS group_name, a.id, a.display_name, a.email
+         SELECT NULL::text AS group_name, a.id, a.display_name, a.email, a.status
            FROM approvers a WHERE a.tenant_id = $1 AND a.id = ANY($2::text[])
          UNION ALL
-         SELECT g.name, a.id, a.display_name, a.email
+         SELECT g.name, a.id, a.display_name, a.email, a.status
            FROM approver_groups g
          LEFT JOIN approver_group_members m ON m.tenant_id = g.tenant_id AND m.group_name = g.name
          LEFT JOIN approvers a ON a.tenant_id = m.tenant_id AND a.id = m.approver_id
@@ -234,8 +254,17 @@ export class ApproverDirectory {
        SELECT n.*, EXISTS (SELECT 1 FROM push_subscriptions s WHERE s.tenant_id = $1 AND s.approver_id = n.id) AS has_push FROM named n`,
       [tenantId, people, groups],
     );
-    const found: Lookup = { people: new Map(), groups: new Map() };
+    const found: Lookup = { people: new Map(), groups: new Map(), disabled: new Set(), withDisabled: new Set() };
     for (const r of rows) {
+      // A disabled person may not vote (DecideApproval), so they are neither notified nor counted toward a quorum.
+      if (r.id && r.status === 'disabled') {
+        found.disabled.add(r.id);
+        if (r.group_name !== null) {
+          found.withDisabled.add(r.group_name);
+          if (!found.groups.has(r.group_name)) found.groups.set(r.group_name, []);
+        }
+        continue;
+      }
       const person = r.id ? { approverId: r.id, displayName: r.display_name!, email: r.email, viaGroup: r.group_name, hasPush: r.has_push } : undefined;
       if (r.group_name === null) {
         if (person) found.people.set(person.approverId, person);
@@ -276,5 +305,5 @@ function groupView(g: ApproverGroup, members: string[]): GroupView {
 }
 
 export function approverView(a: Approver) {
-  return { id: a.id, display_name: a.displayName, email: a.email, entitlements: a.entitlements, created_at: a.createdAt.toISOString(), updated_at: a.updatedAt.toISOString() };
+  return { id: a.id, display_name: a.displayName, email: a.email, entitlements: a.entitlements, status: a.status, created_at: a.createdAt.toISOString(), updated_at: a.updatedAt.toISOString() };
 }

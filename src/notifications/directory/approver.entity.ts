@@ -1,4 +1,5 @@
 import type { HopGrant } from '../../authz/policy/delegation-chain';
+import type { PersonStatus } from './directory.commands';
 import { Column, CreateDateColumn, Entity, PrimaryColumn, UpdateDateColumn } from 'typeorm';
 
 /** A person who can approve: obligations name them as "user:<id>" (or "delegator" when they delegated). */
@@ -11,6 +12,8 @@ export class Approver {
   @Column({ type: 'text', nullable: true }) email: string | null;
   /** What the person may use themselves (delegation patterns); null: none recorded, unrestricted. */
   @Column({ type: 'jsonb', nullable: true }) entitlements: HopGrant | null;
+  /** "disabled": their agents' calls are denied (`human_disabled`) and their votes refused. */
+  @Column({ type: 'text', default: 'active' }) status: PersonStatus;
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt: Date;
   @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' }) updatedAt: Date;
 }

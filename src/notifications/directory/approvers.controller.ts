@@ -24,7 +24,11 @@ export class ApproversController {
   constructor(private readonly directory: ApproverDirectory) {}
 
   @Put('approvers/:id')
-  @ApiOperation({ summary: 'Create or replace an approver' })
+  @ApiOperation({
+    summary: 'Create or replace an approver',
+    description:
+      'A person of the directory: an approver and, as a delegating human, the one their agents act for. `status` "disabled" denies every call on their behalf (`human_disabled`), refuses new delegations for them and refuses their votes; absent, the status is unchanged ("active" for a new person).',
+  })
   @ApiJsonBody('ApproverInput', approverInputSchema)
   @ApiSuccess(200, 'Replaced: the approver')
   @ApiSuccess(201, 'Created: the approver')

@@ -6,6 +6,10 @@ import { resourcePattern, toolPattern } from '../../authz/delegations/grant-dele
 export const APPROVER_ID = /^[A-Za-z0-9._@+-]{1,200}$/;
 export const GROUP_NAME = /^[A-Za-z0-9._-]{1,100}$/;
 
+/** A person's status: a disabled one's agents are denied (`human_disabled`) and their votes refused. */
+export const PERSON_STATUSES = ['active', 'disabled'] as const;
+export type PersonStatus = (typeof PERSON_STATUSES)[number];
+
 export const approverInputSchema = z.strictObject({
   display_name: text(200),
   email: z.email({ message: 'must be an email address' }).max(320).nullable().optional(),
@@ -20,6 +24,11 @@ export const approverInputSchema = z.strictObject({
     })
     .nullable()
     .optional(),
+  /**
+   * Absent: unchanged ("active" for a new person), so that a PUT which only edits the name never
+   * re-enables someone an admin disabled.
+   */
+  status: z.enum(PERSON_STATUSES).optional(),
 });
 export type ApproverInput = z.output<typeof approverInputSchema>;
 
