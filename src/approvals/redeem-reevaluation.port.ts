@@ -5,14 +5,15 @@ export const REEVALUATION_DENIED = 'reevaluation_denied';
 
 /**
  * What a redeem's re-evaluation found. `scope` says what could be repeated: the policy decision
- * that parked the call (`policy`), only the delegation the gateway named (`delegation`), or
+ * that parked the call (`policy`), only the delegation the gateway named (`delegation`), only the
+ * delegating human's standing (`human`: a call parked directly for someone since disabled), or
  * nothing (`none`: a call parked directly that names no delegation).
  */
 export interface Reevaluation {
   verdict: 'allow' | 'deny';
   /** The reason codes of the repeated decision (a deny's say why; an allow's which permits). */
   reasons: string[];
-  scope: 'policy' | 'delegation' | 'none';
+  scope: 'policy' | 'delegation' | 'human' | 'none';
   /** The policy set version that decided (scope `policy`). */
   policy_version?: number;
   determining_policies?: string[];

@@ -2,8 +2,9 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { ApprovalRequest } from '../approvals/approval-request.entity';
 import { Reevaluation, RedeemReevaluation } from '../approvals/redeem-reevaluation.port';
-import { Authorize, ParkedCall } from './authorize.usecase';
+import { Authorize, HUMAN_DISABLED, ParkedCall } from './authorize.usecase';
 import { Delegation } from './delegations/delegation.entity';
+import { UserDirectory } from './people/user-directory.port';
 import { CallFacts } from './policy/cedar-schema';
 
 /** What authorize.usecase's parkInput adds to the facts in the request's `risk`, which are not facts. */
@@ -19,19 +20,25 @@ const NOT_FACTS = ['decision_id', 'reasons', 'signals'] as const;
  *   repeat, and the facts in `risk` are the caller's own words. When the gateway named one of
  *   this tenant's delegations as the one the call rests on, it must still be in force (not
  *   revoked, not expired); otherwise (none named, or an id of the gateway's own) nothing is
- *   re-checked and the outcome says so (scope `none`).
+ *   re-checked and the outcome says so (scope `none`). Either way, a delegating human the
+ *   directory has disabled since denies it (`human_disabled`, scope `human`), as in a repeated decision.
  */
 @Injectable()
 export class PolicyRedeemReevaluation extends RedeemReevaluation {
   constructor(
     private readonly authorize: Authorize,
     private readonly dataSource: DataSource,
+    private readonly users: UserDirectory,
   ) {
     super();
   }
 
   async reevaluate(request: ApprovalRequest): Promise<Reevaluation> {
     if (request.decisionId) return this.repeatDecision(request);
+    const { user } = await this.users.person(request.tenantId, request.delegatorId, { fresh: true });
+    if (user.status === 'disabled') {
+      return { verdict: 'deny', reasons: [HUMAN_DISABLED], scope: 'human', decided_at: new Date().toISOString(), detail: { delegator_id: request.delegatorId } };
+    }
     const delegationId = request.delegation.delegation_id;
     if (typeof delegationId === 'string' && delegationId) return this.checkDelegation(request.tenantId, delegationId);
     return { verdict: 'allow', reasons: [], scope: 'none', decided_at: new Date().toISOString() };

@@ -5,7 +5,8 @@
  * - `human_disabled`: the directory records a person's status (PUT /v1/approvers/:id `status`);
  *   every call on behalf of a disabled human is denied, under a permit-all set, through
  *   /v1/authorize, simulate and AuthZEN, and at redeem for a call approved before they were
- *   disabled. No delegation can be granted for them, and they may not vote as an approver.
+ *   disabled; the calls still parked for them are rejected when they are disabled. No delegation
+ *   can be granted for them, and they may not vote as an approver (nor be named as one).
  * - `tool_not_in_catalogue`: once a tenant has catalogued a tool, a call to any tool outside its
  *   catalogue (another tool of a catalogued server, or a server never registered) is denied; a
  *   tenant with no catalogue keeps evaluating every call as `call_tool`. A tool removed from the
@@ -13,6 +14,7 @@
  *
  * Both changes reach a second instance within a second. Each tenant here has its own role:
  * acme (permit-all, no catalogue), globex (permit-all, a catalogue), "a" (calls parked for approval).
+ * The tests of each block run in order and build on each other's state.
  */
 import { randomUUID } from 'node:crypto';
 import { ApiResponse, call, parkBody, tenantToken } from '../support/api';
@@ -141,6 +143,9 @@ describe('built-in denies, whatever the policy says', () => {
 
       expect((await putPerson('acme', 'st-call', { status: 'active' })).status).toBe(200);
       expect((await authorize(a, 'acme', 'st-call', 'st-agent', 'docs', 'read_document')).body.verdict).toBe('allow');
+      // The same id disabled in another tenant's directory changes nothing here.
+      expect((await putPerson('globex', 'st-call', { status: 'disabled' })).status).toBe(201);
+      expect((await authorize(a, 'acme', 'st-call', 'st-agent', 'docs', 'read_document')).body.verdict).toBe('allow');
     });
 
     it('a policy reads the status as context.user.status', async () => {
@@ -175,7 +180,7 @@ describe('built-in denies, whatever the policy says', () => {
       expect(out.elapsed).toBeLessThan(1000);
     });
 
-    it('a disabled approver may not vote (403), is refused when a request names them, and is not counted in a group', async () => {
+    it('a disabled approver may not vote: their link is refused with a 403 and nothing is recorded', async () => {
       const gateway = gateways.acme;
       const parked = await call(a.url, 'POST', '/v1/approvals', { token: gateway, body: parkBody({ obligation: { approvers: ['user:st-voter', 'user:bob'], quorum: 1 } }) });
       // st-voter does not exist yet: refused as before.
@@ -191,7 +196,14 @@ describe('built-in denies, whatever the policy says', () => {
       expect((await call(a.url, 'GET', `/v1/approvals/${id}`, { token: gateway })).body.status).toBe('pending');
       expect(await sql(env.db.url, `SELECT approver_id FROM approval_votes WHERE approval_id = $1`, [id])).toEqual([]);
 
-      // Named directly while disabled: the request cannot be parked (nobody could answer it).
+      // Enabled again, the same link-holder votes.
+      expect((await putPerson('acme', 'st-voter', { status: 'active' })).status).toBe(200);
+      expect((await voteAs(a, { approvalId: id, approverId: 'st-voter', decision: 'approve', reason: 'looks fine' })).body.status).toBe('approved');
+    });
+
+    it('a request naming a disabled approver is refused (nobody could answer it), and a group does not count its disabled members', async () => {
+      const gateway = gateways.acme;
+      expect((await putPerson('acme', 'st-voter', { status: 'disabled' })).status).toBe(200);
       const named = await call(a.url, 'POST', '/v1/approvals', { token: gateway, body: parkBody({ obligation: { approvers: ['user:bob', 'user:st-voter'], quorum: 2 } }) });
       expect(named.status).toBe(400);
       expect(named.body).toMatchObject({ field: 'obligation.approvers[1]' });
@@ -205,10 +217,9 @@ describe('built-in denies, whatever the policy says', () => {
       const only = await call(a.url, 'POST', '/v1/approvals', { token: gateway, body: parkBody({ obligation: { approvers: ['group:st-only'] } }) });
       expect(only.status).toBe(400);
       expect(only.body.error_description).toMatch(/group "st-only", whose members are all disabled/);
-
-      // Enabled again, the same link-holder votes.
+      // Active again, the same group and quorum park.
       expect((await putPerson('acme', 'st-voter', { status: 'active' })).status).toBe(200);
-      expect((await voteAs(a, { approvalId: id, approverId: 'st-voter', decision: 'approve', reason: 'looks fine' })).body.status).toBe('approved');
+      expect((await call(a.url, 'POST', '/v1/approvals', { token: gateway, body: parkBody({ obligation: { approvers: ['group:st-group'], quorum: 2 } }) })).status).toBe(200);
     });
   });
 
@@ -269,8 +280,8 @@ describe('built-in denies, whatever the policy says', () => {
 permit (principal, action == Action::"call_tool", resource) when { context.granted && context.tool == "transfer_funds" };`;
     let n = 0;
 
-    /** A human who delegated payments to an agent, with a 25,000 EUR payment parked and approved by bob. */
-    async function parkedAndApproved() {
+    /** A human who delegated payments to an agent, with a 25,000 EUR payment parked (bob approves it unless told not to). */
+    async function parkedAndApproved({ approve = true } = {}) {
       const human = `rd${++n}-alice`;
       const agent = `rd${n}-payer`;
       await addApprovers(env.db.url, TENANT, [human]);
@@ -286,6 +297,7 @@ permit (principal, action == Action::"call_tool", resource) when { context.grant
       });
       expect(parked.status).toBe(202);
       const id = parked.body.auth_req_id as string;
+      if (!approve) return { human, id };
       const vote = await voteAs(a, { tenantId: TENANT, approvalId: id, approverId: 'bob', decision: 'approve', reason: 'invoice checked' });
       expect(vote.body.status).toBe('approved');
       return { human, id };
@@ -310,6 +322,34 @@ permit (principal, action == Action::"call_tool", resource) when { context.grant
       const { human, id } = await parkedAndApproved();
       expect((await putPerson(TENANT, human, { status: 'disabled' })).status).toBe(200);
       await expectDeniedAtRedeem(id, 'human_disabled');
+    });
+
+    it('a call parked directly (POST /v1/approvals) for a human disabled after the approval is denied at redeem too (scope human)', async () => {
+      const human = `rd${++n}-direct`;
+      await addApprovers(env.db.url, TENANT, [human]);
+      const body = parkBody({ delegator: { id: human }, obligation: { approvers: ['user:bob'] } });
+      const parked = await call(a.url, 'POST', '/v1/approvals', { token: gateways[TENANT], body });
+      expect(parked.status).toBe(200);
+      const id = parked.body.auth_req_id;
+      expect((await voteAs(a, { tenantId: TENANT, approvalId: id, approverId: 'bob', decision: 'approve', reason: 'ok' })).body.status).toBe('approved');
+      expect((await putPerson(TENANT, human, { status: 'disabled' })).status).toBe(200);
+      const res = await call(a.url, 'POST', `/v1/approvals/${id}/token`, { token: gateways[TENANT] });
+      expect(res.body).toMatchObject({ error: 'access_denied', reason: 'reevaluation_denied', reasons: ['human_disabled'] });
+      const [audited] = await sql<{ data: any }>(env.db.url, `SELECT data FROM audit_events WHERE approval_id = $1 AND type = 'approval.reevaluated'`, [id]);
+      expect(audited.data).toMatchObject({ verdict: 'deny', scope: 'human', reasons: ['human_disabled'] });
+    });
+
+    it('disabling a human rejects the calls still pending on their behalf at once, as revoking a delegation does', async () => {
+      const { human, id } = await parkedAndApproved({ approve: false });
+      const other = await parkedAndApproved({ approve: false });
+      expect((await putPerson(TENANT, human, { status: 'disabled' })).status).toBe(200);
+      const [row] = await sql(env.db.url, `SELECT status, settled_reason FROM approval_requests WHERE id = $1`, [id]);
+      expect(row).toEqual({ status: 'denied', settled_reason: 'human_disabled' });
+      const [denied] = await sql<{ actor: string; data: any }>(env.db.url, `SELECT actor, data FROM audit_events WHERE approval_id = $1 AND type = 'approval.denied'`, [id]);
+      expect(denied).toMatchObject({ actor: 'system', data: { reason: 'human_disabled' } });
+      expect((await call(a.url, 'GET', `/v1/approvals/${id}`, { token: gateways[TENANT] })).body.status).toBe('denied');
+      // Another human's request is left alone.
+      expect((await call(a.url, 'GET', `/v1/approvals/${other.id}`, { token: gateways[TENANT] })).body.status).toBe('pending');
     });
 
     it('unchanged, a parked catalogued call is redeemed; a tool removed from the catalogue after the approval is denied tool_not_in_catalogue', async () => {

@@ -1,7 +1,7 @@
 /**
  * The tool catalogue end to end over real HTTP, Postgres and Redis: registering an MCP server's
  * `tools/list`, policies on the typed input (`context.input`), arguments checked against the
- * inputSchema at decision time, publish-time validation against the tenant's schema, catalogue
+ * inputSchema at decision time, a tool outside the catalogue denied (built in), publish-time validation against the tenant's schema, catalogue
  * changes refused when they would break the active set, and a change reaching a second instance.
  *
  * The tests run in order and build on each other's state.
@@ -188,12 +188,13 @@ describe('tool catalogue: typed input for policies', () => {
     expect(row.data.input.action.arguments).toEqual(eur(2000));
   });
 
-  it('an uncatalogued tool of the same server keeps being evaluated as call_tool', async () => {
+  it('an uncatalogued tool of the same server is denied tool_not_in_catalogue, whatever the set permits (its arguments unchecked)', async () => {
     const res = await call(a.url, 'POST', '/v1/authorize', {
       token: gateway,
       body: { agent: { token: agent }, action: { server: 'payments-mcp', tool: 'refund', arguments: { amount: 'anything' } }, correlation: { mcp_session_id: `s-${randomUUID()}` } },
     });
-    expect(res.body).toMatchObject({ verdict: 'allow', reasons: ['all'] });
+    expect(res.status).toBe(403);
+    expect(res.body).toMatchObject({ verdict: 'deny', reasons: ['tool_not_in_catalogue'] });
   });
 
   it('a catalogue change that would break the active set is refused with the validator message, and changes nothing', async () => {
@@ -242,7 +243,7 @@ describe('tool catalogue: typed input for policies', () => {
     expect(elapsed).toBeLessThan(1000);
   });
 
-  it('deleting a server the active set does not name is 204 and its calls go back to being unchecked', async () => {
+  it('deleting the last server the active set does not name is 204: with no catalogued tool left, calls go back to being unchecked', async () => {
     await publish({ all: PERMIT_GRANTED });
     const res = await call(a.url, 'DELETE', '/v1/catalogue/servers/payments-mcp', { token: admin });
     expect(res.status).toBe(204);

@@ -551,10 +551,11 @@ const CASES: Record<string, () => Promise<void>> = {
   // ---- the approver directory (admin) ----
   'PUT /v1/approvers/{id}': async () => {
     // Ids are per tenant: B's PUT creates B's own approver (201, not 200 "updated"), and A's is untouched.
-    const res = await asB('PUT', `/v1/approvers/${f.a.approver2}`, { token: f.b.admin, body: { display_name: 'B person' } });
+    // Disabling B's person of that id leaves A's active.
+    const res = await asB('PUT', `/v1/approvers/${f.a.approver2}`, { token: f.b.admin, body: { display_name: 'B person', status: 'disabled' } });
     expect(res.status).toBe(201);
-    expect(res.body).toMatchObject({ id: f.a.approver2, display_name: 'B person' });
-    expect((await asA('GET', `/v1/approvers/${f.a.approver2}`)).body).toMatchObject({ display_name: `${MARK} Person` });
+    expect(res.body).toMatchObject({ id: f.a.approver2, display_name: 'B person', status: 'disabled' });
+    expect((await asA('GET', `/v1/approvers/${f.a.approver2}`)).body).toMatchObject({ display_name: `${MARK} Person`, status: 'active' });
     expect((await call(f.api.url, 'DELETE', `/v1/approvers/${f.a.approver2}`, { token: f.b.admin })).status).toBe(204);
     expect((await asA('GET', `/v1/approvers/${f.a.approver2}`)).status).toBe(200);
   },

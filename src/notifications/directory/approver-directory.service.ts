@@ -5,6 +5,8 @@ import { approvalsNeeded, everySetMet, namedIn } from '../../approvals/approver-
 import { FieldProblem, InvalidRequest, NotFound } from '../../common/errors/protocol-errors';
 import { excludedFromApproving } from '../../approvals/decide.usecase';
 import { AuditLog } from '../../audit/audit-log.service';
+import { RejectParkedApprovals } from '../../approvals/reject-parked-approvals.usecase';
+import { HUMAN_DISABLED } from '../../authz/authorize.usecase';
 import { Approver, ApproverGroup, ApproverGroupMember } from './approver.entity';
 import { DirectoryMembership } from './directory-membership.service';
 import { ApproverInput, GroupInput } from './directory.commands';
@@ -41,11 +43,12 @@ export class ApproverDirectory {
     private readonly dataSource: DataSource,
     private readonly audit: AuditLog,
     private readonly membership: DirectoryMembership,
+    private readonly parked: RejectParkedApprovals,
   ) {}
 
   /** Every change is an audit event in the same transaction (`actor`: who made it). */
   async putApprover(tenantId: string, id: string, input: ApproverInput, actor: string): Promise<{ approver: Approver; created: boolean }> {
-    const created = await this.dataSource.transaction(async (m) => {
+    const { created, disabled } = await this.dataSource.transaction(async (m) => {
       // An absent status keeps the person's own (a new person is active); the audit shows the change.
       const [row] = await m.query(
         `WITH before AS (SELECT status FROM approvers WHERE tenant_id = $1 AND id = $2)
@@ -61,11 +64,14 @@ export class ApproverDirectory {
         actor,
         data: { approver: id, ...input, entitlements: input.entitlements ?? null, status: row.status, ...(row.created ? {} : { previous_status: row.previous_status }) },
       });
-      return row.created as boolean;
+      return { created: row.created as boolean, disabled: row.status === 'disabled' && row.previous_status !== 'disabled' };
     });
     // A human who joins the directory becomes "active" to policies (context.user.status), a disabled
     // one's agents are denied, and their entitlements bound their agents' calls: every instance follows at once.
     await this.membership.changed(tenantId);
+    // As for a revoked delegation: what was parked on a disabled human's behalf is rejected now
+    // (the redeem would deny it anyway), rather than left for approvers to answer in vain.
+    if (disabled) await this.parked.forDelegator(tenantId, id, HUMAN_DISABLED);
     return { approver: await this.getApprover(tenantId, id), created };
   }
 
