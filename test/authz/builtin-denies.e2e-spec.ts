@@ -208,6 +208,10 @@ describe('built-in denies, whatever the policy says', () => {
       expect(named.status).toBe(400);
       expect(named.body).toMatchObject({ field: 'obligation.approvers[1]' });
       expect(named.body.error_description).toMatch(/"st-voter", who is disabled/);
+      const asDelegator = await call(a.url, 'POST', '/v1/approvals', { token: gateway, body: parkBody({ delegator: { id: 'st-voter' }, obligation: { approvers: ['delegator'] } }) });
+      expect(asDelegator.status).toBe(400);
+      expect(asDelegator.body).toMatchObject({ field: 'obligation.approvers[0]' });
+      expect(asDelegator.body.error_description).toMatch(/delegator "st-voter", who is disabled/);
       // Through a group: not counted toward the quorum.
       expect((await call(a.url, 'PUT', '/v1/approver-groups/st-group', { token: admin('acme'), body: { members: ['bob', 'st-voter'] } })).status).toBe(201);
       const group = await call(a.url, 'POST', '/v1/approvals', { token: gateway, body: parkBody({ obligation: { approvers: ['group:st-group'], quorum: 2 } }) });
