@@ -84,6 +84,11 @@ export class DecideApproval {
   async execute(cmd: DecideCommand): Promise<DecideResult> {
     const { approver } = cmd;
     if (approver.authReqId !== cmd.approvalId) throw new Forbidden('this approver link is for another approval request');
+    // A link outlives the person's standing: one the directory has disabled since it was sent may
+    // not vote. Read before the transaction, which must not wait for a second pooled connection.
+    if (await this.routing.isDisabled(approver.tenantId, approver.approverId)) {
+      throw new Forbidden(`${approver.approverId} is disabled in the approver directory and may not vote`);
+    }
 
     type Outcome = { result?: DecideResult; settled?: ApprovalRequest; closed?: ApprovalStatus };
     const outcome = await this.dataSource.transaction(async (manager): Promise<Outcome> => {
@@ -96,10 +101,6 @@ export class DecideApproval {
       if (request.status !== 'pending') return { closed: request.status };
       const problem = ineligibility(request, approver);
       if (problem) throw new Forbidden(problem);
-      // A link outlives the person's standing: one the directory has disabled since it was sent may not vote.
-      if (await this.routing.isDisabled(request.tenantId, approver.approverId)) {
-        throw new Forbidden(`${approver.approverId} is disabled in the approver directory and may not vote`);
-      }
       // The sets this vote can count in; group membership is checked again now, since the link
       // vouched for it only when it was sent.
       const eligible = await eligibleSets(

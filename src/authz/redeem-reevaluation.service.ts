@@ -35,7 +35,8 @@ export class PolicyRedeemReevaluation extends RedeemReevaluation {
 
   async reevaluate(request: ApprovalRequest): Promise<Reevaluation> {
     if (request.decisionId) return this.repeatDecision(request);
-    const { user } = await this.users.person(request.tenantId, request.delegatorId, { fresh: true });
+    // The cached read, as a repeated decision reads it (within a second of a change, on every instance).
+    const { user } = await this.users.person(request.tenantId, request.delegatorId);
     if (user.status === 'disabled') {
       return { verdict: 'deny', reasons: [HUMAN_DISABLED], scope: 'human', decided_at: new Date().toISOString(), detail: { delegator_id: request.delegatorId } };
     }
