@@ -13,8 +13,9 @@ export interface DirectoryPerson {
 
 /**
  * What a decision needs to know about the human an agent acts for: whether the tenant's
- * directory knows them, their groups (`context.user in Group::"…"`) and their own entitlements
- * (the built-in intersection: a call outside them is `not_entitled`). The notifications part,
+ * directory knows them and whether it has disabled them (built in: `human_disabled`), their
+ * groups (`context.user in Group::"…"`) and their own entitlements (the built-in intersection: a
+ * call outside them is `not_entitled`). The notifications part,
  * which keeps the directory, provides it (as it provides the approval lifecycle's routing), so
  * authz reads no table of another part. Answers are cached per tenant and follow every change
  * on every instance within a second; `fresh` reads past the cache (a grant being checked).
