@@ -70,6 +70,7 @@ const IDENTITIES = {
   'una/crm': { human: 'una', actors: ['crm-agent'], agentClass: 'sales' },
   'ed/crm': { human: 'ed', actors: ['crm-agent'], agentClass: 'sales' },
   'cora/crm': { human: 'cora', actors: ['crm-agent'], agentClass: 'sales' },
+  'vic/crm': { human: 'vic', actors: ['crm-agent'], agentClass: 'sales' },
 } satisfies Record<string, Identity>;
 type As = keyof typeof IDENTITIES;
 
@@ -101,11 +102,15 @@ const GRANTS: { key: string; human: string; agent: string; tools: string[]; pare
   { key: 'una>crm', human: 'una', agent: 'crm-agent', tools: ['crm/lookup_customer'] },
   { key: 'ed>crm', human: 'ed', agent: 'crm-agent', tools: ['crm/*'] },
   { key: 'cora>crm', human: 'cora', agent: 'crm-agent', tools: ['crm/*'] },
+  // vic delegated crm/* and has since left: the directory disables her after the grants.
+  { key: 'vic>crm', human: 'vic', agent: 'crm-agent', tools: ['crm/*'] },
 ];
 /** The humans' own entitlements (the others have none recorded: unrestricted). */
 const ENTITLEMENTS: Record<string, string[]> = { paula: ['payments-mcp/*'], una: ['crm/*'], ed: ['crm/*'] };
 /** Changed after the grants: ed no longer holds deletes. */
 const ENTITLEMENTS_LATER: Record<string, string[]> = { ed: ['crm/lookup_customer'] };
+/** People the directory disables after their grants. */
+const DISABLED_LATER = ['vic'];
 
 // ── The calls ─────────────────────────────────────────────────────────────────────────────
 interface Clock {
@@ -369,6 +374,13 @@ const ROWS: Row[] = [
   { name: 'a production delete by an agent delegated it is confirmed by the delegator', call: crm('cora/crm', 'delete_customer', 'production'), verdict: 'allow_with_obligations', reasons: ['delegated', 'production_delete'], obligations: [DELEGATOR] },
   { name: 'a staging delete by an agent delegated it is allowed', call: crm('cora/crm', 'delete_customer'), verdict: 'allow', reasons: ['delegated'] },
   {
+    name: 'a CRM tool outside the catalogue is denied though the delegation (crm/*) and the house rules would allow it',
+    call: { as: 'cora/crm', tool: 'crm/export_all_customers', args: {}, environment: 'staging' },
+    verdict: 'deny',
+    reasons: ['tool_not_in_catalogue'],
+  },
+  { name: 'vic has been disabled: her agent\'s lookups are denied whatever her delegation says', call: crm('vic/crm', 'lookup_customer'), verdict: 'deny', reasons: ['human_disabled'] },
+  {
     name: 'the payments agent reaching into HR: neither delegated nor held by paula herself, and the house rules name why else',
     call: employee('paula/pay', ['name']),
     verdict: 'deny',
@@ -440,6 +452,7 @@ describe('a house policy, scenario by scenario, through /v1/authorize and AuthZE
     expect(Object.keys(ids).sort()).toEqual(GRANTS.map((g) => g.key).sort());
     // Entitlements lost after the grants.
     await Promise.all(Object.entries(ENTITLEMENTS_LATER).map(([id, tools]) => ok('PUT', `/v1/approvers/${id}`, { display_name: id, entitlements: { tools } })));
+    await Promise.all(DISABLED_LATER.map((id) => ok('PUT', `/v1/approvers/${id}`, { display_name: id, email: `${id}@${INTERNAL_DOMAIN}`, status: 'disabled' })));
 
     await Promise.all(
       (Object.entries(IDENTITIES) as [As, Identity][]).map(async ([key, i]) => {
