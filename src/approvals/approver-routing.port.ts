@@ -50,8 +50,11 @@ export abstract class ApproverRouting {
    * they are fine, says what the park statement must also write (the initial notifications).
    */
   abstract admit(obligation: ApproverObligation): Promise<Admission>;
-  /** Whether `approverId` is (still) a member of `group`: a link vouches for membership only when it was sent. */
-  abstract isGroupMember(tenantId: string, group: string, approverId: string): Promise<boolean>;
+  /**
+   * The groups `approverId` is a member of now (a link vouches for membership only when it was
+   * sent). Read before a vote's transaction, never inside it: see DecideApproval.
+   */
+  abstract groupsOf(tenantId: string, approverId: string): Promise<string[]>;
   /** Whether the directory has disabled this person (who may then not vote), read now, not from a cache. */
   abstract isDisabled(tenantId: string, approverId: string): Promise<boolean>;
   /** Rebuilds from Postgres whatever notification jobs open requests (all, or the scope's) still need; returns how many. */

@@ -85,10 +85,14 @@ export class DecideApproval {
     const { approver } = cmd;
     if (approver.authReqId !== cmd.approvalId) throw new Forbidden('this approver link is for another approval request');
     // A link outlives the person's standing: one the directory has disabled since it was sent may
-    // not vote. Read before the transaction, which must not wait for a second pooled connection.
-    if (await this.routing.isDisabled(approver.tenantId, approver.approverId)) {
-      throw new Forbidden(`${approver.approverId} is disabled in the approver directory and may not vote`);
-    }
+    // not vote, and group memberships are read again now. Both before the transaction: it holds a
+    // pooled connection and must never wait for a second one (as many votes at once as the pool
+    // has connections would each hold one and wait for another forever).
+    const [disabled, groups] = await Promise.all([
+      this.routing.isDisabled(approver.tenantId, approver.approverId),
+      this.routing.groupsOf(approver.tenantId, approver.approverId),
+    ]);
+    if (disabled) throw new Forbidden(`${approver.approverId} is disabled in the approver directory and may not vote`);
 
     type Outcome = { result?: DecideResult; settled?: ApprovalRequest; closed?: ApprovalStatus };
     const outcome = await this.dataSource.transaction(async (manager): Promise<Outcome> => {
@@ -101,12 +105,11 @@ export class DecideApproval {
       if (request.status !== 'pending') return { closed: request.status };
       const problem = ineligibility(request, approver);
       if (problem) throw new Forbidden(problem);
-      // The sets this vote can count in; group membership is checked again now, since the link
-      // vouched for it only when it was sent.
+      // The sets this vote can count in, by the memberships read above.
       const eligible = await eligibleSets(
         request.approverSets,
         { approverId: approver.approverId, delegatorId: request.delegatorId, agentOperator: request.agentOperator },
-        (group) => this.routing.isGroupMember(request.tenantId, group, approver.approverId),
+        async (group) => groups.includes(group),
       );
       if (!eligible.length) {
         throw new Forbidden(

@@ -37,6 +37,9 @@ export interface ApprovalTokenResponse {
 }
 
 /** The audit event of a redeem's re-evaluation: the repeated decision, its reasons and policy version. */
+/** The request turned approved after the unlocked look: its re-evaluation is still to be done. */
+const APPROVED_MEANWHILE = Symbol('approved meanwhile');
+
 export function reevaluatedEvent(request: ApprovalRequest, reevaluation: Reevaluation, actor: string): AuditEntry {
   return { ...auditContext(request), type: 'approval.reevaluated', actor, data: { ...reevaluation } };
 }
@@ -85,11 +88,32 @@ export class RedeemApprovalToken {
 
   execute(command: RedeemCommand & { clientId: string }): Promise<OpenIdTokenResponse>;
   execute(command: RedeemCommand): Promise<ApprovalTokenResponse>;
-  async execute({ tenantId, approvalId, clientId }: RedeemCommand): Promise<ApprovalTokenResponse | OpenIdTokenResponse> {
+  async execute(command: RedeemCommand): Promise<ApprovalTokenResponse | OpenIdTokenResponse> {
+    // The re-evaluation reads delegations, the directory and the policy set through other pooled
+    // connections, so it runs before the row is locked: a transaction holding a connection must
+    // never wait for a second one (as many redeems at once as the pool has connections would each
+    // hold one and wait forever). If the request was approved between the look and the lock, look again.
+    for (;;) {
+      const outcome = await this.redeemLocked(command, await this.reevaluateIfApproved(command));
+      if (outcome !== APPROVED_MEANWHILE) return outcome;
+    }
+  }
+
+  /** The call judged again, now, when the request is approved and its token not yet issued. */
+  private async reevaluateIfApproved({ tenantId, approvalId }: RedeemCommand): Promise<Reevaluation | undefined> {
+    const request = await this.dataSource.manager.findOne(ApprovalRequest, { where: { id: approvalId, tenantId } });
+    if (request?.status !== 'approved' || request.tokenRedeemedAt || request.expiresAt.getTime() <= Date.now()) return undefined;
+    return this.reevaluation.reevaluate(request);
+  }
+
+  private async redeemLocked(
+    { tenantId, approvalId, clientId }: RedeemCommand,
+    reevaluation: Reevaluation | undefined,
+  ): Promise<ApprovalTokenResponse | OpenIdTokenResponse | typeof APPROVED_MEANWHILE> {
     let expiredNow: ApprovalRequest | undefined;
     let deniedNow: ApprovalRequest | undefined;
     // Errors are returned, not thrown, so that the poll bookkeeping commits with them.
-    const outcome = await this.dataSource.transaction(async (manager): Promise<ApprovalTokenResponse | OpenIdTokenResponse | ProtocolError> => {
+    const outcome = await this.dataSource.transaction(async (manager): Promise<ApprovalTokenResponse | OpenIdTokenResponse | ProtocolError | typeof APPROVED_MEANWHILE> => {
       const request = await manager.findOne(ApprovalRequest, {
         where: { id: approvalId, tenantId },
         lock: { mode: 'pessimistic_write' },
@@ -115,12 +139,10 @@ export class RedeemApprovalToken {
           if (request.tokenRedeemedAt) return new InvalidGrant('the approval token was already issued for this auth_req_id');
           // CIBA: an auth_req_id is good until expires_in, approved or not; a late poller gets expired_token.
           if (request.expiresAt.getTime() <= Date.now()) return new ExpiredToken('the approval request expired before its token was redeemed');
+          // The approval is not a blank cheque: the call was judged again, just now, before any token exists.
+          if (!reevaluation) return APPROVED_MEANWHILE;
           const actor = clientId ? `client:${clientId}` : `gateway:${request.gatewayId}`;
-          // The approval is not a blank cheque: the call is judged again, now, before any token exists.
-          const [reevaluation, votes] = await Promise.all([
-            this.reevaluation.reevaluate(request),
-            manager.find(ApprovalVote, { where: { approvalId: request.id }, order: { id: 'ASC' } }),
-          ]);
+          const votes = await manager.find(ApprovalVote, { where: { approvalId: request.id }, order: { id: 'ASC' } });
           const reevaluated = reevaluatedEvent(request, reevaluation, actor);
           if (reevaluation.verdict === 'deny') {
             await denyOnRedeem(manager, request, reevaluation);

@@ -126,6 +126,8 @@ export const configSchema = z
 
     DATABASE_URL: url(['postgres', 'postgresql']).default('postgres://postgres@127.0.0.1:5432/countersign'),
     DATABASE_POOL_SIZE: int(1, 500).default(20),
+    /** How long a request waits for a pooled connection before it is answered 503 (never forever). */
+    DATABASE_POOL_WAIT_MS: int(100, 600000).default(10000),
     DATABASE_MIGRATE_ON_START: bool.default(true),
 
     REDIS_URL: url(['redis', 'rediss']).default('redis://127.0.0.1:6379'),

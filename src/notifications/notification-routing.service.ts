@@ -38,8 +38,8 @@ export class NotificationRouting extends ApproverRouting {
     };
   }
 
-  isGroupMember(tenantId: string, group: string, approverId: string): Promise<boolean> {
-    return this.directory.isGroupMember(tenantId, group, approverId);
+  groupsOf(tenantId: string, approverId: string): Promise<string[]> {
+    return this.directory.groupsOf(tenantId, approverId);
   }
 
   isDisabled(tenantId: string, approverId: string): Promise<boolean> {

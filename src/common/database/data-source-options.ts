@@ -6,7 +6,7 @@ import { migrations } from '../../../migrations';
  * hand-written migrations in migrations/ (never `synchronize`); entities are registered by
  * each part of the domain with TypeOrmModule.forFeature.
  */
-export function dataSourceOptions(databaseUrl: string, poolSize = 20): DataSourceOptions {
+export function dataSourceOptions(databaseUrl: string, poolSize = 20, poolWaitMs = 10_000): DataSourceOptions {
   return {
     type: 'postgres',
     url: databaseUrl,
@@ -14,6 +14,7 @@ export function dataSourceOptions(databaseUrl: string, poolSize = 20): DataSourc
     migrationsTableName: 'migrations',
     synchronize: false,
     migrationsRun: false,
-    extra: { max: poolSize },
+    // A connection not free within poolWaitMs is an error (answered 503), not an endless wait.
+    extra: { max: poolSize, connectionTimeoutMillis: poolWaitMs },
   };
 }

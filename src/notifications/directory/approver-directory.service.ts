@@ -164,8 +164,10 @@ export class ApproverDirectory {
     await this.membership.changed(tenantId);
   }
 
-  async isGroupMember(tenantId: string, group: string, approverId: string): Promise<boolean> {
-    return this.dataSource.manager.exists(ApproverGroupMember, { where: { tenantId, groupName: group, approverId } });
+  /** The groups `approverId` is a member of now. */
+  async groupsOf(tenantId: string, approverId: string): Promise<string[]> {
+    const rows = await this.dataSource.manager.find(ApproverGroupMember, { select: { groupName: true }, where: { tenantId, approverId } });
+    return rows.map((r) => r.groupName);
   }
 
   async isDisabled(tenantId: string, approverId: string): Promise<boolean> {
