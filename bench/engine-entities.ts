@@ -80,7 +80,7 @@ row('starter set + 4 entity rules: 3 entities (agent, user in 3 groups, tool)', 
 row('starter set + 4 entity rules, chain of 3: 5 entities', measure(() => withEntities.evaluate(chained)));
 
 // Where the time goes: the same call to Cedar, one ingredient at a time.
-const { agent_id: _a, amount, operator: _o, user: _u, upstream: _up, tool_annotations: _t, ...rest } = facts;
+const { agent_id: _a, amount, operator: _o, user: _u, upstream: _up, tool_annotations: _t, resource: _r, ...rest } = facts;
 const context = { ...rest, has_amount: amount !== null, amount: amount ?? 0, ...entityContext(facts) } as cedar.Context;
 const trivialId = 'bench-trivial';
 cedar.preparsePolicySet(trivialId, { staticPolicies: { t: 'permit (principal, action, resource);' } });

@@ -12,6 +12,7 @@ import { PushSubscriptionsPerApprover1764045000000 } from './1764045000000-push-
 import { ApprovalReevaluation1764050000000 } from './1764050000000-approval-reevaluation';
 import { PersonEntitlements1764060000000 } from './1764060000000-person-entitlements';
 import { PersonStatus1764066000000 } from './1764066000000-person-status';
+import { Resources1764075000000 } from './1764075000000-resources';
 import { PendingByCreation1764090000000 } from './1764090000000-pending-by-creation';
 
 /** Every migration, in order. Passed as classes so the same list works under jest and from dist/. */
@@ -30,5 +31,6 @@ export const migrations = [
   ApprovalReevaluation1764050000000,
   PersonEntitlements1764060000000,
   PersonStatus1764066000000,
+  Resources1764075000000,
   PendingByCreation1764090000000,
 ];

@@ -25,6 +25,7 @@ import { DecisionClock, decisionClock, tenantTimeZone, timeFacts } from './polic
 import { chainCovers, grantCovers, Hop, HopGrant } from './policy/delegation-chain';
 import { normalizeIntent, toolCategory } from './policy/intent';
 import { HumanApprovalObligation, Obligation, PolicyDecision, Verdict } from './policy/policy-engine';
+import { registeredResourceFacts, ResourceRegistry } from './resources/resource-registry.service';
 import { RiskSignals } from './risk-signals.service';
 
 /** The reason code of a call outside the delegation chain (the starter set's `forbid-not-delegated` names it too). */
@@ -85,6 +86,7 @@ export class Authorize {
     private readonly users: UserDirectory,
     private readonly audit: AuditBatcher,
     private readonly park: ParkApproval,
+    private readonly resources: ResourceRegistry,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Optional() private readonly metrics?: DomainMetrics,
   ) {}
@@ -174,10 +176,11 @@ export class Authorize {
   async reevaluate(tenantId: string, parked: ParkedCall): Promise<Reevaluated> {
     const { at, clock } = decisionClock(new Date(), undefined, this.config.DECISION_TIME_SKEW_SECONDS);
     const { action } = parked;
-    const [policy, chain, { user, entitlements }] = await Promise.all([
+    const [policy, chain, { user, entitlements }, resource] = await Promise.all([
       this.policies.forTenant(tenantId),
       this.resolveChain(tenantId, { actors: parked.actors, human: parked.human }, action.server, action.tool, parked.resourceId),
       this.users.person(tenantId, parked.human),
+      this.resources.lookup(tenantId, { id: parked.resourceId }),
     ]);
     const time = timeFacts(at, tenantTimeZone(tenantId, this.config.TENANT_TIME_ZONES, this.config.TENANT_TIME_ZONE));
     const granted = chain.ok && chainCovers(chain.hops, action.server, action.tool, parked.resourceId);
@@ -191,6 +194,9 @@ export class Authorize {
       // The human's groups and status as the directory has them now, and the catalogue's annotations now.
       user,
       tool_annotations: policy.catalogue?.tools.get(toolAction(action.server, action.tool))?.annotations ?? {},
+      // The resource as registered now (a reclassified document counts); gone from the registry, it is no entity.
+      resource: undefined,
+      ...registeredResourceFacts(resource),
     };
     let toolCall: ReturnType<typeof catalogueCall>;
     try {
@@ -215,7 +221,12 @@ export class Authorize {
   private async evaluate(tenantId: string, input: AuthorizeInput, { dryRun }: { dryRun: boolean }): Promise<Evaluation> {
     const serviceNow = new Date();
     const { at, clock } = decisionClock(serviceNow, input.observed_at, this.config.DECISION_TIME_SKEW_SECONDS);
-    const [verified, policy] = await Promise.all([this.identities.verify(input.agent.token, tenantId), this.policies.forTenant(tenantId)]);
+    // The registered resource is looked up before anything is counted: a contradicting resource.type is a 400.
+    const [verified, policy, resource] = await Promise.all([
+      this.identities.verify(input.agent.token, tenantId),
+      this.policies.forTenant(tenantId),
+      this.resources.lookup(tenantId, input.resource),
+    ]);
     // A catalogued tool's arguments must match its inputSchema (else a 400); they become context.input.
     const toolCall = catalogueCall(policy.catalogue, input.action);
     // Denials for bad tokens count against the MCP session like any other denial.
@@ -267,6 +278,8 @@ export class Authorize {
       user,
       upstream: identity.upstream,
       tool_annotations: policy.catalogue?.tools.get(toolAction(action.server, action.tool))?.annotations ?? {},
+      // A registered resource: its type, classification and environment over the envelope's, and its entity.
+      ...registeredResourceFacts(resource),
     };
     // The intersection is built in: a call outside any hop's delegation is denied whatever the
     // tenant's set says, so a permissive set (no `forbid unless granted`, or a broken one) can

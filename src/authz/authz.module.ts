@@ -20,13 +20,17 @@ import { PoliciesController } from './policies/policies.controller';
 import { ActivePolicySet, PolicySet } from './policies/policy-set.entity';
 import { PolicyStore } from './policies/policy-store.service';
 import { PolicyRedeemReevaluation } from './redeem-reevaluation.service';
+import { ManageResources } from './resources/manage-resources.usecase';
+import { ResourceRow, ResourceTypeRow } from './resources/resource.entity';
+import { ResourceRegistry } from './resources/resource-registry.service';
+import { ResourcesController } from './resources/resources.controller';
 import { RiskSignals } from './risk-signals.service';
 
 // Global: the approvals lifecycle injects RedeemReevaluation (the port) without importing this part.
 @Global()
 @Module({
-  imports: [TypeOrmModule.forFeature([Delegation, PolicySet, ActivePolicySet, CatalogueToolRow, ToolCatalogueRevision])],
-  controllers: [AuthorizeController, DelegationsController, PoliciesController, CatalogueController],
+  imports: [TypeOrmModule.forFeature([Delegation, PolicySet, ActivePolicySet, CatalogueToolRow, ToolCatalogueRevision, ResourceTypeRow, ResourceRow])],
+  controllers: [AuthorizeController, DelegationsController, PoliciesController, CatalogueController, ResourcesController],
   providers: [
     Authorize,
     AgentIdentityVerifier,
@@ -35,6 +39,8 @@ import { RiskSignals } from './risk-signals.service';
     RiskSignals,
     CatalogueStore,
     ManageCatalogue,
+    ResourceRegistry,
+    ManageResources,
     PolicyRedeemReevaluation,
     { provide: RedeemReevaluation, useExisting: PolicyRedeemReevaluation },
   ],

@@ -1,6 +1,6 @@
 /**
- * The tool catalogue: each tenant's MCP servers, their tools and input schemas (Postgres is the
- * truth), and the compiled form the decision path uses (tenant-schema.ts), cached per tenant and
+ * The tool catalogue: each tenant's MCP servers, their tools and input schemas, and its declared
+ * resource types (authz/resources; Postgres is the truth), and the compiled form the decision path uses (tenant-schema.ts), cached per tenant and
  * revision. A change is announced on the bus so every instance drops its compiled copy at once;
  * the revision check in PolicyStore catches a lost message within a second.
  */
@@ -10,6 +10,7 @@ import { AuditLog } from '../../audit/audit-log.service';
 import { NotFound } from '../../common/errors/protocol-errors';
 import { RedisBus } from '../../common/redis/redis-bus.service';
 import { CatalogueToolRow, ToolCatalogueRevision } from './catalogue-tool.entity';
+import { ResourceTypeRow } from '../resources/resource.entity';
 import { CatalogueToolInput } from './catalogue.commands';
 import { tenantCatalogue, TenantCatalogue } from './tenant-schema';
 
@@ -55,8 +56,14 @@ export class CatalogueStore implements OnModuleInit {
   }
 
   private async build(manager: EntityManager, tenantId: string, revision: number): Promise<TenantCatalogue> {
+    // One after the other: inside a change, both run on the transaction's one connection.
     const rows = await manager.find(CatalogueToolRow, { where: { tenantId }, select: { server: true, name: true, inputSchema: true, annotations: true } });
-    return tenantCatalogue(revision, rows.map((r) => ({ server: r.server, name: r.name, inputSchema: r.inputSchema, annotations: r.annotations })));
+    const types = await manager.find(ResourceTypeRow, { where: { tenantId }, select: { name: true, attributes: true } });
+    return tenantCatalogue(
+      revision,
+      rows.map((r) => ({ server: r.server, name: r.name, inputSchema: r.inputSchema, annotations: r.annotations })),
+      types.map((t) => ({ name: t.name, attributes: t.attributes })),
+    );
   }
 
   async servers(tenantId: string): Promise<{ revision: number; servers: { server: string; tools: CatalogueToolRow[] }[] }> {
@@ -100,10 +107,11 @@ export class CatalogueStore implements OnModuleInit {
   }
 
   /**
-   * One change: serialised per tenant with policy activation (the same advisory lock), a new
-   * revision, the guard on the resulting catalogue, and the audit event, in one transaction.
+   * One change of the tenant's schema (its tools here, its resource types in authz/resources):
+   * serialised per tenant with policy activation (the same advisory lock), a new revision, the
+   * guard on the resulting catalogue, and the audit event, in one transaction.
    */
-  private async change(
+  async change(
     tenantId: string,
     by: string,
     guard: CatalogueGuard,

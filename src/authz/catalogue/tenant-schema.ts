@@ -1,5 +1,6 @@
 /**
- * Schema per tenant: the base Cedar schema plus one action per catalogued tool. Each tool's action
+ * Schema per tenant: the base Cedar schema plus the tenant's resource types (entity types, and a
+ * `context.<Type>` member each: authz/resources/resource-schema.ts) and one action per catalogued tool. Each tool's action
  * is a member of `Action::"call_tool"` and its context is the base facts plus `input`, typed from
  * the tool's inputSchema, so a policy for one tool validates strictly against that tool's input:
  *
@@ -14,6 +15,7 @@
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import { CEDAR_SCHEMA, ToolAnnotations } from '../policy/cedar-schema';
 import { toolAnnotations } from '../policy/entities';
+import { addResourceTypes, ResourceTypeDecl } from '../resources/resource-schema';
 import { cedarTypeOf, convertInput, InputProblem, InputShape, shapeOf } from './input-shape';
 
 export const CALL_TOOL = 'call_tool';
@@ -87,13 +89,15 @@ export function inputType(shape: InputShape) {
   return t ?? { type: 'Record' as const, attributes: {} };
 }
 
-/** Base schema + one action per tool. Pure: the same entries always give the same schema. */
-export function tenantCatalogue(revision: number, entries: CatalogueEntry[]): TenantCatalogue {
+/** Base schema + resource types + one action per tool. Pure: the same entries always give the same schema. */
+export function tenantCatalogue(revision: number, entries: CatalogueEntry[], resourceTypes: ResourceTypeDecl[] = []): TenantCatalogue {
   const schema = structuredClone(baseSchema());
   const ns = Object.values(schema).find((n) => n.actions[CALL_TOOL]);
   if (!ns) throw new Error('the base Cedar schema has no call_tool action');
   const applies = ns.actions[CALL_TOOL].appliesTo!;
   const facts = callToolContext(ns);
+  // Before the tools: each tool's action copies call_tool's context, resource members included.
+  addResourceTypes(ns, facts, resourceTypes);
   const tools = new Map<string, CatalogueTool>();
   for (const entry of [...entries].sort((x, y) => toolAction(x.server, x.name).localeCompare(toolAction(y.server, y.name)))) {
     const tool = compileTool(entry);

@@ -71,14 +71,14 @@ export class PolicyStore implements OnModuleInit, OnModuleDestroy {
    * Refuses a catalogue change that the active set would not validate against (called inside the
    * change's transaction, which holds the lock activation takes).
    */
-  async checkActiveSetUnder(manager: EntityManager, tenantId: string, catalogue: TenantCatalogue): Promise<void> {
+  async checkActiveSetUnder(manager: EntityManager, tenantId: string, catalogue: TenantCatalogue, field = 'tools'): Promise<void> {
     const [active] = await manager.query(`SELECT version FROM active_policy_sets WHERE tenant_id = $1`, [tenantId]);
     const version = active ? Number(active.version) : 0;
     const policies = version === 0 ? STARTER_POLICIES : (await manager.findOneOrFail(PolicySet, { where: { tenantId, version } })).policies;
     const errors = PolicyEngine.validate(policies, catalogueSchema(tenantId, catalogue));
     if (errors.length) {
       throw new InvalidPolicy(`the active policy set (version ${version}) would not validate against this catalogue: ${errors[0]}`, {
-        field: 'tools',
+        field,
         version,
         errors,
       });

@@ -108,6 +108,23 @@ export interface CallFacts {
   upstream?: ActorFacts[];
   /** The tool's MCP annotations, from the catalogue. */
   tool_annotations?: ToolAnnotations;
+  /** The call's resource as the tenant registered it (absent: not registered; only the envelope's facts). */
+  resource?: ResourceFacts;
+}
+
+/** A registered resource: an entity of its declared type (`context.<type>`), see authz/resources. */
+export interface ResourceFacts {
+  /** The declared type: a Cedar entity type of the tenant's schema. */
+  type: string;
+  id: string;
+  classification: string;
+  environment: string;
+  /** A user id (`User::"<owner>"`). */
+  owner: string;
+  /** The owner as the directory knows them, for their User entity when they are not the human. */
+  owner_user: UserFacts;
+  /** The declared attributes, as Cedar JSON values (decimals as escapes). */
+  attributes: Record<string, unknown>;
 }
 
 /** "active" or "disabled": in the tenant's directory with that status; "unknown": not in it. */

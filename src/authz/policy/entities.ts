@@ -2,7 +2,8 @@
  * The entities of one decision, built from its facts: the current agent (the principal) in its
  * class, the human (`context.user`) in their directory groups, the tool (the resource) in its
  * category and server, and the upstream actors of the chain (`context.chain`), each in its own
- * class. Parents are given by uid only: Cedar answers `in` from the parents list, so `Group`,
+ * class, and the call's registered resource (`context.<Type>`, see authz/resources) with its owner
+ * (`User`). Parents are given by uid only: Cedar answers `in` from the parents list, so `Group`,
  * `AgentClass`, `ToolCategory` and `Server` never travel as entities themselves.
  *
  * Converting entities is the dearest part of a decision (STACK-NOTES; measured in
@@ -43,6 +44,8 @@ export function entityContext(facts: CallFacts) {
     chain: upstream.map((a) => ref('Agent', a.id)),
     chain_has_third_party: levels.some((l) => THIRD_PARTY_TRUST.includes(l)),
     chain_trust_levels: levels,
+    // A registered resource, as the member named after its type (resource-schema.ts).
+    ...(facts.resource ? { [facts.resource.type]: ref(facts.resource.type, facts.resource.id) } : {}),
   };
 }
 
@@ -58,14 +61,28 @@ export function decisionEntities(facts: CallFacts): cedar.EntityJson[] {
   const agents = new Map<string, cedar.EntityJson>();
   // An agent that appears twice in a chain is one entity (Cedar refuses duplicates); the current actor's claims win.
   for (const a of [current, ...(facts.upstream ?? [])]) if (!agents.has(a.id)) agents.set(a.id, agent(a));
+  const person = (id: string, u: UserFacts): cedar.EntityJson => ({ uid: uid('User', id), attrs: { status: u.status }, parents: [...new Set(u.groups)].map((g) => uid('Group', g)) });
+  const r = facts.resource;
+  const resource: cedar.EntityJson[] = r
+    ? [
+        {
+          uid: uid(r.type, r.id),
+          attrs: { ...(r.attributes as Record<string, cedar.CedarValueJson>), classification: r.classification, environment: r.environment, owner: ref('User', r.owner) },
+          parents: [],
+        },
+        // The owner is an entity too (`context.Document.owner in Group::"hr"`), once: the human may own it.
+        ...(r.owner !== facts.human ? [person(r.owner, r.owner_user)] : []),
+      ]
+    : [];
   return [
     ...agents.values(),
-    { uid: uid('User', facts.human), attrs: { status: user.status }, parents: [...new Set(user.groups)].map((g) => uid('Group', g)) },
+    person(facts.human, user),
     {
       uid: uid('Tool', `${facts.server}/${facts.tool}`),
       attrs: { category: facts.action_category, server: facts.server, name: facts.tool, annotations: toolAnnotations(facts.tool_annotations) as cedar.CedarValueJson },
       parents: [uid('ToolCategory', facts.action_category), uid('Server', facts.server)],
     },
+    ...resource,
   ];
 }
 
@@ -73,7 +90,8 @@ type Scope = { op: string; in?: unknown };
 
 /**
  * Whether a policy can observe any entity's attributes or ancestors. Conservative: it is enough
- * to name `principal` or `resource` in a condition, to read `context.user` or `context.chain`, to
+ * to name `principal` or `resource` in a condition, to read `context.user`, `context.chain` or a
+ * member named like a resource type (upper-case first: `context.Document`), to
  * write any entity literal but an action, or to scope principal or resource with `in`. A policy
  * that does none of these decides the same with or without entities, so a set of such policies
  * (the starter set, every set written before entities) is evaluated with none, at today's cost.
@@ -88,7 +106,7 @@ function reaches(node: unknown): boolean {
   if (!node || typeof node !== 'object') return false;
   const n = node as Record<string, unknown>;
   if (n.Var === 'principal' || n.Var === 'resource') return true;
-  if (typeof n.attr === 'string' && (n.attr === 'user' || n.attr === 'chain')) return true;
+  if (typeof n.attr === 'string' && (n.attr === 'user' || n.attr === 'chain' || /^[A-Z]/.test(n.attr))) return true;
   const entity = n.__entity as { type?: string } | undefined;
   if (entity && typeof entity === 'object' && !/(^|::)Action$/.test(entity.type ?? '')) return true;
   return Object.values(n).some(reaches);

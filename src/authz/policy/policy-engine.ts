@@ -199,6 +199,10 @@ export class PolicyEngine {
     if (validation.validationErrors.length) {
       return { errors: validation.validationErrors.map((e) => `${e.policyId}: ${e.error.message}`) };
     }
+    // A policy the validator proves can never apply is a mistake (a misspelt member after `has`, a
+    // resource type that is not declared, an `is` of the wrong type); a forbid would silently not apply.
+    const impossible = validation.validationWarnings.filter((w) => /policy is impossible/.test(w.error.message));
+    if (impossible.length) return { errors: impossible.map((w) => `${w.policyId}: ${w.error.message}`) };
     const annotationErrors = [...meta].flatMap(([id, m]) => checkAnnotations(id, m));
     if (annotationErrors.length) return { errors: annotationErrors };
     return { meta, sources, usesEntities };
@@ -206,7 +210,7 @@ export class PolicyEngine {
 
   /** Pure: the same facts always give the same decision; nothing is recorded. */
   evaluate(facts: CallFacts, call?: ToolCall): PolicyDecision {
-    const { agent_id, amount, operator: _operator, user: _user, upstream: _upstream, tool_annotations: _annotations, ...rest } = facts;
+    const { agent_id, amount, operator: _operator, user: _user, upstream: _upstream, tool_annotations: _annotations, resource: _resource, ...rest } = facts;
     const answer = cedar.statefulIsAuthorized({
       principal: { type: 'Agent', id: agent_id },
       action: { type: 'Action', id: call?.action ?? 'call_tool' },

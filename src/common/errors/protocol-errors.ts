@@ -96,11 +96,11 @@ export class NotFound extends ProtocolError {
   readonly code = 'not_found';
   readonly status = 404;
 }
-/** A vote or cancel on a request that is no longer pending, or a second vote by one approver. */
+/** A vote or cancel on a request that is no longer pending, a second vote by one approver, or a resource type still in use. */
 export class Conflict extends ProtocolError {
   readonly status = 409;
   constructor(
-    readonly code: 'request_closed' | 'already_voted',
+    readonly code: 'request_closed' | 'already_voted' | 'resource_type_in_use',
     description: string,
     extra: Record<string, unknown> = {},
   ) {
