@@ -80,6 +80,9 @@ interface Fixture {
     approver: string;
     /** A catalogued MCP server of A's. */
     server: string;
+    /** A resource type of A's, and a resource of it. */
+    resourceType: string;
+    resource: string;
     approver2: string;
     group: string;
     group2: string;
@@ -109,7 +112,7 @@ function secretsOfA(): string[] {
   const { a } = f;
   return [
     MARK, a.pending, a.voted, a.redeemed, a.ciba, a.delegation, a.client, a.approver, a.approver2, a.group, a.group2,
-    a.pushId, a.pushEndpoint, a.pushP256dh, a.agent, a.human,
+    a.pushId, a.pushEndpoint, a.pushP256dh, a.agent, a.human, a.resourceType, a.resource,
   ];
 }
 
@@ -144,7 +147,7 @@ async function asB(
 }
 
 /** The ids of A that B's own calls in this test name (and so B's own audit trail may hold). */
-const namedByB = () => [f.a.approver, f.a.approver2, f.a.group, f.a.group2, f.a.human, f.a.agent];
+const namedByB = () => [f.a.approver, f.a.approver2, f.a.group, f.a.group2, f.a.human, f.a.agent, f.a.resourceType, f.a.resource];
 
 /** A form POST (OAuth endpoints, the approval page's form), checked like asB. */
 async function formAsB(path: string, params: Record<string, string>, headers: Record<string, string> = {}): Promise<ApiResponse> {
@@ -276,6 +279,18 @@ async function setUp(): Promise<Fixture> {
     201,
   );
 
+  // A resource type's name is a Cedar type (upper-case first), so it carries a marker of its own.
+  const resourceType = `Iso${randomBytes(6).toString('hex')}`;
+  ok(await call(api.url, 'PUT', `/v1/resource-types/${resourceType}`, { token: aAdmin, body: { attributes: { note: { type: 'string' } } } }), 201);
+  const resource = `${IDM}-res`;
+  ok(
+    await call(api.url, 'PUT', `/v1/resources/${resource}`, {
+      token: aAdmin,
+      body: { type: resourceType, classification: 'confidential', owner: human, attributes: { note: `${MARK} note` } },
+    }),
+    201,
+  );
+
   const push = sinks.push.subscribe();
   const { token: pushLink } = await links.mint({ tenantId: A, approvalId: pending, approverId: 'bob' });
   const pushId = ok(
@@ -301,7 +316,7 @@ async function setUp(): Promise<Fixture> {
     sinks,
     a: {
       gateway: aGateway, admin: aAdmin, pending, voted, redeemed, approvalToken: token.approval_token, ciba, link, delegation, human, agent,
-      agentToken: aAgentToken, client, clientSecret, approver, approver2, group, group2, server, pushId, pushEndpoint: push.endpoint, pushP256dh: push.keys.p256dh,
+      agentToken: aAgentToken, client, clientSecret, approver, approver2, group, group2, server, resourceType, resource, pushId, pushEndpoint: push.endpoint, pushP256dh: push.keys.p256dh,
     },
     b: { gateway: bGateway, admin: bAdmin, delegations: bDelegations, audit: bAudit, request: bRequest, link: bLink, client: bClient, clientSecret: bSecret },
   };
@@ -456,6 +471,14 @@ const CASES: Record<string, () => Promise<void>> = {
     expect(own.status).toBe(200);
     expect(own.body).toMatchObject({ verdict: 'deny', policy: { version: 0 } });
     expect(own.body.reasons).toContain('not_delegated');
+    // A's registered resource is not B's: B's call naming its id (with another type) reads only the envelope.
+    const aResource = await asB('POST', '/v1/authorize/simulate', {
+      token: f.b.admin,
+      body: { ...(await authorizeBody(B)), resource: { id: f.a.resource, type: 'Calendar' } },
+    });
+    expect(aResource.status).toBe(200);
+    expect(aResource.body.facts).toMatchObject({ resource_id: f.a.resource, resource_type: 'Calendar', resource_classification: 'internal' });
+    expect(aResource.body.facts).not.toHaveProperty('resource');
   },
   'POST /access/v1/evaluation': async () => {
     for (const tenant of [A, B]) {
@@ -546,6 +569,78 @@ const CASES: Record<string, () => Promise<void>> = {
       'not_found',
     );
     expect((await asA('GET', `/v1/catalogue/servers/${f.a.server}`)).status).toBe(200);
+  },
+
+  // ---- resource types and resources (admin); A has one of each, B none ----
+  'PUT /v1/resource-types/{name}': async () => {
+    // Types are per tenant: B's PUT of A's type name declares B's own (201), and A's is untouched.
+    const res = await asB('PUT', `/v1/resource-types/${f.a.resourceType}`, { token: f.b.admin, body: { attributes: { other: { type: 'long' } } }, ownInput: [f.a.resourceType] });
+    expect(res.status).toBe(201);
+    expect((await asA('GET', `/v1/resource-types/${f.a.resourceType}`)).body.attributes).toEqual({ note: { type: 'string', optional: false } });
+    expect((await call(f.api.url, 'DELETE', `/v1/resource-types/${f.a.resourceType}`, { token: f.b.admin })).status).toBe(204);
+    expect((await asA('GET', `/v1/resource-types/${f.a.resourceType}`)).status).toBe(200);
+  },
+  'GET /v1/resource-types': async () => {
+    const res = await asB('GET', '/v1/resource-types', { token: f.b.admin });
+    expect(res.status).toBe(200);
+    expect(res.body.types).toEqual([]);
+  },
+  'GET /v1/resource-types/{name}': async () => {
+    await expectSameAsUnknown(
+      () => asB('GET', `/v1/resource-types/${f.a.resourceType}`, { token: f.b.admin }),
+      () => asB('GET', `/v1/resource-types/Nobody${randomBytes(4).toString('hex')}`, { token: f.b.admin }),
+      404,
+      'not_found',
+    );
+  },
+  'DELETE /v1/resource-types/{name}': async () => {
+    await expectSameAsUnknown(
+      () => asB('DELETE', `/v1/resource-types/${f.a.resourceType}`, { token: f.b.admin }),
+      () => asB('DELETE', `/v1/resource-types/Nobody${randomBytes(4).toString('hex')}`, { token: f.b.admin }),
+      404,
+      'not_found',
+    );
+    expect((await asA('GET', `/v1/resource-types/${f.a.resourceType}`)).status).toBe(200);
+  },
+  'PUT /v1/resources/{id}': async () => {
+    // B cannot register a resource of A's type (B has no such type: what an unknown type answers)...
+    const body = (type: string) => ({ type, owner: 'mallory', attributes: { note: 'B' } });
+    await expectSameAsUnknown(
+      () => asB('PUT', `/v1/resources/${f.a.resource}`, { token: f.b.admin, body: body(f.a.resourceType) }),
+      () => asB('PUT', `/v1/resources/${f.a.resource}`, { token: f.b.admin, body: body(`Nobody${randomBytes(4).toString('hex')}`) }),
+      400,
+      'invalid_request',
+    );
+    // ...and A's resource id names B's own resource in B (201, not 200 "replaced"); A's is untouched.
+    const bType = `Globex${randomBytes(4).toString('hex')}`;
+    expect((await asB('PUT', `/v1/resource-types/${bType}`, { token: f.b.admin, body: { attributes: {} } })).status).toBe(201);
+    const res = await asB('PUT', `/v1/resources/${f.a.resource}`, { token: f.b.admin, body: { type: bType, owner: 'mallory' } });
+    expect(res.status).toBe(201);
+    expect((await asA('GET', `/v1/resources/${f.a.resource}`)).body).toMatchObject({ type: f.a.resourceType, owner: f.a.human, attributes: { note: `${MARK} note` } });
+    expect((await call(f.api.url, 'DELETE', `/v1/resources/${f.a.resource}`, { token: f.b.admin })).status).toBe(204);
+    expect((await call(f.api.url, 'DELETE', `/v1/resource-types/${bType}`, { token: f.b.admin })).status).toBe(204);
+    expect((await asA('GET', `/v1/resources/${f.a.resource}`)).status).toBe(200);
+  },
+  'GET /v1/resources': async () => {
+    expect(await allPages('/v1/resources', 'resources', f.b.admin)).toEqual([]);
+    expect((await asB('GET', `/v1/resources?type=${f.a.resourceType}`, { token: f.b.admin, ownInput: [f.a.resourceType] })).body.resources).toEqual([]);
+  },
+  'GET /v1/resources/{id}': async () => {
+    await expectSameAsUnknown(
+      () => asB('GET', `/v1/resources/${f.a.resource}`, { token: f.b.admin }),
+      () => asB('GET', `/v1/resources/nobody-${randomBytes(4).toString('hex')}`, { token: f.b.admin }),
+      404,
+      'not_found',
+    );
+  },
+  'DELETE /v1/resources/{id}': async () => {
+    await expectSameAsUnknown(
+      () => asB('DELETE', `/v1/resources/${f.a.resource}`, { token: f.b.admin }),
+      () => asB('DELETE', `/v1/resources/nobody-${randomBytes(4).toString('hex')}`, { token: f.b.admin }),
+      404,
+      'not_found',
+    );
+    expect((await asA('GET', `/v1/resources/${f.a.resource}`)).status).toBe(200);
   },
 
   // ---- the approver directory (admin) ----
