@@ -11,6 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import { adminToken, ApiResponse, call, tenantToken } from '../support/api';
 import { TestApp, testEnvironment, TestEnvironment } from '../support/app';
+import { voteAs } from '../support/approvals';
 import { sleep, sql } from '../support/callback-server';
 import { agentToken, gatewayToken } from '../support/keys';
 
@@ -346,5 +347,29 @@ describe('the resource, typed: declared types, registered resources, policies on
     expect(decision(r.res)).toEqual({ status: 200, verdict: 'allow', reasons: ['granted'] });
 
     for (const ms of Object.values(propagation)) expect(ms).toBeLessThan(1000);
+  });
+
+  it('an approved call is judged again at redeem against the resource as registered then: reassigned and reclassified since, it is denied', async () => {
+    const approval = `@reason("export_needs_approval") @step_up("true") @obligation("human_approval") @approvers("delegator")
+permit (principal, action == Action::"call_tool", resource) when { context.granted && context.action_category == "export" };`;
+    expect((await publish({ ...POLICIES, approval })).status).toBe(201);
+    const doc4 = { type: 'Document', classification: 'internal', owner: 'alice', attributes: { department: 'sales' } };
+    expect((await putResource('doc-4', doc4)).status).toBe(201);
+    const parkExport = async () => {
+      const res = await authorize('alice', { id: 'doc-4' }, { tool: 'export_document', category: 'export' });
+      expect(res.body).toMatchObject({ verdict: 'allow_with_obligations', reasons: ['export_needs_approval', 'granted'] });
+      const id = res.body.auth_req_id as string;
+      expect((await voteAs(a, { approvalId: id, approverId: 'alice', decision: 'approve', reason: 'fine' })).body.status).toBe('approved');
+      return id;
+    };
+    const redeem = (id: string) => call(a.url, 'POST', `/v1/approvals/${id}/token`, { token: gateway });
+
+    // Unchanged: the token is issued.
+    expect((await redeem(await parkExport())).body).toMatchObject({ approval_token: expect.any(String) });
+    // Given to bob and made confidential between the approval and the redeem: denied with the policy's reason.
+    const id = await parkExport();
+    expect((await putResource('doc-4', { ...doc4, owner: 'bob', classification: 'confidential' })).status).toBe(200);
+    const denied = await redeem(id);
+    expect(denied.body).toMatchObject({ error: 'access_denied', reason: 'reevaluation_denied', reasons: ['not_the_owner'] });
   });
 });
