@@ -11,6 +11,8 @@ import { timeFacts } from '../src/authz/policy/decision-time';
 import { decisionEntities, entityContext } from '../src/authz/policy/entities';
 import { PolicyEngine } from '../src/authz/policy/policy-engine';
 import { STARTER_POLICIES } from '../src/authz/policy/starter-policies';
+import { tenantCatalogue } from '../src/authz/catalogue/tenant-schema';
+import { convertAttributes, ResourceTypeDecl } from '../src/authz/resources/resource-schema';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const N = Number(process.env.BENCH_N ?? 4000);
@@ -40,8 +42,23 @@ const ENTITY_RULES: Record<string, string> = {
   'no-third-party-upstream-on-pay': '@reason("pay_chain") forbid (principal, action == Action::"call_tool", resource) when { context.chain_has_third_party && context.action_category == "pay" && context.amount > 1000000 };',
 };
 
-function compile(policies: Record<string, string>): PolicyEngine {
-  const r = PolicyEngine.compile(policies);
+/** A declared resource type and two house rules on it (neither matches the benchmark's document). */
+const DOCUMENT: ResourceTypeDecl = { name: 'Document', attributes: { department: { type: 'string' }, pages: { type: 'long', optional: true }, tags: { type: 'set<string>' } } };
+const RESOURCE_RULES: Record<string, string> = {
+  'owner-only-confidential': '@reason("not_the_owner") forbid (principal, action == Action::"call_tool", resource) when { context has Document && context.Document.classification == "restricted" } unless { context.Document.owner == context.user };',
+  'hr-docs-for-hr': '@reason("hr_docs") forbid (principal, action == Action::"call_tool", resource) when { context has Document && context.Document.department == "legal" } unless { context.user in Group::"legal" };',
+};
+const documentAttributes = convertAttributes(DOCUMENT, { department: 'finance', pages: 12, tags: ['q3', 'board'] });
+const withDocument: CallFacts = {
+  ...facts,
+  resource: {
+    type: 'Document', id: 'doc-1', classification: 'confidential', environment: 'production', owner: 'bob',
+    owner_user: { status: 'active', groups: ['finance'] }, attributes: 'value' in documentAttributes ? documentAttributes.value : {},
+  },
+};
+
+function compile(policies: Record<string, string>, schema?: ReturnType<typeof tenantCatalogue>['schema']): PolicyEngine {
+  const r = PolicyEngine.compile(policies, schema && { schema });
   if ('errors' in r) throw new Error(r.errors.join('\n'));
   return r.engine;
 }
@@ -78,6 +95,9 @@ console.log(`engine only, CPU time per decision, median of ${ROUNDS} rounds of $
 row('starter set (16 policies), no entities (today)', measure(() => starter.evaluate(facts)));
 row('starter set + 4 entity rules: 3 entities (agent, user in 3 groups, tool)', measure(() => withEntities.evaluate(facts)));
 row('starter set + 4 entity rules, chain of 3: 5 entities', measure(() => withEntities.evaluate(chained)));
+const withResources = compile({ ...STARTER_POLICIES, ...ENTITY_RULES, ...RESOURCE_RULES }, tenantCatalogue(1, [], [DOCUMENT]).schema);
+if (withResources.evaluate(withDocument).verdict !== b.verdict) throw new Error('the resource rules changed the verdict');
+row('+ 2 resource rules, a registered Document owned by another user: 5 entities', measure(() => withResources.evaluate(withDocument)));
 
 // Where the time goes: the same call to Cedar, one ingredient at a time.
 const { agent_id: _a, amount, operator: _o, user: _u, upstream: _up, tool_annotations: _t, resource: _r, ...rest } = facts;
