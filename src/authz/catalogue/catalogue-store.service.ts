@@ -1,8 +1,9 @@
 /**
  * The tool catalogue: each tenant's MCP servers, their tools and input schemas, and its declared
- * resource types (authz/resources; Postgres is the truth), and the compiled form the decision path uses (tenant-schema.ts), cached per tenant and
- * revision. A change is announced on the bus so every instance drops its compiled copy at once;
- * the revision check in PolicyStore catches a lost message within a second.
+ * resource types (authz/resources; Postgres is the truth), and the compiled form the decision
+ * path uses (tenant-schema.ts), cached per tenant and revision. A change is announced on the bus
+ * so every instance drops its compiled copy at once; the revision check in PolicyStore catches a
+ * lost message within a second.
  */
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';

@@ -1,8 +1,9 @@
 /**
  * Schema per tenant: the base Cedar schema plus the tenant's resource types (entity types, and a
- * `context.<Type>` member each: authz/resources/resource-schema.ts) and one action per catalogued tool. Each tool's action
- * is a member of `Action::"call_tool"` and its context is the base facts plus `input`, typed from
- * the tool's inputSchema, so a policy for one tool validates strictly against that tool's input:
+ * `context.<Type>` member each: authz/resources/resource-schema.ts) and one action per catalogued
+ * tool. Each tool's action is a member of `Action::"call_tool"` and its context is the base facts
+ * plus `input`, typed from the tool's inputSchema, so a policy for one tool validates strictly
+ * against that tool's input:
  *
  *   permit (principal, action == Action::"payments-mcp/transfer_funds", resource)
  *   when { context.input.amount.lessThan(decimal("1000.00")) && context.input.currency == "EUR" };
