@@ -343,6 +343,15 @@ describe('compiling a policy set', () => {
     );
   });
 
+  it.each([
+    ['an agent in a Group (agents are in agent classes only)', 'principal in Group::"hr"'],
+    ['a member the context cannot have, after has', 'context has no_such_thing'],
+    ['an is of a type the member never has', 'context.user is Agent'],
+  ])('refuses a policy that can never apply, naming it: %s (a forbid that never applies is a hole)', (_, condition) => {
+    const errors = compileErrors({ fine: permitAll, never: `forbid (principal, action == Action::"call_tool", resource) when { ${condition} };` });
+    expect(errors).toEqual([expect.stringMatching(/^never: .*policy is impossible/)]);
+  });
+
   it('returns an error naming the policy, rather than throwing, for a syntax error', () => {
     const errors = compileErrors({ broken: 'permit (principal, action, resource' });
     expect(errors.length).toBeGreaterThan(0);
