@@ -46,8 +46,11 @@ export class ApprovalsReconciler implements OnApplicationBootstrap, BeforeApplic
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  async onApplicationBootstrap(): Promise<void> {
-    await this.reconcileAndSchedule();
+  onApplicationBootstrap(): void {
+    // In the background: with 100,000 pending requests the rebuild takes minutes, and the worker's
+    // processors (and the API in one-process mode) need not wait for it; re-adding is idempotent.
+    // A failure is retried by the timer's next check.
+    void this.reconcileSoon('start-up');
     // 'ready' fires again after every reconnect: the Redis we talk to now may have lost our jobs.
     this.redis.commands.on('ready', () => void this.reconcileSoon('after a Redis reconnect'));
     this.timer = setInterval(() => void this.checkForLostData(), this.config.REDIS_LOSS_CHECK_INTERVAL_MS);
