@@ -1,0 +1,220 @@
+/**
+ * npm run bench:scale: does a full database slow the approval path down? (issue 14, "Soak and
+ * scale"). One server, one database: the same probes run on an empty tenant and again after
+ * 100,000 pending approval requests (BENCH_SCALE_ROWS) were added beside it and the instance was
+ * restarted (its start-up rebuilds their expiry jobs, as Redis would hold them), and each figure is
+ * the ratio of the two (target ≤ 1.5×). Probes, one request at a time so latency is the server's:
+ * a status read (GET /v1/approvals/:id), a vote (POST …/decisions), and a long-poll resumed by
+ * that vote (GET …?wait=30 answered when the vote lands). Also: Postgres bytes per approval, Redis
+ * bytes per pending approval (its expiry job), and the plans of the queries those paths run
+ * (EXPLAIN ANALYZE, written to bench/SCALE-EXPLAIN.md). Figures are merged into
+ * bench/results.json and bench/RESULTS.md under their own names.
+ */
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Redis from 'ioredis';
+import { JWK } from 'jose';
+import { Client } from 'pg';
+import { DEV_GATEWAY_ISSUER, ensureDevKeys } from '../src/common/keys/key-files';
+import { closeHttp, devSigner, Figure, http, linkMinter, mergeFigures, parkBody, percentile, resetDatabase, ROOT, round, startServer, stopServer } from './support';
+
+const ROWS = Number(process.env.BENCH_SCALE_ROWS ?? 100_000);
+const PROBES = Number(process.env.BENCH_SCALE_PROBES ?? 200);
+const TENANT = 'bench';
+
+interface Probe {
+  status: number[];
+  vote: number[];
+  resume: number[];
+}
+
+async function main(): Promise<void> {
+  const keysDir = mkdtempSync(join(tmpdir(), 'countersign-scale-'));
+  const keys = await ensureDevKeys(keysDir);
+  const databaseUrl = await resetDatabase('countersign_scale');
+  const redisPrefix = `scale-${Date.now()}`;
+  const env = { DEMO_MODE: 'true', KEYS_DIR: keysDir, DATABASE_URL: databaseUrl, REDIS_PREFIX: redisPrefix, PUBLIC_URL: 'http://127.0.0.1:3911' };
+  let server = await startServer(env, 3911);
+  const sign = devSigner(JSON.parse(readFileSync(keys.gatewayPrivateKeyFile, 'utf8')) as JWK);
+  const gateway = await sign({ tenant: TENANT }, DEV_GATEWAY_ISSUER, 'bench-gateway');
+  const admin = await sign({ tenant: TENANT, scope: 'countersign:admin' }, DEV_GATEWAY_ISSUER, 'bench-idp');
+  const mintLink = await linkMinter(keys.signingKeysFile, env.PUBLIC_URL, TENANT);
+  await http('PUT', `${server.url}/v1/approvers/bob`, admin, { display_name: 'Bob' });
+  const db = new Client({ connectionString: databaseUrl });
+  await db.connect();
+  const redis = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: true });
+  await redis.connect();
+  const figures: Figure[] = [];
+
+  /** Parks `n` requests through the API; their ids. */
+  const park = async (n: number) => {
+    const ids: string[] = [];
+    for (let i = 0; i < n; i += 20) {
+      const batch = await Promise.all(Array.from({ length: Math.min(20, n - i) }, () => http('POST', `${server.url}/v1/approvals`, gateway, parkBody())));
+      for (const res of batch) {
+        if (res.status !== 200) throw new Error(`park: ${res.status} ${JSON.stringify(res.body)}`);
+        ids.push(res.body.auth_req_id);
+      }
+    }
+    return ids;
+  };
+
+  const probe = async (): Promise<Probe> => {
+    const ids = await park(PROBES);
+    const status: number[] = [];
+    for (let i = 0; i < 5 * PROBES; i++) {
+      const t0 = performance.now();
+      const res = await http('GET', `${server.url}/v1/approvals/${ids[i % ids.length]}`, gateway);
+      status.push(performance.now() - t0);
+      if (res.status !== 200) throw new Error(`status: ${res.status}`);
+    }
+    const vote: number[] = [];
+    const resume: number[] = [];
+    for (const id of ids) {
+      const link = await mintLink(id, 'bob');
+      const waiting = http('GET', `${server.url}/v1/approvals/${id}?wait=30`, gateway).then((res) => ({ res, at: performance.now() }));
+      await new Promise((r) => setTimeout(r, 15)); // the long-poll is parked before the vote is cast
+      const t0 = performance.now();
+      const voted = await http('POST', `${server.url}/v1/approvals/${id}/decisions`, link, { decision: 'approve', reason: 'scale probe' });
+      vote.push(performance.now() - t0);
+      if (voted.status !== 200) throw new Error(`vote: ${voted.status} ${JSON.stringify(voted.body)}`);
+      const { res, at } = await waiting;
+      if (res.body.status !== 'approved') throw new Error(`long-poll answered ${res.body.status}`);
+      resume.push(at - t0);
+    }
+    return { status, vote, resume };
+  };
+
+  try {
+    // Redis bytes per pending approval: what parking leaves in Redis (its expiry job).
+    const redisBefore = await redisBytes(redis, redisPrefix);
+    const parked = await park(2000);
+    const redisPerApproval = ((await redisBytes(redis, redisPrefix)) - redisBefore) / parked.length;
+
+    const empty = await probe();
+
+    // 100,000 pending requests beside the probes': copies of a parked one under new ids, as many
+    // tenants' gateways would have left them, then the planner's statistics as autovacuum keeps them.
+    const t0 = Date.now();
+    await fill(db, ROWS);
+    await db.query('ANALYZE');
+    const fillSeconds = (Date.now() - t0) / 1000;
+    const { rows } = await db.query<{ pending: number; bytes: string }>(
+      `SELECT count(*) FILTER (WHERE status = 'pending')::int AS pending, pg_total_relation_size('approval_requests')::text AS bytes FROM approval_requests`,
+    );
+    // A restart with them in place: start-up rebuilds every pending request's expiry job from
+    // Postgres (as after a Redis loss), so Redis then holds what 100,000 live requests would.
+    await stopServer(server);
+    const restartedAt = Date.now();
+    server = await startServer(env, 3911);
+    const listeningSeconds = (Date.now() - restartedAt) / 1000;
+    const expected = Number((await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM approval_requests WHERE status = 'pending'`)).rows[0].n);
+    while (Number(await redis.zcard(`${redisPrefix}-bull:approval-expiry:delayed`)) < expected) await new Promise((r) => setTimeout(r, 250));
+    const rebuiltSeconds = (Date.now() - restartedAt) / 1000;
+    const full = await probe();
+
+    const pair = (what: string, a: number[], b: number[], p: number) => {
+      const baseline = round(percentile(a, p), 2);
+      const value = round(percentile(b, p), 2);
+      figures.push({
+        name: `scale: ${what} p${p} with ${ROWS.toLocaleString('en')} pending approvals`,
+        value,
+        unit: 'ms',
+        baseline: { name: `${what} p${p}, empty database`, value: baseline, unit: 'ms' },
+        ratio: round(value / baseline, 2),
+        note: p === 99 ? `target ratio ≤ 1.5; ${a.length} probes each, one at a time` : undefined,
+      });
+    };
+    for (const p of [50, 99]) {
+      pair('status read (GET /v1/approvals/:id)', empty.status, full.status, p);
+      pair('vote (POST /v1/approvals/:id/decisions)', empty.vote, full.vote, p);
+      pair('long-poll resumed by a vote', empty.resume, full.resume, p);
+    }
+    figures.push({
+      name: 'scale: Postgres bytes per approval request (table, indexes, TOAST)',
+      value: Math.round(Number(rows[0].bytes) / (ROWS + parked.length + 2 * PROBES)),
+      unit: 'bytes',
+      note: `${rows[0].pending.toLocaleString('en')} pending rows; filled in ${round(fillSeconds, 1)} s`,
+    });
+    figures.push({
+      name: `scale: restart with ${ROWS.toLocaleString('en')} pending approvals, until the instance listens`,
+      value: round(listeningSeconds, 1),
+      unit: 's',
+      note: 'the rebuild of every job from Postgres runs in the background',
+    });
+    figures.push({
+      name: `scale: restart with ${ROWS.toLocaleString('en')} pending approvals, until every expiry job is back in Redis`,
+      value: round(rebuiltSeconds, 1),
+      unit: 's',
+      note: 'the scheduled reconcile afterwards touches only recent and overdue requests',
+    });
+    figures.push({ name: 'scale: Redis bytes per pending approval (its expiry job)', value: Math.round(redisPerApproval), unit: 'bytes', note: 'INFO memory delta over 2,000 parks' });
+
+    writeFileSync(join(ROOT, 'bench/SCALE-EXPLAIN.md'), await explainPlans(db, parked[0]));
+  } finally {
+    await db.end();
+    redis.disconnect();
+    await stopServer(server);
+    await closeHttp();
+  }
+  mergeFigures(figures, (f) => f.name.startsWith('scale: '));
+}
+
+/** Adds `rows` pending requests: copies of the newest parked one, spread over 50 other tenants. */
+async function fill(db: Client, rows: number): Promise<void> {
+  const columns = (
+    await db.query<{ column_name: string }>(`SELECT column_name FROM information_schema.columns WHERE table_name = 'approval_requests' ORDER BY ordinal_position`)
+  ).rows.map((r) => r.column_name);
+  const overridden: Record<string, string> = {
+    id: `'scale-' || g`,
+    tenant_id: `'tenant-' || (g % 50)`,
+    created_at: `now() - make_interval(secs => g)`,
+    expires_at: `now() + interval '1 hour' + make_interval(secs => g % 3600)`,
+  };
+  const select = columns.map((c) => overridden[c] ?? `r.${c}`).join(', ');
+  for (let from = 1; from <= rows; from += 10_000) {
+    await db.query(
+      `INSERT INTO approval_requests (${columns.join(', ')})
+       SELECT ${select} FROM (SELECT * FROM approval_requests WHERE status = 'pending' ORDER BY created_at DESC LIMIT 1) r,
+            generate_series($1::int, $2::int) g`,
+      [from, Math.min(rows, from + 9_999)],
+    );
+  }
+}
+
+/** used_memory is the server's; keys under our prefix are what parking added. */
+async function redisBytes(redis: Redis, prefix: string): Promise<number> {
+  let bytes = 0;
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    for (const key of keys) bytes += Number((await redis.call('MEMORY', 'USAGE', key, 'SAMPLES', '0')) ?? 0);
+  } while (cursor !== '0');
+  return bytes;
+}
+
+/** The plans of what the status read, the vote and the reconciler run, with 100k rows in place. */
+async function explainPlans(db: Client, id: string): Promise<string> {
+  const queries: [string, string, unknown[]][] = [
+    ['status read and vote: the request by id and tenant (FOR UPDATE in the vote)', `SELECT * FROM approval_requests WHERE id = $1 AND tenant_id = $2 FOR UPDATE`, [id, TENANT]],
+    ["the vote: the request's votes", `SELECT * FROM approval_votes WHERE approval_id = $1`, [id]],
+    ['the reconciler: a page of pending requests', `SELECT id, tenant_id, expires_at FROM approval_requests r WHERE r.status = 'pending' AND r.id > $1 ORDER BY r.id LIMIT 1000`, ['']],
+    ['notification routing: a page of open pending requests', `SELECT id FROM approval_requests r WHERE r.status = 'pending' AND r.expires_at > now() AND r.id > $1 ORDER BY r.id LIMIT 1000`, ['']],
+    ["a delegation's revocation: its pending requests", `SELECT id FROM approval_requests r WHERE r.tenant_id = $1 AND r.status = 'pending' AND r.delegation->>'delegation_id' = ANY($2)`, [TENANT, ['dlg-1']]],
+  ];
+  const out = ['# Query plans with 100,000 pending approvals (npm run bench:scale)', ''];
+  for (const [what, sql, params] of queries) {
+    await db.query('BEGIN');
+    const plan = await db.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) ${sql}`, params);
+    await db.query('ROLLBACK');
+    out.push(`## ${what}`, '', '```sql', sql, '```', '', '```', ...plan.rows.map((r) => r['QUERY PLAN']), '```', '');
+  }
+  return out.join('\n');
+}
+
+main().catch((e) => {
+  process.stderr.write(`bench:scale failed: ${(e as Error).stack}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,159 @@
+/**
+ * What the benchmark scripts share: their own database, a server as a child process, a plain
+ * HTTP client, signed tokens and links, percentiles, and bench/results.json + RESULTS.md.
+ */
+import { ChildProcess, spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { importJWK, JWK, SignJWT } from 'jose';
+import { Client } from 'pg';
+import { Agent, request } from 'undici';
+
+export const ROOT = join(__dirname, '..', '..');
+const PG = process.env.BENCH_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+export interface Figure {
+  name: string;
+  value: number;
+  unit: string;
+  baseline?: { name: string; value: number; unit: string };
+  ratio?: number;
+  note?: string;
+}
+
+/** A fresh database of that name; its URL. */
+export async function resetDatabase(name: string): Promise<string> {
+  const c = new Client({ connectionString: PG });
+  await c.connect();
+  await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await c.query(`CREATE DATABASE ${name}`);
+  await c.end();
+  const u = new URL(PG);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+export interface Server {
+  url: string;
+  proc: ChildProcess;
+}
+
+/** `node dist/src/main.js` with `env`, resolved once it listens. */
+export function startServer(env: Record<string, string>, port: number): Promise<Server> {
+  const proc = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), join(ROOT, 'dist/src/main.js')], {
+    env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'error' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    proc.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
+    proc.stdout!.on('data', (d: Buffer) => {
+      if (d.toString().includes('listening')) resolve({ url: `http://127.0.0.1:${port}`, proc });
+    });
+  });
+}
+
+export async function stopServer(server: Server): Promise<void> {
+  server.proc.kill('SIGTERM');
+  await new Promise((r) => server.proc.once('exit', r));
+}
+
+const agent = new Agent({ connections: 200, keepAliveTimeout: 30_000 });
+export async function http(method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, token: string, body?: unknown) {
+  const res = await request(url, {
+    method,
+    dispatcher: agent,
+    headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  return { status: res.statusCode, body: (await res.body.json()) as any };
+}
+export const closeHttp = () => agent.close();
+
+export function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+export const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
+
+/** A request to park, as a gateway sends it. */
+export const parkBody = (approvers = ['user:bob']) => ({
+  tool_call: { server: 'payments-mcp', tool: 'transfer_funds', arguments: { amount: 25000, currency: 'EUR', to: 'DE89370400440532013000' } },
+  agent: { id: 'spiffe://acme.example/agents/payment-agent', class: 'payment-agent', claims: { act: { sub: 'spiffe://acme.example/agents/orchestrator' } } },
+  delegator: { id: 'alice', delegation_id: 'dlg-1' },
+  intent: { id: 'task-42', text: 'pay the quarterly invoice', category: 'pay' },
+  resource: { id: 'acct-7', type: 'bank_account', classification: 'confidential' },
+  environment: 'production',
+  reason: 'Invoice INV-2026-0042 is due today',
+  obligation: { approvers, quorum: 1, binding_message: 'Pay 25,000 EUR to ACME GmbH', expires_in: 3600 },
+  correlation: { mcp_session_id: 'mcp-sess-1', request_id: 'req-1' },
+});
+
+export type Signer = (claims: Record<string, unknown>, issuer: string, subject: string) => Promise<string>;
+
+/** Tokens signed with the demo gateway key, which demo mode trusts for gateways and agents. */
+export function devSigner(gwKey: JWK): Signer {
+  const key = importJWK(gwKey, 'ES256');
+  return async (claims, issuer, subject) =>
+    new SignJWT(claims)
+      .setProtectedHeader({ alg: 'ES256', kid: gwKey.kid })
+      .setIssuer(issuer)
+      .setAudience('countersign')
+      .setSubject(subject)
+      .setExpirationTime('1h')
+      .sign(await key);
+}
+
+/** Approver links signed with the servers' key, as the notifications part mails them. */
+export async function linkMinter(signingKeysFile: string, issuer: string, tenant = 'bench') {
+  const jwk = (JSON.parse(readFileSync(signingKeysFile, 'utf8')) as { keys: JWK[] }).keys[0];
+  const key = await importJWK(jwk, jwk.alg);
+  return (id: string, approver: string) =>
+    new SignJWT({ tenant, auth_req_id: id })
+      .setProtectedHeader({ alg: jwk.alg!, kid: jwk.kid, typ: 'countersign-approver-link+jwt' })
+      .setIssuer(issuer)
+      .setAudience('countersign:approver-link')
+      .setSubject(approver)
+      .setJti(crypto.randomUUID())
+      .setIssuedAt()
+      .setExpirationTime('1h')
+      .sign(key);
+}
+
+/** The figures bench/results.json holds now (none if there is no such file). */
+export function figuresOnFile(): Figure[] {
+  try {
+    return (JSON.parse(readFileSync(join(ROOT, 'bench/results.json'), 'utf8')) as { figures: Figure[] }).figures;
+  } catch {
+    return [];
+  }
+}
+
+/** Replaces the figures on file that `ours` selects with `figures`, keeps the rest, writes both files. */
+export function mergeFigures(figures: Figure[], ours: (f: Figure) => boolean): void {
+  writeFigures([...figuresOnFile().filter((f) => !ours(f)), ...figures]);
+}
+
+export function writeFigures(figures: Figure[]): void {
+  const machine = `${process.platform} ${process.arch}, Node ${process.version}, ${cpus().length} cores`;
+  writeFileSync(join(ROOT, 'bench/results.json'), JSON.stringify({ date: new Date().toISOString(), machine, figures }, null, 2) + '\n');
+  const rows = figures.map(
+    (f) =>
+      `| ${f.name} | ${f.value} ${f.unit} | ${f.baseline ? `${f.baseline.name}: ${f.baseline.value} ${f.baseline.unit}` : ''} | ${f.ratio ?? ''} | ${f.note ?? ''} |`,
+  );
+  writeFileSync(
+    join(ROOT, 'bench/RESULTS.md'),
+    [
+      '# Benchmark results',
+      '',
+      `Run ${new Date().toISOString()} on ${machine}. Servers are child processes of the load generator, all on the same cores; ` +
+        'figures are comparable only as ratios to the baseline measured in the same run.',
+      '',
+      '| figure | value | baseline | ratio | note |',
+      '|---|---|---|---|---|',
+      ...rows,
+      '',
+    ].join('\n'),
+  );
+  process.stdout.write(readFileSync(join(ROOT, 'bench/RESULTS.md'), 'utf8'));
+}
