@@ -3,9 +3,15 @@
  * run (a bare Nest endpoint), because these machines are noisy. Servers run as child processes
  * (`node dist/src/main.js`), the load generator in this one. Writes bench/RESULTS.md and
  * bench/results.json.
+ *
+ * BENCH_ONLY=authorize refreshes only the authorization figures (the others stay as on file);
+ * BENCH_ONLY=audit only the audit chain's; BENCH_ONLY=fanout prints the fan-out's. BENCH_SECONDS
+ * per load (10), BENCH_AUTHZ_ROUNDS interleaved rounds of the decision loads (2). With
+ * BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=<dir>" the servers are profiled and the service's
+ * profile under each decision load is summarised as figures (bench/cpu-profile.ts).
  */
-import { ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
@@ -15,9 +21,9 @@ import { Agent, request } from 'undici';
 import { DEV_AGENT_ISSUER, DEV_GATEWAY_ISSUER, ensureDevKeys } from '../src/common/keys/key-files';
 import { PolicyEngine } from '../src/authz/policy/policy-engine';
 import { STARTER_POLICIES } from '../src/authz/policy/starter-policies';
-import { CallFacts } from '../src/authz/policy/cedar-schema';
-import { timeFacts } from '../src/authz/policy/decision-time';
 import { generateVAPIDKeys } from 'web-push';
+import { LoadWindow, summariseDir } from './cpu-profile';
+import { decisionCost, flatFacts, RICH_ARGS, RICH_GROUPS, RICH_POLICIES, RICH_SERVER, RICH_TOOL } from './decision-cost';
 import { bareEmailRate, NotificationSinks } from './fan-out';
 import { DataSource } from 'typeorm';
 import { walkChain } from '../src/audit/audit-chain';
@@ -51,8 +57,8 @@ async function resetDatabase(name = DB): Promise<string> {
   return u.toString();
 }
 
-function startServer(env: Record<string, string>, port: number): Promise<{ url: string; proc: ChildProcess }> {
-  const proc = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), join(ROOT, 'dist/src/main.js')], {
+function startServer(env: Record<string, string>, port: number, script = 'dist/src/main.js'): Promise<Server> {
+  const proc = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), join(ROOT, script)], {
     env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'error' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -116,8 +122,11 @@ async function main(): Promise<void> {
     APPROVAL_POLL_INTERVAL: '5',
     PUBLIC_URL: 'http://127.0.0.1:3901',
   };
+  const authorizeOnly = process.env.BENCH_ONLY === 'authorize';
   const a = await startServer(env, 3901);
-  const b = await startServer({ ...env, DATABASE_MIGRATE_ON_START: 'false' }, 3902);
+  // The framework floor for a POST (bench/bare-nest.ts): the baseline the authorization figures are read against.
+  const bareNest = await startServer({}, 3904, 'dist/bench/bare-nest.js');
+  const b = authorizeOnly ? undefined : await startServer({ ...env, DATABASE_MIGRATE_ON_START: 'false' }, 3902);
   const gwKey = JSON.parse(readFileSync(keys.gatewayPrivateKeyFile, 'utf8')) as JWK;
   const signDev = devSigner(gwKey);
   const token = await signDev({ tenant: 'bench' }, DEV_GATEWAY_ISSUER, 'bench-gateway');
@@ -129,6 +138,17 @@ async function main(): Promise<void> {
   // The approvers the parked calls name (no email, no push: these figures are the lifecycle's own).
   for (const person of ['alice', 'bob']) await http('PUT', `${a.url}/v1/approvers/${person}`, adminToken, { display_name: person });
 
+  if (authorizeOnly) {
+    // BENCH_ONLY=authorize: only the authorization figures are new; the others stay as the last full run wrote them.
+    try {
+      await authorizationFigures(a, bareNest, { token, adminToken, agentTokenFor, signDev, databaseUrl, gatewayJwksFile: keys.gatewayJwksFile });
+    } finally {
+      await stop(a, bareNest);
+      await agent.close();
+    }
+    profileFigures();
+    return write(mergeInto(figuresOnFile(), figures.splice(0), refreshedByThisRun), 'the authorization figures (BENCH_ONLY=authorize); the others are from the previous run');
+  }
   try {
     // 1. Durable approval creation vs a bare Nest endpoint, same server, same load generator.
     const bare = await load({ url: `${a.url}/health/live` });
@@ -159,96 +179,8 @@ async function main(): Promise<void> {
     await c.end();
     if (rows[0].requests !== rows[0].events) throw new Error(`rows ${rows[0].requests} ≠ audit events ${rows[0].events}`);
 
-    // Authorization: an allow verdict with its audit event durably written (group commit).
-    const bareAgain = await load({ url: `${a.url}/health/live` });
-    const bareAuthz = { name: 'bare Nest endpoint (GET /health/live), re-measured', value: round(bareAgain.requests.average, 0), unit: 'req/s' };
-    figures.push(bareAuthz);
-    const granted = await http('POST', `${a.url}/v1/delegations`, adminToken, { human: 'alice', agent: 'bench-agent', tools: ['docs/*'] });
-    if (granted.status !== 201) throw new Error(`grant failed: ${JSON.stringify(granted.body)}`);
-    const authzEnvelope = {
-      agent: { token: await agentTokenFor('bench-agent') },
-      action: { server: 'docs', tool: 'read_document', arguments: { id: 'doc-1' } },
-      intent: { category: 'read' },
-      resource: { id: 'doc-1', classification: 'internal' },
-      correlation: { request_id: 'bench', mcp_session_id: 'bench-session' },
-    };
-    let sessions = 0;
-    const authzOpts = {
-      url: `${a.url}/v1/authorize`,
-      method: 'POST' as const,
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      // Each request its own MCP session, as many agents would be: one session's >100 calls would be stepped up by policy.
-      requests: [
-        {
-          method: 'POST' as const,
-          setupRequest: (req: any) => ({
-            ...req,
-            body: JSON.stringify({ ...authzEnvelope, correlation: { request_id: 'bench', mcp_session_id: `bench-${sessions++}` } }),
-          }),
-        },
-      ],
-    };
-    const authz = await load(authzOpts);
-    if (authz.non2xx > 0) throw new Error(`${authz.non2xx} authorize requests were not 2xx`);
-    figures.push({
-      name: 'POST /v1/authorize, allow verdict, audit event durable (10 connections)',
-      value: round(authz.requests.average, 0),
-      unit: 'decisions/s',
-      baseline: bareAuthz,
-      ratio: round(authz.requests.average / bareAgain.requests.average, 3),
-      note: `p50 ${authz.latency.p50} ms, p99 ${authz.latency.p99} ms; target ratio ≥ 0.5`,
-    });
-    const half = Math.max(1, Math.floor(authz.requests.average / 2));
-    const paced = await load({ ...authzOpts, overallRate: half });
-    // The same pacing against the bare endpoint: autocannon paces in bursts, which alone adds tail latency.
-    const pacedBare = await load({ url: `${a.url}/health/live`, overallRate: half });
-    figures.push({
-      name: `POST /v1/authorize p99 at half that rate (${half}/s)`,
-      value: paced.latency.p99,
-      unit: 'ms',
-      baseline: { name: `bare endpoint p99 at ${half}/s`, value: pacedBare.latency.p99, unit: 'ms' },
-      ratio: pacedBare.latency.p99 ? round(paced.latency.p99 / pacedBare.latency.p99, 2) : undefined,
-      note: `p50 ${paced.latency.p50} ms, p90 ${paced.latency.p90} ms; target p99 ≤ 10 ms`,
-    });
-    const c2 = new Client({ connectionString: databaseUrl });
-    await c2.connect();
-    const audited = await c2.query(
-      `SELECT count(*) FILTER (WHERE data->>'verdict' = 'allow')::int AS allowed, count(*)::int AS n FROM audit_events WHERE type = 'authz.decision'`,
-    );
-    await c2.end();
-    if (audited.rows[0].n < authz.requests.total) throw new Error(`only ${audited.rows[0].n} decisions audited of ${authz.requests.total}`);
-    if (audited.rows[0].allowed !== audited.rows[0].n) throw new Error(`${audited.rows[0].n - audited.rows[0].allowed} decisions were not allow`);
-
-    // Where the time goes, measured alone in this process.
-    const compiled = PolicyEngine.compile(STARTER_POLICIES);
-    if ('errors' in compiled) throw new Error(compiled.errors.join('; '));
-    const facts: CallFacts = {
-      agent_id: 'bench-agent', agent_class: 'assistant', trust_level: 'first_party_certified', human: 'alice', chain_length: 1,
-      granted: true, intent_category: 'read', action_category: 'read', server: 'docs', tool: 'read_document', resource_id: 'doc-1',
-      resource_type: '', resource_classification: 'internal', environment: 'production', amount: null, external_destination: false,
-      bulk: false, reason_given: false, session_calls: 1, prior_denials: 0, prior_step_ups: 0, hour_of_day: 12, gateway_signals: [],
-      time: timeFacts(new Date('2026-12-07T12:00:00Z'), 'Europe/Berlin'), network: '', velocity: { last_60s: 1, last_300s: 1, last_3600s: 1 },
-    };
-    const evalSamples: number[] = [];
-    for (let i = 0; i < 22000; i++) {
-      const t0 = performance.now();
-      compiled.engine.evaluate(facts);
-      if (i >= 2000) evalSamples.push((performance.now() - t0) * 1000);
-    }
-    figures.push({ name: 'policy evaluation (starter set, Cedar wasm, pre-parsed) median', value: round(percentile(evalSamples, 50), 1), unit: 'µs' });
-    figures.push({ name: 'policy evaluation p99', value: round(percentile(evalSamples, 99), 1), unit: 'µs' });
-
-    // Token verification: what the 30 s verified-token cache saves on every call after the first.
-    const { createLocalJWKSet, jwtVerify } = await import('jose');
-    const agentJwks = createLocalJWKSet(JSON.parse(readFileSync(keys.gatewayJwksFile, 'utf8')));
-    const agentJwt = authzEnvelope.agent.token;
-    const verifySamples: number[] = [];
-    for (let i = 0; i < 3000; i++) {
-      const t0 = performance.now();
-      await jwtVerify(agentJwt, agentJwks, { issuer: DEV_AGENT_ISSUER, audience: 'countersign' });
-      if (i >= 500) verifySamples.push((performance.now() - t0) * 1000);
-    }
-    figures.push({ name: 'agent token verification (ES256, jose), uncached, median', value: round(percentile(verifySamples, 50), 1), unit: 'µs', note: 'paid once per token per 30 s (cache)' });
+    // Authorization: today's decision and the richer one, each beside the bare endpoints, and where the time goes.
+    const { authzEnvelope } = await authorizationFigures(a, bareNest, { token, adminToken, agentTokenFor, signDev, databaseUrl, gatewayJwksFile: keys.gatewayJwksFile });
 
     // Revocation propagation: revoke on A → the first deny on B.
     const propagation: number[] = [];
@@ -256,13 +188,13 @@ async function main(): Promise<void> {
       const agent = `revocable-${i}`;
       const g = await http('POST', `${a.url}/v1/delegations`, adminToken, { human: 'alice', agent, tools: ['docs/*'] });
       const body = { ...authzEnvelope, agent: { token: await agentTokenFor(agent) }, correlation: { mcp_session_id: `revoke-${i}` } };
-      const before = await http('POST', `${b.url}/v1/authorize`, token, body);
+      const before = await http('POST', `${b!.url}/v1/authorize`, token, body);
       if (before.status !== 200) throw new Error(`authorize before revoke: ${before.status}`);
       const revoked = await http('DELETE', `${a.url}/v1/delegations/${g.body.id}`, adminToken);
       if (revoked.status !== 200) throw new Error(`revoke failed: ${revoked.status}`);
       const t0 = performance.now();
       for (;;) {
-        const r = await http('POST', `${b.url}/v1/authorize`, token, body);
+        const r = await http('POST', `${b!.url}/v1/authorize`, token, body);
         if (r.status === 403) break;
         if (performance.now() - t0 > 5000) throw new Error('revocation did not propagate in 5 s');
       }
@@ -274,7 +206,7 @@ async function main(): Promise<void> {
     // 2. Resume latency: decisive vote's response → the waiting long-poll's response.
     for (const [label, voteUrl] of [
       ['same instance', a.url],
-      ['across two instances', b.url],
+      ['across two instances', b!.url],
     ] as const) {
       const samples: number[] = [];
       for (let i = 0; i < 300; i++) {
@@ -324,9 +256,9 @@ async function main(): Promise<void> {
     longPollP50.baseline = { name: 'CIBA poll p50', value: round(pollP50), unit: 'ms' };
     longPollP50.ratio = round(longPollP50.value / pollP50, 5);
   } finally {
-    a.proc.kill('SIGTERM');
-    b.proc.kill('SIGTERM');
+    await stop(a, b!, bareNest);
   }
+  profileFigures();
   try {
     await fanOut(keysDir, signDev);
   } finally {
@@ -334,6 +266,288 @@ async function main(): Promise<void> {
   }
   await auditChain();
   write();
+}
+
+interface Server {
+  url: string;
+  proc: ChildProcess;
+}
+
+const CLOCK_TICKS = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** CPU seconds a child process has used so far (user + system, /proc/<pid>/stat fields 14 and 15). */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+
+interface Measured {
+  result: autocannon.Result;
+  /** The server process's own CPU per response, ms (Postgres, Redis and the load generator not counted). */
+  cpuMs: number;
+}
+
+/** When each load ran (monotonic µs, as --cpu-prof stamps samples), for bench/cpu-profile.ts. */
+const loadWindows: (LoadWindow & { pid: number })[] = [];
+const monotonicMicros = () => Number(process.hrtime.bigint() / 1000n);
+
+/** A load against one server, with that server's CPU per response: on a shared machine a steadier measure than throughput. */
+async function loadOn(server: Server, opts: autocannon.Options, key = ''): Promise<Measured> {
+  const before = cpuSeconds(server.proc.pid!);
+  const start = monotonicMicros();
+  const result = await load(opts);
+  loadWindows.push({ key, start, end: monotonicMicros(), responses: result.requests.total, pid: server.proc.pid! });
+  return { result, cpuMs: ((cpuSeconds(server.proc.pid!) - before) * 1000) / Math.max(1, result.requests.total) };
+}
+
+/** A decision load: each request its own MCP session, as many agents would be (one session's >100 calls would be stepped up by policy). */
+function decisionLoad(url: string, token: string, body: (session: string) => unknown, overallRate?: number): autocannon.Options {
+  let sessions = 0;
+  return {
+    url,
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    ...(overallRate ? { overallRate } : {}),
+    requests: [{ method: 'POST', setupRequest: (req: any) => ({ ...req, body: JSON.stringify(body(`s-${process.pid}-${sessions++}`)) }) }],
+  };
+}
+
+const RICH_TENANT = 'bench-rich';
+
+/**
+ * The rich figures' tenant, set up through the admin APIs: alice in the directory with her own
+ * entitlements and in two groups, the docs server's tool catalogued with its inputSchema, her
+ * delegations (to the agent, and through an orchestrator to a sub-agent), and the starter set plus
+ * house rules over entities and typed input published and active. Then a few controls through
+ * simulate, so the figures cannot silently measure rules that do not fire.
+ */
+async function richTenant(a: Server, signDev: Signer) {
+  const admin = await signDev({ tenant: RICH_TENANT, scope: 'countersign:delegations countersign:admin' }, DEV_GATEWAY_ISSUER, 'bench-idp');
+  const gateway = await signDev({ tenant: RICH_TENANT }, DEV_GATEWAY_ISSUER, 'bench-gateway');
+  const ok = async (what: string, res: Promise<{ status: number; body: any }>) => {
+    const r = await res;
+    if (r.status !== 200 && r.status !== 201) throw new Error(`${what}: ${r.status} ${JSON.stringify(r.body)}`);
+    return r.body;
+  };
+  await ok('approver', http('PUT', `${a.url}/v1/approvers/alice`, admin, { display_name: 'Alice', entitlements: { tools: ['docs/*'] } }));
+  for (const group of RICH_GROUPS) await ok(`group ${group}`, http('PUT', `${a.url}/v1/approver-groups/${group}`, admin, { members: ['alice'] }));
+  await ok('catalogue', http('PUT', `${a.url}/v1/catalogue/servers/${RICH_SERVER}`, admin, { tools: [RICH_TOOL] }));
+  await ok('grant', http('POST', `${a.url}/v1/delegations`, admin, { human: 'alice', agent: 'bench-agent', tools: ['docs/*'] }));
+  const orchestrator = await ok('grant', http('POST', `${a.url}/v1/delegations`, admin, { human: 'alice', agent: 'bench-orchestrator', tools: ['docs/*'] }));
+  await ok('grant', http('POST', `${a.url}/v1/delegations`, admin, { human: 'alice', agent: 'bench-subagent', tools: ['docs/*'], parent_id: orchestrator.id }));
+  await ok('publish', http('POST', `${a.url}/v1/policies`, admin, { policies: RICH_POLICIES, activate: true, description: 'bench: starter set + house rules over entities and typed input' }));
+
+  const agent = (act: Record<string, unknown>, agentClass = 'assistant') =>
+    signDev({ tenant: RICH_TENANT, act, agent_class: agentClass, trust_level: 'first_party_certified' }, DEV_AGENT_ISSUER, 'alice');
+  const token = await agent({ sub: 'bench-agent' });
+  const chainToken = await agent({ sub: 'bench-subagent', act: { sub: 'bench-orchestrator', agent_class: 'orchestration', trust_level: 'first_party' } });
+  const envelope = {
+    agent: { token },
+    action: { server: RICH_SERVER, tool: RICH_TOOL.name, arguments: RICH_ARGS },
+    intent: { category: 'read' },
+    resource: { id: 'doc-1', classification: 'internal' },
+  };
+  const chainEnvelope = { ...envelope, agent: { token: chainToken } };
+  const authzen = (session: string) => ({
+    subject: { type: 'agent', id: 'bench-agent', properties: { token } },
+    action: { name: RICH_TOOL.name, properties: { server: RICH_SERVER } },
+    resource: { type: 'document', id: 'doc-1', properties: { classification: 'internal' } },
+    context: { arguments: RICH_ARGS, intent: { category: 'read' }, correlation: { request_id: 'bench-authzen', mcp_session_id: session } },
+  });
+
+  const simulate = (body: unknown) => ok('simulate', http('POST', `${a.url}/v1/authorize/simulate`, admin, body));
+  const expect = (what: string, got: any, verdict: string, reason: string) => {
+    if (got.verdict !== verdict || !got.reasons.includes(reason)) throw new Error(`control "${what}": expected ${verdict} ${reason}, got ${JSON.stringify(got)}`);
+  };
+  const allowed = await simulate(envelope);
+  expect('the benchmark call', allowed, 'allow', 'granted_read');
+  if (allowed.policy.version < 1 || [...allowed.facts.user.groups].sort().join() !== [...RICH_GROUPS].sort().join() || allowed.facts.tool_annotations.readOnlyHint !== true) {
+    throw new Error(`the decision did not see the directory groups or the catalogue: ${JSON.stringify(allowed)}`);
+  }
+  expect('the chain of 2', await simulate(chainEnvelope), 'allow', 'granted_read');
+  const withArgs = (args: Record<string, unknown>) => ({ ...envelope, action: { ...envelope.action, arguments: { ...RICH_ARGS, ...args } } });
+  expect('typed input: pages', await simulate(withArgs({ pages: 501 })), 'deny', 'too_many_pages');
+  expect('typed input: a nested decimal', await simulate(withArgs({ options: { max_bytes: 104857600.5 } })), 'deny', 'download_too_large');
+  expect('agent class', await simulate({ ...envelope, agent: { token: await agent({ sub: 'bench-agent' }, 'researcher') } }), 'deny', 'not_an_assistant');
+  const viaAuthZen = await http('POST', `${a.url}/access/v1/evaluation`, gateway, authzen('control'));
+  if (viaAuthZen.status !== 200 || viaAuthZen.body.decision !== true) throw new Error(`AuthZEN control: ${viaAuthZen.status} ${JSON.stringify(viaAuthZen.body)}`);
+  return { gateway, envelope, chainEnvelope, authzen };
+}
+
+/**
+ * Authorization figures, in one run beside the same bare endpoints: today's decision (starter set,
+ * flat facts), the same call with entities and typed input through /v1/authorize and AuthZEN, and
+ * through a chain of 2; rounds interleaved so that the machine's drift falls on every figure alike.
+ * Every decision is checked afterwards in the audit: the verdict expected, and durably recorded.
+ * Then where a decision's time goes, measured alone in this process.
+ */
+async function authorizationFigures(
+  a: Server,
+  bareNest: Server,
+  o: { token: string; adminToken: string; agentTokenFor: (agent: string) => Promise<string>; signDev: Signer; databaseUrl: string; gatewayJwksFile: string },
+) {
+  const ROUNDS = Number(process.env.BENCH_AUTHZ_ROUNDS ?? 2);
+  const granted = await http('POST', `${a.url}/v1/delegations`, o.adminToken, { human: 'alice', agent: 'bench-agent', tools: ['docs/*'] });
+  if (granted.status !== 201) throw new Error(`grant failed: ${JSON.stringify(granted.body)}`);
+  const authzEnvelope = {
+    agent: { token: await o.agentTokenFor('bench-agent') },
+    action: { server: 'docs', tool: 'read_document', arguments: { id: 'doc-1' } },
+    intent: { category: 'read' },
+    resource: { id: 'doc-1', classification: 'internal' },
+    correlation: { request_id: 'bench', mcp_session_id: 'bench-session' },
+  };
+  const rich = await richTenant(a, o.signDev);
+  const fixture = readFileSync(join(ROOT, 'bench/fixtures/tool-call-1k.json'), 'utf8');
+
+  const scenarios = {
+    bareGet: { server: a, opts: () => ({ url: `${a.url}/health/live` }) },
+    barePost: { server: bareNest, opts: () => ({ url: `${bareNest.url}/echo`, method: 'POST' as const, headers: { 'content-type': 'application/json' }, body: fixture }) },
+    today: { server: a, opts: (rate?: number) => decisionLoad(`${a.url}/v1/authorize`, o.token, (s) => ({ ...authzEnvelope, correlation: { request_id: 'bench', mcp_session_id: s } }), rate) },
+    rich: { server: a, opts: (rate?: number) => decisionLoad(`${a.url}/v1/authorize`, rich.gateway, (s) => ({ ...rich.envelope, correlation: { request_id: 'bench-rich', mcp_session_id: s } }), rate) },
+    authzen: { server: a, opts: (rate?: number) => decisionLoad(`${a.url}/access/v1/evaluation`, rich.gateway, rich.authzen, rate) },
+    chain: { server: a, opts: (rate?: number) => decisionLoad(`${a.url}/v1/authorize`, rich.gateway, (s) => ({ ...rich.chainEnvelope, correlation: { request_id: 'bench-rich-chain', mcp_session_id: s } }), rate) },
+  };
+  type Key = keyof typeof scenarios;
+  const runs = Object.fromEntries(Object.keys(scenarios).map((k) => [k, [] as Measured[]])) as Record<Key, Measured[]>;
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const [key, s] of Object.entries(scenarios) as [Key, (typeof scenarios)[Key]][]) {
+      const m = await loadOn(s.server, s.opts(), key);
+      if (m.result.non2xx > 0 || m.result.errors > 0) throw new Error(`${key}: ${m.result.non2xx} responses were not 2xx, ${m.result.errors} errors`);
+      runs[key].push(m);
+    }
+  }
+  const mean = (key: Key) => runs[key].reduce((sum, m) => sum + m.result.requests.average, 0) / runs[key].length;
+  const cpu = (key: Key) => runs[key].reduce((sum, m) => sum + m.cpuMs, 0) / runs[key].length;
+  const each = (key: Key, f: (m: Measured) => number | string) => runs[key].map(f).join(' / ');
+  const latency = (key: Key) => `p50 ${each(key, (m) => m.result.latency.p50)} ms, p99 ${each(key, (m) => m.result.latency.p99)} ms`;
+  const perRound = (key: Key) => `${ROUNDS} interleaved rounds of ${DURATION} s: ${each(key, (m) => round(m.result.requests.average, 0))}/s`;
+
+  const bareAuthz = { name: 'bare Nest endpoint (GET /health/live), re-measured', value: round(mean('bareGet'), 0), unit: 'req/s', note: `${perRound('bareGet')}; ${latency('bareGet')}` };
+  figures.push(bareAuthz);
+  figures.push({
+    name: 'bare Nest+Fastify POST /echo (1 KB JSON body, its own process)',
+    value: round(mean('barePost'), 0),
+    unit: 'req/s',
+    baseline: bareAuthz,
+    ratio: round(mean('barePost') / mean('bareGet'), 3),
+    note: `the issue's baseline (shared/anchors: 21,800 req/s on a quiet machine); ${perRound('barePost')}; ${latency('barePost')}`,
+  });
+  const decisionFigure = (key: Key, name: string, target?: string) =>
+    figures.push({
+      name,
+      value: round(mean(key), 0),
+      unit: 'decisions/s',
+      baseline: bareAuthz,
+      ratio: round(mean(key) / mean('bareGet'), 3),
+      note:
+        `${latency(key)}; ${perRound(key)}; ÷ bare POST ${round(mean(key) / mean('barePost'), 3)}` +
+        (key === 'today' ? ' (issue: 1,225/s, 0.056, p99 28–32 ms)' : `; ÷ today's decision in this run ${round(mean(key) / mean('today'), 2)}`) +
+        (target ? `; ${target}` : ''),
+    });
+  decisionFigure('today', 'POST /v1/authorize, allow verdict, audit event durable (10 connections)', 'target ratio ≥ 0.5');
+  const richSet = `starter set + ${Object.keys(RICH_POLICIES).length - Object.keys(STARTER_POLICIES).length} house rules over entities and typed input`;
+  decisionFigure('rich', `POST /v1/authorize with entities and typed input (${richSet}; catalogued tool; human in 2 groups), allow, audited (10 connections)`);
+  decisionFigure('authzen', 'POST /access/v1/evaluation (AuthZEN), the same call and entities, decision true, audited (10 connections)');
+  decisionFigure('chain', 'POST /v1/authorize with entities and typed input, chain of 2 (orchestrator → sub-agent), allow, audited (10 connections)');
+
+  // Server CPU per response: the decision path's own cost, which the machine's other load disturbs least.
+  const cpuFigure = (key: Key, name: string, baseline: { name: string; value: number; unit: string }) =>
+    figures.push({ name, value: round(cpu(key), 3), unit: 'ms CPU', baseline, ratio: round(cpu(key) / baseline.value, 2), note: `per round: ${each(key, (m) => round(m.cpuMs, 3))} ms` });
+  const barePostCpu = { name: 'bare Nest+Fastify POST /echo, its process', value: round(cpu('barePost'), 3), unit: 'ms CPU' };
+  cpuFigure('today', "server CPU per decision, today's decision (/v1/authorize, starter set, flat facts)", barePostCpu);
+  const todayCpu = { name: "today's decision", value: round(cpu('today'), 3), unit: 'ms CPU' };
+  cpuFigure('rich', 'server CPU per decision, /v1/authorize with entities and typed input', todayCpu);
+  cpuFigure('authzen', 'server CPU per decision, AuthZEN evaluation with entities and typed input', todayCpu);
+  cpuFigure('chain', 'server CPU per decision, /v1/authorize with entities and typed input, chain of 2', todayCpu);
+
+  // Latency at half today's rate, today's decision and the rich one, beside the bare endpoint at the same pacing
+  // (autocannon paces in bursts, which alone adds tail latency).
+  const half = Math.max(1, Math.floor(mean('today') / 2));
+  const pacedBare = await load({ url: `${a.url}/health/live`, overallRate: half });
+  for (const [key, label] of [['today', 'POST /v1/authorize'], ['rich', 'POST /v1/authorize with entities and typed input']] as const) {
+    const paced = await load(scenarios[key].opts(half));
+    if (paced.non2xx > 0) throw new Error(`${key} paced: ${paced.non2xx} responses were not 2xx`);
+    figures.push({
+      name: `${label} p99 at half today's rate (${half}/s)`,
+      value: paced.latency.p99,
+      unit: 'ms',
+      baseline: { name: `bare endpoint p99 at ${half}/s`, value: pacedBare.latency.p99, unit: 'ms' },
+      ratio: pacedBare.latency.p99 ? round(paced.latency.p99 / pacedBare.latency.p99, 2) : undefined,
+      note: `p50 ${paced.latency.p50} ms, p90 ${paced.latency.p90} ms; target p99 ≤ 10 ms`,
+    });
+  }
+
+  const profileDir = cpuProfileDir();
+  if (profileDir) {
+    const windows = loadWindows.filter((w) => w.pid === a.proc.pid).map(({ pid: _, ...w }) => w);
+    writeFileSync(join(profileDir, 'windows.json'), JSON.stringify({ pid: a.proc.pid, windows }, null, 2));
+  }
+
+  // Every decision the loads made: audited, with the verdict expected; the rich ones with the directory's groups in their facts.
+  const c = new Client({ connectionString: o.databaseUrl });
+  await c.connect();
+  const { rows } = await c.query(
+    `SELECT request_id, count(*)::int AS n,
+            count(*) FILTER (WHERE data->>'verdict' = 'allow' AND data->'reasons' = '["granted_read"]'::jsonb)::int AS allowed,
+            count(*) FILTER (WHERE data->'facts'->'user'->'groups' ? 'staff')::int AS grouped
+       FROM audit_events WHERE type = 'authz.decision' AND request_id IN ('bench', 'bench-rich', 'bench-authzen', 'bench-rich-chain')
+      GROUP BY request_id`,
+  );
+  await c.end();
+  const expected: Record<string, Key> = { bench: 'today', 'bench-rich': 'rich', 'bench-authzen': 'authzen', 'bench-rich-chain': 'chain' };
+  for (const [requestId, key] of Object.entries(expected)) {
+    const row = rows.find((r) => r.request_id === requestId) ?? { n: 0, allowed: 0, grouped: 0 };
+    const made = runs[key].reduce((sum, m) => sum + m.result.requests.total, 0);
+    if (row.n < made) throw new Error(`${key}: only ${row.n} decisions audited of ${made}`);
+    if (row.allowed !== row.n) throw new Error(`${key}: ${row.n - row.allowed} decisions were not allow granted_read`);
+    if (key !== 'today' && row.grouped !== row.n) throw new Error(`${key}: ${row.n - row.grouped} decisions did not carry the human's groups`);
+  }
+
+  // Where the time goes, measured alone in this process.
+  const compiled = PolicyEngine.compile(STARTER_POLICIES);
+  if ('errors' in compiled) throw new Error(compiled.errors.join('; '));
+  const facts = flatFacts();
+  const evalSamples: number[] = [];
+  for (let i = 0; i < 22000; i++) {
+    const t0 = performance.now();
+    compiled.engine.evaluate(facts);
+    if (i >= 2000) evalSamples.push((performance.now() - t0) * 1000);
+  }
+  compiled.engine.release();
+  figures.push({ name: 'policy evaluation (starter set, Cedar wasm, pre-parsed) median', value: round(percentile(evalSamples, 50), 1), unit: 'µs' });
+  figures.push({ name: 'policy evaluation p99', value: round(percentile(evalSamples, 99), 1), unit: 'µs' });
+  const costs = decisionCost();
+  const todayCost = { name: costs[0].name, value: costs[0].micros, unit: 'µs CPU' };
+  for (const [i, row] of costs.entries()) {
+    const compared = i > 0 && !row.name.startsWith(' ');
+    figures.push({
+      name: `decision cost: ${row.name}`,
+      value: row.micros,
+      unit: 'µs CPU',
+      ...(compared ? { baseline: todayCost, ratio: round(row.micros / todayCost.value, 2) } : {}),
+      ...(row.note ? { note: row.note } : {}),
+    });
+  }
+
+  // Token verification: what the 30 s verified-token cache saves on every call after the first.
+  const { createLocalJWKSet, jwtVerify } = await import('jose');
+  const agentJwks = createLocalJWKSet(JSON.parse(readFileSync(o.gatewayJwksFile, 'utf8')));
+  const agentJwt = authzEnvelope.agent.token;
+  const verifySamples: number[] = [];
+  for (let i = 0; i < 3000; i++) {
+    const t0 = performance.now();
+    await jwtVerify(agentJwt, agentJwks, { issuer: DEV_AGENT_ISSUER, audience: 'countersign' });
+    if (i >= 500) verifySamples.push((performance.now() - t0) * 1000);
+  }
+  figures.push({ name: 'agent token verification (ES256, jose), uncached, median', value: round(percentile(verifySamples, 50), 1), unit: 'µs', note: 'paid once per token per 30 s (cache)' });
+  return { authzEnvelope };
 }
 
 /**
@@ -561,6 +775,74 @@ async function linkMinter(signingKeysFile: string, issuer: string) {
       .sign(key);
 }
 
+/** Where the servers write their --cpu-prof profiles, when BENCH_NODE_ARGS asks for them. */
+const cpuProfileDir = () => /--cpu-prof-dir[= ](\S+)/.exec(process.env.BENCH_NODE_ARGS ?? '')?.[1];
+
+const PROFILED_LOADS: Record<string, string> = {
+  today: "today's decision (/v1/authorize, starter set, flat facts)",
+  rich: '/v1/authorize with entities and typed input',
+  authzen: 'AuthZEN evaluation with entities and typed input',
+  chain: '/v1/authorize with entities and typed input, chain of 2',
+};
+
+/**
+ * With BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=<dir>", once the service has exited: where its
+ * CPU went under each decision load (bench/cpu-profile.ts), placed after the authorization figures.
+ */
+function profileFigures(): void {
+  const dir = cpuProfileDir();
+  if (!dir || !existsSync(join(dir, 'windows.json'))) return;
+  const at = new Date().toISOString();
+  const fresh = summariseDir(dir, Object.keys(PROFILED_LOADS)).map((s) => ({
+    name: `server CPU profile under ${PROFILED_LOADS[s.key]}: Cedar's share of the service's self time`,
+    value: s.parts.find((p) => p.part.startsWith('Cedar'))?.share ?? 0,
+    unit: '%',
+    note:
+      `profiled run (--cpu-prof) of ${at}; self time by part: ${s.parts.map((p) => `${p.part} ${p.share}%`).join(', ')}; ` +
+      `top functions: ${s.top.slice(0, 8).map((f) => `${f.fn} ${f.share}%`).join(', ')}`,
+  }));
+  const last = figures.map(isAuthorizationFigure).lastIndexOf(true);
+  figures.splice(last + 1, 0, ...fresh);
+}
+
+/** SIGTERM, and wait for the exit (a server run with --cpu-prof writes its profile then). */
+async function stop(...servers: Server[]): Promise<void> {
+  await Promise.all(
+    servers.map(
+      (s) =>
+        new Promise<void>((resolve) => {
+          if (s.proc.exitCode !== null || s.proc.signalCode !== null) return resolve();
+          s.proc.once('exit', () => resolve());
+          s.proc.kill('SIGTERM');
+        }),
+    ),
+  );
+}
+
+/** The figures BENCH_ONLY=authorize refreshes (authorizationFigures writes these, and only these). */
+const AUTHORIZATION_FIGURES = [
+  'bare Nest endpoint (GET /health/live), re-measured',
+  'bare Nest+Fastify POST',
+  'POST /v1/authorize',
+  'POST /access/v1/evaluation',
+  'server CPU per decision',
+  'policy evaluation',
+  'decision cost:',
+  'agent token verification',
+  'server CPU profile',
+];
+const isAuthorizationFigure = (f: Figure) => AUTHORIZATION_FIGURES.some((prefix) => f.name.startsWith(prefix));
+/** What BENCH_ONLY=authorize replaces: the profile's figures only by a profiled run (BENCH_NODE_ARGS with --cpu-prof-dir). */
+const refreshedByThisRun = (f: Figure) => isAuthorizationFigure(f) && (!f.name.startsWith('server CPU profile') || cpuProfileDir() !== undefined);
+
+/** The figures on file with those `replaced` picks swapped for the fresh ones, where the first of them stood (else at the end). */
+function mergeInto(onFile: Figure[], fresh: Figure[], replaced: (f: Figure) => boolean): Figure[] {
+  const at = onFile.findIndex(replaced);
+  const kept = onFile.filter((f) => !replaced(f));
+  const index = at < 0 ? kept.length : at;
+  return [...kept.slice(0, index), ...fresh, ...kept.slice(index)];
+}
+
 /** The figures bench/results.json holds now (none if there is no such file). */
 function figuresOnFile(): Figure[] {
   try {
@@ -570,10 +852,10 @@ function figuresOnFile(): Figure[] {
   }
 }
 
-function write(): void {
+function write(list: Figure[] = figures, refreshed?: string): void {
   const machine = `${process.platform} ${process.arch}, Node ${process.version}, ${require('node:os').cpus().length} cores`;
-  writeFileSync(join(ROOT, 'bench/results.json'), JSON.stringify({ date: new Date().toISOString(), machine, figures }, null, 2) + '\n');
-  const rows = figures.map(
+  writeFileSync(join(ROOT, 'bench/results.json'), JSON.stringify({ date: new Date().toISOString(), machine, figures: list }, null, 2) + '\n');
+  const rows = list.map(
     (f) =>
       `| ${f.name} | ${f.value} ${f.unit} | ${f.baseline ? `${f.baseline.name}: ${f.baseline.value} ${f.baseline.unit}` : ''} | ${f.ratio ?? ''} | ${f.note ?? ''} |`,
   );
@@ -582,7 +864,7 @@ function write(): void {
     [
       '# Benchmark results',
       '',
-      `Run ${new Date().toISOString()} on ${machine}. Servers are child processes of the load generator, all on the same cores; ` +
+      `Run ${new Date().toISOString()}${refreshed ? ` (${refreshed})` : ''} on ${machine}. Servers are child processes of the load generator, all on the same cores; ` +
         'figures are comparable only as ratios to the baseline measured in the same run.',
       '',
       '| figure | value | baseline | ratio | note |',
