@@ -12,7 +12,7 @@
  */
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { importJWK, JWK, SignJWT } from 'jose';
@@ -416,6 +416,9 @@ async function authorizationFigures(
   };
   type Key = keyof typeof scenarios;
   const runs = Object.fromEntries(Object.keys(scenarios).map((k) => [k, [] as Measured[]])) as Record<Key, Measured[]>;
+  // How busy the machine was (other processes than these): the figures below mean more on a quiet one.
+  const loadAverage = () => loadavg().map((l) => l.toFixed(1)).join(' / ');
+  const loadBefore = loadAverage();
   for (let r = 0; r < ROUNDS; r++) {
     for (const [key, s] of Object.entries(scenarios) as [Key, (typeof scenarios)[Key]][]) {
       const m = await loadOn(s.server, s.opts(), key);
@@ -429,7 +432,12 @@ async function authorizationFigures(
   const latency = (key: Key) => `p50 ${each(key, (m) => m.result.latency.p50)} ms, p99 ${each(key, (m) => m.result.latency.p99)} ms`;
   const perRound = (key: Key) => `${ROUNDS} interleaved rounds of ${DURATION} s: ${each(key, (m) => round(m.result.requests.average, 0))}/s`;
 
-  const bareAuthz = { name: 'bare Nest endpoint (GET /health/live), re-measured', value: round(mean('bareGet'), 0), unit: 'req/s', note: `${perRound('bareGet')}; ${latency('bareGet')}` };
+  const bareAuthz = {
+    name: 'bare Nest endpoint (GET /health/live), re-measured',
+    value: round(mean('bareGet'), 0),
+    unit: 'req/s',
+    note: `${perRound('bareGet')}; ${latency('bareGet')}; the machine's load average (1 / 5 / 15 min) ${loadBefore} before the rounds, ${loadAverage()} after`,
+  };
   figures.push(bareAuthz);
   figures.push({
     name: 'bare Nest+Fastify POST /echo (1 KB JSON body, its own process)',
