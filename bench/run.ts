@@ -10,14 +10,13 @@
  * BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=<dir>" the servers are profiled and the service's
  * profile under each decision load is summarised as figures (bench/cpu-profile.ts).
  */
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
-import { importJWK, JWK, SignJWT } from 'jose';
+import { JWK } from 'jose';
 import { Client } from 'pg';
-import { Agent, request } from 'undici';
 import { DEV_AGENT_ISSUER, DEV_GATEWAY_ISSUER, ensureDevKeys } from '../src/common/keys/key-files';
 import { PolicyEngine } from '../src/authz/policy/policy-engine';
 import { STARTER_POLICIES } from '../src/authz/policy/starter-policies';
@@ -25,83 +24,21 @@ import { generateVAPIDKeys } from 'web-push';
 import { LoadWindow, summariseDir } from './cpu-profile';
 import { decisionCost, flatFacts, RICH_ARGS, RICH_GROUPS, RICH_POLICIES, RICH_SERVER, RICH_TOOL } from './decision-cost';
 import { bareEmailRate, NotificationSinks } from './fan-out';
+import { closeHttp, devSigner, Figure, figuresOnFile, http, linkMinter, mergeInto, parkBody, percentile, resetDatabase, ROOT, round, Server, Signer, startServer, stop, writeFigures } from './support';
 import { DataSource } from 'typeorm';
 import { walkChain } from '../src/audit/audit-chain';
 import { AuditSealer } from '../src/audit/audit-sealer.service';
 import { readSealedChain } from '../src/audit/audit-verifier.service';
 import { dataSourceOptions } from '../src/common/database/data-source-options';
 
-const ROOT = join(__dirname, '..', '..');
-const PG = process.env.BENCH_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const DB = 'countersign_bench';
 const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
 
-interface Figure {
-  name: string;
-  value: number;
-  unit: string;
-  baseline?: { name: string; value: number; unit: string };
-  ratio?: number;
-  note?: string;
-}
 const figures: Figure[] = [];
-
-async function resetDatabase(name = DB): Promise<string> {
-  const c = new Client({ connectionString: PG });
-  await c.connect();
-  await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  await c.query(`CREATE DATABASE ${name}`);
-  await c.end();
-  const u = new URL(PG);
-  u.pathname = `/${name}`;
-  return u.toString();
-}
-
-function startServer(env: Record<string, string>, port: number, script = 'dist/src/main.js'): Promise<Server> {
-  const proc = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), join(ROOT, script)], {
-    env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'error' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve, reject) => {
-    proc.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
-    proc.stdout!.on('data', (d: Buffer) => {
-      if (d.toString().includes('listening')) resolve({ url: `http://127.0.0.1:${port}`, proc });
-    });
-  });
-}
 
 function load(opts: autocannon.Options): Promise<autocannon.Result> {
   return new Promise((resolve, reject) => autocannon({ connections: 10, duration: DURATION, ...opts }, (e, r) => (e ? reject(e) : resolve(r))));
 }
-
-const agent = new Agent({ connections: 200, keepAliveTimeout: 30_000 });
-async function http(method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, token: string, body?: unknown) {
-  const res = await request(url, {
-    method,
-    dispatcher: agent,
-    headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  return { status: res.statusCode, body: (await res.body.json()) as any };
-}
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-}
-const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
-
-const parkBody = (approvers = ['user:bob']) => ({
-  tool_call: { server: 'payments-mcp', tool: 'transfer_funds', arguments: { amount: 25000, currency: 'EUR', to: 'DE89370400440532013000' } },
-  agent: { id: 'spiffe://acme.example/agents/payment-agent', class: 'payment-agent', claims: { act: { sub: 'spiffe://acme.example/agents/orchestrator' } } },
-  delegator: { id: 'alice', delegation_id: 'dlg-1' },
-  intent: { id: 'task-42', text: 'pay the quarterly invoice', category: 'pay' },
-  resource: { id: 'acct-7', type: 'bank_account', classification: 'confidential' },
-  environment: 'production',
-  reason: 'Invoice INV-2026-0042 is due today',
-  obligation: { approvers, quorum: 1, binding_message: 'Pay 25,000 EUR to ACME GmbH', expires_in: 3600 },
-  correlation: { mcp_session_id: 'mcp-sess-1', request_id: 'req-1' },
-});
 
 async function main(): Promise<void> {
   const keysDir = mkdtempSync(join(tmpdir(), 'countersign-bench-'));
@@ -113,7 +50,7 @@ async function main(): Promise<void> {
     figures.unshift(...figuresOnFile().filter((f) => !f.name.startsWith('audit ')));
     return write();
   }
-  const databaseUrl = await resetDatabase();
+  const databaseUrl = await resetDatabase(DB);
   const env = {
     DEMO_MODE: 'true',
     KEYS_DIR: keysDir,
@@ -144,7 +81,7 @@ async function main(): Promise<void> {
       await authorizationFigures(a, bareNest, { token, adminToken, agentTokenFor, signDev, databaseUrl, gatewayJwksFile: keys.gatewayJwksFile });
     } finally {
       await stop(a, bareNest);
-      await agent.close();
+      await closeHttp();
     }
     profileFigures();
     return write(mergeInto(figuresOnFile(), figures.splice(0), refreshedByThisRun), 'the authorization figures (BENCH_ONLY=authorize); the others are from the previous run');
@@ -262,16 +199,12 @@ async function main(): Promise<void> {
   try {
     await fanOut(keysDir, signDev);
   } finally {
-    await agent.close();
+    await closeHttp();
   }
   await auditChain();
   write();
 }
 
-interface Server {
-  url: string;
-  proc: ChildProcess;
-}
 
 const CLOCK_TICKS = (() => {
   try {
@@ -642,21 +575,6 @@ async function auditChain(): Promise<void> {
   }
 }
 
-type Signer = (claims: Record<string, unknown>, issuer: string, subject: string) => Promise<string>;
-
-/** Tokens signed with the demo gateway key, which demo mode trusts for gateways and agents. */
-function devSigner(gwKey: JWK): Signer {
-  const key = importJWK(gwKey, 'ES256');
-  return async (claims, issuer, subject) =>
-    new SignJWT(claims)
-      .setProtectedHeader({ alg: 'ES256', kid: gwKey.kid })
-      .setIssuer(issuer)
-      .setAudience('countersign')
-      .setSubject(subject)
-      .setExpirationTime('1h')
-      .sign(await key);
-}
-
 /** BENCH_ONLY=fanout: just the fan-out figures (for working on notifications). */
 async function fanOutOnly(keysDir: string, gatewayKeyFile: string): Promise<void> {
   const gwKey = JSON.parse(readFileSync(gatewayKeyFile, 'utf8')) as JWK;
@@ -664,7 +582,7 @@ async function fanOutOnly(keysDir: string, gatewayKeyFile: string): Promise<void
   try {
     await fanOut(keysDir, signDev);
   } finally {
-    await agent.close();
+    await closeHttp();
   }
   for (const f of figures) process.stdout.write(`${f.name}: ${f.value} ${f.unit}${f.baseline ? ` (baseline ${f.baseline.value} ${f.baseline.unit}, ratio ${f.ratio})` : ''}${f.note ? ` — ${f.note}` : ''}\n`);
 }
@@ -767,22 +685,6 @@ async function fanOutAt(
   }
 }
 
-/** Approver links signed with the servers' key, as the notifications part will mail them. */
-async function linkMinter(signingKeysFile: string, issuer: string) {
-  const jwk = (JSON.parse(readFileSync(signingKeysFile, 'utf8')) as { keys: JWK[] }).keys[0];
-  const key = await importJWK(jwk, jwk.alg);
-  return (id: string, approver: string) =>
-    new SignJWT({ tenant: 'bench', auth_req_id: id })
-      .setProtectedHeader({ alg: jwk.alg!, kid: jwk.kid, typ: 'countersign-approver-link+jwt' })
-      .setIssuer(issuer)
-      .setAudience('countersign:approver-link')
-      .setSubject(approver)
-      .setJti(crypto.randomUUID())
-      .setIssuedAt()
-      .setExpirationTime('1h')
-      .sign(key);
-}
-
 /** Where the servers write their --cpu-prof profiles, when BENCH_NODE_ARGS asks for them. */
 const cpuProfileDir = () => /--cpu-prof-dir[= ](\S+)/.exec(process.env.BENCH_NODE_ARGS ?? '')?.[1];
 
@@ -813,20 +715,6 @@ function profileFigures(): void {
   figures.splice(last + 1, 0, ...fresh);
 }
 
-/** SIGTERM, and wait for the exit (a server run with --cpu-prof writes its profile then). */
-async function stop(...servers: Server[]): Promise<void> {
-  await Promise.all(
-    servers.map(
-      (s) =>
-        new Promise<void>((resolve) => {
-          if (s.proc.exitCode !== null || s.proc.signalCode !== null) return resolve();
-          s.proc.once('exit', () => resolve());
-          s.proc.kill('SIGTERM');
-        }),
-    ),
-  );
-}
-
 /** The figures BENCH_ONLY=authorize refreshes (authorizationFigures writes these, and only these). */
 const AUTHORIZATION_FIGURES = [
   'bare Nest endpoint (GET /health/live), re-measured',
@@ -843,46 +731,7 @@ const isAuthorizationFigure = (f: Figure) => AUTHORIZATION_FIGURES.some((prefix)
 /** What BENCH_ONLY=authorize replaces: the profile's figures only by a profiled run (BENCH_NODE_ARGS with --cpu-prof-dir). */
 const refreshedByThisRun = (f: Figure) => isAuthorizationFigure(f) && (!f.name.startsWith('server CPU profile') || cpuProfileDir() !== undefined);
 
-/** The figures on file with those `replaced` picks swapped for the fresh ones, where the first of them stood (else at the end). */
-function mergeInto(onFile: Figure[], fresh: Figure[], replaced: (f: Figure) => boolean): Figure[] {
-  const at = onFile.findIndex(replaced);
-  const kept = onFile.filter((f) => !replaced(f));
-  const index = at < 0 ? kept.length : at;
-  return [...kept.slice(0, index), ...fresh, ...kept.slice(index)];
-}
-
-/** The figures bench/results.json holds now (none if there is no such file). */
-function figuresOnFile(): Figure[] {
-  try {
-    return (JSON.parse(readFileSync(join(ROOT, 'bench/results.json'), 'utf8')) as { figures: Figure[] }).figures;
-  } catch {
-    return [];
-  }
-}
-
-function write(list: Figure[] = figures, refreshed?: string): void {
-  const machine = `${process.platform} ${process.arch}, Node ${process.version}, ${require('node:os').cpus().length} cores`;
-  writeFileSync(join(ROOT, 'bench/results.json'), JSON.stringify({ date: new Date().toISOString(), machine, figures: list }, null, 2) + '\n');
-  const rows = list.map(
-    (f) =>
-      `| ${f.name} | ${f.value} ${f.unit} | ${f.baseline ? `${f.baseline.name}: ${f.baseline.value} ${f.baseline.unit}` : ''} | ${f.ratio ?? ''} | ${f.note ?? ''} |`,
-  );
-  writeFileSync(
-    join(ROOT, 'bench/RESULTS.md'),
-    [
-      '# Benchmark results',
-      '',
-      `Run ${new Date().toISOString()}${refreshed ? ` (${refreshed})` : ''} on ${machine}. Servers are child processes of the load generator, all on the same cores; ` +
-        'figures are comparable only as ratios to the baseline measured in the same run.',
-      '',
-      '| figure | value | baseline | ratio | note |',
-      '|---|---|---|---|---|',
-      ...rows,
-      '',
-    ].join('\n'),
-  );
-  process.stdout.write(readFileSync(join(ROOT, 'bench/RESULTS.md'), 'utf8'));
-}
+const write = (list: Figure[] = figures, refreshed?: string) => writeFigures(list, refreshed);
 
 main().catch((e) => {
   process.stderr.write(`bench failed: ${(e as Error).stack}\n`);

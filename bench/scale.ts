@@ -17,7 +17,7 @@ import Redis from 'ioredis';
 import { JWK } from 'jose';
 import { Client } from 'pg';
 import { DEV_GATEWAY_ISSUER, ensureDevKeys } from '../src/common/keys/key-files';
-import { closeHttp, devSigner, Figure, http, linkMinter, mergeFigures, parkBody, percentile, resetDatabase, ROOT, round, startServer, stopServer } from './support';
+import { closeHttp, devSigner, Figure, figuresOnFile, http, linkMinter, mergeInto, parkBody, percentile, resetDatabase, ROOT, round, startServer, stop, writeFigures } from './support';
 
 const ROWS = Number(process.env.BENCH_SCALE_ROWS ?? 100_000);
 const PROBES = Number(process.env.BENCH_SCALE_PROBES ?? 200);
@@ -105,7 +105,7 @@ async function main(): Promise<void> {
     );
     // A restart with them in place: start-up rebuilds every pending request's expiry job from
     // Postgres (as after a Redis loss), so Redis then holds what 100,000 live requests would.
-    await stopServer(server);
+    await stop(server);
     const restartedAt = Date.now();
     server = await startServer(env, 3911);
     const listeningSeconds = (Date.now() - restartedAt) / 1000;
@@ -155,10 +155,10 @@ async function main(): Promise<void> {
   } finally {
     await db.end();
     redis.disconnect();
-    await stopServer(server);
+    await stop(server);
     await closeHttp();
   }
-  mergeFigures(figures, (f) => f.name.startsWith('scale: '));
+  writeFigures(mergeInto(figuresOnFile(), figures, (f) => f.name.startsWith('scale: ')), 'npm run bench:scale: only the scale figures are new');
 }
 
 /** Adds `rows` pending requests: copies of the newest parked one, spread over 50 other tenants. */

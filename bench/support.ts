@@ -39,9 +39,9 @@ export interface Server {
   proc: ChildProcess;
 }
 
-/** `node dist/src/main.js` with `env`, resolved once it listens. */
-export function startServer(env: Record<string, string>, port: number): Promise<Server> {
-  const proc = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), join(ROOT, 'dist/src/main.js')], {
+/** `node <script>` (the service by default) with `env`, resolved once it listens. */
+export function startServer(env: Record<string, string>, port: number, script = 'dist/src/main.js'): Promise<Server> {
+  const proc = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), join(ROOT, script)], {
     env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'error' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -53,9 +53,18 @@ export function startServer(env: Record<string, string>, port: number): Promise<
   });
 }
 
-export async function stopServer(server: Server): Promise<void> {
-  server.proc.kill('SIGTERM');
-  await new Promise((r) => server.proc.once('exit', r));
+/** SIGTERM, and wait for the exit (a server run with --cpu-prof writes its profile then). */
+export async function stop(...servers: Server[]): Promise<void> {
+  await Promise.all(
+    servers.map(
+      (s) =>
+        new Promise<void>((resolve) => {
+          if (s.proc.exitCode !== null || s.proc.signalCode !== null) return resolve();
+          s.proc.once('exit', () => resolve());
+          s.proc.kill('SIGTERM');
+        }),
+    ),
+  );
 }
 
 const agent = new Agent({ connections: 200, keepAliveTimeout: 30_000 });
@@ -129,15 +138,19 @@ export function figuresOnFile(): Figure[] {
   }
 }
 
-/** Replaces the figures on file that `ours` selects with `figures`, keeps the rest, writes both files. */
-export function mergeFigures(figures: Figure[], ours: (f: Figure) => boolean): void {
-  writeFigures([...figuresOnFile().filter((f) => !ours(f)), ...figures]);
+/** The figures on file with those `replaced` picks swapped for the fresh ones, where the first of them stood (else at the end). */
+export function mergeInto(onFile: Figure[], fresh: Figure[], replaced: (f: Figure) => boolean): Figure[] {
+  const at = onFile.findIndex(replaced);
+  const kept = onFile.filter((f) => !replaced(f));
+  const index = at < 0 ? kept.length : at;
+  return [...kept.slice(0, index), ...fresh, ...kept.slice(index)];
 }
 
-export function writeFigures(figures: Figure[]): void {
+/** Writes bench/results.json (for machines) and bench/RESULTS.md (for people), and prints the latter. */
+export function writeFigures(list: Figure[], refreshed?: string): void {
   const machine = `${process.platform} ${process.arch}, Node ${process.version}, ${cpus().length} cores`;
-  writeFileSync(join(ROOT, 'bench/results.json'), JSON.stringify({ date: new Date().toISOString(), machine, figures }, null, 2) + '\n');
-  const rows = figures.map(
+  writeFileSync(join(ROOT, 'bench/results.json'), JSON.stringify({ date: new Date().toISOString(), machine, figures: list }, null, 2) + '\n');
+  const rows = list.map(
     (f) =>
       `| ${f.name} | ${f.value} ${f.unit} | ${f.baseline ? `${f.baseline.name}: ${f.baseline.value} ${f.baseline.unit}` : ''} | ${f.ratio ?? ''} | ${f.note ?? ''} |`,
   );
@@ -146,7 +159,7 @@ export function writeFigures(figures: Figure[]): void {
     [
       '# Benchmark results',
       '',
-      `Run ${new Date().toISOString()} on ${machine}. Servers are child processes of the load generator, all on the same cores; ` +
+      `Run ${new Date().toISOString()}${refreshed ? ` (${refreshed})` : ''} on ${machine}. Servers are child processes of the load generator, all on the same cores; ` +
         'figures are comparable only as ratios to the baseline measured in the same run.',
       '',
       '| figure | value | baseline | ratio | note |',
