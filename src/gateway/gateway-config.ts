@@ -1,0 +1,154 @@
+/**
+ * The gateway's configuration: one JSON file (GATEWAY_CONFIG), validated at start-up. Every
+ * problem is reported with the path of its field, so a bad file is fixed in one pass.
+ */
+import { readFileSync } from 'node:fs';
+import { decodeJwt } from 'jose';
+import { z } from 'zod';
+
+/**
+ * An upstream's name is the prefix of its tools' names as agents see them (`<server>__<tool>`)
+ * and Countersign's `action.server`: no "__" inside it, so that the split is unambiguous.
+ */
+export const UPSTREAM_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9.-]|_(?!_)){0,63}$/;
+const CLASSIFICATIONS = ['public', 'internal', 'confidential', 'restricted', 'pii'] as const;
+const ENVIRONMENTS = ['dev', 'staging', 'production'] as const;
+const INTENT_CATEGORIES = ['read', 'search', 'summarize', 'export', 'write', 'delete', 'pay', 'admin', 'other'] as const;
+
+const httpUrl = z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' });
+
+/** What the gateway tells Countersign about one tool's calls, beyond the call itself. */
+const toolHints = z.strictObject({
+  resource: z
+    .strictObject({
+      /** The argument whose value is the resource id (e.g. "account"); a dotted path reaches into objects. */
+      id_argument: z.string().min(1).optional(),
+      /** A fixed resource id, when the tool always acts on one resource. */
+      id: z.string().min(1).max(512).optional(),
+      type: z.string().min(1).max(512).optional(),
+      classification: z.enum(CLASSIFICATIONS).optional(),
+    })
+    .refine((r) => !(r.id && r.id_argument), { message: 'give id or id_argument, not both' })
+    .optional(),
+  environment: z.enum(ENVIRONMENTS).optional(),
+  intent_category: z.enum(INTENT_CATEGORIES).optional(),
+});
+
+const upstream = z.strictObject({
+  name: z.string().regex(UPSTREAM_NAME, { message: 'must be 1-64 letters, digits, ".", "-" or "_" (no "__": it separates server and tool)' }),
+  url: httpUrl,
+  /** The environment of every call to this server, unless a tool says otherwise. */
+  environment: z.enum(ENVIRONMENTS).optional(),
+  /** Per-tool hints, by the upstream's own tool name. */
+  tools: z.record(z.string(), toolHints).default({}),
+});
+
+export const gatewayConfigSchema = z
+  .strictObject({
+    /** Where agents connect. */
+    listen: z
+      .strictObject({
+        host: z.string().min(1).default('127.0.0.1'),
+        port: z.int().min(0).max(65535).default(8787),
+        /** The gateway's public base URL (its RFC 9728 `resource` is this + "/mcp"); default http://host:port. */
+        public_url: httpUrl.optional(),
+      })
+      .default({ host: '127.0.0.1', port: 8787 }),
+    countersign: z
+      .strictObject({
+        url: httpUrl,
+        /** The gateway's bearer token for /v1/authorize and /v1/approvals (a tenant-scoped gateway token). */
+        token: z.string().min(1).optional(),
+        /** Or a file holding it (read at start-up). */
+        token_file: z.string().min(1).optional(),
+        /** An admin-scoped token (countersign:admin) to register upstream tools in the catalogue; none: not registered. */
+        admin_token: z.string().min(1).optional(),
+        /** Approval tokens' issuer (the service's PUBLIC_URL); default: `url`. */
+        issuer: httpUrl.optional(),
+        /** Approval tokens' audience: this gateway's id as Countersign knows it; default: the token's azp, client_id or sub. */
+        gateway_id: z.string().min(1).optional(),
+        /** Per request to Countersign, milliseconds. */
+        timeout_ms: z.int().min(100).max(120_000).default(10_000),
+      })
+      .refine((c) => Boolean(c.token) !== Boolean(c.token_file), { message: 'give token or token_file (exactly one)', path: ['token'] }),
+    /** Agents' tokens must name one of these audiences (checked locally; Countersign verifies the signature on every call). */
+    agent_audiences: z.array(z.string().min(1)).min(1).default(['countersign']),
+    upstreams: z
+      .array(upstream)
+      .min(1, { message: 'must name at least one upstream MCP server' })
+      .refine((u) => new Set(u.map((s) => s.name)).size === u.length, { message: 'must not name a server twice' }),
+    approval: z
+      .strictObject({
+        /** How long one tools/call is held while its approval is pending: keep it below the agents' request timeout (60 s by default in the SDK). */
+        wait_seconds: z.int().min(0).max(600).default(45),
+        /** Progress notifications while waiting, every this many seconds (when the client sent a progressToken). */
+        progress_interval_seconds: z.int().min(1).max(60).default(5),
+      })
+      .default({ wait_seconds: 45, progress_interval_seconds: 5 }),
+    log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  })
+  .superRefine((c, ctx) => {
+    if (c.countersign.token && !gatewayIdOf(c.countersign.token) && !c.countersign.gateway_id) {
+      ctx.addIssue({ code: 'custom', path: ['countersign', 'token'], message: 'must be a JWT with azp, client_id or sub (or set countersign.gateway_id)' });
+    }
+  });
+
+export type GatewayConfigInput = z.input<typeof gatewayConfigSchema>;
+export type GatewayConfig = z.output<typeof gatewayConfigSchema>;
+export type ToolHints = z.output<typeof toolHints>;
+
+export class GatewayConfigError extends Error {
+  constructor(readonly problems: { field: string; message: string }[]) {
+    super(`invalid gateway configuration:\n${problems.map((p) => `  ${p.field}: ${p.message}`).join('\n')}`);
+  }
+}
+
+/** Validates a configuration object; throws GatewayConfigError naming every bad field. */
+export function parseGatewayConfig(input: unknown): GatewayConfig {
+  const parsed = gatewayConfigSchema.safeParse(input);
+  if (!parsed.success) {
+    throw new GatewayConfigError(parsed.error.issues.map((i) => ({ field: i.path.map(String).join('.') || '(root)', message: i.message })));
+  }
+  const config = parsed.data;
+  if (config.countersign.token_file) {
+    let token: string;
+    try {
+      token = readFileSync(config.countersign.token_file, 'utf8').trim();
+    } catch (e) {
+      throw new GatewayConfigError([{ field: 'countersign.token_file', message: `cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})` }]);
+    }
+    if (!token) throw new GatewayConfigError([{ field: 'countersign.token_file', message: 'is empty' }]);
+    if (!config.countersign.gateway_id && !gatewayIdOf(token)) {
+      throw new GatewayConfigError([{ field: 'countersign.token_file', message: 'must hold a JWT with azp, client_id or sub (or set countersign.gateway_id)' }]);
+    }
+    config.countersign.token = token;
+  }
+  return config;
+}
+
+/** Reads and validates the file at `path`. */
+export function loadGatewayConfig(path: string): GatewayConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new GatewayConfigError([{ field: 'GATEWAY_CONFIG', message: `cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? 'error'})` }]);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new GatewayConfigError([{ field: 'GATEWAY_CONFIG', message: `${path} is not JSON (${(e as Error).message})` }]);
+  }
+  return parseGatewayConfig(json);
+}
+
+/** Who Countersign takes the gateway to be (its GatewayTokenVerifier's rule): azp, client_id or sub. */
+export function gatewayIdOf(token: string): string | undefined {
+  try {
+    const claims = decodeJwt(token);
+    return [claims.azp, claims.client_id, claims.sub].find((v): v is string => typeof v === 'string' && v.length > 0);
+  } catch {
+    return undefined;
+  }
+}

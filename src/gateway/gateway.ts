@@ -1,0 +1,274 @@
+/**
+ * The reference MCP gateway: agents connect over Streamable HTTP with their agent token as the
+ * bearer; the gateway is an OAuth protected resource (RFC 9728 metadata, WWW-Authenticate on
+ * 401), lists the union of its upstream servers' tools (`<server>__<tool>`) and puts every
+ * tools/call through Countersign (tool-call-gate.ts). It talks to Countersign over HTTP only.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { createServer, IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { CallToolRequestSchema, isInitializeRequest, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import type { Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
+import { decodeJwt } from 'jose';
+import pino, { Logger } from 'pino';
+import { canonicalJson } from '../common/canonical-json';
+import { ApprovalTokenVerifier } from './approval-token.verifier';
+import { CountersignClient } from './countersign-client';
+import { GatewayConfig, gatewayIdOf } from './gateway-config';
+import { namespacedTool } from './tool-names';
+import { ToolCallGate } from './tool-call-gate';
+import { Upstream } from './upstreams';
+
+export const MCP_PATH = '/mcp';
+export const METADATA_PATH = '/.well-known/oauth-protected-resource';
+const MAX_BODY_BYTES = 4 * 1024 * 1024;
+const GATEWAY_INFO = { name: 'countersign-gateway', version: '0.1.0' };
+
+export interface RunningGateway {
+  /** Base URL; agents connect to `${url}/mcp`. */
+  url: string;
+  /** The protected resource's identifier (RFC 9728 `resource`). */
+  resource: string;
+  close(): Promise<void>;
+}
+
+interface Session {
+  transport: StreamableHTTPServerTransport;
+  agentKey: string;
+}
+
+export async function startGateway(config: GatewayConfig, options: { logger?: Logger } = {}): Promise<RunningGateway> {
+  const log = options.logger ?? pino({ level: config.log_level, base: { service: 'countersign-gateway' }, timestamp: pino.stdTimeFunctions.isoTime });
+  const countersignUrl = config.countersign.url.replace(/\/+$/, '');
+  const token = config.countersign.token!;
+  const countersign = new CountersignClient(countersignUrl, token, config.countersign.timeout_ms, config.countersign.admin_token);
+  const issuer = (config.countersign.issuer ?? countersignUrl).replace(/\/+$/, '');
+  const approvalTokens = new ApprovalTokenVerifier(countersign.jwksUrl, issuer, config.countersign.gateway_id ?? gatewayIdOf(token)!);
+  const upstreams = new Map(config.upstreams.map((u) => [u.name, new Upstream(u.name, u.url)]));
+  const gate = new ToolCallGate(config, countersign, approvalTokens, upstreams, log);
+  const catalogue = new ToolCatalogue(upstreams, countersign, Boolean(config.countersign.admin_token), log);
+  const sessions = new Map<string, Session>();
+
+  const http = createServer();
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(config.listen.port, config.listen.host, () => resolve());
+  });
+  const address = http.address() as AddressInfo;
+  const base = (config.listen.public_url ?? `http://${config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host}:${address.port}`).replace(/\/+$/, '');
+  const resource = `${base}${MCP_PATH}`;
+  const metadataUrl = `${base}${METADATA_PATH}`;
+  const metadata = {
+    resource,
+    authorization_servers: [issuer],
+    bearer_methods_supported: ['header'],
+    resource_name: 'Countersign MCP gateway',
+  };
+
+  const newSession = (agentKey: string): StreamableHTTPServerTransport => {
+    const server = new Server(GATEWAY_INFO, { capabilities: { tools: { listChanged: false } } });
+    server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: await catalogue.list() }));
+    server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
+      const auth = extra.authInfo!;
+      const progressToken = request.params._meta?.progressToken;
+      return gate.call(request.params.name, request.params.arguments ?? {}, {
+        agentToken: auth.token,
+        agentKey: auth.clientId,
+        sessionId: extra.sessionId,
+        requestId: extra.requestId,
+        progressToken,
+        signal: extra.signal,
+        sendProgress: (progress, message) =>
+          extra.sendNotification({ method: 'notifications/progress', params: { progressToken: progressToken!, progress, message } }),
+      });
+    });
+    const transport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: () => randomUUID(),
+      onsessioninitialized: (id) => {
+        sessions.set(id, { transport, agentKey });
+      },
+    });
+    transport.onclose = () => {
+      const id = transport.sessionId;
+      if (id && sessions.delete(id)) void gate.sessionClosed(id);
+    };
+    void server.connect(transport);
+    return transport;
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const path = new URL(req.url ?? '/', 'http://gateway').pathname;
+    if (path === METADATA_PATH || path === `${METADATA_PATH}${MCP_PATH}`) {
+      if (req.method !== 'GET') return plain(res, 405, { error: 'method_not_allowed' });
+      return plain(res, 200, metadata);
+    }
+    if (path !== MCP_PATH) return plain(res, 404, { error: 'not_found' });
+
+    const auth = authenticate(req.headers.authorization, config.agent_audiences);
+    if ('error' in auth) {
+      const challenge = auth.error === 'missing'
+        ? `Bearer resource_metadata="${metadataUrl}"`
+        : `Bearer error="invalid_token", error_description="${auth.description}", resource_metadata="${metadataUrl}"`;
+      res.setHeader('WWW-Authenticate', challenge);
+      return plain(res, 401, { error: auth.error === 'missing' ? 'unauthorized' : 'invalid_token', error_description: auth.description });
+    }
+    (req as IncomingMessage & { auth?: AuthInfo }).auth = auth.info;
+
+    let body: unknown;
+    if (req.method === 'POST') {
+      const read = await readJson(req);
+      if ('error' in read) return plain(res, read.status, { jsonrpc: '2.0', error: { code: -32700, message: read.error }, id: null });
+      body = read.value;
+    }
+    const sessionId = req.headers['mcp-session-id'];
+    let transport: StreamableHTTPServerTransport;
+    if (typeof sessionId === 'string') {
+      const session = sessions.get(sessionId);
+      if (!session) return plain(res, 404, { jsonrpc: '2.0', error: { code: -32001, message: 'Session not found' }, id: null });
+      // A session is the agent's that opened it: another token cannot use (or resume calls in) it.
+      if (session.agentKey !== auth.info.clientId) return plain(res, 403, { jsonrpc: '2.0', error: { code: -32001, message: 'The session belongs to another agent' }, id: null });
+      transport = session.transport;
+    } else if (req.method === 'POST' && isInitializeRequest(body)) {
+      transport = newSession(auth.info.clientId);
+    } else {
+      return plain(res, 400, { jsonrpc: '2.0', error: { code: -32000, message: 'No session: send initialize first' }, id: null });
+    }
+    await transport.handleRequest(req, res, body);
+  };
+
+  http.on('request', (req, res) => {
+    handle(req, res).catch((e) => {
+      log.error({ err: String(e) }, 'request failed');
+      if (!res.headersSent) plain(res, 500, { error: 'server_error' });
+      else res.end();
+    });
+  });
+
+  // Registering tools at start-up is a convenience: an upstream that is not up yet is registered on the first tools/list.
+  void catalogue.list().catch(() => undefined);
+  log.info({ url: resource, upstreams: config.upstreams.map((u) => u.name) }, 'gateway listening');
+
+  return {
+    url: base,
+    resource,
+    close: async () => {
+      await Promise.all([...sessions.values()].map((s) => s.transport.close().catch(() => undefined)));
+      await Promise.all([...upstreams.values()].map((u) => u.close()));
+      http.closeAllConnections();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+    },
+  };
+}
+
+/**
+ * The union of the upstreams' tools, namespaced. Each server's tools are registered with
+ * Countersign's catalogue (when an admin token is configured) whenever their list changes, so
+ * that policies read typed input. An upstream that cannot be listed is left out of the answer.
+ */
+class ToolCatalogue {
+  private readonly registered = new Map<string, string>();
+
+  constructor(
+    private readonly upstreams: Map<string, Upstream>,
+    private readonly countersign: CountersignClient,
+    private readonly register: boolean,
+    private readonly log: Logger,
+  ) {}
+
+  async list(): Promise<Tool[]> {
+    const lists = await Promise.all(
+      [...this.upstreams.values()].map(async (u) => {
+        try {
+          const tools = await u.listTools();
+          await this.registerIfChanged(u.name, tools);
+          return tools.map((t) => ({ ...t, name: namespacedTool(u.name, t.name) }));
+        } catch (e) {
+          this.log.warn({ upstream: u.name, err: String(e) }, 'upstream tools/list failed; its tools are left out');
+          return [];
+        }
+      }),
+    );
+    return lists.flat();
+  }
+
+  private async registerIfChanged(server: string, tools: Tool[]): Promise<void> {
+    if (!this.register) return;
+    const catalogued = tools.map((t) => ({
+      name: t.name,
+      ...(t.title ? { title: t.title } : {}),
+      ...(t.description ? { description: t.description } : {}),
+      inputSchema: t.inputSchema,
+      ...(t.annotations ? { annotations: t.annotations } : {}),
+    }));
+    const fingerprint = createHash('sha256').update(canonicalJson(catalogued)).digest('base64url');
+    if (this.registered.get(server) === fingerprint) return;
+    try {
+      const res = await this.countersign.registerTools(server, catalogued);
+      if (res.status === 200 || res.status === 201) {
+        this.registered.set(server, fingerprint);
+        this.log.info({ upstream: server, tools: tools.length }, 'tools registered in the catalogue');
+      } else {
+        this.log.warn({ upstream: server, status: res.status, body: res.body }, 'catalogue registration refused');
+      }
+    } catch (e) {
+      this.log.warn({ upstream: server, err: String(e) }, 'catalogue registration failed');
+    }
+  }
+}
+
+type Authenticated = { info: AuthInfo } | { error: 'missing' | 'invalid'; description: string };
+
+/**
+ * The bearer must be a JWT for one of the accepted audiences and not expired. Its signature is
+ * Countersign's to verify, on every tools/call (the gateway forwards the token as agent.token).
+ */
+function authenticate(header: string | undefined, audiences: string[]): Authenticated {
+  if (!header) return { error: 'missing', description: 'a bearer token is required' };
+  const match = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i.exec(header.trim());
+  if (!match) return { error: 'invalid', description: 'the Authorization header is not a bearer token' };
+  let claims: ReturnType<typeof decodeJwt>;
+  try {
+    claims = decodeJwt(match[1]);
+  } catch {
+    return { error: 'invalid', description: 'the bearer token is not a JWT' };
+  }
+  const aud = typeof claims.aud === 'string' ? [claims.aud] : (claims.aud ?? []);
+  if (!aud.some((a) => audiences.includes(a))) return { error: 'invalid', description: 'the token is not for this resource (aud)' };
+  if (typeof claims.exp !== 'number' || claims.exp * 1000 <= Date.now()) return { error: 'invalid', description: 'the token has expired' };
+  const actors: string[] = [];
+  for (let act = claims.act as { sub?: unknown; act?: unknown } | undefined; act && typeof act === 'object'; act = act.act as typeof act) actors.push(String(act.sub));
+  return {
+    info: {
+      token: match[1],
+      // Who the agent is, as the session and parked calls are keyed: issuer, human, actor chain.
+      clientId: JSON.stringify([claims.iss ?? '', claims.sub ?? '', actors]),
+      scopes: [],
+      expiresAt: claims.exp,
+    },
+  };
+}
+
+async function readJson(req: IncomingMessage): Promise<{ value: unknown } | { error: string; status: number }> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) return { error: 'Request body too large', status: 413 };
+    chunks.push(chunk as Buffer);
+  }
+  try {
+    return { value: JSON.parse(Buffer.concat(chunks).toString('utf8')) };
+  } catch {
+    return { error: 'Parse error', status: 400 };
+  }
+}
+
+function plain(res: ServerResponse, status: number, body: unknown): void {
+  res.statusCode = status;
+  res.setHeader('content-type', 'application/json');
+  res.setHeader('cache-control', 'no-store');
+  res.end(JSON.stringify(body));
+}

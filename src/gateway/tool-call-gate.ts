@@ -1,0 +1,279 @@
+/**
+ * The enforcement point: every tools/call is decided by Countersign before the upstream sees
+ * it. allow → forwarded, the result returned unchanged; deny → a tool error with the reasons;
+ * approval → the call is parked, the agent kept informed while the gateway waits (progress
+ * notifications), then forwarded once, after the approval token is verified against exactly
+ * the call being sent. Anything the gateway cannot decide on fails closed.
+ */
+import { createHash } from 'node:crypto';
+import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { Logger } from 'pino';
+import { callHash } from '../common/canonical-json';
+import { ApprovalTokenRejected, ApprovalTokenVerifier } from './approval-token.verifier';
+import { ApprovalStatus, AuthorizeRequest, CountersignClient, CountersignRefusal, CountersignUnavailable, Decision, isApprovalObligation } from './countersign-client';
+import type { GatewayConfig, ToolHints } from './gateway-config';
+import { splitToolName } from './tool-names';
+import { Upstream, UpstreamFailure } from './upstreams';
+
+/** What the gateway knows of the agent's request beyond the call itself. */
+export interface CallContext {
+  agentToken: string;
+  /** Who the agent is (issuer, human, actor chain): a parked call resumes only for the same agent. */
+  agentKey: string;
+  sessionId?: string;
+  requestId: string | number;
+  progressToken?: string | number;
+  sendProgress(progress: number, message: string): Promise<void>;
+  signal: AbortSignal;
+}
+
+/** A parked call, while it waits for its approvers, in the MCP session that made it. */
+interface PendingCall {
+  authReqId: string;
+  sessionId?: string;
+  server: string;
+  tool: string;
+  approvers: string[];
+  bindingMessage?: string;
+  expiresAt: number;
+  /** Set when its approvers have decided: every caller waiting on it gets the same outcome, and the upstream is called once. */
+  outcome?: Promise<CallToolResult>;
+}
+
+/** `_meta` key under which tool errors say what Countersign decided (for scripted agents). */
+export const META_KEY = 'io.countersign/decision';
+
+export class ToolCallGate {
+  /**
+   * Parked calls by (session, agent, exact call). Kept in this process: a retry must reach the
+   * instance that parked the call (sticky MCP sessions, which Streamable HTTP needs anyway).
+   */
+  private readonly pending = new Map<string, PendingCall>();
+
+  constructor(
+    private readonly config: GatewayConfig,
+    private readonly countersign: CountersignClient,
+    private readonly approvalTokens: ApprovalTokenVerifier,
+    private readonly upstreams: Map<string, Upstream>,
+    private readonly log: Logger,
+  ) {}
+
+  async call(name: string, args: Record<string, unknown>, ctx: CallContext): Promise<CallToolResult> {
+    const target = splitToolName(name);
+    const upstream = target && this.upstreams.get(target.server);
+    if (!target || !upstream) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
+    const { server, tool } = target;
+    const key = pendingKey(ctx, server, tool, args);
+
+    const parked = this.pending.get(key);
+    if (parked) {
+      this.log.info({ tool: name, auth_req_id: parked.authReqId, session: ctx.sessionId }, 'retry resumes a parked call');
+      return this.await(key, parked, args, ctx);
+    }
+
+    const started = performance.now();
+    const decision = await this.decide(this.envelope(server, tool, args, ctx), ctx.signal);
+    this.log.info(
+      { tool: name, verdict: decision.verdict, reasons: decision.reasons, decision_id: decision.decision_id, session: ctx.sessionId, ms: Math.round(performance.now() - started) },
+      'decision',
+    );
+    switch (decision.verdict) {
+      case 'allow':
+        return this.forward(upstream, tool, args, ctx.signal);
+      case 'deny':
+        return denied(server, decision);
+      case 'allow_with_obligations': {
+        const approval = decision.obligations.filter(isApprovalObligation);
+        const others = decision.obligations.filter((o) => !isApprovalObligation(o));
+        // An obligation this gateway cannot carry out is a reason not to forward.
+        if (!decision.auth_req_id || others.length) {
+          return toolError(
+            `The call was not sent: Countersign attached obligations this gateway cannot fulfil (${others.map((o) => o.type).join(', ') || 'no approval request'}).`,
+            { verdict: decision.verdict, decision_id: decision.decision_id, reasons: decision.reasons },
+          );
+        }
+        const entry: PendingCall = {
+          authReqId: decision.auth_req_id,
+          sessionId: ctx.sessionId,
+          server,
+          tool,
+          approvers: [...new Set(approval.flatMap((o) => o.approvers ?? []))],
+          bindingMessage: approval.find((o) => o.binding_message)?.binding_message,
+          expiresAt: Date.now() + (decision.expires_in ?? 0) * 1000,
+        };
+        this.pending.set(key, entry);
+        return this.await(key, entry, args, ctx);
+      }
+    }
+  }
+
+  /** The agent's session ended: its parked calls are cancelled (nobody is left to receive them). */
+  async sessionClosed(sessionId: string): Promise<void> {
+    const mine = [...this.pending].filter(([, p]) => p.sessionId === sessionId && !p.outcome);
+    await Promise.all(mine.map(([key, p]) => this.cancel(key, p, 'session closed')));
+  }
+
+  /**
+   * Waits for the approvers, up to approval.wait_seconds, long-polling Countersign and sending
+   * progress notifications; then the outcome, or a tool error saying the call still awaits approval.
+   */
+  private async await(key: string, entry: PendingCall, args: Record<string, unknown>, ctx: CallContext): Promise<CallToolResult> {
+    const upstream = this.upstreams.get(entry.server)!;
+    const deadline = Date.now() + this.config.approval.wait_seconds * 1000;
+    let status: ApprovalStatus | undefined;
+    let step = 0;
+    while (!entry.outcome) {
+      const remaining = Math.floor((deadline - Date.now()) / 1000);
+      if (ctx.signal.aborted) {
+        await this.cancel(key, entry, 'request cancelled');
+        throw new McpError(ErrorCode.RequestTimeout, 'The request was cancelled; its approval request was cancelled too.');
+      }
+      try {
+        status = await this.countersign.approval(entry.authReqId, Math.max(0, Math.min(remaining, this.config.approval.progress_interval_seconds)), ctx.signal);
+      } catch (e) {
+        if (ctx.signal.aborted) continue;
+        throw failClosed(e, 'read the approval request');
+      }
+      entry.expiresAt = Date.now() + status.expires_in * 1000;
+      if (status.obligation.approvers.length) entry.approvers = status.obligation.approvers;
+      if (status.status !== 'pending') {
+        entry.outcome ??= this.settle(entry, upstream, args, ctx.signal).finally(() => this.pending.delete(key));
+        break;
+      }
+      if (remaining <= 0) return awaitingApproval(entry);
+      if (ctx.progressToken !== undefined) {
+        await ctx
+          .sendProgress(++step, `Awaiting approval by ${entry.approvers.join(', ') || 'the approvers'} (auth_req_id ${entry.authReqId}, expires in ${status.expires_in} s)`)
+          .catch(() => undefined);
+      }
+    }
+    return entry.outcome;
+  }
+
+  /** The approvers decided: redeem the approval token (which also says why not), verify it, forward once. */
+  private async settle(entry: PendingCall, upstream: Upstream, args: Record<string, unknown>, signal: AbortSignal): Promise<CallToolResult> {
+    let token: string;
+    try {
+      token = await this.countersign.redeem(entry.authReqId);
+    } catch (e) {
+      if (e instanceof CountersignRefusal && ['access_denied', 'expired_token', 'invalid_grant'].includes(e.code)) {
+        return notApproved(entry, e);
+      }
+      throw failClosed(e, 'redeem the approval');
+    }
+    try {
+      await this.approvalTokens.verify(token, { authReqId: entry.authReqId, server: entry.server, tool: entry.tool, arguments: args });
+    } catch (e) {
+      if (!(e instanceof ApprovalTokenRejected)) throw e;
+      this.log.warn({ auth_req_id: entry.authReqId, problem: e.message }, 'approval token refused');
+      return toolError(`The call was not sent: ${e.message}.`, { status: 'refused', auth_req_id: entry.authReqId });
+    }
+    this.log.info({ auth_req_id: entry.authReqId, tool: `${entry.server}/${entry.tool}` }, 'approved call forwarded');
+    return this.forward(upstream, entry.tool, args, signal);
+  }
+
+  private async cancel(key: string, entry: PendingCall, why: string): Promise<void> {
+    this.pending.delete(key);
+    await this.countersign.cancel(entry.authReqId).catch((e) => this.log.warn({ auth_req_id: entry.authReqId, err: String(e) }, 'cancel failed'));
+    this.log.info({ auth_req_id: entry.authReqId, why }, 'approval request cancelled');
+  }
+
+  private async decide(body: AuthorizeRequest, signal: AbortSignal): Promise<Decision> {
+    try {
+      return await this.countersign.authorize(body, signal);
+    } catch (e) {
+      // A malformed call (arguments that do not fit the catalogued schema…) is the agent's to fix.
+      if (e instanceof CountersignRefusal && e.status === 400) {
+        throw new McpError(ErrorCode.InvalidParams, `Countersign refused to evaluate the call: ${e.description}`);
+      }
+      throw failClosed(e, 'authorize the call');
+    }
+  }
+
+  private async forward(upstream: Upstream, tool: string, args: Record<string, unknown>, signal: AbortSignal): Promise<CallToolResult> {
+    try {
+      return await upstream.callTool(tool, args, signal);
+    } catch (e) {
+      if (e instanceof UpstreamFailure) throw new McpError(ErrorCode.InternalError, `The upstream server failed: ${e.message}`);
+      throw e;
+    }
+  }
+
+  private envelope(server: string, tool: string, args: Record<string, unknown>, ctx: CallContext): AuthorizeRequest {
+    const upstream = this.config.upstreams.find((u) => u.name === server)!;
+    const hints: ToolHints = upstream.tools[tool] ?? {};
+    const resourceId = hints.resource?.id ?? (hints.resource?.id_argument ? scalarAt(args, hints.resource.id_argument) : undefined);
+    const resource = { id: resourceId, type: hints.resource?.type, classification: hints.resource?.classification };
+    const environment = hints.environment ?? upstream.environment;
+    return {
+      agent: { token: ctx.agentToken },
+      action: { server, tool, arguments: args },
+      ...(hints.intent_category ? { intent: { category: hints.intent_category } } : {}),
+      ...(Object.values(resource).some((v) => v !== undefined) ? { resource: dropUndefined(resource) } : {}),
+      ...(environment ? { environment } : {}),
+      observed_at: new Date().toISOString(),
+      correlation: dropUndefined({ mcp_session_id: ctx.sessionId, request_id: String(ctx.requestId) }),
+    };
+  }
+}
+
+/** The same agent making the same call (tool and canonical arguments) in the same session. */
+function pendingKey(ctx: CallContext, server: string, tool: string, args: Record<string, unknown>): string {
+  return createHash('sha256')
+    .update(JSON.stringify([ctx.sessionId ?? '', ctx.agentKey, callHash({ server, tool, arguments: args })]))
+    .digest('base64url');
+}
+
+function denied(server: string, d: Decision): CallToolResult {
+  return toolError(
+    `Countersign denied this call (reasons: ${d.reasons.join(', ') || 'none given'}; decision ${d.decision_id}). It was not sent to ${server}. ` +
+      'Do not retry it unchanged: ask the user to grant the access it needs, or do something else.',
+    { verdict: 'deny', decision_id: d.decision_id, reasons: d.reasons },
+  );
+}
+
+function awaitingApproval(p: PendingCall): CallToolResult {
+  const left = Math.max(0, Math.round((p.expiresAt - Date.now()) / 1000));
+  return toolError(
+    `This call awaits human approval (auth_req_id ${p.authReqId}) by ${p.approvers.join(', ') || 'its approvers'}` +
+      `${p.bindingMessage ? ` ("${p.bindingMessage}")` : ''}; the request expires in ${left} s. It has not been sent yet. ` +
+      'Call the same tool again with exactly the same arguments in this session to resume it; changed arguments need a new approval.',
+    { verdict: 'allow_with_obligations', status: 'pending', auth_req_id: p.authReqId, approvers: p.approvers, expires_in: left },
+  );
+}
+
+function notApproved(p: PendingCall, refusal: CountersignRefusal): CallToolResult {
+  const details = (refusal.body.denials ?? (refusal.body as { details?: { denials?: unknown } }).details?.denials) as { approver: string; reason?: string }[] | undefined;
+  const reasons = (details ?? []).map((d) => `${d.approver}: ${d.reason ?? 'no reason given'}`);
+  const status = refusal.code === 'expired_token' ? 'expired' : refusal.code === 'access_denied' ? 'denied' : 'refused';
+  return toolError(
+    `The call was not approved (${status}, auth_req_id ${p.authReqId}): ${refusal.description}` +
+      `${reasons.length ? `. Approvers' reasons: ${reasons.join('; ')}` : ''}. It was not sent. Do not retry it unchanged.`,
+    { status, auth_req_id: p.authReqId, denials: details ?? [] },
+  );
+}
+
+function toolError(text: string, meta: Record<string, unknown>): CallToolResult {
+  return { isError: true, content: [{ type: 'text', text }], _meta: { [META_KEY]: meta } };
+}
+
+function failClosed(e: unknown, what: string): Error {
+  if (e instanceof McpError) return e;
+  const detail = e instanceof CountersignUnavailable || e instanceof CountersignRefusal ? e.message : 'unexpected error';
+  return new McpError(ErrorCode.InternalError, `The gateway could not ${what} with Countersign (${detail}); the call was not sent.`);
+}
+
+/** The string or number at a dotted path of the arguments: a resource id. */
+function scalarAt(args: Record<string, unknown>, path: string): string | undefined {
+  let v: unknown = args;
+  for (const part of path.split('.')) {
+    if (!v || typeof v !== 'object' || !Object.hasOwn(v, part)) return undefined;
+    v = (v as Record<string, unknown>)[part];
+  }
+  return typeof v === 'string' || typeof v === 'number' ? String(v) : undefined;
+}
+
+function dropUndefined<T extends Record<string, unknown>>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
