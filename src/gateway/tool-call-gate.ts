@@ -124,13 +124,21 @@ export class ToolCallGate {
     let status: ApprovalStatus | undefined;
     let step = 0;
     while (!entry.outcome) {
-      const remaining = Math.floor((deadline - Date.now()) / 1000);
       if (ctx.signal.aborted) {
         await this.cancel(key, entry, 'request cancelled');
         throw new McpError(ErrorCode.RequestTimeout, 'The request was cancelled; its approval request was cancelled too.');
       }
+      // Seconds left to hold this request; after the first look, none left means: tell the agent it still waits.
+      const wait = Math.min(this.config.approval.progress_interval_seconds, Math.round((deadline - Date.now()) / 1000));
+      if (status && wait <= 0) return awaitingApproval(entry);
+      if (ctx.progressToken !== undefined) {
+        const left = Math.max(0, Math.round((entry.expiresAt - Date.now()) / 1000));
+        await ctx
+          .sendProgress(++step, `Awaiting approval by ${entry.approvers.join(', ') || 'the approvers'} (auth_req_id ${entry.authReqId}, expires in ${left} s)`)
+          .catch(() => undefined);
+      }
       try {
-        status = await this.countersign.approval(entry.authReqId, Math.max(0, Math.min(remaining, this.config.approval.progress_interval_seconds)), ctx.signal);
+        status = await this.countersign.approval(entry.authReqId, Math.max(0, wait), ctx.signal);
       } catch (e) {
         if (ctx.signal.aborted) continue;
         throw failClosed(e, 'read the approval request');
@@ -140,12 +148,6 @@ export class ToolCallGate {
       if (status.status !== 'pending') {
         entry.outcome ??= this.settle(entry, upstream, args, ctx.signal).finally(() => this.pending.delete(key));
         break;
-      }
-      if (remaining <= 0) return awaitingApproval(entry);
-      if (ctx.progressToken !== undefined) {
-        await ctx
-          .sendProgress(++step, `Awaiting approval by ${entry.approvers.join(', ') || 'the approvers'} (auth_req_id ${entry.authReqId}, expires in ${status.expires_in} s)`)
-          .catch(() => undefined);
       }
     }
     return entry.outcome;

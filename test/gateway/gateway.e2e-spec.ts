@@ -1,0 +1,309 @@
+/**
+ * The MCP gateway end to end: the SDK client (as an agent) → the gateway → Countersign (real
+ * HTTP, Postgres, Redis) and two real upstream MCP servers started here, each recording every
+ * call it receives. Allowed calls pass unchanged, denied ones never reach the upstream, calls
+ * needing approval wait (progress notifications), resume when retried, and reach the upstream
+ * exactly once with exactly the approved arguments; Countersign down or malformed fails closed.
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { parseGatewayConfig } from '../../src/gateway/gateway-config';
+import type { GatewayConfigInput } from '../../src/gateway/gateway-config';
+import { RunningGateway, startGateway } from '../../src/gateway/gateway';
+import { META_KEY } from '../../src/gateway/tool-call-gate';
+import { adminToken, call, tenantToken } from '../support/api';
+import { freePort, TestApp, testEnvironment, TestEnvironment } from '../support/app';
+import { voteAs } from '../support/approvals';
+import { sleep, sql } from '../support/callback-server';
+import { agentToken, gatewayToken } from '../support/keys';
+import { FILE_TOOLS, PAYMENT_TOOLS, startUpstream, TestUpstream } from '../support/mcp-upstream';
+
+const POLICIES = {
+  'allow-delegated': 'permit (principal, action == Action::"call_tool", resource) when { context.granted && context.tool != "transfer_funds" };',
+  'payments-need-bob': `@reason("payment_approval") @obligation("human_approval") @approvers("user:bob") @quorum("1") @binding_message("Transfer funds")
+permit (principal, action == Action::"call_tool", resource) when { context.granted && context.tool == "transfer_funds" };`,
+};
+const IBAN = 'DE89370400440532013000';
+
+describe('the MCP gateway in front of Countersign and real MCP servers', () => {
+  let env: TestEnvironment;
+  let api: TestApp;
+  let files: TestUpstream;
+  let payments: TestUpstream;
+  let gateway: RunningGateway;
+  let agent: string;
+  let gatewayCredential: string;
+  const clients: Client[] = [];
+
+  const config = (overrides: Partial<GatewayConfigInput> = {}) =>
+    parseGatewayConfig({
+      listen: { host: '127.0.0.1', port: 0 },
+      countersign: { url: api.url, token: gatewayCredential, admin_token: undefined, issuer: api.config.PUBLIC_URL },
+      upstreams: [
+        { name: 'files', url: files.url, environment: 'production', tools: { read_file: { resource: { id_argument: 'path', type: 'file', classification: 'internal' } } } },
+        { name: 'payments', url: payments.url, tools: { transfer_funds: { intent_category: 'pay' } } },
+      ],
+      approval: { wait_seconds: 3, progress_interval_seconds: 1 },
+      log_level: 'silent',
+      ...overrides,
+    });
+
+  async function connect(url = gateway.resource, token = agent): Promise<Client> {
+    const client = new Client({ name: 'test-agent', version: '1.0.0' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+    clients.push(client);
+    return client;
+  }
+  const meta = (r: CallToolResult) => r._meta?.[META_KEY] as Record<string, any>;
+  const text = (r: CallToolResult) => (r.content[0] as { text: string }).text;
+
+  beforeAll(async () => {
+    env = await testEnvironment();
+    api = await env.start();
+    [files, payments] = await Promise.all([startUpstream('files', FILE_TOOLS), startUpstream('payments', PAYMENT_TOOLS)]);
+    gatewayCredential = await tenantToken('acme', 'gateway-mcp');
+    agent = await agentToken({ human: 'alice', actors: ['gw-agent'] });
+    const delegations = await gatewayToken({ tenant: 'acme', sub: 'idp', scope: 'countersign:delegations' });
+    const granted = await call(api.url, 'POST', '/v1/delegations', {
+      token: delegations,
+      body: { human: 'alice', agent: 'gw-agent', tools: ['files/read_file', 'payments/transfer_funds'] },
+    });
+    expect(granted.status).toBe(201);
+    const published = await call(api.url, 'POST', '/v1/policies', { token: await adminToken(), body: { policies: POLICIES, activate: true } });
+    expect(published.status).toBe(201);
+    const base = config();
+    base.countersign.admin_token = await adminToken();
+    gateway = await startGateway(base);
+  });
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
+    await gateway?.close();
+    await Promise.all([files?.close(), payments?.close()]);
+    await env.teardown();
+  });
+
+  describe('as an OAuth protected resource', () => {
+    it('answers 401 with WWW-Authenticate naming its RFC 9728 metadata when the bearer is missing, and serves that document', async () => {
+      const res = await fetch(gateway.resource, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: {} }),
+      });
+      expect(res.status).toBe(401);
+      const metadataUrl = `${gateway.url}/.well-known/oauth-protected-resource`;
+      expect(res.headers.get('www-authenticate')).toBe(`Bearer resource_metadata="${metadataUrl}"`);
+      const metadata = await fetch(metadataUrl);
+      expect(metadata.status).toBe(200);
+      expect(await metadata.json()).toEqual({
+        resource: gateway.resource,
+        authorization_servers: [api.config.PUBLIC_URL],
+        bearer_methods_supported: ['header'],
+        resource_name: 'Countersign MCP gateway',
+      });
+    });
+
+    it('refuses a token for another audience, a non-JWT and an expired token with invalid_token', async () => {
+      const tokens = [await agentToken({ human: 'alice', actors: ['gw-agent'], audience: 'another-service' }), 'not-a-jwt', await agentToken({ human: 'alice', actors: ['gw-agent'], expiresIn: '-1m' })];
+      for (const token of tokens) {
+        const res = await fetch(gateway.resource, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{}' });
+        expect(res.status).toBe(401);
+        expect(res.headers.get('www-authenticate')).toMatch(/^Bearer error="invalid_token", error_description="[^"]+", resource_metadata="http:\/\/127\.0\.0\.1:\d+\/\.well-known\/oauth-protected-resource"$/);
+      }
+      await expect(connect(gateway.resource, tokens[0])).rejects.toThrow();
+    });
+
+    it("refuses another agent's token on an existing session", async () => {
+      const mine = await connect();
+      const sessionId = (mine.transport as StreamableHTTPClientTransport).sessionId!;
+      const other = await agentToken({ human: 'mallory', actors: ['gw-agent'] });
+      const res = await fetch(gateway.resource, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${other}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-06-18' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'tools/list', params: {} }),
+      });
+      expect(res.status).toBe(403);
+    });
+  });
+
+  it('lists the union of the upstreams\' tools as <server>__<tool>, and registers their schemas in the catalogue', async () => {
+    const client = await connect();
+    const { tools } = await client.listTools();
+    expect(tools.map((t) => t.name).sort()).toEqual(['files__delete_file', 'files__read_file', 'payments__transfer_funds']);
+    expect(tools.find((t) => t.name === 'files__read_file')).toMatchObject({ description: 'Read a file', inputSchema: FILE_TOOLS[0].tool.inputSchema, annotations: { readOnlyHint: true } });
+    const catalogue = await call(api.url, 'GET', '/v1/catalogue', { token: await adminToken() });
+    expect(catalogue.status).toBe(200);
+    const servers = Object.fromEntries(catalogue.body.servers.map((s: { server: string; tools: { name: string }[] }) => [s.server, s.tools.map((t) => t.name).sort()]));
+    expect(servers).toEqual({ files: ['delete_file', 'read_file'], payments: ['transfer_funds'] });
+  });
+
+  it('forwards an allowed call and returns the upstream\'s result unchanged', async () => {
+    const client = await connect();
+    const before = files.callsOf('read_file').length;
+    const result = await client.callTool({ name: 'files__read_file', arguments: { path: '/reports/q3.txt' } });
+    expect(result).toEqual({ content: [{ type: 'text', text: 'contents of /reports/q3.txt' }], structuredContent: { path: '/reports/q3.txt', size: 42 } });
+    expect(files.callsOf('read_file').slice(before)).toEqual([{ path: '/reports/q3.txt' }]);
+    // The resource hint went to Countersign: the decision's audit row names the file and the MCP session.
+    const sessionId = (client.transport as StreamableHTTPClientTransport).sessionId!;
+    const [row] = await sql<{ data: any; request_id: string }>(env.db.url, `SELECT data, request_id FROM audit_events WHERE type = 'authz.decision' AND mcp_session_id = $1`, [sessionId]);
+    expect(row.data.verdict).toBe('allow');
+    expect(row.data.input.action).toEqual({ server: 'files', tool: 'read_file', method: 'tools/call', arguments: { path: '/reports/q3.txt' } });
+    expect(row.data.input.resource).toEqual({ id: '/reports/q3.txt', type: 'file', classification: 'internal' });
+    expect(row.data.input.environment).toBe('production');
+    expect(row.request_id).toMatch(/^\d+$/);
+  });
+
+  it('returns a denied call as a tool error with the reason; the upstream never sees it', async () => {
+    const client = await connect();
+    const result = (await client.callTool({ name: 'files__delete_file', arguments: { path: '/reports/q3.txt' } })) as CallToolResult;
+    expect(result.isError).toBe(true);
+    expect(text(result)).toContain('not_delegated');
+    expect(text(result)).toContain('Do not retry it unchanged');
+    expect(meta(result)).toMatchObject({ verdict: 'deny', reasons: expect.arrayContaining(['not_delegated']) });
+    expect(files.callsOf('delete_file')).toEqual([]);
+  });
+
+  it('an unknown tool is an MCP error and asks Countersign nothing', async () => {
+    const client = await connect();
+    await expect(client.callTool({ name: 'nowhere__read_file', arguments: {} })).rejects.toThrow(/Unknown tool/);
+  });
+
+  describe('a call that needs approval (the retry path)', () => {
+    it('waits with progress notifications, then says it awaits approval; approved through the link, the same call retried reaches the upstream once with exactly those arguments', async () => {
+      const client = await connect();
+      const args = { amount: 120, currency: 'EUR', to: IBAN };
+      const progress: string[] = [];
+      const t0 = Date.now();
+      const first = (await client.callTool({ name: 'payments__transfer_funds', arguments: args }, undefined, { onprogress: (p) => progress.push(String(p.message)) })) as CallToolResult;
+      const waited = Date.now() - t0;
+      expect(first.isError).toBe(true);
+      const pending = meta(first);
+      expect(pending).toMatchObject({ status: 'pending', approvers: ['user:bob'] });
+      expect(text(first)).toContain(pending.auth_req_id);
+      expect(text(first)).toContain('user:bob');
+      expect(text(first)).toMatch(/expires in \d+ s/);
+      expect(waited).toBeGreaterThanOrEqual(2500);
+      expect(progress.length).toBeGreaterThanOrEqual(1);
+      expect(progress[0]).toContain(pending.auth_req_id);
+      expect(payments.callsOf('transfer_funds')).toEqual([]);
+
+      const vote = await voteAs(api, { approvalId: pending.auth_req_id, approverId: 'bob', decision: 'approve', reason: 'invoice checked' });
+      expect(vote.body.status).toBe('approved');
+
+      // Arguments changed after approval are another call: they park a request of their own and do not resume this one.
+      const tampered = (await client.callTool({ name: 'payments__transfer_funds', arguments: { ...args, amount: 99999 } })) as CallToolResult;
+      expect(meta(tampered)).toMatchObject({ status: 'pending' });
+      expect(meta(tampered).auth_req_id).not.toBe(pending.auth_req_id);
+      expect(payments.callsOf('transfer_funds')).toEqual([]);
+
+      // The same call (keys in another order: the same canonical arguments) resumes the approved request.
+      const retried = (await client.callTool({ name: 'payments__transfer_funds', arguments: { to: IBAN, currency: 'EUR', amount: 120 } })) as CallToolResult;
+      expect(retried).toEqual({ content: [{ type: 'text', text: `transferred 120 EUR to ${IBAN}` }] });
+      expect(payments.callsOf('transfer_funds')).toEqual([args]);
+      const redeemed = await call(api.url, 'GET', `/v1/approvals/${pending.auth_req_id}`, { token: gatewayCredential });
+      expect(redeemed.body.status).toBe('approved');
+      // Once forwarded, the approval is spent: the same call again is a new request.
+      const again = (await client.callTool({ name: 'payments__transfer_funds', arguments: args })) as CallToolResult;
+      expect(meta(again)).toMatchObject({ status: 'pending' });
+      expect(meta(again).auth_req_id).not.toBe(pending.auth_req_id);
+      expect(payments.callsOf('transfer_funds')).toEqual([args]);
+    });
+
+    it('an approval given while the call waits is forwarded in the same request', async () => {
+      const client = await connect();
+      const args = { amount: 75, currency: 'EUR', to: IBAN };
+      const before = payments.callsOf('transfer_funds').length;
+      let voted: Promise<unknown> | undefined;
+      const result = (await client.callTool({ name: 'payments__transfer_funds', arguments: args }, undefined, {
+        onprogress: (p) => {
+          const id = /auth_req_id (\S+),/.exec(String(p.message))?.[1];
+          if (id && !voted) voted = voteAs(api, { approvalId: id, approverId: 'bob', decision: 'approve', reason: 'ok' });
+        },
+      })) as CallToolResult;
+      expect(voted).toBeDefined();
+      expect(result).toEqual({ content: [{ type: 'text', text: `transferred 75 EUR to ${IBAN}` }] });
+      expect(payments.callsOf('transfer_funds').slice(before)).toEqual([args]);
+    });
+
+    it('denied by the approver: the retry is a tool error with their reason and the upstream never sees the call', async () => {
+      const client = await connect();
+      const args = { amount: 5000, currency: 'EUR', to: IBAN };
+      const before = payments.callsOf('transfer_funds').length;
+      const first = (await client.callTool({ name: 'payments__transfer_funds', arguments: args })) as CallToolResult;
+      const id = meta(first).auth_req_id;
+      expect((await voteAs(api, { approvalId: id, approverId: 'bob', decision: 'deny', reason: 'not in the budget' })).body.status).toBe('denied');
+      const retried = (await client.callTool({ name: 'payments__transfer_funds', arguments: args })) as CallToolResult;
+      expect(retried.isError).toBe(true);
+      expect(meta(retried)).toMatchObject({ status: 'denied', auth_req_id: id, denials: [{ approver: 'bob', reason: 'not in the budget' }] });
+      expect(text(retried)).toContain('not in the budget');
+      expect(payments.callsOf('transfer_funds').length).toBe(before);
+    });
+
+    it('a call the agent cancels while it waits cancels its approval request', async () => {
+      const client = await connect();
+      const controller = new AbortController();
+      let id: string | undefined;
+      const pending = client.callTool({ name: 'payments__transfer_funds', arguments: { amount: 1, currency: 'EUR', to: IBAN } }, undefined, {
+        signal: controller.signal,
+        onprogress: (p) => {
+          id ??= /auth_req_id (\S+),/.exec(String(p.message))?.[1];
+          controller.abort();
+        },
+      });
+      await expect(pending).rejects.toThrow();
+      expect(id).toBeDefined();
+      let status: string | undefined;
+      for (let i = 0; i < 50 && status !== 'cancelled'; i++) {
+        status = (await call(api.url, 'GET', `/v1/approvals/${id}`, { token: gatewayCredential })).body.status;
+        if (status !== 'cancelled') await sleep(100);
+      }
+      expect(status).toBe('cancelled');
+    });
+  });
+
+  describe('fails closed', () => {
+    it('when Countersign is unreachable: an MCP error, and the upstream never sees the call', async () => {
+      const port = await freePort();
+      const down = await startGateway(config({ countersign: { url: `http://127.0.0.1:${port}`, token: gatewayCredential } }));
+      try {
+        const client = await connect(down.resource);
+        const before = files.calls.length;
+        await expect(client.callTool({ name: 'files__read_file', arguments: { path: '/x' } })).rejects.toThrow(/Countersign is unreachable.*the call was not sent/);
+        expect(files.calls.length).toBe(before);
+      } finally {
+        await down.close();
+      }
+    });
+
+    it('when Countersign answers something that is not a decision', async () => {
+      const liar = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"verdict":"allow"}'));
+      await new Promise<void>((resolve) => liar.listen(0, '127.0.0.1', resolve));
+      const down = await startGateway(config({ countersign: { url: `http://127.0.0.1:${(liar.address() as AddressInfo).port}`, token: gatewayCredential } }));
+      try {
+        const client = await connect(down.resource);
+        const before = files.calls.length;
+        await expect(client.callTool({ name: 'files__read_file', arguments: { path: '/x' } })).rejects.toThrow(/malformed.*the call was not sent/);
+        expect(files.calls.length).toBe(before);
+      } finally {
+        await down.close();
+        liar.closeAllConnections();
+        await new Promise((resolve) => liar.close(resolve));
+      }
+    });
+
+    it('when the upstream is down: an MCP error naming the upstream', async () => {
+      const port = await freePort();
+      const cfg = config();
+      cfg.upstreams[0].url = `http://127.0.0.1:${port}/mcp`;
+      const broken = await startGateway(cfg);
+      try {
+        const client = await connect(broken.resource);
+        await expect(client.callTool({ name: 'files__read_file', arguments: { path: '/x' } })).rejects.toThrow(/upstream files is unreachable/);
+      } finally {
+        await broken.close();
+      }
+    });
+  });
+});
