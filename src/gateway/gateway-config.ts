@@ -10,7 +10,7 @@ import { z } from 'zod';
  * An upstream's name is the prefix of its tools' names as agents see them (`<server>__<tool>`)
  * and Countersign's `action.server`: no "__" inside it, so that the split is unambiguous.
  */
-export const UPSTREAM_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9.-]|_(?!_)){0,63}$/;
+export const UPSTREAM_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9.-]|_(?!_|$)){0,63}$/;
 const CLASSIFICATIONS = ['public', 'internal', 'confidential', 'restricted', 'pii'] as const;
 const ENVIRONMENTS = ['dev', 'staging', 'production'] as const;
 const INTENT_CATEGORIES = ['read', 'search', 'summarize', 'export', 'write', 'delete', 'pay', 'admin', 'other'] as const;
@@ -35,7 +35,7 @@ const toolHints = z.strictObject({
 });
 
 const upstream = z.strictObject({
-  name: z.string().regex(UPSTREAM_NAME, { message: 'must be 1-64 letters, digits, ".", "-" or "_" (no "__": it separates server and tool)' }),
+  name: z.string().regex(UPSTREAM_NAME, { message: 'must be 1-64 letters, digits, ".", "-" or "_" (no "__" and no "_" at the end: "__" separates server and tool)' }),
   url: httpUrl,
   /** The environment of every call to this server, unless a tool says otherwise. */
   environment: z.enum(ENVIRONMENTS).optional(),

@@ -1,0 +1,75 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GatewayConfigError, loadGatewayConfig, parseGatewayConfig } from './gateway-config';
+
+// A JWT-shaped token (unsigned: the gateway only reads who it names; Countersign verifies it).
+const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+const TOKEN = `${b64({ alg: 'ES256' })}.${b64({ sub: 'gateway-7', tenant: 'acme' })}.c2ln`;
+const VALID = {
+  countersign: { url: 'http://127.0.0.1:3000', token: TOKEN },
+  upstreams: [{ name: 'payments', url: 'http://127.0.0.1:4000/mcp', tools: { transfer_funds: { resource: { id_argument: 'to', classification: 'confidential' } } } }],
+};
+
+function problems(input: unknown): { field: string; message: string }[] {
+  try {
+    parseGatewayConfig(input);
+  } catch (e) {
+    if (e instanceof GatewayConfigError) return e.problems;
+    throw e;
+  }
+  throw new Error('expected the configuration to be refused');
+}
+
+describe('gateway configuration', () => {
+  it('fills in the documented defaults', () => {
+    const config = parseGatewayConfig(VALID);
+    expect(config.listen).toEqual({ host: '127.0.0.1', port: 8787 });
+    expect(config.approval).toEqual({ wait_seconds: 45, progress_interval_seconds: 5 });
+    expect(config.agent_audiences).toEqual(['countersign']);
+    expect(config.countersign.timeout_ms).toBe(10_000);
+    expect(config.upstreams[0].tools.transfer_funds.resource).toEqual({ id_argument: 'to', classification: 'confidential' });
+  });
+
+  it('names every bad field at once', () => {
+    const found = problems({
+      countersign: { url: 'ftp://x', token: TOKEN },
+      upstreams: [{ name: 'pay__ments', url: 'not a url', tools: { t: { resource: { classification: 'secret' } } } }],
+      approval: { wait_seconds: -1 },
+      extra: true,
+    });
+    expect(found.map((p) => p.field).sort()).toEqual(
+      ['(root)', 'approval.wait_seconds', 'countersign.url', 'upstreams.0.name', 'upstreams.0.tools.t.resource.classification', 'upstreams.0.url'].sort(),
+    );
+    expect(found.find((p) => p.field === 'upstreams.0.name')!.message).toContain('no "__"');
+    // "a_" would make "a___tool", which splits as server "a".
+    for (const name of ['a_', '_a', 'a__b', 'a/b', '']) expect(problems({ ...VALID, upstreams: [{ ...VALID.upstreams[0], name }] })[0].field).toBe('upstreams.0.name');
+    expect(parseGatewayConfig({ ...VALID, upstreams: [{ ...VALID.upstreams[0], name: 'my_server.v2-eu' }] }).upstreams[0].name).toBe('my_server.v2-eu');
+  });
+
+  it('requires exactly one of token and token_file, and a token that names the gateway', () => {
+    expect(problems({ ...VALID, countersign: { url: 'http://x' } })).toEqual([{ field: 'countersign.token', message: 'give token or token_file (exactly one)' }]);
+    expect(problems({ ...VALID, countersign: { url: 'http://x', token: 'opaque' } })[0].field).toBe('countersign.token');
+    expect(parseGatewayConfig({ ...VALID, countersign: { url: 'http://x', token: 'opaque', gateway_id: 'gw' } }).countersign.gateway_id).toBe('gw');
+  });
+
+  it('refuses no upstreams, a server named twice, and id with id_argument', () => {
+    expect(problems({ ...VALID, upstreams: [] })).toEqual([{ field: 'upstreams', message: 'must name at least one upstream MCP server' }]);
+    expect(problems({ ...VALID, upstreams: [VALID.upstreams[0], VALID.upstreams[0]] })[0]).toEqual({ field: 'upstreams', message: 'must not name a server twice' });
+    const both = { ...VALID.upstreams[0], tools: { t: { resource: { id: 'a', id_argument: 'b' } } } };
+    expect(problems({ ...VALID, upstreams: [both] })[0].field).toBe('upstreams.0.tools.t.resource');
+  });
+
+  it('reads a file, and says which when it is missing or not JSON', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gw-config-'));
+    const tokenFile = join(dir, 'token');
+    writeFileSync(tokenFile, `${TOKEN}\n`);
+    writeFileSync(join(dir, 'ok.json'), JSON.stringify({ ...VALID, countersign: { url: 'http://x', token_file: tokenFile } }));
+    expect(loadGatewayConfig(join(dir, 'ok.json')).countersign.token).toBe(TOKEN);
+    writeFileSync(join(dir, 'bad.json'), '{ nope');
+    expect(() => loadGatewayConfig(join(dir, 'bad.json'))).toThrow(/GATEWAY_CONFIG: .*bad\.json is not JSON/);
+    expect(() => loadGatewayConfig(join(dir, 'missing.json'))).toThrow(/GATEWAY_CONFIG: cannot read .*ENOENT/);
+    writeFileSync(join(dir, 'nofile.json'), JSON.stringify({ ...VALID, countersign: { url: 'http://x', token_file: join(dir, 'none') } }));
+    expect(() => loadGatewayConfig(join(dir, 'nofile.json'))).toThrow(/countersign\.token_file: cannot be read \(ENOENT\)/);
+  });
+});
