@@ -22,9 +22,11 @@ import { agentToken, gatewayToken } from '../support/keys';
 import { FILE_TOOLS, PAYMENT_TOOLS, startUpstream, TestUpstream } from '../support/mcp-upstream';
 
 const POLICIES = {
-  'allow-delegated': 'permit (principal, action == Action::"call_tool", resource) when { context.granted && context.tool != "transfer_funds" };',
+  'allow-delegated': 'permit (principal, action == Action::"call_tool", resource) when { context.granted && context.server != "payments" };',
   'payments-need-bob': `@reason("payment_approval") @obligation("human_approval") @approvers("user:bob") @quorum("1") @binding_message("Transfer funds")
 permit (principal, action == Action::"call_tool", resource) when { context.granted && context.tool == "transfer_funds" };`,
+  'refunds-expire-fast': `@reason("refund_approval") @obligation("human_approval") @approvers("user:bob") @quorum("1") @expires_in("2")
+permit (principal, action == Action::"call_tool", resource) when { context.granted && context.tool == "refund" };`,
 };
 const IBAN = 'DE89370400440532013000';
 
@@ -69,7 +71,7 @@ describe('the MCP gateway in front of Countersign and real MCP servers', () => {
     const delegations = await gatewayToken({ tenant: 'acme', sub: 'idp', scope: 'countersign:delegations' });
     const granted = await call(api.url, 'POST', '/v1/delegations', {
       token: delegations,
-      body: { human: 'alice', agent: 'gw-agent', tools: ['files/read_file', 'payments/transfer_funds'] },
+      body: { human: 'alice', agent: 'gw-agent', tools: ['files/read_file', 'payments/transfer_funds', 'payments/refund'] },
     });
     expect(granted.status).toBe(201);
     const published = await call(api.url, 'POST', '/v1/policies', { token: await adminToken(), body: { policies: POLICIES, activate: true } });
@@ -131,12 +133,12 @@ describe('the MCP gateway in front of Countersign and real MCP servers', () => {
   it('lists the union of the upstreams\' tools as <server>__<tool>, and registers their schemas in the catalogue', async () => {
     const client = await connect();
     const { tools } = await client.listTools();
-    expect(tools.map((t) => t.name).sort()).toEqual(['files__delete_file', 'files__read_file', 'payments__transfer_funds']);
+    expect(tools.map((t) => t.name).sort()).toEqual(['files__delete_file', 'files__read_file', 'payments__refund', 'payments__transfer_funds']);
     expect(tools.find((t) => t.name === 'files__read_file')).toMatchObject({ description: 'Read a file', inputSchema: FILE_TOOLS[0].tool.inputSchema, annotations: { readOnlyHint: true } });
     const catalogue = await call(api.url, 'GET', '/v1/catalogue', { token: await adminToken() });
     expect(catalogue.status).toBe(200);
     const servers = Object.fromEntries(catalogue.body.servers.map((s: { server: string; tools: { name: string }[] }) => [s.server, s.tools.map((t) => t.name).sort()]));
-    expect(servers).toEqual({ files: ['delete_file', 'read_file'], payments: ['transfer_funds'] });
+    expect(servers).toEqual({ files: ['delete_file', 'read_file'], payments: ['refund', 'transfer_funds'] });
   });
 
   it('forwards an allowed call and returns the upstream\'s result unchanged', async () => {
@@ -153,6 +155,29 @@ describe('the MCP gateway in front of Countersign and real MCP servers', () => {
     expect(row.data.input.resource).toEqual({ id: '/reports/q3.txt', type: 'file', classification: 'internal' });
     expect(row.data.input.environment).toBe('production');
     expect(row.request_id).toMatch(/^\d+$/);
+  });
+
+  it('measures the latency the gateway adds to an allowed call, beside a direct call to the same upstream', async () => {
+    const viaGateway = await connect();
+    const direct = new Client({ name: 'direct', version: '1.0.0' });
+    await direct.connect(new StreamableHTTPClientTransport(new URL(files.url)));
+    clients.push(direct);
+    const time = async (fn: () => Promise<unknown>) => {
+      const samples: number[] = [];
+      for (let i = 0; i < 10; i++) await fn(); // warm-up
+      for (let i = 0; i < 100; i++) {
+        const t0 = performance.now();
+        await fn();
+        samples.push(performance.now() - t0);
+      }
+      samples.sort((a, b) => a - b);
+      return { p50: samples[49].toFixed(2), p99: samples[98].toFixed(2) };
+    };
+    const args = { name: 'read_file', arguments: { path: '/bench.txt' } };
+    const d = await time(() => direct.callTool(args));
+    const g = await time(() => viaGateway.callTool({ ...args, name: 'files__read_file' }));
+    console.log(`allowed call, 100 sequential (ms): direct p50 ${d.p50} p99 ${d.p99}; through the gateway p50 ${g.p50} p99 ${g.p99}`);
+    expect(Number(g.p50)).toBeGreaterThan(0);
   });
 
   it('returns a denied call as a tool error with the reason; the upstream never sees it', async () => {
@@ -216,13 +241,16 @@ describe('the MCP gateway in front of Countersign and real MCP servers', () => {
       const args = { amount: 75, currency: 'EUR', to: IBAN };
       const before = payments.callsOf('transfer_funds').length;
       let voted: Promise<unknown> | undefined;
+      let votedAt: number | undefined;
       const result = (await client.callTool({ name: 'payments__transfer_funds', arguments: args }, undefined, {
         onprogress: (p) => {
           const id = /auth_req_id (\S+),/.exec(String(p.message))?.[1];
-          if (id && !voted) voted = voteAs(api, { approvalId: id, approverId: 'bob', decision: 'approve', reason: 'ok' });
+          if (id && !voted) voted = voteAs(api, { approvalId: id, approverId: 'bob', decision: 'approve', reason: 'ok' }).then(() => (votedAt = Date.now()));
         },
       })) as CallToolResult;
       expect(voted).toBeDefined();
+      const received = payments.calls.filter((c) => c.tool === 'transfer_funds').at(-1)!.at;
+      console.log(`approver's vote answered → upstream received the call (ms): ${received - votedAt!}`);
       expect(result).toEqual({ content: [{ type: 'text', text: `transferred 75 EUR to ${IBAN}` }] });
       expect(payments.callsOf('transfer_funds').slice(before)).toEqual([args]);
     });
@@ -239,6 +267,33 @@ describe('the MCP gateway in front of Countersign and real MCP servers', () => {
       expect(meta(retried)).toMatchObject({ status: 'denied', auth_req_id: id, denials: [{ approver: 'bob', reason: 'not in the budget' }] });
       expect(text(retried)).toContain('not in the budget');
       expect(payments.callsOf('transfer_funds').length).toBe(before);
+    });
+
+    it('an approval nobody answers expires: a tool error saying so, and the upstream never sees the call', async () => {
+      const client = await connect();
+      const result = (await client.callTool({ name: 'payments__refund', arguments: { payment: 'pay-1' } })) as CallToolResult;
+      expect(result.isError).toBe(true);
+      expect(meta(result)).toMatchObject({ status: 'expired' });
+      expect(text(result)).toContain('expired');
+      expect(payments.callsOf('refund')).toEqual([]);
+    });
+
+    it('an approval token the gateway cannot verify (another issuer) is not forwarded, even when approved', async () => {
+      const strict = await startGateway(config({ countersign: { url: api.url, token: gatewayCredential, issuer: 'https://not-countersign.example' } }));
+      try {
+        const client = await connect(strict.resource);
+        const args = { amount: 33, currency: 'EUR', to: IBAN };
+        const before = payments.callsOf('transfer_funds').length;
+        const id = meta((await client.callTool({ name: 'payments__transfer_funds', arguments: args })) as CallToolResult).auth_req_id;
+        expect((await voteAs(api, { approvalId: id, approverId: 'bob', decision: 'approve', reason: 'fine' })).body.status).toBe('approved');
+        const retried = (await client.callTool({ name: 'payments__transfer_funds', arguments: args })) as CallToolResult;
+        expect(retried.isError).toBe(true);
+        expect(meta(retried)).toMatchObject({ status: 'refused', auth_req_id: id });
+        expect(text(retried)).toContain('approval token is not valid');
+        expect(payments.callsOf('transfer_funds').length).toBe(before);
+      } finally {
+        await strict.close();
+      }
     });
 
     it('a call the agent cancels while it waits cancels its approval request', async () => {

@@ -13,7 +13,7 @@ export interface UpstreamTool {
 export interface TestUpstream {
   url: string;
   /** Every tools/call the server received, in order, with its arguments exactly as they arrived. */
-  calls: { tool: string; arguments: Record<string, unknown> }[];
+  calls: { tool: string; arguments: Record<string, unknown>; at: number }[];
   callsOf(tool: string): Record<string, unknown>[];
   close(): Promise<void>;
 }
@@ -34,7 +34,7 @@ export async function startUpstream(name: string, tools: UpstreamTool[]): Promis
     server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: tools.map((t) => t.tool) }));
     server.setRequestHandler(CallToolRequestSchema, async (request) => {
       const args = request.params.arguments ?? {};
-      calls.push({ tool: request.params.name, arguments: structuredClone(args) });
+      calls.push({ tool: request.params.name, arguments: structuredClone(args), at: Date.now() });
       const tool = byName.get(request.params.name);
       if (!tool) return { isError: true, content: [{ type: 'text', text: `no tool ${request.params.name}` }] };
       return tool.run(args);
@@ -82,5 +82,9 @@ export const PAYMENT_TOOLS: UpstreamTool[] = [
       inputSchema: objectSchema({ amount: { type: 'number' }, currency: { type: 'string' }, to: { type: 'string' } }, ['amount', 'to']),
     },
     run: (args) => ({ content: [{ type: 'text', text: `transferred ${String(args.amount)} ${String(args.currency ?? 'EUR')} to ${String(args.to)}` }] }),
+  },
+  {
+    tool: { name: 'refund', description: 'Refund a payment', inputSchema: objectSchema({ payment: { type: 'string' } }, ['payment']) },
+    run: (args) => ({ content: [{ type: 'text', text: `refunded ${String(args.payment)}` }] }),
   },
 ];
