@@ -1,7 +1,7 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GatewayConfigError, loadGatewayConfig, parseGatewayConfig } from './gateway-config';
+import { GatewayConfigError, gatewayConfigSchema, loadGatewayConfig, parseGatewayConfig } from './gateway-config';
 
 // A JWT-shaped token (unsigned: the gateway only reads who it names; Countersign verifies it).
 const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
@@ -71,5 +71,13 @@ describe('gateway configuration', () => {
     expect(() => loadGatewayConfig(join(dir, 'missing.json'))).toThrow(/GATEWAY_CONFIG: cannot read .*ENOENT/);
     writeFileSync(join(dir, 'nofile.json'), JSON.stringify({ ...VALID, countersign: { url: 'http://x', token_file: join(dir, 'none') } }));
     expect(() => loadGatewayConfig(join(dir, 'nofile.json'))).toThrow(/countersign\.token_file: cannot be read \(ENOENT\)/);
+  });
+});
+
+describe('gateway.example.json', () => {
+  it('is a valid configuration (its token files aside, which a deployment creates)', () => {
+    const example = JSON.parse(readFileSync(join(__dirname, '..', '..', 'gateway.example.json'), 'utf8'));
+    const parsed = gatewayConfigSchema.safeParse(example);
+    expect(parsed.success ? [] : parsed.error.issues).toEqual([]);
   });
 });

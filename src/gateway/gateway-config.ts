@@ -63,6 +63,8 @@ export const gatewayConfigSchema = z
         token_file: z.string().min(1).optional(),
         /** An admin-scoped token (countersign:admin) to register upstream tools in the catalogue; none: not registered. */
         admin_token: z.string().min(1).optional(),
+        /** Or a file holding it (read at start-up). */
+        admin_token_file: z.string().min(1).optional(),
         /** Approval tokens' issuer (the service's PUBLIC_URL); default: `url`. */
         issuer: httpUrl.optional(),
         /** Approval tokens' audience: this gateway's id as Countersign knows it; default: the token's azp, client_id or sub. */
@@ -70,7 +72,8 @@ export const gatewayConfigSchema = z
         /** Per request to Countersign, milliseconds. */
         timeout_ms: z.int().min(100).max(120_000).default(10_000),
       })
-      .refine((c) => Boolean(c.token) !== Boolean(c.token_file), { message: 'give token or token_file (exactly one)', path: ['token'] }),
+      .refine((c) => Boolean(c.token) !== Boolean(c.token_file), { message: 'give token or token_file (exactly one)', path: ['token'] })
+      .refine((c) => !(c.admin_token && c.admin_token_file), { message: 'give admin_token or admin_token_file, not both', path: ['admin_token'] }),
     /** Agents' tokens must name one of these audiences (checked locally; Countersign verifies the signature on every call). */
     agent_audiences: z.array(z.string().min(1)).min(1).default(['countersign']),
     upstreams: z
@@ -111,19 +114,27 @@ export function parseGatewayConfig(input: unknown): GatewayConfig {
   }
   const config = parsed.data;
   if (config.countersign.token_file) {
-    let token: string;
-    try {
-      token = readFileSync(config.countersign.token_file, 'utf8').trim();
-    } catch (e) {
-      throw new GatewayConfigError([{ field: 'countersign.token_file', message: `cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})` }]);
-    }
-    if (!token) throw new GatewayConfigError([{ field: 'countersign.token_file', message: 'is empty' }]);
+    const token = readTokenFile(config.countersign.token_file, 'countersign.token_file');
     if (!config.countersign.gateway_id && !gatewayIdOf(token)) {
       throw new GatewayConfigError([{ field: 'countersign.token_file', message: 'must hold a JWT with azp, client_id or sub (or set countersign.gateway_id)' }]);
     }
     config.countersign.token = token;
   }
+  if (config.countersign.admin_token_file) {
+    config.countersign.admin_token = readTokenFile(config.countersign.admin_token_file, 'countersign.admin_token_file');
+  }
   return config;
+}
+
+function readTokenFile(path: string, field: string): string {
+  let token: string;
+  try {
+    token = readFileSync(path, 'utf8').trim();
+  } catch (e) {
+    throw new GatewayConfigError([{ field, message: `cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})` }]);
+  }
+  if (!token) throw new GatewayConfigError([{ field, message: 'is empty' }]);
+  return token;
 }
 
 /** Reads and validates the file at `path`. */
