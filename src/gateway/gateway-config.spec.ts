@@ -53,6 +53,11 @@ describe('gateway configuration', () => {
     expect(parseGatewayConfig({ ...VALID, countersign: { url: 'http://x', token: 'opaque', gateway_id: 'gw' } }).countersign.gateway_id).toBe('gw');
   });
 
+  it('takes agent issuers with exactly one of jwks_uri and jwks_file', () => {
+    expect(parseGatewayConfig({ ...VALID, agent_issuers: [{ issuer: 'https://idp', jwks_uri: 'https://idp/jwks' }] }).agent_issuers).toHaveLength(1);
+    expect(problems({ ...VALID, agent_issuers: [{ issuer: 'https://idp' }] })).toEqual([{ field: 'agent_issuers.0.jwks_uri', message: 'give jwks_uri or jwks_file (exactly one)' }]);
+  });
+
   it('refuses no upstreams, a server named twice, and id with id_argument', () => {
     expect(problems({ ...VALID, upstreams: [] })).toEqual([{ field: 'upstreams', message: 'must name at least one upstream MCP server' }]);
     expect(problems({ ...VALID, upstreams: [VALID.upstreams[0], VALID.upstreams[0]] })[0]).toEqual({ field: 'upstreams', message: 'must not name a server twice' });

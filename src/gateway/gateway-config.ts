@@ -74,8 +74,20 @@ export const gatewayConfigSchema = z
       })
       .refine((c) => Boolean(c.token) !== Boolean(c.token_file), { message: 'give token or token_file (exactly one)', path: ['token'] })
       .refine((c) => !(c.admin_token && c.admin_token_file), { message: 'give admin_token or admin_token_file, not both', path: ['admin_token'] }),
-    /** Agents' tokens must name one of these audiences (checked locally; Countersign verifies the signature on every call). */
+    /** Agents' tokens must name one of these audiences. */
     agent_audiences: z.array(z.string().min(1)).min(1).default(['countersign']),
+    /**
+     * The issuers of agents' tokens and their keys: when given, the gateway verifies every bearer
+     * (signature, iss, aud, exp) before it answers anything; without, it checks aud and exp only and
+     * Countersign verifies the token on every tools/call.
+     */
+    agent_issuers: z
+      .array(
+        z
+          .strictObject({ issuer: z.string().min(1), jwks_uri: httpUrl.optional(), jwks_file: z.string().min(1).optional() })
+          .refine((i) => Boolean(i.jwks_uri) !== Boolean(i.jwks_file), { message: 'give jwks_uri or jwks_file (exactly one)', path: ['jwks_uri'] }),
+      )
+      .default([]),
     upstreams: z
       .array(upstream)
       .min(1, { message: 'must name at least one upstream MCP server' })

@@ -12,9 +12,9 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import { CallToolRequestSchema, isInitializeRequest, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
-import { decodeJwt } from 'jose';
 import pino, { Logger } from 'pino';
 import { canonicalJson } from '../common/canonical-json';
+import { AgentAuthenticator } from './agent-authenticator';
 import { ApprovalTokenVerifier } from './approval-token.verifier';
 import { CountersignClient } from './countersign-client';
 import { GatewayConfig, gatewayIdOf } from './gateway-config';
@@ -51,6 +51,7 @@ export async function startGateway(config: GatewayConfig, options: { logger?: Lo
   const gate = new ToolCallGate(config, countersign, approvalTokens, upstreams, log);
   const catalogue = new ToolCatalogue(upstreams, countersign, Boolean(config.countersign.admin_token), log);
   const sessions = new Map<string, Session>();
+  const authenticator = new AgentAuthenticator(config);
 
   const http = createServer();
   await new Promise<void>((resolve, reject) => {
@@ -107,7 +108,7 @@ export async function startGateway(config: GatewayConfig, options: { logger?: Lo
     }
     if (path !== MCP_PATH) return plain(res, 404, { error: 'not_found' });
 
-    const auth = authenticate(req.headers.authorization, config.agent_audiences);
+    const auth = await authenticator.authenticate(req.headers.authorization);
     if ('error' in auth) {
       const challenge = auth.error === 'missing'
         ? `Bearer resource_metadata="${metadataUrl}"`
@@ -217,38 +218,6 @@ class ToolCatalogue {
       this.log.warn({ upstream: server, err: String(e) }, 'catalogue registration failed');
     }
   }
-}
-
-type Authenticated = { info: AuthInfo } | { error: 'missing' | 'invalid'; description: string };
-
-/**
- * The bearer must be a JWT for one of the accepted audiences and not expired. Its signature is
- * Countersign's to verify, on every tools/call (the gateway forwards the token as agent.token).
- */
-function authenticate(header: string | undefined, audiences: string[]): Authenticated {
-  if (!header) return { error: 'missing', description: 'a bearer token is required' };
-  const match = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i.exec(header.trim());
-  if (!match) return { error: 'invalid', description: 'the Authorization header is not a bearer token' };
-  let claims: ReturnType<typeof decodeJwt>;
-  try {
-    claims = decodeJwt(match[1]);
-  } catch {
-    return { error: 'invalid', description: 'the bearer token is not a JWT' };
-  }
-  const aud = typeof claims.aud === 'string' ? [claims.aud] : (claims.aud ?? []);
-  if (!aud.some((a) => audiences.includes(a))) return { error: 'invalid', description: 'the token is not for this resource (aud)' };
-  if (typeof claims.exp !== 'number' || claims.exp * 1000 <= Date.now()) return { error: 'invalid', description: 'the token has expired' };
-  const actors: string[] = [];
-  for (let act = claims.act as { sub?: unknown; act?: unknown } | undefined; act && typeof act === 'object'; act = act.act as typeof act) actors.push(String(act.sub));
-  return {
-    info: {
-      token: match[1],
-      // Who the agent is, as the session and parked calls are keyed: issuer, human, actor chain.
-      clientId: JSON.stringify([claims.iss ?? '', claims.sub ?? '', actors]),
-      scopes: [],
-      expiresAt: claims.exp,
-    },
-  };
 }
 
 async function readJson(req: IncomingMessage): Promise<{ value: unknown } | { error: string; status: number }> {

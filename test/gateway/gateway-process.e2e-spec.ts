@@ -72,7 +72,7 @@ describe('npm run start:gateway', () => {
     const run = runGateway({ GATEWAY_CONFIG: path }, (out) => out.includes('listening'));
     expect(await run.ready).toContain(`Countersign MCP gateway listening on http://127.0.0.1:${port}/mcp`);
     const metadata = await fetch(`http://127.0.0.1:${port}/.well-known/oauth-protected-resource`);
-    expect((await metadata.json()).resource).toBe(`http://127.0.0.1:${port}/mcp`);
+    expect(((await metadata.json()) as { resource: string }).resource).toBe(`http://127.0.0.1:${port}/mcp`);
     run.child.kill('SIGTERM');
     expect((await run.exited).code).toBe(0);
   });

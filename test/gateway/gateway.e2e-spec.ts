@@ -5,11 +5,13 @@
  * needing approval wait (progress notifications), resume when retried, and reach the upstream
  * exactly once with exactly the approved arguments; Countersign down or malformed fails closed.
  */
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { exportJWK, generateKeyPair } from 'jose';
 import { parseGatewayConfig } from '../../src/gateway/gateway-config';
 import type { GatewayConfigInput } from '../../src/gateway/gateway-config';
 import { RunningGateway, startGateway } from '../../src/gateway/gateway';
@@ -18,7 +20,7 @@ import { adminToken, call, tenantToken } from '../support/api';
 import { freePort, TestApp, testEnvironment, TestEnvironment } from '../support/app';
 import { voteAs } from '../support/approvals';
 import { sleep, sql } from '../support/callback-server';
-import { agentToken, gatewayToken } from '../support/keys';
+import { agentToken, gatewayToken, prepareTestKeys, TEST_AGENT_ISSUER } from '../support/keys';
 import { FILE_TOOLS, PAYMENT_TOOLS, startUpstream, TestUpstream } from '../support/mcp-upstream';
 
 const POLICIES = {
@@ -115,6 +117,33 @@ describe('the MCP gateway in front of Countersign and real MCP servers', () => {
         expect(res.headers.get('www-authenticate')).toMatch(/^Bearer error="invalid_token", error_description="[^"]+", resource_metadata="http:\/\/127\.0\.0\.1:\d+\/\.well-known\/oauth-protected-resource"$/);
       }
       await expect(connect(gateway.resource, tokens[0])).rejects.toThrow();
+    });
+
+    it('a forged agent token (right claims, wrong key) never gets a call forwarded: Countersign denies it; with agent_issuers the gateway refuses it at once', async () => {
+      const { privateKey } = await generateKeyPair('ES256', { extractable: true });
+      const trusted = JSON.parse(readFileSync((await prepareTestKeys()).gatewayJwksFile, 'utf8')).keys[0];
+      const forged = await agentToken({ human: 'alice', actors: ['gw-agent'] }, { ...(await exportJWK(privateKey)), alg: 'ES256', kid: trusted.kid });
+      const client = await connect(gateway.resource, forged);
+      const before = files.calls.length;
+      const result = (await client.callTool({ name: 'files__read_file', arguments: { path: '/secret' } })) as CallToolResult;
+      expect(result.isError).toBe(true);
+      expect(meta(result).verdict).toBe('deny');
+      expect(meta(result).reasons.join()).toMatch(/^agent_token_/);
+      expect(files.calls.length).toBe(before);
+
+      const strict = await startGateway(config({ agent_issuers: [{ issuer: TEST_AGENT_ISSUER, jwks_file: (await prepareTestKeys()).gatewayJwksFile }] }));
+      try {
+        const res = await fetch(strict.resource, { method: 'POST', headers: { authorization: `Bearer ${forged}`, 'content-type': 'application/json' }, body: '{}' });
+        expect(res.status).toBe(401);
+        expect(res.headers.get('www-authenticate')).toContain('error="invalid_token", error_description="the token is not valid (ERR_JWS_SIGNATURE_VERIFICATION_FAILED)"');
+        const untrusted = await agentToken({ human: 'alice', actors: ['gw-agent'], issuer: 'https://elsewhere.example' });
+        expect((await fetch(strict.resource, { method: 'POST', headers: { authorization: `Bearer ${untrusted}` } })).status).toBe(401);
+        // The genuine token is accepted and works end to end.
+        const genuine = await connect(strict.resource);
+        expect((await genuine.callTool({ name: 'files__read_file', arguments: { path: '/ok' } })).isError).toBeUndefined();
+      } finally {
+        await strict.close();
+      }
     });
 
     it("refuses another agent's token on an existing session", async () => {

@@ -33,7 +33,7 @@ export function jwksSource(location: JwksLocation): JWTVerifyGetKey {
  * a token "issued" later than now was minted with a wrong clock or to outlive a key rotation.
  * Throws jose's errors, so callers map them to their own messages.
  */
-export async function verifyPartyToken(token: string, keys: JWTVerifyGetKey, expected: { issuer: string; audience: string }): Promise<JWTPayload> {
+export async function verifyPartyToken(token: string, keys: JWTVerifyGetKey, expected: { issuer: string; audience: string | string[] }): Promise<JWTPayload> {
   const { payload } = await jwtVerify(
     token,
     // Called after the algorithm check, so an alg "none" token is still refused as such.
