@@ -20,6 +20,7 @@ import { CountersignClient } from './countersign-client';
 import { GatewayConfig, gatewayIdOf } from './gateway-config';
 import { namespacedTool } from './tool-names';
 import { ToolCallGate } from './tool-call-gate';
+import { CancellableTaskStore } from './task-store';
 import { Upstream } from './upstreams';
 
 export const MCP_PATH = '/mcp';
@@ -51,6 +52,7 @@ export async function startGateway(config: GatewayConfig, options: { logger?: Lo
   const gate = new ToolCallGate(config, countersign, approvalTokens, upstreams, log);
   const catalogue = new ToolCatalogue(upstreams, countersign, Boolean(config.countersign.admin_token), log);
   const sessions = new Map<string, Session>();
+  const tasks = new CancellableTaskStore();
   const authenticator = new AgentAuthenticator(config);
 
   const http = createServer();
@@ -70,16 +72,40 @@ export async function startGateway(config: GatewayConfig, options: { logger?: Lo
   };
 
   const newSession = (agentKey: string): StreamableHTTPServerTransport => {
-    const server = new Server(GATEWAY_INFO, { capabilities: { tools: { listChanged: false } } });
+    const server = new Server(GATEWAY_INFO, {
+      capabilities: { tools: { listChanged: false }, tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } } },
+      taskStore: tasks,
+    });
     server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: await catalogue.list() }));
     server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
       const auth = extra.authInfo!;
+      const { name } = request.params;
+      const args = request.params.arguments ?? {};
+      const context = { agentToken: auth.token, agentKey: auth.clientId, sessionId: extra.sessionId, requestId: extra.requestId };
+      const taskStore = extra.taskStore;
+      if (request.params.task && taskStore) {
+        // A client that speaks MCP tasks gets a task at once; tasks/get shows the wait, tasks/result the outcome.
+        const task = await taskStore.createTask({ ttl: extra.taskRequestedTtl ?? null, pollInterval: 1000 });
+        const work = tasks.track(task.taskId);
+        void gate
+          .call(name, args, {
+            ...context,
+            signal: work.signal,
+            holdSeconds: Number.POSITIVE_INFINITY,
+            progressToken: task.taskId,
+            sendProgress: (_progress, message) => taskStore.updateTaskStatus(task.taskId, 'working', message),
+          })
+          .then(
+            (result) => taskStore.storeTaskResult(task.taskId, 'completed', result),
+            (e: unknown) => taskStore.storeTaskResult(task.taskId, 'failed', { isError: true, content: [{ type: 'text', text: e instanceof Error ? e.message : String(e) }] }),
+          )
+          .catch(() => undefined) // cancelled meanwhile: the store keeps the task as cancelled
+          .finally(() => tasks.done(task.taskId));
+        return { task };
+      }
       const progressToken = request.params._meta?.progressToken;
-      return gate.call(request.params.name, request.params.arguments ?? {}, {
-        agentToken: auth.token,
-        agentKey: auth.clientId,
-        sessionId: extra.sessionId,
-        requestId: extra.requestId,
+      return gate.call(name, args, {
+        ...context,
         progressToken,
         signal: extra.signal,
         sendProgress: (progress, message) =>
@@ -157,6 +183,7 @@ export async function startGateway(config: GatewayConfig, options: { logger?: Lo
     resource,
     close: async () => {
       await Promise.all([...sessions.values()].map((s) => s.transport.close().catch(() => undefined)));
+      tasks.cleanup();
       await Promise.all([...upstreams.values()].map((u) => u.close()));
       http.closeAllConnections();
       await new Promise<void>((resolve) => http.close(() => resolve()));
@@ -185,7 +212,8 @@ class ToolCatalogue {
         try {
           const tools = await u.listTools();
           await this.registerIfChanged(u.name, tools);
-          return tools.map((t) => ({ ...t, name: namespacedTool(u.name, t.name) }));
+          // Any tool may be called as a task here: the wait for an approval is the gateway's, not the upstream's.
+          return tools.map((t) => ({ ...t, name: namespacedTool(u.name, t.name), execution: { ...t.execution, taskSupport: 'optional' as const } }));
         } catch (e) {
           this.log.warn({ upstream: u.name, err: String(e) }, 'upstream tools/list failed; its tools are left out');
           return [];

@@ -26,6 +26,8 @@ export interface CallContext {
   progressToken?: string | number;
   sendProgress(progress: number, message: string): Promise<void>;
   signal: AbortSignal;
+  /** How long to hold the call for its approval; default approval.wait_seconds (a task holds until the request is decided). */
+  holdSeconds?: number;
 }
 
 /** A parked call, while it waits for its approvers, in the MCP session that made it. */
@@ -120,7 +122,7 @@ export class ToolCallGate {
    */
   private async await(key: string, entry: PendingCall, args: Record<string, unknown>, ctx: CallContext): Promise<CallToolResult> {
     const upstream = this.upstreams.get(entry.server)!;
-    const deadline = Date.now() + this.config.approval.wait_seconds * 1000;
+    const deadline = Date.now() + (ctx.holdSeconds ?? this.config.approval.wait_seconds) * 1000;
     let status: ApprovalStatus | undefined;
     let step = 0;
     while (!entry.outcome) {
@@ -134,7 +136,11 @@ export class ToolCallGate {
       if (ctx.progressToken !== undefined) {
         const left = Math.max(0, Math.round((entry.expiresAt - Date.now()) / 1000));
         await ctx
-          .sendProgress(++step, `Awaiting approval by ${entry.approvers.join(', ') || 'the approvers'} (auth_req_id ${entry.authReqId}, expires in ${left} s)`)
+          .sendProgress(
+            ++step,
+            `Awaiting approval by ${entry.approvers.join(', ') || 'the approvers'} (auth_req_id ${entry.authReqId}, expires in ${left} s)` +
+              `${entry.bindingMessage ? `: "${entry.bindingMessage}"` : ''}`,
+          )
           .catch(() => undefined);
       }
       try {

@@ -10,6 +10,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { CallToolResultSchema, CreateTaskResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { exportJWK, generateKeyPair } from 'jose';
 import { parseGatewayConfig } from '../../src/gateway/gateway-config';
@@ -87,7 +88,7 @@ describe('the MCP gateway in front of Countersign and real MCP servers', () => {
     await gateway?.close();
     await Promise.all([files?.close(), payments?.close()]);
     await env.teardown();
-  });
+  }, 90_000);
 
   describe('as an OAuth protected resource', () => {
     it('answers 401 with WWW-Authenticate naming its RFC 9728 metadata when the bearer is missing, and serves that document', async () => {
@@ -338,6 +339,69 @@ describe('the MCP gateway in front of Countersign and real MCP servers', () => {
       });
       await expect(pending).rejects.toThrow();
       expect(id).toBeDefined();
+      let status: string | undefined;
+      for (let i = 0; i < 50 && status !== 'cancelled'; i++) {
+        status = (await call(api.url, 'GET', `/v1/approvals/${id}`, { token: gatewayCredential })).body.status;
+        if (status !== 'cancelled') await sleep(100);
+      }
+      expect(status).toBe('cancelled');
+    });
+  });
+
+  describe('a call that needs approval, over MCP tasks', () => {
+    const startTask = async (client: Client, args: Record<string, unknown>) => {
+      const created = await client.request({ method: 'tools/call', params: { name: 'payments__transfer_funds', arguments: args, task: { ttl: 120_000 } } }, CreateTaskResultSchema);
+      expect(created.task.status).toBe('working');
+      return created.task.taskId;
+    };
+    /** Polls tasks/get until its status message names the approval request; returns its auth_req_id and the message. */
+    const waiting = async (client: Client, taskId: string) => {
+      for (let i = 0; i < 100; i++) {
+        const task = await client.experimental.tasks.getTask(taskId);
+        const id = /auth_req_id (\S+),/.exec(task.statusMessage ?? '')?.[1];
+        if (id) return { id, task };
+        await sleep(50);
+      }
+      throw new Error('the task never reported its approval request');
+    };
+
+    it('gets a task at once; tasks/get reports the wait; once approved through the link, tasks/result is the upstream result, sent once with exactly those arguments', async () => {
+      const client = await connect();
+      const args = { amount: 640, currency: 'EUR', to: IBAN };
+      const before = payments.callsOf('transfer_funds').length;
+      const taskId = await startTask(client, args);
+      const { id, task } = await waiting(client, taskId);
+      expect(task.status).toBe('working');
+      expect(task.statusMessage).toMatch(/^Awaiting approval by user:bob \(auth_req_id \S+, expires in \d+ s\): "Transfer funds"$/);
+      // The task outlives the non-task wait limit (3 s) without becoming an error.
+      await sleep(3500);
+      expect((await client.experimental.tasks.getTask(taskId)).status).toBe('working');
+      expect(payments.callsOf('transfer_funds').length).toBe(before);
+      expect((await voteAs(api, { approvalId: id, approverId: 'bob', decision: 'approve', reason: 'checked' })).body.status).toBe('approved');
+      const result = await client.experimental.tasks.getTaskResult(taskId, CallToolResultSchema);
+      expect(result.content).toEqual([{ type: 'text', text: `transferred 640 EUR to ${IBAN}` }]);
+      expect(result.isError).toBeFalsy();
+      expect((await client.experimental.tasks.getTask(taskId)).status).toBe('completed');
+      expect(payments.callsOf('transfer_funds').slice(before)).toEqual([args]);
+    }, 30_000);
+
+    it('denied by the approver: tasks/result is a tool error with their reason; the upstream never sees the call', async () => {
+      const client = await connect();
+      const before = payments.callsOf('transfer_funds').length;
+      const taskId = await startTask(client, { amount: 641, currency: 'EUR', to: IBAN });
+      const { id } = await waiting(client, taskId);
+      await voteAs(api, { approvalId: id, approverId: 'bob', decision: 'deny', reason: 'wrong supplier' });
+      const result = await client.experimental.tasks.getTaskResult(taskId, CallToolResultSchema);
+      expect(result.isError).toBe(true);
+      expect((result.content[0] as { text: string }).text).toContain('wrong supplier');
+      expect(payments.callsOf('transfer_funds').length).toBe(before);
+    });
+
+    it('tasks/cancel cancels the approval request', async () => {
+      const client = await connect();
+      const taskId = await startTask(client, { amount: 642, currency: 'EUR', to: IBAN });
+      const { id } = await waiting(client, taskId);
+      expect((await client.experimental.tasks.cancelTask(taskId)).status).toBe('cancelled');
       let status: string | undefined;
       for (let i = 0; i < 50 && status !== 'cancelled'; i++) {
         status = (await call(api.url, 'GET', `/v1/approvals/${id}`, { token: gatewayCredential })).body.status;
