@@ -39,6 +39,7 @@ export interface RunningGateway {
 interface Session {
   transport: StreamableHTTPServerTransport;
   agentKey: string;
+  lastSeen: number;
 }
 
 export async function startGateway(config: GatewayConfig, options: { logger?: Logger } = {}): Promise<RunningGateway> {
@@ -115,7 +116,7 @@ export async function startGateway(config: GatewayConfig, options: { logger?: Lo
     const transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (id) => {
-        sessions.set(id, { transport, agentKey });
+        sessions.set(id, { transport, agentKey, lastSeen: Date.now() });
       },
     });
     transport.onclose = () => {
@@ -157,6 +158,7 @@ export async function startGateway(config: GatewayConfig, options: { logger?: Lo
       if (!session) return plain(res, 404, { jsonrpc: '2.0', error: { code: -32001, message: 'Session not found' }, id: null });
       // A session is the agent's that opened it: another token cannot use (or resume calls in) it.
       if (session.agentKey !== auth.info.clientId) return plain(res, 403, { jsonrpc: '2.0', error: { code: -32001, message: 'The session belongs to another agent' }, id: null });
+      session.lastSeen = Date.now();
       transport = session.transport;
     } else if (req.method === 'POST' && isInitializeRequest(body)) {
       transport = newSession(auth.info.clientId);
@@ -174,6 +176,13 @@ export async function startGateway(config: GatewayConfig, options: { logger?: Lo
     });
   });
 
+  // Agents that vanish without closing their session: close it for them (and cancel what it parked).
+  const idleMs = config.session_idle_seconds * 1000;
+  const sweep = setInterval(() => {
+    for (const s of sessions.values()) if (Date.now() - s.lastSeen > idleMs) void s.transport.close();
+  }, Math.min(60_000, Math.max(250, idleMs / 4)));
+  sweep.unref();
+
   // Registering tools at start-up is a convenience: an upstream that is not up yet is registered on the first tools/list.
   void catalogue.list().catch(() => undefined);
   log.info({ url: resource, upstreams: config.upstreams.map((u) => u.name) }, 'gateway listening');
@@ -182,6 +191,7 @@ export async function startGateway(config: GatewayConfig, options: { logger?: Lo
     url: base,
     resource,
     close: async () => {
+      clearInterval(sweep);
       await Promise.all([...sessions.values()].map((s) => s.transport.close().catch(() => undefined)));
       tasks.cleanup();
       await Promise.all([...upstreams.values()].map((u) => u.close()));

@@ -67,6 +67,7 @@ export class ToolCallGate {
     if (!target || !upstream) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
     const { server, tool } = target;
     const key = pendingKey(ctx, server, tool, args);
+    this.forgetExpired();
 
     const parked = this.pending.get(key);
     if (parked) {
@@ -108,6 +109,12 @@ export class ToolCallGate {
         return this.await(key, entry, args, ctx);
       }
     }
+  }
+
+  /** Parked calls whose approval request has expired and that nobody retried: nothing is left to resume. */
+  private forgetExpired(): void {
+    const now = Date.now();
+    for (const [key, p] of this.pending) if (!p.outcome && p.expiresAt < now - 60_000) this.pending.delete(key);
   }
 
   /** The agent's session ended: its parked calls are cancelled (nobody is left to receive them). */

@@ -348,6 +348,45 @@ describe('the MCP gateway in front of Countersign and real MCP servers', () => {
     });
   });
 
+  describe('a session that ends cancels the approval requests it parked', () => {
+    const approvalStatus = async (id: string, want: string) => {
+      let status: string | undefined;
+      for (let i = 0; i < 50 && status !== want; i++) {
+        status = (await call(api.url, 'GET', `/v1/approvals/${id}`, { token: gatewayCredential })).body.status;
+        if (status !== want) await sleep(100);
+      }
+      return status;
+    };
+
+    it('closed by the agent (DELETE)', async () => {
+      const client = await connect();
+      const parked = (await client.callTool({ name: 'payments__transfer_funds', arguments: { amount: 11, currency: 'EUR', to: IBAN } })) as CallToolResult;
+      const id = meta(parked).auth_req_id;
+      expect(await approvalStatus(id, 'pending')).toBe('pending');
+      await (client.transport as StreamableHTTPClientTransport).terminateSession();
+      expect(await approvalStatus(id, 'cancelled')).toBe('cancelled');
+    });
+
+    it('left idle past session_idle_seconds: closed, and using it again is 404', async () => {
+      const idle = await startGateway(config({ session_idle_seconds: 1, approval: { wait_seconds: 0, progress_interval_seconds: 1 } }));
+      try {
+        const client = await connect(idle.resource);
+        const sessionId = (client.transport as StreamableHTTPClientTransport).sessionId!;
+        const parked = (await client.callTool({ name: 'payments__transfer_funds', arguments: { amount: 12, currency: 'EUR', to: IBAN } })) as CallToolResult;
+        const id = meta(parked).auth_req_id;
+        expect(await approvalStatus(id, 'cancelled')).toBe('cancelled');
+        const res = await fetch(idle.resource, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${agent}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': sessionId },
+          body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list', params: {} }),
+        });
+        expect(res.status).toBe(404);
+      } finally {
+        await idle.close();
+      }
+    });
+  });
+
   describe('a call that needs approval, over MCP tasks', () => {
     const startTask = async (client: Client, args: Record<string, unknown>) => {
       const created = await client.request({ method: 'tools/call', params: { name: 'payments__transfer_funds', arguments: args, task: { ttl: 120_000 } } }, CreateTaskResultSchema);
