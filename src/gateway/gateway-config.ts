@@ -100,6 +100,8 @@ export const gatewayConfigSchema = z
         progress_interval_seconds: z.int().min(1).max(60).default(5),
       })
       .default({ wait_seconds: 45, progress_interval_seconds: 5 }),
+    /** A bearer token for GET /metrics (Prometheus); none: /metrics is not served. */
+    metrics_token: z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
     /** An MCP session unused this long is closed (its parked calls' approval requests are cancelled). */
     session_idle_seconds: z.int().min(1).max(7 * 24 * 3600).default(1800),
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -18,6 +18,7 @@ import { AgentAuthenticator } from './agent-authenticator';
 import { ApprovalTokenVerifier } from './approval-token.verifier';
 import { CountersignClient } from './countersign-client';
 import { GatewayConfig, gatewayIdOf } from './gateway-config';
+import { GatewayMetrics, metricsAuthorized } from './gateway-metrics';
 import { namespacedTool } from './tool-names';
 import { ToolCallGate } from './tool-call-gate';
 import { CancellableTaskStore } from './task-store';
@@ -50,7 +51,8 @@ export async function startGateway(config: GatewayConfig, options: { logger?: Lo
   const issuer = (config.countersign.issuer ?? countersignUrl).replace(/\/+$/, '');
   const approvalTokens = new ApprovalTokenVerifier(countersign.jwksUrl, issuer, config.countersign.gateway_id ?? gatewayIdOf(token)!);
   const upstreams = new Map(config.upstreams.map((u) => [u.name, new Upstream(u.name, u.url)]));
-  const gate = new ToolCallGate(config, countersign, approvalTokens, upstreams, log);
+  const metrics = new GatewayMetrics();
+  const gate = new ToolCallGate(config, countersign, approvalTokens, upstreams, log, metrics);
   const catalogue = new ToolCatalogue(upstreams, countersign, Boolean(config.countersign.admin_token), log);
   const sessions = new Map<string, Session>();
   const tasks = new CancellableTaskStore();
@@ -132,6 +134,12 @@ export async function startGateway(config: GatewayConfig, options: { logger?: Lo
     if (path === METADATA_PATH || path === `${METADATA_PATH}${MCP_PATH}`) {
       if (req.method !== 'GET') return plain(res, 405, { error: 'method_not_allowed' });
       return plain(res, 200, metadata);
+    }
+    if (path === '/metrics' && config.metrics_token) {
+      if (!metricsAuthorized(req.headers.authorization, config.metrics_token)) return plain(res, 401, { error: 'unauthorized' });
+      res.setHeader('content-type', metrics.registry.contentType);
+      res.end(await metrics.registry.metrics());
+      return;
     }
     if (path !== MCP_PATH) return plain(res, 404, { error: 'not_found' });
 

@@ -13,6 +13,7 @@ import { callHash } from '../common/canonical-json';
 import { ApprovalTokenRejected, ApprovalTokenVerifier } from './approval-token.verifier';
 import { ApprovalStatus, AuthorizeRequest, CountersignClient, CountersignRefusal, CountersignUnavailable, Decision, isApprovalObligation } from './countersign-client';
 import type { GatewayConfig, ToolHints } from './gateway-config';
+import { GatewayMetrics } from './gateway-metrics';
 import { splitToolName } from './tool-names';
 import { Upstream, UpstreamFailure } from './upstreams';
 
@@ -59,6 +60,7 @@ export class ToolCallGate {
     private readonly approvalTokens: ApprovalTokenVerifier,
     private readonly upstreams: Map<string, Upstream>,
     private readonly log: Logger,
+    private readonly metrics: GatewayMetrics,
   ) {}
 
   async call(name: string, args: Record<string, unknown>, ctx: CallContext): Promise<CallToolResult> {
@@ -77,20 +79,24 @@ export class ToolCallGate {
 
     const started = performance.now();
     const decision = await this.decide(this.envelope(server, tool, args, ctx), ctx.signal);
+    this.metrics.decided((performance.now() - started) / 1000);
     this.log.info(
       { tool: name, verdict: decision.verdict, reasons: decision.reasons, decision_id: decision.decision_id, session: ctx.sessionId, ms: Math.round(performance.now() - started) },
       'decision',
     );
     switch (decision.verdict) {
       case 'allow':
+        this.metrics.call('allowed');
         return this.forward(upstream, tool, args, ctx.signal);
       case 'deny':
+        this.metrics.call('denied');
         return denied(server, decision);
       case 'allow_with_obligations': {
         const approval = decision.obligations.filter(isApprovalObligation);
         const others = decision.obligations.filter((o) => !isApprovalObligation(o));
         // An obligation this gateway cannot carry out is a reason not to forward.
         if (!decision.auth_req_id || others.length) {
+          this.metrics.call('refused');
           return toolError(
             `The call was not sent: Countersign attached obligations this gateway cannot fulfil (${others.map((o) => o.type).join(', ') || 'no approval request'}).`,
             { verdict: decision.verdict, decision_id: decision.decision_id, reasons: decision.reasons },
@@ -139,7 +145,10 @@ export class ToolCallGate {
       }
       // Seconds left to hold this request; after the first look, none left means: tell the agent it still waits.
       const wait = Math.min(this.config.approval.progress_interval_seconds, Math.round((deadline - Date.now()) / 1000));
-      if (status && wait <= 0) return awaitingApproval(entry);
+      if (status && wait <= 0) {
+        this.metrics.call('awaiting_approval');
+        return awaitingApproval(entry);
+      }
       if (ctx.progressToken !== undefined) {
         const left = Math.max(0, Math.round((entry.expiresAt - Date.now()) / 1000));
         await ctx
@@ -173,6 +182,7 @@ export class ToolCallGate {
       token = await this.countersign.redeem(entry.authReqId);
     } catch (e) {
       if (e instanceof CountersignRefusal && ['access_denied', 'expired_token', 'invalid_grant'].includes(e.code)) {
+        this.metrics.call('not_approved');
         return notApproved(entry, e);
       }
       throw failClosed(e, 'redeem the approval');
@@ -182,9 +192,11 @@ export class ToolCallGate {
     } catch (e) {
       if (!(e instanceof ApprovalTokenRejected)) throw e;
       this.log.warn({ auth_req_id: entry.authReqId, problem: e.message }, 'approval token refused');
+      this.metrics.call('refused');
       return toolError(`The call was not sent: ${e.message}.`, { status: 'refused', auth_req_id: entry.authReqId });
     }
     this.log.info({ auth_req_id: entry.authReqId, tool: `${entry.server}/${entry.tool}` }, 'approved call forwarded');
+    this.metrics.call('approved');
     return this.forward(upstream, entry.tool, args, signal);
   }
 
@@ -202,14 +214,19 @@ export class ToolCallGate {
       if (e instanceof CountersignRefusal && e.status === 400) {
         throw new McpError(ErrorCode.InvalidParams, `Countersign refused to evaluate the call: ${e.description}`);
       }
+      this.metrics.call('failed');
       throw failClosed(e, 'authorize the call');
     }
   }
 
   private async forward(upstream: Upstream, tool: string, args: Record<string, unknown>, signal: AbortSignal): Promise<CallToolResult> {
+    const started = performance.now();
     try {
-      return await upstream.callTool(tool, args, signal);
+      const result = await upstream.callTool(tool, args, signal);
+      this.metrics.forwarded(upstream.name, (performance.now() - started) / 1000);
+      return result;
     } catch (e) {
+      this.metrics.call('failed');
       if (e instanceof UpstreamFailure) throw new McpError(ErrorCode.InternalError, `The upstream server failed: ${e.message}`);
       throw e;
     }

@@ -32,6 +32,7 @@ permit (principal, action == Action::"call_tool", resource) when { context.grant
 permit (principal, action == Action::"call_tool", resource) when { context.granted && context.tool == "refund" };`,
 };
 const IBAN = 'DE89370400440532013000';
+const METRICS_TOKEN = 'metrics-token-for-tests';
 
 describe('the MCP gateway in front of Countersign and real MCP servers', () => {
   let env: TestEnvironment;
@@ -79,7 +80,7 @@ describe('the MCP gateway in front of Countersign and real MCP servers', () => {
     expect(granted.status).toBe(201);
     const published = await call(api.url, 'POST', '/v1/policies', { token: await adminToken(), body: { policies: POLICIES, activate: true } });
     expect(published.status).toBe(201);
-    const base = config();
+    const base = config({ metrics_token: METRICS_TOKEN });
     base.countersign.admin_token = await adminToken();
     gateway = await startGateway(base);
   });
@@ -218,6 +219,26 @@ describe('the MCP gateway in front of Countersign and real MCP servers', () => {
     expect(text(result)).toContain('Do not retry it unchanged');
     expect(meta(result)).toMatchObject({ verdict: 'deny', reasons: expect.arrayContaining(['not_delegated']) });
     expect(files.callsOf('delete_file')).toEqual([]);
+  });
+
+  it('counts calls by outcome at /metrics, behind its bearer token', async () => {
+    expect((await fetch(`${gateway.url}/metrics`)).status).toBe(401);
+    expect((await fetch(`${gateway.url}/metrics`, { headers: { authorization: 'Bearer wrong-token-of-same-size!' } })).status).toBe(401);
+    const res = await fetch(`${gateway.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    const count = (outcome: string) => Number(new RegExp(`^countersign_gateway_tool_calls_total\\{outcome="${outcome}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+    expect(count('allowed')).toBeGreaterThanOrEqual(1);
+    expect(count('denied')).toBeGreaterThanOrEqual(1);
+    expect(text).toMatch(/^countersign_gateway_authorize_seconds_count \d+$/m);
+    expect(text).toMatch(/^countersign_gateway_upstream_seconds_count\{server="files"\} \d+$/m);
+    // Without a metrics_token there is no /metrics.
+    const plain = await startGateway(config());
+    try {
+      expect((await fetch(`${plain.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).status).toBe(404);
+    } finally {
+      await plain.close();
+    }
   });
 
   it('an unknown tool is an MCP error and asks Countersign nothing', async () => {
