@@ -53,6 +53,13 @@ describe('gateway configuration', () => {
     expect(parseGatewayConfig({ ...VALID, countersign: { url: 'http://x', token: 'opaque', gateway_id: 'gw' } }).countersign.gateway_id).toBe('gw');
   });
 
+  it('takes a stdio upstream (command) or a Streamable HTTP one (url), exactly one', () => {
+    const stdio = parseGatewayConfig({ ...VALID, upstreams: [{ name: 'local', command: 'node', args: ['server.js'] }] }).upstreams[0];
+    expect(stdio).toMatchObject({ command: 'node', args: ['server.js'], env: {} });
+    expect(problems({ ...VALID, upstreams: [{ name: 'x' }] })).toEqual([{ field: 'upstreams.0.url', message: 'give url (Streamable HTTP) or command (stdio), exactly one' }]);
+    expect(problems({ ...VALID, upstreams: [{ name: 'x', url: 'http://a/mcp', command: 'node' }] })[0].field).toBe('upstreams.0.url');
+  });
+
   it('takes agent issuers with exactly one of jwks_uri and jwks_file', () => {
     expect(parseGatewayConfig({ ...VALID, agent_issuers: [{ issuer: 'https://idp', jwks_uri: 'https://idp/jwks' }] }).agent_issuers).toHaveLength(1);
     expect(problems({ ...VALID, agent_issuers: [{ issuer: 'https://idp' }] })).toEqual([{ field: 'agent_issuers.0.jwks_uri', message: 'give jwks_uri or jwks_file (exactly one)' }]);

@@ -36,12 +36,18 @@ const toolHints = z.strictObject({
 
 const upstream = z.strictObject({
   name: z.string().regex(UPSTREAM_NAME, { message: 'must be 1-64 letters, digits, ".", "-" or "_" (no "__" and no "_" at the end: "__" separates server and tool)' }),
-  url: httpUrl,
+  /** A Streamable HTTP server… */
+  url: httpUrl.optional(),
+  /** …or a stdio server the gateway starts: command, args, and environment added to the SDK's safe default. */
+  command: z.string().min(1).optional(),
+  args: z.array(z.string()).default([]),
+  env: z.record(z.string(), z.string()).default({}),
+  cwd: z.string().min(1).optional(),
   /** The environment of every call to this server, unless a tool says otherwise. */
   environment: z.enum(ENVIRONMENTS).optional(),
   /** Per-tool hints, by the upstream's own tool name. */
   tools: z.record(z.string(), toolHints).default({}),
-});
+}).refine((u) => Boolean(u.url) !== Boolean(u.command), { message: 'give url (Streamable HTTP) or command (stdio), exactly one', path: ['url'] });
 
 export const gatewayConfigSchema = z
   .strictObject({

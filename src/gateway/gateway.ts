@@ -50,7 +50,7 @@ export async function startGateway(config: GatewayConfig, options: { logger?: Lo
   const countersign = new CountersignClient(countersignUrl, token, config.countersign.timeout_ms, config.countersign.admin_token);
   const issuer = (config.countersign.issuer ?? countersignUrl).replace(/\/+$/, '');
   const approvalTokens = new ApprovalTokenVerifier(countersign.jwksUrl, issuer, config.countersign.gateway_id ?? gatewayIdOf(token)!);
-  const upstreams = new Map(config.upstreams.map((u) => [u.name, new Upstream(u.name, u.url)]));
+  const upstreams = new Map(config.upstreams.map((u) => [u.name, new Upstream(u.name, u)]));
   const metrics = new GatewayMetrics();
   const gate = new ToolCallGate(config, countersign, approvalTokens, upstreams, log, metrics);
   const catalogue = new ToolCatalogue(upstreams, countersign, Boolean(config.countersign.admin_token), log);

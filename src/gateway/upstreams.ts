@@ -1,4 +1,5 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
 
@@ -8,7 +9,7 @@ export class UpstreamFailure extends Error {}
 const GATEWAY_INFO = { name: 'countersign-gateway', version: '0.1.0' };
 
 /**
- * One MCP client session per upstream server, shared by every agent session (the upstream sees
+ * One MCP client session per upstream server (Streamable HTTP, or a stdio process it starts), shared by every agent session (the upstream sees
  * the gateway as its one client). Connected on first use; a failed session is dropped and the
  * next call connects again.
  */
@@ -17,7 +18,7 @@ export class Upstream {
 
   constructor(
     readonly name: string,
-    private readonly url: string,
+    private readonly where: { url?: string; command?: string; args?: string[]; env?: Record<string, string>; cwd?: string },
   ) {}
 
   async listTools(): Promise<Tool[]> {
@@ -65,7 +66,13 @@ export class Upstream {
 
   private async connect(): Promise<Client> {
     const client = new Client(GATEWAY_INFO, { capabilities: {} });
-    await client.connect(new StreamableHTTPClientTransport(new URL(this.url)));
+    const { url, command, args, env, cwd } = this.where;
+    await client.connect(
+      url
+        ? new StreamableHTTPClientTransport(new URL(url))
+        : // A stdio server gets the SDK's safe default environment plus its own, not the gateway's secrets.
+          new StdioClientTransport({ command: command!, args, env: { ...getDefaultEnvironment(), ...env }, cwd, stderr: 'inherit' }),
+    );
     return client;
   }
 }

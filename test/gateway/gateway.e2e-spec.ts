@@ -5,7 +5,9 @@
  * needing approval wait (progress notifications), resume when retried, and reach the upstream
  * exactly once with exactly the approved arguments; Countersign down or malformed fails closed.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -75,7 +77,7 @@ describe('the MCP gateway in front of Countersign and real MCP servers', () => {
     const delegations = await gatewayToken({ tenant: 'acme', sub: 'idp', scope: 'countersign:delegations' });
     const granted = await call(api.url, 'POST', '/v1/delegations', {
       token: delegations,
-      body: { human: 'alice', agent: 'gw-agent', tools: ['files/read_file', 'payments/transfer_funds', 'payments/refund'] },
+      body: { human: 'alice', agent: 'gw-agent', tools: ['files/read_file', 'payments/transfer_funds', 'payments/refund', 'local/echo'] },
     });
     expect(granted.status).toBe(201);
     const published = await call(api.url, 'POST', '/v1/policies', { token: await adminToken(), body: { policies: POLICIES, activate: true } });
@@ -469,6 +471,23 @@ describe('the MCP gateway in front of Countersign and real MCP servers', () => {
       }
       expect(status).toBe('cancelled');
     });
+  });
+
+  it('fronts a stdio upstream it starts itself, as it does a Streamable HTTP one', async () => {
+    const callsFile = join(mkdtempSync(join(tmpdir(), 'gw-stdio-')), 'calls.jsonl');
+    writeFileSync(callsFile, '');
+    const cfg = config();
+    cfg.upstreams.push({ name: 'local', command: process.execPath, args: [join(__dirname, '..', 'support', 'stdio-upstream.js')], env: { CALLS_FILE: callsFile }, tools: {} });
+    const withStdio = await startGateway(cfg);
+    try {
+      const client = await connect(withStdio.resource);
+      expect((await client.listTools()).tools.map((t) => t.name)).toContain('local__echo');
+      const result = await client.callTool({ name: 'local__echo', arguments: { text: 'hi' } });
+      expect(result).toEqual({ content: [{ type: 'text', text: 'echo {"text":"hi"}' }] });
+      expect(readFileSync(callsFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l))).toEqual([{ tool: 'echo', arguments: { text: 'hi' } }]);
+    } finally {
+      await withStdio.close();
+    }
   });
 
   describe('fails closed', () => {
