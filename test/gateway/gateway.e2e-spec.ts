@@ -490,6 +490,33 @@ describe('the MCP gateway in front of Countersign and real MCP servers', () => {
     }
   });
 
+  it('two gateway instances behind one Countersign: each resumes the calls it parked, once; the other parks its own', async () => {
+    const second = await startGateway(config());
+    try {
+      const onA = await connect();
+      const onB = await connect(second.resource);
+      const args = { amount: 808, currency: 'EUR', to: IBAN };
+      const before = payments.callsOf('transfer_funds').length;
+      const [a, b] = (await Promise.all([
+        onA.callTool({ name: 'payments__transfer_funds', arguments: args }),
+        onB.callTool({ name: 'payments__transfer_funds', arguments: args }),
+      ])) as CallToolResult[];
+      const [idA, idB] = [meta(a).auth_req_id, meta(b).auth_req_id];
+      expect(idA).not.toBe(idB);
+      // Only A's request is approved: A's retry is forwarded once; B's call still waits for its own approvers.
+      await voteAs(api, { approvalId: idA, approverId: 'bob', decision: 'approve', reason: 'A only' });
+      const [ra, rb] = (await Promise.all([
+        onA.callTool({ name: 'payments__transfer_funds', arguments: args }),
+        onB.callTool({ name: 'payments__transfer_funds', arguments: args }),
+      ])) as CallToolResult[];
+      expect(ra.isError).toBeFalsy();
+      expect(meta(rb)).toMatchObject({ status: 'pending', auth_req_id: idB });
+      expect(payments.callsOf('transfer_funds').slice(before)).toEqual([args]);
+    } finally {
+      await second.close();
+    }
+  });
+
   describe('fails closed', () => {
     it('when Countersign is unreachable: an MCP error, and the upstream never sees the call', async () => {
       const port = await freePort();
