@@ -3,6 +3,7 @@
  * would see the same). Every answer is checked for the shape the gateway relies on; anything
  * else is a CountersignUnavailable, which the gateway turns into a refusal (fail closed).
  */
+import { readFileSync, statSync } from 'node:fs';
 import { z } from 'zod';
 
 /** Countersign could not be asked, or answered something the gateway cannot act on. */
@@ -65,14 +66,39 @@ export function isApprovalObligation(o: { type: string }): o is z.output<typeof 
   return approvalObligation.safeParse(o).success;
 }
 
+/** The bearer token to send now (a file's may be replaced while the gateway runs). */
+export type Credential = () => string;
+
+/** A token given inline, or read from a file and read again when the file changes (checked at most once a second). */
+export function credential(inline: string | undefined, file: string | undefined): Credential {
+  if (!file) return () => inline!;
+  let token = inline ?? readFileSync(file, 'utf8').trim();
+  let seen = statSync(file).mtimeMs;
+  let checked = Date.now();
+  return () => {
+    if (Date.now() - checked < 1000) return token;
+    checked = Date.now();
+    try {
+      const mtime = statSync(file).mtimeMs;
+      if (mtime !== seen) {
+        const next = readFileSync(file, 'utf8').trim();
+        if (next) [token, seen] = [next, mtime];
+      }
+    } catch {
+      // A file being replaced may be missing for a moment: keep the token we have.
+    }
+    return token;
+  };
+}
+
 export class CountersignClient {
   private readonly base: string;
 
   constructor(
     url: string,
-    private readonly token: string,
+    private readonly credential: Credential,
     private readonly timeoutMs: number,
-    private readonly adminToken?: string,
+    private readonly adminCredential?: Credential,
   ) {
     this.base = url.replace(/\/+$/, '');
   }
@@ -83,7 +109,7 @@ export class CountersignClient {
 
   /** POST /v1/authorize: 200 allow, 403 deny, 202 parked are all decisions; anything else is not. */
   async authorize(body: AuthorizeRequest, signal?: AbortSignal): Promise<Decision> {
-    const res = await this.send('POST', '/v1/authorize', body, this.token, this.timeoutMs, signal);
+    const res = await this.send('POST', '/v1/authorize', body, this.credential(), this.timeoutMs, signal);
     if (res.status === 200 || res.status === 202 || res.status === 403) {
       const decision = parse(decisionSchema, res.body);
       const expected = { allow: 200, deny: 403, allow_with_obligations: 202 }[decision.verdict];
@@ -96,28 +122,28 @@ export class CountersignClient {
   /** GET /v1/approvals/:id?wait=: the request's status, held up to `wait` seconds while pending. */
   async approval(id: string, waitSeconds: number, signal?: AbortSignal): Promise<ApprovalStatus> {
     const path = `/v1/approvals/${encodeURIComponent(id)}?wait=${waitSeconds}`;
-    const res = await this.send('GET', path, undefined, this.token, this.timeoutMs + waitSeconds * 1000, signal);
+    const res = await this.send('GET', path, undefined, this.credential(), this.timeoutMs + waitSeconds * 1000, signal);
     if (res.status === 200) return parse(approvalStatusSchema, res.body);
     throw refusalOrUnavailable(res);
   }
 
   /** POST /v1/approvals/:id/token: the approval token once approved; refusals (access_denied, expired_token…) are thrown. */
   async redeem(id: string, signal?: AbortSignal): Promise<string> {
-    const res = await this.send('POST', `/v1/approvals/${encodeURIComponent(id)}/token`, undefined, this.token, this.timeoutMs, signal);
+    const res = await this.send('POST', `/v1/approvals/${encodeURIComponent(id)}/token`, undefined, this.credential(), this.timeoutMs, signal);
     if (res.status === 200) return parse(tokenSchema, res.body).approval_token;
     throw refusalOrUnavailable(res);
   }
 
   /** DELETE /v1/approvals/:id: the agent gave up on the call. */
   async cancel(id: string): Promise<void> {
-    const res = await this.send('DELETE', `/v1/approvals/${encodeURIComponent(id)}`, undefined, this.token, this.timeoutMs);
+    const res = await this.send('DELETE', `/v1/approvals/${encodeURIComponent(id)}`, undefined, this.credential(), this.timeoutMs);
     if (res.status !== 200) throw refusalOrUnavailable(res);
   }
 
   /** PUT /v1/catalogue/servers/:server with a tools/list result (needs the admin token). */
   async registerTools(server: string, tools: unknown[]): Promise<{ status: number; body: unknown }> {
-    if (!this.adminToken) throw new Error('no admin token configured');
-    const res = await this.send('PUT', `/v1/catalogue/servers/${encodeURIComponent(server)}`, { tools }, this.adminToken, this.timeoutMs);
+    if (!this.adminCredential) throw new Error('no admin token configured');
+    const res = await this.send('PUT', `/v1/catalogue/servers/${encodeURIComponent(server)}`, { tools }, this.adminCredential(), this.timeoutMs);
     return res;
   }
 

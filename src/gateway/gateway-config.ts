@@ -65,11 +65,11 @@ export const gatewayConfigSchema = z
         url: httpUrl,
         /** The gateway's bearer token for /v1/authorize and /v1/approvals (a tenant-scoped gateway token). */
         token: z.string().min(1).optional(),
-        /** Or a file holding it (read at start-up). */
+        /** Or a file holding it (read again whenever it changes, so a short-lived token can be rotated in place). */
         token_file: z.string().min(1).optional(),
         /** An admin-scoped token (countersign:admin) to register upstream tools in the catalogue; none: not registered. */
         admin_token: z.string().min(1).optional(),
-        /** Or a file holding it (read at start-up). */
+        /** Or a file holding it (read again whenever it changes). */
         admin_token_file: z.string().min(1).optional(),
         /** Approval tokens' issuer (the service's PUBLIC_URL); default: `url`. */
         issuer: httpUrl.optional(),

@@ -16,7 +16,7 @@ import pino, { Logger } from 'pino';
 import { canonicalJson } from '../common/canonical-json';
 import { AgentAuthenticator } from './agent-authenticator';
 import { ApprovalTokenVerifier } from './approval-token.verifier';
-import { CountersignClient } from './countersign-client';
+import { CountersignClient, credential } from './countersign-client';
 import { GatewayConfig, gatewayIdOf } from './gateway-config';
 import { GatewayMetrics, metricsAuthorized } from './gateway-metrics';
 import { namespacedTool } from './tool-names';
@@ -47,7 +47,12 @@ export async function startGateway(config: GatewayConfig, options: { logger?: Lo
   const log = options.logger ?? pino({ level: config.log_level, base: { service: 'countersign-gateway' }, timestamp: pino.stdTimeFunctions.isoTime });
   const countersignUrl = config.countersign.url.replace(/\/+$/, '');
   const token = config.countersign.token!;
-  const countersign = new CountersignClient(countersignUrl, token, config.countersign.timeout_ms, config.countersign.admin_token);
+  const countersign = new CountersignClient(
+    countersignUrl,
+    credential(token, config.countersign.token_file),
+    config.countersign.timeout_ms,
+    config.countersign.admin_token ? credential(config.countersign.admin_token, config.countersign.admin_token_file) : undefined,
+  );
   const issuer = (config.countersign.issuer ?? countersignUrl).replace(/\/+$/, '');
   const approvalTokens = new ApprovalTokenVerifier(countersign.jwksUrl, issuer, config.countersign.gateway_id ?? gatewayIdOf(token)!);
   const upstreams = new Map(config.upstreams.map((u) => [u.name, new Upstream(u.name, u)]));

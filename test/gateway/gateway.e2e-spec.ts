@@ -558,6 +558,24 @@ describe('the MCP gateway in front of Countersign and real MCP servers', () => {
       }
     });
 
+    it('when its own credential has expired; a token_file rotated in place is picked up without a restart', async () => {
+      const tokenFile = join(mkdtempSync(join(tmpdir(), 'gw-token-')), 'gateway.token');
+      writeFileSync(tokenFile, await gatewayToken({ tenant: 'acme', sub: 'gateway-mcp' }, { expiresIn: '-1m' }));
+      const rotating = await startGateway(config({ countersign: { url: api.url, token_file: tokenFile, issuer: api.config.PUBLIC_URL } }));
+      try {
+        const client = await connect(rotating.resource);
+        const before = files.calls.length;
+        await expect(client.callTool({ name: 'files__read_file', arguments: { path: '/x' } })).rejects.toThrow(/invalid_token.*the call was not sent/);
+        expect(files.calls.length).toBe(before);
+        await sleep(1100);
+        writeFileSync(tokenFile, gatewayCredential);
+        await sleep(1100);
+        expect(await client.callTool({ name: 'files__read_file', arguments: { path: '/x' } })).toMatchObject({ content: [{ type: 'text', text: 'contents of /x' }] });
+      } finally {
+        await rotating.close();
+      }
+    });
+
     it('when the upstream is down: an MCP error naming the upstream', async () => {
       const port = await freePort();
       const cfg = config();
