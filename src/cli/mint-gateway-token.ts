@@ -1,9 +1,7 @@
-import { readFileSync } from 'node:fs';
-import { importJWK, JWK, SignJWT } from 'jose';
 import { OPERATOR_SCOPE } from '../common/auth/auth.decorators';
-import { DEMO_OPERATOR_SUBJECT, loadConfig } from '../config/app-config';
-import { DEV_AGENT_ISSUER, DEV_GATEWAY_ISSUER, ensureDevKeys } from '../common/keys/key-files';
+import { DEMO_OPERATOR_SUBJECT } from '../config/app-config';
 import { cliFlags } from './cli-args';
+import { mintDevToken } from './dev-tokens';
 
 const USAGE = `npm run -s token -- --tenant <id> [--sub <gateway id>] [--scope "countersign:admin countersign:delegations"] [--ttl <s>]
 npm run -s token -- --operator [--sub <operator subject>] [--ttl <s>]
@@ -36,30 +34,16 @@ async function main(): Promise<void> {
     flags.scope = OPERATOR_SCOPE;
   }
   flags.sub ??= flags.operator ? DEMO_OPERATOR_SUBJECT : 'dev-gateway';
-  const config = loadConfig({ ...process.env, DEMO_MODE: 'true' });
-  const paths = await ensureDevKeys(config.KEYS_DIR);
-  const jwk = JSON.parse(readFileSync(paths.gatewayPrivateKeyFile, 'utf8')) as JWK;
-  const key = await importJWK(jwk, jwk.alg);
-  let jwt: SignJWT;
-  if (flags.agent) {
-    if (!flags.human) throw new Error('--human is required with --agent');
-    const chain = [String(flags.agent), ...((flags.via as unknown as string[] | undefined) ?? [])];
-    const act = chain.reduceRight<Record<string, unknown> | undefined>((inner, sub) => (inner ? { sub, act: inner } : { sub }), undefined);
-    jwt = new SignJWT({ [config.AGENT_TENANT_CLAIM]: flags.tenant, act, agent_class: flags.class ?? 'agent', trust_level: flags.trust })
-      .setIssuer(DEV_AGENT_ISSUER)
-      .setAudience(config.AGENT_AUDIENCE)
-      .setSubject(String(flags.human));
-  } else {
-    jwt = new SignJWT({ [config.GATEWAY_TENANT_CLAIM]: flags.tenant, ...(flags.scope ? { scope: flags.scope } : {}) })
-      .setIssuer(config.GATEWAY_ISSUER ?? DEV_GATEWAY_ISSUER)
-      .setAudience(config.GATEWAY_AUDIENCE)
-      .setSubject(String(flags.sub));
-  }
-  const token = await jwt
-    .setProtectedHeader({ alg: jwk.alg!, kid: jwk.kid, typ: 'JWT' })
-    .setIssuedAt()
-    .setExpirationTime(`${Number(flags.ttl)}s`)
-    .sign(key);
+  const token = await mintDevToken({
+    tenant: String(flags.tenant),
+    sub: String(flags.sub),
+    scope: flags.scope ? String(flags.scope) : undefined,
+    ttlSeconds: Number(flags.ttl),
+    agentChain: flags.agent ? [String(flags.agent), ...((flags.via as unknown as string[] | undefined) ?? [])] : undefined,
+    human: flags.human ? String(flags.human) : undefined,
+    agentClass: flags.class ? String(flags.class) : undefined,
+    trustLevel: String(flags.trust),
+  });
   process.stdout.write(`${token}\n`);
 }
 
