@@ -1,0 +1,297 @@
+/**
+ * `npm run demo`: the whole loop on one machine, in one process tree. It starts the sample MCP
+ * servers, the Countersign service in demo mode and the MCP gateway in front of them (each its own
+ * child process, logging to DEMO_DIR), gives the scripted agent its delegation, then runs the agent:
+ * an allowed call, a denied call and a call that needs approval. The approval e-mails (demo mode
+ * writes them to the service's log) are printed with their links; open one and decide. With
+ * `--auto-approve`, bob (finance) does it through the same link: he opens the page and posts its
+ * form, as his browser would. Everything stops when the agent is done, or on Ctrl-C.
+ *
+ * Environment (all optional): PORT (the service, 3000), GATEWAY_PORT (8787), UPSTREAM_PORT (4001),
+ * PUBLIC_URL (http://localhost:PORT), DEMO_DIR (.demo: logs and the gateway's config), and what the
+ * service reads (DATABASE_URL, REDIS_URL, REDIS_PREFIX, KEYS_DIR, …).
+ */
+import { ChildProcess, spawn } from 'node:child_process';
+import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { mintDevToken } from '../cli/dev-tokens';
+import { STARTER_POLICIES } from '../authz/policy/starter-policies';
+import { runScriptedAgent, StepOutcome } from './scripted-agent';
+
+const DIST = resolve(__dirname, '..');
+const TENANT = 'acme';
+const HUMAN = 'alice';
+const AGENT = 'finance-assistant';
+/** Who approves in --auto-approve mode: bob is in the finance group the starter policy names. */
+const AUTO_APPROVER = 'bob@acme.example';
+/**
+ * The starter set, except that a large payment's approval does not demand the agent's own stated
+ * reason: the gateway does not yet carry one from an MCP call, and without it Countersign denies
+ * the call (reason_required) instead of asking a person.
+ */
+function demoPolicies(): Record<string, string> {
+  const policies = { ...STARTER_POLICIES };
+  const relaxed = policies['approve-large-payments']?.replace('@reason_required("true")\n', '');
+  if (!relaxed || relaxed === policies['approve-large-payments']) throw new Error('the starter set changed: approve-large-payments has no @reason_required to relax');
+  policies['approve-large-payments'] = relaxed;
+  return policies;
+}
+const DELEGATED_TOOLS = ['crm/lookup_customer', 'calendar/list_events', 'calendar/create_event', 'files/read_file', 'payments/transfer_funds'];
+
+interface Options {
+  autoApprove: boolean;
+  servicePort: number;
+  gatewayPort: number;
+  upstreamPort: number;
+  publicUrl: string;
+  dir: string;
+}
+
+function options(argv: string[], env: NodeJS.ProcessEnv): Options {
+  const unknown = argv.filter((a) => a !== '--auto-approve');
+  if (unknown.length) throw new Error(`unknown argument ${unknown[0]}; usage: npm run demo [-- --auto-approve]`);
+  const servicePort = Number(env.PORT ?? 3000);
+  return {
+    autoApprove: argv.includes('--auto-approve'),
+    servicePort,
+    gatewayPort: Number(env.GATEWAY_PORT ?? 8787),
+    upstreamPort: Number(env.UPSTREAM_PORT ?? 4001),
+    publicUrl: (env.PUBLIC_URL ?? `http://localhost:${servicePort}`).replace(/\/+$/, ''),
+    dir: resolve(env.DEMO_DIR ?? '.demo'),
+  };
+}
+
+const say = (line = '') => process.stdout.write(`${line}\n`);
+
+/** A child process whose output goes to a log file; `ready` resolves on the first line `until` accepts. */
+class Child {
+  readonly process: ChildProcess;
+  readonly ready: Promise<void>;
+  private exited = false;
+
+  constructor(
+    readonly name: string,
+    script: string,
+    env: NodeJS.ProcessEnv,
+    logFile: string,
+    until: (line: string) => boolean,
+    onLine: (line: string) => void = () => undefined,
+  ) {
+    const log = createWriteStream(logFile);
+    this.process = spawn(process.execPath, [join(DIST, script)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.process.stdout!.pipe(log, { end: false });
+    this.process.stderr!.pipe(log, { end: false });
+    const lines = createInterface({ input: this.process.stdout! });
+    this.ready = new Promise((resolveReady, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${name} did not start within 60 s; see ${logFile}`)), 60_000);
+      lines.on('line', (line) => {
+        onLine(line);
+        if (until(line)) {
+          clearTimeout(timer);
+          resolveReady();
+        }
+      });
+      this.process.once('exit', (code, signal) => {
+        this.exited = true;
+        clearTimeout(timer);
+        reject(new Error(`${name} exited (${signal ?? code}); see ${logFile}`));
+      });
+    });
+    this.ready.catch(() => undefined);
+  }
+
+  /** SIGTERM, then SIGKILL if it is still there after a while. */
+  async stop(): Promise<void> {
+    if (this.exited || this.process.exitCode !== null) return;
+    const gone = new Promise<void>((r) => this.process.once('exit', () => r()));
+    this.process.kill('SIGTERM');
+    const timer = setTimeout(() => this.process.kill('SIGKILL'), 10_000);
+    await gone;
+    clearTimeout(timer);
+  }
+}
+
+/** The demo e-mails the service logs (JSON lines): recipient and the approval link in it. */
+function approvalEmail(line: string): { to: string; link: string } | undefined {
+  if (!line.includes('demo mode, no SMTP_URL: email to')) return undefined;
+  let msg: string;
+  try {
+    msg = String((JSON.parse(line) as { msg?: unknown }).msg ?? '');
+  } catch {
+    msg = line;
+  }
+  const to = /email to (\S+)/.exec(msg)?.[1];
+  const link = /(https?:\/\/\S+\/approve\/\S+)/.exec(msg)?.[1];
+  return to && link ? { to, link } : undefined;
+}
+
+const unescapeHtml = (s: string) => s.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+
+/**
+ * What a person does in the browser: open the link, fill in a reason, press Approve. The page's
+ * form (its hidden link and CSRF token) is posted back to where the page says, as a browser posts a
+ * same-origin form.
+ */
+async function approveThroughLink(link: string, reason: string): Promise<string> {
+  const page = await fetch(link);
+  const html = await page.text();
+  if (page.status !== 200) throw new Error(`the approval page answered ${page.status}`);
+  const field = (name: string) => {
+    const m = new RegExp(`<input type="hidden" name="${name}" value="([^"]*)">`).exec(html);
+    if (!m) throw new Error(`the approval page has no ${name} field`);
+    return unescapeHtml(m[1]);
+  };
+  const action = unescapeHtml(/<form method="post" action="([^"]+)"/.exec(html)?.[1] ?? '');
+  if (!action) throw new Error('the approval page has no form');
+  const form = new URLSearchParams({ link: field('link'), csrf: field('csrf'), reason, decision: 'approve' });
+  const res = await fetch(new URL(action, link), {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'same-origin', origin: 'null' },
+    body: form.toString(),
+    redirect: 'manual',
+  });
+  const answer = await res.text();
+  if (res.status !== 200) throw new Error(`the approval form post answered ${res.status}: ${answer.replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').slice(0, 300)}`);
+  return /<h1[^>]*>([^<]*)</.exec(answer)?.[1]?.trim() ?? 'recorded';
+}
+
+async function main(): Promise<number> {
+  const o = options(process.argv.slice(2), process.env);
+  mkdirSync(o.dir, { recursive: true });
+  const api = `http://127.0.0.1:${o.servicePort}`;
+  const children: Child[] = [];
+  let stopping: Promise<void> | undefined;
+  const stopAll = () => (stopping ??= Promise.all(children.reverse().map((c) => c.stop().catch(() => undefined))).then(() => undefined));
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      say(`\n${signal}: stopping the demo`);
+      void stopAll().finally(() => process.exit(130));
+    });
+  }
+
+  try {
+    say('Countersign demo: an agent acting for alice calls tools through the MCP gateway');
+    say(`logs and the gateway's configuration: ${o.dir}`);
+    say();
+
+    // The sample MCP servers; each call they receive is shown.
+    const upstream = new Child(
+      'the sample MCP servers',
+      'demo/sample-upstream.js',
+      { ...process.env, UPSTREAM_PORT: String(o.upstreamPort) },
+      join(o.dir, 'upstream.log'),
+      (l) => l.startsWith('Sample MCP servers listening'),
+      (l) => l.startsWith('received ') && say(`  upstream ${l}`),
+    );
+    children.push(upstream);
+
+    // The service in demo mode: approvers alice, bob, carol, dave and the groups finance and security
+    // in tenant acme; the starter policy set is in force until the tenant publishes its own.
+    let autoApproved = false;
+    const serviceEnv = { ...process.env, DEMO_MODE: 'true', PORT: String(o.servicePort), PUBLIC_URL: o.publicUrl, LOG_FORMAT: 'json' };
+    const service = new Child('the Countersign service', 'main.js', serviceEnv, join(o.dir, 'service.log'), (l) => l.startsWith('Countersign listening on'), (line) => {
+      const mail = approvalEmail(line);
+      if (!mail) return;
+      say(`  mail     to ${mail.to}: ${mail.link}`);
+      if (o.autoApprove && mail.to === AUTO_APPROVER && !autoApproved) {
+        autoApproved = true;
+        say(`  approve  --auto-approve: bob opens his link and approves`);
+        approveThroughLink(mail.link, 'Checked against invoice INV-42 and the supplier record (demo --auto-approve)').then(
+          (page) => say(`  approve  the page answered: ${page}`),
+          (e) => say(`  approve  FAILED: ${(e as Error).message}`),
+        );
+      }
+    });
+    children.push(service);
+    await Promise.all([upstream.ready, service.ready]);
+    say(`service  Countersign (demo mode) on ${api}, approval links on ${o.publicUrl}`);
+    say(`upstream payments, calendar, crm, files on http://127.0.0.1:${o.upstreamPort}/<server>/mcp`);
+
+    // Tokens from the development key demo mode trusts (what npm run token mints).
+    const [gatewayToken, adminToken, idpToken, agentToken] = await Promise.all([
+      mintDevToken({ tenant: TENANT, sub: 'mcp-gateway', ttlSeconds: 86400 }, serviceEnv),
+      mintDevToken({ tenant: TENANT, sub: 'mcp-gateway', scope: 'countersign:admin', ttlSeconds: 86400 }, serviceEnv),
+      mintDevToken({ tenant: TENANT, sub: 'demo-idp', scope: 'countersign:delegations', ttlSeconds: 600 }, serviceEnv),
+      mintDevToken({ tenant: TENANT, sub: HUMAN, agentChain: [AGENT], human: HUMAN, agentClass: 'finance-assistant', ttlSeconds: 3600 }, serviceEnv),
+    ]);
+
+    // alice delegates part of her authority to the agent: not files/share_file.
+    const granted = await fetch(`${api}/v1/delegations`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${idpToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ human: HUMAN, agent: AGENT, tools: DELEGATED_TOOLS, purpose: 'Pay supplier invoices and keep the calendar' }),
+    });
+    if (!granted.ok) throw new Error(`granting the delegation failed: ${granted.status} ${await granted.text()}`);
+    say(`delegate ${HUMAN} → ${AGENT}: ${DELEGATED_TOOLS.join(', ')}`);
+
+    const published = await fetch(`${api}/v1/policies`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ policies: demoPolicies(), activate: true, description: 'npm run demo: the starter set; large payments approved without the agent stating a reason' }),
+    });
+    if (!published.ok) throw new Error(`publishing the demo policy set failed: ${published.status} ${await published.text()}`);
+    say(`policy   the starter set (payments of 10,000 or more: the delegator or finance approves)`);
+
+    // The gateway: its config is written here, with the admin credential so that it registers the
+    // sample servers' tools (and their input schemas) in the catalogue at start-up.
+    const gatewayConfig = join(o.dir, 'gateway.json');
+    const upstreamUrl = (s: string) => `http://127.0.0.1:${o.upstreamPort}/${s}/mcp`;
+    writeFileSync(
+      gatewayConfig,
+      JSON.stringify(
+        {
+          listen: { host: '127.0.0.1', port: o.gatewayPort },
+          countersign: { url: api, token: gatewayToken, admin_token: adminToken, issuer: o.publicUrl },
+          upstreams: [
+            { name: 'payments', url: upstreamUrl('payments'), environment: 'production', tools: { transfer_funds: { intent_category: 'pay' } } },
+            { name: 'calendar', url: upstreamUrl('calendar') },
+            { name: 'crm', url: upstreamUrl('crm'), tools: { lookup_customer: { resource: { type: 'customer', classification: 'internal' } } } },
+            {
+              name: 'files',
+              url: upstreamUrl('files'),
+              tools: {
+                read_file: { resource: { id_argument: 'path', type: 'file', classification: 'internal' } },
+                share_file: { resource: { id_argument: 'path', type: 'file', classification: 'internal' } },
+              },
+            },
+          ],
+          approval: { wait_seconds: 30, progress_interval_seconds: 2 },
+          log_level: 'info',
+        },
+        null,
+        2,
+      ),
+      { mode: 0o600 },
+    );
+    const gateway = new Child('the MCP gateway', 'gateway/main.js', { ...process.env, GATEWAY_CONFIG: gatewayConfig }, join(o.dir, 'gateway.log'), (l) =>
+      l.startsWith('Countersign MCP gateway listening on'),
+    );
+    children.push(gateway);
+    await gateway.ready;
+    const gatewayUrl = `http://127.0.0.1:${o.gatewayPort}/mcp`;
+    say(`gateway  ${gatewayUrl} (tools registered in the catalogue)`);
+    if (!o.autoApprove) {
+      say();
+      say('When step 3 waits, open one of the links printed after "mail" in a browser (alice is the');
+      say('delegator; bob and carol are finance), give a reason and press Approve or Deny.');
+    }
+
+    const outcomes: StepOutcome[] = await runScriptedAgent({ gatewayUrl, agentToken, print: (l) => say(l) });
+    // Let a last upstream line through before the summary.
+    await new Promise((r) => setTimeout(r, 200));
+    const expected = ['allowed', 'denied', 'approved'];
+    const ok = outcomes.map((x) => x.verdict).join() === expected.join();
+    say();
+    say(`summary  ${outcomes.map((x) => `step ${x.step} ${x.verdict}`).join(' · ')}`);
+    say(ok ? 'demo complete' : `demo ended differently than expected (${expected.join(', ')}); see the logs in ${o.dir}`);
+    return ok ? 0 : 1;
+  } catch (e) {
+    say(`demo failed: ${(e as Error).message}`);
+    return 1;
+  } finally {
+    await stopAll();
+  }
+}
+
+void main().then((code) => process.exit(code));
