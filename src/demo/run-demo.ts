@@ -15,29 +15,12 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { mintDevToken } from '../cli/dev-tokens';
-import { STARTER_POLICIES } from '../authz/policy/starter-policies';
+import { AGENT, DELEGATED_TOOLS, demoAgentToken, demoGatewayConfig, HUMAN, prepareDemoTenant } from './demo-tenant';
 import { runScriptedAgent, StepOutcome } from './scripted-agent';
 
 const DIST = resolve(__dirname, '..');
-const TENANT = 'acme';
-const HUMAN = 'alice';
-const AGENT = 'finance-assistant';
 /** Who approves in --auto-approve mode: bob is in the finance group the starter policy names. */
 const AUTO_APPROVER = 'bob@acme.example';
-/**
- * The starter set, except that a large payment's approval does not demand the agent's own stated
- * reason: the gateway does not yet carry one from an MCP call, and without it Countersign denies
- * the call (reason_required) instead of asking a person.
- */
-function demoPolicies(): Record<string, string> {
-  const policies = { ...STARTER_POLICIES };
-  const relaxed = policies['approve-large-payments']?.replace('@reason_required("true")\n', '');
-  if (!relaxed || relaxed === policies['approve-large-payments']) throw new Error('the starter set changed: approve-large-payments has no @reason_required to relax');
-  policies['approve-large-payments'] = relaxed;
-  return policies;
-}
-const DELEGATED_TOOLS = ['crm/lookup_customer', 'calendar/list_events', 'calendar/create_event', 'files/read_file', 'payments/transfer_funds'];
 
 interface Options {
   autoApprove: boolean;
@@ -187,7 +170,7 @@ async function main(): Promise<number> {
     children.push(upstream);
 
     // The service in demo mode: approvers alice, bob, carol, dave and the groups finance and security
-    // in tenant acme; the starter policy set is in force until the tenant publishes its own.
+    // in tenant acme. Its log carries the approval e-mails (no SMTP server in demo mode).
     let autoApproved = false;
     const serviceEnv = { ...process.env, DEMO_MODE: 'true', PORT: String(o.servicePort), PUBLIC_URL: o.publicUrl, LOG_FORMAT: 'json' };
     const service = new Child('the Countersign service', 'main.js', serviceEnv, join(o.dir, 'service.log'), (l) => l.startsWith('Countersign listening on'), (line) => {
@@ -208,62 +191,25 @@ async function main(): Promise<number> {
     say(`service  Countersign (demo mode) on ${api}, approval links on ${o.publicUrl}`);
     say(`upstream payments, calendar, crm, files on http://127.0.0.1:${o.upstreamPort}/<server>/mcp`);
 
-    // Tokens from the development key demo mode trusts (what npm run token mints).
-    const [gatewayToken, adminToken, idpToken, agentToken] = await Promise.all([
-      mintDevToken({ tenant: TENANT, sub: 'mcp-gateway', ttlSeconds: 86400 }, serviceEnv),
-      mintDevToken({ tenant: TENANT, sub: 'mcp-gateway', scope: 'countersign:admin', ttlSeconds: 86400 }, serviceEnv),
-      mintDevToken({ tenant: TENANT, sub: 'demo-idp', scope: 'countersign:delegations', ttlSeconds: 600 }, serviceEnv),
-      mintDevToken({ tenant: TENANT, sub: HUMAN, agentChain: [AGENT], human: HUMAN, agentClass: 'finance-assistant', ttlSeconds: 3600 }, serviceEnv),
-    ]);
-
-    // alice delegates part of her authority to the agent: not files/share_file.
-    const granted = await fetch(`${api}/v1/delegations`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${idpToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ human: HUMAN, agent: AGENT, tools: DELEGATED_TOOLS, purpose: 'Pay supplier invoices and keep the calendar' }),
-    });
-    if (!granted.ok) throw new Error(`granting the delegation failed: ${granted.status} ${await granted.text()}`);
+    // alice delegates part of her authority to the agent (not files/share_file); the policy set is
+    // published; the gateway's credentials and the agent's token come from the development key.
+    const { gatewayToken, adminToken } = await prepareDemoTenant(api, serviceEnv);
+    const agentToken = await demoAgentToken(serviceEnv);
     say(`delegate ${HUMAN} → ${AGENT}: ${DELEGATED_TOOLS.join(', ')}`);
-
-    const published = await fetch(`${api}/v1/policies`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ policies: demoPolicies(), activate: true, description: 'npm run demo: the starter set; large payments approved without the agent stating a reason' }),
-    });
-    if (!published.ok) throw new Error(`publishing the demo policy set failed: ${published.status} ${await published.text()}`);
     say(`policy   the starter set (payments of 10,000 or more: the delegator or finance approves)`);
 
-    // The gateway: its config is written here, with the admin credential so that it registers the
-    // sample servers' tools (and their input schemas) in the catalogue at start-up.
+    // The gateway, with the admin credential so that it registers the sample servers' tools (and
+    // their input schemas) in the catalogue at start-up.
     const gatewayConfig = join(o.dir, 'gateway.json');
-    const upstreamUrl = (s: string) => `http://127.0.0.1:${o.upstreamPort}/${s}/mcp`;
-    writeFileSync(
-      gatewayConfig,
-      JSON.stringify(
-        {
-          listen: { host: '127.0.0.1', port: o.gatewayPort },
-          countersign: { url: api, token: gatewayToken, admin_token: adminToken, issuer: o.publicUrl },
-          upstreams: [
-            { name: 'payments', url: upstreamUrl('payments'), environment: 'production', tools: { transfer_funds: { intent_category: 'pay' } } },
-            { name: 'calendar', url: upstreamUrl('calendar') },
-            { name: 'crm', url: upstreamUrl('crm'), tools: { lookup_customer: { resource: { type: 'customer', classification: 'internal' } } } },
-            {
-              name: 'files',
-              url: upstreamUrl('files'),
-              tools: {
-                read_file: { resource: { id_argument: 'path', type: 'file', classification: 'internal' } },
-                share_file: { resource: { id_argument: 'path', type: 'file', classification: 'internal' } },
-              },
-            },
-          ],
-          approval: { wait_seconds: 30, progress_interval_seconds: 2 },
-          log_level: 'info',
-        },
-        null,
-        2,
-      ),
-      { mode: 0o600 },
-    );
+    const config = demoGatewayConfig({
+      api,
+      issuer: o.publicUrl,
+      gatewayToken,
+      adminToken,
+      upstreamBase: `http://127.0.0.1:${o.upstreamPort}`,
+      listen: { host: '127.0.0.1', port: o.gatewayPort },
+    });
+    writeFileSync(gatewayConfig, JSON.stringify(config, null, 2), { mode: 0o600 });
     const gateway = new Child('the MCP gateway', 'gateway/main.js', { ...process.env, GATEWAY_CONFIG: gatewayConfig }, join(o.dir, 'gateway.log'), (l) =>
       l.startsWith('Countersign MCP gateway listening on'),
     );

@@ -87,7 +87,8 @@ describe('npm run demo -- --auto-approve', () => {
   it('step 1: the allowed call reaches the upstream and its result comes back', () => {
     const step = section('1');
     expect(step).toContain('call   crm__lookup_customer {"query":"ACME GmbH"}');
-    expect(step).toContain('upstream received crm/lookup_customer {"query":"ACME GmbH"}');
+    // (The upstream's own output is relayed through a pipe: it may land a line later than the agent's.)
+    expect(lines().filter((l) => l.includes('upstream received crm/'))).toEqual(['  upstream received crm/lookup_customer {"query":"ACME GmbH"}']);
     expect(step).toContain('ALLOWED; result:\n      ACME GmbH (cus_1042), IBAN DE89370400440532013000, open invoices: INV-42 25000 EUR due 2026-12-04.');
   });
 
@@ -95,7 +96,7 @@ describe('npm run demo -- --auto-approve', () => {
     const step = section('2');
     expect(step).toMatch(/DENIED {2}reasons: .*\bnot_delegated\b.*; the upstream never saw the call/);
     expect(step).toMatch(/Countersign denied this call \(reasons: .*not_delegated.*; decision dec_[\w-]+\)\. It was not sent to files\./);
-    expect(run.stdout).not.toContain('received files/share_file');
+    expect(run.stdout).not.toContain('received files/');
   });
 
   it('step 3: the payment waits for approval, the approval link is printed, bob approves through it, and the resumed call reaches the upstream exactly once with exactly the approved arguments', async () => {
