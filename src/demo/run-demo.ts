@@ -15,6 +15,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { approvalEmail, decideThroughLink } from './approver-link';
 import { AGENT, DELEGATED_TOOLS, demoAgentToken, demoGatewayConfig, HUMAN, prepareDemoTenant } from './demo-tenant';
 import { runScriptedAgent, StepOutcome } from './scripted-agent';
 
@@ -95,50 +96,6 @@ class Child {
   }
 }
 
-/** The demo e-mails the service logs (JSON lines): recipient and the approval link in it. */
-function approvalEmail(line: string): { to: string; link: string } | undefined {
-  if (!line.includes('demo mode, no SMTP_URL: email to')) return undefined;
-  let msg: string;
-  try {
-    msg = String((JSON.parse(line) as { msg?: unknown }).msg ?? '');
-  } catch {
-    msg = line;
-  }
-  const to = /email to (\S+)/.exec(msg)?.[1];
-  const link = /(https?:\/\/\S+\/approve\/\S+)/.exec(msg)?.[1];
-  return to && link ? { to, link } : undefined;
-}
-
-const unescapeHtml = (s: string) => s.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
-
-/**
- * What a person does in the browser: open the link, fill in a reason, press Approve. The page's
- * form (its hidden link and CSRF token) is posted back to where the page says, as a browser posts a
- * same-origin form.
- */
-async function approveThroughLink(link: string, reason: string): Promise<string> {
-  const page = await fetch(link);
-  const html = await page.text();
-  if (page.status !== 200) throw new Error(`the approval page answered ${page.status}`);
-  const field = (name: string) => {
-    const m = new RegExp(`<input type="hidden" name="${name}" value="([^"]*)">`).exec(html);
-    if (!m) throw new Error(`the approval page has no ${name} field`);
-    return unescapeHtml(m[1]);
-  };
-  const action = unescapeHtml(/<form method="post" action="([^"]+)"/.exec(html)?.[1] ?? '');
-  if (!action) throw new Error('the approval page has no form');
-  const form = new URLSearchParams({ link: field('link'), csrf: field('csrf'), reason, decision: 'approve' });
-  const res = await fetch(new URL(action, link), {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'same-origin', origin: 'null' },
-    body: form.toString(),
-    redirect: 'manual',
-  });
-  const answer = await res.text();
-  if (res.status !== 200) throw new Error(`the approval form post answered ${res.status}: ${answer.replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').slice(0, 300)}`);
-  return /<h1[^>]*>([^<]*)</.exec(answer)?.[1]?.trim() ?? 'recorded';
-}
-
 async function main(): Promise<number> {
   const o = options(process.argv.slice(2), process.env);
   mkdirSync(o.dir, { recursive: true });
@@ -180,7 +137,7 @@ async function main(): Promise<number> {
       if (o.autoApprove && mail.to === AUTO_APPROVER && !autoApproved) {
         autoApproved = true;
         say(`  approve  --auto-approve: bob opens his link and approves`);
-        approveThroughLink(mail.link, 'Checked against invoice INV-42 and the supplier record (demo --auto-approve)').then(
+        decideThroughLink(mail.link, 'approve', 'Checked against invoice INV-42 and the supplier record (demo --auto-approve)').then(
           (page) => say(`  approve  the page answered: ${page}`),
           (e) => say(`  approve  FAILED: ${(e as Error).message}`),
         );
