@@ -6,7 +6,7 @@
  * page's form. Its output is checked step by step, and the database says what really happened.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, REDIS_URL, testEnvironment, TestEnvironment } from '../support/app';
@@ -19,6 +19,11 @@ describe('npm run demo -- --auto-approve', () => {
   let env: TestEnvironment;
   let run: { code: number | null; stdout: string; stderr: string; ms: number };
   let publicUrl: string;
+  const dirs: string[] = [];
+  const tempDir = (prefix: string) => {
+    dirs.push(mkdtempSync(join(tmpdir(), prefix)));
+    return dirs[dirs.length - 1];
+  };
 
   beforeAll(async () => {
     execFileSync(join(ROOT, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'pipe' });
@@ -34,8 +39,8 @@ describe('npm run demo -- --auto-approve', () => {
         DATABASE_MIGRATE_ON_START: 'false',
         REDIS_URL,
         REDIS_PREFIX: env.redisPrefix,
-        KEYS_DIR: mkdtempSync(join(tmpdir(), 'demo-keys-')),
-        DEMO_DIR: mkdtempSync(join(tmpdir(), 'demo-run-')),
+        KEYS_DIR: tempDir('demo-keys-'),
+        DEMO_DIR: tempDir('demo-run-'),
         PORT: String(port),
         GATEWAY_PORT: String(gatewayPort),
         UPSTREAM_PORT: String(upstreamPort),
@@ -60,6 +65,7 @@ describe('npm run demo -- --auto-approve', () => {
   }, 300_000);
   afterAll(async () => {
     await env?.teardown();
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   }, 30_000);
 
   const lines = () => run.stdout.split('\n');

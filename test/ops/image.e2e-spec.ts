@@ -227,6 +227,13 @@ describe('Dockerfile and docker-compose.yml', () => {
     expect(compose).not.toMatch(/\bnpm (ci|install|run)\b/);
   });
 
+  it('compose runs the demo from the same image: the sample MCP servers, the gateway and the agent, each an entry point of the build', () => {
+    const compose = read('docker-compose.yml');
+    const commands = ['["node", "dist/src/demo/sample-upstream.js"]', '["node", "dist/src/demo/compose.js", "gateway"]', '["node", "dist/src/demo/compose.js", "agent"]'];
+    for (const cmd of commands) expect(compose).toContain(`command: ${cmd}`);
+    for (const file of ['src/demo/sample-upstream.ts', 'src/demo/compose.ts']) expect(existsSync(join(ROOT, file))).toBe(true);
+  });
+
   const compose = ['/usr/bin/docker-compose', '/usr/local/bin/docker-compose'].find((p) => existsSync(p));
   (compose ? it : it.skip)('docker-compose config accepts the file (Debian docker-compose v1, no engine needed)', async () => {
     await run(compose!, ['-f', 'docker-compose.yml', 'config', '-q'], { cwd: ROOT });
