@@ -489,6 +489,8 @@ describe('the MCP gateway in front of Countersign and real MCP servers', () => {
     writeFileSync(callsFile, '');
     const cfg = config();
     cfg.upstreams.push({ name: 'local', command: process.execPath, args: [join(__dirname, '..', 'support', 'stdio-upstream.js')], env: { CALLS_FILE: callsFile }, tools: {} });
+    // Registers its tools in the tenant's catalogue: a tenant with a catalogue denies any tool outside it.
+    cfg.countersign.admin_token = await adminToken();
     const withStdio = await startGateway(cfg);
     try {
       const client = await connect(withStdio.resource);
