@@ -17,25 +17,16 @@
  * The tests of each block run in order and build on each other's state.
  */
 import { randomUUID } from 'node:crypto';
-import { ApiResponse, call, parkBody, tenantToken } from '../support/api';
+import { call, parkBody, tenantToken } from '../support/api';
 import { TestApp, testEnvironment, TestEnvironment } from '../support/app';
 import { voteAs } from '../support/approvals';
-import { sleep, sql } from '../support/callback-server';
+import { sql } from '../support/callback-server';
 import { addApprovers } from '../support/directory';
 import { agentToken, gatewayToken } from '../support/keys';
 import { OPERATORS, operatorToken, SCRAPER_SUBJECT } from '../ops/operators';
+import { until } from '../support/until';
 
 const PERMIT_ALL = { all: 'permit (principal, action, resource);' };
-
-/** Runs `probe` until `done` holds (or 3 s pass); returns the last answer and the time it took. */
-async function until(probe: () => Promise<ApiResponse>, done: (r: ApiResponse) => boolean, t0 = Date.now()) {
-  for (;;) {
-    const res = await probe();
-    const elapsed = Date.now() - t0;
-    if (done(res) || elapsed > 3000) return { res, elapsed };
-    await sleep(5);
-  }
-}
 
 describe('built-in denies, whatever the policy says', () => {
   let env: TestEnvironment;

@@ -6,10 +6,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { STARTER_POLICIES } from '../../src/authz/policy/starter-policies';
-import { adminToken, ApiResponse, call, tenantToken } from '../support/api';
+import { adminToken, call, tenantToken } from '../support/api';
 import { TestApp, testEnvironment, TestEnvironment } from '../support/app';
-import { sleep } from '../support/callback-server';
 import { agentToken, gatewayToken } from '../support/keys';
+import { until } from '../support/until';
 
 const HR_POLICIES = {
   ...STARTER_POLICIES,
@@ -20,16 +20,6 @@ forbid (principal, action == Action::"call_tool", resource in Server::"hr") unle
   'no-third-party-upstream-on-hr': `@reason("third_party_upstream")
 forbid (principal, action == Action::"call_tool", resource in ToolCategory::"read") when { context.chain_has_third_party && context.server == "hr" };`,
 };
-
-/** Runs `probe` until `done` holds (or 3 s pass); returns the last answer and the time it took. */
-async function until(probe: () => Promise<ApiResponse>, done: (r: ApiResponse) => boolean, t0 = Date.now()) {
-  for (;;) {
-    const res = await probe();
-    const elapsed = Date.now() - t0;
-    if (done(res) || elapsed > 3000) return { res, elapsed };
-    await sleep(5);
-  }
-}
 
 describe('policies over entities: groups from the directory, agent classes, upstream actors', () => {
   let env: TestEnvironment;

@@ -7,20 +7,11 @@
  * the other within a second. A person with no entitlements recorded is unrestricted, as before.
  */
 import { randomUUID } from 'node:crypto';
-import { ApiResponse, call, tenantToken } from '../support/api';
+import { call, tenantToken } from '../support/api';
 import { TestApp, testEnvironment, TestEnvironment } from '../support/app';
-import { sleep, sql } from '../support/callback-server';
+import { sql } from '../support/callback-server';
 import { agentToken, gatewayToken } from '../support/keys';
-
-/** Runs `probe` until `done` holds (or 3 s pass); returns the last answer and the time it took. */
-async function until(probe: () => Promise<ApiResponse>, done: (r: ApiResponse) => boolean, t0 = Date.now()) {
-  for (;;) {
-    const res = await probe();
-    const elapsed = Date.now() - t0;
-    if (done(res) || elapsed > 3000) return { res, elapsed };
-    await sleep(5);
-  }
-}
+import { until } from '../support/until';
 
 describe("a human's own entitlements bound every delegation and every call", () => {
   let env: TestEnvironment;

@@ -9,24 +9,15 @@
  */
 import { randomUUID } from 'node:crypto';
 import { STARTER_POLICIES } from '../../src/authz/policy/starter-policies';
-import { adminToken, ApiResponse, call, tenantToken } from '../support/api';
+import { adminToken, call, tenantToken } from '../support/api';
 import { TestApp, testEnvironment, TestEnvironment } from '../support/app';
 import { sleep, sql } from '../support/callback-server';
 import { agentToken, gatewayToken } from '../support/keys';
+import { until } from '../support/until';
 
 const FREEZE_PAYMENTS = `@reason("payments_frozen")
 forbid (principal, action == Action::"call_tool", resource) when { context.server == "payments" };`;
 const FROZEN = { ...STARTER_POLICIES, 'freeze-payments': FREEZE_PAYMENTS };
-
-/** Runs `probe` until `done` holds (or 3 s pass); returns the last answer and the time it took. */
-async function until(probe: () => Promise<ApiResponse>, done: (r: ApiResponse) => boolean, t0 = Date.now()) {
-  for (;;) {
-    const res = await probe();
-    const elapsed = Date.now() - t0;
-    if (done(res) || elapsed > 3000) return { res, elapsed };
-    await sleep(5);
-  }
-}
 
 describe('policy sets: publish, activate, roll back, simulate', () => {
   let env: TestEnvironment;

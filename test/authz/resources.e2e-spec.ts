@@ -12,8 +12,9 @@ import { randomUUID } from 'node:crypto';
 import { adminToken, ApiResponse, call, tenantToken } from '../support/api';
 import { TestApp, testEnvironment, TestEnvironment } from '../support/app';
 import { voteAs } from '../support/approvals';
-import { sleep, sql } from '../support/callback-server';
+import { sql } from '../support/callback-server';
 import { agentToken, gatewayToken } from '../support/keys';
+import { until } from '../support/until';
 
 const DOCUMENT = { attributes: { department: { type: 'string' }, pages: { type: 'long', optional: true }, tags: { type: 'set<string>', optional: true } } };
 const BANK_ACCOUNT = { attributes: { daily_limit: { type: 'decimal' }, currency: { type: 'string' } } };
@@ -35,16 +36,6 @@ when { context has Document && context.Document.environment == "production" && c
 forbid (principal, action == Action::"call_tool", resource)
 when { context has BankAccount && context.BankAccount.daily_limit.greaterThan(decimal("10000.00")) && context.BankAccount.currency == "EUR" };`,
 };
-
-/** Runs `probe` until `done` holds (or 3 s pass); returns the last answer and the time it took. */
-async function until(probe: () => Promise<ApiResponse>, done: (r: ApiResponse) => boolean, t0 = Date.now()) {
-  for (;;) {
-    const res = await probe();
-    const elapsed = Date.now() - t0;
-    if (done(res) || elapsed > 3000) return { res, elapsed };
-    await sleep(5);
-  }
-}
 
 describe('the resource, typed: declared types, registered resources, policies on their attributes', () => {
   let env: TestEnvironment;
