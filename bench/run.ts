@@ -24,7 +24,7 @@ import { generateVAPIDKeys } from 'web-push';
 import { LoadWindow, summariseDir } from './cpu-profile';
 import { decisionCost, flatFacts, RICH_ARGS, RICH_GROUPS, RICH_POLICIES, RICH_SERVER, RICH_TOOL } from './decision-cost';
 import { bareEmailRate, NotificationSinks } from './fan-out';
-import { closeHttp, devSigner, Figure, figuresOnFile, http, linkMinter, mergeInto, parkBody, percentile, resetDatabase, ROOT, round, Server, Signer, startServer, stop, writeFigures } from './support';
+import { benchRedisPrefix, closeHttp, devSigner, forgetRedisKeys, Figure, figuresOnFile, http, linkMinter, mergeInto, parkBody, percentile, resetDatabase, ROOT, round, Server, Signer, startServer, stop, writeFigures } from './support';
 import { DataSource } from 'typeorm';
 import { walkChain } from '../src/audit/audit-chain';
 import { AuditSealer } from '../src/audit/audit-sealer.service';
@@ -55,7 +55,7 @@ async function main(): Promise<void> {
     DEMO_MODE: 'true',
     KEYS_DIR: keysDir,
     DATABASE_URL: databaseUrl,
-    REDIS_PREFIX: `bench-${Date.now()}`,
+    REDIS_PREFIX: benchRedisPrefix('bench'),
     APPROVAL_POLL_INTERVAL: '5',
     PUBLIC_URL: 'http://127.0.0.1:3901',
   };
@@ -618,7 +618,7 @@ async function fanOutAt(
     DEMO_MODE: 'true',
     KEYS_DIR: keysDir,
     DATABASE_URL: databaseUrl,
-    REDIS_PREFIX: `bench-fanout-${Date.now()}`,
+    REDIS_PREFIX: benchRedisPrefix('bench-fanout'),
     PUBLIC_URL: 'http://127.0.0.1:3903',
     SMTP_URL: `smtp://127.0.0.1:${sinks.smtpPort}`,
     VAPID_PUBLIC_KEY: vapid.publicKey,
@@ -733,7 +733,9 @@ const refreshedByThisRun = (f: Figure) => isAuthorizationFigure(f) && (!f.name.s
 
 const write = (list: Figure[] = figures, refreshed?: string) => writeFigures(list, refreshed);
 
-main().catch((e) => {
-  process.stderr.write(`bench failed: ${(e as Error).stack}\n`);
-  process.exit(1);
-});
+main()
+  .finally(() => forgetRedisKeys())
+  .catch((e) => {
+    process.stderr.write(`bench failed: ${(e as Error).stack}\n`);
+    process.exit(1);
+  });

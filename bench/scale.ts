@@ -17,7 +17,7 @@ import Redis from 'ioredis';
 import { JWK } from 'jose';
 import { Client } from 'pg';
 import { DEV_GATEWAY_ISSUER, ensureDevKeys } from '../src/common/keys/key-files';
-import { closeHttp, devSigner, Figure, figuresOnFile, http, linkMinter, mergeInto, parkBody, percentile, resetDatabase, ROOT, round, startServer, stop, writeFigures } from './support';
+import { benchRedisPrefix, closeHttp, devSigner, forgetRedisKeys, Figure, figuresOnFile, http, linkMinter, mergeInto, parkBody, percentile, resetDatabase, ROOT, round, startServer, stop, writeFigures } from './support';
 
 const ROWS = Number(process.env.BENCH_SCALE_ROWS ?? 100_000);
 const PROBES = Number(process.env.BENCH_SCALE_PROBES ?? 200);
@@ -33,7 +33,7 @@ async function main(): Promise<void> {
   const keysDir = mkdtempSync(join(tmpdir(), 'countersign-scale-'));
   const keys = await ensureDevKeys(keysDir);
   const databaseUrl = await resetDatabase('countersign_scale');
-  const redisPrefix = `scale-${Date.now()}`;
+  const redisPrefix = benchRedisPrefix('scale');
   const env = { DEMO_MODE: 'true', KEYS_DIR: keysDir, DATABASE_URL: databaseUrl, REDIS_PREFIX: redisPrefix, PUBLIC_URL: 'http://127.0.0.1:3911' };
   let server = await startServer(env, 3911);
   const sign = devSigner(JSON.parse(readFileSync(keys.gatewayPrivateKeyFile, 'utf8')) as JWK);
@@ -214,7 +214,9 @@ async function explainPlans(db: Client, id: string): Promise<string> {
   return out.join('\n');
 }
 
-main().catch((e) => {
-  process.stderr.write(`bench:scale failed: ${(e as Error).stack}\n`);
-  process.exit(1);
-});
+main()
+  .finally(() => forgetRedisKeys())
+  .catch((e) => {
+    process.stderr.write(`bench:scale failed: ${(e as Error).stack}\n`);
+    process.exit(1);
+  });

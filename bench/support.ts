@@ -6,6 +6,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
+import Redis from 'ioredis';
 import { importJWK, JWK, SignJWT } from 'jose';
 import { Client } from 'pg';
 import { Agent, request } from 'undici';
@@ -169,4 +170,30 @@ export function writeFigures(list: Figure[], refreshed?: string): void {
     ].join('\n'),
   );
   process.stdout.write(readFileSync(join(ROOT, 'bench/RESULTS.md'), 'utf8'));
+}
+
+const redisPrefixes: string[] = [];
+
+/** A Redis prefix of this run's own, deleted again by forgetRedisKeys(): the Redis is shared with test runs. */
+export function benchRedisPrefix(name: string): string {
+  const prefix = `${name}-${Date.now()}`;
+  redisPrefixes.push(prefix);
+  return prefix;
+}
+
+/** Deletes every key under the run's prefixes (100,000 delayed jobs left behind slow every SCAN on the machine). */
+export async function forgetRedisKeys(url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'): Promise<void> {
+  const redis = new Redis(url);
+  try {
+    for (const prefix of redisPrefixes.splice(0)) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 5000);
+        cursor = next;
+        if (keys.length) await redis.del(...keys);
+      } while (cursor !== '0');
+    }
+  } finally {
+    redis.disconnect();
+  }
 }
