@@ -29,9 +29,9 @@ export interface ActivePolicy {
   catalogue?: TenantCatalogue;
 }
 
-/** A catalogue as the engine compiles against it; with a name, its schema is pre-parsed for evaluation. */
-function catalogueSchema(tenantId: string, catalogue: TenantCatalogue | undefined, forEvaluation = false): CatalogueSchema | undefined {
-  return catalogue && { schema: catalogue.schema, ...(forEvaluation ? { schemaName: `catalogue:${tenantId}` } : {}) };
+/** A catalogue as the engine compiles (validates) against it. */
+function catalogueSchema(catalogue: TenantCatalogue | undefined): CatalogueSchema | undefined {
+  return catalogue && { schema: catalogue.schema };
 }
 
 let starter: PolicyEngine | undefined;
@@ -75,7 +75,7 @@ export class PolicyStore implements OnModuleInit, OnModuleDestroy {
     const [active] = await manager.query(`SELECT version FROM active_policy_sets WHERE tenant_id = $1`, [tenantId]);
     const version = active ? Number(active.version) : 0;
     const policies = version === 0 ? STARTER_POLICIES : (await manager.findOneOrFail(PolicySet, { where: { tenantId, version } })).policies;
-    const errors = PolicyEngine.validate(policies, catalogueSchema(tenantId, catalogue));
+    const errors = PolicyEngine.validate(policies, catalogueSchema(catalogue));
     if (errors.length) {
       throw new InvalidPolicy(`the active policy set (version ${version}) would not validate against this catalogue: ${errors[0]}`, {
         field,
@@ -87,7 +87,7 @@ export class PolicyStore implements OnModuleInit, OnModuleDestroy {
 
   async publish(tenantId: string, by: string, input: PublishPolicySetInput): Promise<PolicySet> {
     // Validated only: compiling is for the engine that activation loads.
-    const errors = PolicyEngine.validate(input.policies, catalogueSchema(tenantId, await this.catalogue.current(tenantId)));
+    const errors = PolicyEngine.validate(input.policies, catalogueSchema(await this.catalogue.current(tenantId)));
     if (errors.length) {
       throw new InvalidPolicy(`the policy set does not validate: ${errors[0]}`, { field: 'policies', errors });
     }
@@ -139,7 +139,7 @@ export class PolicyStore implements OnModuleInit, OnModuleDestroy {
       // A version published against an older catalogue must still validate against today's.
       await manager.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [catalogueLock(tenantId)]);
       const catalogue = await this.catalogue.current(tenantId, manager);
-      const errors = catalogue ? PolicyEngine.validate(exists.policies, catalogueSchema(tenantId, catalogue)) : [];
+      const errors = catalogue ? PolicyEngine.validate(exists.policies, catalogueSchema(catalogue)) : [];
       if (errors.length) {
         throw new InvalidPolicy(`version ${version} does not validate against the tool catalogue: ${errors[0]}`, { field: 'version', errors });
       }
@@ -185,7 +185,7 @@ export class PolicyStore implements OnModuleInit, OnModuleDestroy {
       entry = { version: 0, engine: starterEngine(), toolCategories: {} };
     } else {
       const row = version === 0 ? { policies: STARTER_POLICIES, toolCategories: {} } : await this.get(tenantId, version);
-      const compiled = PolicyEngine.compile(row.policies, catalogueSchema(tenantId, catalogue, true));
+      const compiled = PolicyEngine.compile(row.policies, catalogueSchema(catalogue));
       if ('errors' in compiled) throw new Error(`active policy set ${tenantId} v${version} no longer validates`);
       entry = { version, engine: compiled.engine, toolCategories: row.toolCategories, ...(catalogue ? { catalogue } : {}) };
     }

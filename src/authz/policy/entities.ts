@@ -20,8 +20,8 @@ const NO_USER: UserFacts = { status: 'unknown', groups: [] };
 const FLAGS = ['readOnlyHint', 'destructiveHint', 'idempotentHint', 'openWorldHint'] as const;
 
 /**
- * The annotations the schema declares, with the types it declares, and nothing else: under a
- * catalogue the entities are checked against the schema, and a stray member would fail the call.
+ * The annotations the schema declares, with the types it declares, and nothing else: policies are
+ * validated against those types, so a stray member or another type must never reach them.
  */
 export function toolAnnotations(raw: unknown): ToolAnnotations {
   if (!raw || typeof raw !== 'object') return {};

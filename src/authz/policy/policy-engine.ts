@@ -11,7 +11,7 @@
 import { setFlagsFromString } from 'node:v8';
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import { APPROVER_REF } from '../../approvals/park-approval.command';
-import { widenCallTool } from '../catalogue/tenant-schema';
+import { CALL_TOOL, widenCallTool } from '../catalogue/tenant-schema';
 import { CallFacts, CEDAR_SCHEMA } from './cedar-schema';
 import { decisionEntities, entityContext, reachesEntities } from './entities';
 
@@ -43,10 +43,14 @@ export interface SampledReviewObligation {
 }
 export type Obligation = HumanApprovalObligation | SampledReviewObligation;
 
-/** A tenant's catalogue, for compile: its schema (base + one action per tool), and a name to pre-parse it under. */
+/** A tenant's catalogue, for compile: its schema (base + one action per tool), which policies are validated against. */
 export interface CatalogueSchema {
   schema: cedar.SchemaJson<string>;
-  /** Pre-parsed under this name (one per tenant, replaced on change) for the action hierarchy at evaluation. */
+  /**
+   * @deprecated Ignored. Evaluation no longer passes the schema to Cedar (parsing each call's
+   * context and entities against it cost more than the rest of the decision); the tool's action
+   * reaches `call_tool` through an Action entity instead (see evaluate).
+   */
   schemaName?: string;
 }
 
@@ -111,7 +115,6 @@ export class PolicyEngine {
     private readonly policies: Record<string, cedar.Policy>,
     private readonly meta: Map<string, PolicyMeta>,
     preparsedId: string,
-    private readonly schemaName?: string,
     /** Some policy can observe an entity's attributes or ancestors: only then are entities built (entities.ts). */
     readonly usesEntities = false,
   ) {
@@ -128,14 +131,9 @@ export class PolicyEngine {
   static compile(policies: Record<string, string>, catalogue?: CatalogueSchema): { engine: PolicyEngine } | { errors: string[] } {
     const checked = PolicyEngine.check(policies, catalogue);
     if ('errors' in checked) return checked;
-    // A tenant's schema is pre-parsed under one fixed name per tenant, so replacing it frees the old one.
-    if (catalogue?.schemaName) {
-      const schema = cedar.preparseSchema(catalogue.schemaName, catalogue.schema);
-      if (schema.type !== 'success') return { errors: messages(schema.errors) };
-    }
     const parsed = preparse(checked.sources);
     if ('errors' in parsed) return parsed;
-    return { engine: new PolicyEngine(checked.sources, checked.meta, parsed.id, catalogue?.schemaName, checked.usesEntities) };
+    return { engine: new PolicyEngine(checked.sources, checked.meta, parsed.id, checked.usesEntities) };
   }
 
   /** Pre-parsed sets: `ids` ever created in this process, `held` of them holding an engine's policies now. */
@@ -208,7 +206,15 @@ export class PolicyEngine {
     return { meta, sources, usesEntities };
   }
 
-  /** Pure: the same facts always give the same decision; nothing is recorded. */
+  /**
+   * Pure: the same facts always give the same decision; nothing is recorded.
+   *
+   * No schema is passed to Cedar: the policies were validated strictly against it when compiled,
+   * and every value that needs a type travels in Cedar's explicit form (decimals and datetimes as
+   * `__extn`, entity references as `__entity`), so nothing depends on schema-directed parsing.
+   * The one thing the schema gave evaluation is a catalogued tool's action as a member of
+   * `Action::"call_tool"`; that travels as an Action entity with that parent.
+   */
   evaluate(facts: CallFacts, call?: ToolCall): PolicyDecision {
     const { agent_id, amount, operator: _operator, user: _user, upstream: _upstream, tool_annotations: _annotations, resource: _resource, ...rest } = facts;
     const answer = cedar.statefulIsAuthorized({
@@ -223,9 +229,7 @@ export class PolicyEngine {
         ...(call ? { input: call.input as cedar.CedarValueJson } : {}),
       },
       preparsedPolicySetId: this.policySetId,
-      // The schema gives the tool's action its place in Action::"call_tool" (not re-validated here).
-      ...(call && this.schemaName ? { preparsedSchemaName: this.schemaName, validateRequest: false } : {}),
-      entities: this.usesEntities ? decisionEntities(facts) : [],
+      entities: [...(this.usesEntities ? decisionEntities(facts) : []), ...(call ? [toolActionEntity(call.action)] : [])],
     });
     if (answer.type !== 'success') {
       return { verdict: 'deny', obligations: [], determining_policies: [], reasons: ['policy_evaluation_failed'] };
@@ -250,6 +254,14 @@ export class PolicyEngine {
     const reasons = determining.map((id) => this.meta.get(id)?.annotations.reason ?? id);
     return { verdict: approval ? 'allow_with_obligations' : 'allow', obligations, determining_policies: determining, reasons };
   }
+}
+
+/**
+ * A catalogued tool's action as a member of `Action::"call_tool"`, so that `action in
+ * Action::"call_tool"` (and `==`, which compile widens to `in` under a catalogue) covers it.
+ */
+function toolActionEntity(action: string): cedar.EntityJson {
+  return { uid: { type: 'Action', id: action }, attrs: {}, parents: [{ type: 'Action', id: CALL_TOOL }] };
 }
 
 function checkAnnotations(id: string, m: PolicyMeta): string[] {
