@@ -48,6 +48,9 @@ export function approvalView(r: ApprovalRequest, votes: ApprovalVote[]) {
     call_hash: r.callHash,
     agent_id: r.agentId,
     delegator_id: r.delegatorId,
+    // What the agent said it is doing and why, as its approvers read it.
+    intent: r.intent,
+    reason: r.reason,
     binding_message: r.bindingMessage,
     delivery_mode: r.deliveryMode,
     obligation: {

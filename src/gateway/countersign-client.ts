@@ -55,7 +55,9 @@ const tokenSchema = z.looseObject({ auth_req_id: z.string(), approval_token: z.s
 export interface AuthorizeRequest {
   agent: { token: string };
   action: { server: string; tool: string; arguments: Record<string, unknown> };
-  intent?: { category?: string };
+  intent?: { category?: string; text?: string };
+  /** The agent's stated reason for the call. */
+  reason?: string;
   resource?: { id?: string; type?: string; classification?: string };
   environment?: string;
   observed_at: string;

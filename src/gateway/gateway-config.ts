@@ -13,7 +13,7 @@ import { z } from 'zod';
 export const UPSTREAM_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9.-]|_(?!_|$)){0,63}$/;
 const CLASSIFICATIONS = ['public', 'internal', 'confidential', 'restricted', 'pii'] as const;
 const ENVIRONMENTS = ['dev', 'staging', 'production'] as const;
-const INTENT_CATEGORIES = ['read', 'search', 'summarize', 'export', 'write', 'delete', 'pay', 'admin', 'other'] as const;
+export const INTENT_CATEGORIES = ['read', 'search', 'summarize', 'export', 'write', 'delete', 'pay', 'admin', 'other'] as const;
 
 const httpUrl = z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' });
 
@@ -31,7 +31,13 @@ const toolHints = z.strictObject({
     .refine((r) => !(r.id && r.id_argument), { message: 'give id or id_argument, not both' })
     .optional(),
   environment: z.enum(ENVIRONMENTS).optional(),
+  /** The intent sent when the agent states none (`_meta["io.countersign/intent"]`). */
   intent_category: z.enum(INTENT_CATEGORIES).optional(),
+  /**
+   * The argument holding the call's justification (e.g. a payment's "memo"; a dotted path reaches
+   * into objects): sent as the agent's reason when it states none in `_meta["io.countersign/reason"]`.
+   */
+  reason_argument: z.string().min(1).max(512).optional(),
 });
 
 const upstream = z.strictObject({

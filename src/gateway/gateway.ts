@@ -89,7 +89,9 @@ export async function startGateway(config: GatewayConfig, options: { logger?: Lo
       const auth = extra.authInfo!;
       const { name } = request.params;
       const args = request.params.arguments ?? {};
-      const context = { agentToken: auth.token, agentKey: auth.clientId, sessionId: extra.sessionId, requestId: extra.requestId };
+      // The agent's reason and intent: checked before anything else, so a bad one is an error at once (never a task).
+      const statement = gate.statement(name, args, request.params._meta);
+      const context = { agentToken: auth.token, agentKey: auth.clientId, sessionId: extra.sessionId, requestId: extra.requestId, statement };
       const taskStore = extra.taskStore;
       if (request.params.task && taskStore) {
         // A client that speaks MCP tasks gets a task at once; tasks/get shows the wait, tasks/result the outcome.

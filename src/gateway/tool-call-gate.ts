@@ -10,6 +10,7 @@ import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from 'pino';
 import { callHash } from '../common/canonical-json';
+import { AgentStatement, agentStatement, REASON_META_KEY } from './agent-statement';
 import { ApprovalTokenRejected, ApprovalTokenVerifier } from './approval-token.verifier';
 import { ApprovalStatus, AuthorizeRequest, CountersignClient, CountersignRefusal, CountersignUnavailable, Decision, isApprovalObligation } from './countersign-client';
 import type { GatewayConfig, ToolHints } from './gateway-config';
@@ -29,6 +30,8 @@ export interface CallContext {
   signal: AbortSignal;
   /** How long to hold the call for its approval; default approval.wait_seconds (a task holds until the request is decided). */
   holdSeconds?: number;
+  /** The agent's reason and intent for this call (agent-statement.ts). */
+  statement?: AgentStatement;
 }
 
 /** A parked call, while it waits for its approvers, in the MCP session that made it. */
@@ -63,6 +66,21 @@ export class ToolCallGate {
     private readonly metrics: GatewayMetrics,
   ) {}
 
+  /**
+   * What the agent states about a call (reason, intent) from its `_meta` and the tool's
+   * reason_argument; throws an InvalidParams McpError naming a bad value. Read before a task is
+   * created, so a bad statement is an error at once, not a failed task.
+   */
+  statement(name: string, args: Record<string, unknown>, meta: Record<string, unknown> | undefined): AgentStatement {
+    const target = splitToolName(name);
+    return agentStatement(meta, args, target && this.hints(target.server, target.tool)?.reason_argument);
+  }
+
+  private hints(server: string, tool: string): ToolHints | undefined {
+    const upstream = this.config.upstreams.find((u) => u.name === server);
+    return upstream && Object.hasOwn(upstream.tools, tool) ? upstream.tools[tool] : undefined;
+  }
+
   async call(name: string, args: Record<string, unknown>, ctx: CallContext): Promise<CallToolResult> {
     const target = splitToolName(name);
     const upstream = target && this.upstreams.get(target.server);
@@ -90,7 +108,7 @@ export class ToolCallGate {
         return this.forward(upstream, tool, args, ctx.signal);
       case 'deny':
         this.metrics.call('denied');
-        return denied(server, decision);
+        return denied(server, decision, this.hints(server, tool)?.reason_argument);
       case 'allow_with_obligations': {
         const approval = decision.obligations.filter(isApprovalObligation);
         const others = decision.obligations.filter((o) => !isApprovalObligation(o));
@@ -234,14 +252,18 @@ export class ToolCallGate {
 
   private envelope(server: string, tool: string, args: Record<string, unknown>, ctx: CallContext): AuthorizeRequest {
     const upstream = this.config.upstreams.find((u) => u.name === server)!;
-    const hints: ToolHints = upstream.tools[tool] ?? {};
+    const hints: ToolHints = this.hints(server, tool) ?? {};
+    const stated = ctx.statement ?? {};
+    // The agent's own intent over the configured default: a stated intent lets policy catch a call that does not fit it.
+    const intent = dropUndefined({ category: stated.intent?.category ?? hints.intent_category, text: stated.intent?.text });
     const resourceId = hints.resource?.id ?? (hints.resource?.id_argument ? scalarAt(args, hints.resource.id_argument) : undefined);
     const resource = { id: resourceId, type: hints.resource?.type, classification: hints.resource?.classification };
     const environment = hints.environment ?? upstream.environment;
     return {
       agent: { token: ctx.agentToken },
       action: { server, tool, arguments: args },
-      ...(hints.intent_category ? { intent: { category: hints.intent_category } } : {}),
+      ...(Object.keys(intent).length ? { intent } : {}),
+      ...(stated.reason ? { reason: stated.reason } : {}),
       ...(Object.values(resource).some((v) => v !== undefined) ? { resource: dropUndefined(resource) } : {}),
       ...(environment ? { environment } : {}),
       observed_at: new Date().toISOString(),
@@ -257,9 +279,14 @@ function pendingKey(ctx: CallContext, server: string, tool: string, args: Record
     .digest('base64url');
 }
 
-function denied(server: string, d: Decision): CallToolResult {
+function denied(server: string, d: Decision, reasonArgument?: string): CallToolResult {
+  // A missing reason is something the agent can fix itself: say how.
+  const askReason = d.reasons.includes('reason_required')
+    ? `It needs your reason for making it: state why (for whom, which task) in the request's _meta["${REASON_META_KEY}"]` +
+      `${reasonArgument ? ` or in the "${reasonArgument}" argument` : ''}; the people who approve it read it. `
+    : '';
   return toolError(
-    `Countersign denied this call (reasons: ${d.reasons.join(', ') || 'none given'}; decision ${d.decision_id}). It was not sent to ${server}. ` +
+    `Countersign denied this call (reasons: ${d.reasons.join(', ') || 'none given'}; decision ${d.decision_id}). It was not sent to ${server}. ${askReason}` +
       'Do not retry it unchanged: ask the user to grant the access it needs, or do something else.',
     { verdict: 'deny', decision_id: d.decision_id, reasons: d.reasons },
   );
