@@ -13,7 +13,7 @@ export interface UpstreamTool {
 export interface TestUpstream {
   url: string;
   /** Every tools/call the server received, in order, with its arguments exactly as they arrived. */
-  calls: { tool: string; arguments: Record<string, unknown>; at: number }[];
+  calls: { tool: string; arguments: Record<string, unknown>; meta?: Record<string, unknown>; at: number }[];
   callsOf(tool: string): Record<string, unknown>[];
   close(): Promise<void>;
 }
@@ -34,7 +34,7 @@ export async function startUpstream(name: string, tools: UpstreamTool[]): Promis
     server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: tools.map((t) => t.tool) }));
     server.setRequestHandler(CallToolRequestSchema, async (request) => {
       const args = request.params.arguments ?? {};
-      calls.push({ tool: request.params.name, arguments: structuredClone(args), at: Date.now() });
+      calls.push({ tool: request.params.name, arguments: structuredClone(args), meta: request.params._meta && structuredClone(request.params._meta), at: Date.now() });
       const tool = byName.get(request.params.name);
       if (!tool) return { isError: true, content: [{ type: 'text', text: `no tool ${request.params.name}` }] };
       return tool.run(args);
