@@ -16,19 +16,6 @@ export const SAMPLE_SERVER_NAMES = ['payments', 'calendar', 'crm', 'files'];
 
 type Env = Record<string, string | undefined>;
 
-/**
- * The starter set, except that a large payment's approval does not demand the agent's own stated
- * reason: the gateway does not carry one from an MCP call yet, and without it Countersign denies
- * the call (reason_required) instead of asking a person.
- */
-export function demoPolicies(): Record<string, string> {
-  const policies = { ...STARTER_POLICIES };
-  const relaxed = policies['approve-large-payments']?.replace('@reason_required("true")\n', '');
-  if (!relaxed || relaxed === policies['approve-large-payments']) throw new Error('the starter set changed: approve-large-payments has no @reason_required to relax');
-  policies['approve-large-payments'] = relaxed;
-  return policies;
-}
-
 /** The agent's token: alice's authority, acted on by the finance assistant. */
 export const demoAgentToken = (env: Env) => mintDevToken({ tenant: TENANT, sub: HUMAN, agentChain: [AGENT], human: HUMAN, agentClass: AGENT, ttlSeconds: 3600 }, env);
 
@@ -52,7 +39,7 @@ export async function prepareDemoTenant(api: string, env: Env): Promise<{ gatewa
   await post(
     `${api}/v1/policies`,
     adminToken,
-    { policies: demoPolicies(), activate: true, description: 'npm run demo: the starter set; large payments approved without the agent stating a reason' },
+    { policies: STARTER_POLICIES, activate: true, description: 'npm run demo: the starter set' },
     'publishing the demo policy set',
   );
   return { gatewayToken, adminToken };

@@ -9,6 +9,15 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 
 const META_KEY = 'io.countersign/decision';
+/** Where the agent states why it makes a call and what it is doing (the gateway sends them to Countersign). */
+const REASON_KEY = 'io.countersign/reason';
+const INTENT_KEY = 'io.countersign/intent';
+
+/** What the agent says about a call: its reason for access (approvers read it) and its intent. */
+interface Statement {
+  reason: string;
+  intent: { category: string; text: string };
+}
 
 export interface ScriptedAgentOptions {
   /** The gateway's MCP endpoint, e.g. http://127.0.0.1:8787/mcp */
@@ -44,11 +53,24 @@ export async function runScriptedAgent(options: ScriptedAgentOptions): Promise<S
     print(`agent  connected to ${options.gatewayUrl}; tools offered: ${tools.map((t) => t.name).join(', ')}`);
 
     // 1. Allowed: a read the delegation covers.
-    outcomes.push(await step(client, print, '1', 'Look up the customer (a read, delegated)', 'crm__lookup_customer', { query: 'ACME GmbH' }));
+    outcomes.push(
+      await step(client, print, '1', 'Look up the customer (a read, delegated)', 'crm__lookup_customer', { query: 'ACME GmbH' }, {
+        reason: 'Find the bank details for invoice INV-42',
+        intent: { category: 'read', text: 'look up the supplier ACME GmbH' },
+      }),
+    );
 
     // 2. Denied: sharing a file outside the company was never delegated to this agent.
     outcomes.push(
-      await step(client, print, '2', 'Share the invoice with an outside address (not delegated)', 'files__share_file', { path: '/invoices/INV-42.pdf', with: 'someone@gmail.example', permission: 'view' }),
+      await step(
+        client,
+        print,
+        '2',
+        'Share the invoice with an outside address (not delegated)',
+        'files__share_file',
+        { path: '/invoices/INV-42.pdf', with: 'someone@gmail.example', permission: 'view' },
+        { reason: 'Send a copy of INV-42 to the accountant', intent: { category: 'export', text: 'share the invoice' } },
+      ),
     );
 
     // 3. Needs approval: a payment of 10,000 or more (the starter policy: the delegator or finance approves).
@@ -60,6 +82,8 @@ export async function runScriptedAgent(options: ScriptedAgentOptions): Promise<S
         'Pay invoice INV-42: 25,000 EUR (a payment at or above 10,000 needs a person)',
         'payments__transfer_funds',
         { amount: 25000, currency: 'EUR', to: { iban: 'DE89370400440532013000', name: 'ACME GmbH' }, memo: 'INV-42' },
+        // The starter set asks a person about this payment only when the agent says why (reason_required).
+        { reason: 'Invoice INV-42 from ACME GmbH (25,000 EUR) is due today', intent: { category: 'pay', text: 'pay supplier invoice INV-42' } },
         options.approvalTimeoutMs ?? 15 * 60_000,
       ),
     );
@@ -76,18 +100,22 @@ async function step(
   title: string,
   tool: string,
   args: Record<string, unknown>,
+  statement: Statement,
   approvalTimeoutMs = 0,
 ): Promise<StepOutcome> {
   print('');
   print(`step ${n}  ${title}`);
   print(`  call   ${tool} ${JSON.stringify(args)}`);
+  print(`  reason ${statement.reason} (intent: ${statement.intent.category})`);
   const giveUpAt = Date.now() + approvalTimeoutMs;
   let waitingShown = false;
   let lastProgress = '';
   for (let attempt = 1; ; attempt++) {
     let result: CallToolResult;
     try {
-      result = (await client.callTool({ name: tool, arguments: args }, undefined, {
+      // The statement rides in _meta: for Countersign and the approvers, never for the upstream.
+      const _meta = { [REASON_KEY]: statement.reason, [INTENT_KEY]: statement.intent };
+      result = (await client.callTool({ name: tool, arguments: args, _meta }, undefined, {
         timeout: 60_000,
         onprogress: (p: { message?: string }) => {
           if (!p.message || p.message === lastProgress) return;

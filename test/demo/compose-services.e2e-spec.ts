@@ -114,7 +114,7 @@ describe('the demo as compose runs it: upstream, gateway and agent processes bes
 
     expect(await agent.exited).toBe(0);
     const out = agent.output();
-    expect(out).toMatch(/step 1 .*\n.*\n {2}ALLOWED; result:\n {6}ACME GmbH \(cus_1042\)/);
+    expect(out).toMatch(/step 1 .*\n {2}call .*\n {2}reason .*\n {2}ALLOWED; result:\n {6}ACME GmbH \(cus_1042\)/);
     expect(out).toMatch(/DENIED {2}reasons: .*not_delegated/);
     expect(out).toMatch(/NOT APPROVED \(denied\)\n {6}The call was not approved \(denied, auth_req_id [\w-]+\).*Approvers' reasons: alice: We do not pay INV-42 before the goods arrive\. It was not sent\./);
     expect(out).toContain('summary  step 1 allowed · step 2 denied · step 3 not approved');

@@ -9,6 +9,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { STARTER_POLICIES } from '../../src/authz/policy/starter-policies';
 import { freePort, REDIS_URL, testEnvironment, TestEnvironment } from '../support/app';
 import { sql } from '../support/callback-server';
 
@@ -122,8 +123,19 @@ describe('npm run demo -- --auto-approve', () => {
     expect(step).toMatch(/APPROVED, resumed and sent upstream; result:\n {6}Transfer tr_\w+ executed: 25000 EUR to DE89370400440532013000 \("INV-42"\)\./);
 
     // The database agrees: one request, approved by bob's one vote through his link, its token redeemed once.
-    const requests = await sql(env.db.url, `SELECT id, status, tool_call FROM approval_requests`);
-    expect(requests).toEqual([{ id, status: 'approved', tool_call: { server: 'payments', tool: 'transfer_funds', arguments: PAYMENT } }]);
+    // Under the plain starter set, asked only because the agent stated its reason (in _meta), which the request carries.
+    const requests = await sql(env.db.url, `SELECT id, status, tool_call, reason, intent FROM approval_requests`);
+    expect(requests).toEqual([
+      {
+        id,
+        status: 'approved',
+        tool_call: { server: 'payments', tool: 'transfer_funds', arguments: PAYMENT },
+        reason: 'Invoice INV-42 from ACME GmbH (25,000 EUR) is due today',
+        intent: { category: 'pay', text: 'pay supplier invoice INV-42' },
+      },
+    ]);
+    const [policy] = await sql<{ policies: Record<string, string> }>(env.db.url, `SELECT p.policies FROM policy_sets p JOIN active_policy_sets a USING (tenant_id, version) WHERE p.tenant_id = 'acme'`);
+    expect(policy.policies).toEqual(STARTER_POLICIES);
     const votes = await sql(env.db.url, `SELECT approver_id, decision, reason FROM approval_votes WHERE approval_id = $1`, [id]);
     expect(votes).toEqual([{ approver_id: 'bob', decision: 'approve', reason: expect.stringContaining('INV-42') }]);
     const redeemed = await sql(env.db.url, `SELECT count(*)::int AS n FROM audit_events WHERE type = 'approval.token_redeemed' AND approval_id = $1`, [id]);
