@@ -1,7 +1,7 @@
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import fc from 'fast-check';
 import { CallFacts } from '../policy/cedar-schema';
-import { timeFacts } from '../policy/decision-time';
+import { callFacts } from '../policy/call-facts.fixture';
 import { entityContext } from '../policy/entities';
 import { PolicyEngine } from '../policy/policy-engine';
 import { STARTER_POLICIES } from '../policy/starter-policies';
@@ -14,34 +14,7 @@ const TRANSFER = {
   required: ['amount', 'currency'],
 };
 
-const FACTS: CallFacts = {
-  agent_id: 'pay-agent',
-  agent_class: 'payments',
-  trust_level: 'first_party_certified',
-  human: 'alice',
-  chain_length: 1,
-  granted: true,
-  intent_category: 'pay',
-  action_category: 'pay',
-  server: 'payments-mcp',
-  tool: 'transfer_funds',
-  resource_id: '',
-  resource_type: '',
-  resource_classification: 'internal',
-  environment: 'production',
-  amount: null,
-  external_destination: false,
-  bulk: false,
-  reason_given: true,
-  session_calls: 0,
-  prior_denials: 0,
-  prior_step_ups: 0,
-  hour_of_day: 12,
-  gateway_signals: [],
-  time: timeFacts(new Date('2026-12-07T12:00:00Z'), 'UTC'),
-  network: '',
-  velocity: { last_60s: 1, last_300s: 1, last_3600s: 1 },
-};
+const FACTS: CallFacts = callFacts();
 
 let schemas = 0;
 function engineFor(catalogue: TenantCatalogue, policies: Record<string, string>) {

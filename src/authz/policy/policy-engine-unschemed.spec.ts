@@ -7,6 +7,7 @@
 import { tenantCatalogue } from '../catalogue/tenant-schema';
 import { ResourceTypeDecl, convertAttributes } from '../resources/resource-schema';
 import { CallFacts, ResourceFacts } from './cedar-schema';
+import { callFacts } from './call-facts.fixture';
 import { timeFacts } from './decision-time';
 import { PolicyEngine, ToolCall } from './policy-engine';
 
@@ -37,35 +38,7 @@ function call(args: Record<string, unknown>): ToolCall {
   return { action: tool.action, input: r.value };
 }
 
-const FACTS: CallFacts = {
-  agent_id: 'pay-agent',
-  agent_class: 'payments',
-  trust_level: 'first_party_certified',
-  human: 'alice',
-  chain_length: 1,
-  granted: true,
-  intent_category: 'pay',
-  action_category: 'pay',
-  server: 'payments-mcp',
-  tool: 'transfer_funds',
-  resource_id: 'acct-1',
-  resource_type: 'BankAccount',
-  resource_classification: 'internal',
-  environment: 'production',
-  amount: null,
-  external_destination: false,
-  bulk: false,
-  reason_given: true,
-  session_calls: 0,
-  prior_denials: 0,
-  prior_step_ups: 0,
-  hour_of_day: 12,
-  gateway_signals: [],
-  time: timeFacts(new Date('2026-12-07T12:00:00Z'), 'UTC'),
-  network: '',
-  velocity: { last_60s: 1, last_300s: 1, last_3600s: 1 },
-  user: { status: 'active', groups: ['staff'] },
-};
+const FACTS: CallFacts = callFacts({ resource_id: 'acct-1', resource_type: 'BankAccount', user: { status: 'active', groups: ['staff'] } });
 
 function withAccount(attributes: Record<string, unknown>): CallFacts {
   const converted = convertAttributes(ACCOUNT, attributes);

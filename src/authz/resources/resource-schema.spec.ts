@@ -1,7 +1,7 @@
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import { tenantCatalogue, TenantCatalogue } from '../catalogue/tenant-schema';
 import { CallFacts, ResourceFacts } from '../policy/cedar-schema';
-import { timeFacts } from '../policy/decision-time';
+import { callFacts } from '../policy/call-facts.fixture';
 import { decisionEntities, entityContext, reachesEntities } from '../policy/entities';
 import { PolicyEngine } from '../policy/policy-engine';
 import { STARTER_POLICIES } from '../policy/starter-policies';
@@ -13,13 +13,9 @@ const DOCUMENT: ResourceTypeDecl = {
 };
 const BANK_ACCOUNT: ResourceTypeDecl = { name: 'BankAccount', attributes: { daily_limit: { type: 'decimal' }, currency: { type: 'string' } } };
 
-const FACTS: CallFacts = {
+const FACTS: CallFacts = callFacts({
   agent_id: 'doc-agent',
   agent_class: 'assistant',
-  trust_level: 'first_party_certified',
-  human: 'alice',
-  chain_length: 1,
-  granted: true,
   intent_category: 'read',
   action_category: 'read',
   server: 'docs',
@@ -27,21 +23,8 @@ const FACTS: CallFacts = {
   resource_id: 'doc-1',
   resource_type: 'Document',
   resource_classification: 'confidential',
-  environment: 'production',
-  amount: null,
-  external_destination: false,
-  bulk: false,
-  reason_given: true,
-  session_calls: 0,
-  prior_denials: 0,
-  prior_step_ups: 0,
-  hour_of_day: 12,
-  gateway_signals: [],
-  time: timeFacts(new Date('2026-12-07T12:00:00Z'), 'UTC'),
-  network: '',
-  velocity: { last_60s: 1, last_300s: 1, last_3600s: 1 },
   user: { status: 'active', groups: ['staff'] },
-};
+});
 
 function documentFacts(over: Partial<ResourceFacts> = {}, attributes: Record<string, unknown> = {}): CallFacts {
   const converted = convertAttributes(DOCUMENT, { department: 'hr', tags: ['payroll'], legal_hold: false, ...attributes });
