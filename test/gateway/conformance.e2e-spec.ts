@@ -3,12 +3,15 @@
  * (`@modelcontextprotocol/conformance`, its own runner as a child process) runs its server
  * scenarios against the suite's reference server directly, and against the gateway in front of
  * that server under an allow-all policy (`permit (principal, action, resource);`, tools
- * registered in the catalogue). Every scenario passing directly must pass through the gateway,
+ * registered in the catalogue, alice delegating reference/* to the agent). Every scenario passing directly must pass through the gateway,
  * except the KNOWN_GAPS below, each of which must still fail (so a fix shows up as a stale entry).
  *
  * The gaps are real findings, not test artefacts: the gateway renames tools `<server>__<tool>`,
  * so every scenario that calls a reference tool by its own name gets "Unknown tool"; it serves
- * tools only (no logging, completion, resources, prompts); it does not check Host/Origin.
+ * tools only (no logging, completion, resources, prompts); it does not check Host/Origin. A
+ * second run with the relay prefixing tool names (diagnostics) separates the name from the
+ * forwarding: results come back unchanged (text, image, audio, resources, errors), but the
+ * upstream's progress notifications and its sampling/elicitation requests do not reach the client.
  *
  * The runner cannot send headers, so a bearer relay (test/support/conformance/auth-proxy.ts)
  * adds the agent token in front of the gateway and changes nothing else.
@@ -18,7 +21,7 @@ import { parseGatewayConfig } from '../../src/gateway/gateway-config';
 import { RunningGateway, startGateway } from '../../src/gateway/gateway';
 import { adminToken, call, tenantToken } from '../support/api';
 import { TestApp, testEnvironment, TestEnvironment } from '../support/app';
-import { agentToken } from '../support/keys';
+import { agentToken, gatewayToken } from '../support/keys';
 import { startBearerRelay } from '../support/conformance/auth-proxy';
 import { startEverythingServer } from '../support/conformance/everything-server';
 import { listServerScenarios, runServerScenarios, ScenarioResult } from '../support/conformance/suite';
@@ -39,6 +42,7 @@ const KNOWN_GAPS: Record<string, string> = {
   'json-schema-2020-12': `${NAMESPACING}; it looks json_schema_2020_12_tool up in tools/list`,
   'elicitation-sep1034-defaults': NAMESPACING,
   'elicitation-sep1330-enums': NAMESPACING,
+  'logging-set-level': `${TOOLS_ONLY} (logging/setLevel)`,
   'tools-call-with-logging': `${TOOLS_ONLY} (logging/setLevel)`,
   'completion-complete': TOOLS_ONLY,
   'resources-list': TOOLS_ONLY,
@@ -54,8 +58,20 @@ const KNOWN_GAPS: Record<string, string> = {
   'prompts-get-with-image': TOOLS_ONLY,
   'dns-rebinding-protection': 'the gateway answers a request with a foreign Host/Origin (200, not 4xx); the agent token is still required',
 };
-/** The default subset: the lifecycle, tools/list, one gap of each kind, and the rebinding probe. */
-const SUBSET = ['server-initialize', 'ping', 'tools-list', 'server-sse-multiple-streams', 'tools-call-simple-text', 'tools-call-with-progress', 'resources-list', 'dns-rebinding-protection'];
+/**
+ * Of the NAMESPACING gaps, those that still fail when the relay prefixes the tool name: the
+ * gateway forwards the call and returns the upstream's result, but relays nothing the upstream
+ * sends the client meanwhile (measured as above).
+ */
+const FORWARDING_GAPS: Record<string, string> = {
+  'tools-call-with-progress': "the upstream's progress notifications are not relayed to the client",
+  'tools-call-sampling': "the upstream's sampling/createMessage request is not relayed to the client",
+  'tools-call-elicitation': "the upstream's elicitation/create request is not relayed to the client",
+  'elicitation-sep1034-defaults': "the upstream's elicitation/create request is not relayed to the client",
+  'elicitation-sep1330-enums': "the upstream's elicitation/create request is not relayed to the client",
+};
+/** The default subset: the lifecycle, tools/list, content forwarding, a gap of each kind, and the rebinding probe. */
+const SUBSET = ['server-initialize', 'ping', 'tools-list', 'server-sse-multiple-streams', 'tools-call-simple-text', 'tools-call-image', 'tools-call-with-progress', 'resources-list', 'dns-rebinding-protection'];
 
 const passing = (results: ScenarioResult[]) => results.filter((r) => r.passed).map((r) => r.scenario);
 
@@ -65,6 +81,7 @@ describe('the MCP conformance suite through the gateway (allow-all policy)', () 
   let reference: { url: string; close(): Promise<void> };
   let gateway: RunningGateway;
   let relay: { url: string; close(): Promise<void> };
+  let renaming: { url: string; close(): Promise<void> };
 
   beforeAll(async () => {
     jest.spyOn(console, 'log').mockImplementation(() => undefined); // the reference server logs every session
@@ -73,6 +90,10 @@ describe('the MCP conformance suite through the gateway (allow-all policy)', () 
     reference = await startEverythingServer();
     const published = await call(api.url, 'POST', '/v1/policies', { token: await adminToken(), body: { policies: { 'allow-all': 'permit (principal, action, resource);' }, activate: true } });
     expect(published.status).toBe(201);
+    // Countersign also requires a delegation (human → agent) besides policy: alice grants every reference tool.
+    const delegations = await gatewayToken({ tenant: 'acme', sub: 'idp', scope: 'countersign:delegations' });
+    const granted = await call(api.url, 'POST', '/v1/delegations', { token: delegations, body: { human: 'alice', agent: 'conformance-agent', tools: ['reference/*'] } });
+    expect(granted.status).toBe(201);
     gateway = await startGateway(
       parseGatewayConfig({
         listen: { host: '127.0.0.1', port: 0 },
@@ -82,10 +103,13 @@ describe('the MCP conformance suite through the gateway (allow-all policy)', () 
         log_level: 'silent',
       }),
     );
-    relay = await startBearerRelay(gateway.resource, await agentToken({ human: 'alice', actors: ['conformance-agent'] }));
+    const token = await agentToken({ human: 'alice', actors: ['conformance-agent'] });
+    relay = await startBearerRelay(gateway.resource, token);
+    renaming = await startBearerRelay(gateway.resource, token, { toolPrefix: 'reference__' });
   });
   afterAll(async () => {
     await relay?.close();
+    await renaming?.close();
     await gateway?.close();
     await reference?.close();
     await env?.teardown();
@@ -113,5 +137,15 @@ describe('the MCP conformance suite through the gateway (allow-all policy)', () 
     // …and every known gap still fails (a fixed one must leave KNOWN_GAPS and the README).
     const stale = gatewayPass.filter((s) => KNOWN_GAPS[s]);
     expect(stale).toEqual([]);
+  }, 600_000);
+
+  it('with the relay adding the reference__ prefix, the namespacing gaps pass except those needing upstream-to-client messages', async () => {
+    const all = process.env.CONFORMANCE_SCENARIOS === 'all' ? await listServerScenarios() : SUBSET;
+    const scenarios = all.filter((s) => KNOWN_GAPS[s] === NAMESPACING);
+    const results = await runServerScenarios(renaming.url, scenarios);
+    process.stdout.write(
+      [`namespacing gaps with the tool name prefixed by the relay (${scenarios.length}):`, ...results.map((r) => `  ${r.passed ? 'pass' : 'FAIL'} ${r.scenario}${r.passed ? '' : ` | ${r.failures.join('; ')}`}`)].join('\n') + '\n',
+    );
+    expect(results.filter((r) => !r.passed).map((r) => r.scenario)).toEqual(scenarios.filter((s) => FORWARDING_GAPS[s]));
   }, 600_000);
 });
