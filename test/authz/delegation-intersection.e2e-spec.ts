@@ -16,7 +16,8 @@ const TOOL = 'action == Action::"call_tool"';
 const PERMISSIVE_SETS: Record<string, Record<string, string>> = {
   'permit-all': { all: 'permit (principal, action, resource);' },
   "a typo'd forbid that never fires": {
-    'forbid-not-delegated': `@reason("not_delegated") forbid (principal, ${TOOL}, resource) when { context.granted == context.granted && false };`,
+    // A misspelt environment: valid Cedar (publish accepts it), but it never fires.
+    'forbid-not-delegated': `@reason("not_delegated") forbid (principal, ${TOOL}, resource) when { !context.granted && context.environment == "prodution" };`,
     all: `@reason("house_allow") permit (principal, ${TOOL}, resource);`,
   },
   'a house set with no forbid at all': {
