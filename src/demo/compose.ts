@@ -37,6 +37,7 @@ async function gateway(env: NodeJS.ProcessEnv): Promise<void> {
   const api = (env.COUNTERSIGN_URL ?? 'http://api:3000').replace(/\/+$/, '');
   const upstreamBase = (env.UPSTREAM_URL ?? 'http://upstream:4001').replace(/\/+$/, '');
   const port = Number(env.GATEWAY_PORT ?? 8787);
+  const publicUrl = env.GATEWAY_PUBLIC_URL ?? `http://localhost:${port}`;
   await waitFor(`${api}/health/live`, 'the Countersign API', [200]);
   // The sample servers take POSTs only: a 405 says they are up.
   await waitFor(`${upstreamBase}/payments/mcp`, 'the sample MCP servers', [405]);
@@ -49,7 +50,13 @@ async function gateway(env: NodeJS.ProcessEnv): Promise<void> {
       gatewayToken,
       adminToken,
       upstreamBase,
-      listen: { host: '0.0.0.0', port, public_url: env.GATEWAY_PUBLIC_URL ?? `http://localhost:${port}` },
+      listen: {
+        host: '0.0.0.0',
+        port,
+        public_url: publicUrl,
+        // The browser's name for it (the public URL) and the agent container's (GATEWAY_URL); no other Host (DNS rebinding).
+        allowed_hosts: [new URL(publicUrl).host, new URL(env.GATEWAY_URL ?? `http://gateway:${port}/mcp`).host],
+      },
     }),
   );
   const running = await startGateway(config);

@@ -52,7 +52,7 @@ export function demoGatewayConfig(o: {
   gatewayToken: string;
   adminToken: string;
   upstreamBase: string;
-  listen: { host: string; port: number; public_url?: string };
+  listen: { host: string; port: number; public_url?: string; allowed_hosts?: string[] };
 }): Record<string, unknown> {
   const url = (s: string) => `${o.upstreamBase}/${s}/mcp`;
   const file = { resource: { id_argument: 'path', type: 'file', classification: 'internal' } };

@@ -64,6 +64,10 @@ export const gatewayConfigSchema = z
         port: z.int().min(0).max(65535).default(8787),
         /** The gateway's public base URL (its RFC 9728 `resource` is this + "/mcp"); default http://host:port. */
         public_url: httpUrl.optional(),
+        /** Host headers the MCP endpoint answers (DNS rebinding); default the public URL's, and localhost's on a loopback address. */
+        allowed_hosts: z.array(z.string().min(1)).min(1).optional(),
+        /** Origin headers it answers when a request has one; default the public URL's origin. */
+        allowed_origins: z.array(z.string().min(1)).min(1).optional(),
       })
       .default({ host: '127.0.0.1', port: 8787 }),
     countersign: z

@@ -79,6 +79,11 @@ export async function startGateway(config: GatewayConfig, options: { logger?: Lo
     resource_name: 'Countersign MCP gateway',
   };
 
+  // DNS rebinding (MCP's transport security): a web page elsewhere can reach a gateway on this
+  // machine under a name of its own; its requests then carry that name in Host and its site in Origin.
+  const allowedHosts = new Set((config.listen.allowed_hosts ?? defaultHosts(base, config.listen.host)).map((h) => h.toLowerCase()));
+  const allowedOrigins = new Set(config.listen.allowed_origins ?? [new URL(base).origin]);
+
   const newSession = (agentKey: string): StreamableHTTPServerTransport => {
     const server = new Server(GATEWAY_INFO, {
       capabilities: { tools: { listChanged: false }, tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } } },
@@ -149,6 +154,8 @@ export async function startGateway(config: GatewayConfig, options: { logger?: Lo
       return;
     }
     if (path !== MCP_PATH) return plain(res, 404, { error: 'not_found' });
+    const foreign = foreignRequest(req.headers.host, req.headers.origin, allowedHosts, allowedOrigins);
+    if (foreign) return plain(res, 403, { jsonrpc: '2.0', error: { code: -32000, message: foreign }, id: null });
 
     const auth = await authenticator.authenticate(req.headers.authorization);
     if ('error' in auth) {
@@ -286,6 +293,21 @@ async function readJson(req: IncomingMessage): Promise<{ value: unknown } | { er
   } catch {
     return { error: 'Parse error', status: 400 };
   }
+}
+
+/** The public URL's host, and on a loopback address the names a local client may use for it. */
+function defaultHosts(base: string, listenHost: string): string[] {
+  const { host, port } = new URL(base);
+  const loopback = ['127.0.0.1', 'localhost', '::1', '[::1]'].includes(listenHost);
+  const local = port ? ['localhost', '127.0.0.1', '[::1]'].map((name) => `${name}:${port}`) : ['localhost', '127.0.0.1', '[::1]'];
+  return loopback ? [host, ...local] : [host];
+}
+
+/** Why a request is refused as coming through another name or site, or undefined. */
+function foreignRequest(host: string | undefined, origin: string | undefined, hosts: Set<string>, origins: Set<string>): string | undefined {
+  if (!host || !hosts.has(host.toLowerCase())) return `Host ${host ?? '(none)'} is not this gateway's`;
+  if (origin !== undefined && !origins.has(origin)) return `Origin ${origin} may not call this gateway`;
+  return undefined;
 }
 
 function plain(res: ServerResponse, status: number, body: unknown): void {

@@ -98,6 +98,8 @@ describe('the demo as compose runs it: upstream, gateway and agent processes bes
       PUBLIC_URL: api,
       UPSTREAM_URL: `http://127.0.0.1:${upstreamPort}`,
       GATEWAY_PORT: String(gatewayPort),
+      // The agent's name for the gateway (compose's default is http://gateway:8787/mcp): the one Host it answers besides its public URL's.
+      GATEWAY_URL: `http://127.0.0.1:${gatewayPort}/mcp`,
     });
     procs.push(gateway);
     // The gateway waits for the API and the sample servers itself, as it must under compose.

@@ -56,7 +56,6 @@ const KNOWN_GAPS: Record<string, string> = {
   'prompts-get-with-args': TOOLS_ONLY,
   'prompts-get-embedded-resource': TOOLS_ONLY,
   'prompts-get-with-image': TOOLS_ONLY,
-  'dns-rebinding-protection': 'the gateway answers a request with a foreign Host/Origin (200, not 4xx); the agent token is still required',
 };
 /**
  * Of the NAMESPACING gaps, those that still fail when the relay prefixes the tool name: the

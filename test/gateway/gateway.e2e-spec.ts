@@ -8,7 +8,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer } from 'node:http';
+import { createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -111,6 +111,35 @@ describe('the MCP gateway in front of Countersign and real MCP servers', () => {
         bearer_methods_supported: ['header'],
         resource_name: 'Countersign MCP gateway',
       });
+    });
+
+    it('refuses, before anything else, a request that names another host or comes from another site (DNS rebinding)', async () => {
+      /** POSTs an initialize with the agent token and the given Host/Origin (fetch cannot set Host). */
+      const initialize = (headers: Record<string, string>) =>
+        new Promise<{ status: number; body: string }>((resolve, reject) => {
+          const url = new URL(gateway.resource);
+          const req = httpRequest(
+            { host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { authorization: `Bearer ${agent}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers } },
+            (res) => {
+              let body = '';
+              res.on('data', (d) => (body += d));
+              res.on('end', () => resolve({ status: res.statusCode!, body }));
+            },
+          );
+          req.on('error', reject);
+          req.end(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } }));
+        });
+      const own = new URL(gateway.resource).host;
+      const rebound = await initialize({ host: `attacker.example:${new URL(gateway.resource).port}` });
+      expect(rebound.status).toBe(403);
+      expect(rebound.body).toMatch(/Host attacker\.example:\d+ is not this gateway's/);
+      const crossSite = await initialize({ host: own, origin: 'https://attacker.example' });
+      expect(crossSite.status).toBe(403);
+      expect(crossSite.body).toContain('Origin https://attacker.example may not call this gateway');
+      // Its own name, as the loopback names a local client uses, with and without its own origin.
+      for (const headers of [{ host: own }, { host: `localhost:${new URL(gateway.resource).port}` }, { host: own, origin: new URL(gateway.resource).origin }] as Record<string, string>[]) {
+        expect((await initialize(headers)).status).toBe(200);
+      }
     });
 
     it('refuses a token for another audience, a non-JWT and an expired token with invalid_token', async () => {

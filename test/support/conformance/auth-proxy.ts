@@ -5,7 +5,8 @@ import type { AddressInfo } from 'node:net';
  * An HTTP relay that adds `Authorization: Bearer <token>` to every request and streams both ways
  * unchanged (SSE included). The conformance runner cannot send headers, and the gateway requires
  * the agent token; this is the agent's credential and nothing else. A Host header naming the
- * relay is rewritten to the target's (what a reverse proxy does); any other Host (the suite's DNS
+ * relay, and an Origin naming its site, are rewritten to the target's (what a reverse proxy that
+ * serves the gateway under its own name does); any other Host or Origin (the suite's DNS
  * rebinding probe) passes through as sent. With `toolPrefix` (diagnostics only) it also prefixes
  * bare tool names in tools/call.
  */
@@ -15,6 +16,7 @@ export async function startBearerRelay(target: string, token: string, options: {
   const http = createServer((req, res) => {
     const headers = { ...req.headers, authorization: `Bearer ${token}` };
     if (req.headers.host === self) headers.host = to.host;
+    if (req.headers.origin === `http://${self}`) headers.origin = to.origin;
     const out = request({ host: to.hostname, port: to.port, method: req.method, path: req.url, headers }, (upstream) => {
       res.writeHead(upstream.statusCode ?? 502, upstream.rawHeaders);
       upstream.pipe(res);
