@@ -51,12 +51,11 @@ export abstract class ApproverRouting {
    */
   abstract admit(obligation: ApproverObligation): Promise<Admission>;
   /**
-   * The groups `approverId` is a member of now (a link vouches for membership only when it was
-   * sent). Read before a vote's transaction, never inside it: see DecideApproval.
+   * The approver as the directory has them now, not from a cache: whether disabled (who may then
+   * not vote) and their groups (a link vouches for membership only when it was sent). Read before
+   * a vote's transaction, never inside it: see DecideApproval.
    */
-  abstract groupsOf(tenantId: string, approverId: string): Promise<string[]>;
-  /** Whether the directory has disabled this person (who may then not vote), read now, not from a cache. */
-  abstract isDisabled(tenantId: string, approverId: string): Promise<boolean>;
+  abstract standing(tenantId: string, approverId: string): Promise<{ disabled: boolean; groups: string[] }>;
   /** Rebuilds from Postgres whatever notification jobs open requests (all, or the scope's) still need; returns how many. */
   abstract reconcile(scope?: ReconcileScope): Promise<number>;
 }

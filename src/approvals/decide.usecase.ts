@@ -88,10 +88,7 @@ export class DecideApproval {
     // not vote, and group memberships are read again now. Both before the transaction: it holds a
     // pooled connection and must never wait for a second one (as many votes at once as the pool
     // has connections would each hold one and wait for another forever).
-    const [disabled, groups] = await Promise.all([
-      this.routing.isDisabled(approver.tenantId, approver.approverId),
-      this.routing.groupsOf(approver.tenantId, approver.approverId),
-    ]);
+    const { disabled, groups } = await this.routing.standing(approver.tenantId, approver.approverId);
     if (disabled) throw new Forbidden(`${approver.approverId} is disabled in the approver directory and may not vote`);
 
     type Outcome = { result?: DecideResult; settled?: ApprovalRequest; closed?: ApprovalStatus };

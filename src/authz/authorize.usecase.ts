@@ -24,7 +24,7 @@ import { CallFacts, UserFacts } from './policy/cedar-schema';
 import { DecisionClock, decisionClock, tenantTimeZone, timeFacts } from './policy/decision-time';
 import { chainCovers, grantCovers, Hop, HopGrant } from './policy/delegation-chain';
 import { normalizeIntent, toolCategory } from './policy/intent';
-import { HumanApprovalObligation, Obligation, PolicyDecision, Verdict } from './policy/policy-engine';
+import { HumanApprovalObligation, Obligation, PolicyDecision, ToolCall, Verdict } from './policy/policy-engine';
 import { registeredResourceFacts, ResourceRegistry } from './resources/resource-registry.service';
 import { RiskSignals } from './risk-signals.service';
 
@@ -206,12 +206,9 @@ export class Authorize {
       if (!(e instanceof InvalidRequest)) throw e;
       return { decision: deny(['arguments_invalid']), policy_version: policy.version, clock, facts };
     }
-    // As evaluate() decides: the intersection is built in and a broken chain is named.
-    let decision = granted ? policy.engine.evaluate(facts, toolCall) : notDelegated(policy.engine.evaluate(facts, toolCall));
-    if (!entitledTo(entitlements, action.server, action.tool, parked.resourceId)) decision = notEntitled(decision);
-    // A tool removed from the catalogue, or a human disabled, since the park.
-    decision = builtInDenies(decision, policy, action, user);
-    if (!chain.ok) decision = decision.verdict === 'deny' ? { ...decision, reasons: [chain.problem, ...decision.reasons] } : deny([chain.problem]);
+    // As evaluate() decides: a tool removed from the catalogue, a human disabled or a delegation
+    // revoked since the park deny, and a broken chain is named.
+    let decision = withBrokenChain(judged(policy, facts, toolCall, { granted, entitlements, action, resourceId: parked.resourceId, user }), chain);
     if (decision.verdict === 'allow_with_obligations') {
       decision = { ...decision, verdict: 'allow', obligations: decision.obligations.filter((o) => o.type !== 'human_approval') };
     }
@@ -281,23 +278,13 @@ export class Authorize {
       // A registered resource: its type, classification and environment over the envelope's, and its entity.
       ...registeredResourceFacts(resource),
     };
-    // The intersection is built in: a call outside any hop's delegation is denied whatever the
-    // tenant's set says, so a permissive set (no `forbid unless granted`, or a broken one) can
-    // never widen a delegation. The set still runs, so its own deny reasons are kept for the audit.
-    let decision = granted ? policy.engine.evaluate(facts, toolCall) : notDelegated(policy.engine.evaluate(facts, toolCall));
-    // And the human's own entitlements, when the directory records them: a delegation granted
-    // before the human lost a tool grants it no longer.
-    if (!entitledTo(entitlements, action.server, action.tool, input.resource.id)) decision = notEntitled(decision);
-    // A tool outside the tenant's catalogue, a human the directory has disabled: denied whatever the set says.
-    decision = builtInDenies(decision, policy, action, user);
+    let decision = judged(policy, facts, toolCall, { granted, entitlements, action, resourceId: input.resource.id, user });
     // An approval that demands the agent's reason cannot be asked for without one.
     const needsReason = decision.obligations.some((o) => o.type === 'human_approval' && o.reason_required);
     if (decision.verdict === 'allow_with_obligations' && needsReason && !input.reason) {
       decision = { ...decision, verdict: 'deny', obligations: [], reasons: [...decision.reasons, 'reason_required'] };
     }
-    // A broken chain is reported precisely, whatever the policy says about ungranted calls.
-    if (!chain.ok && decision.verdict === 'deny') decision = { ...decision, reasons: [chain.problem, ...decision.reasons] };
-    if (!chain.ok && decision.verdict !== 'deny') decision = deny([chain.problem]);
+    decision = withBrokenChain(decision, chain);
     return { decision, facts, identity, delegationId: chain.ok ? chain.leafDelegationId : undefined, policy, session, clock };
   }
 
@@ -409,6 +396,30 @@ function builtInDeny(decision: PolicyDecision, reason: string): PolicyDecision {
 }
 
 /** The built-ins evaluate() and reevaluate() share beyond the chain and the entitlements: the catalogue, the human's status. */
+/**
+ * The tenant's set decides, and what holds whatever it says is applied on top: the intersection
+ * (a call outside any hop's delegation, or outside the human's own entitlements when the directory
+ * records them, is denied, so a permissive set can never widen either), a tool outside the
+ * catalogue, a disabled human. The set always runs, so its own deny reasons are kept for the audit.
+ */
+function judged(
+  policy: ActivePolicy,
+  facts: CallFacts,
+  toolCall: ToolCall | undefined,
+  c: { granted: boolean; entitlements: HopGrant | null; action: { server: string; tool: string }; resourceId?: string; user: UserFacts },
+): PolicyDecision {
+  const decision = policy.engine.evaluate(facts, toolCall);
+  const delegated = c.granted ? decision : notDelegated(decision);
+  const entitled = entitledTo(c.entitlements, c.action.server, c.action.tool, c.resourceId) ? delegated : notEntitled(delegated);
+  return builtInDenies(entitled, policy, c.action, c.user);
+}
+
+/** A broken chain is named precisely, whatever the set says about ungranted calls. */
+function withBrokenChain(decision: PolicyDecision, chain: { ok: true } | { ok: false; problem: string }): PolicyDecision {
+  if (chain.ok) return decision;
+  return decision.verdict === 'deny' ? { ...decision, reasons: [chain.problem, ...decision.reasons] } : deny([chain.problem]);
+}
+
 function builtInDenies(decision: PolicyDecision, policy: ActivePolicy, action: { server: string; tool: string }, user: UserFacts): PolicyDecision {
   if (outsideCatalogue(policy.catalogue, action)) decision = builtInDeny(decision, TOOL_NOT_IN_CATALOGUE);
   if (user.status === 'disabled') decision = builtInDeny(decision, HUMAN_DISABLED);

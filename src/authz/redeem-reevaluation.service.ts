@@ -1,9 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
 import { ApprovalRequest } from '../approvals/approval-request.entity';
 import { Reevaluation, RedeemReevaluation } from '../approvals/redeem-reevaluation.port';
 import { Authorize, HUMAN_DISABLED, ParkedCall } from './authorize.usecase';
-import { Delegation } from './delegations/delegation.entity';
+import { Delegations } from './delegations/delegations.service';
 import { UserDirectory } from './people/user-directory.port';
 import { CallFacts } from './policy/cedar-schema';
 
@@ -27,7 +26,7 @@ const NOT_FACTS = ['decision_id', 'reasons', 'signals'] as const;
 export class PolicyRedeemReevaluation extends RedeemReevaluation {
   constructor(
     private readonly authorize: Authorize,
-    private readonly dataSource: DataSource,
+    private readonly delegations: Delegations,
     private readonly users: UserDirectory,
   ) {
     super();
@@ -65,16 +64,10 @@ export class PolicyRedeemReevaluation extends RedeemReevaluation {
 
   private async checkDelegation(tenantId: string, id: string): Promise<Reevaluation> {
     const now = new Date();
-    const d = await this.dataSource.manager.findOne(Delegation, { where: { id, tenantId } });
+    const standing = await this.delegations.standing(tenantId, id, now);
     // The gateway's own reference, not one of ours: nothing here can say it no longer holds.
-    if (!d) return { verdict: 'allow', reasons: [], scope: 'none', decided_at: now.toISOString(), detail: { delegation_id: id, note: 'unknown_delegation' } };
-    const problem = d.revokedAt
-        ? 'delegation_revoked'
-        : d.expiresAt && d.expiresAt <= now
-          ? 'delegation_expired'
-          : d.notBefore && d.notBefore > now
-            ? 'delegation_not_yet_valid'
-            : undefined;
+    if (!standing) return { verdict: 'allow', reasons: [], scope: 'none', decided_at: now.toISOString(), detail: { delegation_id: id, note: 'unknown_delegation' } };
+    const { problem } = standing;
     return {
       verdict: problem ? 'deny' : 'allow',
       reasons: problem ? [problem] : [],

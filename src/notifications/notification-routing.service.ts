@@ -38,12 +38,8 @@ export class NotificationRouting extends ApproverRouting {
     };
   }
 
-  groupsOf(tenantId: string, approverId: string): Promise<string[]> {
-    return this.directory.groupsOf(tenantId, approverId);
-  }
-
-  isDisabled(tenantId: string, approverId: string): Promise<boolean> {
-    return this.directory.isDisabled(tenantId, approverId);
+  standing(tenantId: string, approverId: string): Promise<{ disabled: boolean; groups: string[] }> {
+    return this.directory.standing(tenantId, approverId);
   }
 
   /**

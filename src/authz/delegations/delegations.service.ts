@@ -93,6 +93,19 @@ export class Delegations implements OnModuleInit {
     return delegation;
   }
 
+  /**
+   * One delegation's standing now: null when there is no such delegation, else why it is not in
+   * force (revoked, expired, not yet valid), or no problem. The redeem asks it of a directly parked call's delegation.
+   */
+  async standing(tenantId: string, id: string, now = new Date()): Promise<{ problem?: HopProblem } | null> {
+    const d = await this.dataSource.manager.findOne(Delegation, { where: { id, tenantId } });
+    if (!d) return null;
+    if (d.revokedAt) return { problem: 'delegation_revoked' };
+    if (d.expiresAt && d.expiresAt <= now) return { problem: 'delegation_expired' };
+    if (d.notBefore && d.notBefore > now) return { problem: 'delegation_not_yet_valid' };
+    return {};
+  }
+
   list(tenantId: string, filter: { human?: string; agent?: string; includeRevoked?: boolean }): Promise<Delegation[]> {
     const q = this.dataSource.manager.createQueryBuilder(Delegation, 'd').where('d.tenant_id = :tenantId', { tenantId });
     if (filter.human) q.andWhere('d.human_id = :human', { human: filter.human });

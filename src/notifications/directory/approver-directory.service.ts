@@ -164,14 +164,14 @@ export class ApproverDirectory {
     await this.membership.changed(tenantId);
   }
 
-  /** The groups `approverId` is a member of now. */
-  async groupsOf(tenantId: string, approverId: string): Promise<string[]> {
-    const rows = await this.dataSource.manager.find(ApproverGroupMember, { select: { groupName: true }, where: { tenantId, approverId } });
-    return rows.map((r) => r.groupName);
-  }
-
-  async isDisabled(tenantId: string, approverId: string): Promise<boolean> {
-    return this.dataSource.manager.exists(Approver, { where: { tenantId, id: approverId, status: 'disabled' } });
+  /** Whether the person is disabled now, and the groups they are a member of now: one query. */
+  async standing(tenantId: string, approverId: string): Promise<{ disabled: boolean; groups: string[] }> {
+    const [row] = await this.dataSource.query<{ disabled: boolean; groups: string[] }[]>(
+      `SELECT EXISTS (SELECT 1 FROM approvers WHERE tenant_id = $1 AND id = $2 AND status = 'disabled') AS disabled,
+              ARRAY(SELECT group_name FROM approver_group_members WHERE tenant_id = $1 AND approver_id = $2) AS groups`,
+      [tenantId, approverId],
+    );
+    return row;
   }
 
   /**
