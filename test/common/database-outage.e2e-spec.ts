@@ -80,13 +80,15 @@ describe('when Postgres cannot be reached', () => {
       admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`);
     const seen: Record<number, number> = {};
     try {
-      for (let round = 0; round < 12; round++) {
+      // The delay before the terminate grows each round, so early rounds cut votes mid-flight (503s)
+      // and later ones let some finish (200s), whatever the machine's speed; until both were seen.
+      for (let round = 0; round < 40 && !(seen[503] && seen[200] && round >= 6); round++) {
         const ids = await Promise.all(Array.from({ length: 15 }, () => parkApproval(api, gateway, parkBody())));
         const links = await Promise.all(ids.map((id) => api.app.get(ApproverLinks).mint({ tenantId: 'acme', approvalId: id, approverId: 'bob' })));
         const votes = ids.map((id, i) =>
           call(api.url, 'POST', `/v1/approvals/${id}/decisions`, { token: links[i].token, body: { decision: 'approve', reason: 'r' } }),
         );
-        await sleep((round % 6) * 8);
+        await sleep(round * 10);
         await terminateAppBackends();
         const answers = await Promise.all(votes);
         for (const [i, res] of answers.entries()) {
