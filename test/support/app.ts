@@ -98,22 +98,29 @@ export async function testEnvironment(options: { directory?: boolean } = {}): Pr
     return handle;
   };
 
+  // Like FLUSHALL for this environment's keys: collected first, then deleted in one MULTI, so the
+  // app never sees half a flush (a reconcile started mid-flush would have its new jobs deleted).
   const flushRedis = async () => {
     const redis = new Redis(REDIS_URL);
-    let deleted = 0;
     try {
+      const keys = new Set<string>();
       for (const pattern of [`${redisPrefix}:*`, `${redisPrefix}-bull:*`]) {
         let cursor = '0';
         do {
-          const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+          const [next, found] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
           cursor = next;
-          if (keys.length) deleted += await redis.del(...keys);
+          for (const key of found) keys.add(key);
         } while (cursor !== '0');
       }
+      if (keys.size === 0) return 0;
+      const all = [...keys];
+      const flush = redis.multi();
+      for (let i = 0; i < all.length; i += 1000) flush.del(...all.slice(i, i + 1000));
+      const replies = (await flush.exec()) ?? [];
+      return replies.reduce((sum, [error, count]) => sum + (error ? 0 : Number(count)), 0);
     } finally {
       redis.disconnect();
     }
-    return deleted;
   };
 
   return {
