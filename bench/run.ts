@@ -5,6 +5,7 @@
  * bench/results.json.
  *
  * BENCH_ONLY=authorize refreshes only the authorization figures (the others stay as on file);
+ * BENCH_ONLY=park prints only the parking figures;
  * BENCH_ONLY=audit only the audit chain's; BENCH_ONLY=fanout prints the fan-out's. BENCH_SECONDS
  * per load (10), BENCH_AUTHZ_ROUNDS interleaved rounds of the decision loads (2). With
  * BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=<dir>" the servers are profiled and the service's
@@ -63,7 +64,7 @@ async function main(): Promise<void> {
   const a = await startServer(env, 3901);
   // The framework floor for a POST (bench/bare-nest.ts): the baseline the authorization figures are read against.
   const bareNest = await startServer({}, 3904, 'dist/bench/bare-nest.js');
-  const b = authorizeOnly ? undefined : await startServer({ ...env, DATABASE_MIGRATE_ON_START: 'false' }, 3902);
+  const b = authorizeOnly || process.env.BENCH_ONLY === 'park' ? undefined : await startServer({ ...env, DATABASE_MIGRATE_ON_START: 'false' }, 3902);
   const gwKey = JSON.parse(readFileSync(keys.gatewayPrivateKeyFile, 'utf8')) as JWK;
   const signDev = devSigner(gwKey);
   const token = await signDev({ tenant: 'bench' }, DEV_GATEWAY_ISSUER, 'bench-gateway');
@@ -86,30 +87,19 @@ async function main(): Promise<void> {
     profileFigures();
     return write(mergeInto(figuresOnFile(), figures.splice(0), refreshedByThisRun), 'the authorization figures (BENCH_ONLY=authorize); the others are from the previous run');
   }
+  if (process.env.BENCH_ONLY === 'park') {
+    // BENCH_ONLY=park: only the parking figures, printed (for working on the park path).
+    try {
+      await parkFigures(a, token);
+    } finally {
+      await stop(a, bareNest);
+      await closeHttp();
+    }
+    return print();
+  }
   try {
     // 1. Durable approval creation vs a bare Nest endpoint, same server, same load generator.
-    const bare = await load({ url: `${a.url}/health/live` });
-    const bareFigure = { name: 'bare Nest endpoint (GET /health/live)', value: round(bare.requests.average, 0), unit: 'req/s' };
-    figures.push(bareFigure);
-    // Creation is latency-bound (two durable writes per request), so it is measured at two concurrencies.
-    for (const connections of [10, 32]) {
-      const park = await load({
-        url: `${a.url}/v1/approvals`,
-        method: 'POST',
-        connections,
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        body: JSON.stringify(parkBody()),
-      });
-      if (park.non2xx > 0) throw new Error(`${park.non2xx} park requests failed`);
-      figures.push({
-        name: `durable approval creation, ${connections} connections (POST /v1/approvals: row + audit event + expiry job committed)`,
-        value: round(park.requests.average, 0),
-        unit: 'req/s',
-        baseline: bareFigure,
-        ratio: round(park.requests.average / bare.requests.average, 3),
-        note: `p50 ${park.latency.p50} ms, p99 ${park.latency.p99} ms; target ≥ 1000 req/s`,
-      });
-    }
+    await parkFigures(a, token);
     const c = new Client({ connectionString: databaseUrl });
     await c.connect();
     const { rows } = await c.query(`SELECT (SELECT count(*) FROM approval_requests)::int AS requests, (SELECT count(*) FROM audit_events WHERE type = 'approval.created')::int AS events`);
@@ -575,6 +565,36 @@ async function auditChain(): Promise<void> {
   }
 }
 
+/** Durable approval creation vs a bare Nest endpoint, same server, same load generator. */
+async function parkFigures(a: Server, token: string): Promise<void> {
+  const bare = await load({ url: `${a.url}/health/live` });
+  const bareFigure = { name: 'bare Nest endpoint (GET /health/live)', value: round(bare.requests.average, 0), unit: 'req/s' };
+  figures.push(bareFigure);
+  // Creation is latency-bound (two durable writes per request), so it is measured at two concurrencies.
+  for (const connections of [10, 32]) {
+    const park = await load({
+      url: `${a.url}/v1/approvals`,
+      method: 'POST',
+      connections,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(parkBody()),
+    });
+    if (park.non2xx > 0) throw new Error(`${park.non2xx} park requests failed`);
+    figures.push({
+      name: `durable approval creation, ${connections} connections (POST /v1/approvals: row + audit event + expiry job committed)`,
+      value: round(park.requests.average, 0),
+      unit: 'req/s',
+      baseline: bareFigure,
+      ratio: round(park.requests.average / bare.requests.average, 3),
+      note: `p50 ${park.latency.p50} ms, p99 ${park.latency.p99} ms; target ≥ 1000 req/s`,
+    });
+  }
+}
+
+const print = () => {
+  for (const f of figures) process.stdout.write(`${f.name}: ${f.value} ${f.unit}${f.baseline ? ` (baseline ${f.baseline.value} ${f.baseline.unit}, ratio ${f.ratio})` : ''}${f.note ? ` — ${f.note}` : ''}\n`);
+};
+
 /** BENCH_ONLY=fanout: just the fan-out figures (for working on notifications). */
 async function fanOutOnly(keysDir: string, gatewayKeyFile: string): Promise<void> {
   const gwKey = JSON.parse(readFileSync(gatewayKeyFile, 'utf8')) as JWK;
@@ -584,7 +604,7 @@ async function fanOutOnly(keysDir: string, gatewayKeyFile: string): Promise<void
   } finally {
     await closeHttp();
   }
-  for (const f of figures) process.stdout.write(`${f.name}: ${f.value} ${f.unit}${f.baseline ? ` (baseline ${f.baseline.value} ${f.baseline.unit}, ratio ${f.ratio})` : ''}${f.note ? ` — ${f.note}` : ''}\n`);
+  print();
 }
 
 /**
