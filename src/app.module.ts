@@ -6,6 +6,7 @@ import { AuthZenModule } from './authzen/authzen.module';
 import { CibaModule } from './ciba/ciba.module';
 import { CommonModule } from './common/common.module';
 import { DatabaseModule } from './common/database/database.module';
+import { OutboxModule } from './common/outbox/outbox.module';
 import { QueuesModule } from './common/queues/queues.module';
 import { RedisModule } from './common/redis/redis.module';
 import { AppConfig } from './config/app-config';
@@ -13,9 +14,9 @@ import { ConfigModule } from './config/config.module';
 import { NotificationsModule } from './notifications/notifications.module';
 import { OpsModule } from './ops/ops.module';
 
-/** What every process needs: configuration, Postgres, Redis, queues, auth and keys, audit. */
-function foundation(config: AppConfig, http: boolean) {
-  return [ConfigModule.forRoot(config), DatabaseModule, RedisModule, QueuesModule, CommonModule, AuditModule.register({ http })];
+/** What every process needs: configuration, Postgres, Redis, queues, the outbox (dispatched by workers), auth and keys, audit. */
+function foundation(config: AppConfig, http: boolean, workers: boolean) {
+  return [ConfigModule.forRoot(config), DatabaseModule, RedisModule, QueuesModule, OutboxModule.register({ workers }), CommonModule, AuditModule.register({ http })];
 }
 
 @Module({})
@@ -25,7 +26,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        ...foundation(config, true),
+        ...foundation(config, true, config.RUN_WORKERS),
         ApprovalsModule.register({ http: true, workers: config.RUN_WORKERS }),
         NotificationsModule.register({ http: true, workers: config.RUN_WORKERS }),
         AuthzModule,
@@ -44,7 +45,7 @@ export class WorkerModule {
     return {
       module: WorkerModule,
       imports: [
-        ...foundation(config, false),
+        ...foundation(config, false, true),
         ApprovalsModule.register({ http: false, workers: true }),
         NotificationsModule.register({ http: false, workers: true }),
         // A push callback re-evaluates the call before it carries a token (RedeemReevaluation).

@@ -1,27 +1,53 @@
 import { InjectQueue } from '@nestjs/bullmq';
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { Queue } from 'bullmq';
+import { Outbox } from '../common/outbox/outbox.service';
 import { dropFinishedJobs, KEEP_FINISHED } from '../common/queues/revive-jobs';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { APPROVAL_CALLBACK_OWED, APPROVAL_CREATED, ApprovalCallbackOwedEvent, ApprovalCreatedEvent } from './approval-outbox-events';
 import { ApprovalJobData, ApprovalQueue, callbackJobId, expiryJobId, RECONCILE_SCHEDULER_ID } from './approval-queues';
 import { ApprovalRequest } from './approval-request.entity';
 
 type Schedulable = Pick<ApprovalRequest, 'id' | 'tenantId' | 'expiresAt'>;
 
-/** Enqueues the lifecycle's jobs (and only enqueues: the processors handle them). */
+/**
+ * Enqueues the lifecycle's jobs (and only enqueues: the processors handle them). The request
+ * paths write outbox events instead of calling Redis; the outbox dispatcher turns them into
+ * these jobs (subscribed below). The reconciler calls the revive methods directly.
+ */
 @Injectable()
-export class ApprovalJobs {
+export class ApprovalJobs implements OnModuleInit {
   constructor(
     @InjectQueue(ApprovalQueue.Expiry) private readonly expiryQueue: Queue<ApprovalJobData>,
     @InjectQueue(ApprovalQueue.Callbacks) private readonly callbackQueue: Queue<ApprovalJobData>,
     @InjectQueue(ApprovalQueue.Maintenance) private readonly maintenanceQueue: Queue,
+    private readonly outbox: Outbox,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
+  onModuleInit(): void {
+    this.outbox.subscribe(APPROVAL_CREATED, (events) => [
+      {
+        queue: this.expiryQueue,
+        jobs: this.expiryJobs((events as unknown as ApprovalCreatedEvent[]).map((e) => ({ id: e.approvalId, tenantId: e.tenantId, expiresAt: new Date(e.expiresAt) }))),
+      },
+    ]);
+    this.outbox.subscribe(APPROVAL_CALLBACK_OWED, (events) => [
+      { queue: this.callbackQueue, jobs: this.callbackJobs((events as unknown as ApprovalCallbackOwedEvent[]).map((e) => ({ id: e.approvalId, tenantId: e.tenantId }))) },
+    ]);
+  }
+
   async scheduleExpiry(...requests: Schedulable[]): Promise<void> {
     if (requests.length === 0) return;
+    const jobs = this.expiryJobs(requests);
+    // One job is the hot path (parking a call); add is about twice as fast as addBulk there.
+    if (jobs.length === 1) await this.expiryQueue.add(jobs[0].name, jobs[0].data, jobs[0].opts);
+    else await this.expiryQueue.addBulk(jobs);
+  }
+
+  private expiryJobs(requests: Schedulable[]) {
     const now = Date.now();
-    const jobs = requests.map((r) => ({
+    return requests.map((r) => ({
       name: 'expire',
       data: { tenantId: r.tenantId, approvalId: r.id },
       opts: {
@@ -32,9 +58,6 @@ export class ApprovalJobs {
         ...KEEP_FINISHED,
       },
     }));
-    // One job is the hot path (parking a call); add is about twice as fast as addBulk there.
-    if (jobs.length === 1) await this.expiryQueue.add(jobs[0].name, jobs[0].data, jobs[0].opts);
-    else await this.expiryQueue.addBulk(jobs);
   }
 
   /** For the reconciler: like scheduling, but a finished job whose request still needs it is replaced. */
@@ -70,17 +93,19 @@ export class ApprovalJobs {
 
   async scheduleCallback(...requests: Pick<ApprovalRequest, 'id' | 'tenantId'>[]): Promise<void> {
     if (requests.length === 0) return;
-    await this.callbackQueue.addBulk(
-      requests.map((r) => ({
-        name: 'deliver',
-        data: { tenantId: r.tenantId, approvalId: r.id },
-        opts: {
-          jobId: callbackJobId(r.id),
-          attempts: this.config.CALLBACK_MAX_ATTEMPTS,
-          backoff: { type: 'exponential', delay: this.config.CALLBACK_BACKOFF_MS },
-          ...KEEP_FINISHED,
-        },
-      })),
-    );
+    await this.callbackQueue.addBulk(this.callbackJobs(requests));
+  }
+
+  private callbackJobs(requests: Pick<ApprovalRequest, 'id' | 'tenantId'>[]) {
+    return requests.map((r) => ({
+      name: 'deliver',
+      data: { tenantId: r.tenantId, approvalId: r.id },
+      opts: {
+        jobId: callbackJobId(r.id),
+        attempts: this.config.CALLBACK_MAX_ATTEMPTS,
+        backoff: { type: 'exponential' as const, delay: this.config.CALLBACK_BACKOFF_MS },
+        ...KEEP_FINISHED,
+      },
+    }));
   }
 }

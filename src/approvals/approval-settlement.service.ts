@@ -2,15 +2,17 @@ import { Injectable, Logger, Optional } from '@nestjs/common';
 import { DomainMetrics } from '../common/metrics/domain-metrics';
 import { EntityManager } from 'typeorm';
 import { AuditLog } from '../audit/audit-log.service';
+import { Outbox } from '../common/outbox/outbox.service';
 import { ApprovalEvents } from './approval-events.service';
 import { ApprovalJobs } from './approval-jobs.service';
 import { ApprovalRequest, ApprovalStatus } from './approval-request.entity';
 import { auditContext } from './approval-audit';
+import { APPROVAL_CALLBACK_OWED, ApprovalCallbackOwedEvent } from './approval-outbox-events';
 
 /**
- * What happens when a request leaves `pending`: the transition and its audit event inside the
- * caller's transaction, then (after commit) waiters are woken and the gateway's callback is
- * queued. If the process dies between commit and enqueue, the reconciler queues it at start-up.
+ * What happens when a request leaves `pending`: the transition, its audit event and (when the
+ * gateway is owed a callback) the outbox event that becomes the callback job, all inside the
+ * caller's transaction; after the commit, waiters are woken.
  */
 @Injectable()
 export class ApprovalSettlement {
@@ -20,6 +22,7 @@ export class ApprovalSettlement {
     private readonly audit: AuditLog,
     private readonly events: ApprovalEvents,
     private readonly jobs: ApprovalJobs,
+    private readonly outbox: Outbox,
     // Absent in a worker-only process, which serves no /metrics.
     @Optional() private readonly metrics?: DomainMetrics,
   ) {}
@@ -44,16 +47,19 @@ export class ApprovalSettlement {
       { status, decidedAt: request.decidedAt, callbackState: request.callbackState, settledReason },
     );
     await this.audit.append(manager, { ...auditContext(request), type: `approval.${status}`, actor, data });
+    if (request.callbackState === 'pending') {
+      await this.outbox.append(manager, { topic: APPROVAL_CALLBACK_OWED, payload: { tenantId: request.tenantId, approvalId: request.id } satisfies ApprovalCallbackOwedEvent });
+    }
   }
 
   async afterCommit(request: ApprovalRequest): Promise<void> {
     if (request.decidedAt) this.metrics?.approvalSettled(request.status, (request.decidedAt.getTime() - request.createdAt.getTime()) / 1000);
+    if (request.callbackState === 'pending') this.outbox.committed();
     try {
       await this.events.publishSettled({ tenantId: request.tenantId, approvalId: request.id, status: request.status });
-      if (request.callbackState === 'pending') await this.jobs.scheduleCallback(request);
       if (request.status !== 'expired') await this.jobs.cancelExpiry(request.id);
     } catch (e) {
-      // The decision is committed; the reconciler will redo what failed here.
+      // The decision and its callback's event are committed; only the wake-up of waiters and the removal of an expiry job (whose handler skips settled requests) failed.
       this.logger.error(`post-commit work for ${request.id} failed: ${(e as Error).message}`);
     }
   }

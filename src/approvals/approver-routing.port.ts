@@ -19,12 +19,13 @@ export interface ApproverObligation {
   independentApprovers: boolean;
 }
 
-/** Statements another part adds to the park statement, so that what it owes commits with the request. */
+/**
+ * Statements another part adds to the park statement, so that what it owes commits with the
+ * request (and its outbox events with it: the jobs follow through the outbox dispatcher).
+ */
 export interface ParkStatement {
   /** `name AS (…)` common table expressions, parameters numbered from the offset given. */
   ctes: string[];
-  /** The statement's final SELECT; its rows go to `afterCommit`. */
-  select: string;
   params: unknown[];
   /** Audit events to write with the request's own (after it, in this order). */
   events: AuditEntry[];
@@ -36,8 +37,6 @@ export interface Admission {
   problems: FieldProblem[];
   /** The notifications owed from the moment the request exists, for the park statement. */
   statement?(request: ApprovalRequest, paramOffset: number): ParkStatement;
-  /** After the commit, with the rows the statement's SELECT returned: queue the work. */
-  afterCommit(request: ApprovalRequest, rows: unknown[]): Promise<void>;
 }
 
 /**

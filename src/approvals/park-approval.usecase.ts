@@ -5,9 +5,10 @@ import { AuditLog } from '../audit/audit-log.service';
 import { insertStatement } from '../common/database/insert-statement';
 import { callHashOf, canonicalJson } from '../common/canonical-json';
 import { FieldProblem, InvalidClientNotificationToken, InvalidRequest } from '../common/errors/protocol-errors';
+import { Outbox } from '../common/outbox/outbox.service';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { auditContext } from './approval-audit';
-import { ApprovalJobs } from './approval-jobs.service';
+import { APPROVAL_CREATED, ApprovalCreatedEvent } from './approval-outbox-events';
 import { ApprovalRequest } from './approval-request.entity';
 import { ApproverRouting } from './approver-routing.port';
 import { CallbackEndpointPolicy } from './callback-endpoint.policy';
@@ -48,14 +49,17 @@ export interface ParkedApproval {
 
 /**
  * Parks a tool call that a policy answered with allow_with_obligations. The row, its audit
- * event and its expiry job are all in place before the gateway gets the auth_req_id.
+ * events, the initial round's notifications and the approval.created outbox event (which the
+ * outbox dispatcher turns into the expiry job and the later notification rounds) commit in one
+ * statement before the gateway gets the auth_req_id. No Redis call: parking works while Redis is
+ * away, and the jobs follow when it is back.
  */
 @Injectable()
 export class ParkApproval {
   constructor(
     private readonly dataSource: DataSource,
     private readonly audit: AuditLog,
-    private readonly jobs: ApprovalJobs,
+    private readonly outbox: Outbox,
     private readonly callbackPolicy: CallbackEndpointPolicy,
     private readonly routing: ApproverRouting,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -144,7 +148,7 @@ export class ParkApproval {
       authorizationDetails: (openIdCiba?.authorizationDetails as ApprovalRequest['authorizationDetails']) ?? null,
     } satisfies ApprovalRequest);
 
-    // The row, its audit events and the notifications owed in one statement: atomic, and one round trip.
+    // The row, its audit events, the notifications owed and the outbox event in one statement: atomic, and one round trip.
     // The events go in one INSERT so that their ids (the audit chain's order) follow the list.
     const row = insertStatement(this.dataSource, ApprovalRequest, [request]);
     const extra = admission.statement?.(request, row.params.length);
@@ -165,10 +169,18 @@ export class ParkApproval {
       ],
       row.params.length + (extra?.params.length ?? 0),
     );
-    const ctes = [`parked AS (${row.sql})`, ...(extra?.ctes ?? []), `created AS (${event.sql})`];
-    const rows = await this.dataSource.query(`WITH ${ctes.join(', ')} ${extra?.select ?? 'SELECT 1'}`, [...row.params, ...(extra?.params ?? []), ...event.params]);
-    // If either fails after the commit, the reconciler schedules it (Postgres says what is owed).
-    await Promise.all([this.jobs.scheduleExpiry(request), admission.afterCommit(request, extra ? rows : [])]);
+    const created: ApprovalCreatedEvent = {
+      tenantId,
+      approvalId: request.id,
+      createdAt: createdAt.toISOString(),
+      expiresAt: request.expiresAt.toISOString(),
+      escalateAfter: request.escalateAfter,
+      remindAfter: request.remindAfter,
+    };
+    const outboxed = this.outbox.insertStatement([{ topic: APPROVAL_CREATED, payload: { ...created } }], row.params.length + (extra?.params.length ?? 0) + event.params.length);
+    const ctes = [`parked AS (${row.sql})`, ...(extra?.ctes ?? []), `created AS (${event.sql})`, `outboxed AS (${outboxed.sql})`];
+    await this.dataSource.query(`WITH ${ctes.join(', ')} SELECT 1`, [...row.params, ...(extra?.params ?? []), ...event.params, ...outboxed.params]);
+    this.outbox.committed();
     return { auth_req_id: request.id, expires_in: expiresIn, interval: request.pollInterval };
   }
 

@@ -139,6 +139,10 @@ export const configSchema = z
     WORKER_CONCURRENCY: int(1, 1000).default(50),
     RECONCILE_INTERVAL_SECONDS: int(0, 86400).default(60),
     REDIS_LOSS_CHECK_INTERVAL_MS: int(100, 600000).default(5000),
+    /** How often a worker looks for outbox events that no local commit woke it for (another process wrote them). */
+    OUTBOX_POLL_INTERVAL_MS: int(10, 60000).default(200),
+    /** Outbox events moved to BullMQ per batch (one Redis round trip per queue). */
+    OUTBOX_BATCH_SIZE: int(1, 10000).default(500),
 
     GATEWAY_JWKS_URL: url(['http', 'https']).optional(),
     GATEWAY_JWKS_FILE: z.string().min(1).optional(),

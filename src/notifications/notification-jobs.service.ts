@@ -1,23 +1,44 @@
 import { InjectQueue } from '@nestjs/bullmq';
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { JobsOptions, Queue } from 'bullmq';
+import { APPROVAL_CREATED, ApprovalCreatedEvent } from '../approvals/approval-outbox-events';
 import type { ApprovalRequest } from '../approvals/approval-request.entity';
+import { Outbox } from '../common/outbox/outbox.service';
 import { dropFinishedJobs, KEEP_FINISHED } from '../common/queues/revive-jobs';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import type { NotificationDelivery, NotificationRound } from './notification-delivery.entity';
-import { DeliveryJobData, deliveryJobId, NotificationQueue, RoundJobData, roundJobId } from './notification-queues';
+import { DeliveryJobData, deliveryJobId, DeliveryQueuedEvent, NOTIFICATION_QUEUED, NotificationQueue, RoundJobData, roundJobId } from './notification-queues';
 
 type Roundable = Pick<ApprovalRequest, 'id' | 'tenantId' | 'createdAt' | 'escalateAfter' | 'remindAfter'>;
 
-
-/** Enqueues notification jobs (and only enqueues: the processors handle them). */
+/**
+ * Enqueues notification jobs (and only enqueues: the processors handle them). Notifications
+ * react to the lifecycle's approval.created outbox event with the request's later rounds
+ * (escalation, reminder: the initial one commits with the park), and to their own
+ * notification.queued events with the delivery jobs.
+ */
 @Injectable()
-export class NotificationJobs {
+export class NotificationJobs implements OnModuleInit {
   constructor(
     @InjectQueue(NotificationQueue.Rounds) private readonly rounds: Queue<RoundJobData>,
     @InjectQueue(NotificationQueue.Deliveries) private readonly deliveries: Queue<DeliveryJobData>,
+    private readonly outbox: Outbox,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
+
+  onModuleInit(): void {
+    this.outbox.subscribe(APPROVAL_CREATED, (events) => [
+      {
+        queue: this.rounds,
+        jobs: (events as unknown as ApprovalCreatedEvent[]).flatMap((e) =>
+          this.roundJobs({ id: e.approvalId, tenantId: e.tenantId, createdAt: new Date(e.createdAt), escalateAfter: e.escalateAfter, remindAfter: e.remindAfter }, ['escalation', 'reminder']),
+        ),
+      },
+    ]);
+    this.outbox.subscribe(NOTIFICATION_QUEUED, (events) => [
+      { queue: this.deliveries, jobs: this.deliveryJobs((events as unknown as DeliveryQueuedEvent[]).map((e) => ({ id: e.deliveryId, tenantId: e.tenantId, channel: e.channel }))) },
+    ]);
+  }
 
   /** The rounds a request has: notify now, escalate and remind later (delayed jobs). */
   roundsOf(request: Roundable): { round: NotificationRound; at: number }[] {
@@ -31,9 +52,7 @@ export class NotificationJobs {
 
   async scheduleRounds(request: Roundable, only?: NotificationRound[]): Promise<void> {
     const jobs = this.roundJobs(request, only);
-    // One job is the common case on the hot path (parking a call); add is cheaper than addBulk there.
-    if (jobs.length === 1) await this.rounds.add(jobs[0].name, jobs[0].data, jobs[0].opts);
-    else if (jobs.length) await this.rounds.addBulk(jobs);
+    if (jobs.length) await this.rounds.addBulk(jobs);
   }
 
   private roundJobs(request: Roundable, only?: NotificationRound[]) {
@@ -49,13 +68,15 @@ export class NotificationJobs {
 
   async scheduleDeliveries(deliveries: Pick<NotificationDelivery, 'id' | 'tenantId' | 'channel'>[]): Promise<void> {
     if (!deliveries.length) return;
-    await this.deliveries.addBulk(
-      deliveries.map((d) => ({
-        name: d.channel,
-        data: { tenantId: d.tenantId, deliveryId: d.id },
-        opts: { jobId: deliveryJobId(d.id), ...this.retries(), ...KEEP_FINISHED },
-      })),
-    );
+    await this.deliveries.addBulk(this.deliveryJobs(deliveries));
+  }
+
+  private deliveryJobs(deliveries: Pick<NotificationDelivery, 'id' | 'tenantId' | 'channel'>[]) {
+    return deliveries.map((d) => ({
+      name: d.channel,
+      data: { tenantId: d.tenantId, deliveryId: d.id },
+      opts: { jobId: deliveryJobId(d.id), ...this.retries(), ...KEEP_FINISHED },
+    }));
   }
 
   /** For the reconciler: like scheduling, but a finished job whose work Postgres says is still owed is replaced. */

@@ -1,4 +1,4 @@
-import type { NotificationRound } from './notification-delivery.entity';
+import type { NotificationChannel, NotificationRound } from './notification-delivery.entity';
 
 /** The notification part's BullMQ queues. Payloads carry ids only; handlers load state from Postgres. */
 export enum NotificationQueue {
@@ -22,3 +22,12 @@ export interface DeliveryJobData {
 /** Deterministic ids: re-adding (the reconciler, a retried round) is a no-op while the job exists. */
 export const roundJobId = (round: NotificationRound, approvalId: string) => `${round}-${approvalId}`;
 export const deliveryJobId = (deliveryId: string) => `delivery-${deliveryId}`;
+
+/** Outbox topic: a delivery row was written (queued); its job follows. Payload: DeliveryQueuedEvent. */
+export const NOTIFICATION_QUEUED = 'notification.queued';
+
+export interface DeliveryQueuedEvent {
+  tenantId: string;
+  deliveryId: string;
+  channel: NotificationChannel;
+}

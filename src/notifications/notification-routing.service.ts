@@ -5,7 +5,7 @@ import { Admission, ApproverObligation, ApproverRouting, ReconcileScope } from '
 import { ApproverDirectory } from './directory/approver-directory.service';
 import { NotificationDelivery } from './notification-delivery.entity';
 import { NotificationJobs } from './notification-jobs.service';
-import { NotifyApprovers, queuedDeliveries } from './notify-approvers.usecase';
+import { NotifyApprovers } from './notify-approvers.usecase';
 
 const PAGE = 1000;
 
@@ -22,20 +22,15 @@ export class NotificationRouting extends ApproverRouting {
   }
 
   /**
-   * The initial round is part of parking: its deliveries and audit event go into the park
-   * statement, so the notifications owed are durable the moment the request is; the delivery
-   * jobs (and the delayed escalation and reminder rounds) are queued after the commit.
+   * The initial round is part of parking: its deliveries, their outbox events and its audit
+   * event go into the park statement, so the notifications owed are durable the moment the
+   * request is. The delivery jobs follow through the outbox; the delayed escalation and reminder
+   * rounds from the approval.created event (NotificationJobs subscribes to both).
    */
   async admit(obligation: ApproverObligation): Promise<Admission> {
     const { problems, initial } = await this.directory.admit(obligation);
-    if (problems.length) return { problems, afterCommit: async () => undefined };
-    return {
-      problems,
-      statement: (request, paramOffset) => this.notify.roundStatement(request, 'initial', initial, paramOffset),
-      afterCommit: async (request, rows) => {
-        await Promise.all([this.jobs.scheduleDeliveries(queuedDeliveries(rows)), this.jobs.scheduleRounds(request, ['escalation', 'reminder'])]);
-      },
-    };
+    if (problems.length) return { problems };
+    return { problems, statement: (request, paramOffset) => this.notify.roundStatement(request, 'initial', initial, paramOffset) };
   }
 
   standing(tenantId: string, approverId: string): Promise<{ disabled: boolean; groups: string[] }> {

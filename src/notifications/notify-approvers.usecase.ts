@@ -7,11 +7,12 @@ import { excludedFromApproving } from '../approvals/decide.usecase';
 import { GetApproval } from '../approvals/get-approval.usecase';
 import { AuditLog } from '../audit/audit-log.service';
 import { insertStatement } from '../common/database/insert-statement';
+import { Outbox } from '../common/outbox/outbox.service';
 import { ApproverDirectory, Recipient } from './directory/approver-directory.service';
 import { EmailChannel } from './email/email.channel';
 import { NotificationChannel, NotificationDelivery, NotificationRound } from './notification-delivery.entity';
 import { NotificationJobs } from './notification-jobs.service';
-import { RoundJobData } from './notification-queues';
+import { NOTIFICATION_QUEUED, RoundJobData } from './notification-queues';
 import { PushChannel } from './push/push.channel';
 import type { ParkStatement } from '../approvals/approver-routing.port';
 
@@ -28,9 +29,9 @@ const ROUND_EVENT = { initial: 'approval.notified', escalation: 'approval.escala
 /**
  * One notification round of a request: works out who to notify now (the approvers when parked,
  * the escalation approvers after escalate_after, whoever has not voted yet for a reminder), and
- * owes each of them one delivery per channel they can be reached on. The deliveries, the round's
- * mark and its audit event commit together; the delivery jobs are queued after the commit (and
- * by the reconciler, if this process dies in between).
+ * owes each of them one delivery per channel they can be reached on. The deliveries, their
+ * outbox events (which become the delivery jobs), the round's mark and its audit event commit
+ * together.
  */
 @Injectable()
 export class NotifyApprovers {
@@ -44,6 +45,7 @@ export class NotifyApprovers {
     private readonly push: PushChannel,
     private readonly jobs: NotificationJobs,
     private readonly audit: AuditLog,
+    private readonly outbox: Outbox,
   ) {}
 
   async execute({ tenantId, approvalId, round }: RoundJobData): Promise<RoundResult> {
@@ -62,7 +64,7 @@ export class NotifyApprovers {
     }
 
     const recipients = await this.recipientsFor(request, round);
-    // One statement (atomic): the deliveries, the round's mark and its audit event; it returns the deliveries to queue.
+    // One statement (atomic): the deliveries and their outbox events, the round's mark and its audit event.
     const statement = this.roundStatement(request, round, recipients, 0);
     const mark = ROUND_MARK[round].column;
     const params = [...statement.params];
@@ -70,14 +72,14 @@ export class NotifyApprovers {
     params.push(...event.params);
     statement.ctes.push(`round_event AS (${event.sql})`);
     statement.ctes.push(`mark AS (UPDATE approval_requests SET ${mark} = now() WHERE id = $${params.push(approvalId)} AND tenant_id = $${params.push(tenantId)})`);
-    const queued = await this.dataSource.query(`WITH ${statement.ctes.join(', ')} ${statement.select}`, params);
-    await this.jobs.scheduleDeliveries(queuedDeliveries(queued));
+    await this.dataSource.query(`WITH ${statement.ctes.join(', ')} SELECT 1`, params);
+    this.outbox.committed();
     return 'queued';
   }
 
   /**
-   * The deliveries a round owes (CTEs), its audit event, and a SELECT of the deliveries to queue:
-   * for one statement, the round job's or, for the initial round, the park statement itself.
+   * The deliveries a round owes with their outbox events (CTEs), and its audit event: for one
+   * statement, the round job's or, for the initial round, the park statement itself.
    */
   roundStatement(request: ApprovalRequest, round: NotificationRound, recipients: Recipient[], paramOffset: number): ParkStatement {
     const owed: Omit<NotificationDelivery, 'id' | 'createdAt' | 'updatedAt'>[] = [];
@@ -98,6 +100,9 @@ export class NotifyApprovers {
       const insert = insertStatement(this.dataSource, NotificationDelivery, owed, paramOffset);
       params.push(...insert.params);
       ctes.push(`owed AS (${insert.sql} ON CONFLICT ON CONSTRAINT notification_deliveries_once DO NOTHING RETURNING id, tenant_id, channel)`);
+      ctes.push(
+        `owed_outbox AS (INSERT INTO outbox (topic, payload) SELECT '${NOTIFICATION_QUEUED}', jsonb_build_object('tenantId', tenant_id, 'deliveryId', id::text, 'channel', channel) FROM owed)`,
+      );
     }
     const events = [
       {
@@ -112,8 +117,7 @@ export class NotifyApprovers {
         },
       },
     ];
-    const select = owed.length ? 'SELECT id, tenant_id, channel FROM owed' : 'SELECT NULL::bigint AS id, NULL AS tenant_id, NULL AS channel WHERE false';
-    return { ctes, select, params, events };
+    return { ctes, params, events };
   }
 
   /** Who this round is for: never someone who has voted, nor someone separation of duties excludes. */
@@ -131,9 +135,4 @@ export class NotifyApprovers {
           : [...request.approvers, ...(request.escalatedAt ? request.escalateTo : [])];
     return this.directory.recipients(request.tenantId, refs, request.delegatorId, excluded);
   }
-}
-
-/** The rows a round statement's SELECT returned, as deliveries to queue. */
-export function queuedDeliveries(rows: unknown[]): Pick<NotificationDelivery, 'id' | 'tenantId' | 'channel'>[] {
-  return (rows as { id: string | number; tenant_id: string; channel: NotificationChannel }[]).map((d) => ({ id: String(d.id), tenantId: d.tenant_id, channel: d.channel }));
 }

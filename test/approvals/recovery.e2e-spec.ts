@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import { call, parkBody, tenantToken } from '../support/api';
 import { REDIS_URL, TestApp, testEnvironment, TestEnvironment } from '../support/app';
 import { parkApproval, voteAs } from '../support/approvals';
-import { attemptRows, auditTypes, CallbackServer, eventually, requestRow, sql, status } from '../support/callback-server';
+import { attemptRows, auditTypes, CallbackServer, eventually, outboxDrained, requestRow, sql, status } from '../support/callback-server';
 
 /** Nothing is lost: Postgres is the truth, and a new instance rebuilds Redis's schedule from it. */
 describe('recovery after a restart and after Redis lost its data', () => {
@@ -56,6 +56,7 @@ describe('recovery after a restart and after Redis lost its data', () => {
     const env = await freshEnv();
     const first = await env.start();
     const ids = [await park(first, { expiresIn: 3 }), await park(first, { expiresIn: 3 }), await park(first, { expiresIn: 3 })];
+    await outboxDrained(env.db.url);
     await first.close();
     expect(await env.flushRedis()).toBeGreaterThan(0);
 
@@ -161,6 +162,7 @@ describe('recovery after a restart and after Redis lost its data', () => {
     await sql(env.db.url, `UPDATE approval_requests SET created_at = now() - interval '2 hours', expires_at = now() - interval '2 minutes' WHERE id = $1`, [overdue]);
     const expiry = queue(env, ApprovalQueue.Expiry);
     try {
+      await outboxDrained(env.db.url);
       for (const id of [recent, old, overdue]) await expiry.remove(expiryJobId(id));
       const hasJob = async (id: string) => (await expiry.getJob(expiryJobId(id))) !== undefined;
 
@@ -258,6 +260,7 @@ describe('recovery after a restart and after Redis lost its data', () => {
     const id = await park(app, { expiresIn: 3 });
     const expiry = queue(env, ApprovalQueue.Expiry);
     try {
+      await outboxDrained(env.db.url);
       expect(await expiry.remove(expiryJobId(id))).toBe(1);
       expect(await expiry.getJob(expiryJobId(id))).toBeUndefined();
     } finally {
@@ -271,6 +274,7 @@ describe('recovery after a restart and after Redis lost its data', () => {
     // No periodic reconcile and no timely check for lost data: only the reconnect can bring the job back.
     const app = await env.start({ RECONCILE_INTERVAL_SECONDS: '0', REDIS_LOSS_CHECK_INTERVAL_MS: '600000' });
     const id = await park(app, { expiresIn: 3 });
+    await outboxDrained(env.db.url);
     await env.flushRedis();
     // What a Redis restart without persistence looks like from here: the connection drops, Redis is empty.
     const clientId = await app.app.get(RedisConnections).commands.client('ID');
@@ -297,6 +301,7 @@ describe('recovery after a restart and after Redis lost its data', () => {
     for (const id of decided) await approve(app, id);
     await eventually(async () => (await Promise.all(decided.map((id) => attemptRows(env.db.url, id)))).every((a) => a.length === 1));
     const pending = [await park(app, { expiresIn: 3 }), await park(app, { expiresIn: 3 }), await park(app, { expiresIn: 3 })];
+    await outboxDrained(env.db.url);
 
     // What FLUSHALL looks like to this app: every key gone, the connections untouched.
     expect(await env.flushRedis()).toBeGreaterThan(0);

@@ -142,3 +142,8 @@ export function attemptRows(databaseUrl: string, id: string): Promise<AttemptRow
 export function auditTypes(databaseUrl: string, id: string): Promise<{ type: string; actor: string | null; data: any }[]> {
   return sql(databaseUrl, `SELECT type, actor, data FROM audit_events WHERE approval_id = $1 ORDER BY id`, [id]);
 }
+
+/** Resolves once the outbox dispatcher has moved every committed event to BullMQ (the jobs exist). */
+export async function outboxDrained(databaseUrl: string, timeoutMs = 10_000): Promise<void> {
+  await eventually(async () => (await sql<{ n: number }>(databaseUrl, `SELECT count(*)::int AS n FROM outbox`))[0].n === 0, timeoutMs);
+}
