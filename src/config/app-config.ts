@@ -141,6 +141,8 @@ export const configSchema = z
     REDIS_LOSS_CHECK_INTERVAL_MS: int(100, 600000).default(5000),
     /** How often a worker looks for outbox events that no local commit woke it for (another process wrote them). */
     OUTBOX_POLL_INTERVAL_MS: int(10, 60000).default(200),
+    /** How long a commit's events wait for others to share their batch (the dispatcher's Redis and Postgres round trips are per batch). */
+    OUTBOX_LINGER_MS: int(0, 1000).default(10),
     /** Outbox events moved to BullMQ per batch (one Redis round trip per queue). */
     OUTBOX_BATCH_SIZE: int(1, 10000).default(500),
 

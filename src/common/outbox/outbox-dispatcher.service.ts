@@ -37,6 +37,7 @@ export class OutboxDispatcher implements OnApplicationBootstrap, BeforeApplicati
   private timer?: NodeJS.Timeout;
   private stopped = false;
   private failures = 0;
+  private dueAt = 0;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -46,7 +47,7 @@ export class OutboxDispatcher implements OnApplicationBootstrap, BeforeApplicati
 
   onApplicationBootstrap(): void {
     this.outbox.onCommit(() => this.wake());
-    this.wake();
+    this.schedule(0);
   }
 
   async beforeApplicationShutdown(): Promise<void> {
@@ -56,37 +57,54 @@ export class OutboxDispatcher implements OnApplicationBootstrap, BeforeApplicati
     await this.running;
   }
 
-  /** Dispatch now (or right after the batch in flight). Ignored while backing off from a failure. */
+  /**
+   * A commit wrote events: dispatch within OUTBOX_LINGER_MS (or right after the batch in flight).
+   * The linger lets the commits of that moment share one batch. Ignored while backing off from a failure.
+   */
   wake(): void {
     if (this.stopped) return;
     if (this.running) {
       this.again = true;
       return;
     }
-    if (this.failures && this.timer) return;
+    if (this.timer && (this.failures || this.dueAt <= Date.now() + this.config.OUTBOX_LINGER_MS)) return;
+    this.schedule(this.config.OUTBOX_LINGER_MS);
+  }
+
+  private schedule(wait: number): void {
     clearTimeout(this.timer);
-    this.timer = undefined;
+    this.dueAt = Date.now() + wait;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.run();
+    }, wait);
+    this.timer.unref();
+  }
+
+  private run(): void {
+    if (this.stopped || this.running) return;
     this.running = this.drain().finally(() => {
       this.running = null;
       if (this.stopped) return;
-      const wait = this.failures ? Math.min(MAX_BACKOFF_MS, this.config.OUTBOX_POLL_INTERVAL_MS * 2 ** this.failures) : this.config.OUTBOX_POLL_INTERVAL_MS;
-      this.timer = setTimeout(() => {
-        this.timer = undefined;
-        this.wake();
-      }, wait);
-      this.timer.unref();
+      // Events committed during the last batch's round trips wait no longer than the linger.
+      const wait = this.failures
+        ? Math.min(MAX_BACKOFF_MS, this.config.OUTBOX_POLL_INTERVAL_MS * 2 ** this.failures)
+        : this.again
+          ? this.config.OUTBOX_LINGER_MS
+          : this.config.OUTBOX_POLL_INTERVAL_MS;
+      this.again = false;
+      this.schedule(wait);
     });
   }
 
-  /** Batches until the outbox is empty (or a batch fails: the timer retries with backoff). */
+  /** Full batches until the outbox has fewer left than a batch (or a batch fails: the timer retries with backoff). */
   private async drain(): Promise<void> {
     try {
       for (;;) {
-        this.again = false;
         const ids = await this.dispatchBatch();
         if (this.failures) this.logger.log('outbox dispatch works again');
         this.failures = 0;
-        if (this.stopped || (ids.length < this.config.OUTBOX_BATCH_SIZE && !this.again)) return;
+        if (this.stopped || ids.length < this.config.OUTBOX_BATCH_SIZE) return;
       }
     } catch (e) {
       // Said once per outage; the rows wait in Postgres.
@@ -98,22 +116,25 @@ export class OutboxDispatcher implements OnApplicationBootstrap, BeforeApplicati
   /** One batch: claim, add the jobs, commit the deletion. Returns the ids dispatched. */
   async dispatchBatch(afterAdd?: AfterAdd): Promise<string[]> {
     const runner = this.dataSource.createQueryRunner();
-    await runner.connect();
+    // The pooled node-postgres client itself: BEGIN and the claim go in one round trip (a simple
+    // query of two statements; the batch size is a validated integer, not a parameter).
+    const client = (await runner.connect()) as { query(sql: string): Promise<{ rows: OutboxRow[] }[]> };
+    let open = false;
     try {
-      await runner.startTransaction();
-      const { records: rows } = (await runner.query(
-        `DELETE FROM outbox WHERE id IN (SELECT id FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED) RETURNING id::text, topic, payload`,
-        [this.config.OUTBOX_BATCH_SIZE],
-        true,
-      )) as { records: OutboxRow[] };
+      open = true;
+      const [, claimed] = await client.query(
+        `BEGIN; DELETE FROM outbox WHERE id IN (SELECT id FROM outbox ORDER BY id LIMIT ${Number(this.config.OUTBOX_BATCH_SIZE)} FOR UPDATE SKIP LOCKED) RETURNING id::text, topic, payload`,
+      );
+      const rows = claimed.rows;
       if (rows.length) {
         await withTimeout(this.addJobs(rows), REDIS_TIMEOUT_MS);
         await afterAdd?.(rows.map((r) => r.id));
       }
-      await runner.commitTransaction();
+      await client.query('COMMIT');
+      open = false;
       return rows.map((r) => r.id);
     } catch (e) {
-      await runner.rollbackTransaction().catch(() => undefined);
+      if (open) await client.query('ROLLBACK').catch(() => undefined);
       throw e;
     } finally {
       await runner.release();
