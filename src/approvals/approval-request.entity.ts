@@ -64,10 +64,6 @@ export class ApprovalRequest {
   /** Separation of duties in every set: the delegating human and the agent's operator cannot approve at all. */
   @Column({ name: 'independent_approvers', type: 'boolean' }) independentApprovers: boolean;
   @Column({ name: 'agent_operator', type: 'text', nullable: true }) agentOperator: string | null;
-  /** When each notification round was queued (the reconciler redoes a round that has none). */
-  @Column({ name: 'notified_at', type: 'timestamptz', nullable: true }) notifiedAt: Date | null;
-  @Column({ name: 'escalated_at', type: 'timestamptz', nullable: true }) escalatedAt: Date | null;
-  @Column({ name: 'reminded_at', type: 'timestamptz', nullable: true }) remindedAt: Date | null;
 
   @Column({ name: 'delivery_mode', type: 'text' }) deliveryMode: DeliveryMode;
   @Column({ name: 'notification_endpoint', type: 'text', nullable: true }) notificationEndpoint: string | null;

@@ -122,10 +122,6 @@ export class ParkApproval {
       remindAfter: obligation.remind_after ?? null,
       independentApprovers: sets.every((set) => set.independent_approvers),
       agentOperator: input.agent.operator ?? null,
-      // The initial round's deliveries commit with the request (below).
-      notifiedAt: admission.statement ? createdAt : null,
-      escalatedAt: null,
-      remindedAt: null,
       deliveryMode: input.delivery.mode,
       notificationEndpoint: input.delivery.notification_endpoint ?? null,
       notificationToken: input.delivery.notification_token ?? null,

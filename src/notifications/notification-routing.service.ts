@@ -1,13 +1,24 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { ApprovalRequest } from '../approvals/approval-request.entity';
 import { Admission, ApproverObligation, ApproverRouting, ReconcileScope } from '../approvals/approver-routing.port';
 import { ApproverDirectory } from './directory/approver-directory.service';
-import { NotificationDelivery } from './notification-delivery.entity';
+import { NotificationDelivery, NotificationRound } from './notification-delivery.entity';
 import { NotificationJobs } from './notification-jobs.service';
 import { NotifyApprovers } from './notify-approvers.usecase';
 
 const PAGE = 1000;
+
+/** A pending request's round times and which of its rounds have been queued (a notification_rounds row). */
+interface RoundsOwed {
+  id: string;
+  tenant_id: string;
+  created_at: Date;
+  escalate_after: number | null;
+  remind_after: number | null;
+  notified: boolean;
+  escalated: boolean;
+  reminded: boolean;
+}
 
 /** The lifecycle's view of approvers and their notifications (see ApproverRouting). */
 @Injectable()
@@ -38,7 +49,8 @@ export class NotificationRouting extends ApproverRouting {
   }
 
   /**
-   * Postgres says what is owed: a pending request whose round has no mark yet needs its round job
+   * Postgres says what is owed: a pending request whose round has no mark yet (no
+   * notification_rounds row) needs its round job
    * (delayed for escalation and reminder), and a queued delivery of a pending request needs its
    * delivery job. Re-adding existing jobs is a no-op; finished ones are replaced.
    */
@@ -46,28 +58,27 @@ export class NotificationRouting extends ApproverRouting {
     let count = 0;
     // The scheduled pass: rounds of requests parked recently or whose round is overdue (initial rounds are always few).
     const inScope = scope
-      ? `(r.notified_at IS NULL OR r.created_at > now() - make_interval(secs => ${scope.recentSeconds})` +
-        ` OR (r.escalated_at IS NULL AND r.created_at + make_interval(secs => r.escalate_after + ${scope.graceSeconds}) < now())` +
-        ` OR (r.reminded_at IS NULL AND r.created_at + make_interval(secs => r.remind_after + ${scope.graceSeconds}) < now()))`
+      ? `(NOT notified OR created_at > now() - make_interval(secs => ${scope.recentSeconds})` +
+        ` OR (NOT escalated AND created_at + make_interval(secs => escalate_after + ${scope.graceSeconds}) < now())` +
+        ` OR (NOT reminded AND created_at + make_interval(secs => remind_after + ${scope.graceSeconds}) < now()))`
       : 'true';
+    const marked = (round: NotificationRound) => `EXISTS (SELECT 1 FROM notification_rounds n WHERE n.approval_id = r.id AND n.round = '${round}')`;
     for (let after = ''; ; ) {
-      const page = await this.dataSource.manager
-        .createQueryBuilder(ApprovalRequest, 'r')
-        .select(['r.id', 'r.tenantId', 'r.createdAt', 'r.escalateAfter', 'r.remindAfter', 'r.notifiedAt', 'r.escalatedAt', 'r.remindedAt'])
-        .where(`r.status = 'pending' AND r.expires_at > now() AND r.id > :after`, { after })
-        .andWhere(
-          `(r.notified_at IS NULL OR (r.escalate_after IS NOT NULL AND r.escalated_at IS NULL) OR (r.remind_after IS NOT NULL AND r.reminded_at IS NULL))`,
-        )
-        .andWhere(inScope)
-        .orderBy('r.id')
-        .limit(PAGE)
-        .getMany();
-      const owed = page.map((request) => ({
-        request,
+      const page: RoundsOwed[] = await this.dataSource.query(
+        `SELECT * FROM (
+           SELECT r.id, r.tenant_id, r.created_at, r.escalate_after, r.remind_after,
+                  ${marked('initial')} AS notified, ${marked('escalation')} AS escalated, ${marked('reminder')} AS reminded
+             FROM approval_requests r WHERE r.status = 'pending' AND r.expires_at > now() AND r.id > $1) r
+          WHERE (NOT notified OR (escalate_after IS NOT NULL AND NOT escalated) OR (remind_after IS NOT NULL AND NOT reminded)) AND ${inScope}
+          ORDER BY id LIMIT ${PAGE}`,
+        [after],
+      );
+      const owed = page.map((r) => ({
+        request: { id: r.id, tenantId: r.tenant_id, createdAt: r.created_at, escalateAfter: r.escalate_after, remindAfter: r.remind_after },
         rounds: [
-          ...(!request.notifiedAt ? ['initial' as const] : []),
-          ...(request.escalateAfter && !request.escalatedAt ? ['escalation' as const] : []),
-          ...(request.remindAfter && !request.remindedAt ? ['reminder' as const] : []),
+          ...(!r.notified ? ['initial' as const] : []),
+          ...(r.escalate_after && !r.escalated ? ['escalation' as const] : []),
+          ...(r.remind_after && !r.reminded ? ['reminder' as const] : []),
         ],
       }));
       await this.jobs.reviveRounds(owed);

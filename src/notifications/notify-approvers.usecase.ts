@@ -18,20 +18,14 @@ import type { ParkStatement } from '../approvals/approver-routing.port';
 
 export type RoundResult = 'queued' | 'not-pending' | 'not-due' | 'missing';
 
-/** The request's column that records when each round was queued (the reconciler redoes a round without one). */
-const ROUND_MARK: Record<NotificationRound, { property: 'notifiedAt' | 'escalatedAt' | 'remindedAt'; column: string }> = {
-  initial: { property: 'notifiedAt', column: 'notified_at' },
-  escalation: { property: 'escalatedAt', column: 'escalated_at' },
-  reminder: { property: 'remindedAt', column: 'reminded_at' },
-};
 const ROUND_EVENT = { initial: 'approval.notified', escalation: 'approval.escalated', reminder: 'approval.reminded' } as const;
 
 /**
  * One notification round of a request: works out who to notify now (the approvers when parked,
  * the escalation approvers after escalate_after, whoever has not voted yet for a reminder), and
  * owes each of them one delivery per channel they can be reached on. The deliveries, their
- * outbox events (which become the delivery jobs), the round's mark and its audit event commit
- * together.
+ * outbox events (which become the delivery jobs), the round's mark (a notification_rounds row:
+ * the reconciler redoes a round without one) and its audit event commit together.
  */
 @Injectable()
 export class NotifyApprovers {
@@ -57,21 +51,20 @@ export class NotifyApprovers {
     // A delayed job that ran early (clock skew between hosts) is retried by the queue's backoff.
     if (due > Date.now() + 250) return 'not-due';
 
-    // The round committed already (this is a retry after its enqueue failed): queue what is still owed.
-    if (request[ROUND_MARK[round].property]) {
+    const queuedRounds = await this.queuedRounds(tenantId, approvalId);
+    // The round committed already (this is a retry, or the reconciler's): queue what is still owed.
+    if (queuedRounds.has(round)) {
       await this.jobs.scheduleDeliveries(await this.dataSource.manager.find(NotificationDelivery, { where: { approvalId, round, status: 'queued' } }));
       return 'queued';
     }
 
-    const recipients = await this.recipientsFor(request, round);
+    const recipients = await this.recipientsFor(request, round, queuedRounds);
     // One statement (atomic): the deliveries and their outbox events, the round's mark and its audit event.
     const statement = this.roundStatement(request, round, recipients, 0);
-    const mark = ROUND_MARK[round].column;
     const params = [...statement.params];
     const event = this.audit.insertStatement(statement.events, params.length);
     params.push(...event.params);
     statement.ctes.push(`round_event AS (${event.sql})`);
-    statement.ctes.push(`mark AS (UPDATE approval_requests SET ${mark} = now() WHERE id = $${params.push(approvalId)} AND tenant_id = $${params.push(tenantId)})`);
     await this.dataSource.query(`WITH ${statement.ctes.join(', ')} SELECT 1`, params);
     this.outbox.committed();
     return 'queued';
@@ -94,10 +87,12 @@ export class NotifyApprovers {
       }
     }
     if (unreachable.length) this.logger.warn(`${request.id} (${round}): no channel reaches ${unreachable.join(', ')}`);
-    const params: unknown[] = [];
-    const ctes: string[] = [];
+    const params: unknown[] = [request.id, round, request.tenantId];
+    const ctes = [
+      `round_mark AS (INSERT INTO notification_rounds (approval_id, round, tenant_id) VALUES ($${paramOffset + 1}, $${paramOffset + 2}, $${paramOffset + 3}) ON CONFLICT DO NOTHING)`,
+    ];
     if (owed.length) {
-      const insert = insertStatement(this.dataSource, NotificationDelivery, owed, paramOffset);
+      const insert = insertStatement(this.dataSource, NotificationDelivery, owed, paramOffset + params.length);
       params.push(...insert.params);
       ctes.push(`owed AS (${insert.sql} ON CONFLICT ON CONSTRAINT notification_deliveries_once DO NOTHING RETURNING id, tenant_id, channel)`);
       ctes.push(
@@ -121,7 +116,7 @@ export class NotifyApprovers {
   }
 
   /** Who this round is for: never someone who has voted, nor someone separation of duties excludes. */
-  private async recipientsFor(request: ApprovalRequest, round: NotificationRound): Promise<Recipient[]> {
+  private async recipientsFor(request: ApprovalRequest, round: NotificationRound, queuedRounds: Set<NotificationRound>): Promise<Recipient[]> {
     // Nobody has been asked before the initial round; a vote that races it is caught by the delivery.
     const votes = round === 'initial' ? [] : await this.approvals.votes(request.id);
     const voted = new Set(votes.map((v) => v.approverId));
@@ -132,7 +127,13 @@ export class NotifyApprovers {
         ? request.approvers
         : round === 'escalation'
           ? request.escalateTo
-          : [...request.approvers, ...(request.escalatedAt ? request.escalateTo : [])];
+          : [...request.approvers, ...(queuedRounds.has('escalation') ? request.escalateTo : [])];
     return this.directory.recipients(request.tenantId, refs, request.delegatorId, excluded);
+  }
+
+  /** The request's rounds queued so far. */
+  private async queuedRounds(tenantId: string, approvalId: string): Promise<Set<NotificationRound>> {
+    const rows: { round: NotificationRound }[] = await this.dataSource.query(`SELECT round FROM notification_rounds WHERE approval_id = $1 AND tenant_id = $2`, [approvalId, tenantId]);
+    return new Set(rows.map((r) => r.round));
   }
 }

@@ -172,7 +172,8 @@ describe('recovery after a restart and after Redis lost its data', () => {
       expect({ recent: await hasJob(recent), old: await hasJob(old), overdue: await hasJob(overdue) }).toEqual({ recent: true, old: false, overdue: true });
 
       // Reminders: the old request's round is owed once its reminder is overdue, not before.
-      await sql(env.db.url, `UPDATE approval_requests SET remind_after = 7200, reminded_at = NULL WHERE id = $1`, [old]);
+      await sql(env.db.url, `UPDATE approval_requests SET remind_after = 7200 WHERE id = $1`, [old]);
+      await sql(env.db.url, `DELETE FROM notification_rounds WHERE approval_id = $1 AND round = 'reminder'`, [old]);
       expect(await reconciler.reconcile(reconciler.scheduledScope())).toMatchObject({ notifications: 0 });
       await sql(env.db.url, `UPDATE approval_requests SET remind_after = 600 WHERE id = $1`, [old]);
       expect(await reconciler.reconcile(reconciler.scheduledScope())).toMatchObject({ notifications: 1 });

@@ -401,8 +401,7 @@ describe('notifying approvers: email, web push, escalation, reminders', () => {
       expect((await vote(id, 'bob', 'approve')).body.status).toBe('approved');
       await sleep(2500);
       expect(mailsAbout(id).map((m) => m.envelope.to[0])).toEqual(['bob@acme.example']);
-      const [row] = await sql(env.db.url, `SELECT escalated_at, reminded_at FROM approval_requests WHERE id = $1`, [id]);
-      expect(row).toEqual({ escalated_at: null, reminded_at: null });
+      expect(await sql(env.db.url, `SELECT round FROM notification_rounds WHERE approval_id = $1`, [id])).toEqual([{ round: 'initial' }]);
       expect((await auditTypes(env.db.url, id)).map((e) => e.type)).not.toContain('approval.escalated');
     });
 
