@@ -180,6 +180,11 @@ async function fill(db: Client, rows: number): Promise<void> {
             generate_series($1::int, $2::int) g`,
       [from, Math.min(rows, from + 9_999)],
     );
+    // Their initial notification rounds were queued, like the copied request's (the notifications part's own table).
+    await db.query(
+      `INSERT INTO notification_rounds (approval_id, round, tenant_id) SELECT 'scale-' || g, 'initial', 'tenant-' || (g % 50) FROM generate_series($1::int, $2::int) g`,
+      [from, Math.min(rows, from + 9_999)],
+    );
   }
 }
 
