@@ -7,7 +7,7 @@ import { redisConnectionOptions } from '../../src/common/queues/queues.module';
 import { NotificationQueue } from '../../src/notifications/notification-queues';
 import { call, parkBody, tenantToken } from '../support/api';
 import { REDIS_URL, TestApp, testEnvironment, TestEnvironment } from '../support/app';
-import { parkApproval } from '../support/approvals';
+import { parkApproval, voteAs } from '../support/approvals';
 import { auditTypes, eventually, outboxDrained, requestRow, sleep, sql } from '../support/callback-server';
 import { notificationSinks, NotificationSinks } from '../support/notifications';
 import { TcpProxy } from '../support/tcp-proxy';
@@ -80,6 +80,22 @@ describe('the outbox: events commit with the change and reach BullMQ exactly onc
     await sql(env.db.url, `DROP TRIGGER refuse_park ON audit_events`);
     expect(await sql(env.db.url, `SELECT id FROM approval_requests WHERE reason = 'this park must leave nothing behind'`)).toEqual([]);
     expect((await outboxRows(env)).map((r) => r.payload.approvalId)).toEqual([id]);
+  });
+
+  it('a decision owed to a ping callback commits its approval.callback_owed event with the settlement', async () => {
+    const env = await freshEnv();
+    const app = await env.start({ RUN_WORKERS: 'false' });
+    const body = parkBody({ obligation: { approvers: ['user:bob'], quorum: 1, expires_in: 600 } });
+    body.delivery = { mode: 'ping', notification_endpoint: 'http://127.0.0.1:9/outbox-callback', notification_token: 'outbox-token' };
+    const id = await parkApproval(app, gateway, body);
+    const vote = await voteAs(app, { approvalId: id, approverId: 'bob', decision: 'approve', reason: 'ok' });
+    expect(vote.body).toMatchObject({ status: 'approved' });
+    const owed = (await outboxRows(env)).filter((r) => r.topic === 'approval.callback_owed');
+    expect(owed.map((r) => r.payload)).toEqual([{ tenantId: 'acme', approvalId: id }]);
+    // Written by the transaction that settled the request (its row's current version).
+    const [row] = await sql<{ xmin: string; callback_state: string }>(env.db.url, `SELECT xmin::text, callback_state FROM approval_requests WHERE id = $1`, [id]);
+    expect(row.callback_state).toBe('pending');
+    expect(owed[0].xmin).toBe(row.xmin);
   });
 
   it('a dispatcher that dies between adding the jobs and deleting the rows re-dispatches them without a second job', async () => {
