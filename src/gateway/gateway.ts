@@ -21,7 +21,7 @@ import { GatewayConfig, gatewayIdOf } from './gateway-config';
 import { GatewayMetrics, metricsAuthorized } from './gateway-metrics';
 import { namespacedTool } from './tool-names';
 import { ToolCallGate } from './tool-call-gate';
-import { CancellableTaskStore } from './task-store';
+import { openGatewayState } from './gateway-state';
 import { Upstream } from './upstreams';
 
 export const MCP_PATH = '/mcp';
@@ -54,19 +54,24 @@ export async function startGateway(config: GatewayConfig, options: { logger?: Lo
     config.countersign.admin_token ? credential(config.countersign.admin_token, config.countersign.admin_token_file) : undefined,
   );
   const issuer = (config.countersign.issuer ?? countersignUrl).replace(/\/+$/, '');
-  const approvalTokens = new ApprovalTokenVerifier(countersign.jwksUrl, issuer, config.countersign.gateway_id ?? gatewayIdOf(token)!);
+  // Parked calls, used approval tokens and tasks: in this process, or shared in Redis (gateway-state.ts).
+  const state = await openGatewayState(config);
+  const approvalTokens = new ApprovalTokenVerifier(countersign.jwksUrl, issuer, config.countersign.gateway_id ?? gatewayIdOf(token)!, undefined, (jti, exp) => state.parked.useOnce(jti, exp));
   const upstreams = new Map(config.upstreams.map((u) => [u.name, new Upstream(u.name, u)]));
   const metrics = new GatewayMetrics();
-  const gate = new ToolCallGate(config, countersign, approvalTokens, upstreams, log, metrics);
+  const gate = new ToolCallGate(config, countersign, approvalTokens, upstreams, log, metrics, state.parked);
   const catalogue = new ToolCatalogue(upstreams, countersign, Boolean(config.countersign.admin_token), log);
   const sessions = new Map<string, Session>();
-  const tasks = new CancellableTaskStore();
+  const tasks = state.tasks;
   const authenticator = new AgentAuthenticator(config);
 
   const http = createServer();
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
     http.listen(config.listen.port, config.listen.host, () => resolve());
+  }).catch(async (e: unknown) => {
+    await state.close();
+    throw e;
   });
   const address = http.address() as AddressInfo;
   const base = (config.listen.public_url ?? `http://${config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host}:${address.port}`).replace(/\/+$/, '');
@@ -87,7 +92,7 @@ export async function startGateway(config: GatewayConfig, options: { logger?: Lo
   const newSession = (agentKey: string): StreamableHTTPServerTransport => {
     const server = new Server(GATEWAY_INFO, {
       capabilities: { tools: { listChanged: false }, tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } } },
-      taskStore: tasks,
+      taskStore: tasks.forAgent(agentKey),
     });
     server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: await catalogue.list() }));
     server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
@@ -214,8 +219,9 @@ export async function startGateway(config: GatewayConfig, options: { logger?: Lo
     resource,
     close: async () => {
       clearInterval(sweep);
+      gate.stop();
       await Promise.all([...sessions.values()].map((s) => s.transport.close().catch(() => undefined)));
-      tasks.cleanup();
+      await state.close();
       await Promise.all([...upstreams.values()].map((u) => u.close()));
       http.closeAllConnections();
       await new Promise<void>((resolve) => http.close(() => resolve()));
