@@ -19,7 +19,8 @@ import { ApprovalTokenVerifier } from './approval-token.verifier';
 import { CountersignClient, credential } from './countersign-client';
 import { GatewayConfig, gatewayIdOf } from './gateway-config';
 import { GatewayMetrics, metricsAuthorized } from './gateway-metrics';
-import { namespacedTool } from './tool-names';
+import { namespacedTool, splitToolName } from './tool-names';
+import { ToolVisibility } from './tool-visibility';
 import { ToolCallGate } from './tool-call-gate';
 import { openGatewayState } from './gateway-state';
 import { Upstream } from './upstreams';
@@ -61,6 +62,7 @@ export async function startGateway(config: GatewayConfig, options: { logger?: Lo
   const metrics = new GatewayMetrics();
   const gate = new ToolCallGate(config, countersign, approvalTokens, upstreams, log, metrics, state.parked);
   const catalogue = new ToolCatalogue(upstreams, countersign, Boolean(config.countersign.admin_token), log);
+  const visibility = new ToolVisibility(config, countersign, splitToolName, log);
   const sessions = new Map<string, Session>();
   const tasks = state.tasks;
   const authenticator = new AgentAuthenticator(config);
@@ -94,7 +96,7 @@ export async function startGateway(config: GatewayConfig, options: { logger?: Lo
       capabilities: { tools: { listChanged: false }, tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } } },
       taskStore: tasks.forAgent(agentKey),
     });
-    server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: await catalogue.list() }));
+    server.setRequestHandler(ListToolsRequestSchema, async (_request, extra) => ({ tools: await visibility.visible(await catalogue.list(), extra.authInfo!.token) }));
     server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
       const auth = extra.authInfo!;
       const { name } = request.params;
