@@ -22,6 +22,7 @@ import { adminToken, call, tenantToken } from '../support/api';
 import { freePort, REDIS_URL, TestApp, testEnvironment, TestEnvironment } from '../support/app';
 import { voteAs } from '../support/approvals';
 import { sleep } from '../support/callback-server';
+import { TcpProxy } from '../support/tcp-proxy';
 import { agentToken, gatewayToken, prepareTestKeys, TEST_AGENT_ISSUER } from '../support/keys';
 import { PAYMENT_TOOLS, startUpstream, TestUpstream } from '../support/mcp-upstream';
 
@@ -43,7 +44,7 @@ describe('gateway instances sharing parked calls and tasks in Redis', () => {
   const gateways: RunningGateway[] = [];
   const clients: Client[] = [];
 
-  const startInstance = async () => {
+  const startInstance = async (redisUrl = REDIS_URL) => {
     const keys = await prepareTestKeys();
     const gateway = await startGateway(
       parseGatewayConfig({
@@ -52,7 +53,7 @@ describe('gateway instances sharing parked calls and tasks in Redis', () => {
         agent_issuers: [{ issuer: TEST_AGENT_ISSUER, jwks_file: keys.gatewayJwksFile }],
         upstreams: [{ name: 'payments', url: payments.url }],
         approval: { wait_seconds: 1, progress_interval_seconds: 1 },
-        state: { redis_url: REDIS_URL, key_prefix: prefix },
+        state: { redis_url: redisUrl, key_prefix: prefix },
         log_level: 'silent',
       }),
     );
@@ -230,6 +231,25 @@ describe('gateway instances sharing parked calls and tasks in Redis', () => {
     await expect(two.verify(token, approved)).rejects.toThrow('already used');
     expect(await redis.pttl(`${prefix}:jti:${JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()).jti}`)).toBeGreaterThan(60_000);
   });
+
+  it('fails a call closed while its Redis is gone (the upstream never sees it), and works again once Redis is back', async () => {
+    const proxy = await TcpProxy.start('127.0.0.1', Number(new URL(REDIS_URL).port || 6379));
+    try {
+      const a = await startInstance(proxy.via(REDIS_URL));
+      const client = await connect(a);
+      const before = payments.callsOf('transfer_funds').length;
+      await proxy.cut();
+      await expect(transfer(client, { amount: 9, currency: 'EUR', to: IBAN })).rejects.toThrow(/its state store failed.*the call was not sent/);
+      await proxy.restore();
+      let parked: CallToolResult | undefined;
+      for (let i = 0; i < 50 && !parked; i++) parked = await transfer(client, { amount: 9, currency: 'EUR', to: IBAN }).catch(() => sleep(100).then(() => undefined));
+      expect(meta(parked!)).toMatchObject({ status: 'pending' });
+      expect(payments.callsOf('transfer_funds').length).toBe(before);
+      await stopInstance(a);
+    } finally {
+      await proxy.cut();
+    }
+  }, 30_000);
 
   it('does not start when its Redis cannot be reached, naming state.redis_url', async () => {
     const port = await freePort();
