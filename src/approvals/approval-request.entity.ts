@@ -2,6 +2,7 @@ import { Column, CreateDateColumn, Entity, PrimaryColumn } from 'typeorm';
 import type { JsonObject } from '../common/json';
 import type { ApproverSet } from './approver-sets';
 import type { Reevaluation } from './redeem-reevaluation.port';
+import type { StandingOffer } from './standing/standing-terms';
 
 export type ApprovalStatus = 'pending' | 'approved' | 'denied' | 'expired' | 'cancelled';
 export const SETTLED_STATUSES: ApprovalStatus[] = ['approved', 'denied', 'expired', 'cancelled'];
@@ -99,4 +100,6 @@ export class ApprovalRequest {
   @Column({ type: 'jsonb', nullable: true }) reevaluation: Reevaluation | null;
   /** Why the request was settled when no approver decided it (e.g. delegation_revoked). */
   @Column({ name: 'settled_reason', type: 'text', nullable: true }) settledReason: string | null;
+  /** The standing approvals the policy allows on this call (set by the authorization engine only); null: this call only. */
+  @Column({ name: 'standing_offer', type: 'jsonb', nullable: true }) standingOffer: StandingOffer | null;
 }

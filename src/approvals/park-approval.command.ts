@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { CONTROL_OR_BREAK, id, text } from '../common/validation';
 import { DELIVERY_MODES } from './approval-request.entity';
 import type { ApproverSet } from './approver-sets';
+import type { StandingOffer } from './standing/standing-terms';
 
 /** CIBA's client_notification_token: an RFC 6750 b64token, at most 1024 characters. */
 export const notificationToken = z
@@ -168,6 +169,8 @@ export interface ParkApprovalCommand {
   openIdCiba?: OpenIdCibaRequest;
   /** The policy decision that parked it (set by the authorization engine only): the redeem repeats it. */
   decisionId?: string;
+  /** The standing approvals the policy allows (set by the authorization engine only, never from a body). */
+  standingOffer?: StandingOffer;
 }
 
 /** What a standard CIBA request adds: who asked (its tokens are bound to it), for what scope and details. */

@@ -61,7 +61,7 @@ export class ParkApproval {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  async execute({ tenantId, gatewayId, input, openIdCiba, decisionId }: ParkApprovalCommand): Promise<ParkedApproval> {
+  async execute({ tenantId, gatewayId, input, openIdCiba, decisionId, standingOffer }: ParkApprovalCommand): Promise<ParkedApproval> {
     this.checkDepth(input);
     this.checkObligation(input);
     this.checkDelivery(input);
@@ -139,6 +139,7 @@ export class ParkApproval {
       settledReason: null,
       decisionId: decisionId ?? null,
       reevaluation: null,
+      standingOffer: standingOffer ?? null,
       cibaClientId: openIdCiba?.clientId ?? null,
       scope: openIdCiba?.scope ?? null,
       authorizationDetails: (openIdCiba?.authorizationDetails as ApprovalRequest['authorizationDetails']) ?? null,
