@@ -48,11 +48,11 @@ describe('standing approvals', () => {
   });
 
   /** A fresh agent with its own delegation from alice, and a fresh MCP session. */
-  async function agent() {
+  async function agent(human = 'alice') {
     const id = `spiffe://acme.example/agents/st${++n}-${randomUUID().slice(0, 8)}`;
-    const granted = await call(a.url, 'POST', '/v1/delegations', { token: delegations, body: { human: 'alice', agent: id, tools: ['payments/*'] } });
+    const granted = await call(a.url, 'POST', '/v1/delegations', { token: delegations, body: { human, agent: id, tools: ['payments/*'] } });
     expect(granted.status).toBe(201);
-    return { id, delegation: granted.body.id as string, token: await agentToken({ human: 'alice', actors: [id] }), session: `sess-${randomUUID()}` };
+    return { id, delegation: granted.body.id as string, token: await agentToken({ human, actors: [id] }), session: `sess-${randomUUID()}` };
   }
   type Agent = Awaited<ReturnType<typeof agent>>;
 
@@ -170,6 +170,22 @@ describe('standing approvals', () => {
     expect(forbidden.status).toBe(403);
     expect(forbidden.body.reasons).toContain('restricted_resource');
     expect(forbidden.body.reasons).not.toContain('standing_approval');
+  });
+
+  it('a human disabled in the directory: their agent is denied although the standing approval is live', async () => {
+    const human = `st-human-${randomUUID().slice(0, 8)}`;
+    const person = (status: string) => call(a.url, 'PUT', `/v1/approvers/${human}`, { token: admin, body: { display_name: 'Dana', status } });
+    expect((await person('active')).status).toBe(201);
+    const x = await agent(human);
+    await approveStanding(x, { scope: 'session' });
+    expect((await authorize(b, payment(x))).status).toBe(200);
+    expect((await person('disabled')).status).toBe(200);
+    const started = Date.now();
+    let denied = await authorize(b, payment(x));
+    while (denied.status === 200 && Date.now() - started < 2000) denied = await authorize(b, payment(x));
+    measured.push(`human disabled → B denies: ${Date.now() - started} ms`);
+    expect(denied.status).toBe(403);
+    expect(denied.body.reasons).toContain('human_disabled');
   });
 
   it('an admin lists it; revoked on instance A, instance B parks the next call at once', async () => {
