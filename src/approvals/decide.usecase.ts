@@ -129,7 +129,7 @@ export class DecideApproval {
       }
 
       // Within what the policy offered for this call (a refused choice changes nothing).
-      const standing = cmd.standing ? chooseTerms(request.standingOffer, cmd.standing, request) : null;
+      const standing = cmd.standing && cmd.decision === 'approve' ? chooseTerms(request.standingOffer, cmd.standing, request) : null;
       const votes = await manager.find(ApprovalVote, { where: { approvalId: request.id } });
       if (votes.some((v) => v.approverId === approver.approverId)) {
         throw new Conflict('already_voted', `${approver.approverId} has already voted on this request`);

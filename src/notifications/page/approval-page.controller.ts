@@ -24,6 +24,8 @@ const formSchema = z.object({
     .min(1, { message: 'a reason for access is required' })
     .max(2000, { message: 'the reason must be at most 2000 characters' })
     .refine(storable, { message: 'the reason must not contain a NUL character or an unpaired surrogate' }),
+  /** How far an approval stands (standing-choice.ts); only what the policy offers is accepted. */
+  standing: z.enum(['call', 'session', 'window'], { message: 'choose one of the offered scopes' }).optional(),
 });
 
 /**

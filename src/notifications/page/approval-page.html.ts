@@ -264,6 +264,7 @@ export function renderApprovalPage(m: ApprovalPageModel): string {
       '<label for="reason">Reason for access (required)</label>',
       '<p class="hint" id="reason-hint">Say why you approve or deny. It is recorded in the audit log.</p>',
       '<textarea id="reason" name="reason" required minlength="1" maxlength="2000" rows="4" aria-describedby="reason-hint"></textarea>',
+      standingFieldset(m.standing),
       `<p id="expired-note" class="notice notice--warning" role="status" aria-live="polite"${expired ? '' : ' hidden'}>${
         expired ? 'This request has expired' : ''
       }</p>`,
@@ -336,6 +337,23 @@ function approverSetList(sets: ApprovalPageModel['approverSets']): string {
 }
 
 /** The page shown after a vote. */
+/** If you approve, how far the approval goes: each option the policy offers, with exactly what it covers. */
+function standingFieldset(options: ApprovalPageModel['standing']): string {
+  if (!options) return '';
+  return [
+    '<fieldset id="standing" class="standing">',
+    '<legend>If you approve, the approval covers</legend>',
+    ...options.map((o, i) =>
+      [
+        `<div class="standing-option"><input type="radio" name="standing" id="standing-${esc(o.value)}" value="${esc(o.value)}" aria-describedby="standing-${esc(o.value)}-covers"${i === 0 ? ' checked' : ''}>`,
+        `<label for="standing-${esc(o.value)}">${esc(o.label)}</label>`,
+        `<p class="hint" id="standing-${esc(o.value)}-covers">${esc(o.covers)}</p></div>`,
+      ].join(''),
+    ),
+    '</fieldset>',
+  ].join('\n');
+}
+
 export function renderDecisionResult(m: DecisionResultModel): string {
   const approved = m.yourVote === 'approve';
   const heading = approved ? 'You approved' : 'You denied';
@@ -363,6 +381,7 @@ export function renderDecisionResult(m: DecisionResultModel): string {
         )} needed.</p>`,
       ].join('\n'),
     ),
+    m.standing ? `<p id="standing-granted" class="notice">Your approval stands: ${esc(m.standing)}</p>` : '',
     '<p>You can close this page.</p>',
     `<p class="request-id muted">Request ID: <code>${esc(m.authReqId)}</code></p>`,
   ]

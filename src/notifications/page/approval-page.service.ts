@@ -17,6 +17,7 @@ import { SigningKeys } from '../../common/keys/signing-keys.service';
 import { Approver } from '../directory/approver.entity';
 import { PushChannel } from '../push/push.channel';
 import type { AlreadyDecidedModel, ApprovalPageModel, DecisionResultModel, ErrorPageModel } from './approval-page.model';
+import { standingOptions } from './standing-choice';
 
 const FORM_TYP = 'countersign-approval-form+jwt';
 const FORM_AUDIENCE = 'countersign:approval-form';
@@ -69,7 +70,7 @@ export class ApprovalPage {
     return { ok: true, model: pageModel(request, votes, approver, person, linkToken!, csrfToken, this.push.publicKey) };
   }
 
-  async submit(authReqId: string, form: { link?: string; csrf?: string; decision: VoteDecision; reason: string }): Promise<PageOutcome<DecisionResultModel>> {
+  async submit(authReqId: string, form: { link?: string; csrf?: string; decision: VoteDecision; reason: string; standing?: 'call' | 'session' | 'window' }): Promise<PageOutcome<DecisionResultModel>> {
     const opened = await this.open(authReqId, form.link);
     if (!opened.ok) return opened;
     try {
@@ -79,10 +80,21 @@ export class ApprovalPage {
       return failure(403, 'This form has expired', 'The form could not be verified (it is too old or was not issued for this link). Open the link again.');
     }
     try {
-      const result = await this.decide.execute({ approver: opened.approver, approvalId: authReqId, decision: form.decision, reason: form.reason });
+      const standing = form.standing ? { scope: form.standing } : undefined;
+      const result = await this.decide.execute({ approver: opened.approver, approvalId: authReqId, decision: form.decision, reason: form.reason, standing });
+      const granted = result.standing_approval && standingOptions(opened.request)?.find((o) => o.value === result.standing_approval!.scope);
       return {
         ok: true,
-        model: { authReqId, bindingMessage: opened.request.bindingMessage, yourVote: form.decision, status: result.status, votes: result.votes, quorum: result.quorum, approverSets: result.approver_sets },
+        model: {
+          authReqId,
+          bindingMessage: opened.request.bindingMessage,
+          yourVote: form.decision,
+          status: result.status,
+          votes: result.votes,
+          quorum: result.quorum,
+          approverSets: result.approver_sets,
+          ...(granted ? { standing: `${granted.covers} Until ${result.standing_approval!.expires_at}.` } : {}),
+        },
       };
     } catch (e) {
       if (e instanceof Conflict && e.code === 'already_voted') {
@@ -211,5 +223,6 @@ function pageModel(
     csrfToken,
     formAction: `/approve/${r.id}`,
     vapidPublicKey,
+    standing: standingOptions(r),
   };
 }
