@@ -102,6 +102,18 @@ describe('standing approvals', () => {
     const granted = await sql(env.db.url, `SELECT actor, data FROM audit_events WHERE type = 'standing_approval.granted' AND approval_id = $1`, [approvalId]);
     expect(granted).toEqual([expect.objectContaining({ actor: 'approver:bob' })]);
 
+    // AuthZEN decides through the same engine: allowed, with the standing approval in the context.
+    const evaluated = await call(b.url, 'POST', '/access/v1/evaluation', {
+      token: gateway,
+      body: {
+        subject: { type: 'agent', id: x.id, properties: { token: x.token } },
+        action: { name: 'transfer_funds', properties: { server: 'payments' } },
+        resource: { type: 'account', id: 'acct-7', properties: { classification: 'confidential' } },
+        context: { arguments: { amount: 5, currency: 'EUR', to: 'DE89370400440532013000' }, reason: 'supplier', intent: { category: 'pay' }, correlation: { mcp_session_id: x.session } },
+      },
+    });
+    expect(evaluated.body).toMatchObject({ decision: true, context: { reasons: expect.arrayContaining(['standing_approval']), standing_approval: { id: standing.id, approval_id: approvalId, uses: 2 } } });
+
     expect((await authorize(b, payment(x, { session: `sess-${randomUUID()}` }))).status).toBe(202);
     expect((await authorize(b, payment(x, { args: { amount: 120, currency: 'USD', to: 'DE89370400440532013000' } }))).status).toBe(202);
     expect((await authorize(b, payment(x, { args: { amount: 120, currency: 'EUR', to: 'GB33BUKB20201555555555' } }))).status).toBe(202);
