@@ -187,7 +187,8 @@ export class Authorize {
       tenantId,
       agentId: evaluation.identity!.actors[0],
       delegatorId: evaluation.identity!.human,
-      delegationId: evaluation.delegationId ?? null,
+      // As parkInput records it: no covering delegation is none, not an empty id.
+      delegationId: evaluation.delegationId || null,
       server: input.action.server,
       tool: input.action.tool,
       resourceId: input.resource.id ?? null,

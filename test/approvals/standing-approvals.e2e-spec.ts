@@ -175,6 +175,21 @@ describe('standing approvals', () => {
     expect((await authorize(a, payment(x, { tool: 'refund' }))).status).toBe(202);
   });
 
+  it('a policy that no longer offers the scope no longer honours it: the call parks while the active set says so', async () => {
+    const x = await agent();
+    await approveStanding(x, { scope: 'session' });
+    const without = { ...POLICIES, 'payment-approval': POLICIES['payment-approval'].replace('@standing("session,window")', '@standing("window")') };
+    expect((await call(a.url, 'POST', '/v1/policies', { token: admin, body: { policies: without, activate: true } })).status).toBe(201);
+    try {
+      // Policy sets reach the other instance through the same invalidation as their activation.
+      let res = await authorize(b, payment(x));
+      for (const started = Date.now(); res.status === 200 && Date.now() - started < 2000; ) res = await authorize(b, payment(x));
+      expect(res.status).toBe(202);
+    } finally {
+      expect((await call(a.url, 'POST', '/v1/policies', { token: admin, body: { policies: POLICIES, activate: true } })).status).toBe(201);
+    }
+  });
+
   it('a hard forbid still denies a call the standing approval would cover', async () => {
     const x = await agent();
     await approveStanding(x, { scope: 'session' });
