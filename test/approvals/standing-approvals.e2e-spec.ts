@@ -85,6 +85,8 @@ describe('standing approvals', () => {
   it('session scope: the same call in the same session is allowed with standing_approval and the approval id, audited; another session or a changed pinned argument parks', async () => {
     const x = await agent();
     const { approvalId, standing } = await approveStanding(x, { scope: 'session', pin: ['to'] });
+    const offered = await call(a.url, 'GET', `/v1/approvals/${approvalId}`, { token: gateway });
+    expect(offered.body.obligation.standing).toEqual({ scopes: ['session', 'window'], max_seconds: 3600, max_uses: 10, pin: ['currency'] });
     // The policy's pin (currency) is kept beside the approver's own (to).
     expect(standing).toMatchObject({ scope: 'session', status: 'active', mcp_session_id: x.session, pinned: { currency: 'EUR', to: 'DE89370400440532013000' }, max_uses: 10 });
 
@@ -162,6 +164,7 @@ describe('standing approvals', () => {
     expect(refused.body).toMatchObject({ error: 'standing_not_offered', field: 'standing.scope', offered: ['call'] });
     const view = await call(a.url, 'GET', `/v1/approvals/${parked.body.auth_req_id}`, { token: gateway });
     expect(view.body.status).toBe('pending');
+    expect(view.body.obligation.standing).toBeNull();
     const deny = await vote(a, parked.body.auth_req_id, { decision: 'deny', reason: 'no', standing: { scope: 'window' } });
     expect(deny.status).toBe(400);
     expect(deny.body.field).toBe('standing.scope');
