@@ -218,6 +218,29 @@ describe('standing approvals', () => {
     expect(denied.body.reasons).toContain('human_disabled');
   });
 
+  it('an approver disabled in the directory: what they granted ends', async () => {
+    const x = await agent();
+    const { standing } = await approveStanding(x, { scope: 'session' }, payment(x));
+    expect((await authorize(b, payment(x))).status).toBe(200);
+    const carolGrant = await agent();
+    const parked = await authorize(a, payment(carolGrant));
+    const byCarol = await vote(a, parked.body.auth_req_id, { decision: 'approve', reason: 'ok', standing: { scope: 'session' } }, 'carol');
+    expect(byCarol.body.standing_approval).toBeDefined();
+    // bob leaves: his standing approvals end, carol's stays.
+    const bob = await call(a.url, 'GET', '/v1/approvers/bob', { token: admin });
+    expect((await call(a.url, 'PUT', '/v1/approvers/bob', { token: admin, body: { display_name: bob.body.display_name, email: bob.body.email, status: 'disabled' } })).status).toBe(200);
+    try {
+      // Not allowed by bob's standing approval; parking it fails too (a named approver is disabled: approvers_unavailable).
+      const after = await authorize(b, payment(x));
+      expect({ status: after.status, reasons: after.body.reasons }).toEqual({ status: 403, reasons: ['payment_approval', 'approvers_unavailable'] });
+      expect((await authorize(b, payment(carolGrant))).status).toBe(200);
+      const [row] = await sql<{ ended_reason: string }>(env.db.url, `SELECT ended_reason FROM standing_approvals WHERE id = $1`, [standing.id]);
+      expect(row.ended_reason).toBe('person_disabled');
+    } finally {
+      expect((await call(a.url, 'PUT', '/v1/approvers/bob', { token: admin, body: { display_name: bob.body.display_name, email: bob.body.email, status: 'active' } })).status).toBe(200);
+    }
+  });
+
   it('an admin lists it; revoked on instance A, instance B parks the next call at once', async () => {
     const x = await agent();
     const { standing } = await approveStanding(x, { scope: 'session' });

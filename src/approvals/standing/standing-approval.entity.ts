@@ -34,7 +34,7 @@ export class StandingApproval {
   @Column({ name: 'last_used_at', type: 'timestamptz', nullable: true }) lastUsedAt: Date | null;
   @Column({ name: 'revoked_at', type: 'timestamptz', nullable: true }) revokedAt: Date | null;
   @Column({ name: 'revoked_by', type: 'text', nullable: true }) revokedBy: string | null;
-  /** Why it was ended before its time: revoked, delegation_revoked. */
+  /** Why it was ended before its time: revoked, delegation_revoked, person_disabled. */
   @Column({ name: 'ended_reason', type: 'text', nullable: true }) endedReason: string | null;
 }
 

@@ -153,6 +153,30 @@ export class StandingApprovals {
     });
   }
 
+  /**
+   * A person disabled in the directory: what they granted ends (they could no longer vote it), and
+   * what was granted on their behalf (their agents are denied anyway).
+   */
+  async endForPerson(tenantId: string, personId: string, by: string): Promise<string[]> {
+    return this.dataSource.transaction(async (manager) => {
+      const [rows]: [{ id: string; approval_id: string }[], number] = await manager.query(
+        `UPDATE standing_approvals SET revoked_at = now(), revoked_by = $3, ended_reason = 'person_disabled'
+         WHERE tenant_id = $1 AND (granted_by @> jsonb_build_array($2::text) OR delegator_id = $2) AND revoked_at IS NULL RETURNING id, approval_id`,
+        [tenantId, personId, by],
+      );
+      for (const row of rows) {
+        await this.audit.append(manager, {
+          tenantId,
+          type: 'standing_approval.revoked',
+          approvalId: row.approval_id,
+          actor: by,
+          data: { standing_approval_id: row.id, reason: 'person_disabled', person: personId },
+        });
+      }
+      return rows.map((r) => r.id);
+    });
+  }
+
   /** With a delegation revoked (in its transaction): every standing approval granted under it ends. */
   async endForDelegations(manager: EntityManager, tenantId: string, delegationIds: string[], by: string): Promise<string[]> {
     if (!delegationIds.length) return [];
