@@ -77,14 +77,40 @@ describe('approval page: standing approvals', () => {
       await Promise.all([page.waitForURL(/\/approve\//), page.click('#approve')]);
       expect(await page.locator('#result').innerText()).toBe('You approved');
       expect(await page.locator('#standing-granted').innerText()).toContain(session);
+
+      const next = await authorize('transfer_funds', session);
+      expect(next.status).toBe(200);
+      expect(next.body.reasons[0]).toBe('standing_approval');
+      expect(next.body.standing_approval.approval_id).toBe(parked.body.auth_req_id);
+      expect((await authorize('transfer_funds', `sess-${randomUUID()}`)).status).toBe(202);
+
+      // The approver's own list, from the result page: what it covers, how much is used, and Revoke.
+      await Promise.all([page.waitForURL(/\/approve\/standing/), page.click('#standing-manage')]);
+      const id = next.body.standing_approval.id;
+      const listed = await page.locator(`#sa-${id}-h`).locator('..').innerText();
+      for (const part of ['pay-agent', 'payments/transfer_funds', 'acct-7', 'currency = "EUR"', session, '1 of 10']) expect(listed).toContain(part);
+      await Promise.all([page.waitForURL(/\/approve\/standing/), page.click(`#revoke-${id}`)]);
+      expect(await page.locator('#standing-notice').innerText()).toContain('Revoked');
+      expect(await page.locator('#standing-none').count()).toBe(1);
     } finally {
       await context.close();
     }
-    const next = await authorize('transfer_funds', session);
-    expect(next.status).toBe(200);
-    expect(next.body.reasons[0]).toBe('standing_approval');
-    expect(next.body.standing_approval.approval_id).toBe(parked.body.auth_req_id);
-    expect((await authorize('transfer_funds', `sess-${randomUUID()}`)).status).toBe(202);
+    expect((await authorize('transfer_funds', session)).status).toBe(202);
+  });
+
+  it('the standing page refuses a bad link, and a revoke without its form token changes nothing', async () => {
+    const bad = await fetch(`${api.url}/approve/standing?link=not-a-link`);
+    expect(bad.status).toBe(401);
+    const parked = await authorize('transfer_funds', `sess-${randomUUID()}`);
+    const { token } = await api.app.get(ApproverLinks).mint({ tenantId: 'acme', approvalId: parked.body.auth_req_id, approverId: 'bob' });
+    const vote = await call(api.url, 'POST', `/v1/approvals/${parked.body.auth_req_id}/decisions`, { token, body: { decision: 'approve', reason: 'ok', standing: { scope: 'window' } } });
+    const id = vote.body.standing_approval.id;
+    const form = (params: Record<string, string>) =>
+      fetch(`${api.url}/approve/standing`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(params) });
+    expect((await form({ link: token, csrf: 'stale', id })).status).toBe(403);
+    expect((await form({ link: token, id: 'sta_nope' })).status).toBe(400);
+    const list = await call(api.url, 'GET', '/v1/standing-approvals/mine', { token });
+    expect(list.body.standing_approvals).toEqual(expect.arrayContaining([expect.objectContaining({ id, status: 'active' })]));
   });
 
   it('offers no choice where the policy allows this call only', async () => {

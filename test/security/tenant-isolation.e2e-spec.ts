@@ -24,6 +24,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { ApproverLinks } from '../../src/approvals/approver-links.service';
+import { SigningKeys } from '../../src/common/keys/signing-keys.service';
 import { ApiResponse, call, parkBody } from '../support/api';
 import { TestApp, testEnvironment, TestEnvironment } from '../support/app';
 import { parkApproval, voteAs } from '../support/approvals';
@@ -448,6 +449,28 @@ const CASES: Record<string, () => Promise<void>> = {
       expect(res.status).toBe(404);
     }
     await expectAStillPending();
+  },
+
+  'GET /approve/standing': async () => {
+    // B's link and one of tenant B for A's request: both for bob, who granted A's standing approval.
+    const forged = await signedLink(f.api.app, { tenant: B, id: f.a.redeemed, approver: 'bob' });
+    for (const link of [f.b.link, forged]) {
+      const res = await asB('GET', `/approve/standing?link=${encodeURIComponent(link)}`);
+      expect(res.status).toBe(200);
+      expect(res.body).toContain('id="standing-none"');
+    }
+  },
+  'POST /approve/standing': async () => {
+    // B has no standing approval, so its page has no form: its form token is signed here as the page signs it.
+    const { jti } = JSON.parse(Buffer.from(f.b.link.split('.')[1], 'base64url').toString('utf8'));
+    const csrf = await f.api.app.get(SigningKeys).sign(
+      {},
+      { typ: 'countersign-standing-form+jwt', audience: 'countersign:standing-form', subject: jti, expiresAt: new Date(Date.now() + 600_000), jti: randomUUID() },
+    );
+    const revoke = (id: string) => formAsB('/approve/standing', { link: f.b.link, csrf, id });
+    const [onA, unknown] = [await revoke(f.a.standing), await revoke(`sta_${randomUUID()}`)];
+    expect([onA.status, unknown.status]).toEqual([404, 404]);
+    await expectAStandingLive();
   },
 
   // ---- push subscriptions (approver link) ----

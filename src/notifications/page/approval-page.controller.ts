@@ -126,7 +126,7 @@ export class ApprovalPageController {
  * CSRF defence in depth (the form also carries the link and a signed form token, which another
  * site cannot know): a browser's Origin or Sec-Fetch-Site must say the post came from this site.
  */
-function sameOrigin(request: FastifyRequest): boolean {
+export function sameOrigin(request: FastifyRequest): boolean {
   // Browsers that send Sec-Fetch-Site say it themselves. The page's no-referrer policy makes a
   // same-origin form post carry `Origin: null`, so Origin is only consulted without it.
   const site = request.headers['sec-fetch-site'];
@@ -141,7 +141,7 @@ function sameOrigin(request: FastifyRequest): boolean {
   }
 }
 
-function send<T>(reply: FastifyReply, outcome: PageOutcome<T>, render: (m: T) => string) {
+export function send<T>(reply: FastifyReply, outcome: PageOutcome<T>, render: (m: T) => string) {
   reply
     .header('content-type', 'text/html; charset=utf-8')
     .header('content-security-policy', PAGE_CSP)

@@ -86,7 +86,7 @@ function badge(kind: string, value: string): string {
   return `<span class="badge badge--${kind}${mod}">${esc(value)}</span>`;
 }
 
-function layout(title: string, body: string, bodyClass: string): string {
+export function layout(title: string, body: string, bodyClass: string): string {
   return [
     '<!DOCTYPE html>',
     '<html lang="en">',
@@ -112,7 +112,7 @@ function layout(title: string, body: string, bodyClass: string): string {
   ].join('\n');
 }
 
-function section(id: string, heading: string, content: string): string {
+export function section(id: string, heading: string, content: string): string {
   return `<section class="card" aria-labelledby="${id}-h"><h2 id="${id}-h">${escapeHtml(heading)}</h2>\n${content}\n</section>`;
 }
 
@@ -382,6 +382,7 @@ export function renderDecisionResult(m: DecisionResultModel): string {
       ].join('\n'),
     ),
     m.standing ? `<p id="standing-granted" class="notice">Your approval stands: ${esc(m.standing)}</p>` : '',
+    m.standingPageUrl ? `<p><a id="standing-manage" href="${esc(m.standingPageUrl)}">See and revoke your standing approvals</a></p>` : '',
     '<p>You can close this page.</p>',
     `<p class="request-id muted">Request ID: <code>${esc(m.authReqId)}</code></p>`,
   ]

@@ -62,8 +62,9 @@ export interface DecisionResultModel {
   votes: { approve: number; deny: number };
   quorum: number;
   approverSets?: ApproverSetProgress[];
-  /** What the standing approval granted with this vote covers, when one was. */
+  /** What the standing approval granted with this vote covers, when one was, and where the approver sees and revokes theirs. */
   standing?: string;
+  standingPageUrl?: string;
 }
 
 /**

@@ -18,6 +18,7 @@ import { Approver } from '../directory/approver.entity';
 import { PushChannel } from '../push/push.channel';
 import type { AlreadyDecidedModel, ApprovalPageModel, DecisionResultModel, ErrorPageModel } from './approval-page.model';
 import { standingOptions } from './standing-choice';
+import { STANDING_PAGE_PATH } from './standing-approvals.page';
 
 const FORM_TYP = 'countersign-approval-form+jwt';
 const FORM_AUDIENCE = 'countersign:approval-form';
@@ -93,7 +94,9 @@ export class ApprovalPage {
           votes: result.votes,
           quorum: result.quorum,
           approverSets: result.approver_sets,
-          ...(granted ? { standing: `${granted.covers} Until ${result.standing_approval!.expires_at}.` } : {}),
+          ...(granted
+            ? { standing: `${granted.covers} Until ${result.standing_approval!.expires_at}.`, standingPageUrl: `${STANDING_PAGE_PATH}?link=${encodeURIComponent(form.link!)}` }
+            : {}),
         },
       };
     } catch (e) {
