@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import { DataSource } from 'typeorm';
 import { CurrentPrincipal, GatewayAuth, GatewayPrincipal } from '../common/auth/auth.decorators';
 import { parseInput } from '../common/validation';
-import { ApiGatewayAuth, ApiSuccess, ApiZodQuery } from '../ops/openapi/openapi.decorators';
+import { ApiGatewayAuth, ApiSuccess, ApiZodQuery } from '../common/openapi/openapi.decorators';
 import { AuditCheckpoints } from './audit-checkpoints.service';
 import { AUDIT_COLUMNS, auditQuerySchema, auditWhere } from './audit-query';
 import { AuditVerifier } from './audit-verifier.service';

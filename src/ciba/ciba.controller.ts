@@ -7,7 +7,7 @@ import { InvalidGrant } from '../common/errors/protocol-errors';
 import { SigningKeys } from '../common/keys/signing-keys.service';
 import { RateLimiter } from '../common/rate-limit/rate-limiter.service';
 import { parseInput } from '../common/validation';
-import { ApiCibaClientAuth, ApiError, ApiFormBody, ApiPublic, ApiSuccess } from '../ops/openapi/openapi.decorators';
+import { ApiCibaClientAuth, ApiError, ApiFormBody, ApiPublic, ApiSuccess } from '../common/openapi/openapi.decorators';
 import { backchannelForm, oauthForm, parseBackchannelRequest, tokenRequestForm } from './backchannel-request';
 import { UnsupportedGrantType } from './ciba-errors';
 import { CibaClientAuthentication } from './clients/client-authentication.service';

@@ -4,7 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { Public } from '../../common/auth/auth.decorators';
 import { storable } from '../../common/validation';
-import { ApiFormBody, ApiHtml, ApiPublic } from '../../ops/openapi/openapi.decorators';
+import { ApiFormBody, ApiHtml, ApiPublic } from '../../common/openapi/openapi.decorators';
 import { PAGE_CSS_PATH, PAGE_JS_PATH, renderAlreadyDecided, renderApprovalPage, renderDecisionResult, renderErrorPage } from './approval-page.html';
 import { ApprovalPage, PageOutcome } from './approval-page.service';
 import { PAGE_CSS, PAGE_JS, SERVICE_WORKER_JS } from './page.assets';
