@@ -12,6 +12,7 @@ import { eligibleSets } from './approver-sets';
 import { SetProgress, setProgress } from './approval-view';
 import { ApprovalVote, VoteDecision } from './approval-vote.entity';
 import { ExpireApproval } from './expire-approval.usecase';
+import { ineligibility } from '../vocabulary/approver-eligibility';
 
 export const decisionSchema = z.strictObject({
   decision: z.enum(['approve', 'deny']),
@@ -38,32 +39,6 @@ export interface DecideResult {
   quorum: number;
   /** Each set's quorum and the approvals credited to it (each person counts in one set only). */
   approver_sets: SetProgress[];
-}
-
-/** Separation of duties: with independent approvers, the delegating human and the agent's operator are out. */
-export function excludedFromApproving(
-  o: Pick<ApprovalRequest, 'independentApprovers' | 'delegatorId' | 'agentOperator'>,
-  approverId: string,
-): boolean {
-  return o.independentApprovers && (approverId === o.delegatorId || approverId === o.agentOperator);
-}
-
-/**
- * Why this approver may not vote on the request, or undefined when they may: they must be named
- * (directly, as the delegator, or through a group; escalation approvers count from the start),
- * and under separation of duties neither the delegating human nor the agent's operator may vote.
- */
-export function ineligibility(request: ApprovalRequest, approver: Pick<ApproverPrincipal, 'approverId' | 'viaGroup'>): string | undefined {
-  const who = approver.approverId;
-  if (excludedFromApproving(request, who)) {
-    const role = who === request.delegatorId ? 'the delegating human' : "the agent's operator";
-    return `${who} is ${role} and this request requires independent approvers (separation of duties)`;
-  }
-  const named = new Set([...request.approvers, ...request.escalateTo]);
-  if (named.has(`user:${who}`)) return undefined;
-  if (named.has('delegator') && who === request.delegatorId) return undefined;
-  if (approver.viaGroup !== undefined && named.has(`group:${approver.viaGroup}`)) return undefined;
-  return `${who} is not an approver of this request`;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { Body, Controller, Get, Header, Headers, HttpCode, Post } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
-import { AUTH_REQ_ID } from '../approvals/approval-request.entity';
+import { AUTH_REQ_ID } from '../vocabulary/envelope';
 import { RedeemApprovalToken } from '../approvals/redeem-approval-token.usecase';
 import { Public } from '../common/auth/auth.decorators';
 import { InvalidGrant } from '../common/errors/protocol-errors';
