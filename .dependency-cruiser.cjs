@@ -65,16 +65,8 @@ module.exports = {
       name: 'common-knows-no-domain',
       comment: 'common is wiring and plain helpers (database, Redis, keys, errors, OpenAPI decorators); no part.',
       severity: 'error',
-      from: { path: '^src/common/', pathNot: '^src/common/canonical-json\\.spec\\.ts$' },
+      from: { path: '^src/common/' },
       to: { path: `${above('approvals|audit|authz|authzen|ciba|notifications|ops|gateway|vocabulary')}|${APP_LEVEL}` },
-    },
-    {
-      // Known exception: the canonical encoder's property test also checks the audit chain's
-      // canonical text against canonicalize, with the same arbitraries; it is a test, not a dependency.
-      name: 'common-tests-know-no-domain',
-      severity: 'error',
-      from: { path: '^src/common/canonical-json\\.spec\\.ts$' },
-      to: { path: `${above('approvals|authz|authzen|ciba|notifications|ops|gateway|vocabulary')}|${APP_LEVEL}` },
     },
     {
       name: 'vocabulary-imports-nothing',
