@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
 import { Redis } from 'ioredis';
+import { PAGE_CSS_PATH, PAGE_JS_PATH } from '../../src/notifications/page/page.assets';
 import { call } from '../support/api';
 import { freePort, REDIS_URL } from '../support/app';
 import { eventually } from '../support/callback-server';
@@ -169,7 +170,7 @@ describe('the image runtime: production dependencies only', () => {
     expect((await call(base, 'GET', '/docs/json')).status).toBe(200);
     // The approval page's CSS and browser JS are files the build copied into dist (there is no src/ here).
     expect(existsSync(join(dir, 'src'))).toBe(false);
-    for (const [path, file] of [['/approve/assets/page.css', 'page.css'], ['/approve/assets/page.js', 'page.js'], ['/sw.js', 'sw.js']]) {
+    for (const [path, file] of [[PAGE_CSS_PATH, 'page.css'], [PAGE_JS_PATH, 'page.js'], ['/sw.js', 'sw.js']]) {
       const asset = await fetch(base + path);
       expect(asset.status).toBe(200);
       expect(await asset.text()).toBe(readFileSync(join(ROOT, 'src/notifications/page/assets', file), 'utf8'));

@@ -3,11 +3,14 @@
  * them into dist: scripts/copy-assets.js), read once at start-up and served from the same origin
  * (the page CSP is `script-src 'self'; style-src 'self'; worker-src 'self'`, so nothing may be
  * inlined in the HTML):
- * - assets/page.css at /approve/assets/page.css
- * - assets/page.js at /approve/assets/page.js
+ * - assets/page.css at /approve/assets/page.<hash>.css
+ * - assets/page.js at /approve/assets/page.<hash>.js
  * - assets/sw.js at /sw.js (root, so its scope '/' covers the approval pages; served with
- *   `content-type: text/javascript` and `cache-control: no-cache`)
+ *   `content-type: text/javascript` and `cache-control: no-cache`: a service worker's URL must not change)
+ * The page's CSS and script are named by a hash of their content, so browsers may keep them for a
+ * year (`immutable`) and still get a changed file at once: its name changes with it.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
@@ -35,3 +38,9 @@ export const PAGE_CSS = asset('page.css');
 export const PAGE_JS = asset('page.js');
 /** The service worker: shows a push as a notification; a click only opens the approval page. */
 export const SERVICE_WORKER_JS = asset('sw.js');
+
+/** The first 16 hex digits of the content's SHA-256: enough to tell versions apart, short in a URL. */
+export const contentHash = (content: string): string => createHash('sha256').update(content).digest('hex').slice(0, 16);
+
+export const PAGE_CSS_PATH = `/approve/assets/page.${contentHash(PAGE_CSS)}.css`;
+export const PAGE_JS_PATH = `/approve/assets/page.${contentHash(PAGE_JS)}.js`;
