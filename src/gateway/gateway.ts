@@ -9,7 +9,7 @@ import { createServer, IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { CallToolRequestSchema, isInitializeRequest, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { CallToolRequestSchema, ErrorCode, isInitializeRequest, ListToolsRequestSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import pino, { Logger } from 'pino';
@@ -19,8 +19,8 @@ import { ApprovalTokenVerifier } from './approval-token.verifier';
 import { CountersignClient, credential } from './countersign-client';
 import { GatewayConfig, gatewayIdOf } from './gateway-config';
 import { GatewayMetrics, metricsAuthorized } from './gateway-metrics';
-import { namespacedTool } from './tool-names';
-import { ToolCallGate } from './tool-call-gate';
+import { collisionMessage, NameTable, Naming, splitToolName } from './tool-names';
+import { ToolCallGate, ToolTarget } from './tool-call-gate';
 import { CancellableTaskStore } from './task-store';
 import { Upstream } from './upstreams';
 
@@ -58,7 +58,7 @@ export async function startGateway(config: GatewayConfig, options: { logger?: Lo
   const upstreams = new Map(config.upstreams.map((u) => [u.name, new Upstream(u.name, u)]));
   const metrics = new GatewayMetrics();
   const gate = new ToolCallGate(config, countersign, approvalTokens, upstreams, log, metrics);
-  const catalogue = new ToolCatalogue(upstreams, countersign, Boolean(config.countersign.admin_token), log);
+  const catalogue = new ToolCatalogue(upstreams, config.tool_names, countersign, Boolean(config.countersign.admin_token), log);
   const sessions = new Map<string, Session>();
   const tasks = new CancellableTaskStore();
   const authenticator = new AgentAuthenticator(config);
@@ -92,10 +92,10 @@ export async function startGateway(config: GatewayConfig, options: { logger?: Lo
     server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: await catalogue.list() }));
     server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
       const auth = extra.authInfo!;
-      const { name } = request.params;
+      const target = await catalogue.resolve(request.params.name);
       const args = request.params.arguments ?? {};
       // The agent's reason and intent: checked before anything else, so a bad one is an error at once (never a task).
-      const statement = gate.statement(name, args, request.params._meta);
+      const statement = gate.statement(target, args, request.params._meta);
       const context = { agentToken: auth.token, agentKey: auth.clientId, sessionId: extra.sessionId, requestId: extra.requestId, statement };
       const taskStore = extra.taskStore;
       if (request.params.task && taskStore) {
@@ -103,7 +103,7 @@ export async function startGateway(config: GatewayConfig, options: { logger?: Lo
         const task = await taskStore.createTask({ ttl: extra.taskRequestedTtl ?? null, pollInterval: 1000 });
         const work = tasks.track(task.taskId);
         void gate
-          .call(name, args, {
+          .call(target, args, {
             ...context,
             signal: work.signal,
             holdSeconds: Number.POSITIVE_INFINITY,
@@ -119,7 +119,7 @@ export async function startGateway(config: GatewayConfig, options: { logger?: Lo
         return { task };
       }
       const progressToken = request.params._meta?.progressToken;
-      return gate.call(name, args, {
+      return gate.call(target, args, {
         ...context,
         progressToken,
         signal: extra.signal,
@@ -206,7 +206,18 @@ export async function startGateway(config: GatewayConfig, options: { logger?: Lo
   sweep.unref();
 
   // Registering tools at start-up is a convenience: an upstream that is not up yet is registered on the first tools/list.
-  void catalogue.list().catch(() => undefined);
+  // With plain names the first listing is awaited: colliding names refuse the start (they are refused at tools/list later too).
+  const firstList = catalogue.list();
+  if (config.tool_names === 'plain') {
+    try {
+      await firstList;
+    } catch (e) {
+      await Promise.all([...upstreams.values()].map((u) => u.close()));
+      http.closeAllConnections();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+      throw e;
+    }
+  } else void firstList.catch(() => undefined);
   log.info({ url: resource, upstreams: config.upstreams.map((u) => u.name) }, 'gateway listening');
 
   return {
@@ -224,19 +235,25 @@ export async function startGateway(config: GatewayConfig, options: { logger?: Lo
 }
 
 /**
- * The union of the upstreams' tools, namespaced. Each server's tools are registered with
- * Countersign's catalogue (when an admin token is configured) whenever their list changes, so
- * that policies read typed input. An upstream that cannot be listed is left out of the answer.
+ * The union of the upstreams' tools, named as config.tool_names says, and the way back from an
+ * agent's name to an upstream tool. Each server's tools are registered with Countersign's
+ * catalogue (when an admin token is configured) whenever their list changes, so that policies
+ * read typed input. An upstream that cannot be listed is left out of the answer. With plain names
+ * a name two upstreams offer fails the listing and is never routed.
  */
 class ToolCatalogue {
   private readonly registered = new Map<string, string>();
+  private table?: NameTable;
 
   constructor(
     private readonly upstreams: Map<string, Upstream>,
+    private readonly naming: Naming,
     private readonly countersign: CountersignClient,
     private readonly register: boolean,
     private readonly log: Logger,
-  ) {}
+  ) {
+    for (const u of upstreams.values()) u.onToolsChanged = () => (this.table = undefined);
+  }
 
   async list(): Promise<Tool[]> {
     const lists = await Promise.all(
@@ -244,15 +261,36 @@ class ToolCatalogue {
         try {
           const tools = await u.listTools();
           await this.registerIfChanged(u.name, tools);
-          // Any tool may be called as a task here: the wait for an approval is the gateway's, not the upstream's.
-          return tools.map((t) => ({ ...t, name: namespacedTool(u.name, t.name), execution: { ...t.execution, taskSupport: 'optional' as const } }));
+          return { server: u.name, tools };
         } catch (e) {
           this.log.warn({ upstream: u.name, err: String(e) }, 'upstream tools/list failed; its tools are left out');
-          return [];
+          return { server: u.name, tools: [] as Tool[] };
         }
       }),
     );
-    return lists.flat();
+    const table = new NameTable(this.naming, new Map(lists.map((l) => [l.server, l.tools.map((t) => t.name)])));
+    this.table = table;
+    const collisions = table.collisions();
+    if (collisions.length) {
+      const message = collisionMessage('tool', collisions);
+      this.log.error({ collisions }, message);
+      throw new McpError(ErrorCode.InternalError, message);
+    }
+    // Any tool may be called as a task here: the wait for an approval is the gateway's, not the upstream's.
+    return lists.flatMap((l) => l.tools.map((t) => ({ ...t, name: table.exposed(l.server, t.name), execution: { ...t.execution, taskSupport: 'optional' as const } })));
+  }
+
+  /** The upstream tool an agent's name stands for; an unknown or colliding name is an error, never a guess. */
+  async resolve(name: string): Promise<ToolTarget> {
+    let found = this.naming === 'namespaced' ? splitToolName(name) : this.table?.resolve(name);
+    if (this.naming === 'plain' && !found) {
+      // Not seen yet (or the lists changed): list again; a collision found now refuses the call too.
+      await this.list().catch(() => undefined);
+      found = this.table?.resolve(name);
+    }
+    if (found && 'collision' in found) throw new McpError(ErrorCode.InvalidParams, collisionMessage('tool', [{ name, servers: found.collision }]));
+    if (!found || !this.upstreams.has(found.server)) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
+    return found;
   }
 
   private async registerIfChanged(server: string, tools: Tool[]): Promise<void> {

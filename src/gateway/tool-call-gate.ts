@@ -15,7 +15,6 @@ import { ApprovalTokenRejected, ApprovalTokenVerifier } from './approval-token.v
 import { ApprovalStatus, AuthorizeRequest, CountersignClient, CountersignRefusal, CountersignUnavailable, Decision, isApprovalObligation } from './countersign-client';
 import type { GatewayConfig, ToolHints } from './gateway-config';
 import { GatewayMetrics } from './gateway-metrics';
-import { splitToolName } from './tool-names';
 import { Upstream, UpstreamFailure } from './upstreams';
 
 /** What the gateway knows of the agent's request beyond the call itself. */
@@ -32,6 +31,12 @@ export interface CallContext {
   holdSeconds?: number;
   /** The agent's reason and intent for this call (agent-statement.ts). */
   statement?: AgentStatement;
+}
+
+/** An upstream and its own name for the tool. */
+export interface ToolTarget {
+  server: string;
+  tool: string;
 }
 
 /** A parked call, while it waits for its approvers, in the MCP session that made it. */
@@ -71,9 +76,8 @@ export class ToolCallGate {
    * reason_argument; throws an InvalidParams McpError naming a bad value. Read before a task is
    * created, so a bad statement is an error at once, not a failed task.
    */
-  statement(name: string, args: Record<string, unknown>, meta: Record<string, unknown> | undefined): AgentStatement {
-    const target = splitToolName(name);
-    return agentStatement(meta, args, target && this.hints(target.server, target.tool)?.reason_argument);
+  statement(target: ToolTarget, args: Record<string, unknown>, meta: Record<string, unknown> | undefined): AgentStatement {
+    return agentStatement(meta, args, this.hints(target.server, target.tool)?.reason_argument);
   }
 
   private hints(server: string, tool: string): ToolHints | undefined {
@@ -81,11 +85,12 @@ export class ToolCallGate {
     return upstream && Object.hasOwn(upstream.tools, tool) ? upstream.tools[tool] : undefined;
   }
 
-  async call(name: string, args: Record<string, unknown>, ctx: CallContext): Promise<CallToolResult> {
-    const target = splitToolName(name);
-    const upstream = target && this.upstreams.get(target.server);
-    if (!target || !upstream) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
+  /** A call to `target`, the upstream tool the agent's name resolved to (gateway.ts, ToolCatalogue.resolve). */
+  async call(target: ToolTarget, args: Record<string, unknown>, ctx: CallContext): Promise<CallToolResult> {
+    const upstream = this.upstreams.get(target.server);
     const { server, tool } = target;
+    const name = `${server}/${tool}`;
+    if (!upstream) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
     const key = pendingKey(ctx, server, tool, args);
     this.forgetExpired();
 

@@ -1,6 +1,7 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
 
 /** The upstream failed or answered something that is not an MCP result. */
@@ -15,6 +16,8 @@ const GATEWAY_INFO = { name: 'countersign-gateway', version: '0.1.0' };
  */
 export class Upstream {
   private client?: Promise<Client>;
+  /** Called when the server says its tools changed (notifications/tools/list_changed). */
+  onToolsChanged?: () => void;
 
   constructor(
     readonly name: string,
@@ -66,6 +69,7 @@ export class Upstream {
 
   private async connect(): Promise<Client> {
     const client = new Client(GATEWAY_INFO, { capabilities: {} });
+    client.setNotificationHandler(ToolListChangedNotificationSchema, () => this.onToolsChanged?.());
     const { url, command, args, env, cwd } = this.where;
     await client.connect(
       url
