@@ -9,7 +9,7 @@ import { createServer, IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { CallToolRequestSchema, ErrorCode, isInitializeRequest, ListToolsRequestSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
+import { CallToolRequestSchema, ErrorCode, isInitializeRequest, ListToolsRequestSchema, McpError, SetLevelRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import pino, { Logger } from 'pino';
@@ -22,6 +22,7 @@ import { GatewayMetrics, metricsAuthorized } from './gateway-metrics';
 import { collisionMessage, NameTable, Naming, splitToolName } from './tool-names';
 import { ToolCallGate, ToolTarget } from './tool-call-gate';
 import { CancellableTaskStore } from './task-store';
+import { SessionUpstreams } from './session-upstreams';
 import { Upstream } from './upstreams';
 
 export const MCP_PATH = '/mcp';
@@ -57,7 +58,8 @@ export async function startGateway(config: GatewayConfig, options: { logger?: Lo
   const approvalTokens = new ApprovalTokenVerifier(countersign.jwksUrl, issuer, config.countersign.gateway_id ?? gatewayIdOf(token)!);
   const upstreams = new Map(config.upstreams.map((u) => [u.name, new Upstream(u.name, u)]));
   const metrics = new GatewayMetrics();
-  const gate = new ToolCallGate(config, countersign, approvalTokens, upstreams, log, metrics);
+  const gate = new ToolCallGate(config, countersign, approvalTokens, new Set(upstreams.keys()), log, metrics);
+  const locations = new Map(config.upstreams.map((u) => [u.name, u]));
   const catalogue = new ToolCatalogue(upstreams, config.tool_names, countersign, Boolean(config.countersign.admin_token), log);
   const sessions = new Map<string, Session>();
   const tasks = new CancellableTaskStore();
@@ -86,8 +88,14 @@ export async function startGateway(config: GatewayConfig, options: { logger?: Lo
 
   const newSession = (agentKey: string): StreamableHTTPServerTransport => {
     const server = new Server(GATEWAY_INFO, {
-      capabilities: { tools: { listChanged: false }, tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } } },
+      capabilities: { tools: { listChanged: false }, logging: {}, tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } } },
       taskStore: tasks,
+    });
+    // This agent's own sessions with the upstreams: what they send back during a call reaches this agent only.
+    const relay = new SessionUpstreams(server, locations, log);
+    server.setRequestHandler(SetLevelRequestSchema, async (request) => {
+      await relay.setLogLevel(request.params.level, [...upstreams.keys()]);
+      return {};
     });
     server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: await catalogue.list() }));
     server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
@@ -109,6 +117,12 @@ export async function startGateway(config: GatewayConfig, options: { logger?: Lo
             holdSeconds: Number.POSITIVE_INFINITY,
             progressToken: task.taskId,
             sendProgress: (_progress, message) => taskStore.updateTaskStatus(task.taskId, 'working', message),
+            // The task's request has been answered: the upstream's messages go on the agent's session stream, its progress into the task's status.
+            forward: (server, tool, callArgs, signal) =>
+              relay.callTool(server, tool, callArgs, {
+                signal,
+                onprogress: (p) => void (p.message ? taskStore.updateTaskStatus(task.taskId, 'working', p.message).catch(() => undefined) : undefined),
+              }),
           })
           .then(
             (result) => taskStore.storeTaskResult(task.taskId, 'completed', result),
@@ -125,6 +139,22 @@ export async function startGateway(config: GatewayConfig, options: { logger?: Lo
         signal: extra.signal,
         sendProgress: (progress, message) =>
           extra.sendNotification({ method: 'notifications/progress', params: { progressToken: progressToken!, progress, message } }),
+        // The upstream's progress goes to the agent under the agent's token, after what the gate reported (progress only increases).
+        forward: (server, tool, callArgs, signal, sent) =>
+          relay.callTool(server, tool, callArgs, {
+            signal,
+            relatedRequestId: extra.requestId,
+            onprogress:
+              progressToken === undefined
+                ? undefined
+                : (p) =>
+                    void extra
+                      .sendNotification({
+                        method: 'notifications/progress',
+                        params: { ...p, progressToken, progress: sent + p.progress, ...(p.total === undefined ? {} : { total: sent + p.total }) },
+                      })
+                      .catch(() => undefined),
+          }),
       });
     });
     const transport = new StreamableHTTPServerTransport({
@@ -136,6 +166,7 @@ export async function startGateway(config: GatewayConfig, options: { logger?: Lo
     transport.onclose = () => {
       const id = transport.sessionId;
       if (id && sessions.delete(id)) void gate.sessionClosed(id);
+      void relay.close();
     };
     void server.connect(transport);
     return transport;

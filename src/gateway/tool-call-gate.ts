@@ -15,7 +15,7 @@ import { ApprovalTokenRejected, ApprovalTokenVerifier } from './approval-token.v
 import { ApprovalStatus, AuthorizeRequest, CountersignClient, CountersignRefusal, CountersignUnavailable, Decision, isApprovalObligation } from './countersign-client';
 import type { GatewayConfig, ToolHints } from './gateway-config';
 import { GatewayMetrics } from './gateway-metrics';
-import { Upstream, UpstreamFailure } from './upstreams';
+import { UpstreamFailure } from './upstreams';
 
 /** What the gateway knows of the agent's request beyond the call itself. */
 export interface CallContext {
@@ -26,6 +26,11 @@ export interface CallContext {
   requestId: string | number;
   progressToken?: string | number;
   sendProgress(progress: number, message: string): Promise<void>;
+  /**
+   * Sends the evaluated call to the upstream in the agent's session (session-upstreams.ts), which
+   * relays what the upstream sends meanwhile; `progressSent`: the progress the gate has reported already.
+   */
+  forward(server: string, tool: string, args: Record<string, unknown>, signal: AbortSignal, progressSent: number): Promise<CallToolResult>;
   signal: AbortSignal;
   /** How long to hold the call for its approval; default approval.wait_seconds (a task holds until the request is decided). */
   holdSeconds?: number;
@@ -66,7 +71,7 @@ export class ToolCallGate {
     private readonly config: GatewayConfig,
     private readonly countersign: CountersignClient,
     private readonly approvalTokens: ApprovalTokenVerifier,
-    private readonly upstreams: Map<string, Upstream>,
+    private readonly servers: ReadonlySet<string>,
     private readonly log: Logger,
     private readonly metrics: GatewayMetrics,
   ) {}
@@ -87,10 +92,9 @@ export class ToolCallGate {
 
   /** A call to `target`, the upstream tool the agent's name resolved to (gateway.ts, ToolCatalogue.resolve). */
   async call(target: ToolTarget, args: Record<string, unknown>, ctx: CallContext): Promise<CallToolResult> {
-    const upstream = this.upstreams.get(target.server);
     const { server, tool } = target;
     const name = `${server}/${tool}`;
-    if (!upstream) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
+    if (!this.servers.has(server)) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
     const key = pendingKey(ctx, server, tool, args);
     this.forgetExpired();
 
@@ -110,7 +114,7 @@ export class ToolCallGate {
     switch (decision.verdict) {
       case 'allow':
         this.metrics.call('allowed');
-        return this.forward(upstream, tool, args, ctx.signal);
+        return this.forward(server, tool, args, ctx, 0);
       case 'deny':
         this.metrics.call('denied');
         return denied(server, decision, this.hints(server, tool)?.reason_argument);
@@ -157,7 +161,6 @@ export class ToolCallGate {
    * progress notifications; then the outcome, or a tool error saying the call still awaits approval.
    */
   private async await(key: string, entry: PendingCall, args: Record<string, unknown>, ctx: CallContext): Promise<CallToolResult> {
-    const upstream = this.upstreams.get(entry.server)!;
     const deadline = Date.now() + (ctx.holdSeconds ?? this.config.approval.wait_seconds) * 1000;
     let status: ApprovalStatus | undefined;
     let step = 0;
@@ -191,7 +194,7 @@ export class ToolCallGate {
       entry.expiresAt = Date.now() + status.expires_in * 1000;
       if (status.obligation.approvers.length) entry.approvers = status.obligation.approvers;
       if (status.status !== 'pending') {
-        entry.outcome ??= this.settle(entry, upstream, args, ctx.signal).finally(() => this.pending.delete(key));
+        entry.outcome ??= this.settle(entry, args, ctx, step).finally(() => this.pending.delete(key));
         break;
       }
     }
@@ -199,7 +202,7 @@ export class ToolCallGate {
   }
 
   /** The approvers decided: redeem the approval token (which also says why not), verify it, forward once. */
-  private async settle(entry: PendingCall, upstream: Upstream, args: Record<string, unknown>, signal: AbortSignal): Promise<CallToolResult> {
+  private async settle(entry: PendingCall, args: Record<string, unknown>, ctx: CallContext, progressSent: number): Promise<CallToolResult> {
     let token: string;
     try {
       token = await this.countersign.redeem(entry.authReqId);
@@ -220,7 +223,7 @@ export class ToolCallGate {
     }
     this.log.info({ auth_req_id: entry.authReqId, tool: `${entry.server}/${entry.tool}` }, 'approved call forwarded');
     this.metrics.call('approved');
-    return this.forward(upstream, entry.tool, args, signal);
+    return this.forward(entry.server, entry.tool, args, ctx, progressSent);
   }
 
   private async cancel(key: string, entry: PendingCall, why: string): Promise<void> {
@@ -242,11 +245,11 @@ export class ToolCallGate {
     }
   }
 
-  private async forward(upstream: Upstream, tool: string, args: Record<string, unknown>, signal: AbortSignal): Promise<CallToolResult> {
+  private async forward(server: string, tool: string, args: Record<string, unknown>, ctx: CallContext, progressSent: number): Promise<CallToolResult> {
     const started = performance.now();
     try {
-      const result = await upstream.callTool(tool, args, signal);
-      this.metrics.forwarded(upstream.name, (performance.now() - started) / 1000);
+      const result = await ctx.forward(server, tool, args, ctx.signal, progressSent);
+      this.metrics.forwarded(server, (performance.now() - started) / 1000);
       return result;
     } catch (e) {
       this.metrics.call('failed');

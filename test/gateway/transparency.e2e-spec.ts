@@ -8,6 +8,8 @@
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { CreateMessageRequestSchema, ElicitRequestSchema, LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import type { LoggingMessageNotification, Progress } from '@modelcontextprotocol/sdk/types.js';
 import { parseGatewayConfig } from '../../src/gateway/gateway-config';
 import type { GatewayConfigInput } from '../../src/gateway/gateway-config';
 import { RunningGateway, startGateway } from '../../src/gateway/gateway';
@@ -15,6 +17,7 @@ import { adminToken, call, tenantToken } from '../support/api';
 import { TestApp, testEnvironment, TestEnvironment } from '../support/app';
 import { agentToken, gatewayToken } from '../support/keys';
 import { FILE_TOOLS, startUpstream, TestUpstream, UpstreamTool } from '../support/mcp-upstream';
+import { RelayUpstream, startRelayUpstream } from '../support/mcp-relay-upstream';
 
 const POLICIES = { 'allow-delegated': 'permit (principal, action == Action::"call_tool", resource) when { context.granted };' };
 
@@ -114,6 +117,58 @@ describe('the gateway passes through what policy allows', () => {
       await expect(client.callTool({ name: 'search', arguments: {} })).rejects.toThrow(/"search" is offered by kb and crm/);
       expect(kb.calls.length).toBe(before);
       expect(crm.calls).toEqual([]);
+    });
+  });
+
+  describe('what the upstream sends the agent during a forwarded call', () => {
+    let relay: RelayUpstream;
+    let gateway: RunningGateway;
+    beforeAll(async () => {
+      relay = await startRelayUpstream();
+      gateway = await gatewayWith({ upstreams: [{ name: 'relay', url: relay.url }] });
+    });
+    afterAll(async () => {
+      await relay?.close();
+    });
+
+    it("relays the upstream's elicitation to the agent and its answer back, declaring elicitation only for an agent that declared it", async () => {
+      const asking = await connect(gateway, { elicitation: {} });
+      const asked: unknown[] = [];
+      asking.setRequestHandler(ElicitRequestSchema, async (request) => {
+        asked.push(request.params);
+        return { action: 'accept', content: { name: 'Ada' } };
+      });
+      const answered = await asking.callTool({ name: 'relay__ask_name', arguments: {} });
+      expect(answered.content).toEqual([{ type: 'text', text: 'hello Ada' }]);
+      expect(asked).toEqual([expect.objectContaining({ message: 'Your name?', requestedSchema: expect.objectContaining({ required: ['name'] }) })]);
+      expect(Object.keys(relay.declared.at(-1)!)).toEqual(['elicitation']);
+
+      // An agent that cannot answer: the gateway does not claim it can.
+      const silent = await connect(gateway);
+      expect((await silent.callTool({ name: 'relay__ask_name', arguments: {} })).content).toEqual([{ type: 'text', text: 'no elicitation offered' }]);
+      expect(relay.declared.at(-1)).toEqual({});
+    });
+
+    it("relays the upstream's sampling request to the agent's model", async () => {
+      const agentClient = await connect(gateway, { sampling: {} });
+      agentClient.setRequestHandler(CreateMessageRequestSchema, async (request) => {
+        expect(request.params.messages[0].content).toEqual({ type: 'text', text: 'Summarize: a long text' });
+        return { model: 'agent-model', role: 'assistant', content: { type: 'text', text: 'short' } };
+      });
+      const result = await agentClient.callTool({ name: 'relay__summarize', arguments: { text: 'a long text' } });
+      expect(result.content).toEqual([{ type: 'text', text: 'model agent-model said: short' }]);
+    });
+
+    it("relays the upstream's progress under the agent's progress token, and its log messages at the level the agent set", async () => {
+      const agentClient = await connect(gateway);
+      const progress: Progress[] = [];
+      const logs: LoggingMessageNotification['params'][] = [];
+      agentClient.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void logs.push(n.params));
+      await agentClient.setLoggingLevel('info');
+      const result = await agentClient.callTool({ name: 'relay__count', arguments: {} }, undefined, { onprogress: (p) => progress.push(p) });
+      expect(result.content).toEqual([{ type: 'text', text: 'counted' }]);
+      expect(progress).toEqual([1, 2, 3].map((i) => ({ progress: i, total: 3, message: `step ${i}` })));
+      expect(logs).toEqual([{ level: 'info', logger: 'relay', data: 'counted to three' }]);
     });
   });
 });
