@@ -1,8 +1,10 @@
 /**
  * The reference MCP gateway: agents connect over Streamable HTTP with their agent token as the
  * bearer; the gateway is an OAuth protected resource (RFC 9728 metadata, WWW-Authenticate on
- * 401), lists the union of its upstream servers' tools (`<server>__<tool>`) and puts every
- * tools/call through Countersign (tool-call-gate.ts). It talks to Countersign over HTTP only.
+ * 401), lists the union of its upstream servers' tools (`<server>__<tool>`, or plain names) and
+ * puts every tools/call through Countersign (tool-call-gate.ts). What upstreams send back during a
+ * call is relayed to the agent (session-upstreams.ts); resources, prompts and completion pass
+ * through, resources/read evaluated first (pass-through.ts). It talks to Countersign over HTTP only.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { createServer, IncomingMessage, ServerResponse } from 'node:http';
@@ -20,8 +22,9 @@ import { CountersignClient, credential } from './countersign-client';
 import { GatewayConfig, gatewayIdOf } from './gateway-config';
 import { GatewayMetrics, metricsAuthorized } from './gateway-metrics';
 import { collisionMessage, NameTable, Naming, splitToolName } from './tool-names';
-import { ToolCallGate, ToolTarget } from './tool-call-gate';
+import { RESOURCE_READ_TOOL, ToolCallGate, ToolTarget } from './tool-call-gate';
 import { CancellableTaskStore } from './task-store';
+import { PASS_THROUGH_CAPABILITIES, servePassThrough } from './pass-through';
 import { SessionUpstreams } from './session-upstreams';
 import { Upstream } from './upstreams';
 
@@ -88,7 +91,7 @@ export async function startGateway(config: GatewayConfig, options: { logger?: Lo
 
   const newSession = (agentKey: string): StreamableHTTPServerTransport => {
     const server = new Server(GATEWAY_INFO, {
-      capabilities: { tools: { listChanged: false }, logging: {}, tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } } },
+      capabilities: { tools: { listChanged: false }, logging: {}, ...PASS_THROUGH_CAPABILITIES, tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } } },
       taskStore: tasks,
     });
     // This agent's own sessions with the upstreams: what they send back during a call reaches this agent only.
@@ -97,6 +100,7 @@ export async function startGateway(config: GatewayConfig, options: { logger?: Lo
       await relay.setLogLevel(request.params.level, [...upstreams.keys()]);
       return {};
     });
+    servePassThrough(server, relay, { servers: [...upstreams.keys()], naming: config.tool_names, gate, log });
     server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: await catalogue.list() }));
     server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
       const auth = extra.authInfo!;
@@ -291,7 +295,7 @@ class ToolCatalogue {
       [...this.upstreams.values()].map(async (u) => {
         try {
           const tools = await u.listTools();
-          await this.registerIfChanged(u.name, tools);
+          await this.registerIfChanged(u.name, tools, Boolean((await u.capabilities()).resources));
           return { server: u.name, tools };
         } catch (e) {
           this.log.warn({ upstream: u.name, err: String(e) }, 'upstream tools/list failed; its tools are left out');
@@ -324,7 +328,7 @@ class ToolCatalogue {
     return found;
   }
 
-  private async registerIfChanged(server: string, tools: Tool[]): Promise<void> {
+  private async registerIfChanged(server: string, tools: Tool[], servesResources: boolean): Promise<void> {
     if (!this.register) return;
     const catalogued = tools.map((t) => ({
       name: t.name,
@@ -333,6 +337,8 @@ class ToolCatalogue {
       inputSchema: t.inputSchema,
       ...(t.annotations ? { annotations: t.annotations } : {}),
     }));
+    // A server's resources/read is evaluated as this tool (ToolCallGate.evaluateRead): catalogued, so policies read its uri.
+    if (servesResources && !tools.some((t) => t.name === RESOURCE_READ_TOOL)) catalogued.push(RESOURCE_READ_ENTRY);
     const fingerprint = createHash('sha256').update(canonicalJson(catalogued)).digest('base64url');
     if (this.registered.get(server) === fingerprint) return;
     try {
@@ -348,6 +354,13 @@ class ToolCatalogue {
     }
   }
 }
+
+const RESOURCE_READ_ENTRY = {
+  name: RESOURCE_READ_TOOL,
+  description: "Read one of this server's resources (MCP resources/read)",
+  inputSchema: { type: 'object' as const, properties: { uri: { type: 'string' } }, required: ['uri'] },
+  annotations: { readOnlyHint: true },
+};
 
 async function readJson(req: IncomingMessage): Promise<{ value: unknown } | { error: string; status: number }> {
   const chunks: Buffer[] = [];

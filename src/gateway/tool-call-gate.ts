@@ -57,6 +57,12 @@ interface PendingCall {
   outcome?: Promise<CallToolResult>;
 }
 
+/**
+ * The tool name under which Countersign evaluates a resources/read on a server (registered in the
+ * catalogue with a `uri` argument when the server serves resources; delegate "<server>/resources.read").
+ */
+export const RESOURCE_READ_TOOL = 'resources.read';
+
 /** `_meta` key under which tool errors say what Countersign decided (for scripted agents). */
 export const META_KEY = 'io.countersign/decision';
 
@@ -142,6 +148,41 @@ export class ToolCallGate {
         return this.await(key, entry, args, ctx);
       }
     }
+  }
+
+  /**
+   * A resources/read, evaluated like a call of the tool RESOURCE_READ_TOOL on that server with
+   * the URI as its argument and as the resource id (so delegations' resource patterns and
+   * policies on resource.id apply). Returns when allowed; anything else throws and nothing is
+   * read: a deny, an approval (carried out for tools/call only: the request is withdrawn at once),
+   * Countersign unreachable.
+   */
+  async evaluateRead(server: string, uri: string, ctx: Pick<CallContext, 'agentToken' | 'sessionId' | 'requestId' | 'signal'>): Promise<void> {
+    if (!this.servers.has(server)) throw new McpError(ErrorCode.InvalidParams, `Unknown resource: ${uri}`);
+    const upstream = this.config.upstreams.find((u) => u.name === server)!;
+    const decision = await this.decide(
+      {
+        agent: { token: ctx.agentToken },
+        action: { server, tool: RESOURCE_READ_TOOL, method: 'resources/read', arguments: { uri } },
+        resource: { id: uri, type: 'mcp_resource' },
+        ...(upstream.environment ? { environment: upstream.environment } : {}),
+        observed_at: new Date().toISOString(),
+        correlation: dropUndefined({ mcp_session_id: ctx.sessionId, request_id: String(ctx.requestId) }),
+      },
+      ctx.signal,
+    );
+    this.log.info({ resource: uri, server, verdict: decision.verdict, reasons: decision.reasons, decision_id: decision.decision_id, session: ctx.sessionId }, 'resource read decision');
+    const data = { verdict: decision.verdict, decision_id: decision.decision_id, reasons: decision.reasons };
+    if (decision.verdict === 'allow') return;
+    if (decision.verdict === 'deny') {
+      throw new McpError(ErrorCode.InvalidRequest, `Countersign denied reading ${uri} (reasons: ${decision.reasons.join(', ') || 'none given'}; decision ${decision.decision_id}). It was not read.`, data);
+    }
+    if (decision.auth_req_id) await this.countersign.cancel(decision.auth_req_id).catch((e) => this.log.warn({ auth_req_id: decision.auth_req_id, err: String(e) }, 'cancel failed'));
+    throw new McpError(
+      ErrorCode.InvalidRequest,
+      `Reading ${uri} needs what the gateway carries out for tools/call only (${decision.obligations.map((o) => o.type).join(', ') || 'obligations'}); it was not read (decision ${decision.decision_id}).`,
+      data,
+    );
   }
 
   /** Parked calls whose approval request has expired and that nobody retried: nothing is left to resume. */

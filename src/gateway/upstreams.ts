@@ -2,7 +2,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { RequestOptions } from '@modelcontextprotocol/sdk/shared/protocol.js';
-import { ErrorCode, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { ErrorCode, McpError, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { CallToolResult, ClientCapabilities, ServerCapabilities, Tool } from '@modelcontextprotocol/sdk/types.js';
 
 /** The upstream failed or answered something that is not an MCP result. */
@@ -92,7 +92,7 @@ export class Upstream {
       return await work(client);
     } catch (e) {
       // An MCP error answer is the upstream's word: passed on as it is (code, message, data).
-      if (isToolLevelError(e)) throw e;
+      if (isToolLevelError(e)) throw asSent(e as McpError);
       // A transport failure leaves the session in an unknown state: start a new one next time.
       this.client = undefined;
       void client.close().catch(() => undefined);
@@ -113,6 +113,13 @@ export class Upstream {
     );
     return client;
   }
+}
+
+/** The upstream's error as it sent it: the SDK's client prefixes "MCP error <code>: ", which the agent's client adds again. */
+function asSent(e: McpError): Error {
+  const prefix = `MCP error ${e.code}: `;
+  if (!e.message.startsWith(prefix)) return e;
+  return Object.assign(new Error(e.message.slice(prefix.length)), { code: e.code, data: e.data });
 }
 
 /** An MCP error answer (JSON-RPC error) is the upstream's word, not a broken session (a closed connection is). */

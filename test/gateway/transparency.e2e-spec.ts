@@ -8,13 +8,14 @@
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { CreateMessageRequestSchema, ElicitRequestSchema, LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { CreateMessageRequestSchema, ElicitRequestSchema, LoggingMessageNotificationSchema, ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { LoggingMessageNotification, Progress } from '@modelcontextprotocol/sdk/types.js';
 import { parseGatewayConfig } from '../../src/gateway/gateway-config';
 import type { GatewayConfigInput } from '../../src/gateway/gateway-config';
 import { RunningGateway, startGateway } from '../../src/gateway/gateway';
 import { adminToken, call, tenantToken } from '../support/api';
 import { TestApp, testEnvironment, TestEnvironment } from '../support/app';
+import { sql } from '../support/callback-server';
 import { agentToken, gatewayToken } from '../support/keys';
 import { FILE_TOOLS, startUpstream, TestUpstream, UpstreamTool } from '../support/mcp-upstream';
 import { RelayUpstream, startRelayUpstream } from '../support/mcp-relay-upstream';
@@ -169,6 +170,49 @@ describe('the gateway passes through what policy allows', () => {
       expect(result.content).toEqual([{ type: 'text', text: 'counted' }]);
       expect(progress).toEqual([1, 2, 3].map((i) => ({ progress: i, total: 3, message: `step ${i}` })));
       expect(logs).toEqual([{ level: 'info', logger: 'relay', data: 'counted to three' }]);
+    });
+
+    it('passes resources through: listings, a read (evaluated by Countersign first), a template read, a subscription', async () => {
+      const agentClient = await connect(gateway);
+      expect((await agentClient.listResources()).resources).toEqual([expect.objectContaining({ uri: 'kb://notes/welcome', name: 'welcome' })]);
+      expect((await agentClient.listResourceTemplates()).resourceTemplates).toEqual([expect.objectContaining({ uriTemplate: 'kb://notes/{id}' })]);
+      const read = await agentClient.readResource({ uri: 'kb://notes/welcome' });
+      expect(read.contents).toEqual([{ uri: 'kb://notes/welcome', mimeType: 'text/plain', text: 'Welcome to the knowledge base' }]);
+      expect((await agentClient.readResource({ uri: 'kb://notes/beta' })).contents).toEqual([{ uri: 'kb://notes/beta', mimeType: 'text/plain', text: 'note beta' }]);
+      const updated = new Promise((resolve) => agentClient.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => resolve(n.params)));
+      await expect(agentClient.subscribeResource({ uri: 'kb://notes/welcome' })).resolves.toEqual({});
+      expect(await updated).toEqual({ uri: 'kb://notes/welcome' });
+      await expect(agentClient.unsubscribeResource({ uri: 'kb://notes/welcome' })).resolves.toEqual({});
+      // Each read was decided by Countersign first, as the tool resources.read with the URI as the resource.
+      const decisions = await sql(
+        env.db.url,
+        `SELECT data->'input'->'action'->>'tool' AS tool, data->'input'->'resource'->>'id' AS id, data->>'verdict' AS verdict FROM audit_events
+          WHERE type = 'authz.decision' AND data->'input'->'action'->>'server' = 'relay' AND data->'input'->'action'->>'tool' = 'resources.read'`,
+      );
+      expect(decisions.sort((a, b) => a.id.localeCompare(b.id))).toEqual([
+        { tool: 'resources.read', id: 'kb://notes/beta', verdict: 'allow' },
+        { tool: 'resources.read', id: 'kb://notes/welcome', verdict: 'allow' },
+      ]);
+    });
+
+    it('reads nothing when Countersign denies the read: an MCP error with the reasons, and the upstream never sees it', async () => {
+      const undelegated = await agentToken({ human: 'alice', actors: ['stranger-agent'] });
+      const client = new Client({ name: 'stranger', version: '1.0.0' });
+      await client.connect(new StreamableHTTPClientTransport(new URL(gateway.resource), { requestInit: { headers: { authorization: `Bearer ${undelegated}` } } }));
+      clients.push(client);
+      const before = relay.received.length;
+      await expect(client.readResource({ uri: 'kb://notes/secret' })).rejects.toThrow(/Countersign denied reading kb:\/\/notes\/secret \(reasons: [^)]*not_delegated.*It was not read/);
+      expect(relay.received.slice(before)).toEqual([]);
+    });
+
+    it('passes prompts through under namespaced names, and completion for prompts and resource templates', async () => {
+      const agentClient = await connect(gateway);
+      expect((await agentClient.listPrompts()).prompts).toEqual([expect.objectContaining({ name: 'relay__greet', arguments: [expect.objectContaining({ name: 'who', required: true })] })]);
+      const prompt = await agentClient.getPrompt({ name: 'relay__greet', arguments: { who: 'Ada' } });
+      expect(prompt.messages).toEqual([{ role: 'user', content: { type: 'text', text: 'Say hello to Ada' } }]);
+      await expect(agentClient.getPrompt({ name: 'greet', arguments: { who: 'Ada' } })).rejects.toThrow(/Unknown prompt: greet/);
+      const completed = await agentClient.complete({ ref: { type: 'ref/resource', uri: 'kb://notes/{id}' }, argument: { name: 'id', value: 'b' } });
+      expect(completed.completion.values).toEqual(['beta']);
     });
   });
 });

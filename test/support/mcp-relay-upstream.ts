@@ -3,7 +3,7 @@ import { createServer, IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { CreateMessageResultSchema, ElicitResultSchema } from '@modelcontextprotocol/sdk/types.js';
+import { CreateMessageResultSchema, ElicitResultSchema, SubscribeRequestSchema, UnsubscribeRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 
 export interface RelayUpstream {
@@ -69,6 +69,12 @@ export async function startRelayUpstream(name = 'relay'): Promise<RelayUpstream>
         return { contents: [{ uri: uri.href, mimeType: 'text/plain', text: `note ${String(id)}` }] };
       },
     );
+    // A subscription is answered with an update soon after (what a changing resource does).
+    mcp.server.setRequestHandler(SubscribeRequestSchema, async (request) => {
+      setTimeout(() => void mcp.server.sendResourceUpdated({ uri: request.params.uri }).catch(() => undefined), 50);
+      return {};
+    });
+    mcp.server.setRequestHandler(UnsubscribeRequestSchema, async () => ({}));
     mcp.registerPrompt('greet', { description: 'Greets someone', argsSchema: { who: z.string() } }, ({ who }) => ({
       messages: [{ role: 'user', content: { type: 'text', text: `Say hello to ${who}` } }],
     }));
