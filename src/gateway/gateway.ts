@@ -65,6 +65,8 @@ export async function startGateway(config: GatewayConfig, options: { logger?: Lo
   const locations = new Map(config.upstreams.map((u) => [u.name, u]));
   const catalogue = new ToolCatalogue(upstreams, config.tool_names, countersign, Boolean(config.countersign.admin_token), log);
   const sessions = new Map<string, Session>();
+  /** Every agent session's upstream sessions still open (closed with the agent's session, or with the gateway). */
+  const relays = new Set<SessionUpstreams>();
   const tasks = new CancellableTaskStore();
   const authenticator = new AgentAuthenticator(config);
 
@@ -96,6 +98,7 @@ export async function startGateway(config: GatewayConfig, options: { logger?: Lo
     });
     // This agent's own sessions with the upstreams: what they send back during a call reaches this agent only.
     const relay = new SessionUpstreams(server, locations, log);
+    relays.add(relay);
     server.setRequestHandler(SetLevelRequestSchema, async (request) => {
       await relay.setLogLevel(request.params.level, [...upstreams.keys()]);
       return {};
@@ -170,7 +173,7 @@ export async function startGateway(config: GatewayConfig, options: { logger?: Lo
     transport.onclose = () => {
       const id = transport.sessionId;
       if (id && sessions.delete(id)) void gate.sessionClosed(id);
-      void relay.close();
+      void relay.close().finally(() => relays.delete(relay));
     };
     void server.connect(transport);
     return transport;
@@ -261,6 +264,7 @@ export async function startGateway(config: GatewayConfig, options: { logger?: Lo
     close: async () => {
       clearInterval(sweep);
       await Promise.all([...sessions.values()].map((s) => s.transport.close().catch(() => undefined)));
+      await Promise.all([...relays].map((r) => r.close()));
       tasks.cleanup();
       await Promise.all([...upstreams.values()].map((u) => u.close()));
       http.closeAllConnections();

@@ -26,7 +26,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import type { CallToolResult, ClientCapabilities, LoggingLevel } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from 'pino';
-import { Upstream, UpstreamLocation } from './upstreams';
+import { Upstream, UpstreamFailure, UpstreamLocation } from './upstreams';
 
 type RequestId = string | number;
 
@@ -34,6 +34,7 @@ export class SessionUpstreams {
   private readonly connections = new Map<string, Upstream>();
   /** The agent's tools/call requests being forwarded, per upstream: a server's request during a call travels on that call's stream. */
   private readonly inFlight = new Map<string, RequestId[]>();
+  private closed = false;
   /** The log level the agent set: messages below it are dropped here too, should an upstream ignore logging/setLevel. */
   private logLevel?: LoggingLevel;
 
@@ -45,6 +46,8 @@ export class SessionUpstreams {
 
   /** This session's connection to `server` (opened on first use, declaring the agent's capabilities). */
   connection(server: string): Upstream {
+    // Nothing is sent for a session that has ended (a task still running when its agent left, say).
+    if (this.closed) throw new UpstreamFailure(`the agent's session has ended; nothing is sent to ${server}`);
     let upstream = this.connections.get(server);
     if (!upstream) {
       const capabilities = relayedCapabilities(this.agent.getClientCapabilities());
@@ -93,6 +96,7 @@ export class SessionUpstreams {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     await Promise.all([...this.connections.values()].map((u) => u.close()));
     this.connections.clear();
   }

@@ -8,7 +8,7 @@
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { CreateMessageRequestSchema, ElicitRequestSchema, LoggingMessageNotificationSchema, ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { CreateMessageRequestSchema, ElicitRequestSchema, ListRootsRequestSchema, LoggingMessageNotificationSchema, ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { LoggingMessageNotification, Progress } from '@modelcontextprotocol/sdk/types.js';
 import { parseGatewayConfig } from '../../src/gateway/gateway-config';
 import type { GatewayConfigInput } from '../../src/gateway/gateway-config';
@@ -20,7 +20,11 @@ import { agentToken, gatewayToken } from '../support/keys';
 import { FILE_TOOLS, startUpstream, TestUpstream, UpstreamTool } from '../support/mcp-upstream';
 import { RelayUpstream, startRelayUpstream } from '../support/mcp-relay-upstream';
 
-const POLICIES = { 'allow-delegated': 'permit (principal, action == Action::"call_tool", resource) when { context.granted };' };
+const POLICIES = {
+  'allow-delegated': 'permit (principal, action == Action::"call_tool", resource) when { context.granted && context.resource_id != "kb://notes/secret" };',
+  'secret-note-needs-bob': `@reason("secret_note") @obligation("human_approval") @approvers("user:bob") @quorum("1")
+permit (principal, action == Action::"call_tool", resource) when { context.granted && context.tool == "resources.read" && context.resource_id == "kb://notes/secret" };`,
+};
 
 /** A search tool that answers with the name of the server that ran it. */
 const searchOn = (server: string): UpstreamTool => ({
@@ -134,6 +138,11 @@ describe('the gateway passes through what policy allows', () => {
 
     it("relays the upstream's elicitation to the agent and its answer back, declaring elicitation only for an agent that declared it", async () => {
       const asking = await connect(gateway, { elicitation: {} });
+      // Another agent's session, which could answer too: it is never asked.
+      const bystander = await connect(gateway, { elicitation: {} });
+      bystander.setRequestHandler(ElicitRequestSchema, async () => {
+        throw new Error('asked in the wrong session');
+      });
       const asked: unknown[] = [];
       asking.setRequestHandler(ElicitRequestSchema, async (request) => {
         asked.push(request.params);
@@ -148,6 +157,12 @@ describe('the gateway passes through what policy allows', () => {
       const silent = await connect(gateway);
       expect((await silent.callTool({ name: 'relay__ask_name', arguments: {} })).content).toEqual([{ type: 'text', text: 'no elicitation offered' }]);
       expect(relay.declared.at(-1)).toEqual({});
+    });
+
+    it("relays the upstream's roots/list request to the agent", async () => {
+      const agentClient = await connect(gateway, { roots: { listChanged: false } });
+      agentClient.setRequestHandler(ListRootsRequestSchema, async () => ({ roots: [{ uri: 'file:///work/project', name: 'project' }] }));
+      expect((await agentClient.callTool({ name: 'relay__list_roots', arguments: {} })).content).toEqual([{ type: 'text', text: 'file:///work/project' }]);
     });
 
     it("relays the upstream's sampling request to the agent's model", async () => {
@@ -203,6 +218,15 @@ describe('the gateway passes through what policy allows', () => {
       const before = relay.received.length;
       await expect(client.readResource({ uri: 'kb://notes/secret' })).rejects.toThrow(/Countersign denied reading kb:\/\/notes\/secret \(reasons: [^)]*not_delegated.*It was not read/);
       expect(relay.received.slice(before)).toEqual([]);
+    });
+
+    it('reads nothing when the read needs an approval (carried out for tools/call only), and withdraws the approval request', async () => {
+      const agentClient = await connect(gateway);
+      const before = relay.received.length;
+      await expect(agentClient.readResource({ uri: 'kb://notes/secret' })).rejects.toThrow(/Reading kb:\/\/notes\/secret needs what the gateway carries out for tools\/call only \(human_approval\); it was not read/);
+      expect(relay.received.slice(before)).toEqual([]);
+      const requests = await sql(env.db.url, `SELECT status FROM approval_requests WHERE tool_call->>'tool' = 'resources.read'`);
+      expect(requests.map((r) => r.status)).toEqual(['cancelled']);
     });
 
     it('passes prompts through under namespaced names, and completion for prompts and resource templates', async () => {

@@ -3,7 +3,7 @@ import { createServer, IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { CreateMessageResultSchema, ElicitResultSchema, SubscribeRequestSchema, UnsubscribeRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { CreateMessageResultSchema, ElicitResultSchema, ListRootsResultSchema, SubscribeRequestSchema, UnsubscribeRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 
 export interface RelayUpstream {
@@ -45,6 +45,11 @@ export async function startRelayUpstream(name = 'relay'): Promise<RelayUpstream>
         CreateMessageResultSchema,
       );
       return { content: [{ type: 'text', text: `model ${answer.model} said: ${(answer.content as { text: string }).text}` }] };
+    });
+    mcp.registerTool('list_roots', { description: "Lists the client's roots", inputSchema: {} }, async (_args, extra) => {
+      received.push({ method: 'tools/call', name: 'list_roots' });
+      const { roots } = await extra.sendRequest({ method: 'roots/list' }, ListRootsResultSchema);
+      return { content: [{ type: 'text', text: roots.map((r) => r.uri).join(', ') }] };
     });
     mcp.registerTool('count', { description: 'Counts to three, reporting progress', inputSchema: {} }, async (_args, extra) => {
       received.push({ method: 'tools/call', name: 'count' });
