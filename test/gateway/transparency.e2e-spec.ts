@@ -15,13 +15,17 @@ import type { GatewayConfigInput } from '../../src/gateway/gateway-config';
 import { RunningGateway, startGateway } from '../../src/gateway/gateway';
 import { adminToken, call, tenantToken } from '../support/api';
 import { TestApp, testEnvironment, TestEnvironment } from '../support/app';
+import { voteAs } from '../support/approvals';
 import { sql } from '../support/callback-server';
 import { agentToken, gatewayToken } from '../support/keys';
 import { FILE_TOOLS, startUpstream, TestUpstream, UpstreamTool } from '../support/mcp-upstream';
 import { RelayUpstream, startRelayUpstream } from '../support/mcp-relay-upstream';
 
 const POLICIES = {
-  'allow-delegated': 'permit (principal, action == Action::"call_tool", resource) when { context.granted && context.resource_id != "kb://notes/secret" };',
+  'allow-delegated':
+    'permit (principal, action == Action::"call_tool", resource) when { context.granted && context.resource_id != "kb://notes/secret" && context.tool != "guarded_count" };',
+  'guarded-count-needs-bob': `@reason("guarded") @obligation("human_approval") @approvers("user:bob") @quorum("1")
+permit (principal, action == Action::"call_tool", resource) when { context.granted && context.tool == "guarded_count" };`,
   'secret-note-needs-bob': `@reason("secret_note") @obligation("human_approval") @approvers("user:bob") @quorum("1")
 permit (principal, action == Action::"call_tool", resource) when { context.granted && context.tool == "resources.read" && context.resource_id == "kb://notes/secret" };`,
 };
@@ -130,7 +134,7 @@ describe('the gateway passes through what policy allows', () => {
     let gateway: RunningGateway;
     beforeAll(async () => {
       relay = await startRelayUpstream();
-      gateway = await gatewayWith({ upstreams: [{ name: 'relay', url: relay.url }] });
+      gateway = await gatewayWith({ upstreams: [{ name: 'relay', url: relay.url }], approval: { wait_seconds: 20, progress_interval_seconds: 1 } });
     });
     afterAll(async () => {
       await relay?.close();
@@ -185,6 +189,24 @@ describe('the gateway passes through what policy allows', () => {
       expect(result.content).toEqual([{ type: 'text', text: 'counted' }]);
       expect(progress).toEqual([1, 2, 3].map((i) => ({ progress: i, total: 3, message: `step ${i}` })));
       expect(logs).toEqual([{ level: 'info', logger: 'relay', data: 'counted to three' }]);
+    });
+
+    it("after an approval, relays the upstream's progress after the gateway's own, so that progress only grows", async () => {
+      const agentClient = await connect(gateway);
+      const progress: Progress[] = [];
+      let voted: Promise<unknown> | undefined;
+      const result = await agentClient.callTool({ name: 'relay__guarded_count', arguments: {} }, undefined, {
+        onprogress: (p) => {
+          progress.push(p);
+          const id = /auth_req_id (\S+),/.exec(String(p.message))?.[1];
+          if (id && !voted) voted = voteAs(api, { approvalId: id, approverId: 'bob', decision: 'approve', reason: 'ok' });
+        },
+      });
+      expect(voted).toBeDefined();
+      expect(result.content).toEqual([{ type: 'text', text: 'counted' }]);
+      const waited = progress.filter((p) => String(p.message).startsWith('Awaiting approval')).length;
+      expect(waited).toBeGreaterThanOrEqual(1);
+      expect(progress.slice(waited)).toEqual([1, 2, 3].map((i) => ({ progress: waited + i, total: waited + 3, message: `step ${i}` })));
     });
 
     it('passes resources through: listings, a read (evaluated by Countersign first), a template read, a subscription', async () => {

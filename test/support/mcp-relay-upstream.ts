@@ -51,8 +51,9 @@ export async function startRelayUpstream(name = 'relay'): Promise<RelayUpstream>
       const { roots } = await extra.sendRequest({ method: 'roots/list' }, ListRootsResultSchema);
       return { content: [{ type: 'text', text: roots.map((r) => r.uri).join(', ') }] };
     });
-    mcp.registerTool('count', { description: 'Counts to three, reporting progress', inputSchema: {} }, async (_args, extra) => {
-      received.push({ method: 'tools/call', name: 'count' });
+    // Two names for one tool, so that a policy can treat them differently.
+    for (const tool of ['count', 'guarded_count']) mcp.registerTool(tool, { description: 'Counts to three, reporting progress', inputSchema: {} }, async (_args, extra) => {
+      received.push({ method: 'tools/call', name: tool });
       const progressToken = extra._meta?.progressToken;
       for (let i = 1; i <= 3; i++) {
         if (progressToken !== undefined) await extra.sendNotification({ method: 'notifications/progress', params: { progressToken, progress: i, total: 3, message: `step ${i}` } });
