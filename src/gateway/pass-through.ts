@@ -25,7 +25,7 @@ import type { Prompt, Resource, ResourceTemplate, ServerCapabilities } from '@mo
 import type { Logger } from 'pino';
 import type { SessionUpstreams } from './session-upstreams';
 import type { ToolCallGate } from './tool-call-gate';
-import { collisionMessage, NameTable, Naming } from './tool-names';
+import { collisionMessage, NameTable, Naming, splitToolName } from './tool-names';
 import { UpstreamFailure } from './upstreams';
 
 /** The capabilities the gateway declares to agents for what it passes through. */
@@ -105,7 +105,7 @@ export function servePassThrough(agent: Server, relay: SessionUpstreams, deps: {
   }
 
   async function promptTarget(name: string): Promise<{ server: string; tool: string }> {
-    let found = prompts?.resolve(name) ?? (naming === 'namespaced' ? new NameTable(naming, new Map()).resolve(name) : undefined);
+    let found = naming === 'namespaced' ? splitToolName(name) : prompts?.resolve(name);
     if (!found && naming === 'plain') found = (await listPrompts()).table.resolve(name);
     if (found && 'collision' in found) throw new McpError(ErrorCode.InvalidParams, collisionMessage('prompt', [{ name, servers: found.collision }]));
     if (!found || !servers.includes(found.server)) throw new McpError(ErrorCode.InvalidParams, `Unknown prompt: ${name}`);

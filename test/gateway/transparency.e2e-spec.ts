@@ -129,6 +129,20 @@ describe('the gateway passes through what policy allows', () => {
     });
   });
 
+  it('with tool_names "plain", refuses prompts/list and never routes a prompt name two upstreams offer', async () => {
+    const [one, two] = await Promise.all([startRelayUpstream('one'), startRelayUpstream('two', { promptsOnly: true })]);
+    try {
+      const gateway = await gatewayWith({ tool_names: 'plain', upstreams: [{ name: 'relay', url: one.url }, { name: 'kb', url: two.url }] });
+      const client = await connect(gateway);
+      expect((await client.listTools()).tools.map((t) => t.name)).toContain('ask_name');
+      await expect(client.listPrompts()).rejects.toThrow(/every prompt name must be offered by one upstream, but "greet" is offered by relay and kb/);
+      await expect(client.getPrompt({ name: 'greet', arguments: { who: 'Ada' } })).rejects.toThrow(/"greet" is offered by relay and kb/);
+      expect([...one.received, ...two.received].filter((r) => r.method === 'prompts/get')).toEqual([]);
+    } finally {
+      await Promise.all([one.close(), two.close()]);
+    }
+  });
+
   describe('what the upstream sends the agent during a forwarded call', () => {
     let relay: RelayUpstream;
     let gateway: RunningGateway;

@@ -19,9 +19,9 @@ export interface RelayUpstream {
  * A real, stateful MCP server over Streamable HTTP (a server and transport per session, as the
  * SDK's stateful example does) that talks back to its client during a call: it elicits, samples,
  * reports progress and logs; it also serves resources (one fixed, one template, subscribable),
- * a prompt with a completable argument. Used by test/gateway/transparency.e2e-spec.ts.
+ * a prompt (with `promptsOnly`, only that prompt). Used by test/gateway/transparency.e2e-spec.ts.
  */
-export async function startRelayUpstream(name = 'relay'): Promise<RelayUpstream> {
+export async function startRelayUpstream(name = 'relay', options: { promptsOnly?: boolean } = {}): Promise<RelayUpstream> {
   const received: RelayUpstream['received'] = [];
   const declared: RelayUpstream['declared'] = [];
   const sessions = new Map<string, StreamableHTTPServerTransport>();
@@ -29,6 +29,11 @@ export async function startRelayUpstream(name = 'relay'): Promise<RelayUpstream>
   const newServer = () => {
     const mcp = new McpServer({ name, version: '1.0.0' }, { capabilities: { logging: {}, resources: { subscribe: true }, completions: {} } });
     mcp.server.oninitialized = () => declared.push(mcp.server.getClientCapabilities() ?? {});
+    mcp.registerPrompt('greet', { description: 'Greets someone', argsSchema: { who: z.string() } }, ({ who }) => {
+      received.push({ method: 'prompts/get', name: 'greet' });
+      return { messages: [{ role: 'user', content: { type: 'text', text: `Say hello to ${who}` } }] };
+    });
+    if (options.promptsOnly) return mcp;
     mcp.registerTool('ask_name', { description: 'Asks the user for a name', inputSchema: {} }, async (_args, extra) => {
       received.push({ method: 'tools/call', name: 'ask_name' });
       if (!mcp.server.getClientCapabilities()?.elicitation) return { content: [{ type: 'text', text: 'no elicitation offered' }] };
@@ -81,9 +86,6 @@ export async function startRelayUpstream(name = 'relay'): Promise<RelayUpstream>
       return {};
     });
     mcp.server.setRequestHandler(UnsubscribeRequestSchema, async () => ({}));
-    mcp.registerPrompt('greet', { description: 'Greets someone', argsSchema: { who: z.string() } }, ({ who }) => ({
-      messages: [{ role: 'user', content: { type: 'text', text: `Say hello to ${who}` } }],
-    }));
     return mcp;
   };
 
