@@ -29,6 +29,24 @@ describe('gateway configuration', () => {
     expect(config.agent_audiences).toEqual(['countersign']);
     expect(config.countersign.timeout_ms).toBe(10_000);
     expect(config.upstreams[0].tools.transfer_funds.resource).toEqual({ id_argument: 'to', classification: 'confidential' });
+    expect(config.state).toEqual({ key_prefix: 'countersign-gateway' });
+    expect(config.hide_denied_tools).toBe(false);
+    expect(config.hide_denied_tools_cache_seconds).toBe(30);
+  });
+
+  it('shares state in Redis only with a redis:// URL, a plain key prefix, and agent tokens the gateway verifies itself', () => {
+    const issuers = [{ issuer: 'https://agents.example', jwks_uri: 'https://agents.example/jwks' }];
+    expect(parseGatewayConfig({ ...VALID, agent_issuers: issuers, state: { redis_url: 'redis://127.0.0.1:6379/2', key_prefix: 'gw-eu:1' } }).state).toEqual({
+      redis_url: 'redis://127.0.0.1:6379/2',
+      key_prefix: 'gw-eu:1',
+    });
+    expect(problems({ ...VALID, agent_issuers: issuers, state: { redis_url: 'http://127.0.0.1:6379', key_prefix: 'a b' } }).map((p) => p.field).sort()).toEqual([
+      'state.key_prefix',
+      'state.redis_url',
+    ]);
+    expect(problems({ ...VALID, state: { redis_url: 'redis://127.0.0.1:6379' } })).toEqual([
+      { field: 'state.redis_url', message: expect.stringContaining('needs agent_issuers') },
+    ]);
   });
 
   it('names every bad field at once', () => {

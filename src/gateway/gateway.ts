@@ -23,9 +23,10 @@ import { GatewayConfig, gatewayIdOf } from './gateway-config';
 import { GatewayMetrics, metricsAuthorized } from './gateway-metrics';
 import { collisionMessage, NameTable, Naming, splitToolName } from './tool-names';
 import { RESOURCE_READ_TOOL, ToolCallGate, ToolTarget } from './tool-call-gate';
-import { CancellableTaskStore } from './task-store';
 import { PASS_THROUGH_CAPABILITIES, servePassThrough } from './pass-through';
 import { SessionUpstreams } from './session-upstreams';
+import { ToolVisibility } from './tool-visibility';
+import { openGatewayState } from './gateway-state';
 import { Upstream } from './upstreams';
 
 export const MCP_PATH = '/mcp';
@@ -58,22 +59,28 @@ export async function startGateway(config: GatewayConfig, options: { logger?: Lo
     config.countersign.admin_token ? credential(config.countersign.admin_token, config.countersign.admin_token_file) : undefined,
   );
   const issuer = (config.countersign.issuer ?? countersignUrl).replace(/\/+$/, '');
-  const approvalTokens = new ApprovalTokenVerifier(countersign.jwksUrl, issuer, config.countersign.gateway_id ?? gatewayIdOf(token)!);
+  // Parked calls, used approval tokens and tasks: in this process, or shared in Redis (gateway-state.ts).
+  const state = await openGatewayState(config);
+  const approvalTokens = new ApprovalTokenVerifier(countersign.jwksUrl, issuer, config.countersign.gateway_id ?? gatewayIdOf(token)!, undefined, (jti, exp) => state.parked.useOnce(jti, exp));
   const upstreams = new Map(config.upstreams.map((u) => [u.name, new Upstream(u.name, u)]));
   const metrics = new GatewayMetrics();
-  const gate = new ToolCallGate(config, countersign, approvalTokens, new Set(upstreams.keys()), log, metrics);
+  const gate = new ToolCallGate(config, countersign, approvalTokens, new Set(upstreams.keys()), log, metrics, state.parked);
   const locations = new Map(config.upstreams.map((u) => [u.name, u]));
   const catalogue = new ToolCatalogue(upstreams, config.tool_names, countersign, Boolean(config.countersign.admin_token), log);
+  const visibility = new ToolVisibility(config, countersign, (name) => catalogue.targetOf(name), log);
   const sessions = new Map<string, Session>();
   /** Every agent session's upstream sessions still open (closed with the agent's session, or with the gateway). */
   const relays = new Set<SessionUpstreams>();
-  const tasks = new CancellableTaskStore();
+  const tasks = state.tasks;
   const authenticator = new AgentAuthenticator(config);
 
   const http = createServer();
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
     http.listen(config.listen.port, config.listen.host, () => resolve());
+  }).catch(async (e: unknown) => {
+    await state.close();
+    throw e;
   });
   const address = http.address() as AddressInfo;
   const base = (config.listen.public_url ?? `http://${config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host}:${address.port}`).replace(/\/+$/, '');
@@ -94,7 +101,7 @@ export async function startGateway(config: GatewayConfig, options: { logger?: Lo
   const newSession = (agentKey: string): StreamableHTTPServerTransport => {
     const server = new Server(GATEWAY_INFO, {
       capabilities: { tools: { listChanged: false }, logging: {}, ...PASS_THROUGH_CAPABILITIES, tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } } },
-      taskStore: tasks,
+      taskStore: tasks.forAgent(agentKey),
     });
     // This agent's own sessions with the upstreams: what they send back during a call reaches this agent only.
     const relay = new SessionUpstreams(server, locations, log);
@@ -104,7 +111,7 @@ export async function startGateway(config: GatewayConfig, options: { logger?: Lo
       return {};
     });
     servePassThrough(server, relay, { servers: [...upstreams.keys()], naming: config.tool_names, gate, log });
-    server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: await catalogue.list() }));
+    server.setRequestHandler(ListToolsRequestSchema, async (_request, extra) => ({ tools: await visibility.visible(await catalogue.list(), extra.authInfo!.token) }));
     server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
       const auth = extra.authInfo!;
       const target = await catalogue.resolve(request.params.name);
@@ -263,9 +270,10 @@ export async function startGateway(config: GatewayConfig, options: { logger?: Lo
     resource,
     close: async () => {
       clearInterval(sweep);
+      gate.stop();
       await Promise.all([...sessions.values()].map((s) => s.transport.close().catch(() => undefined)));
       await Promise.all([...relays].map((r) => r.close()));
-      tasks.cleanup();
+      await state.close();
       await Promise.all([...upstreams.values()].map((u) => u.close()));
       http.closeAllConnections();
       await new Promise<void>((resolve) => http.close(() => resolve()));
@@ -317,6 +325,12 @@ class ToolCatalogue {
     }
     // Any tool may be called as a task here: the wait for an approval is the gateway's, not the upstream's.
     return lists.flatMap((l) => l.tools.map((t) => ({ ...t, name: table.exposed(l.server, t.name), execution: { ...t.execution, taskSupport: 'optional' as const } })));
+  }
+
+  /** The upstream tool a listed name stands for, as of the last listing; undefined when unknown or colliding. */
+  targetOf(name: string): ToolTarget | undefined {
+    const found = this.naming === 'namespaced' ? splitToolName(name) : this.table?.resolve(name);
+    return found && !('collision' in found) ? found : undefined;
   }
 
   /** The upstream tool an agent's name stands for; an unknown or colliding name is an error, never a guess. */

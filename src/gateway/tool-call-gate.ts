@@ -15,7 +15,13 @@ import { ApprovalTokenRejected, ApprovalTokenVerifier } from './approval-token.v
 import { ApprovalStatus, AuthorizeRequest, CountersignClient, CountersignRefusal, CountersignUnavailable, Decision, isApprovalObligation } from './countersign-client';
 import type { GatewayConfig, ToolHints } from './gateway-config';
 import { GatewayMetrics } from './gateway-metrics';
+import { MemoryParkedCalls, ParkedCall, ParkedCalls } from './parked-calls';
 import { UpstreamFailure } from './upstreams';
+
+/** How long one instance's claim to settle an approved call, and the outcome it publishes, last. */
+const SETTLEMENT_MS = 10 * 60_000;
+/** How often an instance waiting for another's outcome looks for it. */
+const OUTCOME_POLL_MS = 200;
 
 /** What the gateway knows of the agent's request beyond the call itself. */
 export interface CallContext {
@@ -44,19 +50,6 @@ export interface ToolTarget {
   tool: string;
 }
 
-/** A parked call, while it waits for its approvers, in the MCP session that made it. */
-interface PendingCall {
-  authReqId: string;
-  sessionId?: string;
-  server: string;
-  tool: string;
-  approvers: string[];
-  bindingMessage?: string;
-  expiresAt: number;
-  /** Set when its approvers have decided: every caller waiting on it gets the same outcome, and the upstream is called once. */
-  outcome?: Promise<CallToolResult>;
-}
-
 /**
  * The tool name under which Countersign evaluates a resources/read on a server (registered in the
  * catalogue with a `uri` argument when the server serves resources; delegate "<server>/resources.read").
@@ -68,10 +61,12 @@ export const META_KEY = 'io.countersign/decision';
 
 export class ToolCallGate {
   /**
-   * Parked calls by (session, agent, exact call). Kept in this process: a retry must reach the
-   * instance that parked the call (sticky MCP sessions, which Streamable HTTP needs anyway).
+   * Approved calls being settled here, by parked key: every request of this process waiting on
+   * one gets the same outcome, and the upstream is called once.
    */
-  private readonly pending = new Map<string, PendingCall>();
+  private readonly settling = new Map<string, Promise<CallToolResult>>();
+  /** The gateway is stopping: with shared state, what it parked stays parked for the other instances. */
+  private stopping = false;
 
   constructor(
     private readonly config: GatewayConfig,
@@ -80,7 +75,14 @@ export class ToolCallGate {
     private readonly servers: ReadonlySet<string>,
     private readonly log: Logger,
     private readonly metrics: GatewayMetrics,
+    /** Parked calls by (agent, exact call) and, when not shared, session: parked-calls.ts. */
+    private readonly parked: ParkedCalls = new MemoryParkedCalls(),
   ) {}
+
+  /** Called as the gateway stops, before its sessions close. */
+  stop(): void {
+    this.stopping = true;
+  }
 
   /**
    * What the agent states about a call (reason, intent) from its `_meta` and the tool's
@@ -101,12 +103,16 @@ export class ToolCallGate {
     const { server, tool } = target;
     const name = `${server}/${tool}`;
     if (!this.servers.has(server)) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
-    const key = pendingKey(ctx, server, tool, args);
-    this.forgetExpired();
+    const key = pendingKey(ctx, server, tool, args, this.parked.shared);
 
-    const parked = this.pending.get(key);
+    const parked = await this.state('read its parked calls', () => this.parked.get(key));
     if (parked) {
       this.log.info({ tool: name, auth_req_id: parked.authReqId, session: ctx.sessionId }, 'retry resumes a parked call');
+      // Resumed in another session (after a failover): that session now holds it, and closing it cancels it.
+      if (parked.sessionId !== ctx.sessionId) {
+        parked.sessionId = ctx.sessionId;
+        await this.state('save a parked call', () => this.parked.update(key, parked));
+      }
       return this.await(key, parked, args, ctx);
     }
 
@@ -135,7 +141,7 @@ export class ToolCallGate {
             { verdict: decision.verdict, decision_id: decision.decision_id, reasons: decision.reasons },
           );
         }
-        const entry: PendingCall = {
+        const entry: ParkedCall = {
           authReqId: decision.auth_req_id,
           sessionId: ctx.sessionId,
           server,
@@ -144,7 +150,12 @@ export class ToolCallGate {
           bindingMessage: approval.find((o) => o.binding_message)?.binding_message,
           expiresAt: Date.now() + (decision.expires_in ?? 0) * 1000,
         };
-        this.pending.set(key, entry);
+        const kept = await this.state('park the call', () => this.parked.park(key, entry));
+        if (kept.authReqId !== entry.authReqId) {
+          // The same call was parked meanwhile (through another instance): one request is enough.
+          await this.countersign.cancel(entry.authReqId).catch(() => undefined);
+          return this.await(key, kept, args, ctx);
+        }
         return this.await(key, entry, args, ctx);
       }
     }
@@ -185,28 +196,32 @@ export class ToolCallGate {
     );
   }
 
-  /** Parked calls whose approval request has expired and that nobody retried: nothing is left to resume. */
-  private forgetExpired(): void {
-    const now = Date.now();
-    for (const [key, p] of this.pending) if (!p.outcome && p.expiresAt < now - 60_000) this.pending.delete(key);
-  }
-
-  /** The agent's session ended: its parked calls are cancelled (nobody is left to receive them). */
+  /**
+   * The agent's session ended: its parked calls are cancelled (nobody is left to receive them).
+   * Not when the gateway stops with shared state: the agent may resume them through another instance.
+   */
   async sessionClosed(sessionId: string): Promise<void> {
-    const mine = [...this.pending].filter(([, p]) => p.sessionId === sessionId && !p.outcome);
-    await Promise.all(mine.map(([key, p]) => this.cancel(key, p, 'session closed')));
+    if (this.stopping && this.parked.shared) return;
+    const mine = await this.parked.ofSession(sessionId).catch((e: unknown) => {
+      this.log.warn({ session: sessionId, err: String(e) }, 'parked calls of a closed session could not be read');
+      return [];
+    });
+    await Promise.all(mine.filter(([key]) => !this.settling.has(key)).map(([key, p]) => this.cancel(key, p, 'session closed')));
   }
 
   /**
    * Waits for the approvers, up to approval.wait_seconds, long-polling Countersign and sending
    * progress notifications; then the outcome, or a tool error saying the call still awaits approval.
    */
-  private async await(key: string, entry: PendingCall, args: Record<string, unknown>, ctx: CallContext): Promise<CallToolResult> {
+  private async await(key: string, entry: ParkedCall, args: Record<string, unknown>, ctx: CallContext): Promise<CallToolResult> {
     const deadline = Date.now() + (ctx.holdSeconds ?? this.config.approval.wait_seconds) * 1000;
     let status: ApprovalStatus | undefined;
     let step = 0;
-    while (!entry.outcome) {
+    while (!this.settling.has(key)) {
       if (ctx.signal.aborted) {
+        if (this.stopping && this.parked.shared) {
+          throw new McpError(ErrorCode.InternalError, `This gateway instance is stopping. The approval request ${entry.authReqId} stays open: call the same tool again with the same arguments to resume it.`);
+        }
         await this.cancel(key, entry, 'request cancelled');
         throw new McpError(ErrorCode.RequestTimeout, 'The request was cancelled; its approval request was cancelled too.');
       }
@@ -214,7 +229,7 @@ export class ToolCallGate {
       const wait = Math.min(this.config.approval.progress_interval_seconds, Math.round((deadline - Date.now()) / 1000));
       if (status && wait <= 0) {
         this.metrics.call('awaiting_approval');
-        return awaitingApproval(entry);
+        return awaitingApproval(entry, this.parked.shared);
       }
       if (ctx.progressToken !== undefined) {
         const left = Math.max(0, Math.round((entry.expiresAt - Date.now()) / 1000));
@@ -235,15 +250,59 @@ export class ToolCallGate {
       entry.expiresAt = Date.now() + status.expires_in * 1000;
       if (status.obligation.approvers.length) entry.approvers = status.obligation.approvers;
       if (status.status !== 'pending') {
-        entry.outcome ??= this.settle(entry, args, ctx, step).finally(() => this.pending.delete(key));
+        if (!this.settling.has(key)) this.settling.set(key, this.settleOnce(key, entry, args, ctx, step).finally(() => this.settling.delete(key)));
         break;
       }
+      await this.parked.update(key, entry).catch(() => undefined);
     }
-    return entry.outcome;
+    return this.settling.get(key) ?? this.settleOnce(key, entry, args, ctx, step);
+  }
+
+  /**
+   * Settles a decided request once across instances: the first to claim it redeems, forwards and
+   * publishes the outcome; another waits for that outcome (its own request never calls the upstream).
+   */
+  private async settleOnce(key: string, entry: ParkedCall, args: Record<string, unknown>, ctx: CallContext, progressSent: number): Promise<CallToolResult> {
+    if (!(await this.state('claim the approved call', () => this.parked.claimSettlement(entry.authReqId, SETTLEMENT_MS)))) {
+      return this.outcomeOf(entry, ctx.signal);
+    }
+    try {
+      const result = await this.settle(entry, args, ctx, progressSent);
+      await this.parked.publishOutcome(entry.authReqId, result, SETTLEMENT_MS).catch(() => undefined);
+      return result;
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      await this.parked.publishOutcome(entry.authReqId, { isError: true, content: [{ type: 'text', text: message }] }, SETTLEMENT_MS).catch(() => undefined);
+      throw e;
+    } finally {
+      await this.parked.remove(key, entry.authReqId).catch(() => undefined);
+    }
+  }
+
+  /** The outcome another instance (or request) published for a call it settled. */
+  private async outcomeOf(entry: ParkedCall, signal: AbortSignal): Promise<CallToolResult> {
+    const until = Date.now() + SETTLEMENT_MS;
+    while (Date.now() < until && !signal.aborted) {
+      const outcome = await this.state('read the outcome', () => this.parked.outcome(entry.authReqId));
+      if (outcome) return outcome;
+      await new Promise((resolve) => setTimeout(resolve, OUTCOME_POLL_MS));
+    }
+    throw new McpError(ErrorCode.RequestTimeout, `The approved call (auth_req_id ${entry.authReqId}) is being sent by another gateway instance; its outcome is not known here. It was not sent again.`);
+  }
+
+  /** Shared state that cannot be read or written fails the call closed. */
+  private async state<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      this.metrics.call('failed');
+      this.log.error({ err: String(e) }, `could not ${what}`);
+      throw new McpError(ErrorCode.InternalError, `The gateway could not ${what} (its state store failed); the call was not sent.`);
+    }
   }
 
   /** The approvers decided: redeem the approval token (which also says why not), verify it, forward once. */
-  private async settle(entry: PendingCall, args: Record<string, unknown>, ctx: CallContext, progressSent: number): Promise<CallToolResult> {
+  private async settle(entry: ParkedCall, args: Record<string, unknown>, ctx: CallContext, progressSent: number): Promise<CallToolResult> {
     let token: string;
     try {
       token = await this.countersign.redeem(entry.authReqId);
@@ -267,8 +326,8 @@ export class ToolCallGate {
     return this.forward(entry.server, entry.tool, args, ctx, progressSent);
   }
 
-  private async cancel(key: string, entry: PendingCall, why: string): Promise<void> {
-    this.pending.delete(key);
+  private async cancel(key: string, entry: ParkedCall, why: string): Promise<void> {
+    await this.parked.remove(key, entry.authReqId).catch(() => undefined);
     await this.countersign.cancel(entry.authReqId).catch((e) => this.log.warn({ auth_req_id: entry.authReqId, err: String(e) }, 'cancel failed'));
     this.log.info({ auth_req_id: entry.authReqId, why }, 'approval request cancelled');
   }
@@ -321,10 +380,14 @@ export class ToolCallGate {
   }
 }
 
-/** The same agent making the same call (tool and canonical arguments) in the same session. */
-function pendingKey(ctx: CallContext, server: string, tool: string, args: Record<string, unknown>): string {
+/**
+ * The same agent making the same call (tool and canonical arguments) in the same session; with
+ * shared state, in any session (a failover opens a new one), but always the same agent.
+ */
+function pendingKey(ctx: CallContext, server: string, tool: string, args: Record<string, unknown>, anySession: boolean): string {
+  const call = callHash({ server, tool, arguments: args });
   return createHash('sha256')
-    .update(JSON.stringify([ctx.sessionId ?? '', ctx.agentKey, callHash({ server, tool, arguments: args })]))
+    .update(JSON.stringify(anySession ? [ctx.agentKey, call] : [ctx.sessionId ?? '', ctx.agentKey, call]))
     .digest('base64url');
 }
 
@@ -341,17 +404,17 @@ function denied(server: string, d: Decision, reasonArgument?: string): CallToolR
   );
 }
 
-function awaitingApproval(p: PendingCall): CallToolResult {
+function awaitingApproval(p: ParkedCall, anySession: boolean): CallToolResult {
   const left = Math.max(0, Math.round((p.expiresAt - Date.now()) / 1000));
   return toolError(
     `This call awaits human approval (auth_req_id ${p.authReqId}) by ${p.approvers.join(', ') || 'its approvers'}` +
       `${p.bindingMessage ? ` ("${p.bindingMessage}")` : ''}; the request expires in ${left} s. It has not been sent yet. ` +
-      'Call the same tool again with exactly the same arguments in this session to resume it; changed arguments need a new approval.',
+      `Call the same tool again with exactly the same arguments${anySession ? '' : ' in this session'} to resume it; changed arguments need a new approval.`,
     { verdict: 'allow_with_obligations', status: 'pending', auth_req_id: p.authReqId, approvers: p.approvers, expires_in: left },
   );
 }
 
-function notApproved(p: PendingCall, refusal: CountersignRefusal): CallToolResult {
+function notApproved(p: ParkedCall, refusal: CountersignRefusal): CallToolResult {
   const details = (refusal.body.denials ?? (refusal.body as { details?: { denials?: unknown } }).details?.denials) as { approver: string; reason?: string }[] | undefined;
   const reasons = (details ?? []).map((d) => `${d.approver}: ${d.reason ?? 'no reason given'}`);
   const status = refusal.code === 'expired_token' ? 'expired' : refusal.code === 'access_denied' ? 'denied' : 'refused';
