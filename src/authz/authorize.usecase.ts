@@ -288,17 +288,12 @@ export class Authorize {
     tool: string,
     resourceId?: string,
   ): Promise<{ ok: true; hops: Hop[]; leafDelegationId: string } | { ok: false; problem: string }> {
-    const agents = [...identity.actors].reverse();
-    const results = await Promise.all(
-      agents.map((agent, i) => this.delegations.hop(tenantId, identity.human, i === 0 ? identity.human : agents[i - 1], agent)),
-    );
-    const broken = results.find((r) => !r.ok);
-    if (broken && !broken.ok) return { ok: false, problem: broken.problem };
-    const hops = results.map((r) => (r.ok ? r.delegations.map((d) => ({ tools: d.tools, resources: d.resources })) : []));
-    const leaf = results[results.length - 1];
+    const chain = await this.delegations.chain(tenantId, identity);
+    if (!chain.ok) return chain;
+    const hops = chain.hops.map((hop) => hop.map((d) => ({ tools: d.tools, resources: d.resources })));
     // The delegation the call rests on is the one that covers it (a parked call is rejected when
     // that one is revoked), not merely the newest grant to the agent.
-    const leafDelegations = leaf.ok ? leaf.delegations : [];
+    const leafDelegations = chain.hops[chain.hops.length - 1] ?? [];
     const covering = leafDelegations.find((d) => grantCovers({ tools: d.tools, resources: d.resources }, server, tool, resourceId)) ?? leafDelegations[0];
     return { ok: true, hops, leafDelegationId: covering?.id ?? '' };
   }

@@ -132,6 +132,8 @@ function seedBody(op: Op, f: Fixtures): unknown {
     case 'POST /v1/authorize':
     case 'POST /v1/authorize/simulate':
       return { agent: { token: f.agent }, action: { server: 'calendar', tool: 'read_calendar', arguments: { day: 'monday' } }, reason: 'fuzz' };
+    case 'POST /v1/authorize/tools':
+      return { agent: { token: f.agent }, tools: [{ server: 'calendar', tool: 'read_calendar' }, { server: 'payments', tool: 'transfer_funds' }] };
     case 'POST /v1/delegations':
       return { human: 'alice', agent: FUZZ_AGENT, tools: ['calendar/read_calendar'], parent_id: f.delegationId, purpose: 'fuzz' };
     case 'POST /v1/policies':

@@ -464,6 +464,18 @@ const CASES: Record<string, () => Promise<void>> = {
     expect(own.body.reasons).toContain('not_delegated');
     expect(own.body.policy).toEqual({ id: `${B}/policy-set`, version: 0 });
   },
+  'POST /v1/authorize/tools': async () => {
+    const ask = async (tenant: string) =>
+      asB('POST', '/v1/authorize/tools', { token: f.b.gateway, body: { agent: (await authorizeBody(tenant)).agent, tools: [{ server: 'docs', tool: 'read_doc' }] } });
+    // A's agent token at B's gateway: every tool always denied, as another tenant's token.
+    const foreign = await ask(A);
+    expect(foreign.status).toBe(200);
+    expect(foreign.body.tools).toEqual([{ server: 'docs', tool: 'read_doc', always_denied: true, reasons: ['agent_token_tenant_mismatch'] }]);
+    // B's token for the same human and agent: A's delegation does not count in B.
+    const own = await ask(B);
+    expect(own.body.tools[0]).toMatchObject({ always_denied: true });
+    expect(own.body.tools[0].reasons).toEqual(expect.arrayContaining([expect.stringMatching(/^(no_delegation|not_delegated)$/)]));
+  },
   'POST /v1/authorize/simulate': async () => {
     const foreign = await asB('POST', '/v1/authorize/simulate', { token: f.b.admin, body: await authorizeBody(A) });
     expect(foreign.body.reasons).toContain('agent_token_tenant_mismatch');

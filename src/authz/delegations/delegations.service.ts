@@ -154,6 +154,18 @@ export class Delegations implements OnModuleInit {
   }
 
   /** The delegations in force for one hop (grantor → grantee acting for human), or why there are none. */
+  /**
+   * The chain an agent token names: human → innermost agent → … → current agent (actors are
+   * current first); every hop must hold a delegation in force, else the first broken hop's problem.
+   */
+  async chain(tenantId: string, identity: { human: string; actors: string[] }): Promise<{ ok: true; hops: Delegation[][] } | { ok: false; problem: HopProblem }> {
+    const agents = [...identity.actors].reverse();
+    const results = await Promise.all(agents.map((agent, i) => this.hop(tenantId, identity.human, i === 0 ? identity.human : agents[i - 1], agent)));
+    const broken = results.find((r) => !r.ok);
+    if (broken && !broken.ok) return broken;
+    return { ok: true, hops: results.map((r) => (r.ok ? r.delegations : [])) };
+  }
+
   async hop(tenantId: string, humanId: string, grantorId: string, granteeId: string, now = new Date()): Promise<HopResult> {
     const key = JSON.stringify([tenantId, humanId, grantorId, granteeId]);
     let cached = this.hops.get(key);
