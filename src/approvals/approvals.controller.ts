@@ -11,8 +11,8 @@ import {
 } from '../common/auth/auth.decorators';
 import { InvalidGrant, NotFound } from '../common/errors/protocol-errors';
 import { parseInput } from '../common/validation';
-import { ApiApproverLinkAuth, ApiError, ApiErrors, ApiGatewayAuth, ApiJsonBody, ApiSuccess, ApiZodQuery } from '../ops/openapi/openapi.decorators';
-import { AUTH_REQ_ID } from './approval-request.entity';
+import { ApiApproverLinkAuth, ApiError, ApiErrors, ApiGatewayAuth, ApiJsonBody, ApiSuccess, ApiZodQuery } from '../common/openapi/openapi.decorators';
+import { AUTH_REQ_ID } from '../vocabulary/envelope';
 import { CancelApproval } from './cancel-approval.usecase';
 import { decisionSchema, DecideApproval } from './decide.usecase';
 import { GetApproval } from './get-approval.usecase';

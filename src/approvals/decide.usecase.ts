@@ -15,6 +15,7 @@ import { ExpireApproval } from './expire-approval.usecase';
 import { standingChoiceSchema } from './standing/standing-choice.schema';
 import { StandingApprovals } from './standing/standing-approvals.service';
 import { chooseTerms, StandingChoice } from './standing/standing-terms';
+import { ineligibility } from '../vocabulary/approver-eligibility';
 
 export const decisionSchema = z.strictObject({
   decision: z.enum(['approve', 'deny']),
@@ -49,32 +50,6 @@ export interface DecideResult {
   approver_sets: SetProgress[];
   /** Granted when this vote approved the request and every approving vote chose the same standing scope. */
   standing_approval?: Awaited<ReturnType<StandingApprovals['grantInTransaction']>>;
-}
-
-/** Separation of duties: with independent approvers, the delegating human and the agent's operator are out. */
-export function excludedFromApproving(
-  o: Pick<ApprovalRequest, 'independentApprovers' | 'delegatorId' | 'agentOperator'>,
-  approverId: string,
-): boolean {
-  return o.independentApprovers && (approverId === o.delegatorId || approverId === o.agentOperator);
-}
-
-/**
- * Why this approver may not vote on the request, or undefined when they may: they must be named
- * (directly, as the delegator, or through a group; escalation approvers count from the start),
- * and under separation of duties neither the delegating human nor the agent's operator may vote.
- */
-export function ineligibility(request: ApprovalRequest, approver: Pick<ApproverPrincipal, 'approverId' | 'viaGroup'>): string | undefined {
-  const who = approver.approverId;
-  if (excludedFromApproving(request, who)) {
-    const role = who === request.delegatorId ? 'the delegating human' : "the agent's operator";
-    return `${who} is ${role} and this request requires independent approvers (separation of duties)`;
-  }
-  const named = new Set([...request.approvers, ...request.escalateTo]);
-  if (named.has(`user:${who}`)) return undefined;
-  if (named.has('delegator') && who === request.delegatorId) return undefined;
-  if (approver.viaGroup !== undefined && named.has(`group:${approver.viaGroup}`)) return undefined;
-  return `${who} is not an approver of this request`;
 }
 
 /**

@@ -4,7 +4,7 @@ import { DataSource } from 'typeorm';
 import { AuditLog } from '../audit/audit-log.service';
 import { insertStatement } from '../common/database/insert-statement';
 import { callHashOf, canonicalJson } from '../common/canonical-json';
-import { FieldProblem, InvalidClientNotificationToken, InvalidRequest } from '../common/errors/protocol-errors';
+import { FieldProblem, InvalidClientNotificationToken, InvalidRequest, UnmetObligation } from '../common/errors/protocol-errors';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { auditContext } from './approval-audit';
 import { ApprovalJobs } from './approval-jobs.service';
@@ -27,17 +27,6 @@ function depthExceeds(value: unknown, max: number): boolean {
     for (const child of Object.values(v)) stack.push([child, depth + 1]);
   }
   return false;
-}
-
-/**
- * The obligation cannot be met as given (unknown or unreachable approvers, a quorum nobody can
- * reach, timers that could never fire): a 400 like any bad field, and a type of its own so that
- * the authorization engine can deny a policy's unmeetable obligation instead of failing.
- */
-export class UnmetObligation extends InvalidRequest {
-  static of(problems: FieldProblem[]): UnmetObligation {
-    return new UnmetObligation(`${problems[0].field}: ${problems[0].message}`, { field: problems[0].field, errors: problems });
-  }
 }
 
 export interface ParkedApproval {

@@ -6,13 +6,14 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { DomainMetrics } from '../common/metrics/domain-metrics';
 import { randomUUID } from 'node:crypto';
-import { TRUST_LEVELS } from '../approvals/park-approval.command';
-import { ParkApproval, ParkedApproval, UnmetObligation } from '../approvals/park-approval.usecase';
+import { TRUST_LEVELS } from '../vocabulary/envelope';
+import { HUMAN_DISABLED, NOT_DELEGATED, NOT_ENTITLED, TOOL_NOT_IN_CATALOGUE } from '../vocabulary/reason-codes';
+import { ParkApproval, ParkedApproval } from '../approvals/park-approval.usecase';
 import { CallUnderStanding, StandingApprovals, UsedStandingApproval } from '../approvals/standing/standing-approvals.service';
 import { mergeStandingOffers, StandingScope } from '../approvals/standing/standing-terms';
 import { AuditBatcher } from '../audit/audit-batcher.service';
 import { GatewayPrincipal } from '../common/auth/auth.decorators';
-import { InvalidRequest } from '../common/errors/protocol-errors';
+import { InvalidRequest, UnmetObligation } from '../common/errors/protocol-errors';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { AgentIdentity, AgentIdentityVerifier } from './agent-identity.verifier';
 import { AuthorizeInput } from './authorize.command';
@@ -29,15 +30,6 @@ import { normalizeIntent, toolCategory } from './policy/intent';
 import { HumanApprovalObligation, Obligation, PolicyDecision, ToolCall, Verdict } from './policy/policy-engine';
 import { registeredResourceFacts, ResourceRegistry } from './resources/resource-registry.service';
 import { RiskSignals } from './risk-signals.service';
-
-/** The reason code of a call outside the delegation chain (the starter set's `forbid-not-delegated` names it too). */
-export const NOT_DELEGATED = 'not_delegated';
-/** The reason code of a call outside the human's own entitlements (the directory's), whatever the delegations say. */
-export const NOT_ENTITLED = 'not_entitled';
-/** The reason code of a call on behalf of a human the directory has disabled, whatever the policy says. */
-export const HUMAN_DISABLED = 'human_disabled';
-/** The reason code of a call to a tool outside the tenant's catalogue once it has one (catalogue/tool-call.ts, outsideCatalogue). */
-export const TOOL_NOT_IN_CATALOGUE = 'tool_not_in_catalogue';
 
 export interface AuthorizationResult {
   verdict: Verdict;

@@ -59,7 +59,8 @@ const tokenSchema = z.looseObject({ auth_req_id: z.string(), approval_token: z.s
 
 export interface AuthorizeRequest {
   agent: { token: string };
-  action: { server: string; tool: string; arguments: Record<string, unknown> };
+  /** method: the MCP method (the service's default is tools/call). */
+  action: { server: string; tool: string; method?: string; arguments: Record<string, unknown> };
   intent?: { category?: string; text?: string };
   /** The agent's stated reason for the call. */
   reason?: string;

@@ -111,3 +111,22 @@ describe('gateway.example.json', () => {
     expect(parsed.success ? [] : parsed.error.issues).toEqual([]);
   });
 });
+
+describe('tool_names', () => {
+  const base = {
+    countersign: { url: 'http://127.0.0.1:3000', token: 'x', gateway_id: 'gw' },
+    upstreams: [
+      { name: 'a', url: 'http://127.0.0.1:4000/mcp', tools: { search: { environment: 'dev' } } },
+      { name: 'b', url: 'http://127.0.0.1:4001/mcp', tools: { search: { environment: 'production' } } },
+    ],
+  };
+
+  it('defaults to namespaced, where two upstreams may configure the same tool name', () => {
+    expect(parseGatewayConfig(base).tool_names).toBe('namespaced');
+  });
+
+  it('plain: refuses, naming the field, hints for one tool name under two upstreams', () => {
+    expect(() => parseGatewayConfig({ ...base, tool_names: 'plain' })).toThrow(/upstreams\.1\.tools\.search: is also configured for a/);
+    expect(() => parseGatewayConfig({ ...base, tool_names: 'short' })).toThrow(/tool_names:/);
+  });
+});

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { decodeJwt } from 'jose';
 import { z } from 'zod';
+import { NAMINGS } from './tool-names';
 
 /**
  * An upstream's name is the prefix of its tools' names as agents see them (`<server>__<tool>`)
@@ -108,6 +109,11 @@ export const gatewayConfigSchema = z
       .array(upstream)
       .min(1, { message: 'must name at least one upstream MCP server' })
       .refine((u) => new Set(u.map((s) => s.name)).size === u.length, { message: 'must not name a server twice' }),
+    /**
+     * How agents see upstream tools and prompts: "namespaced" `<server>__<tool>`, or "plain" (the
+     * upstream's own names; refused while two upstreams offer the same name). Policies see server and tool either way.
+     */
+    tool_names: z.enum(NAMINGS).default('namespaced'),
     approval: z
       .strictObject({
         /** How long one tools/call is held while its approval is pending: keep it below the agents' request timeout (60 s by default in the SDK). */
@@ -143,6 +149,17 @@ export const gatewayConfigSchema = z
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .superRefine((c, ctx) => {
+    if (c.tool_names === 'plain') {
+      // Hints for one tool name under two upstreams: with plain names that name could reach either.
+      const seen = new Map<string, string>();
+      c.upstreams.forEach((u, i) => {
+        for (const tool of Object.keys(u.tools)) {
+          const other = seen.get(tool);
+          if (other) ctx.addIssue({ code: 'custom', path: ['upstreams', i, 'tools', tool], message: `is also configured for ${other}: with tool_names "plain" a tool name must belong to one upstream` });
+          else seen.set(tool, u.name);
+        }
+      });
+    }
     // A call parked in one session is resumed from another only for the same agent: the gateway
     // must then know who the agent is, not merely read it from an unverified token.
     if (c.state.redis_url && !c.agent_issuers.length) {

@@ -15,9 +15,8 @@ import { ApprovalTokenRejected, ApprovalTokenVerifier } from './approval-token.v
 import { ApprovalStatus, AuthorizeRequest, CountersignClient, CountersignRefusal, CountersignUnavailable, Decision, isApprovalObligation } from './countersign-client';
 import type { GatewayConfig, ToolHints } from './gateway-config';
 import { GatewayMetrics } from './gateway-metrics';
-import { splitToolName } from './tool-names';
 import { MemoryParkedCalls, ParkedCall, ParkedCalls } from './parked-calls';
-import { Upstream, UpstreamFailure } from './upstreams';
+import { UpstreamFailure } from './upstreams';
 
 /** How long one instance's claim to settle an approved call, and the outcome it publishes, last. */
 const SETTLEMENT_MS = 10 * 60_000;
@@ -33,12 +32,29 @@ export interface CallContext {
   requestId: string | number;
   progressToken?: string | number;
   sendProgress(progress: number, message: string): Promise<void>;
+  /**
+   * Sends the evaluated call to the upstream in the agent's session (session-upstreams.ts), which
+   * relays what the upstream sends meanwhile; `progressSent`: the progress the gate has reported already.
+   */
+  forward(server: string, tool: string, args: Record<string, unknown>, signal: AbortSignal, progressSent: number): Promise<CallToolResult>;
   signal: AbortSignal;
   /** How long to hold the call for its approval; default approval.wait_seconds (a task holds until the request is decided). */
   holdSeconds?: number;
   /** The agent's reason and intent for this call (agent-statement.ts). */
   statement?: AgentStatement;
 }
+
+/** An upstream and its own name for the tool. */
+export interface ToolTarget {
+  server: string;
+  tool: string;
+}
+
+/**
+ * The tool name under which Countersign evaluates a resources/read on a server (registered in the
+ * catalogue with a `uri` argument when the server serves resources; delegate "<server>/resources.read").
+ */
+export const RESOURCE_READ_TOOL = 'resources.read';
 
 /** `_meta` key under which tool errors say what Countersign decided (for scripted agents). */
 export const META_KEY = 'io.countersign/decision';
@@ -56,7 +72,7 @@ export class ToolCallGate {
     private readonly config: GatewayConfig,
     private readonly countersign: CountersignClient,
     private readonly approvalTokens: ApprovalTokenVerifier,
-    private readonly upstreams: Map<string, Upstream>,
+    private readonly servers: ReadonlySet<string>,
     private readonly log: Logger,
     private readonly metrics: GatewayMetrics,
     /** Parked calls by (agent, exact call) and, when not shared, session: parked-calls.ts. */
@@ -73,9 +89,8 @@ export class ToolCallGate {
    * reason_argument; throws an InvalidParams McpError naming a bad value. Read before a task is
    * created, so a bad statement is an error at once, not a failed task.
    */
-  statement(name: string, args: Record<string, unknown>, meta: Record<string, unknown> | undefined): AgentStatement {
-    const target = splitToolName(name);
-    return agentStatement(meta, args, target && this.hints(target.server, target.tool)?.reason_argument);
+  statement(target: ToolTarget, args: Record<string, unknown>, meta: Record<string, unknown> | undefined): AgentStatement {
+    return agentStatement(meta, args, this.hints(target.server, target.tool)?.reason_argument);
   }
 
   private hints(server: string, tool: string): ToolHints | undefined {
@@ -83,11 +98,11 @@ export class ToolCallGate {
     return upstream && Object.hasOwn(upstream.tools, tool) ? upstream.tools[tool] : undefined;
   }
 
-  async call(name: string, args: Record<string, unknown>, ctx: CallContext): Promise<CallToolResult> {
-    const target = splitToolName(name);
-    const upstream = target && this.upstreams.get(target.server);
-    if (!target || !upstream) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
+  /** A call to `target`, the upstream tool the agent's name resolved to (gateway.ts, ToolCatalogue.resolve). */
+  async call(target: ToolTarget, args: Record<string, unknown>, ctx: CallContext): Promise<CallToolResult> {
     const { server, tool } = target;
+    const name = `${server}/${tool}`;
+    if (!this.servers.has(server)) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
     const key = pendingKey(ctx, server, tool, args, this.parked.shared);
 
     const parked = await this.state('read its parked calls', () => this.parked.get(key));
@@ -111,7 +126,7 @@ export class ToolCallGate {
     switch (decision.verdict) {
       case 'allow':
         this.metrics.call('allowed');
-        return this.forward(upstream, tool, args, ctx.signal);
+        return this.forward(server, tool, args, ctx, 0);
       case 'deny':
         this.metrics.call('denied');
         return denied(server, decision, this.hints(server, tool)?.reason_argument);
@@ -147,6 +162,41 @@ export class ToolCallGate {
   }
 
   /**
+   * A resources/read, evaluated like a call of the tool RESOURCE_READ_TOOL on that server with
+   * the URI as its argument and as the resource id (so delegations' resource patterns and
+   * policies on resource.id apply). Returns when allowed; anything else throws and nothing is
+   * read: a deny, an approval (carried out for tools/call only: the request is withdrawn at once),
+   * Countersign unreachable.
+   */
+  async evaluateRead(server: string, uri: string, ctx: Pick<CallContext, 'agentToken' | 'sessionId' | 'requestId' | 'signal'>): Promise<void> {
+    if (!this.servers.has(server)) throw new McpError(ErrorCode.InvalidParams, `Unknown resource: ${uri}`);
+    const upstream = this.config.upstreams.find((u) => u.name === server)!;
+    const decision = await this.decide(
+      {
+        agent: { token: ctx.agentToken },
+        action: { server, tool: RESOURCE_READ_TOOL, method: 'resources/read', arguments: { uri } },
+        resource: { id: uri, type: 'mcp_resource' },
+        ...(upstream.environment ? { environment: upstream.environment } : {}),
+        observed_at: new Date().toISOString(),
+        correlation: dropUndefined({ mcp_session_id: ctx.sessionId, request_id: String(ctx.requestId) }),
+      },
+      ctx.signal,
+    );
+    this.log.info({ resource: uri, server, verdict: decision.verdict, reasons: decision.reasons, decision_id: decision.decision_id, session: ctx.sessionId }, 'resource read decision');
+    const data = { verdict: decision.verdict, decision_id: decision.decision_id, reasons: decision.reasons };
+    if (decision.verdict === 'allow') return;
+    if (decision.verdict === 'deny') {
+      throw new McpError(ErrorCode.InvalidRequest, `Countersign denied reading ${uri} (reasons: ${decision.reasons.join(', ') || 'none given'}; decision ${decision.decision_id}). It was not read.`, data);
+    }
+    if (decision.auth_req_id) await this.countersign.cancel(decision.auth_req_id).catch((e) => this.log.warn({ auth_req_id: decision.auth_req_id, err: String(e) }, 'cancel failed'));
+    throw new McpError(
+      ErrorCode.InvalidRequest,
+      `Reading ${uri} needs what the gateway carries out for tools/call only (${decision.obligations.map((o) => o.type).join(', ') || 'obligations'}); it was not read (decision ${decision.decision_id}).`,
+      data,
+    );
+  }
+
+  /**
    * The agent's session ended: its parked calls are cancelled (nobody is left to receive them).
    * Not when the gateway stops with shared state: the agent may resume them through another instance.
    */
@@ -164,7 +214,6 @@ export class ToolCallGate {
    * progress notifications; then the outcome, or a tool error saying the call still awaits approval.
    */
   private async await(key: string, entry: ParkedCall, args: Record<string, unknown>, ctx: CallContext): Promise<CallToolResult> {
-    const upstream = this.upstreams.get(entry.server)!;
     const deadline = Date.now() + (ctx.holdSeconds ?? this.config.approval.wait_seconds) * 1000;
     let status: ApprovalStatus | undefined;
     let step = 0;
@@ -201,24 +250,24 @@ export class ToolCallGate {
       entry.expiresAt = Date.now() + status.expires_in * 1000;
       if (status.obligation.approvers.length) entry.approvers = status.obligation.approvers;
       if (status.status !== 'pending') {
-        if (!this.settling.has(key)) this.settling.set(key, this.settleOnce(key, entry, upstream, args, ctx.signal).finally(() => this.settling.delete(key)));
+        if (!this.settling.has(key)) this.settling.set(key, this.settleOnce(key, entry, args, ctx, step).finally(() => this.settling.delete(key)));
         break;
       }
       await this.parked.update(key, entry).catch(() => undefined);
     }
-    return this.settling.get(key) ?? this.settleOnce(key, entry, upstream, args, ctx.signal);
+    return this.settling.get(key) ?? this.settleOnce(key, entry, args, ctx, step);
   }
 
   /**
    * Settles a decided request once across instances: the first to claim it redeems, forwards and
    * publishes the outcome; another waits for that outcome (its own request never calls the upstream).
    */
-  private async settleOnce(key: string, entry: ParkedCall, upstream: Upstream, args: Record<string, unknown>, signal: AbortSignal): Promise<CallToolResult> {
+  private async settleOnce(key: string, entry: ParkedCall, args: Record<string, unknown>, ctx: CallContext, progressSent: number): Promise<CallToolResult> {
     if (!(await this.state('claim the approved call', () => this.parked.claimSettlement(entry.authReqId, SETTLEMENT_MS)))) {
-      return this.outcomeOf(entry, signal);
+      return this.outcomeOf(entry, ctx.signal);
     }
     try {
-      const result = await this.settle(entry, upstream, args, signal);
+      const result = await this.settle(entry, args, ctx, progressSent);
       await this.parked.publishOutcome(entry.authReqId, result, SETTLEMENT_MS).catch(() => undefined);
       return result;
     } catch (e) {
@@ -253,7 +302,7 @@ export class ToolCallGate {
   }
 
   /** The approvers decided: redeem the approval token (which also says why not), verify it, forward once. */
-  private async settle(entry: ParkedCall, upstream: Upstream, args: Record<string, unknown>, signal: AbortSignal): Promise<CallToolResult> {
+  private async settle(entry: ParkedCall, args: Record<string, unknown>, ctx: CallContext, progressSent: number): Promise<CallToolResult> {
     let token: string;
     try {
       token = await this.countersign.redeem(entry.authReqId);
@@ -274,7 +323,7 @@ export class ToolCallGate {
     }
     this.log.info({ auth_req_id: entry.authReqId, tool: `${entry.server}/${entry.tool}` }, 'approved call forwarded');
     this.metrics.call('approved');
-    return this.forward(upstream, entry.tool, args, signal);
+    return this.forward(entry.server, entry.tool, args, ctx, progressSent);
   }
 
   private async cancel(key: string, entry: ParkedCall, why: string): Promise<void> {
@@ -296,11 +345,11 @@ export class ToolCallGate {
     }
   }
 
-  private async forward(upstream: Upstream, tool: string, args: Record<string, unknown>, signal: AbortSignal): Promise<CallToolResult> {
+  private async forward(server: string, tool: string, args: Record<string, unknown>, ctx: CallContext, progressSent: number): Promise<CallToolResult> {
     const started = performance.now();
     try {
-      const result = await upstream.callTool(tool, args, signal);
-      this.metrics.forwarded(upstream.name, (performance.now() - started) / 1000);
+      const result = await ctx.forward(server, tool, args, ctx.signal, progressSent);
+      this.metrics.forwarded(server, (performance.now() - started) / 1000);
       return result;
     } catch (e) {
       this.metrics.call('failed');

@@ -12,7 +12,7 @@ import {
 import { NotFound } from '../../common/errors/protocol-errors';
 import { id } from '../../common/validation';
 import { parseInput } from '../../common/validation';
-import { ApiApproverLinkAuth, ApiErrors, ApiGatewayAuth, ApiSuccess, ApiZodQuery } from '../../ops/openapi/openapi.decorators';
+import { ApiApproverLinkAuth, ApiErrors, ApiGatewayAuth, ApiSuccess, ApiZodQuery } from '../../common/openapi/openapi.decorators';
 import { StandingApprovals } from './standing-approvals.service';
 
 const listSchema = z.strictObject({

@@ -10,8 +10,8 @@
  */
 import { setFlagsFromString } from 'node:v8';
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
-import { APPROVER_REF } from '../../approvals/park-approval.command';
-import { mergeStandingOffers, StandingOffer, standingAnnotationErrors, standingOfferOf } from '../../approvals/standing/standing-terms';
+import { APPROVER_REF } from '../../vocabulary/envelope';
+import { mergeStandingOffers, StandingOffer, standingAnnotationErrors, standingOfferOf } from '../../vocabulary/standing-offer';
 import { CALL_TOOL, widenCallTool } from '../catalogue/tenant-schema';
 import { CallFacts, CEDAR_SCHEMA } from './cedar-schema';
 import { decisionEntities, entityContext, reachesEntities } from './entities';

@@ -4,10 +4,10 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { Public } from '../../common/auth/auth.decorators';
 import { storable } from '../../common/validation';
-import { ApiFormBody, ApiHtml, ApiPublic } from '../../ops/openapi/openapi.decorators';
-import { PAGE_CSS_PATH, PAGE_JS_PATH, renderAlreadyDecided, renderApprovalPage, renderDecisionResult, renderErrorPage } from './approval-page.html';
+import { ApiFormBody, ApiHtml, ApiPublic } from '../../common/openapi/openapi.decorators';
+import { renderAlreadyDecided, renderApprovalPage, renderDecisionResult, renderErrorPage } from './approval-page.html';
 import { ApprovalPage, PageOutcome } from './approval-page.service';
-import { PAGE_CSS, PAGE_JS, SERVICE_WORKER_JS } from './page.assets';
+import { PAGE_CSS, PAGE_CSS_PATH, PAGE_JS, PAGE_JS_PATH, SERVICE_WORKER_JS } from './page.assets';
 
 /** No third-party anything; scripts and styles only from our own origin; no framing; forms post only to us. */
 const PAGE_CSP =
@@ -83,7 +83,8 @@ export class ApprovalPageController {
   @Get(PAGE_CSS_PATH.slice(1))
   @Public()
   @Header('content-type', 'text/css; charset=utf-8')
-  @Header('cache-control', 'public, max-age=300')
+  // Named by its content's hash (page.assets.ts): a changed file has a new URL, so this one never changes.
+  @Header('cache-control', 'public, max-age=31536000, immutable')
   @Header('x-content-type-options', 'nosniff')
   @ApiExcludeEndpoint() // the page's own assets, not API
   css() {
@@ -93,7 +94,7 @@ export class ApprovalPageController {
   @Get(PAGE_JS_PATH.slice(1))
   @Public()
   @Header('content-type', 'text/javascript; charset=utf-8')
-  @Header('cache-control', 'public, max-age=300')
+  @Header('cache-control', 'public, max-age=31536000, immutable')
   @Header('x-content-type-options', 'nosniff')
   @ApiExcludeEndpoint()
   js() {

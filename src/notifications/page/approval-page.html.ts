@@ -5,12 +5,10 @@
  * - every model string is untrusted and goes through escapeHtml, in text and in attributes;
  * - attributes are always double-quoted (escapeHtml escapes `"`), so a value can never break out;
  * - no inline scripts, no inline `style` attributes, no event-handler attributes, no third-party URLs:
- *   the only assets are /approve/assets/page.css and /approve/assets/page.js (same origin).
+ *   the only assets are the page's CSS and script (same origin, named by their content's hash: page.assets.ts).
  */
 import type { AlreadyDecidedModel, ApprovalPageModel, DecisionResultModel, ErrorPageModel } from './approval-page.model';
-
-export const PAGE_CSS_PATH = '/approve/assets/page.css';
-export const PAGE_JS_PATH = '/approve/assets/page.js';
+import { PAGE_CSS_PATH, PAGE_JS_PATH } from './page.assets';
 
 const HTML_ESCAPES: Record<string, string> = {
   '&': '&amp;',

@@ -5,13 +5,15 @@ import { auditContext } from '../../approvals/approval-audit';
 import { ApprovalRequest } from '../../approvals/approval-request.entity';
 import { effectiveStatus, setProgress } from '../../approvals/approval-view';
 import { ApprovalVote, VoteDecision } from '../../approvals/approval-vote.entity';
-import { DecideApproval, ineligibility } from '../../approvals/decide.usecase';
+import { DecideApproval } from '../../approvals/decide.usecase';
+import { ineligibility } from '../../vocabulary/approver-eligibility';
 import { AuditBatcher } from '../../audit/audit-batcher.service';
 import { GetApproval } from '../../approvals/get-approval.usecase';
 import { ApproverLinkVerifier } from '../../common/auth/approver-link.verifier';
 import { ApproverPrincipal } from '../../common/auth/auth.decorators';
 import { approverLinkBucket } from '../../common/rate-limit/rate-limit';
 import { Conflict, InvalidToken, ProtocolError, RateLimited } from '../../common/errors/protocol-errors';
+import { ExpiredCredential } from '../../common/errors/token-errors';
 import { RateLimiter } from '../../common/rate-limit/rate-limiter.service';
 import { SigningKeys } from '../../common/keys/signing-keys.service';
 import { Approver } from '../directory/approver.entity';
@@ -146,7 +148,7 @@ export class ApprovalPage {
       if (!token) throw new InvalidToken('no link');
       approver = await this.links.verifyToken(token);
     } catch (e) {
-      const expired = e instanceof ProtocolError && e.message.endsWith('the token has expired');
+      const expired = e instanceof ExpiredCredential;
       return expired
         ? failure(410, 'This link has expired', 'The request it was for has expired or the link is too old. Ask for a new request if the agent still needs access.')
         : failure(401, 'This link is not valid', 'The link is damaged or was not issued by this service. Use the link from your notification exactly as sent.');

@@ -3,7 +3,7 @@ import { ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { Public } from '../../common/auth/auth.decorators';
-import { ApiFormBody, ApiHtml, ApiPublic } from '../../ops/openapi/openapi.decorators';
+import { ApiFormBody, ApiHtml, ApiPublic } from '../../common/openapi/openapi.decorators';
 import { sameOrigin, send } from './approval-page.controller';
 import { renderDecisionResult } from './approval-page.html';
 import { renderStandingPage, StandingApprovalsPage } from './standing-approvals.page';
