@@ -15,7 +15,8 @@ import { PersonStatus1764066000000 } from './1764066000000-person-status';
 import { Resources1764075000000 } from './1764075000000-resources';
 import { PendingByCreation1764090000000 } from './1764090000000-pending-by-creation';
 import { Outbox1764100000000 } from './1764100000000-outbox';
-import { NotificationRounds1764110000000 } from './1764110000000-notification-rounds';
+import { StandingApprovals1764110000000 } from './1764110000000-standing-approvals';
+import { NotificationRounds1764120000000 } from './1764120000000-notification-rounds';
 
 /** Every migration, in order. Passed as classes so the same list works under jest and from dist/. */
 export const migrations = [
@@ -36,5 +37,6 @@ export const migrations = [
   Resources1764075000000,
   PendingByCreation1764090000000,
   Outbox1764100000000,
-  NotificationRounds1764110000000,
+  StandingApprovals1764110000000,
+  NotificationRounds1764120000000,
 ];

@@ -1,11 +1,10 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
-import { Queue } from 'bullmq';
 import { Outbox } from '../common/outbox/outbox.service';
 import { dropFinishedJobs, KEEP_FINISHED } from '../common/queues/revive-jobs';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { APPROVAL_CALLBACK_OWED, APPROVAL_CREATED, ApprovalCallbackOwedEvent, ApprovalCreatedEvent } from './approval-outbox-events';
-import { ApprovalJobData, ApprovalQueue, callbackJobId, expiryJobId, RECONCILE_SCHEDULER_ID } from './approval-queues';
+import { ApprovalJob, ApprovalQueue, callbackJobId, CallbackQueue, expiryJobId, ExpiryQueue, MaintenanceQueue, RECONCILE_SCHEDULER_ID } from './approval-queues';
 import { ApprovalRequest } from './approval-request.entity';
 
 type Schedulable = Pick<ApprovalRequest, 'id' | 'tenantId' | 'expiresAt'>;
@@ -18,9 +17,9 @@ type Schedulable = Pick<ApprovalRequest, 'id' | 'tenantId' | 'expiresAt'>;
 @Injectable()
 export class ApprovalJobs implements OnModuleInit {
   constructor(
-    @InjectQueue(ApprovalQueue.Expiry) private readonly expiryQueue: Queue<ApprovalJobData>,
-    @InjectQueue(ApprovalQueue.Callbacks) private readonly callbackQueue: Queue<ApprovalJobData>,
-    @InjectQueue(ApprovalQueue.Maintenance) private readonly maintenanceQueue: Queue,
+    @InjectQueue(ApprovalQueue.Expiry) private readonly expiryQueue: ExpiryQueue,
+    @InjectQueue(ApprovalQueue.Callbacks) private readonly callbackQueue: CallbackQueue,
+    @InjectQueue(ApprovalQueue.Maintenance) private readonly maintenanceQueue: MaintenanceQueue,
     private readonly outbox: Outbox,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
@@ -48,7 +47,7 @@ export class ApprovalJobs implements OnModuleInit {
   private expiryJobs(requests: Schedulable[]) {
     const now = Date.now();
     return requests.map((r) => ({
-      name: 'expire',
+      name: ApprovalJob.Expire,
       data: { tenantId: r.tenantId, approvalId: r.id },
       opts: {
         jobId: expiryJobId(r.id),
@@ -77,7 +76,7 @@ export class ApprovalJobs implements OnModuleInit {
     await this.maintenanceQueue.upsertJobScheduler(
       RECONCILE_SCHEDULER_ID,
       { every: everySeconds * 1000 },
-      { name: 'reconcile', opts: { removeOnComplete: { count: 10 }, removeOnFail: { count: 100 } } },
+      { name: ApprovalJob.Reconcile, opts: { removeOnComplete: { count: 10 }, removeOnFail: { count: 100 } } },
     );
   }
 
@@ -98,7 +97,7 @@ export class ApprovalJobs implements OnModuleInit {
 
   private callbackJobs(requests: Pick<ApprovalRequest, 'id' | 'tenantId'>[]) {
     return requests.map((r) => ({
-      name: 'deliver',
+      name: ApprovalJob.DeliverCallback,
       data: { tenantId: r.tenantId, approvalId: r.id },
       opts: {
         jobId: callbackJobId(r.id),

@@ -1,13 +1,13 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
-import { JobsOptions, Queue } from 'bullmq';
+import { JobsOptions } from 'bullmq';
 import { APPROVAL_CREATED, ApprovalCreatedEvent } from '../approvals/approval-outbox-events';
 import type { ApprovalRequest } from '../approvals/approval-request.entity';
 import { Outbox } from '../common/outbox/outbox.service';
 import { dropFinishedJobs, KEEP_FINISHED } from '../common/queues/revive-jobs';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import type { NotificationDelivery, NotificationRound } from './notification-delivery.entity';
-import { DeliveryJobData, deliveryJobId, DeliveryQueuedEvent, NOTIFICATION_QUEUED, NotificationQueue, RoundJobData, roundJobId } from './notification-queues';
+import { DeliveriesQueue, DeliveryJobData, deliveryJobId, DeliveryQueuedEvent, NOTIFICATION_QUEUED, NotificationQueue, RoundJobData, RoundsQueue, roundJobId } from './notification-queues';
 
 type Roundable = Pick<ApprovalRequest, 'id' | 'tenantId' | 'createdAt' | 'escalateAfter' | 'remindAfter'>;
 
@@ -20,8 +20,8 @@ type Roundable = Pick<ApprovalRequest, 'id' | 'tenantId' | 'createdAt' | 'escala
 @Injectable()
 export class NotificationJobs implements OnModuleInit {
   constructor(
-    @InjectQueue(NotificationQueue.Rounds) private readonly rounds: Queue<RoundJobData>,
-    @InjectQueue(NotificationQueue.Deliveries) private readonly deliveries: Queue<DeliveryJobData>,
+    @InjectQueue(NotificationQueue.Rounds) private readonly rounds: RoundsQueue,
+    @InjectQueue(NotificationQueue.Deliveries) private readonly deliveries: DeliveriesQueue,
     private readonly outbox: Outbox,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}

@@ -1,3 +1,4 @@
+import type { Queue } from 'bullmq';
 import type { NotificationChannel, NotificationRound } from './notification-delivery.entity';
 
 /** The notification part's BullMQ queues. Payloads carry ids only; handlers load state from Postgres. */
@@ -31,3 +32,7 @@ export interface DeliveryQueuedEvent {
   deliveryId: string;
   channel: NotificationChannel;
 }
+
+/** A round job is named after its round, a delivery job after its channel: typed, so no other name can be added. */
+export type RoundsQueue = Queue<RoundJobData, unknown, NotificationRound>;
+export type DeliveriesQueue = Queue<DeliveryJobData, unknown, NotificationChannel>;

@@ -5,8 +5,8 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * approval_requests (notified_at, escalated_at, reminded_at), written by the notifications part.
  * It moves to a table of that part's own, one row per request and round.
  */
-export class NotificationRounds1764110000000 implements MigrationInterface {
-  name = 'NotificationRounds1764110000000';
+export class NotificationRounds1764120000000 implements MigrationInterface {
+  name = 'NotificationRounds1764120000000';
 
   async up(q: QueryRunner): Promise<void> {
     await q.query(`
