@@ -3,7 +3,7 @@ import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { ADMIN_SCOPE, CurrentPrincipal, GatewayAuth, GatewayPrincipal } from '../common/auth/auth.decorators';
 import { parseInput } from '../common/validation';
-import { ApiGatewayAuth, ApiJsonBody, ApiSuccess } from '../ops/openapi/openapi.decorators';
+import { ApiGatewayAuth, ApiJsonBody, ApiSuccess } from '../common/openapi/openapi.decorators';
 import { cibaCodeForField } from '../approvals/park-approval.command';
 import { authorizeSchema } from './authorize.command';
 import { Authorize } from './authorize.usecase';

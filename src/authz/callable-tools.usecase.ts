@@ -10,7 +10,7 @@
 import { Injectable } from '@nestjs/common';
 import { GatewayPrincipal } from '../common/auth/auth.decorators';
 import { AgentIdentityVerifier } from './agent-identity.verifier';
-import { HUMAN_DISABLED, NOT_DELEGATED, NOT_ENTITLED, TOOL_NOT_IN_CATALOGUE } from './authorize.usecase';
+import { HUMAN_DISABLED, NOT_DELEGATED, NOT_ENTITLED, TOOL_NOT_IN_CATALOGUE } from '../vocabulary/reason-codes';
 import { CallableToolsInput } from './callable-tools.command';
 import { outsideCatalogue } from './catalogue/tool-call';
 import { Delegations } from './delegations/delegations.service';

@@ -1,4 +1,5 @@
-import { createRemoteJWKSet, errors, JWTVerifyGetKey, jwtVerify } from 'jose';
+import { createRemoteJWKSet, JWTVerifyGetKey, jwtVerify } from 'jose';
+import { tokenProblem } from '../common/errors/token-errors';
 import { callHash } from '../common/canonical-json';
 
 /** The `typ` Countersign gives approval tokens (src/approvals/approval-tokens.service.ts). */
@@ -51,7 +52,7 @@ export class ApprovalTokenVerifier {
         requiredClaims: ['exp', 'jti'],
       }));
     } catch (e) {
-      throw new ApprovalTokenRejected(`the approval token is not valid (${e instanceof errors.JOSEError ? e.code : 'unverifiable'})`);
+      throw new ApprovalTokenRejected(tokenProblem(e, 'the approval token'));
     }
     if (payload.auth_req_id !== call.authReqId) throw new ApprovalTokenRejected('the approval token is for another approval request');
     const expected = callHash({ server: call.server, tool: call.tool, arguments: call.arguments });

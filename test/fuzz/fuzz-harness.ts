@@ -36,7 +36,7 @@ export interface Op {
 }
 
 const METHODS = ['get', 'put', 'post', 'delete', 'patch'];
-const HTML_OPS = new Set(['GET /approve/{id}', 'POST /approve/{id}']);
+const HTML_OPS = new Set(['GET /approve/{id}', 'POST /approve/{id}', 'GET /approve/standing', 'POST /approve/standing']);
 export const FUZZ_TENANT = 'acme';
 const ALL_SCOPES = 'countersign:admin countersign:audit countersign:delegations';
 const FUZZ_AGENT = 'spiffe://acme.example/agents/fuzz';
@@ -153,6 +153,8 @@ function seedBody(op: Op, f: Fixtures): unknown {
       return { grant_type: 'urn:openid:params:grant-type:ciba', auth_req_id: f.approvalId };
     case 'POST /approve/{id}':
       return { link: f.link, decision: 'deny', reason: 'fuzz' };
+    case 'POST /approve/standing':
+      return { link: f.link, id: `sta_${randomUUID()}` };
     default:
       return undefined;
   }

@@ -2,6 +2,7 @@ import { Injectable, OnModuleInit } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { RejectParkedApprovals } from '../../approvals/reject-parked-approvals.usecase';
+import { StandingApprovals } from '../../approvals/standing/standing-approvals.service';
 import { AuditLog } from '../../audit/audit-log.service';
 import { FieldProblem, InvalidRequest, NotFound } from '../../common/errors/protocol-errors';
 import { RedisBus } from '../../common/redis/redis-bus.service';
@@ -20,7 +21,8 @@ export type HopResult = { ok: true; delegations: Delegation[] } | { ok: false; p
 /**
  * Delegations: grant, list, revoke, and the hot-path lookup of one hop of a chain. Revoking
  * cascades to every delegation made from the revoked one, tells every instance to drop its
- * cached hops, and rejects the parked approval requests that depended on them.
+ * cached hops, ends the standing approvals granted under them, and rejects the parked approval
+ * requests that depended on them.
  */
 @Injectable()
 export class Delegations implements OnModuleInit {
@@ -34,6 +36,7 @@ export class Delegations implements OnModuleInit {
     private readonly bus: RedisBus,
     private readonly parked: RejectParkedApprovals,
     private readonly users: UserDirectory,
+    private readonly standingApprovals: StandingApprovals,
   ) {}
 
   async onModuleInit(): Promise<void> {
@@ -138,6 +141,8 @@ export class Delegations implements OnModuleInit {
           delegatorId: exists.humanId,
           data: { delegation_id: id, cascade: ids },
         });
+        // The standing approvals granted under them end with them (read per call, so on every instance at once).
+        await this.standingApprovals.endForDelegations(manager, tenantId, ids, revokedBy);
       }
       return ids;
     });
