@@ -35,6 +35,14 @@ export async function resetDatabase(name: string): Promise<string> {
   return u.toString();
 }
 
+/** Drops a database a run made (the machine is shared: a run leaves none behind). */
+export async function dropDatabase(name: string): Promise<void> {
+  const c = new Client({ connectionString: PG });
+  await c.connect();
+  await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await c.end();
+}
+
 export interface Server {
   url: string;
   proc: ChildProcess;
