@@ -5,7 +5,8 @@
  * bench/results.json.
  *
  * BENCH_ONLY=authorize refreshes only the authorization figures (the others stay as on file);
- * BENCH_ONLY=audit only the audit chain's; BENCH_ONLY=fanout prints the fan-out's. BENCH_SECONDS
+ * BENCH_ONLY=audit only the audit chain's; BENCH_ONLY=gateway only the MCP gateway's (bench/gateway.ts);
+ * BENCH_ONLY=fanout prints the fan-out's. BENCH_DEBUG=1 forwards the servers' stdout and prints progress. BENCH_SECONDS
  * per load (10), BENCH_AUTHZ_ROUNDS interleaved rounds of the decision loads (2). With
  * BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=<dir>" the servers are profiled and the service's
  * profile under each decision load is summarised as figures (bench/cpu-profile.ts).
@@ -24,6 +25,7 @@ import { generateVAPIDKeys } from 'web-push';
 import { LoadWindow, summariseDir } from './cpu-profile';
 import { decisionCost, flatFacts, RICH_ARGS, RICH_GROUPS, RICH_POLICIES, RICH_SERVER, RICH_TOOL } from './decision-cost';
 import { bareEmailRate, NotificationSinks } from './fan-out';
+import { gatewayFigures } from './gateway';
 import { benchRedisPrefix, closeHttp, devSigner, forgetRedisKeys, Figure, figuresOnFile, http, linkMinter, mergeInto, parkBody, percentile, resetDatabase, ROOT, round, Server, Signer, startServer, stop, writeFigures } from './support';
 import { DataSource } from 'typeorm';
 import { walkChain } from '../src/audit/audit-chain';
@@ -44,6 +46,16 @@ async function main(): Promise<void> {
   const keysDir = mkdtempSync(join(tmpdir(), 'countersign-bench-'));
   const keys = await ensureDevKeys(keysDir);
   if (process.env.BENCH_ONLY === 'fanout') return fanOutOnly(keysDir, keys.gatewayPrivateKeyFile);
+  if (process.env.BENCH_ONLY === 'gateway') {
+    // Only the gateway figures are new: the others stay as the last full run wrote them.
+    let fresh: Figure[];
+    try {
+      fresh = await gatewayFigures(keysDir);
+    } finally {
+      await closeHttp();
+    }
+    return write(mergeInto(figuresOnFile(), fresh, isGatewayFigure), 'the MCP gateway figures (BENCH_ONLY=gateway); the others are from the previous run');
+  }
   if (process.env.BENCH_ONLY === 'audit') {
     await auditChain();
     // Only the audit figures are new: the others stay as the last full run wrote them.
@@ -198,6 +210,7 @@ async function main(): Promise<void> {
   profileFigures();
   try {
     await fanOut(keysDir, signDev);
+    figures.push(...(await gatewayFigures(keysDir)));
   } finally {
     await closeHttp();
   }
@@ -730,6 +743,8 @@ const AUTHORIZATION_FIGURES = [
 const isAuthorizationFigure = (f: Figure) => AUTHORIZATION_FIGURES.some((prefix) => f.name.startsWith(prefix));
 /** What BENCH_ONLY=authorize replaces: the profile's figures only by a profiled run (BENCH_NODE_ARGS with --cpu-prof-dir). */
 const refreshedByThisRun = (f: Figure) => isAuthorizationFigure(f) && (!f.name.startsWith('server CPU profile') || cpuProfileDir() !== undefined);
+
+const isGatewayFigure = (f: Figure) => f.name.startsWith('gateway: ');
 
 const write = (list: Figure[] = figures, refreshed?: string) => writeFigures(list, refreshed);
 

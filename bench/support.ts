@@ -57,6 +57,7 @@ export function startServer(env: Record<string, string>, port: number, script = 
   return new Promise((resolve, reject) => {
     proc.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
     proc.stdout!.on('data', (d: Buffer) => {
+      if (process.env.BENCH_DEBUG) process.stderr.write(d);
       if (d.toString().includes('listening')) resolve({ url: `http://127.0.0.1:${port}`, proc });
     });
   });
@@ -126,8 +127,8 @@ export function devSigner(gwKey: JWK): Signer {
 export async function linkMinter(signingKeysFile: string, issuer: string, tenant = 'bench') {
   const jwk = (JSON.parse(readFileSync(signingKeysFile, 'utf8')) as { keys: JWK[] }).keys[0];
   const key = await importJWK(jwk, jwk.alg);
-  return (id: string, approver: string) =>
-    new SignJWT({ tenant, auth_req_id: id })
+  return (id: string, approver: string, viaGroup?: string) =>
+    new SignJWT({ tenant, auth_req_id: id, ...(viaGroup ? { grp: viaGroup } : {}) })
       .setProtectedHeader({ alg: jwk.alg!, kid: jwk.kid, typ: 'countersign-approver-link+jwt' })
       .setIssuer(issuer)
       .setAudience('countersign:approver-link')

@@ -14,6 +14,7 @@ import { PersonEntitlements1764060000000 } from './1764060000000-person-entitlem
 import { PersonStatus1764066000000 } from './1764066000000-person-status';
 import { Resources1764075000000 } from './1764075000000-resources';
 import { PendingByCreation1764090000000 } from './1764090000000-pending-by-creation';
+import { StandingApprovals1764110000000 } from './1764110000000-standing-approvals';
 
 /** Every migration, in order. Passed as classes so the same list works under jest and from dist/. */
 export const migrations = [
@@ -33,4 +34,5 @@ export const migrations = [
   PersonStatus1764066000000,
   Resources1764075000000,
   PendingByCreation1764090000000,
+  StandingApprovals1764110000000,
 ];

@@ -46,6 +46,9 @@ function main() {
   if (needsBuild(root, entry)) {
     const tsc = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', join(root, 'tsconfig.json')], { stdio: ['ignore', 'inherit', 'inherit'] });
     if (tsc.status !== 0) process.exit(tsc.status ?? 1);
+    // As `npm run build` does: the files tsc does not emit (the approval page's assets).
+    const assets = spawnSync(process.execPath, [join(__dirname, 'copy-assets.js')], { stdio: ['ignore', 'inherit', 'inherit'] });
+    if (assets.status !== 0) process.exit(assets.status ?? 1);
     // An incremental build with nothing to emit leaves the stamp as it was: mark this check done.
     const now = new Date();
     if (existsSync(join(root, STAMP))) utimesSync(join(root, STAMP), now, now);

@@ -1,9 +1,8 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable } from '@nestjs/common';
-import { Queue } from 'bullmq';
 import { dropFinishedJobs, KEEP_FINISHED } from '../common/queues/revive-jobs';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
-import { ApprovalJobData, ApprovalQueue, callbackJobId, expiryJobId, RECONCILE_SCHEDULER_ID } from './approval-queues';
+import { ApprovalJob, ApprovalQueue, callbackJobId, CallbackQueue, expiryJobId, ExpiryQueue, MaintenanceQueue, RECONCILE_SCHEDULER_ID } from './approval-queues';
 import { ApprovalRequest } from './approval-request.entity';
 
 type Schedulable = Pick<ApprovalRequest, 'id' | 'tenantId' | 'expiresAt'>;
@@ -12,9 +11,9 @@ type Schedulable = Pick<ApprovalRequest, 'id' | 'tenantId' | 'expiresAt'>;
 @Injectable()
 export class ApprovalJobs {
   constructor(
-    @InjectQueue(ApprovalQueue.Expiry) private readonly expiryQueue: Queue<ApprovalJobData>,
-    @InjectQueue(ApprovalQueue.Callbacks) private readonly callbackQueue: Queue<ApprovalJobData>,
-    @InjectQueue(ApprovalQueue.Maintenance) private readonly maintenanceQueue: Queue,
+    @InjectQueue(ApprovalQueue.Expiry) private readonly expiryQueue: ExpiryQueue,
+    @InjectQueue(ApprovalQueue.Callbacks) private readonly callbackQueue: CallbackQueue,
+    @InjectQueue(ApprovalQueue.Maintenance) private readonly maintenanceQueue: MaintenanceQueue,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -22,7 +21,7 @@ export class ApprovalJobs {
     if (requests.length === 0) return;
     const now = Date.now();
     const jobs = requests.map((r) => ({
-      name: 'expire',
+      name: ApprovalJob.Expire,
       data: { tenantId: r.tenantId, approvalId: r.id },
       opts: {
         jobId: expiryJobId(r.id),
@@ -54,7 +53,7 @@ export class ApprovalJobs {
     await this.maintenanceQueue.upsertJobScheduler(
       RECONCILE_SCHEDULER_ID,
       { every: everySeconds * 1000 },
-      { name: 'reconcile', opts: { removeOnComplete: { count: 10 }, removeOnFail: { count: 100 } } },
+      { name: ApprovalJob.Reconcile, opts: { removeOnComplete: { count: 10 }, removeOnFail: { count: 100 } } },
     );
   }
 
@@ -72,7 +71,7 @@ export class ApprovalJobs {
     if (requests.length === 0) return;
     await this.callbackQueue.addBulk(
       requests.map((r) => ({
-        name: 'deliver',
+        name: ApprovalJob.DeliverCallback,
         data: { tenantId: r.tenantId, approvalId: r.id },
         opts: {
           jobId: callbackJobId(r.id),

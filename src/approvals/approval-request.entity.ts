@@ -1,14 +1,12 @@
 import { Column, CreateDateColumn, Entity, PrimaryColumn } from 'typeorm';
 import type { JsonObject } from '../common/json';
+import type { DeliveryMode } from '../vocabulary/envelope';
 import type { ApproverSet } from './approver-sets';
 import type { Reevaluation } from './redeem-reevaluation.port';
+import type { StandingOffer } from './standing/standing-terms';
 
 export type ApprovalStatus = 'pending' | 'approved' | 'denied' | 'expired' | 'cancelled';
 export const SETTLED_STATUSES: ApprovalStatus[] = ['approved', 'denied', 'expired', 'cancelled'];
-export const DELIVERY_MODES = ['poll', 'ping', 'push'] as const;
-export type DeliveryMode = (typeof DELIVERY_MODES)[number];
-/** An auth_req_id as ParkApproval mints them (24 random bytes, base64url); anything else cannot exist. */
-export const AUTH_REQ_ID = /^[A-Za-z0-9_-]{32}$/;
 /** Where the gateway's ping/push callback stands; poll-mode requests have none. */
 export type CallbackState = 'none' | 'pending' | 'delivered' | 'failed';
 
@@ -99,4 +97,6 @@ export class ApprovalRequest {
   @Column({ type: 'jsonb', nullable: true }) reevaluation: Reevaluation | null;
   /** Why the request was settled when no approver decided it (e.g. delegation_revoked). */
   @Column({ name: 'settled_reason', type: 'text', nullable: true }) settledReason: string | null;
+  /** The standing approvals the policy allows on this call (set by the authorization engine only); null: this call only. */
+  @Column({ name: 'standing_offer', type: 'jsonb', nullable: true }) standingOffer: StandingOffer | null;
 }

@@ -63,6 +63,8 @@ export function approvalView(r: ApprovalRequest, votes: ApprovalVote[]) {
       independent_approvers: r.independentApprovers,
       // Every set must reach its own quorum; `quorum` above is their sum, the fewest approvals that can do it.
       approver_sets: setProgress(r, votes),
+      // What the policy lets an approval stand for beyond this call (the vote's `standing`); null: this call only.
+      standing: r.standingOffer,
     },
     votes: {
       approve: votes.filter((v) => v.decision === 'approve').length,

@@ -1,4 +1,5 @@
 import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn } from 'typeorm';
+import type { StandingTerms } from './standing/standing-terms';
 
 export type VoteDecision = 'approve' | 'deny';
 
@@ -15,5 +16,7 @@ export class ApprovalVote {
   @Column({ name: 'eligible_sets', type: 'jsonb' }) eligibleSets: number[];
   @Column({ type: 'text' }) reason: string;
   @Column({ name: 'link_id', type: 'text' }) linkId: string;
+  /** What an approving vote let stand beyond this call (standing/standing-terms.ts); null: this call only. */
+  @Column({ type: 'jsonb', nullable: true }) standing: StandingTerms | null;
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt: Date;
 }

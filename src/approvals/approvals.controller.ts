@@ -11,8 +11,8 @@ import {
 } from '../common/auth/auth.decorators';
 import { InvalidGrant, NotFound } from '../common/errors/protocol-errors';
 import { parseInput } from '../common/validation';
-import { ApiApproverLinkAuth, ApiError, ApiErrors, ApiGatewayAuth, ApiJsonBody, ApiSuccess, ApiZodQuery } from '../ops/openapi/openapi.decorators';
-import { AUTH_REQ_ID } from './approval-request.entity';
+import { ApiApproverLinkAuth, ApiError, ApiErrors, ApiGatewayAuth, ApiJsonBody, ApiSuccess, ApiZodQuery } from '../common/openapi/openapi.decorators';
+import { AUTH_REQ_ID } from '../vocabulary/envelope';
 import { CancelApproval } from './cancel-approval.usecase';
 import { decisionSchema, DecideApproval } from './decide.usecase';
 import { GetApproval } from './get-approval.usecase';
@@ -102,15 +102,16 @@ export class ApprovalsController {
   @Post(':id/decisions')
   @ApproverLinkAuth()
   @HttpCode(200)
-  @ApiOperation({ summary: "Record an approver's vote (approve or deny, with a reason)" })
+  @ApiOperation({ summary: "Record an approver's vote (approve or deny, with a reason); an approval may stand for later calls (`standing`) where the policy allows" })
   @ApiApproverLinkAuth()
   @ApiJsonBody('Decision', decisionSchema)
   @ApiError(403, 'forbidden: the link is for another request, or this approver may not vote on it (not named, separation of duties, no longer in the group)')
   @ApiErrors(404, 409)
-  @ApiSuccess(200, 'The vote counted: `{auth_req_id, status, your_vote, votes, quorum}`')
+  @ApiError(400, 'standing_not_offered: the policy does not allow the chosen standing scope for this call (`field` is standing.scope, `offered` lists what it allows)')
+  @ApiSuccess(200, 'The vote counted: `{auth_req_id, status, your_vote, votes, quorum}`, and `standing_approval` when one was granted')
   vote(@CurrentPrincipal() approver: ApproverPrincipal, @Param('id') id: string, @Body() body: unknown) {
-    const { decision, reason } = parseInput(decisionSchema, body);
-    return this.decide.execute({ approver, approvalId: knownId(id), decision, reason });
+    const { decision, reason, standing } = parseInput(decisionSchema, body);
+    return this.decide.execute({ approver, approvalId: knownId(id), decision, reason, standing });
   }
 }
 

@@ -27,6 +27,9 @@ import { GetApproval } from './get-approval.usecase';
 import { ParkApproval } from './park-approval.usecase';
 import { RedeemApprovalToken } from './redeem-approval-token.usecase';
 import { RejectParkedApprovals } from './reject-parked-approvals.usecase';
+import { StandingApproval } from './standing/standing-approval.entity';
+import { StandingApprovalsController } from './standing/standing-approvals.controller';
+import { StandingApprovals } from './standing/standing-approvals.service';
 
 const services = [
   ApprovalEvents,
@@ -43,6 +46,7 @@ const services = [
   ParkApproval,
   RedeemApprovalToken,
   RejectParkedApprovals,
+  StandingApprovals,
 ];
 
 @Module({})
@@ -54,15 +58,15 @@ export class ApprovalsModule {
       // Global: the authz part parks and rejects calls through these exports.
       global: true,
       imports: [
-        TypeOrmModule.forFeature([ApprovalRequest, ApprovalVote, CallbackAttempt]),
+        TypeOrmModule.forFeature([ApprovalRequest, ApprovalVote, CallbackAttempt, StandingApproval]),
         BullModule.registerQueue({ name: ApprovalQueue.Expiry }, { name: ApprovalQueue.Callbacks }, { name: ApprovalQueue.Maintenance }),
       ],
-      controllers: options.http ? [ApprovalsController] : [],
+      controllers: options.http ? [ApprovalsController, StandingApprovalsController] : [],
       providers: [
         ...services,
         ...(options.workers ? [ExpireApprovalProcessor, DeliverCallbackProcessor, ReconcileProcessor, ApprovalsReconciler] : []),
       ],
-      exports: [ParkApproval, ApproverLinks, CancelApproval, ApprovalEvents, RejectParkedApprovals, DecideApproval, GetApproval, RedeemApprovalToken, CallbackEndpointPolicy],
+      exports: [ParkApproval, ApproverLinks, CancelApproval, ApprovalEvents, RejectParkedApprovals, DecideApproval, GetApproval, RedeemApprovalToken, CallbackEndpointPolicy, StandingApprovals],
     };
   }
 }

@@ -6,7 +6,7 @@ import { Forbidden, NotFound } from '../common/errors/protocol-errors';
 import { SigningKeys } from '../common/keys/signing-keys.service';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { ApprovalRequest } from './approval-request.entity';
-import { ineligibility } from './decide.usecase';
+import { ineligibility } from '../vocabulary/approver-eligibility';
 
 /** The approval page for one link (served by the notifications part). */
 const approvalPagePath = (authReqId: string, token: string) => `/approve/${authReqId}?link=${encodeURIComponent(token)}`;

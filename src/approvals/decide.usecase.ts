@@ -12,6 +12,10 @@ import { eligibleSets } from './approver-sets';
 import { SetProgress, setProgress } from './approval-view';
 import { ApprovalVote, VoteDecision } from './approval-vote.entity';
 import { ExpireApproval } from './expire-approval.usecase';
+import { standingChoiceSchema } from './standing/standing-choice.schema';
+import { StandingApprovals } from './standing/standing-approvals.service';
+import { chooseTerms, StandingChoice } from './standing/standing-terms';
+import { ineligibility } from '../vocabulary/approver-eligibility';
 
 export const decisionSchema = z.strictObject({
   decision: z.enum(['approve', 'deny']),
@@ -20,6 +24,11 @@ export const decisionSchema = z.strictObject({
     .trim()
     .min(1, { message: 'must not be empty: say why access is approved or denied' })
     .max(2000, { message: 'must be at most 2000 characters' }),
+  /** Let the approval stand beyond this call, as far as the policy allows (standing/standing-terms.ts); absent: this call only. */
+  standing: standingChoiceSchema.optional(),
+}).refine((d) => d.decision === 'approve' || !d.standing || d.standing.scope === 'call', {
+  path: ['standing', 'scope'],
+  message: 'only an approval can stand beyond this call: a denial is for this call',
 });
 
 export interface DecideCommand {
@@ -27,6 +36,7 @@ export interface DecideCommand {
   approvalId: string;
   decision: VoteDecision;
   reason: string;
+  standing?: StandingChoice;
 }
 
 export interface DecideResult {
@@ -38,32 +48,8 @@ export interface DecideResult {
   quorum: number;
   /** Each set's quorum and the approvals credited to it (each person counts in one set only). */
   approver_sets: SetProgress[];
-}
-
-/** Separation of duties: with independent approvers, the delegating human and the agent's operator are out. */
-export function excludedFromApproving(
-  o: Pick<ApprovalRequest, 'independentApprovers' | 'delegatorId' | 'agentOperator'>,
-  approverId: string,
-): boolean {
-  return o.independentApprovers && (approverId === o.delegatorId || approverId === o.agentOperator);
-}
-
-/**
- * Why this approver may not vote on the request, or undefined when they may: they must be named
- * (directly, as the delegator, or through a group; escalation approvers count from the start),
- * and under separation of duties neither the delegating human nor the agent's operator may vote.
- */
-export function ineligibility(request: ApprovalRequest, approver: Pick<ApproverPrincipal, 'approverId' | 'viaGroup'>): string | undefined {
-  const who = approver.approverId;
-  if (excludedFromApproving(request, who)) {
-    const role = who === request.delegatorId ? 'the delegating human' : "the agent's operator";
-    return `${who} is ${role} and this request requires independent approvers (separation of duties)`;
-  }
-  const named = new Set([...request.approvers, ...request.escalateTo]);
-  if (named.has(`user:${who}`)) return undefined;
-  if (named.has('delegator') && who === request.delegatorId) return undefined;
-  if (approver.viaGroup !== undefined && named.has(`group:${approver.viaGroup}`)) return undefined;
-  return `${who} is not an approver of this request`;
+  /** Granted when this vote approved the request and every approving vote chose the same standing scope. */
+  standing_approval?: Awaited<ReturnType<StandingApprovals['grantInTransaction']>>;
 }
 
 /**
@@ -79,6 +65,7 @@ export class DecideApproval {
     private readonly settlement: ApprovalSettlement,
     private readonly expiry: ExpireApproval,
     private readonly routing: ApproverRouting,
+    private readonly standingApprovals: StandingApprovals,
   ) {}
 
   async execute(cmd: DecideCommand): Promise<DecideResult> {
@@ -116,6 +103,8 @@ export class DecideApproval {
         );
       }
 
+      // Within what the policy offered for this call (a refused choice changes nothing).
+      const standing = cmd.standing && cmd.decision === 'approve' ? chooseTerms(request.standingOffer, cmd.standing, request) : null;
       const votes = await manager.find(ApprovalVote, { where: { approvalId: request.id } });
       if (votes.some((v) => v.approverId === approver.approverId)) {
         throw new Conflict('already_voted', `${approver.approverId} has already voted on this request`);
@@ -129,13 +118,21 @@ export class DecideApproval {
         eligibleSets: eligible,
         reason: cmd.reason,
         linkId: approver.linkId,
+        standing,
       });
       await manager.insert(ApprovalVote, vote);
       await this.audit.append(manager, {
         ...auditContext(request),
         type: 'approval.vote',
         actor: `approver:${approver.approverId}`,
-        data: { decision: cmd.decision, reason: cmd.reason, via_group: approver.viaGroup ?? null, link_id: approver.linkId, eligible_sets: eligible },
+        data: {
+          decision: cmd.decision,
+          reason: cmd.reason,
+          via_group: approver.viaGroup ?? null,
+          link_id: approver.linkId,
+          eligible_sets: eligible,
+          ...(standing ? { standing: { ...standing } } : {}),
+        },
       });
 
       const all = [...votes, vote];
@@ -143,6 +140,7 @@ export class DecideApproval {
       const deny = all.length - approve;
       const progress = setProgress(request, all);
       let settled: ApprovalRequest | undefined;
+      let standingApproval: DecideResult['standing_approval'];
       // Conjunctive: approved only when every set has its quorum; any set's denial counts toward the threshold.
       const verdict = progress.every((p) => p.met) ? 'approved' : deny >= request.denyThreshold ? 'denied' : undefined;
       if (verdict) {
@@ -153,6 +151,7 @@ export class DecideApproval {
           approver_sets: progress,
         });
         settled = request;
+        if (verdict === 'approved') standingApproval = await this.standingApprovals.grantInTransaction(manager, request, all);
       }
       return {
         settled,
@@ -163,6 +162,7 @@ export class DecideApproval {
           votes: { approve, deny },
           quorum: request.quorum,
           approver_sets: progress,
+          ...(standingApproval ? { standing_approval: standingApproval } : {}),
         },
       };
     });

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { CONTROL_OR_BREAK, id, text } from '../common/validation';
-import { DELIVERY_MODES } from './approval-request.entity';
+import { APPROVER_REF, CLASSIFICATIONS, DELIVERY_MODES, ENVIRONMENTS, INTENT_CATEGORIES, MAX_ACT_DEPTH, TRUST_LEVELS } from '../vocabulary/envelope';
 import type { ApproverSet } from './approver-sets';
+import type { StandingOffer } from './standing/standing-terms';
 
 /** CIBA's client_notification_token: an RFC 6750 b64token, at most 1024 characters. */
 export const notificationToken = z
@@ -10,8 +11,6 @@ export const notificationToken = z
   .max(1024, { message: 'must be at most 1024 characters' })
   .regex(/^[A-Za-z0-9\-._~+/]+=*$/, { message: 'must follow the bearer token syntax of RFC 6750' });
 
-/** RFC 8693 delegation chains are a few actors long; a bounded schema cannot overflow the stack. */
-export const MAX_ACT_DEPTH = 16;
 type ActClaim = { sub: string; act?: ActClaim; [k: string]: unknown };
 const actClaimAt = (depth: number): z.ZodType<ActClaim> =>
   z.looseObject({
@@ -22,12 +21,6 @@ const actClaimAt = (depth: number): z.ZodType<ActClaim> =>
     ).optional(),
   }) as z.ZodType<ActClaim>;
 const actClaim = actClaimAt(1);
-
-export const INTENT_CATEGORIES = ['read', 'search', 'summarize', 'export', 'write', 'delete', 'pay', 'admin', 'other'] as const;
-export const CLASSIFICATIONS = ['public', 'internal', 'confidential', 'restricted', 'pii'] as const;
-export const ENVIRONMENTS = ['dev', 'staging', 'production'] as const;
-export const TRUST_LEVELS = ['first_party_certified', 'first_party', 'third_party', 'unknown'] as const;
-export const APPROVER_REF = /^(user:.+|group:.+|delegator)$/;
 
 /** The parts of the authorization context envelope that a parked call carries too (the authz engine reuses them). */
 export const envelopeParts = {
@@ -168,6 +161,8 @@ export interface ParkApprovalCommand {
   openIdCiba?: OpenIdCibaRequest;
   /** The policy decision that parked it (set by the authorization engine only): the redeem repeats it. */
   decisionId?: string;
+  /** The standing approvals the policy allows (set by the authorization engine only, never from a body). */
+  standingOffer?: StandingOffer;
 }
 
 /** What a standard CIBA request adds: who asked (its tokens are bound to it), for what scope and details. */

@@ -4,7 +4,7 @@ import { DataSource } from 'typeorm';
 import { AuditLog } from '../audit/audit-log.service';
 import { insertStatement } from '../common/database/insert-statement';
 import { callHashOf, canonicalJson } from '../common/canonical-json';
-import { FieldProblem, InvalidClientNotificationToken, InvalidRequest } from '../common/errors/protocol-errors';
+import { FieldProblem, InvalidClientNotificationToken, InvalidRequest, UnmetObligation } from '../common/errors/protocol-errors';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { auditContext } from './approval-audit';
 import { ApprovalJobs } from './approval-jobs.service';
@@ -29,17 +29,6 @@ function depthExceeds(value: unknown, max: number): boolean {
   return false;
 }
 
-/**
- * The obligation cannot be met as given (unknown or unreachable approvers, a quorum nobody can
- * reach, timers that could never fire): a 400 like any bad field, and a type of its own so that
- * the authorization engine can deny a policy's unmeetable obligation instead of failing.
- */
-export class UnmetObligation extends InvalidRequest {
-  static of(problems: FieldProblem[]): UnmetObligation {
-    return new UnmetObligation(`${problems[0].field}: ${problems[0].message}`, { field: problems[0].field, errors: problems });
-  }
-}
-
 export interface ParkedApproval {
   auth_req_id: string;
   expires_in: number;
@@ -61,7 +50,7 @@ export class ParkApproval {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  async execute({ tenantId, gatewayId, input, openIdCiba, decisionId }: ParkApprovalCommand): Promise<ParkedApproval> {
+  async execute({ tenantId, gatewayId, input, openIdCiba, decisionId, standingOffer }: ParkApprovalCommand): Promise<ParkedApproval> {
     this.checkDepth(input);
     this.checkObligation(input);
     this.checkDelivery(input);
@@ -139,6 +128,7 @@ export class ParkApproval {
       settledReason: null,
       decisionId: decisionId ?? null,
       reevaluation: null,
+      standingOffer: standingOffer ?? null,
       cibaClientId: openIdCiba?.clientId ?? null,
       scope: openIdCiba?.scope ?? null,
       authorizationDetails: (openIdCiba?.authorizationDetails as ApprovalRequest['authorizationDetails']) ?? null,

@@ -2,17 +2,16 @@ import { Controller, Get, Query, Res } from '@nestjs/common';
 import { ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { Readable } from 'node:stream';
-import { DataSource } from 'typeorm';
 import { CurrentPrincipal, GatewayAuth, GatewayPrincipal } from '../common/auth/auth.decorators';
 import { parseInput } from '../common/validation';
-import { ApiGatewayAuth, ApiSuccess, ApiZodQuery } from '../ops/openapi/openapi.decorators';
+import { ApiGatewayAuth, ApiSuccess, ApiZodQuery } from '../common/openapi/openapi.decorators';
 import { AuditCheckpoints } from './audit-checkpoints.service';
-import { AUDIT_COLUMNS, auditQuerySchema, auditWhere } from './audit-query';
+import { AuditEvents } from './audit-events.repository';
+import { auditQuerySchema } from './audit-query';
 import { AuditVerifier } from './audit-verifier.service';
 
 /** Read-only access to the audit trail: a scope of its own, so that auditors need no admin rights. */
 export const AUDIT_SCOPE = 'countersign:audit';
-const EXPORT_PAGE = 1000;
 
 @ApiTags('audit')
 @Controller('v1/audit')
@@ -20,7 +19,7 @@ const EXPORT_PAGE = 1000;
 @ApiGatewayAuth(AUDIT_SCOPE)
 export class AuditController {
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly events: AuditEvents,
     private readonly verifier: AuditVerifier,
     private readonly checkpoints: AuditCheckpoints,
   ) {}
@@ -32,8 +31,7 @@ export class AuditController {
   @ApiSuccess(200, '`{events, next_cursor}` (next_cursor is null at the end)')
   async list(@CurrentPrincipal() caller: GatewayPrincipal, @Query() query: unknown) {
     const { limit, cursor, ...filters } = parseInput(auditQuerySchema, query);
-    const { where, params } = auditWhere(caller.tenantId, filters, cursor);
-    const events = await this.dataSource.query(`SELECT ${AUDIT_COLUMNS} FROM audit_events WHERE ${where} ORDER BY id LIMIT ${limit + 1}`, params);
+    const events = await this.events.page(caller.tenantId, filters, limit + 1, cursor);
     const more = events.length > limit;
     const page = events.slice(0, limit);
     return { events: page, next_cursor: more ? page[page.length - 1].id : null };
@@ -46,16 +44,9 @@ export class AuditController {
   @ApiResponse({ status: 200, description: 'One event per line', content: { 'application/x-ndjson': { schema: { type: 'string' } } } })
   async export(@CurrentPrincipal() caller: GatewayPrincipal, @Query() query: unknown, @Res() reply: FastifyReply) {
     const { limit: _limit, cursor, ...filters } = parseInput(auditQuerySchema, query);
-    const dataSource = this.dataSource;
+    const events = this.events.all(caller.tenantId, filters, cursor);
     async function* lines() {
-      let after = cursor;
-      for (;;) {
-        const { where, params } = auditWhere(caller.tenantId, filters, after);
-        const page = await dataSource.query(`SELECT ${AUDIT_COLUMNS} FROM audit_events WHERE ${where} ORDER BY id LIMIT ${EXPORT_PAGE}`, params);
-        if (page.length) yield page.map((e: unknown) => JSON.stringify(e)).join('\n') + '\n';
-        if (page.length < EXPORT_PAGE) return;
-        after = page[page.length - 1].id;
-      }
+      for await (const page of events) yield page.map((e) => JSON.stringify(e)).join('\n') + '\n';
     }
     return reply
       .header('content-type', 'application/x-ndjson; charset=utf-8')

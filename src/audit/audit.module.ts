@@ -8,6 +8,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuditBatcher } from './audit-batcher.service';
 import { AuditCheckpoints } from './audit-checkpoints.service';
 import { AuditEvent } from './audit-event.entity';
+import { AuditEvents } from './audit-events.repository';
 import { AuditLog } from './audit-log.service';
 import { AuditMaintenance } from './audit-maintenance.service';
 import { AuditSealer } from './audit-sealer.service';
@@ -22,7 +23,7 @@ export class AuditModule {
       global: true,
       imports: [TypeOrmModule.forFeature([AuditEvent])],
       controllers: options.http ? [AuditController] : [],
-      providers: [AuditLog, AuditBatcher, AuditSealer, AuditCheckpoints, AuditVerifier, AuditMaintenance],
+      providers: [AuditLog, AuditBatcher, AuditSealer, AuditCheckpoints, AuditVerifier, AuditMaintenance, AuditEvents],
       exports: [AuditLog, AuditBatcher],
     };
   }

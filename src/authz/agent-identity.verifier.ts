@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { decodeJwt, errors, JWTPayload, JWTVerifyGetKey } from 'jose';
 import { jwksSource, verifyPartyToken } from '../common/keys/jwks-source';
-import { MAX_ACT_DEPTH } from '../approvals/park-approval.command';
+import { MAX_ACT_DEPTH } from '../vocabulary/envelope';
 import { VerifiedTokenCache } from '../common/auth/verified-token-cache';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import type { ActorFacts } from './policy/cedar-schema';

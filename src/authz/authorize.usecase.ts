@@ -6,11 +6,14 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { DomainMetrics } from '../common/metrics/domain-metrics';
 import { randomUUID } from 'node:crypto';
-import { TRUST_LEVELS } from '../approvals/park-approval.command';
-import { ParkApproval, ParkedApproval, UnmetObligation } from '../approvals/park-approval.usecase';
+import { TRUST_LEVELS } from '../vocabulary/envelope';
+import { HUMAN_DISABLED, NOT_DELEGATED, NOT_ENTITLED, TOOL_NOT_IN_CATALOGUE } from '../vocabulary/reason-codes';
+import { ParkApproval, ParkedApproval } from '../approvals/park-approval.usecase';
+import { CallUnderStanding, StandingApprovals, UsedStandingApproval } from '../approvals/standing/standing-approvals.service';
+import { mergeStandingOffers, StandingScope } from '../approvals/standing/standing-terms';
 import { AuditBatcher } from '../audit/audit-batcher.service';
 import { GatewayPrincipal } from '../common/auth/auth.decorators';
-import { InvalidRequest } from '../common/errors/protocol-errors';
+import { InvalidRequest, UnmetObligation } from '../common/errors/protocol-errors';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { AgentIdentity, AgentIdentityVerifier } from './agent-identity.verifier';
 import { AuthorizeInput } from './authorize.command';
@@ -28,15 +31,6 @@ import { HumanApprovalObligation, Obligation, PolicyDecision, ToolCall, Verdict 
 import { registeredResourceFacts, ResourceRegistry } from './resources/resource-registry.service';
 import { RiskSignals } from './risk-signals.service';
 
-/** The reason code of a call outside the delegation chain (the starter set's `forbid-not-delegated` names it too). */
-export const NOT_DELEGATED = 'not_delegated';
-/** The reason code of a call outside the human's own entitlements (the directory's), whatever the delegations say. */
-export const NOT_ENTITLED = 'not_entitled';
-/** The reason code of a call on behalf of a human the directory has disabled, whatever the policy says. */
-export const HUMAN_DISABLED = 'human_disabled';
-/** The reason code of a call to a tool outside the tenant's catalogue once it has one (catalogue/tool-call.ts, outsideCatalogue). */
-export const TOOL_NOT_IN_CATALOGUE = 'tool_not_in_catalogue';
-
 export interface AuthorizationResult {
   verdict: Verdict;
   decision_id: string;
@@ -45,7 +39,12 @@ export interface AuthorizationResult {
   reasons: string[];
   obligations: Obligation[];
   approval?: ParkedApproval;
+  /** The standing approval that allowed the call instead of a new request (reason standing_approval). */
+  standing_approval?: UsedStandingApproval;
 }
+
+/** The reason code of a call allowed by a standing approval instead of a new approval request. */
+export const STANDING_APPROVAL = 'standing_approval';
 
 /** A parked call as the redeem repeats its decision: what /v1/authorize decided on, as stored with the request. */
 export interface ParkedCall {
@@ -87,6 +86,7 @@ export class Authorize {
     private readonly audit: AuditBatcher,
     private readonly park: ParkApproval,
     private readonly resources: ResourceRegistry,
+    private readonly standing: StandingApprovals,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Optional() private readonly metrics?: DomainMetrics,
   ) {}
@@ -101,6 +101,18 @@ export class Authorize {
     // Conjunctive: the parked request carries every approval obligation as its own approver set.
     const approvalObligations = decision.obligations.filter((o): o is HumanApprovalObligation => o.type === 'human_approval');
     let unroutable: { field: string; message: string } | undefined;
+    // Evaluated in full first: a standing approval stands in for the approval obligations only,
+    // where the policy (as active now) still offers one; a forbid or a broken chain has denied already.
+    const standingOffer = decision.verdict === 'allow_with_obligations' ? mergeStandingOffers(approvalObligations.map((o) => o.standing)) : undefined;
+    const standingUsed = standingOffer && evaluation.identity ? await this.standing.consume(this.underStanding(gateway.tenantId, input, evaluation, standingOffer.scopes)) : undefined;
+    if (standingUsed) {
+      decision = {
+        ...decision,
+        verdict: 'allow',
+        obligations: decision.obligations.filter((o) => o.type !== 'human_approval'),
+        reasons: [STANDING_APPROVAL, ...decision.reasons],
+      };
+    }
     if (decision.verdict === 'allow_with_obligations' && approvalObligations.length) {
       try {
         approval = await this.park.execute({
@@ -109,6 +121,7 @@ export class Authorize {
           input: this.parkInput(input, evaluation, approvalObligations, decisionId),
           // So that the redeem knows there is a decision to repeat (reevaluate below).
           decisionId,
+          standingOffer,
         });
       } catch (e) {
         // The policy's obligation names approvers nobody can be (unknown, an empty group, too few
@@ -124,7 +137,7 @@ export class Authorize {
       tenantId: gateway.tenantId,
       type: 'authz.decision',
       actor: `gateway:${gateway.gatewayId}`,
-      approvalId: approval?.auth_req_id ?? null,
+      approvalId: approval?.auth_req_id ?? standingUsed?.approval_id ?? null,
       agentId: evaluation.identity?.actors[0] ?? null,
       delegatorId: evaluation.identity?.human ?? null,
       mcpSessionId: input.correlation.mcp_session_id ?? null,
@@ -143,6 +156,7 @@ export class Authorize {
         clock: evaluation.clock,
         delegation_id: evaluation.delegationId ?? null,
         ...(unroutable ? { approvers_unavailable: unroutable } : {}),
+        ...(standingUsed ? { standing_approval: { ...standingUsed } } : {}),
       },
     });
     await Promise.all([audited, this.risk.record(gateway.tenantId, evaluation.session, decision.verdict)]);
@@ -155,6 +169,24 @@ export class Authorize {
       reasons: decision.reasons,
       obligations: decision.obligations,
       ...(approval ? { approval } : {}),
+      ...(standingUsed ? { standing_approval: standingUsed } : {}),
+    };
+  }
+
+  /** The call as a standing approval must match it: same agent, human, delegation, tool, resource and session. */
+  private underStanding(tenantId: string, input: AuthorizeInput, evaluation: Evaluation, scopes: StandingScope[]): CallUnderStanding {
+    return {
+      tenantId,
+      agentId: evaluation.identity!.actors[0],
+      delegatorId: evaluation.identity!.human,
+      // As parkInput records it: no covering delegation is none, not an empty id.
+      delegationId: evaluation.delegationId || null,
+      server: input.action.server,
+      tool: input.action.tool,
+      resourceId: input.resource.id ?? null,
+      mcpSessionId: input.correlation.mcp_session_id ?? null,
+      arguments: input.action.arguments,
+      scopes,
     };
   }
 
@@ -296,17 +328,12 @@ export class Authorize {
     tool: string,
     resourceId?: string,
   ): Promise<{ ok: true; hops: Hop[]; leafDelegationId: string } | { ok: false; problem: string }> {
-    const agents = [...identity.actors].reverse();
-    const results = await Promise.all(
-      agents.map((agent, i) => this.delegations.hop(tenantId, identity.human, i === 0 ? identity.human : agents[i - 1], agent)),
-    );
-    const broken = results.find((r) => !r.ok);
-    if (broken && !broken.ok) return { ok: false, problem: broken.problem };
-    const hops = results.map((r) => (r.ok ? r.delegations.map((d) => ({ tools: d.tools, resources: d.resources })) : []));
-    const leaf = results[results.length - 1];
+    const chain = await this.delegations.chain(tenantId, identity);
+    if (!chain.ok) return chain;
+    const hops = chain.hops.map((hop) => hop.map((d) => ({ tools: d.tools, resources: d.resources })));
     // The delegation the call rests on is the one that covers it (a parked call is rejected when
     // that one is revoked), not merely the newest grant to the agent.
-    const leafDelegations = leaf.ok ? leaf.delegations : [];
+    const leafDelegations = chain.hops[chain.hops.length - 1] ?? [];
     const covering = leafDelegations.find((d) => grantCovers({ tools: d.tools, resources: d.resources }, server, tool, resourceId)) ?? leafDelegations[0];
     return { ok: true, hops, leafDelegationId: covering?.id ?? '' };
   }

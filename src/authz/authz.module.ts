@@ -13,6 +13,7 @@ import { CatalogueToolRow, ToolCatalogueRevision } from './catalogue/catalogue-t
 import { CatalogueController } from './catalogue/catalogue.controller';
 import { ManageCatalogue } from './catalogue/manage-catalogue.usecase';
 import { Authorize } from './authorize.usecase';
+import { CallableTools } from './callable-tools.usecase';
 import { Delegation } from './delegations/delegation.entity';
 import { DelegationsController } from './delegations/delegations.controller';
 import { Delegations } from './delegations/delegations.service';
@@ -33,6 +34,7 @@ import { RiskSignals } from './risk-signals.service';
   controllers: [AuthorizeController, DelegationsController, PoliciesController, CatalogueController, ResourcesController],
   providers: [
     Authorize,
+    CallableTools,
     AgentIdentityVerifier,
     Delegations,
     PolicyStore,

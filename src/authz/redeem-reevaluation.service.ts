@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { ApprovalRequest } from '../approvals/approval-request.entity';
 import { Reevaluation, RedeemReevaluation } from '../approvals/redeem-reevaluation.port';
-import { Authorize, HUMAN_DISABLED, ParkedCall } from './authorize.usecase';
+import { HUMAN_DISABLED } from '../vocabulary/reason-codes';
+import { Authorize, ParkedCall } from './authorize.usecase';
 import { Delegations } from './delegations/delegations.service';
 import { UserDirectory } from './people/user-directory.port';
 import { CallFacts } from './policy/cedar-schema';

@@ -110,6 +110,10 @@ export interface ApprovalLinks {
  * and every approver set the request must satisfy.
  */
 export function toDecision(result: AuthorizationResult, links: ApprovalLinks): AuthZenDecision {
+  if (result.verdict === 'allow' && result.standing_approval) {
+    // Allowed by an approval a human let stand: which one, so that the PEP and the audit can tell.
+    return { decision: true, context: { decision_id: result.decision_id, reasons: result.reasons, standing_approval: result.standing_approval } };
+  }
   if (result.verdict === 'allow') return { decision: true };
   const base = { decision_id: result.decision_id, policy: result.policy, reasons: result.reasons };
   const approval = result.approval;

@@ -3,7 +3,7 @@ import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal, GatewayAuth, GatewayPrincipal, Public } from '../common/auth/auth.decorators';
 import { parseInput } from '../common/validation';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
-import { ApiGatewayAuth, ApiJsonBody, ApiPublic, ApiSuccess } from '../ops/openapi/openapi.decorators';
+import { ApiGatewayAuth, ApiJsonBody, ApiPublic, ApiSuccess } from '../common/openapi/openapi.decorators';
 import { authZenMetadata, EVALUATION_PATH, EVALUATIONS_PATH, METADATA_PATH } from './authzen-metadata';
 import { evaluationSchema, evaluationsSchema, MAX_EVALUATIONS } from './authzen.schema';
 import { EvaluateAccess } from './evaluate-access.usecase';

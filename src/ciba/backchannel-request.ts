@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { InvalidRequest } from '../common/errors/protocol-errors';
+import { InvalidAuthorizationDetails, InvalidRequest, InvalidScope } from '../common/errors/protocol-errors';
 import { CONTROL_OR_BREAK, describeIssue, id, parseInput, text, unstorableMembers } from '../common/validation';
-import { envelopeParts, ENVIRONMENTS, notificationToken, TRUST_LEVELS } from '../approvals/park-approval.command';
-import { InvalidAuthorizationDetails, InvalidScope } from './ciba-errors';
+import { envelopeParts, notificationToken } from '../approvals/park-approval.command';
+import { ENVIRONMENTS, TRUST_LEVELS } from '../vocabulary/envelope';
 
 /** The RFC 9396 type Countersign registers for "run this tool call": one parked call per request. */
 export const TOOL_CALL_DETAIL_TYPE = 'tool_call';

@@ -1,15 +1,14 @@
 import { Body, Controller, Get, Header, Headers, HttpCode, Post } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
-import { AUTH_REQ_ID } from '../approvals/approval-request.entity';
+import { AUTH_REQ_ID } from '../vocabulary/envelope';
 import { RedeemApprovalToken } from '../approvals/redeem-approval-token.usecase';
 import { Public } from '../common/auth/auth.decorators';
-import { InvalidGrant } from '../common/errors/protocol-errors';
+import { InvalidGrant, UnsupportedGrantType } from '../common/errors/protocol-errors';
 import { SigningKeys } from '../common/keys/signing-keys.service';
 import { RateLimiter } from '../common/rate-limit/rate-limiter.service';
 import { parseInput } from '../common/validation';
-import { ApiCibaClientAuth, ApiError, ApiFormBody, ApiPublic, ApiSuccess } from '../ops/openapi/openapi.decorators';
+import { ApiCibaClientAuth, ApiError, ApiFormBody, ApiPublic, ApiSuccess } from '../common/openapi/openapi.decorators';
 import { backchannelForm, oauthForm, parseBackchannelRequest, tokenRequestForm } from './backchannel-request';
-import { UnsupportedGrantType } from './ciba-errors';
 import { CibaClientAuthentication } from './clients/client-authentication.service';
 import { BACKCHANNEL_PATH, CIBA_GRANT_TYPE, endpointUrl, openIdMetadata, TOKEN_PATH } from './openid-metadata';
 import { StartBackchannelAuthentication } from './start-backchannel-authentication.usecase';

@@ -1,6 +1,6 @@
 import { TOOL_CALL_DETAIL_TYPE } from './backchannel-request';
 import { ASSERTION_ALGORITHMS } from './clients/ciba-client.commands';
-import { DELIVERY_MODES } from '../approvals/approval-request.entity';
+import { DELIVERY_MODES } from '../vocabulary/envelope';
 import { AUTH_METHODS } from './clients/ciba-client.entity';
 import { AUTH_REQ_ID_CLAIM } from '../approvals/approval-tokens.service';
 

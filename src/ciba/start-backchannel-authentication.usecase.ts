@@ -1,12 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { decodeJwt, errors as joseErrors } from 'jose';
 import { parkApprovalSchema } from '../approvals/park-approval.command';
-import { ParkApproval, ParkedApproval, UnmetObligation } from '../approvals/park-approval.usecase';
-import { InvalidRequest } from '../common/errors/protocol-errors';
+import { ParkApproval, ParkedApproval } from '../approvals/park-approval.usecase';
+import { ExpiredLoginHintToken, InvalidRequest, UnknownUserId, UnmetObligation } from '../common/errors/protocol-errors';
+import { tokenProblem } from '../common/errors/token-errors';
 import { parseInput } from '../common/validation';
 import { SigningKeys } from '../common/keys/signing-keys.service';
 import { BackchannelRequest, Hint } from './backchannel-request';
-import { ExpiredLoginHintToken, UnknownUserId } from './ciba-errors';
 import { CibaClient } from './clients/ciba-client.entity';
 import { ClientKeys } from './clients/client-keys';
 
@@ -118,7 +118,7 @@ export class StartBackchannelAuthentication {
       payload = await this.clientKeys.verify(client, token, { audience: this.keys.issuer });
     } catch (e) {
       if (e instanceof joseErrors.JWTExpired) throw new ExpiredLoginHintToken('login_hint_token has expired');
-      throw InvalidRequest.forFields([{ field: 'login_hint_token', message: `is not a valid JWT signed with the client's registered keys (${(e as Error).message})` }]);
+      throw InvalidRequest.forFields([{ field: 'login_hint_token', message: `is not a valid JWT signed with the client's registered keys (${tokenProblem(e)})` }]);
     }
     const subId = payload.sub_id as { format?: unknown; id?: unknown } | undefined;
     const subject = subId?.format === 'opaque' && typeof subId.id === 'string' ? subId.id : payload.sub;

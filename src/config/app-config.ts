@@ -4,8 +4,8 @@
  * the variable and the problem.
  */
 import { z } from 'zod';
-import { isTimeZone } from '../common/time-zone';
-import { parseRateLimit, RATE_LIMIT_FORMAT, RateLimit } from '../common/rate-limit/rate-limit';
+import { isTimeZone } from './time-zone';
+import { parseRateLimit, RATE_LIMIT_FORMAT, RateLimit } from './rate-limit-setting';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })

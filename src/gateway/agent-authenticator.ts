@@ -1,5 +1,6 @@
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
-import { decodeJwt, errors, JWTPayload, JWTVerifyGetKey } from 'jose';
+import { decodeJwt, JWTPayload, JWTVerifyGetKey } from 'jose';
+import { tokenProblem } from '../common/errors/token-errors';
 import { jwksSource, verifyPartyToken } from '../common/keys/jwks-source';
 import type { GatewayConfig } from './gateway-config';
 
@@ -38,7 +39,7 @@ export class AgentAuthenticator {
       try {
         await verifyPartyToken(token, keys, { issuer: claims.iss!, audience: this.config.agent_audiences });
       } catch (e) {
-        return { error: 'invalid', description: `the token is not valid (${e instanceof errors.JOSEError ? e.code : 'unverifiable'})` };
+        return { error: 'invalid', description: tokenProblem(e) };
       }
     }
     const actors: string[] = [];

@@ -49,10 +49,10 @@ describe('the approval token is checked against exactly the call being forwarded
   });
 
   it('refuses another issuer, another audience, another typ, an expired token and a foreign key', async () => {
-    expect(await refused(await sign({}, { iss: 'https://evil.test' }))).toContain('ERR_JWT_CLAIM_VALIDATION_FAILED');
-    expect(await refused(await sign({}, { aud: 'another-gateway' }))).toContain('ERR_JWT_CLAIM_VALIDATION_FAILED');
-    expect(await refused(await sign({}, { typ: 'JWT' }))).toContain('ERR_JWT_CLAIM_VALIDATION_FAILED');
-    expect(await refused(await sign({}, { exp: Math.floor(Date.now() / 1000) - 60 }))).toContain('ERR_JWT_EXPIRED');
+    expect(await refused(await sign({}, { iss: 'https://evil.test' }))).toBe('the approval token is from another issuer');
+    expect(await refused(await sign({}, { aud: 'another-gateway' }))).toBe('the approval token is for another audience');
+    expect(await refused(await sign({}, { typ: 'JWT' }))).toBe('the approval token is of another type');
+    expect(await refused(await sign({}, { exp: Math.floor(Date.now() / 1000) - 60 }))).toBe('the approval token has expired');
     const other = await generateKeyPair('ES256');
     const forged = await new SignJWT({ auth_req_id: CALL.authReqId, call_hash: callHash(CALL) })
       .setProtectedHeader({ alg: 'ES256', kid: 'k1', typ: APPROVAL_TOKEN_TYP })
@@ -61,6 +61,6 @@ describe('the approval token is checked against exactly the call being forwarded
       .setJti(randomUUID())
       .setExpirationTime('2m')
       .sign(other.privateKey);
-    expect(await refused(forged)).toContain('ERR_JWS_SIGNATURE_VERIFICATION_FAILED');
+    expect(await refused(forged)).toBe('the approval token signature is not valid');
   });
 });

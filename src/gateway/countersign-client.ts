@@ -50,11 +50,17 @@ export const approvalStatusSchema = z.looseObject({
 });
 export type ApprovalStatus = z.output<typeof approvalStatusSchema>;
 
+const callableToolsSchema = z.looseObject({
+  tools: z.array(z.looseObject({ server: z.string(), tool: z.string(), always_denied: z.boolean(), reasons: z.array(z.string()) })),
+});
+export type CallableTool = z.output<typeof callableToolsSchema>['tools'][number];
+
 const tokenSchema = z.looseObject({ auth_req_id: z.string(), approval_token: z.string().min(1), expires_in: z.number() });
 
 export interface AuthorizeRequest {
   agent: { token: string };
-  action: { server: string; tool: string; arguments: Record<string, unknown> };
+  /** method: the MCP method (the service's default is tools/call). */
+  action: { server: string; tool: string; method?: string; arguments: Record<string, unknown> };
   intent?: { category?: string; text?: string };
   /** The agent's stated reason for the call. */
   reason?: string;
@@ -119,6 +125,15 @@ export class CountersignClient {
       return decision;
     }
     throw refusalOrUnavailable(res);
+  }
+
+  /** POST /v1/authorize/tools: which of these tools the agent could ever be allowed to call (always_denied: never). */
+  async callableTools(agentToken: string, tools: { server: string; tool: string }[], signal?: AbortSignal): Promise<CallableTool[]> {
+    const res = await this.send('POST', '/v1/authorize/tools', { agent: { token: agentToken }, tools }, this.credential(), this.timeoutMs, signal);
+    if (res.status !== 200) throw refusalOrUnavailable(res);
+    const answer = parse(callableToolsSchema, res.body).tools;
+    if (answer.length !== tools.length) throw new CountersignUnavailable(`Countersign answered for ${answer.length} tools, not ${tools.length}`);
+    return answer;
   }
 
   /** GET /v1/approvals/:id?wait=: the request's status, held up to `wait` seconds while pending. */

@@ -29,6 +29,24 @@ describe('gateway configuration', () => {
     expect(config.agent_audiences).toEqual(['countersign']);
     expect(config.countersign.timeout_ms).toBe(10_000);
     expect(config.upstreams[0].tools.transfer_funds.resource).toEqual({ id_argument: 'to', classification: 'confidential' });
+    expect(config.state).toEqual({ key_prefix: 'countersign-gateway' });
+    expect(config.hide_denied_tools).toBe(false);
+    expect(config.hide_denied_tools_cache_seconds).toBe(30);
+  });
+
+  it('shares state in Redis only with a redis:// URL, a plain key prefix, and agent tokens the gateway verifies itself', () => {
+    const issuers = [{ issuer: 'https://agents.example', jwks_uri: 'https://agents.example/jwks' }];
+    expect(parseGatewayConfig({ ...VALID, agent_issuers: issuers, state: { redis_url: 'redis://127.0.0.1:6379/2', key_prefix: 'gw-eu:1' } }).state).toEqual({
+      redis_url: 'redis://127.0.0.1:6379/2',
+      key_prefix: 'gw-eu:1',
+    });
+    expect(problems({ ...VALID, agent_issuers: issuers, state: { redis_url: 'http://127.0.0.1:6379', key_prefix: 'a b' } }).map((p) => p.field).sort()).toEqual([
+      'state.key_prefix',
+      'state.redis_url',
+    ]);
+    expect(problems({ ...VALID, state: { redis_url: 'redis://127.0.0.1:6379' } })).toEqual([
+      { field: 'state.redis_url', message: expect.stringContaining('needs agent_issuers') },
+    ]);
   });
 
   it('names every bad field at once', () => {
@@ -91,5 +109,24 @@ describe('gateway.example.json', () => {
     const example = JSON.parse(readFileSync(join(__dirname, '..', '..', 'gateway.example.json'), 'utf8'));
     const parsed = gatewayConfigSchema.safeParse(example);
     expect(parsed.success ? [] : parsed.error.issues).toEqual([]);
+  });
+});
+
+describe('tool_names', () => {
+  const base = {
+    countersign: { url: 'http://127.0.0.1:3000', token: 'x', gateway_id: 'gw' },
+    upstreams: [
+      { name: 'a', url: 'http://127.0.0.1:4000/mcp', tools: { search: { environment: 'dev' } } },
+      { name: 'b', url: 'http://127.0.0.1:4001/mcp', tools: { search: { environment: 'production' } } },
+    ],
+  };
+
+  it('defaults to namespaced, where two upstreams may configure the same tool name', () => {
+    expect(parseGatewayConfig(base).tool_names).toBe('namespaced');
+  });
+
+  it('plain: refuses, naming the field, hints for one tool name under two upstreams', () => {
+    expect(() => parseGatewayConfig({ ...base, tool_names: 'plain' })).toThrow(/upstreams\.1\.tools\.search: is also configured for a/);
+    expect(() => parseGatewayConfig({ ...base, tool_names: 'short' })).toThrow(/tool_names:/);
   });
 });

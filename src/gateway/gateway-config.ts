@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { decodeJwt } from 'jose';
 import { z } from 'zod';
+import { NAMINGS } from './tool-names';
 
 /**
  * An upstream's name is the prefix of its tools' names as agents see them (`<server>__<tool>`)
@@ -108,6 +109,11 @@ export const gatewayConfigSchema = z
       .array(upstream)
       .min(1, { message: 'must name at least one upstream MCP server' })
       .refine((u) => new Set(u.map((s) => s.name)).size === u.length, { message: 'must not name a server twice' }),
+    /**
+     * How agents see upstream tools and prompts: "namespaced" `<server>__<tool>`, or "plain" (the
+     * upstream's own names; refused while two upstreams offer the same name). Policies see server and tool either way.
+     */
+    tool_names: z.enum(NAMINGS).default('namespaced'),
     approval: z
       .strictObject({
         /** How long one tools/call is held while its approval is pending: keep it below the agents' request timeout (60 s by default in the SDK). */
@@ -116,6 +122,26 @@ export const gatewayConfigSchema = z
         progress_interval_seconds: z.int().min(1).max(60).default(5),
       })
       .default({ wait_seconds: 45, progress_interval_seconds: 5 }),
+    /**
+     * Where parked calls, used approval tokens and MCP tasks are kept. Without redis_url: in this
+     * process (a retry must come back to this instance, in the same session). With it: in Redis,
+     * shared by every instance using the same key_prefix, so that a retry, tasks/get, tasks/result
+     * or tasks/cancel may land on any instance, or on this one after a restart.
+     */
+    state: z
+      .strictObject({
+        redis_url: z.url({ protocol: /^rediss?$/, message: 'must be a redis:// or rediss:// URL' }).optional(),
+        key_prefix: z.string().regex(/^[A-Za-z0-9._:-]{1,64}$/, { message: 'must be 1-64 letters, digits, ".", "_", ":" or "-"' }).default('countersign-gateway'),
+      })
+      .default({ key_prefix: 'countersign-gateway' }),
+    /**
+     * Leave out of tools/list the tools Countersign says this agent can never be allowed to call
+     * (outside its delegations or the human's entitlements, outside the catalogue). A convenience:
+     * a hidden tool called anyway is decided as any other call.
+     */
+    hide_denied_tools: z.boolean().default(false),
+    /** How long what an agent may call is remembered, per agent. */
+    hide_denied_tools_cache_seconds: z.int().min(0).max(3600).default(30),
     /** A bearer token for GET /metrics (Prometheus); none: /metrics is not served. */
     metrics_token: z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
     /** An MCP session unused this long is closed (its parked calls' approval requests are cancelled). */
@@ -123,6 +149,22 @@ export const gatewayConfigSchema = z
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .superRefine((c, ctx) => {
+    if (c.tool_names === 'plain') {
+      // Hints for one tool name under two upstreams: with plain names that name could reach either.
+      const seen = new Map<string, string>();
+      c.upstreams.forEach((u, i) => {
+        for (const tool of Object.keys(u.tools)) {
+          const other = seen.get(tool);
+          if (other) ctx.addIssue({ code: 'custom', path: ['upstreams', i, 'tools', tool], message: `is also configured for ${other}: with tool_names "plain" a tool name must belong to one upstream` });
+          else seen.set(tool, u.name);
+        }
+      });
+    }
+    // A call parked in one session is resumed from another only for the same agent: the gateway
+    // must then know who the agent is, not merely read it from an unverified token.
+    if (c.state.redis_url && !c.agent_issuers.length) {
+      ctx.addIssue({ code: 'custom', path: ['state', 'redis_url'], message: 'needs agent_issuers: shared parked calls and tasks are resumed by agent identity, which the gateway must verify itself' });
+    }
     if (c.countersign.token && !gatewayIdOf(c.countersign.token) && !c.countersign.gateway_id) {
       ctx.addIssue({ code: 'custom', path: ['countersign', 'token'], message: 'must be a JWT with azp, client_id or sub (or set countersign.gateway_id)' });
     }

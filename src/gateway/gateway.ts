@@ -1,15 +1,17 @@
 /**
  * The reference MCP gateway: agents connect over Streamable HTTP with their agent token as the
  * bearer; the gateway is an OAuth protected resource (RFC 9728 metadata, WWW-Authenticate on
- * 401), lists the union of its upstream servers' tools (`<server>__<tool>`) and puts every
- * tools/call through Countersign (tool-call-gate.ts). It talks to Countersign over HTTP only.
+ * 401), lists the union of its upstream servers' tools (`<server>__<tool>`, or plain names) and
+ * puts every tools/call through Countersign (tool-call-gate.ts). What upstreams send back during a
+ * call is relayed to the agent (session-upstreams.ts); resources, prompts and completion pass
+ * through, resources/read evaluated first (pass-through.ts). It talks to Countersign over HTTP only.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { createServer, IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { CallToolRequestSchema, isInitializeRequest, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { CallToolRequestSchema, ErrorCode, isInitializeRequest, ListToolsRequestSchema, McpError, SetLevelRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import pino, { Logger } from 'pino';
@@ -19,9 +21,12 @@ import { ApprovalTokenVerifier } from './approval-token.verifier';
 import { CountersignClient, credential } from './countersign-client';
 import { GatewayConfig, gatewayIdOf } from './gateway-config';
 import { GatewayMetrics, metricsAuthorized } from './gateway-metrics';
-import { namespacedTool } from './tool-names';
-import { ToolCallGate } from './tool-call-gate';
-import { CancellableTaskStore } from './task-store';
+import { collisionMessage, NameTable, Naming, splitToolName } from './tool-names';
+import { RESOURCE_READ_TOOL, ToolCallGate, ToolTarget } from './tool-call-gate';
+import { PASS_THROUGH_CAPABILITIES, servePassThrough } from './pass-through';
+import { SessionUpstreams } from './session-upstreams';
+import { ToolVisibility } from './tool-visibility';
+import { openGatewayState } from './gateway-state';
 import { Upstream } from './upstreams';
 
 export const MCP_PATH = '/mcp';
@@ -54,19 +59,28 @@ export async function startGateway(config: GatewayConfig, options: { logger?: Lo
     config.countersign.admin_token ? credential(config.countersign.admin_token, config.countersign.admin_token_file) : undefined,
   );
   const issuer = (config.countersign.issuer ?? countersignUrl).replace(/\/+$/, '');
-  const approvalTokens = new ApprovalTokenVerifier(countersign.jwksUrl, issuer, config.countersign.gateway_id ?? gatewayIdOf(token)!);
+  // Parked calls, used approval tokens and tasks: in this process, or shared in Redis (gateway-state.ts).
+  const state = await openGatewayState(config);
+  const approvalTokens = new ApprovalTokenVerifier(countersign.jwksUrl, issuer, config.countersign.gateway_id ?? gatewayIdOf(token)!, undefined, (jti, exp) => state.parked.useOnce(jti, exp));
   const upstreams = new Map(config.upstreams.map((u) => [u.name, new Upstream(u.name, u)]));
   const metrics = new GatewayMetrics();
-  const gate = new ToolCallGate(config, countersign, approvalTokens, upstreams, log, metrics);
-  const catalogue = new ToolCatalogue(upstreams, countersign, Boolean(config.countersign.admin_token), log);
+  const gate = new ToolCallGate(config, countersign, approvalTokens, new Set(upstreams.keys()), log, metrics, state.parked);
+  const locations = new Map(config.upstreams.map((u) => [u.name, u]));
+  const catalogue = new ToolCatalogue(upstreams, config.tool_names, countersign, Boolean(config.countersign.admin_token), log);
+  const visibility = new ToolVisibility(config, countersign, (name) => catalogue.targetOf(name), log);
   const sessions = new Map<string, Session>();
-  const tasks = new CancellableTaskStore();
+  /** Every agent session's upstream sessions still open (closed with the agent's session, or with the gateway). */
+  const relays = new Set<SessionUpstreams>();
+  const tasks = state.tasks;
   const authenticator = new AgentAuthenticator(config);
 
   const http = createServer();
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
     http.listen(config.listen.port, config.listen.host, () => resolve());
+  }).catch(async (e: unknown) => {
+    await state.close();
+    throw e;
   });
   const address = http.address() as AddressInfo;
   const base = (config.listen.public_url ?? `http://${config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host}:${address.port}`).replace(/\/+$/, '');
@@ -86,16 +100,24 @@ export async function startGateway(config: GatewayConfig, options: { logger?: Lo
 
   const newSession = (agentKey: string): StreamableHTTPServerTransport => {
     const server = new Server(GATEWAY_INFO, {
-      capabilities: { tools: { listChanged: false }, tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } } },
-      taskStore: tasks,
+      capabilities: { tools: { listChanged: false }, logging: {}, ...PASS_THROUGH_CAPABILITIES, tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } } },
+      taskStore: tasks.forAgent(agentKey),
     });
-    server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: await catalogue.list() }));
+    // This agent's own sessions with the upstreams: what they send back during a call reaches this agent only.
+    const relay = new SessionUpstreams(server, locations, log);
+    relays.add(relay);
+    server.setRequestHandler(SetLevelRequestSchema, async (request) => {
+      await relay.setLogLevel(request.params.level, [...upstreams.keys()]);
+      return {};
+    });
+    servePassThrough(server, relay, { servers: [...upstreams.keys()], naming: config.tool_names, gate, log });
+    server.setRequestHandler(ListToolsRequestSchema, async (_request, extra) => ({ tools: await visibility.visible(await catalogue.list(), extra.authInfo!.token) }));
     server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
       const auth = extra.authInfo!;
-      const { name } = request.params;
+      const target = await catalogue.resolve(request.params.name);
       const args = request.params.arguments ?? {};
       // The agent's reason and intent: checked before anything else, so a bad one is an error at once (never a task).
-      const statement = gate.statement(name, args, request.params._meta);
+      const statement = gate.statement(target, args, request.params._meta);
       const context = { agentToken: auth.token, agentKey: auth.clientId, sessionId: extra.sessionId, requestId: extra.requestId, statement };
       const taskStore = extra.taskStore;
       if (request.params.task && taskStore) {
@@ -103,12 +125,18 @@ export async function startGateway(config: GatewayConfig, options: { logger?: Lo
         const task = await taskStore.createTask({ ttl: extra.taskRequestedTtl ?? null, pollInterval: 1000 });
         const work = tasks.track(task.taskId);
         void gate
-          .call(name, args, {
+          .call(target, args, {
             ...context,
             signal: work.signal,
             holdSeconds: Number.POSITIVE_INFINITY,
             progressToken: task.taskId,
             sendProgress: (_progress, message) => taskStore.updateTaskStatus(task.taskId, 'working', message),
+            // The task's request has been answered: the upstream's messages go on the agent's session stream, its progress into the task's status.
+            forward: (server, tool, callArgs, signal) =>
+              relay.callTool(server, tool, callArgs, {
+                signal,
+                onprogress: (p) => void (p.message ? taskStore.updateTaskStatus(task.taskId, 'working', p.message).catch(() => undefined) : undefined),
+              }),
           })
           .then(
             (result) => taskStore.storeTaskResult(task.taskId, 'completed', result),
@@ -119,12 +147,28 @@ export async function startGateway(config: GatewayConfig, options: { logger?: Lo
         return { task };
       }
       const progressToken = request.params._meta?.progressToken;
-      return gate.call(name, args, {
+      return gate.call(target, args, {
         ...context,
         progressToken,
         signal: extra.signal,
         sendProgress: (progress, message) =>
           extra.sendNotification({ method: 'notifications/progress', params: { progressToken: progressToken!, progress, message } }),
+        // The upstream's progress goes to the agent under the agent's token, after what the gate reported (progress only increases).
+        forward: (server, tool, callArgs, signal, sent) =>
+          relay.callTool(server, tool, callArgs, {
+            signal,
+            relatedRequestId: extra.requestId,
+            onprogress:
+              progressToken === undefined
+                ? undefined
+                : (p) =>
+                    void extra
+                      .sendNotification({
+                        method: 'notifications/progress',
+                        params: { ...p, progressToken, progress: sent + p.progress, ...(p.total === undefined ? {} : { total: sent + p.total }) },
+                      })
+                      .catch(() => undefined),
+          }),
       });
     });
     const transport = new StreamableHTTPServerTransport({
@@ -136,6 +180,7 @@ export async function startGateway(config: GatewayConfig, options: { logger?: Lo
     transport.onclose = () => {
       const id = transport.sessionId;
       if (id && sessions.delete(id)) void gate.sessionClosed(id);
+      void relay.close().finally(() => relays.delete(relay));
     };
     void server.connect(transport);
     return transport;
@@ -206,7 +251,18 @@ export async function startGateway(config: GatewayConfig, options: { logger?: Lo
   sweep.unref();
 
   // Registering tools at start-up is a convenience: an upstream that is not up yet is registered on the first tools/list.
-  void catalogue.list().catch(() => undefined);
+  // With plain names the first listing is awaited: colliding names refuse the start (they are refused at tools/list later too).
+  const firstList = catalogue.list();
+  if (config.tool_names === 'plain') {
+    try {
+      await firstList;
+    } catch (e) {
+      await Promise.all([...upstreams.values()].map((u) => u.close()));
+      http.closeAllConnections();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+      throw e;
+    }
+  } else void firstList.catch(() => undefined);
   log.info({ url: resource, upstreams: config.upstreams.map((u) => u.name) }, 'gateway listening');
 
   return {
@@ -214,8 +270,10 @@ export async function startGateway(config: GatewayConfig, options: { logger?: Lo
     resource,
     close: async () => {
       clearInterval(sweep);
+      gate.stop();
       await Promise.all([...sessions.values()].map((s) => s.transport.close().catch(() => undefined)));
-      tasks.cleanup();
+      await Promise.all([...relays].map((r) => r.close()));
+      await state.close();
       await Promise.all([...upstreams.values()].map((u) => u.close()));
       http.closeAllConnections();
       await new Promise<void>((resolve) => http.close(() => resolve()));
@@ -224,38 +282,71 @@ export async function startGateway(config: GatewayConfig, options: { logger?: Lo
 }
 
 /**
- * The union of the upstreams' tools, namespaced. Each server's tools are registered with
- * Countersign's catalogue (when an admin token is configured) whenever their list changes, so
- * that policies read typed input. An upstream that cannot be listed is left out of the answer.
+ * The union of the upstreams' tools, named as config.tool_names says, and the way back from an
+ * agent's name to an upstream tool. Each server's tools are registered with Countersign's
+ * catalogue (when an admin token is configured) whenever their list changes, so that policies
+ * read typed input. An upstream that cannot be listed is left out of the answer. With plain names
+ * a name two upstreams offer fails the listing and is never routed.
  */
 class ToolCatalogue {
   private readonly registered = new Map<string, string>();
+  private table?: NameTable;
 
   constructor(
     private readonly upstreams: Map<string, Upstream>,
+    private readonly naming: Naming,
     private readonly countersign: CountersignClient,
     private readonly register: boolean,
     private readonly log: Logger,
-  ) {}
+  ) {
+    for (const u of upstreams.values()) u.onToolsChanged = () => (this.table = undefined);
+  }
 
   async list(): Promise<Tool[]> {
     const lists = await Promise.all(
       [...this.upstreams.values()].map(async (u) => {
         try {
           const tools = await u.listTools();
-          await this.registerIfChanged(u.name, tools);
-          // Any tool may be called as a task here: the wait for an approval is the gateway's, not the upstream's.
-          return tools.map((t) => ({ ...t, name: namespacedTool(u.name, t.name), execution: { ...t.execution, taskSupport: 'optional' as const } }));
+          await this.registerIfChanged(u.name, tools, Boolean((await u.capabilities()).resources));
+          return { server: u.name, tools };
         } catch (e) {
           this.log.warn({ upstream: u.name, err: String(e) }, 'upstream tools/list failed; its tools are left out');
-          return [];
+          return { server: u.name, tools: [] as Tool[] };
         }
       }),
     );
-    return lists.flat();
+    const table = new NameTable(this.naming, new Map(lists.map((l) => [l.server, l.tools.map((t) => t.name)])));
+    this.table = table;
+    const collisions = table.collisions();
+    if (collisions.length) {
+      const message = collisionMessage('tool', collisions);
+      this.log.error({ collisions }, message);
+      throw new McpError(ErrorCode.InternalError, message);
+    }
+    // Any tool may be called as a task here: the wait for an approval is the gateway's, not the upstream's.
+    return lists.flatMap((l) => l.tools.map((t) => ({ ...t, name: table.exposed(l.server, t.name), execution: { ...t.execution, taskSupport: 'optional' as const } })));
   }
 
-  private async registerIfChanged(server: string, tools: Tool[]): Promise<void> {
+  /** The upstream tool a listed name stands for, as of the last listing; undefined when unknown or colliding. */
+  targetOf(name: string): ToolTarget | undefined {
+    const found = this.naming === 'namespaced' ? splitToolName(name) : this.table?.resolve(name);
+    return found && !('collision' in found) ? found : undefined;
+  }
+
+  /** The upstream tool an agent's name stands for; an unknown or colliding name is an error, never a guess. */
+  async resolve(name: string): Promise<ToolTarget> {
+    let found = this.naming === 'namespaced' ? splitToolName(name) : this.table?.resolve(name);
+    if (this.naming === 'plain' && !found) {
+      // Not seen yet (or the lists changed): list again; a collision found now refuses the call too.
+      await this.list().catch(() => undefined);
+      found = this.table?.resolve(name);
+    }
+    if (found && 'collision' in found) throw new McpError(ErrorCode.InvalidParams, collisionMessage('tool', [{ name, servers: found.collision }]));
+    if (!found || !this.upstreams.has(found.server)) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
+    return found;
+  }
+
+  private async registerIfChanged(server: string, tools: Tool[], servesResources: boolean): Promise<void> {
     if (!this.register) return;
     const catalogued = tools.map((t) => ({
       name: t.name,
@@ -264,6 +355,8 @@ class ToolCatalogue {
       inputSchema: t.inputSchema,
       ...(t.annotations ? { annotations: t.annotations } : {}),
     }));
+    // A server's resources/read is evaluated as this tool (ToolCallGate.evaluateRead): catalogued, so policies read its uri.
+    if (servesResources && !tools.some((t) => t.name === RESOURCE_READ_TOOL)) catalogued.push(RESOURCE_READ_ENTRY);
     const fingerprint = createHash('sha256').update(canonicalJson(catalogued)).digest('base64url');
     if (this.registered.get(server) === fingerprint) return;
     try {
@@ -279,6 +372,13 @@ class ToolCatalogue {
     }
   }
 }
+
+const RESOURCE_READ_ENTRY = {
+  name: RESOURCE_READ_TOOL,
+  description: "Read one of this server's resources (MCP resources/read)",
+  inputSchema: { type: 'object' as const, properties: { uri: { type: 'string' } }, required: ['uri'] },
+  annotations: { readOnlyHint: true },
+};
 
 async function readJson(req: IncomingMessage): Promise<{ value: unknown } | { error: string; status: number }> {
   const chunks: Buffer[] = [];

@@ -28,6 +28,7 @@ async function main(): Promise<void> {
 }
 
 void main().catch((e) => {
-  process.stderr.write(`the gateway could not start: ${e instanceof Error ? e.message : String(e)}\n`);
+  // A configured service it cannot reach (state.redis_url) is reported as the bad field it is.
+  process.stderr.write(e instanceof GatewayConfigError ? `${e.message}\n` : `the gateway could not start: ${e instanceof Error ? e.message : String(e)}\n`);
   process.exit(1);
 });

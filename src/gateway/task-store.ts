@@ -1,15 +1,33 @@
 import { InMemoryTaskStore } from '@modelcontextprotocol/sdk/experimental/tasks/stores/in-memory.js';
+import type { TaskStore } from '@modelcontextprotocol/sdk/experimental/tasks/interfaces.js';
 import type { Task } from '@modelcontextprotocol/sdk/types.js';
 
 /**
- * The SDK's in-memory task store (tasks scoped to their MCP session), plus one thing: a task the
- * client cancels (tasks/cancel) aborts the work behind it, so that a parked call's approval
+ * Where MCP tasks live, and the work behind each task this instance runs: a task the client
+ * cancels (tasks/cancel, wherever it lands) aborts that work, so that a parked call's approval
  * request is cancelled with it.
  */
-export class CancellableTaskStore extends InMemoryTaskStore {
+export interface GatewayTaskStore {
+  /** The store an agent's session sees (tasks are scoped to their session, or to their agent when shared). */
+  forAgent(agentKey: string): TaskStore;
+  /** The signal the task's work runs under; aborted when the client cancels the task. */
+  track(taskId: string): AbortController;
+  done(taskId: string): void;
+  /** The gateway stops: the work it runs is aborted. */
+  close(): Promise<void>;
+}
+
+/**
+ * The SDK's in-memory task store (tasks scoped to their MCP session), plus cancellation of the
+ * work behind a task.
+ */
+export class CancellableTaskStore extends InMemoryTaskStore implements GatewayTaskStore {
   private readonly work = new Map<string, AbortController>();
 
-  /** The signal the task's work runs under; aborted when the client cancels the task. */
+  forAgent(): TaskStore {
+    return this;
+  }
+
   track(taskId: string): AbortController {
     const controller = new AbortController();
     this.work.set(taskId, controller);
@@ -29,5 +47,9 @@ export class CancellableTaskStore extends InMemoryTaskStore {
     for (const c of this.work.values()) c.abort();
     this.work.clear();
     super.cleanup();
+  }
+
+  async close(): Promise<void> {
+    this.cleanup();
   }
 }

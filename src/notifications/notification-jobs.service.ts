@@ -1,11 +1,11 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable } from '@nestjs/common';
-import { JobsOptions, Queue } from 'bullmq';
+import { JobsOptions } from 'bullmq';
 import type { ApprovalRequest } from '../approvals/approval-request.entity';
 import { dropFinishedJobs, KEEP_FINISHED } from '../common/queues/revive-jobs';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import type { NotificationDelivery, NotificationRound } from './notification-delivery.entity';
-import { DeliveryJobData, deliveryJobId, NotificationQueue, RoundJobData, roundJobId } from './notification-queues';
+import { DeliveriesQueue, deliveryJobId, NotificationQueue, RoundsQueue, roundJobId } from './notification-queues';
 
 type Roundable = Pick<ApprovalRequest, 'id' | 'tenantId' | 'createdAt' | 'escalateAfter' | 'remindAfter'>;
 
@@ -14,8 +14,8 @@ type Roundable = Pick<ApprovalRequest, 'id' | 'tenantId' | 'createdAt' | 'escala
 @Injectable()
 export class NotificationJobs {
   constructor(
-    @InjectQueue(NotificationQueue.Rounds) private readonly rounds: Queue<RoundJobData>,
-    @InjectQueue(NotificationQueue.Deliveries) private readonly deliveries: Queue<DeliveryJobData>,
+    @InjectQueue(NotificationQueue.Rounds) private readonly rounds: RoundsQueue,
+    @InjectQueue(NotificationQueue.Deliveries) private readonly deliveries: DeliveriesQueue,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 

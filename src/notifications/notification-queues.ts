@@ -1,4 +1,5 @@
-import type { NotificationRound } from './notification-delivery.entity';
+import type { Queue } from 'bullmq';
+import type { NotificationChannel, NotificationRound } from './notification-delivery.entity';
 
 /** The notification part's BullMQ queues. Payloads carry ids only; handlers load state from Postgres. */
 export enum NotificationQueue {
@@ -22,3 +23,7 @@ export interface DeliveryJobData {
 /** Deterministic ids: re-adding (the reconciler, a retried round) is a no-op while the job exists. */
 export const roundJobId = (round: NotificationRound, approvalId: string) => `${round}-${approvalId}`;
 export const deliveryJobId = (deliveryId: string) => `delivery-${deliveryId}`;
+
+/** A round job is named after its round, a delivery job after its channel: typed, so no other name can be added. */
+export type RoundsQueue = Queue<RoundJobData, unknown, NotificationRound>;
+export type DeliveriesQueue = Queue<DeliveryJobData, unknown, NotificationChannel>;

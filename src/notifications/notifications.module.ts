@@ -24,6 +24,8 @@ import { NotificationQueue } from './notification-queues';
 import { NotificationRouting } from './notification-routing.service';
 import { NotifyApprovers } from './notify-approvers.usecase';
 import { ApprovalPageController } from './page/approval-page.controller';
+import { StandingApprovalsPageController } from './page/standing-approvals-page.controller';
+import { StandingApprovalsPage } from './page/standing-approvals.page';
 import { ApprovalPage } from './page/approval-page.service';
 import { PushChannel } from './push/push.channel';
 import { PushEndpointPolicy } from './push/push-endpoint.policy';
@@ -42,7 +44,7 @@ export class NotificationsModule {
         TypeOrmModule.forFeature([Approver, ApproverGroup, ApproverGroupMember, PushSubscription, NotificationDelivery, NotificationAttempt]),
         BullModule.registerQueue({ name: NotificationQueue.Rounds }, { name: NotificationQueue.Deliveries }),
       ],
-      controllers: options.http ? [ApproversController, PushSubscriptionsController, ApprovalPageController] : [],
+      controllers: options.http ? [ApproversController, PushSubscriptionsController, ApprovalPageController, StandingApprovalsPageController] : [],
       providers: [
         ApproverDirectory,
         DirectoryMembership,
@@ -57,7 +59,7 @@ export class NotificationsModule {
         DeliverNotification,
         NotificationRouting,
         { provide: ApproverRouting, useExisting: NotificationRouting },
-        ...(options.http ? [ApprovalPage, DemoDirectorySeeder] : []),
+        ...(options.http ? [ApprovalPage, StandingApprovalsPage, DemoDirectorySeeder] : []),
         ...(options.workers ? [NotificationRoundProcessor, NotificationDeliveryProcessor] : []),
       ],
       exports: [ApproverRouting, UserDirectory],

@@ -3,7 +3,7 @@ import { DataSource } from 'typeorm';
 import { auditContext } from '../approvals/approval-audit';
 import { ApprovalRequest } from '../approvals/approval-request.entity';
 import { effectiveStatus } from '../approvals/approval-view';
-import { excludedFromApproving } from '../approvals/decide.usecase';
+import { excludedFromApproving } from '../vocabulary/approver-eligibility';
 import { GetApproval } from '../approvals/get-approval.usecase';
 import { AuditLog } from '../audit/audit-log.service';
 import { insertStatement } from '../common/database/insert-statement';

@@ -5,7 +5,7 @@ import { Public } from '../common/auth/auth.decorators';
 import { InvalidToken } from '../common/errors/protocol-errors';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { ADMIN_COOKIE, ADMIN_COOKIE_PATH, OperatorCredentials } from './operator-credentials';
-import { ApiError, ApiPublic } from './openapi/openapi.decorators';
+import { ApiError, ApiPublic } from '../common/openapi/openapi.decorators';
 import { QUEUE_DASHBOARD_PATH } from './queue-dashboard.service';
 
 /** A dashboard session lasts at most this long, and never longer than the token it carries. */

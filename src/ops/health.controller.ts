@@ -4,7 +4,7 @@ import { HealthCheck, HealthCheckService, TypeOrmHealthIndicator } from '@nestjs
 import type { FastifyReply } from 'fastify';
 import { Public } from '../common/auth/auth.decorators';
 import { MigrationsHealthIndicator, RedisHealthIndicator } from './health-indicators';
-import { ApiPublic, ApiSuccess } from './openapi/openapi.decorators';
+import { ApiPublic, ApiSuccess } from '../common/openapi/openapi.decorators';
 
 @ApiTags('ops')
 @Controller('health')

@@ -3,7 +3,7 @@ import { ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { OperatorAuth } from '../common/auth/auth.decorators';
 import { Metrics } from './metrics.service';
-import { ApiOperatorAuth } from './openapi/openapi.decorators';
+import { ApiOperatorAuth } from '../common/openapi/openapi.decorators';
 
 /**
  * Prometheus metrics (text exposition format). Behind an operator credential (scope

@@ -406,7 +406,7 @@ describe('CIBA clients', () => {
       });
 
       it.each<[string, () => Promise<Record<string, unknown>>, RegExp]>([
-        ['another audience', async () => jwtBody(await assertion({ aud: 'https://other.example' })), /"aud" claim/],
+        ['another audience', async () => jwtBody(await assertion({ aud: 'https://other.example' })), /the client assertion is for another audience/],
         ['an expired assertion', async () => jwtBody(await assertion({ iat: Math.floor(Date.now() / 1000) - 120, exp: Math.floor(Date.now() / 1000) - 60 })), /expired/],
         ['a lifetime over five minutes', async () => jwtBody(await assertion({ exp: Math.floor(Date.now() / 1000) + 3600 })), /at most 300 seconds/],
         ['no jti', async () => jwtBody(await assertion({ jti: null })), /"jti" claim/],

@@ -1,10 +1,11 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { importJWK, JWK, JWTPayload, SignJWT } from 'jose';
+import { createLocalJWKSet, errors, importJWK, JWK, JWTPayload, SignJWT } from 'jose';
 import { ApproverLinks } from '../../src/approvals/approver-links.service';
 import { APPROVER_LINK_AUDIENCE, APPROVER_LINK_TYP } from '../../src/common/auth/approver-link.verifier';
 import { NotFound } from '../../src/common/errors/protocol-errors';
 import { generatePrivateJwk } from '../../src/common/keys/key-files';
+import { verifyPartyToken } from '../../src/common/keys/jwks-source';
 import { SigningKeys } from '../../src/common/keys/signing-keys.service';
 import { ApiResponse, call, parkBody, tenantToken } from '../support/api';
 import { TestApp, testEnvironment, TestEnvironment } from '../support/app';
@@ -112,6 +113,48 @@ describe('gateway authentication, approver links and tenancy', () => {
       const token = await signGateway({ ...validClaims(), nbf: now() });
       const res = await call(api.url, 'POST', '/v1/approvals', { headers: { authorization: `bearer ${token}` }, body: parkBody() });
       expect(res.status).toBe(200);
+    });
+  });
+
+  describe("a refused token's 401 says why in the API's words: nothing of jose's message, code or reason reaches the client", () => {
+    /** What jose itself says about `token` when verified as the server verifies it. */
+    async function joseWording(token: string): Promise<string[]> {
+      const jwks = createLocalJWKSet(JSON.parse(readFileSync((await prepareTestKeys()).gatewayJwksFile, 'utf8')));
+      try {
+        await verifyPartyToken(token, jwks, { issuer: TEST_GATEWAY_ISSUER, audience: TEST_GATEWAY_AUDIENCE });
+      } catch (e) {
+        expect(e).toBeInstanceOf(errors.JOSEError);
+        const jose = e as errors.JOSEError & { reason?: string };
+        return [jose.message, jose.code, ...(jose.reason ? [jose.reason] : [])];
+      }
+      throw new Error('jose accepted the token');
+    }
+
+    it.each<[string, () => Promise<string>, string]>([
+      ['malformed', async () => 'aaa.bbb.ccc', 'the token is malformed'],
+      ['expired', () => signGateway({ ...validClaims(), iat: now() - 600, exp: now() - 60 }), 'the token has expired'],
+      ['for another audience', () => gatewayToken({}, { audience: 'another-service' }), 'the token is for another audience'],
+      ['signed by another key', async () => signGateway(validClaims(), await generatePrivateJwk()), 'the token was not signed by a trusted key'],
+      ['without exp', () => signGateway({ ...validClaims(), exp: undefined }), 'the token has no "exp" claim'],
+    ])('a %s token', async (_what, token, sentence) => {
+      const jwt = await token();
+      const res = await call(api.url, 'POST', '/v1/approvals', { headers: { authorization: `Bearer ${jwt}` }, body: parkBody() });
+      expectInvalidToken(res);
+      expect(res.body.error_description).toBe(sentence);
+      const said = JSON.stringify(res.body) + (res.headers.get('www-authenticate') ?? '');
+      for (const words of await joseWording(jwt)) expect(said).not.toContain(words);
+      expect(said).not.toMatch(/ERR_J|check_failed|Compact JWS|claim value|timestamp check/);
+    });
+
+    it('an expired approver link says so in the same words, and never in jose’s', async () => {
+      const id = await park();
+      const link = await api.app
+        .get(SigningKeys)
+        .sign({ tenant: 'acme', auth_req_id: id }, { typ: APPROVER_LINK_TYP, audience: APPROVER_LINK_AUDIENCE, subject: 'bob', expiresAt: new Date(Date.now() - 60_000), jti: randomUUID() });
+      const res = await vote(id, link);
+      expect(res.status).toBe(401);
+      expect(res.body.error_description).toBe('approver link: the token has expired');
+      expect(JSON.stringify(res.body)).not.toMatch(/ERR_J|check_failed|claim timestamp/);
     });
   });
 

@@ -36,7 +36,7 @@ export interface Op {
 }
 
 const METHODS = ['get', 'put', 'post', 'delete', 'patch'];
-const HTML_OPS = new Set(['GET /approve/{id}', 'POST /approve/{id}']);
+const HTML_OPS = new Set(['GET /approve/{id}', 'POST /approve/{id}', 'GET /approve/standing', 'POST /approve/standing']);
 export const FUZZ_TENANT = 'acme';
 const ALL_SCOPES = 'countersign:admin countersign:audit countersign:delegations';
 const FUZZ_AGENT = 'spiffe://acme.example/agents/fuzz';
@@ -157,6 +157,8 @@ function seedBody(op: Op, f: Fixtures): unknown {
     case 'POST /v1/authorize':
     case 'POST /v1/authorize/simulate':
       return { agent: { token: f.agent }, action: { server: 'calendar', tool: 'read_calendar', arguments: { day: 'monday' } }, reason: 'fuzz' };
+    case 'POST /v1/authorize/tools':
+      return { agent: { token: f.agent }, tools: [{ server: 'calendar', tool: 'read_calendar' }, { server: 'payments', tool: 'transfer_funds' }] };
     case 'POST /v1/delegations':
       return { human: 'alice', agent: FUZZ_AGENT, tools: ['calendar/read_calendar'], parent_id: f.delegationId, purpose: 'fuzz' };
     case 'POST /v1/policies':
@@ -176,6 +178,8 @@ function seedBody(op: Op, f: Fixtures): unknown {
       return { grant_type: 'urn:openid:params:grant-type:ciba', auth_req_id: f.approvalId };
     case 'POST /approve/{id}':
       return { link: f.link, decision: 'deny', reason: 'fuzz' };
+    case 'POST /approve/standing':
+      return { link: f.link, id: `sta_${randomUUID()}` };
     default:
       return undefined;
   }

@@ -60,6 +60,22 @@ describe('npm run start:gateway', () => {
     expect(stderr).toMatch(/^ {2}upstreams\.0\.name: must be 1-64/m);
   });
 
+  it('exits 1 when the Redis of state.redis_url cannot be reached, naming the field', async () => {
+    const path = join(dir, 'no-redis.json');
+    writeFileSync(path, JSON.stringify({
+      listen: { host: '127.0.0.1', port: 0 },
+      countersign: { url: 'http://127.0.0.1:1', token: await tenantToken('acme', 'gateway-proc') },
+      agent_issuers: [{ issuer: 'https://agents.example', jwks_uri: 'https://agents.example/jwks' }],
+      upstreams: [{ name: 'files', url: 'http://127.0.0.1:1/mcp' }],
+      state: { redis_url: `redis://127.0.0.1:${await freePort()}` },
+      log_level: 'silent',
+    }));
+    const { code, stderr, stdout } = await runGateway({ GATEWAY_CONFIG: path }).exited;
+    expect(code).toBe(1);
+    expect(stdout).toBe('');
+    expect(stderr).toMatch(/^ {2}state\.redis_url: Redis cannot be reached \(ECONNREFUSED\)$/m);
+  });
+
   it('listens with a good configuration, serves its metadata, and exits 0 on SIGTERM', async () => {
     const port = await freePort();
     const path = join(dir, 'good.json');

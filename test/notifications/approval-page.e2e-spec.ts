@@ -1,4 +1,5 @@
 import { Browser, BrowserContext, Page, Response } from 'playwright-core';
+import { PAGE_CSS_PATH, PAGE_JS_PATH } from '../../src/notifications/page/page.assets';
 import { call, parkBody, tenantToken } from '../support/api';
 import { selfLinked, TestApp, testEnvironment, TestEnvironment } from '../support/app';
 import { artifactPath, DESKTOP_VIEWPORT, launchBrowser, PHONE_VIEWPORT } from '../support/browser';
@@ -208,7 +209,7 @@ describe('approval page (email link → browser → decision)', () => {
       expect(main).toContain(id);
       // The stylesheet and script are same-origin files the CSP allows: both loaded and applied.
       const loaded = await page.evaluate(() => performance.getEntriesByType('resource').map((e) => new URL(e.name).pathname));
-      expect(loaded).toEqual(expect.arrayContaining(['/approve/assets/page.css', '/approve/assets/page.js']));
+      expect(loaded).toEqual(expect.arrayContaining([PAGE_CSS_PATH, PAGE_JS_PATH]));
       expect(await page.locator('#approve').evaluate((el) => getComputedStyle(el).backgroundColor)).toBe('rgb(20, 108, 46)');
 
       await page.screenshot({ path: artifactPath('approval-page-desktop.png'), fullPage: true });
@@ -599,6 +600,18 @@ describe('approval page (email link → browser → decision)', () => {
       const body = await res.text();
       expect(body).toContain("addEventListener('push'");
       expect(body).toContain("addEventListener('notificationclick'");
+    });
+
+    it('the page CSS and script are served under their content-hashed names, cacheable for good', async () => {
+      for (const [path, type] of [[PAGE_CSS_PATH, /^text\/css/], [PAGE_JS_PATH, /^text\/javascript/]] as const) {
+        const res = await fetch(`${api.url}${path}`);
+        expect(res.status).toBe(200);
+        expect(res.headers.get('content-type')).toMatch(type);
+        expect(res.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+        expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+      }
+      // The unhashed names are gone: a page can only link a version that exists.
+      expect((await fetch(`${api.url}/approve/assets/page.js`)).status).toBe(404);
     });
   });
 });

@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
 import { Redis } from 'ioredis';
+import { PAGE_CSS_PATH, PAGE_JS_PATH } from '../../src/notifications/page/page.assets';
 import { call } from '../support/api';
 import { freePort, REDIS_URL } from '../support/app';
 import { eventually } from '../support/callback-server';
@@ -87,8 +88,9 @@ describe('the image runtime: production dependencies only', () => {
   }
 
   beforeAll(async () => {
-    // Build exactly what the image's build stage builds (npm run build = tsc -p tsconfig.json).
+    // Build exactly what the image's build stage builds (npm run build = tsc, then the page's assets copied into dist).
     await run(join(ROOT, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.json'], { cwd: ROOT });
+    await run(process.execPath, [join(ROOT, 'scripts/copy-assets.js')], { cwd: ROOT });
 
     dir = mkdtempSync(join(tmpdir(), 'countersign-image-'));
     // Node resolves bare imports in every parent's node_modules: none may exist above the directory.
@@ -166,6 +168,13 @@ describe('the image runtime: production dependencies only', () => {
     expect(ready.status).toBe(200);
     expect(ready.body.details).toMatchObject({ database: { status: 'up' }, redis: { status: 'up' }, migrations: { status: 'up' } });
     expect((await call(base, 'GET', '/docs/json')).status).toBe(200);
+    // The approval page's CSS and browser JS are files the build copied into dist (there is no src/ here).
+    expect(existsSync(join(dir, 'src'))).toBe(false);
+    for (const [path, file] of [[PAGE_CSS_PATH, 'page.css'], [PAGE_JS_PATH, 'page.js'], ['/sw.js', 'sw.js']]) {
+      const asset = await fetch(base + path);
+      expect(asset.status).toBe(200);
+      expect(await asset.text()).toBe(readFileSync(join(ROOT, 'src/notifications/page/assets', file), 'utf8'));
+    }
 
     // The README tour's first step, with the image's token command (docker compose exec api node dist/src/cli/mint-gateway-token.js …).
     const minted = await run(process.execPath, ['dist/src/cli/mint-gateway-token.js', '--tenant', 'acme'], { cwd: dir, env: env() });

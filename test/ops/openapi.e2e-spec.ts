@@ -21,6 +21,8 @@ const NOT_API: { pattern: RegExp; why: string }[] = [
 const HTML_ERRORS: Record<string, string> = {
   'GET /approve/{id}': "the approver's page: every failure is an HTML page the approver can read",
   'POST /approve/{id}': "the page's form post: every failure is an HTML page the approver can read",
+  'GET /approve/standing': "the approver's standing approvals page: every failure is an HTML page the approver can read",
+  'POST /approve/standing': "its revoke form post: every failure is an HTML page the approver can read",
 };
 
 const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'options', 'head'] as const;

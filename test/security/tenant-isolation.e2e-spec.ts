@@ -24,6 +24,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { ApproverLinks } from '../../src/approvals/approver-links.service';
+import { SigningKeys } from '../../src/common/keys/signing-keys.service';
 import { ApiResponse, call, parkBody } from '../support/api';
 import { TestApp, testEnvironment, TestEnvironment } from '../support/app';
 import { parkApproval, voteAs } from '../support/approvals';
@@ -89,6 +90,8 @@ interface Fixture {
     pushId: string;
     pushEndpoint: string;
     pushP256dh: string;
+    /** A standing approval of A's (granted by bob, whom B's link names too). */
+    standing: string;
   };
   /** Tenant B's credentials, one of each kind. */
   b: {
@@ -112,7 +115,7 @@ function secretsOfA(): string[] {
   const { a } = f;
   return [
     MARK, a.pending, a.voted, a.redeemed, a.ciba, a.delegation, a.client, a.approver, a.approver2, a.group, a.group2,
-    a.pushId, a.pushEndpoint, a.pushP256dh, a.agent, a.human, a.resourceType, a.resource,
+    a.pushId, a.pushEndpoint, a.pushP256dh, a.agent, a.human, a.resourceType, a.resource, a.standing,
   ];
 }
 
@@ -291,6 +294,16 @@ async function setUp(): Promise<Fixture> {
     201,
   );
 
+  // A standing approval on A's approved request, as the vote writes it when a policy offers one
+  // (the whole path through the API is in test/approvals/standing-approvals.e2e-spec.ts).
+  const standing = `sta_${randomUUID()}`;
+  await sql(
+    env.db.url,
+    `INSERT INTO standing_approvals (id, tenant_id, approval_id, scope, agent_id, delegator_id, delegation_id, server, tool, resource_id, mcp_session_id, pinned, granted_by, max_uses, expires_at)
+     VALUES ($1, $2, $3, 'session', $4, $5, $6, 'payments', 'transfer_funds', NULL, $7, $8, '["bob"]', 5, now() + interval '1 hour')`,
+    [standing, A, redeemed, agent, human, delegation, `${MARK}-session`, JSON.stringify({ memo: JSON.stringify(`${MARK} memo`) })],
+  );
+
   const push = sinks.push.subscribe();
   const { token: pushLink } = await links.mint({ tenantId: A, approvalId: pending, approverId: 'bob' });
   const pushId = ok(
@@ -316,7 +329,7 @@ async function setUp(): Promise<Fixture> {
     sinks,
     a: {
       gateway: aGateway, admin: aAdmin, pending, voted, redeemed, approvalToken: token.approval_token, ciba, link, delegation, human, agent,
-      agentToken: aAgentToken, client, clientSecret, approver, approver2, group, group2, server, resourceType, resource, pushId, pushEndpoint: push.endpoint, pushP256dh: push.keys.p256dh,
+      agentToken: aAgentToken, client, clientSecret, approver, approver2, group, group2, server, resourceType, resource, pushId, pushEndpoint: push.endpoint, pushP256dh: push.keys.p256dh, standing,
     },
     b: { gateway: bGateway, admin: bAdmin, delegations: bDelegations, audit: bAudit, request: bRequest, link: bLink, client: bClient, clientSecret: bSecret },
   };
@@ -331,6 +344,12 @@ async function expectAStillPending(id = f.a.pending, votes = 0) {
   expect(res.body).toMatchObject({ status: 'pending' });
   expect(JSON.stringify(res.body)).toContain(MARK);
   expect(await sql(env.db.url, `SELECT count(*)::int AS n FROM approval_votes WHERE approval_id = $1`, [id])).toEqual([{ n: votes }]);
+}
+
+/** A's standing approval as A's admin sees it: still live. */
+async function expectAStandingLive() {
+  const res = await asA('GET', `/v1/standing-approvals?agent=${encodeURIComponent(f.a.agent)}`);
+  expect(res.body.standing_approvals).toEqual([expect.objectContaining({ id: f.a.standing, status: 'active', revoked_at: null })]);
 }
 
 /** The hashes of A's audit chain (and of its checkpoints). */
@@ -432,6 +451,28 @@ const CASES: Record<string, () => Promise<void>> = {
     await expectAStillPending();
   },
 
+  'GET /approve/standing': async () => {
+    // B's link and one of tenant B for A's request: both for bob, who granted A's standing approval.
+    const forged = await signedLink(f.api.app, { tenant: B, id: f.a.redeemed, approver: 'bob' });
+    for (const link of [f.b.link, forged]) {
+      const res = await asB('GET', `/approve/standing?link=${encodeURIComponent(link)}`);
+      expect(res.status).toBe(200);
+      expect(res.body).toContain('id="standing-none"');
+    }
+  },
+  'POST /approve/standing': async () => {
+    // B has no standing approval, so its page has no form: its form token is signed here as the page signs it.
+    const { jti } = JSON.parse(Buffer.from(f.b.link.split('.')[1], 'base64url').toString('utf8'));
+    const csrf = await f.api.app.get(SigningKeys).sign(
+      {},
+      { typ: 'countersign-standing-form+jwt', audience: 'countersign:standing-form', subject: jti, expiresAt: new Date(Date.now() + 600_000), jti: randomUUID() },
+    );
+    const revoke = (id: string) => formAsB('/approve/standing', { link: f.b.link, csrf, id });
+    const [onA, unknown] = [await revoke(f.a.standing), await revoke(`sta_${randomUUID()}`)];
+    expect([onA.status, unknown.status]).toEqual([404, 404]);
+    await expectAStandingLive();
+  },
+
   // ---- push subscriptions (approver link) ----
   'DELETE /v1/push-subscriptions/{id}': async () => {
     const remove = (id: string) => asB('DELETE', `/v1/push-subscriptions/${id}`, { token: f.b.link });
@@ -463,6 +504,18 @@ const CASES: Record<string, () => Promise<void>> = {
     expect(own.status).toBe(403);
     expect(own.body.reasons).toContain('not_delegated');
     expect(own.body.policy).toEqual({ id: `${B}/policy-set`, version: 0 });
+  },
+  'POST /v1/authorize/tools': async () => {
+    const ask = async (tenant: string) =>
+      asB('POST', '/v1/authorize/tools', { token: f.b.gateway, body: { agent: (await authorizeBody(tenant)).agent, tools: [{ server: 'docs', tool: 'read_doc' }] } });
+    // A's agent token at B's gateway: every tool always denied, as another tenant's token.
+    const foreign = await ask(A);
+    expect(foreign.status).toBe(200);
+    expect(foreign.body.tools).toEqual([{ server: 'docs', tool: 'read_doc', always_denied: true, reasons: ['agent_token_tenant_mismatch'] }]);
+    // B's token for the same human and agent: A's delegation does not count in B.
+    const own = await ask(B);
+    expect(own.body.tools[0]).toMatchObject({ always_denied: true });
+    expect(own.body.tools[0].reasons).toEqual(expect.arrayContaining([expect.stringMatching(/^(no_delegation|not_delegated)$/)]));
   },
   'POST /v1/authorize/simulate': async () => {
     const foreign = await asB('POST', '/v1/authorize/simulate', { token: f.b.admin, body: await authorizeBody(A) });
@@ -512,6 +565,34 @@ const CASES: Record<string, () => Promise<void>> = {
     await expectSameAsUnknown(() => revoke(f.a.delegation), () => revoke(`dlg_${randomUUID()}`), 404, 'not_found');
     const mine = await asA('GET', `/v1/delegations?human=${encodeURIComponent(f.a.human)}`);
     expect(mine.body.delegations).toEqual([expect.objectContaining({ id: f.a.delegation, revoked_at: null })]);
+  },
+
+  // ---- standing approvals (admin, or the approver's link); A has one, granted by bob ----
+  'GET /v1/standing-approvals': async () => {
+    for (const query of ['', `?agent=${encodeURIComponent(f.a.agent)}&include_ended=true`, '?approver=bob&include_ended=true']) {
+      const res = await asB('GET', `/v1/standing-approvals${query}`, { token: f.b.admin });
+      expect(res.status).toBe(200);
+      expect(res.body.standing_approvals).toEqual([]);
+    }
+  },
+  'DELETE /v1/standing-approvals/{id}': async () => {
+    const revoke = (id: string) => asB('DELETE', `/v1/standing-approvals/${id}`, { token: f.b.admin });
+    await expectSameAsUnknown(() => revoke(f.a.standing), () => revoke(`sta_${randomUUID()}`), 404, 'not_found');
+    await expectAStandingLive();
+  },
+  'GET /v1/standing-approvals/mine': async () => {
+    // B's link and one of tenant B that names A's request: both for bob, who granted A's.
+    const forged = await signedLink(f.api.app, { tenant: B, id: f.a.redeemed, approver: 'bob' });
+    for (const link of [f.b.link, forged]) {
+      const res = await asB('GET', '/v1/standing-approvals/mine?include_ended=true', { token: link });
+      expect(res.status).toBe(200);
+      expect(res.body.standing_approvals).toEqual([]);
+    }
+  },
+  'DELETE /v1/standing-approvals/mine/{id}': async () => {
+    const revoke = (id: string) => asB('DELETE', `/v1/standing-approvals/mine/${id}`, { token: f.b.link });
+    await expectSameAsUnknown(() => revoke(f.a.standing), () => revoke(`sta_${randomUUID()}`), 404, 'not_found');
+    await expectAStandingLive();
   },
 
   // ---- policy sets (admin); A has versions 1 (active), 2 and 3, B at most the one it publishes here ----

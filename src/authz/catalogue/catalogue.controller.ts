@@ -4,7 +4,7 @@ import type { FastifyReply } from 'fastify';
 import { ADMIN_SCOPE, CurrentPrincipal, GatewayAuth, GatewayPrincipal } from '../../common/auth/auth.decorators';
 import { InvalidRequest } from '../../common/errors/protocol-errors';
 import { parseInput } from '../../common/validation';
-import { ApiError, ApiErrors, ApiGatewayAuth, ApiJsonBody, ApiSuccess } from '../../ops/openapi/openapi.decorators';
+import { ApiError, ApiErrors, ApiGatewayAuth, ApiJsonBody, ApiSuccess } from '../../common/openapi/openapi.decorators';
 import { CatalogueStore } from './catalogue-store.service';
 import { putServerToolsSchema, SERVER_NAME } from './catalogue.commands';
 import { ManageCatalogue, toolView } from './manage-catalogue.usecase';

@@ -2,7 +2,7 @@ import { Body, Controller, Delete, Get, Param, Post, Query } from '@nestjs/commo
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal, GatewayAuth, GatewayPrincipal } from '../../common/auth/auth.decorators';
 import { parseInput } from '../../common/validation';
-import { ApiErrors, ApiGatewayAuth, ApiJsonBody, ApiSuccess, ApiZodQuery } from '../../ops/openapi/openapi.decorators';
+import { ApiErrors, ApiGatewayAuth, ApiJsonBody, ApiSuccess, ApiZodQuery } from '../../common/openapi/openapi.decorators';
 import { delegationView } from './delegation.entity';
 import { Delegations } from './delegations.service';
 import { grantDelegationSchema, listDelegationsSchema } from './grant-delegation.command';

@@ -2,6 +2,7 @@ import { Injectable, OnModuleInit } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { RejectParkedApprovals } from '../../approvals/reject-parked-approvals.usecase';
+import { StandingApprovals } from '../../approvals/standing/standing-approvals.service';
 import { AuditLog } from '../../audit/audit-log.service';
 import { FieldProblem, InvalidRequest, NotFound } from '../../common/errors/protocol-errors';
 import { RedisBus } from '../../common/redis/redis-bus.service';
@@ -20,7 +21,8 @@ export type HopResult = { ok: true; delegations: Delegation[] } | { ok: false; p
 /**
  * Delegations: grant, list, revoke, and the hot-path lookup of one hop of a chain. Revoking
  * cascades to every delegation made from the revoked one, tells every instance to drop its
- * cached hops, and rejects the parked approval requests that depended on them.
+ * cached hops, ends the standing approvals granted under them, and rejects the parked approval
+ * requests that depended on them.
  */
 @Injectable()
 export class Delegations implements OnModuleInit {
@@ -34,6 +36,7 @@ export class Delegations implements OnModuleInit {
     private readonly bus: RedisBus,
     private readonly parked: RejectParkedApprovals,
     private readonly users: UserDirectory,
+    private readonly standingApprovals: StandingApprovals,
   ) {}
 
   async onModuleInit(): Promise<void> {
@@ -138,6 +141,8 @@ export class Delegations implements OnModuleInit {
           delegatorId: exists.humanId,
           data: { delegation_id: id, cascade: ids },
         });
+        // The standing approvals granted under them end with them (read per call, so on every instance at once).
+        await this.standingApprovals.endForDelegations(manager, tenantId, ids, revokedBy);
       }
       return ids;
     });
@@ -154,6 +159,18 @@ export class Delegations implements OnModuleInit {
   }
 
   /** The delegations in force for one hop (grantor → grantee acting for human), or why there are none. */
+  /**
+   * The chain an agent token names: human → innermost agent → … → current agent (actors are
+   * current first); every hop must hold a delegation in force, else the first broken hop's problem.
+   */
+  async chain(tenantId: string, identity: { human: string; actors: string[] }): Promise<{ ok: true; hops: Delegation[][] } | { ok: false; problem: HopProblem }> {
+    const agents = [...identity.actors].reverse();
+    const results = await Promise.all(agents.map((agent, i) => this.hop(tenantId, identity.human, i === 0 ? identity.human : agents[i - 1], agent)));
+    const broken = results.find((r) => !r.ok);
+    if (broken && !broken.ok) return broken;
+    return { ok: true, hops: results.map((r) => (r.ok ? r.delegations : [])) };
+  }
+
   async hop(tenantId: string, humanId: string, grantorId: string, granteeId: string, now = new Date()): Promise<HopResult> {
     const key = JSON.stringify([tenantId, humanId, grantorId, granteeId]);
     let cached = this.hops.get(key);

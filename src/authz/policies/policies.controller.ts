@@ -3,7 +3,7 @@ import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ADMIN_SCOPE, CurrentPrincipal, GatewayAuth, GatewayPrincipal } from '../../common/auth/auth.decorators';
 import { InvalidRequest } from '../../common/errors/protocol-errors';
 import { parseInput } from '../../common/validation';
-import { ApiError, ApiErrors, ApiGatewayAuth, ApiJsonBody, ApiSuccess } from '../../ops/openapi/openapi.decorators';
+import { ApiError, ApiErrors, ApiGatewayAuth, ApiJsonBody, ApiSuccess } from '../../common/openapi/openapi.decorators';
 import { PolicySet } from './policy-set.entity';
 import { PolicyStore } from './policy-store.service';
 import { publishPolicySetSchema } from './publish-policy-set.command';

@@ -1,7 +1,7 @@
 import { Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { AuditLog } from '../../audit/audit-log.service';
-import { InvalidRequest, NotFound, ProtocolError } from '../../common/errors/protocol-errors';
+import { InvalidPolicy, InvalidRequest, NotFound } from '../../common/errors/protocol-errors';
 import { RedisBus } from '../../common/redis/redis-bus.service';
 import { CatalogueStore, catalogueLock } from '../catalogue/catalogue-store.service';
 import { TenantCatalogue } from '../catalogue/tenant-schema';
@@ -13,12 +13,6 @@ import { PublishPolicySetInput } from './publish-policy-set.command';
 const ACTIVATED = 'policy-activated';
 /** How stale an instance's view of the active version may get if an activation message is lost. */
 const RECHECK_MS = 1000;
-
-/** A policy set with its validator messages. */
-export class InvalidPolicy extends ProtocolError {
-  readonly code = 'invalid_policy';
-  readonly status = 400;
-}
 
 export interface ActivePolicy {
   /** 0 is the built-in starter set, in force until a tenant activates a version of its own. */

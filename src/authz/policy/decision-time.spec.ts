@@ -1,4 +1,4 @@
-import { isTimeZone } from '../../common/time-zone';
+import { isTimeZone } from '../../config/time-zone';
 import { decisionClock, tenantTimeZone, timeFacts, wallClock } from './decision-time';
 
 const at = (iso: string) => new Date(iso);

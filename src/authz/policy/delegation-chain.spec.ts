@@ -3,6 +3,7 @@ import { CallFacts } from './cedar-schema';
 import { timeFacts } from './decision-time';
 import {
   chainCovers,
+  chainMayCover,
   effectiveToolPatterns,
   grantCovers,
   Hop,
@@ -50,6 +51,24 @@ describe('delegation chains, for random chains and calls', () => {
       }),
       RUNS,
     );
+  });
+
+  it('chainMayCover says no only for a tool the chain covers on no resource (hiding a tool never hides one it could cover)', () => {
+    const emptyLimits = fc.array(fc.array(fc.record({ tools: fc.array(toolPattern, { minLength: 1, maxLength: 4 }), resources: fc.constant([] as string[]) }), { minLength: 1, maxLength: 2 }), { maxLength: 2 });
+    fc.assert(
+      fc.property(chain, emptyLimits, call, (hops, extra, c) => {
+        const all = [...hops, ...extra];
+        if (!chainMayCover(all, c.server, c.tool)) {
+          for (const resource of [undefined, 'acct-1', 'acct-2', 'acct-99', 'doc-1', 'x']) expect(chainCovers(all, c.server, c.tool, resource)).toBe(false);
+        }
+        // Without resource limits it is exact: the tools the chain covers.
+        expect(chainMayCover(toolsOnly(hops), c.server, c.tool)).toBe(chainCovers(toolsOnly(hops), c.server, c.tool));
+      }),
+      RUNS,
+    );
+    expect(chainMayCover([], 'payments', 'refund')).toBe(false);
+    expect(chainMayCover([[{ tools: ['payments/*'], resources: [] }]], 'payments', 'refund')).toBe(false);
+    expect(chainMayCover([[{ tools: ['payments/*'], resources: ['acct-1'] }]], 'payments', 'refund')).toBe(true);
   });
 
   it('a sub-agent never gets more than its parent: appending a hop never adds coverage', () => {

@@ -41,6 +41,20 @@ export function chainCovers(hops: Hop[], server: string, tool: string, resourceI
   return hops.length > 0 && hops.every((hop) => hopCovers(hop, server, tool, resourceId));
 }
 
+/**
+ * Could the chain cover a call of this tool on some resource? False only when some hop grants the
+ * tool on no resource at all: then every call of it is outside the delegation, whatever its input.
+ * (Resource limits of different hops that never overlap are not looked for: "maybe" is the safe answer.)
+ */
+export function chainMayCover(hops: Hop[], server: string, tool: string): boolean {
+  return hops.length > 0 && hops.every((hop) => grantMayCover(hop, server, tool));
+}
+
+/** Could these grants (a hop, or a human's entitlements as one) cover the tool on some resource? */
+export function grantMayCover(grants: HopGrant[], server: string, tool: string): boolean {
+  return grants.some((g) => g.tools.some((p) => toolPatternMatches(p, server, tool)) && (!g.resources || g.resources.length > 0));
+}
+
 /** Is tool pattern `a` within `b`? */
 export function toolPatternWithin(a: string, b: string): boolean {
   if (b === '*' || a === b) return true;

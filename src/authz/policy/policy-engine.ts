@@ -10,7 +10,8 @@
  */
 import { setFlagsFromString } from 'node:v8';
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
-import { APPROVER_REF } from '../../approvals/park-approval.command';
+import { APPROVER_REF } from '../../vocabulary/envelope';
+import { mergeStandingOffers, StandingOffer, standingAnnotationErrors, standingOfferOf } from '../../vocabulary/standing-offer';
 import { CALL_TOOL, widenCallTool } from '../catalogue/tenant-schema';
 import { CallFacts, CEDAR_SCHEMA } from './cedar-schema';
 import { decisionEntities, entityContext, reachesEntities } from './entities';
@@ -36,6 +37,8 @@ export interface HumanApprovalObligation {
   remind_after?: number;
   /** Separation of duties: the delegating human and the agent's operator may not approve. */
   independent_approvers: boolean;
+  /** Standing approvals the approver may grant (`@standing`, `@standing_max_seconds`, `@standing_max_uses`, `@standing_pin`). */
+  standing?: StandingOffer;
 }
 export interface SampledReviewObligation {
   type: 'sampled_review';
@@ -288,6 +291,7 @@ function checkAnnotations(id: string, m: PolicyMeta): string[] {
   if (a.independent_approvers === 'true' && [a.approvers, a.escalate_to].some((l) => l?.split(',').some((x) => x.trim() === 'delegator'))) {
     errors.push(`${id}: @independent_approvers("true") excludes "delegator" from the approvers`);
   }
+  errors.push(...standingAnnotationErrors(id, a));
   if (a.obligation && !a.approvers) errors.push(`${id}: @obligation("human_approval") needs @approvers`);
   if (a.approvers && a.quorum) {
     const named = a.approvers.split(',').map((x) => x.trim());
@@ -315,6 +319,7 @@ function approvalOf(a: Record<string, string>): HumanApprovalObligation {
     ...(a.escalate_after && a.escalate_to ? { escalate_after: Number(a.escalate_after), escalate_to: refs(a.escalate_to) } : {}),
     ...(Number(a.remind_after) > 0 ? { remind_after: Number(a.remind_after) } : {}),
     independent_approvers: a.independent_approvers === 'true',
+    ...(standingOfferOf(a) ? { standing: standingOfferOf(a) } : {}),
   };
 }
 
@@ -347,8 +352,11 @@ function mergeObligations(annotations: Record<string, string>[]): Obligation[] {
     const escalate_after = earlier(o.escalate_after, next.escalate_after);
     const remind_after = earlier(o.remind_after, next.remind_after);
     const binding_message = o.binding_message ?? next.binding_message;
+    const standing = mergeStandingOffers([o.standing, next.standing]);
+    const { standing: _both, ...control } = o;
     approvals[i] = {
-      ...o,
+      ...control,
+      ...(standing ? { standing } : {}),
       ...(expires_in !== undefined ? { expires_in } : {}),
       ...(binding_message !== undefined ? { binding_message } : {}),
       reason_required: o.reason_required || next.reason_required,

@@ -19,7 +19,12 @@
  */
 import type * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import { toCedarDecimal } from '../catalogue/cedar-decimal';
-import type { FieldProblem } from '../../common/errors/protocol-errors';
+
+/** A problem with one attribute of a resource, named by its path (the shape InvalidRequest.forFields takes). */
+export interface FieldProblem {
+  field: string;
+  message: string;
+}
 
 /** The attribute types a declaration may use, and the Cedar type each becomes. */
 export const ATTRIBUTE_TYPES = ['string', 'long', 'boolean', 'decimal', 'set<string>'] as const;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CLASSIFICATIONS, ENVIRONMENTS } from '../../approvals/park-approval.command';
+import { CLASSIFICATIONS, ENVIRONMENTS } from '../../vocabulary/envelope';
 import { id } from '../../common/validation';
 import { ATTRIBUTE_NAME, ATTRIBUTE_TYPES, RESERVED_ATTRIBUTE_NAMES } from './resource-schema';
 

@@ -3,7 +3,7 @@ import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { ADMIN_SCOPE, CurrentPrincipal, GatewayAuth, GatewayPrincipal } from '../../common/auth/auth.decorators';
 import { id as idSchema, parseInput } from '../../common/validation';
-import { ApiError, ApiErrors, ApiGatewayAuth, ApiJsonBody, ApiSuccess, ApiZodQuery } from '../../ops/openapi/openapi.decorators';
+import { ApiError, ApiErrors, ApiGatewayAuth, ApiJsonBody, ApiSuccess, ApiZodQuery } from '../../common/openapi/openapi.decorators';
 import { ManageResources, resourceTypeView, resourceView } from './manage-resources.usecase';
 import { checkTypeName, ResourceRegistry } from './resource-registry.service';
 import { declareResourceTypeSchema, listResourcesQuery, registerResourceSchema } from './resources.commands';

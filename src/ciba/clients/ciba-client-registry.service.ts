@@ -2,17 +2,11 @@ import { Injectable } from '@nestjs/common';
 import { calculateJwkThumbprint } from 'jose';
 import { DataSource, EntityManager } from 'typeorm';
 import { CallbackEndpointPolicy } from '../../approvals/callback-endpoint.policy';
-import { InvalidRequest, NotFound, ProtocolError } from '../../common/errors/protocol-errors';
+import { ClientIdTaken, InvalidRequest, NotFound } from '../../common/errors/protocol-errors';
 import { AuditLog } from '../../audit/audit-log.service';
 import { CibaClient, SECRET_AUTH_METHODS } from './ciba-client.entity';
 import { CibaClientInput, registrationProblems } from './ciba-client.commands';
 import { generateClientSecret, hashClientSecret } from './client-secret';
-
-/** The client_id is registered by another tenant: ids are global because credentials name the tenant. */
-export class ClientIdTaken extends ProtocolError {
-  readonly code = 'client_id_taken';
-  readonly status = 409;
-}
 
 /** A registration as written, and the client_secret when this write issued one (shown once). */
 export interface Registered {

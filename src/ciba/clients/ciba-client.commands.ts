@@ -2,7 +2,7 @@ import { createPublicKey, JsonWebKey } from 'node:crypto';
 import { z } from 'zod';
 import type { FieldProblem } from '../../common/errors/protocol-errors';
 import { text } from '../../common/validation';
-import { DELIVERY_MODES } from '../../approvals/approval-request.entity';
+import { DELIVERY_MODES } from '../../vocabulary/envelope';
 import { AUTH_METHODS, SECRET_AUTH_METHODS } from './ciba-client.entity';
 
 /** RFC 6749 VSCHAR without the space: printable ASCII. Clients send it form-encoded, admins in a URL path. */

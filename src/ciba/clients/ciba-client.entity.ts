@@ -1,5 +1,5 @@
 import type { JWK } from 'jose';
-import { DeliveryMode } from '../../approvals/approval-request.entity';
+import { DeliveryMode } from '../../vocabulary/envelope';
 import { Column, CreateDateColumn, Entity, PrimaryColumn, UpdateDateColumn } from 'typeorm';
 
 export const AUTH_METHODS = ['private_key_jwt', 'client_secret_basic', 'client_secret_post'] as const;

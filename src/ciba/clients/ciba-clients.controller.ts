@@ -4,7 +4,7 @@ import type { FastifyReply } from 'fastify';
 import { ADMIN_SCOPE, CurrentPrincipal, GatewayAuth, GatewayPrincipal } from '../../common/auth/auth.decorators';
 import { InvalidRequest } from '../../common/errors/protocol-errors';
 import { keysetPageQuery, parseInput } from '../../common/validation';
-import { ApiError, ApiErrors, ApiGatewayAuth, ApiJsonBody, ApiSuccess, ApiZodQuery } from '../../ops/openapi/openapi.decorators';
+import { ApiError, ApiErrors, ApiGatewayAuth, ApiJsonBody, ApiSuccess, ApiZodQuery } from '../../common/openapi/openapi.decorators';
 import { CibaClientRegistry, cibaClientView } from './ciba-client-registry.service';
 import { CLIENT_ID, cibaClientInputSchema } from './ciba-client.commands';
 

@@ -2,6 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { decodeJwt, errors, JWTPayload } from 'jose';
 import { CLOCK_TOLERANCE_S } from '../../common/keys/jwks-source';
 import { InvalidClient, InvalidRequest } from '../../common/errors/protocol-errors';
+import { tokenProblem } from '../../common/errors/token-errors';
 import { AuthMethod, CibaClient } from './ciba-client.entity';
 import { ASSERTION_ALGORITHMS, CLIENT_ID } from './ciba-client.commands';
 import { CibaClientRegistry } from './ciba-client-registry.service';
@@ -121,7 +122,7 @@ export class CibaClientAuthentication {
   /** What is wrong with a correctly signed assertion may be said; a bad signature or key is only "failed". */
   private describe(e: unknown, client: CibaClient): string {
     if (e instanceof errors.JWTExpired) return 'the client assertion has expired';
-    if (e instanceof errors.JWTClaimValidationFailed) return `the client assertion's "${e.claim}" claim is not valid (${e.reason})`;
+    if (e instanceof errors.JWTClaimValidationFailed) return tokenProblem(e, 'the client assertion');
     if (e instanceof errors.JOSEAlgNotAllowed) return `the client assertion must be signed with one of ${ASSERTION_ALGORITHMS.join(', ')}`;
     const unreachable = e instanceof errors.JWKSTimeout || e instanceof errors.JWKSInvalid || !(e instanceof errors.JOSEError) || e.code === 'ERR_JOSE_GENERIC';
     if (client.jwksUri && unreachable) {

@@ -2,7 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { InvalidToken } from '../errors/protocol-errors';
 import { SigningKeys } from '../keys/signing-keys.service';
 import { ApproverPrincipal } from './auth.decorators';
-import { bearerToken, describeJoseError } from './gateway-token.verifier';
+import { invalidToken } from '../errors/token-errors';
+import { bearerToken } from './gateway-token.verifier';
 
 export const APPROVER_LINK_TYP = 'countersign-approver-link+jwt';
 export const APPROVER_LINK_AUDIENCE = 'countersign:approver-link';
@@ -21,7 +22,7 @@ export class ApproverLinkVerifier {
     try {
       ({ payload } = await this.keys.verify(token, { typ: APPROVER_LINK_TYP, audience: APPROVER_LINK_AUDIENCE }));
     } catch (e) {
-      throw new InvalidToken(`approver link: ${describeJoseError(e)}`);
+      throw invalidToken(e, 'the token', 'approver link: ');
     }
     const { sub, tenant, auth_req_id, grp, jti } = payload;
     if (typeof sub !== 'string' || typeof tenant !== 'string' || typeof auth_req_id !== 'string' || typeof jti !== 'string') {

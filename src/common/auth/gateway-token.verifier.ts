@@ -1,8 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { errors, JWTVerifyGetKey } from 'jose';
+import { JWTVerifyGetKey } from 'jose';
 import { jwksSource, verifyPartyToken } from '../keys/jwks-source';
 import { APP_CONFIG, AppConfig } from '../../config/app-config';
 import { InvalidToken } from '../errors/protocol-errors';
+import { invalidToken } from '../errors/token-errors';
 import { GatewayPrincipal } from './auth.decorators';
 import { VerifiedTokenCache } from './verified-token-cache';
 
@@ -32,7 +33,7 @@ export class GatewayTokenVerifier {
     try {
       payload = await verifyPartyToken(token, this.keys, { issuer: this.config.GATEWAY_ISSUER!, audience: this.config.GATEWAY_AUDIENCE });
     } catch (e) {
-      throw new InvalidToken(describeJoseError(e));
+      throw invalidToken(e);
     }
     const tenant = payload[this.config.GATEWAY_TENANT_CLAIM];
     if (typeof tenant !== 'string' || !TENANT_ID.test(tenant)) {
@@ -48,15 +49,4 @@ export function bearerToken(authorization: string | undefined): string {
   const match = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i.exec(authorization.trim());
   if (!match) throw new InvalidToken('the Authorization header is not a bearer token');
   return match[1];
-}
-
-export function describeJoseError(e: unknown): string {
-  if (e instanceof errors.JWTExpired) return 'the token has expired';
-  if (e instanceof errors.JWTClaimValidationFailed) return `the token's "${e.claim}" claim is not valid (${e.reason})`;
-  if (e instanceof errors.JWSSignatureVerificationFailed) return 'the token signature is not valid';
-  if (e instanceof errors.JWKSNoMatchingKey) return 'the token was not signed by a trusted key';
-  if (e instanceof errors.JOSEAlgNotAllowed) return 'the token uses an algorithm that is not allowed';
-  if (e instanceof errors.JWTInvalid || e instanceof errors.JWSInvalid) return 'the token is malformed';
-  if (e instanceof errors.JOSEError) return `the token is not valid (${e.code})`;
-  return 'the token is not valid';
 }

@@ -1,8 +1,9 @@
 /**
- * Errors with codes. Every error the API returns is one of these: an OAuth/CIBA-style `error`
- * code, an HTTP status and a human-readable description. Anything else becomes
- * `server_error` without detail (see ProtocolErrorFilter). Domain code throws these; they
- * carry no Nest types, so workers can share the code that throws them.
+ * The error catalogue: every error the API returns is one of these classes, each an OAuth/CIBA-
+ * style `error` code, an HTTP status and a description written for the client. Anything else
+ * becomes `server_error` without detail (see ProtocolErrorFilter), so internals never leak.
+ * Domain code throws these; they carry no Nest types, so workers can share the code that throws
+ * them. All of them live in this file, so the codes and statuses can be read in one place.
  */
 export abstract class ProtocolError extends Error {
   abstract readonly code: string;
@@ -163,4 +164,47 @@ export class RateLimited extends ProtocolError {
   override headers(): Record<string, string> {
     return { 'Retry-After': String(this.retryAfterSeconds) };
   }
+}
+
+/**
+ * The obligation cannot be met as given (unknown or unreachable approvers, a quorum nobody can
+ * reach, timers that could never fire): a 400 like any bad field, and a type of its own so that
+ * the authorization engine can deny a policy's unmeetable obligation instead of failing.
+ */
+export class UnmetObligation extends InvalidRequest {
+  static of(problems: FieldProblem[]): UnmetObligation {
+    return new UnmetObligation(`${problems[0].field}: ${problems[0].message}`, { field: problems[0].field, errors: problems });
+  }
+}
+/** A policy set with its validator messages. */
+export class InvalidPolicy extends ProtocolError {
+  readonly code = 'invalid_policy';
+  readonly status = 400;
+}
+/** The client_id is registered by another tenant: ids are global because credentials name the tenant. */
+export class ClientIdTaken extends ProtocolError {
+  readonly code = 'client_id_taken';
+  readonly status = 409;
+}
+
+// The error codes CIBA Core §13 and RFC 9396 §5 add to OAuth's, with the statuses they give them.
+
+export class InvalidScope extends ProtocolError {
+  readonly code = 'invalid_scope';
+  readonly status = 400;
+}
+export class UnknownUserId extends ProtocolError {
+  readonly code = 'unknown_user_id';
+  readonly status = 400;
+}
+export class ExpiredLoginHintToken extends ProtocolError {
+  readonly code = 'expired_login_hint_token';
+  readonly status = 400;
+}
+export class InvalidAuthorizationDetails extends InvalidRequest {
+  override readonly code = 'invalid_authorization_details';
+}
+export class UnsupportedGrantType extends ProtocolError {
+  readonly code = 'unsupported_grant_type';
+  readonly status = 400;
 }

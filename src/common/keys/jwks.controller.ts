@@ -1,7 +1,7 @@
 import { Controller, Get, Header } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Public } from '../auth/auth.decorators';
-import { ApiPublic, ApiSuccess } from '../../ops/openapi/openapi.decorators';
+import { ApiPublic, ApiSuccess } from '../openapi/openapi.decorators';
 import { SigningKeys } from './signing-keys.service';
 
 @ApiTags('keys')

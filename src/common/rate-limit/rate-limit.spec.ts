@@ -1,4 +1,5 @@
-import { currentWindow, parseRateLimit, retryAfterSeconds } from './rate-limit';
+import { parseRateLimit } from '../../config/rate-limit-setting';
+import { currentWindow, retryAfterSeconds } from './rate-limit';
 
 describe('parseRateLimit', () => {
   it.each([

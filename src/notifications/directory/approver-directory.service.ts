@@ -3,10 +3,11 @@ import { DataSource } from 'typeorm';
 import type { ApproverObligation } from '../../approvals/approver-routing.port';
 import { approvalsNeeded, everySetMet, namedIn } from '../../approvals/approver-sets';
 import { FieldProblem, InvalidRequest, NotFound } from '../../common/errors/protocol-errors';
-import { excludedFromApproving } from '../../approvals/decide.usecase';
+import { excludedFromApproving } from '../../vocabulary/approver-eligibility';
 import { AuditLog } from '../../audit/audit-log.service';
 import { RejectParkedApprovals } from '../../approvals/reject-parked-approvals.usecase';
-import { HUMAN_DISABLED } from '../../authz/authorize.usecase';
+import { StandingApprovals } from '../../approvals/standing/standing-approvals.service';
+import { HUMAN_DISABLED } from '../../vocabulary/reason-codes';
 import { Approver, ApproverGroup, ApproverGroupMember } from './approver.entity';
 import { DirectoryMembership } from './directory-membership.service';
 import { ApproverInput, GroupInput } from './directory.commands';
@@ -44,6 +45,7 @@ export class ApproverDirectory {
     private readonly audit: AuditLog,
     private readonly membership: DirectoryMembership,
     private readonly parked: RejectParkedApprovals,
+    private readonly standingApprovals: StandingApprovals,
   ) {}
 
   /** Every change is an audit event in the same transaction (`actor`: who made it). */
@@ -72,6 +74,8 @@ export class ApproverDirectory {
     // As for a revoked delegation: what was parked on a disabled human's behalf is rejected now
     // (the redeem would deny it anyway), rather than left for approvers to answer in vain.
     if (disabled) await this.parked.forDelegator(tenantId, id, HUMAN_DISABLED);
+    // What they granted as an approver stands no longer (they could not vote it now).
+    if (disabled) await this.standingApprovals.endForPerson(tenantId, id, actor);
     return { approver: await this.getApprover(tenantId, id), created };
   }
 

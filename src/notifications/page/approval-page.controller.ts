@@ -4,10 +4,10 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { Public } from '../../common/auth/auth.decorators';
 import { storable } from '../../common/validation';
-import { ApiFormBody, ApiHtml, ApiPublic } from '../../ops/openapi/openapi.decorators';
-import { PAGE_CSS_PATH, PAGE_JS_PATH, renderAlreadyDecided, renderApprovalPage, renderDecisionResult, renderErrorPage } from './approval-page.html';
+import { ApiFormBody, ApiHtml, ApiPublic } from '../../common/openapi/openapi.decorators';
+import { renderAlreadyDecided, renderApprovalPage, renderDecisionResult, renderErrorPage } from './approval-page.html';
 import { ApprovalPage, PageOutcome } from './approval-page.service';
-import { PAGE_CSS, PAGE_JS, SERVICE_WORKER_JS } from './page.assets';
+import { PAGE_CSS, PAGE_CSS_PATH, PAGE_JS, PAGE_JS_PATH, SERVICE_WORKER_JS } from './page.assets';
 
 /** No third-party anything; scripts and styles only from our own origin; no framing; forms post only to us. */
 const PAGE_CSP =
@@ -24,6 +24,8 @@ const formSchema = z.object({
     .min(1, { message: 'a reason for access is required' })
     .max(2000, { message: 'the reason must be at most 2000 characters' })
     .refine(storable, { message: 'the reason must not contain a NUL character or an unpaired surrogate' }),
+  /** How far an approval stands (standing-choice.ts); only what the policy offers is accepted. */
+  standing: z.enum(['call', 'session', 'window'], { message: 'choose one of the offered scopes' }).optional(),
 });
 
 /**
@@ -81,7 +83,8 @@ export class ApprovalPageController {
   @Get(PAGE_CSS_PATH.slice(1))
   @Public()
   @Header('content-type', 'text/css; charset=utf-8')
-  @Header('cache-control', 'public, max-age=300')
+  // Named by its content's hash (page.assets.ts): a changed file has a new URL, so this one never changes.
+  @Header('cache-control', 'public, max-age=31536000, immutable')
   @Header('x-content-type-options', 'nosniff')
   @ApiExcludeEndpoint() // the page's own assets, not API
   css() {
@@ -91,7 +94,7 @@ export class ApprovalPageController {
   @Get(PAGE_JS_PATH.slice(1))
   @Public()
   @Header('content-type', 'text/javascript; charset=utf-8')
-  @Header('cache-control', 'public, max-age=300')
+  @Header('cache-control', 'public, max-age=31536000, immutable')
   @Header('x-content-type-options', 'nosniff')
   @ApiExcludeEndpoint()
   js() {
@@ -124,7 +127,7 @@ export class ApprovalPageController {
  * CSRF defence in depth (the form also carries the link and a signed form token, which another
  * site cannot know): a browser's Origin or Sec-Fetch-Site must say the post came from this site.
  */
-function sameOrigin(request: FastifyRequest): boolean {
+export function sameOrigin(request: FastifyRequest): boolean {
   // Browsers that send Sec-Fetch-Site say it themselves. The page's no-referrer policy makes a
   // same-origin form post carry `Origin: null`, so Origin is only consulted without it.
   const site = request.headers['sec-fetch-site'];
@@ -139,7 +142,7 @@ function sameOrigin(request: FastifyRequest): boolean {
   }
 }
 
-function send<T>(reply: FastifyReply, outcome: PageOutcome<T>, render: (m: T) => string) {
+export function send<T>(reply: FastifyReply, outcome: PageOutcome<T>, render: (m: T) => string) {
   reply
     .header('content-type', 'text/html; charset=utf-8')
     .header('content-security-policy', PAGE_CSP)

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Script } from 'node:vm';
 import {
   escapeHtml,
@@ -7,7 +8,7 @@ import {
   renderErrorPage,
 } from './approval-page.html';
 import type { ApprovalPageModel, DecisionResultModel } from './approval-page.model';
-import { PAGE_CSS, PAGE_JS, SERVICE_WORKER_JS } from './page.assets';
+import { contentHash, PAGE_CSS, PAGE_CSS_PATH, PAGE_JS, PAGE_JS_PATH, SERVICE_WORKER_JS } from './page.assets';
 
 const SCRIPT_XSS = '<script>alert(1)</script>';
 const ATTR_XSS = '"><img src=x onerror=alert(1)>';
@@ -118,11 +119,11 @@ function assertSafeMarkup(html: string): void {
   expect(html.replace(/="[^"]*"/g, '=""')).not.toMatch(/<[a-z][^>]*\son[a-z]+\s*=/i);
   const scripts = tags.filter((t) => t.name === 'script');
   expect(scripts).toHaveLength(1);
-  expect(scripts[0].attrs).toEqual({ src: '/approve/assets/page.js', defer: true });
+  expect(scripts[0].attrs).toEqual({ src: PAGE_JS_PATH, defer: true });
   expect(html.match(/<script/gi)).toHaveLength(1);
-  expect(html).toContain('<script src="/approve/assets/page.js" defer></script>');
+  expect(html).toContain(`<script src="${PAGE_JS_PATH}" defer></script>`);
   const styles = tags.filter((t) => t.name === 'link');
-  expect(styles).toEqual([{ name: 'link', attrs: { rel: 'stylesheet', href: '/approve/assets/page.css' } }]);
+  expect(styles).toEqual([{ name: 'link', attrs: { rel: 'stylesheet', href: PAGE_CSS_PATH } }]);
   expect(html).not.toMatch(/<style/i);
   for (const t of tags) {
     for (const attr of ['src', 'href', 'action']) {
@@ -175,7 +176,7 @@ describe('renderApprovalPage', () => {
     expect(html).toContain('<meta name="viewport" content="width=device-width, initial-scale=1">');
     expect(html).toContain('<meta name="referrer" content="no-referrer">');
     expect(html).toMatch(/<title>[^<]+<\/title>/);
-    expect(html).toContain('<link rel="stylesheet" href="/approve/assets/page.css">');
+    expect(html).toContain(`<link rel="stylesheet" href="${PAGE_CSS_PATH}">`);
     expect(html).toMatch(/<main id="main"[^>]*>/);
     expect(html.trimEnd().endsWith('</html>')).toBe(true);
   });
@@ -449,6 +450,12 @@ describe('renderErrorPage', () => {
 });
 
 describe('assets', () => {
+  it('the page links its CSS and script by a hash of their content, so a changed file gets a new URL', () => {
+    expect(PAGE_CSS_PATH).toBe(`/approve/assets/page.${createHash('sha256').update(PAGE_CSS).digest('hex').slice(0, 16)}.css`);
+    expect(PAGE_JS_PATH).toBe(`/approve/assets/page.${createHash('sha256').update(PAGE_JS).digest('hex').slice(0, 16)}.js`);
+    expect(contentHash(PAGE_JS + ' ')).not.toBe(contentHash(PAGE_JS));
+  });
+
   it.each([
     ['PAGE_JS', PAGE_JS],
     ['SERVICE_WORKER_JS', SERVICE_WORKER_JS],

@@ -5,12 +5,10 @@
  * - every model string is untrusted and goes through escapeHtml, in text and in attributes;
  * - attributes are always double-quoted (escapeHtml escapes `"`), so a value can never break out;
  * - no inline scripts, no inline `style` attributes, no event-handler attributes, no third-party URLs:
- *   the only assets are /approve/assets/page.css and /approve/assets/page.js (same origin).
+ *   the only assets are the page's CSS and script (same origin, named by their content's hash: page.assets.ts).
  */
 import type { AlreadyDecidedModel, ApprovalPageModel, DecisionResultModel, ErrorPageModel } from './approval-page.model';
-
-export const PAGE_CSS_PATH = '/approve/assets/page.css';
-export const PAGE_JS_PATH = '/approve/assets/page.js';
+import { PAGE_CSS_PATH, PAGE_JS_PATH } from './page.assets';
 
 const HTML_ESCAPES: Record<string, string> = {
   '&': '&amp;',
@@ -86,7 +84,7 @@ function badge(kind: string, value: string): string {
   return `<span class="badge badge--${kind}${mod}">${esc(value)}</span>`;
 }
 
-function layout(title: string, body: string, bodyClass: string): string {
+export function layout(title: string, body: string, bodyClass: string): string {
   return [
     '<!DOCTYPE html>',
     '<html lang="en">',
@@ -112,7 +110,7 @@ function layout(title: string, body: string, bodyClass: string): string {
   ].join('\n');
 }
 
-function section(id: string, heading: string, content: string): string {
+export function section(id: string, heading: string, content: string): string {
   return `<section class="card" aria-labelledby="${id}-h"><h2 id="${id}-h">${escapeHtml(heading)}</h2>\n${content}\n</section>`;
 }
 
@@ -264,6 +262,7 @@ export function renderApprovalPage(m: ApprovalPageModel): string {
       '<label for="reason">Reason for access (required)</label>',
       '<p class="hint" id="reason-hint">Say why you approve or deny. It is recorded in the audit log.</p>',
       '<textarea id="reason" name="reason" required minlength="1" maxlength="2000" rows="4" aria-describedby="reason-hint"></textarea>',
+      standingFieldset(m.standing),
       `<p id="expired-note" class="notice notice--warning" role="status" aria-live="polite"${expired ? '' : ' hidden'}>${
         expired ? 'This request has expired' : ''
       }</p>`,
@@ -336,6 +335,23 @@ function approverSetList(sets: ApprovalPageModel['approverSets']): string {
 }
 
 /** The page shown after a vote. */
+/** If you approve, how far the approval goes: each option the policy offers, with exactly what it covers. */
+function standingFieldset(options: ApprovalPageModel['standing']): string {
+  if (!options) return '';
+  return [
+    '<fieldset id="standing" class="standing">',
+    '<legend>If you approve, the approval covers</legend>',
+    ...options.map((o, i) =>
+      [
+        `<div class="standing-option"><input type="radio" name="standing" id="standing-${esc(o.value)}" value="${esc(o.value)}" aria-describedby="standing-${esc(o.value)}-covers"${i === 0 ? ' checked' : ''}>`,
+        `<label for="standing-${esc(o.value)}">${esc(o.label)}</label>`,
+        `<p class="hint" id="standing-${esc(o.value)}-covers">${esc(o.covers)}</p></div>`,
+      ].join(''),
+    ),
+    '</fieldset>',
+  ].join('\n');
+}
+
 export function renderDecisionResult(m: DecisionResultModel): string {
   const approved = m.yourVote === 'approve';
   const heading = approved ? 'You approved' : 'You denied';
@@ -363,6 +379,8 @@ export function renderDecisionResult(m: DecisionResultModel): string {
         )} needed.</p>`,
       ].join('\n'),
     ),
+    m.standing ? `<p id="standing-granted" class="notice">Your approval stands: ${esc(m.standing)}</p>` : '',
+    m.standingPageUrl ? `<p><a id="standing-manage" href="${esc(m.standingPageUrl)}">See and revoke your standing approvals</a></p>` : '',
     '<p>You can close this page.</p>',
     `<p class="request-id muted">Request ID: <code>${esc(m.authReqId)}</code></p>`,
   ]

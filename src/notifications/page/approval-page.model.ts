@@ -4,6 +4,7 @@
  * Every string here is untrusted (it comes from the agent, the gateway or a policy) and must be
  * HTML-escaped by the renderer.
  */
+import type { StandingOption } from './standing-choice';
 /** One approver set and the approvals credited to it (each person counts in one set only). */
 export interface ApproverSetProgress {
   approvers: string[];
@@ -47,6 +48,8 @@ export interface ApprovalPageModel {
   formAction: string;
   /** For the "enable push on this device" button: the VAPID public key (base64url), or null when push is off. */
   vapidPublicKey: string | null;
+  /** How far an approval may stand (the policy's offer), each option with what it covers; absent: this call only. */
+  standing?: StandingOption[];
   /** CSP nonce is not used: scripts and styles are same-origin files (script-src 'self'). */
 }
 
@@ -59,6 +62,9 @@ export interface DecisionResultModel {
   votes: { approve: number; deny: number };
   quorum: number;
   approverSets?: ApproverSetProgress[];
+  /** What the standing approval granted with this vote covers, when one was, and where the approver sees and revokes theirs. */
+  standing?: string;
+  standingPageUrl?: string;
 }
 
 /**

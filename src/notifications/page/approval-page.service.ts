@@ -5,18 +5,22 @@ import { auditContext } from '../../approvals/approval-audit';
 import { ApprovalRequest } from '../../approvals/approval-request.entity';
 import { effectiveStatus, setProgress } from '../../approvals/approval-view';
 import { ApprovalVote, VoteDecision } from '../../approvals/approval-vote.entity';
-import { DecideApproval, ineligibility } from '../../approvals/decide.usecase';
+import { DecideApproval } from '../../approvals/decide.usecase';
+import { ineligibility } from '../../vocabulary/approver-eligibility';
 import { AuditBatcher } from '../../audit/audit-batcher.service';
 import { GetApproval } from '../../approvals/get-approval.usecase';
 import { ApproverLinkVerifier } from '../../common/auth/approver-link.verifier';
 import { ApproverPrincipal } from '../../common/auth/auth.decorators';
 import { approverLinkBucket } from '../../common/rate-limit/rate-limit';
 import { Conflict, InvalidToken, ProtocolError, RateLimited } from '../../common/errors/protocol-errors';
+import { ExpiredCredential } from '../../common/errors/token-errors';
 import { RateLimiter } from '../../common/rate-limit/rate-limiter.service';
 import { SigningKeys } from '../../common/keys/signing-keys.service';
 import { Approver } from '../directory/approver.entity';
 import { PushChannel } from '../push/push.channel';
 import type { AlreadyDecidedModel, ApprovalPageModel, DecisionResultModel, ErrorPageModel } from './approval-page.model';
+import { standingOptions } from './standing-choice';
+import { STANDING_PAGE_PATH } from './standing-approvals.page';
 
 const FORM_TYP = 'countersign-approval-form+jwt';
 const FORM_AUDIENCE = 'countersign:approval-form';
@@ -69,7 +73,7 @@ export class ApprovalPage {
     return { ok: true, model: pageModel(request, votes, approver, person, linkToken!, csrfToken, this.push.publicKey) };
   }
 
-  async submit(authReqId: string, form: { link?: string; csrf?: string; decision: VoteDecision; reason: string }): Promise<PageOutcome<DecisionResultModel>> {
+  async submit(authReqId: string, form: { link?: string; csrf?: string; decision: VoteDecision; reason: string; standing?: 'call' | 'session' | 'window' }): Promise<PageOutcome<DecisionResultModel>> {
     const opened = await this.open(authReqId, form.link);
     if (!opened.ok) return opened;
     try {
@@ -79,10 +83,23 @@ export class ApprovalPage {
       return failure(403, 'This form has expired', 'The form could not be verified (it is too old or was not issued for this link). Open the link again.');
     }
     try {
-      const result = await this.decide.execute({ approver: opened.approver, approvalId: authReqId, decision: form.decision, reason: form.reason });
+      const standing = form.standing ? { scope: form.standing } : undefined;
+      const result = await this.decide.execute({ approver: opened.approver, approvalId: authReqId, decision: form.decision, reason: form.reason, standing });
+      const granted = result.standing_approval && standingOptions(opened.request)?.find((o) => o.value === result.standing_approval!.scope);
       return {
         ok: true,
-        model: { authReqId, bindingMessage: opened.request.bindingMessage, yourVote: form.decision, status: result.status, votes: result.votes, quorum: result.quorum, approverSets: result.approver_sets },
+        model: {
+          authReqId,
+          bindingMessage: opened.request.bindingMessage,
+          yourVote: form.decision,
+          status: result.status,
+          votes: result.votes,
+          quorum: result.quorum,
+          approverSets: result.approver_sets,
+          ...(granted
+            ? { standing: `${granted.covers} Until ${result.standing_approval!.expires_at}.`, standingPageUrl: `${STANDING_PAGE_PATH}?link=${encodeURIComponent(form.link!)}` }
+            : {}),
+        },
       };
     } catch (e) {
       if (e instanceof Conflict && e.code === 'already_voted') {
@@ -131,7 +148,7 @@ export class ApprovalPage {
       if (!token) throw new InvalidToken('no link');
       approver = await this.links.verifyToken(token);
     } catch (e) {
-      const expired = e instanceof ProtocolError && e.message.endsWith('the token has expired');
+      const expired = e instanceof ExpiredCredential;
       return expired
         ? failure(410, 'This link has expired', 'The request it was for has expired or the link is too old. Ask for a new request if the agent still needs access.')
         : failure(401, 'This link is not valid', 'The link is damaged or was not issued by this service. Use the link from your notification exactly as sent.');
@@ -211,5 +228,6 @@ function pageModel(
     csrfToken,
     formAction: `/approve/${r.id}`,
     vapidPublicKey,
+    standing: standingOptions(r),
   };
 }

@@ -3,7 +3,7 @@ import { ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApproverLinkAuth, ApproverPrincipal, CurrentPrincipal, Public } from '../../common/auth/auth.decorators';
 import { InvalidRequest, NotFound } from '../../common/errors/protocol-errors';
 import { parseInput } from '../../common/validation';
-import { ApiApproverLinkAuth, ApiError, ApiErrors, ApiJsonBody, ApiPublic, ApiSuccess } from '../../ops/openapi/openapi.decorators';
+import { ApiApproverLinkAuth, ApiError, ApiErrors, ApiJsonBody, ApiPublic, ApiSuccess } from '../../common/openapi/openapi.decorators';
 import { ApproverDirectory } from '../directory/approver-directory.service';
 import { PushChannel } from './push.channel';
 import { PushEndpointPolicy } from './push-endpoint.policy';

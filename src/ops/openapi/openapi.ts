@@ -5,7 +5,7 @@
  */
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, OpenAPIObject, SchemaObject, SwaggerModule } from '@nestjs/swagger';
-import { APPROVER_LINK_SCHEME, CIBA_CLIENT_SCHEME, ERROR_SCHEMA, GATEWAY_SCHEME, requestSchemaComponents } from './openapi.decorators';
+import { APPROVER_LINK_SCHEME, CIBA_CLIENT_SCHEME, ERROR_SCHEMA, GATEWAY_SCHEME, requestSchemaComponents } from '../../common/openapi/openapi.decorators';
 
 export const DOCS_PATH = '/docs';
 export const DOCS_JSON_PATH = '/docs/json';

@@ -6,7 +6,7 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiBody, ApiConsumes, ApiQuery, ApiResponse, ApiSecurity, DECORATORS, type SchemaObject } from '@nestjs/swagger';
 import { z } from 'zod';
-import { OPERATOR_SCOPE } from '../../common/auth/auth.decorators';
+import { OPERATOR_SCOPE } from '../auth/auth.decorators';
 
 export const ERROR_SCHEMA = 'Error';
 export const GATEWAY_SCHEME = 'gateway';

@@ -1,0 +1,234 @@
+/*
+ * The approval page's script: countdown, double-submit guard, notification intent note, "enable push" button.
+ * Plain browser JavaScript (no modules, no code from strings, no markup from strings): untrusted text only reaches the DOM
+ * through textContent. Served from /approve/assets/page.js under the page's CSP (script-src 'self').
+ */
+(function () {
+  'use strict';
+
+  function $(id) { return document.getElementById(id); }
+
+  function formatDuration(total) {
+    var s = Math.floor(total);
+    if (!isFinite(s) || s <= 0) return 'expired';
+    var d = Math.floor(s / 86400);
+    var h = Math.floor((s % 86400) / 3600);
+    var m = Math.floor((s % 3600) / 60);
+    var sec = s % 60;
+    if (d > 0) return d + ' d ' + h + ' h';
+    if (h > 0) return h + ' h ' + m + ' min';
+    if (m > 0) return m + ' min ' + sec + ' s';
+    return sec + ' s';
+  }
+
+  function decisionButtons() {
+    return [$('approve'), $('deny')].filter(function (b) { return !!b; });
+  }
+
+  var expired = false;
+
+  function setButtonsDisabled(disabled) {
+    decisionButtons().forEach(function (b) { b.disabled = disabled; });
+  }
+
+  function markExpired() {
+    expired = true;
+    setButtonsDisabled(true);
+    var note = $('expired-note');
+    if (note) {
+      note.textContent = 'This request has expired';
+      note.hidden = false;
+    }
+    var t = $('time-left');
+    if (t) t.textContent = 'expired';
+  }
+
+  // Countdown. The server's seconds-left (relative to page load) is preferred because it is immune to a wrong
+  // device clock; data-expires-at is the fallback.
+  function startCountdown() {
+    var el = $('time-left');
+    if (!el) return;
+    var deadline = NaN;
+    var secondsLeft = el.getAttribute('data-seconds-left');
+    if (secondsLeft !== null && secondsLeft !== '' && isFinite(Number(secondsLeft))) {
+      deadline = Date.now() + Number(secondsLeft) * 1000;
+    } else {
+      deadline = Date.parse(el.getAttribute('data-expires-at') || '');
+    }
+    if (isNaN(deadline)) return;
+    var timer = null;
+    function tick() {
+      var left = Math.max(0, Math.round((deadline - Date.now()) / 1000));
+      if (left <= 0) {
+        if (timer !== null) clearInterval(timer);
+        markExpired();
+        return;
+      }
+      el.textContent = formatDuration(left);
+    }
+    tick();
+    if (!expired) timer = setInterval(tick, 1000);
+  }
+
+  // Double-submit guard. Disabled buttons are not part of the submitted form data, so the clicked button's
+  // name/value is copied into a hidden field before the buttons are disabled.
+  function guardForm() {
+    var form = $('decision-form');
+    if (!form) return;
+    var lastClicked = null;
+    decisionButtons().forEach(function (b) {
+      b.addEventListener('click', function () { lastClicked = b; });
+    });
+    var reason = $('reason');
+    if (reason) {
+      reason.addEventListener('input', function () { reason.setCustomValidity(''); });
+    }
+    var submitting = false;
+    form.addEventListener('submit', function (event) {
+      if (submitting || expired) {
+        event.preventDefault();
+        return;
+      }
+      if (reason && reason.value.trim() === '') {
+        event.preventDefault();
+        reason.setCustomValidity('Please give a reason.');
+        if (reason.reportValidity) reason.reportValidity();
+        return;
+      }
+      var submitter = event.submitter || lastClicked;
+      if (!submitter || !submitter.name) return; // let the server reject a submit without a decision
+      var hidden = form.querySelector('input[type="hidden"][data-decision]');
+      if (!hidden) {
+        hidden = document.createElement('input');
+        hidden.type = 'hidden';
+        hidden.setAttribute('data-decision', '');
+        form.appendChild(hidden);
+      }
+      hidden.name = submitter.name;
+      hidden.value = submitter.value;
+      submitting = true;
+      setButtonsDisabled(true);
+    });
+    // Coming back via the back/forward cache: allow another try unless expired.
+    window.addEventListener('pageshow', function (event) {
+      if (event.persisted && !expired) {
+        submitting = false;
+        setButtonsDisabled(false);
+        var h = form.querySelector('input[type="hidden"][data-decision]');
+        if (h && h.parentNode) h.parentNode.removeChild(h);
+      }
+    });
+  }
+
+  // The notification's Approve/Deny action only opens this page; say which one was tapped, decide nothing.
+  function showIntent() {
+    var note = $('intent-note');
+    if (!note || !window.URLSearchParams) return;
+    var intent = new URLSearchParams(window.location.search).get('intent');
+    if (intent !== 'approve' && intent !== 'deny') return;
+    var label = intent === 'approve' ? 'Approve' : 'Deny';
+    note.textContent = 'You tapped ' + label + ' in the notification. Nothing has been decided yet: give a reason, then press ' + label + ' below to confirm.';
+    note.hidden = false;
+  }
+
+  function base64UrlToUint8Array(value) {
+    var s = String(value).replace(/-/g, '+').replace(/_/g, '/');
+    while (s.length % 4 !== 0) s += '=';
+    var raw = window.atob(s);
+    var out = new Uint8Array(raw.length);
+    for (var i = 0; i < raw.length; i++) out[i] = raw.charCodeAt(i);
+    return out;
+  }
+
+  function sameKey(a, b) {
+    if (!a || !b) return false;
+    var x = new Uint8Array(a);
+    if (x.length !== b.length) return false;
+    for (var i = 0; i < x.length; i++) if (x[i] !== b[i]) return false;
+    return true;
+  }
+
+  function askPermission() {
+    return new Promise(function (resolve, reject) {
+      try {
+        var r = Notification.requestPermission(function (p) { resolve(p); });
+        if (r && typeof r.then === 'function') r.then(resolve, reject);
+      } catch (e) {
+        reject(e);
+      }
+    });
+  }
+
+  function setupPush() {
+    var button = $('enable-push');
+    var status = $('push-status');
+    if (!button) return;
+    function say(text) { if (status) status.textContent = text; }
+
+    button.addEventListener('click', function () {
+      if (!('serviceWorker' in navigator && 'PushManager' in window && 'Notification' in window)) {
+        say('Push notifications are not supported on this browser. (On iPhone or iPad, add this site to your Home Screen first.)');
+        return;
+      }
+      var key = button.getAttribute('data-vapid-public-key') || '';
+      var link = button.getAttribute('data-link') || '';
+      var appKey;
+      try {
+        appKey = base64UrlToUint8Array(key);
+      } catch (e) {
+        say('Could not enable notifications: the server key is invalid.');
+        return;
+      }
+      button.disabled = true;
+      say('Setting up notifications...');
+      // Ask for permission first, straight from the click, so browsers that need a user gesture accept it.
+      askPermission()
+        .then(function (permission) {
+          if (permission !== 'granted') {
+            throw new Error(permission === 'denied'
+              ? 'Notifications are blocked for this site. You can allow them in your browser settings.'
+              : 'Notifications were not allowed.');
+          }
+          return navigator.serviceWorker.register('/sw.js', { scope: '/' });
+        })
+        .then(function () { return navigator.serviceWorker.ready; })
+        .then(function (registration) {
+          return registration.pushManager.getSubscription().then(function (existing) {
+            if (existing && existing.options && sameKey(existing.options.applicationServerKey, appKey)) return existing;
+            var drop = existing ? existing.unsubscribe() : Promise.resolve(true);
+            return drop.then(function () {
+              return registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: appKey });
+            });
+          });
+        })
+        .then(function (subscription) {
+          return fetch('/v1/push-subscriptions', {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', authorization: 'Bearer ' + link },
+            body: JSON.stringify(subscription),
+            credentials: 'same-origin',
+          });
+        })
+        .then(function (response) {
+          if (!response.ok) throw new Error('The server did not accept this device (HTTP ' + response.status + ').');
+          say('Notifications are on for this device.');
+          button.textContent = 'Notifications enabled';
+        })
+        .catch(function (err) {
+          button.disabled = false;
+          var msg = err && err.message ? String(err.message) : 'unknown error';
+          say('Could not enable notifications: ' + msg);
+        });
+    });
+  }
+
+  function init() {
+    startCountdown();
+    guardForm();
+    showIntent();
+    setupPush();
+  }
+
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);
+  else init();
+})();
