@@ -104,12 +104,18 @@ export function summarise(profile: Profile, windows: LoadWindow[], top = 12): Wi
 
 /** The service's profile in a --cpu-prof directory, summarised per load (the rounds of one load together). */
 export function summariseDir(dir: string, keys?: string[]): WindowSummary[] {
-  const { pid, windows } = JSON.parse(readFileSync(join(dir, 'windows.json'), 'utf8')) as { pid: number; windows: LoadWindow[] };
-  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile') && f.split('.').includes(String(pid)));
-  if (!file) throw new Error(`no profile of pid ${pid} in ${dir}`);
-  const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as Profile;
+  // A window may name its own process (bench:scale restarts the service between its probes).
+  const { pid, windows } = JSON.parse(readFileSync(join(dir, 'windows.json'), 'utf8')) as { pid: number; windows: (LoadWindow & { pid?: number })[] };
+  const profileOf = (p: number) => {
+    const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile') && f.split('.').includes(String(p)));
+    if (!file) throw new Error(`no profile of pid ${p} in ${dir}`);
+    return JSON.parse(readFileSync(join(dir, file), 'utf8')) as Profile;
+  };
   const loads = [...new Set(windows.map((w) => w.key))].filter((k) => !keys?.length || keys.includes(k));
-  return loads.map((k) => summarise(profile, windows.filter((w) => w.key === k)));
+  return loads.map((k) => {
+    const mine = windows.filter((w) => w.key === k);
+    return summarise(profileOf(mine[0].pid ?? pid), mine);
+  });
 }
 
 if (require.main === module) {

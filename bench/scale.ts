@@ -9,15 +9,26 @@
  * bytes per pending approval (its expiry job), and the plans of the queries those paths run
  * (EXPLAIN ANALYZE, written to bench/SCALE-EXPLAIN.md). Figures are merged into
  * bench/results.json and bench/RESULTS.md under their own names.
+ *
+ * Both probes run under the same conditions: on an instance just restarted (whose start-up rebuild
+ * of the pending requests' jobs has finished and which has gone quiet), after a warm-up of
+ * unmeasured reads and votes (JIT, pools, caches), so that the ratio is the database's and not the
+ * process's age. The empty database is probed again after the full one (A-B-A), so that a shift
+ * in the shared machine's load between probes shows as such. Beside each latency the service's own CPU per status read (/proc) is reported:
+ * on a shared machine a steadier measure than wall time. BENCH_NODE_ARGS="--cpu-prof
+ * --cpu-prof-dir=DIR" profiles the service; DIR/windows.json then says when each probe ran
+ * (node dist/bench/cpu-profile.js DIR). BENCH_SCALE_KEEP_DB=1 keeps the database afterwards.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
 import { JWK } from 'jose';
 import { Client } from 'pg';
 import { DEV_GATEWAY_ISSUER, ensureDevKeys } from '../src/common/keys/key-files';
-import { benchRedisPrefix, closeHttp, devSigner, forgetRedisKeys, Figure, figuresOnFile, http, linkMinter, mergeInto, parkBody, percentile, resetDatabase, ROOT, round, startServer, stop, writeFigures } from './support';
+import { LoadWindow } from './cpu-profile';
+import { benchRedisPrefix, closeHttp, devSigner, dropDatabase, forgetRedisKeys, Figure, figuresOnFile, http, linkMinter, mergeInto, parkBody, percentile, resetDatabase, ROOT, round, startServer, stop, writeFigures } from './support';
 
 const ROWS = Number(process.env.BENCH_SCALE_ROWS ?? 100_000);
 const PROBES = Number(process.env.BENCH_SCALE_PROBES ?? 200);
@@ -27,7 +38,25 @@ interface Probe {
   status: number[];
   vote: number[];
   resume: number[];
+  /** The service's CPU per status read, ms. */
+  statusCpuMs: number;
 }
+
+const CLOCK_TICKS = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+/** CPU seconds a process has used so far (user + system, /proc/<pid>/stat fields 14 and 15). */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+const monotonicMicros = () => Number(process.hrtime.bigint() / 1000n);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function main(): Promise<void> {
   const keysDir = mkdtempSync(join(tmpdir(), 'countersign-scale-'));
@@ -60,15 +89,46 @@ async function main(): Promise<void> {
     return ids;
   };
 
-  const probe = async (): Promise<Probe> => {
+  /** Restarts the instance and waits until its start-up rebuild has put every pending request's expiry job back in Redis. */
+  const restart = async () => {
+    await stop(server);
+    const restartedAt = Date.now();
+    server = await startServer(env, 3911);
+    const listening = (Date.now() - restartedAt) / 1000;
+    const expected = Number((await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM approval_requests WHERE status = 'pending'`)).rows[0].n);
+    while (Number(await redis.zcard(`${redisPrefix}-bull:approval-expiry:delayed`)) < expected) await sleep(250);
+    return { listening, rebuilt: (Date.now() - restartedAt) / 1000 };
+  };
+
+  /** Until the instance's own CPU over a second is below 5 % (at most 60 s): its start-up work is done. */
+  const quiet = async () => {
+    const t0 = Date.now();
+    for (let last = cpuSeconds(server.proc.pid!); Date.now() - t0 < 60_000; ) {
+      await sleep(1000);
+      const now = cpuSeconds(server.proc.pid!);
+      if (now - last < 0.05) break;
+      last = now;
+    }
+    return (Date.now() - t0) / 1000;
+  };
+
+  const windows: (LoadWindow & { pid: number })[] = [];
+  const probe = async (key: string): Promise<Probe> => {
     const ids = await park(PROBES);
+    // Warm-up, unmeasured: the same reads and a few votes, so a fresh process's JIT and pools are not what is measured.
+    for (let i = 0; i < 2 * PROBES; i++) await http('GET', `${server.url}/v1/approvals/${ids[i % ids.length]}`, gateway);
+    for (const id of await park(20)) await http('POST', `${server.url}/v1/approvals/${id}/decisions`, await mintLink(id, 'bob'), { decision: 'approve', reason: 'warm-up' });
     const status: number[] = [];
+    const cpuBefore = cpuSeconds(server.proc.pid!);
+    const start = monotonicMicros();
     for (let i = 0; i < 5 * PROBES; i++) {
       const t0 = performance.now();
       const res = await http('GET', `${server.url}/v1/approvals/${ids[i % ids.length]}`, gateway);
       status.push(performance.now() - t0);
       if (res.status !== 200) throw new Error(`status: ${res.status}`);
     }
+    windows.push({ key: `status read, ${key}`, start, end: monotonicMicros(), responses: status.length, pid: server.proc.pid! });
+    const statusCpuMs = ((cpuSeconds(server.proc.pid!) - cpuBefore) * 1000) / status.length;
     const vote: number[] = [];
     const resume: number[] = [];
     for (const id of ids) {
@@ -83,7 +143,7 @@ async function main(): Promise<void> {
       if (res.body.status !== 'approved') throw new Error(`long-poll answered ${res.body.status}`);
       resume.push(at - t0);
     }
-    return { status, vote, resume };
+    return { status, vote, resume, statusCpuMs };
   };
 
   try {
@@ -92,27 +152,42 @@ async function main(): Promise<void> {
     const parked = await park(2000);
     const redisPerApproval = ((await redisBytes(redis, redisPrefix)) - redisBefore) / parked.length;
 
-    const empty = await probe();
+    // The empty database's probe on a restarted instance too, as the full one's is.
+    await restart();
+    const emptyQuiet = await quiet();
+    const empty = await probe('empty database');
 
     // 100,000 pending requests beside the probes': copies of a parked one under new ids, as many
-    // tenants' gateways would have left them, then the planner's statistics as autovacuum keeps them.
+    // tenants' gateways would have left them, then vacuumed and analysed as autovacuum leaves a
+    // table after a bulk insert (else its pass may run during the probe), and checkpointed.
     const t0 = Date.now();
     await fill(db, ROWS);
-    await db.query('ANALYZE');
+    await db.query('VACUUM ANALYZE approval_requests');
+    // The bulk insert's dirty pages written now, not by the checkpointer during the probe.
+    await db.query('CHECKPOINT');
     const fillSeconds = (Date.now() - t0) / 1000;
     const { rows } = await db.query<{ pending: number; bytes: string }>(
       `SELECT count(*) FILTER (WHERE status = 'pending')::int AS pending, pg_total_relation_size('approval_requests')::text AS bytes FROM approval_requests`,
     );
     // A restart with them in place: start-up rebuilds every pending request's expiry job from
     // Postgres (as after a Redis loss), so Redis then holds what 100,000 live requests would.
+    const { listening: listeningSeconds, rebuilt: rebuiltSeconds } = await restart();
+    const fullQuiet = await quiet();
+    const full = await probe(`${ROWS} pending`);
+    const plans = await explainPlans(db, parked[0]);
+
+    // And the empty database once more, after the full one (A-B-A): on a shared machine the load
+    // of the minutes between two probes differs, and a difference that the second empty probe
+    // shows too is the machine's, not the database's. The fill's rows and Redis keys go; the
+    // restart rebuilds the remaining requests' jobs from Postgres.
+    await db.query(`DELETE FROM approval_requests WHERE id LIKE 'scale-%'`);
+    await db.query('VACUUM ANALYZE approval_requests');
+    await db.query('CHECKPOINT');
     await stop(server);
-    const restartedAt = Date.now();
-    server = await startServer(env, 3911);
-    const listeningSeconds = (Date.now() - restartedAt) / 1000;
-    const expected = Number((await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM approval_requests WHERE status = 'pending'`)).rows[0].n);
-    while (Number(await redis.zcard(`${redisPrefix}-bull:approval-expiry:delayed`)) < expected) await new Promise((r) => setTimeout(r, 250));
-    const rebuiltSeconds = (Date.now() - restartedAt) / 1000;
-    const full = await probe();
+    await deleteKeys(redis, redisPrefix);
+    await restart();
+    const againQuiet = await quiet();
+    const again = await probe('empty database again');
 
     const pair = (what: string, a: number[], b: number[], p: number) => {
       const baseline = round(percentile(a, p), 2);
@@ -131,9 +206,33 @@ async function main(): Promise<void> {
       pair('vote (POST /v1/approvals/:id/decisions)', empty.vote, full.vote, p);
       pair('long-poll resumed by a vote', empty.resume, full.resume, p);
     }
+    const pairAgain = (what: string, a: number[], b: number[], p: number) => {
+      const baseline = round(percentile(a, p), 2);
+      const value = round(percentile(b, p), 2);
+      figures.push({
+        name: `scale: ${what} p${p} with ${ROWS.toLocaleString('en')} pending approvals, against the empty database probed after it`,
+        value,
+        unit: 'ms',
+        baseline: { name: `${what} p${p}, empty database again (A-B-A)`, value: baseline, unit: 'ms' },
+        ratio: round(value / baseline, 2),
+      });
+    };
+    for (const p of [50, 99]) {
+      pairAgain('status read (GET /v1/approvals/:id)', again.status, full.status, p);
+      pairAgain('vote (POST /v1/approvals/:id/decisions)', again.vote, full.vote, p);
+      pairAgain('long-poll resumed by a vote', again.resume, full.resume, p);
+    }
+    figures.push({
+      name: `scale: service CPU per status read with ${ROWS.toLocaleString('en')} pending approvals`,
+      value: round(full.statusCpuMs, 3),
+      unit: 'ms',
+      baseline: { name: 'service CPU per status read, empty database', value: round(empty.statusCpuMs, 3), unit: 'ms' },
+      ratio: round(full.statusCpuMs / empty.statusCpuMs, 2),
+      note: `the service's own user+system time (/proc) over the ${5 * PROBES} reads; empty again: ${round(again.statusCpuMs, 3)} ms; quiet after restart in ${round(emptyQuiet, 0)} / ${round(fullQuiet, 0)} / ${round(againQuiet, 0)} s`,
+    });
     figures.push({
       name: 'scale: Postgres bytes per approval request (table, indexes, TOAST)',
-      value: Math.round(Number(rows[0].bytes) / (ROWS + parked.length + 2 * PROBES)),
+      value: Math.round(Number(rows[0].bytes) / (ROWS + parked.length + 2 * (PROBES + 20))),
       unit: 'bytes',
       note: `${rows[0].pending.toLocaleString('en')} pending rows; filled in ${round(fillSeconds, 1)} s`,
     });
@@ -151,13 +250,17 @@ async function main(): Promise<void> {
     });
     figures.push({ name: 'scale: Redis bytes per pending approval (its expiry job)', value: Math.round(redisPerApproval), unit: 'bytes', note: 'INFO memory delta over 2,000 parks' });
 
-    writeFileSync(join(ROOT, 'bench/SCALE-EXPLAIN.md'), await explainPlans(db, parked[0]));
+    writeFileSync(join(ROOT, 'bench/SCALE-EXPLAIN.md'), explainHeader(figures) + plans);
   } finally {
     await db.end();
     redis.disconnect();
     await stop(server);
     await closeHttp();
+    rmSync(keysDir, { recursive: true, force: true });
+    if (!process.env.BENCH_SCALE_KEEP_DB) await dropDatabase('countersign_scale');
   }
+  const profileDir = /--cpu-prof-dir[= ](\S+)/.exec(process.env.BENCH_NODE_ARGS ?? '')?.[1];
+  if (profileDir) writeFileSync(join(profileDir, 'windows.json'), JSON.stringify({ pid: server.proc.pid, windows }, null, 2));
   writeFigures(mergeInto(figuresOnFile(), figures, (f) => f.name.startsWith('scale: ')), 'npm run bench:scale: only the scale figures are new');
 }
 
@@ -201,15 +304,52 @@ async function redisBytes(redis: Redis, prefix: string): Promise<number> {
 }
 
 /** The plans of what the status read, the vote and the reconciler run, with 100k rows in place. */
+/** The run's ratios, above the plans in bench/SCALE-EXPLAIN.md. */
+function explainHeader(figures: Figure[]): string {
+  return [
+    `# Query plans with ${ROWS.toLocaleString('en')} pending approvals (npm run bench:scale)`,
+    '',
+    `This run (${new Date().toISOString()}): each probe on a freshly restarted, warmed-up instance, in the order empty database, full, empty again; ratios are full ÷ empty:`,
+    '',
+    '| figure | empty database | full | ratio |',
+    '|---|---:|---:|---:|',
+    ...figures.filter((f) => f.baseline).map((f) => `| ${f.baseline!.name.replace(/, empty database$/, '')} | ${f.baseline!.value} ${f.unit} | ${f.value} ${f.unit} | ${f.ratio} |`),
+    '',
+    'How to read it: when the two empty probes differ from each other as much as the full one differs from them, the difference is the shared machine\'s load, not the database; the service\'s CPU per read and the plans below depend much less on that load.',
+    '',
+    "Earlier runs and what they showed: README.md, section Configuration, paragraph Scale.",
+    '',
+    'The plans below are taken with the rows in place (EXPLAIN ANALYZE, BUFFERS).',
+    '',
+    '',
+  ].join('\n');
+}
+
+/** Deletes every key under the run's prefix (the service is stopped): what a Redis loss would leave. */
+async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 5000);
+    cursor = next;
+    if (keys.length) await redis.del(...keys);
+  } while (cursor !== '0');
+}
+
 async function explainPlans(db: Client, id: string): Promise<string> {
   const queries: [string, string, unknown[]][] = [
+    [
+      'status read: the request, as TypeORM asks for it (findOne by id and tenant)',
+      `SELECT * FROM approval_requests WHERE id = $1 AND tenant_id = $2 LIMIT 1`,
+      [id, TENANT],
+    ],
+    ["status read: the request's votes, in the order cast", `SELECT * FROM approval_votes WHERE approval_id = $1 ORDER BY id ASC`, [id]],
     ['status read and vote: the request by id and tenant (FOR UPDATE in the vote)', `SELECT * FROM approval_requests WHERE id = $1 AND tenant_id = $2 FOR UPDATE`, [id, TENANT]],
     ["the vote: the request's votes", `SELECT * FROM approval_votes WHERE approval_id = $1`, [id]],
     ['the reconciler: a page of pending requests', `SELECT id, tenant_id, expires_at FROM approval_requests r WHERE r.status = 'pending' AND r.id > $1 ORDER BY r.id LIMIT 1000`, ['']],
     ['notification routing: a page of open pending requests', `SELECT id FROM approval_requests r WHERE r.status = 'pending' AND r.expires_at > now() AND r.id > $1 ORDER BY r.id LIMIT 1000`, ['']],
     ["a delegation's revocation: its pending requests", `SELECT id FROM approval_requests r WHERE r.tenant_id = $1 AND r.status = 'pending' AND r.delegation->>'delegation_id' = ANY($2)`, [TENANT, ['dlg-1']]],
   ];
-  const out = ['# Query plans with 100,000 pending approvals (npm run bench:scale)', ''];
+  const out: string[] = [];
   for (const [what, sql, params] of queries) {
     await db.query('BEGIN');
     const plan = await db.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) ${sql}`, params);

@@ -35,7 +35,7 @@ export async function resetDatabase(name: string): Promise<string> {
   return u.toString();
 }
 
-/** Drops a database the run made (other runs' and tests' databases share the server). */
+/** Drops a database a run made (the machine is shared: a run leaves none behind). */
 export async function dropDatabase(name: string): Promise<void> {
   const c = new Client({ connectionString: PG });
   await c.connect();

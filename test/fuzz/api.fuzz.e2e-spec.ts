@@ -15,6 +15,7 @@ import {
   planArb,
   prepareFixtures,
   refreshApproval,
+  remintCredentials,
   responseProblem,
   send,
   StateProbe,
@@ -34,6 +35,8 @@ const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : Math.floor(
 const REQUEST_TIMEOUT_MS = Number(process.env.FUZZ_REQUEST_TIMEOUT_MS ?? 10_000);
 /** A fresh pending approval (and its link) this often, as the fuzzer cancels or decides the old one. */
 const REFRESH_EVERY = 250;
+/** Every credential is signed again this often (they live 10 minutes), so a long run never fuzzes with expired ones. */
+const REMINT_MS = Number(process.env.FUZZ_REMINT_MS ?? 4 * 60_000);
 /**
  * Issue 14's NUL / lone surrogate / 1e309 class reaches Postgres as a 500; the fix is on another
  * branch. Until it lands these are counted and printed, not failed; FUZZ_STRICT=1 fails them.
@@ -79,6 +82,8 @@ describe('the public API under fuzzed input', () => {
       const statuses = new Map<string, number>();
       let sent = 0;
       let unsendable = 0;
+      let reminted = 0;
+      const window: Record<string, number> = { '0xx': 0, '2xx': 0, '3xx': 0, '401': 0, '4xx': 0, '5xx': 0 };
       let slowest = { ms: 0, what: '' };
       const note = (map: Map<string, { count: number; example: string }>, key: string, example: string) => {
         const seen = map.get(key);
@@ -95,7 +100,11 @@ describe('the public API under fuzzed input', () => {
 
       await fc.assert(
         fc.asyncProperty(arb, async (plan) => {
-          if (sent > 0 && sent % REFRESH_EVERY === 0) {
+          if (Date.now() - fixtures.mintedAt >= REMINT_MS) {
+            await remintCredentials(app, fixtures);
+            reminted++;
+            baseline = await probe.snapshot();
+          } else if (sent > 0 && sent % REFRESH_EVERY === 0) {
             await refreshApproval(app, fixtures);
             baseline = await probe.snapshot();
           }
@@ -113,7 +122,13 @@ describe('the public API under fuzzed input', () => {
             return;
           }
           sent++;
-          if (sent % 5000 === 0) out(`fuzz: ${sent} sent, ${((Date.now() - started) / 1000).toFixed(0)} s, ${problems.size} problems, ${known.size} known`);
+          if ('status' in res) window[res.status === 401 ? '401' : `${Math.floor(res.status / 100)}xx`]++;
+          if (sent % 5000 === 0) {
+            // The share of 401s per window stays flat when the credentials never expire.
+            const w = Object.entries(window).map(([k, n]) => `${k}×${n}`).join(' ');
+            out(`fuzz: ${sent} sent, ${((Date.now() - started) / 1000).toFixed(0)} s, ${problems.size} problems, ${known.size} known; last 5000: ${w}`);
+            for (const k of Object.keys(window)) window[k] = 0;
+          }
           if ('timeout' in res) {
             note(problems, `${where}: no answer within ${REQUEST_TIMEOUT_MS} ms`, req.describe);
           } else {
@@ -139,6 +154,7 @@ describe('the public API under fuzzed input', () => {
 
       const seconds = (Date.now() - started) / 1000;
       out(`fuzz: ${sent} requests (${unsendable} not sendable by the client) in ${seconds.toFixed(1)} s, ${(sent / seconds).toFixed(0)}/s, FUZZ_SEED=${SEED}`);
+      out(`fuzz: credentials signed again ${reminted} times (every ${REMINT_MS / 1000} s)`);
       out(`fuzz: time spent building ${(timing.build / 1000).toFixed(1)} s, sending ${(timing.send / 1000).toFixed(1)} s, reading state ${(timing.snapshot / 1000).toFixed(1)} s`);
       out(`fuzz: slowest answer ${slowest.ms} ms: ${slowest.what}`);
       const byStatus = new Map<string, number>();

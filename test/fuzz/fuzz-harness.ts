@@ -65,10 +65,12 @@ export interface Fixtures {
   cibaBasic: string;
   badGateway: BadToken[];
   badLink: BadToken[];
+  /** When the credentials above were signed (they live 10 minutes; see remintCredentials). */
+  mintedAt: number;
 }
 
 export async function prepareFixtures(app: TestApp): Promise<Fixtures> {
-  const gateway = await gatewayToken({ tenant: FUZZ_TENANT, sub: 'gateway-1', scope: ALL_SCOPES });
+  const gateway = await fuzzGatewayToken();
   const delegation = await call(app.url, 'POST', '/v1/delegations', {
     token: gateway,
     body: { human: 'alice', agent: FUZZ_AGENT, tools: ['calendar/*', 'payments/transfer_funds'] },
@@ -91,16 +93,39 @@ export async function prepareFixtures(app: TestApp): Promise<Fixtures> {
     cibaBasic: `Basic ${Buffer.from(`fuzz-ciba:${encodeURIComponent(client.body.client_secret)}`).toString('base64')}`,
     badGateway: [],
     badLink: [],
+    mintedAt: Date.now(),
   };
   await refreshApproval(app, fixtures);
-  const bad = await badTokens(gateway, fixtures.link);
+  await signBadTokens(fixtures);
+  return fixtures;
+}
+
+const fuzzGatewayToken = () => gatewayToken({ tenant: FUZZ_TENANT, sub: 'gateway-1', scope: ALL_SCOPES });
+
+/** The bad credentials, derived from the current valid ones (their exp, iat and nbf are relative to now). */
+async function signBadTokens(fixtures: Fixtures): Promise<void> {
+  const bad = await badTokens(fixtures.gateway, fixtures.link);
   fixtures.badGateway = bad;
   // Against an approver link endpoint, every one of them is wrong, a valid gateway token included.
   fixtures.badLink = [
     ...bad.filter((t) => t.kind !== 'approver link as a gateway token').map((t) => ({ ...t, mustReject: true })),
-    { kind: 'gateway token as an approver link', token: gateway, mustReject: true },
+    { kind: 'gateway token as an approver link', token: fixtures.gateway, mustReject: true },
   ];
-  return fixtures;
+}
+
+/**
+ * Signs every credential again: gateway, operator and agent tokens live 10 minutes and the
+ * pending approval (with its approver link) expires too, so a run longer than that would
+ * otherwise fuzz with expired credentials and test only the 401 path. The bad-token list keeps
+ * its length, so a generated pick still names the same kind of bad token.
+ */
+export async function remintCredentials(app: TestApp, fixtures: Fixtures): Promise<void> {
+  fixtures.gateway = await fuzzGatewayToken();
+  fixtures.operator = await operatorToken();
+  fixtures.agent = await agentToken({ human: 'alice', actors: [FUZZ_AGENT], tenant: FUZZ_TENANT });
+  await refreshApproval(app, fixtures);
+  await signBadTokens(fixtures);
+  fixtures.mintedAt = Date.now();
 }
 
 /** A fresh pending approval for bob, and bob's link to it. */

@@ -213,7 +213,7 @@ type PathStep = string | number;
 function places(value: unknown, path: PathStep[] = [], out: PathStep[][] = [], depth = 0): PathStep[][] {
   out.push(path);
   if (depth > 8 || out.length > 200) return out;
-  if (Array.isArray(value)) Array.prototype.slice.call(value, 0, 10).forEach((v, i) => places(v, [...path, i], out, depth + 1));
+  if (Array.isArray(value)) for (let i = 0; i < Math.min(value.length, 10); i++) places(value[i], [...path, i], out, depth + 1);
   else if (value && typeof value === 'object' && !(value instanceof RawJson)) {
     for (const [k, v] of Object.entries(value)) places(v, [...path, k], out, depth + 1);
   }
@@ -223,7 +223,7 @@ function places(value: unknown, path: PathStep[] = [], out: PathStep[][] = [], d
 /** A deep copy that keeps RawJson pieces (structuredClone would turn them into plain objects) and "__proto__" members. */
 function clone<T>(v: T): T {
   if (v instanceof RawJson || !v || typeof v !== 'object') return v;
-  if (Array.isArray(v)) return Array.prototype.map.call(v, clone) as T;
+  if (Array.isArray(v)) return Array.from({ length: v.length }, (_, i) => clone(v[i])) as T;
   const copy = {};
   for (const [k, x] of Object.entries(v)) put(copy, k, clone(x));
   return copy as T;
@@ -243,26 +243,37 @@ function update(root: unknown, path: PathStep[], fn: (parent: any, key: PathStep
   return copy;
 }
 
+export type MutationKind = 'replace' | 'drop' | 'add' | 'wrap' | 'root';
+
+/**
+ * One change to a JSON tree at the place `pick` chooses. An added member of an array is a new
+ * element: a named member ("constructor", "length") on an array is not JSON, and one named
+ * "constructor" made the copy's array methods throw (the species lookup), ending a run.
+ */
+export function mutate(value: unknown, pick: number, kind: MutationKind, hostile: unknown, name: string): unknown {
+  const all = places(value);
+  const path = all[pick % all.length];
+  if (kind === 'root' || !path.length) return kind === 'root' ? hostile : value;
+  const isObject = (v: unknown) => !!v && typeof v === 'object' && !Array.isArray(v) && !(v instanceof RawJson);
+  switch (kind) {
+    case 'replace':
+      return update(value, path, (parent, key) => put(parent, key, hostile));
+    case 'drop':
+      return update(value, path, (parent, key) => (Array.isArray(parent) ? parent.splice(Number(key), 1) : delete parent[key]));
+    case 'wrap':
+      return update(value, path, (parent, key) => put(parent, key, [parent[key]]));
+    case 'add':
+    default:
+      return update(value, path, (parent, key) => {
+        const target = parent[key];
+        if (isObject(target)) put(target, name || 'extra', hostile);
+        else if (Array.isArray(parent)) parent.push(hostile);
+        else put(parent, name || 'extra', hostile);
+      });
+  }
+}
+
 /** One change to a JSON tree: replace a member with a hostile value, drop it, add one, or change the container's type. */
 export const mutation: fc.Arbitrary<(value: unknown) => unknown> = fc
-  .tuple(fc.nat(), fc.constantFrom('replace', 'replace', 'replace', 'drop', 'add', 'wrap', 'root'), hostileValue, hostileString)
-  .map(([pick, kind, hostile, name]) => (value: unknown) => {
-    const all = places(value);
-    const path = all[pick % all.length];
-    if (kind === 'root' || !path.length) return kind === 'root' ? hostile : value;
-    switch (kind) {
-      case 'replace':
-        return update(value, path, (parent, key) => put(parent, key, hostile));
-      case 'drop':
-        return update(value, path, (parent, key) => (Array.isArray(parent) ? Array.prototype.splice.call(parent, Number(key), 1) : delete parent[key]));
-      case 'wrap':
-        return update(value, path, (parent, key) => put(parent, key, [parent[key]]));
-      case 'add':
-      default:
-        return update(value, path, (parent, key) => {
-          const target = parent[key];
-          if (target && typeof target === 'object' && !Array.isArray(target) && !(target instanceof RawJson)) put(target, name || 'extra', hostile);
-          else put(parent, name || 'extra', hostile);
-        });
-    }
-  });
+  .tuple(fc.nat(), fc.constantFrom<MutationKind>('replace', 'replace', 'replace', 'drop', 'add', 'wrap', 'root'), hostileValue, hostileString)
+  .map(([pick, kind, hostile, name]) => (value: unknown) => mutate(value, pick, kind, hostile, name));
