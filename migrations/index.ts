@@ -17,6 +17,7 @@ import { PendingByCreation1764090000000 } from './1764090000000-pending-by-creat
 import { Outbox1764100000000 } from './1764100000000-outbox';
 import { StandingApprovals1764110000000 } from './1764110000000-standing-approvals';
 import { NotificationRounds1764120000000 } from './1764120000000-notification-rounds';
+import { CibaRequests1764130000000 } from './1764130000000-ciba-requests';
 
 /** Every migration, in order. Passed as classes so the same list works under jest and from dist/. */
 export const migrations = [
@@ -39,4 +40,5 @@ export const migrations = [
   Outbox1764100000000,
   StandingApprovals1764110000000,
   NotificationRounds1764120000000,
+  CibaRequests1764130000000,
 ];

@@ -4,6 +4,7 @@ import { AuditModule } from './audit/audit.module';
 import { AuthzModule } from './authz/authz.module';
 import { AuthZenModule } from './authzen/authzen.module';
 import { CibaModule } from './ciba/ciba.module';
+import { CibaRequestsModule } from './ciba/requests/ciba-requests.module';
 import { CommonModule } from './common/common.module';
 import { DatabaseModule } from './common/database/database.module';
 import { OutboxModule } from './common/outbox/outbox.module';
@@ -32,6 +33,7 @@ export class AppModule {
         AuthzModule,
         AuthZenModule,
         CibaModule,
+        CibaRequestsModule,
         OpsModule,
       ],
     };
@@ -50,6 +52,8 @@ export class WorkerModule {
         NotificationsModule.register({ http: false, workers: true }),
         // A push callback re-evaluates the call before it carries a token (RedeemReevaluation).
         AuthzModule,
+        // A push callback to a CIBA client carries CIBA's token response (ApprovalFacade).
+        CibaRequestsModule,
       ],
     };
   }

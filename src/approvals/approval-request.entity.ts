@@ -23,7 +23,7 @@ export interface AgentContext {
   claims?: JsonObject;
 }
 
-/** One parked tool call waiting for human approval. `id` is the CIBA auth_req_id. */
+/** One parked tool call waiting for human approval. `id` is the auth_req_id. */
 @Entity({ name: 'approval_requests' })
 export class ApprovalRequest {
   @PrimaryColumn({ type: 'text' }) id: string;
@@ -79,13 +79,9 @@ export class ApprovalRequest {
   @Column({ name: 'decided_at', type: 'timestamptz', nullable: true }) decidedAt: Date | null;
   @Column({ name: 'token_redeemed_at', type: 'timestamptz', nullable: true }) tokenRedeemedAt: Date | null;
   @Column({ name: 'token_jti', type: 'text', nullable: true }) tokenJti: string | null;
-  /** Set when the request came through the standard CIBA endpoints: the registered client, its scope and RFC 9396 details. */
-  @Column({ name: 'ciba_client_id', type: 'text', nullable: true }) cibaClientId: string | null;
-  @Column({ type: 'text', nullable: true }) scope: string | null;
-  @Column({ name: 'authorization_details', type: 'jsonb', nullable: true }) authorizationDetails: JsonObject[] | null;
   /**
    * The policy decision (dec_…) that parked this call through /v1/authorize; null when a gateway
-   * or a CIBA client parked it directly. Set by the service, never from the request body: it is
+   * or a facade's client (CIBA) parked it directly. Set by the service, never from the request body: it is
    * what tells the redeem that there is a decision to repeat.
    */
   @Column({ name: 'decision_id', type: 'text', nullable: true }) decisionId: string | null;

@@ -4,6 +4,7 @@ import { DataSource } from 'typeorm';
 import { AuditLog } from '../audit/audit-log.service';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { auditContext } from './approval-audit';
+import { ApprovalFacade, firstApproval } from './approval-facade.port';
 import { ApprovalJobData } from './approval-queues';
 import { ApprovalRequest } from './approval-request.entity';
 import { ApprovalTokens } from './approval-tokens.service';
@@ -32,6 +33,7 @@ export class DeliverCallback {
     private readonly tokens: ApprovalTokens,
     private readonly policy: CallbackEndpointPolicy,
     private readonly reevaluation: RedeemReevaluation,
+    private readonly facade: ApprovalFacade,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     // Absent in a worker-only process, which serves no /metrics.
     @Optional() private readonly metrics?: DomainMetrics,
@@ -96,12 +98,12 @@ export class DeliverCallback {
   }
 
   /**
-   * Ping: the id only. Push: the tokens, or the error. A standard CIBA client gets exactly CIBA
+   * Ping: the id only. Push: the tokens, or the error. A facade's client (CIBA) gets exactly CIBA
    * Core §10.3's bodies; the gateway API adds the status and the denials.
    */
   private async body(request: ApprovalRequest): Promise<Record<string, unknown>> {
     if (request.deliveryMode === 'ping') return { auth_req_id: request.id };
-    const openIdClient = request.cibaClientId !== null;
+    const openIdClient = (await this.facade.clientOf(this.dataSource.manager, request)) !== undefined;
     const head = openIdClient ? { auth_req_id: request.id } : { auth_req_id: request.id, status: request.status };
     switch (request.status) {
       case 'approved': {
@@ -109,7 +111,7 @@ export class DeliverCallback {
         if ((await this.reevaluateBeforePush(request)).verdict === 'deny') return this.body(request);
         const votes = await this.dataSource.manager.find(ApprovalVote, { where: { approvalId: request.id }, order: { id: 'ASC' } });
         const jti = await this.stableJti(request);
-        if (openIdClient) return { ...head, ...(await this.tokens.openIdResponse(request, votes, jti)) };
+        if (openIdClient) return { ...head, ...(await this.facade.tokenResponse(this.dataSource.manager, request, firstApproval(votes), (claims) => this.tokens.issue(request, votes, jti, claims))) };
         const issued = await this.tokens.issue(request, votes, jti);
         return { ...head, approval_token: issued.token, token_type: 'Bearer', expires_in: issued.expiresIn };
       }

@@ -3,6 +3,7 @@ import { CONTROL_OR_BREAK, id, text } from '../common/validation';
 import { APPROVER_REF, CLASSIFICATIONS, DELIVERY_MODES, ENVIRONMENTS, INTENT_CATEGORIES, MAX_ACT_DEPTH, TRUST_LEVELS } from '../vocabulary/envelope';
 import type { ApproverSet } from './approver-sets';
 import type { StandingOffer } from './standing/standing-terms';
+import type { ParkFacade } from './approval-facade.port';
 
 /** CIBA's client_notification_token: an RFC 6750 b64token, at most 1024 characters. */
 export const notificationToken = z
@@ -157,19 +158,12 @@ export interface ParkApprovalCommand {
   tenantId: string;
   gatewayId: string;
   input: ParkApprovalInput;
-  /** Present when a registered client parked the call through the standard CIBA endpoint. */
-  openIdCiba?: OpenIdCibaRequest;
+  /** Present when a protocol facade parks the call for its client: its rows go in the same statement. */
+  facade?: ParkFacade;
   /** The policy decision that parked it (set by the authorization engine only): the redeem repeats it. */
   decisionId?: string;
   /** The standing approvals the policy allows (set by the authorization engine only, never from a body). */
   standingOffer?: StandingOffer;
-}
-
-/** What a standard CIBA request adds: who asked (its tokens are bound to it), for what scope and details. */
-export interface OpenIdCibaRequest {
-  clientId: string;
-  scope: string;
-  authorizationDetails: Record<string, unknown>[];
 }
 
 export function cibaCodeForField(field: string): string | undefined {

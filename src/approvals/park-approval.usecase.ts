@@ -54,7 +54,7 @@ export class ParkApproval {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  async execute({ tenantId, gatewayId, input, openIdCiba, decisionId, standingOffer }: ParkApprovalCommand): Promise<ParkedApproval> {
+  async execute({ tenantId, gatewayId, input, facade, decisionId, standingOffer }: ParkApprovalCommand): Promise<ParkedApproval> {
     this.checkDepth(input);
     this.checkObligation(input);
     this.checkDelivery(input);
@@ -129,26 +129,29 @@ export class ParkApproval {
       decisionId: decisionId ?? null,
       reevaluation: null,
       standingOffer: standingOffer ?? null,
-      cibaClientId: openIdCiba?.clientId ?? null,
-      scope: openIdCiba?.scope ?? null,
-      authorizationDetails: (openIdCiba?.authorizationDetails as ApprovalRequest['authorizationDetails']) ?? null,
     } satisfies ApprovalRequest);
 
     // The row, its audit events, the notifications owed and the outbox event in one statement: atomic, and one round trip.
     // The events go in one INSERT so that their ids (the audit chain's order) follow the list.
     const row = insertStatement(this.dataSource, ApprovalRequest, [request]);
-    const extra = admission.statement?.(request, row.params.length);
+    const own = facade?.statement(request.id, row.params.length);
+    const routed = admission.statement?.(request, row.params.length + (own?.params.length ?? 0));
+    const extra = (own || routed) && {
+      ctes: [...(own?.ctes ?? []), ...(routed?.ctes ?? [])],
+      params: [...(own?.params ?? []), ...(routed?.params ?? [])],
+      events: routed?.events ?? [],
+    };
     const event = this.audit.insertStatement(
       [
         {
           ...auditContext(request),
           type: 'approval.created',
-          actor: openIdCiba ? `client:${openIdCiba.clientId}` : `gateway:${gatewayId}`,
+          actor: facade?.actor ?? `gateway:${gatewayId}`,
           data: {
             input,
             call_hash: request.callHash,
             expires_at: request.expiresAt.toISOString(),
-            ...(openIdCiba && { client_id: openIdCiba.clientId, scope: openIdCiba.scope, authorization_details: openIdCiba.authorizationDetails }),
+            ...facade?.auditData,
           },
         },
         ...(extra?.events ?? []),

@@ -13,7 +13,8 @@ import {
 import { auditContext } from './approval-audit';
 import { ApprovalRequest } from './approval-request.entity';
 import { ApprovalSettlement } from './approval-settlement.service';
-import { ApprovalTokens, OpenIdTokenResponse } from './approval-tokens.service';
+import { ApprovalFacade, FacadeTokenResponse, firstApproval } from './approval-facade.port';
+import { ApprovalTokens } from './approval-tokens.service';
 import { ApprovalVote } from './approval-vote.entity';
 import { denialOf } from './approval-view';
 import { ExpireApproval } from './expire-approval.usecase';
@@ -84,11 +85,12 @@ export class RedeemApprovalToken {
     private readonly settlement: ApprovalSettlement,
     private readonly expiry: ExpireApproval,
     private readonly reevaluation: RedeemReevaluation,
+    private readonly facade: ApprovalFacade,
   ) {}
 
-  execute(command: RedeemCommand & { clientId: string }): Promise<OpenIdTokenResponse>;
+  execute(command: RedeemCommand & { clientId: string }): Promise<FacadeTokenResponse>;
   execute(command: RedeemCommand): Promise<ApprovalTokenResponse>;
-  async execute(command: RedeemCommand): Promise<ApprovalTokenResponse | OpenIdTokenResponse> {
+  async execute(command: RedeemCommand): Promise<ApprovalTokenResponse | FacadeTokenResponse> {
     // The re-evaluation reads delegations, the directory and the policy set through other pooled
     // connections, so it runs before the row is locked: a transaction holding a connection must
     // never wait for a second one (as many redeems at once as the pool has connections would each
@@ -109,17 +111,17 @@ export class RedeemApprovalToken {
   private async redeemLocked(
     { tenantId, approvalId, clientId }: RedeemCommand,
     reevaluation: Reevaluation | undefined,
-  ): Promise<ApprovalTokenResponse | OpenIdTokenResponse | typeof APPROVED_MEANWHILE> {
+  ): Promise<ApprovalTokenResponse | FacadeTokenResponse | typeof APPROVED_MEANWHILE> {
     let expiredNow: ApprovalRequest | undefined;
     let deniedNow: ApprovalRequest | undefined;
     // Errors are returned, not thrown, so that the poll bookkeeping commits with them.
-    const outcome = await this.dataSource.transaction(async (manager): Promise<ApprovalTokenResponse | OpenIdTokenResponse | ProtocolError | typeof APPROVED_MEANWHILE> => {
+    const outcome = await this.dataSource.transaction(async (manager): Promise<ApprovalTokenResponse | FacadeTokenResponse | ProtocolError | typeof APPROVED_MEANWHILE> => {
       const request = await manager.findOne(ApprovalRequest, {
         where: { id: approvalId, tenantId },
         lock: { mode: 'pessimistic_write' },
       });
-      // A request belongs to the API it came through and, for CIBA, to the client that made it.
-      if (!request || (request.cibaClientId ?? undefined) !== clientId) return new InvalidGrant('unknown auth_req_id');
+      // A request belongs to the API it came through and, for a facade, to the client that made it.
+      if (!request || (await this.facade.clientOf(manager, request))?.clientId !== clientId) return new InvalidGrant('unknown auth_req_id');
       if (request.deliveryMode === 'push') return new InvalidGrant('this request delivers its result by push, not at the token endpoint');
       if (await this.expiry.expireIfDue(manager, request)) expiredNow = request;
 
@@ -137,7 +139,7 @@ export class RedeemApprovalToken {
         }
         case 'approved': {
           if (request.tokenRedeemedAt) return new InvalidGrant('the approval token was already issued for this auth_req_id');
-          // CIBA: an auth_req_id is good until expires_in, approved or not; a late poller gets expired_token.
+          // An auth_req_id is good until expires_in, approved or not; a late poller gets expired_token.
           if (request.expiresAt.getTime() <= Date.now()) return new ExpiredToken('the approval request expired before its token was redeemed');
           // The approval is not a blank cheque: the call was judged again, just now, before any token exists.
           if (!reevaluation) return APPROVED_MEANWHILE;
@@ -153,7 +155,7 @@ export class RedeemApprovalToken {
           }
           const jti = randomUUID();
           const response = clientId
-            ? await this.tokens.openIdResponse(request, votes, jti)
+            ? await this.facade.tokenResponse(manager, request, firstApproval(votes), (claims) => this.tokens.issue(request, votes, jti, claims))
             : await this.tokens.issue(request, votes, jti).then(
                 (issued): ApprovalTokenResponse => ({ auth_req_id: request.id, approval_token: issued.token, token_type: 'Bearer', expires_in: issued.expiresIn }),
               );

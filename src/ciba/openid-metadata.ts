@@ -2,7 +2,7 @@ import { TOOL_CALL_DETAIL_TYPE } from './backchannel-request';
 import { ASSERTION_ALGORITHMS } from './clients/ciba-client.commands';
 import { DELIVERY_MODES } from '../vocabulary/envelope';
 import { AUTH_METHODS } from './clients/ciba-client.entity';
-import { AUTH_REQ_ID_CLAIM } from '../approvals/approval-tokens.service';
+import { AUTH_REQ_ID_CLAIM } from './requests/ciba-requests';
 
 export const CIBA_GRANT_TYPE = 'urn:openid:params:grant-type:ciba';
 export const BACKCHANNEL_PATH = '/oauth/bc-authorize';

@@ -9,6 +9,7 @@ import { SigningKeys } from '../common/keys/signing-keys.service';
 import { BackchannelRequest, Hint } from './backchannel-request';
 import { CibaClient } from './clients/ciba-client.entity';
 import { ClientKeys } from './clients/client-keys';
+import { CibaRequests } from './requests/ciba-requests';
 
 /** A directory reference: "user:<id>" or "group:<name>"; a bare login_hint is a person's id. */
 const APPROVER = /^(user|group):.+$/;
@@ -30,6 +31,7 @@ export class StartBackchannelAuthentication {
     private readonly park: ParkApproval,
     private readonly keys: SigningKeys,
     private readonly clientKeys: ClientKeys,
+    private readonly requests: CibaRequests,
   ) {}
 
   async execute(client: CibaClient, request: BackchannelRequest): Promise<BackchannelAuthenticationResponse> {
@@ -68,7 +70,7 @@ export class StartBackchannelAuthentication {
         tenantId: client.tenantId,
         gatewayId: client.clientId,
         input,
-        openIdCiba: { clientId: client.clientId, scope: request.scope, authorizationDetails: request.authorizationDetails },
+        facade: this.requests.parkFacade({ tenantId: client.tenantId, clientId: client.clientId, scope: request.scope, authorizationDetails: request.authorizationDetails }),
       });
     } catch (e) {
       // Unknown or empty: the hint names nobody who can approve (CIBA Core §13).

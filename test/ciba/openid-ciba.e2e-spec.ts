@@ -358,6 +358,52 @@ describe('Standard OpenID CIBA, driven by openid-client', () => {
     return Object.fromEntries(Object.entries(params).filter(([, v]) => v !== undefined)) as Record<string, string | string[]>;
   }
 
+  describe('ciba_requests: CIBA keeps its client, scope and details in its own table', () => {
+    const counts = async () => {
+      const [row] = await sql(
+        env.db.url,
+        `SELECT (SELECT count(*) FROM approval_requests)::int AS approvals, (SELECT count(*) FROM ciba_requests)::int AS ciba,
+                (SELECT count(*) FROM audit_events WHERE type = 'approval.created')::int AS created`,
+      );
+      return row as { approvals: number; ciba: number; created: number };
+    };
+    const start = (overrides: Record<string, string | undefined> = {}) =>
+      form(metadata.backchannel_authentication_endpoint, backchannelParams(overrides), { authorization: basic('gw-basic', secrets['gw-basic']) });
+
+    it('a park writes one ciba_requests row keyed by its auth_req_id; approval_requests has no CIBA columns', async () => {
+      const res = await start();
+      expect(res.status).toBe(200);
+      const rows = await sql(env.db.url, `SELECT tenant_id, client_id, scope, authorization_details FROM ciba_requests WHERE auth_req_id = $1`, [res.body.auth_req_id]);
+      expect(rows).toEqual([{ tenant_id: expect.any(String), client_id: 'gw-basic', scope: 'openid', authorization_details: [toolCallDetail()] }]);
+      const [approval] = await sql(env.db.url, `SELECT tenant_id FROM approval_requests WHERE id = $1`, [res.body.auth_req_id]);
+      expect(approval.tenant_id).toBe(rows[0].tenant_id);
+      const columns = await sql(env.db.url, `SELECT column_name FROM information_schema.columns WHERE table_name = 'approval_requests'`);
+      expect(columns.map((c) => c.column_name)).not.toEqual(expect.arrayContaining(['ciba_client_id']));
+      expect(columns.map((c) => c.column_name)).not.toContain('scope');
+      expect(columns.map((c) => c.column_name)).not.toContain('authorization_details');
+    });
+
+    // Real Postgres refuses one of the two rows (a constraint added for the test): the other must not stay behind.
+    it.each([
+      ['ciba_requests row is refused', 'ciba_requests', `CHECK (scope <> 'openid atomicity_probe')`, { scope: 'openid atomicity_probe' }],
+      ['approval_requests row is refused', 'approval_requests', `CHECK (binding_message IS DISTINCT FROM 'atomicity probe')`, { binding_message: 'atomicity probe' }],
+    ])('a park whose %s leaves neither row (nor its audit event)', async (...[, table, check, overrides]) => {
+      await sql(env.db.url, `ALTER TABLE ${table} ADD CONSTRAINT atomicity_probe ${check} NOT VALID`);
+      try {
+        const before = await counts();
+        const res = await start(overrides as Record<string, string>);
+        expect(res.status).toBe(500);
+        expect(await counts()).toEqual(before);
+      } finally {
+        await sql(env.db.url, `ALTER TABLE ${table} DROP CONSTRAINT atomicity_probe`);
+      }
+      // And with the constraint gone, the same park succeeds with both rows.
+      const before = await counts();
+      expect((await start(overrides as Record<string, string>)).status).toBe(200);
+      expect(await counts()).toEqual({ approvals: before.approvals + 1, ciba: before.ciba + 1, created: before.created + 1 });
+    });
+  });
+
   describe('request validation: the spec’s errors with the spec’s statuses', () => {
     const cases: [string, Record<string, string | string[] | undefined>, number, string, string?][] = [
       ['scope without openid', { scope: 'profile' }, 400, 'invalid_scope'],
