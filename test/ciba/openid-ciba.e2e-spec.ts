@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { createRemoteJWKSet, decodeJwt, exportJWK, generateKeyPair, jwtVerify, SignJWT } from 'jose';
 import * as oidc from 'openid-client';
+import { DataSource } from 'typeorm';
+import { CibaRequests1764130000000 } from '../../migrations/1764130000000-ciba-requests';
 import { adminToken, call } from '../support/api';
 import { selfLinked, TestApp, testEnvironment, TestEnvironment } from '../support/app';
 import { voteAs } from '../support/approvals';
@@ -381,6 +383,24 @@ describe('Standard OpenID CIBA, driven by openid-client', () => {
       expect(columns.map((c) => c.column_name)).not.toEqual(expect.arrayContaining(['ciba_client_id']));
       expect(columns.map((c) => c.column_name)).not.toContain('scope');
       expect(columns.map((c) => c.column_name)).not.toContain('authorization_details');
+    });
+
+    it('the migration moves the rows: down puts them back on approval_requests, up moves them out again unchanged', async () => {
+      const before = await sql(env.db.url, `SELECT * FROM ciba_requests ORDER BY auth_req_id`);
+      expect(before.length).toBeGreaterThan(0);
+      const db = new DataSource({ type: 'postgres', url: env.db.url });
+      await db.initialize();
+      const runner = db.createQueryRunner();
+      try {
+        await new CibaRequests1764130000000().down(runner);
+        const restored = await sql(env.db.url, `SELECT id, ciba_client_id, scope, authorization_details FROM approval_requests WHERE ciba_client_id IS NOT NULL ORDER BY id`);
+        expect(restored).toEqual(before.map((r) => ({ id: r.auth_req_id, ciba_client_id: r.client_id, scope: r.scope, authorization_details: r.authorization_details })));
+        await new CibaRequests1764130000000().up(runner);
+      } finally {
+        await runner.release();
+        await db.destroy();
+      }
+      expect(await sql(env.db.url, `SELECT * FROM ciba_requests ORDER BY auth_req_id`)).toEqual(before);
     });
 
     // Real Postgres refuses one of the two rows (a constraint added for the test): the other must not stay behind.
