@@ -35,9 +35,8 @@ const FOREIGN_ENTITY_READERS = [
   // its rounds to a table of its own); the page records votes through DecideApproval.
   '^src/notifications/(notify-approvers\\.usecase|deliver-notification\\.usecase|notification-routing\\.service|notification-jobs\\.service|notification-content)\\.ts$',
   '^src/notifications/page/approval-page\\.service\\.ts$',
-  // the page's standing-approval choice reads the parked request it renders; the approver's list
-  // renders the standing approvals approvals hands it (through StandingApprovals, not the repository)
-  '^src/notifications/page/standing-(choice|approvals\\.page)\\.ts$',
+  // the page's standing-approval choice reads the parked request it renders
+  '^src/notifications/page/standing-choice\\.ts$',
   // the redeem's re-evaluation reads the parked call's row that approvals hands it
   '^src/authz/redeem-reevaluation\\.service\\.ts$',
   // the metrics gauge counts approval requests by status

@@ -12,7 +12,6 @@
  * BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=<dir>" the servers are profiled and the service's
  * profile under each decision load is summarised as figures (bench/cpu-profile.ts).
  */
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,7 +26,7 @@ import { LoadWindow, summariseDir } from './cpu-profile';
 import { decisionCost, flatFacts, RICH_ARGS, RICH_GROUPS, RICH_POLICIES, RICH_SERVER, RICH_TOOL } from './decision-cost';
 import { bareEmailRate, NotificationSinks } from './fan-out';
 import { gatewayFigures } from './gateway';
-import { benchRedisPrefix, closeHttp, devSigner, forgetRedisKeys, Figure, figuresOnFile, http, linkMinter, mergeInto, parkBody, percentile, resetDatabase, ROOT, round, Server, Signer, startServer, stop, writeFigures } from './support';
+import { benchRedisPrefix, closeHttp, cpuSeconds, devSigner, forgetRedisKeys, Figure, figuresOnFile, http, linkMinter, mergeInto, parkBody, percentile, resetDatabase, ROOT, round, Server, Signer, startServer, stop, writeFigures } from './support';
 import { DataSource } from 'typeorm';
 import { walkChain } from '../src/audit/audit-chain';
 import { AuditSealer } from '../src/audit/audit-sealer.service';
@@ -209,20 +208,6 @@ async function main(): Promise<void> {
 }
 
 
-const CLOCK_TICKS = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
-
-/** CPU seconds a child process has used so far (user + system, /proc/<pid>/stat fields 14 and 15). */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-}
 
 interface Measured {
   result: autocannon.Result;

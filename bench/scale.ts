@@ -19,7 +19,6 @@
  * --cpu-prof-dir=DIR" profiles the service; DIR/windows.json then says when each probe ran
  * (node dist/bench/cpu-profile.js DIR). BENCH_SCALE_KEEP_DB=1 keeps the database afterwards.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,7 +27,7 @@ import { JWK } from 'jose';
 import { Client } from 'pg';
 import { DEV_GATEWAY_ISSUER, ensureDevKeys } from '../src/common/keys/key-files';
 import { LoadWindow } from './cpu-profile';
-import { benchRedisPrefix, closeHttp, devSigner, dropDatabase, forgetRedisKeys, Figure, figuresOnFile, http, linkMinter, mergeInto, parkBody, percentile, resetDatabase, ROOT, round, startServer, stop, writeFigures } from './support';
+import { benchRedisPrefix, closeHttp, cpuSeconds, deleteKeys, devSigner, dropDatabase, forgetRedisKeys, Figure, figuresOnFile, http, linkMinter, mergeInto, parkBody, percentile, resetDatabase, ROOT, round, startServer, stop, writeFigures } from './support';
 
 const ROWS = Number(process.env.BENCH_SCALE_ROWS ?? 100_000);
 const PROBES = Number(process.env.BENCH_SCALE_PROBES ?? 200);
@@ -42,19 +41,6 @@ interface Probe {
   statusCpuMs: number;
 }
 
-const CLOCK_TICKS = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
-/** CPU seconds a process has used so far (user + system, /proc/<pid>/stat fields 14 and 15). */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-}
 const monotonicMicros = () => Number(process.hrtime.bigint() / 1000n);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -325,15 +311,6 @@ function explainHeader(figures: Figure[]): string {
   ].join('\n');
 }
 
-/** Deletes every key under the run's prefix (the service is stopped): what a Redis loss would leave. */
-async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 5000);
-    cursor = next;
-    if (keys.length) await redis.del(...keys);
-  } while (cursor !== '0');
-}
 
 async function explainPlans(db: Client, id: string): Promise<string> {
   const queries: [string, string, unknown[]][] = [

@@ -28,9 +28,9 @@ import Redis from 'ioredis';
 import { JWK } from 'jose';
 import { Client } from 'pg';
 import { Agent, request } from 'undici';
-import { STARTER_POLICIES } from '../src/authz/policy/starter-policies';
 import { DEV_AGENT_ISSUER, DEV_GATEWAY_ISSUER, ensureDevKeys } from '../src/common/keys/key-files';
 import { benchRedisPrefix, devSigner, dropDatabase, forgetRedisKeys, linkMinter, percentile, resetDatabase, ROOT, round, startServer, stop } from './support';
+import { thirtyNinePolicies as thirtyNine } from './fixtures/thirty-nine-policies';
 
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 600);
 const PARKS_PER_SECOND = Number(process.env.SOAK_PARKS_PER_SECOND ?? 5);
@@ -47,16 +47,6 @@ const started = Date.now();
 const elapsed = () => (Date.now() - started) / 1000;
 const log = (msg: string) => process.stdout.write(`[soak ${elapsed().toFixed(0).padStart(4)}s] ${msg}\n`);
 
-/** A 39-policy set like the one whose repeated publishing once killed the service; `n` makes each version differ. */
-const thirtyNine = (n: number): Record<string, string> => ({
-  ...STARTER_POLICIES,
-  ...Object.fromEntries(
-    Array.from({ length: 39 - Object.keys(STARTER_POLICIES).length }, (_, i) => [
-      `forbid-blocked-${i}`,
-      `@reason("blocked_${i}") forbid (principal, action == Action::"call_tool", resource) when { context.server == "blocked-${n}-${i}" };`,
-    ]),
-  ),
-});
 
 // --- requests, counted by kind ------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 import canonicalize from 'canonicalize';
 import fc from 'fast-check';
-import { json, text } from '../common/canonical-json.fixture';
+import { expectSameAsCanonicalize, json, text } from '../common/canonical-json.fixture';
 import { ChainedContent, eventCanonical } from './audit-chain';
 
 /** The record the chain hashed before the fast encoder, built as it was then: the reference. */
@@ -22,18 +22,6 @@ function referenceEventCanonical(e: ChainedContent, seq: string, prev: string): 
     data: e.data,
     occurred_us: e.occurred_us,
   });
-}
-
-/** The same output, or the same error, as canonicalize. */
-function expectSameAsCanonicalize(actual: () => string, reference: () => string | undefined): void {
-  let expected: string | undefined;
-  try {
-    expected = reference();
-  } catch (e) {
-    expect(actual).toThrow((e as Error).message);
-    return;
-  }
-  expect(actual()).toBe(expected);
 }
 
 const nullableText = fc.option(text, { nil: null });

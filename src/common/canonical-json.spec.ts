@@ -1,19 +1,7 @@
 import canonicalize from 'canonicalize';
 import fc from 'fast-check';
 import { canonicalJson } from './canonical-json';
-import { json } from './canonical-json.fixture';
-
-/** The same output, or the same error, as canonicalize. */
-function expectSameAsCanonicalize(actual: () => string, reference: () => string | undefined): void {
-  let expected: string | undefined;
-  try {
-    expected = reference();
-  } catch (e) {
-    expect(actual).toThrow((e as Error).message);
-    return;
-  }
-  expect(actual()).toBe(expected);
-}
+import { expectSameAsCanonicalize, json } from './canonical-json.fixture';
 
 const RUNS = { numRuns: 2000 };
 

@@ -8,7 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { CreateTaskOptions, TaskStore } from '@modelcontextprotocol/sdk/experimental/tasks/interfaces.js';
 import type { Request, RequestId, Result, Task } from '@modelcontextprotocol/sdk/types.js';
 import type { Redis } from 'ioredis';
-import type { GatewayTaskStore } from './task-store';
+import { GatewayTaskStore, TaskWork } from './task-store';
 
 /** A task is kept at most this long, whatever ttl the client asked for (none: this long). */
 export const MAX_TASK_TTL_MS = 24 * 3600 * 1000;
@@ -32,7 +32,7 @@ return 'ok'`;
  * channel `task-cancelled`.
  */
 export class RedisTaskStore implements GatewayTaskStore {
-  private readonly work = new Map<string, AbortController>();
+  private readonly work = new TaskWork();
   private readonly channel: string;
 
   private constructor(
@@ -47,7 +47,7 @@ export class RedisTaskStore implements GatewayTaskStore {
     const subscriber = redis.duplicate({ enableReadyCheck: false, maxRetriesPerRequest: null });
     const store = new RedisTaskStore(redis, subscriber, prefix);
     subscriber.on('message', (channel: string, taskId: string) => {
-      if (channel === store.channel) store.work.get(taskId)?.abort();
+      if (channel === store.channel) store.work.abort(taskId);
     });
     await subscriber.subscribe(store.channel);
     return store;
@@ -66,13 +66,11 @@ export class RedisTaskStore implements GatewayTaskStore {
   }
 
   track(taskId: string): AbortController {
-    const controller = new AbortController();
-    this.work.set(taskId, controller);
-    return controller;
+    return this.work.track(taskId);
   }
 
   done(taskId: string): void {
-    this.work.delete(taskId);
+    this.work.done(taskId);
   }
 
   /**
@@ -86,12 +84,11 @@ export class RedisTaskStore implements GatewayTaskStore {
       content: [{ type: 'text', text: 'The gateway instance running this task stopped. Its approval request stays open: call the same tool again with the same arguments to resume it.' }],
     });
     await Promise.all(
-      [...this.work.keys()].map((taskId) =>
+      this.work.ids().map((taskId) =>
         this.redis.hget(this.key(taskId), 'agent').then((agent) => agent && this.redis.eval(TRANSITION, 1, this.key(taskId), agent, 'failed', now, '', result, 0)).catch(() => undefined),
       ),
     );
-    for (const c of this.work.values()) c.abort();
-    this.work.clear();
+    this.work.abortAll();
     this.subscriber.disconnect();
   }
 
@@ -155,7 +152,7 @@ export class RedisTaskStore implements GatewayTaskStore {
     if (outcome === 'missing') throw new Error(`Task with ID ${taskId} not found`);
     if (outcome !== 'ok') throw new Error(`Cannot update task ${taskId} from terminal status '${String(outcome)}' to '${status}'.`);
     if (status === 'cancelled') {
-      this.work.get(taskId)?.abort();
+      this.work.abort(taskId);
       await this.redis.publish(this.channel, taskId);
     }
   }

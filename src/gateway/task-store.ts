@@ -17,35 +17,60 @@ export interface GatewayTaskStore {
   close(): Promise<void>;
 }
 
+/** The work behind the tasks this instance runs, by task id: aborted when its task is cancelled or the gateway stops. */
+export class TaskWork {
+  private readonly running = new Map<string, AbortController>();
+
+  track(taskId: string): AbortController {
+    const controller = new AbortController();
+    this.running.set(taskId, controller);
+    return controller;
+  }
+
+  done(taskId: string): void {
+    this.running.delete(taskId);
+  }
+
+  abort(taskId: string): void {
+    this.running.get(taskId)?.abort();
+  }
+
+  ids(): string[] {
+    return [...this.running.keys()];
+  }
+
+  abortAll(): void {
+    for (const c of this.running.values()) c.abort();
+    this.running.clear();
+  }
+}
+
 /**
  * The SDK's in-memory task store (tasks scoped to their MCP session), plus cancellation of the
  * work behind a task.
  */
 export class CancellableTaskStore extends InMemoryTaskStore implements GatewayTaskStore {
-  private readonly work = new Map<string, AbortController>();
+  private readonly work = new TaskWork();
 
   forAgent(): TaskStore {
     return this;
   }
 
   track(taskId: string): AbortController {
-    const controller = new AbortController();
-    this.work.set(taskId, controller);
-    return controller;
+    return this.work.track(taskId);
   }
 
   done(taskId: string): void {
-    this.work.delete(taskId);
+    this.work.done(taskId);
   }
 
   override async updateTaskStatus(taskId: string, status: Task['status'], statusMessage?: string, sessionId?: string): Promise<void> {
     await super.updateTaskStatus(taskId, status, statusMessage, sessionId);
-    if (status === 'cancelled') this.work.get(taskId)?.abort();
+    if (status === 'cancelled') this.work.abort(taskId);
   }
 
   override cleanup(): void {
-    for (const c of this.work.values()) c.abort();
-    this.work.clear();
+    this.work.abortAll();
     super.cleanup();
   }
 

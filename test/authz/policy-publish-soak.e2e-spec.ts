@@ -1,19 +1,9 @@
 import { PolicyEngine } from '../../src/authz/policy/policy-engine';
-import { STARTER_POLICIES } from '../../src/authz/policy/starter-policies';
 import { adminToken, call, tenantToken } from '../support/api';
 import { TestApp, testEnvironment, TestEnvironment } from '../support/app';
 import { agentToken } from '../support/keys';
+import { thirtyNinePolicies as thirtyNine } from '../../bench/fixtures/thirty-nine-policies';
 
-/** A 39-policy set like the one whose repeated publishing once killed the service; `n` makes each version differ. */
-const thirtyNine = (n: number): Record<string, string> => ({
-  ...STARTER_POLICIES,
-  ...Object.fromEntries(
-    Array.from({ length: 39 - Object.keys(STARTER_POLICIES).length }, (_, i) => [
-      `forbid-blocked-${i}`,
-      `@reason("blocked_${i}") forbid (principal, action == Action::"call_tool", resource) when { context.server == "blocked-${n}-${i}" };`,
-    ]),
-  ),
-});
 
 describe('publishing and activating policy sets again and again', () => {
   let env: TestEnvironment;

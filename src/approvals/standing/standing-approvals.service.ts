@@ -158,41 +158,43 @@ export class StandingApprovals {
    * what was granted on their behalf (their agents are denied anyway).
    */
   async endForPerson(tenantId: string, personId: string, by: string): Promise<string[]> {
-    return this.dataSource.transaction(async (manager) => {
-      const [rows]: [{ id: string; approval_id: string }[], number] = await manager.query(
-        `UPDATE standing_approvals SET revoked_at = now(), revoked_by = $3, ended_reason = 'person_disabled'
-         WHERE tenant_id = $1 AND (granted_by @> jsonb_build_array($2::text) OR delegator_id = $2) AND revoked_at IS NULL RETURNING id, approval_id`,
-        [tenantId, personId, by],
-      );
-      for (const row of rows) {
-        await this.audit.append(manager, {
-          tenantId,
-          type: 'standing_approval.revoked',
-          approvalId: row.approval_id,
-          actor: by,
-          data: { standing_approval_id: row.id, reason: 'person_disabled', person: personId },
-        });
-      }
-      return rows.map((r) => r.id);
-    });
+    return this.dataSource.transaction((manager) =>
+      this.endWhere(manager, tenantId, `(granted_by @> jsonb_build_array($3::text) OR delegator_id = $3)`, personId, by, 'person_disabled', { person: personId }),
+    );
   }
 
   /** With a delegation revoked (in its transaction): every standing approval granted under it ends. */
   async endForDelegations(manager: EntityManager, tenantId: string, delegationIds: string[], by: string): Promise<string[]> {
     if (!delegationIds.length) return [];
+    return this.endWhere(manager, tenantId, `delegation_id = ANY($3)`, delegationIds, by, 'delegation_revoked');
+  }
+
+  /** Ends the live standing approvals `condition` (on $3 = `subject`) selects, each with its audit event. */
+  private async endWhere(
+    manager: EntityManager,
+    tenantId: string,
+    condition: string,
+    subject: unknown,
+    by: string,
+    reason: 'person_disabled' | 'delegation_revoked',
+    data: Record<string, unknown> = {},
+  ): Promise<string[]> {
     const [rows]: [{ id: string; approval_id: string }[], number] = await manager.query(
-      `UPDATE standing_approvals SET revoked_at = now(), revoked_by = $3, ended_reason = 'delegation_revoked'
-       WHERE tenant_id = $1 AND delegation_id = ANY($2) AND revoked_at IS NULL RETURNING id, approval_id`,
-      [tenantId, delegationIds, by],
+      `UPDATE standing_approvals SET revoked_at = now(), revoked_by = $2, ended_reason = $4
+       WHERE tenant_id = $1 AND ${condition} AND revoked_at IS NULL RETURNING id, approval_id`,
+      [tenantId, by, subject, reason],
     );
-    for (const row of rows) {
-      await this.audit.append(manager, {
-        tenantId,
-        type: 'standing_approval.revoked',
-        approvalId: row.approval_id,
-        actor: by,
-        data: { standing_approval_id: row.id, reason: 'delegation_revoked' },
-      });
+    if (rows.length) {
+      await this.audit.append(
+        manager,
+        ...rows.map((row) => ({
+          tenantId,
+          type: 'standing_approval.revoked',
+          approvalId: row.approval_id,
+          actor: by,
+          data: { standing_approval_id: row.id, reason, ...data },
+        })),
+      );
     }
     return rows.map((r) => r.id);
   }

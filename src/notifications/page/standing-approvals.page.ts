@@ -6,7 +6,6 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { StandingApprovals } from '../../approvals/standing/standing-approvals.service';
-import { standingApprovalView } from '../../approvals/standing/standing-approval.entity';
 import { ApproverLinkVerifier } from '../../common/auth/approver-link.verifier';
 import { ApproverPrincipal } from '../../common/auth/auth.decorators';
 import { NotFound, ProtocolError, RateLimited } from '../../common/errors/protocol-errors';
@@ -21,7 +20,8 @@ const FORM_AUDIENCE = 'countersign:standing-form';
 const FORM_TTL_SECONDS = 30 * 60;
 export const STANDING_PAGE_PATH = '/approve/standing';
 
-type StandingView = ReturnType<typeof standingApprovalView>;
+/** A standing approval as approvals' service lists it. */
+type StandingView = Awaited<ReturnType<StandingApprovals['list']>>[number];
 export interface StandingPageModel {
   approverId: string;
   items: StandingView[];
