@@ -4,7 +4,7 @@ import { DataSource } from 'typeorm';
 import { AuditLog } from '../audit/audit-log.service';
 import { insertStatement } from '../common/database/insert-statement';
 import { callHashOf, canonicalJson } from '../common/canonical-json';
-import { FieldProblem, InvalidClientNotificationToken, InvalidRequest, UnmetObligation } from '../common/errors/protocol-errors';
+import { InvalidClientNotificationToken, InvalidRequest, UnmetObligation } from '../common/errors/protocol-errors';
 import { Outbox } from '../common/outbox/outbox.service';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { auditContext } from './approval-audit';

@@ -7,7 +7,7 @@ import { Outbox } from '../common/outbox/outbox.service';
 import { dropFinishedJobs, KEEP_FINISHED } from '../common/queues/revive-jobs';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import type { NotificationDelivery, NotificationRound } from './notification-delivery.entity';
-import { DeliveriesQueue, DeliveryJobData, deliveryJobId, DeliveryQueuedEvent, NOTIFICATION_QUEUED, NotificationQueue, RoundJobData, RoundsQueue, roundJobId } from './notification-queues';
+import { DeliveriesQueue, deliveryJobId, DeliveryQueuedEvent, NOTIFICATION_QUEUED, NotificationQueue, RoundsQueue, roundJobId } from './notification-queues';
 
 type Roundable = Pick<ApprovalRequest, 'id' | 'tenantId' | 'createdAt' | 'escalateAfter' | 'remindAfter'>;
 

@@ -4,7 +4,7 @@ import { ApprovalsReconciler } from '../../src/approvals/approvals-reconciler.se
 import { redisConnectionOptions } from '../../src/common/queues/queues.module';
 import { RedisConnections } from '../../src/common/redis/redis.module';
 import { Redis } from 'ioredis';
-import { call, parkBody, tenantToken } from '../support/api';
+import { parkBody, tenantToken } from '../support/api';
 import { REDIS_URL, TestApp, testEnvironment, TestEnvironment } from '../support/app';
 import { parkApproval, voteAs } from '../support/approvals';
 import { attemptRows, auditTypes, CallbackServer, eventually, outboxDrained, requestRow, sql, status } from '../support/callback-server';

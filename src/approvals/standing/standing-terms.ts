@@ -7,7 +7,7 @@
 import { canonicalJson } from '../../common/canonical-json';
 import { FieldProblem, InvalidRequest } from '../../common/errors/protocol-errors';
 
-import { DEFAULT_SESSION_MAX_SECONDS, maxSecondsOf, StandingChoice, StandingOffer, StandingScope, StandingTerms } from '../../vocabulary/standing-offer';
+import { maxSecondsOf, StandingChoice, StandingOffer, StandingTerms } from '../../vocabulary/standing-offer';
 
 // The offer's vocabulary lives in src/vocabulary (the policy engine reads it too).
 export * from '../../vocabulary/standing-offer';
