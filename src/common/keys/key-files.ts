@@ -40,7 +40,7 @@ export function readJwksFile(path: string): PrivateJwks {
   try {
     parsed = JSON.parse(readFileSync(path, 'utf8'));
   } catch (e) {
-    throw new Error(`cannot read JWKS file ${path}: ${(e as Error).message}`);
+    throw new Error(`cannot read JWKS file ${path}: ${(e as Error).message}`, { cause: e });
   }
   const keys = (parsed as PrivateJwks)?.keys;
   if (!Array.isArray(keys) || keys.length === 0) throw new Error(`JWKS file ${path} has no "keys"`);
