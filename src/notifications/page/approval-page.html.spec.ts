@@ -82,8 +82,8 @@ function evilModel(): ApprovalPageModel {
 /** Every start tag in the output: name and attribute names/values (our renderer always double-quotes). */
 function startTags(html: string): { name: string; attrs: Record<string, string | true> }[] {
   const tags: { name: string; attrs: Record<string, string | true> }[] = [];
-  const tagRe = /<([a-zA-Z][a-zA-Z0-9-]*)((?:\s+[^\s"'<>\/=]+(?:="[^"]*")?)*)\s*\/?>/g;
-  const attrRe = /\s+([^\s"'<>\/=]+)(?:="([^"]*)")?/g;
+  const tagRe = /<([a-zA-Z][a-zA-Z0-9-]*)((?:\s+[^\s"'<>/=]+(?:="[^"]*")?)*)\s*\/?>/g;
+  const attrRe = /\s+([^\s"'<>/=]+)(?:="([^"]*)")?/g;
   for (const m of html.matchAll(tagRe)) {
     const attrs: Record<string, string | true> = {};
     for (const a of m[2].matchAll(attrRe)) attrs[a[1].toLowerCase()] = a[2] ?? true;
