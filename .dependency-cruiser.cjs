@@ -12,8 +12,6 @@
  * instead of loosening the rule.
  */
 
-/** Every part folder under src/, for "to" patterns. */
-const PARTS = 'approvals|audit|authz|authzen|ciba|notifications|ops|gateway|vocabulary|common|config';
 /** The application's entry points and tools: nothing in a part may import them. */
 const APP_LEVEL = '^src/(app\\.module|bootstrap|main|worker)\\.ts$|^src/(cli|demo)/';
 /** A part may not import these parts (the ones above it, or beside it). */
