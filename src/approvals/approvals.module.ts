@@ -11,6 +11,7 @@ import { ApprovalJobs } from './approval-jobs.service';
 import { DeliverCallbackProcessor, ExpireApprovalProcessor, ReconcileProcessor } from './approval-processors';
 import { ApprovalQueue } from './approval-queues';
 import { ApprovalRequest } from './approval-request.entity';
+import { ApprovalRequests } from './approval-requests.repository';
 import { ApprovalSettlement } from './approval-settlement.service';
 import { ApprovalTokens } from './approval-tokens.service';
 import { ApprovalVote } from './approval-vote.entity';
@@ -34,6 +35,7 @@ import { StandingApprovals } from './standing/standing-approvals.service';
 const services = [
   ApprovalEvents,
   ApprovalJobs,
+  ApprovalRequests,
   ApprovalSettlement,
   ApprovalTokens,
   ApproverLinks,

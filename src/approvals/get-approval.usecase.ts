@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
 import { NotFound } from '../common/errors/protocol-errors';
 import { ApprovalEvents } from './approval-events.service';
 import { ApprovalRequest } from './approval-request.entity';
+import { ApprovalRequests } from './approval-requests.repository';
 import { ApprovalVote } from './approval-vote.entity';
 import { approvalView, ApprovalViewBody } from './approval-view';
 
@@ -10,7 +10,7 @@ import { approvalView, ApprovalViewBody } from './approval-view';
 @Injectable()
 export class GetApproval {
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly requests: ApprovalRequests,
     private readonly events: ApprovalEvents,
   ) {}
 
@@ -39,16 +39,16 @@ export class GetApproval {
 
   /** The request as stored (null when the tenant has none by that id), for the parts that show or notify it. */
   request(tenantId: string, approvalId: string): Promise<ApprovalRequest | null> {
-    return this.dataSource.manager.findOne(ApprovalRequest, { where: { id: approvalId, tenantId } });
+    return this.requests.find(tenantId, approvalId);
   }
 
   /** How many requests are in each stored status, over all tenants (for the ops gauges). */
-  async countByStatus(): Promise<{ status: string; n: number }[]> {
-    return this.dataSource.query(`SELECT status, count(*)::int AS n FROM approval_requests GROUP BY status`);
+  countByStatus(): Promise<{ status: string; n: number }[]> {
+    return this.requests.countByStatus();
   }
 
   /** Its votes, in the order they were cast. */
   votes(approvalId: string): Promise<ApprovalVote[]> {
-    return this.dataSource.manager.find(ApprovalVote, { where: { approvalId }, order: { id: 'ASC' } });
+    return this.requests.votes(approvalId);
   }
 }

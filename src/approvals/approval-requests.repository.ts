@@ -1,0 +1,57 @@
+/**
+ * Approval requests and their votes as stored: the queries the lifecycle's use cases need, each
+ * scoped by tenant here, so that no use case builds a query or holds the DataSource. A step that
+ * changes a request runs inside `withLocked` / `withPendingLocked`, which lock the rows and hand the
+ * open transaction on to the services that write in it (ApprovalSettlement, audit, outbox).
+ */
+import { Injectable } from '@nestjs/common';
+import { DataSource, EntityManager } from 'typeorm';
+import { ApprovalRequest } from './approval-request.entity';
+import { ApprovalVote } from './approval-vote.entity';
+
+/** An open transaction, passed from a `withLocked…` step to the services that write in it. */
+export type Transaction = EntityManager;
+
+/** Which of a tenant's pending requests a bulk rejection takes: those resting on one of these delegations, or on this delegating human. */
+export type PendingDependency = { delegationIds: string[] } | { delegatorId: string };
+
+@Injectable()
+export class ApprovalRequests {
+  constructor(private readonly dataSource: DataSource) {}
+
+  /** The tenant's request by id; null when the tenant has none by that id. */
+  find(tenantId: string, approvalId: string): Promise<ApprovalRequest | null> {
+    return this.dataSource.manager.findOne(ApprovalRequest, { where: { id: approvalId, tenantId } });
+  }
+
+  /** A request's votes, in the order they were cast. */
+  votes(approvalId: string): Promise<ApprovalVote[]> {
+    return this.dataSource.manager.find(ApprovalVote, { where: { approvalId }, order: { id: 'ASC' } });
+  }
+
+  /** How many requests are in each stored status, over all tenants (for the ops gauges). */
+  countByStatus(): Promise<{ status: string; n: number }[]> {
+    return this.dataSource.query(`SELECT status, count(*)::int AS n FROM approval_requests GROUP BY status`);
+  }
+
+  /** Runs `work` in one transaction holding the tenant's request locked (FOR UPDATE); `request` is null when the tenant has none by that id. */
+  withLocked<T>(tenantId: string, approvalId: string, work: (request: ApprovalRequest | null, tx: Transaction) => Promise<T>): Promise<T> {
+    return this.dataSource.transaction(async (tx) => {
+      const request = await tx.findOne(ApprovalRequest, { where: { id: approvalId, tenantId }, lock: { mode: 'pessimistic_write' } });
+      return work(request, tx);
+    });
+  }
+
+  /** Runs `work` in one transaction holding locked every pending request of the tenant that rests on `dependency`. */
+  withPendingLocked<T>(tenantId: string, dependency: PendingDependency, work: (requests: ApprovalRequest[], tx: Transaction) => Promise<T>): Promise<T> {
+    return this.dataSource.transaction(async (tx) => {
+      const query = tx
+        .createQueryBuilder(ApprovalRequest, 'r')
+        .setLock('pessimistic_write')
+        .where(`r.tenant_id = :tenantId AND r.status = 'pending'`, { tenantId });
+      if ('delegationIds' in dependency) query.andWhere(`r.delegation->>'delegation_id' = ANY(:ids)`, { ids: dependency.delegationIds });
+      else query.andWhere('r.delegator_id = :delegatorId', { delegatorId: dependency.delegatorId });
+      return work(await query.getMany(), tx);
+    });
+  }
+}
