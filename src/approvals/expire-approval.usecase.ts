@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, EntityManager } from 'typeorm';
 import { ApprovalJobData } from './approval-queues';
 import { ApprovalRequest } from './approval-request.entity';
+import { ApprovalRequests, Transaction } from './approval-requests.repository';
 import { ApprovalSettlement } from './approval-settlement.service';
 
 export type ExpireResult = 'expired' | 'not-pending' | 'not-due' | 'missing';
@@ -10,20 +10,16 @@ export type ExpireResult = 'expired' | 'not-pending' | 'not-due' | 'missing';
 @Injectable()
 export class ExpireApproval {
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly requests: ApprovalRequests,
     private readonly settlement: ApprovalSettlement,
   ) {}
 
   async execute({ tenantId, approvalId }: ApprovalJobData): Promise<ExpireResult> {
     let expired: ApprovalRequest | undefined;
-    const result = await this.dataSource.transaction(async (manager): Promise<ExpireResult> => {
-      const request = await manager.findOne(ApprovalRequest, {
-        where: { id: approvalId, tenantId },
-        lock: { mode: 'pessimistic_write' },
-      });
+    const result = await this.requests.withLocked(tenantId, approvalId, async (request, tx): Promise<ExpireResult> => {
       if (!request) return 'missing';
       if (request.status !== 'pending') return 'not-pending';
-      if (!(await this.expireIfDue(manager, request))) return 'not-due';
+      if (!(await this.expireIfDue(tx, request))) return 'not-due';
       expired = request;
       return 'expired';
     });
@@ -32,9 +28,9 @@ export class ExpireApproval {
   }
 
   /** For callers already holding the row lock: expires it if its time is up. */
-  async expireIfDue(manager: EntityManager, request: ApprovalRequest): Promise<boolean> {
+  async expireIfDue(tx: Transaction, request: ApprovalRequest): Promise<boolean> {
     if (request.status !== 'pending' || request.expiresAt.getTime() > Date.now()) return false;
-    await this.settlement.settleInTransaction(manager, request, 'expired', 'system', {
+    await this.settlement.settleInTransaction(tx, request, 'expired', 'system', {
       expires_at: request.expiresAt.toISOString(),
     });
     return true;
