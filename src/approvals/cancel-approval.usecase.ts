@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
 import { Conflict, NotFound } from '../common/errors/protocol-errors';
 import { ApprovalRequest } from './approval-request.entity';
+import { ApprovalRequests } from './approval-requests.repository';
 import { ApprovalSettlement } from './approval-settlement.service';
 import { ExpireApproval } from './expire-approval.usecase';
 
@@ -9,7 +9,7 @@ import { ExpireApproval } from './expire-approval.usecase';
 @Injectable()
 export class CancelApproval {
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly requests: ApprovalRequests,
     private readonly settlement: ApprovalSettlement,
     private readonly expiry: ExpireApproval,
   ) {}
@@ -17,12 +17,11 @@ export class CancelApproval {
   async execute({ tenantId, approvalId, gatewayId }: { tenantId: string; approvalId: string; gatewayId: string }) {
     let settled: ApprovalRequest | undefined;
     let cancelled = false;
-    const status = await this.dataSource.transaction(async (manager) => {
-      const request = await manager.findOne(ApprovalRequest, { where: { id: approvalId, tenantId }, lock: { mode: 'pessimistic_write' } });
+    const status = await this.requests.withLocked(tenantId, approvalId, async (request, tx) => {
       if (!request) throw new NotFound('no such approval request');
-      if (await this.expiry.expireIfDue(manager, request)) settled = request;
+      if (await this.expiry.expireIfDue(tx, request)) settled = request;
       if (request.status !== 'pending') return request.status;
-      await this.settlement.settleInTransaction(manager, request, 'cancelled', `gateway:${gatewayId}`);
+      await this.settlement.settleInTransaction(tx, request, 'cancelled', `gateway:${gatewayId}`);
       settled = request;
       cancelled = true;
       return request.status;
