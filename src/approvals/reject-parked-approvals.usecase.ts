@@ -1,6 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
-import { ApprovalRequest } from './approval-request.entity';
+import { ApprovalRequests, PendingDependency } from './approval-requests.repository';
 import { ApprovalSettlement } from './approval-settlement.service';
 
 /**
@@ -12,24 +11,23 @@ import { ApprovalSettlement } from './approval-settlement.service';
 @Injectable()
 export class RejectParkedApprovals {
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly requests: ApprovalRequests,
     private readonly settlement: ApprovalSettlement,
   ) {}
 
   async forDelegations(tenantId: string, delegationIds: string[], reason: string): Promise<string[]> {
     if (delegationIds.length === 0) return [];
-    return this.reject(`r.tenant_id = :tenantId AND r.status = 'pending' AND r.delegation->>'delegation_id' = ANY(:ids)`, { tenantId, ids: delegationIds }, reason);
+    return this.reject(tenantId, { delegationIds }, reason);
   }
 
   forDelegator(tenantId: string, delegatorId: string, reason: string): Promise<string[]> {
-    return this.reject(`r.tenant_id = :tenantId AND r.status = 'pending' AND r.delegator_id = :delegatorId`, { tenantId, delegatorId }, reason);
+    return this.reject(tenantId, { delegatorId }, reason);
   }
 
-  private async reject(where: string, params: Record<string, unknown>, reason: string): Promise<string[]> {
-    const rejected = await this.dataSource.transaction(async (manager) => {
-      const requests = await manager.createQueryBuilder(ApprovalRequest, 'r').setLock('pessimistic_write').where(where, params).getMany();
+  private async reject(tenantId: string, dependency: PendingDependency, reason: string): Promise<string[]> {
+    const rejected = await this.requests.withPendingLocked(tenantId, dependency, async (requests, tx) => {
       for (const request of requests) {
-        await this.settlement.settleInTransaction(manager, request, 'denied', 'system', { reason }, reason);
+        await this.settlement.settleInTransaction(tx, request, 'denied', 'system', { reason }, reason);
       }
       return requests;
     });
