@@ -37,8 +37,6 @@ const FOREIGN_ENTITY_READERS = [
   '^src/notifications/page/standing-choice\\.ts$',
   // the redeem's re-evaluation reads the parked call's row that approvals hands it
   '^src/authz/redeem-reevaluation\\.service\\.ts$',
-  // the metrics gauge counts approval requests by status
-  '^src/ops/metrics\\.service\\.ts$',
   // a command-line tool that mints a link for an existing request
   '^src/cli/mint-approver-link\\.ts$',
 ];

@@ -6,7 +6,7 @@
  */
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
-import { ApprovalRequest } from './approval-request.entity';
+import { ApprovalRequest, ApprovalStatus, SETTLED_STATUSES } from './approval-request.entity';
 import { ApprovalVote } from './approval-vote.entity';
 
 /** An open transaction, passed from a `withLocked…` step to the services that write in it. */
@@ -29,9 +29,11 @@ export class ApprovalRequests {
     return this.dataSource.manager.find(ApprovalVote, { where: { approvalId }, order: { id: 'ASC' } });
   }
 
-  /** How many requests are in each stored status, over all tenants (for the ops gauges). */
-  countByStatus(): Promise<{ status: string; n: number }[]> {
-    return this.dataSource.query(`SELECT status, count(*)::int AS n FROM approval_requests GROUP BY status`);
+  /** How many requests are in each status, over all tenants (for the ops gauges); every status is listed, 0 when none is in it. */
+  async countByStatus(): Promise<{ status: ApprovalStatus; n: number }[]> {
+    const rows: { status: string; n: number }[] = await this.dataSource.query(`SELECT status, count(*)::int AS n FROM approval_requests GROUP BY status`);
+    const counts = new Map(rows.map((row) => [row.status, Number(row.n)]));
+    return (['pending', ...SETTLED_STATUSES] as const).map((status) => ({ status, n: counts.get(status) ?? 0 }));
   }
 
   /** Runs `work` in one transaction holding the tenant's request locked (FOR UPDATE); `request` is null when the tenant has none by that id. */

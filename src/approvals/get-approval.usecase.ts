@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { NotFound } from '../common/errors/protocol-errors';
 import { ApprovalEvents } from './approval-events.service';
-import { ApprovalRequest } from './approval-request.entity';
+import { ApprovalRequest, ApprovalStatus } from './approval-request.entity';
 import { ApprovalRequests } from './approval-requests.repository';
 import { ApprovalVote } from './approval-vote.entity';
 import { approvalView, ApprovalViewBody } from './approval-view';
@@ -42,8 +42,8 @@ export class GetApproval {
     return this.requests.find(tenantId, approvalId);
   }
 
-  /** How many requests are in each stored status, over all tenants (for the ops gauges). */
-  countByStatus(): Promise<{ status: string; n: number }[]> {
+  /** How many requests are in each status, over all tenants (for the ops gauges); every status is listed, 0 when none is in it. */
+  countByStatus(): Promise<{ status: ApprovalStatus; n: number }[]> {
     return this.requests.countByStatus();
   }
 

@@ -1,13 +1,11 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { GetApproval } from '../approvals/get-approval.usecase';
-import { ApprovalStatus, SETTLED_STATUSES } from '../approvals/approval-request.entity';
 import { DomainMetrics } from '../common/metrics/domain-metrics';
 import { ServiceQueues } from './service-queues';
 
 /** The BullMQ job states exported per queue. */
 const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed'] as const;
-const APPROVAL_STATUSES: ApprovalStatus[] = ['pending', ...SETTLED_STATUSES];
 /** A scrape must answer even when Postgres or Redis does not: each source gets this long. */
 const COLLECT_TIMEOUT_MS = 2_000;
 /** The queue gauges share one read of Redis per scrape (the registry collects them concurrently). */
@@ -123,8 +121,7 @@ export class Metrics implements DomainMetrics {
     gauge.reset();
     try {
       const rows = await withTimeout(this.lifecycle.countByStatus(), COLLECT_TIMEOUT_MS);
-      for (const status of APPROVAL_STATUSES) gauge.set({ status }, 0);
-      for (const row of rows) gauge.set({ status: row.status }, Number(row.n));
+      for (const row of rows) gauge.set({ status: row.status }, row.n);
     } catch (e) {
       this.collectFailed('postgres', e);
     }

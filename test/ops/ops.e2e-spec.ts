@@ -143,6 +143,10 @@ describe('ops: readiness, metrics and the queue dashboard', () => {
       expect(res.text).toContain('process_cpu_seconds_total');
       expect(res.text).toContain('# TYPE countersign_approvals gauge');
       expect(res.text).toMatch(/^countersign_approvals\{status="pending"\} \d+$/m);
+      // every status is exported, at 0 when no request is in it, so a dashboard's series never vanish
+      for (const status of ['pending', 'approved', 'denied', 'expired', 'cancelled']) {
+        expect(res.text).toMatch(new RegExp(`^countersign_approvals\\{status="${status}"\\} \\d+$`, 'm'));
+      }
       expect(res.text).toContain('countersign_queue_jobs{queue="approval-expiry"');
       for (const queue of ALL_QUEUES) {
         for (const state of ['waiting', 'active', 'delayed', 'failed', 'completed']) {
