@@ -122,6 +122,8 @@ export class Authorize {
           // So that the redeem knows there is a decision to repeat (reevaluate below).
           decisionId,
           standingOffer,
+          // A passkey asked for by any applying approval permit binds every vote on the call.
+          ...(approvalObligations.some((o) => o.proof === 'passkey') ? { proof: 'passkey' as const } : {}),
         });
       } catch (e) {
         // The policy's obligation names approvers nobody can be (unknown, an empty group, too few

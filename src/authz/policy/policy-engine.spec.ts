@@ -465,6 +465,24 @@ describe('evaluating a custom policy set', () => {
     ]);
   });
 
+  it('carries @proof("passkey") on the obligation that asks for it, and on the merged control when either asks', () => {
+    const engine = compile({
+      a: `@obligation("human_approval") @approvers("group:finance") @proof("passkey") ${when('context.granted')}`,
+      b: `@obligation("human_approval") @approvers("group:security") ${when('context.granted')}`,
+      c: `@obligation("human_approval") @approvers("group:finance") ${when('context.granted')}`,
+    });
+    const obligations = engine.evaluate(BASELINE).obligations as HumanApprovalObligation[];
+    expect(obligations.map((o) => [o.approvers[0], o.proof])).toEqual([
+      ['group:finance', 'passkey'],
+      ['group:security', undefined],
+    ]);
+  });
+
+  it('refuses at publish a @proof other than "passkey", or one off an approval permit', () => {
+    expect(compileErrors({ p: `@obligation("human_approval") @approvers("delegator") @proof("sms") ${when('context.granted')}` })).toEqual(['p: @proof must be "passkey"']);
+    expect(compileErrors({ p: `@proof("passkey") ${when('context.granted')}` })).toEqual(['p: @proof belongs on an @obligation("human_approval") permit']);
+  });
+
   it('keeps two permits naming the same approvers with different quorums apart', () => {
     const engine = compile({
       a: `@obligation("human_approval") @approvers("group:finance") @quorum("1") ${when('context.granted')}`,

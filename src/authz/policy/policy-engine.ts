@@ -39,6 +39,8 @@ export interface HumanApprovalObligation {
   independent_approvers: boolean;
   /** Standing approvals the approver may grant (`@standing`, `@standing_max_seconds`, `@standing_max_uses`, `@standing_pin`). */
   standing?: StandingOffer;
+  /** `@proof("passkey")`: each vote must be a WebAuthn assertion by the approver's passkey over the decision. */
+  proof?: 'passkey';
 }
 export interface SampledReviewObligation {
   type: 'sampled_review';
@@ -292,6 +294,8 @@ function checkAnnotations(id: string, m: PolicyMeta): string[] {
     errors.push(`${id}: @independent_approvers("true") excludes "delegator" from the approvers`);
   }
   errors.push(...standingAnnotationErrors(id, a));
+  if (a.proof !== undefined && a.proof !== 'passkey') errors.push(`${id}: @proof must be "passkey"`);
+  if (a.proof !== undefined && a.obligation !== 'human_approval') errors.push(`${id}: @proof belongs on an @obligation("human_approval") permit`);
   if (a.obligation && !a.approvers) errors.push(`${id}: @obligation("human_approval") needs @approvers`);
   if (a.approvers && a.quorum) {
     const named = a.approvers.split(',').map((x) => x.trim());
@@ -320,6 +324,7 @@ function approvalOf(a: Record<string, string>): HumanApprovalObligation {
     ...(Number(a.remind_after) > 0 ? { remind_after: Number(a.remind_after) } : {}),
     independent_approvers: a.independent_approvers === 'true',
     ...(standingOfferOf(a) ? { standing: standingOfferOf(a) } : {}),
+    ...(a.proof === 'passkey' ? { proof: 'passkey' as const } : {}),
   };
 }
 
@@ -352,6 +357,8 @@ function mergeObligations(annotations: Record<string, string>[]): Obligation[] {
     const escalate_after = earlier(o.escalate_after, next.escalate_after);
     const remind_after = earlier(o.remind_after, next.remind_after);
     const binding_message = o.binding_message ?? next.binding_message;
+    // The stricter: a proof either policy asks for.
+    const proof = o.proof ?? next.proof;
     const standing = mergeStandingOffers([o.standing, next.standing]);
     const { standing: _both, ...control } = o;
     approvals[i] = {
@@ -359,6 +366,7 @@ function mergeObligations(annotations: Record<string, string>[]): Obligation[] {
       ...(standing ? { standing } : {}),
       ...(expires_in !== undefined ? { expires_in } : {}),
       ...(binding_message !== undefined ? { binding_message } : {}),
+      ...(proof ? { proof } : {}),
       reason_required: o.reason_required || next.reason_required,
       ...(escalate_after !== undefined ? { escalate_after } : {}),
       ...(remind_after !== undefined ? { remind_after } : {}),
