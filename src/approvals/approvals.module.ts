@@ -27,6 +27,9 @@ import { GetApproval } from './get-approval.usecase';
 import { ParkApproval } from './park-approval.usecase';
 import { RedeemApprovalToken } from './redeem-approval-token.usecase';
 import { RejectParkedApprovals } from './reject-parked-approvals.usecase';
+import { PasskeyChallenge, PasskeyCredential, PasskeyPreference } from './passkeys/passkey.entity';
+import { PasskeysController } from './passkeys/passkeys.controller';
+import { Passkeys } from './passkeys/passkeys.service';
 import { StandingApproval } from './standing/standing-approval.entity';
 import { StandingApprovalsController } from './standing/standing-approvals.controller';
 import { StandingApprovals } from './standing/standing-approvals.service';
@@ -44,6 +47,7 @@ const services = [
   ExpireApproval,
   GetApproval,
   ParkApproval,
+  Passkeys,
   RedeemApprovalToken,
   RejectParkedApprovals,
   StandingApprovals,
@@ -58,15 +62,15 @@ export class ApprovalsModule {
       // Global: the authz part parks and rejects calls through these exports.
       global: true,
       imports: [
-        TypeOrmModule.forFeature([ApprovalRequest, ApprovalVote, CallbackAttempt, StandingApproval]),
+        TypeOrmModule.forFeature([ApprovalRequest, ApprovalVote, CallbackAttempt, StandingApproval, PasskeyCredential, PasskeyChallenge, PasskeyPreference]),
         BullModule.registerQueue({ name: ApprovalQueue.Expiry }, { name: ApprovalQueue.Callbacks }, { name: ApprovalQueue.Maintenance }),
       ],
-      controllers: options.http ? [ApprovalsController, StandingApprovalsController] : [],
+      controllers: options.http ? [ApprovalsController, StandingApprovalsController, PasskeysController] : [],
       providers: [
         ...services,
         ...(options.workers ? [ExpireApprovalProcessor, DeliverCallbackProcessor, ReconcileProcessor, ApprovalsReconciler] : []),
       ],
-      exports: [ParkApproval, ApproverLinks, CancelApproval, ApprovalEvents, RejectParkedApprovals, DecideApproval, GetApproval, RedeemApprovalToken, CallbackEndpointPolicy, StandingApprovals],
+      exports: [ParkApproval, ApproverLinks, CancelApproval, ApprovalEvents, RejectParkedApprovals, DecideApproval, GetApproval, RedeemApprovalToken, CallbackEndpointPolicy, StandingApprovals, Passkeys],
     };
   }
 }

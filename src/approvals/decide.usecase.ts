@@ -12,6 +12,8 @@ import { eligibleSets } from './approver-sets';
 import { SetProgress, setProgress } from './approval-view';
 import { ApprovalVote, VoteDecision } from './approval-vote.entity';
 import { ExpireApproval } from './expire-approval.usecase';
+import { assertionSchema, type Assertion } from './passkeys/passkey.schema';
+import { Passkeys } from './passkeys/passkeys.service';
 import { standingChoiceSchema } from './standing/standing-choice.schema';
 import { StandingApprovals } from './standing/standing-approvals.service';
 import { chooseTerms, StandingChoice } from './standing/standing-terms';
@@ -26,6 +28,8 @@ export const decisionSchema = z.strictObject({
     .max(2000, { message: 'must be at most 2000 characters' }),
   /** Let the approval stand beyond this call, as far as the policy allows (standing/standing-terms.ts); absent: this call only. */
   standing: standingChoiceSchema.optional(),
+  /** A WebAuthn assertion over this decision's challenge (POST …/passkey-challenge); required where the policy or the approver asks for one. */
+  passkey: assertionSchema.optional(),
 }).refine((d) => d.decision === 'approve' || !d.standing || d.standing.scope === 'call', {
   path: ['standing', 'scope'],
   message: 'only an approval can stand beyond this call: a denial is for this call',
@@ -37,6 +41,8 @@ export interface DecideCommand {
   decision: VoteDecision;
   reason: string;
   standing?: StandingChoice;
+  /** The WebAuthn assertion that signs this decision (passkeys/passkey-proof.ts). */
+  passkey?: Assertion;
 }
 
 export interface DecideResult {
@@ -66,6 +72,7 @@ export class DecideApproval {
     private readonly expiry: ExpireApproval,
     private readonly routing: ApproverRouting,
     private readonly standingApprovals: StandingApprovals,
+    private readonly passkeys: Passkeys,
   ) {}
 
   async execute(cmd: DecideCommand): Promise<DecideResult> {
@@ -105,6 +112,8 @@ export class DecideApproval {
 
       // Within what the policy offered for this call (a refused choice changes nothing).
       const standing = cmd.standing && cmd.decision === 'approve' ? chooseTerms(request.standingOffer, cmd.standing, request) : null;
+      // Before the one-vote check, so that a replayed assertion is refused as what it is.
+      const passkey = await this.passkeys.proveVote(manager, { request, approver, decision: cmd.decision, reason: cmd.reason, assertion: cmd.passkey });
       const votes = await manager.find(ApprovalVote, { where: { approvalId: request.id } });
       if (votes.some((v) => v.approverId === approver.approverId)) {
         throw new Conflict('already_voted', `${approver.approverId} has already voted on this request`);
@@ -119,6 +128,7 @@ export class DecideApproval {
         reason: cmd.reason,
         linkId: approver.linkId,
         standing,
+        passkey,
       });
       await manager.insert(ApprovalVote, vote);
       await this.audit.append(manager, {
@@ -132,6 +142,7 @@ export class DecideApproval {
           link_id: approver.linkId,
           eligible_sets: eligible,
           ...(standing ? { standing: { ...standing } } : {}),
+          ...(passkey ? { passkey: { ...passkey } } : {}),
         },
       });
 
