@@ -8,7 +8,7 @@
  *   the only assets are the page's CSS and script (same origin, named by their content's hash: page.assets.ts).
  */
 import type { AlreadyDecidedModel, ApprovalPageModel, DecisionResultModel, ErrorPageModel } from './approval-page.model';
-import { PAGE_CSS_PATH, PAGE_JS_PATH } from './page.assets';
+import { PAGE_CSS_PATH, PAGE_JS_PATH, WEBAUTHN_JS_PATH } from './page.assets';
 
 const HTML_ESCAPES: Record<string, string> = {
   '&': '&amp;',
@@ -96,6 +96,8 @@ export function layout(title: string, body: string, bodyClass: string): string {
     '<meta name="color-scheme" content="light">',
     `<title>${title}</title>`,
     `<link rel="stylesheet" href="${PAGE_CSS_PATH}">`,
+    // Deferred scripts run in order: page.js finds SimpleWebAuthnBrowser defined.
+    `<script src="${WEBAUTHN_JS_PATH}" defer></script>`,
     `<script src="${PAGE_JS_PATH}" defer></script>`,
     '</head>',
     `<body class="${bodyClass}">`,
@@ -255,7 +257,9 @@ export function renderApprovalPage(m: ApprovalPageModel): string {
     'decide',
     'Your decision',
     [
-      `<form method="post" action="${esc(m.formAction)}" id="decision-form" class="decision">`,
+      `<form method="post" action="${esc(m.formAction)}" id="decision-form" class="decision" data-link="${esc(m.linkToken)}" data-approval-id="${esc(
+        m.authReqId,
+      )}" data-passkey-required="${esc(m.passkeys.required ?? '')}">`,
       `<input type="hidden" name="link" value="${esc(m.linkToken)}">`,
       `<input type="hidden" name="csrf" value="${esc(m.csrfToken)}">`,
       '<p id="intent-note" class="notice" hidden></p>',
@@ -263,6 +267,7 @@ export function renderApprovalPage(m: ApprovalPageModel): string {
       '<p class="hint" id="reason-hint">Say why you approve or deny. It is recorded in the audit log.</p>',
       '<textarea id="reason" name="reason" required minlength="1" maxlength="2000" rows="4" aria-describedby="reason-hint"></textarea>',
       standingFieldset(m.standing),
+      passkeySigning(m.passkeys),
       `<p id="expired-note" class="notice notice--warning" role="status" aria-live="polite"${expired ? '' : ' hidden'}>${
         expired ? 'This request has expired' : ''
       }</p>`,
@@ -289,9 +294,11 @@ export function renderApprovalPage(m: ApprovalPageModel): string {
         )
       : '';
 
+  const passkeys = section('passkeys', 'Passkeys', passkeyManagement(m.passkeys, m.linkToken));
+
   const footer = `<p class="request-id muted">Request ID: <code>${esc(m.authReqId)}</code></p>`;
 
-  return layout(title, [intro, who, what, why, resource, risk, votes, time, form, push, footer].filter(Boolean).join('\n'), 'page-approval');
+  return layout(title, [intro, who, what, why, resource, risk, votes, time, form, passkeys, push, footer].filter(Boolean).join('\n'), 'page-approval');
 }
 
 function statusText(m: Pick<DecisionResultModel, 'status' | 'approverSets' | 'quorum' | 'votes'>): string {
@@ -336,6 +343,47 @@ function approverSetList(sets: ApprovalPageModel['approverSets']): string {
 
 /** The page shown after a vote. */
 /** If you approve, how far the approval goes: each option the policy offers, with exactly what it covers. */
+/** In the form: whether (and why) the decision is signed with a passkey; page.js fills the hidden assertion. */
+function passkeySigning(p: ApprovalPageModel['passkeys']): string {
+  const why =
+    p.required === 'policy'
+      ? '<p id="passkey-required" class="notice">This request must be signed with your passkey: the policy asks for proof that you decided.</p>'
+      : p.required === 'approver'
+        ? '<p id="passkey-required" class="notice">You chose to always sign your decisions with your passkey.</p>'
+        : '';
+  const choice = p.registered.length
+    ? `<div class="standing-option"><input type="checkbox" id="sign-with-passkey"${p.required || p.always ? ' checked' : ''}${p.required ? ' disabled' : ''}><label for="sign-with-passkey">Sign my decision with my passkey</label></div>`
+    : p.required
+      ? '<p id="passkey-missing" class="notice notice--warning">Add a passkey on this device below, then decide.</p>'
+      : '';
+  return [why, choice, '<input type="hidden" name="passkey" id="passkey-assertion" value="">', '<p id="passkey-sign-status" class="status" role="status" aria-live="polite"></p>']
+    .filter(Boolean)
+    .join('\n');
+}
+
+/** The approver's passkeys: add one on this device, remove one, and "always use my passkey". */
+function passkeyManagement(p: ApprovalPageModel['passkeys'], linkToken: string): string {
+  const items = p.registered
+    .map(
+      (k) =>
+        `<li id="passkey-${esc(k.id)}"><span class="passkey-name">${esc(k.name ?? 'Passkey')}</span> <span class="muted">added ${esc(k.createdAt.slice(0, 10))}</span> ` +
+        `<button type="button" class="btn btn--secondary passkey-remove" data-passkey-id="${esc(k.id)}">Remove</button></li>`,
+    )
+    .join('\n');
+  return [
+    '<p>A passkey proves that you, on your own device, made the decision: your decision and reason are signed with it.</p>',
+    `<ul id="passkey-list" class="passkey-list">${items}</ul>`,
+    p.registered.length ? '' : '<p id="passkey-none" class="muted">You have no passkey yet.</p>',
+    '<label for="passkey-name">Name for a new passkey (optional)</label>',
+    '<input type="text" id="passkey-name" maxlength="100" autocomplete="off">',
+    `<button type="button" id="register-passkey" class="btn btn--secondary" data-link="${esc(linkToken)}">Add a passkey on this device</button>`,
+    `<div class="standing-option"><input type="checkbox" id="passkey-always"${p.always ? ' checked' : ''}${p.registered.length ? '' : ' disabled'}><label for="passkey-always">Always sign my decisions with my passkey</label></div>`,
+    '<p id="passkey-status" class="status" role="status" aria-live="polite"></p>',
+  ]
+    .filter(Boolean)
+    .join('\n');
+}
+
 function standingFieldset(options: ApprovalPageModel['standing']): string {
   if (!options) return '';
   return [
