@@ -200,6 +200,10 @@ describe('passkeys: registration and passkey-signed decisions', () => {
       await sql(env.db.url, `UPDATE passkey_challenges SET expires_at = now() - interval '1 second' WHERE approval_id = $1`, [id]);
       expect((await vote(token, id, { decision: 'deny', reason: 'no', passkey: assertion })).body.error).toBe('passkey_challenge_unknown');
       expect(await votes(id)).toEqual([]);
+      // The next challenge issued to bob clears his expired ones.
+      await challengeFor(token, id, 'deny', 'no');
+      const expired = `SELECT count(*)::int AS n FROM passkey_challenges WHERE approver_id = 'bob' AND expires_at <= now()`;
+      expect((await sql(env.db.url, expired))[0].n).toBe(0);
     });
 
     it('"always use my passkey" refuses the approver\'s plain votes; it needs a passkey first', async () => {

@@ -85,7 +85,7 @@ export class Passkeys {
       supportedAlgorithmIDs: ALGORITHMS,
       timeout: CEREMONY_TIMEOUT_MS,
     });
-    await this.dataSource.manager.insert(PasskeyChallenge, {
+    await this.issue({
       challenge: options.challenge,
       tenantId: approver.tenantId,
       approverId: approver.approverId,
@@ -188,7 +188,7 @@ export class Passkeys {
     };
     const challenge = decisionChallenge(bound);
     const expiresAt = new Date(Math.min(Date.now() + CHALLENGE_TTL_MS, request.expiresAt.getTime()));
-    await this.dataSource.manager.insert(PasskeyChallenge, {
+    await this.issue({
       challenge,
       tenantId: approver.tenantId,
       approverId: approver.approverId,
@@ -278,6 +278,12 @@ export class Passkeys {
       sign_count: info.newCounter,
       user_verified: info.userVerified,
     };
+  }
+
+  /** Stores a new challenge; this approver's expired ones go at the same time, so unanswered challenges do not pile up. */
+  private async issue(row: Omit<PasskeyChallenge, 'createdAt'>): Promise<void> {
+    await this.dataSource.query(`DELETE FROM passkey_challenges WHERE tenant_id = $1 AND approver_id = $2 AND expires_at <= now()`, [row.tenantId, row.approverId]);
+    await this.dataSource.manager.insert(PasskeyChallenge, row);
   }
 
   /** Uses up a live challenge issued to this approver for this purpose; undefined when there is none. */
