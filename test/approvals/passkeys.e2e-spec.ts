@@ -6,6 +6,8 @@
  * decision, reason or request, a replayed or foreign challenge, no user verification), each of
  * which changes nothing.
  */
+import { DataSource } from 'typeorm';
+import { Passkeys1764180000000 } from '../../migrations/1764180000000-passkeys';
 import { ApproverLinks } from '../../src/approvals/approver-links.service';
 import { checkPasskeyEvidence, PasskeyEvidence } from '../../src/approvals/passkeys/passkey-proof';
 import { callHash } from '../../src/common/canonical-json';
@@ -274,5 +276,26 @@ describe('passkeys: registration and passkey-signed decisions', () => {
       expect(res.status).toBe(200);
       expect(res.body.status).toBe('approved');
     });
+  });
+
+  it('the migration goes down and up again (last: it empties the passkey tables)', async () => {
+    const tables = `SELECT table_name FROM information_schema.tables WHERE table_name LIKE 'passkey_%' ORDER BY 1`;
+    const columns = `SELECT table_name, column_name FROM information_schema.columns WHERE (table_name, column_name) IN (('approval_requests', 'proof'), ('approval_votes', 'passkey')) ORDER BY 1`;
+    expect((await sql(env.db.url, tables)).map((r) => r.table_name)).toEqual(['passkey_challenges', 'passkey_credentials', 'passkey_preferences']);
+    const db = new DataSource({ type: 'postgres', url: env.db.url });
+    await db.initialize();
+    const runner = db.createQueryRunner();
+    try {
+      await new Passkeys1764180000000().down(runner);
+      expect(await sql(env.db.url, tables)).toEqual([]);
+      expect(await sql(env.db.url, columns)).toEqual([]);
+      await new Passkeys1764180000000().up(runner);
+    } finally {
+      await runner.release();
+      await db.destroy();
+    }
+    expect(await sql(env.db.url, columns)).toHaveLength(2);
+    const token = await link(await park(), 'bob');
+    await registerPasskey(token);
   });
 });
