@@ -97,6 +97,7 @@ describe('approval page: passkeys in Chromium with a virtual authenticator', () 
       expect(await page.locator('#passkey-required').innerText()).toContain('must be signed with your passkey');
       expect(await page.locator('#passkey-missing').count()).toBe(1);
       await registerOnPage(page);
+      expect(await page.locator('#passkey-missing').count()).toBe(0);
       const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
       expect(credentials).toHaveLength(1);
       const listed = await call(api.url, 'GET', '/v1/passkeys', { token });

@@ -374,8 +374,11 @@
     item.appendChild(document.createTextNode(' '));
     item.appendChild(remove);
     list.appendChild(item);
-    var none = $('passkey-none');
-    if (none && none.parentNode) none.parentNode.removeChild(none);
+    // The form's "add a passkey first" note no longer holds.
+    ['passkey-none', 'passkey-missing'].forEach(function (id) {
+      var note = $(id);
+      if (note && note.parentNode) note.parentNode.removeChild(note);
+    });
   }
 
   function init() {
