@@ -26,11 +26,14 @@ import { ResourceRow, ResourceTypeRow } from './resources/resource.entity';
 import { ResourceRegistry } from './resources/resource-registry.service';
 import { ResourcesController } from './resources/resources.controller';
 import { RiskSignals } from './risk-signals.service';
+import { ReviewLinks } from './reviews/review-links.service';
+import { SampledReview } from './reviews/sampled-review.entity';
+import { SampledReviews } from './reviews/sampled-reviews.service';
 
 // Global: the approvals lifecycle injects RedeemReevaluation (the port) without importing this part.
 @Global()
 @Module({
-  imports: [TypeOrmModule.forFeature([Delegation, PolicySet, ActivePolicySet, CatalogueToolRow, ToolCatalogueRevision, ResourceTypeRow, ResourceRow])],
+  imports: [TypeOrmModule.forFeature([Delegation, PolicySet, ActivePolicySet, CatalogueToolRow, ToolCatalogueRevision, ResourceTypeRow, ResourceRow, SampledReview])],
   controllers: [AuthorizeController, DelegationsController, PoliciesController, CatalogueController, ResourcesController],
   providers: [
     Authorize,
@@ -44,8 +47,10 @@ import { RiskSignals } from './risk-signals.service';
     ResourceRegistry,
     ManageResources,
     PolicyRedeemReevaluation,
+    SampledReviews,
+    ReviewLinks,
     { provide: RedeemReevaluation, useExisting: PolicyRedeemReevaluation },
   ],
-  exports: [Authorize, AgentIdentityVerifier, RedeemReevaluation],
+  exports: [Authorize, AgentIdentityVerifier, RedeemReevaluation, SampledReviews, ReviewLinks],
 })
 export class AuthzModule {}

@@ -36,7 +36,7 @@ export interface Op {
 }
 
 const METHODS = ['get', 'put', 'post', 'delete', 'patch'];
-const HTML_OPS = new Set(['GET /approve/{id}', 'POST /approve/{id}', 'GET /approve/standing', 'POST /approve/standing']);
+const HTML_OPS = new Set(['GET /approve/{id}', 'POST /approve/{id}', 'GET /approve/standing', 'POST /approve/standing', 'GET /review/{id}', 'POST /review/{id}']);
 export const FUZZ_TENANT = 'acme';
 const ALL_SCOPES = 'countersign:admin countersign:audit countersign:delegations';
 const FUZZ_AGENT = 'spiffe://acme.example/agents/fuzz';
