@@ -19,6 +19,7 @@ import { StandingApprovals1764110000000 } from './1764110000000-standing-approva
 import { NotificationRounds1764120000000 } from './1764120000000-notification-rounds';
 import { CibaRequests1764130000000 } from './1764130000000-ciba-requests';
 import { SampledReviews1764170000000 } from './1764170000000-sampled-reviews';
+import { GraduatedAutonomy1764171000000 } from './1764171000000-graduated-autonomy';
 
 /** Every migration, in order. Passed as classes so the same list works under jest and from dist/. */
 export const migrations = [
@@ -43,4 +44,5 @@ export const migrations = [
   NotificationRounds1764120000000,
   CibaRequests1764130000000,
   SampledReviews1764170000000,
+  GraduatedAutonomy1764171000000,
 ];

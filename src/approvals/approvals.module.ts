@@ -27,6 +27,7 @@ import { GetApproval } from './get-approval.usecase';
 import { ParkApproval } from './park-approval.usecase';
 import { RedeemApprovalToken } from './redeem-approval-token.usecase';
 import { RejectParkedApprovals } from './reject-parked-approvals.usecase';
+import { DecisionHistory } from './decision-history.service';
 import { StandingApproval } from './standing/standing-approval.entity';
 import { StandingApprovalsController } from './standing/standing-approvals.controller';
 import { StandingApprovals } from './standing/standing-approvals.service';
@@ -40,6 +41,7 @@ const services = [
   CallbackEndpointPolicy,
   CancelApproval,
   DecideApproval,
+  DecisionHistory,
   DeliverCallback,
   ExpireApproval,
   GetApproval,
@@ -66,7 +68,7 @@ export class ApprovalsModule {
         ...services,
         ...(options.workers ? [ExpireApprovalProcessor, DeliverCallbackProcessor, ReconcileProcessor, ApprovalsReconciler] : []),
       ],
-      exports: [ParkApproval, ApproverLinks, CancelApproval, ApprovalEvents, RejectParkedApprovals, DecideApproval, GetApproval, RedeemApprovalToken, CallbackEndpointPolicy, StandingApprovals],
+      exports: [ParkApproval, ApproverLinks, CancelApproval, ApprovalEvents, RejectParkedApprovals, DecideApproval, GetApproval, RedeemApprovalToken, CallbackEndpointPolicy, StandingApprovals, DecisionHistory],
     };
   }
 }

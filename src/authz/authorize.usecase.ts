@@ -30,6 +30,7 @@ import { normalizeIntent, toolCategory } from './policy/intent';
 import { HumanApprovalObligation, Obligation, PolicyDecision, ToolCall, Verdict } from './policy/policy-engine';
 import { registeredResourceFacts, ResourceRegistry } from './resources/resource-registry.service';
 import { RiskSignals } from './risk-signals.service';
+import { GraduatedAutonomy, kindOf } from './autonomy/autonomy.service';
 import { SampledReviews, SampleOutcome } from './reviews/sampled-reviews.service';
 import { SampledReviewObligation } from './policy/policy-engine';
 
@@ -92,6 +93,7 @@ export class Authorize {
     private readonly resources: ResourceRegistry,
     private readonly standing: StandingApprovals,
     private readonly reviews: SampledReviews,
+    private readonly autonomy: GraduatedAutonomy,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Optional() private readonly metrics?: DomainMetrics,
   ) {}
@@ -197,11 +199,14 @@ export class Authorize {
 
   /**
    * The history of human judgement a decision may read (policy/history-facts.ts): the agent's
-   * flagged reviews, only when the active set can observe them.
+   * flagged reviews and its kind of call's autonomy, each only when the active set can observe it.
    */
   private async withHistory(tenantId: string, policy: ActivePolicy, facts: CallFacts): Promise<CallFacts> {
-    const agent_flags = policy.engine.observes('agent_flags') ? await this.reviews.agentFlags(tenantId, facts.agent_id) : undefined;
-    return { ...facts, ...(agent_flags ? { agent_flags } : {}) };
+    const [agent_flags, autonomy] = await Promise.all([
+      policy.engine.observes('agent_flags') ? this.reviews.agentFlags(tenantId, facts.agent_id) : undefined,
+      policy.engine.observes('autonomy') ? this.autonomy.facts(tenantId, kindOf(facts)) : undefined,
+    ]);
+    return { ...facts, ...(agent_flags ? { agent_flags } : {}), ...(autonomy ? { autonomy } : {}) };
   }
 
   /** The call as a standing approval must match it: same agent, human, delegation, tool, resource and session. */

@@ -26,6 +26,8 @@ import { ResourceRow, ResourceTypeRow } from './resources/resource.entity';
 import { ResourceRegistry } from './resources/resource-registry.service';
 import { ResourcesController } from './resources/resources.controller';
 import { RiskSignals } from './risk-signals.service';
+import { AutonomyController } from './autonomy/autonomy.controller';
+import { GraduatedAutonomy } from './autonomy/autonomy.service';
 import { ReviewLinks } from './reviews/review-links.service';
 import { SampledReview } from './reviews/sampled-review.entity';
 import { SampledReviews } from './reviews/sampled-reviews.service';
@@ -34,7 +36,7 @@ import { SampledReviews } from './reviews/sampled-reviews.service';
 @Global()
 @Module({
   imports: [TypeOrmModule.forFeature([Delegation, PolicySet, ActivePolicySet, CatalogueToolRow, ToolCatalogueRevision, ResourceTypeRow, ResourceRow, SampledReview])],
-  controllers: [AuthorizeController, DelegationsController, PoliciesController, CatalogueController, ResourcesController],
+  controllers: [AuthorizeController, DelegationsController, PoliciesController, CatalogueController, ResourcesController, AutonomyController],
   providers: [
     Authorize,
     CallableTools,
@@ -49,6 +51,7 @@ import { SampledReviews } from './reviews/sampled-reviews.service';
     PolicyRedeemReevaluation,
     SampledReviews,
     ReviewLinks,
+    GraduatedAutonomy,
     { provide: RedeemReevaluation, useExisting: PolicyRedeemReevaluation },
   ],
   exports: [Authorize, AgentIdentityVerifier, RedeemReevaluation, SampledReviews, ReviewLinks],

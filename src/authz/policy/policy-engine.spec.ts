@@ -492,9 +492,25 @@ describe('evaluating a custom policy set', () => {
   });
 
   it('observes the history members only when a policy reads them', () => {
+    expect(starter.observes('autonomy')).toBe(false);
     expect(starter.observes('agent_flags')).toBe(false);
     const flags = compile({ p: when('context.agent_flags.last_7d == 0') });
-    expect(flags.observes('agent_flags')).toBe(true);
+    expect([flags.observes('agent_flags'), flags.observes('autonomy')]).toEqual([true, false]);
+    expect(compile({ p: `permit (principal, action, resource) unless { context.autonomy.consecutive_approvals >= 20 };` }).observes('autonomy')).toBe(true);
+  });
+
+  it('lets a policy drop the approval after 20 consecutive approvals and no denial in 30 days, outside production', () => {
+    const engine = compile({
+      ask: `@obligation("human_approval") @approvers("delegator") permit (principal, action, resource) when { context.granted }
+            unless { context.autonomy.consecutive_approvals >= 20 && context.autonomy.days_since_last_denial >= 30 && context.environment != "production" };`,
+      allow: when('context.granted'),
+    });
+    const autonomy = { consecutive_approvals: 20, approvals: 40, denials: 1, flags: 0, days_since_last_denial: 31, days_since_last_flag: 36500 };
+    const verdict = (facts: Partial<CallFacts>) => engine.evaluate({ ...BASELINE, ...facts }).verdict;
+    expect(verdict({ autonomy, environment: 'staging' })).toBe('allow');
+    expect(verdict({ autonomy: { ...autonomy, consecutive_approvals: 19 }, environment: 'staging' })).toBe('allow_with_obligations');
+    expect(verdict({ autonomy: { ...autonomy, days_since_last_denial: 29 }, environment: 'staging' })).toBe('allow_with_obligations');
+    expect(verdict({ autonomy, environment: 'production' })).toBe('allow_with_obligations');
   });
 
   it('denies by default when the only permit never matches', () => {

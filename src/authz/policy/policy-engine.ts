@@ -202,7 +202,7 @@ export class PolicyEngine {
       }
       meta.set(id, { effect: json.json.effect, annotations: (json.json.annotations ?? {}) as Record<string, string> });
       usesEntities ||= reachesEntities(json.json);
-      for (const member of ['agent_flags'] as const) if (readsContextMember(json.json, member)) reads.add(member);
+      for (const member of ['autonomy', 'agent_flags'] as const) if (readsContextMember(json.json, member)) reads.add(member);
     }
     if (errors.length) return { errors };
     // Under a catalogue, `action == Action::"call_tool"` covers every tool's action too (tenant-schema.ts).
