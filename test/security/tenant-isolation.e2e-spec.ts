@@ -24,6 +24,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { ApproverLinks } from '../../src/approvals/approver-links.service';
+import { ReviewLinks } from '../../src/authz/reviews/review-links.service';
 import { SigningKeys } from '../../src/common/keys/signing-keys.service';
 import { ApiResponse, call, parkBody } from '../support/api';
 import { TestApp, testEnvironment, TestEnvironment } from '../support/app';
@@ -388,6 +389,35 @@ async function authzenBody(tenant: string) {
  * One case per tenant-scoped operation: tenant B's credential of the operation's kind against A's
  * objects. Keys are the document's "METHOD /path".
  */
+/** A sampled call's review of tenant A, as /v1/authorize writes one. */
+async function seedAReview(): Promise<string> {
+  const id = 'rev_a-isolation';
+  await sql(
+    env.db.url,
+    `INSERT INTO sampled_reviews (id, tenant_id, decision_id, rate, sample, reviewers, agent_id, agent_class, delegator_id, server, tool, arguments, resource_classification, environment, expires_at)
+     VALUES ($1, $2, 'dec_a-isolation', 1, 0.5, '["user:bob"]', 'a-agent', 'assistant', 'alice', 'a-server', 'a-tool', '{}', 'pii', 'production', now() + interval '1 hour')
+     ON CONFLICT DO NOTHING`,
+    [id, A],
+  );
+  return id;
+}
+
+/** B's review links that could reach A's review: one of tenant B naming A's review id (signed by the service, as an insider could). */
+async function reviewLinksOfB(id: string): Promise<string[]> {
+  const { token } = await f.api.app.get(ReviewLinks).mint({ id, tenantId: B, expiresAt: new Date(Date.now() + 600_000) }, 'bob');
+  return [token];
+}
+
+async function seedAAutonomyReset(): Promise<Record<string, string>> {
+  const kind = { agent_class: 'a-isolation-class', server: 'a-server', tool: 'a-tool', resource_classification: 'pii' };
+  await sql(
+    env.db.url,
+    `INSERT INTO autonomy_resets (tenant_id, agent_class, server, tool, resource_classification, reset_by) VALUES ($1, $2, $3, $4, $5, 'admin:a-isolation') ON CONFLICT DO NOTHING`,
+    [A, kind.agent_class, kind.server, kind.tool, kind.resource_classification],
+  );
+  return kind;
+}
+
 const CASES: Record<string, () => Promise<void>> = {
   // ---- approvals (gateway token; approver link) ----
   'POST /v1/approvals': async () => {
@@ -471,6 +501,36 @@ const CASES: Record<string, () => Promise<void>> = {
     const [onA, unknown] = [await revoke(f.a.standing), await revoke(`sta_${randomUUID()}`)];
     expect([onA.status, unknown.status]).toEqual([404, 404]);
     await expectAStandingLive();
+  },
+
+  // ---- sampled review page (the review link is the credential); A's review seeded as a sampled call writes it ----
+  'GET /review/{id}': async () => {
+    const id = await seedAReview();
+    for (const link of await reviewLinksOfB(id)) {
+      const res = await asB('GET', `/review/${id}?link=${encodeURIComponent(link)}`);
+      expect(res.status).toBe(404);
+      expect(res.body).toContain('No review matches this link');
+    }
+  },
+  'POST /review/{id}': async () => {
+    const id = await seedAReview();
+    for (const link of await reviewLinksOfB(id)) expect((await formAsB(`/review/${id}`, { link, answer: 'flag', reason: 'B flags' })).status).toBe(404);
+    expect(await sql(env.db.url, `SELECT tenant_id, status FROM sampled_reviews WHERE id = $1`, [id])).toEqual([{ tenant_id: A, status: 'pending' }]);
+  },
+
+  // ---- graduated autonomy (admin); A's reset of one kind of call seeded ----
+  'GET /v1/autonomy': async () => {
+    const kind = await seedAAutonomyReset();
+    const res = await asB('GET', `/v1/autonomy?${new URLSearchParams(kind)}`, { token: f.b.admin });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ reset_at: null, reset_by: null, autonomy: { consecutive_approvals: 0, approvals: 0, denials: 0, flags: 0 } });
+  },
+  'POST /v1/autonomy/reset': async () => {
+    const kind = await seedAAutonomyReset();
+    expect((await asB('POST', '/v1/autonomy/reset', { token: f.b.admin, body: kind })).status).toBe(200);
+    expect(await sql(env.db.url, `SELECT tenant_id, reset_by FROM autonomy_resets WHERE agent_class = $1`, [kind.agent_class])).toEqual(
+      expect.arrayContaining([{ tenant_id: A, reset_by: 'admin:a-isolation' }, { tenant_id: B, reset_by: expect.stringMatching(/^admin:/) }]),
+    );
   },
 
   // ---- push subscriptions (approver link) ----
