@@ -184,6 +184,24 @@ describe('batch review (API)', () => {
     expect(theirList.body.items.map((i: any) => i.auth_req_id)).toEqual([theirs]);
   });
 
+  it('decides 50 calls in one post, each its own vote (time printed)', async () => {
+    const task = `task-${randomUUID()}`;
+    const ids: string[] = [];
+    for (let i = 0; i < 50; i++) ids.push(await park(task, { amount: 1000 + i }));
+    const link = await batchLinkVia(ids[0]);
+    const listed = Date.now();
+    const list = await call(api.url, 'GET', '/v1/approvals/batch', { token: link.token });
+    const listMs = Date.now() - listed;
+    expect(list.body.items).toHaveLength(50);
+    const started = Date.now();
+    const res = await batchVotes(link.token, { all: 'approve', auth_req_ids: ids, reason: 'month-end run' });
+    const voteMs = Date.now() - started;
+    expect(res.body.recorded).toBe(50);
+    expect((await votes(ids)).length).toBe(50);
+    expect((await voteEvents(ids)).length).toBe(50);
+    console.log(`batch of 50: list ${listMs} ms, all-alike vote ${voteMs} ms (${(voteMs / 50).toFixed(1)} ms per vote)`);
+  });
+
   it('groups calls that name no task by their MCP session', async () => {
     const session = `sess-${randomUUID()}`;
     const ids = [await park(undefined, { session }), await park(undefined, { session })];

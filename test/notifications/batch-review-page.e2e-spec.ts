@@ -132,7 +132,7 @@ describe('approval and batch pages, phone first (Chromium)', () => {
 
     // The single page offers the batch when several calls wait.
     const { page, problems } = await open(await pageUrl(a), PHONE_VIEWPORT);
-    expect(await page.locator('#batch-offer').innerText()).toContain('3 calls');
+    expect(await page.locator('#batch-offer').innerText()).toContain('3 calls by this agent in this MCP session');
     await Promise.all([page.waitForURL(/\/approve\/batch\?link=/), page.click('#batch-link')]);
     await page.screenshot({ path: artifactPath('phone-first/batch-390x844.png') });
     await page.screenshot({ path: artifactPath('phone-first/batch-390-full.png'), fullPage: true });

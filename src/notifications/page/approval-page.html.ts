@@ -334,7 +334,7 @@ export function renderApprovalPage(m: ApprovalPageModel): string {
   ].join('\n');
 
   const batch = m.batch
-    ? `<p class="notice" id="batch-offer">${m.batch.count} calls by this agent for the same task wait for you. <a id="batch-link" href="${esc(m.batch.url)}">Review all ${m.batch.count} together</a></p>`
+    ? `<p class="notice" id="batch-offer">${m.batch.count} calls by this agent ${m.batch.scope === 'task' ? 'for this task' : 'in this MCP session'} wait for you. <a id="batch-link" href="${esc(m.batch.url)}">Review all ${m.batch.count} together</a></p>`
     : '';
 
   const push =

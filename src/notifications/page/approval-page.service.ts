@@ -77,7 +77,9 @@ export class ApprovalPage {
     const offer = await this.batches.offerFor(approver, request);
     const model = pageModel(request, votes, approver, person, linkToken!, csrfToken, this.push.publicKey);
     // Same origin as this page (PUBLIC_URL may name another host in front of it).
-    const batch = offer ? { count: offer.count, url: `${BATCH_PAGE_PATH}?link=${encodeURIComponent(offer.token)}` } : undefined;
+    const batch = offer
+      ? { count: offer.count, url: `${BATCH_PAGE_PATH}?link=${encodeURIComponent(offer.token)}`, scope: typeof request.intent.id === 'string' && request.intent.id ? ('task' as const) : ('session' as const) }
+      : undefined;
     return { ok: true, model: batch ? { ...model, batch } : model };
   }
 
