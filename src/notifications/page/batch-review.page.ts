@@ -142,6 +142,15 @@ function labelOf(i: BatchItem): string {
   return i.binding_message ?? `${i.tool_call.server}/${i.tool_call.tool}`;
 }
 
+/** The first arguments as plain text, for telling calls apart in the result list. */
+function argsText(args: Record<string, unknown>): string {
+  const text = Object.entries(args ?? {})
+    .slice(0, 2)
+    .map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`)
+    .join(', ');
+  return text.length > 80 ? `${text.slice(0, 79)}…` : text;
+}
+
 function forWhom(i: BatchItem): string {
   return i.delegator_name ? `${i.delegator_name} (${i.delegator_id})` : i.delegator_id;
 }
@@ -155,7 +164,7 @@ function item(i: BatchItem, n: number): string {
     `<section class="card batch-item" id="item-${id}" aria-labelledby="item-${id}-h">`,
     `<h2 id="item-${id}-h"><span class="muted">${n}.</span> ${esc(labelOf(i))}</h2>`,
     `<input type="hidden" name="ids" value="${id}">`,
-    `<input type="hidden" name="label.${id}" value="${esc(labelOf(i))}">`,
+    `<input type="hidden" name="label.${id}" value="${esc(`${labelOf(i)} (${argsText(i.tool_call.arguments)})`)}">`,
     '<dl class="facts facts--compact">',
     `<div class="row"><dt>Call</dt><dd><code>${esc(i.tool_call.server)}/${esc(i.tool_call.tool)}</code></dd></div>`,
     `<div class="row"><dt>For</dt><dd>${esc(forWhom(i))}</dd></div>`,
