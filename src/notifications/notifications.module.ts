@@ -27,6 +27,8 @@ import { ApprovalPageController } from './page/approval-page.controller';
 import { StandingApprovalsPageController } from './page/standing-approvals-page.controller';
 import { StandingApprovalsPage } from './page/standing-approvals.page';
 import { ApprovalPage } from './page/approval-page.service';
+import { BatchReviewPageController } from './page/batch-review-page.controller';
+import { BatchReviewPage } from './page/batch-review.page';
 import { PushChannel } from './push/push.channel';
 import { PushEndpointPolicy } from './push/push-endpoint.policy';
 import { PushSubscription } from './push/push-subscription.entity';
@@ -44,7 +46,7 @@ export class NotificationsModule {
         TypeOrmModule.forFeature([Approver, ApproverGroup, ApproverGroupMember, PushSubscription, NotificationDelivery, NotificationAttempt]),
         BullModule.registerQueue({ name: NotificationQueue.Rounds }, { name: NotificationQueue.Deliveries }),
       ],
-      controllers: options.http ? [ApproversController, PushSubscriptionsController, ApprovalPageController, StandingApprovalsPageController] : [],
+      controllers: options.http ? [ApproversController, PushSubscriptionsController, ApprovalPageController, StandingApprovalsPageController, BatchReviewPageController] : [],
       providers: [
         ApproverDirectory,
         DirectoryMembership,
@@ -59,7 +61,7 @@ export class NotificationsModule {
         DeliverNotification,
         NotificationRouting,
         { provide: ApproverRouting, useExisting: NotificationRouting },
-        ...(options.http ? [ApprovalPage, StandingApprovalsPage, DemoDirectorySeeder] : []),
+        ...(options.http ? [ApprovalPage, StandingApprovalsPage, BatchReviewPage, DemoDirectorySeeder] : []),
         ...(options.workers ? [NotificationRoundProcessor, NotificationDeliveryProcessor] : []),
       ],
       exports: [ApproverRouting, UserDirectory],

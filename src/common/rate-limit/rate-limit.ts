@@ -20,6 +20,11 @@ export function retryAfterSeconds(msLeft: number): number {
   return Math.max(1, Math.ceil(msLeft / 1000));
 }
 
+/** A batch link counts against its own bucket, like one more link of the approver's. */
+export function approverBatchBucket(approver: { tenantId: string; linkId: string; approverId: string }): string {
+  return `${approver.tenantId}\nbatch:${approver.linkId}\n${approver.approverId}`;
+}
+
 /** One approver on one request: every link minted for that pair shares one budget. */
 export function approverLinkBucket(approver: { tenantId: string; authReqId: string; approverId: string }): string {
   return `${approver.tenantId}\n${approver.authReqId}\n${approver.approverId}`;
