@@ -15,6 +15,10 @@ import { ApprovalSettlement } from './approval-settlement.service';
 import { ApprovalTokens } from './approval-tokens.service';
 import { ApprovalVote } from './approval-vote.entity';
 import { ApprovalsController } from './approvals.controller';
+import { ApprovalBatchController } from './batch/approval-batch.controller';
+import { ApprovalBatches } from './batch/approval-batches.repository';
+import { BatchLinks } from './batch/batch-links.service';
+import { ReviewBatch } from './batch/review-batch.usecase';
 import { ApprovalsReconciler } from './approvals-reconciler.service';
 import { ApproverLinks } from './approver-links.service';
 import { CallbackAttempt } from './callback-attempt.entity';
@@ -33,11 +37,13 @@ import { StandingApprovalsController } from './standing/standing-approvals.contr
 import { StandingApprovals } from './standing/standing-approvals.service';
 
 const services = [
+  ApprovalBatches,
   ApprovalEvents,
   ApprovalJobs,
   ApprovalSettlement,
   ApprovalTokens,
   ApproverLinks,
+  BatchLinks,
   CallbackEndpointPolicy,
   CancelApproval,
   DecideApproval,
@@ -48,6 +54,7 @@ const services = [
   ParkApproval,
   RedeemApprovalToken,
   RejectParkedApprovals,
+  ReviewBatch,
   StandingApprovals,
 ];
 
@@ -63,12 +70,12 @@ export class ApprovalsModule {
         TypeOrmModule.forFeature([ApprovalRequest, ApprovalVote, CallbackAttempt, StandingApproval]),
         BullModule.registerQueue({ name: ApprovalQueue.Expiry }, { name: ApprovalQueue.Callbacks }, { name: ApprovalQueue.Maintenance }),
       ],
-      controllers: options.http ? [ApprovalsController, StandingApprovalsController] : [],
+      controllers: options.http ? [ApprovalsController, ApprovalBatchController, StandingApprovalsController] : [],
       providers: [
         ...services,
         ...(options.workers ? [ExpireApprovalProcessor, DeliverCallbackProcessor, ReconcileProcessor, ApprovalsReconciler] : []),
       ],
-      exports: [ParkApproval, ApproverLinks, CancelApproval, ApprovalEvents, RejectParkedApprovals, DecideApproval, GetApproval, RedeemApprovalToken, CallbackEndpointPolicy, StandingApprovals, DecisionHistory],
+      exports: [ParkApproval, ApproverLinks, CancelApproval, ApprovalEvents, RejectParkedApprovals, DecideApproval, GetApproval, RedeemApprovalToken, CallbackEndpointPolicy, StandingApprovals, DecisionHistory, ReviewBatch],
     };
   }
 }

@@ -27,6 +27,8 @@ import { ApprovalPageController } from './page/approval-page.controller';
 import { StandingApprovalsPageController } from './page/standing-approvals-page.controller';
 import { StandingApprovalsPage } from './page/standing-approvals.page';
 import { ApprovalPage } from './page/approval-page.service';
+import { BatchReviewPageController } from './page/batch-review-page.controller';
+import { BatchReviewPage } from './page/batch-review.page';
 import { PushChannel } from './push/push.channel';
 import { PushEndpointPolicy } from './push/push-endpoint.policy';
 import { PushSubscription } from './push/push-subscription.entity';
@@ -48,7 +50,7 @@ export class NotificationsModule {
         TypeOrmModule.forFeature([Approver, ApproverGroup, ApproverGroupMember, PushSubscription, NotificationDelivery, NotificationAttempt]),
         BullModule.registerQueue({ name: NotificationQueue.Rounds }, { name: NotificationQueue.Deliveries }, { name: NotificationQueue.Reviews }),
       ],
-      controllers: options.http ? [ApproversController, PushSubscriptionsController, ApprovalPageController, StandingApprovalsPageController, ReviewPageController] : [],
+      controllers: options.http ? [ApproversController, PushSubscriptionsController, ApprovalPageController, StandingApprovalsPageController, ReviewPageController, BatchReviewPageController] : [],
       providers: [
         ApproverDirectory,
         DirectoryMembership,
@@ -66,7 +68,7 @@ export class NotificationsModule {
         ReviewNotificationJobs,
         NotifyReviewers,
         { provide: ApproverRouting, useExisting: NotificationRouting },
-        ...(options.http ? [ApprovalPage, StandingApprovalsPage, ReviewPage, DemoDirectorySeeder] : []),
+        ...(options.http ? [ApprovalPage, StandingApprovalsPage, ReviewPage, BatchReviewPage, DemoDirectorySeeder] : []),
         ...(options.workers ? [NotificationRoundProcessor, NotificationDeliveryProcessor, ReviewNotificationProcessor] : []),
       ],
       exports: [ApproverRouting, UserDirectory],

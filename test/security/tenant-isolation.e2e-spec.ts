@@ -25,6 +25,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { ApproverLinks } from '../../src/approvals/approver-links.service';
 import { ReviewLinks } from '../../src/authz/reviews/review-links.service';
+import { BatchLinks } from '../../src/approvals/batch/batch-links.service';
 import { SigningKeys } from '../../src/common/keys/signing-keys.service';
 import { ApiResponse, call, parkBody } from '../support/api';
 import { TestApp, testEnvironment, TestEnvironment } from '../support/app';
@@ -336,6 +337,9 @@ async function setUp(): Promise<Fixture> {
   };
 }
 
+/** Bob's batch link in tenant B for the agent and task that A's requests share (parkBody's). */
+const bBatchLink = async () => (await f.api.app.get(BatchLinks).mint(B, 'bob', { agentId: parkBody().agent.id, taskId: parkBody().intent.id })).token;
+
 /** A's approval requests, as B aims at them. */
 const aRequests = () => [f.a.pending, f.a.voted, f.a.redeemed, f.a.ciba];
 
@@ -460,6 +464,49 @@ const CASES: Record<string, () => Promise<void>> = {
     expect((await vote(f.b.request, f.a.link)).status).toBe(403);
     await expectAStillPending();
     expect((await asA('GET', `/v1/approvals/${f.b.request}`, f.b.gateway)).body).toMatchObject({ status: 'pending' });
+  },
+
+  // ---- batch review (a batch link: tenant, approver, agent, task) ----
+  'POST /v1/approvals/{id}/batch-link': async () => {
+    const mint = (id: string, token: string) => asB('POST', `/v1/approvals/${id}/batch-link`, { token });
+    await expectSameAsUnknown(() => mint(f.a.pending, f.b.link), () => mint(unknownRequestId(), f.b.link), 403, 'forbidden');
+    const forged = await signedLink(f.api.app, { tenant: B, id: f.a.pending, approver: 'bob' });
+    const forgedUnknown = unknownRequestId();
+    await expectSameAsUnknown(() => mint(f.a.pending, forged), async () => mint(forgedUnknown, await signedLink(f.api.app, { tenant: B, id: forgedUnknown, approver: 'bob' })), 404, 'not_found');
+  },
+  'GET /v1/approvals/batch': async () => {
+    // B's batch link for the very agent and task of A's requests: it lists B's request only.
+    const res = await asB('GET', '/v1/approvals/batch', { token: await bBatchLink() });
+    expect(res.status).toBe(200);
+    expect(res.body.items.map((i: { auth_req_id: string }) => i.auth_req_id)).toEqual([f.b.request]);
+  },
+  'POST /v1/approvals/batch/votes': async () => {
+    const token = await bBatchLink();
+    const unknown = unknownRequestId();
+    const res = await asB('POST', '/v1/approvals/batch/votes', { token, body: { all: 'approve', auth_req_ids: [f.a.pending, unknown], reason: 'B approves' } });
+    expect(res.status).toBe(200);
+    const [onA, onUnknown] = res.body.results;
+    expect({ ...onA, auth_req_id: 'x' }).toEqual({ ...onUnknown, auth_req_id: 'x' });
+    expect(onA).toMatchObject({ outcome: 'refused', error: 'not_found' });
+    await expectAStillPending();
+  },
+  'GET /approve/batch': async () => {
+    const res = await asB('GET', `/approve/batch?link=${encodeURIComponent(await bBatchLink())}`);
+    expect(res.status).toBe(200);
+    expect(res.body).toContain(f.b.request);
+  },
+  'POST /approve/batch': async () => {
+    const link = await bBatchLink();
+    const { jti } = JSON.parse(Buffer.from(link.split('.')[1], 'base64url').toString('utf8'));
+    const csrf = await f.api.app.get(SigningKeys).sign(
+      {},
+      { typ: 'countersign-batch-form+jwt', audience: 'countersign:batch-form', subject: jti, expiresAt: new Date(Date.now() + 600_000), jti: randomUUID() },
+    );
+    const res = await formAsB('/approve/batch', { link, csrf, all: 'approve', reason: 'B approves', ids: f.a.pending });
+    expect(res.status).toBe(200);
+    expect(res.body).toContain('Recorded 0 of 1 decision');
+    expect(res.body).toContain('no such approval request in this batch');
+    await expectAStillPending();
   },
 
   // ---- the approver's page (the link is the credential) ----

@@ -50,6 +50,8 @@ export interface ApprovalPageModel {
   vapidPublicKey: string | null;
   /** How far an approval may stand (the policy's offer), each option with what it covers; absent: this call only. */
   standing?: StandingOption[];
+  /** When this approver has other calls of the same agent and task waiting: how many (this one included) and the batch page. */
+  batch?: { count: number; url: string; scope: 'task' | 'session' };
   /** CSP nonce is not used: scripts and styles are same-origin files (script-src 'self'). */
 }
 
