@@ -15,6 +15,10 @@ import { ApprovalSettlement } from './approval-settlement.service';
 import { ApprovalTokens } from './approval-tokens.service';
 import { ApprovalVote } from './approval-vote.entity';
 import { ApprovalsController } from './approvals.controller';
+import { ApprovalBatchController } from './batch/approval-batch.controller';
+import { ApprovalBatches } from './batch/approval-batches.repository';
+import { BatchLinks } from './batch/batch-links.service';
+import { ReviewBatch } from './batch/review-batch.usecase';
 import { ApprovalsReconciler } from './approvals-reconciler.service';
 import { ApproverLinks } from './approver-links.service';
 import { CallbackAttempt } from './callback-attempt.entity';
@@ -30,19 +34,23 @@ import { RejectParkedApprovals } from './reject-parked-approvals.usecase';
 import { PasskeyChallenge, PasskeyCredential, PasskeyPreference } from './passkeys/passkey.entity';
 import { PasskeysController } from './passkeys/passkeys.controller';
 import { Passkeys } from './passkeys/passkeys.service';
+import { DecisionHistory } from './decision-history.service';
 import { StandingApproval } from './standing/standing-approval.entity';
 import { StandingApprovalsController } from './standing/standing-approvals.controller';
 import { StandingApprovals } from './standing/standing-approvals.service';
 
 const services = [
+  ApprovalBatches,
   ApprovalEvents,
   ApprovalJobs,
   ApprovalSettlement,
   ApprovalTokens,
   ApproverLinks,
+  BatchLinks,
   CallbackEndpointPolicy,
   CancelApproval,
   DecideApproval,
+  DecisionHistory,
   DeliverCallback,
   ExpireApproval,
   GetApproval,
@@ -50,6 +58,7 @@ const services = [
   Passkeys,
   RedeemApprovalToken,
   RejectParkedApprovals,
+  ReviewBatch,
   StandingApprovals,
 ];
 
@@ -65,12 +74,12 @@ export class ApprovalsModule {
         TypeOrmModule.forFeature([ApprovalRequest, ApprovalVote, CallbackAttempt, StandingApproval, PasskeyCredential, PasskeyChallenge, PasskeyPreference]),
         BullModule.registerQueue({ name: ApprovalQueue.Expiry }, { name: ApprovalQueue.Callbacks }, { name: ApprovalQueue.Maintenance }),
       ],
-      controllers: options.http ? [ApprovalsController, StandingApprovalsController, PasskeysController] : [],
+      controllers: options.http ? [ApprovalsController, ApprovalBatchController, StandingApprovalsController, PasskeysController] : [],
       providers: [
         ...services,
         ...(options.workers ? [ExpireApprovalProcessor, DeliverCallbackProcessor, ReconcileProcessor, ApprovalsReconciler] : []),
       ],
-      exports: [ParkApproval, ApproverLinks, CancelApproval, ApprovalEvents, RejectParkedApprovals, DecideApproval, GetApproval, RedeemApprovalToken, CallbackEndpointPolicy, StandingApprovals, Passkeys],
+      exports: [ParkApproval, ApproverLinks, CancelApproval, ApprovalEvents, RejectParkedApprovals, DecideApproval, GetApproval, RedeemApprovalToken, CallbackEndpointPolicy, StandingApprovals, DecisionHistory, ReviewBatch, Passkeys],
     };
   }
 }

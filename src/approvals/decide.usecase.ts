@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { z } from 'zod';
 import { DataSource } from 'typeorm';
 import { AuditLog } from '../audit/audit-log.service';
+import { combinedStatement, insertStatement } from '../common/database/insert-statement';
 import { ApproverPrincipal } from '../common/auth/auth.decorators';
 import { Conflict, Forbidden, NotFound } from '../common/errors/protocol-errors';
 import { auditContext } from './approval-audit';
@@ -130,8 +131,7 @@ export class DecideApproval {
         standing,
         passkey,
       });
-      await manager.insert(ApprovalVote, vote);
-      await this.audit.append(manager, {
+      const voteEvent = {
         ...auditContext(request),
         type: 'approval.vote',
         actor: `approver:${approver.approverId}`,
@@ -144,7 +144,7 @@ export class DecideApproval {
           ...(standing ? { standing: { ...standing } } : {}),
           ...(passkey ? { passkey: { ...passkey } } : {}),
         },
-      });
+      };
 
       const all = [...votes, vote];
       const approve = all.filter((v) => v.decision === 'approve').length;
@@ -154,13 +154,27 @@ export class DecideApproval {
       let standingApproval: DecideResult['standing_approval'];
       // Conjunctive: approved only when every set has its quorum; any set's denial counts toward the threshold.
       const verdict = progress.every((p) => p.met) ? 'approved' : deny >= request.denyThreshold ? 'denied' : undefined;
+      // The vote, its audit event and, when it decides the request, the settlement: one statement, one round trip.
+      const inserted = (o: number) => {
+        const { sql, params } = insertStatement(this.dataSource, ApprovalVote, [vote], o);
+        return { sql: `${sql} RETURNING id::text AS id, created_at`, params };
+      };
+      const readBack = 'SELECT id, created_at FROM c0';
+      const { sql, params } = verdict
+        ? this.settlement.settlementStatement(
+            request,
+            verdict,
+            `approver:${approver.approverId}`,
+            { approvals: approve, denials: deny, quorum: request.quorum, approver_sets: progress },
+            null,
+            [inserted],
+            [voteEvent],
+            readBack,
+          )
+        : combinedStatement([inserted, (o) => this.audit.insertStatement([voteEvent], o)], readBack);
+      const [row] = (await manager.query(sql, params)) as { id: string; created_at: Date }[];
+      Object.assign(vote, { id: row.id, createdAt: row.created_at });
       if (verdict) {
-        await this.settlement.settleInTransaction(manager, request, verdict, `approver:${approver.approverId}`, {
-          approvals: approve,
-          denials: deny,
-          quorum: request.quorum,
-          approver_sets: progress,
-        });
         settled = request;
         if (verdict === 'approved') standingApproval = await this.standingApprovals.grantInTransaction(manager, request, all);
       }

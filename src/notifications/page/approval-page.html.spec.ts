@@ -103,7 +103,7 @@ function assertWellFormedTags(html: string): void {
 const ALLOWED_TAGS = new Set([
   'html', 'head', 'meta', 'title', 'link', 'script', 'body', 'a', 'header', 'main', 'section', 'div', 'p', 'h1',
   'h2', 'h3', 'dl', 'dt', 'dd', 'ol', 'ul', 'li', 'code', 'pre', 'strong', 'span', 'blockquote', 'time', 'form',
-  'input', 'label', 'textarea', 'button',
+  'input', 'label', 'textarea', 'button', 'details', 'summary', 'fieldset', 'legend', 'q',
 ]);
 
 function assertSafeMarkup(html: string): void {

@@ -52,6 +52,8 @@ export interface ApprovalPageModel {
   standing?: StandingOption[];
   /** The approver's passkeys, whether this decision must be signed with one (and why), and their "always" choice. */
   passkeys: PagePasskeys;
+  /** When this approver has other calls of the same agent and task waiting: how many (this one included) and the batch page. */
+  batch?: { count: number; url: string; scope: 'task' | 'session' };
   /** CSP nonce is not used: scripts and styles are same-origin files (script-src 'self'). */
 }
 

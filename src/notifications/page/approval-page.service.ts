@@ -8,6 +8,8 @@ import { ApprovalVote, VoteDecision } from '../../approvals/approval-vote.entity
 import { DecideApproval } from '../../approvals/decide.usecase';
 import type { Assertion } from '../../approvals/passkeys/passkey.schema';
 import { Passkeys } from '../../approvals/passkeys/passkeys.service';
+import { ReviewBatch } from '../../approvals/batch/review-batch.usecase';
+import { BATCH_PAGE_PATH } from '../../approvals/batch/batch-links.service';
 import { ineligibility } from '../../vocabulary/approver-eligibility';
 import { AuditBatcher } from '../../audit/audit-batcher.service';
 import { GetApproval } from '../../approvals/get-approval.usecase';
@@ -48,6 +50,7 @@ export class ApprovalPage {
     private readonly approvals: GetApproval,
     private readonly limits: RateLimiter,
     private readonly passkeys: Passkeys,
+    private readonly batches: ReviewBatch,
   ) {}
 
   async view(authReqId: string, linkToken: string | undefined): Promise<PageOutcome<ApprovalPageModel | AlreadyDecidedModel>> {
@@ -78,7 +81,14 @@ export class ApprovalPage {
       { typ: FORM_TYP, audience: FORM_AUDIENCE, subject: approver.linkId, expiresAt: new Date(Math.ceil(formExpiry) * 1000), jti: randomUUID() },
     );
     const pagePasskeys = { required, always: passkeys.always, registered: passkeys.passkeys.map((p) => ({ id: p.id, name: p.name, createdAt: p.created_at })) };
-    return { ok: true, model: { ...pageModel(request, votes, approver, person, linkToken!, csrfToken, this.push.publicKey), passkeys: pagePasskeys } };
+    // Other calls of the same agent and task waiting for this approver: offer them on one page.
+    const offer = await this.batches.offerFor(approver, request);
+    const model = { ...pageModel(request, votes, approver, person, linkToken!, csrfToken, this.push.publicKey), passkeys: pagePasskeys };
+    // Same origin as this page (PUBLIC_URL may name another host in front of it).
+    const batch = offer
+      ? { count: offer.count, url: `${BATCH_PAGE_PATH}?link=${encodeURIComponent(offer.token)}`, scope: typeof request.intent.id === 'string' && request.intent.id ? ('task' as const) : ('session' as const) }
+      : undefined;
+    return { ok: true, model: batch ? { ...model, batch } : model };
   }
 
   async submit(

@@ -23,7 +23,7 @@
   }
 
   function decisionButtons() {
-    return [$('approve'), $('deny')].filter(function (b) { return !!b; });
+    return [$('approve'), $('deny'), $('submit-each')].filter(function (b) { return !!b; });
   }
 
   var expired = false;
