@@ -1,4 +1,5 @@
 import { TimeFacts } from './decision-time';
+import type { AgentFlags, AutonomyFacts } from './history-facts';
 
 /**
  * The Cedar schema policies are validated against. Facts about this one call travel as
@@ -58,6 +59,8 @@ action call_tool appliesTo {
     chain: Set<Agent>,
     chain_has_third_party: Bool,
     chain_trust_levels: Set<String>,
+    agent_flags: { last_24h: Long, last_7d: Long, last_30d: Long },
+    autonomy: { consecutive_approvals: Long, approvals: Long, denials: Long, flags: Long, days_since_last_denial: Long, days_since_last_flag: Long },
   }
 };
 `;
@@ -110,6 +113,12 @@ export interface CallFacts {
   tool_annotations?: ToolAnnotations;
   /** The call's resource as the tenant registered it (absent: not registered; only the envelope's facts). */
   resource?: ResourceFacts;
+  // Read from the history of human judgement only when the active set can observe them
+  // (history-facts.ts); absent otherwise, which a set that does not read them cannot tell.
+  /** Flagged sampled reviews of the current agent. */
+  agent_flags?: AgentFlags;
+  /** Human decisions on approvals of this agent class, tool and resource classification. */
+  autonomy?: AutonomyFacts;
 }
 
 /** A registered resource: an entity of its declared type (`context.<type>`), see authz/resources. */

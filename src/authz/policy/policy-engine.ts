@@ -15,6 +15,7 @@ import { mergeStandingOffers, StandingOffer, standingAnnotationErrors, standingO
 import { CALL_TOOL, widenCallTool } from '../catalogue/tenant-schema';
 import { CallFacts, CEDAR_SCHEMA } from './cedar-schema';
 import { decisionEntities, entityContext, reachesEntities } from './entities';
+import { HistoryMember, readsContextMember } from './history-facts';
 
 // V8 11 (Node 20) dies with "unreachable code" in Deoptimizer::DoComputeBuiltinContinuation when
 // optimized code that inlined a call into wasm is deoptimized on the way back from it. compile()
@@ -39,10 +40,14 @@ export interface HumanApprovalObligation {
   independent_approvers: boolean;
   /** Standing approvals the approver may grant (`@standing`, `@standing_max_seconds`, `@standing_max_uses`, `@standing_pin`). */
   standing?: StandingOffer;
+  /** `@proof("passkey")`: each vote must be a WebAuthn assertion by the approver's passkey over the decision. */
+  proof?: 'passkey';
 }
 export interface SampledReviewObligation {
   type: 'sampled_review';
   rate: number;
+  /** Who reviews a sampled call (`@reviewers`, as approvers are named); the delegator when no policy names any. */
+  reviewers: string[];
 }
 export type Obligation = HumanApprovalObligation | SampledReviewObligation;
 
@@ -108,7 +113,7 @@ function releaseId(id: string): void {
 /** An engine dropped without release() (tests, one-off compiles) gives its id back when collected. */
 const collected = new FinalizationRegistry<string>(releaseId);
 
-type Checked = { meta: Map<string, PolicyMeta>; sources: Record<string, cedar.Policy>; usesEntities: boolean } | { errors: string[] };
+type Checked = { meta: Map<string, PolicyMeta>; sources: Record<string, cedar.Policy>; usesEntities: boolean; reads: Set<HistoryMember> } | { errors: string[] };
 
 export class PolicyEngine {
   private preparsedId: string | undefined;
@@ -120,6 +125,8 @@ export class PolicyEngine {
     preparsedId: string,
     /** Some policy can observe an entity's attributes or ancestors: only then are entities built (entities.ts). */
     readonly usesEntities = false,
+    /** The history members (history-facts.ts) some policy can observe: only those are read from the database. */
+    private readonly reads: ReadonlySet<HistoryMember> = new Set(),
   ) {
     this.hold(preparsedId);
   }
@@ -136,7 +143,12 @@ export class PolicyEngine {
     if ('errors' in checked) return checked;
     const parsed = preparse(checked.sources);
     if ('errors' in parsed) return parsed;
-    return { engine: new PolicyEngine(checked.sources, checked.meta, parsed.id, checked.usesEntities) };
+    return { engine: new PolicyEngine(checked.sources, checked.meta, parsed.id, checked.usesEntities, checked.reads) };
+  }
+
+  /** Can some policy of the set observe `context.<member>`? When not, the decision does without it (and its read). */
+  observes(member: HistoryMember): boolean {
+    return this.reads.has(member);
   }
 
   /** Pre-parsed sets: `ids` ever created in this process, `held` of them holding an engine's policies now. */
@@ -174,6 +186,7 @@ export class PolicyEngine {
     const errors: string[] = [];
     const meta = new Map<string, PolicyMeta>();
     let usesEntities = false;
+    const reads = new Set<HistoryMember>();
     for (const [id, text] of Object.entries(policies)) {
       const parts = cedar.policySetTextToParts(text);
       if (parts.type !== 'success') {
@@ -191,6 +204,7 @@ export class PolicyEngine {
       }
       meta.set(id, { effect: json.json.effect, annotations: (json.json.annotations ?? {}) as Record<string, string> });
       usesEntities ||= reachesEntities(json.json);
+      for (const member of ['autonomy', 'agent_flags'] as const) if (readsContextMember(json.json, member)) reads.add(member);
     }
     if (errors.length) return { errors };
     // Under a catalogue, `action == Action::"call_tool"` covers every tool's action too (tenant-schema.ts).
@@ -206,7 +220,7 @@ export class PolicyEngine {
     if (impossible.length) return { errors: impossible.map((w) => `${w.policyId}: ${w.error.message}`) };
     const annotationErrors = [...meta].flatMap(([id, m]) => checkAnnotations(id, m));
     if (annotationErrors.length) return { errors: annotationErrors };
-    return { meta, sources, usesEntities };
+    return { meta, sources, usesEntities, reads };
   }
 
   /**
@@ -281,6 +295,10 @@ function checkAnnotations(id: string, m: PolicyMeta): string[] {
   for (const timer of ['escalate_after', 'remind_after']) {
     if (a[timer] && !/^[1-9][0-9]{0,6}$/.test(a[timer])) errors.push(`${id}: @${timer} must be a number of seconds`);
   }
+  if (a.reviewers && !a.reviewers.split(',').every((s) => APPROVER_REF.test(s.trim()))) {
+    errors.push(`${id}: @reviewers must list "delegator", "user:<id>" or "group:<name>", comma-separated`);
+  }
+  if (a.reviewers && !a.sampled_review) errors.push(`${id}: @reviewers goes with @sampled_review`);
   if (a.escalate_to && !a.escalate_to.split(',').every((s) => APPROVER_REF.test(s.trim()))) {
     errors.push(`${id}: @escalate_to must list "delegator", "user:<id>" or "group:<name>", comma-separated`);
   }
@@ -292,6 +310,8 @@ function checkAnnotations(id: string, m: PolicyMeta): string[] {
     errors.push(`${id}: @independent_approvers("true") excludes "delegator" from the approvers`);
   }
   errors.push(...standingAnnotationErrors(id, a));
+  if (a.proof !== undefined && a.proof !== 'passkey') errors.push(`${id}: @proof must be "passkey"`);
+  if (a.proof !== undefined && a.obligation !== 'human_approval') errors.push(`${id}: @proof belongs on an @obligation("human_approval") permit`);
   if (a.obligation && !a.approvers) errors.push(`${id}: @obligation("human_approval") needs @approvers`);
   if (a.approvers && a.quorum) {
     const named = a.approvers.split(',').map((x) => x.trim());
@@ -320,6 +340,7 @@ function approvalOf(a: Record<string, string>): HumanApprovalObligation {
     ...(Number(a.remind_after) > 0 ? { remind_after: Number(a.remind_after) } : {}),
     independent_approvers: a.independent_approvers === 'true',
     ...(standingOfferOf(a) ? { standing: standingOfferOf(a) } : {}),
+    ...(a.proof === 'passkey' ? { proof: 'passkey' as const } : {}),
   };
 }
 
@@ -352,6 +373,8 @@ function mergeObligations(annotations: Record<string, string>[]): Obligation[] {
     const escalate_after = earlier(o.escalate_after, next.escalate_after);
     const remind_after = earlier(o.remind_after, next.remind_after);
     const binding_message = o.binding_message ?? next.binding_message;
+    // The stricter: a proof either policy asks for.
+    const proof = o.proof ?? next.proof;
     const standing = mergeStandingOffers([o.standing, next.standing]);
     const { standing: _both, ...control } = o;
     approvals[i] = {
@@ -359,13 +382,18 @@ function mergeObligations(annotations: Record<string, string>[]): Obligation[] {
       ...(standing ? { standing } : {}),
       ...(expires_in !== undefined ? { expires_in } : {}),
       ...(binding_message !== undefined ? { binding_message } : {}),
+      ...(proof ? { proof } : {}),
       reason_required: o.reason_required || next.reason_required,
       ...(escalate_after !== undefined ? { escalate_after } : {}),
       ...(remind_after !== undefined ? { remind_after } : {}),
     };
   }
   const out: Obligation[] = [...approvals];
-  const rates = annotations.map((a) => Number(a.sampled_review)).filter((n) => n > 0);
-  if (rates.length) out.push({ type: 'sampled_review', rate: Math.max(...rates) });
+  const sampling = annotations.filter((a) => Number(a.sampled_review) > 0);
+  if (sampling.length) {
+    // The highest rate; every sampling policy's reviewers (the delegator for one that names none).
+    const reviewers = refs(sampling.map((a) => a.reviewers ?? 'delegator').join(','));
+    out.push({ type: 'sampled_review', rate: Math.max(...sampling.map((a) => Number(a.sampled_review))), reviewers });
+  }
   return out;
 }
