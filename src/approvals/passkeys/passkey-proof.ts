@@ -119,7 +119,7 @@ export function checkPasskeyEvidence(e: PasskeyEvidence, expect: { callHash?: st
   const alg = ALGORITHMS[e.algorithm];
   if (!alg) return [...problems, `algorithm: ${e.algorithm} is not supported`];
   const signed = Buffer.concat([authData, createHash('sha256').update(Buffer.from(e.client_data_json, 'base64url')).digest()]);
-  let valid = false;
+  let valid: boolean;
   try {
     const key = { key: e.public_key_jwk as never, format: 'jwk' as const, ...(alg.pss ? { padding: 6 /* RSA_PKCS1_PSS_PADDING */, saltLength: 32 } : {}) };
     valid = verifySignature(alg.hash, signed, key, Buffer.from(e.signature, 'base64url'));
