@@ -16,6 +16,7 @@ import { TimeFacts } from './decision-time';
  */
 export const CEDAR_SCHEMA = `
 type WallClock = { zone: String, date: String, hour: Long, minute: Long, minute_of_day: Long, weekday: Long };
+type HopDelegation = { id: String, purpose?: String, granted_at: datetime, not_before: datetime, expires_at?: datetime, window_seconds?: Long, remaining_seconds?: Long, tools: Set<String>, resources?: Set<String> };
 type ToolAnnotations = { title?: String, readOnlyHint?: Bool, destructiveHint?: Bool, idempotentHint?: Bool, openWorldHint?: Bool };
 entity Group;
 entity User in [Group] = { status: String };
@@ -58,6 +59,8 @@ action call_tool appliesTo {
     chain: Set<Agent>,
     chain_has_third_party: Bool,
     chain_trust_levels: Set<String>,
+    delegation: HopDelegation,
+    delegation_chain: { hops: Long, purposes: Set<String>, without_purpose: Long, without_expiry: Long, shortest_window_seconds?: Long, soonest_expires_at?: datetime, soonest_remaining_seconds?: Long },
   }
 };
 `;
@@ -110,6 +113,26 @@ export interface CallFacts {
   tool_annotations?: ToolAnnotations;
   /** The call's resource as the tenant registered it (absent: not registered; only the envelope's facts). */
   resource?: ResourceFacts;
+  /**
+   * The delegation each hop acts under, the human's grant first and the current actor's last
+   * (`context.delegation`, `context.delegation_chain`: delegation-facts.ts). Absent when no policy
+   * of the set reads them (the engine's `observes`), and empty when the chain holds none in force.
+   */
+  delegations?: DelegationFacts[];
+}
+
+/** One hop's delegation as a policy sees it (the one of the hop's delegations in force that covers the call). */
+export interface DelegationFacts {
+  id: string;
+  /** As granted; null when the grant stated none. */
+  purpose: string | null;
+  /** ISO 8601 instants (facts are audited and stored with a parked call as JSON). */
+  granted_at: string;
+  not_before: string | null;
+  expires_at: string | null;
+  tools: string[];
+  /** null: any resource. */
+  resources: string[] | null;
 }
 
 /** A registered resource: an entity of its declared type (`context.<type>`), see authz/resources. */

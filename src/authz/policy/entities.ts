@@ -111,3 +111,32 @@ function reaches(node: unknown): boolean {
   if (entity && typeof entity === 'object' && !/(^|::)Action$/.test(entity.type ?? '')) return true;
   return Object.values(n).some(reaches);
 }
+
+/**
+ * The context members a policy reads (`context.<member>` or `context has <member>`), so that the
+ * members dear to build (the chain's delegations, the human's entitlement) are built only for a
+ * set that reads them. `context` used any other way (never in practice) reads every member: "*".
+ */
+export function contextMembersRead(policy: cedar.PolicyJson): Set<string> {
+  const found = new Set<string>();
+  const visit = (node: unknown, parent?: Record<string, unknown>): void => {
+    if (Array.isArray(node)) return node.forEach((n) => visit(n));
+    if (!node || typeof node !== 'object') return;
+    const n = node as Record<string, unknown>;
+    if (n.Var === 'context') {
+      // Reached only through an access below: any other use of context reads all of it.
+      if (!parent || typeof parent.attr !== 'string') found.add('*');
+      return;
+    }
+    for (const key of ['.', 'has'] as const) {
+      const access = n[key] as { left?: unknown; attr?: unknown } | undefined;
+      if (access && typeof access === 'object' && typeof access.attr === 'string' && (access.left as { Var?: string })?.Var === 'context') {
+        found.add(access.attr);
+        return;
+      }
+    }
+    for (const value of Object.values(n)) visit(value, n);
+  };
+  policy.conditions.forEach((c) => visit(c.body));
+  return found;
+}

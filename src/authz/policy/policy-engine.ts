@@ -14,7 +14,8 @@ import { APPROVER_REF } from '../../vocabulary/envelope';
 import { mergeStandingOffers, StandingOffer, standingAnnotationErrors, standingOfferOf } from '../../vocabulary/standing-offer';
 import { CALL_TOOL, widenCallTool } from '../catalogue/tenant-schema';
 import { CallFacts, CEDAR_SCHEMA } from './cedar-schema';
-import { decisionEntities, entityContext, reachesEntities } from './entities';
+import { delegationContext } from './delegation-facts';
+import { contextMembersRead, decisionEntities, entityContext, reachesEntities } from './entities';
 
 // V8 11 (Node 20) dies with "unreachable code" in Deoptimizer::DoComputeBuiltinContinuation when
 // optimized code that inlined a call into wasm is deoptimized on the way back from it. compile()
@@ -108,7 +109,11 @@ function releaseId(id: string): void {
 /** An engine dropped without release() (tests, one-off compiles) gives its id back when collected. */
 const collected = new FinalizationRegistry<string>(releaseId);
 
-type Checked = { meta: Map<string, PolicyMeta>; sources: Record<string, cedar.Policy>; usesEntities: boolean } | { errors: string[] };
+type Checked = { meta: Map<string, PolicyMeta>; sources: Record<string, cedar.Policy>; usesEntities: boolean; reads: Set<string> } | { errors: string[] };
+
+/** Context members built only for a set that reads them (their facts cost a lookup or a conversion). */
+export const ON_DEMAND_MEMBERS = ['delegation', 'delegation_chain'] as const;
+export type OnDemandMember = (typeof ON_DEMAND_MEMBERS)[number];
 
 export class PolicyEngine {
   private preparsedId: string | undefined;
@@ -120,6 +125,8 @@ export class PolicyEngine {
     preparsedId: string,
     /** Some policy can observe an entity's attributes or ancestors: only then are entities built (entities.ts). */
     readonly usesEntities = false,
+    /** The context members its policies read ("*": all of them). */
+    private readonly reads: Set<string> = new Set(),
   ) {
     this.hold(preparsedId);
   }
@@ -136,7 +143,7 @@ export class PolicyEngine {
     if ('errors' in checked) return checked;
     const parsed = preparse(checked.sources);
     if ('errors' in parsed) return parsed;
-    return { engine: new PolicyEngine(checked.sources, checked.meta, parsed.id, checked.usesEntities) };
+    return { engine: new PolicyEngine(checked.sources, checked.meta, parsed.id, checked.usesEntities, checked.reads) };
   }
 
   /** Pre-parsed sets: `ids` ever created in this process, `held` of them holding an engine's policies now. */
@@ -174,6 +181,7 @@ export class PolicyEngine {
     const errors: string[] = [];
     const meta = new Map<string, PolicyMeta>();
     let usesEntities = false;
+    const reads = new Set<string>();
     for (const [id, text] of Object.entries(policies)) {
       const parts = cedar.policySetTextToParts(text);
       if (parts.type !== 'success') {
@@ -191,6 +199,7 @@ export class PolicyEngine {
       }
       meta.set(id, { effect: json.json.effect, annotations: (json.json.annotations ?? {}) as Record<string, string> });
       usesEntities ||= reachesEntities(json.json);
+      for (const member of contextMembersRead(json.json)) reads.add(member);
     }
     if (errors.length) return { errors };
     // Under a catalogue, `action == Action::"call_tool"` covers every tool's action too (tenant-schema.ts).
@@ -206,7 +215,12 @@ export class PolicyEngine {
     if (impossible.length) return { errors: impossible.map((w) => `${w.policyId}: ${w.error.message}`) };
     const annotationErrors = [...meta].flatMap(([id, m]) => checkAnnotations(id, m));
     if (annotationErrors.length) return { errors: annotationErrors };
-    return { meta, sources, usesEntities };
+    return { meta, sources, usesEntities, reads };
+  }
+
+  /** Does some policy of the set read this context member? Its facts need be gathered only then. */
+  observes(member: OnDemandMember): boolean {
+    return this.reads.has(member) || this.reads.has('*');
   }
 
   /**
@@ -219,7 +233,7 @@ export class PolicyEngine {
    * `Action::"call_tool"`; that travels as an Action entity with that parent.
    */
   evaluate(facts: CallFacts, call?: ToolCall): PolicyDecision {
-    const { agent_id, amount, operator: _operator, user: _user, upstream: _upstream, tool_annotations: _annotations, resource: _resource, ...rest } = facts;
+    const { agent_id, amount, operator: _operator, user: _user, upstream: _upstream, tool_annotations: _annotations, resource: _resource, delegations: _delegations, ...rest } = facts;
     const answer = cedar.statefulIsAuthorized({
       principal: { type: 'Agent', id: agent_id },
       action: { type: 'Action', id: call?.action ?? 'call_tool' },
@@ -229,6 +243,7 @@ export class PolicyEngine {
         has_amount: amount !== null,
         amount: amount ?? 0,
         ...entityContext(facts),
+        ...(this.observes('delegation') || this.observes('delegation_chain') ? delegationContext(facts) : {}),
         ...(call ? { input: call.input as cedar.CedarValueJson } : {}),
       },
       preparsedPolicySetId: this.policySetId,
