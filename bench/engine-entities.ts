@@ -100,7 +100,7 @@ if (withResources.evaluate(withDocument).verdict !== b.verdict) throw new Error(
 row('+ 2 resource rules, a registered Document owned by another user: 5 entities', measure(() => withResources.evaluate(withDocument)));
 
 // Where the time goes: the same call to Cedar, one ingredient at a time.
-const { agent_id: _a, amount, operator: _o, user: _u, upstream: _up, tool_annotations: _t, resource: _r, delegations: _d, ...rest } = facts;
+const { agent_id: _a, amount, operator: _o, user: _u, upstream: _up, tool_annotations: _t, resource: _r, delegations: _d, human_entitlement: _he, ...rest } = facts;
 const context = { ...rest, has_amount: amount !== null, amount: amount ?? 0, ...entityContext(facts) } as cedar.Context;
 const trivialId = 'bench-trivial';
 cedar.preparsePolicySet(trivialId, { staticPolicies: { t: 'permit (principal, action, resource);' } });

@@ -84,9 +84,26 @@ function delegationFacts(d: Delegation): DelegationFacts {
  * The facts gathered only for a set that reads them (see PolicyEngine.observes): the hops'
  * delegations, as in force now (a broken chain has none).
  */
-function onDemandFacts(policy: ActivePolicy, chain: ResolvedChain): Pick<CallFacts, 'delegations'> {
+function onDemandFacts(
+  policy: ActivePolicy,
+  chain: ResolvedChain,
+  own: { entitlements: HopGrant | null; server: string; tool: string; resourceId?: string },
+): Pick<CallFacts, 'delegations' | 'human_entitlement'> {
   const engine = policy.engine;
-  return engine.observes('delegation') || engine.observes('delegation_chain') ? { delegations: chain.ok ? chain.delegations : [] } : {};
+  const e = own.entitlements;
+  return {
+    ...(engine.observes('delegation') || engine.observes('delegation_chain') ? { delegations: chain.ok ? chain.delegations : [] } : {}),
+    ...(engine.observes('human_entitlement')
+      ? {
+          human_entitlement: {
+            recorded: e !== null,
+            covers_call: entitledTo(e, own.server, own.tool, own.resourceId),
+            tools: e ? [...new Set(e.tools)].sort() : [],
+            ...(e?.resources ? { resources: [...new Set(e.resources)].sort() } : {}),
+          },
+        }
+      : {}),
+  };
 }
 
 interface Evaluation {
@@ -256,7 +273,8 @@ export class Authorize {
       ...registeredResourceFacts(resource),
       // The delegations as in force now, not as parked (a facts member the active set may not read).
       delegations: undefined,
-      ...onDemandFacts(policy, chain),
+      human_entitlement: undefined,
+      ...onDemandFacts(policy, chain, { entitlements, server: action.server, tool: action.tool, resourceId: parked.resourceId }),
     };
     let toolCall: ReturnType<typeof catalogueCall>;
     try {
@@ -337,7 +355,7 @@ export class Authorize {
       tool_annotations: policy.catalogue?.tools.get(toolAction(action.server, action.tool))?.annotations ?? {},
       // A registered resource: its type, classification and environment over the envelope's, and its entity.
       ...registeredResourceFacts(resource),
-      ...onDemandFacts(policy, chain),
+      ...onDemandFacts(policy, chain, { entitlements, server: action.server, tool: action.tool, resourceId: input.resource.id }),
     };
     let decision = judged(policy, facts, toolCall, { granted, entitlements, action, resourceId: input.resource.id, user });
     // An approval that demands the agent's reason cannot be asked for without one.

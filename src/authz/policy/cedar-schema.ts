@@ -60,6 +60,7 @@ action call_tool appliesTo {
     chain_has_third_party: Bool,
     chain_trust_levels: Set<String>,
     delegation: HopDelegation,
+    human_entitlement: { recorded: Bool, covers_call: Bool, tools: Set<String>, resources?: Set<String> },
     delegation_chain: { hops: Long, purposes: Set<String>, without_purpose: Long, without_expiry: Long, shortest_window_seconds?: Long, soonest_expires_at?: datetime, soonest_remaining_seconds?: Long },
   }
 };
@@ -119,6 +120,23 @@ export interface CallFacts {
    * of the set reads them (the engine's `observes`), and empty when the chain holds none in force.
    */
   delegations?: DelegationFacts[];
+  /** What the human holds themselves (`context.human_entitlement`); absent when no policy reads it. */
+  human_entitlement?: HumanEntitlementFacts;
+}
+
+/**
+ * The human's own entitlements as a policy sees them. `recorded` false: the tenant keeps none for
+ * them, so they are unrestricted (the built-in `not_entitled` never fires) and `covers_call` is
+ * true; a house that wants every human's rights on record writes `context.human_entitlement.recorded`.
+ */
+export interface HumanEntitlementFacts {
+  recorded: boolean;
+  /** The call's tool and resource are within them (always true when none are recorded). */
+  covers_call: boolean;
+  /** Their tool patterns ("server/tool", "server/*", "*"); empty when none are recorded. */
+  tools: string[];
+  /** Their resource patterns; absent: any resource (or none recorded). */
+  resources?: string[];
 }
 
 /** One hop's delegation as a policy sees it (the one of the hop's delegations in force that covers the call). */

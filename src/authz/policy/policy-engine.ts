@@ -13,7 +13,7 @@ import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import { APPROVER_REF } from '../../vocabulary/envelope';
 import { mergeStandingOffers, StandingOffer, standingAnnotationErrors, standingOfferOf } from '../../vocabulary/standing-offer';
 import { CALL_TOOL, widenCallTool } from '../catalogue/tenant-schema';
-import { CallFacts, CEDAR_SCHEMA } from './cedar-schema';
+import { CallFacts, CEDAR_SCHEMA, HumanEntitlementFacts } from './cedar-schema';
 import { delegationContext } from './delegation-facts';
 import { contextMembersRead, decisionEntities, entityContext, reachesEntities } from './entities';
 
@@ -111,8 +111,10 @@ const collected = new FinalizationRegistry<string>(releaseId);
 
 type Checked = { meta: Map<string, PolicyMeta>; sources: Record<string, cedar.Policy>; usesEntities: boolean; reads: Set<string> } | { errors: string[] };
 
+const NONE_RECORDED: HumanEntitlementFacts = { recorded: false, covers_call: true, tools: [] };
+
 /** Context members built only for a set that reads them (their facts cost a lookup or a conversion). */
-export const ON_DEMAND_MEMBERS = ['delegation', 'delegation_chain'] as const;
+export const ON_DEMAND_MEMBERS = ['delegation', 'delegation_chain', 'human_entitlement'] as const;
 export type OnDemandMember = (typeof ON_DEMAND_MEMBERS)[number];
 
 export class PolicyEngine {
@@ -233,7 +235,7 @@ export class PolicyEngine {
    * `Action::"call_tool"`; that travels as an Action entity with that parent.
    */
   evaluate(facts: CallFacts, call?: ToolCall): PolicyDecision {
-    const { agent_id, amount, operator: _operator, user: _user, upstream: _upstream, tool_annotations: _annotations, resource: _resource, delegations: _delegations, ...rest } = facts;
+    const { agent_id, amount, operator: _operator, user: _user, upstream: _upstream, tool_annotations: _annotations, resource: _resource, delegations: _delegations, human_entitlement, ...rest } = facts;
     const answer = cedar.statefulIsAuthorized({
       principal: { type: 'Agent', id: agent_id },
       action: { type: 'Action', id: call?.action ?? 'call_tool' },
@@ -244,6 +246,8 @@ export class PolicyEngine {
         amount: amount ?? 0,
         ...entityContext(facts),
         ...(this.observes('delegation') || this.observes('delegation_chain') ? delegationContext(facts) : {}),
+        // Absent from the facts: none recorded (unrestricted), as the built-in reads it.
+        ...(this.observes('human_entitlement') ? { human_entitlement: (human_entitlement ?? NONE_RECORDED) as unknown as cedar.CedarValueJson } : {}),
         ...(call ? { input: call.input as cedar.CedarValueJson } : {}),
       },
       preparsedPolicySetId: this.policySetId,
