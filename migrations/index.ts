@@ -18,6 +18,7 @@ import { Outbox1764100000000 } from './1764100000000-outbox';
 import { StandingApprovals1764110000000 } from './1764110000000-standing-approvals';
 import { NotificationRounds1764120000000 } from './1764120000000-notification-rounds';
 import { CibaRequests1764130000000 } from './1764130000000-ciba-requests';
+import { PersonAttributes1764140000000 } from './1764140000000-person-attributes';
 
 /** Every migration, in order. Passed as classes so the same list works under jest and from dist/. */
 export const migrations = [
@@ -41,4 +42,5 @@ export const migrations = [
   StandingApprovals1764110000000,
   NotificationRounds1764120000000,
   CibaRequests1764130000000,
+  PersonAttributes1764140000000,
 ];

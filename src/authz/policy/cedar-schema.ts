@@ -19,7 +19,7 @@ type WallClock = { zone: String, date: String, hour: Long, minute: Long, minute_
 type HopDelegation = { id: String, purpose?: String, granted_at: datetime, not_before: datetime, expires_at?: datetime, window_seconds?: Long, remaining_seconds?: Long, tools: Set<String>, resources?: Set<String> };
 type ToolAnnotations = { title?: String, readOnlyHint?: Bool, destructiveHint?: Bool, idempotentHint?: Bool, openWorldHint?: Bool };
 entity Group;
-entity User in [Group] = { status: String };
+entity User in [Group] = { status: String } tags String;
 entity AgentClass;
 entity Agent in [AgentClass] = { trust_level: String, operator: String };
 entity ToolCategory;
@@ -175,6 +175,8 @@ export interface UserFacts {
   status: UserStatus;
   /** The directory groups the human is a member of (`User in Group`). */
   groups: string[];
+  /** Directory attributes (department, cost centre, …): the User entity's tags. Absent: none. */
+  attributes?: Record<string, string>;
 }
 
 /** One actor of the delegation chain, as its own `act` claim describes it. */

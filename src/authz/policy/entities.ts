@@ -1,6 +1,6 @@
 /**
  * The entities of one decision, built from its facts: the current agent (the principal) in its
- * class, the human (`context.user`) in their directory groups, the tool (the resource) in its
+ * class, the human (`context.user`) in their directory groups with their attributes as tags, the tool (the resource) in its
  * category and server, and the upstream actors of the chain (`context.chain`), each in its own
  * class, and the call's registered resource (`context.<Type>`, see authz/resources) with its owner
  * (`User`). Parents are given by uid only: Cedar answers `in` from the parents list, so `Group`,
@@ -61,7 +61,13 @@ export function decisionEntities(facts: CallFacts): cedar.EntityJson[] {
   const agents = new Map<string, cedar.EntityJson>();
   // An agent that appears twice in a chain is one entity (Cedar refuses duplicates); the current actor's claims win.
   for (const a of [current, ...(facts.upstream ?? [])]) if (!agents.has(a.id)) agents.set(a.id, agent(a));
-  const person = (id: string, u: UserFacts): cedar.EntityJson => ({ uid: uid('User', id), attrs: { status: u.status }, parents: [...new Set(u.groups)].map((g) => uid('Group', g)) });
+  const person = (id: string, u: UserFacts): cedar.EntityJson => ({
+    uid: uid('User', id),
+    attrs: { status: u.status },
+    parents: [...new Set(u.groups)].map((g) => uid('Group', g)),
+    // Directory attributes as tags: `context.user.hasTag("department") && context.user.getTag("department") == "legal"`.
+    tags: { ...u.attributes },
+  });
   const r = facts.resource;
   const resource: cedar.EntityJson[] = r
     ? [

@@ -54,22 +54,33 @@ export class ApproverDirectory {
       // An absent status keeps the person's own (a new person is active); the audit shows the change.
       const [row] = await m.query(
         `WITH before AS (SELECT status FROM approvers WHERE tenant_id = $1 AND id = $2)
-         INSERT INTO approvers (tenant_id, id, display_name, email, entitlements, status) VALUES ($1, $2, $3, $4, $5::jsonb, coalesce($6::text, 'active'))
+         INSERT INTO approvers (tenant_id, id, display_name, email, entitlements, status, attributes)
+         VALUES ($1, $2, $3, $4, $5::jsonb, coalesce($6::text, 'active'), coalesce($7::jsonb, '{}'::jsonb))
          ON CONFLICT (tenant_id, id) DO UPDATE SET display_name = EXCLUDED.display_name, email = EXCLUDED.email,
-           entitlements = EXCLUDED.entitlements, status = coalesce($6::text, approvers.status), updated_at = now()
-         RETURNING (xmax = 0) AS created, status, (SELECT status FROM before) AS previous_status`,
-        [tenantId, id, input.display_name, input.email ?? null, input.entitlements ? JSON.stringify(input.entitlements) : null, input.status ?? null],
+           entitlements = EXCLUDED.entitlements, status = coalesce($6::text, approvers.status),
+           attributes = coalesce($7::jsonb, approvers.attributes), updated_at = now()
+         RETURNING (xmax = 0) AS created, status, attributes, (SELECT status FROM before) AS previous_status`,
+        [
+          tenantId,
+          id,
+          input.display_name,
+          input.email ?? null,
+          input.entitlements ? JSON.stringify(input.entitlements) : null,
+          input.status ?? null,
+          input.attributes ? JSON.stringify(input.attributes) : null,
+        ],
       );
       await this.audit.append(m, {
         tenantId,
         type: row.created ? 'directory.approver_created' : 'directory.approver_updated',
         actor,
-        data: { approver: id, ...input, entitlements: input.entitlements ?? null, status: row.status, ...(row.created ? {} : { previous_status: row.previous_status }) },
+        data: { approver: id, ...input, entitlements: input.entitlements ?? null, status: row.status, attributes: row.attributes, ...(row.created ? {} : { previous_status: row.previous_status }) },
       });
       return { created: row.created as boolean, disabled: row.status === 'disabled' && row.previous_status !== 'disabled' };
     });
     // A human who joins the directory becomes "active" to policies (context.user.status), a disabled
-    // one's agents are denied, and their entitlements bound their agents' calls: every instance follows at once.
+    // one's agents are denied, their entitlements bound their agents' calls and their attributes are
+    // the User's tags: every instance follows at once.
     await this.membership.changed(tenantId);
     // As for a revoked delegation: what was parked on a disabled human's behalf is rejected now
     // (the redeem would deny it anyway), rather than left for approvers to answer in vain.
@@ -317,5 +328,5 @@ function groupView(g: ApproverGroup, members: string[]): GroupView {
 }
 
 export function approverView(a: Approver) {
-  return { id: a.id, display_name: a.displayName, email: a.email, entitlements: a.entitlements, status: a.status, created_at: a.createdAt.toISOString(), updated_at: a.updatedAt.toISOString() };
+  return { id: a.id, display_name: a.displayName, email: a.email, entitlements: a.entitlements, status: a.status, attributes: a.attributes, created_at: a.createdAt.toISOString(), updated_at: a.updatedAt.toISOString() };
 }

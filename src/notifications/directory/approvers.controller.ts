@@ -27,7 +27,7 @@ export class ApproversController {
   @ApiOperation({
     summary: 'Create or replace an approver',
     description:
-      'A person of the directory: an approver and, as a delegating human, the one their agents act for. `status` "disabled" denies every call on their behalf (`human_disabled`), refuses new delegations for them and refuses their votes; absent, the status is unchanged ("active" for a new person).',
+      'A person of the directory: an approver and, as a delegating human, the one their agents act for. `status` "disabled" denies every call on their behalf (`human_disabled`), refuses new delegations for them and refuses their votes; absent, the status is unchanged ("active" for a new person). `attributes` (department, cost centre, …: names `[a-z][a-z0-9_]*`, string values) are the User entity\'s tags in policies (`context.user.getTag("department")`); absent, unchanged; `{}` clears them.',
   })
   @ApiJsonBody('ApproverInput', approverInputSchema)
   @ApiSuccess(200, 'Replaced: the approver')
