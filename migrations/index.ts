@@ -19,6 +19,7 @@ import { StandingApprovals1764110000000 } from './1764110000000-standing-approva
 import { NotificationRounds1764120000000 } from './1764120000000-notification-rounds';
 import { CibaRequests1764130000000 } from './1764130000000-ciba-requests';
 import { PersonAttributes1764140000000 } from './1764140000000-person-attributes';
+import { NestedGroups1764141000000 } from './1764141000000-nested-groups';
 
 /** Every migration, in order. Passed as classes so the same list works under jest and from dist/. */
 export const migrations = [
@@ -43,4 +44,5 @@ export const migrations = [
   NotificationRounds1764120000000,
   CibaRequests1764130000000,
   PersonAttributes1764140000000,
+  NestedGroups1764141000000,
 ];

@@ -173,7 +173,7 @@ export type UserStatus = 'active' | 'disabled' | 'unknown';
 
 export interface UserFacts {
   status: UserStatus;
-  /** The directory groups the human is a member of (`User in Group`). */
+  /** The directory groups the human is a member of, directly or through a group in a group (`User in Group`). */
   groups: string[];
   /** Directory attributes (department, cost centre, …): the User entity's tags. Absent: none. */
   attributes?: Record<string, string>;

@@ -67,9 +67,13 @@ export class ApproversController {
   }
 
   @Put('approver-groups/:name')
-  @ApiOperation({ summary: 'Create or replace an approver group and its members' })
+  @ApiOperation({
+    summary: 'Create or replace an approver group and its members',
+    description:
+      '`member_of` names the groups this group is in ("hr-comp" in "hr"): for policies its members are members of those too, transitively (`context.user in Group::"hr"`); absent, unchanged. Approval routing (`group:<name>`) still reaches the group\'s own members only.',
+  })
   @ApiJsonBody('ApproverGroupInput', groupInputSchema)
-  @ApiError(400, 'invalid_request: a member is not in the approver directory')
+  @ApiError(400, 'invalid_request: a member is not in the approver directory; a group in member_of does not exist, or would put the group within itself')
   @ApiSuccess(200, 'Replaced: the group')
   @ApiSuccess(201, 'Created: the group')
   async putGroup(@CurrentPrincipal() admin: GatewayPrincipal, @Param('name') name: string, @Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply) {

@@ -48,6 +48,15 @@ export const groupInputSchema = z.strictObject({
   members: z
     .array(z.string().regex(APPROVER_ID, { message: 'must be an approver id' }))
     .max(1000, { message: 'must list at most 1000 members' }),
+  /**
+   * The groups this group is in ("hr-comp" in "hr"): its members are members of those for policies
+   * (`context.user in Group::"hr"`), transitively. Absent: unchanged (none for a new group); a
+   * group that would end up within itself is refused.
+   */
+  member_of: z
+    .array(z.string().regex(GROUP_NAME, { message: `must be a group name matching ${GROUP_NAME.source}` }))
+    .max(50, { message: 'must list at most 50 groups' })
+    .optional(),
 });
 export type GroupInput = z.output<typeof groupInputSchema>;
 
