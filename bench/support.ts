@@ -3,7 +3,7 @@
  * HTTP client, signed tokens and links, percentiles, and bench/results.json + RESULTS.md.
  */
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
@@ -164,8 +164,12 @@ export function writeFigures(list: Figure[], refreshed?: string): void {
     (f) =>
       `| ${f.name} | ${f.value} ${f.unit} | ${f.baseline ? `${f.baseline.name}: ${f.baseline.value} ${f.baseline.unit}` : ''} | ${f.ratio ?? ''} | ${f.note ?? ''} |`,
   );
+  // Sections written by hand after the table (`## …`, e.g. the speed section) stay as they are.
+  const file = join(ROOT, 'bench/RESULTS.md');
+  const previous = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  const handWritten = previous.indexOf('\n## ') >= 0 ? previous.slice(previous.indexOf('\n## ') + 1) : '';
   writeFileSync(
-    join(ROOT, 'bench/RESULTS.md'),
+    file,
     [
       '# Benchmark results',
       '',
@@ -176,6 +180,7 @@ export function writeFigures(list: Figure[], refreshed?: string): void {
       '|---|---|---|---|---|',
       ...rows,
       '',
+      ...(handWritten ? [handWritten] : []),
     ].join('\n'),
   );
   process.stdout.write(readFileSync(join(ROOT, 'bench/RESULTS.md'), 'utf8'));

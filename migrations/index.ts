@@ -20,6 +20,10 @@ import { NotificationRounds1764120000000 } from './1764120000000-notification-ro
 import { CibaRequests1764130000000 } from './1764130000000-ciba-requests';
 import { PersonAttributes1764140000000 } from './1764140000000-person-attributes';
 import { NestedGroups1764141000000 } from './1764141000000-nested-groups';
+import { PendingByAgent1764160000000 } from './1764160000000-pending-by-agent';
+import { SampledReviews1764170000000 } from './1764170000000-sampled-reviews';
+import { GraduatedAutonomy1764171000000 } from './1764171000000-graduated-autonomy';
+import { Passkeys1764180000000 } from './1764180000000-passkeys';
 
 /** Every migration, in order. Passed as classes so the same list works under jest and from dist/. */
 export const migrations = [
@@ -45,4 +49,8 @@ export const migrations = [
   CibaRequests1764130000000,
   PersonAttributes1764140000000,
   NestedGroups1764141000000,
+  PendingByAgent1764160000000,
+  SampledReviews1764170000000,
+  GraduatedAutonomy1764171000000,
+  Passkeys1764180000000,
 ];

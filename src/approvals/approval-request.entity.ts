@@ -91,4 +91,6 @@ export class ApprovalRequest {
   @Column({ name: 'settled_reason', type: 'text', nullable: true }) settledReason: string | null;
   /** The standing approvals the policy allows on this call (set by the authorization engine only); null: this call only. */
   @Column({ name: 'standing_offer', type: 'jsonb', nullable: true }) standingOffer: StandingOffer | null;
+  /** The proof a vote must carry (the policy's `@proof`, set by the authorization engine only): 'passkey', or null for the link alone. */
+  @Column({ type: 'text', nullable: true }) proof: 'passkey' | null;
 }

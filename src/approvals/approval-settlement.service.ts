@@ -1,7 +1,8 @@
 import { Injectable, Logger, Optional } from '@nestjs/common';
 import { DomainMetrics } from '../common/metrics/domain-metrics';
 import { EntityManager } from 'typeorm';
-import { AuditLog } from '../audit/audit-log.service';
+import { AuditEntry, AuditLog } from '../audit/audit-log.service';
+import { combinedStatement, Statement } from '../common/database/insert-statement';
 import { Outbox } from '../common/outbox/outbox.service';
 import { ApprovalEvents } from './approval-events.service';
 import { ApprovalJobs } from './approval-jobs.service';
@@ -36,20 +37,45 @@ export class ApprovalSettlement {
     /** Why, when no approver decided it (e.g. delegation_revoked). */
     settledReason: string | null = null,
   ): Promise<void> {
+    const { sql, params } = this.settlementStatement(request, status, actor, data, settledReason);
+    await manager.query(sql, params);
+  }
+
+  /**
+   * The transition as one statement (the row's UPDATE, its audit event, the callback's outbox
+   * event), one round trip; `before` are the caller's own writes in the same statement, and
+   * `eventsBefore` the audit events that precede the transition's in the chain (one INSERT keeps
+   * their order). Sets the request's new state.
+   */
+  settlementStatement(
+    request: ApprovalRequest,
+    status: Exclude<ApprovalStatus, 'pending'>,
+    actor: string,
+    data: Record<string, unknown> = {},
+    settledReason: string | null = null,
+    before: ((paramOffset: number) => Statement)[] = [],
+    eventsBefore: AuditEntry[] = [],
+    select?: string,
+  ): Statement {
     request.status = status;
     request.decidedAt = new Date();
     request.settledReason = settledReason;
     // The gateway that cancelled knows already; everyone else with a callback is told.
     request.callbackState = request.deliveryMode === 'poll' || status === 'cancelled' ? 'none' : 'pending';
-    await manager.update(
-      ApprovalRequest,
-      { id: request.id, tenantId: request.tenantId },
-      { status, decidedAt: request.decidedAt, callbackState: request.callbackState, settledReason },
-    );
-    await this.audit.append(manager, { ...auditContext(request), type: `approval.${status}`, actor, data });
-    if (request.callbackState === 'pending') {
-      await this.outbox.append(manager, { topic: APPROVAL_CALLBACK_OWED, payload: { tenantId: request.tenantId, approvalId: request.id } satisfies ApprovalCallbackOwedEvent });
+    const { decidedAt, callbackState } = request;
+    const parts = [
+      ...before,
+      (o: number): Statement => ({
+        sql: `UPDATE approval_requests SET status = $${o + 1}, decided_at = $${o + 2}, callback_state = $${o + 3}, settled_reason = $${o + 4} WHERE id = $${o + 5} AND tenant_id = $${o + 6}`,
+        params: [status, decidedAt, callbackState, settledReason, request.id, request.tenantId],
+      }),
+      (o: number) => this.audit.insertStatement([...eventsBefore, { ...auditContext(request), type: `approval.${status}`, actor, data }], o),
+    ];
+    if (callbackState === 'pending') {
+      const event = { topic: APPROVAL_CALLBACK_OWED, payload: { tenantId: request.tenantId, approvalId: request.id } satisfies ApprovalCallbackOwedEvent };
+      parts.push((o: number) => this.outbox.insertStatement([event], o));
     }
+    return combinedStatement(parts, select);
   }
 
   async afterCommit(request: ApprovalRequest): Promise<void> {

@@ -1,4 +1,5 @@
 import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn } from 'typeorm';
+import type { PasskeyEvidence } from './passkeys/passkey-proof';
 import type { StandingTerms } from './standing/standing-terms';
 
 export type VoteDecision = 'approve' | 'deny';
@@ -18,5 +19,7 @@ export class ApprovalVote {
   @Column({ name: 'link_id', type: 'text' }) linkId: string;
   /** What an approving vote let stand beyond this call (standing/standing-terms.ts); null: this call only. */
   @Column({ type: 'jsonb', nullable: true }) standing: StandingTerms | null;
+  /** The verified WebAuthn assertion that signed this vote (passkeys/passkey-proof.ts); null: the link alone. */
+  @Column({ type: 'jsonb', nullable: true }) passkey: PasskeyEvidence | null;
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt: Date;
 }

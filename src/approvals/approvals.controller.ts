@@ -108,10 +108,12 @@ export class ApprovalsController {
   @ApiError(403, 'forbidden: the link is for another request, or this approver may not vote on it (not named, separation of duties, no longer in the group)')
   @ApiErrors(404, 409)
   @ApiError(400, 'standing_not_offered: the policy does not allow the chosen standing scope for this call (`field` is standing.scope, `offered` lists what it allows)')
+  @ApiError(400, 'passkey_mismatch: the assertion binds another request, call, decision or reason (`mismatched` names them); passkey_challenge_unknown: its challenge was not issued to this approver, was used already (a replay) or expired; passkey_invalid: it does not verify (origin, RP id, user verification, signature, counter)')
+  @ApiError(403, 'passkey_required: the policy (`@proof("passkey")`) or the approver ("always use my passkey") requires a passkey assertion and the vote has none')
   @ApiSuccess(200, 'The vote counted: `{auth_req_id, status, your_vote, votes, quorum}`, and `standing_approval` when one was granted')
   vote(@CurrentPrincipal() approver: ApproverPrincipal, @Param('id') id: string, @Body() body: unknown) {
-    const { decision, reason, standing } = parseInput(decisionSchema, body);
-    return this.decide.execute({ approver, approvalId: knownId(id), decision, reason, standing });
+    const { decision, reason, standing, passkey } = parseInput(decisionSchema, body);
+    return this.decide.execute({ approver, approvalId: knownId(id), decision, reason, standing, passkey });
   }
 }
 

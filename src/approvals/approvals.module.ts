@@ -15,6 +15,10 @@ import { ApprovalSettlement } from './approval-settlement.service';
 import { ApprovalTokens } from './approval-tokens.service';
 import { ApprovalVote } from './approval-vote.entity';
 import { ApprovalsController } from './approvals.controller';
+import { ApprovalBatchController } from './batch/approval-batch.controller';
+import { ApprovalBatches } from './batch/approval-batches.repository';
+import { BatchLinks } from './batch/batch-links.service';
+import { ReviewBatch } from './batch/review-batch.usecase';
 import { ApprovalsReconciler } from './approvals-reconciler.service';
 import { ApproverLinks } from './approver-links.service';
 import { CallbackAttempt } from './callback-attempt.entity';
@@ -27,25 +31,34 @@ import { GetApproval } from './get-approval.usecase';
 import { ParkApproval } from './park-approval.usecase';
 import { RedeemApprovalToken } from './redeem-approval-token.usecase';
 import { RejectParkedApprovals } from './reject-parked-approvals.usecase';
+import { PasskeyChallenge, PasskeyCredential, PasskeyPreference } from './passkeys/passkey.entity';
+import { PasskeysController } from './passkeys/passkeys.controller';
+import { Passkeys } from './passkeys/passkeys.service';
+import { DecisionHistory } from './decision-history.service';
 import { StandingApproval } from './standing/standing-approval.entity';
 import { StandingApprovalsController } from './standing/standing-approvals.controller';
 import { StandingApprovals } from './standing/standing-approvals.service';
 
 const services = [
+  ApprovalBatches,
   ApprovalEvents,
   ApprovalJobs,
   ApprovalSettlement,
   ApprovalTokens,
   ApproverLinks,
+  BatchLinks,
   CallbackEndpointPolicy,
   CancelApproval,
   DecideApproval,
+  DecisionHistory,
   DeliverCallback,
   ExpireApproval,
   GetApproval,
   ParkApproval,
+  Passkeys,
   RedeemApprovalToken,
   RejectParkedApprovals,
+  ReviewBatch,
   StandingApprovals,
 ];
 
@@ -58,15 +71,15 @@ export class ApprovalsModule {
       // Global: the authz part parks and rejects calls through these exports.
       global: true,
       imports: [
-        TypeOrmModule.forFeature([ApprovalRequest, ApprovalVote, CallbackAttempt, StandingApproval]),
+        TypeOrmModule.forFeature([ApprovalRequest, ApprovalVote, CallbackAttempt, StandingApproval, PasskeyCredential, PasskeyChallenge, PasskeyPreference]),
         BullModule.registerQueue({ name: ApprovalQueue.Expiry }, { name: ApprovalQueue.Callbacks }, { name: ApprovalQueue.Maintenance }),
       ],
-      controllers: options.http ? [ApprovalsController, StandingApprovalsController] : [],
+      controllers: options.http ? [ApprovalsController, ApprovalBatchController, StandingApprovalsController, PasskeysController] : [],
       providers: [
         ...services,
         ...(options.workers ? [ExpireApprovalProcessor, DeliverCallbackProcessor, ReconcileProcessor, ApprovalsReconciler] : []),
       ],
-      exports: [ParkApproval, ApproverLinks, CancelApproval, ApprovalEvents, RejectParkedApprovals, DecideApproval, GetApproval, RedeemApprovalToken, CallbackEndpointPolicy, StandingApprovals],
+      exports: [ParkApproval, ApproverLinks, CancelApproval, ApprovalEvents, RejectParkedApprovals, DecideApproval, GetApproval, RedeemApprovalToken, CallbackEndpointPolicy, StandingApprovals, DecisionHistory, ReviewBatch, Passkeys],
     };
   }
 }

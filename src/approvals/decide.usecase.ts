@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { z } from 'zod';
 import { DataSource } from 'typeorm';
 import { AuditLog } from '../audit/audit-log.service';
+import { combinedStatement, insertStatement } from '../common/database/insert-statement';
 import { ApproverPrincipal } from '../common/auth/auth.decorators';
 import { Conflict, Forbidden, NotFound } from '../common/errors/protocol-errors';
 import { auditContext } from './approval-audit';
@@ -12,6 +13,8 @@ import { eligibleSets } from './approver-sets';
 import { SetProgress, setProgress } from './approval-view';
 import { ApprovalVote, VoteDecision } from './approval-vote.entity';
 import { ExpireApproval } from './expire-approval.usecase';
+import { assertionSchema, type Assertion } from './passkeys/passkey.schema';
+import { Passkeys } from './passkeys/passkeys.service';
 import { standingChoiceSchema } from './standing/standing-choice.schema';
 import { StandingApprovals } from './standing/standing-approvals.service';
 import { chooseTerms, StandingChoice } from './standing/standing-terms';
@@ -26,6 +29,8 @@ export const decisionSchema = z.strictObject({
     .max(2000, { message: 'must be at most 2000 characters' }),
   /** Let the approval stand beyond this call, as far as the policy allows (standing/standing-terms.ts); absent: this call only. */
   standing: standingChoiceSchema.optional(),
+  /** A WebAuthn assertion over this decision's challenge (POST …/passkey-challenge); required where the policy or the approver asks for one. */
+  passkey: assertionSchema.optional(),
 }).refine((d) => d.decision === 'approve' || !d.standing || d.standing.scope === 'call', {
   path: ['standing', 'scope'],
   message: 'only an approval can stand beyond this call: a denial is for this call',
@@ -37,6 +42,8 @@ export interface DecideCommand {
   decision: VoteDecision;
   reason: string;
   standing?: StandingChoice;
+  /** The WebAuthn assertion that signs this decision (passkeys/passkey-proof.ts). */
+  passkey?: Assertion;
 }
 
 export interface DecideResult {
@@ -66,6 +73,7 @@ export class DecideApproval {
     private readonly expiry: ExpireApproval,
     private readonly routing: ApproverRouting,
     private readonly standingApprovals: StandingApprovals,
+    private readonly passkeys: Passkeys,
   ) {}
 
   async execute(cmd: DecideCommand): Promise<DecideResult> {
@@ -105,6 +113,8 @@ export class DecideApproval {
 
       // Within what the policy offered for this call (a refused choice changes nothing).
       const standing = cmd.standing && cmd.decision === 'approve' ? chooseTerms(request.standingOffer, cmd.standing, request) : null;
+      // Before the one-vote check, so that a replayed assertion is refused as what it is.
+      const passkey = await this.passkeys.proveVote(manager, { request, approver, decision: cmd.decision, reason: cmd.reason, assertion: cmd.passkey });
       const votes = await manager.find(ApprovalVote, { where: { approvalId: request.id } });
       if (votes.some((v) => v.approverId === approver.approverId)) {
         throw new Conflict('already_voted', `${approver.approverId} has already voted on this request`);
@@ -119,9 +129,9 @@ export class DecideApproval {
         reason: cmd.reason,
         linkId: approver.linkId,
         standing,
+        passkey,
       });
-      await manager.insert(ApprovalVote, vote);
-      await this.audit.append(manager, {
+      const voteEvent = {
         ...auditContext(request),
         type: 'approval.vote',
         actor: `approver:${approver.approverId}`,
@@ -132,8 +142,9 @@ export class DecideApproval {
           link_id: approver.linkId,
           eligible_sets: eligible,
           ...(standing ? { standing: { ...standing } } : {}),
+          ...(passkey ? { passkey: { ...passkey } } : {}),
         },
-      });
+      };
 
       const all = [...votes, vote];
       const approve = all.filter((v) => v.decision === 'approve').length;
@@ -143,13 +154,27 @@ export class DecideApproval {
       let standingApproval: DecideResult['standing_approval'];
       // Conjunctive: approved only when every set has its quorum; any set's denial counts toward the threshold.
       const verdict = progress.every((p) => p.met) ? 'approved' : deny >= request.denyThreshold ? 'denied' : undefined;
+      // The vote, its audit event and, when it decides the request, the settlement: one statement, one round trip.
+      const inserted = (o: number) => {
+        const { sql, params } = insertStatement(this.dataSource, ApprovalVote, [vote], o);
+        return { sql: `${sql} RETURNING id::text AS id, created_at`, params };
+      };
+      const readBack = 'SELECT id, created_at FROM c0';
+      const { sql, params } = verdict
+        ? this.settlement.settlementStatement(
+            request,
+            verdict,
+            `approver:${approver.approverId}`,
+            { approvals: approve, denials: deny, quorum: request.quorum, approver_sets: progress },
+            null,
+            [inserted],
+            [voteEvent],
+            readBack,
+          )
+        : combinedStatement([inserted, (o) => this.audit.insertStatement([voteEvent], o)], readBack);
+      const [row] = (await manager.query(sql, params)) as { id: string; created_at: Date }[];
+      Object.assign(vote, { id: row.id, createdAt: row.created_at });
       if (verdict) {
-        await this.settlement.settleInTransaction(manager, request, verdict, `approver:${approver.approverId}`, {
-          approvals: approve,
-          denials: deny,
-          quorum: request.quorum,
-          approver_sets: progress,
-        });
         settled = request;
         if (verdict === 'approved') standingApproval = await this.standingApprovals.grantInTransaction(manager, request, all);
       }

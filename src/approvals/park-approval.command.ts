@@ -164,6 +164,8 @@ export interface ParkApprovalCommand {
   decisionId?: string;
   /** The standing approvals the policy allows (set by the authorization engine only, never from a body). */
   standingOffer?: StandingOffer;
+  /** The proof each vote must carry (the policy's `@proof`; set by the authorization engine only, never from a body). */
+  proof?: 'passkey';
 }
 
 export function cibaCodeForField(field: string): string | undefined {

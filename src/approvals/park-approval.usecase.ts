@@ -54,7 +54,7 @@ export class ParkApproval {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  async execute({ tenantId, gatewayId, input, facade, decisionId, standingOffer }: ParkApprovalCommand): Promise<ParkedApproval> {
+  async execute({ tenantId, gatewayId, input, facade, decisionId, standingOffer, proof }: ParkApprovalCommand): Promise<ParkedApproval> {
     this.checkDepth(input);
     this.checkObligation(input);
     this.checkDelivery(input);
@@ -129,6 +129,7 @@ export class ParkApproval {
       decisionId: decisionId ?? null,
       reevaluation: null,
       standingOffer: standingOffer ?? null,
+      proof: proof ?? null,
     } satisfies ApprovalRequest);
 
     // The row, its audit events, the notifications owed and the outbox event in one statement: atomic, and one round trip.

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
 import { AuditEntry, AuditLog } from '../audit/audit-log.service';
+import { combinedStatement } from '../common/database/insert-statement';
 import {
   AccessDenied,
   AuthorizationPending,
@@ -159,13 +160,19 @@ export class RedeemApprovalToken {
             : await this.tokens.issue(request, votes, jti).then(
                 (issued): ApprovalTokenResponse => ({ auth_req_id: request.id, approval_token: issued.token, token_type: 'Bearer', expires_in: issued.expiresIn }),
               );
-          await manager.update(ApprovalRequest, { id: request.id, tenantId }, { tokenRedeemedAt: new Date(), tokenJti: jti, reevaluation });
-          await this.audit.append(manager, reevaluated, {
-            ...auditContext(request),
-            type: 'approval.token_redeemed',
-            actor,
-            data: { jti, expires_in: response.expires_in, call_hash: request.callHash },
-          });
+          // The redemption and its audit events: one statement, one round trip.
+          const redeemed = combinedStatement([
+            (o) => ({
+              sql: `UPDATE approval_requests SET token_redeemed_at = $${o + 1}, token_jti = $${o + 2}, reevaluation = $${o + 3} WHERE id = $${o + 4} AND tenant_id = $${o + 5}`,
+              params: [new Date(), jti, JSON.stringify(reevaluation), request.id, tenantId],
+            }),
+            (o) =>
+              this.audit.insertStatement(
+                [reevaluated, { ...auditContext(request), type: 'approval.token_redeemed', actor, data: { jti, expires_in: response.expires_in, call_hash: request.callHash } }],
+                o,
+              ),
+          ]);
+          await manager.query(redeemed.sql, redeemed.params);
           return response;
         }
       }

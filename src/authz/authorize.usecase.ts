@@ -31,6 +31,9 @@ import { normalizeIntent, toolCategory } from './policy/intent';
 import { HumanApprovalObligation, Obligation, PolicyDecision, ToolCall, Verdict } from './policy/policy-engine';
 import { registeredResourceFacts, ResourceRegistry } from './resources/resource-registry.service';
 import { RiskSignals } from './risk-signals.service';
+import { GraduatedAutonomy, kindOf } from './autonomy/autonomy.service';
+import { SampledReviews, SampleOutcome } from './reviews/sampled-reviews.service';
+import { SampledReviewObligation } from './policy/policy-engine';
 
 export interface AuthorizationResult {
   verdict: Verdict;
@@ -42,6 +45,8 @@ export interface AuthorizationResult {
   approval?: ParkedApproval;
   /** The standing approval that allowed the call instead of a new request (reason standing_approval). */
   standing_approval?: UsedStandingApproval;
+  /** An allowed call under a sampled_review obligation: its sample, and its review when sampled. */
+  sampled_review?: SampleOutcome;
 }
 
 /** The reason code of a call allowed by a standing approval instead of a new approval request. */
@@ -129,6 +134,8 @@ export class Authorize {
     private readonly park: ParkApproval,
     private readonly resources: ResourceRegistry,
     private readonly standing: StandingApprovals,
+    private readonly reviews: SampledReviews,
+    private readonly autonomy: GraduatedAutonomy,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Optional() private readonly metrics?: DomainMetrics,
   ) {}
@@ -164,6 +171,8 @@ export class Authorize {
           // So that the redeem knows there is a decision to repeat (reevaluate below).
           decisionId,
           standingOffer,
+          // A passkey asked for by any applying approval permit binds every vote on the call.
+          ...(approvalObligations.some((o) => o.proof === 'passkey') ? { proof: 'passkey' as const } : {}),
         });
       } catch (e) {
         // The policy's obligation names approvers nobody can be (unknown, an empty group, too few
@@ -173,6 +182,21 @@ export class Authorize {
         decision = { ...decision, verdict: 'deny', obligations: [], reasons: [...decision.reasons, 'approvers_unavailable'] };
       }
     }
+
+    // Allowed under a sampled review: the sample is drawn from the decision id, and a sampled call's review is queued.
+    const sampling = decision.verdict === 'allow' ? decision.obligations.find((o): o is SampledReviewObligation => o.type === 'sampled_review') : undefined;
+    const sampled =
+      sampling && evaluation.facts
+        ? await this.reviews.sample({
+            tenantId: gateway.tenantId,
+            decisionId,
+            obligation: sampling,
+            facts: evaluation.facts,
+            arguments: input.action.arguments,
+            resourceId: input.resource.id ?? null,
+            mcpSessionId: input.correlation.mcp_session_id ?? null,
+          })
+        : undefined;
 
     // The decision's audit row (durable before we answer) and the session's counters, side by side.
     const audited = this.audit.append({
@@ -199,6 +223,7 @@ export class Authorize {
         delegation_id: evaluation.delegationId ?? null,
         ...(unroutable ? { approvers_unavailable: unroutable } : {}),
         ...(standingUsed ? { standing_approval: { ...standingUsed } } : {}),
+        ...(sampled ? { sampled_review: { ...sampled } } : {}),
       },
     });
     await Promise.all([audited, this.risk.record(gateway.tenantId, evaluation.session, decision.verdict)]);
@@ -212,7 +237,20 @@ export class Authorize {
       obligations: decision.obligations,
       ...(approval ? { approval } : {}),
       ...(standingUsed ? { standing_approval: standingUsed } : {}),
+      ...(sampled ? { sampled_review: sampled } : {}),
     };
+  }
+
+  /**
+   * The history of human judgement a decision may read (policy/history-facts.ts): the agent's
+   * flagged reviews and its kind of call's autonomy, each only when the active set can observe it.
+   */
+  private async withHistory(tenantId: string, policy: ActivePolicy, facts: CallFacts): Promise<CallFacts> {
+    const [agent_flags, autonomy] = await Promise.all([
+      policy.engine.observes('agent_flags') ? this.reviews.agentFlags(tenantId, facts.agent_id) : undefined,
+      policy.engine.observes('autonomy') ? this.autonomy.facts(tenantId, kindOf(facts)) : undefined,
+    ]);
+    return { ...facts, ...(agent_flags ? { agent_flags } : {}), ...(autonomy ? { autonomy } : {}) };
   }
 
   /** The call as a standing approval must match it: same agent, human, delegation, tool, resource and session. */
@@ -258,7 +296,7 @@ export class Authorize {
     ]);
     const time = timeFacts(at, tenantTimeZone(tenantId, this.config.TENANT_TIME_ZONES, this.config.TENANT_TIME_ZONE));
     const granted = chain.ok && chainCovers(chain.hops, action.server, action.tool, parked.resourceId);
-    const facts: CallFacts = {
+    const facts: CallFacts = await this.withHistory(tenantId, policy, {
       ...parked.facts,
       granted,
       time,
@@ -275,7 +313,7 @@ export class Authorize {
       delegations: undefined,
       human_entitlement: undefined,
       ...onDemandFacts(policy, chain, { entitlements, server: action.server, tool: action.tool, resourceId: parked.resourceId }),
-    };
+    });
     let toolCall: ReturnType<typeof catalogueCall>;
     try {
       toolCall = catalogueCall(policy.catalogue, action);
@@ -320,7 +358,7 @@ export class Authorize {
     ]);
     const time = timeFacts(at, tenantTimeZone(tenantId, this.config.TENANT_TIME_ZONES, this.config.TENANT_TIME_ZONE));
     const granted = chain.ok && chainCovers(chain.hops, action.server, action.tool, input.resource.id);
-    const facts: CallFacts = {
+    const facts: CallFacts = await this.withHistory(tenantId, policy, {
       agent_id: identity.actors[0],
       agent_class: identity.agentClass,
       trust_level: identity.trustLevel,
@@ -356,7 +394,7 @@ export class Authorize {
       // A registered resource: its type, classification and environment over the envelope's, and its entity.
       ...registeredResourceFacts(resource),
       ...onDemandFacts(policy, chain, { entitlements, server: action.server, tool: action.tool, resourceId: input.resource.id }),
-    };
+    });
     let decision = judged(policy, facts, toolCall, { granted, entitlements, action, resourceId: input.resource.id, user });
     // An approval that demands the agent's reason cannot be asked for without one.
     const needsReason = decision.obligations.some((o) => o.type === 'human_approval' && o.reason_required);

@@ -26,12 +26,17 @@ import { ResourceRow, ResourceTypeRow } from './resources/resource.entity';
 import { ResourceRegistry } from './resources/resource-registry.service';
 import { ResourcesController } from './resources/resources.controller';
 import { RiskSignals } from './risk-signals.service';
+import { AutonomyController } from './autonomy/autonomy.controller';
+import { GraduatedAutonomy } from './autonomy/autonomy.service';
+import { ReviewLinks } from './reviews/review-links.service';
+import { SampledReview } from './reviews/sampled-review.entity';
+import { SampledReviews } from './reviews/sampled-reviews.service';
 
 // Global: the approvals lifecycle injects RedeemReevaluation (the port) without importing this part.
 @Global()
 @Module({
-  imports: [TypeOrmModule.forFeature([Delegation, PolicySet, ActivePolicySet, CatalogueToolRow, ToolCatalogueRevision, ResourceTypeRow, ResourceRow])],
-  controllers: [AuthorizeController, DelegationsController, PoliciesController, CatalogueController, ResourcesController],
+  imports: [TypeOrmModule.forFeature([Delegation, PolicySet, ActivePolicySet, CatalogueToolRow, ToolCatalogueRevision, ResourceTypeRow, ResourceRow, SampledReview])],
+  controllers: [AuthorizeController, DelegationsController, PoliciesController, CatalogueController, ResourcesController, AutonomyController],
   providers: [
     Authorize,
     CallableTools,
@@ -44,8 +49,11 @@ import { RiskSignals } from './risk-signals.service';
     ResourceRegistry,
     ManageResources,
     PolicyRedeemReevaluation,
+    SampledReviews,
+    ReviewLinks,
+    GraduatedAutonomy,
     { provide: RedeemReevaluation, useExisting: PolicyRedeemReevaluation },
   ],
-  exports: [Authorize, AgentIdentityVerifier, RedeemReevaluation],
+  exports: [Authorize, AgentIdentityVerifier, RedeemReevaluation, SampledReviews, ReviewLinks],
 })
 export class AuthzModule {}

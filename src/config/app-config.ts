@@ -204,6 +204,18 @@ export const configSchema = z
     RATE_LIMIT_GATEWAY: rateLimit.default({ max: 5000, windowMs: 1000 }),
     RATE_LIMIT_CIBA_CLIENT: rateLimit.default({ max: 1000, windowMs: 1000 }),
     RATE_LIMIT_APPROVER_LINK: rateLimit.default({ max: 120, windowMs: 60_000 }),
+
+    // Passkeys (WebAuthn): the relying party approvers' passkeys are bound to. Unset: PUBLIC_URL's host and origin.
+    WEBAUTHN_RP_ID: z
+      .string()
+      .regex(/^(localhost|([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63})$/i, { message: 'must be a domain name (the approval page\'s host or a parent of it), no scheme or port' })
+      .optional(),
+    WEBAUTHN_ORIGINS: z
+      .string()
+      .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+      .pipe(z.array(url(['http', 'https'])))
+      .optional(),
+    WEBAUTHN_RP_NAME: z.string().min(1).max(64).default('Countersign'),
   })
   .superRefine((c, ctx) => {
     // A long-poll is one request of up to LONG_POLL_MAX_WAIT seconds: the request timeout must outlast it.
@@ -244,6 +256,16 @@ export const configSchema = z
   .transform((c) => (c.DEMO_MODE && !c.GATEWAY_ISSUER && !c.OPERATOR_SUBJECTS.length ? { ...c, OPERATOR_SUBJECTS: [DEMO_OPERATOR_SUBJECT] } : c));
 
 export type AppConfig = z.output<typeof configSchema>;
+
+/** The WebAuthn relying party: WEBAUTHN_RP_ID and WEBAUTHN_ORIGINS, or PUBLIC_URL's host and origin. */
+export function webAuthnRelyingParty(c: Pick<AppConfig, 'PUBLIC_URL' | 'WEBAUTHN_RP_ID' | 'WEBAUTHN_ORIGINS' | 'WEBAUTHN_RP_NAME'>): { id: string; name: string; origins: string[] } {
+  const publicUrl = new URL(c.PUBLIC_URL);
+  return {
+    id: c.WEBAUTHN_RP_ID ?? publicUrl.hostname,
+    name: c.WEBAUTHN_RP_NAME,
+    origins: c.WEBAUTHN_ORIGINS?.length ? c.WEBAUTHN_ORIGINS.map((o) => new URL(o).origin) : [publicUrl.origin],
+  };
+}
 
 export class ConfigError extends Error {}
 

@@ -7,6 +7,8 @@ export enum NotificationQueue {
   Rounds = 'notification-rounds',
   /** One job per approver per channel per round (a notification_deliveries row). */
   Deliveries = 'notification-deliveries',
+  /** One job per sampled call's review: its reviewers are told (reviews/notify-reviewers.usecase.ts). */
+  Reviews = 'notification-reviews',
 }
 
 export interface RoundJobData {

@@ -27,11 +27,17 @@ import { ApprovalPageController } from './page/approval-page.controller';
 import { StandingApprovalsPageController } from './page/standing-approvals-page.controller';
 import { StandingApprovalsPage } from './page/standing-approvals.page';
 import { ApprovalPage } from './page/approval-page.service';
+import { BatchReviewPageController } from './page/batch-review-page.controller';
+import { BatchReviewPage } from './page/batch-review.page';
 import { PushChannel } from './push/push.channel';
 import { PushEndpointPolicy } from './push/push-endpoint.policy';
 import { PushSubscription } from './push/push-subscription.entity';
 import { PushSubscriptionsController } from './push/push-subscriptions.controller';
 import { PushSubscriptions } from './push/push-subscriptions.service';
+import { NotifyReviewers } from './reviews/notify-reviewers.usecase';
+import { ReviewNotificationJobs, ReviewNotificationProcessor } from './reviews/review-notifications';
+import { ReviewPageController } from './reviews/review-page.controller';
+import { ReviewPage } from './reviews/review-page.service';
 
 @Module({})
 export class NotificationsModule {
@@ -42,9 +48,9 @@ export class NotificationsModule {
       global: true,
       imports: [
         TypeOrmModule.forFeature([Approver, ApproverGroup, ApproverGroupMember, PushSubscription, NotificationDelivery, NotificationAttempt]),
-        BullModule.registerQueue({ name: NotificationQueue.Rounds }, { name: NotificationQueue.Deliveries }),
+        BullModule.registerQueue({ name: NotificationQueue.Rounds }, { name: NotificationQueue.Deliveries }, { name: NotificationQueue.Reviews }),
       ],
-      controllers: options.http ? [ApproversController, PushSubscriptionsController, ApprovalPageController, StandingApprovalsPageController] : [],
+      controllers: options.http ? [ApproversController, PushSubscriptionsController, ApprovalPageController, StandingApprovalsPageController, ReviewPageController, BatchReviewPageController] : [],
       providers: [
         ApproverDirectory,
         DirectoryMembership,
@@ -58,9 +64,12 @@ export class NotificationsModule {
         NotifyApprovers,
         DeliverNotification,
         NotificationRouting,
+        // Sampled reviews (issue 15): their reviewers are told as approvers are.
+        ReviewNotificationJobs,
+        NotifyReviewers,
         { provide: ApproverRouting, useExisting: NotificationRouting },
-        ...(options.http ? [ApprovalPage, StandingApprovalsPage, DemoDirectorySeeder] : []),
-        ...(options.workers ? [NotificationRoundProcessor, NotificationDeliveryProcessor] : []),
+        ...(options.http ? [ApprovalPage, StandingApprovalsPage, ReviewPage, BatchReviewPage, DemoDirectorySeeder] : []),
+        ...(options.workers ? [NotificationRoundProcessor, NotificationDeliveryProcessor, ReviewNotificationProcessor] : []),
       ],
       exports: [ApproverRouting, UserDirectory],
     };

@@ -84,3 +84,27 @@ describe('Rate limits per gateway, per CIBA client and per approver link', () =>
     expect((await page(a, carol)).status).toBe(200);
   });
 });
+
+describe('A rate limit far from its edge, counted locally and sent to Redis in batches', () => {
+  let env: TestEnvironment;
+  let a: TestApp;
+  let b: TestApp;
+
+  beforeAll(async () => {
+    env = await testEnvironment();
+    const limits = { RATE_LIMIT_GATEWAY: '10/1h' };
+    [a, b] = await Promise.all([env.start(limits), env.start(limits)]);
+  });
+  afterAll(() => env.teardown());
+
+  it('shares the budget across instances: what one instance counted locally reaches the other, and the request over the limit is refused', async () => {
+    const token = await tenantToken('acme', 'gw-batched');
+    const missing = '/v1/approvals/not-a-request';
+    // The first in Redis, the next three counted locally (within half the budget of 10).
+    for (let i = 0; i < 4; i++) expect((await call(a.url, 'GET', missing, { token })).status).toBe(404);
+    await new Promise((r) => setTimeout(r, 200)); // a's increments go out within RATE_LIMIT_FLUSH_MS, and what a knows grows stale
+    for (let i = 0; i < 6; i++) expect((await call(b.url, 'GET', missing, { token })).status).toBe(404);
+    expect((await call(b.url, 'GET', missing, { token })).status).toBe(429);
+    expect((await call(a.url, 'GET', missing, { token })).status).toBe(429);
+  });
+});

@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { Client } from 'pg';
 import { Agent, request } from 'undici';
 import { ApproverLinks } from '../../src/approvals/approver-links.service';
+import { BatchLinks } from '../../src/approvals/batch/batch-links.service';
 import { ServiceQueues } from '../../src/ops/service-queues';
 import { call, parkBody } from '../support/api';
 import { Redis } from 'ioredis';
@@ -30,13 +31,13 @@ export interface Op {
   path: string;
   op: Operation;
   /** Which credential it takes: the security scheme, 'operator' for the operator scope, 'public'. */
-  credential: 'gateway' | 'operator' | 'approver_link' | 'ciba_client' | 'public';
+  credential: 'gateway' | 'operator' | 'approver_link' | 'approver_batch_link' | 'ciba_client' | 'public';
   /** Its errors are HTML pages (the approver's page), not the JSON Error body. */
   html: boolean;
 }
 
 const METHODS = ['get', 'put', 'post', 'delete', 'patch'];
-const HTML_OPS = new Set(['GET /approve/{id}', 'POST /approve/{id}', 'GET /approve/standing', 'POST /approve/standing']);
+const HTML_OPS = new Set(['GET /approve/{id}', 'POST /approve/{id}', 'GET /approve/standing', 'POST /approve/standing', 'GET /review/{id}', 'POST /review/{id}', 'GET /approve/batch', 'POST /approve/batch']);
 export const FUZZ_TENANT = 'acme';
 const ALL_SCOPES = 'countersign:admin countersign:audit countersign:delegations';
 const FUZZ_AGENT = 'spiffe://acme.example/agents/fuzz';
@@ -61,6 +62,8 @@ export interface Fixtures {
   agent: string;
   approvalId: string;
   link: string;
+  /** Bob's batch link for the fixture approval's agent and task. */
+  batchLink: string;
   delegationId: string;
   cibaBasic: string;
   badGateway: BadToken[];
@@ -89,6 +92,7 @@ export async function prepareFixtures(app: TestApp): Promise<Fixtures> {
     agent: await agentToken({ human: 'alice', actors: [FUZZ_AGENT], tenant: FUZZ_TENANT }),
     approvalId: '',
     link: '',
+    batchLink: '',
     delegationId: delegation.body.id,
     cibaBasic: `Basic ${Buffer.from(`fuzz-ciba:${encodeURIComponent(client.body.client_secret)}`).toString('base64')}`,
     badGateway: [],
@@ -138,6 +142,8 @@ export async function refreshApproval(app: TestApp, fixtures: Fixtures): Promise
   fixtures.approvalId = res.body.auth_req_id;
   const { token } = await app.app.get(ApproverLinks).mint({ tenantId: FUZZ_TENANT, approvalId: fixtures.approvalId, approverId: 'bob' });
   fixtures.link = token;
+  const scope = { agentId: parkBody().agent.id, taskId: parkBody().intent.id };
+  fixtures.batchLink = (await app.app.get(BatchLinks).mint(FUZZ_TENANT, 'bob', scope)).token;
 }
 
 /** A valid body to start from, per operation (the fuzzer mutates it), where a schema alone would rarely get past validation. */
@@ -180,6 +186,10 @@ function seedBody(op: Op, f: Fixtures): unknown {
       return { link: f.link, decision: 'deny', reason: 'fuzz' };
     case 'POST /approve/standing':
       return { link: f.link, id: `sta_${randomUUID()}` };
+    case 'POST /approve/batch':
+      return { link: f.batchLink, all: 'deny', reason: 'fuzz', ids: [f.approvalId] };
+    case 'POST /v1/approvals/batch/votes':
+      return { all: 'deny', auth_req_ids: [f.approvalId], reason: 'fuzz' };
     default:
       return undefined;
   }
@@ -198,7 +208,7 @@ function fixtureParam(op: Op, name: string, f: Fixtures): string {
 }
 
 function fixtureQuery(op: Op, name: string, f: Fixtures): string | undefined {
-  if (name === 'link') return f.link;
+  if (name === 'link') return op.path === '/approve/batch' ? f.batchLink : f.link;
   if (name === 'token' && op.path === '/admin/login') return f.operator;
   if (name === 'approval_id') return f.approvalId;
   return undefined;
@@ -460,12 +470,13 @@ export function build(plan: Plan, f: Fixtures, components: Components): Built {
   let mustReject: string | undefined;
   let lenient: string | undefined;
   const cred = plan.credential;
-  const bad = op.credential === 'approver_link' ? f.badLink : f.badGateway;
+  const bad = op.credential === 'approver_link' || op.credential === 'approver_batch_link' ? f.badLink : f.badGateway;
   switch (cred.kind) {
     case 'valid':
       if (op.credential === 'gateway') headers.authorization = `Bearer ${f.gateway}`;
       if (op.credential === 'operator') headers.authorization = `Bearer ${f.operator}`;
       if (op.credential === 'approver_link') headers.authorization = `Bearer ${f.link}`;
+      if (op.credential === 'approver_batch_link') headers.authorization = `Bearer ${f.batchLink}`;
       if (op.credential === 'ciba_client') headers.authorization = f.cibaBasic;
       break;
     case 'bad': {
@@ -482,7 +493,8 @@ export function build(plan: Plan, f: Fixtures, components: Components): Built {
       if (op.credential !== 'public') mustReject = `Authorization: ${cred.value.slice(0, 30)}`;
       break;
     case 'wrong-kind':
-      headers.authorization = op.credential === 'ciba_client' || op.credential === 'approver_link' ? `Bearer ${f.gateway}` : f.cibaBasic;
+      headers.authorization =
+        op.credential === 'ciba_client' || op.credential === 'approver_link' || op.credential === 'approver_batch_link' ? `Bearer ${f.gateway}` : f.cibaBasic;
       if (op.credential !== 'public') mustReject = 'a credential of another kind';
       break;
     case 'none':

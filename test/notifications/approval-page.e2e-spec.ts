@@ -194,6 +194,9 @@ describe('approval page (email link → browser → decision)', () => {
 
       expect(await text(page, 'h1#binding-message')).toBe(binding);
       expect(await page.title()).toContain(binding);
+      // The first screen shows the call in brief; everything else is one tap away.
+      expect(await text(page, '#summary')).toContain('GB33BUKB20201555555555');
+      await page.click('#more > summary');
       const main = await text(page, 'main');
       expect(main).toContain('treasury-mcp');
       expect(main).toContain('send_wire');
@@ -203,7 +206,8 @@ describe('approval page (email link → browser → decision)', () => {
       expect(main).toContain(gatewayView.call_hash);
       expect(main).toContain('spiffe://acme.example/agents/payment-agent');
       expect(await page.locator('section[aria-labelledby="who-h"]').innerText()).toContain('alice');
-      expect((await page.locator('.badge--classification').innerText()).toLowerCase()).toBe('restricted');
+      expect((await page.locator('#summary-risk .badge--classification').innerText()).toLowerCase()).toBe('restricted');
+      expect((await page.locator('section[aria-labelledby="resource-h"] .badge--classification').innerText()).toLowerCase()).toBe('restricted');
       expect(await text(page, 'blockquote.agent-reason')).toBe('Supplier Zephyr asked for settlement before Friday');
       expect(await text(page, '#time-left')).toMatch(/^\d+ (d|h|min|s)( \d+ (h|min|s))?$/);
       expect(main).toContain(id);
@@ -466,6 +470,7 @@ describe('approval page (email link → browser → decision)', () => {
       bobLink = await linkFor(id, 'bob');
       const { page, response } = await open(bobLink);
       expect(response.status()).toBe(200);
+      await page.click('#more > summary');
       expect(await text(page, '#quorum')).toContain('0 of 2 approvals');
       bobForm = {
         link: (await page.locator('input[name="link"]').getAttribute('value'))!,
@@ -501,6 +506,7 @@ describe('approval page (email link → browser → decision)', () => {
     it("carol sees bob's vote, approves, and the waiting long-poll answers approved", async () => {
       const { page, response } = await open(await linkFor(id, 'carol'));
       expect(response.status()).toBe(200);
+      await page.click('#more > summary');
       const votes = page.locator('section[aria-labelledby="votes-h"]');
       expect(await votes.locator('ul.votes').innerText()).toContain('bob');
       expect(await votes.locator('ul.votes').innerText()).toContain('approved');

@@ -23,6 +23,10 @@ const HTML_ERRORS: Record<string, string> = {
   'POST /approve/{id}': "the page's form post: every failure is an HTML page the approver can read",
   'GET /approve/standing': "the approver's standing approvals page: every failure is an HTML page the approver can read",
   'POST /approve/standing': "its revoke form post: every failure is an HTML page the approver can read",
+  'GET /review/{id}': "the reviewer's page for a sampled call: every failure is an HTML page the reviewer can read",
+  'POST /review/{id}': "its answer form post: every failure is an HTML page the reviewer can read",
+  'GET /approve/batch': "the approver's batch review page: every failure is an HTML page the approver can read",
+  'POST /approve/batch': "its form post: every failure is an HTML page the approver can read",
 };
 
 const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'options', 'head'] as const;

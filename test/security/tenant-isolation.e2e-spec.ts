@@ -24,6 +24,8 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { ApproverLinks } from '../../src/approvals/approver-links.service';
+import { ReviewLinks } from '../../src/authz/reviews/review-links.service';
+import { BatchLinks } from '../../src/approvals/batch/batch-links.service';
 import { SigningKeys } from '../../src/common/keys/signing-keys.service';
 import { ApiResponse, call, parkBody } from '../support/api';
 import { TestApp, testEnvironment, TestEnvironment } from '../support/app';
@@ -335,6 +337,9 @@ async function setUp(): Promise<Fixture> {
   };
 }
 
+/** Bob's batch link in tenant B for the agent and task that A's requests share (parkBody's). */
+const bBatchLink = async () => (await f.api.app.get(BatchLinks).mint(B, 'bob', { agentId: parkBody().agent.id, taskId: parkBody().intent.id })).token;
+
 /** A's approval requests, as B aims at them. */
 const aRequests = () => [f.a.pending, f.a.voted, f.a.redeemed, f.a.ciba];
 
@@ -388,6 +393,35 @@ async function authzenBody(tenant: string) {
  * One case per tenant-scoped operation: tenant B's credential of the operation's kind against A's
  * objects. Keys are the document's "METHOD /path".
  */
+/** A sampled call's review of tenant A, as /v1/authorize writes one. */
+async function seedAReview(): Promise<string> {
+  const id = 'rev_a-isolation';
+  await sql(
+    env.db.url,
+    `INSERT INTO sampled_reviews (id, tenant_id, decision_id, rate, sample, reviewers, agent_id, agent_class, delegator_id, server, tool, arguments, resource_classification, environment, expires_at)
+     VALUES ($1, $2, 'dec_a-isolation', 1, 0.5, '["user:bob"]', 'a-agent', 'assistant', 'alice', 'a-server', 'a-tool', '{}', 'pii', 'production', now() + interval '1 hour')
+     ON CONFLICT DO NOTHING`,
+    [id, A],
+  );
+  return id;
+}
+
+/** B's review links that could reach A's review: one of tenant B naming A's review id (signed by the service, as an insider could). */
+async function reviewLinksOfB(id: string): Promise<string[]> {
+  const { token } = await f.api.app.get(ReviewLinks).mint({ id, tenantId: B, expiresAt: new Date(Date.now() + 600_000) }, 'bob');
+  return [token];
+}
+
+async function seedAAutonomyReset(): Promise<Record<string, string>> {
+  const kind = { agent_class: 'a-isolation-class', server: 'a-server', tool: 'a-tool', resource_classification: 'pii' };
+  await sql(
+    env.db.url,
+    `INSERT INTO autonomy_resets (tenant_id, agent_class, server, tool, resource_classification, reset_by) VALUES ($1, $2, $3, $4, $5, 'admin:a-isolation') ON CONFLICT DO NOTHING`,
+    [A, kind.agent_class, kind.server, kind.tool, kind.resource_classification],
+  );
+  return kind;
+}
+
 const CASES: Record<string, () => Promise<void>> = {
   // ---- approvals (gateway token; approver link) ----
   'POST /v1/approvals': async () => {
@@ -432,6 +466,49 @@ const CASES: Record<string, () => Promise<void>> = {
     expect((await asA('GET', `/v1/approvals/${f.b.request}`, f.b.gateway)).body).toMatchObject({ status: 'pending' });
   },
 
+  // ---- batch review (a batch link: tenant, approver, agent, task) ----
+  'POST /v1/approvals/{id}/batch-link': async () => {
+    const mint = (id: string, token: string) => asB('POST', `/v1/approvals/${id}/batch-link`, { token });
+    await expectSameAsUnknown(() => mint(f.a.pending, f.b.link), () => mint(unknownRequestId(), f.b.link), 403, 'forbidden');
+    const forged = await signedLink(f.api.app, { tenant: B, id: f.a.pending, approver: 'bob' });
+    const forgedUnknown = unknownRequestId();
+    await expectSameAsUnknown(() => mint(f.a.pending, forged), async () => mint(forgedUnknown, await signedLink(f.api.app, { tenant: B, id: forgedUnknown, approver: 'bob' })), 404, 'not_found');
+  },
+  'GET /v1/approvals/batch': async () => {
+    // B's batch link for the very agent and task of A's requests: it lists B's request only.
+    const res = await asB('GET', '/v1/approvals/batch', { token: await bBatchLink() });
+    expect(res.status).toBe(200);
+    expect(res.body.items.map((i: { auth_req_id: string }) => i.auth_req_id)).toEqual([f.b.request]);
+  },
+  'POST /v1/approvals/batch/votes': async () => {
+    const token = await bBatchLink();
+    const unknown = unknownRequestId();
+    const res = await asB('POST', '/v1/approvals/batch/votes', { token, body: { all: 'approve', auth_req_ids: [f.a.pending, unknown], reason: 'B approves' } });
+    expect(res.status).toBe(200);
+    const [onA, onUnknown] = res.body.results;
+    expect({ ...onA, auth_req_id: 'x' }).toEqual({ ...onUnknown, auth_req_id: 'x' });
+    expect(onA).toMatchObject({ outcome: 'refused', error: 'not_found' });
+    await expectAStillPending();
+  },
+  'GET /approve/batch': async () => {
+    const res = await asB('GET', `/approve/batch?link=${encodeURIComponent(await bBatchLink())}`);
+    expect(res.status).toBe(200);
+    expect(res.body).toContain(f.b.request);
+  },
+  'POST /approve/batch': async () => {
+    const link = await bBatchLink();
+    const { jti } = JSON.parse(Buffer.from(link.split('.')[1], 'base64url').toString('utf8'));
+    const csrf = await f.api.app.get(SigningKeys).sign(
+      {},
+      { typ: 'countersign-batch-form+jwt', audience: 'countersign:batch-form', subject: jti, expiresAt: new Date(Date.now() + 600_000), jti: randomUUID() },
+    );
+    const res = await formAsB('/approve/batch', { link, csrf, all: 'approve', reason: 'B approves', ids: f.a.pending });
+    expect(res.status).toBe(200);
+    expect(res.body).toContain('Recorded 0 of 1 decision');
+    expect(res.body).toContain('no such approval request in this batch');
+    await expectAStillPending();
+  },
+
   // ---- the approver's page (the link is the credential) ----
   'GET /approve/{id}': async () => {
     const page = (id: string, link: string) => asB('GET', `/approve/${id}?link=${encodeURIComponent(link)}`);
@@ -471,6 +548,36 @@ const CASES: Record<string, () => Promise<void>> = {
     const [onA, unknown] = [await revoke(f.a.standing), await revoke(`sta_${randomUUID()}`)];
     expect([onA.status, unknown.status]).toEqual([404, 404]);
     await expectAStandingLive();
+  },
+
+  // ---- sampled review page (the review link is the credential); A's review seeded as a sampled call writes it ----
+  'GET /review/{id}': async () => {
+    const id = await seedAReview();
+    for (const link of await reviewLinksOfB(id)) {
+      const res = await asB('GET', `/review/${id}?link=${encodeURIComponent(link)}`);
+      expect(res.status).toBe(404);
+      expect(res.body).toContain('No review matches this link');
+    }
+  },
+  'POST /review/{id}': async () => {
+    const id = await seedAReview();
+    for (const link of await reviewLinksOfB(id)) expect((await formAsB(`/review/${id}`, { link, answer: 'flag', reason: 'B flags' })).status).toBe(404);
+    expect(await sql(env.db.url, `SELECT tenant_id, status FROM sampled_reviews WHERE id = $1`, [id])).toEqual([{ tenant_id: A, status: 'pending' }]);
+  },
+
+  // ---- graduated autonomy (admin); A's reset of one kind of call seeded ----
+  'GET /v1/autonomy': async () => {
+    const kind = await seedAAutonomyReset();
+    const res = await asB('GET', `/v1/autonomy?${new URLSearchParams(kind)}`, { token: f.b.admin });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ reset_at: null, reset_by: null, autonomy: { consecutive_approvals: 0, approvals: 0, denials: 0, flags: 0 } });
+  },
+  'POST /v1/autonomy/reset': async () => {
+    const kind = await seedAAutonomyReset();
+    expect((await asB('POST', '/v1/autonomy/reset', { token: f.b.admin, body: kind })).status).toBe(200);
+    expect(await sql(env.db.url, `SELECT tenant_id, reset_by FROM autonomy_resets WHERE agent_class = $1`, [kind.agent_class])).toEqual(
+      expect.arrayContaining([{ tenant_id: A, reset_by: 'admin:a-isolation' }, { tenant_id: B, reset_by: expect.stringMatching(/^admin:/) }]),
+    );
   },
 
   // ---- push subscriptions (approver link) ----

@@ -1,4 +1,5 @@
 import { TimeFacts } from './decision-time';
+import type { AgentFlags, AutonomyFacts } from './history-facts';
 
 /**
  * The Cedar schema policies are validated against. Facts about this one call travel as
@@ -62,6 +63,8 @@ action call_tool appliesTo {
     delegation: HopDelegation,
     human_entitlement: { recorded: Bool, covers_call: Bool, tools: Set<String>, resources?: Set<String> },
     delegation_chain: { hops: Long, purposes: Set<String>, without_purpose: Long, without_expiry: Long, shortest_window_seconds?: Long, soonest_expires_at?: datetime, soonest_remaining_seconds?: Long },
+    agent_flags: { last_24h: Long, last_7d: Long, last_30d: Long },
+    autonomy: { consecutive_approvals: Long, approvals: Long, denials: Long, flags: Long, days_since_last_denial: Long, days_since_last_flag: Long },
   }
 };
 `;
@@ -122,6 +125,12 @@ export interface CallFacts {
   delegations?: DelegationFacts[];
   /** What the human holds themselves (`context.human_entitlement`); absent when no policy reads it. */
   human_entitlement?: HumanEntitlementFacts;
+  // Read from the history of human judgement only when the active set can observe them
+  // (history-facts.ts); absent otherwise, which a set that does not read them cannot tell.
+  /** Flagged sampled reviews of the current agent. */
+  agent_flags?: AgentFlags;
+  /** Human decisions on approvals of this agent class, tool and resource classification. */
+  autonomy?: AutonomyFacts;
 }
 
 /**

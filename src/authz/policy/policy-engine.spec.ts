@@ -299,7 +299,7 @@ describe('the starter policy set, scenario by scenario', () => {
 
     const sampled = decision.obligations.find((o) => o.type === 'sampled_review');
     if (s.sampledReview === 'none') expect(sampled).toBeUndefined();
-    else if (s.sampledReview !== undefined) expect(sampled).toEqual({ type: 'sampled_review', rate: s.sampledReview });
+    else if (s.sampledReview !== undefined) expect(sampled).toEqual({ type: 'sampled_review', rate: s.sampledReview, reviewers: ['delegator'] });
   });
 
   it('gives the same decision, in the same order, every time for the same facts', () => {
@@ -384,6 +384,8 @@ describe('compiling a policy set', () => {
     ['a negative expiry', `@obligation("human_approval") @approvers("delegator") @expires_in("-5") ${permitAll}`, /@expires_in/],
     ['a sampled review above 1', `@sampled_review("1.5") ${permitAll}`, /@sampled_review must be in \(0, 1\]/],
     ['a sampled review of 0', `@sampled_review("0") ${permitAll}`, /@sampled_review/],
+    ['reviewers that are not references', `@sampled_review("0.1") @reviewers("security") ${permitAll}`, /p: @reviewers must list/],
+    ['reviewers without a sampled review', `@reviewers("group:security") ${permitAll}`, /p: @reviewers goes with @sampled_review/],
     ['an escalation without targets', `@obligation("human_approval") @approvers("user:bob") @escalate_after("60") ${permitAll}`, /@escalate_after and @escalate_to go together/],
     ['escalation targets without a delay', `@obligation("human_approval") @approvers("user:bob") @escalate_to("group:cfo") ${permitAll}`, /go together/],
     ['an escalation delay that is not a number', `@obligation("human_approval") @approvers("user:bob") @escalate_after("soon") @escalate_to("group:cfo") ${permitAll}`, /@escalate_after must be a number of seconds/],
@@ -465,6 +467,24 @@ describe('evaluating a custom policy set', () => {
     ]);
   });
 
+  it('carries @proof("passkey") on the obligation that asks for it, and on the merged control when either asks', () => {
+    const engine = compile({
+      a: `@obligation("human_approval") @approvers("group:finance") @proof("passkey") ${when('context.granted')}`,
+      b: `@obligation("human_approval") @approvers("group:security") ${when('context.granted')}`,
+      c: `@obligation("human_approval") @approvers("group:finance") ${when('context.granted')}`,
+    });
+    const obligations = engine.evaluate(BASELINE).obligations as HumanApprovalObligation[];
+    expect(obligations.map((o) => [o.approvers[0], o.proof])).toEqual([
+      ['group:finance', 'passkey'],
+      ['group:security', undefined],
+    ]);
+  });
+
+  it('refuses at publish a @proof other than "passkey", or one off an approval permit', () => {
+    expect(compileErrors({ p: `@obligation("human_approval") @approvers("delegator") @proof("sms") ${when('context.granted')}` })).toEqual(['p: @proof must be "passkey"']);
+    expect(compileErrors({ p: `@proof("passkey") ${when('context.granted')}` })).toEqual(['p: @proof belongs on an @obligation("human_approval") permit']);
+  });
+
   it('keeps two permits naming the same approvers with different quorums apart', () => {
     const engine = compile({
       a: `@obligation("human_approval") @approvers("group:finance") @quorum("1") ${when('context.granted')}`,
@@ -482,6 +502,33 @@ describe('evaluating a custom policy set', () => {
   it('keeps the highest of two sampled-review rates', () => {
     const engine = compile({ a: `@sampled_review("0.1") ${when('true')}`, b: `@sampled_review("0.5") ${when('true')}` });
     expect(engine.evaluate(BASELINE)).toMatchObject({ verdict: 'allow', obligations: [{ type: 'sampled_review', rate: 0.5 }] });
+  });
+
+  it('names the reviewers of every sampling policy, the delegator for one that names none', () => {
+    const engine = compile({ a: `@sampled_review("0.1") @reviewers("group:security") ${when('true')}`, b: `@sampled_review("0.2") ${when('true')}` });
+    expect(engine.evaluate(BASELINE).obligations).toEqual([{ type: 'sampled_review', rate: 0.2, reviewers: ['delegator', 'group:security'] }]);
+  });
+
+  it('observes the history members only when a policy reads them', () => {
+    expect(starter.observes('autonomy')).toBe(false);
+    expect(starter.observes('agent_flags')).toBe(false);
+    const flags = compile({ p: when('context.agent_flags.last_7d == 0') });
+    expect([flags.observes('agent_flags'), flags.observes('autonomy')]).toEqual([true, false]);
+    expect(compile({ p: `permit (principal, action, resource) unless { context.autonomy.consecutive_approvals >= 20 };` }).observes('autonomy')).toBe(true);
+  });
+
+  it('lets a policy drop the approval after 20 consecutive approvals and no denial in 30 days, outside production', () => {
+    const engine = compile({
+      ask: `@obligation("human_approval") @approvers("delegator") permit (principal, action, resource) when { context.granted }
+            unless { context.autonomy.consecutive_approvals >= 20 && context.autonomy.days_since_last_denial >= 30 && context.environment != "production" };`,
+      allow: when('context.granted'),
+    });
+    const autonomy = { consecutive_approvals: 20, approvals: 40, denials: 1, flags: 0, days_since_last_denial: 31, days_since_last_flag: 36500 };
+    const verdict = (facts: Partial<CallFacts>) => engine.evaluate({ ...BASELINE, ...facts }).verdict;
+    expect(verdict({ autonomy, environment: 'staging' })).toBe('allow');
+    expect(verdict({ autonomy: { ...autonomy, consecutive_approvals: 19 }, environment: 'staging' })).toBe('allow_with_obligations');
+    expect(verdict({ autonomy: { ...autonomy, days_since_last_denial: 29 }, environment: 'staging' })).toBe('allow_with_obligations');
+    expect(verdict({ autonomy, environment: 'production' })).toBe('allow_with_obligations');
   });
 
   it('denies by default when the only permit never matches', () => {

@@ -40,10 +40,14 @@ export interface HumanApprovalObligation {
   independent_approvers: boolean;
   /** Standing approvals the approver may grant (`@standing`, `@standing_max_seconds`, `@standing_max_uses`, `@standing_pin`). */
   standing?: StandingOffer;
+  /** `@proof("passkey")`: each vote must be a WebAuthn assertion by the approver's passkey over the decision. */
+  proof?: 'passkey';
 }
 export interface SampledReviewObligation {
   type: 'sampled_review';
   rate: number;
+  /** Who reviews a sampled call (`@reviewers`, as approvers are named); the delegator when no policy names any. */
+  reviewers: string[];
 }
 export type Obligation = HumanApprovalObligation | SampledReviewObligation;
 
@@ -114,7 +118,7 @@ type Checked = { meta: Map<string, PolicyMeta>; sources: Record<string, cedar.Po
 const NONE_RECORDED: HumanEntitlementFacts = { recorded: false, covers_call: true, tools: [] };
 
 /** Context members built only for a set that reads them (their facts cost a lookup or a conversion). */
-export const ON_DEMAND_MEMBERS = ['delegation', 'delegation_chain', 'human_entitlement'] as const;
+export const ON_DEMAND_MEMBERS = ['delegation', 'delegation_chain', 'human_entitlement', 'agent_flags', 'autonomy'] as const;
 export type OnDemandMember = (typeof ON_DEMAND_MEMBERS)[number];
 
 export class PolicyEngine {
@@ -300,6 +304,10 @@ function checkAnnotations(id: string, m: PolicyMeta): string[] {
   for (const timer of ['escalate_after', 'remind_after']) {
     if (a[timer] && !/^[1-9][0-9]{0,6}$/.test(a[timer])) errors.push(`${id}: @${timer} must be a number of seconds`);
   }
+  if (a.reviewers && !a.reviewers.split(',').every((s) => APPROVER_REF.test(s.trim()))) {
+    errors.push(`${id}: @reviewers must list "delegator", "user:<id>" or "group:<name>", comma-separated`);
+  }
+  if (a.reviewers && !a.sampled_review) errors.push(`${id}: @reviewers goes with @sampled_review`);
   if (a.escalate_to && !a.escalate_to.split(',').every((s) => APPROVER_REF.test(s.trim()))) {
     errors.push(`${id}: @escalate_to must list "delegator", "user:<id>" or "group:<name>", comma-separated`);
   }
@@ -311,6 +319,8 @@ function checkAnnotations(id: string, m: PolicyMeta): string[] {
     errors.push(`${id}: @independent_approvers("true") excludes "delegator" from the approvers`);
   }
   errors.push(...standingAnnotationErrors(id, a));
+  if (a.proof !== undefined && a.proof !== 'passkey') errors.push(`${id}: @proof must be "passkey"`);
+  if (a.proof !== undefined && a.obligation !== 'human_approval') errors.push(`${id}: @proof belongs on an @obligation("human_approval") permit`);
   if (a.obligation && !a.approvers) errors.push(`${id}: @obligation("human_approval") needs @approvers`);
   if (a.approvers && a.quorum) {
     const named = a.approvers.split(',').map((x) => x.trim());
@@ -339,6 +349,7 @@ function approvalOf(a: Record<string, string>): HumanApprovalObligation {
     ...(Number(a.remind_after) > 0 ? { remind_after: Number(a.remind_after) } : {}),
     independent_approvers: a.independent_approvers === 'true',
     ...(standingOfferOf(a) ? { standing: standingOfferOf(a) } : {}),
+    ...(a.proof === 'passkey' ? { proof: 'passkey' as const } : {}),
   };
 }
 
@@ -371,6 +382,8 @@ function mergeObligations(annotations: Record<string, string>[]): Obligation[] {
     const escalate_after = earlier(o.escalate_after, next.escalate_after);
     const remind_after = earlier(o.remind_after, next.remind_after);
     const binding_message = o.binding_message ?? next.binding_message;
+    // The stricter: a proof either policy asks for.
+    const proof = o.proof ?? next.proof;
     const standing = mergeStandingOffers([o.standing, next.standing]);
     const { standing: _both, ...control } = o;
     approvals[i] = {
@@ -378,13 +391,18 @@ function mergeObligations(annotations: Record<string, string>[]): Obligation[] {
       ...(standing ? { standing } : {}),
       ...(expires_in !== undefined ? { expires_in } : {}),
       ...(binding_message !== undefined ? { binding_message } : {}),
+      ...(proof ? { proof } : {}),
       reason_required: o.reason_required || next.reason_required,
       ...(escalate_after !== undefined ? { escalate_after } : {}),
       ...(remind_after !== undefined ? { remind_after } : {}),
     };
   }
   const out: Obligation[] = [...approvals];
-  const rates = annotations.map((a) => Number(a.sampled_review)).filter((n) => n > 0);
-  if (rates.length) out.push({ type: 'sampled_review', rate: Math.max(...rates) });
+  const sampling = annotations.filter((a) => Number(a.sampled_review) > 0);
+  if (sampling.length) {
+    // The highest rate; every sampling policy's reviewers (the delegator for one that names none).
+    const reviewers = refs(sampling.map((a) => a.reviewers ?? 'delegator').join(','));
+    out.push({ type: 'sampled_review', rate: Math.max(...sampling.map((a) => Number(a.sampled_review))), reviewers });
+  }
   return out;
 }

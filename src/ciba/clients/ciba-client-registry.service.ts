@@ -7,6 +7,7 @@ import { AuditLog } from '../../audit/audit-log.service';
 import { CibaClient, SECRET_AUTH_METHODS } from './ciba-client.entity';
 import { CibaClientInput, registrationProblems } from './ciba-client.commands';
 import { generateClientSecret, hashClientSecret } from './client-secret';
+import { VerifiedClientSecrets } from './verified-client-secrets';
 
 /** A registration as written, and the client_secret when this write issued one (shown once). */
 export interface Registered {
@@ -27,6 +28,7 @@ export class CibaClientRegistry {
     private readonly dataSource: DataSource,
     private readonly audit: AuditLog,
     private readonly endpoints: CallbackEndpointPolicy,
+    private readonly verified: VerifiedClientSecrets,
   ) {}
 
   /**
@@ -91,14 +93,17 @@ export class CibaClientRegistry {
         const client = await m.findOneByOrFail(CibaClient, { clientId });
         return { client, created: !existing, clientSecret: issued };
       });
-      if (done) return done;
+      if (done) {
+        this.verified.forget(clientId);
+        return done;
+      }
     }
   }
 
   /** Replaces the secret of a client that authenticates with one; the old secret stops working at once. */
   async rotateSecret(tenantId: string, clientId: string, actor: string): Promise<Registered & { clientSecret: string }> {
     const fresh = await newSecret();
-    return this.dataSource.transaction(async (m) => {
+    const rotated = await this.dataSource.transaction(async (m) => {
       const existing = await this.lock(m, clientId);
       if (existing?.tenantId !== tenantId) throw notFound(clientId);
       if (!existing.secretHash) {
@@ -108,6 +113,8 @@ export class CibaClientRegistry {
       await this.audit.append(m, { tenantId, type: 'ciba_client.secret_rotated', actor, data: { client_id: clientId } });
       return { client: await m.findOneByOrFail(CibaClient, { clientId }), created: false, clientSecret: fresh.secret };
     });
+    this.verified.forget(clientId);
+    return rotated;
   }
 
   async get(tenantId: string, clientId: string): Promise<CibaClient> {
@@ -131,6 +138,7 @@ export class CibaClientRegistry {
       if (!result.affected) throw notFound(clientId);
       await this.audit.append(m, { tenantId, type: 'ciba_client.deleted', actor, data: { client_id: clientId } });
     });
+    this.verified.forget(clientId);
   }
 
   /** Any tenant's client: what client authentication looks up (the client names its tenant). */

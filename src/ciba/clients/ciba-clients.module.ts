@@ -11,12 +11,13 @@ import { CibaClientsController } from './ciba-clients.controller';
 import { CibaClientAuthentication } from './client-authentication.service';
 import { ClientKeys } from './client-keys';
 import { UsedClientAssertions } from './used-client-assertions.repository';
+import { VerifiedClientSecrets } from './verified-client-secrets';
 
 @Module({
   imports: [TypeOrmModule.forFeature([CibaClient])],
   controllers: [CibaClientsController],
   // CallbackEndpointPolicy (the SSRF allow-list for the URLs it registers) comes from the global ApprovalsModule.
-  providers: [CibaClientRegistry, CibaClientAuthentication, ClientKeys, UsedClientAssertions],
+  providers: [CibaClientRegistry, CibaClientAuthentication, ClientKeys, UsedClientAssertions, VerifiedClientSecrets],
   exports: [CibaClientRegistry, CibaClientAuthentication, ClientKeys],
 })
 export class CibaClientsModule {}

@@ -9,6 +9,7 @@ import { CibaClientRegistry } from './ciba-client-registry.service';
 import { ClientKeys } from './client-keys';
 import { verifyAgainstNothing, verifyClientSecret } from './client-secret';
 import { UsedClientAssertions } from './used-client-assertions.repository';
+import { VerifiedClientSecrets } from './verified-client-secrets';
 
 export const JWT_BEARER_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 
@@ -43,6 +44,7 @@ export class CibaClientAuthentication {
     private readonly registry: CibaClientRegistry,
     private readonly usedAssertions: UsedClientAssertions,
     private readonly keys: ClientKeys,
+    private readonly verified: VerifiedClientSecrets,
   ) {}
 
   async authenticate(input: ClientAuthenticationInput): Promise<CibaClient> {
@@ -72,10 +74,15 @@ export class CibaClientAuthentication {
     const challenge = method === 'client_secret_basic';
     if (!CLIENT_ID.test(clientId)) throw new InvalidClient('client_id is malformed', challenge);
     if (secret.length > MAX_SECRET_LENGTH) throw new InvalidClient('client_secret is too long', challenge);
+    // A secret verified moments ago needs no registry read (VerifiedClientSecrets).
+    const known = this.verified.lookup(clientId, method, secret);
+    if (known) return known;
+    const generation = this.verified.generation;
     const client = await this.registry.find(clientId);
     const ok =
       client?.tokenEndpointAuthMethod === method && client.secretHash ? await verifyClientSecret(secret, client.secretHash) : await verifyAgainstNothing(secret);
     if (!ok) throw new InvalidClient(FAILED, challenge);
+    this.verified.remember(client!, method, secret, generation);
     return client!;
   }
 

@@ -8,7 +8,7 @@ import { ApproverLinkVerifier } from './approver-link.verifier';
 import { OperatorVerifier } from './operator.verifier';
 import { requireScope } from './scopes';
 import { RateLimiter } from '../rate-limit/rate-limiter.service';
-import { approverLinkBucket } from '../rate-limit/rate-limit';
+import { approverBatchBucket, approverLinkBucket } from '../rate-limit/rate-limit';
 
 /**
  * The one global guard: every route must declare which credential it takes (@Public,
@@ -44,6 +44,12 @@ export class AuthGuard implements CanActivate {
       case 'approver-link': {
         const approver = await this.links.verify(authorization);
         await this.limits.consume('approver_link', approverLinkBucket(approver));
+        request.principal = approver;
+        return true;
+      }
+      case 'approver-batch': {
+        const approver = await this.links.verifyBatch(authorization);
+        await this.limits.consume('approver_link', approverBatchBucket(approver));
         request.principal = approver;
         return true;
       }

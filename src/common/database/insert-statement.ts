@@ -48,3 +48,19 @@ export function entityFromJson<T extends ObjectLiteral>(dataSource: DataSource, 
   }
   return Object.assign(metadata.create() as T, out);
 }
+
+/**
+ * Statements written as one: each part becomes a data-modifying CTE (Postgres runs every one of
+ * them exactly once, whether or not the result reads it), numbered after the parameters before
+ * it. One round trip, and atomic without BEGIN/COMMIT. `select` is the final query (a CTE's
+ * RETURNING can be read there by its name, `c0`, `c1`, … in the order of the parts).
+ */
+export function combinedStatement(parts: ((paramOffset: number) => Statement)[], select = 'SELECT 1'): Statement {
+  const params: unknown[] = [];
+  const ctes = parts.map((part, i) => {
+    const { sql, params: own } = part(params.length);
+    params.push(...own);
+    return `c${i} AS (${sql})`;
+  });
+  return { sql: `WITH ${ctes.join(', ')} ${select}`, params };
+}

@@ -109,6 +109,23 @@ export class Conflict extends ProtocolError {
   }
 }
 /**
+ * A vote refused for its passkey proof (issue 15): none where one is required (403
+ * passkey_required), or an assertion that does not prove this approver decided exactly this
+ * (400: passkey_mismatch binds another request, call, decision or reason; passkey_challenge_unknown
+ * was never issued, is used already or expired; passkey_invalid fails WebAuthn verification).
+ */
+export class PasskeyRefused extends ProtocolError {
+  readonly status: number;
+  constructor(
+    readonly code: 'passkey_required' | 'passkey_mismatch' | 'passkey_challenge_unknown' | 'passkey_invalid',
+    description: string,
+    extra: Record<string, unknown> = {},
+  ) {
+    super(description, extra);
+    this.status = code === 'passkey_required' ? 403 : 400;
+  }
+}
+/**
  * RFC 6749 §5.2: client authentication failed (no or several methods, unknown client, wrong
  * credentials, an invalid assertion). A client that tried HTTP Basic gets the Basic challenge.
  */

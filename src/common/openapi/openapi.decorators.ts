@@ -11,6 +11,7 @@ import { OPERATOR_SCOPE } from '../auth/auth.decorators';
 export const ERROR_SCHEMA = 'Error';
 export const GATEWAY_SCHEME = 'gateway';
 export const APPROVER_LINK_SCHEME = 'approver_link';
+export const APPROVER_BATCH_SCHEME = 'approver_batch_link';
 export const CIBA_CLIENT_SCHEME = 'ciba_client';
 
 /** What a request looks like before parsing (defaults optional, coercions as sent). */
@@ -99,6 +100,11 @@ export function ApiOperatorAuth() {
 /** Mirrors @ApproverLinkAuth(): the signed approver link as a bearer token, and its 401. */
 export function ApiApproverLinkAuth() {
   return applyDecorators(ApiSecurity(APPROVER_LINK_SCHEME), ApiError(401, 'invalid_token: the approver link is missing, malformed, expired or not ours'), ApiError(429));
+}
+
+/** Mirrors @ApproverBatchAuth(): a batch link (one approver, one agent, one task or MCP session) as a bearer token, and its 401. */
+export function ApiApproverBatchAuth() {
+  return applyDecorators(ApiSecurity(APPROVER_BATCH_SCHEME), ApiError(401, 'invalid_token: the batch link is missing, malformed, expired or not ours'), ApiError(429));
 }
 
 /** The standard CIBA endpoints: OAuth client authentication (Basic, or in the form), and its 401. */

@@ -1,5 +1,5 @@
 import { parseRateLimit } from '../../config/rate-limit-setting';
-import { currentWindow, retryAfterSeconds } from './rate-limit';
+import { countsLocally, currentWindow, retryAfterSeconds } from './rate-limit';
 
 describe('parseRateLimit', () => {
   it.each([
@@ -33,5 +33,16 @@ describe('currentWindow', () => {
     expect(retryAfterSeconds(1000)).toBe(1);
     expect(retryAfterSeconds(1001)).toBe(2);
     expect(retryAfterSeconds(0)).toBe(1);
+  });
+});
+
+describe('countsLocally', () => {
+  it('counts locally only after the shared count was read recently, and only within half the budget', () => {
+    expect(countsLocally(null, 0, 0, 100)).toBe(false);
+    expect(countsLocally(1, 0, 0, 100)).toBe(true);
+    expect(countsLocally(40, 100, 9, 100)).toBe(true);
+    expect(countsLocally(40, 0, 10, 100)).toBe(false);
+    expect(countsLocally(1, 101, 0, 100)).toBe(false);
+    expect(countsLocally(1, 0, 0, 3)).toBe(false);
   });
 });

@@ -20,7 +20,26 @@ export function retryAfterSeconds(msLeft: number): number {
   return Math.max(1, Math.ceil(msLeft / 1000));
 }
 
+/** A batch link counts against its own bucket, like one more link of the approver's. */
+export function approverBatchBucket(approver: { tenantId: string; linkId: string; approverId: string }): string {
+  return `${approver.tenantId}\nbatch:${approver.linkId}\n${approver.approverId}`;
+}
+
 /** One approver on one request: every link minted for that pair shares one budget. */
 export function approverLinkBucket(approver: { tenantId: string; authReqId: string; approverId: string }): string {
   return `${approver.tenantId}\n${approver.authReqId}\n${approver.approverId}`;
+}
+
+/** How old the shared count an instance read from Redis may be for it to count requests locally. */
+export const KNOWN_COUNT_MAX_AGE_MS = 100;
+
+/**
+ * Whether one more request may be counted locally, its Redis increment sent later in a batch:
+ * only when the shared count was read from Redis in this window within KNOWN_COUNT_MAX_AGE_MS
+ * (`known`, `knownAgeMs`), and the count as far as this instance knows, with this request, stays
+ * within half the budget. The second half is counted in Redis on the request path, so the edge of
+ * the limit stays exact.
+ */
+export function countsLocally(known: number | null, knownAgeMs: number, pending: number, max: number): boolean {
+  return known !== null && knownAgeMs <= KNOWN_COUNT_MAX_AGE_MS && known + pending + 1 <= Math.floor(max / 2);
 }

@@ -2,12 +2,13 @@ import { Body, Controller, Get, Header, HttpCode, Param, Post, Query, Req, Res }
 import { ApiExcludeEndpoint, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import { assertionSchema } from '../../approvals/passkeys/passkey.schema';
 import { Public } from '../../common/auth/auth.decorators';
 import { storable } from '../../common/validation';
 import { ApiFormBody, ApiHtml, ApiPublic } from '../../common/openapi/openapi.decorators';
 import { renderAlreadyDecided, renderApprovalPage, renderDecisionResult, renderErrorPage } from './approval-page.html';
 import { ApprovalPage, PageOutcome } from './approval-page.service';
-import { PAGE_CSS, PAGE_CSS_PATH, PAGE_JS, PAGE_JS_PATH, SERVICE_WORKER_JS } from './page.assets';
+import { PAGE_CSS, PAGE_CSS_PATH, PAGE_JS, PAGE_JS_PATH, SERVICE_WORKER_JS, WEBAUTHN_JS, WEBAUTHN_JS_PATH } from './page.assets';
 
 /** No third-party anything; scripts and styles only from our own origin; no framing; forms post only to us. */
 const PAGE_CSP =
@@ -26,6 +27,20 @@ const formSchema = z.object({
     .refine(storable, { message: 'the reason must not contain a NUL character or an unpaired surrogate' }),
   /** How far an approval stands (standing-choice.ts); only what the policy offers is accepted. */
   standing: z.enum(['call', 'session', 'window'], { message: 'choose one of the offered scopes' }).optional(),
+  /** The WebAuthn assertion over this decision (JSON), when the approver signs it with a passkey. */
+  passkey: z
+    .string()
+    .max(65536)
+    .optional()
+    .transform((v, ctx) => {
+      if (!v) return undefined;
+      try {
+        return assertionSchema.parse(JSON.parse(v));
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'the passkey signature is damaged; sign again' });
+        return z.NEVER;
+      }
+    }),
 });
 
 /**
@@ -99,6 +114,16 @@ export class ApprovalPageController {
   @ApiExcludeEndpoint()
   js() {
     return PAGE_JS;
+  }
+
+  @Get(WEBAUTHN_JS_PATH.slice(1))
+  @Public()
+  @Header('content-type', 'text/javascript; charset=utf-8')
+  @Header('cache-control', 'public, max-age=31536000, immutable')
+  @Header('x-content-type-options', 'nosniff')
+  @ApiExcludeEndpoint()
+  webauthnJs() {
+    return WEBAUTHN_JS;
   }
 
   /** Browsers ask for it on every page; an empty answer keeps their consoles (and our logs) free of 404s. */

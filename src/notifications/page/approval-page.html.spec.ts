@@ -8,7 +8,7 @@ import {
   renderErrorPage,
 } from './approval-page.html';
 import type { ApprovalPageModel, DecisionResultModel } from './approval-page.model';
-import { contentHash, PAGE_CSS, PAGE_CSS_PATH, PAGE_JS, PAGE_JS_PATH, SERVICE_WORKER_JS } from './page.assets';
+import { contentHash, PAGE_CSS, PAGE_CSS_PATH, PAGE_JS, PAGE_JS_PATH, SERVICE_WORKER_JS, WEBAUTHN_JS_PATH } from './page.assets';
 
 const SCRIPT_XSS = '<script>alert(1)</script>';
 const ATTR_XSS = '"><img src=x onerror=alert(1)>';
@@ -49,6 +49,7 @@ function fullModel(over: Partial<ApprovalPageModel> = {}): ApprovalPageModel {
     csrfToken: 'csrf-token-xyz',
     formAction: '/approve/areq_123/decision',
     vapidPublicKey: 'BEl62iUYgUivxIkv69yViEuiBIa-Ib9-SkvMeAtA3LFgDzkrxZJjSgSnfckjBJuBkr3qBUYIHBQFLXYp5Nksh8U',
+    passkeys: { required: null, registered: [], always: false },
     ...over,
   };
 }
@@ -76,6 +77,7 @@ function evilModel(): ApprovalPageModel {
     csrfToken: EVIL,
     formAction: EVIL,
     vapidPublicKey: EVIL,
+    passkeys: { required: 'policy', registered: [{ id: EVIL, name: EVIL, createdAt: EVIL }], always: true },
   };
 }
 
@@ -101,7 +103,7 @@ function assertWellFormedTags(html: string): void {
 const ALLOWED_TAGS = new Set([
   'html', 'head', 'meta', 'title', 'link', 'script', 'body', 'a', 'header', 'main', 'section', 'div', 'p', 'h1',
   'h2', 'h3', 'dl', 'dt', 'dd', 'ol', 'ul', 'li', 'code', 'pre', 'strong', 'span', 'blockquote', 'time', 'form',
-  'input', 'label', 'textarea', 'button',
+  'input', 'label', 'textarea', 'button', 'details', 'summary', 'fieldset', 'legend', 'q',
 ]);
 
 function assertSafeMarkup(html: string): void {
@@ -118,9 +120,12 @@ function assertSafeMarkup(html: string): void {
   // Regex over the output: with quoted attribute values blanked out, no tag carries an on*= handler.
   expect(html.replace(/="[^"]*"/g, '=""')).not.toMatch(/<[a-z][^>]*\son[a-z]+\s*=/i);
   const scripts = tags.filter((t) => t.name === 'script');
-  expect(scripts).toHaveLength(1);
-  expect(scripts[0].attrs).toEqual({ src: PAGE_JS_PATH, defer: true });
-  expect(html.match(/<script/gi)).toHaveLength(1);
+  // The passkey ceremonies' library first (deferred scripts run in order), then the page's own.
+  expect(scripts.map((t) => t.attrs)).toEqual([
+    { src: WEBAUTHN_JS_PATH, defer: true },
+    { src: PAGE_JS_PATH, defer: true },
+  ]);
+  expect(html.match(/<script/gi)).toHaveLength(2);
   expect(html).toContain(`<script src="${PAGE_JS_PATH}" defer></script>`);
   const styles = tags.filter((t) => t.name === 'link');
   expect(styles).toEqual([{ name: 'link', attrs: { rel: 'stylesheet', href: PAGE_CSS_PATH } }]);
@@ -363,8 +368,10 @@ describe('XSS: every untrusted string is escaped', () => {
     assertSafeMarkup(html);
     const tags = startTags(html);
     expect(tags.filter((t) => t.name === 'form')).toHaveLength(1);
-    expect(tags.filter((t) => t.name === 'input')).toHaveLength(2);
-    expect(tags.filter((t) => t.name === 'button')).toHaveLength(3);
+    // link, csrf, sign-with-passkey, the assertion, the new passkey's name, "always"; approve, deny, push, add and remove a passkey.
+    expect(tags.filter((t) => t.name === 'input')).toHaveLength(6);
+    expect(tags.filter((t) => t.name === 'button')).toHaveLength(5);
+    expect(html).toContain(`<span class="passkey-name">${escapeHtml(EVIL)}</span>`);
     for (const t of tags) for (const v of Object.values(t.attrs)) if (typeof v === 'string') expect(v).not.toMatch(/[<>"']/);
   });
 

@@ -8,7 +8,7 @@
  *   the only assets are the page's CSS and script (same origin, named by their content's hash: page.assets.ts).
  */
 import type { AlreadyDecidedModel, ApprovalPageModel, DecisionResultModel, ErrorPageModel } from './approval-page.model';
-import { PAGE_CSS_PATH, PAGE_JS_PATH } from './page.assets';
+import { PAGE_CSS_PATH, PAGE_JS_PATH, WEBAUTHN_JS_PATH } from './page.assets';
 
 const HTML_ESCAPES: Record<string, string> = {
   '&': '&amp;',
@@ -30,7 +30,7 @@ function esc(v: unknown): string {
 }
 
 /** JSON for display; never throws (BigInt, cycles) and never returns undefined. */
-function toJson(value: unknown, indent?: number): string {
+export function toJson(value: unknown, indent?: number): string {
   try {
     const out = JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), indent);
     return out === undefined ? String(value) : out;
@@ -78,10 +78,59 @@ function row(label: string, value: string | null | undefined, opts: { html?: boo
   return `<div class="row"><dt>${escapeHtml(label)}</dt><dd>${dd}</dd></div>`;
 }
 
-function badge(kind: string, value: string): string {
+export function badge(kind: string, value: string): string {
   const token = classToken(value);
   const mod = token ? ` badge--${kind}-${token}` : '';
   return `<span class="badge badge--${kind}${mod}">${esc(value)}</span>`;
+}
+
+function shorten(s: string, max: number): string {
+  return s.length > max ? `${s.slice(0, max - 1)}…` : s;
+}
+
+const argText = (v: unknown) => (typeof v === 'string' ? v : toJson(v));
+
+/** The first arguments of a call on one line, each shortened: what the call does at a glance (the full JSON is one tap away). */
+export function keyArguments(args: Record<string, unknown>, max = 4): string {
+  const entries = Object.entries(args ?? {});
+  if (!entries.length) return '<span class="muted">no arguments</span>';
+  const shown = entries.slice(0, max).map(([k, v]) => `<code class="arg">${esc(shorten(k, 32))}: ${esc(shorten(argText(v), 40))}</code>`);
+  return shown.join(' ') + (entries.length > max ? ` <span class="muted">+${entries.length - max} more</span>` : '');
+}
+
+/** The key arguments as a list, one per line (the approval page's first screen). */
+function keyArgumentList(args: Record<string, unknown>, max = 4): string {
+  const entries = Object.entries(args ?? {});
+  if (!entries.length) return '<span class="muted">no arguments</span>';
+  const items = entries
+    .slice(0, max)
+    .map(([k, v]) => `<li><span class="arg-name">${esc(shorten(k, 32))}</span> <code>${esc(shorten(argText(v), 80))}</code></li>`)
+    .join('');
+  const more = entries.length > max ? `<li class="muted">+${entries.length - max} more under “Full details”</li>` : '';
+  return `<ul class="key-args" id="key-arguments">${items}${more}</ul>`;
+}
+
+/** Risk signals worth a place on the first screen, when the gateway or the engine raised them. */
+const RISK_AT_A_GLANCE = ['level', 'score', 'external_destination', 'bulk', 'prior_denials', 'prior_step_ups', 'signals'];
+
+/** Classification and environment as badges, then the first risk signals: the risk at a glance. */
+export function riskSummary(classification: unknown, environment: string | null, risk: Record<string, unknown>): string {
+  const badges = [
+    typeof classification === 'string' ? badge('classification', classification) : '',
+    environment ? badge('environment', environment) : '',
+  ].filter(Boolean);
+  // Only the signals that raise the risk, when raised (the engine stores every fact here; all of them are under the details).
+  const signals = RISK_AT_A_GLANCE.flatMap((key) => {
+    const v = (risk ?? {})[key];
+    const name = key.replace(/_/g, ' ');
+    if (v === true) return [name];
+    if (typeof v === 'number' && v > 0) return [`${name} ${v}`];
+    if (typeof v === 'string' && v) return [`${name} ${shorten(v, 24)}`];
+    if (Array.isArray(v) && v.length) return [`${name}: ${shorten(v.map(String).join(', '), 40)}`];
+    return [];
+  }).map((t) => `<span class="signal">${esc(t)}</span>`);
+  const all = [...badges, ...signals];
+  return all.length ? all.join(' ') : '<span class="muted">none reported</span>';
 }
 
 export function layout(title: string, body: string, bodyClass: string): string {
@@ -96,6 +145,8 @@ export function layout(title: string, body: string, bodyClass: string): string {
     '<meta name="color-scheme" content="light">',
     `<title>${title}</title>`,
     `<link rel="stylesheet" href="${PAGE_CSS_PATH}">`,
+    // Deferred scripts run in order: page.js finds SimpleWebAuthnBrowser defined.
+    `<script src="${WEBAUTHN_JS_PATH}" defer></script>`,
     `<script src="${PAGE_JS_PATH}" defer></script>`,
     '</head>',
     `<body class="${bodyClass}">`,
@@ -120,12 +171,28 @@ export function renderApprovalPage(m: ApprovalPageModel): string {
   const heading = m.bindingMessage ? esc(m.bindingMessage) : 'Approval requested';
   const title = m.bindingMessage ? `Approve or deny: ${esc(m.bindingMessage)} — Countersign` : 'Approval requested — Countersign';
 
+  const delegatorShort = m.delegator.displayName ?? m.delegator.id;
+  const secondsLeft = Math.max(0, Math.floor(Number.isFinite(m.secondsLeft) ? m.secondsLeft : 0));
   const intro = [
-    '<div class="intro">',
-    '<p class="eyebrow">An AI agent is asking for your approval</p>',
+    '<div class="intro intro--tight">',
+    '<p class="eyebrow">An AI agent asks for your approval</p>',
     `<h1 id="binding-message">${heading}</h1>`,
-    `<p class="signed-in">You are deciding as <strong>${esc(m.approver.displayName)}</strong> <span class="muted">(${esc(m.approver.id)})</span></p>`,
     '</div>',
+  ].join('\n');
+
+  // The first screen on a phone: what the call does, for whom, the risk and the time left; the rest is under "Full details".
+  const summary = [
+    '<section class="card summary" id="summary" aria-label="Summary">',
+    '<dl class="facts facts--compact">',
+    `<div class="row"><dt>Call</dt><dd><code>${esc(m.toolCall.server)}/${esc(m.toolCall.tool)}</code></dd></div>`,
+    `<div class="row"><dt>Arguments</dt><dd>${keyArgumentList(m.toolCall.arguments, 3)}</dd></div>`,
+    `<div class="row"><dt>For</dt><dd id="summary-for">${esc(delegatorShort)} <span class="muted">by ${esc(m.agent.id)}</span></dd></div>`,
+    `<div class="row"><dt>Risk</dt><dd id="summary-risk">${riskSummary(m.resource.classification, m.environment, m.risk)}</dd></div>`,
+    `<div class="row"><dt>Time left</dt><dd><span id="time-left" data-expires-at="${esc(m.expiresAt)}" data-seconds-left="${secondsLeft}" class="time-left--inline">${formatDuration(
+      secondsLeft,
+    )}</span></dd></div>`,
+    '</dl>',
+    '</section>',
   ].join('\n');
 
   const chain =
@@ -238,41 +305,40 @@ export function renderApprovalPage(m: ApprovalPageModel): string {
     ].join('\n'),
   );
 
-  const secondsLeft = Math.max(0, Math.floor(Number.isFinite(m.secondsLeft) ? m.secondsLeft : 0));
   const time = section(
     'time',
     'Time left',
-    [
-      `<p class="time-left"><span id="time-left" data-expires-at="${esc(m.expiresAt)}" data-seconds-left="${secondsLeft}">${formatDuration(
-        secondsLeft,
-      )}</span></p>`,
-      `<p class="muted">Expires at <time datetime="${esc(m.expiresAt)}">${esc(m.expiresAt)}</time>. If nobody decides in time, the request expires and the agent’s call does not run.</p>`,
-    ].join('\n'),
+    `<p class="muted">Expires at <time datetime="${esc(m.expiresAt)}">${esc(m.expiresAt)}</time>. If nobody decides in time, the request expires and the agent’s call does not run.</p>`,
   );
 
   const disabled = expired ? ' disabled' : '';
-  const form = section(
-    'decide',
-    'Your decision',
-    [
-      `<form method="post" action="${esc(m.formAction)}" id="decision-form" class="decision">`,
-      `<input type="hidden" name="link" value="${esc(m.linkToken)}">`,
-      `<input type="hidden" name="csrf" value="${esc(m.csrfToken)}">`,
-      '<p id="intent-note" class="notice" hidden></p>',
-      '<label for="reason">Reason for access (required)</label>',
-      '<p class="hint" id="reason-hint">Say why you approve or deny. It is recorded in the audit log.</p>',
-      '<textarea id="reason" name="reason" required minlength="1" maxlength="2000" rows="4" aria-describedby="reason-hint"></textarea>',
-      standingFieldset(m.standing),
-      `<p id="expired-note" class="notice notice--warning" role="status" aria-live="polite"${expired ? '' : ' hidden'}>${
-        expired ? 'This request has expired' : ''
-      }</p>`,
-      '<div class="actions">',
-      `<button type="submit" id="approve" class="btn btn--approve" name="decision" value="approve"${disabled}>Approve</button>`,
-      `<button type="submit" id="deny" class="btn btn--deny" name="decision" value="deny"${disabled}>Deny</button>`,
-      '</div>',
-      '</form>',
-    ].join('\n'),
-  );
+  const form = [
+    '<section class="card decide" aria-labelledby="decide-h">',
+    '<h2 id="decide-h" class="visually-hidden">Your decision</h2>',
+    `<form method="post" action="${esc(m.formAction)}" id="decision-form" class="decision" data-link="${esc(m.linkToken)}" data-approval-id="${esc(m.authReqId)}" data-passkey-required="${esc(m.passkeys.required ?? '')}">`,
+    `<input type="hidden" name="link" value="${esc(m.linkToken)}">`,
+    `<input type="hidden" name="csrf" value="${esc(m.csrfToken)}">`,
+    '<p id="intent-note" class="notice" hidden></p>',
+    '<label for="reason">Reason for access (required)</label>',
+    '<textarea id="reason" name="reason" required minlength="1" maxlength="2000" rows="2" aria-describedby="reason-hint" placeholder="Why you approve or deny"></textarea>',
+    '<p class="visually-hidden" id="reason-hint">Say why you approve or deny. It is recorded in the audit log.</p>',
+    standingFieldset(m.standing),
+    passkeySigning(m.passkeys),
+    `<p id="expired-note" class="notice notice--warning" role="status" aria-live="polite"${expired ? '' : ' hidden'}>${
+      expired ? 'This request has expired' : ''
+    }</p>`,
+    '<div class="actions">',
+    `<button type="submit" id="approve" class="btn btn--approve" name="decision" value="approve"${disabled}>Approve</button>`,
+    `<button type="submit" id="deny" class="btn btn--deny" name="decision" value="deny"${disabled}>Deny</button>`,
+    '</div>',
+    `<p class="signed-in muted">Deciding as <strong>${esc(m.approver.displayName)}</strong> (${esc(m.approver.id)})</p>`,
+    '</form>',
+    '</section>',
+  ].join('\n');
+
+  const batch = m.batch
+    ? `<p class="notice" id="batch-offer">${m.batch.count} calls by this agent ${m.batch.scope === 'task' ? 'for this task' : 'in this MCP session'} wait for you. <a id="batch-link" href="${esc(m.batch.url)}">Review all ${m.batch.count} together</a></p>`
+    : '';
 
   const push =
     m.vapidPublicKey !== null
@@ -289,9 +355,18 @@ export function renderApprovalPage(m: ApprovalPageModel): string {
         )
       : '';
 
+  const passkeys = section('passkeys', 'Passkeys', passkeyManagement(m.passkeys, m.linkToken));
+
   const footer = `<p class="request-id muted">Request ID: <code>${esc(m.authReqId)}</code></p>`;
 
-  return layout(title, [intro, who, what, why, resource, risk, votes, time, form, push, footer].filter(Boolean).join('\n'), 'page-approval');
+  const more = [
+    '<details class="more" id="more">',
+    '<summary>Full details: every argument, the agent, its reason, risk signals, votes</summary>',
+    [who, what, why, resource, risk, votes, time].join('\n'),
+    '</details>',
+  ].join('\n');
+
+  return layout(title, [intro, summary, form, batch, more, passkeys, push, footer].filter(Boolean).join('\n'), 'page-approval');
 }
 
 function statusText(m: Pick<DecisionResultModel, 'status' | 'approverSets' | 'quorum' | 'votes'>): string {
@@ -336,6 +411,47 @@ function approverSetList(sets: ApprovalPageModel['approverSets']): string {
 
 /** The page shown after a vote. */
 /** If you approve, how far the approval goes: each option the policy offers, with exactly what it covers. */
+/** In the form: whether (and why) the decision is signed with a passkey; page.js fills the hidden assertion. */
+function passkeySigning(p: ApprovalPageModel['passkeys']): string {
+  const why =
+    p.required === 'policy'
+      ? '<p id="passkey-required" class="notice">This request must be signed with your passkey: the policy asks for proof that you decided.</p>'
+      : p.required === 'approver'
+        ? '<p id="passkey-required" class="notice">You chose to always sign your decisions with your passkey.</p>'
+        : '';
+  const choice = p.registered.length
+    ? `<div class="standing-option"><input type="checkbox" id="sign-with-passkey"${p.required || p.always ? ' checked' : ''}${p.required ? ' disabled' : ''}><label for="sign-with-passkey">Sign my decision with my passkey</label></div>`
+    : p.required
+      ? '<p id="passkey-missing" class="notice notice--warning">Add a passkey on this device below, then decide.</p>'
+      : '';
+  return [why, choice, '<input type="hidden" name="passkey" id="passkey-assertion" value="">', '<p id="passkey-sign-status" class="status" role="status" aria-live="polite"></p>']
+    .filter(Boolean)
+    .join('\n');
+}
+
+/** The approver's passkeys: add one on this device, remove one, and "always use my passkey". */
+function passkeyManagement(p: ApprovalPageModel['passkeys'], linkToken: string): string {
+  const items = p.registered
+    .map(
+      (k) =>
+        `<li id="passkey-${esc(k.id)}"><span class="passkey-name">${esc(k.name ?? 'Passkey')}</span> <span class="muted">added ${esc(k.createdAt.slice(0, 10))}</span> ` +
+        `<button type="button" class="btn btn--secondary passkey-remove" data-passkey-id="${esc(k.id)}">Remove</button></li>`,
+    )
+    .join('\n');
+  return [
+    '<p>A passkey proves that you, on your own device, made the decision: your decision and reason are signed with it.</p>',
+    `<ul id="passkey-list" class="passkey-list">${items}</ul>`,
+    p.registered.length ? '' : '<p id="passkey-none" class="muted">You have no passkey yet.</p>',
+    '<label for="passkey-name">Name for a new passkey (optional)</label>',
+    '<input type="text" id="passkey-name" maxlength="100" autocomplete="off">',
+    `<button type="button" id="register-passkey" class="btn btn--secondary" data-link="${esc(linkToken)}">Add a passkey on this device</button>`,
+    `<div class="standing-option"><input type="checkbox" id="passkey-always"${p.always ? ' checked' : ''}${p.registered.length ? '' : ' disabled'}><label for="passkey-always">Always sign my decisions with my passkey</label></div>`,
+    '<p id="passkey-status" class="status" role="status" aria-live="polite"></p>',
+  ]
+    .filter(Boolean)
+    .join('\n');
+}
+
 function standingFieldset(options: ApprovalPageModel['standing']): string {
   if (!options) return '';
   return [

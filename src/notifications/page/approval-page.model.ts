@@ -50,7 +50,18 @@ export interface ApprovalPageModel {
   vapidPublicKey: string | null;
   /** How far an approval may stand (the policy's offer), each option with what it covers; absent: this call only. */
   standing?: StandingOption[];
+  /** The approver's passkeys, whether this decision must be signed with one (and why), and their "always" choice. */
+  passkeys: PagePasskeys;
+  /** When this approver has other calls of the same agent and task waiting: how many (this one included) and the batch page. */
+  batch?: { count: number; url: string; scope: 'task' | 'session' };
   /** CSP nonce is not used: scripts and styles are same-origin files (script-src 'self'). */
+}
+
+export interface PagePasskeys {
+  /** 'policy': the policy requires a passkey-signed decision; 'approver': the approver always signs; null: optional. */
+  required: 'policy' | 'approver' | null;
+  registered: { id: string; name: string | null; createdAt: string }[];
+  always: boolean;
 }
 
 /** The page after a vote. */

@@ -6,6 +6,10 @@ import { ApprovalRequest } from '../../approvals/approval-request.entity';
 import { effectiveStatus, setProgress } from '../../approvals/approval-view';
 import { ApprovalVote, VoteDecision } from '../../approvals/approval-vote.entity';
 import { DecideApproval } from '../../approvals/decide.usecase';
+import type { Assertion } from '../../approvals/passkeys/passkey.schema';
+import { Passkeys } from '../../approvals/passkeys/passkeys.service';
+import { ReviewBatch } from '../../approvals/batch/review-batch.usecase';
+import { BATCH_PAGE_PATH } from '../../approvals/batch/batch-links.service';
 import { ineligibility } from '../../vocabulary/approver-eligibility';
 import { AuditBatcher } from '../../audit/audit-batcher.service';
 import { GetApproval } from '../../approvals/get-approval.usecase';
@@ -45,6 +49,8 @@ export class ApprovalPage {
     private readonly audit: AuditBatcher,
     private readonly approvals: GetApproval,
     private readonly limits: RateLimiter,
+    private readonly passkeys: Passkeys,
+    private readonly batches: ReviewBatch,
   ) {}
 
   async view(authReqId: string, linkToken: string | undefined): Promise<PageOutcome<ApprovalPageModel | AlreadyDecidedModel>> {
@@ -58,7 +64,11 @@ export class ApprovalPage {
     const status = effectiveStatus(request);
     if (status !== 'pending') return failure(410, `This request is ${status}`, closedMessage(status));
 
-    const person = await this.dataSource.manager.findOne(Approver, { where: { tenantId: request.tenantId, id: approver.approverId } });
+    const [person, passkeys, required] = await Promise.all([
+      this.dataSource.manager.findOne(Approver, { where: { tenantId: request.tenantId, id: approver.approverId } }),
+      this.passkeys.list(approver),
+      this.passkeys.requirement(request, approver.approverId),
+    ]);
     await this.audit.append({
       ...auditContext(request),
       type: 'approval.viewed',
@@ -70,10 +80,21 @@ export class ApprovalPage {
       {},
       { typ: FORM_TYP, audience: FORM_AUDIENCE, subject: approver.linkId, expiresAt: new Date(Math.ceil(formExpiry) * 1000), jti: randomUUID() },
     );
-    return { ok: true, model: pageModel(request, votes, approver, person, linkToken!, csrfToken, this.push.publicKey) };
+    const pagePasskeys = { required, always: passkeys.always, registered: passkeys.passkeys.map((p) => ({ id: p.id, name: p.name, createdAt: p.created_at })) };
+    // Other calls of the same agent and task waiting for this approver: offer them on one page.
+    const offer = await this.batches.offerFor(approver, request);
+    const model = { ...pageModel(request, votes, approver, person, linkToken!, csrfToken, this.push.publicKey), passkeys: pagePasskeys };
+    // Same origin as this page (PUBLIC_URL may name another host in front of it).
+    const batch = offer
+      ? { count: offer.count, url: `${BATCH_PAGE_PATH}?link=${encodeURIComponent(offer.token)}`, scope: typeof request.intent.id === 'string' && request.intent.id ? ('task' as const) : ('session' as const) }
+      : undefined;
+    return { ok: true, model: batch ? { ...model, batch } : model };
   }
 
-  async submit(authReqId: string, form: { link?: string; csrf?: string; decision: VoteDecision; reason: string; standing?: 'call' | 'session' | 'window' }): Promise<PageOutcome<DecisionResultModel>> {
+  async submit(
+    authReqId: string,
+    form: { link?: string; csrf?: string; decision: VoteDecision; reason: string; standing?: 'call' | 'session' | 'window'; passkey?: Assertion },
+  ): Promise<PageOutcome<DecisionResultModel>> {
     const opened = await this.open(authReqId, form.link);
     if (!opened.ok) return opened;
     try {
@@ -84,7 +105,7 @@ export class ApprovalPage {
     }
     try {
       const standing = form.standing ? { scope: form.standing } : undefined;
-      const result = await this.decide.execute({ approver: opened.approver, approvalId: authReqId, decision: form.decision, reason: form.reason, standing });
+      const result = await this.decide.execute({ approver: opened.approver, approvalId: authReqId, decision: form.decision, reason: form.reason, standing, passkey: form.passkey });
       const granted = result.standing_approval && standingOptions(opened.request)?.find((o) => o.value === result.standing_approval!.scope);
       return {
         ok: true,
@@ -203,7 +224,7 @@ function pageModel(
   linkToken: string,
   csrfToken: string,
   vapidPublicKey: string | null,
-): ApprovalPageModel {
+): Omit<ApprovalPageModel, 'passkeys'> {
   const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
   return {
     authReqId: r.id,

@@ -12,7 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 
 /**
  * The directory the asset files are in: beside this module (the source tree, or a dist that
@@ -42,5 +42,13 @@ export const SERVICE_WORKER_JS = asset('sw.js');
 /** The first 16 hex digits of the content's SHA-256: enough to tell versions apart, short in a URL. */
 export const contentHash = (content: string): string => createHash('sha256').update(content).digest('hex').slice(0, 16);
 
+/**
+ * @simplewebauthn/browser's UMD bundle (global SimpleWebAuthnBrowser), served as it is published:
+ * the passkey ceremonies' base64url plumbing around navigator.credentials. Read from the package
+ * (its exports name only the module entry, whose folder is beside dist/).
+ */
+export const WEBAUTHN_JS = readFileSync(join(dirname(require.resolve('@simplewebauthn/browser')), '..', 'dist', 'bundle', 'index.umd.min.js'), 'utf8');
+
 export const PAGE_CSS_PATH = `/approve/assets/page.${contentHash(PAGE_CSS)}.css`;
 export const PAGE_JS_PATH = `/approve/assets/page.${contentHash(PAGE_JS)}.js`;
+export const WEBAUTHN_JS_PATH = `/approve/assets/webauthn.${contentHash(WEBAUTHN_JS)}.js`;

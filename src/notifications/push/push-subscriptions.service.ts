@@ -26,6 +26,11 @@ export class PushSubscriptions {
     return row;
   }
 
+  /** An approver's subscriptions, oldest first (a review's notification goes to each). */
+  forApprover(tenantId: string, approverId: string): Promise<PushSubscription[]> {
+    return this.dataSource.manager.find(PushSubscription, { where: { tenantId, approverId }, order: { createdAt: 'ASC' } });
+  }
+
   async unsubscribe(tenantId: string, approverId: string, id: string): Promise<void> {
     const result = await this.dataSource.manager.delete(PushSubscription, { tenantId, approverId, id });
     if (!result.affected) throw new NotFound('no such push subscription');

@@ -5,7 +5,7 @@
  */
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, OpenAPIObject, SchemaObject, SwaggerModule } from '@nestjs/swagger';
-import { APPROVER_LINK_SCHEME, CIBA_CLIENT_SCHEME, ERROR_SCHEMA, GATEWAY_SCHEME, requestSchemaComponents } from '../../common/openapi/openapi.decorators';
+import { APPROVER_BATCH_SCHEME, APPROVER_LINK_SCHEME, CIBA_CLIENT_SCHEME, ERROR_SCHEMA, GATEWAY_SCHEME, requestSchemaComponents } from '../../common/openapi/openapi.decorators';
 
 export const DOCS_PATH = '/docs';
 export const DOCS_JSON_PATH = '/docs/json';
@@ -73,6 +73,17 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
         description: 'The approver link: a JWS this service signed for one approver and one approval request, sent in their notification.',
       },
       APPROVER_LINK_SCHEME,
+    )
+    .addBearerAuth(
+      {
+        type: 'http',
+        scheme: 'bearer',
+        bearerFormat: 'JWS',
+        description:
+          "A batch link: a short-lived JWS this service signed for one approver, one tenant, one agent and one task (or, for calls that named no task, one MCP session). " +
+          'Get one with POST /v1/approvals/{id}/batch-link and an approver link of that request; the approval page offers it when several such requests wait.',
+      },
+      APPROVER_BATCH_SCHEME,
     )
     .addBasicAuth(
       {

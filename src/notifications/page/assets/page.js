@@ -1,5 +1,6 @@
 /*
- * The approval page's script: countdown, double-submit guard, notification intent note, "enable push" button.
+ * The approval page's script: countdown, double-submit guard, notification intent note, "enable push" button,
+ * passkeys (add, remove, "always") and signing a decision with one.
  * Plain browser JavaScript (no modules, no code from strings, no markup from strings): untrusted text only reaches the DOM
  * through textContent. Served from /approve/assets/page.js under the page's CSP (script-src 'self').
  */
@@ -22,7 +23,7 @@
   }
 
   function decisionButtons() {
-    return [$('approve'), $('deny')].filter(function (b) { return !!b; });
+    return [$('approve'), $('deny'), $('submit-each')].filter(function (b) { return !!b; });
   }
 
   var expired = false;
@@ -108,6 +109,21 @@
       hidden.value = submitter.value;
       submitting = true;
       setButtonsDisabled(true);
+      // Signed with a passkey: the form waits for the assertion over this decision and reason, then posts it along.
+      var assertion = $('passkey-assertion');
+      if (wantsPasskey() && assertion && !assertion.value) {
+        event.preventDefault();
+        signDecision(form, submitter.value, reason ? reason.value : '')
+          .then(function (signed) {
+            assertion.value = JSON.stringify(signed);
+            form.submit();
+          })
+          .catch(function (err) {
+            submitting = false;
+            setButtonsDisabled(false);
+            sayPasskey('passkey-sign-status', 'Your decision was not signed: ' + messageOf(err));
+          });
+      }
     });
     // Coming back via the back/forward cache: allow another try unless expired.
     window.addEventListener('pageshow', function (event) {
@@ -222,11 +238,155 @@
     });
   }
 
+  function messageOf(err) {
+    return err && err.message ? String(err.message) : 'unknown error';
+  }
+
+  function sayPasskey(id, text) {
+    var el = $(id);
+    if (el) el.textContent = text;
+  }
+
+  function wantsPasskey() {
+    var form = $('decision-form');
+    var box = $('sign-with-passkey');
+    return !!(box && box.checked) || !!(form && form.getAttribute('data-passkey-required'));
+  }
+
+  // The API calls of the passkey ceremonies: the page's link is the approver's credential (Bearer).
+  function api(method, path, body) {
+    var form = $('decision-form');
+    var register = $('register-passkey');
+    var link = (form && form.getAttribute('data-link')) || (register && register.getAttribute('data-link')) || '';
+    var headers = { authorization: 'Bearer ' + link };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    return fetch(path, {
+      method: method,
+      headers: headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: 'same-origin',
+    }).then(function (response) {
+      if (response.status === 204) return null;
+      return response.json().then(function (json) {
+        if (!response.ok) throw new Error(json && json.error_description ? json.error_description : 'HTTP ' + response.status);
+        return json;
+      });
+    });
+  }
+
+  function webauthn() {
+    if (!window.SimpleWebAuthnBrowser || !window.SimpleWebAuthnBrowser.browserSupportsWebAuthn()) {
+      throw new Error('this browser does not support passkeys');
+    }
+    return window.SimpleWebAuthnBrowser;
+  }
+
+  // The server's challenge binds this request, its call, the decision and the reason; the passkey signs it.
+  function signDecision(form, decision, reason) {
+    var id = form.getAttribute('data-approval-id');
+    sayPasskey('passkey-sign-status', 'Confirm with your passkey...');
+    return Promise.resolve()
+      .then(function () { webauthn(); return api('POST', '/v1/approvals/' + encodeURIComponent(id) + '/passkey-challenge', { decision: decision, reason: reason.trim() }); })
+      .then(function (challenge) { return webauthn().startAuthentication({ optionsJSON: challenge.options }); });
+  }
+
+  function setupPasskeys() {
+    var register = $('register-passkey');
+    if (register) {
+      register.addEventListener('click', function () {
+        register.disabled = true;
+        sayPasskey('passkey-status', 'Creating a passkey...');
+        var name = $('passkey-name');
+        Promise.resolve()
+          .then(function () { webauthn(); return api('POST', '/v1/passkeys/registration-options'); })
+          .then(function (options) { return webauthn().startRegistration({ optionsJSON: options }); })
+          .then(function (response) {
+            var body = { response: response };
+            if (name && name.value.trim()) body.name = name.value.trim();
+            return api('POST', '/v1/passkeys', body);
+          })
+          .then(function (saved) {
+            register.disabled = false;
+            addPasskeyItem(saved);
+            var always = $('passkey-always');
+            if (always) always.disabled = false;
+            sayPasskey('passkey-status', 'Passkey added.');
+          })
+          .catch(function (err) {
+            register.disabled = false;
+            sayPasskey('passkey-status', 'Could not add a passkey: ' + messageOf(err));
+          });
+      });
+    }
+    var list = $('passkey-list');
+    if (list) {
+      list.addEventListener('click', function (event) {
+        var button = event.target;
+        if (!button || !button.classList || !button.classList.contains('passkey-remove')) return;
+        var id = button.getAttribute('data-passkey-id');
+        button.disabled = true;
+        api('DELETE', '/v1/passkeys/' + encodeURIComponent(id))
+          .then(function () {
+            var item = $('passkey-' + id);
+            if (item && item.parentNode) item.parentNode.removeChild(item);
+            sayPasskey('passkey-status', 'Passkey removed.');
+          })
+          .catch(function (err) {
+            button.disabled = false;
+            sayPasskey('passkey-status', 'Could not remove the passkey: ' + messageOf(err));
+          });
+      });
+    }
+    var always = $('passkey-always');
+    if (always) {
+      always.addEventListener('change', function () {
+        var wanted = always.checked;
+        api('PUT', '/v1/passkeys/preference', { always: wanted })
+          .then(function () { sayPasskey('passkey-status', wanted ? 'You will always sign your decisions with a passkey.' : 'Signing with a passkey is now your choice each time.'); })
+          .catch(function (err) {
+            always.checked = !wanted;
+            sayPasskey('passkey-status', 'Could not save: ' + messageOf(err));
+          });
+      });
+    }
+  }
+
+  // Built with textContent only: a passkey's name is untrusted text.
+  function addPasskeyItem(saved) {
+    var list = $('passkey-list');
+    if (!list || !saved) return;
+    var item = document.createElement('li');
+    item.id = 'passkey-' + saved.id;
+    var name = document.createElement('span');
+    name.className = 'passkey-name';
+    name.textContent = saved.name || 'Passkey';
+    var when = document.createElement('span');
+    when.className = 'muted';
+    when.textContent = 'added ' + String(saved.created_at).slice(0, 10);
+    var remove = document.createElement('button');
+    remove.type = 'button';
+    remove.className = 'btn btn--secondary passkey-remove';
+    remove.setAttribute('data-passkey-id', saved.id);
+    remove.textContent = 'Remove';
+    item.appendChild(name);
+    item.appendChild(document.createTextNode(' '));
+    item.appendChild(when);
+    item.appendChild(document.createTextNode(' '));
+    item.appendChild(remove);
+    list.appendChild(item);
+    // The form's "add a passkey first" note no longer holds.
+    ['passkey-none', 'passkey-missing'].forEach(function (id) {
+      var note = $(id);
+      if (note && note.parentNode) note.parentNode.removeChild(note);
+    });
+  }
+
   function init() {
     startCountdown();
     guardForm();
     showIntent();
     setupPush();
+    setupPasskeys();
   }
 
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);

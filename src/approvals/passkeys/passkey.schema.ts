@@ -1,0 +1,51 @@
+import { z } from 'zod';
+
+const b64url = (max: number) => z.string().max(max).regex(/^[A-Za-z0-9_-]*$/, { message: 'must be base64url' });
+
+/** A WebAuthn assertion as @simplewebauthn/browser's startAuthentication returns it (AuthenticationResponseJSON). */
+export const assertionSchema = z.object({
+  id: b64url(1366).min(1),
+  rawId: b64url(1366).min(1),
+  type: z.literal('public-key'),
+  response: z.object({
+    authenticatorData: b64url(16384).min(1),
+    clientDataJSON: b64url(16384).min(1),
+    signature: b64url(4096).min(1),
+    userHandle: b64url(1024).optional(),
+  }),
+  clientExtensionResults: z.record(z.string(), z.unknown()).default({}),
+  authenticatorAttachment: z.enum(['platform', 'cross-platform']).optional(),
+});
+export type Assertion = z.output<typeof assertionSchema>;
+
+/** A new passkey as startRegistration returns it (RegistrationResponseJSON), with a name the approver may give it. */
+export const registrationSchema = z.strictObject({
+  name: z.string().trim().min(1).max(100).optional(),
+  response: z.object({
+    id: b64url(1366).min(1),
+    rawId: b64url(1366).min(1),
+    type: z.literal('public-key'),
+    response: z.object({
+      clientDataJSON: b64url(16384).min(1),
+      attestationObject: b64url(65536).min(1),
+      transports: z.array(z.string().max(32)).max(10).optional(),
+      authenticatorData: b64url(16384).optional(),
+      publicKey: b64url(16384).optional(),
+      publicKeyAlgorithm: z.number().int().optional(),
+    }),
+    clientExtensionResults: z.record(z.string(), z.unknown()).default({}),
+    authenticatorAttachment: z.enum(['platform', 'cross-platform']).optional(),
+  }),
+});
+
+export const preferenceSchema = z.strictObject({ always: z.boolean({ message: 'must be true or false' }) });
+
+/** What the approver is about to sign: the decision and the reason exactly as the vote will carry them. */
+export const decisionChallengeSchema = z.strictObject({
+  decision: z.enum(['approve', 'deny']),
+  reason: z
+    .string()
+    .trim()
+    .min(1, { message: 'must not be empty: say why access is approved or denied' })
+    .max(2000, { message: 'must be at most 2000 characters' }),
+});

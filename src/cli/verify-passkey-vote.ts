@@ -1,0 +1,36 @@
+import { readFileSync } from 'node:fs';
+import { callHash } from '../common/canonical-json';
+import { checkPasskeyEvidence, PasskeyEvidence } from '../approvals/passkeys/passkey-proof';
+import { cliFlags } from './cli-args';
+
+/**
+ * npm run passkey:verify -- --event <file.json> [--call <call.json>]
+ * Checks offline, with nothing but the file, that a passkey-signed vote proves its decision: the
+ * file is an `approval.vote` audit event (as GET /v1/audit/events returns it: its `data.passkey`),
+ * or that `passkey` object alone. With --call (the tool call as {server, tool, arguments}), also
+ * that the vote was for exactly that call (its call_hash). Needs no database, key or network:
+ * the public key travels in the event. Prints a JSON report; exits 1 when anything fails.
+ */
+function main(): void {
+  const usage = 'npm run passkey:verify -- --event <file.json> [--call <call.json>]';
+  const flags = cliFlags(usage, { event: { type: 'string' }, call: { type: 'string' } });
+  if (typeof flags.event !== 'string') {
+    console.error(usage);
+    process.exit(2);
+  }
+  const input = JSON.parse(readFileSync(flags.event, 'utf8')) as { data?: { passkey?: PasskeyEvidence; decision?: string; reason?: string }; passkey?: PasskeyEvidence } & Partial<PasskeyEvidence>;
+  const evidence = input.data?.passkey ?? input.passkey ?? (input.format === 'webauthn-assertion/v1' ? (input as PasskeyEvidence) : undefined);
+  if (!evidence) {
+    console.log(JSON.stringify({ ok: false, problems: ['the file holds no passkey evidence (data.passkey of an approval.vote event)'] }));
+    process.exit(1);
+  }
+  const expectCallHash = typeof flags.call === 'string' ? callHash(JSON.parse(readFileSync(flags.call, 'utf8'))) : undefined;
+  const problems = checkPasskeyEvidence(evidence, { callHash: expectCallHash });
+  // The event's own decision and reason must be the ones the passkey signed.
+  if (input.data?.decision !== undefined && input.data.decision !== evidence.bound.decision) problems.push('data.decision: differs from the signed decision');
+  if (input.data?.reason !== undefined && input.data.reason !== evidence.bound.reason) problems.push('data.reason: differs from the signed reason');
+  console.log(JSON.stringify({ ok: problems.length === 0, problems, bound: evidence.bound, credential_id: evidence.credential_id, rp_id: evidence.rp_id }, null, 2));
+  process.exit(problems.length ? 1 : 0);
+}
+
+main();

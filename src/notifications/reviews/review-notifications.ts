@@ -1,0 +1,52 @@
+import { InjectQueue, Processor } from '@nestjs/bullmq';
+import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
+import { Job } from 'bullmq';
+import { REVIEW_SAMPLED, ReviewSampledEvent } from '../../authz/reviews/review-events';
+import { Outbox } from '../../common/outbox/outbox.service';
+import { KEEP_FINISHED } from '../../common/queues/revive-jobs';
+import { QueueWorkerHost } from '../../common/queues/queue-worker.host';
+import { APP_CONFIG, AppConfig } from '../../config/app-config';
+import { NotificationQueue } from '../notification-queues';
+import { NotifyReviewers, ReviewNotifyResult } from './notify-reviewers.usecase';
+import { ReviewJobData, reviewJobId, ReviewsQueue } from './review-notification-queue';
+
+/** Enqueues only: a review.sampled outbox event becomes one job (deterministic id) that tells the reviewers. */
+@Injectable()
+export class ReviewNotificationJobs implements OnModuleInit {
+  constructor(
+    @InjectQueue(NotificationQueue.Reviews) private readonly queue: ReviewsQueue,
+    private readonly outbox: Outbox,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  onModuleInit(): void {
+    this.outbox.subscribe(REVIEW_SAMPLED, (events) => [
+      {
+        queue: this.queue,
+        jobs: (events as unknown as ReviewSampledEvent[]).map((e) => ({
+          name: 'review' as const,
+          data: { tenantId: e.tenantId, reviewId: e.reviewId },
+          opts: { jobId: reviewJobId(e.reviewId), attempts: this.config.NOTIFY_MAX_ATTEMPTS, backoff: { type: 'exponential' as const, delay: this.config.NOTIFY_BACKOFF_MS }, ...KEEP_FINISHED },
+        })),
+      },
+    ]);
+  }
+}
+
+/** Handles only: tells one review's reviewers; a run that sent nothing for transient reasons is retried. */
+@Processor(NotificationQueue.Reviews)
+export class ReviewNotificationProcessor extends QueueWorkerHost {
+  constructor(
+    private readonly notify: NotifyReviewers,
+    @Inject(APP_CONFIG) config: AppConfig,
+  ) {
+    super(config.WORKER_CONCURRENCY);
+  }
+
+  async process(job: Job<ReviewJobData>): Promise<ReviewNotifyResult> {
+    const { lastAttempt } = this.attemptOf(job);
+    const result = await this.notify.execute(job.data, lastAttempt);
+    if (result === 'retry') throw new Error('review notification failed; retrying');
+    return result;
+  }
+}
