@@ -172,6 +172,8 @@ describe('property: generated inputSchemas and inputs', () => {
             ...entityContext(FACTS),
             ...delegationContext({ ...FACTS, delegations: [HOP, { ...HOP, purpose: null, expires_at: null, resources: null }] }),
             human_entitlement: { recorded: true, covers_call: true, tools: ['srv/*'], resources: ['r-*'] },
+            agent_flags: { last_24h: 0, last_7d: 1, last_30d: 2 },
+            autonomy: { consecutive_approvals: 3, approvals: 4, denials: 1, flags: 0, days_since_last_denial: 5, days_since_last_flag: 36500 },
             input,
           } as cedar.Context,
           schema: cat.schema,
