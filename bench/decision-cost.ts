@@ -160,7 +160,7 @@ export function decisionCost(): CostRow[] {
 
   // The rich decision's parts (raw statefulIsAuthorized, as the engine calls it).
   const richId = (rich as unknown as { policySetId: string }).policySetId;
-  const { agent_id: _a, amount, operator: _o, user: _u, upstream: _up, tool_annotations: _t, resource: _r, ...rest } = one;
+  const { agent_id: _a, amount, operator: _o, user: _u, upstream: _up, tool_annotations: _t, resource: _r, delegations: _d, human_entitlement: _he, ...rest } = one;
   const context = { ...rest, has_amount: amount !== null, amount: amount ?? 0, ...entityContext(one), input: call.input as cedar.CedarValueJson } as cedar.Context;
   // As the engine calls it: no schema, the tool's action under call_tool given as an Action entity.
   const actionEntity: cedar.EntityJson = { uid: { type: 'Action', id: call.action }, attrs: {}, parents: [{ type: 'Action', id: 'call_tool' }] };

@@ -57,6 +57,21 @@ const withDocument: CallFacts = {
   },
 };
 
+/** Rules over the on-demand members (each hop's delegation, the human's own entitlement, their tags); none matches the call. */
+const CHAIN_RULES: Record<string, string> = {
+  'pay-for-invoicing': '@reason("purpose") forbid (principal, action == Action::"call_tool", resource) when { context.action_category == "pay" && context.delegation_chain.without_purpose > 0 && context.amount > 1000000 };',
+  'short-delegation': '@reason("short") forbid (principal, action == Action::"call_tool", resource) when { context.delegation has window_seconds && context.delegation.window_seconds < 60 };',
+  'own-entitlement': '@reason("own") forbid (principal, action == Action::"call_tool", resource) when { context.action_category == "delete" } unless { context.human_entitlement.recorded };',
+  'legal-by-department': '@reason("dept") forbid (principal, action == Action::"call_tool", resource in ToolCategory::"legal") unless { context.user.hasTag("department") && context.user.getTag("department") == "legal" };',
+};
+const HOP = { id: 'dlg_1', purpose: 'invoicing', granted_at: '2026-12-07T10:00:00.000Z', not_before: null, expires_at: '2026-12-08T10:00:00.000Z', tools: ['payments-mcp/*'], resources: null };
+const withChainFacts: CallFacts = {
+  ...facts,
+  user: { ...facts.user!, attributes: { department: 'finance', cost_centre: 'CC-12' } },
+  delegations: [HOP, { ...HOP, id: 'dlg_2' }],
+  human_entitlement: { recorded: true, covers_call: true, tools: ['payments-mcp/*'] },
+};
+
 function compile(policies: Record<string, string>, schema?: ReturnType<typeof tenantCatalogue>['schema']): PolicyEngine {
   const r = PolicyEngine.compile(policies, schema && { schema });
   if ('errors' in r) throw new Error(r.errors.join('\n'));
@@ -98,9 +113,16 @@ row('starter set + 4 entity rules, chain of 3: 5 entities', measure(() => withEn
 const withResources = compile({ ...STARTER_POLICIES, ...ENTITY_RULES, ...RESOURCE_RULES }, tenantCatalogue(1, [], [DOCUMENT]).schema);
 if (withResources.evaluate(withDocument).verdict !== b.verdict) throw new Error('the resource rules changed the verdict');
 row('+ 2 resource rules, a registered Document owned by another user: 5 entities', measure(() => withResources.evaluate(withDocument)));
+const withChain = compile({ ...STARTER_POLICIES, ...ENTITY_RULES, ...CHAIN_RULES });
+if (starter.observes('delegation') || starter.observes('human_entitlement') || !withChain.observes('delegation_chain') || !withChain.observes('human_entitlement')) {
+  throw new Error('expected the starter set to read no on-demand member and the chain rules to read them');
+}
+if (withChain.evaluate(withChainFacts).verdict !== b.verdict) throw new Error('the chain rules changed the verdict');
+row('starter set, facts carrying 2 hops, entitlement and tags (unread: not built)', measure(() => starter.evaluate(withChainFacts)));
+row('+ 4 entity rules + 4 rules over delegation(_chain), human_entitlement, tags', measure(() => withChain.evaluate(withChainFacts)));
 
 // Where the time goes: the same call to Cedar, one ingredient at a time.
-const { agent_id: _a, amount, operator: _o, user: _u, upstream: _up, tool_annotations: _t, resource: _r, ...rest } = facts;
+const { agent_id: _a, amount, operator: _o, user: _u, upstream: _up, tool_annotations: _t, resource: _r, delegations: _d, human_entitlement: _he, ...rest } = facts;
 const context = { ...rest, has_amount: amount !== null, amount: amount ?? 0, ...entityContext(facts) } as cedar.Context;
 const trivialId = 'bench-trivial';
 cedar.preparsePolicySet(trivialId, { staticPolicies: { t: 'permit (principal, action, resource);' } });

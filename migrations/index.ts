@@ -18,6 +18,8 @@ import { Outbox1764100000000 } from './1764100000000-outbox';
 import { StandingApprovals1764110000000 } from './1764110000000-standing-approvals';
 import { NotificationRounds1764120000000 } from './1764120000000-notification-rounds';
 import { CibaRequests1764130000000 } from './1764130000000-ciba-requests';
+import { PersonAttributes1764140000000 } from './1764140000000-person-attributes';
+import { NestedGroups1764141000000 } from './1764141000000-nested-groups';
 import { PendingByAgent1764160000000 } from './1764160000000-pending-by-agent';
 import { SampledReviews1764170000000 } from './1764170000000-sampled-reviews';
 import { GraduatedAutonomy1764171000000 } from './1764171000000-graduated-autonomy';
@@ -45,6 +47,8 @@ export const migrations = [
   StandingApprovals1764110000000,
   NotificationRounds1764120000000,
   CibaRequests1764130000000,
+  PersonAttributes1764140000000,
+  NestedGroups1764141000000,
   PendingByAgent1764160000000,
   SampledReviews1764170000000,
   GraduatedAutonomy1764171000000,

@@ -20,10 +20,11 @@ import { AuthorizeInput } from './authorize.command';
 import { amountOf, hasExternalDestination, isBulk } from './call-facts';
 import { toolAction } from './catalogue/tenant-schema';
 import { catalogueCall, outsideCatalogue } from './catalogue/tool-call';
+import type { Delegation } from './delegations/delegation.entity';
 import { Delegations } from './delegations/delegations.service';
 import { UserDirectory } from './people/user-directory.port';
 import { ActivePolicy, PolicyStore } from './policies/policy-store.service';
-import { CallFacts, UserFacts } from './policy/cedar-schema';
+import { CallFacts, DelegationFacts, UserFacts } from './policy/cedar-schema';
 import { DecisionClock, decisionClock, tenantTimeZone, timeFacts } from './policy/decision-time';
 import { chainCovers, grantCovers, Hop, HopGrant } from './policy/delegation-chain';
 import { normalizeIntent, toolCategory } from './policy/intent';
@@ -67,6 +68,47 @@ export interface Reevaluated {
   policy_version: number;
   clock: DecisionClock;
   facts: CallFacts;
+}
+
+type ResolvedChain = { ok: true; hops: Hop[]; leafDelegationId: string; delegations: DelegationFacts[] } | { ok: false; problem: string };
+
+/** One hop's delegation as policies read it (context.delegation, policy/delegation-facts.ts). */
+function delegationFacts(d: Delegation): DelegationFacts {
+  return {
+    id: d.id,
+    purpose: d.purpose,
+    granted_at: d.createdAt.toISOString(),
+    not_before: d.notBefore?.toISOString() ?? null,
+    expires_at: d.expiresAt?.toISOString() ?? null,
+    tools: d.tools,
+    resources: d.resources,
+  };
+}
+
+/**
+ * The facts gathered only for a set that reads them (see PolicyEngine.observes): the hops'
+ * delegations, as in force now (a broken chain has none).
+ */
+function onDemandFacts(
+  policy: ActivePolicy,
+  chain: ResolvedChain,
+  own: { entitlements: HopGrant | null; server: string; tool: string; resourceId?: string },
+): Pick<CallFacts, 'delegations' | 'human_entitlement'> {
+  const engine = policy.engine;
+  const e = own.entitlements;
+  return {
+    ...(engine.observes('delegation') || engine.observes('delegation_chain') ? { delegations: chain.ok ? chain.delegations : [] } : {}),
+    ...(engine.observes('human_entitlement')
+      ? {
+          human_entitlement: {
+            recorded: e !== null,
+            covers_call: entitledTo(e, own.server, own.tool, own.resourceId),
+            tools: e ? [...new Set(e.tools)].sort() : [],
+            ...(e?.resources ? { resources: [...new Set(e.resources)].sort() } : {}),
+          },
+        }
+      : {}),
+  };
 }
 
 interface Evaluation {
@@ -267,6 +309,10 @@ export class Authorize {
       // The resource as registered now (a reclassified document counts); gone from the registry, it is no entity.
       resource: undefined,
       ...registeredResourceFacts(resource),
+      // The delegations as in force now, not as parked (a facts member the active set may not read).
+      delegations: undefined,
+      human_entitlement: undefined,
+      ...onDemandFacts(policy, chain, { entitlements, server: action.server, tool: action.tool, resourceId: parked.resourceId }),
     });
     let toolCall: ReturnType<typeof catalogueCall>;
     try {
@@ -347,6 +393,7 @@ export class Authorize {
       tool_annotations: policy.catalogue?.tools.get(toolAction(action.server, action.tool))?.annotations ?? {},
       // A registered resource: its type, classification and environment over the envelope's, and its entity.
       ...registeredResourceFacts(resource),
+      ...onDemandFacts(policy, chain, { entitlements, server: action.server, tool: action.tool, resourceId: input.resource.id }),
     });
     let decision = judged(policy, facts, toolCall, { granted, entitlements, action, resourceId: input.resource.id, user });
     // An approval that demands the agent's reason cannot be asked for without one.
@@ -365,15 +412,15 @@ export class Authorize {
     server: string,
     tool: string,
     resourceId?: string,
-  ): Promise<{ ok: true; hops: Hop[]; leafDelegationId: string } | { ok: false; problem: string }> {
+  ): Promise<ResolvedChain> {
     const chain = await this.delegations.chain(tenantId, identity);
     if (!chain.ok) return chain;
     const hops = chain.hops.map((hop) => hop.map((d) => ({ tools: d.tools, resources: d.resources })));
-    // The delegation the call rests on is the one that covers it (a parked call is rejected when
-    // that one is revoked), not merely the newest grant to the agent.
-    const leafDelegations = chain.hops[chain.hops.length - 1] ?? [];
-    const covering = leafDelegations.find((d) => grantCovers({ tools: d.tools, resources: d.resources }, server, tool, resourceId)) ?? leafDelegations[0];
-    return { ok: true, hops, leafDelegationId: covering?.id ?? '' };
+    // The delegation each hop rests on is the one that covers the call (a parked call is rejected
+    // when the leaf's is revoked), not merely the newest grant to the agent.
+    const covering = chain.hops.map((hop) => hop.find((d) => grantCovers({ tools: d.tools, resources: d.resources }, server, tool, resourceId)) ?? hop[0]);
+    const leaf = covering[covering.length - 1];
+    return { ok: true, hops, leafDelegationId: leaf?.id ?? '', delegations: covering.filter((d) => d !== undefined).map(delegationFacts) };
   }
 
   private parkInput(input: AuthorizeInput, evaluation: Evaluation, obligations: HumanApprovalObligation[], decisionId: string) {

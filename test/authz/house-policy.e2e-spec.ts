@@ -13,17 +13,15 @@
  * today's on the tenant's clock: another weekday lies beyond any skew the service allows (an hour),
  * so "the same minute on a closed day" is left to decision-time.spec.ts and context-facts.e2e-spec.ts.
  *
- * Rows to add when the concurrent branches land: a disabled human (`human_disabled`) asking for
- * a small transfer; a call to crm/lookup_customer once the catalogue is closed
- * (`tool_not_in_catalogue`); a transfer from a BankAccount whose owner is not the human, and an
- * export of a Document of the legal department (`context.resource`).
+ * Registered resources (`context.<Type>`: a BankAccount's owner, a Document's department) have
+ * their own end-to-end table in resources.e2e-spec.ts; this house registers none.
  */
 import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { call } from '../support/api';
 import { TestApp, testEnvironment, TestEnvironment } from '../support/app';
 import { agentToken, gatewayToken } from '../support/keys';
-import { CATALOGUE, ChangeWindow, GROUPS, housePolicy, HUMANS, INTERNAL_DOMAIN, TOOL_CATEGORIES } from './fixtures/house-policy';
+import { ATTRIBUTES, CATALOGUE, ChangeWindow, GROUPS, housePolicy, HUMANS, INTERNAL_DOMAIN, NESTED, TOOL_CATEGORIES } from './fixtures/house-policy';
 
 const TENANT = 'house';
 const SKEW_SECONDS = 3600;
@@ -46,6 +44,10 @@ const IDENTITIES = {
   'paula/pay-growth-team': { human: 'paula', actors: ['pay-agent'], agentClass: 'payments', operator: 'growth-team' },
   'paula/pay-third-party': { human: 'paula', actors: ['pay-agent'], ...TREASURY, trust: 'third_party' },
   'paula/assistant': { human: 'paula', actors: ['assistant-agent'], agentClass: 'assistant' },
+  'paula/expenses': { human: 'paula', actors: ['expense-agent'], ...TREASURY },
+  'paula/unstated': { human: 'paula', actors: ['misc-pay-agent'], ...TREASURY },
+  'paula/temp': { human: 'paula', actors: ['temp-pay-agent'], ...TREASURY },
+  'paula/weekly': { human: 'paula', actors: ['weekly-pay-agent'], ...TREASURY },
   'paula/via-vendor': { human: 'paula', actors: ['pay-agent', 'vendor-orch'], ...TREASURY, actClaims: { 'vendor-orch': upstream('orchestration', 'third_party') } },
   'paula/via-fin-orch': { human: 'paula', actors: ['pay-agent', 'fin-orch'], ...TREASURY, actClaims: { 'fin-orch': upstream('orchestration', 'first_party_certified') } },
   'paula/deep': {
@@ -57,6 +59,7 @@ const IDENTITIES = {
   'hana/hr': { human: 'hana', actors: ['hr-agent'], agentClass: 'hr' },
   'holly/hr': { human: 'holly', actors: ['hr-agent'], agentClass: 'hr' },
   'harry/hr': { human: 'harry', actors: ['hr-agent'], agentClass: 'hr' },
+  'hugh/hr': { human: 'hugh', actors: ['hr-agent'], agentClass: 'hr' },
   'hana/assistant': { human: 'hana', actors: ['assistant-agent'], agentClass: 'assistant' },
   'hana/hr-unknown-trust': { human: 'hana', actors: ['hr-agent'], agentClass: 'hr', trust: 'unknown' },
   'hana/via-vendor': { human: 'hana', actors: ['hr-agent', 'vendor-hr'], agentClass: 'hr', actClaims: { 'vendor-hr': upstream('orchestration', 'third_party') } },
@@ -64,6 +67,7 @@ const IDENTITIES = {
   'mia/mail': { human: 'mia', actors: ['mail-agent'], agentClass: 'assistant' },
   'mia/vendor-mailer': { human: 'mia', actors: ['vendor-mailer'], agentClass: 'assistant', trust: 'third_party' },
   'dan/data': { human: 'dan', actors: ['data-agent'], agentClass: 'analytics' },
+  'lea/data': { human: 'lea', actors: ['data-agent'], agentClass: 'analytics' },
   'sam/ops': { human: 'sam', actors: ['ops-agent'], agentClass: 'sre' },
   'otto/ops': { human: 'otto', actors: ['ops-agent'], agentClass: 'sre' },
   'sam/assistant': { human: 'sam', actors: ['assistant-agent'], agentClass: 'assistant' },
@@ -71,11 +75,13 @@ const IDENTITIES = {
   'ed/crm': { human: 'ed', actors: ['crm-agent'], agentClass: 'sales' },
   'cora/crm': { human: 'cora', actors: ['crm-agent'], agentClass: 'sales' },
   'vic/crm': { human: 'vic', actors: ['crm-agent'], agentClass: 'sales' },
+  'nora/crm': { human: 'nora', actors: ['crm-agent'], agentClass: 'sales' },
 } satisfies Record<string, Identity>;
 type As = keyof typeof IDENTITIES;
 
-/** Delegations, parents before children; `parent` names an earlier grant's key. */
-const GRANTS: { key: string; human: string; agent: string; tools: string[]; parent?: string }[] = [
+const HOUR = 3600_000;
+/** Delegations, parents before children; `parent` names an earlier grant's key. paula's are for invoicing unless they say otherwise. */
+const GRANTS: { key: string; human: string; agent: string; tools: string[]; parent?: string; purpose?: string | null; expiresInMs?: number }[] = [
   { key: 'paula>pay', human: 'paula', agent: 'pay-agent', tools: ['payments-mcp/*'] },
   { key: 'paula>assistant', human: 'paula', agent: 'assistant-agent', tools: ['payments-mcp/transfer_funds'] },
   { key: 'paula>vendor', human: 'paula', agent: 'vendor-orch', tools: ['payments-mcp/*'] },
@@ -86,7 +92,12 @@ const GRANTS: { key: string; human: string; agent: string; tools: string[]; pare
   { key: 'o1>o2', human: 'paula', agent: 'o2', tools: ['payments-mcp/*'], parent: 'paula>o1' },
   { key: 'o2>o3', human: 'paula', agent: 'o3', tools: ['payments-mcp/*'], parent: 'o1>o2' },
   { key: 'o3>pay', human: 'paula', agent: 'pay-agent', tools: ['payments-mcp/*'], parent: 'o2>o3' },
-  ...['hana', 'holly', 'harry'].map((h) => ({ key: `${h}>hr`, human: h, agent: 'hr-agent', tools: ['hr-mcp/*'] })),
+  // Granted for other purposes, or none, or for less than a day (pay-purpose-invoicing, pay-short-delegation).
+  { key: 'paula>expenses', human: 'paula', agent: 'expense-agent', tools: ['payments-mcp/*'], purpose: 'travel expenses' },
+  { key: 'paula>misc', human: 'paula', agent: 'misc-pay-agent', tools: ['payments-mcp/*'], purpose: null },
+  { key: 'paula>temp', human: 'paula', agent: 'temp-pay-agent', tools: ['payments-mcp/*'], expiresInMs: 12 * HOUR },
+  { key: 'paula>weekly', human: 'paula', agent: 'weekly-pay-agent', tools: ['payments-mcp/*'], expiresInMs: 7 * 24 * HOUR },
+  ...['hana', 'holly', 'harry', 'hugh'].map((h) => ({ key: `${h}>hr`, human: h, agent: 'hr-agent', tools: ['hr-mcp/*'] })),
   { key: 'hana>assistant', human: 'hana', agent: 'assistant-agent', tools: ['hr-mcp/*'] },
   { key: 'hana>vendor-hr', human: 'hana', agent: 'vendor-hr', tools: ['hr-mcp/*'] },
   { key: 'vendor-hr>hr', human: 'hana', agent: 'hr-agent', tools: ['hr-mcp/*'], parent: 'hana>vendor-hr' },
@@ -95,6 +106,7 @@ const GRANTS: { key: string; human: string; agent: string; tools: string[]; pare
   { key: 'mia>mail', human: 'mia', agent: 'mail-agent', tools: ['mail-mcp/*'] },
   { key: 'mia>vendor-mailer', human: 'mia', agent: 'vendor-mailer', tools: ['mail-mcp/*'] },
   { key: 'dan>data', human: 'dan', agent: 'data-agent', tools: ['data-mcp/*'] },
+  { key: 'lea>data', human: 'lea', agent: 'data-agent', tools: ['data-mcp/*'] },
   { key: 'sam>ops', human: 'sam', agent: 'ops-agent', tools: ['infra-mcp/*'] },
   { key: 'otto>ops', human: 'otto', agent: 'ops-agent', tools: ['infra-mcp/*'] },
   { key: 'sam>assistant', human: 'sam', agent: 'assistant-agent', tools: ['infra-mcp/*'] },
@@ -104,9 +116,11 @@ const GRANTS: { key: string; human: string; agent: string; tools: string[]; pare
   { key: 'cora>crm', human: 'cora', agent: 'crm-agent', tools: ['crm/*'] },
   // vic delegated crm/* and has since left: the directory disables her after the grants.
   { key: 'vic>crm', human: 'vic', agent: 'crm-agent', tools: ['crm/*'] },
+  // nora keeps no entitlements on record: unrestricted for the built-in, but crm-delete-held-by-human wants a record.
+  { key: 'nora>crm', human: 'nora', agent: 'crm-agent', tools: ['crm/*'] },
 ];
 /** The humans' own entitlements (the others have none recorded: unrestricted). */
-const ENTITLEMENTS: Record<string, string[]> = { paula: ['payments-mcp/*'], una: ['crm/*'], ed: ['crm/*'] };
+const ENTITLEMENTS: Record<string, string[]> = { paula: ['payments-mcp/*'], una: ['crm/*'], ed: ['crm/*'], cora: ['crm/*'] };
 /** Changed after the grants: ed no longer holds deletes. */
 const ENTITLEMENTS_LATER: Record<string, string[]> = { ed: ['crm/lookup_customer'] };
 /** People the directory disables after their grants. */
@@ -200,6 +214,32 @@ const windowEnd = (c: Clock) => c.windowEnd;
 const beforeWindow = (c: Clock) => c.windowStart - 1;
 
 const ROWS: Row[] = [
+  // ── Each hop's delegation: its purpose and its window ──
+  { name: 'a transfer under a delegation granted for travel expenses, not invoicing, is denied', call: pay('paula/expenses', transfer(500)), verdict: 'deny', reasons: ['purpose_not_invoicing'] },
+  { name: 'a transfer under a delegation that states no purpose is denied', call: pay('paula/unstated', transfer(500)), verdict: 'deny', reasons: ['purpose_not_invoicing'] },
+  { name: 'a chain whose every hop was granted for invoicing (human → orchestrator → payments agent) transfers', call: pay('paula/via-fin-orch', transfer(500)), verdict: 'allow', reasons: ['delegated'] },
+  { name: 'a delegation granted for less than a day moves 500.00 EUR', call: pay('paula/temp', transfer(500)), verdict: 'allow', reasons: ['delegated'] },
+  { name: 'a delegation granted for less than a day may not move 1000.01 EUR, even with approval', call: pay('paula/temp', transfer(1000.01)), verdict: 'deny', reasons: ['short_delegation_over_threshold'] },
+  {
+    name: 'a delegation granted for a week moves 1000.01 EUR with finance\'s approval',
+    call: pay('paula/weekly', transfer(1000.01)),
+    verdict: 'allow_with_obligations',
+    reasons: ['delegated', 'payment_over_threshold'],
+    obligations: [FINANCE],
+  },
+
+  // ── Directory attributes and nested groups ──
+  {
+    name: 'a contracts table exported for a human of the legal department goes to a data steward',
+    call: exportTable(BI, { table: 'contracts_2026' }, { as: 'lea/data' }),
+    verdict: 'allow_with_obligations',
+    reasons: ['delegated', 'export_needs_steward'],
+    obligations: [STEWARDS],
+  },
+  { name: 'a contracts table exported for a human of another department is denied', call: exportTable(BI, { table: 'contracts_2026' }), verdict: 'deny', reasons: ['contracts_legal_only'] },
+  { name: 'hugh is in hr only through hr-comp (a group in hr): his HR agent reads an employee record', call: employee('hugh/hr', ['name']), verdict: 'allow', reasons: ['delegated', 'hr_read_sampled'], obligations: [SAMPLED] },
+  { name: 'hugh, of hr-comp, reads salaries', call: salaries('hugh/hr'), verdict: 'allow', reasons: ['delegated', 'hr_read_sampled'], obligations: [SAMPLED] },
+
   // ── Payments: thresholds and currencies ──
   { name: 'a 500.00 EUR transfer by treasury\'s payments agent is allowed', call: pay('paula/pay', transfer(500)), verdict: 'allow', reasons: ['delegated'] },
   { name: 'exactly 1000.00 EUR is not over the finance threshold', call: pay('paula/pay', transfer(1000)), verdict: 'allow', reasons: ['delegated'] },
@@ -369,7 +409,14 @@ const ROWS: Row[] = [
   // ── The intersection: what the human holds ∩ every hop's delegation ──
   { name: 'una\'s CRM agent looks up a customer, as delegated', call: crm('una/crm', 'lookup_customer'), verdict: 'allow', reasons: ['delegated'] },
   { name: 'una holds delete_customer herself, but her agent was never granted it: denied', call: crm('una/crm', 'delete_customer'), verdict: 'deny', reasons: ['not_delegated', 'no_permit'] },
-  { name: 'ed delegated crm/* and has since lost deletes himself: denied though the delegation covers it', call: crm('ed/crm', 'delete_customer'), verdict: 'deny', reasons: ['not_entitled'] },
+  {
+    name: 'ed delegated crm/* and has since lost deletes himself: denied though the delegation covers it, and the house rule reading his entitlement says so too',
+    call: crm('ed/crm', 'delete_customer'),
+    verdict: 'deny',
+    reasons: ['not_entitled', 'delete_not_held_by_human'],
+  },
+  { name: 'nora keeps no entitlements on record: unrestricted for the built-in, but a delete needs the permission held on record', call: crm('nora/crm', 'delete_customer'), verdict: 'deny', reasons: ['delete_not_held_by_human'] },
+  { name: 'nora\'s agent still looks customers up (the rule is about deletes)', call: crm('nora/crm', 'lookup_customer'), verdict: 'allow', reasons: ['delegated'] },
   { name: 'ed\'s agent still looks customers up', call: crm('ed/crm', 'lookup_customer'), verdict: 'allow', reasons: ['delegated'] },
   { name: 'a production delete by an agent delegated it is confirmed by the delegator', call: crm('cora/crm', 'delete_customer', 'production'), verdict: 'allow_with_obligations', reasons: ['delegated', 'production_delete'], obligations: [DELEGATOR] },
   { name: 'a staging delete by an agent delegated it is allowed', call: crm('cora/crm', 'delete_customer'), verdict: 'allow', reasons: ['delegated'] },
@@ -432,10 +479,16 @@ describe('a house policy, scenario by scenario, through /v1/authorize and AuthZE
     const people = [...new Set([...HUMANS, ...Object.values(GROUPS).flat()])];
     await Promise.all(
       people.map((id) =>
-        ok('PUT', `/v1/approvers/${id}`, { display_name: id, email: `${id}@${INTERNAL_DOMAIN}`, ...(ENTITLEMENTS[id] ? { entitlements: { tools: ENTITLEMENTS[id] } } : {}) }),
+        ok('PUT', `/v1/approvers/${id}`, {
+          display_name: id,
+          email: `${id}@${INTERNAL_DOMAIN}`,
+          ...(ENTITLEMENTS[id] ? { entitlements: { tools: ENTITLEMENTS[id] } } : {}),
+          ...(ATTRIBUTES[id] ? { attributes: ATTRIBUTES[id] } : {}),
+        }),
       ),
     );
     await Promise.all(Object.entries(GROUPS).map(([name, members]) => ok('PUT', `/v1/approver-groups/${name}`, { display_name: name, members })));
+    await Promise.all(Object.entries(NESTED).map(([name, memberOf]) => ok('PUT', `/v1/approver-groups/${name}`, { display_name: name, members: GROUPS[name], member_of: memberOf })));
     // The catalogue, then the policy set validated against it.
     for (const [server, list] of Object.entries(CATALOGUE)) await ok('PUT', `/v1/catalogue/servers/${server}`, list);
     await ok('POST', '/v1/policies', { policies: housePolicy(window), tool_categories: TOOL_CATEGORIES, description: 'house policy', activate: true });
@@ -444,7 +497,15 @@ describe('a house policy, scenario by scenario, through /v1/authorize and AuthZE
     for (let level = GRANTS.filter((g) => !g.parent); level.length; level = GRANTS.filter((g) => g.parent && level.some((p) => p.key === g.parent))) {
       await Promise.all(
         level.map(async (g) => {
-          const body = { human: g.human, agent: g.agent, tools: g.tools, ...(g.parent ? { parent_id: ids[g.parent] } : {}) };
+          const purpose = g.purpose === undefined ? (g.human === 'paula' ? 'invoicing' : null) : g.purpose;
+          const body = {
+            human: g.human,
+            agent: g.agent,
+            tools: g.tools,
+            ...(g.parent ? { parent_id: ids[g.parent] } : {}),
+            ...(purpose ? { purpose } : {}),
+            ...(g.expiresInMs ? { expires_at: new Date(Date.now() + g.expiresInMs).toISOString() } : {}),
+          };
           ids[g.key] = ((await ok('POST', '/v1/delegations', body)) as { id: string }).id;
         }),
       );

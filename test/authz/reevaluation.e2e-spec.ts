@@ -177,6 +177,43 @@ describe('re-evaluation when an approved call is redeemed', () => {
     await expectDeniedAtRedeem(id, ['not_entitled']);
   });
 
+  it('a rule over the human\'s own entitlement reads them as they are at the redeem: cleared since the park (unrestricted for the built-in), denied by the rule', async () => {
+    await publish({
+      pay: PAY_WITH_APPROVAL,
+      own: `@reason("own_entitlement_required")
+forbid (principal, action == Action::"call_tool", resource) unless { context.human_entitlement.recorded && context.human_entitlement.covers_call };`,
+    });
+    const who = await delegated();
+    expect((await call(api.url, 'PUT', `/v1/approvers/${who.human}`, { token: admin, body: { display_name: who.human, entitlements: { tools: ['payments/*'] } } })).status).toBe(200);
+    const id = await park(who);
+    await approve(id, who.human);
+    // Omitted entitlements: none recorded, so the built-in intersection no longer restricts the human.
+    expect((await call(api.url, 'PUT', `/v1/approvers/${who.human}`, { token: admin, body: { display_name: who.human } })).status).toBe(200);
+
+    const decided = await expectDeniedAtRedeem(id, ['own_entitlement_required']);
+    expect(decided.reasons).not.toContain('not_entitled');
+  });
+
+  it('a rule over the hop\'s delegation reads the one in force at the redeem: re-granted for another purpose since the park, denied by the rule', async () => {
+    await publish({
+      pay: PAY_WITH_APPROVAL,
+      purpose: `@reason("purpose_not_invoicing")
+forbid (principal, action == Action::"call_tool", resource) unless { context.delegation has purpose && context.delegation.purpose == "invoicing" };`,
+    });
+    const who = await delegated();
+    // The grant delegated() made states no purpose: replace it by one for invoicing, park under that.
+    expect((await call(api.url, 'DELETE', `/v1/delegations/${who.delegationId}`, { token: admin })).status).toBe(200);
+    const invoicing = await call(api.url, 'POST', '/v1/delegations', { token: admin, body: { human: who.human, agent: who.agent, tools: ['payments/*'], purpose: 'invoicing' } });
+    expect(invoicing.status).toBe(201);
+    const id = await park(who);
+    await approve(id, who.human);
+    // The call's own delegation is left alone; a second grant for travel stands beside it.
+    const travel = await call(api.url, 'POST', '/v1/delegations', { token: admin, body: { human: who.human, agent: who.agent, tools: ['payments/*'], purpose: 'travel' } });
+    expect(travel.status).toBe(201);
+    // Of the hop's delegations in force that cover the call, the newest is the one it acts under now.
+    await expectDeniedAtRedeem(id, ['purpose_not_invoicing']);
+  });
+
   it('a newly activated policy version with a hard cap forbids the approved call: denied with the cap and the version that decided', async () => {
     await publish({ pay: PAY_WITH_APPROVAL });
     const who = await delegated();

@@ -2,6 +2,7 @@ import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import fc from 'fast-check';
 import { CallFacts } from '../policy/cedar-schema';
 import { callFacts } from '../policy/call-facts.fixture';
+import { delegationContext } from '../policy/delegation-facts';
 import { entityContext } from '../policy/entities';
 import { PolicyEngine } from '../policy/policy-engine';
 import { STARTER_POLICIES } from '../policy/starter-policies';
@@ -139,6 +140,16 @@ function setAt(value: unknown, path: string[], next: unknown): unknown {
 }
 const fieldOf = (path: string[]) => ['action.arguments', ...path].join('.').replace(/\.\[/g, '[');
 
+const HOP = {
+  id: 'dlg_1',
+  purpose: 'invoicing',
+  granted_at: '2026-12-01T00:00:00.000Z',
+  not_before: '2026-12-02T00:00:00.000Z',
+  expires_at: '2026-12-31T00:00:00.000Z',
+  tools: ['srv/*'],
+  resources: ['r-*'],
+};
+
 describe('property: generated inputSchemas and inputs', () => {
   it('every input that validates against the JSON Schema evaluates without a Cedar error (request validated against the schema)', () => {
     fc.assert(
@@ -153,7 +164,18 @@ describe('property: generated inputSchemas and inputs', () => {
           principal: { type: 'Agent', id: agent_id },
           action: { type: 'Action', id: t.action },
           resource: { type: 'Tool', id: 'srv/tool' },
-          context: { ...facts, has_amount: amount !== null, amount: amount ?? 0, ...entityContext(FACTS), input } as cedar.Context,
+          // With every member the schema declares, those built on demand included (they must conform too).
+          context: {
+            ...facts,
+            has_amount: amount !== null,
+            amount: amount ?? 0,
+            ...entityContext(FACTS),
+            ...delegationContext({ ...FACTS, delegations: [HOP, { ...HOP, purpose: null, expires_at: null, resources: null }] }),
+            human_entitlement: { recorded: true, covers_call: true, tools: ['srv/*'], resources: ['r-*'] },
+            agent_flags: { last_24h: 0, last_7d: 1, last_30d: 2 },
+            autonomy: { consecutive_approvals: 3, approvals: 4, denials: 1, flags: 0, days_since_last_denial: 5, days_since_last_flag: 36500 },
+            input,
+          } as cedar.Context,
           schema: cat.schema,
           validateRequest: true,
           // Reads the whole input, so every value is converted and compared.

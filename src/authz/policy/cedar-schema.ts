@@ -17,9 +17,10 @@ import type { AgentFlags, AutonomyFacts } from './history-facts';
  */
 export const CEDAR_SCHEMA = `
 type WallClock = { zone: String, date: String, hour: Long, minute: Long, minute_of_day: Long, weekday: Long };
+type HopDelegation = { id: String, purpose?: String, granted_at: datetime, not_before: datetime, expires_at?: datetime, window_seconds?: Long, remaining_seconds?: Long, tools: Set<String>, resources?: Set<String> };
 type ToolAnnotations = { title?: String, readOnlyHint?: Bool, destructiveHint?: Bool, idempotentHint?: Bool, openWorldHint?: Bool };
 entity Group;
-entity User in [Group] = { status: String };
+entity User in [Group] = { status: String } tags String;
 entity AgentClass;
 entity Agent in [AgentClass] = { trust_level: String, operator: String };
 entity ToolCategory;
@@ -59,6 +60,9 @@ action call_tool appliesTo {
     chain: Set<Agent>,
     chain_has_third_party: Bool,
     chain_trust_levels: Set<String>,
+    delegation: HopDelegation,
+    human_entitlement: { recorded: Bool, covers_call: Bool, tools: Set<String>, resources?: Set<String> },
+    delegation_chain: { hops: Long, purposes: Set<String>, without_purpose: Long, without_expiry: Long, shortest_window_seconds?: Long, soonest_expires_at?: datetime, soonest_remaining_seconds?: Long },
     agent_flags: { last_24h: Long, last_7d: Long, last_30d: Long },
     autonomy: { consecutive_approvals: Long, approvals: Long, denials: Long, flags: Long, days_since_last_denial: Long, days_since_last_flag: Long },
   }
@@ -113,12 +117,49 @@ export interface CallFacts {
   tool_annotations?: ToolAnnotations;
   /** The call's resource as the tenant registered it (absent: not registered; only the envelope's facts). */
   resource?: ResourceFacts;
+  /**
+   * The delegation each hop acts under, the human's grant first and the current actor's last
+   * (`context.delegation`, `context.delegation_chain`: delegation-facts.ts). Absent when no policy
+   * of the set reads them (the engine's `observes`), and empty when the chain holds none in force.
+   */
+  delegations?: DelegationFacts[];
+  /** What the human holds themselves (`context.human_entitlement`); absent when no policy reads it. */
+  human_entitlement?: HumanEntitlementFacts;
   // Read from the history of human judgement only when the active set can observe them
   // (history-facts.ts); absent otherwise, which a set that does not read them cannot tell.
   /** Flagged sampled reviews of the current agent. */
   agent_flags?: AgentFlags;
   /** Human decisions on approvals of this agent class, tool and resource classification. */
   autonomy?: AutonomyFacts;
+}
+
+/**
+ * The human's own entitlements as a policy sees them. `recorded` false: the tenant keeps none for
+ * them, so they are unrestricted (the built-in `not_entitled` never fires) and `covers_call` is
+ * true; a house that wants every human's rights on record writes `context.human_entitlement.recorded`.
+ */
+export interface HumanEntitlementFacts {
+  recorded: boolean;
+  /** The call's tool and resource are within them (always true when none are recorded). */
+  covers_call: boolean;
+  /** Their tool patterns ("server/tool", "server/*", "*"); empty when none are recorded. */
+  tools: string[];
+  /** Their resource patterns; absent: any resource (or none recorded). */
+  resources?: string[];
+}
+
+/** One hop's delegation as a policy sees it (the one of the hop's delegations in force that covers the call). */
+export interface DelegationFacts {
+  id: string;
+  /** As granted; null when the grant stated none. */
+  purpose: string | null;
+  /** ISO 8601 instants (facts are audited and stored with a parked call as JSON). */
+  granted_at: string;
+  not_before: string | null;
+  expires_at: string | null;
+  tools: string[];
+  /** null: any resource. */
+  resources: string[] | null;
 }
 
 /** A registered resource: an entity of its declared type (`context.<type>`), see authz/resources. */
@@ -141,8 +182,10 @@ export type UserStatus = 'active' | 'disabled' | 'unknown';
 
 export interface UserFacts {
   status: UserStatus;
-  /** The directory groups the human is a member of (`User in Group`). */
+  /** The directory groups the human is a member of, directly or through a group in a group (`User in Group`). */
   groups: string[];
+  /** Directory attributes (department, cost centre, …): the User entity's tags. Absent: none. */
+  attributes?: Record<string, string>;
 }
 
 /** One actor of the delegation chain, as its own `act` claim describes it. */

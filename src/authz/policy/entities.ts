@@ -1,6 +1,6 @@
 /**
  * The entities of one decision, built from its facts: the current agent (the principal) in its
- * class, the human (`context.user`) in their directory groups, the tool (the resource) in its
+ * class, the human (`context.user`) in their directory groups with their attributes as tags, the tool (the resource) in its
  * category and server, and the upstream actors of the chain (`context.chain`), each in its own
  * class, and the call's registered resource (`context.<Type>`, see authz/resources) with its owner
  * (`User`). Parents are given by uid only: Cedar answers `in` from the parents list, so `Group`,
@@ -61,7 +61,13 @@ export function decisionEntities(facts: CallFacts): cedar.EntityJson[] {
   const agents = new Map<string, cedar.EntityJson>();
   // An agent that appears twice in a chain is one entity (Cedar refuses duplicates); the current actor's claims win.
   for (const a of [current, ...(facts.upstream ?? [])]) if (!agents.has(a.id)) agents.set(a.id, agent(a));
-  const person = (id: string, u: UserFacts): cedar.EntityJson => ({ uid: uid('User', id), attrs: { status: u.status }, parents: [...new Set(u.groups)].map((g) => uid('Group', g)) });
+  const person = (id: string, u: UserFacts): cedar.EntityJson => ({
+    uid: uid('User', id),
+    attrs: { status: u.status },
+    parents: [...new Set(u.groups)].map((g) => uid('Group', g)),
+    // Directory attributes as tags: `context.user.hasTag("department") && context.user.getTag("department") == "legal"`.
+    tags: { ...u.attributes },
+  });
   const r = facts.resource;
   const resource: cedar.EntityJson[] = r
     ? [
@@ -110,4 +116,33 @@ function reaches(node: unknown): boolean {
   const entity = n.__entity as { type?: string } | undefined;
   if (entity && typeof entity === 'object' && !/(^|::)Action$/.test(entity.type ?? '')) return true;
   return Object.values(n).some(reaches);
+}
+
+/**
+ * The context members a policy reads (`context.<member>` or `context has <member>`), so that the
+ * members dear to build (the chain's delegations, the human's entitlement) are built only for a
+ * set that reads them. `context` used any other way (never in practice) reads every member: "*".
+ */
+export function contextMembersRead(policy: cedar.PolicyJson): Set<string> {
+  const found = new Set<string>();
+  const visit = (node: unknown, parent?: Record<string, unknown>): void => {
+    if (Array.isArray(node)) return node.forEach((n) => visit(n));
+    if (!node || typeof node !== 'object') return;
+    const n = node as Record<string, unknown>;
+    if (n.Var === 'context') {
+      // Reached only through an access below: any other use of context reads all of it.
+      if (!parent || typeof parent.attr !== 'string') found.add('*');
+      return;
+    }
+    for (const key of ['.', 'has'] as const) {
+      const access = n[key] as { left?: unknown; attr?: unknown } | undefined;
+      if (access && typeof access === 'object' && typeof access.attr === 'string' && (access.left as { Var?: string })?.Var === 'context') {
+        found.add(access.attr);
+        return;
+      }
+    }
+    for (const value of Object.values(n)) visit(value, n);
+  };
+  policy.conditions.forEach((c) => visit(c.body));
+  return found;
 }

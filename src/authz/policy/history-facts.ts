@@ -2,11 +2,9 @@
  * The facts a decision reads from the history of human judgement, not from the call: the sampled
  * reviews that flagged the agent (`context.agent_flags`) and the record of human decisions on this
  * kind of call (`context.autonomy`, graduated autonomy). Each costs a database read, so the engine
- * tells which of them its policy set can observe (readsContextMember) and only those are read:
+ * tells which of them its policy set can observe (PolicyEngine.observes) and only those are read:
  * a set that reads neither decides at today's cost. Plain TypeScript, no Nest.
  */
-import type * as cedar from '@cedar-policy/cedar-wasm/nodejs';
-
 /** Flagged sampled reviews of the current agent, by when they were flagged. (Types, not interfaces: Cedar's context takes them as JSON records.) */
 export type AgentFlags = {
   last_24h: number;
@@ -32,20 +30,3 @@ export type AutonomyFacts = {
 
 /** "Never": a number of days larger than any window a policy would write (100 years). */
 export const NEVER_DAYS = 36500;
-
-export type HistoryMember = 'autonomy' | 'agent_flags';
-
-/** Which history members a policy can observe: any mention of `context.<member>` (or `context has <member>`). */
-export function readsContextMember(policy: cedar.PolicyJson, member: HistoryMember): boolean {
-  return policy.conditions.some((c) => mentions(c.body, member));
-}
-
-function mentions(node: unknown, member: string): boolean {
-  if (Array.isArray(node)) return node.some((n) => mentions(n, member));
-  if (!node || typeof node !== 'object') return false;
-  const n = node as Record<string, unknown>;
-  if (n.attr === member && isContext(n.left)) return true;
-  return Object.values(n).some((v) => mentions(v, member));
-}
-
-const isContext = (node: unknown) => !!node && typeof node === 'object' && (node as Record<string, unknown>).Var === 'context';

@@ -13,9 +13,9 @@ import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import { APPROVER_REF } from '../../vocabulary/envelope';
 import { mergeStandingOffers, StandingOffer, standingAnnotationErrors, standingOfferOf } from '../../vocabulary/standing-offer';
 import { CALL_TOOL, widenCallTool } from '../catalogue/tenant-schema';
-import { CallFacts, CEDAR_SCHEMA } from './cedar-schema';
-import { decisionEntities, entityContext, reachesEntities } from './entities';
-import { HistoryMember, readsContextMember } from './history-facts';
+import { CallFacts, CEDAR_SCHEMA, HumanEntitlementFacts } from './cedar-schema';
+import { delegationContext } from './delegation-facts';
+import { contextMembersRead, decisionEntities, entityContext, reachesEntities } from './entities';
 
 // V8 11 (Node 20) dies with "unreachable code" in Deoptimizer::DoComputeBuiltinContinuation when
 // optimized code that inlined a call into wasm is deoptimized on the way back from it. compile()
@@ -113,7 +113,13 @@ function releaseId(id: string): void {
 /** An engine dropped without release() (tests, one-off compiles) gives its id back when collected. */
 const collected = new FinalizationRegistry<string>(releaseId);
 
-type Checked = { meta: Map<string, PolicyMeta>; sources: Record<string, cedar.Policy>; usesEntities: boolean; reads: Set<HistoryMember> } | { errors: string[] };
+type Checked = { meta: Map<string, PolicyMeta>; sources: Record<string, cedar.Policy>; usesEntities: boolean; reads: Set<string> } | { errors: string[] };
+
+const NONE_RECORDED: HumanEntitlementFacts = { recorded: false, covers_call: true, tools: [] };
+
+/** Context members built only for a set that reads them (their facts cost a lookup or a conversion). */
+export const ON_DEMAND_MEMBERS = ['delegation', 'delegation_chain', 'human_entitlement', 'agent_flags', 'autonomy'] as const;
+export type OnDemandMember = (typeof ON_DEMAND_MEMBERS)[number];
 
 export class PolicyEngine {
   private preparsedId: string | undefined;
@@ -125,8 +131,8 @@ export class PolicyEngine {
     preparsedId: string,
     /** Some policy can observe an entity's attributes or ancestors: only then are entities built (entities.ts). */
     readonly usesEntities = false,
-    /** The history members (history-facts.ts) some policy can observe: only those are read from the database. */
-    private readonly reads: ReadonlySet<HistoryMember> = new Set(),
+    /** The context members its policies read ("*": all of them). */
+    private readonly reads: Set<string> = new Set(),
   ) {
     this.hold(preparsedId);
   }
@@ -144,11 +150,6 @@ export class PolicyEngine {
     const parsed = preparse(checked.sources);
     if ('errors' in parsed) return parsed;
     return { engine: new PolicyEngine(checked.sources, checked.meta, parsed.id, checked.usesEntities, checked.reads) };
-  }
-
-  /** Can some policy of the set observe `context.<member>`? When not, the decision does without it (and its read). */
-  observes(member: HistoryMember): boolean {
-    return this.reads.has(member);
   }
 
   /** Pre-parsed sets: `ids` ever created in this process, `held` of them holding an engine's policies now. */
@@ -186,7 +187,7 @@ export class PolicyEngine {
     const errors: string[] = [];
     const meta = new Map<string, PolicyMeta>();
     let usesEntities = false;
-    const reads = new Set<HistoryMember>();
+    const reads = new Set<string>();
     for (const [id, text] of Object.entries(policies)) {
       const parts = cedar.policySetTextToParts(text);
       if (parts.type !== 'success') {
@@ -204,7 +205,7 @@ export class PolicyEngine {
       }
       meta.set(id, { effect: json.json.effect, annotations: (json.json.annotations ?? {}) as Record<string, string> });
       usesEntities ||= reachesEntities(json.json);
-      for (const member of ['autonomy', 'agent_flags'] as const) if (readsContextMember(json.json, member)) reads.add(member);
+      for (const member of contextMembersRead(json.json)) reads.add(member);
     }
     if (errors.length) return { errors };
     // Under a catalogue, `action == Action::"call_tool"` covers every tool's action too (tenant-schema.ts).
@@ -223,6 +224,11 @@ export class PolicyEngine {
     return { meta, sources, usesEntities, reads };
   }
 
+  /** Does some policy of the set read this context member? Its facts need be gathered only then. */
+  observes(member: OnDemandMember): boolean {
+    return this.reads.has(member) || this.reads.has('*');
+  }
+
   /**
    * Pure: the same facts always give the same decision; nothing is recorded.
    *
@@ -233,7 +239,7 @@ export class PolicyEngine {
    * `Action::"call_tool"`; that travels as an Action entity with that parent.
    */
   evaluate(facts: CallFacts, call?: ToolCall): PolicyDecision {
-    const { agent_id, amount, operator: _operator, user: _user, upstream: _upstream, tool_annotations: _annotations, resource: _resource, ...rest } = facts;
+    const { agent_id, amount, operator: _operator, user: _user, upstream: _upstream, tool_annotations: _annotations, resource: _resource, delegations: _delegations, human_entitlement, ...rest } = facts;
     const answer = cedar.statefulIsAuthorized({
       principal: { type: 'Agent', id: agent_id },
       action: { type: 'Action', id: call?.action ?? 'call_tool' },
@@ -243,6 +249,9 @@ export class PolicyEngine {
         has_amount: amount !== null,
         amount: amount ?? 0,
         ...entityContext(facts),
+        ...(this.observes('delegation') || this.observes('delegation_chain') ? delegationContext(facts) : {}),
+        // Absent from the facts: none recorded (unrestricted), as the built-in reads it.
+        ...(this.observes('human_entitlement') ? { human_entitlement: (human_entitlement ?? NONE_RECORDED) as unknown as cedar.CedarValueJson } : {}),
         ...(call ? { input: call.input as cedar.CedarValueJson } : {}),
       },
       preparsedPolicySetId: this.policySetId,

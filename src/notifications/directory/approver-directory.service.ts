@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import type { ApproverObligation } from '../../approvals/approver-routing.port';
 import { approvalsNeeded, everySetMet, namedIn } from '../../approvals/approver-sets';
 import { FieldProblem, InvalidRequest, NotFound } from '../../common/errors/protocol-errors';
@@ -54,22 +54,33 @@ export class ApproverDirectory {
       // An absent status keeps the person's own (a new person is active); the audit shows the change.
       const [row] = await m.query(
         `WITH before AS (SELECT status FROM approvers WHERE tenant_id = $1 AND id = $2)
-         INSERT INTO approvers (tenant_id, id, display_name, email, entitlements, status) VALUES ($1, $2, $3, $4, $5::jsonb, coalesce($6::text, 'active'))
+         INSERT INTO approvers (tenant_id, id, display_name, email, entitlements, status, attributes)
+         VALUES ($1, $2, $3, $4, $5::jsonb, coalesce($6::text, 'active'), coalesce($7::jsonb, '{}'::jsonb))
          ON CONFLICT (tenant_id, id) DO UPDATE SET display_name = EXCLUDED.display_name, email = EXCLUDED.email,
-           entitlements = EXCLUDED.entitlements, status = coalesce($6::text, approvers.status), updated_at = now()
-         RETURNING (xmax = 0) AS created, status, (SELECT status FROM before) AS previous_status`,
-        [tenantId, id, input.display_name, input.email ?? null, input.entitlements ? JSON.stringify(input.entitlements) : null, input.status ?? null],
+           entitlements = EXCLUDED.entitlements, status = coalesce($6::text, approvers.status),
+           attributes = coalesce($7::jsonb, approvers.attributes), updated_at = now()
+         RETURNING (xmax = 0) AS created, status, attributes, (SELECT status FROM before) AS previous_status`,
+        [
+          tenantId,
+          id,
+          input.display_name,
+          input.email ?? null,
+          input.entitlements ? JSON.stringify(input.entitlements) : null,
+          input.status ?? null,
+          input.attributes ? JSON.stringify(input.attributes) : null,
+        ],
       );
       await this.audit.append(m, {
         tenantId,
         type: row.created ? 'directory.approver_created' : 'directory.approver_updated',
         actor,
-        data: { approver: id, ...input, entitlements: input.entitlements ?? null, status: row.status, ...(row.created ? {} : { previous_status: row.previous_status }) },
+        data: { approver: id, ...input, entitlements: input.entitlements ?? null, status: row.status, attributes: row.attributes, ...(row.created ? {} : { previous_status: row.previous_status }) },
       });
       return { created: row.created as boolean, disabled: row.status === 'disabled' && row.previous_status !== 'disabled' };
     });
     // A human who joins the directory becomes "active" to policies (context.user.status), a disabled
-    // one's agents are denied, and their entitlements bound their agents' calls: every instance follows at once.
+    // one's agents are denied, their entitlements bound their agents' calls and their attributes are
+    // the User's tags: every instance follows at once.
     await this.membership.changed(tenantId);
     // As for a revoked delegation: what was parked on a disabled human's behalf is rejected now
     // (the redeem would deny it anyway), rather than left for approvers to answer in vain.
@@ -121,6 +132,7 @@ export class ApproverDirectory {
          RETURNING (xmax = 0) AS created`,
         [tenantId, name, input.display_name ?? name],
       );
+      if (input.member_of) await this.placeGroup(manager, tenantId, name, input.member_of);
       await manager.delete(ApproverGroupMember, { tenantId, groupName: name });
       if (members.length) {
         await manager.query(
@@ -132,7 +144,7 @@ export class ApproverDirectory {
         tenantId,
         type: row.created ? 'directory.group_created' : 'directory.group_replaced',
         actor,
-        data: { group: name, display_name: input.display_name ?? name, members },
+        data: { group: name, display_name: input.display_name ?? name, members, ...(input.member_of ? { member_of: [...new Set(input.member_of)] } : {}) },
       });
       return row.created as boolean;
     });
@@ -141,22 +153,56 @@ export class ApproverDirectory {
     return { group: await this.getGroup(tenantId, name), created };
   }
 
+  /**
+   * Replaces the groups `name` is in. Serialized per tenant (an advisory lock for the transaction),
+   * so two changes made at once cannot close a cycle that neither sees alone.
+   */
+  private async placeGroup(manager: EntityManager, tenantId: string, name: string, memberOf: string[]): Promise<void> {
+    await manager.query(`SELECT pg_advisory_xact_lock(hashtext('approver-groups:' || $1))`, [tenantId]);
+    const parents = [...new Set(memberOf)];
+    const rows: { name: string; contains: boolean }[] = await manager.query(
+      `WITH RECURSIVE up (start, name) AS (
+         SELECT g.name, g.name FROM approver_groups g WHERE g.tenant_id = $1 AND g.name = ANY($2::text[])
+         UNION SELECT up.start, p.parent_name FROM up JOIN approver_group_parents p ON p.tenant_id = $1 AND p.group_name = up.name
+       )
+       SELECT start AS name, bool_or(name = $3) AS contains FROM up GROUP BY start`,
+      [tenantId, parents, name],
+    );
+    const found = new Map(rows.map((r) => [r.name, r.contains]));
+    const problems = memberOf.flatMap((parent, i) => {
+      const field = `member_of[${i}]`;
+      if (parent === name) return [{ field, message: 'a group cannot be in itself' }];
+      if (!found.has(parent)) return [{ field, message: `"${parent}" is not an approver group` }];
+      if (found.get(parent)) return [{ field, message: `"${parent}" is already within "${name}": a group cannot end up within itself` }];
+      return [];
+    });
+    if (problems.length) throw InvalidRequest.forFields(problems);
+    await manager.query(`DELETE FROM approver_group_parents WHERE tenant_id = $1 AND group_name = $2`, [tenantId, name]);
+    if (parents.length) {
+      await manager.query(`INSERT INTO approver_group_parents (tenant_id, group_name, parent_name) SELECT $1, $2, unnest($3::text[])`, [tenantId, name, parents]);
+    }
+  }
+
   async getGroup(tenantId: string, name: string): Promise<GroupView> {
     const group = await this.dataSource.manager.findOne(ApproverGroup, { where: { tenantId, name } });
     if (!group) throw new NotFound(`no approver group "${name}"`);
-    const members = await this.dataSource.manager.find(ApproverGroupMember, { where: { tenantId, groupName: name }, order: { approverId: 'ASC' } });
-    return groupView(group, members.map((m) => m.approverId));
+    const [members, parents] = await Promise.all([
+      this.dataSource.manager.find(ApproverGroupMember, { where: { tenantId, groupName: name }, order: { approverId: 'ASC' } }),
+      this.dataSource.query<{ parent_name: string }[]>(`SELECT parent_name FROM approver_group_parents WHERE tenant_id = $1 AND group_name = $2 ORDER BY parent_name`, [tenantId, name]),
+    ]);
+    return groupView(group, members.map((m) => m.approverId), parents.map((p) => p.parent_name));
   }
 
   async listGroups(tenantId: string): Promise<GroupView[]> {
-    const rows: { name: string; display_name: string; created_at: Date; updated_at: Date; members: string[] }[] = await this.dataSource.query(
+    const rows: { name: string; display_name: string; created_at: Date; updated_at: Date; members: string[]; member_of: string[] }[] = await this.dataSource.query(
       `SELECT g.name, g.display_name, g.created_at, g.updated_at,
-              coalesce(array_agg(m.approver_id ORDER BY m.approver_id) FILTER (WHERE m.approver_id IS NOT NULL), '{}') AS members
+              coalesce(array_agg(m.approver_id ORDER BY m.approver_id) FILTER (WHERE m.approver_id IS NOT NULL), '{}') AS members,
+              ARRAY(SELECT p.parent_name FROM approver_group_parents p WHERE p.tenant_id = g.tenant_id AND p.group_name = g.name ORDER BY p.parent_name) AS member_of
          FROM approver_groups g LEFT JOIN approver_group_members m ON m.tenant_id = g.tenant_id AND m.group_name = g.name
         WHERE g.tenant_id = $1 GROUP BY g.tenant_id, g.name ORDER BY g.name LIMIT ${PAGE_MAX}`,
       [tenantId],
     );
-    return rows.map((r) => ({ name: r.name, display_name: r.display_name, members: r.members, created_at: r.created_at.toISOString(), updated_at: r.updated_at.toISOString() }));
+    return rows.map((r) => ({ name: r.name, display_name: r.display_name, members: r.members, member_of: r.member_of, created_at: r.created_at.toISOString(), updated_at: r.updated_at.toISOString() }));
   }
 
   async deleteGroup(tenantId: string, name: string, actor: string): Promise<void> {
@@ -308,14 +354,16 @@ export interface GroupView {
   name: string;
   display_name: string;
   members: string[];
+  /** The groups it is in (its members are in those for policies, transitively). */
+  member_of: string[];
   created_at: string;
   updated_at: string;
 }
 
-function groupView(g: ApproverGroup, members: string[]): GroupView {
-  return { name: g.name, display_name: g.displayName, members, created_at: g.createdAt.toISOString(), updated_at: g.updatedAt.toISOString() };
+function groupView(g: ApproverGroup, members: string[], memberOf: string[]): GroupView {
+  return { name: g.name, display_name: g.displayName, members, member_of: memberOf, created_at: g.createdAt.toISOString(), updated_at: g.updatedAt.toISOString() };
 }
 
 export function approverView(a: Approver) {
-  return { id: a.id, display_name: a.displayName, email: a.email, entitlements: a.entitlements, status: a.status, created_at: a.createdAt.toISOString(), updated_at: a.updatedAt.toISOString() };
+  return { id: a.id, display_name: a.displayName, email: a.email, entitlements: a.entitlements, status: a.status, attributes: a.attributes, created_at: a.createdAt.toISOString(), updated_at: a.updatedAt.toISOString() };
 }

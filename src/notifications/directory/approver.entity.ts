@@ -14,6 +14,8 @@ export class Approver {
   @Column({ type: 'jsonb', nullable: true }) entitlements: HopGrant | null;
   /** "disabled": their agents' calls are denied (`human_disabled`) and their votes refused. */
   @Column({ type: 'text', default: 'active' }) status: PersonStatus;
+  /** Directory attributes (department, cost centre, …): the User entity's tags in policies. */
+  @Column({ type: 'jsonb', default: {} }) attributes: Record<string, string>;
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt: Date;
   @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' }) updatedAt: Date;
 }

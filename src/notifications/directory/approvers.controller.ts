@@ -27,7 +27,7 @@ export class ApproversController {
   @ApiOperation({
     summary: 'Create or replace an approver',
     description:
-      'A person of the directory: an approver and, as a delegating human, the one their agents act for. `status` "disabled" denies every call on their behalf (`human_disabled`), refuses new delegations for them and refuses their votes; absent, the status is unchanged ("active" for a new person).',
+      'A person of the directory: an approver and, as a delegating human, the one their agents act for. `status` "disabled" denies every call on their behalf (`human_disabled`), refuses new delegations for them and refuses their votes; absent, the status is unchanged ("active" for a new person). `attributes` (department, cost centre, …: names `[a-z][a-z0-9_]*`, string values) are the User entity\'s tags in policies (`context.user.getTag("department")`); absent, unchanged; `{}` clears them.',
   })
   @ApiJsonBody('ApproverInput', approverInputSchema)
   @ApiSuccess(200, 'Replaced: the approver')
@@ -67,9 +67,13 @@ export class ApproversController {
   }
 
   @Put('approver-groups/:name')
-  @ApiOperation({ summary: 'Create or replace an approver group and its members' })
+  @ApiOperation({
+    summary: 'Create or replace an approver group and its members',
+    description:
+      '`member_of` names the groups this group is in ("hr-comp" in "hr"): for policies its members are members of those too, transitively (`context.user in Group::"hr"`); absent, unchanged. Approval routing (`group:<name>`) still reaches the group\'s own members only.',
+  })
   @ApiJsonBody('ApproverGroupInput', groupInputSchema)
-  @ApiError(400, 'invalid_request: a member is not in the approver directory')
+  @ApiError(400, 'invalid_request: a member is not in the approver directory; a group in member_of does not exist, or would put the group within itself')
   @ApiSuccess(200, 'Replaced: the group')
   @ApiSuccess(201, 'Created: the group')
   async putGroup(@CurrentPrincipal() admin: GatewayPrincipal, @Param('name') name: string, @Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply) {

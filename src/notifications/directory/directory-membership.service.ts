@@ -1,6 +1,6 @@
 /**
  * The directory as the decision path reads it (authz's UserDirectory port): whether a human is
- * in the tenant's directory and their status there, their groups and their own entitlements. One indexed query per human on a miss, cached
+ * in the tenant's directory and their status there, their groups, their attributes and their own entitlements. One indexed query per human on a miss, cached
  * per tenant; every directory change drops the tenant's cache on every instance (RedisBus), and
  * a cached answer is trusted for at most MEMBERSHIP_CACHE_MS even if that message is lost.
  */
@@ -50,13 +50,18 @@ export class DirectoryMembership extends UserDirectory implements OnModuleInit {
     const cached = fresh ? undefined : this.tenants.get(tenantId)?.get(userId);
     if (cached && Date.now() - cached.at <= MEMBERSHIP_CACHE_MS) return cached.person;
     const generation = this.generation;
-    const [row]: { status: 'active' | 'disabled' | null; groups: string[]; entitlements: DirectoryPerson['entitlements'] }[] = await this.dataSource.query(
-      `SELECT (SELECT status FROM approvers WHERE tenant_id = $1 AND id = $2) AS status,
-              ARRAY(SELECT group_name FROM approver_group_members WHERE tenant_id = $1 AND approver_id = $2 ORDER BY group_name) AS groups,
-              (SELECT entitlements FROM approvers WHERE tenant_id = $1 AND id = $2) AS entitlements`,
-      [tenantId, userId],
-    );
-    const user: UserFacts = { status: row.status ?? 'unknown', groups: row.groups };
+    const [row]: { status: 'active' | 'disabled' | null; groups: string[]; entitlements: DirectoryPerson['entitlements']; attributes: Record<string, string> | null }[] =
+      await this.dataSource.query(
+        // Their groups and every group those are in, transitively (UNION stops at a group seen twice).
+        `WITH RECURSIVE g (name) AS (
+           SELECT group_name FROM approver_group_members WHERE tenant_id = $1 AND approver_id = $2
+           UNION SELECT p.parent_name FROM approver_group_parents p JOIN g ON p.tenant_id = $1 AND p.group_name = g.name
+         )
+         SELECT a.status, a.entitlements, a.attributes, ARRAY(SELECT name FROM g ORDER BY name) AS groups
+           FROM (SELECT 1) one LEFT JOIN approvers a ON a.tenant_id = $1 AND a.id = $2`,
+        [tenantId, userId],
+      );
+    const user: UserFacts = { status: row.status ?? 'unknown', groups: row.groups, attributes: row.attributes ?? {} };
     const person: DirectoryPerson = { user, entitlements: row.entitlements ?? null };
     if (generation === this.generation) {
       let users = this.tenants.get(tenantId);
