@@ -80,8 +80,14 @@ class OwnPostgres {
     }
     asPostgres(pgBin('initdb'), ['-D', this.dataDir, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8']);
     asPostgres(pgBin('pg_ctl'), [
-      '-D', this.dataDir, '-l', join(this.dir, 'postgres.log'), '-w', '-o',
-      `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200`, 'start',
+      '-D',
+      this.dataDir,
+      '-l',
+      join(this.dir, 'postgres.log'),
+      '-w',
+      '-o',
+      `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200`,
+      'start',
     ]);
   }
   restart(): void {
@@ -452,10 +458,21 @@ async function main(): Promise<void> {
         const started = Date.now();
         await new Promise<void>((resolve, reject) => {
           // async, so the load keeps running while Postgres is down
-          const child = spawn(process.getuid?.() === 0 ? 'runuser' : pgBin('pg_ctl'), [
-            ...(process.getuid?.() === 0 ? ['-u', 'postgres', '--', pgBin('pg_ctl')] : []),
-            '-D', pg.dataDir, '-l', join(dir, 'postgres.log'), '-w', '-m', 'fast', 'restart',
-          ], { stdio: 'ignore' });
+          const child = spawn(
+            process.getuid?.() === 0 ? 'runuser' : pgBin('pg_ctl'),
+            [
+              ...(process.getuid?.() === 0 ? ['-u', 'postgres', '--', pgBin('pg_ctl')] : []),
+              '-D',
+              pg.dataDir,
+              '-l',
+              join(dir, 'postgres.log'),
+              '-w',
+              '-m',
+              'fast',
+              'restart',
+            ],
+            { stdio: 'ignore' },
+          );
           child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`pg_ctl restart exited ${code}`))));
         });
         results.pg_restart_ms = Date.now() - started;
@@ -502,9 +519,16 @@ async function main(): Promise<void> {
     await db.connect();
     const ids = parked.map((p) => p.id);
     const measure = async () => {
-      const rows = (await db.query<{ id: string; status: string }>(`SELECT id, status FROM approval_requests WHERE tenant_id = $1 AND id = ANY($2)`, [TENANT, ids])).rows;
+      const rows = (
+        await db.query<{ id: string; status: string }>(`SELECT id, status FROM approval_requests WHERE tenant_id = $1 AND id = ANY($2)`, [TENANT, ids])
+      ).rows;
       const status = new Map(rows.map((r) => [r.id, r.status]));
-      const voteRows = (await db.query<{ approval_id: string; approver_id: string }>(`SELECT approval_id, approver_id FROM approval_votes WHERE tenant_id = $1 AND approval_id = ANY($2)`, [TENANT, ids])).rows;
+      const voteRows = (
+        await db.query<{ approval_id: string; approver_id: string }>(
+          `SELECT approval_id, approver_id FROM approval_votes WHERE tenant_id = $1 AND approval_id = ANY($2)`,
+          [TENANT, ids],
+        )
+      ).rows;
       const voteSet = new Set(voteRows.map((v) => `${v.approval_id}/${v.approver_id}`));
       const voted = new Set(votesAccepted.map((v) => v.id));
       const expiryOwed = parked.filter((p) => (p.kind === 'expire' || p.kind === 'ping_expire') && !voted.has(p.id) && p.expiresAt < Date.now());
@@ -550,9 +574,19 @@ async function main(): Promise<void> {
       ['approvals: accepted (2xx) → found in Postgres', m.approvals.accepted, m.approvals.found, m.approvals.found === m.approvals.accepted ? 'ok' : 'LOSS'],
       ['votes: accepted (2xx) → recorded', m.votes.accepted, m.votes.recorded, m.votes.recorded === m.votes.accepted ? 'ok' : 'LOSS'],
       ['expiries: owed → done', m.expiries.owed, m.expiries.done, m.expiries.done === m.expiries.owed ? 'ok' : 'LOSS'],
-      ['callbacks: owed → delivered (distinct Idempotency-Key)', m.callbacks.owed, m.callbacks.delivered, m.callbacks.delivered === m.callbacks.owed ? 'ok' : 'LOSS'],
+      [
+        'callbacks: owed → delivered (distinct Idempotency-Key)',
+        m.callbacks.owed,
+        m.callbacks.delivered,
+        m.callbacks.delivered === m.callbacks.owed ? 'ok' : 'LOSS',
+      ],
       ['callbacks: resent with the same key (dedupable)', m.callbacks.distinct_keys, m.callbacks.resent_same_key, 'info'],
-      ['callbacks: requests announced under two keys', m.callbacks.owed, m.callbacks.requests_with_two_keys, m.callbacks.requests_with_two_keys === 0 ? 'ok' : 'DUPLICATE'],
+      [
+        'callbacks: requests announced under two keys',
+        m.callbacks.owed,
+        m.callbacks.requests_with_two_keys,
+        m.callbacks.requests_with_two_keys === 0 ? 'ok' : 'DUPLICATE',
+      ],
       ['tokens: redemptions tried → redeemed twice', redemptionsTried, redeemedTwice, redeemedTwice === 0 ? 'ok' : 'DOUBLE'],
     ];
     const failed = rows.some((r) => r[3] !== 'ok' && r[3] !== 'info') || faultErrors.length > 0;
@@ -580,7 +614,12 @@ async function main(): Promise<void> {
           concurrency: CONCURRENCY,
           faults: faults.map((f) => ({ name: f.name, at_s: Math.round(f.at / 1000) })),
           ...m,
-          tokens: { redemptions_tried: redemptionsTried, redeemed_once: redeemedOnce, redeemed_twice: redeemedTwice, approved_never_redeemed: approvedNeverRedeemed },
+          tokens: {
+            redemptions_tried: redemptionsTried,
+            redeemed_once: redeemedOnce,
+            redeemed_twice: redeemedTwice,
+            approved_never_redeemed: approvedNeverRedeemed,
+          },
           responses_by_window: outcomes,
           other_5xx_samples: otherErrorSamples,
           pg_restart_ms: results.pg_restart_ms,

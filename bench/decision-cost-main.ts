@@ -8,7 +8,11 @@ import { decisionCost } from './decision-cost';
 
 const rows = decisionCost();
 const today = rows[0].micros;
-console.log(`load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+console.log(
+  `load average ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}`,
+);
 for (const row of rows) {
   const ratio = row.name.startsWith(' ') ? '' : ` (${(row.micros / today).toFixed(2)}×)`;
   console.log(`${row.micros.toFixed(1).padStart(8)} µs${ratio.padEnd(9)} ${row.name}`);

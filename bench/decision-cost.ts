@@ -101,11 +101,32 @@ export interface CostRow {
 /** The flat facts of today's figure (`docs/read_document`, a granted read, no entities). */
 export function flatFacts(): CallFacts {
   return {
-    agent_id: 'bench-agent', agent_class: 'assistant', trust_level: 'first_party_certified', human: 'alice', chain_length: 1,
-    granted: true, intent_category: 'read', action_category: 'read', server: 'docs', tool: 'read_document', resource_id: 'doc-1',
-    resource_type: '', resource_classification: 'internal', environment: 'production', amount: null, external_destination: false,
-    bulk: false, reason_given: false, session_calls: 1, prior_denials: 0, prior_step_ups: 0, hour_of_day: 12, gateway_signals: [],
-    time: timeFacts(new Date('2026-12-07T12:00:00Z'), 'Europe/Berlin'), network: '', velocity: { last_60s: 1, last_300s: 1, last_3600s: 1 },
+    agent_id: 'bench-agent',
+    agent_class: 'assistant',
+    trust_level: 'first_party_certified',
+    human: 'alice',
+    chain_length: 1,
+    granted: true,
+    intent_category: 'read',
+    action_category: 'read',
+    server: 'docs',
+    tool: 'read_document',
+    resource_id: 'doc-1',
+    resource_type: '',
+    resource_classification: 'internal',
+    environment: 'production',
+    amount: null,
+    external_destination: false,
+    bulk: false,
+    reason_given: false,
+    session_calls: 1,
+    prior_denials: 0,
+    prior_step_ups: 0,
+    hour_of_day: 12,
+    gateway_signals: [],
+    time: timeFacts(new Date('2026-12-07T12:00:00Z'), 'Europe/Berlin'),
+    network: '',
+    velocity: { last_60s: 1, last_300s: 1, last_3600s: 1 },
   };
 }
 
@@ -140,7 +161,12 @@ export function decisionCost(): CostRow[] {
   const one = richFacts();
   const two = richFacts(true);
   const starterUnderCatalogue = compile(STARTER_POLICIES, { schema: catalogue.schema });
-  for (const [engine, f, c] of [[flat, facts, undefined], [starterUnderCatalogue, one, call], [rich, one, call], [rich, two, call]] as const) {
+  for (const [engine, f, c] of [
+    [flat, facts, undefined],
+    [starterUnderCatalogue, one, call],
+    [rich, one, call],
+    [rich, two, call],
+  ] as const) {
     const d = engine.evaluate(f, c);
     if (d.verdict !== 'allow' || d.reasons.join() !== 'granted_read') throw new Error(`expected allow granted_read, got ${JSON.stringify(d)}`);
   }
@@ -149,7 +175,11 @@ export function decisionCost(): CostRow[] {
   const measured: { name: string; fn: () => unknown; note?: string }[] = [];
   const row = (name: string, fn: () => unknown, note?: string) => measured.push({ name, fn, ...(note ? { note } : {}) });
   row(`starter set (${starterCount} policies), flat facts, no entities (today)`, () => flat.evaluate(facts));
-  row(`starter set, catalogued tool: + typed input (context.input), no entities`, () => starterUnderCatalogue.evaluate(one, call), 'the starter set reaches no entity, so none are built');
+  row(
+    `starter set, catalogued tool: + typed input (context.input), no entities`,
+    () => starterUnderCatalogue.evaluate(one, call),
+    'the starter set reaches no entity, so none are built',
+  );
   row(
     `starter set + ${Object.keys(RICH_POLICIES).length - starterCount} house rules over entities and typed input, 3 entities`,
     () => rich.evaluate(one, call),
@@ -160,14 +190,37 @@ export function decisionCost(): CostRow[] {
 
   // The rich decision's parts (raw statefulIsAuthorized, as the engine calls it).
   const richId = (rich as unknown as { policySetId: string }).policySetId;
-  const { agent_id: _a, amount, operator: _o, user: _u, upstream: _up, tool_annotations: _t, resource: _r, delegations: _d, human_entitlement: _he, ...rest } = one;
-  const context = { ...rest, has_amount: amount !== null, amount: amount ?? 0, ...entityContext(one), input: call.input as cedar.CedarValueJson } as cedar.Context;
+  const {
+    agent_id: _a,
+    amount,
+    operator: _o,
+    user: _u,
+    upstream: _up,
+    tool_annotations: _t,
+    resource: _r,
+    delegations: _d,
+    human_entitlement: _he,
+    ...rest
+  } = one;
+  const context = {
+    ...rest,
+    has_amount: amount !== null,
+    amount: amount ?? 0,
+    ...entityContext(one),
+    input: call.input as cedar.CedarValueJson,
+  } as cedar.Context;
   // As the engine calls it: no schema, the tool's action under call_tool given as an Action entity.
   const actionEntity: cedar.EntityJson = { uid: { type: 'Action', id: call.action }, attrs: {}, parents: [{ type: 'Action', id: 'call_tool' }] };
   const entities = [...decisionEntities(one), actionEntity];
-  const request = { principal: { type: 'Agent', id: one.agent_id }, action: { type: 'Action', id: call.action }, resource: { type: 'Tool', id: `${one.server}/${one.tool}` }, context, preparsedPolicySetId: richId };
+  const request = {
+    principal: { type: 'Agent', id: one.agent_id },
+    action: { type: 'Action', id: call.action },
+    resource: { type: 'Tool', id: `${one.server}/${one.tool}` },
+    context,
+    preparsedPolicySetId: richId,
+  };
   const raw = () => cedar.statefulIsAuthorized({ ...request, entities });
-  row('  of which: the Cedar call with the 3 entities and the tool\'s action (rich set, context prebuilt)', raw);
+  row("  of which: the Cedar call with the 3 entities and the tool's action (rich set, context prebuilt)", raw);
   row('  of which: building the entity list in JS (decisionEntities)', () => decisionEntities(one));
   // What the engine did before: pass the tenant schema so that the action sits under call_tool;
   // Cedar then parses the context and entities against it on every call.
@@ -176,11 +229,20 @@ export function decisionCost(): CostRow[] {
   if (preparsed.type !== 'success') throw new Error(JSON.stringify(preparsed.errors));
   const schemed = () => cedar.statefulIsAuthorized({ ...request, entities: entities.slice(0, -1), preparsedSchemaName: schemaName, validateRequest: false });
   for (const answer of [raw(), schemed()]) {
-    if (answer.type !== 'success' || answer.response.decision !== 'allow' || answer.response.diagnostics.errors.length || answer.response.diagnostics.reason.join() !== 'permit-granted-reads') {
+    if (
+      answer.type !== 'success' ||
+      answer.response.decision !== 'allow' ||
+      answer.response.diagnostics.errors.length ||
+      answer.response.diagnostics.reason.join() !== 'permit-granted-reads'
+    ) {
       throw new Error(`the raw Cedar calls decide differently: ${JSON.stringify(answer)}`);
     }
   }
-  row('  what if: the same Cedar call with the tenant schema instead of the action entity (the engine before)', schemed, 'the schema-directed parse of context and entities is the difference');
+  row(
+    '  what if: the same Cedar call with the tenant schema instead of the action entity (the engine before)',
+    schemed,
+    'the schema-directed parse of context and entities is the difference',
+  );
   const micros = cpuMicros(measured.map((m) => m.fn));
   starterUnderCatalogue.release();
   flat.release();

@@ -18,12 +18,36 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const N = Number(process.env.BENCH_N ?? 4000);
 
 const facts: CallFacts = {
-  agent_id: 'bench-agent', agent_class: 'payments', trust_level: 'first_party_certified', human: 'alice', chain_length: 1,
-  granted: true, intent_category: 'pay', action_category: 'pay', server: 'payments-mcp', tool: 'transfer_funds', resource_id: 'acct-1',
-  resource_type: 'account', resource_classification: 'internal', environment: 'production', amount: 500, external_destination: false,
-  bulk: false, reason_given: true, session_calls: 1, prior_denials: 0, prior_step_ups: 0, hour_of_day: 12, gateway_signals: [],
-  time: timeFacts(new Date('2026-12-07T12:00:00Z'), 'Europe/Berlin'), network: '', velocity: { last_60s: 1, last_300s: 1, last_3600s: 1 },
-  operator: 'ops-team', user: { status: 'active', groups: ['hr', 'finance', 'staff'] }, upstream: [], tool_annotations: { destructiveHint: true, openWorldHint: false },
+  agent_id: 'bench-agent',
+  agent_class: 'payments',
+  trust_level: 'first_party_certified',
+  human: 'alice',
+  chain_length: 1,
+  granted: true,
+  intent_category: 'pay',
+  action_category: 'pay',
+  server: 'payments-mcp',
+  tool: 'transfer_funds',
+  resource_id: 'acct-1',
+  resource_type: 'account',
+  resource_classification: 'internal',
+  environment: 'production',
+  amount: 500,
+  external_destination: false,
+  bulk: false,
+  reason_given: true,
+  session_calls: 1,
+  prior_denials: 0,
+  prior_step_ups: 0,
+  hour_of_day: 12,
+  gateway_signals: [],
+  time: timeFacts(new Date('2026-12-07T12:00:00Z'), 'Europe/Berlin'),
+  network: '',
+  velocity: { last_60s: 1, last_300s: 1, last_3600s: 1 },
+  operator: 'ops-team',
+  user: { status: 'active', groups: ['hr', 'finance', 'staff'] },
+  upstream: [],
+  tool_annotations: { destructiveHint: true, openWorldHint: false },
 };
 const chained: CallFacts = {
   ...facts,
@@ -36,35 +60,61 @@ const chained: CallFacts = {
 
 /** Four house rules over entities, none of which matches the benchmark's call (so the starter set decides). */
 const ENTITY_RULES: Record<string, string> = {
-  'hr-tools-for-hr': '@reason("hr_only") forbid (principal, action == Action::"call_tool", resource in ToolCategory::"hr") unless { context.user in Group::"hr" };',
-  'payments-agents-only': '@reason("pay_class") forbid (principal, action == Action::"call_tool", resource in ToolCategory::"pay") unless { principal in AgentClass::"payments" };',
-  'payments-server-only': '@reason("pay_server") forbid (principal, action == Action::"call_tool", resource in ToolCategory::"pay") unless { resource in Server::"payments-mcp" };',
-  'no-third-party-upstream-on-pay': '@reason("pay_chain") forbid (principal, action == Action::"call_tool", resource) when { context.chain_has_third_party && context.action_category == "pay" && context.amount > 1000000 };',
+  'hr-tools-for-hr':
+    '@reason("hr_only") forbid (principal, action == Action::"call_tool", resource in ToolCategory::"hr") unless { context.user in Group::"hr" };',
+  'payments-agents-only':
+    '@reason("pay_class") forbid (principal, action == Action::"call_tool", resource in ToolCategory::"pay") unless { principal in AgentClass::"payments" };',
+  'payments-server-only':
+    '@reason("pay_server") forbid (principal, action == Action::"call_tool", resource in ToolCategory::"pay") unless { resource in Server::"payments-mcp" };',
+  'no-third-party-upstream-on-pay':
+    '@reason("pay_chain") forbid (principal, action == Action::"call_tool", resource) when { context.chain_has_third_party && context.action_category == "pay" && context.amount > 1000000 };',
 };
 
 /** A declared resource type and two house rules on it (neither matches the benchmark's document). */
-const DOCUMENT: ResourceTypeDecl = { name: 'Document', attributes: { department: { type: 'string' }, pages: { type: 'long', optional: true }, tags: { type: 'set<string>' } } };
+const DOCUMENT: ResourceTypeDecl = {
+  name: 'Document',
+  attributes: { department: { type: 'string' }, pages: { type: 'long', optional: true }, tags: { type: 'set<string>' } },
+};
 const RESOURCE_RULES: Record<string, string> = {
-  'owner-only-confidential': '@reason("not_the_owner") forbid (principal, action == Action::"call_tool", resource) when { context has Document && context.Document.classification == "restricted" } unless { context.Document.owner == context.user };',
-  'hr-docs-for-hr': '@reason("hr_docs") forbid (principal, action == Action::"call_tool", resource) when { context has Document && context.Document.department == "legal" } unless { context.user in Group::"legal" };',
+  'owner-only-confidential':
+    '@reason("not_the_owner") forbid (principal, action == Action::"call_tool", resource) when { context has Document && context.Document.classification == "restricted" } unless { context.Document.owner == context.user };',
+  'hr-docs-for-hr':
+    '@reason("hr_docs") forbid (principal, action == Action::"call_tool", resource) when { context has Document && context.Document.department == "legal" } unless { context.user in Group::"legal" };',
 };
 const documentAttributes = convertAttributes(DOCUMENT, { department: 'finance', pages: 12, tags: ['q3', 'board'] });
 const withDocument: CallFacts = {
   ...facts,
   resource: {
-    type: 'Document', id: 'doc-1', classification: 'confidential', environment: 'production', owner: 'bob',
-    owner_user: { status: 'active', groups: ['finance'] }, attributes: 'value' in documentAttributes ? documentAttributes.value : {},
+    type: 'Document',
+    id: 'doc-1',
+    classification: 'confidential',
+    environment: 'production',
+    owner: 'bob',
+    owner_user: { status: 'active', groups: ['finance'] },
+    attributes: 'value' in documentAttributes ? documentAttributes.value : {},
   },
 };
 
 /** Rules over the on-demand members (each hop's delegation, the human's own entitlement, their tags); none matches the call. */
 const CHAIN_RULES: Record<string, string> = {
-  'pay-for-invoicing': '@reason("purpose") forbid (principal, action == Action::"call_tool", resource) when { context.action_category == "pay" && context.delegation_chain.without_purpose > 0 && context.amount > 1000000 };',
-  'short-delegation': '@reason("short") forbid (principal, action == Action::"call_tool", resource) when { context.delegation has window_seconds && context.delegation.window_seconds < 60 };',
-  'own-entitlement': '@reason("own") forbid (principal, action == Action::"call_tool", resource) when { context.action_category == "delete" } unless { context.human_entitlement.recorded };',
-  'legal-by-department': '@reason("dept") forbid (principal, action == Action::"call_tool", resource in ToolCategory::"legal") unless { context.user.hasTag("department") && context.user.getTag("department") == "legal" };',
+  'pay-for-invoicing':
+    '@reason("purpose") forbid (principal, action == Action::"call_tool", resource) when { context.action_category == "pay" && context.delegation_chain.without_purpose > 0 && context.amount > 1000000 };',
+  'short-delegation':
+    '@reason("short") forbid (principal, action == Action::"call_tool", resource) when { context.delegation has window_seconds && context.delegation.window_seconds < 60 };',
+  'own-entitlement':
+    '@reason("own") forbid (principal, action == Action::"call_tool", resource) when { context.action_category == "delete" } unless { context.human_entitlement.recorded };',
+  'legal-by-department':
+    '@reason("dept") forbid (principal, action == Action::"call_tool", resource in ToolCategory::"legal") unless { context.user.hasTag("department") && context.user.getTag("department") == "legal" };',
 };
-const HOP = { id: 'dlg_1', purpose: 'invoicing', granted_at: '2026-12-07T10:00:00.000Z', not_before: null, expires_at: '2026-12-08T10:00:00.000Z', tools: ['payments-mcp/*'], resources: null };
+const HOP = {
+  id: 'dlg_1',
+  purpose: 'invoicing',
+  granted_at: '2026-12-07T10:00:00.000Z',
+  not_before: null,
+  expires_at: '2026-12-08T10:00:00.000Z',
+  tools: ['payments-mcp/*'],
+  resources: null,
+};
 const withChainFacts: CallFacts = {
   ...facts,
   user: { ...facts.user!, attributes: { department: 'finance', cost_centre: 'CC-12' } },
@@ -96,7 +146,11 @@ function measure(fn: () => unknown): number {
 const rows: [string, number][] = [];
 const row = (name: string, us: number) => {
   rows.push([name, us]);
-  console.log(`${name.padEnd(78)} ${us.toFixed(1).padStart(7)} µs  ${Math.round(1e6 / us).toString().padStart(6)}/s`);
+  console.log(
+    `${name.padEnd(78)} ${us.toFixed(1).padStart(7)} µs  ${Math.round(1e6 / us)
+      .toString()
+      .padStart(6)}/s`,
+  );
 };
 
 const starter = compile(STARTER_POLICIES);
@@ -107,22 +161,56 @@ const b = starter.evaluate(facts);
 if (a.verdict !== b.verdict) throw new Error(`the house rules changed the verdict: ${a.verdict} vs ${b.verdict}`);
 
 console.log(`engine only, CPU time per decision, median of ${ROUNDS} rounds of ${N} (cedar-wasm ${cedar.getCedarVersion()}, node ${process.version})`);
-row('starter set (16 policies), no entities (today)', measure(() => starter.evaluate(facts)));
-row('starter set + 4 entity rules: 3 entities (agent, user in 3 groups, tool)', measure(() => withEntities.evaluate(facts)));
-row('starter set + 4 entity rules, chain of 3: 5 entities', measure(() => withEntities.evaluate(chained)));
+row(
+  'starter set (16 policies), no entities (today)',
+  measure(() => starter.evaluate(facts)),
+);
+row(
+  'starter set + 4 entity rules: 3 entities (agent, user in 3 groups, tool)',
+  measure(() => withEntities.evaluate(facts)),
+);
+row(
+  'starter set + 4 entity rules, chain of 3: 5 entities',
+  measure(() => withEntities.evaluate(chained)),
+);
 const withResources = compile({ ...STARTER_POLICIES, ...ENTITY_RULES, ...RESOURCE_RULES }, tenantCatalogue(1, [], [DOCUMENT]).schema);
 if (withResources.evaluate(withDocument).verdict !== b.verdict) throw new Error('the resource rules changed the verdict');
-row('+ 2 resource rules, a registered Document owned by another user: 5 entities', measure(() => withResources.evaluate(withDocument)));
+row(
+  '+ 2 resource rules, a registered Document owned by another user: 5 entities',
+  measure(() => withResources.evaluate(withDocument)),
+);
 const withChain = compile({ ...STARTER_POLICIES, ...ENTITY_RULES, ...CHAIN_RULES });
-if (starter.observes('delegation') || starter.observes('human_entitlement') || !withChain.observes('delegation_chain') || !withChain.observes('human_entitlement')) {
+if (
+  starter.observes('delegation') ||
+  starter.observes('human_entitlement') ||
+  !withChain.observes('delegation_chain') ||
+  !withChain.observes('human_entitlement')
+) {
   throw new Error('expected the starter set to read no on-demand member and the chain rules to read them');
 }
 if (withChain.evaluate(withChainFacts).verdict !== b.verdict) throw new Error('the chain rules changed the verdict');
-row('starter set, facts carrying 2 hops, entitlement and tags (unread: not built)', measure(() => starter.evaluate(withChainFacts)));
-row('+ 4 entity rules + 4 rules over delegation(_chain), human_entitlement, tags', measure(() => withChain.evaluate(withChainFacts)));
+row(
+  'starter set, facts carrying 2 hops, entitlement and tags (unread: not built)',
+  measure(() => starter.evaluate(withChainFacts)),
+);
+row(
+  '+ 4 entity rules + 4 rules over delegation(_chain), human_entitlement, tags',
+  measure(() => withChain.evaluate(withChainFacts)),
+);
 
 // Where the time goes: the same call to Cedar, one ingredient at a time.
-const { agent_id: _a, amount, operator: _o, user: _u, upstream: _up, tool_annotations: _t, resource: _r, delegations: _d, human_entitlement: _he, ...rest } = facts;
+const {
+  agent_id: _a,
+  amount,
+  operator: _o,
+  user: _u,
+  upstream: _up,
+  tool_annotations: _t,
+  resource: _r,
+  delegations: _d,
+  human_entitlement: _he,
+  ...rest
+} = facts;
 const context = { ...rest, has_amount: amount !== null, amount: amount ?? 0, ...entityContext(facts) } as cedar.Context;
 const trivialId = 'bench-trivial';
 cedar.preparsePolicySet(trivialId, { staticPolicies: { t: 'permit (principal, action, resource);' } });
@@ -145,4 +233,7 @@ row('the starter set, the full context, no entities', measure(call(starterId, co
 row('the starter set, the full context, 3 entities with parents only', measure(call(starterId, context, parentsOnly)));
 row('the starter set, the full context, 3 entities with their attributes', measure(call(starterId, context, entities)));
 row('the starter set, the full context, 5 entities (chain of 3)', measure(call(starterId, context, decisionEntities(chained))));
-row('building the entity list in JS (decisionEntities)', measure(() => decisionEntities(chained)));
+row(
+  'building the entity list in JS (decisionEntities)',
+  measure(() => decisionEntities(chained)),
+);

@@ -62,7 +62,11 @@ interface Latencies {
   samples: number[];
   seconds: number;
 }
-const stats = (l: Latencies) => ({ p50: round(percentile(l.samples, 50)), p99: round(percentile(l.samples, 99)), rate: round(l.samples.length / l.seconds, 1) });
+const stats = (l: Latencies) => ({
+  p50: round(percentile(l.samples, 50)),
+  p99: round(percentile(l.samples, 99)),
+  rate: round(l.samples.length / l.seconds, 1),
+});
 
 async function timed(calls: number, one: () => Promise<unknown>): Promise<Latencies> {
   const samples: number[] = [];
@@ -102,13 +106,32 @@ export async function gatewayFigures(keysDir: string): Promise<Figure[]> {
     const service = await startServer(env, SERVICE_PORT);
     servers.push(service);
     const { gatewayToken, adminToken } = await prepareDemoTenant(service.url, env);
-    const published = await http('POST', `${service.url}/v1/policies`, adminToken, { policies: POLICIES, activate: true, description: 'bench: allow delegated calls, payments need finance' });
+    const published = await http('POST', `${service.url}/v1/policies`, adminToken, {
+      policies: POLICIES,
+      activate: true,
+      description: 'bench: allow delegated calls, payments need finance',
+    });
     if (published.status !== 201) throw new Error(`publishing the bench policies: ${published.status} ${JSON.stringify(published.body)}`);
     const dir = mkdtempSync(join(tmpdir(), 'countersign-bench-gateway-'));
     const startGatewayProcess = async (port: number, waitSeconds: number) => {
-      const config = demoGatewayConfig({ api: service.url, issuer: publicUrl, gatewayToken, adminToken, upstreamBase: upstream.url, listen: { host: '127.0.0.1', port } });
+      const config = demoGatewayConfig({
+        api: service.url,
+        issuer: publicUrl,
+        gatewayToken,
+        adminToken,
+        upstreamBase: upstream.url,
+        listen: { host: '127.0.0.1', port },
+      });
       const file = join(dir, `gateway-${port}.json`);
-      writeFileSync(file, JSON.stringify({ ...config, approval: { wait_seconds: waitSeconds, progress_interval_seconds: 2 }, metrics_token: METRICS_TOKEN, log_level: process.env.BENCH_DEBUG ? 'info' : 'warn' }));
+      writeFileSync(
+        file,
+        JSON.stringify({
+          ...config,
+          approval: { wait_seconds: waitSeconds, progress_interval_seconds: 2 },
+          metrics_token: METRICS_TOKEN,
+          log_level: process.env.BENCH_DEBUG ? 'info' : 'warn',
+        }),
+      );
       const gateway = await startServer({ GATEWAY_CONFIG: file }, port, 'dist/src/gateway/main.js');
       servers.push(gateway);
       return gateway;
@@ -117,7 +140,9 @@ export async function gatewayFigures(keysDir: string): Promise<Figure[]> {
     const agentToken = await demoAgentToken(env);
     const connect = async (url: string, token?: string) => {
       const client = new Client({ name: 'bench-agent', version: '1.0.0' });
-      await client.connect(new StreamableHTTPClientTransport(new URL(url), token ? { requestInit: { headers: { authorization: `Bearer ${token}` } } } : undefined));
+      await client.connect(
+        new StreamableHTTPClientTransport(new URL(url), token ? { requestInit: { headers: { authorization: `Bearer ${token}` } } } : undefined),
+      );
       clients.push(client);
       return client;
     };
@@ -166,9 +191,29 @@ export async function gatewayFigures(keysDir: string): Promise<Figure[]> {
     const g = stats(seqGateway);
     const seqNote = `${seqGateway.samples.length} sequential calls each way (crm__lookup_customer, the demo's allowed call), ${rounds} interleaved rounds`;
     figures.push(
-      { name: 'gateway: allowed call p50, sequential', value: g.p50, unit: 'ms', baseline: { name: 'direct to the upstream p50', value: d.p50, unit: 'ms' }, ratio: round(g.p50 / d.p50), note: `${seqNote}; added ${round(g.p50 - d.p50)} ms` },
-      { name: 'gateway: allowed call p99, sequential', value: g.p99, unit: 'ms', baseline: { name: 'direct to the upstream p99', value: d.p99, unit: 'ms' }, ratio: round(g.p99 / d.p99), note: `added ${round(g.p99 - d.p99)} ms` },
-      { name: 'gateway: allowed calls/s, one client, sequential', value: g.rate, unit: 'calls/s', baseline: { name: 'direct to the upstream', value: d.rate, unit: 'calls/s' }, ratio: round(g.rate / d.rate, 3) },
+      {
+        name: 'gateway: allowed call p50, sequential',
+        value: g.p50,
+        unit: 'ms',
+        baseline: { name: 'direct to the upstream p50', value: d.p50, unit: 'ms' },
+        ratio: round(g.p50 / d.p50),
+        note: `${seqNote}; added ${round(g.p50 - d.p50)} ms`,
+      },
+      {
+        name: 'gateway: allowed call p99, sequential',
+        value: g.p99,
+        unit: 'ms',
+        baseline: { name: 'direct to the upstream p99', value: d.p99, unit: 'ms' },
+        ratio: round(g.p99 / d.p99),
+        note: `added ${round(g.p99 - d.p99)} ms`,
+      },
+      {
+        name: 'gateway: allowed calls/s, one client, sequential',
+        value: g.rate,
+        unit: 'calls/s',
+        baseline: { name: 'direct to the upstream', value: d.rate, unit: 'calls/s' },
+        ratio: round(g.rate / d.rate, 3),
+      },
       {
         name: "gateway: POST /v1/authorize's share of an allowed call",
         value: round((authorizeMs / gatewayMeanMs) * 100, 1),
@@ -182,15 +227,37 @@ export async function gatewayFigures(keysDir: string): Promise<Figure[]> {
     const conGateway = stats(await concurrently(gatewayClients, perClient, viaGateway));
     const conNote = `${CONCURRENT_CLIENTS} clients (one MCP session each) × ${perClient} sequential calls, all at once`;
     figures.push(
-      { name: `gateway: allowed call p50, ${CONCURRENT_CLIENTS} concurrent clients`, value: conGateway.p50, unit: 'ms', baseline: { name: 'direct p50', value: conDirect.p50, unit: 'ms' }, ratio: round(conGateway.p50 / conDirect.p50), note: conNote },
-      { name: `gateway: allowed call p99, ${CONCURRENT_CLIENTS} concurrent clients`, value: conGateway.p99, unit: 'ms', baseline: { name: 'direct p99', value: conDirect.p99, unit: 'ms' }, ratio: round(conGateway.p99 / conDirect.p99) },
-      { name: `gateway: allowed calls/s, ${CONCURRENT_CLIENTS} concurrent clients`, value: conGateway.rate, unit: 'calls/s', baseline: { name: 'direct', value: conDirect.rate, unit: 'calls/s' }, ratio: round(conGateway.rate / conDirect.rate, 3) },
+      {
+        name: `gateway: allowed call p50, ${CONCURRENT_CLIENTS} concurrent clients`,
+        value: conGateway.p50,
+        unit: 'ms',
+        baseline: { name: 'direct p50', value: conDirect.p50, unit: 'ms' },
+        ratio: round(conGateway.p50 / conDirect.p50),
+        note: conNote,
+      },
+      {
+        name: `gateway: allowed call p99, ${CONCURRENT_CLIENTS} concurrent clients`,
+        value: conGateway.p99,
+        unit: 'ms',
+        baseline: { name: 'direct p99', value: conDirect.p99, unit: 'ms' },
+        ratio: round(conGateway.p99 / conDirect.p99),
+      },
+      {
+        name: `gateway: allowed calls/s, ${CONCURRENT_CLIENTS} concurrent clients`,
+        value: conGateway.rate,
+        unit: 'calls/s',
+        baseline: { name: 'direct', value: conDirect.rate, unit: 'calls/s' },
+        ratio: round(conGateway.rate / conDirect.rate, 3),
+      },
     );
 
     // 2. From the approver's vote being answered to the upstream receiving the call.
     const mintLink = await linkMinter(join(keysDir, 'signing-keys.json'), publicUrl, TENANT);
     const vote = async (id: string) => {
-      const res = await http('POST', `${service.url}/v1/approvals/${id}/decisions`, await mintLink(id, APPROVER, 'finance'), { decision: 'approve', reason: 'bench' });
+      const res = await http('POST', `${service.url}/v1/approvals/${id}/decisions`, await mintLink(id, APPROVER, 'finance'), {
+        decision: 'approve',
+        reason: 'bench',
+      });
       if (res.status !== 200 || res.body.status !== 'approved') throw new Error(`vote on ${id}: ${res.status} ${JSON.stringify(res.body)}`);
       return performance.now();
     };
@@ -226,7 +293,11 @@ export async function gatewayFigures(keysDir: string): Promise<Figure[]> {
       if (result.isError || votedAt === undefined) throw new Error(`held call: ${JSON.stringify(result)}`);
       held.push((await receivedAt(n)) - votedAt);
     }
-    approvalFigures('call held', held, `${APPROVALS} approvals; a client without tasks, its call held by the gateway (long-polling Countersign) while bob votes through his link`);
+    approvalFigures(
+      'call held',
+      held,
+      `${APPROVALS} approvals; a client without tasks, its call held by the gateway (long-polling Countersign) while bob votes through his link`,
+    );
 
     // b. The retry path: the agent is told at once that the call awaits approval; bob votes; the agent retries the same call.
     say('approvals, retry path');

@@ -26,7 +26,28 @@ import { LoadWindow, summariseDir } from './cpu-profile';
 import { decisionCost, flatFacts, RICH_ARGS, RICH_GROUPS, RICH_POLICIES, RICH_SERVER, RICH_TOOL } from './decision-cost';
 import { bareEmailRate, NotificationSinks } from './fan-out';
 import { gatewayFigures } from './gateway';
-import { benchRedisPrefix, closeHttp, cpuSeconds, devSigner, forgetRedisKeys, Figure, figuresOnFile, http, linkMinter, mergeInto, parkBody, percentile, resetDatabase, ROOT, round, Server, Signer, startServer, stop, writeFigures } from './support';
+import {
+  benchRedisPrefix,
+  closeHttp,
+  cpuSeconds,
+  devSigner,
+  forgetRedisKeys,
+  Figure,
+  figuresOnFile,
+  http,
+  linkMinter,
+  mergeInto,
+  parkBody,
+  percentile,
+  resetDatabase,
+  ROOT,
+  round,
+  Server,
+  Signer,
+  startServer,
+  stop,
+  writeFigures,
+} from './support';
 import { DataSource } from 'typeorm';
 import { walkChain } from '../src/audit/audit-chain';
 import { AuditSealer } from '../src/audit/audit-sealer.service';
@@ -96,7 +117,10 @@ async function main(): Promise<void> {
       await closeHttp();
     }
     profileFigures();
-    return write(mergeInto(figuresOnFile(), figures.splice(0), refreshedByThisRun), 'the authorization figures (BENCH_ONLY=authorize); the others are from the previous run');
+    return write(
+      mergeInto(figuresOnFile(), figures.splice(0), refreshedByThisRun),
+      'the authorization figures (BENCH_ONLY=authorize); the others are from the previous run',
+    );
   }
   if (process.env.BENCH_ONLY === 'park') {
     // BENCH_ONLY=park: only the parking figures, printed (for working on the park path).
@@ -113,12 +137,21 @@ async function main(): Promise<void> {
     await parkFigures(a, token);
     const c = new Client({ connectionString: databaseUrl });
     await c.connect();
-    const { rows } = await c.query(`SELECT (SELECT count(*) FROM approval_requests)::int AS requests, (SELECT count(*) FROM audit_events WHERE type = 'approval.created')::int AS events`);
+    const { rows } = await c.query(
+      `SELECT (SELECT count(*) FROM approval_requests)::int AS requests, (SELECT count(*) FROM audit_events WHERE type = 'approval.created')::int AS events`,
+    );
     await c.end();
     if (rows[0].requests !== rows[0].events) throw new Error(`rows ${rows[0].requests} ≠ audit events ${rows[0].events}`);
 
     // Authorization: today's decision and the richer one, each beside the bare endpoints, and where the time goes.
-    const { authzEnvelope } = await authorizationFigures(a, bareNest, { token, adminToken, agentTokenFor, signDev, databaseUrl, gatewayJwksFile: keys.gatewayJwksFile });
+    const { authzEnvelope } = await authorizationFigures(a, bareNest, {
+      token,
+      adminToken,
+      agentTokenFor,
+      signDev,
+      databaseUrl,
+      gatewayJwksFile: keys.gatewayJwksFile,
+    });
 
     // Revocation propagation: revoke on A → the first deny on B.
     const propagation: number[] = [];
@@ -139,7 +172,12 @@ async function main(): Promise<void> {
       propagation.push(performance.now() - t0);
     }
     figures.push({ name: 'revocation propagation to a second instance, p50', value: round(percentile(propagation, 50)), unit: 'ms' });
-    figures.push({ name: 'revocation propagation to a second instance, p99', value: round(percentile(propagation, 99)), unit: 'ms', note: 'target ≤ 100 ms; includes one authorize round trip' });
+    figures.push({
+      name: 'revocation propagation to a second instance, p99',
+      value: round(percentile(propagation, 99)),
+      unit: 'ms',
+      note: 'target ≤ 100 ms; includes one authorize round trip',
+    });
 
     // 2. Resume latency: decisive vote's response → the waiting long-poll's response.
     for (const [label, voteUrl] of [
@@ -207,8 +245,6 @@ async function main(): Promise<void> {
   write();
 }
 
-
-
 interface Measured {
   result: autocannon.Result;
   /** The server process's own CPU per response, ms (Postgres, Redis and the load generator not counted). */
@@ -263,7 +299,14 @@ async function richTenant(a: Server, signDev: Signer) {
   await ok('grant', http('POST', `${a.url}/v1/delegations`, admin, { human: 'alice', agent: 'bench-agent', tools: ['docs/*'] }));
   const orchestrator = await ok('grant', http('POST', `${a.url}/v1/delegations`, admin, { human: 'alice', agent: 'bench-orchestrator', tools: ['docs/*'] }));
   await ok('grant', http('POST', `${a.url}/v1/delegations`, admin, { human: 'alice', agent: 'bench-subagent', tools: ['docs/*'], parent_id: orchestrator.id }));
-  await ok('publish', http('POST', `${a.url}/v1/policies`, admin, { policies: RICH_POLICIES, activate: true, description: 'bench: starter set + house rules over entities and typed input' }));
+  await ok(
+    'publish',
+    http('POST', `${a.url}/v1/policies`, admin, {
+      policies: RICH_POLICIES,
+      activate: true,
+      description: 'bench: starter set + house rules over entities and typed input',
+    }),
+  );
 
   const agent = (act: Record<string, unknown>, agentClass = 'assistant') =>
     signDev({ tenant: RICH_TENANT, act, agent_class: agentClass, trust_level: 'first_party_certified' }, DEV_AGENT_ISSUER, 'alice');
@@ -285,11 +328,16 @@ async function richTenant(a: Server, signDev: Signer) {
 
   const simulate = (body: unknown) => ok('simulate', http('POST', `${a.url}/v1/authorize/simulate`, admin, body));
   const expect = (what: string, got: any, verdict: string, reason: string) => {
-    if (got.verdict !== verdict || !got.reasons.includes(reason)) throw new Error(`control "${what}": expected ${verdict} ${reason}, got ${JSON.stringify(got)}`);
+    if (got.verdict !== verdict || !got.reasons.includes(reason))
+      throw new Error(`control "${what}": expected ${verdict} ${reason}, got ${JSON.stringify(got)}`);
   };
   const allowed = await simulate(envelope);
   expect('the benchmark call', allowed, 'allow', 'granted_read');
-  if (allowed.policy.version < 1 || [...allowed.facts.user.groups].sort().join() !== [...RICH_GROUPS].sort().join() || allowed.facts.tool_annotations.readOnlyHint !== true) {
+  if (
+    allowed.policy.version < 1 ||
+    [...allowed.facts.user.groups].sort().join() !== [...RICH_GROUPS].sort().join() ||
+    allowed.facts.tool_annotations.readOnlyHint !== true
+  ) {
     throw new Error(`the decision did not see the directory groups or the catalogue: ${JSON.stringify(allowed)}`);
   }
   expect('the chain of 2', await simulate(chainEnvelope), 'allow', 'granted_read');
@@ -298,7 +346,8 @@ async function richTenant(a: Server, signDev: Signer) {
   expect('typed input: a nested decimal', await simulate(withArgs({ options: { max_bytes: 104857600.5 } })), 'deny', 'download_too_large');
   expect('agent class', await simulate({ ...envelope, agent: { token: await agent({ sub: 'bench-agent' }, 'researcher') } }), 'deny', 'not_an_assistant');
   const viaAuthZen = await http('POST', `${a.url}/access/v1/evaluation`, gateway, authzen('control'));
-  if (viaAuthZen.status !== 200 || viaAuthZen.body.decision !== true) throw new Error(`AuthZEN control: ${viaAuthZen.status} ${JSON.stringify(viaAuthZen.body)}`);
+  if (viaAuthZen.status !== 200 || viaAuthZen.body.decision !== true)
+    throw new Error(`AuthZEN control: ${viaAuthZen.status} ${JSON.stringify(viaAuthZen.body)}`);
   return { gateway, envelope, chainEnvelope, authzen };
 }
 
@@ -329,16 +378,39 @@ async function authorizationFigures(
 
   const scenarios = {
     bareGet: { server: a, opts: () => ({ url: `${a.url}/health/live` }) },
-    barePost: { server: bareNest, opts: () => ({ url: `${bareNest.url}/echo`, method: 'POST' as const, headers: { 'content-type': 'application/json' }, body: fixture }) },
-    today: { server: a, opts: (rate?: number) => decisionLoad(`${a.url}/v1/authorize`, o.token, (s) => ({ ...authzEnvelope, correlation: { request_id: 'bench', mcp_session_id: s } }), rate) },
-    rich: { server: a, opts: (rate?: number) => decisionLoad(`${a.url}/v1/authorize`, rich.gateway, (s) => ({ ...rich.envelope, correlation: { request_id: 'bench-rich', mcp_session_id: s } }), rate) },
+    barePost: {
+      server: bareNest,
+      opts: () => ({ url: `${bareNest.url}/echo`, method: 'POST' as const, headers: { 'content-type': 'application/json' }, body: fixture }),
+    },
+    today: {
+      server: a,
+      opts: (rate?: number) =>
+        decisionLoad(`${a.url}/v1/authorize`, o.token, (s) => ({ ...authzEnvelope, correlation: { request_id: 'bench', mcp_session_id: s } }), rate),
+    },
+    rich: {
+      server: a,
+      opts: (rate?: number) =>
+        decisionLoad(`${a.url}/v1/authorize`, rich.gateway, (s) => ({ ...rich.envelope, correlation: { request_id: 'bench-rich', mcp_session_id: s } }), rate),
+    },
     authzen: { server: a, opts: (rate?: number) => decisionLoad(`${a.url}/access/v1/evaluation`, rich.gateway, rich.authzen, rate) },
-    chain: { server: a, opts: (rate?: number) => decisionLoad(`${a.url}/v1/authorize`, rich.gateway, (s) => ({ ...rich.chainEnvelope, correlation: { request_id: 'bench-rich-chain', mcp_session_id: s } }), rate) },
+    chain: {
+      server: a,
+      opts: (rate?: number) =>
+        decisionLoad(
+          `${a.url}/v1/authorize`,
+          rich.gateway,
+          (s) => ({ ...rich.chainEnvelope, correlation: { request_id: 'bench-rich-chain', mcp_session_id: s } }),
+          rate,
+        ),
+    },
   };
   type Key = keyof typeof scenarios;
   const runs = Object.fromEntries(Object.keys(scenarios).map((k) => [k, [] as Measured[]])) as Record<Key, Measured[]>;
   // How busy the machine was (other processes than these): the figures below mean more on a quiet one.
-  const loadAverage = () => loadavg().map((l) => l.toFixed(1)).join(' / ');
+  const loadAverage = () =>
+    loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' / ');
   const loadBefore = loadAverage();
   for (let r = 0; r < ROUNDS; r++) {
     for (const [key, s] of Object.entries(scenarios) as [Key, (typeof scenarios)[Key]][]) {
@@ -388,7 +460,14 @@ async function authorizationFigures(
 
   // Server CPU per response: the decision path's own cost, which the machine's other load disturbs least.
   const cpuFigure = (key: Key, name: string, baseline: { name: string; value: number; unit: string }) =>
-    figures.push({ name, value: round(cpu(key), 3), unit: 'ms CPU', baseline, ratio: round(cpu(key) / baseline.value, 2), note: `per round: ${each(key, (m) => round(m.cpuMs, 3))} ms` });
+    figures.push({
+      name,
+      value: round(cpu(key), 3),
+      unit: 'ms CPU',
+      baseline,
+      ratio: round(cpu(key) / baseline.value, 2),
+      note: `per round: ${each(key, (m) => round(m.cpuMs, 3))} ms`,
+    });
   const barePostCpu = { name: 'bare Nest+Fastify POST /echo, its process', value: round(cpu('barePost'), 3), unit: 'ms CPU' };
   cpuFigure('today', "server CPU per decision, today's decision (/v1/authorize, starter set, flat facts)", barePostCpu);
   const todayCpu = { name: "today's decision", value: round(cpu('today'), 3), unit: 'ms CPU' };
@@ -400,7 +479,10 @@ async function authorizationFigures(
   // (autocannon paces in bursts, which alone adds tail latency).
   const half = Math.max(1, Math.floor(mean('today') / 2));
   const pacedBare = await load({ url: `${a.url}/health/live`, overallRate: half });
-  for (const [key, label] of [['today', 'POST /v1/authorize'], ['rich', 'POST /v1/authorize with entities and typed input']] as const) {
+  for (const [key, label] of [
+    ['today', 'POST /v1/authorize'],
+    ['rich', 'POST /v1/authorize with entities and typed input'],
+  ] as const) {
     const paced = await load(scenarios[key].opts(half));
     if (paced.non2xx > 0) throw new Error(`${key} paced: ${paced.non2xx} responses were not 2xx`);
     figures.push({
@@ -475,7 +557,12 @@ async function authorizationFigures(
     await jwtVerify(agentJwt, agentJwks, { issuer: DEV_AGENT_ISSUER, audience: 'countersign' });
     if (i >= 500) verifySamples.push((performance.now() - t0) * 1000);
   }
-  figures.push({ name: 'agent token verification (ES256, jose), uncached, median', value: round(percentile(verifySamples, 50), 1), unit: 'µs', note: 'paid once per token per 30 s (cache)' });
+  figures.push({
+    name: 'agent token verification (ES256, jose), uncached, median',
+    value: round(percentile(verifySamples, 50), 1),
+    unit: 'µs',
+    note: 'paid once per token per 30 s (cache)',
+  });
   return { authzEnvelope };
 }
 
@@ -590,7 +677,10 @@ async function parkFigures(a: Server, token: string): Promise<void> {
 }
 
 const print = () => {
-  for (const f of figures) process.stdout.write(`${f.name}: ${f.value} ${f.unit}${f.baseline ? ` (baseline ${f.baseline.value} ${f.baseline.unit}, ratio ${f.ratio})` : ''}${f.note ? ` — ${f.note}` : ''}\n`);
+  for (const f of figures)
+    process.stdout.write(
+      `${f.name}: ${f.value} ${f.unit}${f.baseline ? ` (baseline ${f.baseline.value} ${f.baseline.unit}, ratio ${f.ratio})` : ''}${f.note ? ` — ${f.note}` : ''}\n`,
+    );
 };
 
 /** BENCH_ONLY=fanout: just the fan-out figures (for working on notifications). */
@@ -621,13 +711,7 @@ async function fanOut(keysDir: string, signDev: Signer) {
   }
 }
 
-async function fanOutAt(
-  RATE: number,
-  keysDir: string,
-  signDev: Signer,
-  sinks: NotificationSinks,
-  baseline: number,
-) {
+async function fanOutAt(RATE: number, keysDir: string, signDev: Signer, sinks: NotificationSinks, baseline: number) {
   const APPROVERS = 3;
   sinks.reset();
   const vapid = generateVAPIDKeys();
@@ -654,7 +738,12 @@ async function fanOutAt(
     for (let i = 1; i <= APPROVERS; i++) {
       await http('PUT', `${c.url}/v1/approvers/f${i}`, admin, { display_name: `Approver ${i}`, email: `f${i}@fanout.example` });
       const s = sinks.subscription(i);
-      await db.query(`INSERT INTO push_subscriptions (tenant_id, approver_id, endpoint, p256dh, auth) VALUES ('fanout', $1, $2, $3, $4)`, [`f${i}`, s.endpoint, s.p256dh, s.auth]);
+      await db.query(`INSERT INTO push_subscriptions (tenant_id, approver_id, endpoint, p256dh, auth) VALUES ('fanout', $1, $2, $3, $4)`, [
+        `f${i}`,
+        s.endpoint,
+        s.p256dh,
+        s.auth,
+      ]);
     }
     await db.end();
     const names = Array.from({ length: APPROVERS }, (_, i) => `user:f${i + 1}`);
@@ -727,7 +816,10 @@ function profileFigures(): void {
     unit: '%',
     note:
       `profiled run (--cpu-prof) of ${at}; self time by part: ${s.parts.map((p) => `${p.part} ${p.share}%`).join(', ')}; ` +
-      `top functions: ${s.top.slice(0, 8).map((f) => `${f.fn} ${f.share}%`).join(', ')}`,
+      `top functions: ${s.top
+        .slice(0, 8)
+        .map((f) => `${f.fn} ${f.share}%`)
+        .join(', ')}`,
   }));
   const last = figures.map(isAuthorizationFigure).lastIndexOf(true);
   figures.splice(last + 1, 0, ...fresh);

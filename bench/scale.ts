@@ -27,7 +27,28 @@ import { JWK } from 'jose';
 import { Client } from 'pg';
 import { DEV_GATEWAY_ISSUER, ensureDevKeys } from '../src/common/keys/key-files';
 import { LoadWindow } from './cpu-profile';
-import { benchRedisPrefix, closeHttp, cpuSeconds, deleteKeys, devSigner, dropDatabase, forgetRedisKeys, Figure, figuresOnFile, http, linkMinter, mergeInto, parkBody, percentile, resetDatabase, ROOT, round, startServer, stop, writeFigures } from './support';
+import {
+  benchRedisPrefix,
+  closeHttp,
+  cpuSeconds,
+  deleteKeys,
+  devSigner,
+  dropDatabase,
+  forgetRedisKeys,
+  Figure,
+  figuresOnFile,
+  http,
+  linkMinter,
+  mergeInto,
+  parkBody,
+  percentile,
+  resetDatabase,
+  ROOT,
+  round,
+  startServer,
+  stop,
+  writeFigures,
+} from './support';
 
 const ROWS = Number(process.env.BENCH_SCALE_ROWS ?? 100_000);
 const PROBES = Number(process.env.BENCH_SCALE_PROBES ?? 200);
@@ -89,7 +110,7 @@ async function main(): Promise<void> {
   /** Until the instance's own CPU over a second is below 5 % (at most 60 s): its start-up work is done. */
   const quiet = async () => {
     const t0 = Date.now();
-    for (let last = cpuSeconds(server.proc.pid!); Date.now() - t0 < 60_000; ) {
+    for (let last = cpuSeconds(server.proc.pid!); Date.now() - t0 < 60_000;) {
       await sleep(1000);
       const now = cpuSeconds(server.proc.pid!);
       if (now - last < 0.05) break;
@@ -103,7 +124,8 @@ async function main(): Promise<void> {
     const ids = await park(PROBES);
     // Warm-up, unmeasured: the same reads and a few votes, so a fresh process's JIT and pools are not what is measured.
     for (let i = 0; i < 2 * PROBES; i++) await http('GET', `${server.url}/v1/approvals/${ids[i % ids.length]}`, gateway);
-    for (const id of await park(20)) await http('POST', `${server.url}/v1/approvals/${id}/decisions`, await mintLink(id, 'bob'), { decision: 'approve', reason: 'warm-up' });
+    for (const id of await park(20))
+      await http('POST', `${server.url}/v1/approvals/${id}/decisions`, await mintLink(id, 'bob'), { decision: 'approve', reason: 'warm-up' });
     const status: number[] = [];
     const cpuBefore = cpuSeconds(server.proc.pid!);
     const start = monotonicMicros();
@@ -234,7 +256,12 @@ async function main(): Promise<void> {
       unit: 's',
       note: 'the scheduled reconcile afterwards touches only recent and overdue requests',
     });
-    figures.push({ name: 'scale: Redis bytes per pending approval (its expiry job)', value: Math.round(redisPerApproval), unit: 'bytes', note: 'INFO memory delta over 2,000 parks' });
+    figures.push({
+      name: 'scale: Redis bytes per pending approval (its expiry job)',
+      value: Math.round(redisPerApproval),
+      unit: 'bytes',
+      note: 'INFO memory delta over 2,000 parks',
+    });
 
     writeFileSync(join(ROOT, 'bench/SCALE-EXPLAIN.md'), explainHeader(figures) + plans);
   } finally {
@@ -247,13 +274,18 @@ async function main(): Promise<void> {
   }
   const profileDir = /--cpu-prof-dir[= ](\S+)/.exec(process.env.BENCH_NODE_ARGS ?? '')?.[1];
   if (profileDir) writeFileSync(join(profileDir, 'windows.json'), JSON.stringify({ pid: server.proc.pid, windows }, null, 2));
-  writeFigures(mergeInto(figuresOnFile(), figures, (f) => f.name.startsWith('scale: ')), 'npm run bench:scale: only the scale figures are new');
+  writeFigures(
+    mergeInto(figuresOnFile(), figures, (f) => f.name.startsWith('scale: ')),
+    'npm run bench:scale: only the scale figures are new',
+  );
 }
 
 /** Adds `rows` pending requests: copies of the newest parked one, spread over 50 other tenants. */
 async function fill(db: Client, rows: number): Promise<void> {
   const columns = (
-    await db.query<{ column_name: string }>(`SELECT column_name FROM information_schema.columns WHERE table_name = 'approval_requests' ORDER BY ordinal_position`)
+    await db.query<{ column_name: string }>(
+      `SELECT column_name FROM information_schema.columns WHERE table_name = 'approval_requests' ORDER BY ordinal_position`,
+    )
   ).rows.map((r) => r.column_name);
   const overridden: Record<string, string> = {
     id: `'scale-' || g`,
@@ -299,18 +331,19 @@ function explainHeader(figures: Figure[]): string {
     '',
     '| figure | empty database | full | ratio |',
     '|---|---:|---:|---:|',
-    ...figures.filter((f) => f.baseline).map((f) => `| ${f.baseline!.name.replace(/, empty database$/, '')} | ${f.baseline!.value} ${f.unit} | ${f.value} ${f.unit} | ${f.ratio} |`),
+    ...figures
+      .filter((f) => f.baseline)
+      .map((f) => `| ${f.baseline!.name.replace(/, empty database$/, '')} | ${f.baseline!.value} ${f.unit} | ${f.value} ${f.unit} | ${f.ratio} |`),
     '',
-    'How to read it: when the two empty probes differ from each other as much as the full one differs from them, the difference is the shared machine\'s load, not the database; the service\'s CPU per read and the plans below depend much less on that load.',
+    "How to read it: when the two empty probes differ from each other as much as the full one differs from them, the difference is the shared machine's load, not the database; the service's CPU per read and the plans below depend much less on that load.",
     '',
-    "Earlier runs and what they showed: README.md, section Configuration, paragraph Scale.",
+    'Earlier runs and what they showed: README.md, section Configuration, paragraph Scale.',
     '',
     'The plans below are taken with the rows in place (EXPLAIN ANALYZE, BUFFERS).',
     '',
     '',
   ].join('\n');
 }
-
 
 async function explainPlans(db: Client, id: string): Promise<string> {
   const queries: [string, string, unknown[]][] = [
@@ -320,11 +353,27 @@ async function explainPlans(db: Client, id: string): Promise<string> {
       [id, TENANT],
     ],
     ["status read: the request's votes, in the order cast", `SELECT * FROM approval_votes WHERE approval_id = $1 ORDER BY id ASC`, [id]],
-    ['status read and vote: the request by id and tenant (FOR UPDATE in the vote)', `SELECT * FROM approval_requests WHERE id = $1 AND tenant_id = $2 FOR UPDATE`, [id, TENANT]],
+    [
+      'status read and vote: the request by id and tenant (FOR UPDATE in the vote)',
+      `SELECT * FROM approval_requests WHERE id = $1 AND tenant_id = $2 FOR UPDATE`,
+      [id, TENANT],
+    ],
     ["the vote: the request's votes", `SELECT * FROM approval_votes WHERE approval_id = $1`, [id]],
-    ['the reconciler: a page of pending requests', `SELECT id, tenant_id, expires_at FROM approval_requests r WHERE r.status = 'pending' AND r.id > $1 ORDER BY r.id LIMIT 1000`, ['']],
-    ['notification routing: a page of open pending requests', `SELECT id FROM approval_requests r WHERE r.status = 'pending' AND r.expires_at > now() AND r.id > $1 ORDER BY r.id LIMIT 1000`, ['']],
-    ["a delegation's revocation: its pending requests", `SELECT id FROM approval_requests r WHERE r.tenant_id = $1 AND r.status = 'pending' AND r.delegation->>'delegation_id' = ANY($2)`, [TENANT, ['dlg-1']]],
+    [
+      'the reconciler: a page of pending requests',
+      `SELECT id, tenant_id, expires_at FROM approval_requests r WHERE r.status = 'pending' AND r.id > $1 ORDER BY r.id LIMIT 1000`,
+      [''],
+    ],
+    [
+      'notification routing: a page of open pending requests',
+      `SELECT id FROM approval_requests r WHERE r.status = 'pending' AND r.expires_at > now() AND r.id > $1 ORDER BY r.id LIMIT 1000`,
+      [''],
+    ],
+    [
+      "a delegation's revocation: its pending requests",
+      `SELECT id FROM approval_requests r WHERE r.tenant_id = $1 AND r.status = 'pending' AND r.delegation->>'delegation_id' = ANY($2)`,
+      [TENANT, ['dlg-1']],
+    ],
   ];
   const out: string[] = [];
   for (const [what, sql, params] of queries) {

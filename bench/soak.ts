@@ -47,7 +47,6 @@ const started = Date.now();
 const elapsed = () => (Date.now() - started) / 1000;
 const log = (msg: string) => process.stdout.write(`[soak ${elapsed().toFixed(0).padStart(4)}s] ${msg}\n`);
 
-
 // --- requests, counted by kind ------------------------------------------------------------------
 
 interface Tally {
@@ -154,7 +153,9 @@ async function redisUsage(redis: Redis, prefix: string): Promise<{ keys: number;
       // "<prefix>-bull:<queue>:<job id or set name>[:…]": job ids collapse into one kind per queue.
       const tail = key.slice(prefix.length);
       const [queue, rest = ''] = tail.replace(/^-bull:/, '').split(/:(.*)/s);
-      const kind = tail.startsWith('-bull:') ? `${queue}:${/^[a-z-]+$/.test(rest) ? rest : 'job'}` : `not a queue: ${tail.split(':').filter(Boolean)[0] ?? tail}`;
+      const kind = tail.startsWith('-bull:')
+        ? `${queue}:${/^[a-z-]+$/.test(rest) ? rest : 'job'}`
+        : `not a queue: ${tail.split(':').filter(Boolean)[0] ?? tail}`;
       const k = (byKind[kind] ??= { keys: 0, kb: 0 });
       k.keys++;
       k.kb = round(k.kb + b / 1024, 1);
@@ -199,7 +200,12 @@ async function main(): Promise<void> {
   const policyAdmin = await sign({ tenant: POLICY_TENANT, scope: 'countersign:admin' }, DEV_GATEWAY_ISSUER, 'soak-idp');
   const policyGateway = await sign({ tenant: POLICY_TENANT }, DEV_GATEWAY_ISSUER, 'soak-gateway');
   const operator = await sign({ tenant: 'platform', scope: 'countersign:operator' }, DEV_GATEWAY_ISSUER, 'dev-operator');
-  const agentClaims = (tenant: string) => ({ tenant, act: { sub: 'spiffe://acme.example/agents/soak' }, agent_class: 'assistant', trust_level: 'first_party_certified' });
+  const agentClaims = (tenant: string) => ({
+    tenant,
+    act: { sub: 'spiffe://acme.example/agents/soak' },
+    agent_class: 'assistant',
+    trust_level: 'first_party_certified',
+  });
   const agent = await sign(agentClaims(TENANT), DEV_AGENT_ISSUER, 'alice');
   const policyAgent = await sign(agentClaims(POLICY_TENANT), DEV_AGENT_ISSUER, 'alice');
   const mintLink = await linkMinter(keys.signingKeysFile, publicUrl, TENANT);
@@ -262,11 +268,18 @@ async function main(): Promise<void> {
     });
     parks++;
     const id: string | undefined = parked.body?.auth_req_id;
-    await call('authorize', 'POST', `${publicUrl}/v1/authorize`, gateway, {
-      agent: { token: agent },
-      action: { server: 'calendar', tool: 'list_events', arguments: { day: n % 7 } },
-      correlation: { mcp_session_id: `soak-${n % 50}` },
-    }, [200, 202, 403]);
+    await call(
+      'authorize',
+      'POST',
+      `${publicUrl}/v1/authorize`,
+      gateway,
+      {
+        agent: { token: agent },
+        action: { server: 'calendar', tool: 'list_events', arguments: { day: n % 7 } },
+        correlation: { mcp_session_id: `soak-${n % 50}` },
+      },
+      [200, 202, 403],
+    );
     if (!id) return;
     if (ping) owedCallbacks++;
     await call('status read', 'GET', `${publicUrl}/v1/approvals/${id}`, gateway);
@@ -285,13 +298,27 @@ async function main(): Promise<void> {
     while (!stopping) {
       const next = Date.now() + PUBLISH_INTERVAL_MS;
       const n = publishes + 1;
-      const published = await call('policy publish+activate', 'POST', `${publicUrl}/v1/policies`, policyAdmin, { policies: thirtyNine(n), activate: true }, [201]);
+      const published = await call(
+        'policy publish+activate',
+        'POST',
+        `${publicUrl}/v1/policies`,
+        policyAdmin,
+        { policies: thirtyNine(n), activate: true },
+        [201],
+      );
       // The activated version is compiled by the next decision.
-      const decided = await call('authorize (policy tenant)', 'POST', `${publicUrl}/v1/authorize`, policyGateway, {
-        agent: { token: policyAgent },
-        action: { server: 'calendar', tool: 'list_events', arguments: {} },
-        correlation: { mcp_session_id: 'soak-policy' },
-      }, [200, 202, 403]);
+      const decided = await call(
+        'authorize (policy tenant)',
+        'POST',
+        `${publicUrl}/v1/authorize`,
+        policyGateway,
+        {
+          agent: { token: policyAgent },
+          action: { server: 'calendar', tool: 'list_events', arguments: {} },
+          correlation: { mcp_session_id: 'soak-policy' },
+        },
+        [200, 202, 403],
+      );
       if (published.status === 201 && decided.body?.policy?.version === published.body?.version) publishes++;
       else publishFailures++;
       await sleep(Math.max(0, next - Date.now()));
@@ -302,7 +329,14 @@ async function main(): Promise<void> {
     const admin = await sign({ tenant: TENANT, scope: 'countersign:admin countersign:delegations' }, DEV_GATEWAY_ISSUER, 'soak-idp');
     await call('setup', 'PUT', `${publicUrl}/v1/approvers/bob`, admin, { display_name: 'Bob' }, [200, 201]);
     // Alice lets the soak agent use the calendar: its decisions are allows, not "no delegation".
-    await call('setup', 'POST', `${publicUrl}/v1/delegations`, admin, { human: 'alice', agent: 'spiffe://acme.example/agents/soak', tools: ['calendar/*'] }, [201]);
+    await call(
+      'setup',
+      'POST',
+      `${publicUrl}/v1/delegations`,
+      admin,
+      { human: 'alice', agent: 'spiffe://acme.example/agents/soak', tools: ['calendar/*'] },
+      [201],
+    );
     log(`service pid ${pid}, ${SECONDS} s at ${PARKS_PER_SECOND} parks/s, a publish every ${PUBLISH_INTERVAL_MS} ms, samples every ${SAMPLE_SECONDS} s`);
     await sample();
     const flows = new Set<Promise<void>>();
@@ -329,7 +363,11 @@ async function main(): Promise<void> {
     for (let i = 0; i < 60 && callbackKeys.size < owedCallbacks; i++) await sleep(500);
 
     const summary = summarise(samples, { parks, publishes, publishFailures, owedCallbacks });
-    const pgBytes = (await db.query<{ bytes: string; n: number }>(`SELECT pg_total_relation_size('approval_requests')::text AS bytes, (SELECT count(*)::int FROM approval_requests) AS n`)).rows[0];
+    const pgBytes = (
+      await db.query<{ bytes: string; n: number }>(
+        `SELECT pg_total_relation_size('approval_requests')::text AS bytes, (SELECT count(*)::int FROM approval_requests) AS n`,
+      )
+    ).rows[0];
     const result = {
       date: new Date().toISOString(),
       seconds: SECONDS,
@@ -341,7 +379,17 @@ async function main(): Promise<void> {
           const all = t.ms.flat();
           const first = t.ms.slice(0, 2).flat();
           const last = t.ms.slice(-2).flat();
-          return [kind, { count: t.count, statuses: t.statuses, p50Ms: round(percentile(all, 50), 1), p99Ms: round(percentile(all, 99), 1), p99FirstTwoMinutesMs: round(percentile(first, 99), 1), p99LastTwoMinutesMs: round(percentile(last, 99), 1) }];
+          return [
+            kind,
+            {
+              count: t.count,
+              statuses: t.statuses,
+              p50Ms: round(percentile(all, 50), 1),
+              p99Ms: round(percentile(all, 99), 1),
+              p99FirstTwoMinutesMs: round(percentile(first, 99), 1),
+              p99LastTwoMinutesMs: round(percentile(last, 99), 1),
+            },
+          ];
         }),
       ),
       unexpected,
@@ -404,7 +452,13 @@ function summarise(samples: Sample[], counts: { parks: number; publishes: number
       redisKeys: figure((s) => s.redisKeys, 'keys'),
       pending: figure((s) => s.pending, 'requests'),
     },
-    eventLoopLagP99Ms: { median: percentile(samples.map((s) => s.lagP99Ms), 50), max: Math.max(...samples.map((s) => s.lagP99Ms)) },
+    eventLoopLagP99Ms: {
+      median: percentile(
+        samples.map((s) => s.lagP99Ms),
+        50,
+      ),
+      max: Math.max(...samples.map((s) => s.lagP99Ms)),
+    },
     parks: counts.parks,
     publishLoop: {
       publishes: counts.publishes,

@@ -71,7 +71,9 @@ export class AuditChain1763930000000 implements MigrationInterface {
     await q.query(`DROP FUNCTION audit_events_seal_only()`);
     await q.query(`CREATE TRIGGER audit_events_no_update_delete BEFORE UPDATE OR DELETE ON audit_events
       FOR EACH ROW EXECUTE FUNCTION audit_events_refuse_change()`);
-    await q.query(`DROP INDEX audit_events_mcp_session, audit_events_delegator, audit_events_agent, audit_events_tenant_id, audit_events_unsealed, audit_events_chain`);
+    await q.query(
+      `DROP INDEX audit_events_mcp_session, audit_events_delegator, audit_events_agent, audit_events_tenant_id, audit_events_unsealed, audit_events_chain`,
+    );
     await q.query(`ALTER TABLE audit_events DROP COLUMN chain_seq, DROP COLUMN prev_hash, DROP COLUMN hash`);
   }
 }

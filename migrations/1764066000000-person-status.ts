@@ -9,7 +9,9 @@ export class PersonStatus1764066000000 implements MigrationInterface {
   name = 'PersonStatus1764066000000';
 
   async up(q: QueryRunner): Promise<void> {
-    await q.query(`ALTER TABLE approvers ADD COLUMN status text NOT NULL DEFAULT 'active' CONSTRAINT approvers_status_check CHECK (status IN ('active', 'disabled'))`);
+    await q.query(
+      `ALTER TABLE approvers ADD COLUMN status text NOT NULL DEFAULT 'active' CONSTRAINT approvers_status_check CHECK (status IN ('active', 'disabled'))`,
+    );
     // Disabling a person rejects the calls parked on their behalf.
     await q.query(`CREATE INDEX approval_requests_pending_delegator ON approval_requests (tenant_id, delegator_id) WHERE status = 'pending'`);
   }

@@ -38,7 +38,9 @@ export class SampledReviews1764170000000 implements MigrationInterface {
       )`);
     await q.query(`CREATE UNIQUE INDEX sampled_reviews_decision ON sampled_reviews (tenant_id, decision_id)`);
     await q.query(`CREATE INDEX sampled_reviews_agent_flags ON sampled_reviews (tenant_id, agent_id, reviewed_at) WHERE status = 'flagged'`);
-    await q.query(`CREATE INDEX sampled_reviews_kind_flags ON sampled_reviews (tenant_id, agent_class, server, tool, resource_classification, reviewed_at) WHERE status = 'flagged'`);
+    await q.query(
+      `CREATE INDEX sampled_reviews_kind_flags ON sampled_reviews (tenant_id, agent_class, server, tool, resource_classification, reviewed_at) WHERE status = 'flagged'`,
+    );
     await q.query(`CREATE INDEX sampled_reviews_tenant_created ON sampled_reviews (tenant_id, created_at)`);
   }
 

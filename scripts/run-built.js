@@ -44,7 +44,9 @@ function main() {
   const root = join(__dirname, '..');
   const entry = join('dist', 'src', 'cli', `${cli}.js`);
   if (needsBuild(root, entry)) {
-    const tsc = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', join(root, 'tsconfig.json')], { stdio: ['ignore', 'inherit', 'inherit'] });
+    const tsc = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', join(root, 'tsconfig.json')], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
     if (tsc.status !== 0) process.exit(tsc.status ?? 1);
     // As `npm run build` does: the files tsc does not emit (the approval page's assets).
     const assets = spawnSync(process.execPath, [join(__dirname, 'copy-assets.js')], { stdio: ['ignore', 'inherit', 'inherit'] });

@@ -17,7 +17,15 @@ import { OpsModule } from './ops/ops.module';
 
 /** What every process needs: configuration, Postgres, Redis, queues, the outbox (dispatched by workers), auth and keys, audit. */
 function foundation(config: AppConfig, http: boolean, workers: boolean) {
-  return [ConfigModule.forRoot(config), DatabaseModule, RedisModule, QueuesModule, OutboxModule.register({ workers }), CommonModule, AuditModule.register({ http })];
+  return [
+    ConfigModule.forRoot(config),
+    DatabaseModule,
+    RedisModule,
+    QueuesModule,
+    OutboxModule.register({ workers }),
+    CommonModule,
+    AuditModule.register({ http }),
+  ];
 }
 
 @Module({})

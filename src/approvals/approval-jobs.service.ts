@@ -4,7 +4,16 @@ import { Outbox } from '../common/outbox/outbox.service';
 import { dropFinishedJobs, KEEP_FINISHED } from '../common/queues/revive-jobs';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { APPROVAL_CALLBACK_OWED, APPROVAL_CREATED, ApprovalCallbackOwedEvent, ApprovalCreatedEvent } from './approval-outbox-events';
-import { ApprovalJob, ApprovalQueue, callbackJobId, CallbackQueue, expiryJobId, ExpiryQueue, MaintenanceQueue, RECONCILE_SCHEDULER_ID } from './approval-queues';
+import {
+  ApprovalJob,
+  ApprovalQueue,
+  callbackJobId,
+  CallbackQueue,
+  expiryJobId,
+  ExpiryQueue,
+  MaintenanceQueue,
+  RECONCILE_SCHEDULER_ID,
+} from './approval-queues';
 import { ApprovalRequest } from './approval-request.entity';
 
 type Schedulable = Pick<ApprovalRequest, 'id' | 'tenantId' | 'expiresAt'>;
@@ -28,11 +37,16 @@ export class ApprovalJobs implements OnModuleInit {
     this.outbox.subscribe(APPROVAL_CREATED, (events) => [
       {
         queue: this.expiryQueue,
-        jobs: this.expiryJobs((events as unknown as ApprovalCreatedEvent[]).map((e) => ({ id: e.approvalId, tenantId: e.tenantId, expiresAt: new Date(e.expiresAt) }))),
+        jobs: this.expiryJobs(
+          (events as unknown as ApprovalCreatedEvent[]).map((e) => ({ id: e.approvalId, tenantId: e.tenantId, expiresAt: new Date(e.expiresAt) })),
+        ),
       },
     ]);
     this.outbox.subscribe(APPROVAL_CALLBACK_OWED, (events) => [
-      { queue: this.callbackQueue, jobs: this.callbackJobs((events as unknown as ApprovalCallbackOwedEvent[]).map((e) => ({ id: e.approvalId, tenantId: e.tenantId }))) },
+      {
+        queue: this.callbackQueue,
+        jobs: this.callbackJobs((events as unknown as ApprovalCallbackOwedEvent[]).map((e) => ({ id: e.approvalId, tenantId: e.tenantId }))),
+      },
     ]);
   }
 
@@ -61,12 +75,18 @@ export class ApprovalJobs implements OnModuleInit {
 
   /** For the reconciler: like scheduling, but a finished job whose request still needs it is replaced. */
   async reviveExpiry(...requests: Schedulable[]): Promise<void> {
-    await dropFinishedJobs(this.expiryQueue, requests.map((r) => expiryJobId(r.id)));
+    await dropFinishedJobs(
+      this.expiryQueue,
+      requests.map((r) => expiryJobId(r.id)),
+    );
     await this.scheduleExpiry(...requests);
   }
 
   async reviveCallback(...requests: Pick<ApprovalRequest, 'id' | 'tenantId'>[]): Promise<void> {
-    await dropFinishedJobs(this.callbackQueue, requests.map((r) => callbackJobId(r.id)));
+    await dropFinishedJobs(
+      this.callbackQueue,
+      requests.map((r) => callbackJobId(r.id)),
+    );
     await this.scheduleCallback(...requests);
   }
 

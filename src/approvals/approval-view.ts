@@ -16,7 +16,10 @@ export interface SetProgress {
 /** Each approver set with the approvals credited to it. */
 export function setProgress(r: ApprovalRequest, votes: Pick<ApprovalVote, 'decision' | 'eligibleSets'>[]): SetProgress[] {
   const approving = votes.filter((v) => v.decision === 'approve').map((v) => v.eligibleSets);
-  const credited = creditedApprovals(r.approverSets.map((s) => s.quorum), approving);
+  const credited = creditedApprovals(
+    r.approverSets.map((s) => s.quorum),
+    approving,
+  );
   return r.approverSets.map((set, i) => ({
     approvers: set.approvers,
     quorum: set.quorum,
@@ -95,7 +98,9 @@ export function denialOf(r: ApprovalRequest, votes: ApprovalVote[]) {
         : 'the approvers denied the request',
     details: {
       ...(r.settledReason ? { reason: r.settledReason } : {}),
-      ...(reevaluated ? { reasons: reevaluated.reasons, ...(reevaluated.policy_version !== undefined ? { policy_version: reevaluated.policy_version } : {}) } : {}),
+      ...(reevaluated
+        ? { reasons: reevaluated.reasons, ...(reevaluated.policy_version !== undefined ? { policy_version: reevaluated.policy_version } : {}) }
+        : {}),
       denials: votes.filter((v) => v.decision === 'deny').map((v) => ({ approver: v.approverId, reason: v.reason })),
     },
   };

@@ -147,7 +147,7 @@ export class ApprovalsReconciler implements OnApplicationBootstrap, BeforeApplic
   /** Keyset pagination over the requests matching `where`; returns how many there were. */
   private async forEachPage(where: string, handle: (page: ApprovalRequest[]) => Promise<void>): Promise<number> {
     let count = 0;
-    for (let after = ''; ; ) {
+    for (let after = ''; ;) {
       const page = await this.dataSource.manager
         .createQueryBuilder(ApprovalRequest, 'r')
         .select(['r.id', 'r.tenantId', 'r.expiresAt'])

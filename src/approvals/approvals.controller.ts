@@ -2,13 +2,7 @@ import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Query } f
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { z } from 'zod';
-import {
-  ApproverLinkAuth,
-  ApproverPrincipal,
-  CurrentPrincipal,
-  GatewayAuth,
-  GatewayPrincipal,
-} from '../common/auth/auth.decorators';
+import { ApproverLinkAuth, ApproverPrincipal, CurrentPrincipal, GatewayAuth, GatewayPrincipal } from '../common/auth/auth.decorators';
 import { InvalidGrant, NotFound } from '../common/errors/protocol-errors';
 import { parseInput } from '../common/validation';
 import { ApiApproverLinkAuth, ApiError, ApiErrors, ApiGatewayAuth, ApiJsonBody, ApiSuccess, ApiZodQuery } from '../common/openapi/openapi.decorators';
@@ -46,7 +40,7 @@ export class ApprovalsController {
     private readonly cancel: CancelApproval,
     private readonly decide: DecideApproval,
     @Inject(APP_CONFIG) config: AppConfig,
-  ){
+  ) {
     this.waitSchema = waitSchema(config.LONG_POLL_MAX_WAIT);
   }
 
@@ -56,7 +50,10 @@ export class ApprovalsController {
   @ApiOperation({ summary: 'Park a tool call until its approvers decide (CIBA backchannel authentication request)' })
   @ApiGatewayAuth()
   @ApiJsonBody('ParkApprovalRequest', parkApprovalSchema)
-  @ApiError(400, 'invalid_binding_message, invalid_client_notification_token: for those two fields; invalid_request also when the obligation names approvers nobody can be (unknown, an empty group, too few for the quorum)')
+  @ApiError(
+    400,
+    'invalid_binding_message, invalid_client_notification_token: for those two fields; invalid_request also when the obligation names approvers nobody can be (unknown, an empty group, too few for the quorum)',
+  )
   @ApiSuccess(200, 'Parked: `{auth_req_id, expires_in, interval}`')
   create(@CurrentPrincipal() gateway: GatewayPrincipal, @Body() body: unknown) {
     const input = parseInput(parkApprovalSchema, body, cibaCodeForField);
@@ -82,7 +79,10 @@ export class ApprovalsController {
   @HttpCode(200)
   @ApiOperation({ summary: 'Redeem the approval token once the request is approved (CIBA poll mode)' })
   @ApiGatewayAuth()
-  @ApiError(400, 'authorization_pending or slow_down (with `interval`), expired_token, access_denied (with the denials), invalid_grant (unknown id, push mode, already redeemed)')
+  @ApiError(
+    400,
+    'authorization_pending or slow_down (with `interval`), expired_token, access_denied (with the denials), invalid_grant (unknown id, push mode, already redeemed)',
+  )
   @ApiSuccess(200, 'The approval token, once: `{auth_req_id, approval_token, token_type, expires_in}`')
   token(@CurrentPrincipal() gateway: GatewayPrincipal, @Param('id') id: string) {
     if (!AUTH_REQ_ID.test(id)) throw new InvalidGrant('unknown auth_req_id');
@@ -102,14 +102,25 @@ export class ApprovalsController {
   @Post(':id/decisions')
   @ApproverLinkAuth()
   @HttpCode(200)
-  @ApiOperation({ summary: "Record an approver's vote (approve or deny, with a reason); an approval may stand for later calls (`standing`) where the policy allows" })
+  @ApiOperation({
+    summary: "Record an approver's vote (approve or deny, with a reason); an approval may stand for later calls (`standing`) where the policy allows",
+  })
   @ApiApproverLinkAuth()
   @ApiJsonBody('Decision', decisionSchema)
   @ApiError(403, 'forbidden: the link is for another request, or this approver may not vote on it (not named, separation of duties, no longer in the group)')
   @ApiErrors(404, 409)
-  @ApiError(400, 'standing_not_offered: the policy does not allow the chosen standing scope for this call (`field` is standing.scope, `offered` lists what it allows)')
-  @ApiError(400, 'passkey_mismatch: the assertion binds another request, call, decision or reason (`mismatched` names them); passkey_challenge_unknown: its challenge was not issued to this approver, was used already (a replay) or expired; passkey_invalid: it does not verify (origin, RP id, user verification, signature, counter)')
-  @ApiError(403, 'passkey_required: the policy (`@proof("passkey")`) or the approver ("always use my passkey") requires a passkey assertion and the vote has none')
+  @ApiError(
+    400,
+    'standing_not_offered: the policy does not allow the chosen standing scope for this call (`field` is standing.scope, `offered` lists what it allows)',
+  )
+  @ApiError(
+    400,
+    'passkey_mismatch: the assertion binds another request, call, decision or reason (`mismatched` names them); passkey_challenge_unknown: its challenge was not issued to this approver, was used already (a replay) or expired; passkey_invalid: it does not verify (origin, RP id, user verification, signature, counter)',
+  )
+  @ApiError(
+    403,
+    'passkey_required: the policy (`@proof("passkey")`) or the approver ("always use my passkey") requires a passkey assertion and the vote has none',
+  )
   @ApiSuccess(200, 'The vote counted: `{auth_req_id, status, your_vote, votes, quorum}`, and `standing_approval` when one was granted')
   vote(@CurrentPrincipal() approver: ApproverPrincipal, @Param('id') id: string, @Body() body: unknown) {
     const { decision, reason, standing, passkey } = parseInput(decisionSchema, body);

@@ -77,11 +77,22 @@ export class ApprovalsModule {
         BullModule.registerQueue({ name: ApprovalQueue.Expiry }, { name: ApprovalQueue.Callbacks }, { name: ApprovalQueue.Maintenance }),
       ],
       controllers: options.http ? [ApprovalsController, ApprovalBatchController, StandingApprovalsController, PasskeysController] : [],
-      providers: [
-        ...services,
-        ...(options.workers ? [ExpireApprovalProcessor, DeliverCallbackProcessor, ReconcileProcessor, ApprovalsReconciler] : []),
+      providers: [...services, ...(options.workers ? [ExpireApprovalProcessor, DeliverCallbackProcessor, ReconcileProcessor, ApprovalsReconciler] : [])],
+      exports: [
+        ParkApproval,
+        ApproverLinks,
+        CancelApproval,
+        ApprovalEvents,
+        RejectParkedApprovals,
+        DecideApproval,
+        GetApproval,
+        RedeemApprovalToken,
+        CallbackEndpointPolicy,
+        StandingApprovals,
+        DecisionHistory,
+        ReviewBatch,
+        Passkeys,
       ],
-      exports: [ParkApproval, ApproverLinks, CancelApproval, ApprovalEvents, RejectParkedApprovals, DecideApproval, GetApproval, RedeemApprovalToken, CallbackEndpointPolicy, StandingApprovals, DecisionHistory, ReviewBatch, Passkeys],
     };
   }
 }

@@ -30,7 +30,15 @@ describe('approver sets (conjunctive approval, each person counted in one set)',
     expect(everySetMet([{ quorum: 1 }, { quorum: 1 }], [[0, 1], [0]])).toBe(true);
     expect(everySetMet([{ quorum: 2 }, { quorum: 1 }], [[0, 1], [0, 1], [0]])).toBe(true);
     expect(everySetMet([{ quorum: 2 }, { quorum: 1 }], [[0, 1], [0], [0]])).toBe(true);
-    expect(everySetMet([{ quorum: 2 }, { quorum: 1 }], [[0, 1], [0, 1]])).toBe(false);
+    expect(
+      everySetMet(
+        [{ quorum: 2 }, { quorum: 1 }],
+        [
+          [0, 1],
+          [0, 1],
+        ],
+      ),
+    ).toBe(false);
   });
 
   it('ignores votes that count in no set', () => {
@@ -38,7 +46,11 @@ describe('approver sets (conjunctive approval, each person counted in one set)',
   });
 
   describe('eligibility', () => {
-    const sets = [set(['delegator', 'group:finance'], 1), set(['group:security'], 2, { independent_approvers: true }), set(['user:eve'], 1, { escalate_to: ['user:bob'] })];
+    const sets = [
+      set(['delegator', 'group:finance'], 1),
+      set(['group:security'], 2, { independent_approvers: true }),
+      set(['user:eve'], 1, { escalate_to: ['user:bob'] }),
+    ];
     const who = (approverId: string) => ({ approverId, delegatorId: 'alice', agentOperator: 'olga' });
     const groups: Record<string, string[]> = { finance: ['bob', 'olga'], security: ['alice', 'carol', 'bob'] };
     const member = (id: string) => async (g: string) => groups[g]?.includes(id) ?? false;

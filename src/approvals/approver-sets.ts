@@ -96,7 +96,10 @@ export function creditedApprovals(quorums: number[], voters: number[][]): number
 
 /** Every set at its quorum, with each approving voter counted in one set only. */
 export function everySetMet(sets: Pick<ApproverSet, 'quorum'>[], approvingVoters: number[][]): boolean {
-  const credited = creditedApprovals(sets.map((s) => s.quorum), approvingVoters);
+  const credited = creditedApprovals(
+    sets.map((s) => s.quorum),
+    approvingVoters,
+  );
   return credited.every((n, i) => n >= sets[i].quorum);
 }
 

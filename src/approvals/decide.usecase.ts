@@ -20,21 +20,23 @@ import { StandingApprovals } from './standing/standing-approvals.service';
 import { chooseTerms, StandingChoice } from './standing/standing-terms';
 import { ineligibility } from '../vocabulary/approver-eligibility';
 
-export const decisionSchema = z.strictObject({
-  decision: z.enum(['approve', 'deny']),
-  reason: z
-    .string()
-    .trim()
-    .min(1, { message: 'must not be empty: say why access is approved or denied' })
-    .max(2000, { message: 'must be at most 2000 characters' }),
-  /** Let the approval stand beyond this call, as far as the policy allows (standing/standing-terms.ts); absent: this call only. */
-  standing: standingChoiceSchema.optional(),
-  /** A WebAuthn assertion over this decision's challenge (POST …/passkey-challenge); required where the policy or the approver asks for one. */
-  passkey: assertionSchema.optional(),
-}).refine((d) => d.decision === 'approve' || !d.standing || d.standing.scope === 'call', {
-  path: ['standing', 'scope'],
-  message: 'only an approval can stand beyond this call: a denial is for this call',
-});
+export const decisionSchema = z
+  .strictObject({
+    decision: z.enum(['approve', 'deny']),
+    reason: z
+      .string()
+      .trim()
+      .min(1, { message: 'must not be empty: say why access is approved or denied' })
+      .max(2000, { message: 'must be at most 2000 characters' }),
+    /** Let the approval stand beyond this call, as far as the policy allows (standing/standing-terms.ts); absent: this call only. */
+    standing: standingChoiceSchema.optional(),
+    /** A WebAuthn assertion over this decision's challenge (POST …/passkey-challenge); required where the policy or the approver asks for one. */
+    passkey: assertionSchema.optional(),
+  })
+  .refine((d) => d.decision === 'approve' || !d.standing || d.standing.scope === 'call', {
+    path: ['standing', 'scope'],
+    message: 'only an approval can stand beyond this call: a denial is for this call',
+  });
 
 export interface DecideCommand {
   approver: ApproverPrincipal;

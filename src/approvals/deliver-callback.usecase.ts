@@ -86,7 +86,11 @@ export class DeliverCallback {
       const body = JSON.stringify(await this.body(request));
       const { status } = await requestPinned(new URL(endpoint), checked.address, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${request.notificationToken}`, 'idempotency-key': `"${idempotencyKey(request)}"` },
+        headers: {
+          'content-type': 'application/json',
+          authorization: `Bearer ${request.notificationToken}`,
+          'idempotency-key': `"${idempotencyKey(request)}"`,
+        },
         body,
         signal: AbortSignal.timeout(this.config.CALLBACK_TIMEOUT_MS),
       });
@@ -111,7 +115,13 @@ export class DeliverCallback {
         if ((await this.reevaluateBeforePush(request)).verdict === 'deny') return this.body(request);
         const votes = await this.dataSource.manager.find(ApprovalVote, { where: { approvalId: request.id }, order: { id: 'ASC' } });
         const jti = await this.stableJti(request);
-        if (openIdClient) return { ...head, ...(await this.facade.tokenResponse(this.dataSource.manager, request, firstApproval(votes), (claims) => this.tokens.issue(request, votes, jti, claims))) };
+        if (openIdClient)
+          return {
+            ...head,
+            ...(await this.facade.tokenResponse(this.dataSource.manager, request, firstApproval(votes), (claims) =>
+              this.tokens.issue(request, votes, jti, claims),
+            )),
+          };
         const issued = await this.tokens.issue(request, votes, jti);
         return { ...head, approval_token: issued.token, token_type: 'Bearer', expires_in: issued.expiresIn };
       }
@@ -121,7 +131,8 @@ export class DeliverCallback {
         return { ...head, error: 'access_denied', error_description: denial.description, ...(openIdClient ? {} : denial.details) };
       }
       default:
-        if (openIdClient && request.status === 'cancelled') return { ...head, error: 'transaction_failed', error_description: 'the approval request was cancelled' };
+        if (openIdClient && request.status === 'cancelled')
+          return { ...head, error: 'transaction_failed', error_description: 'the approval request was cancelled' };
         return { ...head, error: 'expired_token', error_description: 'the approval request has expired' };
     }
   }
@@ -210,6 +221,8 @@ export class DeliverCallback {
  * A gateway that dedupes on it sees one delivery.
  */
 export function idempotencyKey(request: Pick<ApprovalRequest, 'tenantId' | 'id' | 'deliveryMode' | 'status'>): string {
-  const digest = createHash('sha256').update(`countersign-callback\0${request.tenantId}\0${request.id}\0${request.deliveryMode}\0${request.status}`).digest('base64url');
+  const digest = createHash('sha256')
+    .update(`countersign-callback\0${request.tenantId}\0${request.id}\0${request.deliveryMode}\0${request.status}`)
+    .digest('base64url');
   return `cb_${digest.slice(0, 32)}`;
 }

@@ -16,10 +16,7 @@ type ActClaim = { sub: string; act?: ActClaim; [k: string]: unknown };
 const actClaimAt = (depth: number): z.ZodType<ActClaim> =>
   z.looseObject({
     sub: id,
-    act: (depth < MAX_ACT_DEPTH
-      ? actClaimAt(depth + 1)
-      : z.never({ message: `must not nest more than ${MAX_ACT_DEPTH} actors` })
-    ).optional(),
+    act: (depth < MAX_ACT_DEPTH ? actClaimAt(depth + 1) : z.never({ message: `must not nest more than ${MAX_ACT_DEPTH} actors` })).optional(),
   }) as z.ZodType<ActClaim>;
 const actClaim = actClaimAt(1);
 
@@ -30,12 +27,8 @@ export const envelopeParts = {
     tool: id,
     arguments: z.record(z.string(), z.unknown()).default({}),
   }),
-  intent: z
-    .strictObject({ id: id.optional(), text: text(2000).optional(), category: z.enum(INTENT_CATEGORIES).optional() })
-    .default({}),
-  resource: z
-    .strictObject({ id: id.optional(), type: id.optional(), classification: z.enum(CLASSIFICATIONS).optional() })
-    .default({}),
+  intent: z.strictObject({ id: id.optional(), text: text(2000).optional(), category: z.enum(INTENT_CATEGORIES).optional() }).default({}),
+  resource: z.strictObject({ id: id.optional(), type: id.optional(), classification: z.enum(CLASSIFICATIONS).optional() }).default({}),
   environment: z.enum(ENVIRONMENTS).optional(),
   reason: text(2000),
   risk: z.record(z.string(), z.unknown()).default({}),
@@ -46,9 +39,7 @@ export const envelopeParts = {
       notification_token: notificationToken.optional(),
     })
     .default({ mode: 'poll' }),
-  correlation: z
-    .strictObject({ mcp_session_id: id.optional(), a2a_interaction_id: id.optional(), request_id: id.optional() })
-    .default({}),
+  correlation: z.strictObject({ mcp_session_id: id.optional(), a2a_interaction_id: id.optional(), request_id: id.optional() }).default({}),
 };
 
 const approverRefs = (what: string) =>
@@ -124,7 +115,10 @@ export function approverSetsOf(o: ParkObligation): ApproverSet[] {
 }
 
 /** Where a set's fields are in the request, for error messages: `obligation` for the one-set form. */
-export const setPathOf = (o: ParkObligation) => (i: number): string => (o.approver_sets ? `obligation.approver_sets[${i}]` : 'obligation');
+export const setPathOf =
+  (o: ParkObligation) =>
+  (i: number): string =>
+    o.approver_sets ? `obligation.approver_sets[${i}]` : 'obligation';
 
 export const parkApprovalSchema = z.strictObject({
   tool_call: envelopeParts.toolCall,

@@ -167,7 +167,10 @@ export class ParkApproval {
       escalateAfter: request.escalateAfter,
       remindAfter: request.remindAfter,
     };
-    const outboxed = this.outbox.insertStatement([{ topic: APPROVAL_CREATED, payload: { ...created } }], row.params.length + (extra?.params.length ?? 0) + event.params.length);
+    const outboxed = this.outbox.insertStatement(
+      [{ topic: APPROVAL_CREATED, payload: { ...created } }],
+      row.params.length + (extra?.params.length ?? 0) + event.params.length,
+    );
     const ctes = [`parked AS (${row.sql})`, ...(extra?.ctes ?? []), `created AS (${event.sql})`, `outboxed AS (${outboxed.sql})`];
     await this.dataSource.query(`WITH ${ctes.join(', ')} SELECT 1`, [...row.params, ...(extra?.params ?? []), ...event.params, ...outboxed.params]);
     this.outbox.committed();

@@ -3,14 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
 import { AuditEntry, AuditLog } from '../audit/audit-log.service';
 import { combinedStatement } from '../common/database/insert-statement';
-import {
-  AccessDenied,
-  AuthorizationPending,
-  ExpiredToken,
-  InvalidGrant,
-  ProtocolError,
-  SlowDown,
-} from '../common/errors/protocol-errors';
+import { AccessDenied, AuthorizationPending, ExpiredToken, InvalidGrant, ProtocolError, SlowDown } from '../common/errors/protocol-errors';
 import { auditContext } from './approval-audit';
 import { ApprovalRequest } from './approval-request.entity';
 import { ApprovalSettlement } from './approval-settlement.service';
@@ -116,67 +109,80 @@ export class RedeemApprovalToken {
     let expiredNow: ApprovalRequest | undefined;
     let deniedNow: ApprovalRequest | undefined;
     // Errors are returned, not thrown, so that the poll bookkeeping commits with them.
-    const outcome = await this.dataSource.transaction(async (manager): Promise<ApprovalTokenResponse | FacadeTokenResponse | ProtocolError | typeof APPROVED_MEANWHILE> => {
-      const request = await manager.findOne(ApprovalRequest, {
-        where: { id: approvalId, tenantId },
-        lock: { mode: 'pessimistic_write' },
-      });
-      // A request belongs to the API it came through and, for a facade, to the client that made it.
-      if (!request || (await this.facade.clientOf(manager, request))?.clientId !== clientId) return new InvalidGrant('unknown auth_req_id');
-      if (request.deliveryMode === 'push') return new InvalidGrant('this request delivers its result by push, not at the token endpoint');
-      if (await this.expiry.expireIfDue(manager, request)) expiredNow = request;
+    const outcome = await this.dataSource.transaction(
+      async (manager): Promise<ApprovalTokenResponse | FacadeTokenResponse | ProtocolError | typeof APPROVED_MEANWHILE> => {
+        const request = await manager.findOne(ApprovalRequest, {
+          where: { id: approvalId, tenantId },
+          lock: { mode: 'pessimistic_write' },
+        });
+        // A request belongs to the API it came through and, for a facade, to the client that made it.
+        if (!request || (await this.facade.clientOf(manager, request))?.clientId !== clientId) return new InvalidGrant('unknown auth_req_id');
+        if (request.deliveryMode === 'push') return new InvalidGrant('this request delivers its result by push, not at the token endpoint');
+        if (await this.expiry.expireIfDue(manager, request)) expiredNow = request;
 
-      switch (request.status) {
-        case 'pending':
-          return this.recordPoll(manager, request);
-        case 'expired':
-          return new ExpiredToken('the approval request has expired');
-        case 'cancelled':
-          return new AccessDenied('the approval request was cancelled');
-        case 'denied': {
-          const votes = await manager.find(ApprovalVote, { where: { approvalId: request.id }, order: { id: 'ASC' } });
-          const denial = denialOf(request, votes);
-          return new AccessDenied(denial.description, denial.details);
-        }
-        case 'approved': {
-          if (request.tokenRedeemedAt) return new InvalidGrant('the approval token was already issued for this auth_req_id');
-          // An auth_req_id is good until expires_in, approved or not; a late poller gets expired_token.
-          if (request.expiresAt.getTime() <= Date.now()) return new ExpiredToken('the approval request expired before its token was redeemed');
-          // The approval is not a blank cheque: the call was judged again, just now, before any token exists.
-          if (!reevaluation) return APPROVED_MEANWHILE;
-          const actor = clientId ? `client:${clientId}` : `gateway:${request.gatewayId}`;
-          const votes = await manager.find(ApprovalVote, { where: { approvalId: request.id }, order: { id: 'ASC' } });
-          const reevaluated = reevaluatedEvent(request, reevaluation, actor);
-          if (reevaluation.verdict === 'deny') {
-            await denyOnRedeem(manager, request, reevaluation);
-            await this.audit.append(manager, reevaluated, deniedEvent(request));
-            deniedNow = request;
+        switch (request.status) {
+          case 'pending':
+            return this.recordPoll(manager, request);
+          case 'expired':
+            return new ExpiredToken('the approval request has expired');
+          case 'cancelled':
+            return new AccessDenied('the approval request was cancelled');
+          case 'denied': {
+            const votes = await manager.find(ApprovalVote, { where: { approvalId: request.id }, order: { id: 'ASC' } });
             const denial = denialOf(request, votes);
             return new AccessDenied(denial.description, denial.details);
           }
-          const jti = randomUUID();
-          const response = clientId
-            ? await this.facade.tokenResponse(manager, request, firstApproval(votes), (claims) => this.tokens.issue(request, votes, jti, claims))
-            : await this.tokens.issue(request, votes, jti).then(
-                (issued): ApprovalTokenResponse => ({ auth_req_id: request.id, approval_token: issued.token, token_type: 'Bearer', expires_in: issued.expiresIn }),
-              );
-          // The redemption and its audit events: one statement, one round trip.
-          const redeemed = combinedStatement([
-            (o) => ({
-              sql: `UPDATE approval_requests SET token_redeemed_at = $${o + 1}, token_jti = $${o + 2}, reevaluation = $${o + 3} WHERE id = $${o + 4} AND tenant_id = $${o + 5}`,
-              params: [new Date(), jti, JSON.stringify(reevaluation), request.id, tenantId],
-            }),
-            (o) =>
-              this.audit.insertStatement(
-                [reevaluated, { ...auditContext(request), type: 'approval.token_redeemed', actor, data: { jti, expires_in: response.expires_in, call_hash: request.callHash } }],
-                o,
-              ),
-          ]);
-          await manager.query(redeemed.sql, redeemed.params);
-          return response;
+          case 'approved': {
+            if (request.tokenRedeemedAt) return new InvalidGrant('the approval token was already issued for this auth_req_id');
+            // An auth_req_id is good until expires_in, approved or not; a late poller gets expired_token.
+            if (request.expiresAt.getTime() <= Date.now()) return new ExpiredToken('the approval request expired before its token was redeemed');
+            // The approval is not a blank cheque: the call was judged again, just now, before any token exists.
+            if (!reevaluation) return APPROVED_MEANWHILE;
+            const actor = clientId ? `client:${clientId}` : `gateway:${request.gatewayId}`;
+            const votes = await manager.find(ApprovalVote, { where: { approvalId: request.id }, order: { id: 'ASC' } });
+            const reevaluated = reevaluatedEvent(request, reevaluation, actor);
+            if (reevaluation.verdict === 'deny') {
+              await denyOnRedeem(manager, request, reevaluation);
+              await this.audit.append(manager, reevaluated, deniedEvent(request));
+              deniedNow = request;
+              const denial = denialOf(request, votes);
+              return new AccessDenied(denial.description, denial.details);
+            }
+            const jti = randomUUID();
+            const response = clientId
+              ? await this.facade.tokenResponse(manager, request, firstApproval(votes), (claims) => this.tokens.issue(request, votes, jti, claims))
+              : await this.tokens.issue(request, votes, jti).then((issued): ApprovalTokenResponse => ({
+                  auth_req_id: request.id,
+                  approval_token: issued.token,
+                  token_type: 'Bearer',
+                  expires_in: issued.expiresIn,
+                }));
+            // The redemption and its audit events: one statement, one round trip.
+            const redeemed = combinedStatement([
+              (o) => ({
+                sql: `UPDATE approval_requests SET token_redeemed_at = $${o + 1}, token_jti = $${o + 2}, reevaluation = $${o + 3} WHERE id = $${o + 4} AND tenant_id = $${o + 5}`,
+                params: [new Date(), jti, JSON.stringify(reevaluation), request.id, tenantId],
+              }),
+              (o) =>
+                this.audit.insertStatement(
+                  [
+                    reevaluated,
+                    {
+                      ...auditContext(request),
+                      type: 'approval.token_redeemed',
+                      actor,
+                      data: { jti, expires_in: response.expires_in, call_hash: request.callHash },
+                    },
+                  ],
+                  o,
+                ),
+            ]);
+            await manager.query(redeemed.sql, redeemed.params);
+            return response;
+          }
         }
-      }
-    });
+      },
+    );
     if (expiredNow) await this.settlement.afterCommit(expiredNow);
     // Wakes whoever waits on the request's status; the gateway is told here, so no callback is owed.
     if (deniedNow) await this.settlement.afterCommit(deniedNow);

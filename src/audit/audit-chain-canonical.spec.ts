@@ -47,7 +47,10 @@ describe('the audit chain hashes what it hashed before the fast canonical encode
   it('for any event record, the chain hashes the same text as before', () => {
     fc.assert(
       fc.property(row, fc.bigInt({ min: 1n, max: 2n ** 63n - 1n }), hash, (e, seq, prev) =>
-        expectSameAsCanonicalize(() => eventCanonical(e, String(seq), prev), () => referenceEventCanonical(e, String(seq), prev)),
+        expectSameAsCanonicalize(
+          () => eventCanonical(e, String(seq), prev),
+          () => referenceEventCanonical(e, String(seq), prev),
+        ),
       ),
       RUNS,
     );

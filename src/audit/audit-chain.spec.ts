@@ -57,7 +57,12 @@ describe('walkChain', () => {
 
   it.each([
     ['an edited event', (rows: SealedEvent[]) => (rows[4].data = { forged: true }), { seq: '5', id: '105', problem: 'hash_mismatch' }, 4],
-    ['an edited time', (rows: SealedEvent[]) => (rows[3].occurred_us = String(BigInt(rows[3].occurred_us) - 1n)), { seq: '4', id: '104', problem: 'hash_mismatch' }, 3],
+    [
+      'an edited time',
+      (rows: SealedEvent[]) => (rows[3].occurred_us = String(BigInt(rows[3].occurred_us) - 1n)),
+      { seq: '4', id: '104', problem: 'hash_mismatch' },
+      3,
+    ],
     ['a relinked event', (rows: SealedEvent[]) => (rows[2].prev_hash = 'f'.repeat(64)), { seq: '3', id: '103', problem: 'prev_hash_mismatch' }, 2],
     ['a deleted event', (rows: SealedEvent[]) => rows.splice(5, 1), { seq: '7', id: '107', problem: 'sequence_gap' }, 5],
   ])('%s is the first break reported, with the rows before it verified', async (_name, tamper, expected, verified) => {

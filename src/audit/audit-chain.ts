@@ -149,7 +149,11 @@ class ChainLinks {
     }
     const checkpoint = this.bySeq.get(row.chain_seq);
     if (checkpoint && checkpoint.hash !== row.hash) {
-      return brokenAt(row, 'checkpoint_mismatch', `the signed checkpoint at seq ${row.chain_seq} says ${checkpoint.hash}, the chain says ${row.hash}: the chain was rewritten`);
+      return brokenAt(
+        row,
+        'checkpoint_mismatch',
+        `the signed checkpoint at seq ${row.chain_seq} says ${checkpoint.hash}, the chain says ${row.hash}: the chain was rewritten`,
+      );
     }
     this.prev = row.hash;
     this.expectedSeq++;

@@ -39,7 +39,10 @@ export class AuditCheckpoints {
     const made: SignedCheckpoint[] = [];
     for (const h of heads) {
       const expiresAt = new Date(Date.now() + CHECKPOINT_VALIDITY_YEARS * 365 * 24 * 3600_000);
-      const jws = await this.keys.sign({ tenant: h.tenant_id, seq: h.seq, hash: h.hash }, { typ: CHECKPOINT_TYP, audience: CHECKPOINT_AUDIENCE, subject: h.tenant_id, expiresAt, jti: randomUUID() });
+      const jws = await this.keys.sign(
+        { tenant: h.tenant_id, seq: h.seq, hash: h.hash },
+        { typ: CHECKPOINT_TYP, audience: CHECKPOINT_AUDIENCE, subject: h.tenant_id, expiresAt, jti: randomUUID() },
+      );
       const [row] = await this.dataSource.query(
         `INSERT INTO audit_checkpoints (tenant_id, seq, hash, jws) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING created_at`,
         [h.tenant_id, h.seq, h.hash, jws],

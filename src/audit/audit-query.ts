@@ -1,6 +1,10 @@
 import { z } from 'zod';
 
-const text = (field: string) => z.string().min(1, { message: `${field} must not be empty` }).max(512);
+const text = (field: string) =>
+  z
+    .string()
+    .min(1, { message: `${field} must not be empty` })
+    .max(512);
 /**
  * Normalised to UTC before it reaches Postgres, which refuses what ISO 8601 (and zod) accept: an
  * offset beyond ±15:59 (`+23:30`) and the year 0000. Either was a 500 (issue 14, found by the fuzzer).

@@ -60,9 +60,25 @@ export class AuditVerifier {
     const { checkpoints, bad } = await this.checkpoints.verified(tenantId, [...stored.map((c) => c.jws), ...externalJws]);
     const [{ unsealed }] = await this.dataSource.query(`SELECT count(*)::int AS unsealed FROM audit_events WHERE tenant_id = $1 AND hash IS NULL`, [tenantId]);
     if (bad) {
-      return { tenant: tenantId, ok: false, verified: 0, head: null, unsealed, checkpoints_checked: checkpoints.length, first_break: { seq: '0', id: null, problem: 'checkpoint_signature', detail: bad } };
+      return {
+        tenant: tenantId,
+        ok: false,
+        verified: 0,
+        head: null,
+        unsealed,
+        checkpoints_checked: checkpoints.length,
+        first_break: { seq: '0', id: null, problem: 'checkpoint_signature', detail: bad },
+      };
     }
     const result = await walkChain(readSealedChain(this.dataSource, tenantId), checkpoints);
-    return { tenant: tenantId, ok: !result.break, verified: result.verified, head: result.head, unsealed, checkpoints_checked: checkpoints.length, first_break: result.break };
+    return {
+      tenant: tenantId,
+      ok: !result.break,
+      verified: result.verified,
+      head: result.head,
+      unsealed,
+      checkpoints_checked: checkpoints.length,
+      first_break: result.break,
+    };
   }
 }

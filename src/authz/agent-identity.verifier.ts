@@ -77,7 +77,13 @@ export class AgentIdentityVerifier {
     for (let act = payload.act as Record<string, unknown> | undefined; act; act = act.act as typeof act) {
       if (typeof act !== 'object' || typeof act.sub !== 'string' || !act.sub) return deny('agent_token_bad_act', 'every act claim needs a sub');
       // The current actor's class and trust are the token's own claims (as before); each upstream actor's, its act claim's.
-      if (actors.length) upstream.push({ id: act.sub, agent_class: text(act.agent_class, 'unknown'), trust_level: text(act.trust_level, 'unknown'), operator: text(act.operator, '') });
+      if (actors.length)
+        upstream.push({
+          id: act.sub,
+          agent_class: text(act.agent_class, 'unknown'),
+          trust_level: text(act.trust_level, 'unknown'),
+          operator: text(act.operator, ''),
+        });
       actors.push(act.sub);
       if (actors.length > MAX_ACT_DEPTH) return deny('agent_chain_too_long', `act chains are limited to ${MAX_ACT_DEPTH} hops`);
     }

@@ -10,7 +10,10 @@ import { id, text } from '../common/validation';
 export const authorizeSchema = z.strictObject({
   agent: z.strictObject({
     /** The agent's JWT: sub = the originating human, nested act = the agents, current one outermost. */
-    token: z.string().min(1, { message: 'must not be empty' }).max(16 * 1024, { message: 'must be at most 16 KiB' }),
+    token: z
+      .string()
+      .min(1, { message: 'must not be empty' })
+      .max(16 * 1024, { message: 'must be at most 16 KiB' }),
   }),
   action: z.strictObject({
     server: id,
@@ -26,7 +29,16 @@ export const authorizeSchema = z.strictObject({
   /** The gateway's own risk signals, e.g. {"signals": ["new_device"], "network": "tor"}. */
   risk: z
     .strictObject({
-      signals: z.array(z.string().min(1).max(64).regex(/^[a-z0-9_.:-]+$/, { message: 'must be lower-case identifiers' })).max(50).default([]),
+      signals: z
+        .array(
+          z
+            .string()
+            .min(1)
+            .max(64)
+            .regex(/^[a-z0-9_.:-]+$/, { message: 'must be lower-case identifiers' }),
+        )
+        .max(50)
+        .default([]),
       network: text(64).optional(),
     })
     .default({ signals: [] }),
@@ -34,9 +46,7 @@ export const authorizeSchema = z.strictObject({
    * When the gateway observed the call (RFC 3339 with a zone, e.g. "2026-12-07T04:29:58.120Z"). The
    * decision time when within DECISION_TIME_SKEW_SECONDS of the service's clock; audited either way.
    */
-  observed_at: z.iso
-    .datetime({ offset: true, message: 'must be an RFC 3339 date-time with a time zone, e.g. "2026-12-07T04:29:58Z"' })
-    .optional(),
+  observed_at: z.iso.datetime({ offset: true, message: 'must be an RFC 3339 date-time with a time zone, e.g. "2026-12-07T04:29:58Z"' }).optional(),
   /** How the gateway wants to learn the outcome when the call is parked for approval. */
   delivery: envelopeParts.delivery,
   correlation: envelopeParts.correlation,

@@ -26,7 +26,10 @@ export class AuthorizeController {
   @ApiOperation({ summary: 'Decide one tool call: allow, deny, or allow with obligations (parked for human approval)' })
   @ApiGatewayAuth()
   @ApiJsonBody('AuthorizeRequest', authorizeSchema)
-  @ApiSuccess(200, 'allow: the verdict, determining policies and obligations; under a sampled_review obligation also `sampled_review: {sampled, rate, sample, review_id?}` (README: how to recompute the sample)')
+  @ApiSuccess(
+    200,
+    'allow: the verdict, determining policies and obligations; under a sampled_review obligation also `sampled_review: {sampled, rate, sample, review_id?}` (README: how to recompute the sample)',
+  )
   @ApiSuccess(202, 'allow_with_obligations: parked for approval; also carries `auth_req_id`, `expires_in` and `interval`')
   @ApiSuccess(403, 'deny: the verdict with its reasons (a decision, not an Error body)')
   async decide(@CurrentPrincipal() gateway: GatewayPrincipal, @Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply) {

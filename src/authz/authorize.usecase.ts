@@ -153,7 +153,10 @@ export class Authorize {
     // Evaluated in full first: a standing approval stands in for the approval obligations only,
     // where the policy (as active now) still offers one; a forbid or a broken chain has denied already.
     const standingOffer = decision.verdict === 'allow_with_obligations' ? mergeStandingOffers(approvalObligations.map((o) => o.standing)) : undefined;
-    const standingUsed = standingOffer && evaluation.identity ? await this.standing.consume(this.underStanding(gateway.tenantId, input, evaluation, standingOffer.scopes)) : undefined;
+    const standingUsed =
+      standingOffer && evaluation.identity
+        ? await this.standing.consume(this.underStanding(gateway.tenantId, input, evaluation, standingOffer.scopes))
+        : undefined;
     if (standingUsed) {
       decision = {
         ...decision,
@@ -374,8 +377,7 @@ export class Authorize {
       resource_classification: input.resource.classification ?? 'internal',
       environment: input.environment ?? 'production',
       amount: amountOf(action.arguments),
-      external_destination:
-        input.risk.signals.includes('external_destination') || hasExternalDestination(action.arguments, this.config.INTERNAL_DOMAINS),
+      external_destination: input.risk.signals.includes('external_destination') || hasExternalDestination(action.arguments, this.config.INTERNAL_DOMAINS),
       bulk: input.risk.signals.includes('bulk') || isBulk(action.arguments),
       reason_given: !!input.reason,
       session_calls: signals.session_calls,

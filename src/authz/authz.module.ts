@@ -35,7 +35,9 @@ import { SampledReviews } from './reviews/sampled-reviews.service';
 // Global: the approvals lifecycle injects RedeemReevaluation (the port) without importing this part.
 @Global()
 @Module({
-  imports: [TypeOrmModule.forFeature([Delegation, PolicySet, ActivePolicySet, CatalogueToolRow, ToolCatalogueRevision, ResourceTypeRow, ResourceRow, SampledReview])],
+  imports: [
+    TypeOrmModule.forFeature([Delegation, PolicySet, ActivePolicySet, CatalogueToolRow, ToolCatalogueRevision, ResourceTypeRow, ResourceRow, SampledReview]),
+  ],
   controllers: [AuthorizeController, DelegationsController, PoliciesController, CatalogueController, ResourcesController, AutonomyController],
   providers: [
     Authorize,

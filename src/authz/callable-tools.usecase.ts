@@ -53,7 +53,14 @@ export class CallableTools {
     return answer(({ server, tool }) => {
       const reasons: string[] = [];
       if (!chain.ok) reasons.push(chain.problem);
-      else if (!chainMayCover(chain.hops.map((hop) => hop.map((d) => ({ tools: d.tools, resources: d.resources }))), server, tool)) reasons.push(NOT_DELEGATED);
+      else if (
+        !chainMayCover(
+          chain.hops.map((hop) => hop.map((d) => ({ tools: d.tools, resources: d.resources }))),
+          server,
+          tool,
+        )
+      )
+        reasons.push(NOT_DELEGATED);
       if (entitlements && !grantMayCover([entitlements], server, tool)) reasons.push(NOT_ENTITLED);
       if (outsideCatalogue(policy.catalogue, { server, tool })) reasons.push(TOOL_NOT_IN_CATALOGUE);
       if (user.status === 'disabled') reasons.push(HUMAN_DISABLED);

@@ -38,7 +38,13 @@ export class PolicyRedeemReevaluation extends RedeemReevaluation {
     // The cached read, as a repeated decision reads it (within a second of a change, on every instance).
     const { user } = await this.users.person(request.tenantId, request.delegatorId);
     if (user.status === 'disabled') {
-      return { verdict: 'deny', reasons: [HUMAN_DISABLED], scope: 'human', decided_at: new Date().toISOString(), detail: { delegator_id: request.delegatorId } };
+      return {
+        verdict: 'deny',
+        reasons: [HUMAN_DISABLED],
+        scope: 'human',
+        decided_at: new Date().toISOString(),
+        detail: { delegator_id: request.delegatorId },
+      };
     }
     const delegationId = request.delegation.delegation_id;
     if (typeof delegationId === 'string' && delegationId) return this.checkDelegation(request.tenantId, delegationId);
@@ -67,7 +73,8 @@ export class PolicyRedeemReevaluation extends RedeemReevaluation {
     const now = new Date();
     const standing = await this.delegations.standing(tenantId, id, now);
     // The gateway's own reference, not one of ours: nothing here can say it no longer holds.
-    if (!standing) return { verdict: 'allow', reasons: [], scope: 'none', decided_at: now.toISOString(), detail: { delegation_id: id, note: 'unknown_delegation' } };
+    if (!standing)
+      return { verdict: 'allow', reasons: [], scope: 'none', decided_at: now.toISOString(), detail: { delegation_id: id, note: 'unknown_delegation' } };
     const { problem } = standing;
     return {
       verdict: problem ? 'deny' : 'allow',

@@ -79,7 +79,9 @@ describe('the verdict → an AuthZEN Decision', () => {
   });
 
   it('answers allow with {decision: true} only, whatever advice the policy gave', () => {
-    expect(toDecision(result({ reasons: ['granted_read'], obligations: [{ type: 'sampled_review', rate: 0.1 }] }), { baseUrl: 'https://pdp' })).toEqual({ decision: true });
+    expect(toDecision(result({ reasons: ['granted_read'], obligations: [{ type: 'sampled_review', rate: 0.1 }] }), { baseUrl: 'https://pdp' })).toEqual({
+      decision: true,
+    });
   });
 
   it('answers deny with the reasons for admins, users and machines', () => {

@@ -46,10 +46,11 @@ export type EvaluationMember = z.output<typeof memberSchema>;
 
 /** §7.1: the defaults, the members and `options.evaluations_semantic` (§7.1.2.1, default execute_all). */
 export const evaluationsSchema = memberSchema.extend({
-  evaluations: z.array(memberSchema).max(MAX_EVALUATIONS, { message: `must have at most ${MAX_EVALUATIONS} members` }).optional(),
-  options: z
-    .object({ evaluations_semantic: z.enum(EVALUATIONS_SEMANTICS).default('execute_all') })
-    .default({ evaluations_semantic: 'execute_all' }),
+  evaluations: z
+    .array(memberSchema)
+    .max(MAX_EVALUATIONS, { message: `must have at most ${MAX_EVALUATIONS} members` })
+    .optional(),
+  options: z.object({ evaluations_semantic: z.enum(EVALUATIONS_SEMANTICS).default('execute_all') }).default({ evaluations_semantic: 'execute_all' }),
 });
 export type EvaluationsRequest = z.output<typeof evaluationsSchema>;
 

@@ -80,7 +80,9 @@ export class EvaluateAccess {
     for (const p of prepared) {
       const verified = await this.identities.verify(p.input.agent.token, gateway.tenantId);
       if (verified.ok && verified.identity.actors[0] !== p.subjectId) {
-        throw InvalidRequest.forFields([{ field: p.subjectPath, message: 'is not the agent the token in subject.properties.token was issued to (its current actor)' }]);
+        throw InvalidRequest.forFields([
+          { field: p.subjectPath, message: 'is not the agent the token in subject.properties.token was issued to (its current actor)' },
+        ]);
       }
     }
   }

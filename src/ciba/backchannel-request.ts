@@ -46,9 +46,7 @@ const toolCallDetail = z.strictObject({
   resource: envelopeParts.resource.optional(),
   environment: z.enum(ENVIRONMENTS).optional(),
   risk: envelopeParts.risk.optional(),
-  agent: z
-    .strictObject({ id: text(2048), class: id.optional(), trust_level: z.enum(TRUST_LEVELS).optional(), operator: id.optional() })
-    .optional(),
+  agent: z.strictObject({ id: text(2048), class: id.optional(), trust_level: z.enum(TRUST_LEVELS).optional(), operator: id.optional() }).optional(),
   correlation: envelopeParts.correlation.optional(),
   // RFC 9396 §2.2's common fields, kept as given.
   locations: z.array(z.url()).max(20).optional(),

@@ -13,7 +13,6 @@ import { CibaClientAuthentication } from './clients/client-authentication.servic
 import { BACKCHANNEL_PATH, CIBA_GRANT_TYPE, endpointUrl, openIdMetadata, TOKEN_PATH } from './openid-metadata';
 import { StartBackchannelAuthentication } from './start-backchannel-authentication.usecase';
 
-
 /**
  * The standard OpenID CIBA endpoints. They are public in the bearer sense: each request
  * authenticates as a registered client instead (client secret or private_key_jwt).
@@ -42,7 +41,7 @@ export class CibaController {
   @Post(BACKCHANNEL_PATH.slice(1))
   @Public()
   @ApiCibaClientAuth()
-  @ApiOperation({ summary: 'Backchannel authentication request (CIBA Core §7): park a tool call for a human\'s OK' })
+  @ApiOperation({ summary: "Backchannel authentication request (CIBA Core §7): park a tool call for a human's OK" })
   @ApiFormBody(backchannelForm)
   @ApiSuccess(200, '{auth_req_id, expires_in, interval} (no interval for push clients)')
   @ApiError(

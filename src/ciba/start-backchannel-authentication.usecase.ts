@@ -70,7 +70,12 @@ export class StartBackchannelAuthentication {
         tenantId: client.tenantId,
         gatewayId: client.clientId,
         input,
-        facade: this.requests.parkFacade({ tenantId: client.tenantId, clientId: client.clientId, scope: request.scope, authorizationDetails: request.authorizationDetails }),
+        facade: this.requests.parkFacade({
+          tenantId: client.tenantId,
+          clientId: client.clientId,
+          scope: request.scope,
+          authorizationDetails: request.authorizationDetails,
+        }),
       });
     } catch (e) {
       // Unknown or empty: the hint names nobody who can approve (CIBA Core §13).
@@ -80,9 +85,7 @@ export class StartBackchannelAuthentication {
       throw e;
     }
     // Push clients never poll, so they get no interval (CIBA Core §7.3).
-    return client.backchannelTokenDeliveryMode === 'push'
-      ? { auth_req_id: parked.auth_req_id, expires_in: parked.expires_in }
-      : parked;
+    return client.backchannelTokenDeliveryMode === 'push' ? { auth_req_id: parked.auth_req_id, expires_in: parked.expires_in } : parked;
   }
 
   /** The directory reference the hint names (CIBA Core §7.1). */
@@ -120,7 +123,9 @@ export class StartBackchannelAuthentication {
       payload = await this.clientKeys.verify(client, token, { audience: this.keys.issuer });
     } catch (e) {
       if (e instanceof joseErrors.JWTExpired) throw new ExpiredLoginHintToken('login_hint_token has expired');
-      throw InvalidRequest.forFields([{ field: 'login_hint_token', message: `is not a valid JWT signed with the client's registered keys (${tokenProblem(e)})` }]);
+      throw InvalidRequest.forFields([
+        { field: 'login_hint_token', message: `is not a valid JWT signed with the client's registered keys (${tokenProblem(e)})` },
+      ]);
     }
     const subId = payload.sub_id as { format?: unknown; id?: unknown } | undefined;
     const subject = subId?.format === 'opaque' && typeof subId.id === 'string' ? subId.id : payload.sub;

@@ -29,7 +29,7 @@ async function main(): Promise<void> {
     ? readFileSync(String(flags.checkpoints), 'utf8')
         .split('\n')
         .filter(Boolean)
-        .map((line) => (JSON.parse(line) as { tenant: string; jws: string }))
+        .map((line) => JSON.parse(line) as { tenant: string; jws: string })
     : [];
 
   @Module({ imports: [ConfigModule.forRoot(config), DatabaseModule], providers: [SigningKeys, AuditCheckpoints, AuditVerifier] })
@@ -42,7 +42,10 @@ async function main(): Promise<void> {
       : (await app.get(DataSource).query(`SELECT DISTINCT tenant_id FROM audit_events ORDER BY tenant_id`)).map((r: { tenant_id: string }) => r.tenant_id);
     let broken = 0;
     for (const tenant of tenants) {
-      const report = await app.get(AuditVerifier).verify(tenant, external.filter((c) => c.tenant === tenant).map((c) => c.jws));
+      const report = await app.get(AuditVerifier).verify(
+        tenant,
+        external.filter((c) => c.tenant === tenant).map((c) => c.jws),
+      );
       if (!report.ok) broken++;
       process.stdout.write(`${JSON.stringify(report)}\n`);
     }

@@ -11,15 +11,14 @@ const linkOptions = {
 
 describe('parseCliArgs', () => {
   it('reads --name value and --name=value', () => {
-    expect(parseCliArgs(['--tenant', 'acme', '--request=abc', '--approver', 'bob'], linkOptions)).toMatchObject({ tenant: 'acme', request: 'abc', approver: 'bob' });
+    expect(parseCliArgs(['--tenant', 'acme', '--request=abc', '--approver', 'bob'], linkOptions)).toMatchObject({
+      tenant: 'acme',
+      request: 'abc',
+      approver: 'bob',
+    });
   });
 
-  it.each([
-    ['-Xk3pQ9a_bZ'],
-    ['--9aF_-'],
-    ['-'],
-    ['-abc=def'],
-  ])('takes an id that starts with "-" (%p) as the value, in both forms', (id) => {
+  it.each([['-Xk3pQ9a_bZ'], ['--9aF_-'], ['-'], ['-abc=def']])('takes an id that starts with "-" (%p) as the value, in both forms', (id) => {
     expect(parseCliArgs(['--tenant', 'acme', '--request', id, '--approver', 'bob'], linkOptions)).toMatchObject({ request: id, approver: 'bob' });
     expect(parseCliArgs(['--request=' + id, '--tenant', 'acme'], linkOptions)).toMatchObject({ request: id, tenant: 'acme' });
   });
@@ -32,12 +31,7 @@ describe('parseCliArgs', () => {
     expect(parseCliArgs(['--operator', '--tenant', 'acme'], linkOptions)).toMatchObject({ operator: true, tenant: 'acme' });
   });
 
-  it.each([
-    [['--nope', 'x']],
-    [['--request']],
-    [['positional']],
-    [['--operator=yes']],
-  ])('refuses %p', (args) => {
+  it.each([[['--nope', 'x']], [['--request']], [['positional']], [['--operator=yes']]])('refuses %p', (args) => {
     expect(() => parseCliArgs(args, linkOptions)).toThrow();
   });
 });

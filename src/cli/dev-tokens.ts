@@ -32,7 +32,12 @@ export async function mintDevToken(request: DevTokenRequest, env: Record<string,
   if (request.agentChain?.length) {
     if (!request.human) throw new Error('--human is required with --agent');
     const act = request.agentChain.reduceRight<Record<string, unknown> | undefined>((inner, sub) => (inner ? { sub, act: inner } : { sub }), undefined);
-    jwt = new SignJWT({ [config.AGENT_TENANT_CLAIM]: request.tenant, act, agent_class: request.agentClass ?? 'agent', trust_level: request.trustLevel ?? 'first_party_certified' })
+    jwt = new SignJWT({
+      [config.AGENT_TENANT_CLAIM]: request.tenant,
+      act,
+      agent_class: request.agentClass ?? 'agent',
+      trust_level: request.trustLevel ?? 'first_party_certified',
+    })
       .setIssuer(DEV_AGENT_ISSUER)
       .setAudience(config.AGENT_AUDIENCE)
       .setSubject(request.human);
@@ -42,9 +47,5 @@ export async function mintDevToken(request: DevTokenRequest, env: Record<string,
       .setAudience(config.GATEWAY_AUDIENCE)
       .setSubject(request.sub);
   }
-  return jwt
-    .setProtectedHeader({ alg: jwk.alg!, kid: jwk.kid, typ: 'JWT' })
-    .setIssuedAt()
-    .setExpirationTime(`${request.ttlSeconds}s`)
-    .sign(key);
+  return jwt.setProtectedHeader({ alg: jwk.alg!, kid: jwk.kid, typ: 'JWT' }).setIssuedAt().setExpirationTime(`${request.ttlSeconds}s`).sign(key);
 }

@@ -16,7 +16,9 @@ function main(): void {
   if (rate !== undefined && !(rate > 0 && rate <= 1)) throw new Error('--rate must be a number in (0, 1]');
   for (const decision of decisions) {
     const sample = sampleOf(String(flags.tenant), decision);
-    process.stdout.write(`${JSON.stringify({ tenant: flags.tenant, decision_id: decision, sample, ...(rate !== undefined ? { rate, sampled: sample < rate } : {}) })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ tenant: flags.tenant, decision_id: decision, sample, ...(rate !== undefined ? { rate, sampled: sample < rate } : {}) })}\n`,
+    );
   }
 }
 

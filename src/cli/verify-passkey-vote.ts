@@ -18,7 +18,10 @@ function main(): void {
     console.error(usage);
     process.exit(2);
   }
-  const input = JSON.parse(readFileSync(flags.event, 'utf8')) as { data?: { passkey?: PasskeyEvidence; decision?: string; reason?: string }; passkey?: PasskeyEvidence } & Partial<PasskeyEvidence>;
+  const input = JSON.parse(readFileSync(flags.event, 'utf8')) as {
+    data?: { passkey?: PasskeyEvidence; decision?: string; reason?: string };
+    passkey?: PasskeyEvidence;
+  } & Partial<PasskeyEvidence>;
   const evidence = input.data?.passkey ?? input.passkey ?? (input.format === 'webauthn-assertion/v1' ? (input as PasskeyEvidence) : undefined);
   if (!evidence) {
     console.log(JSON.stringify({ ok: false, problems: ['the file holds no passkey evidence (data.passkey of an approval.vote event)'] }));
@@ -29,7 +32,9 @@ function main(): void {
   // The event's own decision and reason must be the ones the passkey signed.
   if (input.data?.decision !== undefined && input.data.decision !== evidence.bound.decision) problems.push('data.decision: differs from the signed decision');
   if (input.data?.reason !== undefined && input.data.reason !== evidence.bound.reason) problems.push('data.reason: differs from the signed reason');
-  console.log(JSON.stringify({ ok: problems.length === 0, problems, bound: evidence.bound, credential_id: evidence.credential_id, rp_id: evidence.rp_id }, null, 2));
+  console.log(
+    JSON.stringify({ ok: problems.length === 0, problems, bound: evidence.bound, credential_id: evidence.credential_id, rp_id: evidence.rp_id }, null, 2),
+  );
   process.exit(problems.length ? 1 : 0);
 }
 

@@ -22,7 +22,6 @@ export const json = fc.letrec((tie) => ({
   object: fc.dictionary(key, tie('value'), { maxKeys: 6 }),
 })).value;
 
-
 /** The same output, or the same error, as canonicalize. */
 export function expectSameAsCanonicalize(actual: () => string, reference: () => string | undefined): void {
   let expected: string | undefined;

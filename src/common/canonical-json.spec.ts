@@ -8,7 +8,12 @@ const RUNS = { numRuns: 2000 };
 describe('the fast canonical encoder writes exactly what canonicalize writes', () => {
   it('for any JSON value: unicode, tricky numbers, nested objects with unsorted keys', () => {
     fc.assert(
-      fc.property(json, (v) => expectSameAsCanonicalize(() => canonicalJson(v), () => canonicalize(v))),
+      fc.property(json, (v) =>
+        expectSameAsCanonicalize(
+          () => canonicalJson(v),
+          () => canonicalize(v),
+        ),
+      ),
       RUNS,
     );
   });
@@ -22,16 +27,33 @@ describe('the fast canonical encoder writes exactly what canonicalize writes', (
         } catch {
           return;
         }
-        expectSameAsCanonicalize(() => canonicalJson(parsed), () => canonicalize(parsed));
+        expectSameAsCanonicalize(
+          () => canonicalJson(parsed),
+          () => canonicalize(parsed),
+        );
       }),
       RUNS,
     );
   });
 
   it('for any JavaScript value, through its general path (toJSON, Dates, boxed values, holes, null prototypes, NaN)', () => {
-    const anything = fc.anything({ withBoxedValues: true, withDate: true, withNullPrototype: true, withSparseArray: true, withObjectString: true, withMap: true, withSet: true, stringUnit: 'binary' });
+    const anything = fc.anything({
+      withBoxedValues: true,
+      withDate: true,
+      withNullPrototype: true,
+      withSparseArray: true,
+      withObjectString: true,
+      withMap: true,
+      withSet: true,
+      stringUnit: 'binary',
+    });
     fc.assert(
-      fc.property(anything, (v) => expectSameAsCanonicalize(() => canonicalJson(v), () => canonicalize(v))),
+      fc.property(anything, (v) =>
+        expectSameAsCanonicalize(
+          () => canonicalJson(v),
+          () => canonicalize(v),
+        ),
+      ),
       RUNS,
     );
   });

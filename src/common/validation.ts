@@ -8,11 +8,7 @@ import { FieldProblem, InvalidRequest } from './errors/protocol-errors';
  * checked to be storable (see `unstorableMembers`), so no schema can let through a value that
  * Postgres refuses (a 500, and a fuzzer's favourite).
  */
-export function parseInput<S extends z.ZodType>(
-  schema: S,
-  input: unknown,
-  codeForField: (field: string) => string | undefined = () => undefined,
-): z.output<S> {
+export function parseInput<S extends z.ZodType>(schema: S, input: unknown, codeForField: (field: string) => string | undefined = () => undefined): z.output<S> {
   // reportInput: an issue carries the value it refused, so a wrong type is told apart from a missing member.
   const result = schema.safeParse(input ?? {}, { reportInput: true });
   if (result.success) {
@@ -73,7 +69,9 @@ const MAX_REPORTED = 20;
 export function unstorableText(s: string): string | undefined {
   const found = UNSTORABLE.exec(s);
   if (!found) return undefined;
-  return found[0] === '\u0000' ? 'must not contain a NUL character (U+0000)' : 'must not contain an unpaired surrogate (U+D800–U+DFFF): it is not valid Unicode';
+  return found[0] === '\u0000'
+    ? 'must not contain a NUL character (U+0000)'
+    : 'must not contain an unpaired surrogate (U+D800–U+DFFF): it is not valid Unicode';
 }
 
 /** A zod refinement for a string that is stored without `parseInput` (whose output is checked anyway). */

@@ -84,9 +84,7 @@ describe('loadConfig', () => {
 
   it('accepts GATEWAY_JWKS_FILE in place of GATEWAY_JWKS_URL', () => {
     const { GATEWAY_JWKS_URL: _, ...rest } = PRODUCTION_REQUIRED;
-    expect(loadConfig({ ...rest, GATEWAY_JWKS_FILE: '/etc/countersign/gateway-jwks.json' }).GATEWAY_JWKS_FILE).toBe(
-      '/etc/countersign/gateway-jwks.json',
-    );
+    expect(loadConfig({ ...rest, GATEWAY_JWKS_FILE: '/etc/countersign/gateway-jwks.json' }).GATEWAY_JWKS_FILE).toBe('/etc/countersign/gateway-jwks.json');
   });
 
   it.each([
@@ -111,7 +109,7 @@ describe('loadConfig', () => {
     expect(lines[0]).toMatch(new RegExp(`^invalid configuration: ${name} `));
   });
 
-  it('reads the tenants\' time zones and the decision-time skew, with UTC and 30 s by default', () => {
+  it("reads the tenants' time zones and the decision-time skew, with UTC and 30 s by default", () => {
     expect(loadConfig({ DEMO_MODE: 'true' })).toMatchObject({ TENANT_TIME_ZONE: 'UTC', TENANT_TIME_ZONES: {}, DECISION_TIME_SKEW_SECONDS: 30 });
     expect(
       loadConfig({ DEMO_MODE: 'true', TENANT_TIME_ZONE: 'America/New_York', TENANT_TIME_ZONES: '{"acme": "Europe/Berlin"}', DECISION_TIME_SKEW_SECONDS: '5' }),

@@ -7,9 +7,7 @@ import { z } from 'zod';
 import { isTimeZone } from './time-zone';
 import { parseRateLimit, RATE_LIMIT_FORMAT, RateLimit } from './rate-limit-setting';
 
-const bool = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })
-  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' }).transform((v) => v === 'true' || v === '1' || v === 'yes');
 
 // Decimal digits only: Number() would read " " as 0 and "0x10" or "1e3" as numbers.
 const int = (min: number, max: number) =>
@@ -63,12 +61,20 @@ const agentIssuers = z
  */
 const subjects = z
   .string()
-  .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+  .transform((v) =>
+    v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  )
   .pipe(
     z.array(
-      z.string().regex(/^[\x21-\x7e]{1,255}$/, { message: 'must be a comma-separated list of token subjects (printable, no spaces)' }).refine((s) => !s.includes('*'), {
-        message: 'must list exact subjects: wildcards are not allowed',
-      }),
+      z
+        .string()
+        .regex(/^[\x21-\x7e]{1,255}$/, { message: 'must be a comma-separated list of token subjects (printable, no spaces)' })
+        .refine((s) => !s.includes('*'), {
+          message: 'must list exact subjects: wildcards are not allowed',
+        }),
     ),
   );
 
@@ -106,9 +112,12 @@ const rateLimit = z.string().transform((v, ctx): RateLimit | null => {
   return limit;
 });
 
-const list = z
-  .string()
-  .transform((v) => v.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean));
+const list = z.string().transform((v) =>
+  v
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean),
+);
 
 export const configSchema = z
   .object({
@@ -176,8 +185,14 @@ export const configSchema = z
 
     SMTP_URL: url(['smtp', 'smtps']).optional(),
     MAIL_FROM: z.string().min(3).default('Countersign <approvals@countersign.localhost>'),
-    VAPID_PUBLIC_KEY: z.string().regex(/^[A-Za-z0-9_-]{87}$/, { message: 'must be a base64url P-256 public key (npm run vapid)' }).optional(),
-    VAPID_PRIVATE_KEY: z.string().regex(/^[A-Za-z0-9_-]{43}$/, { message: 'must be a base64url P-256 private key (npm run vapid)' }).optional(),
+    VAPID_PUBLIC_KEY: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{87}$/, { message: 'must be a base64url P-256 public key (npm run vapid)' })
+      .optional(),
+    VAPID_PRIVATE_KEY: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{43}$/, { message: 'must be a base64url P-256 private key (npm run vapid)' })
+      .optional(),
     VAPID_SUBJECT: z
       .string()
       .regex(/^(mailto:|https:)/, { message: 'must be a mailto: or https: URI (RFC 8292)' })
@@ -208,11 +223,18 @@ export const configSchema = z
     // Passkeys (WebAuthn): the relying party approvers' passkeys are bound to. Unset: PUBLIC_URL's host and origin.
     WEBAUTHN_RP_ID: z
       .string()
-      .regex(/^(localhost|([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63})$/i, { message: 'must be a domain name (the approval page\'s host or a parent of it), no scheme or port' })
+      .regex(/^(localhost|([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63})$/i, {
+        message: "must be a domain name (the approval page's host or a parent of it), no scheme or port",
+      })
       .optional(),
     WEBAUTHN_ORIGINS: z
       .string()
-      .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+      .transform((v) =>
+        v
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+      )
       .pipe(z.array(url(['http', 'https'])))
       .optional(),
     WEBAUTHN_RP_NAME: z.string().min(1).max(64).default('Countersign'),
@@ -258,7 +280,11 @@ export const configSchema = z
 export type AppConfig = z.output<typeof configSchema>;
 
 /** The WebAuthn relying party: WEBAUTHN_RP_ID and WEBAUTHN_ORIGINS, or PUBLIC_URL's host and origin. */
-export function webAuthnRelyingParty(c: Pick<AppConfig, 'PUBLIC_URL' | 'WEBAUTHN_RP_ID' | 'WEBAUTHN_ORIGINS' | 'WEBAUTHN_RP_NAME'>): { id: string; name: string; origins: string[] } {
+export function webAuthnRelyingParty(c: Pick<AppConfig, 'PUBLIC_URL' | 'WEBAUTHN_RP_ID' | 'WEBAUTHN_ORIGINS' | 'WEBAUTHN_RP_NAME'>): {
+  id: string;
+  name: string;
+  origins: string[];
+} {
   const publicUrl = new URL(c.PUBLIC_URL);
   return {
     id: c.WEBAUTHN_RP_ID ?? publicUrl.hostname,

@@ -17,7 +17,13 @@ export function approvalEmail(line: string): { to: string; link: string } | unde
   return to && link ? { to, link } : undefined;
 }
 
-const unescapeHtml = (s: string) => s.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+const unescapeHtml = (s: string) =>
+  s
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&');
 
 /**
  * What an approver does in the browser: open the link, fill in a reason, press Approve (or Deny).
@@ -43,7 +49,12 @@ export async function decideThroughLink(link: string, decision: 'approve' | 'den
     redirect: 'manual',
   });
   const answer = await res.text();
-  if (res.status !== 200) throw new Error(`the approval form post answered ${res.status}: ${answer.replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').slice(0, 300)}`);
+  if (res.status !== 200)
+    throw new Error(
+      `the approval form post answered ${res.status}: ${answer
+        .replace(/<[^>]+>/g, ' ')
+        .replace(/\s+/g, ' ')
+        .slice(0, 300)}`,
+    );
   return /<h1[^>]*>([^<]*)</.exec(answer)?.[1]?.trim() ?? 'recorded';
 }
-

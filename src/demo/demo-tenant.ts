@@ -17,10 +17,15 @@ export const SAMPLE_SERVER_NAMES = ['payments', 'calendar', 'crm', 'files'];
 type Env = Record<string, string | undefined>;
 
 /** The agent's token: alice's authority, acted on by the finance assistant. */
-export const demoAgentToken = (env: Env) => mintDevToken({ tenant: TENANT, sub: HUMAN, agentChain: [AGENT], human: HUMAN, agentClass: AGENT, ttlSeconds: 3600 }, env);
+export const demoAgentToken = (env: Env) =>
+  mintDevToken({ tenant: TENANT, sub: HUMAN, agentChain: [AGENT], human: HUMAN, agentClass: AGENT, ttlSeconds: 3600 }, env);
 
 async function post(url: string, token: string, body: unknown, what: string): Promise<void> {
-  const res = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   if (!res.ok) throw new Error(`${what} failed: ${res.status} ${await res.text()}`);
 }
 
@@ -35,7 +40,12 @@ export async function prepareDemoTenant(api: string, env: Env): Promise<{ gatewa
     mintDevToken({ tenant: TENANT, sub: 'mcp-gateway', scope: 'countersign:admin', ttlSeconds: 86400 }, env),
     mintDevToken({ tenant: TENANT, sub: 'demo-idp', scope: 'countersign:delegations', ttlSeconds: 600 }, env),
   ]);
-  await post(`${api}/v1/delegations`, idpToken, { human: HUMAN, agent: AGENT, tools: DELEGATED_TOOLS, purpose: 'Pay supplier invoices and keep the calendar' }, 'granting the delegation');
+  await post(
+    `${api}/v1/delegations`,
+    idpToken,
+    { human: HUMAN, agent: AGENT, tools: DELEGATED_TOOLS, purpose: 'Pay supplier invoices and keep the calendar' },
+    'granting the delegation',
+  );
   await post(
     `${api}/v1/policies`,
     adminToken,

@@ -130,19 +130,26 @@ async function main(): Promise<number> {
     // in tenant acme. Its log carries the approval e-mails (no SMTP server in demo mode).
     let autoApproved = false;
     const serviceEnv = { ...process.env, DEMO_MODE: 'true', PORT: String(o.servicePort), PUBLIC_URL: o.publicUrl, LOG_FORMAT: 'json' };
-    const service = new Child('the Countersign service', 'main.js', serviceEnv, join(o.dir, 'service.log'), (l) => l.startsWith('Countersign listening on'), (line) => {
-      const mail = approvalEmail(line);
-      if (!mail) return;
-      say(`  mail     to ${mail.to}: ${mail.link}`);
-      if (o.autoApprove && mail.to === AUTO_APPROVER && !autoApproved) {
-        autoApproved = true;
-        say(`  approve  --auto-approve: bob opens his link and approves`);
-        decideThroughLink(mail.link, 'approve', 'Checked against invoice INV-42 and the supplier record (demo --auto-approve)').then(
-          (page) => say(`  approve  the page answered: ${page}`),
-          (e) => say(`  approve  FAILED: ${(e as Error).message}`),
-        );
-      }
-    });
+    const service = new Child(
+      'the Countersign service',
+      'main.js',
+      serviceEnv,
+      join(o.dir, 'service.log'),
+      (l) => l.startsWith('Countersign listening on'),
+      (line) => {
+        const mail = approvalEmail(line);
+        if (!mail) return;
+        say(`  mail     to ${mail.to}: ${mail.link}`);
+        if (o.autoApprove && mail.to === AUTO_APPROVER && !autoApproved) {
+          autoApproved = true;
+          say(`  approve  --auto-approve: bob opens his link and approves`);
+          decideThroughLink(mail.link, 'approve', 'Checked against invoice INV-42 and the supplier record (demo --auto-approve)').then(
+            (page) => say(`  approve  the page answered: ${page}`),
+            (e) => say(`  approve  FAILED: ${(e as Error).message}`),
+          );
+        }
+      },
+    );
     children.push(service);
     await Promise.all([upstream.ready, service.ready]);
     say(`service  Countersign (demo mode) on ${api}, approval links on ${o.publicUrl}`);

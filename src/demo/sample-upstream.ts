@@ -25,11 +25,23 @@ const result = (text: string, structured: Record<string, unknown>): CallToolResu
 const failure = (text: string): CallToolResult => ({ isError: true, content: [{ type: 'text', text }] });
 
 const CUSTOMERS = [
-  { id: 'cus_1042', name: 'ACME GmbH', email: 'accounts@acme-gmbh.example', iban: 'DE89370400440532013000', open_invoices: [{ id: 'INV-42', amount: 25000, currency: 'EUR', due: '2026-12-04' }] },
+  {
+    id: 'cus_1042',
+    name: 'ACME GmbH',
+    email: 'accounts@acme-gmbh.example',
+    iban: 'DE89370400440532013000',
+    open_invoices: [{ id: 'INV-42', amount: 25000, currency: 'EUR', due: '2026-12-04' }],
+  },
   { id: 'cus_2077', name: 'Globex Ltd', email: 'ap@globex.example', iban: 'GB33BUKB20201555555555', open_invoices: [] },
 ];
 const EVENTS: { id: string; title: string; start: string; end: string; attendees: string[] }[] = [
-  { id: 'evt_1', title: 'Quarterly close review', start: '2026-12-07T09:00:00Z', end: '2026-12-07T10:00:00Z', attendees: ['alice@acme.example', 'bob@acme.example'] },
+  {
+    id: 'evt_1',
+    title: 'Quarterly close review',
+    start: '2026-12-07T09:00:00Z',
+    end: '2026-12-07T10:00:00Z',
+    attendees: ['alice@acme.example', 'bob@acme.example'],
+  },
   { id: 'evt_2', title: 'Supplier call: ACME GmbH', start: '2026-12-08T14:00:00Z', end: '2026-12-08T14:30:00Z', attendees: ['alice@acme.example'] },
 ];
 const FILES: Record<string, string> = {
@@ -104,7 +116,13 @@ export const SAMPLE_SERVERS: Record<string, SampleTool[]> = {
         },
       },
       run: (a) => {
-        const event = { id: `evt_${EVENTS.length + 1}`, title: String(a.title), start: String(a.start), end: String(a.end), attendees: (a.attendees ?? []) as string[] };
+        const event = {
+          id: `evt_${EVENTS.length + 1}`,
+          title: String(a.title),
+          start: String(a.start),
+          end: String(a.end),
+          attendees: (a.attendees ?? []) as string[],
+        };
         EVENTS.push(event);
         return result(`Created ${event.id}: ${event.title} at ${event.start}.`, { event });
       },
@@ -179,7 +197,9 @@ export async function startSampleUpstream(options: { port?: number; host?: strin
     const match = /^\/([a-z]+)\/mcp\/?(?:\?.*)?$/.exec(req.url ?? '');
     const tools = match ? SAMPLE_SERVERS[match[1]] : undefined;
     if (!match || !tools) {
-      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'not_found', servers: Object.keys(SAMPLE_SERVERS).map((s) => `/${s}/mcp`) }));
+      res
+        .writeHead(404, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ error: 'not_found', servers: Object.keys(SAMPLE_SERVERS).map((s) => `/${s}/mcp`) }));
       return;
     }
     if (req.method !== 'POST') {
@@ -224,7 +244,11 @@ async function main(): Promise<void> {
     host: process.env.UPSTREAM_HOST ?? '127.0.0.1',
     onCall: (c) => process.stdout.write(`received ${c.server}/${c.tool} ${JSON.stringify(c.arguments)}\n`),
   });
-  process.stdout.write(`Sample MCP servers listening: ${Object.keys(SAMPLE_SERVERS).map((s) => `${upstream.url}/${s}/mcp`).join(' ')}\n`);
+  process.stdout.write(
+    `Sample MCP servers listening: ${Object.keys(SAMPLE_SERVERS)
+      .map((s) => `${upstream.url}/${s}/mcp`)
+      .join(' ')}\n`,
+  );
   const stop = () => void upstream.close().finally(() => process.exit(0));
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);

@@ -40,13 +40,16 @@ const textOf = (r: CallToolResult) =>
     .filter((c): c is { type: 'text'; text: string } => c.type === 'text')
     .map((c) => c.text)
     .join('\n');
-const metaOf = (r: CallToolResult) => (r._meta?.[META_KEY] ?? {}) as { verdict?: string; reasons?: string[]; status?: string; auth_req_id?: string; approvers?: string[]; expires_in?: number };
+const metaOf = (r: CallToolResult) =>
+  (r._meta?.[META_KEY] ?? {}) as { verdict?: string; reasons?: string[]; status?: string; auth_req_id?: string; approvers?: string[]; expires_in?: number };
 const indent = (text: string) => text.replace(/^/gm, '      ');
 
 export async function runScriptedAgent(options: ScriptedAgentOptions): Promise<StepOutcome[]> {
   const { print } = options;
   const client = new Client({ name: 'countersign-demo-agent', version: '1.0.0' });
-  await client.connect(new StreamableHTTPClientTransport(new URL(options.gatewayUrl), { requestInit: { headers: { authorization: `Bearer ${options.agentToken}` } } }));
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(options.gatewayUrl), { requestInit: { headers: { authorization: `Bearer ${options.agentToken}` } } }),
+  );
   const outcomes: StepOutcome[] = [];
   try {
     const { tools } = await client.listTools();
@@ -54,10 +57,18 @@ export async function runScriptedAgent(options: ScriptedAgentOptions): Promise<S
 
     // 1. Allowed: a read the delegation covers.
     outcomes.push(
-      await step(client, print, '1', 'Look up the customer (a read, delegated)', 'crm__lookup_customer', { query: 'ACME GmbH' }, {
-        reason: 'Find the bank details for invoice INV-42',
-        intent: { category: 'read', text: 'look up the supplier ACME GmbH' },
-      }),
+      await step(
+        client,
+        print,
+        '1',
+        'Look up the customer (a read, delegated)',
+        'crm__lookup_customer',
+        { query: 'ACME GmbH' },
+        {
+          reason: 'Find the bank details for invoice INV-42',
+          intent: { category: 'read', text: 'look up the supplier ACME GmbH' },
+        },
+      ),
     );
 
     // 2. Denied: sharing a file outside the company was never delegated to this agent.

@@ -43,7 +43,8 @@ export class AgentAuthenticator {
       }
     }
     const actors: string[] = [];
-    for (let act = claims.act as { sub?: unknown; act?: unknown } | undefined; act && typeof act === 'object'; act = act.act as typeof act) actors.push(String(act.sub));
+    for (let act = claims.act as { sub?: unknown; act?: unknown } | undefined; act && typeof act === 'object'; act = act.act as typeof act)
+      actors.push(String(act.sub));
     return {
       info: {
         token,

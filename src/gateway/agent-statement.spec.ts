@@ -57,7 +57,9 @@ describe('the agent statement (reason and intent) of a tools/call', () => {
   });
 
   it('a reason argument Countersign would refuse is an error naming the argument', () => {
-    expect(problem(() => agentStatement(undefined, { memo: 'x'.repeat(2001) }, 'memo'))).toContain('argument "memo" (the tool\'s reason_argument) must be at most 2000 characters');
+    expect(problem(() => agentStatement(undefined, { memo: 'x'.repeat(2001) }, 'memo'))).toContain(
+      'argument "memo" (the tool\'s reason_argument) must be at most 2000 characters',
+    );
     expect(problem(() => agentStatement(undefined, { memo: 'a\u0007b' }, 'memo'))).toContain('must not contain control characters');
   });
 });

@@ -27,7 +27,10 @@ describe('the approval token is checked against exactly the call being forwarded
   });
 
   const refused = async (token: string, call = CALL) => {
-    const e = await verifier.verify(token, call).then(() => undefined, (err: unknown) => err);
+    const e = await verifier.verify(token, call).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
     expect(e).toBeInstanceOf(ApprovalTokenRejected);
     return (e as Error).message;
   };

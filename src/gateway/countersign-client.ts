@@ -164,7 +164,14 @@ export class CountersignClient {
     return res;
   }
 
-  private async send(method: string, path: string, body: unknown, token: string, timeoutMs: number, signal?: AbortSignal): Promise<{ status: number; body: unknown }> {
+  private async send(
+    method: string,
+    path: string,
+    body: unknown,
+    token: string,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<{ status: number; body: unknown }> {
     const timeout = AbortSignal.timeout(timeoutMs);
     let res: Response;
     try {
@@ -215,5 +222,5 @@ function refusalOrUnavailable(res: { status: number; body: unknown }): Error {
 function describe(e: unknown): string {
   const cause = (e as { cause?: { code?: string } }).cause;
   if (cause?.code) return cause.code;
-  return e instanceof Error ? e.name === 'TimeoutError' ? 'timed out' : e.message : String(e);
+  return e instanceof Error ? (e.name === 'TimeoutError' ? 'timed out' : e.message) : String(e);
 }

@@ -8,7 +8,9 @@ const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
 const TOKEN = `${b64({ alg: 'ES256' })}.${b64({ sub: 'gateway-7', tenant: 'acme' })}.c2ln`;
 const VALID = {
   countersign: { url: 'http://127.0.0.1:3000', token: TOKEN },
-  upstreams: [{ name: 'payments', url: 'http://127.0.0.1:4000/mcp', tools: { transfer_funds: { resource: { id_argument: 'to', classification: 'confidential' } } } }],
+  upstreams: [
+    { name: 'payments', url: 'http://127.0.0.1:4000/mcp', tools: { transfer_funds: { resource: { id_argument: 'to', classification: 'confidential' } } } },
+  ],
 };
 
 function problems(input: unknown): { field: string; message: string }[] {
@@ -40,10 +42,11 @@ describe('gateway configuration', () => {
       redis_url: 'redis://127.0.0.1:6379/2',
       key_prefix: 'gw-eu:1',
     });
-    expect(problems({ ...VALID, agent_issuers: issuers, state: { redis_url: 'http://127.0.0.1:6379', key_prefix: 'a b' } }).map((p) => p.field).sort()).toEqual([
-      'state.key_prefix',
-      'state.redis_url',
-    ]);
+    expect(
+      problems({ ...VALID, agent_issuers: issuers, state: { redis_url: 'http://127.0.0.1:6379', key_prefix: 'a b' } })
+        .map((p) => p.field)
+        .sort(),
+    ).toEqual(['state.key_prefix', 'state.redis_url']);
     expect(problems({ ...VALID, state: { redis_url: 'redis://127.0.0.1:6379' } })).toEqual([
       { field: 'state.redis_url', message: expect.stringContaining('needs agent_issuers') },
     ]);
@@ -61,12 +64,15 @@ describe('gateway configuration', () => {
     );
     expect(found.find((p) => p.field === 'upstreams.0.name')!.message).toContain('no "__"');
     // "a_" would make "a___tool", which splits as server "a".
-    for (const name of ['a_', '_a', 'a__b', 'a/b', '']) expect(problems({ ...VALID, upstreams: [{ ...VALID.upstreams[0], name }] })[0].field).toBe('upstreams.0.name');
+    for (const name of ['a_', '_a', 'a__b', 'a/b', ''])
+      expect(problems({ ...VALID, upstreams: [{ ...VALID.upstreams[0], name }] })[0].field).toBe('upstreams.0.name');
     expect(parseGatewayConfig({ ...VALID, upstreams: [{ ...VALID.upstreams[0], name: 'my_server.v2-eu' }] }).upstreams[0].name).toBe('my_server.v2-eu');
   });
 
   it('requires exactly one of token and token_file, and a token that names the gateway', () => {
-    expect(problems({ ...VALID, countersign: { url: 'http://x' } })).toEqual([{ field: 'countersign.token', message: 'give token or token_file (exactly one)' }]);
+    expect(problems({ ...VALID, countersign: { url: 'http://x' } })).toEqual([
+      { field: 'countersign.token', message: 'give token or token_file (exactly one)' },
+    ]);
     expect(problems({ ...VALID, countersign: { url: 'http://x', token: 'opaque' } })[0].field).toBe('countersign.token');
     expect(parseGatewayConfig({ ...VALID, countersign: { url: 'http://x', token: 'opaque', gateway_id: 'gw' } }).countersign.gateway_id).toBe('gw');
   });
@@ -74,18 +80,25 @@ describe('gateway configuration', () => {
   it('takes a stdio upstream (command) or a Streamable HTTP one (url), exactly one', () => {
     const stdio = parseGatewayConfig({ ...VALID, upstreams: [{ name: 'local', command: 'node', args: ['server.js'] }] }).upstreams[0];
     expect(stdio).toMatchObject({ command: 'node', args: ['server.js'], env: {} });
-    expect(problems({ ...VALID, upstreams: [{ name: 'x' }] })).toEqual([{ field: 'upstreams.0.url', message: 'give url (Streamable HTTP) or command (stdio), exactly one' }]);
+    expect(problems({ ...VALID, upstreams: [{ name: 'x' }] })).toEqual([
+      { field: 'upstreams.0.url', message: 'give url (Streamable HTTP) or command (stdio), exactly one' },
+    ]);
     expect(problems({ ...VALID, upstreams: [{ name: 'x', url: 'http://a/mcp', command: 'node' }] })[0].field).toBe('upstreams.0.url');
   });
 
   it('takes agent issuers with exactly one of jwks_uri and jwks_file', () => {
     expect(parseGatewayConfig({ ...VALID, agent_issuers: [{ issuer: 'https://idp', jwks_uri: 'https://idp/jwks' }] }).agent_issuers).toHaveLength(1);
-    expect(problems({ ...VALID, agent_issuers: [{ issuer: 'https://idp' }] })).toEqual([{ field: 'agent_issuers.0.jwks_uri', message: 'give jwks_uri or jwks_file (exactly one)' }]);
+    expect(problems({ ...VALID, agent_issuers: [{ issuer: 'https://idp' }] })).toEqual([
+      { field: 'agent_issuers.0.jwks_uri', message: 'give jwks_uri or jwks_file (exactly one)' },
+    ]);
   });
 
   it('refuses no upstreams, a server named twice, and id with id_argument', () => {
     expect(problems({ ...VALID, upstreams: [] })).toEqual([{ field: 'upstreams', message: 'must name at least one upstream MCP server' }]);
-    expect(problems({ ...VALID, upstreams: [VALID.upstreams[0], VALID.upstreams[0]] })[0]).toEqual({ field: 'upstreams', message: 'must not name a server twice' });
+    expect(problems({ ...VALID, upstreams: [VALID.upstreams[0], VALID.upstreams[0]] })[0]).toEqual({
+      field: 'upstreams',
+      message: 'must not name a server twice',
+    });
     const both = { ...VALID.upstreams[0], tools: { t: { resource: { id: 'a', id_argument: 'b' } } } };
     expect(problems({ ...VALID, upstreams: [both] })[0].field).toBe('upstreams.0.tools.t.resource');
   });

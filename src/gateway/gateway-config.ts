@@ -41,20 +41,24 @@ const toolHints = z.strictObject({
   reason_argument: z.string().min(1).max(512).optional(),
 });
 
-const upstream = z.strictObject({
-  name: z.string().regex(UPSTREAM_NAME, { message: 'must be 1-64 letters, digits, ".", "-" or "_" (no "__" and no "_" at the end: "__" separates server and tool)' }),
-  /** A Streamable HTTP server… */
-  url: httpUrl.optional(),
-  /** …or a stdio server the gateway starts: command, args, and environment added to the SDK's safe default. */
-  command: z.string().min(1).optional(),
-  args: z.array(z.string()).default([]),
-  env: z.record(z.string(), z.string()).default({}),
-  cwd: z.string().min(1).optional(),
-  /** The environment of every call to this server, unless a tool says otherwise. */
-  environment: z.enum(ENVIRONMENTS).optional(),
-  /** Per-tool hints, by the upstream's own tool name. */
-  tools: z.record(z.string(), toolHints).default({}),
-}).refine((u) => Boolean(u.url) !== Boolean(u.command), { message: 'give url (Streamable HTTP) or command (stdio), exactly one', path: ['url'] });
+const upstream = z
+  .strictObject({
+    name: z
+      .string()
+      .regex(UPSTREAM_NAME, { message: 'must be 1-64 letters, digits, ".", "-" or "_" (no "__" and no "_" at the end: "__" separates server and tool)' }),
+    /** A Streamable HTTP server… */
+    url: httpUrl.optional(),
+    /** …or a stdio server the gateway starts: command, args, and environment added to the SDK's safe default. */
+    command: z.string().min(1).optional(),
+    args: z.array(z.string()).default([]),
+    env: z.record(z.string(), z.string()).default({}),
+    cwd: z.string().min(1).optional(),
+    /** The environment of every call to this server, unless a tool says otherwise. */
+    environment: z.enum(ENVIRONMENTS).optional(),
+    /** Per-tool hints, by the upstream's own tool name. */
+    tools: z.record(z.string(), toolHints).default({}),
+  })
+  .refine((u) => Boolean(u.url) !== Boolean(u.command), { message: 'give url (Streamable HTTP) or command (stdio), exactly one', path: ['url'] });
 
 export const gatewayConfigSchema = z
   .strictObject({
@@ -131,7 +135,10 @@ export const gatewayConfigSchema = z
     state: z
       .strictObject({
         redis_url: z.url({ protocol: /^rediss?$/, message: 'must be a redis:// or rediss:// URL' }).optional(),
-        key_prefix: z.string().regex(/^[A-Za-z0-9._:-]{1,64}$/, { message: 'must be 1-64 letters, digits, ".", "_", ":" or "-"' }).default('countersign-gateway'),
+        key_prefix: z
+          .string()
+          .regex(/^[A-Za-z0-9._:-]{1,64}$/, { message: 'must be 1-64 letters, digits, ".", "_", ":" or "-"' })
+          .default('countersign-gateway'),
       })
       .default({ key_prefix: 'countersign-gateway' }),
     /**
@@ -145,7 +152,11 @@ export const gatewayConfigSchema = z
     /** A bearer token for GET /metrics (Prometheus); none: /metrics is not served. */
     metrics_token: z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
     /** An MCP session unused this long is closed (its parked calls' approval requests are cancelled). */
-    session_idle_seconds: z.int().min(1).max(7 * 24 * 3600).default(1800),
+    session_idle_seconds: z
+      .int()
+      .min(1)
+      .max(7 * 24 * 3600)
+      .default(1800),
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .superRefine((c, ctx) => {
@@ -155,7 +166,12 @@ export const gatewayConfigSchema = z
       c.upstreams.forEach((u, i) => {
         for (const tool of Object.keys(u.tools)) {
           const other = seen.get(tool);
-          if (other) ctx.addIssue({ code: 'custom', path: ['upstreams', i, 'tools', tool], message: `is also configured for ${other}: with tool_names "plain" a tool name must belong to one upstream` });
+          if (other)
+            ctx.addIssue({
+              code: 'custom',
+              path: ['upstreams', i, 'tools', tool],
+              message: `is also configured for ${other}: with tool_names "plain" a tool name must belong to one upstream`,
+            });
           else seen.set(tool, u.name);
         }
       });
@@ -163,7 +179,11 @@ export const gatewayConfigSchema = z
     // A call parked in one session is resumed from another only for the same agent: the gateway
     // must then know who the agent is, not merely read it from an unverified token.
     if (c.state.redis_url && !c.agent_issuers.length) {
-      ctx.addIssue({ code: 'custom', path: ['state', 'redis_url'], message: 'needs agent_issuers: shared parked calls and tasks are resumed by agent identity, which the gateway must verify itself' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['state', 'redis_url'],
+        message: 'needs agent_issuers: shared parked calls and tasks are resumed by agent identity, which the gateway must verify itself',
+      });
     }
     if (c.countersign.token && !gatewayIdOf(c.countersign.token) && !c.countersign.gateway_id) {
       ctx.addIssue({ code: 'custom', path: ['countersign', 'token'], message: 'must be a JWT with azp, client_id or sub (or set countersign.gateway_id)' });
@@ -190,7 +210,9 @@ export function parseGatewayConfig(input: unknown): GatewayConfig {
   if (config.countersign.token_file) {
     const token = readTokenFile(config.countersign.token_file, 'countersign.token_file');
     if (!config.countersign.gateway_id && !gatewayIdOf(token)) {
-      throw new GatewayConfigError([{ field: 'countersign.token_file', message: 'must hold a JWT with azp, client_id or sub (or set countersign.gateway_id)' }]);
+      throw new GatewayConfigError([
+        { field: 'countersign.token_file', message: 'must hold a JWT with azp, client_id or sub (or set countersign.gateway_id)' },
+      ]);
     }
     config.countersign.token = token;
   }

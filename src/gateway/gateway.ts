@@ -11,7 +11,14 @@ import { createServer, IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { CallToolRequestSchema, ErrorCode, isInitializeRequest, ListToolsRequestSchema, McpError, SetLevelRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import {
+  CallToolRequestSchema,
+  ErrorCode,
+  isInitializeRequest,
+  ListToolsRequestSchema,
+  McpError,
+  SetLevelRequestSchema,
+} from '@modelcontextprotocol/sdk/types.js';
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import pino, { Logger } from 'pino';
@@ -61,7 +68,9 @@ export async function startGateway(config: GatewayConfig, options: { logger?: Lo
   const issuer = (config.countersign.issuer ?? countersignUrl).replace(/\/+$/, '');
   // Parked calls, used approval tokens and tasks: in this process, or shared in Redis (gateway-state.ts).
   const state = await openGatewayState(config);
-  const approvalTokens = new ApprovalTokenVerifier(countersign.jwksUrl, issuer, config.countersign.gateway_id ?? gatewayIdOf(token)!, undefined, (jti, exp) => state.parked.useOnce(jti, exp));
+  const approvalTokens = new ApprovalTokenVerifier(countersign.jwksUrl, issuer, config.countersign.gateway_id ?? gatewayIdOf(token)!, undefined, (jti, exp) =>
+    state.parked.useOnce(jti, exp),
+  );
   const upstreams = new Map(config.upstreams.map((u) => [u.name, new Upstream(u.name, u)]));
   const metrics = new GatewayMetrics();
   const gate = new ToolCallGate(config, countersign, approvalTokens, new Set(upstreams.keys()), log, metrics, state.parked);
@@ -83,7 +92,9 @@ export async function startGateway(config: GatewayConfig, options: { logger?: Lo
     throw e;
   });
   const address = http.address() as AddressInfo;
-  const base = (config.listen.public_url ?? `http://${config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host}:${address.port}`).replace(/\/+$/, '');
+  const base = (
+    config.listen.public_url ?? `http://${config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host}:${address.port}`
+  ).replace(/\/+$/, '');
   const resource = `${base}${MCP_PATH}`;
   const metadataUrl = `${base}${METADATA_PATH}`;
   const metadata = {
@@ -100,7 +111,12 @@ export async function startGateway(config: GatewayConfig, options: { logger?: Lo
 
   const newSession = (agentKey: string): StreamableHTTPServerTransport => {
     const server = new Server(GATEWAY_INFO, {
-      capabilities: { tools: { listChanged: false }, logging: {}, ...PASS_THROUGH_CAPABILITIES, tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } } },
+      capabilities: {
+        tools: { listChanged: false },
+        logging: {},
+        ...PASS_THROUGH_CAPABILITIES,
+        tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } },
+      },
       taskStore: tasks.forAgent(agentKey),
     });
     // This agent's own sessions with the upstreams: what they send back during a call reaches this agent only.
@@ -111,7 +127,9 @@ export async function startGateway(config: GatewayConfig, options: { logger?: Lo
       return {};
     });
     servePassThrough(server, relay, { servers: [...upstreams.keys()], naming: config.tool_names, gate, log });
-    server.setRequestHandler(ListToolsRequestSchema, async (_request, extra) => ({ tools: await visibility.visible(await catalogue.list(), extra.authInfo!.token) }));
+    server.setRequestHandler(ListToolsRequestSchema, async (_request, extra) => ({
+      tools: await visibility.visible(await catalogue.list(), extra.authInfo!.token),
+    }));
     server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
       const auth = extra.authInfo!;
       const target = await catalogue.resolve(request.params.name);
@@ -140,7 +158,11 @@ export async function startGateway(config: GatewayConfig, options: { logger?: Lo
           })
           .then(
             (result) => taskStore.storeTaskResult(task.taskId, 'completed', result),
-            (e: unknown) => taskStore.storeTaskResult(task.taskId, 'failed', { isError: true, content: [{ type: 'text', text: e instanceof Error ? e.message : String(e) }] }),
+            (e: unknown) =>
+              taskStore.storeTaskResult(task.taskId, 'failed', {
+                isError: true,
+                content: [{ type: 'text', text: e instanceof Error ? e.message : String(e) }],
+              }),
           )
           .catch(() => undefined) // cancelled meanwhile: the store keeps the task as cancelled
           .finally(() => tasks.done(task.taskId));
@@ -204,9 +226,10 @@ export async function startGateway(config: GatewayConfig, options: { logger?: Lo
 
     const auth = await authenticator.authenticate(req.headers.authorization);
     if ('error' in auth) {
-      const challenge = auth.error === 'missing'
-        ? `Bearer resource_metadata="${metadataUrl}"`
-        : `Bearer error="invalid_token", error_description="${auth.description}", resource_metadata="${metadataUrl}"`;
+      const challenge =
+        auth.error === 'missing'
+          ? `Bearer resource_metadata="${metadataUrl}"`
+          : `Bearer error="invalid_token", error_description="${auth.description}", resource_metadata="${metadataUrl}"`;
       res.setHeader('WWW-Authenticate', challenge);
       return plain(res, 401, { error: auth.error === 'missing' ? 'unauthorized' : 'invalid_token', error_description: auth.description });
     }
@@ -224,7 +247,8 @@ export async function startGateway(config: GatewayConfig, options: { logger?: Lo
       const session = sessions.get(sessionId);
       if (!session) return plain(res, 404, { jsonrpc: '2.0', error: { code: -32001, message: 'Session not found' }, id: null });
       // A session is the agent's that opened it: another token cannot use (or resume calls in) it.
-      if (session.agentKey !== auth.info.clientId) return plain(res, 403, { jsonrpc: '2.0', error: { code: -32001, message: 'The session belongs to another agent' }, id: null });
+      if (session.agentKey !== auth.info.clientId)
+        return plain(res, 403, { jsonrpc: '2.0', error: { code: -32001, message: 'The session belongs to another agent' }, id: null });
       session.lastSeen = Date.now();
       transport = session.transport;
     } else if (req.method === 'POST' && isInitializeRequest(body)) {
@@ -245,9 +269,12 @@ export async function startGateway(config: GatewayConfig, options: { logger?: Lo
 
   // Agents that vanish without closing their session: close it for them (and cancel what it parked).
   const idleMs = config.session_idle_seconds * 1000;
-  const sweep = setInterval(() => {
-    for (const s of sessions.values()) if (Date.now() - s.lastSeen > idleMs) void s.transport.close();
-  }, Math.min(60_000, Math.max(250, idleMs / 4)));
+  const sweep = setInterval(
+    () => {
+      for (const s of sessions.values()) if (Date.now() - s.lastSeen > idleMs) void s.transport.close();
+    },
+    Math.min(60_000, Math.max(250, idleMs / 4)),
+  );
   sweep.unref();
 
   // Registering tools at start-up is a convenience: an upstream that is not up yet is registered on the first tools/list.
@@ -324,7 +351,9 @@ class ToolCatalogue {
       throw new McpError(ErrorCode.InternalError, message);
     }
     // Any tool may be called as a task here: the wait for an approval is the gateway's, not the upstream's.
-    return lists.flatMap((l) => l.tools.map((t) => ({ ...t, name: table.exposed(l.server, t.name), execution: { ...t.execution, taskSupport: 'optional' as const } })));
+    return lists.flatMap((l) =>
+      l.tools.map((t) => ({ ...t, name: table.exposed(l.server, t.name), execution: { ...t.execution, taskSupport: 'optional' as const } })),
+    );
   }
 
   /** The upstream tool a listed name stands for, as of the last listing; undefined when unknown or colliding. */

@@ -8,7 +8,7 @@ import { startGateway } from './gateway';
 async function main(): Promise<void> {
   const path = process.env.GATEWAY_CONFIG;
   if (!path) {
-    process.stderr.write('GATEWAY_CONFIG: must name the gateway\'s JSON configuration file (see gateway.example.json)\n');
+    process.stderr.write("GATEWAY_CONFIG: must name the gateway's JSON configuration file (see gateway.example.json)\n");
     process.exit(1);
   }
   let config;

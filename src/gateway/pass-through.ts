@@ -44,7 +44,10 @@ export function servePassThrough(agent: Server, relay: SessionUpstreams, deps: {
   let prompts: NameTable | undefined;
 
   /** Every page of one kind from every upstream that declares `capability`; an upstream that fails is left out (logged). */
-  async function listAll<T>(capability: keyof ServerCapabilities, page: (server: string, cursor?: string) => Promise<{ items: T[]; nextCursor?: string }>): Promise<Listed<T>[]> {
+  async function listAll<T>(
+    capability: keyof ServerCapabilities,
+    page: (server: string, cursor?: string) => Promise<{ items: T[]; nextCursor?: string }>,
+  ): Promise<Listed<T>[]> {
     return Promise.all(
       servers.map(async (server) => {
         try {
@@ -95,7 +98,8 @@ export function servePassThrough(agent: Server, relay: SessionUpstreams, deps: {
       await Promise.all([listResources(), listTemplates()]);
       found = claimants();
     }
-    if (found.length > 1) throw new McpError(ErrorCode.InvalidParams, `The resource ${uri} is offered by ${found.join(' and ')}: the gateway does not guess which to ask.`);
+    if (found.length > 1)
+      throw new McpError(ErrorCode.InvalidParams, `The resource ${uri} is offered by ${found.join(' and ')}: the gateway does not guess which to ask.`);
     if (found.length === 1) return found[0];
     const serving = [...(resources ?? [])].filter((l) => l.items.length).map((l) => l.server);
     const withTemplates = [...(templates ?? [])].filter((l) => l.items.length).map((l) => l.server);
@@ -116,7 +120,12 @@ export function servePassThrough(agent: Server, relay: SessionUpstreams, deps: {
   agent.setRequestHandler(ListResourceTemplatesRequestSchema, async () => ({ resourceTemplates: (await listTemplates()).flatMap((l) => l.items) }));
   agent.setRequestHandler(ReadResourceRequestSchema, async (request, extra) => {
     const server = await ownerOf(request.params.uri);
-    await gate.evaluateRead(server, request.params.uri, { agentToken: extra.authInfo!.token, sessionId: extra.sessionId, requestId: extra.requestId, signal: extra.signal });
+    await gate.evaluateRead(server, request.params.uri, {
+      agentToken: extra.authInfo!.token,
+      sessionId: extra.sessionId,
+      requestId: extra.requestId,
+      signal: extra.signal,
+    });
     return upstreamAnswer(() => relay.connection(server).request((c) => c.readResource(request.params, { signal: extra.signal })));
   });
   agent.setRequestHandler(SubscribeRequestSchema, async (request, extra) => {

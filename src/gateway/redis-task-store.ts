@@ -81,11 +81,19 @@ export class RedisTaskStore implements GatewayTaskStore {
     const now = new Date().toISOString();
     const result = JSON.stringify({
       isError: true,
-      content: [{ type: 'text', text: 'The gateway instance running this task stopped. Its approval request stays open: call the same tool again with the same arguments to resume it.' }],
+      content: [
+        {
+          type: 'text',
+          text: 'The gateway instance running this task stopped. Its approval request stays open: call the same tool again with the same arguments to resume it.',
+        },
+      ],
     });
     await Promise.all(
       this.work.ids().map((taskId) =>
-        this.redis.hget(this.key(taskId), 'agent').then((agent) => agent && this.redis.eval(TRANSITION, 1, this.key(taskId), agent, 'failed', now, '', result, 0)).catch(() => undefined),
+        this.redis
+          .hget(this.key(taskId), 'agent')
+          .then((agent) => agent && this.redis.eval(TRANSITION, 1, this.key(taskId), agent, 'failed', now, '', result, 0))
+          .catch(() => undefined),
       ),
     );
     this.work.abortAll();
@@ -111,7 +119,15 @@ export class RedisTaskStore implements GatewayTaskStore {
       pollInterval: params.pollInterval ?? 1000,
     };
     const keep = keptFor(task);
-    const fields = { agent, taskId: task.taskId, status: task.status, ttl: JSON.stringify(task.ttl), createdAt, lastUpdatedAt: createdAt, pollInterval: String(task.pollInterval) };
+    const fields = {
+      agent,
+      taskId: task.taskId,
+      status: task.status,
+      ttl: JSON.stringify(task.ttl),
+      createdAt,
+      lastUpdatedAt: createdAt,
+      pollInterval: String(task.pollInterval),
+    };
     await this.redis
       .multi()
       .hset(this.key(task.taskId), fields)
@@ -148,7 +164,17 @@ export class RedisTaskStore implements GatewayTaskStore {
     if (!task) throw new Error(`Task with ID ${taskId} not found`);
     // A terminal task is kept for its ttl from now (as the SDK's store does).
     const keep = TERMINAL.includes(status) ? keptFor(task) : 0;
-    const outcome = await this.redis.eval(TRANSITION, 1, this.key(taskId), agent, status, new Date().toISOString(), message ?? '', result ? JSON.stringify(result) : '', keep);
+    const outcome = await this.redis.eval(
+      TRANSITION,
+      1,
+      this.key(taskId),
+      agent,
+      status,
+      new Date().toISOString(),
+      message ?? '',
+      result ? JSON.stringify(result) : '',
+      keep,
+    );
     if (outcome === 'missing') throw new Error(`Task with ID ${taskId} not found`);
     if (outcome !== 'ok') throw new Error(`Cannot update task ${taskId} from terminal status '${String(outcome)}' to '${status}'.`);
     if (status === 'cancelled') {

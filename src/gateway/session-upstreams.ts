@@ -133,7 +133,9 @@ export class SessionUpstreams {
         .notification({ method, params: notification.params } as Parameters<Server['notification']>[0], related ? this.related(server) : undefined)
         .catch((e: unknown) => this.log.debug({ upstream: server, method, err: String(e) }, 'notification not relayed'));
     const relayLog = relay('notifications/message', true);
-    client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => (this.logLevel && severity(n.params.level) < severity(this.logLevel) ? undefined : relayLog(n)));
+    client.setNotificationHandler(LoggingMessageNotificationSchema, (n) =>
+      this.logLevel && severity(n.params.level) < severity(this.logLevel) ? undefined : relayLog(n),
+    );
     client.setNotificationHandler(ResourceUpdatedNotificationSchema, relay('notifications/resources/updated', false));
     client.setNotificationHandler(ResourceListChangedNotificationSchema, relay('notifications/resources/list_changed', false));
     client.setNotificationHandler(PromptListChangedNotificationSchema, relay('notifications/prompts/list_changed', false));

@@ -12,7 +12,15 @@ import type { Logger } from 'pino';
 import { callHash } from '../common/canonical-json';
 import { AgentStatement, agentStatement, REASON_META_KEY } from './agent-statement';
 import { ApprovalTokenRejected, ApprovalTokenVerifier } from './approval-token.verifier';
-import { ApprovalStatus, AuthorizeRequest, CountersignClient, CountersignRefusal, CountersignUnavailable, Decision, isApprovalObligation } from './countersign-client';
+import {
+  ApprovalStatus,
+  AuthorizeRequest,
+  CountersignClient,
+  CountersignRefusal,
+  CountersignUnavailable,
+  Decision,
+  isApprovalObligation,
+} from './countersign-client';
 import type { GatewayConfig, ToolHints } from './gateway-config';
 import { GatewayMetrics } from './gateway-metrics';
 import { MemoryParkedCalls, ParkedCall, ParkedCalls } from './parked-calls';
@@ -120,7 +128,14 @@ export class ToolCallGate {
     const decision = await this.decide(this.envelope(server, tool, args, ctx), ctx.signal);
     this.metrics.decided((performance.now() - started) / 1000);
     this.log.info(
-      { tool: name, verdict: decision.verdict, reasons: decision.reasons, decision_id: decision.decision_id, session: ctx.sessionId, ms: Math.round(performance.now() - started) },
+      {
+        tool: name,
+        verdict: decision.verdict,
+        reasons: decision.reasons,
+        decision_id: decision.decision_id,
+        session: ctx.sessionId,
+        ms: Math.round(performance.now() - started),
+      },
       'decision',
     );
     switch (decision.verdict) {
@@ -182,13 +197,21 @@ export class ToolCallGate {
       },
       ctx.signal,
     );
-    this.log.info({ resource: uri, server, verdict: decision.verdict, reasons: decision.reasons, decision_id: decision.decision_id, session: ctx.sessionId }, 'resource read decision');
+    this.log.info(
+      { resource: uri, server, verdict: decision.verdict, reasons: decision.reasons, decision_id: decision.decision_id, session: ctx.sessionId },
+      'resource read decision',
+    );
     const data = { verdict: decision.verdict, decision_id: decision.decision_id, reasons: decision.reasons };
     if (decision.verdict === 'allow') return;
     if (decision.verdict === 'deny') {
-      throw new McpError(ErrorCode.InvalidRequest, `Countersign denied reading ${uri} (reasons: ${decision.reasons.join(', ') || 'none given'}; decision ${decision.decision_id}). It was not read.`, data);
+      throw new McpError(
+        ErrorCode.InvalidRequest,
+        `Countersign denied reading ${uri} (reasons: ${decision.reasons.join(', ') || 'none given'}; decision ${decision.decision_id}). It was not read.`,
+        data,
+      );
     }
-    if (decision.auth_req_id) await this.countersign.cancel(decision.auth_req_id).catch((e) => this.log.warn({ auth_req_id: decision.auth_req_id, err: String(e) }, 'cancel failed'));
+    if (decision.auth_req_id)
+      await this.countersign.cancel(decision.auth_req_id).catch((e) => this.log.warn({ auth_req_id: decision.auth_req_id, err: String(e) }, 'cancel failed'));
     throw new McpError(
       ErrorCode.InvalidRequest,
       `Reading ${uri} needs what the gateway carries out for tools/call only (${decision.obligations.map((o) => o.type).join(', ') || 'obligations'}); it was not read (decision ${decision.decision_id}).`,
@@ -220,7 +243,10 @@ export class ToolCallGate {
     while (!this.settling.has(key)) {
       if (ctx.signal.aborted) {
         if (this.stopping && this.parked.shared) {
-          throw new McpError(ErrorCode.InternalError, `This gateway instance is stopping. The approval request ${entry.authReqId} stays open: call the same tool again with the same arguments to resume it.`);
+          throw new McpError(
+            ErrorCode.InternalError,
+            `This gateway instance is stopping. The approval request ${entry.authReqId} stays open: call the same tool again with the same arguments to resume it.`,
+          );
         }
         await this.cancel(key, entry, 'request cancelled');
         throw new McpError(ErrorCode.RequestTimeout, 'The request was cancelled; its approval request was cancelled too.');
@@ -250,7 +276,11 @@ export class ToolCallGate {
       entry.expiresAt = Date.now() + status.expires_in * 1000;
       if (status.obligation.approvers.length) entry.approvers = status.obligation.approvers;
       if (status.status !== 'pending') {
-        if (!this.settling.has(key)) this.settling.set(key, this.settleOnce(key, entry, args, ctx, step).finally(() => this.settling.delete(key)));
+        if (!this.settling.has(key))
+          this.settling.set(
+            key,
+            this.settleOnce(key, entry, args, ctx, step).finally(() => this.settling.delete(key)),
+          );
         break;
       }
       await this.parked.update(key, entry).catch(() => undefined);
@@ -287,7 +317,10 @@ export class ToolCallGate {
       if (outcome) return outcome;
       await new Promise((resolve) => setTimeout(resolve, OUTCOME_POLL_MS));
     }
-    throw new McpError(ErrorCode.RequestTimeout, `The approved call (auth_req_id ${entry.authReqId}) is being sent by another gateway instance; its outcome is not known here. It was not sent again.`);
+    throw new McpError(
+      ErrorCode.RequestTimeout,
+      `The approved call (auth_req_id ${entry.authReqId}) is being sent by another gateway instance; its outcome is not known here. It was not sent again.`,
+    );
   }
 
   /** Shared state that cannot be read or written fails the call closed. */
@@ -415,7 +448,8 @@ function awaitingApproval(p: ParkedCall, anySession: boolean): CallToolResult {
 }
 
 function notApproved(p: ParkedCall, refusal: CountersignRefusal): CallToolResult {
-  const details = (refusal.body.denials ?? (refusal.body as { details?: { denials?: unknown } }).details?.denials) as { approver: string; reason?: string }[] | undefined;
+  const details = (refusal.body.denials ?? (refusal.body as { details?: { denials?: unknown } }).details?.denials) as
+    { approver: string; reason?: string }[] | undefined;
   const reasons = (details ?? []).map((d) => `${d.approver}: ${d.reason ?? 'no reason given'}`);
   const status = refusal.code === 'expired_token' ? 'expired' : refusal.code === 'access_denied' ? 'denied' : 'refused';
   return toolError(

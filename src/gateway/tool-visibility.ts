@@ -30,7 +30,10 @@ export class ToolVisibility {
   async visible(tools: Tool[], agentToken: string): Promise<Tool[]> {
     if (!this.config.hide_denied_tools || tools.length === 0) return tools;
     const targets = tools.map((t) => this.split(t.name));
-    const denied = await this.alwaysDenied(agentToken, targets.filter((t): t is { server: string; tool: string } => t !== undefined));
+    const denied = await this.alwaysDenied(
+      agentToken,
+      targets.filter((t): t is { server: string; tool: string } => t !== undefined),
+    );
     if (!denied) return tools;
     return tools.filter((_, i) => !(targets[i] && denied.has(id(targets[i]))));
   }

@@ -82,7 +82,8 @@ export class DeliverNotification {
       link = await this.links.mintFor(request!, delivery.approver_id, delivery.via_group ?? undefined);
     } catch (e) {
       // No longer eligible (e.g. separation of duties): nothing to send.
-      if (e instanceof ProtocolError) return this.finish(delivery, attempt, [{ target: delivery.approver_id, outcome: { outcome: 'skipped', error: e.message } }], request);
+      if (e instanceof ProtocolError)
+        return this.finish(delivery, attempt, [{ target: delivery.approver_id, outcome: { outcome: 'skipped', error: e.message } }], request);
       throw e;
     }
     const content = approvalNotification(request!, { displayName: delivery.display_name! }, link, delivery.round);

@@ -72,7 +72,10 @@ export function approvalNotification(
   ].join('\n');
 
   const rows = facts
-    .map(([k, v]) => `<tr><th align="left" style="padding:4px 12px 4px 0;vertical-align:top">${escapeHtml(k.trim())}</th><td style="padding:4px 0">${escapeHtml(v)}</td></tr>`)
+    .map(
+      ([k, v]) =>
+        `<tr><th align="left" style="padding:4px 12px 4px 0;vertical-align:top">${escapeHtml(k.trim())}</th><td style="padding:4px 0">${escapeHtml(v)}</td></tr>`,
+    )
     .join('');
   const html = `<!doctype html><html lang="en"><body style="font-family:system-ui,sans-serif;color:#111;line-height:1.45">
 <p>Hello ${escapeHtml(approver.displayName)},</p>

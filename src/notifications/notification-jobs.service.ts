@@ -31,12 +31,18 @@ export class NotificationJobs implements OnModuleInit {
       {
         queue: this.rounds,
         jobs: (events as unknown as ApprovalCreatedEvent[]).flatMap((e) =>
-          this.roundJobs({ id: e.approvalId, tenantId: e.tenantId, createdAt: new Date(e.createdAt), escalateAfter: e.escalateAfter, remindAfter: e.remindAfter }, ['escalation', 'reminder']),
+          this.roundJobs(
+            { id: e.approvalId, tenantId: e.tenantId, createdAt: new Date(e.createdAt), escalateAfter: e.escalateAfter, remindAfter: e.remindAfter },
+            ['escalation', 'reminder'],
+          ),
         ),
       },
     ]);
     this.outbox.subscribe(NOTIFICATION_QUEUED, (events) => [
-      { queue: this.deliveries, jobs: this.deliveryJobs((events as unknown as DeliveryQueuedEvent[]).map((e) => ({ id: e.deliveryId, tenantId: e.tenantId, channel: e.channel }))) },
+      {
+        queue: this.deliveries,
+        jobs: this.deliveryJobs((events as unknown as DeliveryQueuedEvent[]).map((e) => ({ id: e.deliveryId, tenantId: e.tenantId, channel: e.channel }))),
+      },
     ]);
   }
 
@@ -83,12 +89,18 @@ export class NotificationJobs implements OnModuleInit {
   async reviveRounds(owed: { request: Roundable; rounds: NotificationRound[] }[]): Promise<void> {
     const jobs = owed.flatMap(({ request, rounds }) => this.roundJobs(request, rounds));
     if (!jobs.length) return;
-    await dropFinishedJobs(this.rounds, jobs.map((j) => j.opts.jobId));
+    await dropFinishedJobs(
+      this.rounds,
+      jobs.map((j) => j.opts.jobId),
+    );
     await this.rounds.addBulk(jobs);
   }
 
   async reviveDeliveries(deliveries: Pick<NotificationDelivery, 'id' | 'tenantId' | 'channel'>[]): Promise<void> {
-    await dropFinishedJobs(this.deliveries, deliveries.map((d) => deliveryJobId(d.id)));
+    await dropFinishedJobs(
+      this.deliveries,
+      deliveries.map((d) => deliveryJobId(d.id)),
+    );
     await this.scheduleDeliveries(deliveries);
   }
 

@@ -63,7 +63,7 @@ export class NotificationRouting extends ApproverRouting {
         ` OR (NOT reminded AND created_at + make_interval(secs => remind_after + ${scope.graceSeconds}) < now()))`
       : 'true';
     const marked = (round: NotificationRound) => `EXISTS (SELECT 1 FROM notification_rounds n WHERE n.approval_id = r.id AND n.round = '${round}')`;
-    for (let after = ''; ; ) {
+    for (let after = ''; ;) {
       const page: RoundsOwed[] = await this.dataSource.query(
         `SELECT * FROM (
            SELECT r.id, r.tenant_id, r.created_at, r.escalate_after, r.remind_after,
@@ -86,7 +86,7 @@ export class NotificationRouting extends ApproverRouting {
       if (page.length < PAGE) break;
       after = page[page.length - 1].id;
     }
-    for (let after = '0'; ; ) {
+    for (let after = '0'; ;) {
       const page: Pick<NotificationDelivery, 'id' | 'tenantId' | 'channel'>[] = await this.dataSource.query(
         `SELECT d.id, d.tenant_id AS "tenantId", d.channel FROM notification_deliveries d
            JOIN approval_requests r ON r.id = d.approval_id

@@ -50,7 +50,16 @@ export class NotificationsModule {
         TypeOrmModule.forFeature([Approver, ApproverGroup, ApproverGroupMember, PushSubscription, NotificationDelivery, NotificationAttempt]),
         BullModule.registerQueue({ name: NotificationQueue.Rounds }, { name: NotificationQueue.Deliveries }, { name: NotificationQueue.Reviews }),
       ],
-      controllers: options.http ? [ApproversController, PushSubscriptionsController, ApprovalPageController, StandingApprovalsPageController, ReviewPageController, BatchReviewPageController] : [],
+      controllers: options.http
+        ? [
+            ApproversController,
+            PushSubscriptionsController,
+            ApprovalPageController,
+            StandingApprovalsPageController,
+            ReviewPageController,
+            BatchReviewPageController,
+          ]
+        : [],
       providers: [
         ApproverDirectory,
         DirectoryMembership,

@@ -83,7 +83,18 @@ export class NotifyApprovers {
       if (this.push.enabled && r.hasPush) channels.push('push');
       if (!channels.length) unreachable.push(r.approverId);
       for (const channel of channels) {
-        owed.push({ tenantId: request.tenantId, approvalId: request.id, round, approverId: r.approverId, viaGroup: r.viaGroup, channel, status: 'queued', attempts: 0, lastError: null, sentAt: null });
+        owed.push({
+          tenantId: request.tenantId,
+          approvalId: request.id,
+          round,
+          approverId: r.approverId,
+          viaGroup: r.viaGroup,
+          channel,
+          status: 'queued',
+          attempts: 0,
+          lastError: null,
+          sentAt: null,
+        });
       }
     }
     if (unreachable.length) this.logger.warn(`${request.id} (${round}): no channel reaches ${unreachable.join(', ')}`);
@@ -120,8 +131,7 @@ export class NotifyApprovers {
     // Nobody has been asked before the initial round; a vote that races it is caught by the delivery.
     const votes = round === 'initial' ? [] : await this.approvals.votes(request.id);
     const voted = new Set(votes.map((v) => v.approverId));
-    const excluded = (id: string) =>
-      voted.has(id) || excludedFromApproving(request, id);
+    const excluded = (id: string) => voted.has(id) || excludedFromApproving(request, id);
     const refs =
       round === 'initial'
         ? request.approvers
@@ -133,7 +143,10 @@ export class NotifyApprovers {
 
   /** The request's rounds queued so far. */
   private async queuedRounds(tenantId: string, approvalId: string): Promise<Set<NotificationRound>> {
-    const rows: { round: NotificationRound }[] = await this.dataSource.query(`SELECT round FROM notification_rounds WHERE approval_id = $1 AND tenant_id = $2`, [approvalId, tenantId]);
+    const rows: { round: NotificationRound }[] = await this.dataSource.query(
+      `SELECT round FROM notification_rounds WHERE approval_id = $1 AND tenant_id = $2`,
+      [approvalId, tenantId],
+    );
     return new Set(rows.map((r) => r.round));
   }
 }

@@ -30,10 +30,18 @@ export class AdminLoginController {
   @Get('login')
   @ApiOperation({ summary: 'Open the queue dashboard (/admin/queues) in a browser: trades an operator token for a session cookie' })
   @ApiPublic()
-  @ApiQuery({ name: 'token', required: true, schema: { type: 'string' }, description: 'An operator JWT (scope countersign:operator, subject in OPERATOR_SUBJECTS); it is checked here' })
+  @ApiQuery({
+    name: 'token',
+    required: true,
+    schema: { type: 'string' },
+    description: 'An operator JWT (scope countersign:operator, subject in OPERATOR_SUBJECTS); it is checked here',
+  })
   @ApiResponse({ status: 303, description: `To ${QUEUE_DASHBOARD_PATH}, with an HttpOnly cookie scoped to /admin` })
   @ApiError(401, 'invalid_token: the token is missing, not valid or expired')
-  @ApiError(403, 'insufficient_scope or forbidden: not an operator (the "countersign:operator" scope and a subject in OPERATOR_SUBJECTS; a tenant\'s countersign:admin is not enough)')
+  @ApiError(
+    403,
+    'insufficient_scope or forbidden: not an operator (the "countersign:operator" scope and a subject in OPERATOR_SUBJECTS; a tenant\'s countersign:admin is not enough)',
+  )
   async login(@Query('token') token: unknown, @Res() reply: FastifyReply): Promise<void> {
     if (typeof token !== 'string' || !token) throw new InvalidToken('missing token parameter');
     const principal = await this.admin.verify(`Bearer ${token}`);
@@ -47,10 +55,6 @@ export class AdminLoginController {
       'SameSite=Strict',
       ...(new URL(this.config.PUBLIC_URL).protocol === 'https:' ? ['Secure'] : []),
     ].join('; ');
-    reply
-      .header('set-cookie', cookie)
-      .header('cache-control', 'no-store')
-      .header('referrer-policy', 'no-referrer')
-      .redirect(QUEUE_DASHBOARD_PATH, 303);
+    reply.header('set-cookie', cookie).header('cache-control', 'no-store').header('referrer-policy', 'no-referrer').redirect(QUEUE_DASHBOARD_PATH, 303);
   }
 }

@@ -16,7 +16,15 @@ import { ServiceQueues } from './service-queues';
 @Module({
   imports: [TerminusModule.forRoot({ errorLogStyle: 'json' })],
   controllers: [HealthController, MetricsController, AdminLoginController],
-  providers: [Metrics, { provide: DomainMetrics, useExisting: Metrics }, ServiceQueues, RedisHealthIndicator, MigrationsHealthIndicator, OperatorCredentials, QueueDashboard],
+  providers: [
+    Metrics,
+    { provide: DomainMetrics, useExisting: Metrics },
+    ServiceQueues,
+    RedisHealthIndicator,
+    MigrationsHealthIndicator,
+    OperatorCredentials,
+    QueueDashboard,
+  ],
   exports: [Metrics, DomainMetrics],
 })
 export class OpsModule {}

@@ -140,9 +140,7 @@ async function rejectMalformedEncoding(request: FastifyRequest, reply: FastifyRe
   const url = request.raw.url ?? '';
   const q = url.indexOf('?');
   const path = q < 0 ? url : url.slice(0, q);
-  const problem = !decodes(path)
-    ? 'the path is not valid percent-encoding (RFC 3986)'
-    : malformedQueryParameter(q < 0 ? '' : url.slice(q + 1), request.query);
+  const problem = !decodes(path) ? 'the path is not valid percent-encoding (RFC 3986)' : malformedQueryParameter(q < 0 ? '' : url.slice(q + 1), request.query);
   if (!problem) return undefined;
   const error = new InvalidRequest(problem);
   return reply.status(error.status).header('cache-control', 'no-store').send(error.body());

@@ -38,7 +38,14 @@ export interface StandingTerms {
   pin: string[];
 }
 
-const splitList = (s: string | undefined) => [...new Set((s ?? '').split(',').map((x) => x.trim()).filter(Boolean))];
+const splitList = (s: string | undefined) => [
+  ...new Set(
+    (s ?? '')
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean),
+  ),
+];
 
 /** The offer one approval permit's annotations make, or undefined when it makes none. */
 export function standingOfferOf(a: Record<string, string>): StandingOffer | undefined {

@@ -38,7 +38,11 @@ describe('batch review (API)', () => {
       api,
       opts.token ?? acme,
       parkBody({
-        tool_call: { server: 'payments-mcp', tool: 'transfer_funds', arguments: { amount: opts.amount ?? 100, currency: 'EUR', to: 'DE89370400440532013000', memo: `m-${randomUUID()}` } },
+        tool_call: {
+          server: 'payments-mcp',
+          tool: 'transfer_funds',
+          arguments: { amount: opts.amount ?? 100, currency: 'EUR', to: 'DE89370400440532013000', memo: `m-${randomUUID()}` },
+        },
         agent: { ...base.agent, id: opts.agent ?? AGENT },
         intent: task === undefined ? { text: 'pay invoices', category: 'pay' } : { id: task, text: 'pay invoices', category: 'pay' },
         obligation: { approvers: opts.approvers ?? ['user:bob'], quorum: 1, binding_message: `Pay ${opts.amount ?? 100} EUR` },
@@ -84,7 +88,12 @@ describe('batch review (API)', () => {
     expect(res.body).toMatchObject({ approver_id: 'bob', agent_id: AGENT, task_id: task });
     expect(res.body.items.map((i: any) => i.auth_req_id)).toEqual(ids);
     expect(res.body.items.map((i: any) => i.tool_call.arguments.amount)).toEqual([101, 102, 103]);
-    expect(res.body.items[0]).toMatchObject({ binding_message: 'Pay 101 EUR', delegator_id: 'alice', call_hash: expect.any(String), votes: { approve: 0, deny: 0 } });
+    expect(res.body.items[0]).toMatchObject({
+      binding_message: 'Pay 101 EUR',
+      delegator_id: 'alice',
+      call_hash: expect.any(String),
+      votes: { approve: 0, deny: 0 },
+    });
     expect(res.body.items[0].tool_call.arguments).toEqual(expect.objectContaining({ currency: 'EUR', to: 'DE89370400440532013000', memo: expect.any(String) }));
     for (const outside of [otherTask, otherAgent, notBobs]) expect(res.body.items.map((i: any) => i.auth_req_id)).not.toContain(outside);
   });
@@ -174,7 +183,12 @@ describe('batch review (API)', () => {
     expect(list.body.items.map((i: any) => i.auth_req_id)).toEqual([mine]);
     const res = await batchVotes(link.token, { all: 'approve', auth_req_ids: [theirs, mine], reason: 'ok' });
     expect(res.status).toBe(200);
-    expect(res.body.results[0]).toEqual({ auth_req_id: theirs, outcome: 'refused', error: 'not_found', error_description: 'no such approval request in this batch' });
+    expect(res.body.results[0]).toEqual({
+      auth_req_id: theirs,
+      outcome: 'refused',
+      error: 'not_found',
+      error_description: 'no such approval request in this batch',
+    });
     expect(res.body.results[1]).toMatchObject({ auth_req_id: mine, outcome: 'recorded' });
     expect(await votes([theirs])).toEqual([]);
     expect((await requestRow(env.db.url, theirs)).status).toBe('pending');
@@ -223,7 +237,15 @@ describe('batch review (API)', () => {
       [{ decisions: [{ auth_req_id: id, decision: 'maybe', reason: 'ok' }] }, 'decisions.0.decision'],
       [{ decisions: [{ auth_req_id: 'not-an-id', decision: 'approve', reason: 'ok' }] }, 'decisions.0.auth_req_id'],
       [{ decisions: [{ auth_req_id: id, decision: 'approve' }] }, 'decisions.0.reason'],
-      [{ decisions: [{ auth_req_id: id, decision: 'approve', reason: 'a' }, { auth_req_id: id, decision: 'deny', reason: 'b' }] }, 'decisions.1.auth_req_id'],
+      [
+        {
+          decisions: [
+            { auth_req_id: id, decision: 'approve', reason: 'a' },
+            { auth_req_id: id, decision: 'deny', reason: 'b' },
+          ],
+        },
+        'decisions.1.auth_req_id',
+      ],
       [{ decisions: [{ auth_req_id: id, decision: 'approve', reason: 'ok' }], all: 'deny' }, 'all'],
       [{ reason: 'ok' }, 'decisions'],
       [{ decisions: [{ auth_req_id: id, decision: 'approve', reason: 'ok' }], weight: 3 }, 'weight'],
@@ -245,10 +267,12 @@ describe('batch review (API)', () => {
     const { token: batch } = await api.app.get(BatchLinks).mint('acme', 'bob', { agentId: AGENT, taskId: task });
     // Nor does a batch link pass for an approver link.
     expect((await call(api.url, 'POST', `/v1/approvals/${id}/decisions`, { token: batch, body: { decision: 'approve', reason: 'ok' } })).status).toBe(401);
-    const expired = await api.app.get(SigningKeys).sign(
-      { tenant: 'acme', agent: AGENT, task },
-      { typ: APPROVER_BATCH_TYP, audience: APPROVER_BATCH_AUDIENCE, subject: 'bob', expiresAt: new Date(Date.now() - 1000), jti: randomUUID() },
-    );
+    const expired = await api.app
+      .get(SigningKeys)
+      .sign(
+        { tenant: 'acme', agent: AGENT, task },
+        { typ: APPROVER_BATCH_TYP, audience: APPROVER_BATCH_AUDIENCE, subject: 'bob', expiresAt: new Date(Date.now() - 1000), jti: randomUUID() },
+      );
     expect((await call(api.url, 'GET', '/v1/approvals/batch', { token: expired })).status).toBe(401);
     const [h, p, s] = batch.split('.');
     const forged = `${h}.${Buffer.from(JSON.stringify({ ...decodeJwt(batch), tenant: 'globex' })).toString('base64url')}.${s}`;

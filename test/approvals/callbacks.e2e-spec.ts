@@ -7,17 +7,7 @@ import { INTERNAL_NAME_ANSWERS } from '../support/fake-dns';
 import { call, parkBody, tenantToken } from '../support/api';
 import { TestApp, testEnvironment, TestEnvironment } from '../support/app';
 import { parkApproval, voteAs } from '../support/approvals';
-import {
-  attemptRows,
-  auditTypes,
-  CallbackServer,
-  eventually,
-  requestRow,
-  silent,
-  sleep,
-  sql,
-  status,
-} from '../support/callback-server';
+import { attemptRows, auditTypes, CallbackServer, eventually, requestRow, silent, sleep, sql, status } from '../support/callback-server';
 import { DeliverCallback } from '../../src/approvals/deliver-callback.usecase';
 
 const MAX_ATTEMPTS = 4;
@@ -143,7 +133,7 @@ describe('ping and push callbacks', () => {
       expect(redeem.body.error).toBe('invalid_grant');
     });
 
-    it('a denial pushes access_denied with the approvers\' reasons', async () => {
+    it("a denial pushes access_denied with the approvers' reasons", async () => {
       const p = freshPath();
       const id = await park(api, 'push', server.on(p, status(200)), 'push-token-2');
       await decide(api, id, 'deny', 'wrong beneficiary');
@@ -175,10 +165,15 @@ describe('ping and push callbacks', () => {
   describe('failure handling', () => {
     it('503 twice then 200 is delivered on attempt 3, each attempt recorded', async () => {
       const p = freshPath();
-      const id = await park(api, 'ping', server.on(p, (res, n) => {
-        res.writeHead(n <= 2 ? 503 : 200);
-        res.end();
-      }), 'tok');
+      const id = await park(
+        api,
+        'ping',
+        server.on(p, (res, n) => {
+          res.writeHead(n <= 2 ? 503 : 200);
+          res.end();
+        }),
+        'tok',
+      );
       await decide(api, id, 'approve', 'ok');
 
       expect((await settledCallback(id)).callback_state).toBe('delivered');
@@ -200,14 +195,21 @@ describe('ping and push callbacks', () => {
     });
 
     const recordedKeys = async (id: string) =>
-      (await sql<{ idempotency_key: string }>(env.db.url, `SELECT idempotency_key FROM callback_attempts WHERE approval_id = $1 ORDER BY id`, [id])).map((r) => r.idempotency_key);
+      (await sql<{ idempotency_key: string }>(env.db.url, `SELECT idempotency_key FROM callback_attempts WHERE approval_id = $1 ORDER BY id`, [id])).map(
+        (r) => r.idempotency_key,
+      );
 
     it('every attempt of one callback carries the same Idempotency-Key, recorded with each attempt; another callback carries another', async () => {
       const p = freshPath();
-      const id = await park(api, 'push', server.on(p, (res, n) => {
-        res.writeHead(n === 1 ? 503 : 200);
-        res.end();
-      }), 'tok');
+      const id = await park(
+        api,
+        'push',
+        server.on(p, (res, n) => {
+          res.writeHead(n === 1 ? 503 : 200);
+          res.end();
+        }),
+        'tok',
+      );
       const other = freshPath();
       const otherId = await park(api, 'push', server.on(other, status(200)), 'tok');
       await decide(api, id, 'approve', 'ok');

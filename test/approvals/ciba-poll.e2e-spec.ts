@@ -167,7 +167,11 @@ describe('CIBA poll: POST /v1/approvals/:id/token', () => {
       const hash = expectedCallHash(body.tool_call);
       expect(payload.call_hash).toBe(hash);
       // Key order does not matter to the canonical form…
-      const reordered = { tool: body.tool_call.tool, arguments: { to: body.tool_call.arguments.to, currency: 'EUR', amount: 25000 }, server: body.tool_call.server };
+      const reordered = {
+        tool: body.tool_call.tool,
+        arguments: { to: body.tool_call.arguments.to, currency: 'EUR', amount: 25000 },
+        server: body.tool_call.server,
+      };
       expect(expectedCallHash(reordered)).toBe(hash);
       // …but any changed argument does.
       expect(expectedCallHash({ ...body.tool_call, arguments: { ...body.tool_call.arguments, amount: 25001 } })).not.toBe(payload.call_hash);

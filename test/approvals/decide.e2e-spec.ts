@@ -27,8 +27,7 @@ describe('deciding: POST /v1/approvals/:id/decisions', () => {
   const link = async (id: string, approverId: string, viaGroup?: string) =>
     (await api.app.get(ApproverLinks).mint({ tenantId: 'acme', approvalId: id, approverId, viaGroup })).token;
 
-  const voteWith = (token: string, id: string, body: unknown) =>
-    call(api.url, 'POST', `/v1/approvals/${id}/decisions`, { token, body });
+  const voteWith = (token: string, id: string, body: unknown) => call(api.url, 'POST', `/v1/approvals/${id}/decisions`, { token, body });
 
   const vote = (id: string, approverId: string, decision: 'approve' | 'deny', reason: string, viaGroup?: string) =>
     voteAs(api, { approvalId: id, approverId, decision, reason, viaGroup });
@@ -61,7 +60,9 @@ describe('deciding: POST /v1/approvals/:id/decisions', () => {
         votes: { approve: 1, deny: 0 },
         quorum: 2,
         // One approver set (the one-set form of the obligation), with the approvals credited to it.
-        approver_sets: [{ approvers: ['user:bob', 'user:carol', 'user:dave'], quorum: 2, escalate_to: [], independent_approvers: false, approvals: 1, met: false }],
+        approver_sets: [
+          { approvers: ['user:bob', 'user:carol', 'user:dave'], quorum: 2, escalate_to: [], independent_approvers: false, approvals: 1, met: false },
+        ],
       });
       const v = await view(id);
       expect(v.status).toBe('pending');
@@ -148,7 +149,7 @@ describe('deciding: POST /v1/approvals/:id/decisions', () => {
     expect((await requestRow(env.db.url, id)).status).toBe('pending');
   });
 
-  it("a link for another request is 403 on this one", async () => {
+  it('a link for another request is 403 on this one', async () => {
     const a = await park();
     const b = await park();
     const res = await voteWith(await link(a, 'bob'), b, { decision: 'approve', reason: 'ok' });

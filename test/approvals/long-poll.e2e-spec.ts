@@ -150,7 +150,7 @@ describe('long-poll: GET /v1/approvals/:id?wait=N', () => {
       expect(events.filter((e) => e.type === 'approval.cancelled')).toHaveLength(1);
     });
 
-    it("another tenant cannot cancel the request (404) and it stays pending", async () => {
+    it('another tenant cannot cancel the request (404) and it stays pending', async () => {
       const id = await park();
       const res = await call(a.url, 'DELETE', `/v1/approvals/${id}`, { token: await tenantToken('globex', 'gateway-1') });
       expect(res.status).toBe(404);

@@ -93,7 +93,9 @@ describe('the outbox: events commit with the change and reach BullMQ exactly onc
     const owed = (await outboxRows(env)).filter((r) => r.topic === 'approval.callback_owed');
     expect(owed.map((r) => r.payload)).toEqual([{ tenantId: 'acme', approvalId: id }]);
     // Written by the transaction that settled the request (its row's current version).
-    const [row] = await sql<{ xmin: string; callback_state: string }>(env.db.url, `SELECT xmin::text, callback_state FROM approval_requests WHERE id = $1`, [id]);
+    const [row] = await sql<{ xmin: string; callback_state: string }>(env.db.url, `SELECT xmin::text, callback_state FROM approval_requests WHERE id = $1`, [
+      id,
+    ]);
     expect(row.callback_state).toBe('pending');
     expect(owed[0].xmin).toBe(row.xmin);
   });
@@ -163,7 +165,10 @@ describe('the outbox: events commit with the change and reach BullMQ exactly onc
       await proxy.cut();
 
       const started = Date.now();
-      const res = await call(app.url, 'POST', '/v1/approvals', { token: gateway, body: parkBody({ obligation: { approvers: ['user:carol'], quorum: 1, expires_in: 4 } }) });
+      const res = await call(app.url, 'POST', '/v1/approvals', {
+        token: gateway,
+        body: parkBody({ obligation: { approvers: ['user:carol'], quorum: 1, expires_in: 4 } }),
+      });
       expect(res.status).toBe(200);
       const id = res.body.auth_req_id as string;
       // Answered from Postgres alone: well below the dispatcher's 5 s Redis timeout.

@@ -97,7 +97,10 @@ describe('POST /v1/approvals input validation', () => {
       ['an approver is not a string', withField('obligation.approvers', [{ id: 'bob' }]), 'obligation.approvers.0'],
       [
         'more than 100 approvers are named',
-        withField('obligation.approvers', Array.from({ length: 101 }, (_, i) => `user:u${i}`)),
+        withField(
+          'obligation.approvers',
+          Array.from({ length: 101 }, (_, i) => `user:u${i}`),
+        ),
         'obligation.approvers',
       ],
       ['obligation.quorum is 0', withField('obligation.quorum', 0), 'obligation.quorum'],
@@ -113,30 +116,116 @@ describe('POST /v1/approvals input validation', () => {
       ],
       ['obligation.expires_in is 0', withField('obligation.expires_in', 0), 'obligation.expires_in'],
       ['obligation.expires_in is negative', withField('obligation.expires_in', -5), 'obligation.expires_in'],
-      ['obligation.binding_message is longer than 256 characters', withField('obligation.binding_message', 'b'.repeat(257)), 'obligation.binding_message', 'invalid_binding_message'],
+      [
+        'obligation.binding_message is longer than 256 characters',
+        withField('obligation.binding_message', 'b'.repeat(257)),
+        'obligation.binding_message',
+        'invalid_binding_message',
+      ],
       ['obligation.binding_message is empty', withField('obligation.binding_message', ''), 'obligation.binding_message', 'invalid_binding_message'],
-      ['obligation.binding_message contains BEL', withField('obligation.binding_message', 'Pay\u0007'), 'obligation.binding_message', 'invalid_binding_message'],
-      ['obligation.binding_message contains an ANSI escape', withField('obligation.binding_message', '\u001b[8mhidden'), 'obligation.binding_message', 'invalid_binding_message'],
-      ['obligation.binding_message contains a C1 control', withField('obligation.binding_message', 'Pay \u009b2J'), 'obligation.binding_message', 'invalid_binding_message'],
-      ['obligation.binding_message contains a bidi override', withField('obligation.binding_message', 'Pay \u202e0005 EUR'), 'obligation.binding_message', 'invalid_binding_message'],
-      ['obligation.binding_message spans two lines', withField('obligation.binding_message', 'Pay 5 EUR\nand 25,000 EUR'), 'obligation.binding_message', 'invalid_binding_message'],
+      [
+        'obligation.binding_message contains BEL',
+        withField('obligation.binding_message', 'Pay\u0007'),
+        'obligation.binding_message',
+        'invalid_binding_message',
+      ],
+      [
+        'obligation.binding_message contains an ANSI escape',
+        withField('obligation.binding_message', '\u001b[8mhidden'),
+        'obligation.binding_message',
+        'invalid_binding_message',
+      ],
+      [
+        'obligation.binding_message contains a C1 control',
+        withField('obligation.binding_message', 'Pay \u009b2J'),
+        'obligation.binding_message',
+        'invalid_binding_message',
+      ],
+      [
+        'obligation.binding_message contains a bidi override',
+        withField('obligation.binding_message', 'Pay \u202e0005 EUR'),
+        'obligation.binding_message',
+        'invalid_binding_message',
+      ],
+      [
+        'obligation.binding_message spans two lines',
+        withField('obligation.binding_message', 'Pay 5 EUR\nand 25,000 EUR'),
+        'obligation.binding_message',
+        'invalid_binding_message',
+      ],
       ['delivery.mode is not poll, ping or push', withField('delivery', { mode: 'email' }), 'delivery.mode'],
       ['ping mode has no notification_endpoint', ping({ notification_token: 'tok' }), 'delivery.notification_endpoint'],
       ['push mode has no notification_endpoint', withField('delivery', { mode: 'push', notification_token: 'tok' }), 'delivery.notification_endpoint'],
-      ['the endpoint host is not in CALLBACK_ALLOWED_HOSTS', ping({ notification_endpoint: 'http://169.254.169.254/latest/meta-data', notification_token: 'tok' }), 'delivery.notification_endpoint'],
-      ['the endpoint host only starts like an allowed host', ping({ notification_endpoint: 'http://127.0.0.1.evil.example/cb', notification_token: 'tok' }), 'delivery.notification_endpoint'],
-      ['the endpoint carries credentials', ping({ notification_endpoint: 'http://user:pw@127.0.0.1:9/cb', notification_token: 'tok' }), 'delivery.notification_endpoint'],
+      [
+        'the endpoint host is not in CALLBACK_ALLOWED_HOSTS',
+        ping({ notification_endpoint: 'http://169.254.169.254/latest/meta-data', notification_token: 'tok' }),
+        'delivery.notification_endpoint',
+      ],
+      [
+        'the endpoint host only starts like an allowed host',
+        ping({ notification_endpoint: 'http://127.0.0.1.evil.example/cb', notification_token: 'tok' }),
+        'delivery.notification_endpoint',
+      ],
+      [
+        'the endpoint carries credentials',
+        ping({ notification_endpoint: 'http://user:pw@127.0.0.1:9/cb', notification_token: 'tok' }),
+        'delivery.notification_endpoint',
+      ],
       ['the endpoint is not a URL', ping({ notification_endpoint: 'callback', notification_token: 'tok' }), 'delivery.notification_endpoint'],
       ['the endpoint uses another scheme', ping({ notification_endpoint: 'file:///etc/passwd', notification_token: 'tok' }), 'delivery.notification_endpoint'],
-      ['ping mode has no notification_token', ping({ notification_endpoint: PING_ENDPOINT }), 'delivery.notification_token', 'invalid_client_notification_token'],
-      ['push mode has no notification_token', withField('delivery', { mode: 'push', notification_endpoint: PING_ENDPOINT }), 'delivery.notification_token', 'invalid_client_notification_token'],
-      ['notification_token is empty', ping({ notification_endpoint: PING_ENDPOINT, notification_token: '' }), 'delivery.notification_token', 'invalid_client_notification_token'],
-      ['notification_token contains a space', ping({ notification_endpoint: PING_ENDPOINT, notification_token: 'abc def' }), 'delivery.notification_token', 'invalid_client_notification_token'],
-      ['notification_token has "=" before its end', ping({ notification_endpoint: PING_ENDPOINT, notification_token: 'ab=cd' }), 'delivery.notification_token', 'invalid_client_notification_token'],
-      ['notification_token contains a line break', ping({ notification_endpoint: PING_ENDPOINT, notification_token: 'abc\r\nX-Injected: 1' }), 'delivery.notification_token', 'invalid_client_notification_token'],
-      ['notification_token is longer than 1024 characters', ping({ notification_endpoint: PING_ENDPOINT, notification_token: 'a'.repeat(1025) }), 'delivery.notification_token', 'invalid_client_notification_token'],
-      ['poll mode names a notification_endpoint', withField('delivery', { mode: 'poll', notification_endpoint: PING_ENDPOINT }), 'delivery.notification_endpoint'],
-      ['poll mode names a notification_token', withField('delivery', { mode: 'poll', notification_token: 'tok' }), 'delivery.notification_token', 'invalid_client_notification_token'],
+      [
+        'ping mode has no notification_token',
+        ping({ notification_endpoint: PING_ENDPOINT }),
+        'delivery.notification_token',
+        'invalid_client_notification_token',
+      ],
+      [
+        'push mode has no notification_token',
+        withField('delivery', { mode: 'push', notification_endpoint: PING_ENDPOINT }),
+        'delivery.notification_token',
+        'invalid_client_notification_token',
+      ],
+      [
+        'notification_token is empty',
+        ping({ notification_endpoint: PING_ENDPOINT, notification_token: '' }),
+        'delivery.notification_token',
+        'invalid_client_notification_token',
+      ],
+      [
+        'notification_token contains a space',
+        ping({ notification_endpoint: PING_ENDPOINT, notification_token: 'abc def' }),
+        'delivery.notification_token',
+        'invalid_client_notification_token',
+      ],
+      [
+        'notification_token has "=" before its end',
+        ping({ notification_endpoint: PING_ENDPOINT, notification_token: 'ab=cd' }),
+        'delivery.notification_token',
+        'invalid_client_notification_token',
+      ],
+      [
+        'notification_token contains a line break',
+        ping({ notification_endpoint: PING_ENDPOINT, notification_token: 'abc\r\nX-Injected: 1' }),
+        'delivery.notification_token',
+        'invalid_client_notification_token',
+      ],
+      [
+        'notification_token is longer than 1024 characters',
+        ping({ notification_endpoint: PING_ENDPOINT, notification_token: 'a'.repeat(1025) }),
+        'delivery.notification_token',
+        'invalid_client_notification_token',
+      ],
+      [
+        'poll mode names a notification_endpoint',
+        withField('delivery', { mode: 'poll', notification_endpoint: PING_ENDPOINT }),
+        'delivery.notification_endpoint',
+      ],
+      [
+        'poll mode names a notification_token',
+        withField('delivery', { mode: 'poll', notification_token: 'tok' }),
+        'delivery.notification_token',
+        'invalid_client_notification_token',
+      ],
       ['an unknown top-level field is sent', withField('callback_url', 'http://127.0.0.1/x'), 'callback_url'],
       ['the body is a JSON array', [parkBody()] as unknown as Body, 'body'],
     ];
@@ -211,9 +300,7 @@ describe('POST /v1/approvals input validation', () => {
       const res = await call(api.url, 'POST', '/v1/approvals', { token, body: withField('obligation.expires_in', 100_000) });
       expect(res.status).toBe(200);
       expect(res.body.expires_in).toBe(MAX_EXPIRES_IN);
-      const row = await db.query(`SELECT extract(epoch FROM expires_at - created_at) AS secs FROM approval_requests WHERE id = $1`, [
-        res.body.auth_req_id,
-      ]);
+      const row = await db.query(`SELECT extract(epoch FROM expires_at - created_at) AS secs FROM approval_requests WHERE id = $1`, [res.body.auth_req_id]);
       expect(Number(row.rows[0].secs)).toBeCloseTo(MAX_EXPIRES_IN, 0);
     });
 

@@ -37,7 +37,8 @@ describe('passkeys: registration and passkey-signed decisions', () => {
     body.obligation = { ...body.obligation, ...obligation };
     return parkApproval(api, gateway, body);
   };
-  const link = async (id: string, approverId: string, tenantId = 'acme') => (await api.app.get(ApproverLinks).mint({ tenantId, approvalId: id, approverId })).token;
+  const link = async (id: string, approverId: string, tenantId = 'acme') =>
+    (await api.app.get(ApproverLinks).mint({ tenantId, approvalId: id, approverId })).token;
 
   /** Registers a software passkey for the approver of `token`; returns it. */
   async function registerPasskey(token: string, origin = ORIGIN): Promise<SoftAuthenticator> {
@@ -52,7 +53,8 @@ describe('passkeys: registration and passkey-signed decisions', () => {
   const challengeFor = (token: string, id: string, decision: string, reason: string) =>
     call(api.url, 'POST', `/v1/approvals/${id}/passkey-challenge`, { token, body: { decision, reason } });
   const vote = (token: string, id: string, body: Record<string, unknown>) => call(api.url, 'POST', `/v1/approvals/${id}/decisions`, { token, body });
-  const votes = (id: string) => sql<{ approver_id: string; passkey: PasskeyEvidence | null }>(env.db.url, `SELECT approver_id, passkey FROM approval_votes WHERE approval_id = $1`, [id]);
+  const votes = (id: string) =>
+    sql<{ approver_id: string; passkey: PasskeyEvidence | null }>(env.db.url, `SELECT approver_id, passkey FROM approval_votes WHERE approval_id = $1`, [id]);
   const status = async (id: string) => (await call(api.url, 'GET', `/v1/approvals/${id}`, { token: gateway })).body.status;
 
   /** A signed vote: the challenge for (decision, reason), the authenticator's assertion over it. */
@@ -86,21 +88,29 @@ describe('passkeys: registration and passkey-signed decisions', () => {
       expect((await call(api.url, 'DELETE', `/v1/passkeys/${saved.body.id}`, { token })).status).toBe(404);
     });
 
-    it('refuses a used challenge, another approver\'s challenge, another origin and no user verification', async () => {
+    it("refuses a used challenge, another approver's challenge, another origin and no user verification", async () => {
       const id = await park({ approvers: ['user:carol', 'user:dave'] });
       const token = await link(id, 'dave');
       const options = (await call(api.url, 'POST', '/v1/passkeys/registration-options', { token })).body;
       const response = new SoftAuthenticator(ORIGIN).register(options);
-      expect((await call(api.url, 'POST', '/v1/passkeys', { token: await link(id, 'carol'), body: { response } })).body.error).toBe('passkey_challenge_unknown');
+      expect((await call(api.url, 'POST', '/v1/passkeys', { token: await link(id, 'carol'), body: { response } })).body.error).toBe(
+        'passkey_challenge_unknown',
+      );
       expect((await call(api.url, 'POST', '/v1/passkeys', { token, body: { response } })).status).toBe(201);
       const again = await call(api.url, 'POST', '/v1/passkeys', { token, body: { response } });
       expect(again.status).toBe(400);
       expect(again.body.error).toBe('passkey_challenge_unknown');
 
       const fresh = async () => (await call(api.url, 'POST', '/v1/passkeys/registration-options', { token })).body;
-      const elsewhere = await call(api.url, 'POST', '/v1/passkeys', { token, body: { response: new SoftAuthenticator('http://evil.example').register(await fresh()) } });
+      const elsewhere = await call(api.url, 'POST', '/v1/passkeys', {
+        token,
+        body: { response: new SoftAuthenticator('http://evil.example').register(await fresh()) },
+      });
       expect(elsewhere.body.error).toBe('passkey_invalid');
-      const unverified = await call(api.url, 'POST', '/v1/passkeys', { token, body: { response: new SoftAuthenticator(ORIGIN, { userVerified: false }).register(await fresh()) } });
+      const unverified = await call(api.url, 'POST', '/v1/passkeys', {
+        token,
+        body: { response: new SoftAuthenticator(ORIGIN, { userVerified: false }).register(await fresh()) },
+      });
       expect(unverified.body.error).toBe('passkey_invalid');
       expect((await call(api.url, 'POST', '/v1/passkeys', { token, body: { response: { id: 'x' } } })).body.field).toBe('response.rawId');
       expect((await call(api.url, 'GET', '/v1/passkeys', { token })).body.passkeys).toHaveLength(1);
@@ -124,8 +134,20 @@ describe('passkeys: registration and passkey-signed decisions', () => {
       const challenge = await challengeFor(token, id, 'approve', '  invoice matches PO-7 ');
       expect(challenge.status).toBe(200);
       const body = parkBody();
-      expect(challenge.body.bound).toMatchObject({ tenant: 'acme', auth_req_id: id, call_hash: callHash(body.tool_call), approver: 'bob', decision: 'approve', reason: 'invoice matches PO-7' });
-      expect(challenge.body.options).toMatchObject({ challenge: challenge.body.challenge, userVerification: 'required', rpId: 'localhost', allowCredentials: [expect.objectContaining({ id: bob.credentialId })] });
+      expect(challenge.body.bound).toMatchObject({
+        tenant: 'acme',
+        auth_req_id: id,
+        call_hash: callHash(body.tool_call),
+        approver: 'bob',
+        decision: 'approve',
+        reason: 'invoice matches PO-7',
+      });
+      expect(challenge.body.options).toMatchObject({
+        challenge: challenge.body.challenge,
+        userVerification: 'required',
+        rpId: 'localhost',
+        allowCredentials: [expect.objectContaining({ id: bob.credentialId })],
+      });
 
       const res = await vote(token, id, { decision: 'approve', reason: 'invoice matches PO-7', passkey: bob.assert(challenge.body.options) });
       expect(res.status).toBe(200);
@@ -234,7 +256,10 @@ describe('passkeys: registration and passkey-signed decisions', () => {
 
     it('is checked at publish', async () => {
       const admin = await adminToken();
-      const bad = await call(api.url, 'POST', '/v1/policies', { token: admin, body: { policies: { p: `@obligation("human_approval") @approvers("user:bob") @proof("sms") ${PERMIT}` } } });
+      const bad = await call(api.url, 'POST', '/v1/policies', {
+        token: admin,
+        body: { policies: { p: `@obligation("human_approval") @approvers("user:bob") @proof("sms") ${PERMIT}` } },
+      });
       expect(bad.status).toBe(400);
       expect(bad.body.errors).toContain('p: @proof must be "passkey"');
       const misplaced = await call(api.url, 'POST', '/v1/policies', { token: admin, body: { policies: { p: `@proof("passkey") ${PERMIT}` } } });
@@ -250,7 +275,9 @@ describe('passkeys: registration and passkey-signed decisions', () => {
       });
       expect(published.status).toBe(201);
       const delegations = await gatewayToken({ tenant: 'acme', sub: 'idp', scope: 'countersign:delegations' });
-      expect((await call(api.url, 'POST', '/v1/delegations', { token: delegations, body: { human: 'alice', agent: 'pay-agent', tools: ['payments/*'] } })).status).toBe(201);
+      expect(
+        (await call(api.url, 'POST', '/v1/delegations', { token: delegations, body: { human: 'alice', agent: 'pay-agent', tools: ['payments/*'] } })).status,
+      ).toBe(201);
       const parked = await call(api.url, 'POST', '/v1/authorize', {
         token: gateway,
         body: {

@@ -17,7 +17,10 @@ const AT_ONCE = 6;
 
 /** Resolves with `work`, or rejects after `ms`: a hang is a failure, not a jest timeout. */
 function within<T>(ms: number, work: Promise<T>): Promise<T> {
-  return Promise.race([work, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${ms} ms: the pool is exhausted`)), ms).unref())]);
+  return Promise.race([
+    work,
+    new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${ms} ms: the pool is exhausted`)), ms).unref()),
+  ]);
 }
 
 describe('with a pool of two connections, concurrent votes and redeems are all answered', () => {

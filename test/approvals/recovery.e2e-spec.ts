@@ -159,7 +159,9 @@ describe('recovery after a restart and after Redis lost its data', () => {
     const [recent, old, overdue] = [await park(app, { expiresIn: 600 }), await park(app, { expiresIn: 600 }), await park(app, { expiresIn: 600 })];
     // Parked an hour ago (expiring later), and two hours ago (expired two minutes ago): their jobs were lost one by one.
     await sql(env.db.url, `UPDATE approval_requests SET created_at = now() - interval '1 hour' WHERE id = $1`, [old]);
-    await sql(env.db.url, `UPDATE approval_requests SET created_at = now() - interval '2 hours', expires_at = now() - interval '2 minutes' WHERE id = $1`, [overdue]);
+    await sql(env.db.url, `UPDATE approval_requests SET created_at = now() - interval '2 hours', expires_at = now() - interval '2 minutes' WHERE id = $1`, [
+      overdue,
+    ]);
     const expiry = queue(env, ApprovalQueue.Expiry);
     try {
       await outboxDrained(env.db.url);

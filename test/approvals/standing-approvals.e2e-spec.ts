@@ -88,7 +88,13 @@ describe('standing approvals', () => {
     const offered = await call(a.url, 'GET', `/v1/approvals/${approvalId}`, { token: gateway });
     expect(offered.body.obligation.standing).toEqual({ scopes: ['session', 'window'], max_seconds: 3600, max_uses: 10, pin: ['currency'] });
     // The policy's pin (currency) is kept beside the approver's own (to).
-    expect(standing).toMatchObject({ scope: 'session', status: 'active', mcp_session_id: x.session, pinned: { currency: 'EUR', to: 'DE89370400440532013000' }, max_uses: 10 });
+    expect(standing).toMatchObject({
+      scope: 'session',
+      status: 'active',
+      mcp_session_id: x.session,
+      pinned: { currency: 'EUR', to: 'DE89370400440532013000' },
+      max_uses: 10,
+    });
 
     const again = await authorize(b, payment(x, { args: { amount: 99, currency: 'EUR', to: 'DE89370400440532013000' } }));
     expect(again.status).toBe(200);
@@ -96,9 +102,11 @@ describe('standing approvals', () => {
     expect(again.body.reasons[0]).toBe('standing_approval');
     expect(again.body.obligations).toEqual([]);
     expect(again.body.standing_approval).toMatchObject({ id: standing.id, approval_id: approvalId, scope: 'session', uses: 1 });
-    const [audit] = await sql<{ approval_id: string; data: any }>(env.db.url, `SELECT approval_id, data FROM audit_events WHERE type = 'authz.decision' AND data->>'decision_id' = $1`, [
-      again.body.decision_id,
-    ]);
+    const [audit] = await sql<{ approval_id: string; data: any }>(
+      env.db.url,
+      `SELECT approval_id, data FROM audit_events WHERE type = 'authz.decision' AND data->>'decision_id' = $1`,
+      [again.body.decision_id],
+    );
     expect(audit.approval_id).toBe(approvalId);
     expect(audit.data.standing_approval).toMatchObject({ id: standing.id, approval_id: approvalId });
     const granted = await sql(env.db.url, `SELECT actor, data FROM audit_events WHERE type = 'standing_approval.granted' AND approval_id = $1`, [approvalId]);
@@ -111,10 +119,18 @@ describe('standing approvals', () => {
         subject: { type: 'agent', id: x.id, properties: { token: x.token } },
         action: { name: 'transfer_funds', properties: { server: 'payments' } },
         resource: { type: 'account', id: 'acct-7', properties: { classification: 'confidential' } },
-        context: { arguments: { amount: 5, currency: 'EUR', to: 'DE89370400440532013000' }, reason: 'supplier', intent: { category: 'pay' }, correlation: { mcp_session_id: x.session } },
+        context: {
+          arguments: { amount: 5, currency: 'EUR', to: 'DE89370400440532013000' },
+          reason: 'supplier',
+          intent: { category: 'pay' },
+          correlation: { mcp_session_id: x.session },
+        },
       },
     });
-    expect(evaluated.body).toMatchObject({ decision: true, context: { reasons: expect.arrayContaining(['standing_approval']), standing_approval: { id: standing.id, approval_id: approvalId, uses: 2 } } });
+    expect(evaluated.body).toMatchObject({
+      decision: true,
+      context: { reasons: expect.arrayContaining(['standing_approval']), standing_approval: { id: standing.id, approval_id: approvalId, uses: 2 } },
+    });
 
     expect((await authorize(b, payment(x, { session: `sess-${randomUUID()}` }))).status).toBe(202);
     expect((await authorize(b, payment(x, { args: { amount: 120, currency: 'USD', to: 'DE89370400440532013000' } }))).status).toBe(202);
@@ -186,7 +202,7 @@ describe('standing approvals', () => {
     try {
       // Policy sets reach the other instance through the same invalidation as their activation.
       let res = await authorize(b, payment(x));
-      for (const started = Date.now(); res.status === 200 && Date.now() - started < 2000; ) res = await authorize(b, payment(x));
+      for (const started = Date.now(); res.status === 200 && Date.now() - started < 2000;) res = await authorize(b, payment(x));
       expect(res.status).toBe(202);
     } finally {
       expect((await call(a.url, 'POST', '/v1/policies', { token: admin, body: { policies: POLICIES, activate: true } })).status).toBe(201);
@@ -228,7 +244,14 @@ describe('standing approvals', () => {
     expect(byCarol.body.standing_approval).toBeDefined();
     // bob leaves: his standing approvals end, carol's stays.
     const bob = await call(a.url, 'GET', '/v1/approvers/bob', { token: admin });
-    expect((await call(a.url, 'PUT', '/v1/approvers/bob', { token: admin, body: { display_name: bob.body.display_name, email: bob.body.email, status: 'disabled' } })).status).toBe(200);
+    expect(
+      (
+        await call(a.url, 'PUT', '/v1/approvers/bob', {
+          token: admin,
+          body: { display_name: bob.body.display_name, email: bob.body.email, status: 'disabled' },
+        })
+      ).status,
+    ).toBe(200);
     try {
       // Not allowed by bob's standing approval; parking it fails too (a named approver is disabled: approvers_unavailable).
       const after = await authorize(b, payment(x));
@@ -237,7 +260,14 @@ describe('standing approvals', () => {
       const [row] = await sql<{ ended_reason: string }>(env.db.url, `SELECT ended_reason FROM standing_approvals WHERE id = $1`, [standing.id]);
       expect(row.ended_reason).toBe('person_disabled');
     } finally {
-      expect((await call(a.url, 'PUT', '/v1/approvers/bob', { token: admin, body: { display_name: bob.body.display_name, email: bob.body.email, status: 'active' } })).status).toBe(200);
+      expect(
+        (
+          await call(a.url, 'PUT', '/v1/approvers/bob', {
+            token: admin,
+            body: { display_name: bob.body.display_name, email: bob.body.email, status: 'active' },
+          })
+        ).status,
+      ).toBe(200);
     }
   });
 
@@ -261,7 +291,7 @@ describe('standing approvals', () => {
     expect(ended.body.standing_approvals).toEqual([expect.objectContaining({ id: standing.id, status: 'revoked' })]);
   });
 
-  it('an approver lists and revokes their own through their link, and not another approver\'s', async () => {
+  it("an approver lists and revokes their own through their link, and not another approver's", async () => {
     const x = await agent();
     const { approvalId, standing } = await approveStanding(x, { scope: 'window', expires_in: 600 });
     const bob = await linkFor(a, approvalId, 'bob');
@@ -298,14 +328,30 @@ describe('standing approvals', () => {
   });
 
   it('with a quorum of two, it stands only when both approvers chose the same scope, on the narrower terms', async () => {
-    const quorum = { ...POLICIES, 'payment-approval': POLICIES['payment-approval'].replace('@approvers("user:bob,user:carol")', '@approvers("user:bob,user:carol") @quorum("2")') };
+    const quorum = {
+      ...POLICIES,
+      'payment-approval': POLICIES['payment-approval'].replace('@approvers("user:bob,user:carol")', '@approvers("user:bob,user:carol") @quorum("2")'),
+    };
     expect((await call(a.url, 'POST', '/v1/policies', { token: admin, body: { policies: quorum, activate: true } })).status).toBe(201);
     try {
       const x = await agent();
       const parked = await authorize(a, payment(x));
-      expect((await vote(a, parked.body.auth_req_id, { decision: 'approve', reason: 'ok', standing: { scope: 'window', expires_in: 600, max_uses: 5 } }, 'bob')).body.status).toBe('pending');
-      const last = await vote(a, parked.body.auth_req_id, { decision: 'approve', reason: 'ok', standing: { scope: 'window', expires_in: 300, pin: ['amount'] } }, 'carol');
-      expect(last.body.standing_approval).toMatchObject({ scope: 'window', max_uses: 5, granted_by: ['bob', 'carol'], pinned: { amount: 120, currency: 'EUR' } });
+      expect(
+        (await vote(a, parked.body.auth_req_id, { decision: 'approve', reason: 'ok', standing: { scope: 'window', expires_in: 600, max_uses: 5 } }, 'bob')).body
+          .status,
+      ).toBe('pending');
+      const last = await vote(
+        a,
+        parked.body.auth_req_id,
+        { decision: 'approve', reason: 'ok', standing: { scope: 'window', expires_in: 300, pin: ['amount'] } },
+        'carol',
+      );
+      expect(last.body.standing_approval).toMatchObject({
+        scope: 'window',
+        max_uses: 5,
+        granted_by: ['bob', 'carol'],
+        pinned: { amount: 120, currency: 'EUR' },
+      });
       const parked2 = await authorize(a, payment(x, { args: { amount: 1, currency: 'EUR' } }));
       await vote(a, parked2.body.auth_req_id, { decision: 'approve', reason: 'ok', standing: { scope: 'session' } }, 'bob');
       const mixed = await vote(a, parked2.body.auth_req_id, { decision: 'approve', reason: 'ok' }, 'carol');

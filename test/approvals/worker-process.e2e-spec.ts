@@ -140,7 +140,9 @@ describe('the separate worker process', () => {
           res.writeHead(200).end('{}');
         }, 1200),
       );
-      const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => worker!.once('exit', (code, signal) => resolve({ code, signal })));
+      const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
+        worker!.once('exit', (code, signal) => resolve({ code, signal })),
+      );
       worker!.kill('SIGTERM');
       const { code, signal } = await exited;
       const exitedAt = Date.now();

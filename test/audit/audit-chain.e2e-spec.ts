@@ -41,7 +41,13 @@ describe('the tamper-evident audit log', () => {
     const log = api.app.get(AuditLog);
     const ds = api.app.get(DataSource);
     for (let i = 0; i < n; i++) {
-      await log.append(ds.manager, { tenantId: tenant, type: 'test.event', actor: 'test', agentId: `agent-${i % 3}`, data: { i, amount: 10.5 * i, nested: { ok: true } } });
+      await log.append(ds.manager, {
+        tenantId: tenant,
+        type: 'test.event',
+        actor: 'test',
+        agentId: `agent-${i % 3}`,
+        data: { i, amount: 10.5 * i, nested: { ok: true } },
+      });
     }
     await seal();
     if (checkpoint) await api.app.get(AuditCheckpoints).checkpointAll();
@@ -173,7 +179,9 @@ describe('the tamper-evident audit log', () => {
 
     it('with the database checkpoints deleted too, the copies kept elsewhere still catch a rewrite (npm run audit:verify)', async () => {
       await chainOf('offsite', 5);
-      const lines = readFileSync(checkpointFile, 'utf8').split('\n').filter((l) => l.includes('"tenant":"offsite"'));
+      const lines = readFileSync(checkpointFile, 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('"tenant":"offsite"'));
       expect(lines).toHaveLength(1);
       await asSuperuser(`DELETE FROM audit_checkpoints WHERE tenant_id = 'offsite'`);
       await asSuperuser(`UPDATE audit_events SET data = '{"forged": true}' WHERE tenant_id = 'offsite' AND chain_seq = 5`);
@@ -188,7 +196,13 @@ describe('the tamper-evident audit log', () => {
       // … but not against the checkpoint file. The CLI runs from the build, as an operator would.
       await run(join(ROOT, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.json'], { cwd: ROOT });
       const keys = await prepareTestKeys();
-      const cliEnv = { ...process.env, DATABASE_URL: env.db.url, SIGNING_KEYS_FILE: keys.signingKeysFile, PUBLIC_URL: api.config.PUBLIC_URL, KEYS_DIR: mkdtempSync(join(tmpdir(), 'cs-')) };
+      const cliEnv = {
+        ...process.env,
+        DATABASE_URL: env.db.url,
+        SIGNING_KEYS_FILE: keys.signingKeysFile,
+        PUBLIC_URL: api.config.PUBLIC_URL,
+        KEYS_DIR: mkdtempSync(join(tmpdir(), 'cs-')),
+      };
       const cli = (args: string[]) =>
         run(process.execPath, [join(ROOT, 'dist/src/cli/audit-verify.js'), ...args], { env: cliEnv }).then(
           (r) => ({ code: 0, out: r.stdout }),
@@ -264,7 +278,10 @@ describe('the tamper-evident audit log', () => {
       const res = await fetch(`${api.url}/v1/audit/export?agent=agent-2`, { headers: { authorization: `Bearer ${await auditor('query')}` } });
       expect(res.status).toBe(200);
       expect(res.headers.get('content-type')).toMatch(/^application\/x-ndjson/);
-      const lines = (await res.text()).trim().split('\n').map((l) => JSON.parse(l));
+      const lines = (await res.text())
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
       expect(lines.map((e) => e.data.i)).toEqual([2, 5, 8, 11, 14, 17, 20, 23]);
       expect(lines.every((e) => e.tenant_id === 'query' && e.agent_id === 'agent-2')).toBe(true);
     });
@@ -273,7 +290,9 @@ describe('the tamper-evident audit log', () => {
       const token = await auditor('acme');
       const parked = await call(api.url, 'GET', '/v1/audit?type=approval.created&tool=transfer_funds&mcp_session_id=mcp-sess-1', { token });
       expect(parked.body.events.length).toBeGreaterThan(0);
-      expect(parked.body.events.every((e: { type: string; mcp_session_id: string }) => e.type === 'approval.created' && e.mcp_session_id === 'mcp-sess-1')).toBe(true);
+      expect(
+        parked.body.events.every((e: { type: string; mcp_session_id: string }) => e.type === 'approval.created' && e.mcp_session_id === 'mcp-sess-1'),
+      ).toBe(true);
       expect((await call(api.url, 'GET', '/v1/audit?tool=no_such_tool', { token })).body.events).toEqual([]);
     });
   });

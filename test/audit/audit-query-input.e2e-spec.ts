@@ -25,7 +25,14 @@ describe('audit query filters at the edges of what Postgres stores', () => {
   });
 
   it.each(['/v1/audit', '/v1/audit/export'])('%s refuses the year 0000 and a cursor past the largest id as invalid_request', async (path) => {
-    for (const query of ['to=0000-01-01T00:00:00Z', 'from=0000-06-01T00:00:00%2B01:00', 'cursor=9999999999999999999', 'cursor=9223372036854775808', 'cursor=key', 'cursor=12345678901234567890123']) {
+    for (const query of [
+      'to=0000-01-01T00:00:00Z',
+      'from=0000-06-01T00:00:00%2B01:00',
+      'cursor=9999999999999999999',
+      'cursor=9223372036854775808',
+      'cursor=key',
+      'cursor=12345678901234567890123',
+    ]) {
       const res = await get(`${path}?${query}`);
       expect({ query, status: res.status, error: res.body?.error }).toEqual({ query, status: 400, error: 'invalid_request' });
     }

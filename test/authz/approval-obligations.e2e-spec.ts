@@ -163,10 +163,26 @@ describe('several approval obligations are all required (conjunctive)', () => {
       ['a top-level quorum with sets', { quorum: 2, approver_sets: [{ approvers: ['user:carol'] }] }, 'obligation.quorum'],
       ['neither form', {}, 'obligation.approvers'],
       ['an empty list of sets', { approver_sets: [] }, 'obligation.approver_sets'],
-      ['a set quorum above its named approvers', { approver_sets: [{ approvers: ['user:bob'] }, { approvers: ['user:carol'], quorum: 2 }] }, 'obligation.approver_sets[1].quorum'],
-      ['sets that need more distinct people than they name', { approver_sets: [{ approvers: ['user:bob'] }, { approvers: ['user:bob'] }] }, 'obligation.approver_sets'],
-      ['sets whose groups cannot fill every set with each person once', { approver_sets: [{ approvers: ['group:security'], quorum: 2 }, { approvers: ['user:erin'] }] }, 'obligation.approver_sets'],
-      ['an unknown approver in a set', { approver_sets: [{ approvers: ['user:bob'] }, { approvers: ['user:nobody'] }] }, 'obligation.approver_sets[1].approvers[0]'],
+      [
+        'a set quorum above its named approvers',
+        { approver_sets: [{ approvers: ['user:bob'] }, { approvers: ['user:carol'], quorum: 2 }] },
+        'obligation.approver_sets[1].quorum',
+      ],
+      [
+        'sets that need more distinct people than they name',
+        { approver_sets: [{ approvers: ['user:bob'] }, { approvers: ['user:bob'] }] },
+        'obligation.approver_sets',
+      ],
+      [
+        'sets whose groups cannot fill every set with each person once',
+        { approver_sets: [{ approvers: ['group:security'], quorum: 2 }, { approvers: ['user:erin'] }] },
+        'obligation.approver_sets',
+      ],
+      [
+        'an unknown approver in a set',
+        { approver_sets: [{ approvers: ['user:bob'] }, { approvers: ['user:nobody'] }] },
+        'obligation.approver_sets[1].approvers[0]',
+      ],
     ])('refuses %s with a 400 naming the field', async (_name, obligation, field) => {
       const res = await park(obligation);
       expect(res.status).toBe(400);

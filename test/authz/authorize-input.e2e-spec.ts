@@ -162,7 +162,11 @@ describe('POST /v1/authorize: malformed envelopes', () => {
     ];
     for (const token of cases) {
       const res = await authorize(valid(), token);
-      expect({ token: token?.slice(0, 12), status: res.status, error: res.body.error }).toEqual({ token: token?.slice(0, 12), status: 401, error: 'invalid_token' });
+      expect({ token: token?.slice(0, 12), status: res.status, error: res.body.error }).toEqual({
+        token: token?.slice(0, 12),
+        status: 401,
+        error: 'invalid_token',
+      });
       expect(res.headers.get('www-authenticate')).toMatch(/^Bearer /);
     }
     // Even a malformed body is answered 401 first or 400, never evaluated.

@@ -45,7 +45,10 @@ describe('built-in denies, whatever the policy says', () => {
     call(app.url, 'PUT', `/v1/approvers/${id}`, { token: admin(tenant), body: { display_name: id, ...extra } });
   const grant = (tenant: string, body: Record<string, unknown>) => call(a.url, 'POST', '/v1/delegations', { token: admin(tenant), body });
   const putServer = (tenant: string, server: string, tools: string[], app = a) =>
-    call(app.url, 'PUT', `/v1/catalogue/servers/${server}`, { token: admin(tenant), body: { tools: tools.map((name) => ({ name, inputSchema: { type: 'object' } })) } });
+    call(app.url, 'PUT', `/v1/catalogue/servers/${server}`, {
+      token: admin(tenant),
+      body: { tools: tools.map((name) => ({ name, inputSchema: { type: 'object' } })) },
+    });
   const envelope = async (tenant: string, human: string, agent: string, server: string, tool: string) => ({
     agent: { token: await agentToken({ tenant, human, actors: [agent] }) },
     action: { server, tool, arguments: {} },
@@ -95,7 +98,7 @@ describe('built-in denies, whatever the policy says', () => {
       const renamed = await putPerson('acme', 'st-val', { display_name: 'Renamed' });
       expect(renamed.body).toMatchObject({ display_name: 'Renamed', status: 'disabled' });
       expect((await call(a.url, 'GET', '/v1/approvers/st-val', { token: admin('acme') })).body.status).toBe('disabled');
-      const list = await call(a.url, 'GET', '/v1/approvers?after=st-' , { token: admin('acme') });
+      const list = await call(a.url, 'GET', '/v1/approvers?after=st-', { token: admin('acme') });
       expect(list.body.approvers.find((p: { id: string }) => p.id === 'st-val').status).toBe('disabled');
       expect((await putPerson('acme', 'st-val', { status: 'active' })).body.status).toBe('active');
 
@@ -141,7 +144,10 @@ describe('built-in denies, whatever the policy says', () => {
 
     it('a policy reads the status as context.user.status', async () => {
       expect((await putPerson('globex', 'st-policy', { status: 'disabled' })).status).toBe(201);
-      await publish('globex', { ...PERMIT_ALL, disabled: '@reason("policy_saw_disabled") forbid (principal, action, resource) when { context.user.status == "disabled" };' });
+      await publish('globex', {
+        ...PERMIT_ALL,
+        disabled: '@reason("policy_saw_disabled") forbid (principal, action, resource) when { context.user.status == "disabled" };',
+      });
       const res = await simulate('globex', 'st-policy', 'st-policy-agent', 'docs', 'read_document');
       expect(res.body.reasons).toEqual(expect.arrayContaining(['human_disabled', 'policy_saw_disabled']));
       await publish('globex', PERMIT_ALL);
@@ -165,7 +171,11 @@ describe('built-in denies, whatever the policy says', () => {
       expect((await authorize(b, 'acme', 'st-prop', 'st-prop-agent', 'docs', 'read_document')).body.verdict).toBe('allow');
       const t0 = Date.now();
       expect((await putPerson('acme', 'st-prop', { status: 'disabled' })).status).toBe(200);
-      const out = await until(() => authorize(b, 'acme', 'st-prop', 'st-prop-agent', 'docs', 'read_document'), (r) => r.body?.verdict === 'deny', t0);
+      const out = await until(
+        () => authorize(b, 'acme', 'st-prop', 'st-prop-agent', 'docs', 'read_document'),
+        (r) => r.body?.verdict === 'deny',
+        t0,
+      );
       console.log(`disabling propagation to instance B (ms): ${out.elapsed}`);
       expect(out.res.body).toMatchObject({ verdict: 'deny', reasons: ['human_disabled'] });
       expect(out.elapsed).toBeLessThan(1000);
@@ -173,11 +183,16 @@ describe('built-in denies, whatever the policy says', () => {
 
     it('a disabled approver may not vote: their link is refused with a 403 and nothing is recorded', async () => {
       const gateway = gateways.acme;
-      const parked = await call(a.url, 'POST', '/v1/approvals', { token: gateway, body: parkBody({ obligation: { approvers: ['user:st-voter', 'user:bob'], quorum: 1 } }) });
+      const parked = await call(a.url, 'POST', '/v1/approvals', {
+        token: gateway,
+        body: parkBody({ obligation: { approvers: ['user:st-voter', 'user:bob'], quorum: 1 } }),
+      });
       // st-voter does not exist yet: refused as before.
       expect(parked.status).toBe(400);
       expect((await putPerson('acme', 'st-voter')).status).toBe(201);
-      const id = (await call(a.url, 'POST', '/v1/approvals', { token: gateway, body: parkBody({ obligation: { approvers: ['user:st-voter', 'user:bob'], quorum: 1 } }) })).body.auth_req_id;
+      const id = (
+        await call(a.url, 'POST', '/v1/approvals', { token: gateway, body: parkBody({ obligation: { approvers: ['user:st-voter', 'user:bob'], quorum: 1 } }) })
+      ).body.auth_req_id;
       expect(id).toEqual(expect.any(String));
 
       expect((await putPerson('acme', 'st-voter', { status: 'disabled' })).status).toBe(200);
@@ -195,17 +210,26 @@ describe('built-in denies, whatever the policy says', () => {
     it('a request naming a disabled approver is refused (nobody could answer it), and a group does not count its disabled members', async () => {
       const gateway = gateways.acme;
       expect((await putPerson('acme', 'st-voter', { status: 'disabled' })).status).toBe(200);
-      const named = await call(a.url, 'POST', '/v1/approvals', { token: gateway, body: parkBody({ obligation: { approvers: ['user:bob', 'user:st-voter'], quorum: 2 } }) });
+      const named = await call(a.url, 'POST', '/v1/approvals', {
+        token: gateway,
+        body: parkBody({ obligation: { approvers: ['user:bob', 'user:st-voter'], quorum: 2 } }),
+      });
       expect(named.status).toBe(400);
       expect(named.body).toMatchObject({ field: 'obligation.approvers[1]' });
       expect(named.body.error_description).toMatch(/"st-voter", who is disabled/);
-      const asDelegator = await call(a.url, 'POST', '/v1/approvals', { token: gateway, body: parkBody({ delegator: { id: 'st-voter' }, obligation: { approvers: ['delegator'] } }) });
+      const asDelegator = await call(a.url, 'POST', '/v1/approvals', {
+        token: gateway,
+        body: parkBody({ delegator: { id: 'st-voter' }, obligation: { approvers: ['delegator'] } }),
+      });
       expect(asDelegator.status).toBe(400);
       expect(asDelegator.body).toMatchObject({ field: 'obligation.approvers[0]' });
       expect(asDelegator.body.error_description).toMatch(/delegator "st-voter", who is disabled/);
       // Through a group: not counted toward the quorum.
       expect((await call(a.url, 'PUT', '/v1/approver-groups/st-group', { token: admin('acme'), body: { members: ['bob', 'st-voter'] } })).status).toBe(201);
-      const group = await call(a.url, 'POST', '/v1/approvals', { token: gateway, body: parkBody({ obligation: { approvers: ['group:st-group'], quorum: 2 } }) });
+      const group = await call(a.url, 'POST', '/v1/approvals', {
+        token: gateway,
+        body: parkBody({ obligation: { approvers: ['group:st-group'], quorum: 2 } }),
+      });
       expect(group.status).toBe(400);
       expect(group.body.error_description).toMatch(/quorum.*is 2 but only 1 distinct approver/);
       expect((await call(a.url, 'PUT', '/v1/approver-groups/st-only', { token: admin('acme'), body: { members: ['st-voter'] } })).status).toBe(201);
@@ -214,7 +238,9 @@ describe('built-in denies, whatever the policy says', () => {
       expect(only.body.error_description).toMatch(/group "st-only", whose members are all disabled/);
       // Active again, the same group and quorum park.
       expect((await putPerson('acme', 'st-voter', { status: 'active' })).status).toBe(200);
-      expect((await call(a.url, 'POST', '/v1/approvals', { token: gateway, body: parkBody({ obligation: { approvers: ['group:st-group'], quorum: 2 } }) })).status).toBe(200);
+      expect(
+        (await call(a.url, 'POST', '/v1/approvals', { token: gateway, body: parkBody({ obligation: { approvers: ['group:st-group'], quorum: 2 } }) })).status,
+      ).toBe(200);
     });
   });
 
@@ -239,8 +265,14 @@ describe('built-in denies, whatever the policy says', () => {
       expect(sameServer.body).toMatchObject({ verdict: 'deny', reasons: ['tool_not_in_catalogue'] });
       const [row] = await decisionAudit(sameServer.body.decision_id);
       expect(row.data).toMatchObject({ verdict: 'deny', reasons: ['tool_not_in_catalogue'] });
-      expect((await authorize(a, 'globex', 'cat-human', 'cat-agent', 'docs', 'read_document')).body).toMatchObject({ verdict: 'deny', reasons: ['tool_not_in_catalogue'] });
-      expect((await simulate('globex', 'cat-human', 'cat-agent', 'docs', 'read_document')).body).toMatchObject({ verdict: 'deny', reasons: ['tool_not_in_catalogue'] });
+      expect((await authorize(a, 'globex', 'cat-human', 'cat-agent', 'docs', 'read_document')).body).toMatchObject({
+        verdict: 'deny',
+        reasons: ['tool_not_in_catalogue'],
+      });
+      expect((await simulate('globex', 'cat-human', 'cat-agent', 'docs', 'read_document')).body).toMatchObject({
+        verdict: 'deny',
+        reasons: ['tool_not_in_catalogue'],
+      });
       const zen = await authzen('globex', 'cat-human', 'cat-agent', 'payments', 'refund');
       expect(zen.body).toMatchObject({ decision: false, context: { reasons: ['tool_not_in_catalogue'] } });
       expect((await authzen('globex', 'cat-human', 'cat-agent', 'payments', 'get_balance')).body).toEqual({ decision: true });
@@ -252,7 +284,11 @@ describe('built-in denies, whatever the policy says', () => {
       expect((await authorize(b, 'globex', 'cat-human', 'cat-agent', 'payments', 'get_balance')).body.verdict).toBe('allow');
       const t0 = Date.now();
       expect((await putServer('globex', 'payments', ['transfer_funds'])).status).toBe(200);
-      const out = await until(() => authorize(b, 'globex', 'cat-human', 'cat-agent', 'payments', 'get_balance'), (r) => r.body?.verdict === 'deny', t0);
+      const out = await until(
+        () => authorize(b, 'globex', 'cat-human', 'cat-agent', 'payments', 'get_balance'),
+        (r) => r.body?.verdict === 'deny',
+        t0,
+      );
       console.log(`catalogue removal propagation to instance B (ms): ${out.elapsed}`);
       expect(out.res.body).toMatchObject({ verdict: 'deny', reasons: ['tool_not_in_catalogue'] });
       expect(out.elapsed).toBeLessThan(1000);
@@ -340,7 +376,11 @@ permit (principal, action == Action::"call_tool", resource) when { context.grant
       expect((await putPerson(TENANT, human, { status: 'disabled' })).status).toBe(200);
       const [row] = await sql(env.db.url, `SELECT status, settled_reason FROM approval_requests WHERE id = $1`, [id]);
       expect(row).toEqual({ status: 'denied', settled_reason: 'human_disabled' });
-      const [denied] = await sql<{ actor: string; data: any }>(env.db.url, `SELECT actor, data FROM audit_events WHERE approval_id = $1 AND type = 'approval.denied'`, [id]);
+      const [denied] = await sql<{ actor: string; data: any }>(
+        env.db.url,
+        `SELECT actor, data FROM audit_events WHERE approval_id = $1 AND type = 'approval.denied'`,
+        [id],
+      );
       expect(denied).toMatchObject({ actor: 'system', data: { reason: 'human_disabled' } });
       expect((await call(a.url, 'GET', `/v1/approvals/${id}`, { token: gateways[TENANT] })).body.status).toBe('denied');
       // Another human's request is left alone.

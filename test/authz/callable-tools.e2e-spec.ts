@@ -40,7 +40,10 @@ describe('POST /v1/authorize/tools: the tools an agent could ever be allowed to 
     return res.body.id;
   };
   const authorize = async (token: string, server: string, tool: string) =>
-    call(api.url, 'POST', '/v1/authorize', { token: gateway, body: { agent: { token }, action: { server, tool, arguments: {} }, correlation: { mcp_session_id: 'tools-test' } } });
+    call(api.url, 'POST', '/v1/authorize', {
+      token: gateway,
+      body: { agent: { token }, action: { server, tool, arguments: {} }, correlation: { mcp_session_id: 'tools-test' } },
+    });
 
   beforeAll(async () => {
     env = await testEnvironment();
@@ -58,7 +61,12 @@ describe('POST /v1/authorize/tools: the tools an agent could ever be allowed to 
     const token = await agentToken({ human: 'alice', actors: ['tools-agent'] });
     const res = await ask(token);
     expect(res.status).toBe(200);
-    expect(denied(res.body)).toEqual({ 'files/read_file': 'possible', 'files/delete_file': ['not_delegated'], 'payments/refund': 'possible', 'crm/export': ['not_delegated'] });
+    expect(denied(res.body)).toEqual({
+      'files/read_file': 'possible',
+      'files/delete_file': ['not_delegated'],
+      'payments/refund': 'possible',
+      'crm/export': ['not_delegated'],
+    });
     // /v1/authorize agrees where the answer is "always": any call of the tool is denied for that reason.
     const call = await authorize(token, 'files', 'delete_file');
     expect(call.status).toBe(403);
@@ -70,13 +78,20 @@ describe('POST /v1/authorize/tools: the tools an agent could ever be allowed to 
     await grant('alice', 'tools-sub', ['files/read_file'], undefined, parent);
     const sub = await ask(await agentToken({ human: 'alice', actors: ['tools-sub', 'tools-parent'] }));
     // The parent holds files/* and payments/*; the sub-agent only what both hops grant.
-    expect(denied(sub.body)).toEqual({ 'files/read_file': 'possible', 'files/delete_file': ['not_delegated'], 'payments/refund': ['not_delegated'], 'crm/export': ['not_delegated'] });
+    expect(denied(sub.body)).toEqual({
+      'files/read_file': 'possible',
+      'files/delete_file': ['not_delegated'],
+      'payments/refund': ['not_delegated'],
+      'crm/export': ['not_delegated'],
+    });
     const nobody = await ask(await agentToken({ human: 'alice', actors: ['nobody-agent'] }));
     expect(new Set(nobody.body.tools.map((t: { reasons: string[] }) => t.reasons.join()))).toEqual(new Set(['no_delegation']));
   });
 
   it("outside the human's own entitlements is always denied (not_entitled)", async () => {
-    expect((await call(api.url, 'PUT', '/v1/approvers/erin', { token: admin, body: { display_name: 'Erin', entitlements: { tools: ['files/*'] } } })).status).toBeLessThan(300);
+    expect(
+      (await call(api.url, 'PUT', '/v1/approvers/erin', { token: admin, body: { display_name: 'Erin', entitlements: { tools: ['files/*'] } } })).status,
+    ).toBeLessThan(300);
     await grant('erin', 'erin-agent', ['files/*']);
     const res = await ask(await agentToken({ human: 'erin', actors: ['erin-agent'] }));
     expect(denied(res.body)).toEqual({
@@ -109,7 +124,10 @@ describe('POST /v1/authorize/tools: the tools an agent could ever be allowed to 
   });
 
   it('once the tenant has a catalogue, a tool outside it is always denied (tool_not_in_catalogue)', async () => {
-    const put = await call(api.url, 'PUT', '/v1/catalogue/servers/files', { token: admin, body: { tools: [{ name: 'read_file', inputSchema: { type: 'object' } }] } });
+    const put = await call(api.url, 'PUT', '/v1/catalogue/servers/files', {
+      token: admin,
+      body: { tools: [{ name: 'read_file', inputSchema: { type: 'object' } }] },
+    });
     expect(put.status).toBeLessThan(300);
     const token = await agentToken({ human: 'alice', actors: ['tools-agent'] });
     const {
@@ -135,7 +153,10 @@ describe('POST /v1/authorize/tools: the tools an agent could ever be allowed to 
     const missing = await call(api.url, 'POST', '/v1/authorize/tools', { token: gateway, body: { agent: { token }, tools: [{ server: 'files' }] } });
     expect(missing.status).toBe(400);
     expect(missing.body.field).toBe('tools.0.tool');
-    const tooMany = await ask(token, Array.from({ length: 1001 }, (_, i) => ({ server: 'files', tool: `t${i}` })));
+    const tooMany = await ask(
+      token,
+      Array.from({ length: 1001 }, (_, i) => ({ server: 'files', tool: `t${i}` })),
+    );
     expect(tooMany.status).toBe(400);
     expect(tooMany.body.field).toBe('tools');
   });

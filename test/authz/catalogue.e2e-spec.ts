@@ -72,7 +72,10 @@ describe('tool catalogue: typed input for policies', () => {
     gateway = await tenantToken('acme', 'gateway-1');
     agent = await agentToken({ human: 'alice', actors: ['pay-agent'] });
     const delegations = await gatewayToken({ tenant: 'acme', sub: 'idp', scope: 'countersign:delegations' });
-    const granted = await call(a.url, 'POST', '/v1/delegations', { token: delegations, body: { human: 'alice', agent: 'pay-agent', tools: ['payments-mcp/*'] } });
+    const granted = await call(a.url, 'POST', '/v1/delegations', {
+      token: delegations,
+      body: { human: 'alice', agent: 'pay-agent', tools: ['payments-mcp/*'] },
+    });
     expect(granted.status).toBe(201);
   });
   afterAll(() => env.teardown());
@@ -111,7 +114,9 @@ describe('tool catalogue: typed input for policies', () => {
     const all = await call(a.url, 'GET', '/v1/catalogue', { token: admin });
     expect(all.body).toMatchObject({ revision: 1, servers: [{ server: 'payments-mcp', tools: [{ name: 'get_balance' }, { name: 'transfer_funds' }] }] });
     const events = await sql(env.db.url, `SELECT type, actor, data FROM audit_events WHERE type LIKE 'catalogue.%' AND tenant_id = 'acme'`);
-    expect(events).toEqual([{ type: 'catalogue.server_registered', actor: 'admin:idp', data: { server: 'payments-mcp', tools: ['transfer_funds', 'get_balance'], revision: 1 } }]);
+    expect(events).toEqual([
+      { type: 'catalogue.server_registered', actor: 'admin:idp', data: { server: 'payments-mcp', tools: ['transfer_funds', 'get_balance'], revision: 1 } },
+    ]);
   });
 
   it.each([
@@ -155,14 +160,20 @@ describe('tool catalogue: typed input for policies', () => {
   });
 
   it('publishing a policy on a member the input does not have is refused, naming the policy', async () => {
-    const res = await publish({ all: PERMIT_GRANTED, beneficiary: 'forbid (principal, action == Action::"payments-mcp/transfer_funds", resource) when { context.input.beneficiary == "x" };' });
+    const res = await publish({
+      all: PERMIT_GRANTED,
+      beneficiary: 'forbid (principal, action == Action::"payments-mcp/transfer_funds", resource) when { context.input.beneficiary == "x" };',
+    });
     expect(res.status).toBe(400);
     expect(res.body.error).toBe('invalid_policy');
     expect(res.body.errors[0]).toMatch(/^beneficiary: .*attribute `input.beneficiary` in context for Action::"payments-mcp\/transfer_funds" not found/);
   });
 
   it('> on a decimal is refused at publish: Cedar compares decimals with .greaterThan()', async () => {
-    const res = await publish({ all: PERMIT_GRANTED, gt: 'forbid (principal, action == Action::"payments-mcp/transfer_funds", resource) when { context.input.amount > decimal("1000.00") };' });
+    const res = await publish({
+      all: PERMIT_GRANTED,
+      gt: 'forbid (principal, action == Action::"payments-mcp/transfer_funds", resource) when { context.input.amount > decimal("1000.00") };',
+    });
     expect(res.status).toBe(400);
     expect(res.body.errors[0]).toMatch(/^gt: .*decimal/);
   });
@@ -191,7 +202,11 @@ describe('tool catalogue: typed input for policies', () => {
   it('an uncatalogued tool of the same server is denied tool_not_in_catalogue, whatever the set permits (its arguments unchecked)', async () => {
     const res = await call(a.url, 'POST', '/v1/authorize', {
       token: gateway,
-      body: { agent: { token: agent }, action: { server: 'payments-mcp', tool: 'refund', arguments: { amount: 'anything' } }, correlation: { mcp_session_id: `s-${randomUUID()}` } },
+      body: {
+        agent: { token: agent },
+        action: { server: 'payments-mcp', tool: 'refund', arguments: { amount: 'anything' } },
+        correlation: { mcp_session_id: `s-${randomUUID()}` },
+      },
     });
     expect(res.status).toBe(403);
     expect(res.body).toMatchObject({ verdict: 'deny', reasons: ['tool_not_in_catalogue'] });
@@ -199,7 +214,10 @@ describe('tool catalogue: typed input for policies', () => {
 
   it('a catalogue change that would break the active set is refused with the validator message, and changes nothing', async () => {
     const revisionBefore = (await call(a.url, 'GET', '/v1/catalogue', { token: admin })).body.revision;
-    const withoutCurrency = { ...TRANSFER_FUNDS, inputSchema: { ...TRANSFER_FUNDS.inputSchema, properties: { amount: { type: 'number' } }, required: ['amount'] } };
+    const withoutCurrency = {
+      ...TRANSFER_FUNDS,
+      inputSchema: { ...TRANSFER_FUNDS.inputSchema, properties: { amount: { type: 'number' } }, required: ['amount'] },
+    };
     const res = await putServer('payments-mcp', { tools: [withoutCurrency] });
     expect(res.status).toBe(400);
     expect(res.body).toMatchObject({ error: 'invalid_policy', version: 1 });
@@ -217,7 +235,9 @@ describe('tool catalogue: typed input for policies', () => {
     expect(v2.status).toBe(201);
     // The recipient leaves the catalogue: the active set (v1) does not mind.
     const { to: _, ...properties } = TRANSFER_FUNDS.inputSchema.properties;
-    const put = await putServer('payments-mcp', { tools: [{ ...TRANSFER_FUNDS, inputSchema: { type: 'object', properties, required: ['amount', 'currency'] } }, GET_BALANCE] });
+    const put = await putServer('payments-mcp', {
+      tools: [{ ...TRANSFER_FUNDS, inputSchema: { type: 'object', properties, required: ['amount', 'currency'] } }, GET_BALANCE],
+    });
     expect(put.status).toBe(200);
     const activate = await call(a.url, 'POST', `/v1/policies/${v2.body.version}/activate`, { token: admin });
     expect(activate.status).toBe(400);
@@ -228,7 +248,10 @@ describe('tool catalogue: typed input for policies', () => {
 
   it('a catalogue change reaches the second instance within a second', async () => {
     // Make currency free text: JPY, refused by the enum so far, becomes a valid call on both instances.
-    const free = { ...TRANSFER_FUNDS, inputSchema: { ...TRANSFER_FUNDS.inputSchema, properties: { ...TRANSFER_FUNDS.inputSchema.properties, currency: { type: 'string' } } } };
+    const free = {
+      ...TRANSFER_FUNDS,
+      inputSchema: { ...TRANSFER_FUNDS.inputSchema, properties: { ...TRANSFER_FUNDS.inputSchema.properties, currency: { type: 'string' } } },
+    };
     expect((await transfer({ ...eur(5), currency: 'JPY' }, b)).status).toBe(400);
     const t0 = Date.now();
     expect((await putServer('payments-mcp', { tools: [free, GET_BALANCE] })).status).toBe(200);

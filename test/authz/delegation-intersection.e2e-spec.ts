@@ -74,16 +74,17 @@ describe('a permissive policy set never widens a delegation', () => {
       chain = await agentToken({ human: 'alice', actors: ['ix-scheduler', 'ix-orchestrator'] });
     });
 
-    const outside = () => [
-      ['a tool outside the delegation', envelope(solo, 'orders', 'delete_order', 'cal-alice')],
-      ['a granted tool on a server the delegation does not name', envelope(solo, 'mail', 'read_calendar', 'cal-alice')],
-      ['a granted tool on a resource outside the delegation', envelope(solo, 'calendar', 'read_calendar', 'cal-ceo')],
-      ['a granted tool with no resource when the delegation names resources', envelope(solo, 'calendar', 'read_calendar')],
-      ['a payment from an account outside the delegation (would otherwise go to approval)', envelope(solo, 'payments', 'transfer_funds', 'acct-2')],
-      ["a tool the parent holds but the sub-agent's hop does not", envelope(chain, 'orders', 'read_order')],
-      ["a tool within the sub-agent's tools' server but not granted to it", envelope(chain, 'calendar', 'delete_event', 'cal-alice')],
-      ["a resource the parent's hop allows but the sub-agent's does not", envelope(chain, 'calendar', 'read_calendar', 'cal-bob')],
-    ] as const;
+    const outside = () =>
+      [
+        ['a tool outside the delegation', envelope(solo, 'orders', 'delete_order', 'cal-alice')],
+        ['a granted tool on a server the delegation does not name', envelope(solo, 'mail', 'read_calendar', 'cal-alice')],
+        ['a granted tool on a resource outside the delegation', envelope(solo, 'calendar', 'read_calendar', 'cal-ceo')],
+        ['a granted tool with no resource when the delegation names resources', envelope(solo, 'calendar', 'read_calendar')],
+        ['a payment from an account outside the delegation (would otherwise go to approval)', envelope(solo, 'payments', 'transfer_funds', 'acct-2')],
+        ["a tool the parent holds but the sub-agent's hop does not", envelope(chain, 'orders', 'read_order')],
+        ["a tool within the sub-agent's tools' server but not granted to it", envelope(chain, 'calendar', 'delete_event', 'cal-alice')],
+        ["a resource the parent's hop allows but the sub-agent's does not", envelope(chain, 'calendar', 'read_calendar', 'cal-bob')],
+      ] as const;
 
     it.each(Object.keys(PERMISSIVE_SETS))('under "%s": every call outside a hop is denied as not_delegated, and simulate agrees', async (name) => {
       await publish(PERMISSIVE_SETS[name]);
@@ -94,7 +95,12 @@ describe('a permissive policy set never widens a delegation', () => {
 
       for (const [what, body] of outside()) {
         const res = await call(api.url, 'POST', '/v1/authorize', { token: gateway, body });
-        expect({ what, status: res.status, verdict: res.body.verdict, version: res.body.policy?.version }).toEqual({ what, status: 403, verdict: 'deny', version });
+        expect({ what, status: res.status, verdict: res.body.verdict, version: res.body.policy?.version }).toEqual({
+          what,
+          status: 403,
+          verdict: 'deny',
+          version,
+        });
         expect(res.body.reasons).toContain('not_delegated');
         expect(res.body.obligations).toEqual([]);
         expect(res.body.auth_req_id).toBeUndefined();
@@ -139,7 +145,9 @@ describe('a permissive policy set never widens a delegation', () => {
     const resourceOk = (p: string, id?: string) => p === '*' || (id !== undefined && (p.endsWith('*') ? id.startsWith(p.slice(0, -1)) : p === id));
     type G = { tools: string[]; resources: string[] | null };
     const everyHopCovers = (hops: G[][], c: { server: string; tool: string; resource?: string }) =>
-      hops.every((hop) => hop.some((g) => g.tools.some((p) => toolOk(p, c.server, c.tool)) && (!g.resources || g.resources.some((p) => resourceOk(p, c.resource)))));
+      hops.every((hop) =>
+        hop.some((g) => g.tools.some((p) => toolOk(p, c.server, c.tool)) && (!g.resources || g.resources.some((p) => resourceOk(p, c.resource)))),
+      );
 
     let db: Client;
     let n = 0;

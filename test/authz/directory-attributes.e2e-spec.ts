@@ -46,9 +46,13 @@ describe('directory attributes as User tags', () => {
     const delegations = await gatewayToken({ tenant: 'acme', sub: 'idp', scope: 'countersign:delegations' });
     for (const human of ['lara', 'sven']) {
       expect((await put(a, human, { display_name: human })).status).toBe(201);
-      expect((await call(a.url, 'POST', '/v1/delegations', { token: delegations, body: { human, agent: 'legal-agent', tools: ['contracts/*'] } })).status).toBe(201);
+      expect((await call(a.url, 'POST', '/v1/delegations', { token: delegations, body: { human, agent: 'legal-agent', tools: ['contracts/*'] } })).status).toBe(
+        201,
+      );
     }
-    expect((await call(a.url, 'POST', '/v1/policies', { token: admin, body: { policies: POLICIES, activate: true, description: 'contracts for legal' } })).status).toBe(201);
+    expect(
+      (await call(a.url, 'POST', '/v1/policies', { token: admin, body: { policies: POLICIES, activate: true, description: 'contracts for legal' } })).status,
+    ).toBe(201);
   });
   afterAll(async () => {
     console.log(`attribute change propagation to instance B (ms): ${JSON.stringify(propagation)}`);
@@ -75,37 +79,52 @@ describe('directory attributes as User tags', () => {
     const res = await put(a, 'lara', { display_name: 'Broken', attributes });
     expect(res.status).toBe(400);
     expect(JSON.stringify(res.body)).toContain(field);
-    expect((await call(a.url, 'GET', '/v1/approvers/lara', { token: admin })).body).toMatchObject({ display_name: 'Lara L.', attributes: { department: 'legal' } });
+    expect((await call(a.url, 'GET', '/v1/approvers/lara', { token: admin })).body).toMatchObject({
+      display_name: 'Lara L.',
+      attributes: { department: 'legal' },
+    });
   });
 
-  it('are the tenant\'s own: another tenant\'s person of the same id has none, and changing it leaves acme\'s alone', async () => {
+  it("are the tenant's own: another tenant's person of the same id has none, and changing it leaves acme's alone", async () => {
     const other = await adminToken('globex');
     const created = await put(a, 'lara', { display_name: 'Lara (globex)', attributes: { department: 'sales' } }, other);
     expect(created.status).toBe(201);
     expect((await call(a.url, 'GET', '/v1/approvers/lara', { token: admin })).body.attributes.department).toBe('legal');
   });
 
-  it('a policy reads them: legal reads contracts, another department is denied with the policy\'s reason, on either instance', async () => {
+  it("a policy reads them: legal reads contracts, another department is denied with the policy's reason, on either instance", async () => {
     for (const app of [a, b]) {
       expect((await readContract(app, 'lara')).body).toMatchObject({ verdict: 'allow', reasons: ['granted_read'] });
       expect((await readContract(app, 'sven')).body).toMatchObject({ verdict: 'deny', reasons: ['legal_department_only'] });
     }
     const simulated = await call(b.url, 'POST', '/v1/authorize/simulate', {
       token: admin,
-      body: { agent: { token: await agentToken({ human: 'lara', actors: ['legal-agent'], agentClass: 'assistant' }) }, action: { server: 'contracts', tool: 'read_contract', arguments: {} }, intent: { category: 'read' } },
+      body: {
+        agent: { token: await agentToken({ human: 'lara', actors: ['legal-agent'], agentClass: 'assistant' }) },
+        action: { server: 'contracts', tool: 'read_contract', arguments: {} },
+        intent: { category: 'read' },
+      },
     });
     expect(simulated.body.facts.user).toMatchObject({ status: 'active', attributes: { department: 'legal', cost_centre: 'CC-12' } });
   });
 
-  it('a change on instance A reaches the second instance\'s decisions within a second', async () => {
+  it("a change on instance A reaches the second instance's decisions within a second", async () => {
     // Warm B's cache, so what B answers next comes from the invalidation, not a cold read.
     expect((await readContract(b, 'sven')).body.verdict).toBe('deny');
     expect((await readContract(b, 'lara')).body.verdict).toBe('allow');
     const t0 = Date.now();
     expect((await put(a, 'sven', { display_name: 'Sven', attributes: { department: 'legal' } })).status).toBe(200);
     expect((await put(a, 'lara', { display_name: 'Lara L.', attributes: { department: 'finance' } })).status).toBe(200);
-    const svenIn = await until(() => readContract(b, 'sven'), (r) => r.body?.verdict === 'allow', t0);
-    const laraOut = await until(() => readContract(b, 'lara'), (r) => r.body?.verdict === 'deny', t0);
+    const svenIn = await until(
+      () => readContract(b, 'sven'),
+      (r) => r.body?.verdict === 'allow',
+      t0,
+    );
+    const laraOut = await until(
+      () => readContract(b, 'lara'),
+      (r) => r.body?.verdict === 'deny',
+      t0,
+    );
     propagation.attributes_changed = Math.max(svenIn.elapsed, laraOut.elapsed);
     expect(laraOut.res.body.reasons).toEqual(['legal_department_only']);
     expect(propagation.attributes_changed).toBeLessThan(1000);

@@ -59,7 +59,10 @@ describe('policies over entities: groups from the directory, agent classes, upst
     await grant({ human: 'carol', agent: 'hr-agent', tools: ['hr/*'], parent_id: orchestrator });
 
     expect((await putHr(['bob', 'carol'])).status).toBe(201);
-    const published = await call(a.url, 'POST', '/v1/policies', { token: admin, body: { policies: HR_POLICIES, activate: true, description: 'HR data for HR' } });
+    const published = await call(a.url, 'POST', '/v1/policies', {
+      token: admin,
+      body: { policies: HR_POLICIES, activate: true, description: 'HR data for HR' },
+    });
     expect(published.status).toBe(201);
   });
   afterAll(async () => {
@@ -67,7 +70,7 @@ describe('policies over entities: groups from the directory, agent classes, upst
     await env.teardown();
   });
 
-  it('an HR member\'s HR agent reads salaries; a non-member\'s is denied with the policy\'s reason, on either instance', async () => {
+  it("an HR member's HR agent reads salaries; a non-member's is denied with the policy's reason, on either instance", async () => {
     const bob = await token('bob');
     const alice = await token('alice');
     for (const app of [a, b]) {
@@ -86,7 +89,10 @@ describe('policies over entities: groups from the directory, agent classes, upst
       body: { agent: { token: await token('bob') }, action: { server: 'hr', tool: 'read_salaries', arguments: {} }, intent: { category: 'read' } },
     });
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ verdict: 'allow', facts: { user: { status: 'active', groups: ['finance', 'hr'] }, human: 'bob', operator: '', upstream: [] } });
+    expect(res.body).toMatchObject({
+      verdict: 'allow',
+      facts: { user: { status: 'active', groups: ['finance', 'hr'] }, human: 'bob', operator: '', upstream: [] },
+    });
   });
 
   it('an agent outside the HR class is denied, whoever it acts for', async () => {
@@ -101,12 +107,15 @@ describe('policies over entities: groups from the directory, agent classes, upst
     const denied = await readSalaries(a, vendor);
     expect(denied.status).toBe(403);
     expect(denied.body.reasons).toEqual(['third_party_upstream']);
-    const firstParty = await token('carol', { actors: chain, actClaims: { 'vendor-orchestrator': { agent_class: 'orchestration', trust_level: 'first_party' } } });
+    const firstParty = await token('carol', {
+      actors: chain,
+      actClaims: { 'vendor-orchestrator': { agent_class: 'orchestration', trust_level: 'first_party' } },
+    });
     const allowed = await readSalaries(a, firstParty);
     expect(allowed.body).toMatchObject({ verdict: 'allow', reasons: ['granted_read'] });
   });
 
-  it('a group change through the directory admin API reaches the second instance\'s decisions within a second', async () => {
+  it("a group change through the directory admin API reaches the second instance's decisions within a second", async () => {
     const bob = await token('bob');
     const alice = await token('alice');
     // Warm B's cache for both humans, so what B answers next comes from the invalidation, not a cold read.
@@ -115,8 +124,16 @@ describe('policies over entities: groups from the directory, agent classes, upst
 
     const t0 = Date.now();
     expect((await putHr(['alice'])).status).toBe(200);
-    const aliceIn = await until(() => readSalaries(b, alice), (r) => r.body?.verdict === 'allow', t0);
-    const bobOut = await until(() => readSalaries(b, bob), (r) => r.body?.verdict === 'deny', t0);
+    const aliceIn = await until(
+      () => readSalaries(b, alice),
+      (r) => r.body?.verdict === 'allow',
+      t0,
+    );
+    const bobOut = await until(
+      () => readSalaries(b, bob),
+      (r) => r.body?.verdict === 'deny',
+      t0,
+    );
     propagation.group_replaced = Math.max(aliceIn.elapsed, bobOut.elapsed);
     expect(aliceIn.res.body).toMatchObject({ verdict: 'allow' });
     expect(bobOut.res.body).toMatchObject({ verdict: 'deny', reasons: ['hr_only'] });
@@ -128,7 +145,11 @@ describe('policies over entities: groups from the directory, agent classes, upst
     expect((await readSalaries(b, alice)).body.verdict).toBe('allow');
     const t0 = Date.now();
     expect((await call(a.url, 'DELETE', '/v1/approver-groups/hr', { token: admin })).status).toBe(204);
-    const out = await until(() => readSalaries(b, alice), (r) => r.body?.verdict === 'deny', t0);
+    const out = await until(
+      () => readSalaries(b, alice),
+      (r) => r.body?.verdict === 'deny',
+      t0,
+    );
     propagation.group_deleted = out.elapsed;
     expect(out.res.body).toMatchObject({ verdict: 'deny', reasons: ['hr_only'] });
     expect(out.elapsed).toBeLessThan(1000);

@@ -39,7 +39,10 @@ describe("a human's own entitlements bound every delegation and every call", () 
     [a, b] = await Promise.all([env.start(), env.start()]);
     admin = await gatewayToken({ tenant: 'acme', sub: 'idp', scope: 'countersign:admin countersign:delegations' });
     gateway = await tenantToken('acme', 'gateway-1');
-    const published = await call(a.url, 'POST', '/v1/policies', { token: admin, body: { policies: { all: 'permit (principal, action, resource);' }, activate: true } });
+    const published = await call(a.url, 'POST', '/v1/policies', {
+      token: admin,
+      body: { policies: { all: 'permit (principal, action, resource);' }, activate: true },
+    });
     expect(published.status).toBe(201);
   });
   afterAll(() => env.teardown());
@@ -55,14 +58,17 @@ describe("a human's own entitlements bound every delegation and every call", () 
     const replaced = await putPerson('en-val');
     expect(replaced.status).toBe(200);
     expect(replaced.body.entitlements).toBeNull();
-    const audit = await sql<{ type: string; data: any }>(env.db.url, `SELECT type, data FROM audit_events WHERE type LIKE 'directory.approver_%' AND data->>'approver' = 'en-val' ORDER BY id`);
+    const audit = await sql<{ type: string; data: any }>(
+      env.db.url,
+      `SELECT type, data FROM audit_events WHERE type LIKE 'directory.approver_%' AND data->>'approver' = 'en-val' ORDER BY id`,
+    );
     expect(audit.map((e) => [e.type, e.data.entitlements])).toEqual([
       ['directory.approver_created', { tools: ['calendar/*'], resources: ['cal-*'] }],
       ['directory.approver_updated', null],
     ]);
   });
 
-  it('a delegation beyond the human\'s entitlements is refused, naming the field; one within them is granted', async () => {
+  it("a delegation beyond the human's entitlements is refused, naming the field; one within them is granted", async () => {
     expect((await putPerson('en-grant', { tools: ['calendar/*', 'orders/read_order'], resources: ['cal-en-*'] })).status).toBe(201);
     const tool = await grant({ human: 'en-grant', agent: 'en-agent', tools: ['payments/transfer_funds'], resources: ['cal-en-1'] });
     expect(tool.status).toBe(400);
@@ -81,7 +87,7 @@ describe("a human's own entitlements bound every delegation and every call", () 
     expect((await grant({ human: 'alice', agent: 'en-agent', tools: ['*'] })).status).toBe(201);
   });
 
-  it('a call within the delegation but outside the human\'s entitlements is denied not_entitled under a permit-all set', async () => {
+  it("a call within the delegation but outside the human's entitlements is denied not_entitled under a permit-all set", async () => {
     expect((await putPerson('en-call')).status).toBe(201);
     // Granted while the human was unrestricted; their entitlements are narrowed afterwards.
     expect((await grant({ human: 'en-call', agent: 'en-caller', tools: ['orders/*'] })).status).toBe(201);
@@ -104,7 +110,11 @@ describe("a human's own entitlements bound every delegation and every call", () 
     expect((await authorize(b, 'en-prop', 'en-prop-agent', 'orders', 'delete_order')).body.verdict).toBe('allow');
     const t0 = Date.now();
     expect((await putPerson('en-prop', { tools: ['orders/read_order'] })).status).toBe(200);
-    const out = await until(() => authorize(b, 'en-prop', 'en-prop-agent', 'orders', 'delete_order'), (r) => r.body?.verdict === 'deny', t0);
+    const out = await until(
+      () => authorize(b, 'en-prop', 'en-prop-agent', 'orders', 'delete_order'),
+      (r) => r.body?.verdict === 'deny',
+      t0,
+    );
     console.log(`entitlement change propagation to instance B (ms): ${out.elapsed}`);
     expect(out.res.body).toMatchObject({ verdict: 'deny', reasons: ['not_entitled'] });
     expect(out.elapsed).toBeLessThan(1000);

@@ -18,7 +18,9 @@ describe('POST /v1/authorize input', () => {
     gateway = await tenantToken();
     agent = await agentToken({ actors: ['doc-agent'] });
     const admin = await gatewayToken({ tenant: 'acme', sub: 'idp', scope: 'countersign:delegations' });
-    expect((await call(api.url, 'POST', '/v1/delegations', { token: admin, body: { human: 'alice', agent: 'doc-agent', tools: ['docs/*'] } })).status).toBe(201);
+    expect((await call(api.url, 'POST', '/v1/delegations', { token: admin, body: { human: 'alice', agent: 'doc-agent', tools: ['docs/*'] } })).status).toBe(
+      201,
+    );
   });
   afterAll(() => env.teardown());
 
@@ -35,7 +37,12 @@ describe('POST /v1/authorize input', () => {
     ['risk.signals are not lower-case identifiers', (b) => ({ ...b, risk: { signals: ['New Device!'] } }), 'risk.signals.0'],
     ['reason is longer than 2000 characters', (b) => ({ ...b, reason: 'x'.repeat(2001) }), 'reason'],
     ['an unknown top-level field', (b) => ({ ...b, shadow_admin: true }), 'shadow_admin'],
-    ['delivery.notification_token breaks the bearer syntax', (b) => ({ ...b, delivery: { mode: 'ping', notification_endpoint: 'http://127.0.0.1:1/cb', notification_token: 'no spaces' } }), 'delivery.notification_token', 'invalid_client_notification_token'],
+    [
+      'delivery.notification_token breaks the bearer syntax',
+      (b) => ({ ...b, delivery: { mode: 'ping', notification_endpoint: 'http://127.0.0.1:1/cb', notification_token: 'no spaces' } }),
+      'delivery.notification_token',
+      'invalid_client_notification_token',
+    ],
   ];
 
   it.each(bad)('%s → 400 naming the field, and no decision is recorded', async (_name, mutate, field, code = 'invalid_request') => {
@@ -69,7 +76,11 @@ describe('POST /v1/authorize input', () => {
       {
         agent: fc.oneof(fc.constant({ token: agent }), fc.record({ token: fc.string() }), anyJson),
         action: fc.oneof(
-          fc.record({ server: fc.string({ minLength: 1, maxLength: 30 }), tool: fc.string({ minLength: 1, maxLength: 30 }), arguments: fc.dictionary(fc.string(), anyJson, { maxKeys: 4 }) }),
+          fc.record({
+            server: fc.string({ minLength: 1, maxLength: 30 }),
+            tool: fc.string({ minLength: 1, maxLength: 30 }),
+            arguments: fc.dictionary(fc.string(), anyJson, { maxKeys: 4 }),
+          }),
           anyJson,
         ),
         intent: fc.oneof(fc.record({ category: fc.constantFrom('read', 'export', 'pay', 'admin'), text: fc.string() }), anyJson),
@@ -93,7 +104,10 @@ describe('POST /v1/authorize input', () => {
     await fc.assert(
       fc.asyncProperty(fc.stringMatching(/^[a-z_]{1,20}$/), fc.stringMatching(/^[a-z]{3,12}$/), async (tool, server) => {
         fc.pre(server !== 'docs');
-        const res = await call(api.url, 'POST', '/v1/authorize', { token: gateway, body: { agent: { token: agent }, action: { server, tool, arguments: {} }, reason: 'r' } });
+        const res = await call(api.url, 'POST', '/v1/authorize', {
+          token: gateway,
+          body: { agent: { token: agent }, action: { server, tool, arguments: {} }, reason: 'r' },
+        });
         expect(res.status).toBe(403);
         expect(res.body.verdict).toBe('deny');
       }),

@@ -35,7 +35,9 @@ describe('graduated autonomy', () => {
       gateways[tenant] = await tenantToken(tenant);
       expect((await call(api.url, 'POST', '/v1/policies', { token: await adminToken(tenant), body: { policies: POLICIES, activate: true } })).status).toBe(201);
       const delegations = await gatewayToken({ tenant, sub: 'idp', scope: 'countersign:delegations' });
-      expect((await call(api.url, 'POST', '/v1/delegations', { token: delegations, body: { human: 'alice', agent: 'ci-agent', tools: ['infra/*'] } })).status).toBe(201);
+      expect(
+        (await call(api.url, 'POST', '/v1/delegations', { token: delegations, body: { human: 'alice', agent: 'ci-agent', tools: ['infra/*'] } })).status,
+      ).toBe(201);
       agents[tenant] = await agentToken({ human: 'alice', actors: ['ci-agent'], tenant });
     }
   }, 60_000);
@@ -81,7 +83,9 @@ describe('graduated autonomy', () => {
     expect(allowed.body.verdict).toBe('allow');
     expect(allowed.body.obligations.map((o: any) => o.type)).toEqual(['sampled_review']);
     expect((await authorize(c, 'production')).status).toBe(202);
-    const [audit] = await sql<{ data: any }>(env.db.url, `SELECT data FROM audit_events WHERE type = 'authz.decision' AND data->>'decision_id' = $1`, [allowed.body.decision_id]);
+    const [audit] = await sql<{ data: any }>(env.db.url, `SELECT data FROM audit_events WHERE type = 'authz.decision' AND data->>'decision_id' = $1`, [
+      allowed.body.decision_id,
+    ]);
     expect(audit.data.facts.autonomy).toMatchObject({ consecutive_approvals: STREAK, approvals: STREAK, denials: 0, days_since_last_denial: 36500 });
     // The production call parked and is still pending: undecided calls change nothing.
     expect((await view(c)).autonomy).toMatchObject({ consecutive_approvals: STREAK, approvals: STREAK, denials: 0, flags: 0 });
@@ -149,11 +153,18 @@ describe('graduated autonomy', () => {
   it('a set that does not read context.autonomy decides without it', async () => {
     const read = await authorize('internal', 'staging', 'acme', 'status');
     expect(read.status).toBe(200);
-    await call(api.url, 'POST', '/v1/policies', { token: await adminToken('globex'), body: { policies: { 'plain-read': POLICIES['plain-read'] }, activate: true } });
+    await call(api.url, 'POST', '/v1/policies', {
+      token: await adminToken('globex'),
+      body: { policies: { 'plain-read': POLICIES['plain-read'] }, activate: true },
+    });
     const other = await authorize('internal', 'staging', 'globex', 'status');
-    const [audit] = await sql<{ data: any }>(env.db.url, `SELECT data FROM audit_events WHERE type = 'authz.decision' AND data->>'decision_id' = $1`, [other.body.decision_id]);
+    const [audit] = await sql<{ data: any }>(env.db.url, `SELECT data FROM audit_events WHERE type = 'authz.decision' AND data->>'decision_id' = $1`, [
+      other.body.decision_id,
+    ]);
     expect(audit.data.facts).not.toHaveProperty('autonomy');
-    const [reading] = await sql<{ data: any }>(env.db.url, `SELECT data FROM audit_events WHERE type = 'authz.decision' AND data->>'decision_id' = $1`, [read.body.decision_id]);
+    const [reading] = await sql<{ data: any }>(env.db.url, `SELECT data FROM audit_events WHERE type = 'authz.decision' AND data->>'decision_id' = $1`, [
+      read.body.decision_id,
+    ]);
     expect(reading.data.facts).toHaveProperty('autonomy');
   });
 
@@ -161,7 +172,9 @@ describe('graduated autonomy', () => {
     const q = new URLSearchParams(kind('internal')).toString();
     expect((await call(api.url, 'GET', `/v1/autonomy?${q}`, { token: gateways.acme })).status).toBe(403);
     expect((await call(api.url, 'GET', `/v1/autonomy?${q}`)).status).toBe(401);
-    const missing = await call(api.url, 'GET', `/v1/autonomy?agent_class=assistant&server=infra&resource_classification=internal`, { token: await adminToken() });
+    const missing = await call(api.url, 'GET', `/v1/autonomy?agent_class=assistant&server=infra&resource_classification=internal`, {
+      token: await adminToken(),
+    });
     expect(missing.status).toBe(400);
     expect(missing.body.field).toBe('tool');
     const empty = await call(api.url, 'POST', '/v1/autonomy/reset', { token: await adminToken(), body: { ...kind('internal'), agent_class: '' } });

@@ -48,8 +48,18 @@ const IDENTITIES = {
   'paula/unstated': { human: 'paula', actors: ['misc-pay-agent'], ...TREASURY },
   'paula/temp': { human: 'paula', actors: ['temp-pay-agent'], ...TREASURY },
   'paula/weekly': { human: 'paula', actors: ['weekly-pay-agent'], ...TREASURY },
-  'paula/via-vendor': { human: 'paula', actors: ['pay-agent', 'vendor-orch'], ...TREASURY, actClaims: { 'vendor-orch': upstream('orchestration', 'third_party') } },
-  'paula/via-fin-orch': { human: 'paula', actors: ['pay-agent', 'fin-orch'], ...TREASURY, actClaims: { 'fin-orch': upstream('orchestration', 'first_party_certified') } },
+  'paula/via-vendor': {
+    human: 'paula',
+    actors: ['pay-agent', 'vendor-orch'],
+    ...TREASURY,
+    actClaims: { 'vendor-orch': upstream('orchestration', 'third_party') },
+  },
+  'paula/via-fin-orch': {
+    human: 'paula',
+    actors: ['pay-agent', 'fin-orch'],
+    ...TREASURY,
+    actClaims: { 'fin-orch': upstream('orchestration', 'first_party_certified') },
+  },
   'paula/deep': {
     human: 'paula',
     actors: ['pay-agent', 'o3', 'o2', 'o1'],
@@ -62,8 +72,18 @@ const IDENTITIES = {
   'hugh/hr': { human: 'hugh', actors: ['hr-agent'], agentClass: 'hr' },
   'hana/assistant': { human: 'hana', actors: ['assistant-agent'], agentClass: 'assistant' },
   'hana/hr-unknown-trust': { human: 'hana', actors: ['hr-agent'], agentClass: 'hr', trust: 'unknown' },
-  'hana/via-vendor': { human: 'hana', actors: ['hr-agent', 'vendor-hr'], agentClass: 'hr', actClaims: { 'vendor-hr': upstream('orchestration', 'third_party') } },
-  'hana/via-people-orch': { human: 'hana', actors: ['hr-agent', 'people-orch'], agentClass: 'hr', actClaims: { 'people-orch': upstream('orchestration', 'first_party_certified') } },
+  'hana/via-vendor': {
+    human: 'hana',
+    actors: ['hr-agent', 'vendor-hr'],
+    agentClass: 'hr',
+    actClaims: { 'vendor-hr': upstream('orchestration', 'third_party') },
+  },
+  'hana/via-people-orch': {
+    human: 'hana',
+    actors: ['hr-agent', 'people-orch'],
+    agentClass: 'hr',
+    actClaims: { 'people-orch': upstream('orchestration', 'first_party_certified') },
+  },
   'mia/mail': { human: 'mia', actors: ['mail-agent'], agentClass: 'assistant' },
   'mia/vendor-mailer': { human: 'mia', actors: ['vendor-mailer'], agentClass: 'assistant', trust: 'third_party' },
   'dan/data': { human: 'dan', actors: ['data-agent'], agentClass: 'analytics' },
@@ -166,11 +186,21 @@ interface Row {
 }
 
 const IBAN = 'DE89370400440532013000';
-const transfer = (amount: number, currency = 'EUR', extra: Record<string, unknown> = {}) => ({ amount, currency, to: { iban: IBAN, name: 'Supplier GmbH' }, ...extra });
+const transfer = (amount: number, currency = 'EUR', extra: Record<string, unknown> = {}) => ({
+  amount,
+  currency,
+  to: { iban: IBAN, name: 'Supplier GmbH' },
+  ...extra,
+});
 const memo = { memo: 'INV-2026-118' };
 const pay = (as: As, args: Record<string, unknown>, extra: Partial<Call> = {}): Call => ({ as, tool: 'payments-mcp/transfer_funds', args, ...extra });
 const balance = (as: As = 'paula/pay', extra: Partial<Call> = {}): Call => ({ as, tool: 'payments-mcp/get_balance', args: { account: 'acct-7' }, ...extra });
-const employee = (as: As, fields: string[], extra: Partial<Call> = {}): Call => ({ as, tool: 'hr-mcp/read_employee', args: { employee_id: 'e-17', fields }, ...extra });
+const employee = (as: As, fields: string[], extra: Partial<Call> = {}): Call => ({
+  as,
+  tool: 'hr-mcp/read_employee',
+  args: { employee_id: 'e-17', fields },
+  ...extra,
+});
 const salaries = (as: As): Call => ({ as, tool: 'hr-mcp/read_salaries', args: { team: 'platform' } });
 const INSIDE = `colleague@${INTERNAL_DOMAIN}`;
 const OUTSIDE = 'client@partner.example';
@@ -195,7 +225,12 @@ const deploy = (as: As, environment: string, extra: Partial<Call> = {}): Call =>
   args: { service: 'billing-api', version: '2026.12.1', environment },
   ...extra,
 });
-const crm = (as: As, tool: 'lookup_customer' | 'delete_customer', environment = 'staging'): Call => ({ as, tool: `crm/${tool}`, args: { customer_id: 'c-9' }, environment });
+const crm = (as: As, tool: 'lookup_customer' | 'delete_customer', environment = 'staging'): Call => ({
+  as,
+  tool: `crm/${tool}`,
+  args: { customer_id: 'c-9' },
+  environment,
+});
 
 // Obligation summaries: approvers, quorum, expiry, separation of duties; or the review rate.
 const FINANCE = 'group:finance q1 900s independent';
@@ -215,13 +250,33 @@ const beforeWindow = (c: Clock) => c.windowStart - 1;
 
 const ROWS: Row[] = [
   // ── Each hop's delegation: its purpose and its window ──
-  { name: 'a transfer under a delegation granted for travel expenses, not invoicing, is denied', call: pay('paula/expenses', transfer(500)), verdict: 'deny', reasons: ['purpose_not_invoicing'] },
-  { name: 'a transfer under a delegation that states no purpose is denied', call: pay('paula/unstated', transfer(500)), verdict: 'deny', reasons: ['purpose_not_invoicing'] },
-  { name: 'a chain whose every hop was granted for invoicing (human → orchestrator → payments agent) transfers', call: pay('paula/via-fin-orch', transfer(500)), verdict: 'allow', reasons: ['delegated'] },
-  { name: 'a delegation granted for less than a day moves 500.00 EUR', call: pay('paula/temp', transfer(500)), verdict: 'allow', reasons: ['delegated'] },
-  { name: 'a delegation granted for less than a day may not move 1000.01 EUR, even with approval', call: pay('paula/temp', transfer(1000.01)), verdict: 'deny', reasons: ['short_delegation_over_threshold'] },
   {
-    name: 'a delegation granted for a week moves 1000.01 EUR with finance\'s approval',
+    name: 'a transfer under a delegation granted for travel expenses, not invoicing, is denied',
+    call: pay('paula/expenses', transfer(500)),
+    verdict: 'deny',
+    reasons: ['purpose_not_invoicing'],
+  },
+  {
+    name: 'a transfer under a delegation that states no purpose is denied',
+    call: pay('paula/unstated', transfer(500)),
+    verdict: 'deny',
+    reasons: ['purpose_not_invoicing'],
+  },
+  {
+    name: 'a chain whose every hop was granted for invoicing (human → orchestrator → payments agent) transfers',
+    call: pay('paula/via-fin-orch', transfer(500)),
+    verdict: 'allow',
+    reasons: ['delegated'],
+  },
+  { name: 'a delegation granted for less than a day moves 500.00 EUR', call: pay('paula/temp', transfer(500)), verdict: 'allow', reasons: ['delegated'] },
+  {
+    name: 'a delegation granted for less than a day may not move 1000.01 EUR, even with approval',
+    call: pay('paula/temp', transfer(1000.01)),
+    verdict: 'deny',
+    reasons: ['short_delegation_over_threshold'],
+  },
+  {
+    name: "a delegation granted for a week moves 1000.01 EUR with finance's approval",
     call: pay('paula/weekly', transfer(1000.01)),
     verdict: 'allow_with_obligations',
     reasons: ['delegated', 'payment_over_threshold'],
@@ -236,21 +291,72 @@ const ROWS: Row[] = [
     reasons: ['delegated', 'export_needs_steward'],
     obligations: [STEWARDS],
   },
-  { name: 'a contracts table exported for a human of another department is denied', call: exportTable(BI, { table: 'contracts_2026' }), verdict: 'deny', reasons: ['contracts_legal_only'] },
-  { name: 'hugh is in hr only through hr-comp (a group in hr): his HR agent reads an employee record', call: employee('hugh/hr', ['name']), verdict: 'allow', reasons: ['delegated', 'hr_read_sampled'], obligations: [SAMPLED] },
+  {
+    name: 'a contracts table exported for a human of another department is denied',
+    call: exportTable(BI, { table: 'contracts_2026' }),
+    verdict: 'deny',
+    reasons: ['contracts_legal_only'],
+  },
+  {
+    name: 'hugh is in hr only through hr-comp (a group in hr): his HR agent reads an employee record',
+    call: employee('hugh/hr', ['name']),
+    verdict: 'allow',
+    reasons: ['delegated', 'hr_read_sampled'],
+    obligations: [SAMPLED],
+  },
   { name: 'hugh, of hr-comp, reads salaries', call: salaries('hugh/hr'), verdict: 'allow', reasons: ['delegated', 'hr_read_sampled'], obligations: [SAMPLED] },
 
   // ── Payments: thresholds and currencies ──
-  { name: 'a 500.00 EUR transfer by treasury\'s payments agent is allowed', call: pay('paula/pay', transfer(500)), verdict: 'allow', reasons: ['delegated'] },
+  { name: "a 500.00 EUR transfer by treasury's payments agent is allowed", call: pay('paula/pay', transfer(500)), verdict: 'allow', reasons: ['delegated'] },
   { name: 'exactly 1000.00 EUR is not over the finance threshold', call: pay('paula/pay', transfer(1000)), verdict: 'allow', reasons: ['delegated'] },
-  { name: '1000.01 EUR needs one independent finance approver within 15 minutes', call: pay('paula/pay', transfer(1000.01)), verdict: 'allow_with_obligations', reasons: ['delegated', 'payment_over_threshold'], obligations: [FINANCE] },
-  { name: '1000.50 GBP needs finance like EUR', call: pay('paula/pay', transfer(1000.5, 'GBP')), verdict: 'allow_with_obligations', reasons: ['delegated', 'payment_over_threshold'], obligations: [FINANCE] },
+  {
+    name: '1000.01 EUR needs one independent finance approver within 15 minutes',
+    call: pay('paula/pay', transfer(1000.01)),
+    verdict: 'allow_with_obligations',
+    reasons: ['delegated', 'payment_over_threshold'],
+    obligations: [FINANCE],
+  },
+  {
+    name: '1000.50 GBP needs finance like EUR',
+    call: pay('paula/pay', transfer(1000.5, 'GBP')),
+    verdict: 'allow_with_obligations',
+    reasons: ['delegated', 'payment_over_threshold'],
+    obligations: [FINANCE],
+  },
   { name: 'exactly 500.00 USD is not over the USD threshold', call: pay('paula/pay', transfer(500, 'USD')), verdict: 'allow', reasons: ['delegated'] },
-  { name: '500.01 USD is over the lower USD threshold', call: pay('paula/pay', transfer(500.01, 'USD')), verdict: 'allow_with_obligations', reasons: ['delegated', 'payment_over_threshold'], obligations: [FINANCE] },
-  { name: 'a CHF transfer is denied: not a house currency, though the tool accepts it', call: pay('paula/pay', transfer(400, 'CHF')), verdict: 'deny', reasons: ['currency_not_allowed'] },
-  { name: 'exactly 10000.00 EUR needs no memo (finance still approves)', call: pay('paula/pay', transfer(10000)), verdict: 'allow_with_obligations', reasons: ['delegated', 'payment_over_threshold'], obligations: [FINANCE] },
-  { name: '10000.01 EUR without a memo is denied (an optional input member that is absent)', call: pay('paula/pay', transfer(10000.01)), verdict: 'deny', reasons: ['memo_required'] },
-  { name: '10000.01 EUR with a memo goes to finance', call: pay('paula/pay', transfer(10000.01, 'EUR', memo)), verdict: 'allow_with_obligations', reasons: ['delegated', 'payment_over_threshold'], obligations: [FINANCE] },
+  {
+    name: '500.01 USD is over the lower USD threshold',
+    call: pay('paula/pay', transfer(500.01, 'USD')),
+    verdict: 'allow_with_obligations',
+    reasons: ['delegated', 'payment_over_threshold'],
+    obligations: [FINANCE],
+  },
+  {
+    name: 'a CHF transfer is denied: not a house currency, though the tool accepts it',
+    call: pay('paula/pay', transfer(400, 'CHF')),
+    verdict: 'deny',
+    reasons: ['currency_not_allowed'],
+  },
+  {
+    name: 'exactly 10000.00 EUR needs no memo (finance still approves)',
+    call: pay('paula/pay', transfer(10000)),
+    verdict: 'allow_with_obligations',
+    reasons: ['delegated', 'payment_over_threshold'],
+    obligations: [FINANCE],
+  },
+  {
+    name: '10000.01 EUR without a memo is denied (an optional input member that is absent)',
+    call: pay('paula/pay', transfer(10000.01)),
+    verdict: 'deny',
+    reasons: ['memo_required'],
+  },
+  {
+    name: '10000.01 EUR with a memo goes to finance',
+    call: pay('paula/pay', transfer(10000.01, 'EUR', memo)),
+    verdict: 'allow_with_obligations',
+    reasons: ['delegated', 'payment_over_threshold'],
+    obligations: [FINANCE],
+  },
   {
     name: '50000.01 EUR needs finance AND two treasurers: two approver sets, each with its own quorum and expiry',
     call: pay('paula/pay', transfer(50000.01, 'EUR', memo)),
@@ -258,7 +364,13 @@ const ROWS: Row[] = [
     reasons: ['delegated', 'payment_over_threshold', 'payment_over_treasury_threshold'],
     obligations: [FINANCE, TREASURY_2],
   },
-  { name: 'exactly 50000.00 EUR needs finance only', call: pay('paula/pay', transfer(50000, 'EUR', memo)), verdict: 'allow_with_obligations', reasons: ['delegated', 'payment_over_threshold'], obligations: [FINANCE] },
+  {
+    name: 'exactly 50000.00 EUR needs finance only',
+    call: pay('paula/pay', transfer(50000, 'EUR', memo)),
+    verdict: 'allow_with_obligations',
+    reasons: ['delegated', 'payment_over_threshold'],
+    obligations: [FINANCE],
+  },
   {
     name: 'exactly the hard cap (250000.00) can still be approved by finance and treasury',
     call: pay('paula/pay', transfer(250000, 'EUR', memo)),
@@ -266,15 +378,55 @@ const ROWS: Row[] = [
     reasons: ['delegated', 'payment_over_threshold', 'payment_over_treasury_threshold'],
     obligations: [FINANCE, TREASURY_2],
   },
-  { name: '250000.01 EUR is over the hard cap: denied, no approval can lift it', call: pay('paula/pay', transfer(250000.01, 'EUR', memo)), verdict: 'deny', reasons: ['payment_over_hard_cap'] },
-  { name: 'over the hard cap and without a memo: both rules are named', call: pay('paula/pay', transfer(250000.01)), verdict: 'deny', reasons: ['payment_over_hard_cap', 'memo_required'] },
-  { name: 'a transfer to a Russian IBAN (a nested input member) is denied', call: pay('paula/pay', { ...transfer(100), to: { iban: 'RU0204452560040702810412345678901' } }), verdict: 'deny', reasons: ['sanctioned_destination'] },
-  { name: 'a transfer to a North Korean IBAN is denied', call: pay('paula/pay', { ...transfer(100), to: { iban: 'KP12345678' } }), verdict: 'deny', reasons: ['sanctioned_destination'] },
+  {
+    name: '250000.01 EUR is over the hard cap: denied, no approval can lift it',
+    call: pay('paula/pay', transfer(250000.01, 'EUR', memo)),
+    verdict: 'deny',
+    reasons: ['payment_over_hard_cap'],
+  },
+  {
+    name: 'over the hard cap and without a memo: both rules are named',
+    call: pay('paula/pay', transfer(250000.01)),
+    verdict: 'deny',
+    reasons: ['payment_over_hard_cap', 'memo_required'],
+  },
+  {
+    name: 'a transfer to a Russian IBAN (a nested input member) is denied',
+    call: pay('paula/pay', { ...transfer(100), to: { iban: 'RU0204452560040702810412345678901' } }),
+    verdict: 'deny',
+    reasons: ['sanctioned_destination'],
+  },
+  {
+    name: 'a transfer to a North Korean IBAN is denied',
+    call: pay('paula/pay', { ...transfer(100), to: { iban: 'KP12345678' } }),
+    verdict: 'deny',
+    reasons: ['sanctioned_destination'],
+  },
   // ── Payments: network provenance ──
-  { name: 'a transfer from tor is denied twice over', call: pay('paula/pay', transfer(100), { network: 'tor' }), verdict: 'deny', reasons: ['network_untrusted', 'payment_off_corporate_network'] },
-  { name: 'a transfer from a home network is denied', call: pay('paula/pay', transfer(100), { network: 'home-wifi' }), verdict: 'deny', reasons: ['payment_off_corporate_network'] },
-  { name: 'a transfer from the VPN (any case) is allowed', call: pay('paula/pay', transfer(100), { network: 'VPN' }), verdict: 'allow', reasons: ['delegated'] },
-  { name: 'a transfer whose gateway names no network is denied', call: pay('paula/pay', transfer(100), { network: null }), verdict: 'deny', reasons: ['payment_off_corporate_network'] },
+  {
+    name: 'a transfer from tor is denied twice over',
+    call: pay('paula/pay', transfer(100), { network: 'tor' }),
+    verdict: 'deny',
+    reasons: ['network_untrusted', 'payment_off_corporate_network'],
+  },
+  {
+    name: 'a transfer from a home network is denied',
+    call: pay('paula/pay', transfer(100), { network: 'home-wifi' }),
+    verdict: 'deny',
+    reasons: ['payment_off_corporate_network'],
+  },
+  {
+    name: 'a transfer from the VPN (any case) is allowed',
+    call: pay('paula/pay', transfer(100), { network: 'VPN' }),
+    verdict: 'allow',
+    reasons: ['delegated'],
+  },
+  {
+    name: 'a transfer whose gateway names no network is denied',
+    call: pay('paula/pay', transfer(100), { network: null }),
+    verdict: 'deny',
+    reasons: ['payment_off_corporate_network'],
+  },
   // ── Payments: who acts, and who is upstream ──
   {
     name: 'a general assistant paula delegated transfers to is denied: not a payments agent, not run by treasury',
@@ -282,20 +434,79 @@ const ROWS: Row[] = [
     verdict: 'deny',
     reasons: ['not_a_payments_agent', 'payments_agent_not_operated_by_treasury'],
   },
-  { name: 'the payments agent as run by another team (operator claim) is denied', call: pay('paula/pay-growth-team', transfer(100)), verdict: 'deny', reasons: ['payments_agent_not_operated_by_treasury'] },
-  { name: 'a payments agent that is itself third-party is denied', call: pay('paula/pay-third-party', transfer(100)), verdict: 'deny', reasons: ['third_party_in_chain'] },
-  { name: 'a third-party orchestrator upstream of a first-party payments agent is denied', call: pay('paula/via-vendor', transfer(100)), verdict: 'deny', reasons: ['third_party_in_chain'] },
-  { name: 'a first-party orchestrator upstream of the payments agent is fine', call: pay('paula/via-fin-orch', transfer(100)), verdict: 'allow', reasons: ['delegated'] },
-  { name: 'a chain of four actors is too deep, though every hop is delegated and first party', call: pay('paula/deep', transfer(100)), verdict: 'deny', reasons: ['chain_too_deep'] },
+  {
+    name: 'the payments agent as run by another team (operator claim) is denied',
+    call: pay('paula/pay-growth-team', transfer(100)),
+    verdict: 'deny',
+    reasons: ['payments_agent_not_operated_by_treasury'],
+  },
+  {
+    name: 'a payments agent that is itself third-party is denied',
+    call: pay('paula/pay-third-party', transfer(100)),
+    verdict: 'deny',
+    reasons: ['third_party_in_chain'],
+  },
+  {
+    name: 'a third-party orchestrator upstream of a first-party payments agent is denied',
+    call: pay('paula/via-vendor', transfer(100)),
+    verdict: 'deny',
+    reasons: ['third_party_in_chain'],
+  },
+  {
+    name: 'a first-party orchestrator upstream of the payments agent is fine',
+    call: pay('paula/via-fin-orch', transfer(100)),
+    verdict: 'allow',
+    reasons: ['delegated'],
+  },
+  {
+    name: 'a chain of four actors is too deep, though every hop is delegated and first party',
+    call: pay('paula/deep', transfer(100)),
+    verdict: 'deny',
+    reasons: ['chain_too_deep'],
+  },
   { name: 'reading a balance is allowed', call: balance(), verdict: 'allow', reasons: ['delegated'] },
-  { name: 'reading a balance through a third-party orchestrator is denied (any tool of the payments server)', call: balance('paula/via-vendor'), verdict: 'deny', reasons: ['third_party_in_chain'] },
+  {
+    name: 'reading a balance through a third-party orchestrator is denied (any tool of the payments server)',
+    call: balance('paula/via-vendor'),
+    verdict: 'deny',
+    reasons: ['third_party_in_chain'],
+  },
   // ── Payments: intent consistency ──
-  { name: 'a transfer under a stated intent to summarize is denied', call: pay('paula/pay', transfer(100), { intent: { category: 'summarize' } }), verdict: 'deny', reasons: ['intent_mismatch'] },
-  { name: 'a transfer with no stated intent is confirmed by the delegator within 10 minutes', call: pay('paula/pay', transfer(100), { intent: null }), verdict: 'allow_with_obligations', reasons: ['delegated', 'intent_unstated'], obligations: [DELEGATOR_600] },
-  { name: 'an intent stated as text ("pay the March invoice") is normalized and consistent', call: pay('paula/pay', transfer(100), { intent: { text: 'pay the March invoice' } }), verdict: 'allow', reasons: ['delegated'] },
+  {
+    name: 'a transfer under a stated intent to summarize is denied',
+    call: pay('paula/pay', transfer(100), { intent: { category: 'summarize' } }),
+    verdict: 'deny',
+    reasons: ['intent_mismatch'],
+  },
+  {
+    name: 'a transfer with no stated intent is confirmed by the delegator within 10 minutes',
+    call: pay('paula/pay', transfer(100), { intent: null }),
+    verdict: 'allow_with_obligations',
+    reasons: ['delegated', 'intent_unstated'],
+    obligations: [DELEGATOR_600],
+  },
+  {
+    name: 'an intent stated as text ("pay the March invoice") is normalized and consistent',
+    call: pay('paula/pay', transfer(100), { intent: { text: 'pay the March invoice' } }),
+    verdict: 'allow',
+    reasons: ['delegated'],
+  },
   // ── Velocity windows ──
-  { name: 'the second call of the session within a minute is allowed', before: { calls: { n: 1, call: pay('paula/pay', transfer(100)) } }, call: pay('paula/pay', transfer(100)), verdict: 'allow', reasons: ['delegated'] },
-  { name: 'the third call within a minute is a burst: the delegator confirms', before: { calls: { n: 2, call: pay('paula/pay', transfer(100)) } }, call: pay('paula/pay', transfer(100)), verdict: 'allow_with_obligations', reasons: ['delegated', 'payment_burst'], obligations: [DELEGATOR] },
+  {
+    name: 'the second call of the session within a minute is allowed',
+    before: { calls: { n: 1, call: pay('paula/pay', transfer(100)) } },
+    call: pay('paula/pay', transfer(100)),
+    verdict: 'allow',
+    reasons: ['delegated'],
+  },
+  {
+    name: 'the third call within a minute is a burst: the delegator confirms',
+    before: { calls: { n: 2, call: pay('paula/pay', transfer(100)) } },
+    call: pay('paula/pay', transfer(100)),
+    verdict: 'allow_with_obligations',
+    reasons: ['delegated', 'payment_burst'],
+    obligations: [DELEGATOR],
+  },
   {
     name: 'a burst over the finance threshold needs both the delegator and finance',
     before: { calls: { n: 2, call: balance() } },
@@ -304,22 +515,99 @@ const ROWS: Row[] = [
     reasons: ['delegated', 'payment_over_threshold', 'payment_burst'],
     obligations: [FINANCE, DELEGATOR],
   },
-  { name: 'the sixth call within a minute is a runaway agent: denied', before: { calls: { n: 5, call: balance() } }, call: pay('paula/pay', transfer(100)), verdict: 'deny', reasons: ['runaway_agent'] },
-  { name: 'calls 90 s ago are outside the 60 s window: no burst', before: { injected: { n: 4, agoMs: 90_000 } }, call: pay('paula/pay', transfer(100)), verdict: 'allow', reasons: ['delegated'] },
-  { name: 'calls 30 s ago are inside the 60 s window: a burst', before: { injected: { n: 2, agoMs: 30_000 } }, call: pay('paula/pay', transfer(100)), verdict: 'allow_with_obligations', reasons: ['delegated', 'payment_burst'], obligations: [DELEGATOR] },
-  { name: 'sixty calls in the last hour bring security in', before: { injected: { n: 60, agoMs: 30 * MINUTE } }, call: balance(), verdict: 'allow_with_obligations', reasons: ['delegated', 'sustained_activity'], obligations: [SECURITY] },
-  { name: 'sixty calls two hours ago count for nothing', before: { injected: { n: 60, agoMs: 120 * MINUTE } }, call: balance(), verdict: 'allow', reasons: ['delegated'] },
+  {
+    name: 'the sixth call within a minute is a runaway agent: denied',
+    before: { calls: { n: 5, call: balance() } },
+    call: pay('paula/pay', transfer(100)),
+    verdict: 'deny',
+    reasons: ['runaway_agent'],
+  },
+  {
+    name: 'calls 90 s ago are outside the 60 s window: no burst',
+    before: { injected: { n: 4, agoMs: 90_000 } },
+    call: pay('paula/pay', transfer(100)),
+    verdict: 'allow',
+    reasons: ['delegated'],
+  },
+  {
+    name: 'calls 30 s ago are inside the 60 s window: a burst',
+    before: { injected: { n: 2, agoMs: 30_000 } },
+    call: pay('paula/pay', transfer(100)),
+    verdict: 'allow_with_obligations',
+    reasons: ['delegated', 'payment_burst'],
+    obligations: [DELEGATOR],
+  },
+  {
+    name: 'sixty calls in the last hour bring security in',
+    before: { injected: { n: 60, agoMs: 30 * MINUTE } },
+    call: balance(),
+    verdict: 'allow_with_obligations',
+    reasons: ['delegated', 'sustained_activity'],
+    obligations: [SECURITY],
+  },
+  {
+    name: 'sixty calls two hours ago count for nothing',
+    before: { injected: { n: 60, agoMs: 120 * MINUTE } },
+    call: balance(),
+    verdict: 'allow',
+    reasons: ['delegated'],
+  },
   // ── Risk: gateway signals and prior denials ──
-  { name: 'a gateway malware signal denies a small transfer', call: pay('paula/pay', transfer(100), { signals: ['malware_suspected'] }), verdict: 'deny', reasons: ['gateway_blocked'] },
-  { name: 'a gateway prompt-injection signal denies even a read', call: balance('paula/pay', { signals: ['prompt_injection'] }), verdict: 'deny', reasons: ['gateway_blocked'] },
-  { name: 'after three denials in the session even a read is confirmed by the delegator', before: { calls: { n: 3, call: pay('paula/pay', transfer(1, 'CHF')) } }, call: balance(), verdict: 'allow_with_obligations', reasons: ['delegated', 'repeated_denials'], obligations: [DELEGATOR] },
-  { name: 'two denials in the session are not yet repeated denials', before: { calls: { n: 2, call: pay('paula/pay', transfer(1, 'CHF')) } }, call: balance(), verdict: 'allow', reasons: ['delegated'] },
+  {
+    name: 'a gateway malware signal denies a small transfer',
+    call: pay('paula/pay', transfer(100), { signals: ['malware_suspected'] }),
+    verdict: 'deny',
+    reasons: ['gateway_blocked'],
+  },
+  {
+    name: 'a gateway prompt-injection signal denies even a read',
+    call: balance('paula/pay', { signals: ['prompt_injection'] }),
+    verdict: 'deny',
+    reasons: ['gateway_blocked'],
+  },
+  {
+    name: 'after three denials in the session even a read is confirmed by the delegator',
+    before: { calls: { n: 3, call: pay('paula/pay', transfer(1, 'CHF')) } },
+    call: balance(),
+    verdict: 'allow_with_obligations',
+    reasons: ['delegated', 'repeated_denials'],
+    obligations: [DELEGATOR],
+  },
+  {
+    name: 'two denials in the session are not yet repeated denials',
+    before: { calls: { n: 2, call: pay('paula/pay', transfer(1, 'CHF')) } },
+    call: balance(),
+    verdict: 'allow',
+    reasons: ['delegated'],
+  },
 
   // ── HR data by group ──
-  { name: 'an HR member\'s HR agent reads an employee record, sampled for review', call: employee('hana/hr', ['name', 'title']), verdict: 'allow', reasons: ['delegated', 'hr_read_sampled'], obligations: [SAMPLED] },
-  { name: 'another HR member reads the same record', call: employee('holly/hr', ['name', 'title']), verdict: 'allow', reasons: ['delegated', 'hr_read_sampled'], obligations: [SAMPLED] },
-  { name: 'a human outside group hr is denied, though the agent was delegated hr-mcp/*', call: employee('harry/hr', ['name']), verdict: 'deny', reasons: ['hr_group_only'] },
-  { name: 'an HR member\'s general assistant is denied: not an HR agent', call: employee('hana/assistant', ['name']), verdict: 'deny', reasons: ['hr_agent_only'] },
+  {
+    name: "an HR member's HR agent reads an employee record, sampled for review",
+    call: employee('hana/hr', ['name', 'title']),
+    verdict: 'allow',
+    reasons: ['delegated', 'hr_read_sampled'],
+    obligations: [SAMPLED],
+  },
+  {
+    name: 'another HR member reads the same record',
+    call: employee('holly/hr', ['name', 'title']),
+    verdict: 'allow',
+    reasons: ['delegated', 'hr_read_sampled'],
+    obligations: [SAMPLED],
+  },
+  {
+    name: 'a human outside group hr is denied, though the agent was delegated hr-mcp/*',
+    call: employee('harry/hr', ['name']),
+    verdict: 'deny',
+    reasons: ['hr_group_only'],
+  },
+  {
+    name: "an HR member's general assistant is denied: not an HR agent",
+    call: employee('hana/assistant', ['name']),
+    verdict: 'deny',
+    reasons: ['hr_agent_only'],
+  },
   {
     name: 'asking for the SSN (an input array member) needs an HR lead',
     call: employee('hana/hr', ['name', 'ssn']),
@@ -327,40 +615,123 @@ const ROWS: Row[] = [
     reasons: ['delegated', 'hr_read_sampled', 'hr_sensitive_fields'],
     obligations: [HR_LEADS, SAMPLED],
   },
-  { name: 'asking for bank details needs an HR lead too', call: employee('holly/hr', ['bank_account']), verdict: 'allow_with_obligations', reasons: ['delegated', 'hr_read_sampled', 'hr_sensitive_fields'], obligations: [HR_LEADS, SAMPLED] },
-  { name: 'a non-member asking for the SSN is denied, not routed to approval', call: employee('harry/hr', ['ssn']), verdict: 'deny', reasons: ['hr_group_only'] },
+  {
+    name: 'asking for bank details needs an HR lead too',
+    call: employee('holly/hr', ['bank_account']),
+    verdict: 'allow_with_obligations',
+    reasons: ['delegated', 'hr_read_sampled', 'hr_sensitive_fields'],
+    obligations: [HR_LEADS, SAMPLED],
+  },
+  {
+    name: 'a non-member asking for the SSN is denied, not routed to approval',
+    call: employee('harry/hr', ['ssn']),
+    verdict: 'deny',
+    reasons: ['hr_group_only'],
+  },
   { name: 'salaries are read by hr-comp', call: salaries('hana/hr'), verdict: 'allow', reasons: ['delegated', 'hr_read_sampled'], obligations: [SAMPLED] },
   { name: 'an HR member outside hr-comp is denied salaries', call: salaries('holly/hr'), verdict: 'deny', reasons: ['compensation_restricted'] },
-  { name: 'a non-member is denied salaries on both counts', call: salaries('harry/hr'), verdict: 'deny', reasons: ['compensation_restricted', 'hr_group_only'] },
-  { name: 'a third-party orchestrator upstream of the HR agent is denied', call: employee('hana/via-vendor', ['name']), verdict: 'deny', reasons: ['third_party_on_hr_data'] },
-  { name: 'an HR agent whose trust is unknown is denied', call: employee('hana/hr-unknown-trust', ['name']), verdict: 'deny', reasons: ['third_party_on_hr_data'] },
-  { name: 'a first-party orchestrator upstream of the HR agent is fine', call: employee('hana/via-people-orch', ['name']), verdict: 'allow', reasons: ['delegated', 'hr_read_sampled'], obligations: [SAMPLED] },
-  { name: 'a read under a broader stated intent (export) is not a mismatch', call: employee('hana/hr', ['name'], { intent: { category: 'export' } }), verdict: 'allow', reasons: ['delegated', 'hr_read_sampled'], obligations: [SAMPLED] },
+  {
+    name: 'a non-member is denied salaries on both counts',
+    call: salaries('harry/hr'),
+    verdict: 'deny',
+    reasons: ['compensation_restricted', 'hr_group_only'],
+  },
+  {
+    name: 'a third-party orchestrator upstream of the HR agent is denied',
+    call: employee('hana/via-vendor', ['name']),
+    verdict: 'deny',
+    reasons: ['third_party_on_hr_data'],
+  },
+  {
+    name: 'an HR agent whose trust is unknown is denied',
+    call: employee('hana/hr-unknown-trust', ['name']),
+    verdict: 'deny',
+    reasons: ['third_party_on_hr_data'],
+  },
+  {
+    name: 'a first-party orchestrator upstream of the HR agent is fine',
+    call: employee('hana/via-people-orch', ['name']),
+    verdict: 'allow',
+    reasons: ['delegated', 'hr_read_sampled'],
+    obligations: [SAMPLED],
+  },
+  {
+    name: 'a read under a broader stated intent (export) is not a mismatch',
+    call: employee('hana/hr', ['name'], { intent: { category: 'export' } }),
+    verdict: 'allow',
+    reasons: ['delegated', 'hr_read_sampled'],
+    obligations: [SAMPLED],
+  },
 
   // ── E-mail with attachments ──
   { name: 'a mail to a colleague is allowed', call: mail([INSIDE]), verdict: 'allow', reasons: ['delegated'] },
   { name: 'a mail to a client without attachments is allowed', call: mail([OUTSIDE]), verdict: 'allow', reasons: ['delegated'] },
-  { name: 'a mail with an attachment to a client is confirmed by the delegator', call: mail([OUTSIDE], { attachments: ATTACHMENT }), verdict: 'allow_with_obligations', reasons: ['delegated', 'external_mail_with_attachment'], obligations: [DELEGATOR] },
+  {
+    name: 'a mail with an attachment to a client is confirmed by the delegator',
+    call: mail([OUTSIDE], { attachments: ATTACHMENT }),
+    verdict: 'allow_with_obligations',
+    reasons: ['delegated', 'external_mail_with_attachment'],
+    obligations: [DELEGATOR],
+  },
   { name: 'a mail with an attachment to a colleague is allowed', call: mail([INSIDE], { attachments: ATTACHMENT }), verdict: 'allow', reasons: ['delegated'] },
   { name: 'an empty attachment list to a client is no attachment', call: mail([OUTSIDE], { attachments: [] }), verdict: 'allow', reasons: ['delegated'] },
-  { name: 'a client in cc counts as external', call: mail([INSIDE], { cc: [OUTSIDE], attachments: ATTACHMENT }), verdict: 'allow_with_obligations', reasons: ['delegated', 'external_mail_with_attachment'], obligations: [DELEGATOR] },
-  { name: 'a subdomain of the house is internal', call: mail([`team@eu.${INTERNAL_DOMAIN}`], { attachments: ATTACHMENT }), verdict: 'allow', reasons: ['delegated'] },
   {
-    name: 'a confidential document attached for a client is denied',
-    call: mail([OUTSIDE], { attachments: [{ file_id: 'doc-9', label: 'confidential' }] }, { resource: { id: 'doc-9', type: 'document', classification: 'confidential' } }),
-    verdict: 'deny',
-    reasons: ['confidential_to_external'],
+    name: 'a client in cc counts as external',
+    call: mail([INSIDE], { cc: [OUTSIDE], attachments: ATTACHMENT }),
+    verdict: 'allow_with_obligations',
+    reasons: ['delegated', 'external_mail_with_attachment'],
+    obligations: [DELEGATOR],
   },
-  { name: 'a restricted document to a client is denied without attachments too', call: mail([OUTSIDE], {}, { resource: { id: 'doc-10', type: 'document', classification: 'restricted' } }), verdict: 'deny', reasons: ['confidential_to_external'] },
   {
-    name: 'a confidential document to a colleague is allowed',
-    call: mail([INSIDE], { attachments: [{ file_id: 'doc-9', label: 'confidential' }] }, { resource: { id: 'doc-9', type: 'document', classification: 'confidential' } }),
+    name: 'a subdomain of the house is internal',
+    call: mail([`team@eu.${INTERNAL_DOMAIN}`], { attachments: ATTACHMENT }),
     verdict: 'allow',
     reasons: ['delegated'],
   },
-  { name: 'a third-party mailer writing to a client is denied', call: mail([OUTSIDE], {}, { as: 'mia/vendor-mailer' }), verdict: 'deny', reasons: ['third_party_external_mail'] },
-  { name: 'a third-party mailer writing to a colleague is allowed', call: mail([INSIDE], {}, { as: 'mia/vendor-mailer' }), verdict: 'allow', reasons: ['delegated'] },
-  { name: 'sending mail under an intent to summarize is denied', call: mail([INSIDE], {}, { intent: { category: 'summarize' } }), verdict: 'deny', reasons: ['intent_mismatch'] },
+  {
+    name: 'a confidential document attached for a client is denied',
+    call: mail(
+      [OUTSIDE],
+      { attachments: [{ file_id: 'doc-9', label: 'confidential' }] },
+      { resource: { id: 'doc-9', type: 'document', classification: 'confidential' } },
+    ),
+    verdict: 'deny',
+    reasons: ['confidential_to_external'],
+  },
+  {
+    name: 'a restricted document to a client is denied without attachments too',
+    call: mail([OUTSIDE], {}, { resource: { id: 'doc-10', type: 'document', classification: 'restricted' } }),
+    verdict: 'deny',
+    reasons: ['confidential_to_external'],
+  },
+  {
+    name: 'a confidential document to a colleague is allowed',
+    call: mail(
+      [INSIDE],
+      { attachments: [{ file_id: 'doc-9', label: 'confidential' }] },
+      { resource: { id: 'doc-9', type: 'document', classification: 'confidential' } },
+    ),
+    verdict: 'allow',
+    reasons: ['delegated'],
+  },
+  {
+    name: 'a third-party mailer writing to a client is denied',
+    call: mail([OUTSIDE], {}, { as: 'mia/vendor-mailer' }),
+    verdict: 'deny',
+    reasons: ['third_party_external_mail'],
+  },
+  {
+    name: 'a third-party mailer writing to a colleague is allowed',
+    call: mail([INSIDE], {}, { as: 'mia/vendor-mailer' }),
+    verdict: 'allow',
+    reasons: ['delegated'],
+  },
+  {
+    name: 'sending mail under an intent to summarize is denied',
+    call: mail([INSIDE], {}, { intent: { category: 'summarize' } }),
+    verdict: 'deny',
+    reasons: ['intent_mismatch'],
+  },
   {
     name: 'two approvals by the same person (no intent; attachment to a client) are asked once, with the shorter expiry',
     call: mail([OUTSIDE], { attachments: ATTACHMENT }, { intent: null }),
@@ -370,34 +741,145 @@ const ROWS: Row[] = [
   },
 
   // ── Exports ──
-  { name: 'an export to the house BI inbox needs a data steward', call: exportTable(BI, { row_limit: 500 }), verdict: 'allow_with_obligations', reasons: ['delegated', 'export_needs_steward'], obligations: [STEWARDS] },
-  { name: 'a bounded export to a partner needs a data steward', call: exportTable(PARTNER, { row_limit: 500 }), verdict: 'allow_with_obligations', reasons: ['delegated', 'export_needs_steward'], obligations: [STEWARDS] },
+  {
+    name: 'an export to the house BI inbox needs a data steward',
+    call: exportTable(BI, { row_limit: 500 }),
+    verdict: 'allow_with_obligations',
+    reasons: ['delegated', 'export_needs_steward'],
+    obligations: [STEWARDS],
+  },
+  {
+    name: 'a bounded export to a partner needs a data steward',
+    call: exportTable(PARTNER, { row_limit: 500 }),
+    verdict: 'allow_with_obligations',
+    reasons: ['delegated', 'export_needs_steward'],
+    obligations: [STEWARDS],
+  },
   { name: 'an unbounded export to a partner is denied', call: exportTable(PARTNER), verdict: 'deny', reasons: ['bulk_external_export'] },
   { name: '10001 rows to a partner is bulk', call: exportTable(PARTNER, { row_limit: 10001 }), verdict: 'deny', reasons: ['bulk_external_export'] },
-  { name: '10000 rows to a partner is not', call: exportTable(PARTNER, { row_limit: 10000 }), verdict: 'allow_with_obligations', reasons: ['delegated', 'export_needs_steward'], obligations: [STEWARDS] },
-  { name: 'an unbounded export inside the house needs a steward only', call: exportTable(BI), verdict: 'allow_with_obligations', reasons: ['delegated', 'export_needs_steward'], obligations: [STEWARDS] },
-  { name: 'the gateway\'s bulk signal makes a small export to a partner bulk', call: exportTable(PARTNER, { row_limit: 5 }, { signals: ['bulk'] }), verdict: 'deny', reasons: ['bulk_external_export'] },
-  { name: 'an HR table never leaves, even internally', call: exportTable(BI, { table: 'hr_salaries', row_limit: 10 }), verdict: 'deny', reasons: ['pii_export'] },
-  { name: 'a table the gateway classifies as PII never leaves', call: exportTable(BI, { row_limit: 10 }, { resource: { id: 'customers', type: 'table', classification: 'pii' } }), verdict: 'deny', reasons: ['pii_export'] },
-  { name: 'an HR table, unbounded, to a partner: both rules are named', call: exportTable(PARTNER, { table: 'hr_salaries' }), verdict: 'deny', reasons: ['bulk_external_export', 'pii_export'] },
-  { name: 'an export without a stated reason is denied', call: exportTable(BI, { row_limit: 10 }, { reason: null }), verdict: 'deny', reasons: ['reason_required'] },
-  { name: 'an export under an intent to summarize is denied', call: exportTable(BI, { row_limit: 10 }, { intent: { category: 'summarize' } }), verdict: 'deny', reasons: ['intent_mismatch'] },
-  { name: 'querying a table is allowed', call: { as: 'dan/data', tool: 'data-mcp/query_table', args: { table: 'sales_orders', query: 'select 1' } }, verdict: 'allow', reasons: ['delegated'] },
+  {
+    name: '10000 rows to a partner is not',
+    call: exportTable(PARTNER, { row_limit: 10000 }),
+    verdict: 'allow_with_obligations',
+    reasons: ['delegated', 'export_needs_steward'],
+    obligations: [STEWARDS],
+  },
+  {
+    name: 'an unbounded export inside the house needs a steward only',
+    call: exportTable(BI),
+    verdict: 'allow_with_obligations',
+    reasons: ['delegated', 'export_needs_steward'],
+    obligations: [STEWARDS],
+  },
+  {
+    name: "the gateway's bulk signal makes a small export to a partner bulk",
+    call: exportTable(PARTNER, { row_limit: 5 }, { signals: ['bulk'] }),
+    verdict: 'deny',
+    reasons: ['bulk_external_export'],
+  },
+  {
+    name: 'an HR table never leaves, even internally',
+    call: exportTable(BI, { table: 'hr_salaries', row_limit: 10 }),
+    verdict: 'deny',
+    reasons: ['pii_export'],
+  },
+  {
+    name: 'a table the gateway classifies as PII never leaves',
+    call: exportTable(BI, { row_limit: 10 }, { resource: { id: 'customers', type: 'table', classification: 'pii' } }),
+    verdict: 'deny',
+    reasons: ['pii_export'],
+  },
+  {
+    name: 'an HR table, unbounded, to a partner: both rules are named',
+    call: exportTable(PARTNER, { table: 'hr_salaries' }),
+    verdict: 'deny',
+    reasons: ['bulk_external_export', 'pii_export'],
+  },
+  {
+    name: 'an export without a stated reason is denied',
+    call: exportTable(BI, { row_limit: 10 }, { reason: null }),
+    verdict: 'deny',
+    reasons: ['reason_required'],
+  },
+  {
+    name: 'an export under an intent to summarize is denied',
+    call: exportTable(BI, { row_limit: 10 }, { intent: { category: 'summarize' } }),
+    verdict: 'deny',
+    reasons: ['intent_mismatch'],
+  },
+  {
+    name: 'querying a table is allowed',
+    call: { as: 'dan/data', tool: 'data-mcp/query_table', args: { table: 'sales_orders', query: 'select 1' } },
+    verdict: 'allow',
+    reasons: ['delegated'],
+  },
 
   // ── Production change windows, to the minute (tenant wall clock) ──
   { name: 'a staging deployment is allowed at any time', call: deploy('sam/ops', 'staging'), verdict: 'allow', reasons: ['delegated'] },
   { name: 'a staging deployment after the window is allowed', call: deploy('sam/ops', 'staging', { at: windowEnd }), verdict: 'allow', reasons: ['delegated'] },
-  { name: 'a production deployment at the window\'s first millisecond needs two other SREs', call: deploy('sam/ops', 'production', { at: inWindow }), verdict: 'allow_with_obligations', reasons: ['delegated', 'production_change'], obligations: [SRE_2] },
-  { name: 'a production deployment at the window\'s last millisecond needs two other SREs', call: deploy('sam/ops', 'production', { at: lastMsOfWindow }), verdict: 'allow_with_obligations', reasons: ['delegated', 'production_change'], obligations: [SRE_2] },
-  { name: 'a production deployment at the window\'s end is denied', call: deploy('sam/ops', 'production', { at: windowEnd }), verdict: 'deny', reasons: ['outside_change_window'] },
-  { name: 'a production deployment one millisecond before the window is denied', call: deploy('sam/ops', 'production', { at: beforeWindow }), verdict: 'deny', reasons: ['outside_change_window'] },
-  { name: 'a production deployment judged by the service clock (no observed_at), before the window, is denied', call: deploy('sam/ops', 'production'), verdict: 'deny', reasons: ['outside_change_window'] },
-  { name: 'a human outside group sre is denied production in the window', call: deploy('otto/ops', 'production', { at: inWindow }), verdict: 'deny', reasons: ['production_needs_sre'] },
-  { name: 'a human outside group sre, outside the window: both named', call: deploy('otto/ops', 'production', { at: windowEnd }), verdict: 'deny', reasons: ['outside_change_window', 'production_needs_sre'] },
-  { name: 'an SRE\'s general assistant is denied any infra tool', call: deploy('sam/assistant', 'staging'), verdict: 'deny', reasons: ['not_an_sre_agent'] },
-  { name: 'reading logs is allowed', call: { as: 'sam/ops', tool: 'infra-mcp/read_logs', args: { service: 'billing-api' } }, verdict: 'allow', reasons: ['delegated'] },
-  { name: 'a deployment under an intent to read is denied', call: deploy('sam/ops', 'dev', { intent: { category: 'read' } }), verdict: 'deny', reasons: ['intent_mismatch'] },
-  { name: 'a production deployment in the window from tor is denied', call: deploy('sam/ops', 'production', { at: inWindow, network: 'tor' }), verdict: 'deny', reasons: ['network_untrusted'] },
+  {
+    name: "a production deployment at the window's first millisecond needs two other SREs",
+    call: deploy('sam/ops', 'production', { at: inWindow }),
+    verdict: 'allow_with_obligations',
+    reasons: ['delegated', 'production_change'],
+    obligations: [SRE_2],
+  },
+  {
+    name: "a production deployment at the window's last millisecond needs two other SREs",
+    call: deploy('sam/ops', 'production', { at: lastMsOfWindow }),
+    verdict: 'allow_with_obligations',
+    reasons: ['delegated', 'production_change'],
+    obligations: [SRE_2],
+  },
+  {
+    name: "a production deployment at the window's end is denied",
+    call: deploy('sam/ops', 'production', { at: windowEnd }),
+    verdict: 'deny',
+    reasons: ['outside_change_window'],
+  },
+  {
+    name: 'a production deployment one millisecond before the window is denied',
+    call: deploy('sam/ops', 'production', { at: beforeWindow }),
+    verdict: 'deny',
+    reasons: ['outside_change_window'],
+  },
+  {
+    name: 'a production deployment judged by the service clock (no observed_at), before the window, is denied',
+    call: deploy('sam/ops', 'production'),
+    verdict: 'deny',
+    reasons: ['outside_change_window'],
+  },
+  {
+    name: 'a human outside group sre is denied production in the window',
+    call: deploy('otto/ops', 'production', { at: inWindow }),
+    verdict: 'deny',
+    reasons: ['production_needs_sre'],
+  },
+  {
+    name: 'a human outside group sre, outside the window: both named',
+    call: deploy('otto/ops', 'production', { at: windowEnd }),
+    verdict: 'deny',
+    reasons: ['outside_change_window', 'production_needs_sre'],
+  },
+  { name: "an SRE's general assistant is denied any infra tool", call: deploy('sam/assistant', 'staging'), verdict: 'deny', reasons: ['not_an_sre_agent'] },
+  {
+    name: 'reading logs is allowed',
+    call: { as: 'sam/ops', tool: 'infra-mcp/read_logs', args: { service: 'billing-api' } },
+    verdict: 'allow',
+    reasons: ['delegated'],
+  },
+  {
+    name: 'a deployment under an intent to read is denied',
+    call: deploy('sam/ops', 'dev', { intent: { category: 'read' } }),
+    verdict: 'deny',
+    reasons: ['intent_mismatch'],
+  },
+  {
+    name: 'a production deployment in the window from tor is denied',
+    call: deploy('sam/ops', 'production', { at: inWindow, network: 'tor' }),
+    verdict: 'deny',
+    reasons: ['network_untrusted'],
+  },
   {
     name: 'a production deployment in the window with no stated intent needs the delegator and two other SREs',
     call: deploy('sam/ops', 'production', { at: inWindow, intent: null }),
@@ -407,18 +889,39 @@ const ROWS: Row[] = [
   },
 
   // ── The intersection: what the human holds ∩ every hop's delegation ──
-  { name: 'una\'s CRM agent looks up a customer, as delegated', call: crm('una/crm', 'lookup_customer'), verdict: 'allow', reasons: ['delegated'] },
-  { name: 'una holds delete_customer herself, but her agent was never granted it: denied', call: crm('una/crm', 'delete_customer'), verdict: 'deny', reasons: ['not_delegated', 'no_permit'] },
+  { name: "una's CRM agent looks up a customer, as delegated", call: crm('una/crm', 'lookup_customer'), verdict: 'allow', reasons: ['delegated'] },
+  {
+    name: 'una holds delete_customer herself, but her agent was never granted it: denied',
+    call: crm('una/crm', 'delete_customer'),
+    verdict: 'deny',
+    reasons: ['not_delegated', 'no_permit'],
+  },
   {
     name: 'ed delegated crm/* and has since lost deletes himself: denied though the delegation covers it, and the house rule reading his entitlement says so too',
     call: crm('ed/crm', 'delete_customer'),
     verdict: 'deny',
     reasons: ['not_entitled', 'delete_not_held_by_human'],
   },
-  { name: 'nora keeps no entitlements on record: unrestricted for the built-in, but a delete needs the permission held on record', call: crm('nora/crm', 'delete_customer'), verdict: 'deny', reasons: ['delete_not_held_by_human'] },
-  { name: 'nora\'s agent still looks customers up (the rule is about deletes)', call: crm('nora/crm', 'lookup_customer'), verdict: 'allow', reasons: ['delegated'] },
-  { name: 'ed\'s agent still looks customers up', call: crm('ed/crm', 'lookup_customer'), verdict: 'allow', reasons: ['delegated'] },
-  { name: 'a production delete by an agent delegated it is confirmed by the delegator', call: crm('cora/crm', 'delete_customer', 'production'), verdict: 'allow_with_obligations', reasons: ['delegated', 'production_delete'], obligations: [DELEGATOR] },
+  {
+    name: 'nora keeps no entitlements on record: unrestricted for the built-in, but a delete needs the permission held on record',
+    call: crm('nora/crm', 'delete_customer'),
+    verdict: 'deny',
+    reasons: ['delete_not_held_by_human'],
+  },
+  {
+    name: "nora's agent still looks customers up (the rule is about deletes)",
+    call: crm('nora/crm', 'lookup_customer'),
+    verdict: 'allow',
+    reasons: ['delegated'],
+  },
+  { name: "ed's agent still looks customers up", call: crm('ed/crm', 'lookup_customer'), verdict: 'allow', reasons: ['delegated'] },
+  {
+    name: 'a production delete by an agent delegated it is confirmed by the delegator',
+    call: crm('cora/crm', 'delete_customer', 'production'),
+    verdict: 'allow_with_obligations',
+    reasons: ['delegated', 'production_delete'],
+    obligations: [DELEGATOR],
+  },
   { name: 'a staging delete by an agent delegated it is allowed', call: crm('cora/crm', 'delete_customer'), verdict: 'allow', reasons: ['delegated'] },
   {
     name: 'a CRM tool outside the catalogue is denied though the delegation (crm/*) and the house rules would allow it',
@@ -426,7 +929,12 @@ const ROWS: Row[] = [
     verdict: 'deny',
     reasons: ['tool_not_in_catalogue'],
   },
-  { name: 'vic has been disabled: her agent\'s lookups are denied whatever her delegation says', call: crm('vic/crm', 'lookup_customer'), verdict: 'deny', reasons: ['human_disabled'] },
+  {
+    name: "vic has been disabled: her agent's lookups are denied whatever her delegation says",
+    call: crm('vic/crm', 'lookup_customer'),
+    verdict: 'deny',
+    reasons: ['human_disabled'],
+  },
   {
     name: 'the payments agent reaching into HR: neither delegated nor held by paula herself, and the house rules name why else',
     call: employee('paula/pay', ['name']),
@@ -437,7 +945,9 @@ const ROWS: Row[] = [
 
 function summary(o: Record<string, any>): string {
   if (o.type === 'sampled_review') return `sampled ${o.rate}`;
-  return [o.approvers.join(','), `q${o.quorum}`, o.expires_in ? `${o.expires_in}s` : '', o.independent_approvers ? 'independent' : ''].filter(Boolean).join(' ');
+  return [o.approvers.join(','), `q${o.quorum}`, o.expires_in ? `${o.expires_in}s` : '', o.independent_approvers ? 'independent' : '']
+    .filter(Boolean)
+    .join(' ');
 }
 
 const STATUS = { allow: 200, deny: 403, allow_with_obligations: 202 } as const;
@@ -488,7 +998,11 @@ describe('a house policy, scenario by scenario, through /v1/authorize and AuthZE
       ),
     );
     await Promise.all(Object.entries(GROUPS).map(([name, members]) => ok('PUT', `/v1/approver-groups/${name}`, { display_name: name, members })));
-    await Promise.all(Object.entries(NESTED).map(([name, memberOf]) => ok('PUT', `/v1/approver-groups/${name}`, { display_name: name, members: GROUPS[name], member_of: memberOf })));
+    await Promise.all(
+      Object.entries(NESTED).map(([name, memberOf]) =>
+        ok('PUT', `/v1/approver-groups/${name}`, { display_name: name, members: GROUPS[name], member_of: memberOf }),
+      ),
+    );
     // The catalogue, then the policy set validated against it.
     for (const [server, list] of Object.entries(CATALOGUE)) await ok('PUT', `/v1/catalogue/servers/${server}`, list);
     await ok('POST', '/v1/policies', { policies: housePolicy(window), tool_categories: TOOL_CATEGORIES, description: 'house policy', activate: true });
@@ -513,7 +1027,9 @@ describe('a house policy, scenario by scenario, through /v1/authorize and AuthZE
     expect(Object.keys(ids).sort()).toEqual(GRANTS.map((g) => g.key).sort());
     // Entitlements lost after the grants.
     await Promise.all(Object.entries(ENTITLEMENTS_LATER).map(([id, tools]) => ok('PUT', `/v1/approvers/${id}`, { display_name: id, entitlements: { tools } })));
-    await Promise.all(DISABLED_LATER.map((id) => ok('PUT', `/v1/approvers/${id}`, { display_name: id, email: `${id}@${INTERNAL_DOMAIN}`, status: 'disabled' })));
+    await Promise.all(
+      DISABLED_LATER.map((id) => ok('PUT', `/v1/approvers/${id}`, { display_name: id, email: `${id}@${INTERNAL_DOMAIN}`, status: 'disabled' })),
+    );
 
     await Promise.all(
       (Object.entries(IDENTITIES) as [As, Identity][]).map(async ([key, i]) => {
@@ -566,7 +1082,11 @@ describe('a house policy, scenario by scenario, through /v1/authorize and AuthZE
       ...(c.resource
         ? {
             action: { name: tool, properties: { server } },
-            resource: { type: c.resource.type, id: c.resource.id, properties: { ...(c.resource.classification ? { classification: c.resource.classification } : {}), ...environment } },
+            resource: {
+              type: c.resource.type,
+              id: c.resource.id,
+              properties: { ...(c.resource.classification ? { classification: c.resource.classification } : {}), ...environment },
+            },
           }
         : { action: { name: 'tools/call' }, resource: { type: 'tool', id: tool, properties: { server, ...environment } } }),
       context: {

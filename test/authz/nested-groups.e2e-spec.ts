@@ -52,7 +52,9 @@ describe('groups in groups', () => {
     expect((await putGroup('hr-comp', { members: ['hugo'], member_of: ['hr'] })).status).toBe(201);
     expect((await putGroup('hr-comp-emea', { members: ['hedy'], member_of: ['hr-comp'] })).status).toBe(201);
     expect((await putGroup('sales', { members: ['otis'] })).status).toBe(201);
-    expect((await call(a.url, 'POST', '/v1/policies', { token: admin, body: { policies: POLICIES, activate: true, description: 'HR for HR' } })).status).toBe(201);
+    expect((await call(a.url, 'POST', '/v1/policies', { token: admin, body: { policies: POLICIES, activate: true, description: 'HR for HR' } })).status).toBe(
+      201,
+    );
   });
   afterAll(async () => {
     console.log(`nesting change propagation to instance B (ms): ${JSON.stringify(propagation)}`);
@@ -67,7 +69,11 @@ describe('groups in groups', () => {
     }
     const simulated = await call(b.url, 'POST', '/v1/authorize/simulate', {
       token: admin,
-      body: { agent: { token: await agentToken({ human: 'hedy', actors: ['hr-agent'], agentClass: 'hr' }) }, action: { server: 'hr', tool: 'read_salaries', arguments: {} }, intent: { category: 'read' } },
+      body: {
+        agent: { token: await agentToken({ human: 'hedy', actors: ['hr-agent'], agentClass: 'hr' }) },
+        action: { server: 'hr', tool: 'read_salaries', arguments: {} },
+        intent: { category: 'read' },
+      },
     });
     expect(simulated.body.facts.user.groups).toEqual(['hr', 'hr-comp', 'hr-comp-emea']);
   });
@@ -94,18 +100,26 @@ describe('groups in groups', () => {
     expect(await getGroup(group)).toEqual(before);
   });
 
-  it('taking hr-comp out of hr on instance A reaches the second instance\'s decisions within a second, for its nested members too', async () => {
+  it("taking hr-comp out of hr on instance A reaches the second instance's decisions within a second, for its nested members too", async () => {
     expect((await readSalaries(b, 'hedy')).body.verdict).toBe('allow');
     const t0 = Date.now();
     expect((await putGroup('hr-comp', { members: ['hugo'], member_of: [] })).status).toBe(200);
-    const hedyOut = await until(() => readSalaries(b, 'hedy'), (r) => r.body?.verdict === 'deny', t0);
+    const hedyOut = await until(
+      () => readSalaries(b, 'hedy'),
+      (r) => r.body?.verdict === 'deny',
+      t0,
+    );
     propagation.unnested = hedyOut.elapsed;
     expect(hedyOut.res.body.reasons).toEqual(['hr_only']);
     expect(hedyOut.elapsed).toBeLessThan(1000);
 
     const t1 = Date.now();
     expect((await putGroup('sales', { members: ['otis'], member_of: ['hr'] })).status).toBe(200);
-    const otisIn = await until(() => readSalaries(b, 'otis'), (r) => r.body?.verdict === 'allow', t1);
+    const otisIn = await until(
+      () => readSalaries(b, 'otis'),
+      (r) => r.body?.verdict === 'allow',
+      t1,
+    );
     propagation.nested = otisIn.elapsed;
     expect(otisIn.elapsed).toBeLessThan(1000);
   });

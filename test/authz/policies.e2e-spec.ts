@@ -122,7 +122,9 @@ describe('policy sets: publish, activate, roll back, simulate', () => {
     expect(denied.body).toMatchObject({ verdict: 'deny', reasons: ['payments_frozen'], determining_policies: ['freeze-payments'], policy: { version: 1 } });
     // Other servers are untouched by the freeze.
     expect((await call(a.url, 'GET', '/v1/policies/1', { token: admin })).body.active).toBe(true);
-    const audited = await sql(env.db.url, `SELECT data FROM audit_events WHERE type = 'authz.decision' AND data->>'decision_id' = $1`, [denied.body.decision_id]);
+    const audited = await sql(env.db.url, `SELECT data FROM audit_events WHERE type = 'authz.decision' AND data->>'decision_id' = $1`, [
+      denied.body.decision_id,
+    ]);
     expect(audited[0].data).toMatchObject({ verdict: 'deny', policy_version: 1, reasons: ['payments_frozen'] });
   });
 
@@ -140,32 +142,41 @@ describe('policy sets: publish, activate, roll back, simulate', () => {
     ],
     [
       'a @quorum that is not a number',
-      { 'bad-quorum': '@obligation("human_approval") @approvers("delegator") @quorum("two") permit (principal, action == Action::"call_tool", resource) when { context.granted };' },
+      {
+        'bad-quorum':
+          '@obligation("human_approval") @approvers("delegator") @quorum("two") permit (principal, action == Action::"call_tool", resource) when { context.granted };',
+      },
       /bad-quorum: @quorum must be a number/,
     ],
     [
       'an @obligation on a forbid',
-      { 'forbid-obligation': '@obligation("human_approval") @approvers("delegator") forbid (principal, action == Action::"call_tool", resource) when { context.bulk };' },
+      {
+        'forbid-obligation':
+          '@obligation("human_approval") @approvers("delegator") forbid (principal, action == Action::"call_tool", resource) when { context.bulk };',
+      },
       /forbid-obligation: @obligation belongs on a permit/,
     ],
   ];
 
-  it.each(invalid)('publishing a set with %s is 400 invalid_policy with the validator messages; no version, active one untouched', async (_what, bad, message) => {
-    const before = await counts();
-    const res = await call(a.url, 'POST', '/v1/policies', { token: admin, body: { policies: { ...STARTER_POLICIES, ...bad }, activate: true } });
-    expect(res.status).toBe(400);
-    expect(res.body.error).toBe('invalid_policy');
-    expect(res.body.field).toBe('policies');
-    expect(Array.isArray(res.body.errors)).toBe(true);
-    expect(res.body.errors.some((e: string) => message.test(e))).toBe(true);
-    // Only the bad policy is blamed, never the valid starter policies beside it.
-    for (const e of res.body.errors as string[]) expect(e.startsWith(Object.keys(bad)[0])).toBe(true);
-    const after = await counts();
-    expect(after.versions).toBe(before.versions);
-    expect(after.audit).toBe(before.audit);
-    expect(await activeVersion()).toBe(1);
-    expect((await transfer(a)).body).toMatchObject({ verdict: 'deny', reasons: ['payments_frozen'], policy: { version: 1 } });
-  });
+  it.each(invalid)(
+    'publishing a set with %s is 400 invalid_policy with the validator messages; no version, active one untouched',
+    async (_what, bad, message) => {
+      const before = await counts();
+      const res = await call(a.url, 'POST', '/v1/policies', { token: admin, body: { policies: { ...STARTER_POLICIES, ...bad }, activate: true } });
+      expect(res.status).toBe(400);
+      expect(res.body.error).toBe('invalid_policy');
+      expect(res.body.field).toBe('policies');
+      expect(Array.isArray(res.body.errors)).toBe(true);
+      expect(res.body.errors.some((e: string) => message.test(e))).toBe(true);
+      // Only the bad policy is blamed, never the valid starter policies beside it.
+      for (const e of res.body.errors as string[]) expect(e.startsWith(Object.keys(bad)[0])).toBe(true);
+      const after = await counts();
+      expect(after.versions).toBe(before.versions);
+      expect(after.audit).toBe(before.audit);
+      expect(await activeVersion()).toBe(1);
+      expect((await transfer(a)).body).toMatchObject({ verdict: 'deny', reasons: ['payments_frozen'], policy: { version: 1 } });
+    },
+  );
 
   it('a body with no policies, an empty set or an unknown category is 400 naming the field', async () => {
     const rows: [unknown, string][] = [
@@ -192,7 +203,11 @@ describe('policy sets: publish, activate, roll back, simulate', () => {
     let t0 = Date.now();
     const activated = await call(a.url, 'POST', '/v1/policies/2/activate', { token: admin });
     expect(activated.body).toEqual({ version: 2, previous: 1 });
-    const forward = await until(() => transfer(b), (r) => r.status === 200, t0);
+    const forward = await until(
+      () => transfer(b),
+      (r) => r.status === 200,
+      t0,
+    );
     propagation.activate = forward.elapsed;
     expect(forward.res.body).toMatchObject({ verdict: 'allow', policy: { version: 2 }, reasons: ['payment_below_threshold'] });
     expect(forward.elapsed).toBeLessThan(1000);
@@ -204,7 +219,11 @@ describe('policy sets: publish, activate, roll back, simulate', () => {
     t0 = Date.now();
     const rolledBack = await call(a.url, 'POST', '/v1/policies/1/activate', { token: admin });
     expect(rolledBack.body).toEqual({ version: 1, previous: 2 });
-    const back = await until(() => transfer(b), (r) => r.status === 403, t0);
+    const back = await until(
+      () => transfer(b),
+      (r) => r.status === 403,
+      t0,
+    );
     propagation.rollback = back.elapsed;
     expect(back.res.body).toMatchObject({ verdict: 'deny', reasons: ['payments_frozen'], policy: { version: 1 } });
     expect(back.elapsed).toBeLessThan(1000);
@@ -218,7 +237,15 @@ describe('policy sets: publish, activate, roll back, simulate', () => {
     for (const app of [a, b]) expect((await transfer(app)).status).toBe(403);
     const t0 = Date.now();
     await sql(env.db.url, `UPDATE active_policy_sets SET version = 2 WHERE tenant_id = 'acme'`);
-    const [ra, rb] = await Promise.all([a, b].map((app) => until(() => transfer(app), (r) => r.status === 200, t0)));
+    const [ra, rb] = await Promise.all(
+      [a, b].map((app) =>
+        until(
+          () => transfer(app),
+          (r) => r.status === 200,
+          t0,
+        ),
+      ),
+    );
     propagation.without_message = Math.max(ra.elapsed, rb.elapsed);
     expect(ra.res.body.policy.version).toBe(2);
     expect(rb.res.body.policy.version).toBe(2);
@@ -240,9 +267,17 @@ describe('policy sets: publish, activate, roll back, simulate', () => {
 
   it('a version in the path that is not a positive 32-bit integer is 400 naming version, never a server error', async () => {
     for (const v of ['abc', '1.5', '-1', '0', '99999999999', '2147483648', '1e3']) {
-      for (const [method, path] of [['GET', `/v1/policies/${v}`], ['POST', `/v1/policies/${v}/activate`]]) {
+      for (const [method, path] of [
+        ['GET', `/v1/policies/${v}`],
+        ['POST', `/v1/policies/${v}/activate`],
+      ]) {
         const res = await call(a.url, method, path, { token: admin });
-        expect({ path, status: res.status, error: res.body.error, field: res.body.field }).toEqual({ path, status: 400, error: 'invalid_request', field: 'version' });
+        expect({ path, status: res.status, error: res.body.error, field: res.body.field }).toEqual({
+          path,
+          status: 400,
+          error: 'invalid_request',
+          field: 'version',
+        });
       }
     }
     // The largest valid number is merely unknown.
@@ -252,9 +287,9 @@ describe('policy sets: publish, activate, roll back, simulate', () => {
 
   it('published versions are immutable: the database refuses to UPDATE their policies or categories and to DELETE them', async () => {
     await expect(sql(env.db.url, `UPDATE policy_sets SET policies = '{}' WHERE tenant_id = 'acme' AND version = 1`)).rejects.toThrow(/immutable/);
-    await expect(
-      sql(env.db.url, `UPDATE policy_sets SET tool_categories = '{"payments/*": "read"}' WHERE tenant_id = 'acme' AND version = 1`),
-    ).rejects.toThrow(/immutable/);
+    await expect(sql(env.db.url, `UPDATE policy_sets SET tool_categories = '{"payments/*": "read"}' WHERE tenant_id = 'acme' AND version = 1`)).rejects.toThrow(
+      /immutable/,
+    );
     await expect(sql(env.db.url, `UPDATE policy_sets SET version = 77 WHERE tenant_id = 'acme' AND version = 1`)).rejects.toThrow(/immutable/);
     await expect(sql(env.db.url, `DELETE FROM policy_sets WHERE tenant_id = 'acme' AND version = 2`)).rejects.toThrow(/cannot be deleted/);
     const one = await call(a.url, 'GET', '/v1/policies/1', { token: admin });

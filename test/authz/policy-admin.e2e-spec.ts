@@ -21,7 +21,10 @@ describe('policy sets: publish, activate, roll back, simulate', () => {
     admin = await adminToken('acme', 'countersign:admin countersign:delegations');
     gateway = await tenantToken();
     agent = await agentToken({ actors: ['pay-agent'] });
-    const granted = await call(a.url, 'POST', '/v1/delegations', { token: admin, body: { human: 'alice', agent: 'pay-agent', tools: ['payments/*', 'crm/*'] } });
+    const granted = await call(a.url, 'POST', '/v1/delegations', {
+      token: admin,
+      body: { human: 'alice', agent: 'pay-agent', tools: ['payments/*', 'crm/*'] },
+    });
     expect(granted.status).toBe(201);
   });
   afterAll(() => env.teardown());
@@ -29,7 +32,11 @@ describe('policy sets: publish, activate, roll back, simulate', () => {
   const smallPayment = (app: TestApp, session = `s-${Math.random()}`) =>
     call(app.url, 'POST', '/v1/authorize', {
       token: gateway,
-      body: { agent: { token: agent }, action: { server: 'payments', tool: 'transfer_funds', arguments: { amount: 10 } }, correlation: { mcp_session_id: session } },
+      body: {
+        agent: { token: agent },
+        action: { server: 'payments', tool: 'transfer_funds', arguments: { amount: 10 } },
+        correlation: { mcp_session_id: session },
+      },
     });
 
   it('publishing a set that does not validate is 400 invalid_policy with the validator messages, and nothing changes', async () => {
@@ -49,7 +56,10 @@ describe('policy sets: publish, activate, roll back, simulate', () => {
   });
 
   it('a published version is in force only once activated, on every instance within a second, and rolls back', async () => {
-    const v1 = await call(a.url, 'POST', '/v1/policies', { token: admin, body: { policies: { all: PERMIT_ALL_GRANTED, freeze: FORBID_PAYMENTS }, description: 'freeze payments' } });
+    const v1 = await call(a.url, 'POST', '/v1/policies', {
+      token: admin,
+      body: { policies: { all: PERMIT_ALL_GRANTED, freeze: FORBID_PAYMENTS }, description: 'freeze payments' },
+    });
     expect(v1.status).toBe(201);
     expect(v1.body).toMatchObject({ version: 1, active: false });
     expect((await smallPayment(b)).status).toBe(200);
@@ -99,32 +109,65 @@ describe('policy sets: publish, activate, roll back, simulate', () => {
 
   it('tool_categories re-map a tool: "crm/sync_contacts" as a read is allowed where the name alone says export', async () => {
     const body = { agent: { token: agent }, action: { server: 'crm', tool: 'sync_contacts', arguments: {} }, reason: 'r' };
-    await call(a.url, 'POST', '/v1/policies', { token: admin, body: { policies: { all: PERMIT_ALL_GRANTED, no_exports: '@reason("no_exports") forbid (principal, action == Action::"call_tool", resource) when { context.action_category == "export" };' }, activate: true } });
+    await call(a.url, 'POST', '/v1/policies', {
+      token: admin,
+      body: {
+        policies: {
+          all: PERMIT_ALL_GRANTED,
+          no_exports: '@reason("no_exports") forbid (principal, action == Action::"call_tool", resource) when { context.action_category == "export" };',
+        },
+        activate: true,
+      },
+    });
     expect((await call(a.url, 'POST', '/v1/authorize', { token: gateway, body })).body.reasons).toContain('no_exports');
     await call(a.url, 'POST', '/v1/policies', {
       token: admin,
-      body: { policies: { all: PERMIT_ALL_GRANTED, no_exports: '@reason("no_exports") forbid (principal, action == Action::"call_tool", resource) when { context.action_category == "export" };' }, tool_categories: { 'crm/sync_contacts': 'read' }, activate: true },
+      body: {
+        policies: {
+          all: PERMIT_ALL_GRANTED,
+          no_exports: '@reason("no_exports") forbid (principal, action == Action::"call_tool", resource) when { context.action_category == "export" };',
+        },
+        tool_categories: { 'crm/sync_contacts': 'read' },
+        activate: true,
+      },
     });
     const res = await call(a.url, 'POST', '/v1/authorize', { token: gateway, body });
     expect(res.status).toBe(200);
   });
 
   it('simulate answers what-if with the determining policies and writes nothing', async () => {
-    const count = async () => (await sql(env.db.url, `SELECT (SELECT count(*) FROM audit_events)::int AS a, (SELECT count(*) FROM approval_requests)::int AS r`))[0];
+    const count = async () =>
+      (await sql(env.db.url, `SELECT (SELECT count(*) FROM audit_events)::int AS a, (SELECT count(*) FROM approval_requests)::int AS r`))[0];
     const before = await count();
     const res = await call(a.url, 'POST', '/v1/authorize/simulate', {
       token: admin,
-      body: { agent: { token: agent }, action: { server: 'payments', tool: 'transfer_funds', arguments: { amount: 5 } }, correlation: { mcp_session_id: 'sim' } },
+      body: {
+        agent: { token: agent },
+        action: { server: 'payments', tool: 'transfer_funds', arguments: { amount: 5 } },
+        correlation: { mcp_session_id: 'sim' },
+      },
     });
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ verdict: 'allow', determining_policies: ['all'], facts: expect.objectContaining({ action_category: 'pay', session_calls: 1 }) });
-    const again = await call(a.url, 'POST', '/v1/authorize/simulate', { token: admin, body: { agent: { token: agent }, action: { server: 'payments', tool: 'transfer_funds', arguments: {} }, correlation: { mcp_session_id: 'sim' } } });
+    expect(res.body).toMatchObject({
+      verdict: 'allow',
+      determining_policies: ['all'],
+      facts: expect.objectContaining({ action_category: 'pay', session_calls: 1 }),
+    });
+    const again = await call(a.url, 'POST', '/v1/authorize/simulate', {
+      token: admin,
+      body: { agent: { token: agent }, action: { server: 'payments', tool: 'transfer_funds', arguments: {} }, correlation: { mcp_session_id: 'sim' } },
+    });
     expect(again.body.facts.session_calls).toBe(1); // simulations do not count toward velocity
     expect(await count()).toEqual(before);
   });
 
   it('policy endpoints need the admin scope (403 insufficient_scope) and see only their own tenant', async () => {
-    for (const [method, path] of [['GET', '/v1/policies'], ['POST', '/v1/policies'], ['POST', '/v1/authorize/simulate'], ['POST', '/v1/policies/1/activate']]) {
+    for (const [method, path] of [
+      ['GET', '/v1/policies'],
+      ['POST', '/v1/policies'],
+      ['POST', '/v1/authorize/simulate'],
+      ['POST', '/v1/policies/1/activate'],
+    ]) {
       const res = await call(a.url, method, path, { token: gateway, ...(method === 'GET' ? {} : { body: {} }) });
       expect(res.status).toBe(403);
       expect(res.body.error).toBe('insufficient_scope');

@@ -4,7 +4,6 @@ import { TestApp, testEnvironment, TestEnvironment } from '../support/app';
 import { agentToken } from '../support/keys';
 import { thirtyNinePolicies as thirtyNine } from '../../bench/fixtures/thirty-nine-policies';
 
-
 describe('publishing and activating policy sets again and again', () => {
   let env: TestEnvironment;
   let app: TestApp;

@@ -61,7 +61,11 @@ describe('POST /v1/authorize properties', () => {
 
   // A "__proto__" key is refused by the JSON parser itself (400, prototype poisoning): another property.
   const json = fc.jsonValue({ maxDepth: 3 }).filter((v) => !JSON.stringify(v).includes('"__proto__"'));
-  const str = fc.oneof(fc.string({ maxLength: 40 }), fc.string({ unit: 'grapheme', maxLength: 20 }), fc.constantFrom('', ' ', '\u0000', '\u202e', 'x'.repeat(600)));
+  const str = fc.oneof(
+    fc.string({ maxLength: 40 }),
+    fc.string({ unit: 'grapheme', maxLength: 20 }),
+    fc.constantFrom('', ' ', '\u0000', '\u202e', 'x'.repeat(600)),
+  );
   /** A field that is sometimes valid, sometimes any JSON, sometimes a random string. */
   const maybe = <T>(good: fc.Arbitrary<T>) => fc.oneof({ weight: 10, arbitrary: good }, { weight: 1, arbitrary: json }, { weight: 1, arbitrary: str });
 
@@ -84,7 +88,11 @@ describe('POST /v1/authorize properties', () => {
       },
       { requiredKeys: [] },
     ),
-    fc.dictionary(fc.string({ maxLength: 10 }).filter((k) => k !== '__proto__'), json, { maxKeys: 5 }),
+    fc.dictionary(
+      fc.string({ maxLength: 10 }).filter((k) => k !== '__proto__'),
+      json,
+      { maxKeys: 5 },
+    ),
   );
   const action = fc.record(
     {
@@ -96,9 +104,7 @@ describe('POST /v1/authorize properties', () => {
     { requiredKeys: ['server', 'tool'] },
   );
   /** A JWT-shaped string with random header and claims and a junk signature. */
-  const forgedJwt = fc
-    .tuple(json, json, fc.string({ maxLength: 20 }))
-    .map(([h, p, s]) => `${b64(JSON.stringify(h))}.${b64(JSON.stringify(p))}.${b64(s)}`);
+  const forgedJwt = fc.tuple(json, json, fc.string({ maxLength: 20 })).map(([h, p, s]) => `${b64(JSON.stringify(h))}.${b64(JSON.stringify(p))}.${b64(s)}`);
   const agent = fc.oneof(
     { weight: 10, arbitrary: fc.record({ token: fc.integer({ min: 0, max: 2 }).map((i) => tokens[i]) }) },
     { weight: 1, arbitrary: fc.record({ token: fc.oneof(forgedJwt, str) }) },
@@ -108,13 +114,30 @@ describe('POST /v1/authorize properties', () => {
     {
       agent,
       action: fc.oneof({ weight: 10, arbitrary: action }, { weight: 1, arbitrary: json }),
-      intent: maybe(fc.record({ category: fc.constantFrom('read', 'search', 'export', 'pay', 'delete', 'admin', 'other'), text: fc.string({ minLength: 1, maxLength: 30 }) }, { requiredKeys: [] })),
-      resource: maybe(fc.record({ id: fc.string({ minLength: 1, maxLength: 10 }), type: fc.constant('doc'), classification: fc.constantFrom('public', 'internal', 'confidential', 'restricted', 'pii') }, { requiredKeys: [] })),
+      intent: maybe(
+        fc.record(
+          { category: fc.constantFrom('read', 'search', 'export', 'pay', 'delete', 'admin', 'other'), text: fc.string({ minLength: 1, maxLength: 30 }) },
+          { requiredKeys: [] },
+        ),
+      ),
+      resource: maybe(
+        fc.record(
+          {
+            id: fc.string({ minLength: 1, maxLength: 10 }),
+            type: fc.constant('doc'),
+            classification: fc.constantFrom('public', 'internal', 'confidential', 'restricted', 'pii'),
+          },
+          { requiredKeys: [] },
+        ),
+      ),
       environment: maybe(fc.constantFrom('dev', 'staging', 'production')),
       reason: maybe(fc.string({ minLength: 1, maxLength: 50 })),
       risk: maybe(
         fc.record(
-          { signals: fc.array(fc.constantFrom('new_device', 'bulk', 'external_destination', 'malware_suspected', 'credential_leak', 'tor'), { maxLength: 4 }), network: fc.constantFrom('tor', 'corp') },
+          {
+            signals: fc.array(fc.constantFrom('new_device', 'bulk', 'external_destination', 'malware_suspected', 'credential_leak', 'tor'), { maxLength: 4 }),
+            network: fc.constantFrom('tor', 'corp'),
+          },
           { requiredKeys: [] },
         ),
       ),
@@ -125,7 +148,10 @@ describe('POST /v1/authorize properties', () => {
   );
   /** Now and then an extra top-level field (unknown to the schema, or a known one with any value). */
   const envelope = fc
-    .tuple(baseEnvelope, fc.option(fc.tuple(fc.oneof(fc.string({ maxLength: 8 }), fc.constantFrom('agent', 'verdict', '__proto__', 'constructor')), json), { freq: 4 }))
+    .tuple(
+      baseEnvelope,
+      fc.option(fc.tuple(fc.oneof(fc.string({ maxLength: 8 }), fc.constantFrom('agent', 'verdict', '__proto__', 'constructor')), json), { freq: 4 }),
+    )
     .map(([body, extra]) => (extra ? { ...body, [extra[0]]: extra[1] } : body));
 
   const checkAnswer = (res: { status: number; body: any }) => {
@@ -154,7 +180,13 @@ describe('POST /v1/authorize properties', () => {
         checkAnswer(res);
       }),
       // Random envelopes are mostly refused; these two make sure both kinds of answer are always checked.
-      { numRuns: RUNS, examples: [[{ agent: { token: 'not-a-jwt' }, action: { server: 'docs', tool: 'read_document', arguments: {} } }], [{ agent: {}, action: 'not an action' }]] as never },
+      {
+        numRuns: RUNS,
+        examples: [
+          [{ agent: { token: 'not-a-jwt' }, action: { server: 'docs', tool: 'read_document', arguments: {} } }],
+          [{ agent: {}, action: 'not an action' }],
+        ] as never,
+      },
     );
     // The generators reach both refusals and decisions.
     expect(seen.has(400)).toBe(true);
@@ -196,16 +228,19 @@ describe('POST /v1/authorize properties', () => {
 
   // Found by the property below: a signed token with "sub": null reached the delegation lookup and
   // failed there with a 500. RFC 7519 makes sub a string; anything else is a bad agent token.
-  it.each([[null], [123], [{}], [['alice']], [true]])('a signed agent token whose sub is %j is denied as a bad agent token, never a server error', async (sub) => {
-    const token = await signedAgentToken({ sub, tenant: 'acme', act: { sub: 'solo' } });
-    const res = await call(api.url, 'POST', '/v1/authorize', {
-      token: gateway,
-      body: { agent: { token }, action: { server: 'docs', tool: 'read_document', arguments: {} }, correlation: { mcp_session_id: randomUUID() } },
-    });
-    expect(res.status).toBe(403);
-    expect(res.body.verdict).toBe('deny');
-    expect(res.body.reasons[0]).toMatch(/^agent_token_/);
-  });
+  it.each([[null], [123], [{}], [['alice']], [true]])(
+    'a signed agent token whose sub is %j is denied as a bad agent token, never a server error',
+    async (sub) => {
+      const token = await signedAgentToken({ sub, tenant: 'acme', act: { sub: 'solo' } });
+      const res = await call(api.url, 'POST', '/v1/authorize', {
+        token: gateway,
+        body: { agent: { token }, action: { server: 'docs', tool: 'read_document', arguments: {} }, correlation: { mcp_session_id: randomUUID() } },
+      });
+      expect(res.status).toBe(403);
+      expect(res.body.verdict).toBe('deny');
+      expect(res.body.reasons[0]).toMatch(/^agent_token_/);
+    },
+  );
 
   it('agent tokens with random claims, signed by the trusted issuer, are decided (never a server error)', async () => {
     const claims = fc.record(
@@ -234,9 +269,9 @@ describe('POST /v1/authorize properties', () => {
   });
 
   it('deny by default: any tool on a server the agent holds no delegation for is 403, whatever the rest of the envelope says', async () => {
-    const server = fc.oneof(fc.stringMatching(/^[a-z][a-z0-9_-]{0,19}$/), fc.string({ minLength: 1, maxLength: 20 })).filter(
-      (s) => !['docs', 'payments', 'crm'].includes(s) && !/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/.test(s),
-    );
+    const server = fc
+      .oneof(fc.stringMatching(/^[a-z][a-z0-9_-]{0,19}$/), fc.string({ minLength: 1, maxLength: 20 }))
+      .filter((s) => !['docs', 'payments', 'crm'].includes(s) && !/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/.test(s));
     const tool = fc.oneof(
       fc.stringMatching(/^[a-z][a-z_]{0,24}$/),
       fc.constantFrom('read_document', 'search_docs', 'list_events', 'create_event', 'transfer_funds', 'sync_contacts', 'delete_order', 'grant_role'),
@@ -265,20 +300,31 @@ describe('POST /v1/authorize properties', () => {
       { numRuns: RUNS },
     );
     // Nothing was parked for any of them.
-    expect((await sql(env.db.url, `SELECT count(*)::int AS n FROM approval_requests WHERE tool_call->>'server' NOT IN ('docs', 'payments', 'crm')`))[0].n).toBe(0);
+    expect((await sql(env.db.url, `SELECT count(*)::int AS n FROM approval_requests WHERE tool_call->>'server' NOT IN ('docs', 'payments', 'crm')`))[0].n).toBe(
+      0,
+    );
   });
 
   it('a sub-agent never gets more than its parent granted: tools outside the chain are denied', async () => {
     // sub-agent holds docs/* only (via orchestrator, which also holds payments/*).
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom('payments', 'crm'), fc.constantFrom('transfer_funds', 'sync_contacts', 'read_balance', 'search_ledger'), async (server, tool) => {
-        const res = await call(api.url, 'POST', '/v1/authorize', {
-          token: gateway,
-          body: { agent: { token: tokens[2] }, action: { server, tool, arguments: { amount: 1 } }, reason: 'r', correlation: { mcp_session_id: randomUUID() } },
-        });
-        expect(res.status).toBe(403);
-        expect(res.body.verdict).toBe('deny');
-      }),
+      fc.asyncProperty(
+        fc.constantFrom('payments', 'crm'),
+        fc.constantFrom('transfer_funds', 'sync_contacts', 'read_balance', 'search_ledger'),
+        async (server, tool) => {
+          const res = await call(api.url, 'POST', '/v1/authorize', {
+            token: gateway,
+            body: {
+              agent: { token: tokens[2] },
+              action: { server, tool, arguments: { amount: 1 } },
+              reason: 'r',
+              correlation: { mcp_session_id: randomUUID() },
+            },
+          });
+          expect(res.status).toBe(403);
+          expect(res.body.verdict).toBe('deny');
+        },
+      ),
       { numRuns: 20 },
     );
   });

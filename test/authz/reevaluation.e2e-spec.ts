@@ -171,20 +171,26 @@ describe('re-evaluation when an approved call is redeemed', () => {
     const who = await delegated();
     const id = await park(who);
     await approve(id, who.human);
-    const narrowed = await call(api.url, 'PUT', `/v1/approvers/${who.human}`, { token: admin, body: { display_name: who.human, entitlements: { tools: ['orders/*'] } } });
+    const narrowed = await call(api.url, 'PUT', `/v1/approvers/${who.human}`, {
+      token: admin,
+      body: { display_name: who.human, entitlements: { tools: ['orders/*'] } },
+    });
     expect(narrowed.status).toBe(200);
 
     await expectDeniedAtRedeem(id, ['not_entitled']);
   });
 
-  it('a rule over the human\'s own entitlement reads them as they are at the redeem: cleared since the park (unrestricted for the built-in), denied by the rule', async () => {
+  it("a rule over the human's own entitlement reads them as they are at the redeem: cleared since the park (unrestricted for the built-in), denied by the rule", async () => {
     await publish({
       pay: PAY_WITH_APPROVAL,
       own: `@reason("own_entitlement_required")
 forbid (principal, action == Action::"call_tool", resource) unless { context.human_entitlement.recorded && context.human_entitlement.covers_call };`,
     });
     const who = await delegated();
-    expect((await call(api.url, 'PUT', `/v1/approvers/${who.human}`, { token: admin, body: { display_name: who.human, entitlements: { tools: ['payments/*'] } } })).status).toBe(200);
+    expect(
+      (await call(api.url, 'PUT', `/v1/approvers/${who.human}`, { token: admin, body: { display_name: who.human, entitlements: { tools: ['payments/*'] } } }))
+        .status,
+    ).toBe(200);
     const id = await park(who);
     await approve(id, who.human);
     // Omitted entitlements: none recorded, so the built-in intersection no longer restricts the human.
@@ -194,7 +200,7 @@ forbid (principal, action == Action::"call_tool", resource) unless { context.hum
     expect(decided.reasons).not.toContain('not_entitled');
   });
 
-  it('a rule over the hop\'s delegation reads the one in force at the redeem: re-granted for another purpose since the park, denied by the rule', async () => {
+  it("a rule over the hop's delegation reads the one in force at the redeem: re-granted for another purpose since the park, denied by the rule", async () => {
     await publish({
       pay: PAY_WITH_APPROVAL,
       purpose: `@reason("purpose_not_invoicing")
@@ -203,12 +209,18 @@ forbid (principal, action == Action::"call_tool", resource) unless { context.del
     const who = await delegated();
     // The grant delegated() made states no purpose: replace it by one for invoicing, park under that.
     expect((await call(api.url, 'DELETE', `/v1/delegations/${who.delegationId}`, { token: admin })).status).toBe(200);
-    const invoicing = await call(api.url, 'POST', '/v1/delegations', { token: admin, body: { human: who.human, agent: who.agent, tools: ['payments/*'], purpose: 'invoicing' } });
+    const invoicing = await call(api.url, 'POST', '/v1/delegations', {
+      token: admin,
+      body: { human: who.human, agent: who.agent, tools: ['payments/*'], purpose: 'invoicing' },
+    });
     expect(invoicing.status).toBe(201);
     const id = await park(who);
     await approve(id, who.human);
     // The call's own delegation is left alone; a second grant for travel stands beside it.
-    const travel = await call(api.url, 'POST', '/v1/delegations', { token: admin, body: { human: who.human, agent: who.agent, tools: ['payments/*'], purpose: 'travel' } });
+    const travel = await call(api.url, 'POST', '/v1/delegations', {
+      token: admin,
+      body: { human: who.human, agent: who.agent, tools: ['payments/*'], purpose: 'travel' },
+    });
     expect(travel.status).toBe(201);
     // Of the hop's delegations in force that cover the call, the newest is the one it acts under now.
     await expectDeniedAtRedeem(id, ['purpose_not_invoicing']);
@@ -257,13 +269,22 @@ forbid (principal, action == Action::"call_tool", resource) unless { context.del
     await publish({ pay: PAY_WITH_APPROVAL });
     const who = await delegated();
     const path = `/push/reevaluated-${n}`;
-    const id = await park(who, { delivery: { mode: 'push', notification_endpoint: callbacks.on(path, (res) => res.writeHead(204).end()), notification_token: 'push-secret-re' } });
+    const id = await park(who, {
+      delivery: { mode: 'push', notification_endpoint: callbacks.on(path, (res) => res.writeHead(204).end()), notification_token: 'push-secret-re' },
+    });
     const version = await publish({ pay: PAY_WITH_APPROVAL, cap: HARD_CAP });
     await approve(id, who.human);
 
     const [push] = await eventually(async () => callbacks.requestsTo(path).length > 0 && callbacks.requestsTo(path));
     expect(push.headers.authorization).toBe('Bearer push-secret-re');
-    expect(push.body).toMatchObject({ auth_req_id: id, status: 'denied', error: 'access_denied', reason: 'reevaluation_denied', reasons: ['amount_over_cap'], policy_version: version });
+    expect(push.body).toMatchObject({
+      auth_req_id: id,
+      status: 'denied',
+      error: 'access_denied',
+      reason: 'reevaluation_denied',
+      reasons: ['amount_over_cap'],
+      policy_version: version,
+    });
     expect(push.body.approval_token).toBeUndefined();
     await eventually(async () => (await requestRow(env.db.url, id)).callback_state === 'delivered');
     const row = await requestRow(env.db.url, id);
@@ -276,7 +297,9 @@ forbid (principal, action == Action::"call_tool", resource) unless { context.del
     await publish({ pay: PAY_WITH_APPROVAL });
     const who = await delegated();
     const path = `/push/unchanged-${n}`;
-    const id = await park(who, { delivery: { mode: 'push', notification_endpoint: callbacks.on(path, (res) => res.writeHead(204).end()), notification_token: 'push-secret-ok' } });
+    const id = await park(who, {
+      delivery: { mode: 'push', notification_endpoint: callbacks.on(path, (res) => res.writeHead(204).end()), notification_token: 'push-secret-ok' },
+    });
     await approve(id, who.human);
     const [push] = await eventually(async () => callbacks.requestsTo(path).length > 0 && callbacks.requestsTo(path));
     expect(push.body).toMatchObject({ auth_req_id: id, status: 'approved', approval_token: expect.any(String) });
@@ -297,12 +320,15 @@ forbid (principal, action == Action::"call_tool", resource) unless { context.del
       const res = await redeem(id);
       expect(res.body).toMatchObject({ error: 'access_denied', reason: 'reevaluation_denied', reasons: ['delegation_revoked'] });
       const audit = await events(id);
-      expect(audit.find((e) => e.type === 'approval.reevaluated')).toMatchObject({ data: { verdict: 'deny', scope: 'delegation', detail: { delegation_id: who.delegationId } } });
+      expect(audit.find((e) => e.type === 'approval.reevaluated')).toMatchObject({
+        data: { verdict: 'deny', scope: 'delegation', detail: { delegation_id: who.delegationId } },
+      });
     });
 
     it('naming no delegation of ours: nothing is re-checked, the token is issued, and the audit says so (scope none)', async () => {
       const who = await delegated();
-      const id = (await call(api.url, 'POST', '/v1/approvals', { token: gateway, body: parkBody({ obligation: { approvers: [`user:${who.human}`] } }) })).body.auth_req_id;
+      const id = (await call(api.url, 'POST', '/v1/approvals', { token: gateway, body: parkBody({ obligation: { approvers: [`user:${who.human}`] } }) })).body
+        .auth_req_id;
       await approve(id, who.human);
       expect((await redeem(id)).status).toBe(200);
       const audit = await events(id);
@@ -318,7 +344,11 @@ forbid (principal, action == Action::"call_tool", resource) unless { context.del
     expect(reg.status).toBe(201);
     const basic = `Basic ${Buffer.from(`gw-re:${encodeURIComponent(reg.body.client_secret)}`).toString('base64')}`;
     const form = async (path: string, params: Record<string, string>) => {
-      const res = await fetch(`${api.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic }, body: new URLSearchParams(params) });
+      const res = await fetch(`${api.url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic },
+        body: new URLSearchParams(params),
+      });
       return { status: res.status, body: (await res.json()) as Record<string, any> };
     };
     const who = await delegated();

@@ -87,15 +87,29 @@ describe('the resource, typed: declared types, registered resources, policies on
       name: 'Document',
       context_member: 'Document',
       revision: 1,
-      cedar_shape: { type: 'Record', attributes: { classification: { type: 'String' }, environment: { type: 'String' }, owner: { type: 'Entity', name: 'User' }, department: { type: 'String' } } },
+      cedar_shape: {
+        type: 'Record',
+        attributes: {
+          classification: { type: 'String' },
+          environment: { type: 'String' },
+          owner: { type: 'Entity', name: 'User' },
+          department: { type: 'String' },
+        },
+      },
     });
     const replaced = await putType('Document', DOCUMENT);
     expect(replaced.status).toBe(200);
-    expect(replaced.body).toMatchObject({ revision: 2, attributes: { pages: { type: 'long', optional: true }, department: { type: 'string', optional: false } } });
+    expect(replaced.body).toMatchObject({
+      revision: 2,
+      attributes: { pages: { type: 'long', optional: true }, department: { type: 'string', optional: false } },
+    });
     expect((await putType('BankAccount', BANK_ACCOUNT)).status).toBe(201);
     const list = await call(a.url, 'GET', '/v1/resource-types', { token: admin });
     expect(list.body.types.map((t: { name: string }) => t.name)).toEqual(['BankAccount', 'Document']);
-    expect((await call(a.url, 'GET', '/v1/resource-types/Document', { token: admin })).body.cedar_shape.attributes.pages).toEqual({ type: 'Long', required: false });
+    expect((await call(a.url, 'GET', '/v1/resource-types/Document', { token: admin })).body.cedar_shape.attributes.pages).toEqual({
+      type: 'Long',
+      required: false,
+    });
     expect((await call(a.url, 'GET', '/v1/resource-types/Calendar', { token: admin })).status).toBe(404);
     // The types are part of the tenant's schema: the catalogue's revision moved with them.
     expect((await call(a.url, 'GET', '/v1/catalogue', { token: admin })).body.revision).toBe(3);
@@ -125,20 +139,57 @@ describe('the resource, typed: declared types, registered resources, policies on
     const doc = { type: 'Document', classification: 'confidential', owner: 'alice', attributes: { department: 'hr', pages: 12 } };
     const res = await putResource('doc-1', doc);
     expect(res.status).toBe(201);
-    expect(res.body).toMatchObject({ id: 'doc-1', type: 'Document', classification: 'confidential', environment: 'production', owner: 'alice', attributes: { department: 'hr', pages: 12 } });
+    expect(res.body).toMatchObject({
+      id: 'doc-1',
+      type: 'Document',
+      classification: 'confidential',
+      environment: 'production',
+      owner: 'alice',
+      attributes: { department: 'hr', pages: 12 },
+    });
     expect((await putResource('doc-1', { ...doc, attributes: { department: 'hr' } })).status).toBe(200);
     expect((await putResource('doc-2', { type: 'Document', classification: 'internal', owner: 'alice', attributes: { department: 'hr' } })).status).toBe(201);
-    expect((await putResource('doc-3', { type: 'Document', classification: 'internal', owner: 'alice', attributes: { department: 'sales', tags: ['q3'] } })).status).toBe(201);
-    expect((await putResource('acct/7', { type: 'BankAccount', classification: 'confidential', owner: 'bob', attributes: { daily_limit: 25000.5, currency: 'EUR' } })).status).toBe(201);
+    expect(
+      (await putResource('doc-3', { type: 'Document', classification: 'internal', owner: 'alice', attributes: { department: 'sales', tags: ['q3'] } })).status,
+    ).toBe(201);
+    expect(
+      (
+        await putResource('acct/7', {
+          type: 'BankAccount',
+          classification: 'confidential',
+          owner: 'bob',
+          attributes: { daily_limit: 25000.5, currency: 'EUR' },
+        })
+      ).status,
+    ).toBe(201);
     expect((await putResource('acct-8', { type: 'BankAccount', owner: 'bob', attributes: { daily_limit: 500, currency: 'EUR' } })).status).toBe(201);
-    expect((await call(a.url, 'GET', `/v1/resources/${encodeURIComponent('acct/7')}`, { token: admin })).body).toMatchObject({ id: 'acct/7', attributes: { daily_limit: 25000.5 } });
+    expect((await call(a.url, 'GET', `/v1/resources/${encodeURIComponent('acct/7')}`, { token: admin })).body).toMatchObject({
+      id: 'acct/7',
+      attributes: { daily_limit: 25000.5 },
+    });
     const page = await call(a.url, 'GET', '/v1/resources?type=Document&limit=2', { token: admin });
     expect(page.body).toMatchObject({ resources: [{ id: 'doc-1' }, { id: 'doc-2' }], next_after: 'doc-2' });
-    expect((await call(a.url, 'GET', '/v1/resources?type=Document&after=doc-2', { token: admin })).body).toMatchObject({ resources: [{ id: 'doc-3' }], next_after: null });
+    expect((await call(a.url, 'GET', '/v1/resources?type=Document&after=doc-2', { token: admin })).body).toMatchObject({
+      resources: [{ id: 'doc-3' }],
+      next_after: null,
+    });
     const events = await sql(env.db.url, `SELECT type, data FROM audit_events WHERE type LIKE 'resource.%' AND data->>'id' = 'doc-1' ORDER BY id`);
     expect(events).toEqual([
-      { type: 'resource.registered', data: { id: 'doc-1', type: 'Document', classification: 'confidential', environment: 'production', owner: 'alice', attributes: { department: 'hr', pages: 12 } } },
-      { type: 'resource.updated', data: { id: 'doc-1', type: 'Document', classification: 'confidential', environment: 'production', owner: 'alice', attributes: { department: 'hr' } } },
+      {
+        type: 'resource.registered',
+        data: {
+          id: 'doc-1',
+          type: 'Document',
+          classification: 'confidential',
+          environment: 'production',
+          owner: 'alice',
+          attributes: { department: 'hr', pages: 12 },
+        },
+      },
+      {
+        type: 'resource.updated',
+        data: { id: 'doc-1', type: 'Document', classification: 'confidential', environment: 'production', owner: 'alice', attributes: { department: 'hr' } },
+      },
     ]);
   });
 
@@ -181,7 +232,11 @@ describe('the resource, typed: declared types, registered resources, policies on
     for (const app of [a, b]) {
       // doc-1: confidential HR document owned by alice.
       expect(decision(await authorize('alice', { id: 'doc-1' }, { app }))).toEqual({ status: 200, verdict: 'allow', reasons: ['granted'] });
-      expect(decision(await authorize('bob', { id: 'doc-1' }, { app }))).toEqual({ status: 403, verdict: 'deny', reasons: ['hr_docs_for_hr', 'not_the_owner'] });
+      expect(decision(await authorize('bob', { id: 'doc-1' }, { app }))).toEqual({
+        status: 403,
+        verdict: 'deny',
+        reasons: ['hr_docs_for_hr', 'not_the_owner'],
+      });
       // carol is in HR, but doc-1 is confidential and hers is not the ownership.
       expect(decision(await authorize('carol', { id: 'doc-1' }, { app }))).toEqual({ status: 403, verdict: 'deny', reasons: ['not_the_owner'] });
       // doc-2: internal HR document: HR reads it, others do not.
@@ -196,7 +251,10 @@ describe('the resource, typed: declared types, registered resources, policies on
   });
 
   it("the registry is the tenant's word: its classification, environment and type replace the envelope's, and the audit shows what was read", async () => {
-    const res = await call(a.url, 'POST', '/v1/authorize/simulate', { token: admin, body: envelope('bob', 'read_document', { id: 'doc-1', classification: 'public' }) });
+    const res = await call(a.url, 'POST', '/v1/authorize/simulate', {
+      token: admin,
+      body: envelope('bob', 'read_document', { id: 'doc-1', classification: 'public' }),
+    });
     expect(res.status).toBe(200);
     expect(res.body.facts).toMatchObject({
       resource_id: 'doc-1',
@@ -221,8 +279,15 @@ describe('the resource, typed: declared types, registered resources, policies on
   });
 
   it('an unregistered resource id keeps the envelope facts only: no resource entity, the policies about one do not apply', async () => {
-    expect(decision(await authorize('bob', { id: 'doc-unknown', type: 'Document', classification: 'confidential' }))).toEqual({ status: 200, verdict: 'allow', reasons: ['granted'] });
-    const sim = await call(a.url, 'POST', '/v1/authorize/simulate', { token: admin, body: envelope('bob', 'read_document', { id: 'doc-unknown', type: 'Document', classification: 'confidential' }) });
+    expect(decision(await authorize('bob', { id: 'doc-unknown', type: 'Document', classification: 'confidential' }))).toEqual({
+      status: 200,
+      verdict: 'allow',
+      reasons: ['granted'],
+    });
+    const sim = await call(a.url, 'POST', '/v1/authorize/simulate', {
+      token: admin,
+      body: envelope('bob', 'read_document', { id: 'doc-unknown', type: 'Document', classification: 'confidential' }),
+    });
     expect(sim.body.facts).toMatchObject({ resource_id: 'doc-unknown', resource_type: 'Document', resource_classification: 'confidential' });
     expect(sim.body.facts).not.toHaveProperty('resource');
   });
@@ -287,7 +352,9 @@ describe('the resource, typed: declared types, registered resources, policies on
     expect((await putType('Ticket', { attributes: {} })).status).toBe(201);
     expect((await call(a.url, 'DELETE', '/v1/resource-types/Ticket', { token: admin })).status).toBe(204);
     expect((await call(a.url, 'DELETE', '/v1/resource-types/Ticket', { token: admin })).status).toBe(404);
-    const types = (await sql(env.db.url, `SELECT type FROM audit_events WHERE (type LIKE 'resource_type.%' OR type = 'resource.deleted') AND tenant_id = 'acme' ORDER BY id`)).map((r: { type: string }) => r.type);
+    const types = (
+      await sql(env.db.url, `SELECT type FROM audit_events WHERE (type LIKE 'resource_type.%' OR type = 'resource.deleted') AND tenant_id = 'acme' ORDER BY id`)
+    ).map((r: { type: string }) => r.type);
     expect(types.slice(-4)).toEqual(['resource.deleted', 'resource.deleted', 'resource_type.declared', 'resource_type.deleted']);
   });
 
@@ -297,10 +364,15 @@ describe('the resource, typed: declared types, registered resources, policies on
     expect((await call(a.url, 'GET', '/v1/resources', { token: globexAdmin })).body).toEqual({ resources: [], next_after: null });
     expect((await call(a.url, 'GET', '/v1/resources/doc-1', { token: globexAdmin })).status).toBe(404);
     expect((await call(a.url, 'DELETE', '/v1/resources/doc-1', { token: globexAdmin })).status).toBe(404);
-    expect((await putResource('doc-1', { type: 'Document', owner: 'mallory', attributes: { department: 'x' } }, a, globexAdmin)).body).toMatchObject({ field: 'type' });
+    expect((await putResource('doc-1', { type: 'Document', owner: 'mallory', attributes: { department: 'x' } }, a, globexAdmin)).body).toMatchObject({
+      field: 'type',
+    });
     const sim = await call(a.url, 'POST', '/v1/authorize/simulate', {
       token: globexAdmin,
-      body: { ...envelope('bob', 'read_document', { id: 'doc-1', type: 'Calendar' }), agent: { token: await agentToken({ tenant: 'globex', human: 'bob', actors: ['doc-agent'] }) } },
+      body: {
+        ...envelope('bob', 'read_document', { id: 'doc-1', type: 'Calendar' }),
+        agent: { token: await agentToken({ tenant: 'globex', human: 'bob', actors: ['doc-agent'] }) },
+      },
     });
     expect(sim.status).toBe(200);
     expect(sim.body.facts).toMatchObject({ resource_type: 'Calendar', resource_classification: 'internal' });
@@ -315,25 +387,41 @@ describe('the resource, typed: declared types, registered resources, policies on
 
     let t0 = Date.now();
     expect((await putResource('doc-3', { ...doc3, attributes: { department: 'hr' } })).status).toBe(200);
-    let r = await until(() => authorize('bob', { id: 'doc-3' }, { app: b }), (x) => x.body?.verdict === 'deny', t0);
+    let r = await until(
+      () => authorize('bob', { id: 'doc-3' }, { app: b }),
+      (x) => x.body?.verdict === 'deny',
+      t0,
+    );
     propagation.attribute = r.elapsed;
     expect(decision(r.res)).toEqual({ status: 403, verdict: 'deny', reasons: ['hr_docs_for_hr'] });
 
     t0 = Date.now();
     expect((await putResource('doc-3', { ...doc3, attributes: { department: 'hr' }, owner: 'bob' })).status).toBe(200);
-    r = await until(() => authorize('bob', { id: 'doc-3' }, { app: b }), (x) => x.body?.verdict === 'allow', t0);
+    r = await until(
+      () => authorize('bob', { id: 'doc-3' }, { app: b }),
+      (x) => x.body?.verdict === 'allow',
+      t0,
+    );
     propagation.owner = r.elapsed;
     expect(decision(r.res)).toEqual({ status: 200, verdict: 'allow', reasons: ['granted'] });
 
     t0 = Date.now();
     expect((await putResource('doc-3', { ...doc3, classification: 'confidential' })).status).toBe(200);
-    r = await until(() => authorize('bob', { id: 'doc-3' }, { app: b }), (x) => x.body?.verdict === 'deny', t0);
+    r = await until(
+      () => authorize('bob', { id: 'doc-3' }, { app: b }),
+      (x) => x.body?.verdict === 'deny',
+      t0,
+    );
     propagation.classification = r.elapsed;
     expect(decision(r.res)).toEqual({ status: 403, verdict: 'deny', reasons: ['not_the_owner'] });
 
     t0 = Date.now();
     expect((await call(a.url, 'DELETE', '/v1/resources/doc-3', { token: admin })).status).toBe(204);
-    r = await until(() => authorize('bob', { id: 'doc-3' }, { app: b }), (x) => x.body?.verdict === 'allow', t0);
+    r = await until(
+      () => authorize('bob', { id: 'doc-3' }, { app: b }),
+      (x) => x.body?.verdict === 'allow',
+      t0,
+    );
     propagation.deleted = r.elapsed;
     expect(decision(r.res)).toEqual({ status: 200, verdict: 'allow', reasons: ['granted'] });
 

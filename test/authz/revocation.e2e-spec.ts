@@ -133,7 +133,10 @@ describe('delegation revocation across instances', () => {
       await Promise.all(workers);
       const lateAllows = answers.filter((x) => x.status === 200 && x.started > revokedAt + 50);
       const lastAllow = Math.max(...answers.filter((x) => x.status === 200).map((x) => x.started - revokedAt));
-      measured.push({ label: `stream trial ${trial}: last allowed decision started this long after the DELETE returned (${answers.length} decisions)`, ms: lastAllow });
+      measured.push({
+        label: `stream trial ${trial}: last allowed decision started this long after the DELETE returned (${answers.length} decisions)`,
+        ms: lastAllow,
+      });
       expect(answers.filter((x) => x.status === 200 && x.started < revokedAt - 50).length).toBeGreaterThan(0);
       expect(lateAllows).toEqual([]);
       expect(answers.filter((x) => x.status !== 200 && x.status !== 403)).toEqual([]);
@@ -159,7 +162,11 @@ describe('delegation revocation across instances', () => {
     const id = await grant(a, { human, agent: agent('payer'), tools: ['payments/*'] });
     const token = await agentToken({ human, actors: [agent('payer')] });
     const path = '/ping/revoked-payment';
-    const parked = await authorize(b, token, bigPayment({ mode: 'ping', notification_endpoint: callbacks.on(path, (res) => res.writeHead(204).end()), notification_token: 'ping-secret-1' }));
+    const parked = await authorize(
+      b,
+      token,
+      bigPayment({ mode: 'ping', notification_endpoint: callbacks.on(path, (res) => res.writeHead(204).end()), notification_token: 'ping-secret-1' }),
+    );
     expect(parked.status).toBe(202);
     expect(parked.body).toMatchObject({ verdict: 'allow_with_obligations', auth_req_id: expect.any(String) });
     const approvalId: string = parked.body.auth_req_id;
@@ -200,7 +207,11 @@ describe('delegation revocation across instances', () => {
     const id = await grant(a, { human, agent: agent('payer'), tools: ['payments/*'] });
     const token = await agentToken({ human, actors: [agent('payer')] });
     const path = '/push/revoked-payment';
-    const parked = await authorize(a, token, bigPayment({ mode: 'push', notification_endpoint: callbacks.on(path, (res) => res.writeHead(200).end('{}')), notification_token: 'push-secret-1' }));
+    const parked = await authorize(
+      a,
+      token,
+      bigPayment({ mode: 'push', notification_endpoint: callbacks.on(path, (res) => res.writeHead(200).end('{}')), notification_token: 'push-secret-1' }),
+    );
     expect(parked.status).toBe(202);
     const revoked = await revoke(b, id);
     expect(revoked.rejected_approvals).toEqual([parked.body.auth_req_id]);

@@ -90,9 +90,15 @@ describe('sampled post-execution review', () => {
     );
     expect(audited).toHaveLength(n);
     for (const a of audited) expect(a.sampled).toBe(recomputed('acme', a.decision_id) < Number(a.rate));
-    const reviews = await sql<{ id: string; decision_id: string }>(env.db.url, `SELECT id, decision_id FROM sampled_reviews WHERE tenant_id = 'acme' AND agent_id = 'rate-agent'`);
+    const reviews = await sql<{ id: string; decision_id: string }>(
+      env.db.url,
+      `SELECT id, decision_id FROM sampled_reviews WHERE tenant_id = 'acme' AND agent_id = 'rate-agent'`,
+    );
     expect(new Set(reviews.map((r) => r.decision_id))).toEqual(new Set(sampled.map((r) => r.body.decision_id)));
-    const events = await sql<{ n: number }>(env.db.url, `SELECT count(*)::int AS n FROM audit_events WHERE type = 'review.sampled' AND agent_id = 'rate-agent'`);
+    const events = await sql<{ n: number }>(
+      env.db.url,
+      `SELECT count(*)::int AS n FROM audit_events WHERE type = 'review.sampled' AND agent_id = 'rate-agent'`,
+    );
     expect(events[0].n).toBe(sampled.length);
   }, 180_000);
 
@@ -119,7 +125,11 @@ describe('sampled post-execution review', () => {
 
     const token = new URL(link).searchParams.get('link')!;
     const answer = (body: Record<string, string>) =>
-      fetch(`${api.url}/review/${reviewId}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(body) });
+      fetch(`${api.url}/review/${reviewId}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams(body),
+      });
     // Bad input names the field and changes nothing.
     const incomplete = await answer({ link: token, reason: 'x' });
     expect(incomplete.status).toBe(400);
@@ -137,7 +147,9 @@ describe('sampled post-execution review', () => {
     expect(await flagged.text()).toContain('id="review-result">Flagged');
     // The review takes one answer: the same link, or dave's, again is a 409.
     expect((await answer({ link: token, answer: 'looks_right', reason: 'fine' })).status).toBe(409);
-    const daveLink = new URL(/(https?:\/\/\S+\/review\/\S+)/.exec(mails.find((m) => m.envelope.to[0] === 'dave@acme.example')!.parsed.text ?? '')![1]).searchParams.get('link')!;
+    const daveLink = new URL(
+      /(https?:\/\/\S+\/review\/\S+)/.exec(mails.find((m) => m.envelope.to[0] === 'dave@acme.example')!.parsed.text ?? '')![1],
+    ).searchParams.get('link')!;
     expect((await answer({ link: daveLink, answer: 'looks_right', reason: 'fine' })).status).toBe(409);
 
     const next = await authorize('flag-agent', 'read_pii');
@@ -146,11 +158,20 @@ describe('sampled post-execution review', () => {
     // A signal for that agent only.
     expect((await authorize('other-agent', 'read_pii')).body.verdict).toBe('allow');
 
-    const audit = await sql<{ type: string; data: any }>(env.db.url, `SELECT type, data FROM audit_events WHERE data->>'review_id' = $1 ORDER BY id`, [reviewId]);
+    const audit = await sql<{ type: string; data: any }>(env.db.url, `SELECT type, data FROM audit_events WHERE data->>'review_id' = $1 ORDER BY id`, [
+      reviewId,
+    ]);
     expect(audit.map((a) => a.type)).toEqual(['review.sampled', 'review.notified', 'review.reviewed']);
     expect(audit[1].data.recipients.sort()).toEqual(['dave', 'erin']);
-    expect(audit[2].data).toMatchObject({ answer: 'flag', reviewer: 'erin', reason: 'it read fields the task did not need', decision_id: first.body.decision_id });
-    const [decision] = await sql<{ data: any }>(env.db.url, `SELECT data FROM audit_events WHERE type = 'authz.decision' AND data->>'decision_id' = $1`, [next.body.decision_id]);
+    expect(audit[2].data).toMatchObject({
+      answer: 'flag',
+      reviewer: 'erin',
+      reason: 'it read fields the task did not need',
+      decision_id: first.body.decision_id,
+    });
+    const [decision] = await sql<{ data: any }>(env.db.url, `SELECT data FROM audit_events WHERE type = 'authz.decision' AND data->>'decision_id' = $1`, [
+      next.body.decision_id,
+    ]);
     // The set reads agent_flags, never autonomy: only the first was read.
     expect(decision.data.facts.agent_flags).toEqual({ last_24h: 1, last_7d: 1, last_30d: 1 });
     expect(decision.data.facts.autonomy).toBeUndefined();

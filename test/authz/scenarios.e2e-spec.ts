@@ -125,7 +125,11 @@ let otherKey: JWK;
 let trustedKey: JWK;
 
 /** Signs arbitrary claims with the trusted agent issuer's key. */
-async function signAgentClaims(claims: Record<string, unknown>, build: (j: SignJWT) => SignJWT = (j) => j, header: Record<string, unknown> = {}): Promise<string> {
+async function signAgentClaims(
+  claims: Record<string, unknown>,
+  build: (j: SignJWT) => SignJWT = (j) => j,
+  header: Record<string, unknown> = {},
+): Promise<string> {
   const jwt = new SignJWT(claims)
     .setProtectedHeader({ alg: trustedKey.alg!, kid: trustedKey.kid, ...header })
     .setIssuer(TEST_AGENT_ISSUER)
@@ -198,7 +202,7 @@ const ROWS: Row[] = [
     expect: { status: 403, verdict: 'deny', reasons: ['bulk_external_export'] },
   },
   {
-    name: 'the gateway\'s own external_destination and bulk signals make an innocuous-looking export a bulk external export',
+    name: "the gateway's own external_destination and bulk signals make an innocuous-looking export a bulk external export",
     grants: [{ agent: 'scheduler', tools: ['calendar/*'] }],
     agent: { actors: ['scheduler'] },
     envelope: exportCalendars({ calendar: 'primary' }, { reason: 'sync', risk: { signals: ['external_destination', 'bulk'] } }),
@@ -309,29 +313,53 @@ const ROWS: Row[] = [
   },
   {
     name: 'a certified agent reading confidential data for a third-party orchestrator upstream is denied: trust is judged over the whole chain',
-    grants: [{ agent: 'vendor-orch', tools: ['docs/*'] }, { agent: 'reader', tools: ['docs/*'], parent: 0 }],
-    agent: { actors: ['reader', 'vendor-orch'], trust: 'first_party_certified', actClaims: { 'vendor-orch': { agent_class: 'orchestration', trust_level: 'third_party' } } },
+    grants: [
+      { agent: 'vendor-orch', tools: ['docs/*'] },
+      { agent: 'reader', tools: ['docs/*'], parent: 0 },
+    ],
+    agent: {
+      actors: ['reader', 'vendor-orch'],
+      trust: 'first_party_certified',
+      actClaims: { 'vendor-orch': { agent_class: 'orchestration', trust_level: 'third_party' } },
+    },
     envelope: { ...read('docs', 'read_document'), resource: { id: 'doc-9', classification: 'confidential' } },
     expect: { status: 403, verdict: 'deny', reasons: ['untrusted_agent_sensitive_data'], absent: ['granted_read'] },
   },
   {
     name: 'an upstream actor whose act claim states no trust is not counted as third party (nested act claims rarely carry it): restricted data is read, sampled',
-    grants: [{ agent: 'anon-orch', tools: ['docs/*'] }, { agent: 'reader', tools: ['docs/*'], parent: 0 }],
+    grants: [
+      { agent: 'anon-orch', tools: ['docs/*'] },
+      { agent: 'reader', tools: ['docs/*'], parent: 0 },
+    ],
     agent: { actors: ['reader', 'anon-orch'], trust: 'first_party_certified' },
     envelope: { ...read('docs', 'read_document'), resource: { id: 'doc-1', classification: 'restricted' } },
     expect: { status: 200, verdict: 'allow', reasons: ['granted_read', 'sensitive_read_sampled'], absent: ['untrusted_agent_sensitive_data'] },
   },
   {
     name: 'the same certified agent behind a first-party orchestrator reads the confidential document, with a sampled review',
-    grants: [{ agent: 'own-orch', tools: ['docs/*'] }, { agent: 'reader', tools: ['docs/*'], parent: 0 }],
-    agent: { actors: ['reader', 'own-orch'], trust: 'first_party_certified', actClaims: { 'own-orch': { agent_class: 'orchestration', trust_level: 'first_party_certified' } } },
+    grants: [
+      { agent: 'own-orch', tools: ['docs/*'] },
+      { agent: 'reader', tools: ['docs/*'], parent: 0 },
+    ],
+    agent: {
+      actors: ['reader', 'own-orch'],
+      trust: 'first_party_certified',
+      actClaims: { 'own-orch': { agent_class: 'orchestration', trust_level: 'first_party_certified' } },
+    },
     envelope: { ...read('docs', 'read_document'), resource: { id: 'doc-9', classification: 'confidential' } },
     expect: { status: 200, verdict: 'allow', reasons: ['granted_read', 'sensitive_read_sampled'], obligations: [{ type: 'sampled_review', rate: 0.1 }] },
   },
   {
     name: 'a third-party orchestrator upstream on internal data is allowed',
-    grants: [{ agent: 'vendor-orch', tools: ['docs/*'] }, { agent: 'reader', tools: ['docs/*'], parent: 0 }],
-    agent: { actors: ['reader', 'vendor-orch'], trust: 'first_party_certified', actClaims: { 'vendor-orch': { agent_class: 'orchestration', trust_level: 'third_party' } } },
+    grants: [
+      { agent: 'vendor-orch', tools: ['docs/*'] },
+      { agent: 'reader', tools: ['docs/*'], parent: 0 },
+    ],
+    agent: {
+      actors: ['reader', 'vendor-orch'],
+      trust: 'first_party_certified',
+      actClaims: { 'vendor-orch': { agent_class: 'orchestration', trust_level: 'third_party' } },
+    },
     envelope: { ...read('docs', 'read_document'), resource: { id: 'doc-2', classification: 'internal' } },
     expect: { status: 200, verdict: 'allow', reasons: ['granted_read'], absent: ['untrusted_agent_sensitive_data'] },
   },
@@ -383,7 +411,7 @@ const ROWS: Row[] = [
     expect: { status: 200, verdict: 'allow', reasons: ['granted_read'] },
   },
   {
-    name: 'two grants to one agent add up within the hop: the second grant\'s tool is allowed',
+    name: "two grants to one agent add up within the hop: the second grant's tool is allowed",
     grants: [
       { agent: 'clerk', tools: ['orders/read_order'] },
       { agent: 'clerk', tools: ['orders/list_orders'] },
@@ -495,7 +523,7 @@ const ROWS: Row[] = [
     expect: { status: 200, verdict: 'allow', reasons: ['granted_read'] },
   },
   {
-    name: 'even a forged wide grant B→C (orders/*) written straight to the table cannot widen the chain past B\'s read_order',
+    name: "even a forged wide grant B→C (orders/*) written straight to the table cannot widen the chain past B's read_order",
     grants: [
       { agent: 'A', tools: ['orders/*'] },
       { agent: 'B', tools: ['orders/read_order'], parent: 0 },
@@ -516,7 +544,7 @@ const ROWS: Row[] = [
     expect: { status: 403, verdict: 'deny', reasons: ['no_delegation'] },
   },
   {
-    name: 'a sub-agent acting without its own hop, on the strength of its parent\'s grant alone, is denied',
+    name: "a sub-agent acting without its own hop, on the strength of its parent's grant alone, is denied",
     grants: [{ agent: 'A', tools: ['orders/*'] }],
     agent: { actors: ['B', 'A'] },
     envelope: { action: { server: 'orders', tool: 'read_order', arguments: {} }, intent: { category: 'read' } },
@@ -577,7 +605,15 @@ const ROWS: Row[] = [
       actors: ['scheduler'],
       custom: async (ids) => {
         const now = Math.floor(Date.now() / 1000);
-        const claims = { iss: TEST_AGENT_ISSUER, aud: 'countersign', sub: ids.human, tenant: TENANT, act: { sub: ids.agent('scheduler') }, iat: now, exp: now + 600 };
+        const claims = {
+          iss: TEST_AGENT_ISSUER,
+          aud: 'countersign',
+          sub: ids.human,
+          tenant: TENANT,
+          act: { sub: ids.agent('scheduler') },
+          iat: now,
+          exp: now + 600,
+        };
         return `${b64({ alg: 'none', typ: 'JWT' })}.${b64(claims)}.`;
       },
     },
@@ -648,8 +684,7 @@ const ROWS: Row[] = [
     grants: [{ agent: 'scheduler', tools: ['calendar/*'] }],
     agent: {
       actors: ['scheduler'],
-      custom: async (ids) =>
-        signAgentClaims({ tenant: TENANT, act: { sub: ids.agent('scheduler') } }, (j) => j.setSubject(ids.human).setNotBefore('5m')),
+      custom: async (ids) => signAgentClaims({ tenant: TENANT, act: { sub: ids.agent('scheduler') } }, (j) => j.setSubject(ids.human).setNotBefore('5m')),
     },
     envelope: read(),
     expect: { status: 403, verdict: 'deny', reasons: ['agent_token_not_yet_valid'] },
@@ -674,7 +709,12 @@ const ROWS: Row[] = [
         for (const r of results) expect(r.status).toBe(200);
       }
     },
-    expect: { status: 202, verdict: 'allow_with_obligations', reasons: ['granted_write', 'high_velocity'], obligations: [{ type: 'human_approval', approvers: ['delegator'] }] },
+    expect: {
+      status: 202,
+      verdict: 'allow_with_obligations',
+      reasons: ['granted_write', 'high_velocity'],
+      obligations: [{ type: 'human_approval', approvers: ['delegator'] }],
+    },
   },
   {
     name: 'exactly 100 calls in the session (this one included) do not yet count as high velocity',
@@ -770,7 +810,12 @@ const ROWS: Row[] = [
     grants: [{ agent: 'ops', tools: ['orders/*'] }],
     agent: { actors: ['ops'] },
     envelope: deleteOrder('production'),
-    expect: { status: 202, verdict: 'allow_with_obligations', reasons: ['production_delete'], obligations: [{ type: 'human_approval', approvers: ['delegator'], binding_message: 'Delete in production' }] },
+    expect: {
+      status: 202,
+      verdict: 'allow_with_obligations',
+      reasons: ['production_delete'],
+      obligations: [{ type: 'human_approval', approvers: ['delegator'], binding_message: 'Delete in production' }],
+    },
   },
   {
     name: 'a delete with no stated environment counts as production and is parked',
@@ -1042,7 +1087,13 @@ describe('POST /v1/authorize scenarios (starter policy set)', () => {
       const parent = await grantAs({ human: 'wide-alice', agent: 'res-A', tools: ['calendar/*'], resources: ['calendar:alice', 'calendar:team-*'] });
       expect(parent.status).toBe(201);
       for (const resources of [['calendar:*'], ['*'], ['calendar:alice', 'calendar:bob'], ['calendar:alice*'], ['calendar:team*'], undefined]) {
-        const res = await grantAs({ human: 'wide-alice', agent: 'res-B', tools: ['calendar/read_calendar'], parent_id: parent.body.id, ...(resources ? { resources } : {}) });
+        const res = await grantAs({
+          human: 'wide-alice',
+          agent: 'res-B',
+          tools: ['calendar/read_calendar'],
+          parent_id: parent.body.id,
+          ...(resources ? { resources } : {}),
+        });
         refusedNaming(res, 'resources', resources ? /not within the parent delegation's resources/ : /must be given.*none means any resource/);
       }
       await nothingStoredFor('res-B');
@@ -1060,7 +1111,8 @@ describe('POST /v1/authorize scenarios (starter policy set)', () => {
     it('a sub-agent delegation that would outlive its parent, or start before it, is refused with 400 naming the field, and nothing is stored', async () => {
       const parent = await grantAs({ human: 'wide-alice', agent: 'win-A', tools: ['orders/*'], not_before: iso(3600_000), expires_at: iso(DAY) });
       expect(parent.status).toBe(201);
-      const child = (window: Record<string, string>) => grantAs({ human: 'wide-alice', agent: 'win-B', tools: ['orders/read_order'], parent_id: parent.body.id, ...window });
+      const child = (window: Record<string, string>) =>
+        grantAs({ human: 'wide-alice', agent: 'win-B', tools: ['orders/read_order'], parent_id: parent.body.id, ...window });
       refusedNaming(await child({ not_before: iso(3600_000) }), 'expires_at', /must be given and no later than the parent delegation's expiry/);
       refusedNaming(await child({ not_before: iso(3600_000), expires_at: iso(2 * DAY) }), 'expires_at', /no later than the parent delegation's expiry/);
       refusedNaming(await child({ expires_at: iso(DAY / 2) }), 'not_before', /no earlier than the parent delegation's not_before/);
@@ -1075,7 +1127,7 @@ describe('POST /v1/authorize scenarios (starter policy set)', () => {
       await nothingStoredFor('win-D');
     });
 
-    it('a sub-agent delegation for another human than its parent\'s is refused with 400 naming human', async () => {
+    it("a sub-agent delegation for another human than its parent's is refused with 400 naming human", async () => {
       const parent = await call(api.url, 'POST', '/v1/delegations', { token: admin, body: { human: 'h-alice', agent: 'h-A', tools: ['orders/*'] } });
       const res = await call(api.url, 'POST', '/v1/delegations', {
         token: admin,

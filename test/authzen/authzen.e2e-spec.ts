@@ -83,7 +83,11 @@ describe('AuthZEN Authorization API 1.0', () => {
       expect(res.headers.get('x-request-id')).toBe(SPEC_REQUEST_ID);
       expect(res.body).toEqual({ decision: true });
       const [audit] = await auditByRequest(SPEC_REQUEST_ID);
-      expect(audit.data).toMatchObject({ verdict: 'allow', reasons: ['granted_read'], input: { action: { server: 'banking', tool: 'read_account', method: 'GET' } } });
+      expect(audit.data).toMatchObject({
+        verdict: 'allow',
+        reasons: ['granted_read'],
+        input: { action: { server: 'banking', tool: 'read_account', method: 'GET' } },
+      });
     });
 
     it('takes an MCP PEP\'s tools/call mapping: action "tools/call" on a resource of type "tool"', async () => {
@@ -154,8 +158,15 @@ describe('AuthZEN Authorization API 1.0', () => {
       });
       // A real approval request, bound to this call, audited once with the decision.
       const pending = await call(api.url, 'GET', `/v1/approvals/${id}`, { token: gateway });
-      expect(pending.body).toMatchObject({ status: 'pending', agent_id: agentId('payer'), delegator_id: HUMAN, tool_call: { server: 'payments', tool: 'transfer_funds' } });
-      const audit = await sql(env.db.url, `SELECT approval_id, data FROM audit_events WHERE type = 'authz.decision' AND data->>'decision_id' = $1`, [context.decision_id]);
+      expect(pending.body).toMatchObject({
+        status: 'pending',
+        agent_id: agentId('payer'),
+        delegator_id: HUMAN,
+        tool_call: { server: 'payments', tool: 'transfer_funds' },
+      });
+      const audit = await sql(env.db.url, `SELECT approval_id, data FROM audit_events WHERE type = 'authz.decision' AND data->>'decision_id' = $1`, [
+        context.decision_id,
+      ]);
       expect(audit).toHaveLength(1);
       expect(audit[0]).toMatchObject({ approval_id: id, data: { verdict: 'allow_with_obligations' } });
 
@@ -171,7 +182,12 @@ describe('AuthZEN Authorization API 1.0', () => {
     it('echoes any X-Request-ID as sent, not only plain tokens, on decisions and errors alike (§10.1.3)', async () => {
       // Not a plain token: the rest of the service would answer with an id of its own.
       const ascii = 'PEP request #42 (retry 1)';
-      const body = { subject: subject('reader'), action: { name: 'read_document', properties: { server: 'docs' } }, resource: readDoc('1'), context: session() };
+      const body = {
+        subject: subject('reader'),
+        action: { name: 'read_document', properties: { server: 'docs' } },
+        resource: readDoc('1'),
+        context: session(),
+      };
       const ok = await evaluate(body, { 'x-request-id': ascii });
       expect(ok.headers.get('x-request-id')).toBe(ascii);
       const bad = await evaluate({ ...body, subject: undefined }, { 'x-request-id': ascii });
@@ -187,7 +203,12 @@ describe('AuthZEN Authorization API 1.0', () => {
         subject: { ...subject('reader'), department: 'Sales' },
         action: { name: 'read_document', properties: { server: 'docs', period: '2W' } },
         resource: { ...readDoc('doc-1'), owner: 'bob' },
-        context: { intent: { category: 'read', mood: 'curious' }, supported_obligations: ['step-up'], schema: 'https://schema.example.com/x.json', ...session() },
+        context: {
+          intent: { category: 'read', mood: 'curious' },
+          supported_obligations: ['step-up'],
+          schema: 'https://schema.example.com/x.json',
+          ...session(),
+        },
         evaluations: 'not ours here',
       });
       expect(res.status).toBe(200);
@@ -232,7 +253,7 @@ describe('AuthZEN Authorization API 1.0', () => {
       expect(audited.map((a) => a.data.input.resource.id)).toEqual(['1', '2']);
     });
 
-    it('permit_on_first_permit stops after the first permit: one answer for the specification\'s example', async () => {
+    it("permit_on_first_permit stops after the first permit: one answer for the specification's example", async () => {
       const requestId = randomUUID();
       const res = await evaluations(threeDocuments('permit_on_first_permit'), { 'x-request-id': requestId });
       expect(res.status).toBe(200);
@@ -258,7 +279,11 @@ describe('AuthZEN Authorization API 1.0', () => {
             { resource: readDoc('boxcarring.md') },
             { resource: readDoc('subject-search.md') },
             // The member's own action and context replace the defaults whole.
-            { action: { name: 'edit_document', properties: { server: 'docs' } }, resource: readDoc('resource-search.md'), context: { intent: { category: 'write' }, ...session() } },
+            {
+              action: { name: 'edit_document', properties: { server: 'docs' } },
+              resource: readDoc('resource-search.md'),
+              context: { intent: { category: 'write' }, ...session() },
+            },
           ],
         },
         { 'x-request-id': requestId },
@@ -314,7 +339,7 @@ describe('AuthZEN Authorization API 1.0', () => {
       ['an unknown environment', (b: any) => (b.resource.properties.environment = 'prod'), 'resource.properties.environment', undefined],
       ['an unknown intent category', (b: any) => (b.context = { intent: { category: 'plunder' } }), 'context.intent.category', undefined],
       ['arguments that are not an object', (b: any) => (b.context = { arguments: [1, 2] }), 'context.arguments', undefined],
-      ['a subject.id that is not the token\'s agent', (b: any) => (b.subject.id = agentId('payer')), 'subject.id', undefined],
+      ["a subject.id that is not the token's agent", (b: any) => (b.subject.id = agentId('payer')), 'subject.id', undefined],
     ])('answers %s with 400 naming the member', async (_name, mutate, field, description) => {
       const body: any = valid();
       mutate(body);
@@ -381,7 +406,10 @@ describe('AuthZEN Authorization API 1.0', () => {
     it('denies (200, decision false), not errors, when the agent token does not verify, and audits it', async () => {
       const expired = await agentToken({ human: HUMAN, actors: [agentId('reader')], expiresIn: '-1h' });
       const requestId = randomUUID();
-      const res = await evaluate({ ...valid(), subject: { type: 'agent', id: agentId('reader'), properties: { token: expired } } }, { 'x-request-id': requestId });
+      const res = await evaluate(
+        { ...valid(), subject: { type: 'agent', id: agentId('reader'), properties: { token: expired } } },
+        { 'x-request-id': requestId },
+      );
       expect(res.status).toBe(200);
       expect(res.body).toMatchObject({ decision: false, context: { reasons: ['agent_token_expired'] } });
       expect(await auditByRequest(requestId)).toHaveLength(1);
@@ -391,20 +419,40 @@ describe('AuthZEN Authorization API 1.0', () => {
   describe('one decision path, two faces', () => {
     /** Each call as /v1/authorize's envelope and as an AuthZEN evaluation. */
     const CALLS: { name: string; agent: string; envelope: Record<string, any> }[] = [
-      { name: 'a granted read', agent: 'reader', envelope: { action: { server: 'docs', tool: 'read_document', arguments: { id: 'd1' } }, intent: { category: 'read' } } },
+      {
+        name: 'a granted read',
+        agent: 'reader',
+        envelope: { action: { server: 'docs', tool: 'read_document', arguments: { id: 'd1' } }, intent: { category: 'read' } },
+      },
       {
         name: 'a sensitive read with a sampled review',
         agent: 'reader',
         envelope: { action: { server: 'docs', tool: 'read_document' }, resource: { id: 'd2', type: 'document', classification: 'confidential' } },
       },
-      { name: 'a small payment', agent: 'payer', envelope: { action: { server: 'payments', tool: 'transfer_funds', arguments: { amount: 500 } }, intent: { category: 'pay' } } },
+      {
+        name: 'a small payment',
+        agent: 'payer',
+        envelope: { action: { server: 'payments', tool: 'transfer_funds', arguments: { amount: 500 } }, intent: { category: 'pay' } },
+      },
       {
         name: 'a large payment (parked)',
         agent: 'payer',
-        envelope: { action: { server: 'payments', tool: 'transfer_funds', arguments: { amount: 50000 } }, intent: { category: 'pay' }, reason: 'supplier invoice' },
+        envelope: {
+          action: { server: 'payments', tool: 'transfer_funds', arguments: { amount: 50000 } },
+          intent: { category: 'pay' },
+          reason: 'supplier invoice',
+        },
       },
-      { name: 'a large payment without a reason', agent: 'payer', envelope: { action: { server: 'payments', tool: 'transfer_funds', arguments: { amount: 50000 } } } },
-      { name: 'an intent mismatch', agent: 'payer', envelope: { action: { server: 'payments', tool: 'transfer_funds', arguments: { amount: 5 } }, intent: { category: 'read' } } },
+      {
+        name: 'a large payment without a reason',
+        agent: 'payer',
+        envelope: { action: { server: 'payments', tool: 'transfer_funds', arguments: { amount: 50000 } } },
+      },
+      {
+        name: 'an intent mismatch',
+        agent: 'payer',
+        envelope: { action: { server: 'payments', tool: 'transfer_funds', arguments: { amount: 5 } }, intent: { category: 'read' } },
+      },
       { name: 'a tool never delegated', agent: 'reader', envelope: { action: { server: 'orders', tool: 'delete_order' }, environment: 'staging' } },
       {
         name: 'a bulk external export',

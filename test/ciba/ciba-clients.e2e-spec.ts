@@ -123,11 +123,20 @@ describe('CIBA clients', () => {
     });
 
     it('registers ping and push clients with an allow-listed notification endpoint, and private_key_jwt clients with jwks or jwks_uri', async () => {
-      const ping = await put('gw-ping', { backchannel_token_delivery_mode: 'ping', backchannel_client_notification_endpoint: 'http://127.0.0.1:9/cb', token_endpoint_auth_method: 'private_key_jwt', jwks_uri: jwksUri });
+      const ping = await put('gw-ping', {
+        backchannel_token_delivery_mode: 'ping',
+        backchannel_client_notification_endpoint: 'http://127.0.0.1:9/cb',
+        token_endpoint_auth_method: 'private_key_jwt',
+        jwks_uri: jwksUri,
+      });
       expect(ping.status).toBe(201);
       expect(ping.body).toMatchObject({ backchannel_client_notification_endpoint: 'http://127.0.0.1:9/cb', jwks_uri: jwksUri, jwks: null });
       expect(ping.body).not.toHaveProperty('client_secret');
-      const push = await put('gw-push', { ...pollJwt(inlineKey.jwk), backchannel_token_delivery_mode: 'push', backchannel_client_notification_endpoint: 'http://127.0.0.1:9/push' });
+      const push = await put('gw-push', {
+        ...pollJwt(inlineKey.jwk),
+        backchannel_token_delivery_mode: 'push',
+        backchannel_client_notification_endpoint: 'http://127.0.0.1:9/push',
+      });
       expect(push.status).toBe(201);
       expect(push.body.jwks).toEqual({ keys: [inlineKey.jwk] });
     });
@@ -145,7 +154,9 @@ describe('CIBA clients', () => {
       expect(rotated.body).toMatchObject({ client_id: 'gw-switch', client_secret: expect.stringMatching(SECRET), client_secret_expires_at: 0 });
       expect(rotated.body.client_secret).not.toBe(first);
       expect((await refusal(authenticate({ body: { client_id: 'gw-switch', client_secret: first } }))).description).toBe('client authentication failed');
-      await expect(authenticate({ body: { client_id: 'gw-switch', client_secret: rotated.body.client_secret } })).resolves.toMatchObject({ clientId: 'gw-switch' });
+      await expect(authenticate({ body: { client_id: 'gw-switch', client_secret: rotated.body.client_secret } })).resolves.toMatchObject({
+        clientId: 'gw-switch',
+      });
 
       // Back to keys: the secret is dropped.
       expect((await put('gw-switch', pollJwt(inlineKey.jwk))).body).not.toHaveProperty('client_secret');
@@ -159,16 +170,32 @@ describe('CIBA clients', () => {
     const privateJwk = async () => ({ ...(await exportJWK((await generateKeyPair('ES256', { extractable: true })).privateKey)), kid: 'leaked' });
     it.each<[string, () => Promise<Record<string, unknown>> | Record<string, unknown>, string]>([
       ['ping without an endpoint', () => ({ ...pollBasic, backchannel_token_delivery_mode: 'ping' }), 'backchannel_client_notification_endpoint'],
-      ['poll with an endpoint', () => ({ ...pollBasic, backchannel_client_notification_endpoint: 'http://127.0.0.1:9/cb' }), 'backchannel_client_notification_endpoint'],
-      ['an endpoint off the allow-list', () => ({ ...pollBasic, backchannel_token_delivery_mode: 'push', backchannel_client_notification_endpoint: 'https://attacker.example/cb' }), 'backchannel_client_notification_endpoint'],
-      ['an endpoint that is not a URL', () => ({ ...pollBasic, backchannel_token_delivery_mode: 'push', backchannel_client_notification_endpoint: 'cb' }), 'backchannel_client_notification_endpoint'],
+      [
+        'poll with an endpoint',
+        () => ({ ...pollBasic, backchannel_client_notification_endpoint: 'http://127.0.0.1:9/cb' }),
+        'backchannel_client_notification_endpoint',
+      ],
+      [
+        'an endpoint off the allow-list',
+        () => ({ ...pollBasic, backchannel_token_delivery_mode: 'push', backchannel_client_notification_endpoint: 'https://attacker.example/cb' }),
+        'backchannel_client_notification_endpoint',
+      ],
+      [
+        'an endpoint that is not a URL',
+        () => ({ ...pollBasic, backchannel_token_delivery_mode: 'push', backchannel_client_notification_endpoint: 'cb' }),
+        'backchannel_client_notification_endpoint',
+      ],
       ['a jwks with a private key', async () => pollJwt(await privateJwk()), 'jwks.keys.0.d'],
       ['a jwks with a symmetric key', () => pollJwt({ kty: 'oct', k: 'c2VjcmV0' }), 'jwks.keys.0.kty'],
       ['a jwks with a broken key', () => pollJwt({ kty: 'EC', crv: 'P-256', x: 'AAAA', y: 'AAAA' }), 'jwks.keys.0'],
       ['an empty jwks', () => ({ ...pollJwt(inlineKey.jwk), jwks: { keys: [] } }), 'jwks.keys'],
       ['both jwks and jwks_uri', () => ({ ...pollJwt(inlineKey.jwk), jwks_uri: jwksUri }), 'jwks_uri'],
       ['private_key_jwt without keys', () => ({ backchannel_token_delivery_mode: 'poll', token_endpoint_auth_method: 'private_key_jwt' }), 'jwks'],
-      ['a jwks_uri off the allow-list', () => ({ backchannel_token_delivery_mode: 'poll', token_endpoint_auth_method: 'private_key_jwt', jwks_uri: 'https://keys.attacker.example/jwks' }), 'jwks_uri'],
+      [
+        'a jwks_uri off the allow-list',
+        () => ({ backchannel_token_delivery_mode: 'poll', token_endpoint_auth_method: 'private_key_jwt', jwks_uri: 'https://keys.attacker.example/jwks' }),
+        'jwks_uri',
+      ],
       ['a secret method with jwks', () => ({ ...pollBasic, jwks: { keys: [inlineKey.jwk] } }), 'jwks'],
       ['an unknown auth method', () => ({ ...pollBasic, token_endpoint_auth_method: 'none' }), 'token_endpoint_auth_method'],
       ['an unknown delivery mode', () => ({ ...pollBasic, backchannel_token_delivery_mode: 'email' }), 'backchannel_token_delivery_mode'],
@@ -190,7 +217,7 @@ describe('CIBA clients', () => {
       }
     });
 
-    it('lists the tenant\'s clients in keyset pages', async () => {
+    it("lists the tenant's clients in keyset pages", async () => {
       const all = (await list()).body;
       expect(all.clients.map((c: { client_id: string }) => c.client_id)).toEqual(['gw-basic', 'gw-ping', 'gw-push', 'gw-switch']);
       expect(all.next_after).toBeNull();
@@ -303,9 +330,16 @@ describe('CIBA clients', () => {
     describe('client_secret_basic', () => {
       it('authenticates the registered client with its secret', async () => {
         const client = await authenticate({ authorization: basic('c-basic', basicSecret) });
-        expect(client).toMatchObject({ clientId: 'c-basic', tenantId: 'acme', tokenEndpointAuthMethod: 'client_secret_basic', backchannelTokenDeliveryMode: 'poll' });
+        expect(client).toMatchObject({
+          clientId: 'c-basic',
+          tenantId: 'acme',
+          tokenEndpointAuthMethod: 'client_secret_basic',
+          backchannelTokenDeliveryMode: 'poll',
+        });
         // client_id may also be in the body when it names the same client.
-        await expect(authenticate({ authorization: basic('c-basic', basicSecret), body: { client_id: 'c-basic' } })).resolves.toMatchObject({ clientId: 'c-basic' });
+        await expect(authenticate({ authorization: basic('c-basic', basicSecret), body: { client_id: 'c-basic' } })).resolves.toMatchObject({
+          clientId: 'c-basic',
+        });
       });
 
       it('form-urlencodes the client_id, so ids with ":", "/", "+" and "%" work', async () => {
@@ -327,7 +361,12 @@ describe('CIBA clients', () => {
       });
 
       it('refuses a header that is not Basic credentials, and a body client_id naming another client', async () => {
-        for (const authorization of ['Basic !!!', `Basic ${Buffer.from('no-colon').toString('base64')}`, 'Bearer abc', `Basic ${Buffer.from('%E0%A4%A:x').toString('base64')}`]) {
+        for (const authorization of [
+          'Basic !!!',
+          `Basic ${Buffer.from('no-colon').toString('base64')}`,
+          'Bearer abc',
+          `Basic ${Buffer.from('%E0%A4%A:x').toString('base64')}`,
+        ]) {
           const e = await refusal(authenticate({ authorization }));
           expect(e.code).toBe('invalid_client');
           expect(e.headers()).toEqual({ 'WWW-Authenticate': 'Basic realm="countersign"' });
@@ -343,11 +382,17 @@ describe('CIBA clients', () => {
 
     describe('client_secret_post', () => {
       it('authenticates client_id and client_secret from the body', async () => {
-        await expect(authenticate({ body: { client_id: 'c-post', client_secret: postSecret, scope: 'openid' } })).resolves.toMatchObject({ clientId: 'c-post' });
+        await expect(authenticate({ body: { client_id: 'c-post', client_secret: postSecret, scope: 'openid' } })).resolves.toMatchObject({
+          clientId: 'c-post',
+        });
       });
 
       it('refuses a wrong secret, a missing client_id, and a client registered for Basic (no challenge)', async () => {
-        for (const body of [{ client_id: 'c-post', client_secret: basicSecret }, { client_secret: postSecret }, { client_id: 'c-basic', client_secret: basicSecret }]) {
+        for (const body of [
+          { client_id: 'c-post', client_secret: basicSecret },
+          { client_secret: postSecret },
+          { client_id: 'c-basic', client_secret: basicSecret },
+        ]) {
           const e = await refusal(authenticate({ body }));
           expect(e.code).toBe('invalid_client');
           expect(e.headers()).toEqual({});
@@ -384,12 +429,17 @@ describe('CIBA clients', () => {
     });
 
     describe('private_key_jwt', () => {
-      it('authenticates an assertion signed by a key in the client\'s jwks, for either audience', async () => {
-        await expect(authenticate({ body: jwtBody(await assertion()) })).resolves.toMatchObject({ clientId: 'c-jwt', tokenEndpointAuthMethod: 'private_key_jwt' });
-        await expect(authenticate({ body: jwtBody(await assertion({ aud: ['https://elsewhere.example', AUDIENCES[1]] }), { client_id: 'c-jwt' }) })).resolves.toMatchObject({ clientId: 'c-jwt' });
+      it("authenticates an assertion signed by a key in the client's jwks, for either audience", async () => {
+        await expect(authenticate({ body: jwtBody(await assertion()) })).resolves.toMatchObject({
+          clientId: 'c-jwt',
+          tokenEndpointAuthMethod: 'private_key_jwt',
+        });
+        await expect(
+          authenticate({ body: jwtBody(await assertion({ aud: ['https://elsewhere.example', AUDIENCES[1]] }), { client_id: 'c-jwt' }) }),
+        ).resolves.toMatchObject({ clientId: 'c-jwt' });
       });
 
-      it('authenticates with keys fetched from the client\'s jwks_uri', async () => {
+      it("authenticates with keys fetched from the client's jwks_uri", async () => {
         await expect(authenticate({ body: jwtBody(await assertion({}, remoteKey, 'c-remote')) })).resolves.toMatchObject({ clientId: 'c-remote' });
         expect(jwksServer.requestsTo('/jwks.json').length).toBeGreaterThanOrEqual(1);
         // A key the jwks_uri does not publish.
@@ -407,12 +457,20 @@ describe('CIBA clients', () => {
 
       it.each<[string, () => Promise<Record<string, unknown>>, RegExp]>([
         ['another audience', async () => jwtBody(await assertion({ aud: 'https://other.example' })), /the client assertion is for another audience/],
-        ['an expired assertion', async () => jwtBody(await assertion({ iat: Math.floor(Date.now() / 1000) - 120, exp: Math.floor(Date.now() / 1000) - 60 })), /expired/],
+        [
+          'an expired assertion',
+          async () => jwtBody(await assertion({ iat: Math.floor(Date.now() / 1000) - 120, exp: Math.floor(Date.now() / 1000) - 60 })),
+          /expired/,
+        ],
         ['a lifetime over five minutes', async () => jwtBody(await assertion({ exp: Math.floor(Date.now() / 1000) + 3600 })), /at most 300 seconds/],
         ['no jti', async () => jwtBody(await assertion({ jti: null })), /"jti" claim/],
         ['sub other than iss', async () => jwtBody(await assertion({ sub: 'someone-else' })), /"sub"/],
         ['a body client_id other than iss', async () => jwtBody(await assertion(), { client_id: 'c-basic' }), /client_id/],
-        ['another assertion type', async () => ({ ...jwtBody(await assertion()), client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:saml2-bearer' }), /client_assertion_type/],
+        [
+          'another assertion type',
+          async () => ({ ...jwtBody(await assertion()), client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:saml2-bearer' }),
+          /client_assertion_type/,
+        ],
         ['an assertion that is not a JWT', async () => jwtBody('not-a-jwt'), /not a JWT/],
         ['a client registered for a secret', async () => jwtBody(await assertion({}, inlineKey, 'c-post')), /client authentication failed/],
       ])('refuses %s', async (_, body, description) => {
@@ -471,7 +529,7 @@ describe('CIBA clients', () => {
         expect(left).toEqual([{ jti_sha256: 'recent' }]);
       });
 
-      it('follows a change of the client\'s keys at once', async () => {
+      it("follows a change of the client's keys at once", async () => {
         const rotatedKey = await keyPair('inline-2');
         expect((await put('c-jwt', pollJwt(rotatedKey.jwk))).status).toBe(200);
         expect((await refusal(authenticate({ body: jwtBody(await assertion()) }))).description).toBe('client authentication failed');

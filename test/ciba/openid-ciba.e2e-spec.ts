@@ -44,7 +44,7 @@ describe('Standard OpenID CIBA, driven by openid-client', () => {
   let callbacks: CallbackServer;
   let metadata: Record<string, any>;
   const secrets: Record<string, string> = {};
-  let clientKey: Awaited<ReturnType<typeof generateKeyPair>>["privateKey"];
+  let clientKey: Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
   let clientKid: string;
 
   async function register(clientId: string, body: Record<string, unknown>): Promise<void> {
@@ -230,7 +230,11 @@ describe('Standard OpenID CIBA, driven by openid-client', () => {
       expect(started.expires_in).toBe(2);
       // openid-client stops polling at expires_in on its own, so the expiry is read at the wire.
       await sleep(2300);
-      const res = await form(metadata.token_endpoint, { grant_type: CIBA_GRANT, auth_req_id: started.auth_req_id }, { authorization: basic('gw-basic', secrets['gw-basic']) });
+      const res = await form(
+        metadata.token_endpoint,
+        { grant_type: CIBA_GRANT, auth_req_id: started.auth_req_id },
+        { authorization: basic('gw-basic', secrets['gw-basic']) },
+      );
       expect(res.status).toBe(400);
       expect(res.body.error).toBe('expired_token');
     });
@@ -285,10 +289,18 @@ describe('Standard OpenID CIBA, driven by openid-client', () => {
       await expect(oidc.pollBackchannelAuthenticationGrant(config, { ...started, interval: 0 })).rejects.toMatchObject({ error: 'invalid_grant' });
 
       const other = await initiate(config);
-      const stolen = await form(metadata.token_endpoint, { grant_type: CIBA_GRANT, auth_req_id: other.auth_req_id }, { authorization: basic('gw-ping', secrets['gw-ping']) });
+      const stolen = await form(
+        metadata.token_endpoint,
+        { grant_type: CIBA_GRANT, auth_req_id: other.auth_req_id },
+        { authorization: basic('gw-ping', secrets['gw-ping']) },
+      );
       expect(stolen).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
       expect((await requestRow(env.db.url, other.auth_req_id)).status).toBe('pending');
-      const unknown = await form(metadata.token_endpoint, { grant_type: CIBA_GRANT, auth_req_id: 'A'.repeat(32) }, { authorization: basic('gw-basic', secrets['gw-basic']) });
+      const unknown = await form(
+        metadata.token_endpoint,
+        { grant_type: CIBA_GRANT, auth_req_id: 'A'.repeat(32) },
+        { authorization: basic('gw-basic', secrets['gw-basic']) },
+      );
       expect(unknown.body.error).toBe('invalid_grant');
     });
 
@@ -314,7 +326,9 @@ describe('Standard OpenID CIBA, driven by openid-client', () => {
       expect(await approversOf(second.auth_req_id)).toEqual(['user:erin']);
 
       // Issued to another client: not a hint this client may use.
-      const res = await form(metadata.backchannel_authentication_endpoint, backchannelParams({ id_token_hint: idToken }), { authorization: basic('gw-ping', secrets['gw-ping']) });
+      const res = await form(metadata.backchannel_authentication_endpoint, backchannelParams({ id_token_hint: idToken }), {
+        authorization: basic('gw-ping', secrets['gw-ping']),
+      });
       expect(res.body).toMatchObject({ error: 'invalid_request' });
     });
 
@@ -375,7 +389,9 @@ describe('Standard OpenID CIBA, driven by openid-client', () => {
     it('a park writes one ciba_requests row keyed by its auth_req_id; approval_requests has no CIBA columns', async () => {
       const res = await start();
       expect(res.status).toBe(200);
-      const rows = await sql(env.db.url, `SELECT tenant_id, client_id, scope, authorization_details FROM ciba_requests WHERE auth_req_id = $1`, [res.body.auth_req_id]);
+      const rows = await sql(env.db.url, `SELECT tenant_id, client_id, scope, authorization_details FROM ciba_requests WHERE auth_req_id = $1`, [
+        res.body.auth_req_id,
+      ]);
       expect(rows).toEqual([{ tenant_id: expect.any(String), client_id: 'gw-basic', scope: 'openid', authorization_details: [toolCallDetail()] }]);
       const [approval] = await sql(env.db.url, `SELECT tenant_id FROM approval_requests WHERE id = $1`, [res.body.auth_req_id]);
       expect(approval.tenant_id).toBe(rows[0].tenant_id);
@@ -393,8 +409,13 @@ describe('Standard OpenID CIBA, driven by openid-client', () => {
       const runner = db.createQueryRunner();
       try {
         await new CibaRequests1764130000000().down(runner);
-        const restored = await sql(env.db.url, `SELECT id, ciba_client_id, scope, authorization_details FROM approval_requests WHERE ciba_client_id IS NOT NULL ORDER BY id`);
-        expect(restored).toEqual(before.map((r) => ({ id: r.auth_req_id, ciba_client_id: r.client_id, scope: r.scope, authorization_details: r.authorization_details })));
+        const restored = await sql(
+          env.db.url,
+          `SELECT id, ciba_client_id, scope, authorization_details FROM approval_requests WHERE ciba_client_id IS NOT NULL ORDER BY id`,
+        );
+        expect(restored).toEqual(
+          before.map((r) => ({ id: r.auth_req_id, ciba_client_id: r.client_id, scope: r.scope, authorization_details: r.authorization_details })),
+        );
         await new CibaRequests1764130000000().up(runner);
       } finally {
         await runner.release();
@@ -406,7 +427,12 @@ describe('Standard OpenID CIBA, driven by openid-client', () => {
     // Real Postgres refuses one of the two rows (a constraint added for the test): the other must not stay behind.
     it.each([
       ['ciba_requests row is refused', 'ciba_requests', `CHECK (scope <> 'openid atomicity_probe')`, { scope: 'openid atomicity_probe' }],
-      ['approval_requests row is refused', 'approval_requests', `CHECK (binding_message IS DISTINCT FROM 'atomicity probe')`, { binding_message: 'atomicity probe' }],
+      [
+        'approval_requests row is refused',
+        'approval_requests',
+        `CHECK (binding_message IS DISTINCT FROM 'atomicity probe')`,
+        { binding_message: 'atomicity probe' },
+      ],
     ])('a park whose %s leaves neither row (nor its audit event)', async (...[, table, check, overrides]) => {
       await sql(env.db.url, `ALTER TABLE ${table} ADD CONSTRAINT atomicity_probe ${check} NOT VALID`);
       try {
@@ -435,10 +461,34 @@ describe('Standard OpenID CIBA, driven by openid-client', () => {
       ['a binding message with a line break', { binding_message: 'Pay\nnow' }, 400, 'invalid_binding_message', 'binding_message'],
       ['a binding message too long', { binding_message: 'x'.repeat(257) }, 400, 'invalid_binding_message', 'binding_message'],
       ['authorization_details that is not JSON', { authorization_details: '[{' }, 400, 'invalid_authorization_details', 'authorization_details'],
-      ['authorization_details of an unregistered type', { authorization_details: JSON.stringify([toolCallDetail({ type: 'payment_initiation' })]) }, 400, 'invalid_authorization_details', 'authorization_details[0].type'],
-      ['a tool call without a reason', { authorization_details: JSON.stringify([toolCallDetail({ reason: undefined })]) }, 400, 'invalid_authorization_details', 'authorization_details[0].reason'],
-      ['a tool call with an unknown field', { authorization_details: JSON.stringify([toolCallDetail({ sneaky: 1 })]) }, 400, 'invalid_authorization_details', 'authorization_details[0].sneaky'],
-      ['two tool calls', { authorization_details: JSON.stringify([toolCallDetail(), toolCallDetail()]) }, 400, 'invalid_authorization_details', 'authorization_details'],
+      [
+        'authorization_details of an unregistered type',
+        { authorization_details: JSON.stringify([toolCallDetail({ type: 'payment_initiation' })]) },
+        400,
+        'invalid_authorization_details',
+        'authorization_details[0].type',
+      ],
+      [
+        'a tool call without a reason',
+        { authorization_details: JSON.stringify([toolCallDetail({ reason: undefined })]) },
+        400,
+        'invalid_authorization_details',
+        'authorization_details[0].reason',
+      ],
+      [
+        'a tool call with an unknown field',
+        { authorization_details: JSON.stringify([toolCallDetail({ sneaky: 1 })]) },
+        400,
+        'invalid_authorization_details',
+        'authorization_details[0].sneaky',
+      ],
+      [
+        'two tool calls',
+        { authorization_details: JSON.stringify([toolCallDetail(), toolCallDetail()]) },
+        400,
+        'invalid_authorization_details',
+        'authorization_details',
+      ],
       ['no authorization_details', { authorization_details: undefined }, 400, 'invalid_request', 'authorization_details'],
       ['a repeated parameter', { login_hint: ['bob', 'carol'] }, 400, 'invalid_request', 'login_hint'],
       ['requested_expiry not a number', { requested_expiry: 'soon' }, 400, 'invalid_request', 'requested_expiry'],
@@ -446,7 +496,9 @@ describe('Standard OpenID CIBA, driven by openid-client', () => {
     ];
     // Rest parameters: a fixed arity above a row's length would make jest wait for a done() callback.
     it.each(cases)('%s', async (...[, overrides, status, error, field]) => {
-      const res = await form(metadata.backchannel_authentication_endpoint, backchannelParams(overrides), { authorization: basic('gw-basic', secrets['gw-basic']) });
+      const res = await form(metadata.backchannel_authentication_endpoint, backchannelParams(overrides), {
+        authorization: basic('gw-basic', secrets['gw-basic']),
+      });
       expect(res.status).toBe(status);
       expect(res.body.error).toBe(error);
       expect(typeof res.body.error_description).toBe('string');
@@ -470,12 +522,18 @@ describe('Standard OpenID CIBA, driven by openid-client', () => {
     it('the token endpoint wants the CIBA grant type and an auth_req_id', async () => {
       const auth = { authorization: basic('gw-basic', secrets['gw-basic']) };
       expect((await form(metadata.token_endpoint, { grant_type: 'authorization_code', code: 'x' }, auth)).body.error).toBe('unsupported_grant_type');
-      expect((await form(metadata.token_endpoint, { auth_req_id: 'A'.repeat(32) }, auth)).body).toMatchObject({ error: 'invalid_request', field: 'grant_type' });
+      expect((await form(metadata.token_endpoint, { auth_req_id: 'A'.repeat(32) }, auth)).body).toMatchObject({
+        error: 'invalid_request',
+        field: 'grant_type',
+      });
       expect((await form(metadata.token_endpoint, { grant_type: CIBA_GRANT }, auth)).body).toMatchObject({ error: 'invalid_request', field: 'auth_req_id' });
     });
 
     it('JSON instead of a form is invalid_request', async () => {
-      const res = await call(api.url, 'POST', '/oauth/bc-authorize', { body: backchannelParams(), headers: { authorization: basic('gw-basic', secrets['gw-basic']) } });
+      const res = await call(api.url, 'POST', '/oauth/bc-authorize', {
+        body: backchannelParams(),
+        headers: { authorization: basic('gw-basic', secrets['gw-basic']) },
+      });
       expect(res.status).toBe(400);
       expect(res.body.error).toBe('invalid_request');
     });
@@ -504,7 +562,11 @@ describe('Standard OpenID CIBA, driven by openid-client', () => {
       const id = decodeJwt(push.body.id_token);
       expect(id).toMatchObject({ sub: 'bob', aud: 'gw-push', [AUTH_REQ_ID_CLAIM]: started.auth_req_id, at_hash: expect.any(String) });
       // Push clients do not poll: the token endpoint has nothing for them.
-      const polled = await form(metadata.token_endpoint, { grant_type: CIBA_GRANT, auth_req_id: started.auth_req_id }, { authorization: basic('gw-push', secrets['gw-push']) });
+      const polled = await form(
+        metadata.token_endpoint,
+        { grant_type: CIBA_GRANT, auth_req_id: started.auth_req_id },
+        { authorization: basic('gw-push', secrets['gw-push']) },
+      );
       expect(polled.body.error).toBe('invalid_grant');
 
       const denied = await initiate(config, { client_notification_token: 'push-token-789' });

@@ -5,10 +5,13 @@ import { createHash } from 'node:crypto';
 describe('npm run review:sample', () => {
   const run = (...args: string[]) => spawnSync(process.execPath, ['scripts/run-built.js', 'review-sample', ...args], { encoding: 'utf8', timeout: 240_000 });
 
-  it('prints each decision\'s sample and, with a rate, whether it is sampled, as the README formula gives them', () => {
+  it("prints each decision's sample and, with a rate, whether it is sampled, as the README formula gives them", () => {
     const out = run('--tenant', 'acme', '--decision', 'dec_1', '--decision', 'dec_2', '--rate', '0.5');
     expect(out.status).toBe(0);
-    const lines = out.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const lines = out.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines.map((l) => l.decision_id)).toEqual(['dec_1', 'dec_2']);
     for (const l of lines) {
       const expected = Number(createHash('sha256').update(`acme\n${l.decision_id}`).digest().readBigUInt64BE(0) >> 11n) / 2 ** 53;

@@ -60,7 +60,10 @@ describe('when Postgres cannot be reached', () => {
 
     await proxy.cut();
     const down = await vote();
-    expect({ status: down.status, body: down.body }).toEqual({ status: 503, body: { error: 'temporarily_unavailable', error_description: expect.any(String) } });
+    expect({ status: down.status, body: down.body }).toEqual({
+      status: 503,
+      body: { error: 'temporarily_unavailable', error_description: expect.any(String) },
+    });
     expect(down.headers.get('retry-after')).toMatch(/^\d+$/);
 
     await proxy.restore();
@@ -94,7 +97,9 @@ describe('when Postgres cannot be reached', () => {
         for (const [i, res] of answers.entries()) {
           seen[res.status] = (seen[res.status] ?? 0) + 1;
           expect({ status: res.status, body: res.body }).toEqual(
-            res.status === 503 ? { status: 503, body: { error: 'temporarily_unavailable', error_description: expect.any(String) } } : expect.objectContaining({ status: 200 }),
+            res.status === 503
+              ? { status: 503, body: { error: 'temporarily_unavailable', error_description: expect.any(String) } }
+              : expect.objectContaining({ status: 200 }),
           );
           const recorded = await eventually(async () => {
             const r = await call(api.url, 'GET', `/v1/approvals/${ids[i]}`, { token: gateway });

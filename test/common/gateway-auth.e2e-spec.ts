@@ -44,8 +44,7 @@ describe('gateway authentication, approver links and tenancy', () => {
   let globex: string;
 
   const park = (token = acme, overrides: Record<string, unknown> = {}) => parkApproval(api, token, parkBody(overrides));
-  const mint = (approvalId: string, approverId = 'bob', tenantId = 'acme') =>
-    api.app.get(ApproverLinks).mint({ tenantId, approvalId, approverId });
+  const mint = (approvalId: string, approverId = 'bob', tenantId = 'acme') => api.app.get(ApproverLinks).mint({ tenantId, approvalId, approverId });
   const vote = (id: string, token: string) =>
     call(api.url, 'POST', `/v1/approvals/${id}/decisions`, { token, body: { decision: 'approve', reason: 'looks right' } });
   const status = async (id: string) => (await call(api.url, 'GET', `/v1/approvals/${id}`, { token: acme })).body.status;
@@ -89,9 +88,15 @@ describe('gateway authentication, approver links and tenancy', () => {
       ['the audience is wrong', async () => ({ authorization: `Bearer ${await gatewayToken({}, { audience: 'another-service' })}` })],
       ['the token has expired', async () => ({ authorization: `Bearer ${await signGateway({ ...validClaims(), iat: now() - 600, exp: now() - 60 })}` })],
       ['the token has no exp', async () => ({ authorization: `Bearer ${await signGateway({ ...validClaims(), exp: undefined })}` })],
-      ['the token is not valid before an hour from now', async () => ({ authorization: `Bearer ${await signGateway({ ...validClaims(), nbf: now() + 3600 })}` })],
+      [
+        'the token is not valid before an hour from now',
+        async () => ({ authorization: `Bearer ${await signGateway({ ...validClaims(), nbf: now() + 3600 })}` }),
+      ],
       ['the token has no kid', async () => ({ authorization: `Bearer ${await signGateway(validClaims(), undefined, { kid: undefined })}` })],
-      ['the token is issued an hour from now (iat in the future)', async () => ({ authorization: `Bearer ${await signGateway({ ...validClaims(), iat: now() + 3600 })}` })],
+      [
+        'the token is issued an hour from now (iat in the future)',
+        async () => ({ authorization: `Bearer ${await signGateway({ ...validClaims(), iat: now() + 3600 })}` }),
+      ],
       ['the token has no sub', async () => ({ authorization: `Bearer ${await signGateway({ ...validClaims(), sub: undefined })}` })],
       ['the tenant claim is missing', async () => ({ authorization: `Bearer ${await signGateway({ ...validClaims(), tenant: undefined })}` })],
       ['the tenant claim is a number', async () => ({ authorization: `Bearer ${await signGateway({ ...validClaims(), tenant: 42 })}` })],
@@ -150,7 +155,10 @@ describe('gateway authentication, approver links and tenancy', () => {
       const id = await park();
       const link = await api.app
         .get(SigningKeys)
-        .sign({ tenant: 'acme', auth_req_id: id }, { typ: APPROVER_LINK_TYP, audience: APPROVER_LINK_AUDIENCE, subject: 'bob', expiresAt: new Date(Date.now() - 60_000), jti: randomUUID() });
+        .sign(
+          { tenant: 'acme', auth_req_id: id },
+          { typ: APPROVER_LINK_TYP, audience: APPROVER_LINK_AUDIENCE, subject: 'bob', expiresAt: new Date(Date.now() - 60_000), jti: randomUUID() },
+        );
       const res = await vote(id, link);
       expect(res.status).toBe(401);
       expect(res.body.error_description).toBe('approver link: the token has expired');
@@ -216,7 +224,10 @@ describe('gateway authentication, approver links and tenancy', () => {
       const sign = (expiresAt: Date) =>
         api.app
           .get(SigningKeys)
-          .sign({ tenant: 'acme', auth_req_id: id }, { typ: APPROVER_LINK_TYP, audience: APPROVER_LINK_AUDIENCE, subject: 'bob', expiresAt, jti: randomUUID() });
+          .sign(
+            { tenant: 'acme', auth_req_id: id },
+            { typ: APPROVER_LINK_TYP, audience: APPROVER_LINK_AUDIENCE, subject: 'bob', expiresAt, jti: randomUUID() },
+          );
       expectInvalidToken(await vote(id, await sign(new Date(Date.now() - 10_000))));
       expect(await status(id)).toBe('pending');
       expect((await vote(id, await sign(new Date(Date.now() + 60_000)))).status).toBe(200);

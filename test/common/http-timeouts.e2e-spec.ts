@@ -81,7 +81,9 @@ describe('HTTP connections: timeouts, and what is refused before routing', () =>
   });
 
   it('a request timeout shorter than the longest long-poll is refused at start-up, naming the variable', () => {
-    expect(() => loadConfig({ DEMO_MODE: 'true', HTTP_REQUEST_TIMEOUT_MS: '60000' })).toThrow(/HTTP_REQUEST_TIMEOUT_MS must be at least LONG_POLL_MAX_WAIT \+ 10 s \(70000\)/);
+    expect(() => loadConfig({ DEMO_MODE: 'true', HTTP_REQUEST_TIMEOUT_MS: '60000' })).toThrow(
+      /HTTP_REQUEST_TIMEOUT_MS must be at least LONG_POLL_MAX_WAIT \+ 10 s \(70000\)/,
+    );
     expect(() => loadConfig({ DEMO_MODE: 'true', HTTP_REQUEST_TIMEOUT_MS: '60000', LONG_POLL_MAX_WAIT: '30' })).not.toThrow();
   });
 });

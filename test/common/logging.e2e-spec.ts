@@ -24,16 +24,33 @@ describe('logs', () => {
     await env.teardown();
   });
 
-  const json = () => lines.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  const json = () =>
+    lines
+      .join('')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
 
   it('every line is one JSON object; each request has an access line with its request id, also in the response and the audit', async () => {
     const gateway = await tenantToken('acme');
-    const res = await call(api.url, 'POST', '/v1/approvals', { token: gateway, body: parkBody({ correlation: {} }), headers: { 'x-request-id': 'gw-req-4711' } });
+    const res = await call(api.url, 'POST', '/v1/approvals', {
+      token: gateway,
+      body: parkBody({ correlation: {} }),
+      headers: { 'x-request-id': 'gw-req-4711' },
+    });
     expect(res.status).toBe(200);
     expect(res.headers.get('x-request-id')).toBe('gw-req-4711');
     await eventually(async () => json().some((l) => l.msg === 'request' && l.request_id === 'gw-req-4711'));
     const access = json().find((l) => l.msg === 'request' && l.request_id === 'gw-req-4711');
-    expect(access).toMatchObject({ level: 'info', service: 'countersign', method: 'POST', path: '/v1/approvals', status: 200, ms: expect.any(Number), time: expect.any(String) });
+    expect(access).toMatchObject({
+      level: 'info',
+      service: 'countersign',
+      method: 'POST',
+      path: '/v1/approvals',
+      status: 200,
+      ms: expect.any(Number),
+      time: expect.any(String),
+    });
     const [created] = await sql(env.db.url, `SELECT request_id FROM audit_events WHERE approval_id = $1 AND type = 'approval.created'`, [res.body.auth_req_id]);
     expect(created.request_id).toBe('gw-req-4711');
 
@@ -48,7 +65,11 @@ describe('logs', () => {
     const id = parked.body.auth_req_id;
     const link = await api.app.get(ApproverLinks).mint({ tenantId: 'acme', approvalId: id, approverId: 'bob' });
     await fetch(link.url.replace(api.config.PUBLIC_URL, api.url), { headers: { cookie: 'countersign_admin=cookie-secret-123' } });
-    await fetch(`${api.url}/approve/${id}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `link=${link.token}&csrf=forged-csrf-456&reason=x&decision=approve` });
+    await fetch(`${api.url}/approve/${id}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `link=${link.token}&csrf=forged-csrf-456&reason=x&decision=approve`,
+    });
     await call(api.url, 'POST', `/v1/approvals/${id}/decisions`, { token: link.token, body: { decision: 'approve', reason: 'ok' } });
     await call(api.url, 'POST', `/v1/approvals/${id}/token`, { token: gateway });
     await call(api.url, 'GET', '/v1/approvers', { token: admin });
@@ -60,7 +81,16 @@ describe('logs', () => {
     await eventually(async () => json().filter((l) => l.msg === 'request').length >= 9);
 
     const all = lines.join('');
-    for (const secret of [gateway, admin, link.token, 'cookie-secret-123', 'forged-csrf-456', 'callback-secret-789', gateway.split('.')[2], link.token.split('.')[2]]) {
+    for (const secret of [
+      gateway,
+      admin,
+      link.token,
+      'cookie-secret-123',
+      'forged-csrf-456',
+      'callback-secret-789',
+      gateway.split('.')[2],
+      link.token.split('.')[2],
+    ]) {
       expect(all).not.toContain(secret);
     }
     expect(all).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}\.eyJ/);

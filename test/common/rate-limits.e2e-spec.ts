@@ -49,10 +49,17 @@ describe('Rate limits per gateway, per CIBA client and per approver link', () =>
 
   it('limits a CIBA client once it has authenticated, on the token endpoint and bc-authorize, and keeps invalid_grant below the limit', async () => {
     const admin = await adminToken('acme', 'countersign:admin', 'idp-ciba');
-    const reg = await call(a.url, 'PUT', '/v1/ciba-clients/gw-rl', { token: admin, body: { backchannel_token_delivery_mode: 'poll', token_endpoint_auth_method: 'client_secret_post' } });
+    const reg = await call(a.url, 'PUT', '/v1/ciba-clients/gw-rl', {
+      token: admin,
+      body: { backchannel_token_delivery_mode: 'poll', token_endpoint_auth_method: 'client_secret_post' },
+    });
     expect(reg.status).toBe(201);
     const post = async (app: TestApp, path: string, params: Record<string, string>) => {
-      const res = await fetch(app.url + path, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(params) });
+      const res = await fetch(app.url + path, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams(params),
+      });
       return { status: res.status, headers: res.headers, body: (await res.json()) as any };
     };
     const grant = { grant_type: 'urn:openid:params:grant-type:ciba', auth_req_id: 'unknown-request-id', client_id: 'gw-rl' };

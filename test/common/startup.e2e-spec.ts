@@ -119,9 +119,17 @@ describe('a fatal error in the running service', () => {
 
   afterAll(() => env.teardown());
 
-  it.each(['api', 'worker'] as const)('ends the %s process (killed by the crash signal) instead of leaving it spinning with its port open', async (kind) => {
-    const { signal, code, output } = await crashAfterStart(kind, vars);
-    // SIGTRAP from the trap itself, or SIGSEGV when V8's own crash reporting faults on the way down.
-    expect({ code, signal, output }).toEqual({ code: null, signal: expect.stringMatching(/^SIG(TRAP|SEGV)$/), output: expect.stringMatching(/started\ncrashing\n/) });
-  }, 60_000);
+  it.each(['api', 'worker'] as const)(
+    'ends the %s process (killed by the crash signal) instead of leaving it spinning with its port open',
+    async (kind) => {
+      const { signal, code, output } = await crashAfterStart(kind, vars);
+      // SIGTRAP from the trap itself, or SIGSEGV when V8's own crash reporting faults on the way down.
+      expect({ code, signal, output }).toEqual({
+        code: null,
+        signal: expect.stringMatching(/^SIG(TRAP|SEGV)$/),
+        output: expect.stringMatching(/started\ncrashing\n/),
+      });
+    },
+    60_000,
+  );
 });

@@ -69,7 +69,9 @@ describe('values Postgres cannot store are 400s naming the member, and nothing i
     tokens.gateway = await gatewayToken({ tenant: 'acme', sub: 'gateway-1' });
     tokens.admin = await gatewayToken({ tenant: 'acme', sub: 'idp', scope: 'countersign:admin countersign:delegations countersign:audit' });
     agent = await agentToken({ human: 'alice', actors: ['doc-agent'] });
-    expect((await call(api.url, 'POST', '/v1/delegations', { token: tokens.admin, body: { human: 'alice', agent: 'doc-agent', tools: ['docs/*'] } })).status).toBe(201);
+    expect(
+      (await call(api.url, 'POST', '/v1/delegations', { token: tokens.admin, body: { human: 'alice', agent: 'doc-agent', tools: ['docs/*'] } })).status,
+    ).toBe(201);
     approvalId = await parkApproval(api, tokens.gateway);
     tokens.approver = (await api.app.get(ApproverLinks).mint({ tenantId: 'acme', approvalId, approverId: 'bob' })).token;
     const client = await call(api.url, 'PUT', '/v1/ciba-clients/gw-post', {
@@ -104,7 +106,11 @@ describe('values Postgres cannot store are 400s naming the member, and nothing i
       risk: { signals: ['known_device'], network: 'corporate' },
     });
     const delegation = (): Json => ({ human: 'alice', agent: 'mail-agent', tools: ['mail/*'], resources: ['mailbox:alice'], purpose: 'triage mail' });
-    const policySet = (): Json => ({ policies: { p1: 'permit(principal, action, resource);' }, tool_categories: { 'docs/read_document': 'read' }, description: 'baseline' });
+    const policySet = (): Json => ({
+      policies: { p1: 'permit(principal, action, resource);' },
+      tool_categories: { 'docs/read_document': 'read' },
+      description: 'baseline',
+    });
     const cibaClient = (): Json => ({ client_name: 'Gateway', backchannel_token_delivery_mode: 'poll', token_endpoint_auth_method: 'client_secret_basic' });
     const pushSubscription = (): Json => ({
       endpoint: 'https://fcm.googleapis.com/fcm/send/abc',
@@ -162,9 +168,33 @@ describe('values Postgres cannot store are 400s naming the member, and nothing i
     grant('a NUL in a tool pattern', 'tools', ['mail/\u0000'], 'tools.0');
     grant('a NUL in parent_id', 'parent_id', NUL);
 
-    cases.push(['approver: an unpaired surrogate in display_name', 'PUT', () => '/v1/approvers/zed', 'admin', () => ({ display_name: HIGH }), 'display_name', 'invalid_request']);
-    cases.push(['approver: a NUL in email', 'PUT', () => '/v1/approvers/zed', 'admin', () => ({ display_name: 'Zed', email: 'zed\u0000@acme.example' }), 'email', 'invalid_request']);
-    cases.push(['group: an unpaired surrogate in display_name', 'PUT', () => '/v1/approver-groups/ops', 'admin', () => ({ display_name: LOW, members: ['bob'] }), 'display_name', 'invalid_request']);
+    cases.push([
+      'approver: an unpaired surrogate in display_name',
+      'PUT',
+      () => '/v1/approvers/zed',
+      'admin',
+      () => ({ display_name: HIGH }),
+      'display_name',
+      'invalid_request',
+    ]);
+    cases.push([
+      'approver: a NUL in email',
+      'PUT',
+      () => '/v1/approvers/zed',
+      'admin',
+      () => ({ display_name: 'Zed', email: 'zed\u0000@acme.example' }),
+      'email',
+      'invalid_request',
+    ]);
+    cases.push([
+      'group: an unpaired surrogate in display_name',
+      'PUT',
+      () => '/v1/approver-groups/ops',
+      'admin',
+      () => ({ display_name: LOW, members: ['bob'] }),
+      'display_name',
+      'invalid_request',
+    ]);
 
     const publish = (what: string, path: string, value: unknown, field = path) =>
       cases.push([`policy set: ${what}`, 'POST', () => '/v1/policies', 'admin', () => withField(policySet(), path, value), field, 'invalid_request']);
@@ -175,14 +205,54 @@ describe('values Postgres cannot store are 400s naming the member, and nothing i
     publish('a NUL in a tool category name', 'tool_categories', { ['docs/\u0000']: 'read' }, 'tool_categories.docs/\\u0000');
 
     const client = (what: string, path: string, value: unknown, field = path) =>
-      cases.push([`CIBA client: ${what}`, 'PUT', () => '/v1/ciba-clients/gw-new', 'admin', () => withField(cibaClient(), path, value), field, 'invalid_request']);
+      cases.push([
+        `CIBA client: ${what}`,
+        'PUT',
+        () => '/v1/ciba-clients/gw-new',
+        'admin',
+        () => withField(cibaClient(), path, value),
+        field,
+        'invalid_request',
+      ]);
     client('an unpaired surrogate in client_name', 'client_name', HIGH);
     client('a NUL in the notification endpoint', 'backchannel_client_notification_endpoint', 'http://127.0.0.1:9/\u0000');
 
-    cases.push(['vote: a NUL in reason', 'POST', () => `/v1/approvals/${approvalId}/decisions`, 'approver', () => ({ decision: 'approve', reason: NUL }), 'reason', 'invalid_request']);
-    cases.push(['vote: an unpaired surrogate in reason', 'POST', () => `/v1/approvals/${approvalId}/decisions`, 'approver', () => ({ decision: 'deny', reason: HIGH }), 'reason', 'invalid_request']);
-    cases.push(['push subscription: a NUL in endpoint', 'POST', () => '/v1/push-subscriptions', 'approver', () => withField(pushSubscription(), 'endpoint', 'https://fcm.googleapis.com/fcm/send/\u0000'), 'endpoint', 'invalid_request']);
-    cases.push(['push subscription: 1e309 in expirationTime', 'POST', () => '/v1/push-subscriptions', 'approver', () => withField(pushSubscription(), 'expirationTime', INF), 'expirationTime', 'invalid_request']);
+    cases.push([
+      'vote: a NUL in reason',
+      'POST',
+      () => `/v1/approvals/${approvalId}/decisions`,
+      'approver',
+      () => ({ decision: 'approve', reason: NUL }),
+      'reason',
+      'invalid_request',
+    ]);
+    cases.push([
+      'vote: an unpaired surrogate in reason',
+      'POST',
+      () => `/v1/approvals/${approvalId}/decisions`,
+      'approver',
+      () => ({ decision: 'deny', reason: HIGH }),
+      'reason',
+      'invalid_request',
+    ]);
+    cases.push([
+      'push subscription: a NUL in endpoint',
+      'POST',
+      () => '/v1/push-subscriptions',
+      'approver',
+      () => withField(pushSubscription(), 'endpoint', 'https://fcm.googleapis.com/fcm/send/\u0000'),
+      'endpoint',
+      'invalid_request',
+    ]);
+    cases.push([
+      'push subscription: 1e309 in expirationTime',
+      'POST',
+      () => '/v1/push-subscriptions',
+      'approver',
+      () => withField(pushSubscription(), 'expirationTime', INF),
+      'expirationTime',
+      'invalid_request',
+    ]);
 
     it.each(cases)('%s', async (_, method, path, who, body, field, code) => {
       await expectRefused(() => call(api.url, method, path(), { token: tokens[who], rawBody: jsonText(body()) }), field, code);
@@ -229,12 +299,27 @@ describe('values Postgres cannot store are 400s naming the member, and nothing i
       ['a NUL in scope', { scope: 'openid \u0000' }, 'scope', 'invalid_request'],
       ['a NUL in the binding message', { binding_message: NUL }, 'binding_message', 'invalid_binding_message'],
       ['a NUL in a tool argument', details({ arguments: { note: NUL } }), 'authorization_details[0].arguments.note', 'invalid_authorization_details'],
-      ['an unpaired surrogate in a tool argument', details({ arguments: { note: HIGH } }), 'authorization_details[0].arguments.note', 'invalid_authorization_details'],
+      [
+        'an unpaired surrogate in a tool argument',
+        details({ arguments: { note: HIGH } }),
+        'authorization_details[0].arguments.note',
+        'invalid_authorization_details',
+      ],
       ['1e309 in a tool argument', details({ arguments: { amount: INF } }), 'authorization_details[0].arguments.amount', 'invalid_authorization_details'],
-      ['a NUL in a tool argument name', details({ arguments: { ['a\u0000']: 1 } }), 'authorization_details[0].arguments.a\\u0000', 'invalid_authorization_details'],
+      [
+        'a NUL in a tool argument name',
+        details({ arguments: { ['a\u0000']: 1 } }),
+        'authorization_details[0].arguments.a\\u0000',
+        'invalid_authorization_details',
+      ],
       ['an unpaired surrogate in reason', details({ reason: LOW }), 'authorization_details[0].reason', 'invalid_authorization_details'],
       ['1e309 in risk', details({ risk: { score: INF } }), 'authorization_details[0].risk.score', 'invalid_authorization_details'],
-      ['an unpaired surrogate in an RFC 9396 identifier', details({ identifier: HIGH }), 'authorization_details[0].identifier', 'invalid_authorization_details'],
+      [
+        'an unpaired surrogate in an RFC 9396 identifier',
+        details({ identifier: HIGH }),
+        'authorization_details[0].identifier',
+        'invalid_authorization_details',
+      ],
     ];
     it.each(cases)('backchannel authentication: %s', async (_, params, field, code) => {
       await expectRefused(() => backchannel(params), field, code);
@@ -246,7 +331,12 @@ describe('values Postgres cannot store are 400s naming the member, and nothing i
 
     it('a NUL in the auth_req_id of a token request is a 400 naming it', async () => {
       const res = await call(api.url, 'POST', '/oauth/token', {
-        rawBody: new URLSearchParams({ client_id: 'gw-post', client_secret: clientSecret, grant_type: 'urn:openid:params:grant-type:ciba', auth_req_id: `x\u0000` }).toString(),
+        rawBody: new URLSearchParams({
+          client_id: 'gw-post',
+          client_secret: clientSecret,
+          grant_type: 'urn:openid:params:grant-type:ciba',
+          auth_req_id: `x\u0000`,
+        }).toString(),
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
       });
       expect(res).toMatchObject({ status: 400, body: { error: 'invalid_request', field: 'auth_req_id' } });

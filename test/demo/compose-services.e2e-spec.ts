@@ -25,7 +25,11 @@ interface Proc {
 }
 
 function start(script: string, args: string[], env: Record<string, string>): Proc {
-  const child = spawn(process.execPath, [join(ROOT, script), ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(ROOT, script), ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
@@ -118,13 +122,27 @@ describe('the demo as compose runs it: upstream, gateway and agent processes bes
     const out = agent.output();
     expect(out).toMatch(/step 1 .*\n {2}call .*\n {2}reason .*\n {2}ALLOWED; result:\n {6}ACME GmbH \(cus_1042\)/);
     expect(out).toMatch(/DENIED {2}reasons: .*not_delegated/);
-    expect(out).toMatch(/NOT APPROVED \(denied\)\n {6}The call was not approved \(denied, auth_req_id [\w-]+\).*Approvers' reasons: alice: We do not pay INV-42 before the goods arrive\. It was not sent\./);
+    expect(out).toMatch(
+      /NOT APPROVED \(denied\)\n {6}The call was not approved \(denied, auth_req_id [\w-]+\).*Approvers' reasons: alice: We do not pay INV-42 before the goods arrive\. It was not sent\./,
+    );
     expect(out).toContain('summary  step 1 allowed · step 2 denied · step 3 not approved');
     // The sample servers received the lookup only.
-    expect(upstream.output().split('\n').filter((l) => l.startsWith('received '))).toEqual(['received crm/lookup_customer {"query":"ACME GmbH"}']);
+    expect(
+      upstream
+        .output()
+        .split('\n')
+        .filter((l) => l.startsWith('received ')),
+    ).toEqual(['received crm/lookup_customer {"query":"ACME GmbH"}']);
     // The gateway registered the sample servers' tools, with their input schemas, in tenant acme's catalogue.
     const catalogued = await sql(env.db.url, `SELECT server || '/' || name AS tool, input_schema FROM catalogue_tools WHERE tenant_id = 'acme' ORDER BY 1`);
-    expect(catalogued.map((r) => r.tool)).toEqual(['calendar/create_event', 'calendar/list_events', 'crm/lookup_customer', 'files/read_file', 'files/share_file', 'payments/transfer_funds']);
+    expect(catalogued.map((r) => r.tool)).toEqual([
+      'calendar/create_event',
+      'calendar/list_events',
+      'crm/lookup_customer',
+      'files/read_file',
+      'files/share_file',
+      'payments/transfer_funds',
+    ]);
     expect(catalogued.find((r) => r.tool === 'payments/transfer_funds')!.input_schema).toMatchObject({
       properties: { amount: { type: 'number' }, to: { type: 'object', required: ['iban'] } },
       required: ['amount', 'currency', 'to'],

@@ -108,7 +108,10 @@ describe('npm run demo -- --auto-approve', () => {
 
   it('step 3: the payment waits for approval, the approval link is printed, bob approves through it, and the resumed call reaches the upstream exactly once with exactly the approved arguments', async () => {
     const step = section('3');
-    const waiting = /wait {3}Awaiting approval by delegator, group:finance \(auth_req_id ([\w-]+), expires in \d+ s\): "Payment at or above the approval threshold"/.exec(step);
+    const waiting =
+      /wait {3}Awaiting approval by delegator, group:finance \(auth_req_id ([\w-]+), expires in \d+ s\): "Payment at or above the approval threshold"/.exec(
+        step,
+      );
     expect(waiting).not.toBeNull();
     const id = waiting![1];
     // The e-mails (demo mode logs them) with each approver's link to this request's page.
@@ -134,7 +137,10 @@ describe('npm run demo -- --auto-approve', () => {
         intent: { category: 'pay', text: 'pay supplier invoice INV-42' },
       },
     ]);
-    const [policy] = await sql<{ policies: Record<string, string> }>(env.db.url, `SELECT p.policies FROM policy_sets p JOIN active_policy_sets a USING (tenant_id, version) WHERE p.tenant_id = 'acme'`);
+    const [policy] = await sql<{ policies: Record<string, string> }>(
+      env.db.url,
+      `SELECT p.policies FROM policy_sets p JOIN active_policy_sets a USING (tenant_id, version) WHERE p.tenant_id = 'acme'`,
+    );
     expect(policy.policies).toEqual(STARTER_POLICIES);
     const votes = await sql(env.db.url, `SELECT approver_id, decision, reason FROM approval_votes WHERE approval_id = $1`, [id]);
     expect(votes).toEqual([{ approver_id: 'bob', decision: 'approve', reason: expect.stringContaining('INV-42') }]);

@@ -125,7 +125,9 @@ describe('the public API under fuzzed input', () => {
           if ('status' in res) window[res.status === 401 ? '401' : `${Math.floor(res.status / 100)}xx`]++;
           if (sent % 5000 === 0) {
             // The share of 401s per window stays flat when the credentials never expire.
-            const w = Object.entries(window).map(([k, n]) => `${k}×${n}`).join(' ');
+            const w = Object.entries(window)
+              .map(([k, n]) => `${k}×${n}`)
+              .join(' ');
             out(`fuzz: ${sent} sent, ${((Date.now() - started) / 1000).toFixed(0)} s, ${problems.size} problems, ${known.size} known; last 5000: ${w}`);
             for (const k of Object.keys(window)) window[k] = 0;
           }
@@ -155,11 +157,18 @@ describe('the public API under fuzzed input', () => {
       const seconds = (Date.now() - started) / 1000;
       out(`fuzz: ${sent} requests (${unsendable} not sendable by the client) in ${seconds.toFixed(1)} s, ${(sent / seconds).toFixed(0)}/s, FUZZ_SEED=${SEED}`);
       out(`fuzz: credentials signed again ${reminted} times (every ${REMINT_MS / 1000} s)`);
-      out(`fuzz: time spent building ${(timing.build / 1000).toFixed(1)} s, sending ${(timing.send / 1000).toFixed(1)} s, reading state ${(timing.snapshot / 1000).toFixed(1)} s`);
+      out(
+        `fuzz: time spent building ${(timing.build / 1000).toFixed(1)} s, sending ${(timing.send / 1000).toFixed(1)} s, reading state ${(timing.snapshot / 1000).toFixed(1)} s`,
+      );
       out(`fuzz: slowest answer ${slowest.ms} ms: ${slowest.what}`);
       const byStatus = new Map<string, number>();
       for (const [k, n] of statuses) byStatus.set(k.split(' ').pop()!, (byStatus.get(k.split(' ').pop()!) ?? 0) + n);
-      out(`fuzz: statuses ${[...byStatus].sort().map(([s, n]) => `${s}×${n}`).join(' ')}`);
+      out(
+        `fuzz: statuses ${[...byStatus]
+          .sort()
+          .map(([s, n]) => `${s}×${n}`)
+          .join(' ')}`,
+      );
       for (const [kind, n] of lenient) out(`fuzz: accepted ${n}× a token that should be refused (known, issue 14): ${kind}`);
       for (const [what, { count, example }] of known) out(`fuzz: KNOWN ${count}× ${what}\n      e.g. ${example}`);
       for (const [what, { count, example }] of [...problems].slice(0, 40)) out(`fuzz: PROBLEM ${count}× ${what}\n      e.g. ${example.slice(0, 600)}`);

@@ -33,9 +33,10 @@ export async function badTokens(validGateway: string, validLink: string): Promis
   const decoded = JSON.parse(Buffer.from(payload, 'base64url').toString()) as Record<string, unknown>;
   const stranger = await generateKeyPair('ES256', { extractable: true });
   const strangerRsa = await generateKeyPair('RS256', { extractable: true });
-  const pem = createPublicKey({ key: JSON.parse(publicJwks).keys[0], format: 'jwk' }).export({ type: 'spki', format: 'pem' }).toString();
-  const hmac = (secret: string) =>
-    new SignJWT({ ...decoded }).setProtectedHeader({ alg: 'HS256', kid: key.kid }).sign(new TextEncoder().encode(secret));
+  const pem = createPublicKey({ key: JSON.parse(publicJwks).keys[0], format: 'jwk' })
+    .export({ type: 'spki', format: 'pem' })
+    .toString();
+  const hmac = (secret: string) => new SignJWT({ ...decoded }).setProtectedHeader({ alg: 'HS256', kid: key.kid }).sign(new TextEncoder().encode(secret));
 
   // Signed by hand: jose refuses to sign what it would refuse to verify.
   const privateKey = createPrivateKey({ key: key as any, format: 'jwk' });
@@ -53,20 +54,30 @@ export async function badTokens(validGateway: string, validLink: string): Promis
     { kind: 'HS256 with the public JWK', token: await hmac(JSON.stringify(JSON.parse(publicJwks).keys[0])), mustReject: true },
     { kind: 'wrong kid', token: await sign({}, { kid: 'not-a-key' }), mustReject: true },
     { kind: 'kid path traversal', token: await sign({}, { kid: '../../../../dev/null' }), mustReject: true },
-    { kind: "kid SQL", token: await sign({}, { kid: "' OR 1=1 --" }), mustReject: true },
+    { kind: 'kid SQL', token: await sign({}, { kid: "' OR 1=1 --" }), mustReject: true },
     { kind: 'expired', token: await sign({ exp: now - 3600, iat: now - 7200 }), mustReject: true },
     { kind: 'not yet valid', token: await sign({ nbf: now + 3600 }), mustReject: true },
     { kind: 'iat in the future', token: await sign({ iat: now + 3600 }), mustReject: false },
     { kind: 'no kid', token: await new SignJWT({ ...decoded }).setProtectedHeader({ alg: key.alg! }).sign(signingKey), mustReject: false },
     { kind: 'wrong issuer', token: await sign({ iss: 'https://evil.example' }), mustReject: true },
     { kind: 'wrong audience', token: await sign({ aud: 'someone-else' }), mustReject: true },
-    { kind: 'no exp', token: await new SignJWT({ ...claims, sub: 'gateway-1', iss: TEST_GATEWAY_ISSUER, aud: TEST_GATEWAY_AUDIENCE }).setProtectedHeader({ alg: key.alg!, kid: key.kid }).sign(signingKey), mustReject: true },
+    {
+      kind: 'no exp',
+      token: await new SignJWT({ ...claims, sub: 'gateway-1', iss: TEST_GATEWAY_ISSUER, aud: TEST_GATEWAY_AUDIENCE })
+        .setProtectedHeader({ alg: key.alg!, kid: key.kid })
+        .sign(signingKey),
+      mustReject: true,
+    },
     { kind: 'tenant not a string', token: await sign({ tenant: { $ne: null } }), mustReject: true },
     { kind: 'tenant with NUL', token: await sign({ tenant: 'acme\u0000' }), mustReject: true },
     { kind: 'tenant too long', token: await sign({ tenant: 'a'.repeat(65) }), mustReject: true },
     { kind: 'crit header', token: rawSign({ alg: 'ES256', kid: key.kid, crit: ['x-unknown'], 'x-unknown': 1 }, decoded), mustReject: true },
     { kind: 'jku header', token: `${b64({ alg: 'ES256', jku: 'http://169.254.169.254/jwks', kid: 'x' })}.${payload}.${signature}`, mustReject: true },
-    { kind: 'embedded jwk', token: await sign({}, { jwk: await exportJWK(stranger.publicKey), kid: 'stranger' }, stranger.privateKey, 'ES256'), mustReject: true },
+    {
+      kind: 'embedded jwk',
+      token: await sign({}, { jwk: await exportJWK(stranger.publicKey), kid: 'stranger' }, stranger.privateKey, 'ES256'),
+      mustReject: true,
+    },
     { kind: 'unknown ES256 key', token: await sign({}, { kid: 'stranger' }, stranger.privateKey, 'ES256'), mustReject: true },
     { kind: 'unknown RS256 key, our kid', token: await sign({}, {}, strangerRsa.privateKey, 'RS256'), mustReject: true },
     { kind: 'tampered payload', token: `${header}.${b64({ ...decoded, tenant: 'globex' })}.${signature}`, mustReject: true },

@@ -37,7 +37,16 @@ export interface Op {
 }
 
 const METHODS = ['get', 'put', 'post', 'delete', 'patch'];
-const HTML_OPS = new Set(['GET /approve/{id}', 'POST /approve/{id}', 'GET /approve/standing', 'POST /approve/standing', 'GET /review/{id}', 'POST /review/{id}', 'GET /approve/batch', 'POST /approve/batch']);
+const HTML_OPS = new Set([
+  'GET /approve/{id}',
+  'POST /approve/{id}',
+  'GET /approve/standing',
+  'POST /approve/standing',
+  'GET /review/{id}',
+  'POST /review/{id}',
+  'GET /approve/batch',
+  'POST /approve/batch',
+]);
 export const FUZZ_TENANT = 'acme';
 const ALL_SCOPES = 'countersign:admin countersign:audit countersign:delegations';
 const FUZZ_AGENT = 'spiffe://acme.example/agents/fuzz';
@@ -159,18 +168,31 @@ function seedBody(op: Op, f: Fixtures): unknown {
     case 'PUT /v1/approver-groups/{name}':
       return { display_name: 'Fuzzers', members: ['bob', 'carol'] };
     case 'POST /v1/push-subscriptions':
-      return { endpoint: 'https://push.example/send/1', keys: { p256dh: 'BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM', auth: 'tBHItJI5svbpez7KI4CCXg' } };
+      return {
+        endpoint: 'https://push.example/send/1',
+        keys: { p256dh: 'BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM', auth: 'tBHItJI5svbpez7KI4CCXg' },
+      };
     case 'POST /v1/authorize':
     case 'POST /v1/authorize/simulate':
       return { agent: { token: f.agent }, action: { server: 'calendar', tool: 'read_calendar', arguments: { day: 'monday' } }, reason: 'fuzz' };
     case 'POST /v1/authorize/tools':
-      return { agent: { token: f.agent }, tools: [{ server: 'calendar', tool: 'read_calendar' }, { server: 'payments', tool: 'transfer_funds' }] };
+      return {
+        agent: { token: f.agent },
+        tools: [
+          { server: 'calendar', tool: 'read_calendar' },
+          { server: 'payments', tool: 'transfer_funds' },
+        ],
+      };
     case 'POST /v1/delegations':
       return { human: 'alice', agent: FUZZ_AGENT, tools: ['calendar/read_calendar'], parent_id: f.delegationId, purpose: 'fuzz' };
     case 'POST /v1/policies':
       return { policies: { all: PERMIT_ALL_GRANTED }, description: 'fuzz' };
     case 'POST /access/v1/evaluation':
-      return { subject: { type: 'agent', id: FUZZ_AGENT, properties: { token: f.agent } }, action: { name: 'calendar/read_calendar' }, resource: { type: 'calendar', id: 'cal-1' } };
+      return {
+        subject: { type: 'agent', id: FUZZ_AGENT, properties: { token: f.agent } },
+        action: { name: 'calendar/read_calendar' },
+        resource: { type: 'calendar', id: 'cal-1' },
+      };
     case 'POST /access/v1/evaluations':
       return {
         subject: { type: 'agent', id: FUZZ_AGENT, properties: { token: f.agent } },
@@ -302,7 +324,38 @@ function bodyEncodingArb(form: boolean): fc.Arbitrary<BodyEncoding> {
       weight: 2,
       arbitrary: fc
         .tuple(
-          fc.constantFrom('', ' ', '{', '}', '[', '{"a":', '{"a":1,}', "{'a':1}", '{"a":1}{"b":2}', 'null', 'true', '0', '"str"', '[]', '{}', '{"__proto__":{"x":1}}', '{"a":1,"a":2}', 'NaN', '{"a":Infinity}', '{"a":01}', '{"a":"\\x41"}', '{"a":"\\ud800"}', '{"a":"\\u0000"}', '[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[', `${'['.repeat(100_000)}${']'.repeat(100_000)}`, `${'{"a":'.repeat(20_000)}1${'}'.repeat(20_000)}`, 'a=1&b=2', 'a=%zz', 'a=%ff%fe', '--fuzz\r\nContent-Disposition: form-data; name="a"\r\n\r\nx\r\n--fuzz--'),
+          fc.constantFrom(
+            '',
+            ' ',
+            '{',
+            '}',
+            '[',
+            '{"a":',
+            '{"a":1,}',
+            "{'a':1}",
+            '{"a":1}{"b":2}',
+            'null',
+            'true',
+            '0',
+            '"str"',
+            '[]',
+            '{}',
+            '{"__proto__":{"x":1}}',
+            '{"a":1,"a":2}',
+            'NaN',
+            '{"a":Infinity}',
+            '{"a":01}',
+            '{"a":"\\x41"}',
+            '{"a":"\\ud800"}',
+            '{"a":"\\u0000"}',
+            '[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[',
+            `${'['.repeat(100_000)}${']'.repeat(100_000)}`,
+            `${'{"a":'.repeat(20_000)}1${'}'.repeat(20_000)}`,
+            'a=1&b=2',
+            'a=%zz',
+            'a=%ff%fe',
+            '--fuzz\r\nContent-Disposition: form-data; name="a"\r\n\r\nx\r\n--fuzz--',
+          ),
           fc.constantFrom(natural, ...CONTENT_TYPES),
         )
         .map<BodyEncoding>(([text, contentType]) => ({ kind: 'raw', text, contentType })),
@@ -380,7 +433,10 @@ export function planArb(op: Op, components: Components, badCount: number): fc.Ar
     { weight: 1, arbitrary: fc.constantFrom(...BAD_AUTHORIZATION_HEADERS).map<Credential>((value) => ({ kind: 'header', value })) },
     { weight: 1, arbitrary: fc.constant<Credential>({ kind: 'wrong-kind' }) },
   );
-  const methodArb = fc.oneof({ weight: 30, arbitrary: fc.constant(op.method) }, { weight: 1, arbitrary: fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS') });
+  const methodArb = fc.oneof(
+    { weight: 30, arbitrary: fc.constant(op.method) },
+    { weight: 1, arbitrary: fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS') },
+  );
   const bodyArb = media
     ? fc.record({
         base: fc.constantFrom<'seed' | 'schema'>('seed', 'seed', 'schema'),
@@ -463,9 +519,7 @@ export function build(plan: Plan, f: Fixtures, components: Components): Built {
   for (const [name, choice] of Object.entries(plan.params)) {
     path = path.replace(`{${name}}`, paramText(choice, () => fixtureParam(op, name, f)) ?? '');
   }
-  const query = plan.query
-    .map(({ name, choice }) => `${encodeLoose(name)}=${paramText(choice, () => fixtureQuery(op, name, f)) ?? ''}`)
-    .join('&');
+  const query = plan.query.map(({ name, choice }) => `${encodeLoose(name)}=${paramText(choice, () => fixtureQuery(op, name, f)) ?? ''}`).join('&');
   const headers: Record<string, string> = { ...plan.headers };
   let mustReject: string | undefined;
   let lenient: string | undefined;
@@ -530,7 +584,13 @@ export function build(plan: Plan, f: Fixtures, components: Components): Built {
     if ('contentType' in enc && enc.contentType) headers['content-type'] = enc.contentType;
   }
   const url = `${path}${query ? `?${query}` : ''}`;
-  const describe = `${plan.method} ${url.length > 300 ? `${url.slice(0, 300)}…` : url} [${op.method} ${op.path}] cred=${cred.kind}${cred.kind === 'bad' ? `:${bad[cred.pick % bad.length].kind}` : ''} headers=${JSON.stringify(Object.fromEntries(Object.entries(headers).filter(([k]) => k !== 'authorization').map(([k, v]) => [k, v.slice(0, 60)])))} body=${body ? JSON.stringify(body.toString('latin1').slice(0, 300)) : '-'}${body && body.length > 300 ? `… (${body.length} bytes)` : ''}`;
+  const describe = `${plan.method} ${url.length > 300 ? `${url.slice(0, 300)}…` : url} [${op.method} ${op.path}] cred=${cred.kind}${cred.kind === 'bad' ? `:${bad[cred.pick % bad.length].kind}` : ''} headers=${JSON.stringify(
+    Object.fromEntries(
+      Object.entries(headers)
+        .filter(([k]) => k !== 'authorization')
+        .map(([k, v]) => [k, v.slice(0, 60)]),
+    ),
+  )} body=${body ? JSON.stringify(body.toString('latin1').slice(0, 300)) : '-'}${body && body.length > 300 ? `… (${body.length} bytes)` : ''}`;
   void components;
   return { method: plan.method, url, headers, body, mustReject, lenient, describe };
 }
@@ -575,7 +635,10 @@ export async function send(base: string, req: Built, timeoutMs: number): Promise
     } catch (e: any) {
       if (abort.signal.aborted) return { timeout: true };
       // undici refuses to send some inputs (an invalid header value or method): not the server's doing.
-      if (['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED', 'ERR_INVALID_CHAR', 'ERR_INVALID_ARG_VALUE', 'ERR_INVALID_URL'].includes(e?.code) || e instanceof TypeError) {
+      if (
+        ['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED', 'ERR_INVALID_CHAR', 'ERR_INVALID_ARG_VALUE', 'ERR_INVALID_URL'].includes(e?.code) ||
+        e instanceof TypeError
+      ) {
         return { clientError: String(e?.message ?? e) };
       }
       // The server closed the connection without an answer: a failure.
@@ -697,7 +760,11 @@ export function allowedChange(op: Op, res: Sent, table: string, before: string, 
   return poll && pending && table === 'approval_requests' && before?.split('/')[0] === after?.split('/')[0];
 }
 
-export function diff(before: Record<string, string>, after: Record<string, string>, allowed: (table: string, b: string, a: string) => boolean = () => false): string[] {
+export function diff(
+  before: Record<string, string>,
+  after: Record<string, string>,
+  allowed: (table: string, b: string, a: string) => boolean = () => false,
+): string[] {
   return Object.keys({ ...before, ...after })
     .filter((k) => before[k] !== after[k] && !allowed(k, before[k], after[k]))
     .map((k) => `${k}: ${before[k]} → ${after[k]}`);

@@ -78,7 +78,14 @@ function stringFor(s: Schema): fc.Arbitrary<string> {
       /* a pattern JS cannot read: any string */
     }
   }
-  return fc.string({ minLength: min, maxLength: max, unit: fc.oneof({ weight: 9, arbitrary: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz0123456789-_.:/ ') }, { weight: 1, arbitrary: fc.string({ minLength: 1, maxLength: 1, unit: 'grapheme' }) }) });
+  return fc.string({
+    minLength: min,
+    maxLength: max,
+    unit: fc.oneof(
+      { weight: 9, arbitrary: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz0123456789-_.:/ ') },
+      { weight: 1, arbitrary: fc.string({ minLength: 1, maxLength: 1, unit: 'grapheme' }) },
+    ),
+  });
 }
 
 /**
@@ -188,7 +195,10 @@ export const hostileValue: fc.Arbitrary<unknown> = fc.oneof(
   { weight: 2, arbitrary: fc.constantFrom(...OVERFLOW_NUMBERS, '-0', '1e-400', '0.1e1', '123456789012345678901234567890').map((t) => new RawJson(t)) },
   { weight: 1, arbitrary: fc.constantFrom(64, 1000, 5000).chain((d) => fc.constantFrom(nested(d, 'array'), nested(d, 'object'))) },
   { weight: 1, arbitrary: fc.constantFrom(201, 1001, 20_000).map((n) => new RawJson(JSON.stringify(Array.from({ length: n }, (_, i) => `item-${i}`)))) },
-  { weight: 1, arbitrary: fc.constantFrom(500, 5000).map((n) => new RawJson(JSON.stringify(Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, i]))))) },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(500, 5000).map((n) => new RawJson(JSON.stringify(Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, i]))))),
+  },
   { weight: 1, arbitrary: hostileString.map((k) => ({ [k]: 'v' })) },
   { weight: 2, arbitrary: jsonValue },
 );
@@ -276,4 +286,8 @@ export function mutate(value: unknown, pick: number, kind: MutationKind, hostile
 /** One change to a JSON tree: replace a member with a hostile value, drop it, add one, or change the container's type. */
 export const mutation: fc.Arbitrary<(value: unknown) => unknown> = fc
   .tuple(fc.nat(), fc.constantFrom<MutationKind>('replace', 'replace', 'replace', 'drop', 'add', 'wrap', 'root'), hostileValue, hostileString)
-  .map(([pick, kind, hostile, name]) => (value: unknown) => mutate(value, pick, kind, hostile, name));
+  .map(
+    ([pick, kind, hostile, name]) =>
+      (value: unknown) =>
+        mutate(value, pick, kind, hostile, name),
+  );

@@ -29,13 +29,17 @@ const TOOLS: UpstreamTool[] = [
     tool: {
       name: 'transfer_funds',
       description: 'Transfer money to an account',
-      inputSchema: { type: 'object', properties: { amount: { type: 'number' }, currency: { type: 'string' }, to: { type: 'string' }, memo: { type: 'string' } }, required: ['amount', 'to'] },
+      inputSchema: {
+        type: 'object',
+        properties: { amount: { type: 'number' }, currency: { type: 'string' }, to: { type: 'string' }, memo: { type: 'string' } },
+        required: ['amount', 'to'],
+      },
     },
     run: (args) => ({ content: [{ type: 'text', text: `transferred ${String(args.amount)} ${String(args.currency)} to ${String(args.to)}` }] }),
   },
 ];
 
-describe('the agent\'s reason and intent through the MCP gateway, under the starter policy set', () => {
+describe("the agent's reason and intent through the MCP gateway, under the starter policy set", () => {
   let env: TestEnvironment;
   let api: TestApp;
   let payments: TestUpstream;
@@ -70,7 +74,10 @@ describe('the agent\'s reason and intent through the MCP gateway, under the star
     payments = await startUpstream('payments', TOOLS);
     gatewayCredential = await tenantToken('acme', 'gateway-mcp');
     const delegations = await gatewayToken({ tenant: 'acme', sub: 'idp', scope: 'countersign:delegations' });
-    const granted = await call(api.url, 'POST', '/v1/delegations', { token: delegations, body: { human: 'alice', agent: 'reason-agent', tools: ['payments/transfer_funds'] } });
+    const granted = await call(api.url, 'POST', '/v1/delegations', {
+      token: delegations,
+      body: { human: 'alice', agent: 'reason-agent', tools: ['payments/transfer_funds'] },
+    });
     expect(granted.status).toBe(201);
     // The starter set exactly as shipped (in force anyway until a tenant activates its own; published here to say so).
     const published = await call(api.url, 'POST', '/v1/policies', { token: await adminToken(), body: { policies: STARTER_POLICIES, activate: true } });
@@ -78,7 +85,9 @@ describe('the agent\'s reason and intent through the MCP gateway, under the star
     const config = parseGatewayConfig({
       listen: { host: '127.0.0.1', port: 0 },
       countersign: { url: api.url, token: gatewayCredential, issuer: api.config.PUBLIC_URL },
-      upstreams: [{ name: 'payments', url: payments.url, environment: 'production', tools: { transfer_funds: { intent_category: 'pay', reason_argument: 'memo' } } }],
+      upstreams: [
+        { name: 'payments', url: payments.url, environment: 'production', tools: { transfer_funds: { intent_category: 'pay', reason_argument: 'memo' } } },
+      ],
       // Answer "awaits approval" at once: the retry path resumes.
       approval: { wait_seconds: 0, progress_interval_seconds: 1 },
       log_level: 'silent',
@@ -104,13 +113,18 @@ describe('the agent\'s reason and intent through the MCP gateway, under the star
     const [decision] = await decisionsIn(client);
     expect(decision.data.verdict).toBe('deny');
     expect(decision.data.input.reason).toBeUndefined();
-    expect(await sql(env.db.url, `SELECT id FROM approval_requests WHERE agent_id = 'reason-agent' AND tool_call->'arguments'->>'amount' = '25000'`)).toEqual([]);
+    expect(await sql(env.db.url, `SELECT id FROM approval_requests WHERE agent_id = 'reason-agent' AND tool_call->'arguments'->>'amount' = '25000'`)).toEqual(
+      [],
+    );
   });
 
   it('with a _meta reason it parks for approval; the approval request shows the reason and intent; approved, the retry reaches the upstream once without the _meta', async () => {
     const client = await connect();
     const args = transfer(25001);
-    const statement = { [REASON_META_KEY]: 'Invoice INV-42 from ACME GmbH is due today', [INTENT_META_KEY]: { category: 'pay', text: 'pay supplier invoice INV-42' } };
+    const statement = {
+      [REASON_META_KEY]: 'Invoice INV-42 from ACME GmbH is due today',
+      [INTENT_META_KEY]: { category: 'pay', text: 'pay supplier invoice INV-42' },
+    };
     const parked = (await client.callTool({ name: 'payments__transfer_funds', arguments: args, _meta: statement })) as CallToolResult;
     expect(meta(parked)).toMatchObject({ status: 'pending', approvers: ['delegator', 'group:finance'] });
     const id = meta(parked).auth_req_id;
@@ -122,7 +136,10 @@ describe('the agent\'s reason and intent through the MCP gateway, under the star
       tool_call: { server: 'payments', tool: 'transfer_funds', arguments: args },
     });
     const [decision] = await decisionsIn(client);
-    expect(decision.data.input).toMatchObject({ reason: 'Invoice INV-42 from ACME GmbH is due today', intent: { category: 'pay', text: 'pay supplier invoice INV-42' } });
+    expect(decision.data.input).toMatchObject({
+      reason: 'Invoice INV-42 from ACME GmbH is due today',
+      intent: { category: 'pay', text: 'pay supplier invoice INV-42' },
+    });
     expect(payments.callsOf('transfer_funds')).not.toContainEqual(args);
 
     expect((await voteAs(api, { approvalId: id, approverId: 'alice', decision: 'approve', reason: 'INV-42 checked' })).body.status).toBe('approved');
@@ -139,7 +156,10 @@ describe('the agent\'s reason and intent through the MCP gateway, under the star
 
   it("without _meta, the tool's reason_argument (the memo) is the reason; a _meta reason wins over it", async () => {
     const client = await connect();
-    const byMemo = (await client.callTool({ name: 'payments__transfer_funds', arguments: transfer(25002, { memo: 'INV-43, approved budget line 7' }) })) as CallToolResult;
+    const byMemo = (await client.callTool({
+      name: 'payments__transfer_funds',
+      arguments: transfer(25002, { memo: 'INV-43, approved budget line 7' }),
+    })) as CallToolResult;
     expect(meta(byMemo)).toMatchObject({ status: 'pending' });
     expect((await approval(meta(byMemo).auth_req_id)).reason).toBe('INV-43, approved budget line 7');
 
@@ -157,7 +177,15 @@ describe('the agent\'s reason and intent through the MCP gateway, under the star
   it('over MCP tasks too: the task parks the call with the _meta reason', async () => {
     const client = await connect();
     const created = await client.request(
-      { method: 'tools/call', params: { name: 'payments__transfer_funds', arguments: transfer(25005), task: { ttl: 60_000 }, _meta: { [REASON_META_KEY]: 'Payroll advance agreed with HR' } } },
+      {
+        method: 'tools/call',
+        params: {
+          name: 'payments__transfer_funds',
+          arguments: transfer(25005),
+          task: { ttl: 60_000 },
+          _meta: { [REASON_META_KEY]: 'Payroll advance agreed with HR' },
+        },
+      },
       CreateTaskResultSchema,
     );
     let id: string | undefined;
@@ -196,7 +224,10 @@ describe('the agent\'s reason and intent through the MCP gateway, under the star
     await expect(client.callTool({ name: 'payments__transfer_funds', arguments: transfer(25006), _meta: bad })).rejects.toThrow(message);
     // Over tasks too: an error at once, no task.
     await expect(
-      client.request({ method: 'tools/call', params: { name: 'payments__transfer_funds', arguments: transfer(25006), task: { ttl: 60_000 }, _meta: bad } }, CreateTaskResultSchema),
+      client.request(
+        { method: 'tools/call', params: { name: 'payments__transfer_funds', arguments: transfer(25006), task: { ttl: 60_000 }, _meta: bad } },
+        CreateTaskResultSchema,
+      ),
     ).rejects.toThrow(message);
     expect(await decisionsIn(client)).toEqual([]);
     expect(payments.calls.length).toBe(before);

@@ -55,11 +55,17 @@ describe('the MCP conformance suite through the gateway (allow-all policy)', () 
     env = await testEnvironment();
     api = await env.start();
     reference = await startEverythingServer();
-    const published = await call(api.url, 'POST', '/v1/policies', { token: await adminToken(), body: { policies: { 'allow-all': 'permit (principal, action, resource);' }, activate: true } });
+    const published = await call(api.url, 'POST', '/v1/policies', {
+      token: await adminToken(),
+      body: { policies: { 'allow-all': 'permit (principal, action, resource);' }, activate: true },
+    });
     expect(published.status).toBe(201);
     // Countersign also requires a delegation (human → agent) besides policy: alice grants every reference tool.
     const delegations = await gatewayToken({ tenant: 'acme', sub: 'idp', scope: 'countersign:delegations' });
-    const granted = await call(api.url, 'POST', '/v1/delegations', { token: delegations, body: { human: 'alice', agent: 'conformance-agent', tools: ['reference/*'] } });
+    const granted = await call(api.url, 'POST', '/v1/delegations', {
+      token: delegations,
+      body: { human: 'alice', agent: 'conformance-agent', tools: ['reference/*'] },
+    });
     expect(granted.status).toBe(201);
     gateway = await startGateway(
       parseGatewayConfig({
@@ -91,7 +97,9 @@ describe('the MCP conformance suite through the gateway (allow-all policy)', () 
       `conformance server scenarios (${scenarios.length}):`,
       `  pass directly (${directPass.length}): ${directPass.join(', ')}`,
       `  pass through the gateway (${gatewayPass.length}): ${gatewayPass.join(', ')}`,
-      ...viaGateway.filter((r) => !r.passed && directPass.includes(r.scenario)).map((r) => `  gateway only fails ${r.scenario}: ${KNOWN_GAPS[r.scenario] ?? 'NEW'} | ${r.failures.join('; ')}`),
+      ...viaGateway
+        .filter((r) => !r.passed && directPass.includes(r.scenario))
+        .map((r) => `  gateway only fails ${r.scenario}: ${KNOWN_GAPS[r.scenario] ?? 'NEW'} | ${r.failures.join('; ')}`),
     ].join('\n');
     process.stdout.write(`${report}\n`);
 

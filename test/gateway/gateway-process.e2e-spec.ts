@@ -13,7 +13,11 @@ import { tenantToken } from '../support/api';
 const ROOT = join(__dirname, '..', '..');
 
 function runGateway(env: Record<string, string>, until?: (stdout: string) => boolean) {
-  const child = spawn(process.execPath, [join(ROOT, 'dist/src/gateway/main.js')], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(ROOT, 'dist/src/gateway/main.js')], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));
@@ -62,14 +66,17 @@ describe('npm run start:gateway', () => {
 
   it('exits 1 when the Redis of state.redis_url cannot be reached, naming the field', async () => {
     const path = join(dir, 'no-redis.json');
-    writeFileSync(path, JSON.stringify({
-      listen: { host: '127.0.0.1', port: 0 },
-      countersign: { url: 'http://127.0.0.1:1', token: await tenantToken('acme', 'gateway-proc') },
-      agent_issuers: [{ issuer: 'https://agents.example', jwks_uri: 'https://agents.example/jwks' }],
-      upstreams: [{ name: 'files', url: 'http://127.0.0.1:1/mcp' }],
-      state: { redis_url: `redis://127.0.0.1:${await freePort()}` },
-      log_level: 'silent',
-    }));
+    writeFileSync(
+      path,
+      JSON.stringify({
+        listen: { host: '127.0.0.1', port: 0 },
+        countersign: { url: 'http://127.0.0.1:1', token: await tenantToken('acme', 'gateway-proc') },
+        agent_issuers: [{ issuer: 'https://agents.example', jwks_uri: 'https://agents.example/jwks' }],
+        upstreams: [{ name: 'files', url: 'http://127.0.0.1:1/mcp' }],
+        state: { redis_url: `redis://127.0.0.1:${await freePort()}` },
+        log_level: 'silent',
+      }),
+    );
     const { code, stderr, stdout } = await runGateway({ GATEWAY_CONFIG: path }).exited;
     expect(code).toBe(1);
     expect(stdout).toBe('');
@@ -79,12 +86,15 @@ describe('npm run start:gateway', () => {
   it('listens with a good configuration, serves its metadata, and exits 0 on SIGTERM', async () => {
     const port = await freePort();
     const path = join(dir, 'good.json');
-    writeFileSync(path, JSON.stringify({
-      listen: { host: '127.0.0.1', port },
-      countersign: { url: 'http://127.0.0.1:1', token: await tenantToken('acme', 'gateway-proc') },
-      upstreams: [{ name: 'files', url: 'http://127.0.0.1:1/mcp' }],
-      log_level: 'silent',
-    }));
+    writeFileSync(
+      path,
+      JSON.stringify({
+        listen: { host: '127.0.0.1', port },
+        countersign: { url: 'http://127.0.0.1:1', token: await tenantToken('acme', 'gateway-proc') },
+        upstreams: [{ name: 'files', url: 'http://127.0.0.1:1/mcp' }],
+        log_level: 'silent',
+      }),
+    );
     const run = runGateway({ GATEWAY_CONFIG: path }, (out) => out.includes('listening'));
     expect(await run.ready).toContain(`Countersign MCP gateway listening on http://127.0.0.1:${port}/mcp`);
     const metadata = await fetch(`http://127.0.0.1:${port}/.well-known/oauth-protected-resource`);

@@ -51,7 +51,12 @@ describe('the MCP gateway in front of Countersign and real MCP servers', () => {
       listen: { host: '127.0.0.1', port: 0 },
       countersign: { url: api.url, token: gatewayCredential, admin_token: undefined, issuer: api.config.PUBLIC_URL },
       upstreams: [
-        { name: 'files', url: files.url, environment: 'production', tools: { read_file: { resource: { id_argument: 'path', type: 'file', classification: 'internal' } } } },
+        {
+          name: 'files',
+          url: files.url,
+          environment: 'production',
+          tools: { read_file: { resource: { id_argument: 'path', type: 'file', classification: 'internal' } } },
+        },
         { name: 'payments', url: payments.url, tools: { transfer_funds: { intent_category: 'pay' } } },
       ],
       approval: { wait_seconds: 3, progress_interval_seconds: 1 },
@@ -119,7 +124,13 @@ describe('the MCP gateway in front of Countersign and real MCP servers', () => {
         new Promise<{ status: number; body: string }>((resolve, reject) => {
           const url = new URL(gateway.resource);
           const req = httpRequest(
-            { host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { authorization: `Bearer ${agent}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers } },
+            {
+              host: url.hostname,
+              port: url.port,
+              path: url.pathname,
+              method: 'POST',
+              headers: { authorization: `Bearer ${agent}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
+            },
             (res) => {
               let body = '';
               res.on('data', (d) => (body += d));
@@ -127,7 +138,14 @@ describe('the MCP gateway in front of Countersign and real MCP servers', () => {
             },
           );
           req.on('error', reject);
-          req.end(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } }));
+          req.end(
+            JSON.stringify({
+              jsonrpc: '2.0',
+              id: 1,
+              method: 'initialize',
+              params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } },
+            }),
+          );
         });
       const own = new URL(gateway.resource).host;
       const rebound = await initialize({ host: `attacker.example:${new URL(gateway.resource).port}` });
@@ -137,17 +155,31 @@ describe('the MCP gateway in front of Countersign and real MCP servers', () => {
       expect(crossSite.status).toBe(403);
       expect(crossSite.body).toContain('Origin https://attacker.example may not call this gateway');
       // Its own name, as the loopback names a local client uses, with and without its own origin.
-      for (const headers of [{ host: own }, { host: `localhost:${new URL(gateway.resource).port}` }, { host: own, origin: new URL(gateway.resource).origin }] as Record<string, string>[]) {
+      for (const headers of [
+        { host: own },
+        { host: `localhost:${new URL(gateway.resource).port}` },
+        { host: own, origin: new URL(gateway.resource).origin },
+      ] as Record<string, string>[]) {
         expect((await initialize(headers)).status).toBe(200);
       }
     });
 
     it('refuses a token for another audience, a non-JWT and an expired token with invalid_token', async () => {
-      const tokens = [await agentToken({ human: 'alice', actors: ['gw-agent'], audience: 'another-service' }), 'not-a-jwt', await agentToken({ human: 'alice', actors: ['gw-agent'], expiresIn: '-1m' })];
+      const tokens = [
+        await agentToken({ human: 'alice', actors: ['gw-agent'], audience: 'another-service' }),
+        'not-a-jwt',
+        await agentToken({ human: 'alice', actors: ['gw-agent'], expiresIn: '-1m' }),
+      ];
       for (const token of tokens) {
-        const res = await fetch(gateway.resource, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{}' });
+        const res = await fetch(gateway.resource, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: '{}',
+        });
         expect(res.status).toBe(401);
-        expect(res.headers.get('www-authenticate')).toMatch(/^Bearer error="invalid_token", error_description="[^"]+", resource_metadata="http:\/\/127\.0\.0\.1:\d+\/\.well-known\/oauth-protected-resource"$/);
+        expect(res.headers.get('www-authenticate')).toMatch(
+          /^Bearer error="invalid_token", error_description="[^"]+", resource_metadata="http:\/\/127\.0\.0\.1:\d+\/\.well-known\/oauth-protected-resource"$/,
+        );
       }
       await expect(connect(gateway.resource, tokens[0])).rejects.toThrow();
     });
@@ -166,7 +198,11 @@ describe('the MCP gateway in front of Countersign and real MCP servers', () => {
 
       const strict = await startGateway(config({ agent_issuers: [{ issuer: TEST_AGENT_ISSUER, jwks_file: (await prepareTestKeys()).gatewayJwksFile }] }));
       try {
-        const res = await fetch(strict.resource, { method: 'POST', headers: { authorization: `Bearer ${forged}`, 'content-type': 'application/json' }, body: '{}' });
+        const res = await fetch(strict.resource, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${forged}`, 'content-type': 'application/json' },
+          body: '{}',
+        });
         expect(res.status).toBe(401);
         expect(res.headers.get('www-authenticate')).toContain('error="invalid_token", error_description="the token signature is not valid"');
         const untrusted = await agentToken({ human: 'alice', actors: ['gw-agent'], issuer: 'https://elsewhere.example' });
@@ -185,25 +221,37 @@ describe('the MCP gateway in front of Countersign and real MCP servers', () => {
       const other = await agentToken({ human: 'mallory', actors: ['gw-agent'] });
       const res = await fetch(gateway.resource, {
         method: 'POST',
-        headers: { authorization: `Bearer ${other}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-06-18' },
+        headers: {
+          authorization: `Bearer ${other}`,
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'mcp-session-id': sessionId,
+          'mcp-protocol-version': '2025-06-18',
+        },
         body: JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'tools/list', params: {} }),
       });
       expect(res.status).toBe(403);
     });
   });
 
-  it('lists the union of the upstreams\' tools as <server>__<tool>, and registers their schemas in the catalogue', async () => {
+  it("lists the union of the upstreams' tools as <server>__<tool>, and registers their schemas in the catalogue", async () => {
     const client = await connect();
     const { tools } = await client.listTools();
     expect(tools.map((t) => t.name).sort()).toEqual(['files__delete_file', 'files__read_file', 'payments__refund', 'payments__transfer_funds']);
-    expect(tools.find((t) => t.name === 'files__read_file')).toMatchObject({ description: 'Read a file', inputSchema: FILE_TOOLS[0].tool.inputSchema, annotations: { readOnlyHint: true } });
+    expect(tools.find((t) => t.name === 'files__read_file')).toMatchObject({
+      description: 'Read a file',
+      inputSchema: FILE_TOOLS[0].tool.inputSchema,
+      annotations: { readOnlyHint: true },
+    });
     const catalogue = await call(api.url, 'GET', '/v1/catalogue', { token: await adminToken() });
     expect(catalogue.status).toBe(200);
-    const servers = Object.fromEntries(catalogue.body.servers.map((s: { server: string; tools: { name: string }[] }) => [s.server, s.tools.map((t) => t.name).sort()]));
+    const servers = Object.fromEntries(
+      catalogue.body.servers.map((s: { server: string; tools: { name: string }[] }) => [s.server, s.tools.map((t) => t.name).sort()]),
+    );
     expect(servers).toEqual({ files: ['delete_file', 'read_file'], payments: ['refund', 'transfer_funds'] });
   });
 
-  it('forwards an allowed call and returns the upstream\'s result unchanged', async () => {
+  it("forwards an allowed call and returns the upstream's result unchanged", async () => {
     const client = await connect();
     const before = files.callsOf('read_file').length;
     const result = await client.callTool({ name: 'files__read_file', arguments: { path: '/reports/q3.txt' } });
@@ -211,7 +259,11 @@ describe('the MCP gateway in front of Countersign and real MCP servers', () => {
     expect(files.callsOf('read_file').slice(before)).toEqual([{ path: '/reports/q3.txt' }]);
     // The resource hint went to Countersign: the decision's audit row names the file and the MCP session.
     const sessionId = (client.transport as StreamableHTTPClientTransport).sessionId!;
-    const [row] = await sql<{ data: any; request_id: string }>(env.db.url, `SELECT data, request_id FROM audit_events WHERE type = 'authz.decision' AND mcp_session_id = $1`, [sessionId]);
+    const [row] = await sql<{ data: any; request_id: string }>(
+      env.db.url,
+      `SELECT data, request_id FROM audit_events WHERE type = 'authz.decision' AND mcp_session_id = $1`,
+      [sessionId],
+    );
     expect(row.data.verdict).toBe('allow');
     expect(row.data.input.action).toEqual({ server: 'files', tool: 'read_file', method: 'tools/call', arguments: { path: '/reports/q3.txt' } });
     expect(row.data.input.resource).toEqual({ id: '/reports/q3.txt', type: 'file', classification: 'internal' });
@@ -294,7 +346,9 @@ describe('the MCP gateway in front of Countersign and real MCP servers', () => {
       const args = { amount: 120, currency: 'EUR', to: IBAN };
       const progress: string[] = [];
       const t0 = Date.now();
-      const first = (await client.callTool({ name: 'payments__transfer_funds', arguments: args }, undefined, { onprogress: (p) => progress.push(String(p.message)) })) as CallToolResult;
+      const first = (await client.callTool({ name: 'payments__transfer_funds', arguments: args }, undefined, {
+        onprogress: (p) => progress.push(String(p.message)),
+      })) as CallToolResult;
       const waited = Date.now() - t0;
       expect(first.isError).toBe(true);
       const pending = meta(first);
@@ -441,7 +495,12 @@ describe('the MCP gateway in front of Countersign and real MCP servers', () => {
         expect(await approvalStatus(id, 'cancelled')).toBe('cancelled');
         const res = await fetch(idle.resource, {
           method: 'POST',
-          headers: { authorization: `Bearer ${agent}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': sessionId },
+          headers: {
+            authorization: `Bearer ${agent}`,
+            'content-type': 'application/json',
+            accept: 'application/json, text/event-stream',
+            'mcp-session-id': sessionId,
+          },
           body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list', params: {} }),
         });
         expect(res.status).toBe(404);
@@ -453,7 +512,10 @@ describe('the MCP gateway in front of Countersign and real MCP servers', () => {
 
   describe('a call that needs approval, over MCP tasks', () => {
     const startTask = async (client: Client, args: Record<string, unknown>) => {
-      const created = await client.request({ method: 'tools/call', params: { name: 'payments__transfer_funds', arguments: args, task: { ttl: 120_000 } } }, CreateTaskResultSchema);
+      const created = await client.request(
+        { method: 'tools/call', params: { name: 'payments__transfer_funds', arguments: args, task: { ttl: 120_000 } } },
+        CreateTaskResultSchema,
+      );
       expect(created.task.status).toBe('working');
       return created.task.taskId;
     };
@@ -518,7 +580,13 @@ describe('the MCP gateway in front of Countersign and real MCP servers', () => {
     const callsFile = join(mkdtempSync(join(tmpdir(), 'gw-stdio-')), 'calls.jsonl');
     writeFileSync(callsFile, '');
     const cfg = config();
-    cfg.upstreams.push({ name: 'local', command: process.execPath, args: [join(__dirname, '..', 'support', 'stdio-upstream.js')], env: { CALLS_FILE: callsFile }, tools: {} });
+    cfg.upstreams.push({
+      name: 'local',
+      command: process.execPath,
+      args: [join(__dirname, '..', 'support', 'stdio-upstream.js')],
+      env: { CALLS_FILE: callsFile },
+      tools: {},
+    });
     // Registers its tools in the tenant's catalogue: a tenant with a catalogue denies any tool outside it.
     cfg.countersign.admin_token = await adminToken();
     const withStdio = await startGateway(cfg);
@@ -527,7 +595,12 @@ describe('the MCP gateway in front of Countersign and real MCP servers', () => {
       expect((await client.listTools()).tools.map((t) => t.name)).toContain('local__echo');
       const result = await client.callTool({ name: 'local__echo', arguments: { text: 'hi' } });
       expect(result).toEqual({ content: [{ type: 'text', text: 'echo {"text":"hi"}' }] });
-      expect(readFileSync(callsFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l))).toEqual([{ tool: 'echo', arguments: { text: 'hi' } }]);
+      expect(
+        readFileSync(callsFile, 'utf8')
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l)),
+      ).toEqual([{ tool: 'echo', arguments: { text: 'hi' } }]);
     } finally {
       await withStdio.close();
     }
@@ -567,7 +640,9 @@ describe('the MCP gateway in front of Countersign and real MCP servers', () => {
       try {
         const client = await connect(down.resource);
         const before = files.calls.length;
-        await expect(client.callTool({ name: 'files__read_file', arguments: { path: '/x' } })).rejects.toThrow(/Countersign is unreachable.*the call was not sent/);
+        await expect(client.callTool({ name: 'files__read_file', arguments: { path: '/x' } })).rejects.toThrow(
+          /Countersign is unreachable.*the call was not sent/,
+        );
         expect(files.calls.length).toBe(before);
       } finally {
         await down.close();
@@ -602,7 +677,9 @@ describe('the MCP gateway in front of Countersign and real MCP servers', () => {
         await sleep(1100);
         writeFileSync(tokenFile, gatewayCredential);
         await sleep(1100);
-        expect(await client.callTool({ name: 'files__read_file', arguments: { path: '/x' } })).toMatchObject({ content: [{ type: 'text', text: 'contents of /x' }] });
+        expect(await client.callTool({ name: 'files__read_file', arguments: { path: '/x' } })).toMatchObject({
+          content: [{ type: 'text', text: 'contents of /x' }],
+        });
       } finally {
         await rotating.close();
       }

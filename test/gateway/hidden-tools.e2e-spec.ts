@@ -98,7 +98,9 @@ describe('tools/list leaves out the tools policy would always deny this agent (h
     expect((result._meta?.[META_KEY] as { verdict: string; reasons: string[] }).reasons).toContain('not_delegated');
     expect(files.callsOf('delete_file')).toEqual([]);
     // A visible tool still works.
-    expect(await client.callTool({ name: 'files__read_file', arguments: { path: '/ok' } })).toMatchObject({ content: [{ type: 'text', text: 'contents of /ok' }] });
+    expect(await client.callTool({ name: 'files__read_file', arguments: { path: '/ok' } })).toMatchObject({
+      content: [{ type: 'text', text: 'contents of /ok' }],
+    });
   });
 
   it('remembers the answer per agent for hide_denied_tools_cache_seconds: a new delegation shows once that has passed', async () => {
@@ -109,7 +111,8 @@ describe('tools/list leaves out the tools policy would always deny this agent (h
     await grant('growing-agent', ['payments/refund']);
     // Countersign already says refund is possible; the gateway still answers from its cache.
     const direct = await until(
-      () => call(api.url, 'POST', '/v1/authorize/tools', { token: gatewayCredential, body: { agent: { token }, tools: [{ server: 'payments', tool: 'refund' }] } }),
+      () =>
+        call(api.url, 'POST', '/v1/authorize/tools', { token: gatewayCredential, body: { agent: { token }, tools: [{ server: 'payments', tool: 'refund' }] } }),
       (r) => r.body.tools?.[0]?.always_denied === false,
     );
     expect(direct.res.body.tools[0].always_denied).toBe(false);

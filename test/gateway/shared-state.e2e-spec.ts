@@ -70,7 +70,8 @@ describe('gateway instances sharing parked calls and tasks in Redis', () => {
     clients.push(client);
     return client;
   }
-  const transfer = (client: Client, args: Record<string, unknown>) => client.callTool({ name: 'payments__transfer_funds', arguments: args }) as Promise<CallToolResult>;
+  const transfer = (client: Client, args: Record<string, unknown>) =>
+    client.callTool({ name: 'payments__transfer_funds', arguments: args }) as Promise<CallToolResult>;
   const meta = (r: CallToolResult) => r._meta?.[META_KEY] as Record<string, any>;
   const approvalStatus = async (id: string) => (await call(api.url, 'GET', `/v1/approvals/${id}`, { token: gatewayCredential })).body.status as string;
 
@@ -84,7 +85,10 @@ describe('gateway instances sharing parked calls and tasks in Redis', () => {
     otherAgent = await agentToken({ human: 'alice', actors: ['other-agent'] });
     const delegations = await gatewayToken({ tenant: 'acme', sub: 'idp', scope: 'countersign:delegations' });
     for (const who of ['shared-agent', 'other-agent']) {
-      const granted = await call(api.url, 'POST', '/v1/delegations', { token: delegations, body: { human: 'alice', agent: who, tools: ['payments/transfer_funds'] } });
+      const granted = await call(api.url, 'POST', '/v1/delegations', {
+        token: delegations,
+        body: { human: 'alice', agent: who, tools: ['payments/transfer_funds'] },
+      });
       expect(granted.status).toBe(201);
     }
     const published = await call(api.url, 'POST', '/v1/policies', { token: await adminToken(), body: { policies: POLICIES, activate: true } });
@@ -164,7 +168,12 @@ describe('gateway instances sharing parked calls and tasks in Redis', () => {
 
   describe('MCP tasks', () => {
     const startTask = async (client: Client, args: Record<string, unknown>) =>
-      (await client.request({ method: 'tools/call', params: { name: 'payments__transfer_funds', arguments: args, task: { ttl: 120_000 } } }, CreateTaskResultSchema)).task.taskId;
+      (
+        await client.request(
+          { method: 'tools/call', params: { name: 'payments__transfer_funds', arguments: args, task: { ttl: 120_000 } } },
+          CreateTaskResultSchema,
+        )
+      ).task.taskId;
     const waiting = async (client: Client, taskId: string) => {
       for (let i = 0; i < 100; i++) {
         const task = await client.experimental.tasks.getTask(taskId);
@@ -242,7 +251,8 @@ describe('gateway instances sharing parked calls and tasks in Redis', () => {
       await expect(transfer(client, { amount: 9, currency: 'EUR', to: IBAN })).rejects.toThrow(/its state store failed.*the call was not sent/);
       await proxy.restore();
       let parked: CallToolResult | undefined;
-      for (let i = 0; i < 50 && !parked; i++) parked = await transfer(client, { amount: 9, currency: 'EUR', to: IBAN }).catch(() => sleep(100).then(() => undefined));
+      for (let i = 0; i < 50 && !parked; i++)
+        parked = await transfer(client, { amount: 9, currency: 'EUR', to: IBAN }).catch(() => sleep(100).then(() => undefined));
       expect(meta(parked!)).toMatchObject({ status: 'pending' });
       expect(payments.callsOf('transfer_funds').length).toBe(before);
       await stopInstance(a);

@@ -36,7 +36,9 @@ describe('a standing approval through the MCP gateway', () => {
     payments = await startUpstream('payments', PAYMENT_TOOLS);
     agent = await agentToken({ human: 'alice', actors: ['gw-agent'] });
     const delegations = await gatewayToken({ tenant: 'acme', sub: 'idp', scope: 'countersign:delegations' });
-    expect((await call(api.url, 'POST', '/v1/delegations', { token: delegations, body: { human: 'alice', agent: 'gw-agent', tools: ['payments/*'] } })).status).toBe(201);
+    expect(
+      (await call(api.url, 'POST', '/v1/delegations', { token: delegations, body: { human: 'alice', agent: 'gw-agent', tools: ['payments/*'] } })).status,
+    ).toBe(201);
     expect((await call(api.url, 'POST', '/v1/policies', { token: await adminToken(), body: { policies: POLICIES, activate: true } })).status).toBe(201);
     gateway = await startGateway(
       parseGatewayConfig({
@@ -63,7 +65,8 @@ describe('a standing approval through the MCP gateway', () => {
     clients.push(client);
     return client;
   }
-  const pay = (client: Client, amount: number) => client.callTool({ name: 'payments__transfer_funds', arguments: { amount, currency: 'EUR', to: IBAN } }) as Promise<CallToolResult>;
+  const pay = (client: Client, amount: number) =>
+    client.callTool({ name: 'payments__transfer_funds', arguments: { amount, currency: 'EUR', to: IBAN } }) as Promise<CallToolResult>;
 
   it('later payments of the session reach the upstream without a new request; another session waits', async () => {
     const client = await connect();

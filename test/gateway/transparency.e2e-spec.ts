@@ -8,7 +8,13 @@
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { CreateMessageRequestSchema, ElicitRequestSchema, ListRootsRequestSchema, LoggingMessageNotificationSchema, ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import {
+  CreateMessageRequestSchema,
+  ElicitRequestSchema,
+  ListRootsRequestSchema,
+  LoggingMessageNotificationSchema,
+  ResourceUpdatedNotificationSchema,
+} from '@modelcontextprotocol/sdk/types.js';
 import type { LoggingMessageNotification, Progress } from '@modelcontextprotocol/sdk/types.js';
 import { parseGatewayConfig } from '../../src/gateway/gateway-config';
 import type { GatewayConfigInput } from '../../src/gateway/gateway-config';
@@ -70,7 +76,10 @@ describe('the gateway passes through what policy allows', () => {
     gatewayCredential = await tenantToken('acme', 'gateway-mcp');
     agent = await agentToken({ human: 'alice', actors: ['tp-agent'] });
     const delegations = await gatewayToken({ tenant: 'acme', sub: 'idp', scope: 'countersign:delegations' });
-    const granted = await call(api.url, 'POST', '/v1/delegations', { token: delegations, body: { human: 'alice', agent: 'tp-agent', tools: ['files/*', 'crm/*', 'kb/*', 'relay/*'] } });
+    const granted = await call(api.url, 'POST', '/v1/delegations', {
+      token: delegations,
+      body: { human: 'alice', agent: 'tp-agent', tools: ['files/*', 'crm/*', 'kb/*', 'relay/*'] },
+    });
     expect(granted.status).toBe(201);
     const published = await call(api.url, 'POST', '/v1/policies', { token: await adminToken(), body: { policies: POLICIES, activate: true } });
     expect(published.status).toBe(201);
@@ -93,8 +102,14 @@ describe('the gateway passes through what policy allows', () => {
       await Promise.all([files?.close(), crm?.close(), kb?.close()]);
     });
 
-    it('lists and calls tools by the upstream\'s own names, each reaching its own server', async () => {
-      const gateway = await gatewayWith({ tool_names: 'plain', upstreams: [{ name: 'files', url: files.url }, { name: 'kb', url: kb.url }] });
+    it("lists and calls tools by the upstream's own names, each reaching its own server", async () => {
+      const gateway = await gatewayWith({
+        tool_names: 'plain',
+        upstreams: [
+          { name: 'files', url: files.url },
+          { name: 'kb', url: kb.url },
+        ],
+      });
       const client = await connect(gateway);
       const { tools } = await client.listTools();
       expect(tools.map((t) => t.name).sort()).toEqual(['delete_file', 'read_file', 'search']);
@@ -108,16 +123,30 @@ describe('the gateway passes through what policy allows', () => {
     it('refuses to start while two upstreams offer the same tool name', async () => {
       const other = await startUpstream('kb2', [searchOn('kb2')]);
       try {
-        await expect(startGateway(config({ tool_names: 'plain', upstreams: [{ name: 'kb', url: kb.url }, { name: 'kb2', url: other.url }] }))).rejects.toThrow(
-          /"search" is offered by kb and kb2: the gateway refuses to route this name/,
-        );
+        await expect(
+          startGateway(
+            config({
+              tool_names: 'plain',
+              upstreams: [
+                { name: 'kb', url: kb.url },
+                { name: 'kb2', url: other.url },
+              ],
+            }),
+          ),
+        ).rejects.toThrow(/"search" is offered by kb and kb2: the gateway refuses to route this name/);
       } finally {
         await other.close();
       }
     });
 
     it('refuses tools/list, and never routes the name, when an upstream starts offering a name another one has', async () => {
-      const gateway = await gatewayWith({ tool_names: 'plain', upstreams: [{ name: 'kb', url: kb.url }, { name: 'crm', url: crm.url }] });
+      const gateway = await gatewayWith({
+        tool_names: 'plain',
+        upstreams: [
+          { name: 'kb', url: kb.url },
+          { name: 'crm', url: crm.url },
+        ],
+      });
       const client = await connect(gateway);
       expect((await client.callTool({ name: 'search', arguments: {} })).content).toEqual([{ type: 'text', text: 'searched on kb' }]);
       crmTools.push(searchOn('crm'));
@@ -132,7 +161,13 @@ describe('the gateway passes through what policy allows', () => {
   it('with tool_names "plain", refuses prompts/list and never routes a prompt name two upstreams offer', async () => {
     const [one, two] = await Promise.all([startRelayUpstream('one'), startRelayUpstream('two', { promptsOnly: true })]);
     try {
-      const gateway = await gatewayWith({ tool_names: 'plain', upstreams: [{ name: 'relay', url: one.url }, { name: 'kb', url: two.url }] });
+      const gateway = await gatewayWith({
+        tool_names: 'plain',
+        upstreams: [
+          { name: 'relay', url: one.url },
+          { name: 'kb', url: two.url },
+        ],
+      });
       const client = await connect(gateway);
       expect((await client.listTools()).tools.map((t) => t.name)).toContain('ask_name');
       await expect(client.listPrompts()).rejects.toThrow(/every prompt name must be offered by one upstream, but "greet" is offered by relay and kb/);
@@ -229,7 +264,9 @@ describe('the gateway passes through what policy allows', () => {
       expect((await agentClient.listResourceTemplates()).resourceTemplates).toEqual([expect.objectContaining({ uriTemplate: 'kb://notes/{id}' })]);
       const read = await agentClient.readResource({ uri: 'kb://notes/welcome' });
       expect(read.contents).toEqual([{ uri: 'kb://notes/welcome', mimeType: 'text/plain', text: 'Welcome to the knowledge base' }]);
-      expect((await agentClient.readResource({ uri: 'kb://notes/beta' })).contents).toEqual([{ uri: 'kb://notes/beta', mimeType: 'text/plain', text: 'note beta' }]);
+      expect((await agentClient.readResource({ uri: 'kb://notes/beta' })).contents).toEqual([
+        { uri: 'kb://notes/beta', mimeType: 'text/plain', text: 'note beta' },
+      ]);
       const updated = new Promise((resolve) => agentClient.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => resolve(n.params)));
       await expect(agentClient.subscribeResource({ uri: 'kb://notes/welcome' })).resolves.toEqual({});
       expect(await updated).toEqual({ uri: 'kb://notes/welcome' });
@@ -249,17 +286,23 @@ describe('the gateway passes through what policy allows', () => {
     it('reads nothing when Countersign denies the read: an MCP error with the reasons, and the upstream never sees it', async () => {
       const undelegated = await agentToken({ human: 'alice', actors: ['stranger-agent'] });
       const client = new Client({ name: 'stranger', version: '1.0.0' });
-      await client.connect(new StreamableHTTPClientTransport(new URL(gateway.resource), { requestInit: { headers: { authorization: `Bearer ${undelegated}` } } }));
+      await client.connect(
+        new StreamableHTTPClientTransport(new URL(gateway.resource), { requestInit: { headers: { authorization: `Bearer ${undelegated}` } } }),
+      );
       clients.push(client);
       const before = relay.received.length;
-      await expect(client.readResource({ uri: 'kb://notes/secret' })).rejects.toThrow(/Countersign denied reading kb:\/\/notes\/secret \(reasons: [^)]*not_delegated.*It was not read/);
+      await expect(client.readResource({ uri: 'kb://notes/secret' })).rejects.toThrow(
+        /Countersign denied reading kb:\/\/notes\/secret \(reasons: [^)]*not_delegated.*It was not read/,
+      );
       expect(relay.received.slice(before)).toEqual([]);
     });
 
     it('reads nothing when the read needs an approval (carried out for tools/call only), and withdraws the approval request', async () => {
       const agentClient = await connect(gateway);
       const before = relay.received.length;
-      await expect(agentClient.readResource({ uri: 'kb://notes/secret' })).rejects.toThrow(/Reading kb:\/\/notes\/secret needs what the gateway carries out for tools\/call only \(human_approval\); it was not read/);
+      await expect(agentClient.readResource({ uri: 'kb://notes/secret' })).rejects.toThrow(
+        /Reading kb:\/\/notes\/secret needs what the gateway carries out for tools\/call only \(human_approval\); it was not read/,
+      );
       expect(relay.received.slice(before)).toEqual([]);
       const requests = await sql(env.db.url, `SELECT status FROM approval_requests WHERE tool_call->>'tool' = 'resources.read'`);
       expect(requests.map((r) => r.status)).toEqual(['cancelled']);
@@ -267,7 +310,9 @@ describe('the gateway passes through what policy allows', () => {
 
     it('passes prompts through under namespaced names, and completion for prompts and resource templates', async () => {
       const agentClient = await connect(gateway);
-      expect((await agentClient.listPrompts()).prompts).toEqual([expect.objectContaining({ name: 'relay__greet', arguments: [expect.objectContaining({ name: 'who', required: true })] })]);
+      expect((await agentClient.listPrompts()).prompts).toEqual([
+        expect.objectContaining({ name: 'relay__greet', arguments: [expect.objectContaining({ name: 'who', required: true })] }),
+      ]);
       const prompt = await agentClient.getPrompt({ name: 'relay__greet', arguments: { who: 'Ada' } });
       expect(prompt.messages).toEqual([{ role: 'user', content: { type: 'text', text: 'Say hello to Ada' } }]);
       await expect(agentClient.getPrompt({ name: 'greet', arguments: { who: 'Ada' } })).rejects.toThrow(/Unknown prompt: greet/);

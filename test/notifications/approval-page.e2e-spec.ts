@@ -53,9 +53,7 @@ describe('approval page (email link → browser → decision)', () => {
 
   /** The approval link in the email the app sent this approver for this request. */
   async function linkFor(id: string, approverId: string): Promise<string> {
-    const mail = await sinks.mail.waitFor(
-      (m) => m.envelope.to.includes(`${approverId}@acme.example`) && (m.parsed.text ?? '').includes(id),
-    );
+    const mail = await sinks.mail.waitFor((m) => m.envelope.to.includes(`${approverId}@acme.example`) && (m.parsed.text ?? '').includes(id));
     const link = linkIn(mail);
     expect(link.startsWith(`${api.url}/approve/${id}?link=`)).toBe(true);
     return link;
@@ -141,7 +139,12 @@ describe('approval page (email link → browser → decision)', () => {
     const hidden = (name: string) => {
       const m = new RegExp(`<input type="hidden" name="${name}" value="([^"]*)">`).exec(html);
       if (!m) throw new Error(`no hidden ${name} field in the page (HTTP ${res.status})`);
-      return m[1].replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+      return m[1]
+        .replace(/&quot;/g, '"')
+        .replace(/&#39;/g, "'")
+        .replace(/&lt;/g, '<')
+        .replace(/&gt;/g, '>')
+        .replace(/&amp;/g, '&');
     };
     return { status: res.status, link: hidden('link'), csrf: hidden('csrf') };
   }
@@ -342,9 +345,7 @@ describe('approval page (email link → browser → decision)', () => {
 
       const v = await view(id);
       expect(v.status).toBe('denied');
-      expect(await voteRows(id)).toEqual([
-        { approver_id: 'carol', decision: 'deny', reason: 'Nobody asked for this; audit data must be kept 7 years' },
-      ]);
+      expect(await voteRows(id)).toEqual([{ approver_id: 'carol', decision: 'deny', reason: 'Nobody asked for this; audit data must be kept 7 years' }]);
       expect(problems).toEqual([]);
     });
 
@@ -609,7 +610,10 @@ describe('approval page (email link → browser → decision)', () => {
     });
 
     it('the page CSS and script are served under their content-hashed names, cacheable for good', async () => {
-      for (const [path, type] of [[PAGE_CSS_PATH, /^text\/css/], [PAGE_JS_PATH, /^text\/javascript/]] as const) {
+      for (const [path, type] of [
+        [PAGE_CSS_PATH, /^text\/css/],
+        [PAGE_JS_PATH, /^text\/javascript/],
+      ] as const) {
         const res = await fetch(`${api.url}${path}`);
         expect(res.status).toBe(200);
         expect(res.headers.get('content-type')).toMatch(type);

@@ -35,7 +35,9 @@ describe('approval and batch pages, phone first (Chromium)', () => {
     gateway = await tenantToken('acme');
     expect((await call(api.url, 'POST', '/v1/policies', { token: await adminToken(), body: { policies: POLICIES, activate: true } })).status).toBe(201);
     const delegations = await gatewayToken({ tenant: 'acme', sub: 'idp', scope: 'countersign:delegations' });
-    expect((await call(api.url, 'POST', '/v1/delegations', { token: delegations, body: { human: 'alice', agent: 'pay-agent', tools: ['payments/*'] } })).status).toBe(201);
+    expect(
+      (await call(api.url, 'POST', '/v1/delegations', { token: delegations, body: { human: 'alice', agent: 'pay-agent', tools: ['payments/*'] } })).status,
+    ).toBe(201);
     agent = await agentToken({ human: 'alice', actors: ['pay-agent'] });
   }, 60_000);
   afterAll(async () => {
@@ -50,7 +52,11 @@ describe('approval and batch pages, phone first (Chromium)', () => {
       token: gateway,
       body: {
         agent: { token: agent },
-        action: { server: 'payments', tool: 'transfer_funds', arguments: { amount, currency: 'EUR', to, memo: `Invoice INV-${amount} for the quarterly supplier run` } },
+        action: {
+          server: 'payments',
+          tool: 'transfer_funds',
+          arguments: { amount, currency: 'EUR', to, memo: `Invoice INV-${amount} for the quarterly supplier run` },
+        },
         intent: { category: 'pay', text: 'pay the supplier invoices due this week' },
         resource: { id: 'acct-7', type: 'bank_account', classification: 'restricted' },
         environment: 'production',
@@ -66,7 +72,11 @@ describe('approval and batch pages, phone first (Chromium)', () => {
     return `${api.url}/approve/${id}?link=${encodeURIComponent(token)}`;
   };
   const votes = (ids: string[]) =>
-    sql<{ approval_id: string; decision: string; reason: string }>(env.db.url, `SELECT approval_id, decision, reason FROM approval_votes WHERE approval_id = ANY($1) ORDER BY id`, [ids]);
+    sql<{ approval_id: string; decision: string; reason: string }>(
+      env.db.url,
+      `SELECT approval_id, decision, reason FROM approval_votes WHERE approval_id = ANY($1) ORDER BY id`,
+      [ids],
+    );
 
   async function open(url: string, viewport: { width: number; height: number }): Promise<{ page: Page; problems: string[] }> {
     const context = await browser.newContext({ viewport });
@@ -87,7 +97,10 @@ describe('approval and batch pages, phone first (Chromium)', () => {
     for (const selector of selectors) {
       const box = await page.locator(selector).boundingBox();
       if (!box) throw new Error(`${selector} is not rendered`);
-      expect({ selector, inside: box.x >= 0 && box.y >= 0 && box.x + box.width <= viewport.width && box.y + box.height <= viewport.height }).toEqual({ selector, inside: true });
+      expect({ selector, inside: box.x >= 0 && box.y >= 0 && box.x + box.width <= viewport.width && box.y + box.height <= viewport.height }).toEqual({
+        selector,
+        inside: true,
+      });
     }
   }
 
@@ -98,10 +111,22 @@ describe('approval and batch pages, phone first (Chromium)', () => {
     const { page, problems } = await open(url, PHONE_VIEWPORT);
     await page.screenshot({ path: artifactPath('phone-first/approval-390x844.png') });
     await page.screenshot({ path: artifactPath('phone-first/approval-390-full.png'), fullPage: true });
-    await expectOnFirstScreen(page, ['#binding-message', '#summary', '#key-arguments', '#summary-for', '#summary-risk', '#time-left', '#standing', '#reason', '#approve', '#deny']);
+    await expectOnFirstScreen(page, [
+      '#binding-message',
+      '#summary',
+      '#key-arguments',
+      '#summary-for',
+      '#summary-risk',
+      '#time-left',
+      '#standing',
+      '#reason',
+      '#approve',
+      '#deny',
+    ]);
     expect(await page.locator('#binding-message').innerText()).toBe('Transfer funds from the operating account');
     const summary = await page.locator('#summary').innerText();
-    for (const part of ['payments/transfer_funds', '4321', 'GB33BUKB20201555555555', 'alice', 'pay-agent', 'restricted', 'production']) expect(summary).toContain(part);
+    for (const part of ['payments/transfer_funds', '4321', 'GB33BUKB20201555555555', 'alice', 'pay-agent', 'restricted', 'production'])
+      expect(summary).toContain(part);
     // What the chosen scope covers is shown for the chosen one.
     expect(await page.locator('#standing-call-covers').isVisible()).toBe(true);
     expect(await page.locator('#standing-session-covers').isVisible()).toBe(false);
@@ -127,7 +152,11 @@ describe('approval and batch pages, phone first (Chromium)', () => {
 
   it('the batch page: several calls of one agent and session, every argument visible, decided each, then all alike with one reason; a call settled meanwhile is reported and untouched', async () => {
     const session = `sess-${randomUUID()}`;
-    const [a, b, c] = [await park(session, 1200, 'DE89370400440532013000'), await park(session, 860, 'FR1420041010050500013M02606'), await park(session, 97, 'NL91ABNA0417164300')];
+    const [a, b, c] = [
+      await park(session, 1200, 'DE89370400440532013000'),
+      await park(session, 860, 'FR1420041010050500013M02606'),
+      await park(session, 97, 'NL91ABNA0417164300'),
+    ];
     const other = await park(`sess-${randomUUID()}`, 5, 'DE89370400440532013000');
 
     // The single page offers the batch when several calls wait.
@@ -142,7 +171,11 @@ describe('approval and batch pages, phone first (Chromium)', () => {
     expect(ids).toEqual([a, b, c]);
     expect(ids).not.toContain(other);
     // Every call's arguments, in full, without a tap.
-    for (const [id, to] of [[a, 'DE89370400440532013000'], [b, 'FR1420041010050500013M02606'], [c, 'NL91ABNA0417164300']]) {
+    for (const [id, to] of [
+      [a, 'DE89370400440532013000'],
+      [b, 'FR1420041010050500013M02606'],
+      [c, 'NL91ABNA0417164300'],
+    ]) {
       const args = page.locator(`#item-${id}-args`);
       expect(await args.isVisible()).toBe(true);
       expect(await args.innerText()).toContain(to);
@@ -183,7 +216,9 @@ describe('approval and batch pages, phone first (Chromium)', () => {
     expect(await votes([c, d])).toEqual([{ approval_id: d, decision: 'deny', reason: 'stop: the session looks off' }]);
     expect((await requestRow(env.db.url, c)).status).toBe('cancelled');
     expect((await requestRow(env.db.url, d)).status).toBe('denied');
-    const audit = await sql(env.db.url, `SELECT approval_id FROM audit_events WHERE type = 'approval.vote' AND approval_id = ANY($1) ORDER BY id`, [[a, b, c, d]]);
+    const audit = await sql(env.db.url, `SELECT approval_id FROM audit_events WHERE type = 'approval.vote' AND approval_id = ANY($1) ORDER BY id`, [
+      [a, b, c, d],
+    ]);
     expect(audit.map((r) => r.approval_id)).toEqual([a, b, d]);
     expect(problems).toEqual([]);
   });
@@ -196,7 +231,11 @@ describe('approval and batch pages, phone first (Chromium)', () => {
     expect((await fetch(`${api.url}/approve/batch?link=${encodeURIComponent(single)}`)).status).toBe(401);
     const batch = await call(api.url, 'POST', `/v1/approvals/${id}/batch-link`, { token: single });
     const form = (params: Record<string, string>, headers: Record<string, string> = { 'sec-fetch-site': 'same-origin' }) =>
-      fetch(`${api.url}/approve/batch`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams(params) });
+      fetch(`${api.url}/approve/batch`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+        body: new URLSearchParams(params),
+      });
     expect((await form({ link: batch.body.token, csrf: 'stale', all: 'approve', reason: 'ok', ids: id })).status).toBe(403);
     expect((await form({ link: batch.body.token, all: 'approve', reason: 'ok', ids: id }, { 'sec-fetch-site': 'cross-site' })).status).toBe(403);
     // With a real form token but no reason: 400 naming the field.

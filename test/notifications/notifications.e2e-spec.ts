@@ -125,7 +125,12 @@ describe('notifying approvers: email, web push, escalation, reminders', () => {
       ]);
       const events = await auditTypes(env.db.url, id);
       const notified = events.find((e) => e.type === 'approval.notified')!;
-      expect(notified.data.recipients).toEqual(expect.arrayContaining([{ approver: 'bob', via_group: null }, { approver: 'carol', via_group: null }]));
+      expect(notified.data.recipients).toEqual(
+        expect.arrayContaining([
+          { approver: 'bob', via_group: null },
+          { approver: 'carol', via_group: null },
+        ]),
+      );
       expect(events.filter((e) => e.type === 'approval.notification_sent')).toHaveLength(2);
     });
 
@@ -150,8 +155,16 @@ describe('notifying approvers: email, web push, escalation, reminders', () => {
     const id = await park({ approvers: ['group:finance', 'user:bob'], quorum: 1 });
     await Promise.all(['bob', 'carol', 'dave'].map((p) => mailFor(`${p}@acme.example`, id)));
     await sleep(300);
-    expect(mailsAbout(id).map((m) => m.envelope.to[0]).sort()).toEqual(['bob@acme.example', 'carol@acme.example', 'dave@acme.example']);
-    const rows = await sql<{ approver_id: string; via_group: string | null }>(env.db.url, `SELECT approver_id, via_group FROM notification_deliveries WHERE approval_id = $1 ORDER BY approver_id`, [id]);
+    expect(
+      mailsAbout(id)
+        .map((m) => m.envelope.to[0])
+        .sort(),
+    ).toEqual(['bob@acme.example', 'carol@acme.example', 'dave@acme.example']);
+    const rows = await sql<{ approver_id: string; via_group: string | null }>(
+      env.db.url,
+      `SELECT approver_id, via_group FROM notification_deliveries WHERE approval_id = $1 ORDER BY approver_id`,
+      [id],
+    );
     expect(rows).toEqual([
       { approver_id: 'bob', via_group: null },
       { approver_id: 'carol', via_group: 'finance' },
@@ -409,7 +422,10 @@ describe('notifying approvers: email, web push, escalation, reminders', () => {
       const id = await park({ approvers: ['user:bob', 'user:carol'], quorum: 2, remind_after: 2, expires_in: 60 });
       await Promise.all([mailFor('bob@acme.example', id), mailFor('carol@acme.example', id)]);
       expect((await vote(id, 'bob', 'approve')).body.status).toBe('pending');
-      const reminder = await sinks.mail.waitFor((m) => (m.parsed.subject ?? '').startsWith('[Countersign] Reminder') && (m.parsed.text ?? '').includes(id), 6000);
+      const reminder = await sinks.mail.waitFor(
+        (m) => (m.parsed.subject ?? '').startsWith('[Countersign] Reminder') && (m.parsed.text ?? '').includes(id),
+        6000,
+      );
       expect(reminder.envelope.to).toEqual(['carol@acme.example']);
       await sleep(300);
       expect(mailsAbout(id).filter((m) => m.envelope.to.includes('bob@acme.example'))).toHaveLength(1);
@@ -432,7 +448,10 @@ describe('notifying approvers: email, web push, escalation, reminders', () => {
   describe('separation of duties', () => {
     it('the delegating human and the agent operator are not notified and cannot vote; others can', async () => {
       await sql(env.db.url, `INSERT INTO approver_groups (tenant_id, name, display_name) VALUES ('acme', 'owners', 'Owners')`);
-      await sql(env.db.url, `INSERT INTO approver_group_members (tenant_id, group_name, approver_id) VALUES ('acme','owners','alice'), ('acme','owners','gina'), ('acme','owners','carol')`);
+      await sql(
+        env.db.url,
+        `INSERT INTO approver_group_members (tenant_id, group_name, approver_id) VALUES ('acme','owners','alice'), ('acme','owners','gina'), ('acme','owners','carol')`,
+      );
       const body = parkBody();
       body.agent = { ...body.agent, operator: 'gina' };
       body.obligation = { approvers: ['group:owners'], quorum: 1, independent_approvers: true };
@@ -443,7 +462,10 @@ describe('notifying approvers: email, web push, escalation, reminders', () => {
       await sleep(300);
       expect(mailsAbout(id).map((m) => m.envelope.to[0])).toEqual(['carol@acme.example']);
       for (const who of ['alice', 'gina']) {
-        const denied = await call(api.url, 'POST', `/v1/approvals/${id}/decisions`, { token: await rawLink(id, who, { grp: 'owners' }), body: { decision: 'approve', reason: 'mine' } });
+        const denied = await call(api.url, 'POST', `/v1/approvals/${id}/decisions`, {
+          token: await rawLink(id, who, { grp: 'owners' }),
+          body: { decision: 'approve', reason: 'mine' },
+        });
         expect(denied.status).toBe(403);
         expect(denied.body.error_description).toMatch(/separation of duties/);
       }

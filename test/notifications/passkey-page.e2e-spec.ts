@@ -33,7 +33,9 @@ describe('approval page: passkeys in Chromium with a virtual authenticator', () 
     browser = await launchBrowser();
     expect((await call(api.url, 'POST', '/v1/policies', { token: await adminToken(), body: { policies: { p: POLICY }, activate: true } })).status).toBe(201);
     const delegations = await gatewayToken({ tenant: 'acme', sub: 'idp', scope: 'countersign:delegations' });
-    expect((await call(api.url, 'POST', '/v1/delegations', { token: delegations, body: { human: 'alice', agent: 'pay-agent', tools: ['payments/*'] } })).status).toBe(201);
+    expect(
+      (await call(api.url, 'POST', '/v1/delegations', { token: delegations, body: { human: 'alice', agent: 'pay-agent', tools: ['payments/*'] } })).status,
+    ).toBe(201);
     id = await parkCall();
   }, 60_000);
   afterAll(async () => {
@@ -60,7 +62,10 @@ describe('approval page: passkeys in Chromium with a virtual authenticator', () 
   const status = async () => (await call(api.url, 'GET', `/v1/approvals/${id}`, { token: await tenantToken('acme') })).body.status;
 
   /** A phone-sized page on the approver's link, with a user-verifying platform authenticator attached. */
-  async function approverPage(token: string, approvalId = id): Promise<{ context: BrowserContext; page: Page; authenticatorId: string; cdp: Awaited<ReturnType<BrowserContext['newCDPSession']>> }> {
+  async function approverPage(
+    token: string,
+    approvalId = id,
+  ): Promise<{ context: BrowserContext; page: Page; authenticatorId: string; cdp: Awaited<ReturnType<BrowserContext['newCDPSession']>> }> {
     const context = await browser.newContext({ viewport: PHONE_VIEWPORT });
     const page = await context.newPage();
     const cdp = await context.newCDPSession(page);
@@ -123,9 +128,20 @@ describe('approval page: passkeys in Chromium with a virtual authenticator', () 
       expect(assertion.id).toBe(listed.body.passkeys[0].credential_id);
       // The authenticator verified the user (UV flag in authenticatorData).
       expect(Buffer.from(assertion.response.authenticatorData, 'base64url')[32] & 0x04).toBe(0x04);
-      const [row] = await sql<{ passkey: PasskeyEvidence }>(env.db.url, `SELECT passkey FROM approval_votes WHERE approval_id = $1 AND approver_id = 'bob'`, [id]);
-      expect(row.passkey).toMatchObject({ user_verified: true, origins: [origin], rp_id: 'localhost', bound: { auth_req_id: id, decision: 'approve', reason: 'supplier run, checked the IBAN' } });
-      const [event] = await sql<{ data: { passkey: PasskeyEvidence } }>(env.db.url, `SELECT data FROM audit_events WHERE approval_id = $1 AND type = 'approval.vote'`, [id]);
+      const [row] = await sql<{ passkey: PasskeyEvidence }>(env.db.url, `SELECT passkey FROM approval_votes WHERE approval_id = $1 AND approver_id = 'bob'`, [
+        id,
+      ]);
+      expect(row.passkey).toMatchObject({
+        user_verified: true,
+        origins: [origin],
+        rp_id: 'localhost',
+        bound: { auth_req_id: id, decision: 'approve', reason: 'supplier run, checked the IBAN' },
+      });
+      const [event] = await sql<{ data: { passkey: PasskeyEvidence } }>(
+        env.db.url,
+        `SELECT data FROM audit_events WHERE approval_id = $1 AND type = 'approval.vote'`,
+        [id],
+      );
       expect(checkPasskeyEvidence(event.data.passkey)).toEqual([]);
 
       const replay = await vote(token, { decision: 'approve', reason: 'supplier run, checked the IBAN', passkey: assertion });
@@ -178,7 +194,7 @@ describe('approval page: passkeys in Chromium with a virtual authenticator', () 
     }
   }, 90_000);
 
-  it('lists the approver\'s passkeys on the page of their next request, where they can remove them', async () => {
+  it("lists the approver's passkeys on the page of their next request, where they can remove them", async () => {
     const next = await parkCall();
     const token = await link('carol', next);
     const { context, page } = await approverPage(token, next);

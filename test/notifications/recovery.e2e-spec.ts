@@ -117,7 +117,9 @@ describe('notifications survive restarts and a Redis that lost its data', () => 
     expect(parked.status).toBe(202);
     const id = parked.body.auth_req_id;
     await mailFor('ivan@initech.example', id);
-    expect((await voteAs(api, { tenantId: 'initech', approvalId: id, approverId: 'fin-1', decision: 'approve', reason: 'ok', viaGroup: 'finance' })).status).toBe(200);
+    expect(
+      (await voteAs(api, { tenantId: 'initech', approvalId: id, approverId: 'fin-1', decision: 'approve', reason: 'ok', viaGroup: 'finance' })).status,
+    ).toBe(200);
     await api.close();
   });
 });

@@ -31,7 +31,9 @@ describe('approval page: standing approvals', () => {
     gateway = await tenantToken('acme');
     expect((await call(api.url, 'POST', '/v1/policies', { token: await adminToken(), body: { policies: POLICIES, activate: true } })).status).toBe(201);
     const delegations = await gatewayToken({ tenant: 'acme', sub: 'idp', scope: 'countersign:delegations' });
-    expect((await call(api.url, 'POST', '/v1/delegations', { token: delegations, body: { human: 'alice', agent: 'pay-agent', tools: ['payments/*'] } })).status).toBe(201);
+    expect(
+      (await call(api.url, 'POST', '/v1/delegations', { token: delegations, body: { human: 'alice', agent: 'pay-agent', tools: ['payments/*'] } })).status,
+    ).toBe(201);
     agent = await agentToken({ human: 'alice', actors: ['pay-agent'] });
   }, 60_000);
   afterAll(async () => {
@@ -70,7 +72,8 @@ describe('approval page: standing approvals', () => {
       ]);
       expect(await page.locator('#standing-call').isChecked()).toBe(true);
       const covers = await page.locator('#standing-session-covers').innerText();
-      for (const part of ['pay-agent', 'alice', 'payments/transfer_funds', 'acct-7', 'currency = "EUR"', session, '1 h', 'at most 10 calls']) expect(covers).toContain(part);
+      for (const part of ['pay-agent', 'alice', 'payments/transfer_funds', 'acct-7', 'currency = "EUR"', session, '1 h', 'at most 10 calls'])
+        expect(covers).toContain(part);
       await page.locator('#standing-session').check();
       await page.fill('#reason', 'supplier run this morning');
       await page.locator('#decision-form').screenshot({ path: artifactPath('standing-approval-form-390.png') });
@@ -103,10 +106,17 @@ describe('approval page: standing approvals', () => {
     expect(bad.status).toBe(401);
     const parked = await authorize('transfer_funds', `sess-${randomUUID()}`);
     const { token } = await api.app.get(ApproverLinks).mint({ tenantId: 'acme', approvalId: parked.body.auth_req_id, approverId: 'bob' });
-    const vote = await call(api.url, 'POST', `/v1/approvals/${parked.body.auth_req_id}/decisions`, { token, body: { decision: 'approve', reason: 'ok', standing: { scope: 'window' } } });
+    const vote = await call(api.url, 'POST', `/v1/approvals/${parked.body.auth_req_id}/decisions`, {
+      token,
+      body: { decision: 'approve', reason: 'ok', standing: { scope: 'window' } },
+    });
     const id = vote.body.standing_approval.id;
     const form = (params: Record<string, string>) =>
-      fetch(`${api.url}/approve/standing`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(params) });
+      fetch(`${api.url}/approve/standing`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams(params),
+      });
     expect((await form({ link: token, csrf: 'stale', id })).status).toBe(403);
     expect((await form({ link: token, id: 'sta_nope' })).status).toBe(400);
     const list = await call(api.url, 'GET', '/v1/standing-approvals/mine', { token });

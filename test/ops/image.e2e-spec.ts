@@ -170,7 +170,11 @@ describe('the image runtime: production dependencies only', () => {
     expect((await call(base, 'GET', '/docs/json')).status).toBe(200);
     // The approval page's CSS and browser JS are files the build copied into dist (there is no src/ here).
     expect(existsSync(join(dir, 'src'))).toBe(false);
-    for (const [path, file] of [[PAGE_CSS_PATH, 'page.css'], [PAGE_JS_PATH, 'page.js'], ['/sw.js', 'sw.js']]) {
+    for (const [path, file] of [
+      [PAGE_CSS_PATH, 'page.css'],
+      [PAGE_JS_PATH, 'page.js'],
+      ['/sw.js', 'sw.js'],
+    ]) {
       const asset = await fetch(base + path);
       expect(asset.status).toBe(200);
       expect(await asset.text()).toBe(readFileSync(join(ROOT, 'src/notifications/page/assets', file), 'utf8'));
@@ -222,9 +226,12 @@ describe('Dockerfile and docker-compose.yml', () => {
     expect(runtime).toMatch(/^HEALTHCHECK .*\n?.*\/health\/live/m);
     expect(runtime).toContain('CMD ["node", "dist/src/main.js"]');
     // From the build context the runtime takes the manifests only; everything else comes from the other stages.
-    for (const line of runtime.split('\n').filter((l) => /^(COPY|ADD) /.test(l))) expect(line).toMatch(/^COPY (--from=|package\.json package-lock\.json \.\/$)/);
+    for (const line of runtime.split('\n').filter((l) => /^(COPY|ADD) /.test(l)))
+      expect(line).toMatch(/^COPY (--from=|package\.json package-lock\.json \.\/$)/);
     expect(dockerfile).not.toMatch(/SIGNING_KEYS_FILE=|VAPID_PRIVATE_KEY=|DEMO_MODE=true/);
-    const ignored = read('.dockerignore').split('\n').map((l) => l.trim());
+    const ignored = read('.dockerignore')
+      .split('\n')
+      .map((l) => l.trim());
     for (const p of ['node_modules', 'dist', '.keys', '.git', '.env', 'test']) expect(ignored).toContain(p);
   });
 
@@ -238,7 +245,11 @@ describe('Dockerfile and docker-compose.yml', () => {
 
   it('compose runs the demo from the same image: the sample MCP servers, the gateway and the agent, each an entry point of the build', () => {
     const compose = read('docker-compose.yml');
-    const commands = ['["node", "dist/src/demo/sample-upstream.js"]', '["node", "dist/src/demo/compose.js", "gateway"]', '["node", "dist/src/demo/compose.js", "agent"]'];
+    const commands = [
+      '["node", "dist/src/demo/sample-upstream.js"]',
+      '["node", "dist/src/demo/compose.js", "gateway"]',
+      '["node", "dist/src/demo/compose.js", "agent"]',
+    ];
     for (const cmd of commands) expect(compose).toContain(`command: ${cmd}`);
     for (const file of ['src/demo/sample-upstream.ts', 'src/demo/compose.ts']) expect(existsSync(join(ROOT, file))).toBe(true);
   });

@@ -20,10 +20,20 @@ describe('metrics from the domain', () => {
   afterAll(() => env.teardown());
 
   const scrape = async () => (await call<string>(api.url, 'GET', '/metrics', { token: scraper })).body;
-  const value = (text: string, series: RegExp) => Number(text.split('\n').find((l) => series.test(l))?.split(' ').pop() ?? 0);
+  const value = (text: string, series: RegExp) =>
+    Number(
+      text
+        .split('\n')
+        .find((l) => series.test(l))
+        ?.split(' ')
+        .pop() ?? 0,
+    );
 
   it('an authorization decision counts by verdict and reason, with its latency', async () => {
-    const res = await call(api.url, 'POST', '/v1/authorize', { token: gateway, body: { agent: { token: 'not-a-jwt' }, action: { server: 'docs', tool: 'read_document', arguments: {} } } });
+    const res = await call(api.url, 'POST', '/v1/authorize', {
+      token: gateway,
+      body: { agent: { token: 'not-a-jwt' }, action: { server: 'docs', tool: 'read_document', arguments: {} } },
+    });
     expect(res.status).toBe(403);
     const text = await scrape();
     expect(value(text, /^countersign_decisions_total\{verdict="deny",reason="[a-z_]+"\}/)).toBeGreaterThanOrEqual(1);

@@ -22,11 +22,11 @@ const HTML_ERRORS: Record<string, string> = {
   'GET /approve/{id}': "the approver's page: every failure is an HTML page the approver can read",
   'POST /approve/{id}': "the page's form post: every failure is an HTML page the approver can read",
   'GET /approve/standing': "the approver's standing approvals page: every failure is an HTML page the approver can read",
-  'POST /approve/standing': "its revoke form post: every failure is an HTML page the approver can read",
+  'POST /approve/standing': 'its revoke form post: every failure is an HTML page the approver can read',
   'GET /review/{id}': "the reviewer's page for a sampled call: every failure is an HTML page the reviewer can read",
-  'POST /review/{id}': "its answer form post: every failure is an HTML page the reviewer can read",
+  'POST /review/{id}': 'its answer form post: every failure is an HTML page the reviewer can read',
   'GET /approve/batch': "the approver's batch review page: every failure is an HTML page the approver can read",
-  'POST /approve/batch': "its form post: every failure is an HTML page the approver can read",
+  'POST /approve/batch': 'its form post: every failure is an HTML page the approver can read',
 };
 
 const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'options', 'head'] as const;
@@ -45,9 +45,7 @@ const openApiPath = (url: string) => url.replace(/:([A-Za-z0-9_]+)(\([^)]*\))?/g
 const key = (method: string, path: string) => `${method.toUpperCase()} ${path}`;
 
 function operations(doc: Document): { method: string; path: string; op: Operation }[] {
-  return Object.entries(doc.paths).flatMap(([path, item]) =>
-    METHODS.filter((m) => item[m]).map((method) => ({ method, path, op: item[method] })),
-  );
+  return Object.entries(doc.paths).flatMap(([path, item]) => METHODS.filter((m) => item[m]).map((method) => ({ method, path, op: item[method] })));
 }
 
 /** Every handler that reads the body with @Body(), from Nest's own route metadata. */
@@ -211,7 +209,12 @@ describe('the OpenAPI document at /docs', () => {
     expect(park!.required).not.toContain('risk');
     // The one-set quorum defaults to 1 in the handler (it must not be given beside approver_sets); each set's quorum in the schema.
     expect(park!.properties.obligation.properties.quorum).toMatchObject({ type: 'integer', minimum: 1, maximum: 100 });
-    expect(park!.properties.obligation.properties.approver_sets.items.properties.quorum).toMatchObject({ type: 'integer', minimum: 1, maximum: 100, default: 1 });
+    expect(park!.properties.obligation.properties.approver_sets.items.properties.quorum).toMatchObject({
+      type: 'integer',
+      minimum: 1,
+      maximum: 100,
+      default: 1,
+    });
     const audit = doc.paths['/v1/audit'].get.parameters as { name: string; in: string; schema: any }[];
     expect(audit.find((p) => p.name === 'limit')).toMatchObject({ in: 'query', schema: { type: 'integer', maximum: 1000 } });
   });

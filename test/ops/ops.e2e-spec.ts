@@ -174,7 +174,14 @@ describe('ops: readiness, metrics and the queue dashboard', () => {
   });
 
   describe('operating the service is for operators, not tenants', () => {
-    const OPERATOR_ROUTES = ['/metrics', '/admin/queues', '/admin/queues/', '/admin/queues/api/queues', `/admin/queues/api/queues?activeQueue=${ApprovalQueue.Expiry}`, '/admin/queues/queue/approval-expiry'];
+    const OPERATOR_ROUTES = [
+      '/metrics',
+      '/admin/queues',
+      '/admin/queues/',
+      '/admin/queues/api/queues',
+      `/admin/queues/api/queues?activeQueue=${ApprovalQueue.Expiry}`,
+      '/admin/queues/queue/approval-expiry',
+    ];
 
     it("a tenant's admin token (countersign:admin and every other tenant scope) gets 403 on metrics, the dashboard, its API and the login, and sees nothing", async () => {
       for (const path of OPERATOR_ROUTES) {
@@ -338,7 +345,10 @@ describe('ops: readiness, metrics and the queue dashboard', () => {
       ]) {
         const res = await get(`${api.url}${path}`, { authorization: `Bearer ${operator}` });
         expect({ path, status: res.status }).toEqual({ path, status: 400 });
-        expect({ path, body: JSON.parse(res.text) }).toMatchObject({ path, body: { error: 'invalid_request', error_description: expect.stringMatching(/percent-encoding/) } });
+        expect({ path, body: JSON.parse(res.text) }).toMatchObject({
+          path,
+          body: { error: 'invalid_request', error_description: expect.stringMatching(/percent-encoding/) },
+        });
       }
       // A well-formed value still works.
       const ok = await call(api.url, 'GET', `/admin/queues/api/queues?activeQueue=${ApprovalQueue.Expiry}`, { token: operator });

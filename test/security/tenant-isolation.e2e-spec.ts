@@ -50,8 +50,9 @@ const NOT_TENANT_SCOPED: Record<string, string> = {
   'GET /.well-known/oauth-authorization-server': 'public: OAuth AS metadata, the same for every tenant',
   'GET /.well-known/authzen-configuration': 'public: AuthZEN PDP metadata, the same for every tenant',
   'GET /v1/push/vapid-public-key': "public: the service's VAPID key, the same for every tenant",
-  'GET /metrics': 'operator (platform) endpoint, not a tenant\'s: issue 14 gives it an operator credential; its refusal of a tenant admin is tested with src/ops',
-  'GET /admin/login': 'operator (platform) endpoint, not a tenant\'s: the queue dashboard login; its refusal of a tenant admin is tested with src/ops',
+  'GET /metrics':
+    "operator (platform) endpoint, not a tenant's: issue 14 gives it an operator credential; its refusal of a tenant admin is tested with src/ops",
+  'GET /admin/login': "operator (platform) endpoint, not a tenant's: the queue dashboard login; its refusal of a tenant admin is tested with src/ops",
 };
 
 /** Cases that fail today because of a cross-tenant leak, with what leaks (fixed in the commit that empties this). */
@@ -116,8 +117,25 @@ let documented: string[] = [];
 function secretsOfA(): string[] {
   const { a } = f;
   return [
-    MARK, a.pending, a.voted, a.redeemed, a.ciba, a.delegation, a.client, a.approver, a.approver2, a.group, a.group2,
-    a.pushId, a.pushEndpoint, a.pushP256dh, a.agent, a.human, a.resourceType, a.resource, a.standing,
+    MARK,
+    a.pending,
+    a.voted,
+    a.redeemed,
+    a.ciba,
+    a.delegation,
+    a.client,
+    a.approver,
+    a.approver2,
+    a.group,
+    a.group2,
+    a.pushId,
+    a.pushEndpoint,
+    a.pushP256dh,
+    a.agent,
+    a.human,
+    a.resourceType,
+    a.resource,
+    a.standing,
   ];
 }
 
@@ -239,19 +257,31 @@ async function setUp(): Promise<Fixture> {
   const aAgentToken = await agentToken({ human, actors: [agent], tenant: A });
   const allowed = await call(api.url, 'POST', '/v1/authorize', {
     token: aGateway,
-    body: { agent: { token: aAgentToken }, action: { server: 'docs', tool: 'read_doc' }, reason: `${MARK} authorize`, correlation: { request_id: `${MARK}-authz` } },
+    body: {
+      agent: { token: aAgentToken },
+      action: { server: 'docs', tool: 'read_doc' },
+      reason: `${MARK} authorize`,
+      correlation: { request_id: `${MARK}-authz` },
+    },
   });
   expect(allowed.body.verdict).toBe('allow');
   const evaluated = await call(api.url, 'POST', '/access/v1/evaluation', {
     token: aGateway,
     headers: { 'x-request-id': `${MARK}-authzen` },
-    body: { subject: { type: 'agent', id: agent, properties: { token: aAgentToken } }, action: { name: 'read_doc', properties: { server: 'docs' } }, resource: { type: 'document', id: 'd1' } },
+    body: {
+      subject: { type: 'agent', id: agent, properties: { token: aAgentToken } },
+      action: { name: 'read_doc', properties: { server: 'docs' } },
+      resource: { type: 'document', id: 'd1' },
+    },
   });
   expect(evaluated.body).toEqual({ decision: true });
 
   const permit = 'permit (principal, action == Action::"call_tool", resource) when { context.granted };';
   for (const activate of [true, false, false]) {
-    ok(await call(api.url, 'POST', '/v1/policies', { token: aAdmin, body: { policies: { [`${MARK}_all`]: permit }, description: `${MARK} policy`, activate } }), 201);
+    ok(
+      await call(api.url, 'POST', '/v1/policies', { token: aAdmin, body: { policies: { [`${MARK}_all`]: permit }, description: `${MARK} policy`, activate } }),
+      201,
+    );
   }
 
   const client = `${IDM}-client`;
@@ -269,7 +299,9 @@ async function setUp(): Promise<Fixture> {
       scope: 'openid',
       login_hint: 'bob',
       binding_message: `${MARK} ciba`,
-      authorization_details: JSON.stringify([{ type: 'tool_call', server: 'payments-mcp', tool: 'transfer_funds', arguments: { amount: 1 }, reason: `${MARK} ciba reason` }]),
+      authorization_details: JSON.stringify([
+        { type: 'tool_call', server: 'payments-mcp', tool: 'transfer_funds', arguments: { amount: 1 }, reason: `${MARK} ciba reason` },
+      ]),
     }),
   });
   expect(started.status).toBe(200);
@@ -309,7 +341,11 @@ async function setUp(): Promise<Fixture> {
   const push = sinks.push.subscribe();
   const { token: pushLink } = await links.mint({ tenantId: A, approvalId: pending, approverId: 'bob' });
   const pushId = ok(
-    await call(api.url, 'POST', '/v1/push-subscriptions', { token: pushLink, headers: { 'user-agent': MARK }, body: { endpoint: push.endpoint, expirationTime: null, keys: push.keys } }),
+    await call(api.url, 'POST', '/v1/push-subscriptions', {
+      token: pushLink,
+      headers: { 'user-agent': MARK },
+      body: { endpoint: push.endpoint, expirationTime: null, keys: push.keys },
+    }),
     201,
   ).id as string;
 
@@ -322,7 +358,10 @@ async function setUp(): Promise<Fixture> {
   const { token: bLink } = await links.mint({ tenantId: B, approvalId: bRequest, approverId: 'bob' });
   const bClient = `globex-client-${randomBytes(4).toString('hex')}`;
   const bSecret = ok(
-    await call(api.url, 'PUT', `/v1/ciba-clients/${bClient}`, { token: bAdmin, body: { backchannel_token_delivery_mode: 'poll', token_endpoint_auth_method: 'client_secret_basic' } }),
+    await call(api.url, 'PUT', `/v1/ciba-clients/${bClient}`, {
+      token: bAdmin,
+      body: { backchannel_token_delivery_mode: 'poll', token_endpoint_auth_method: 'client_secret_basic' },
+    }),
     201,
   ).client_secret as string;
 
@@ -330,8 +369,31 @@ async function setUp(): Promise<Fixture> {
     api,
     sinks,
     a: {
-      gateway: aGateway, admin: aAdmin, pending, voted, redeemed, approvalToken: token.approval_token, ciba, link, delegation, human, agent,
-      agentToken: aAgentToken, client, clientSecret, approver, approver2, group, group2, server, resourceType, resource, pushId, pushEndpoint: push.endpoint, pushP256dh: push.keys.p256dh, standing,
+      gateway: aGateway,
+      admin: aAdmin,
+      pending,
+      voted,
+      redeemed,
+      approvalToken: token.approval_token,
+      ciba,
+      link,
+      delegation,
+      human,
+      agent,
+      agentToken: aAgentToken,
+      client,
+      clientSecret,
+      approver,
+      approver2,
+      group,
+      group2,
+      server,
+      resourceType,
+      resource,
+      pushId,
+      pushEndpoint: push.endpoint,
+      pushP256dh: push.keys.p256dh,
+      standing,
     },
     b: { gateway: bGateway, admin: bAdmin, delegations: bDelegations, audit: bAudit, request: bRequest, link: bLink, client: bClient, clientSecret: bSecret },
   };
@@ -359,7 +421,11 @@ async function expectAStandingLive() {
 
 /** The hashes of A's audit chain (and of its checkpoints). */
 async function hashesOfA(): Promise<string[]> {
-  const rows = await sql<{ hash: string }>(env.db.url, `SELECT hash FROM audit_events WHERE tenant_id = $1 UNION SELECT hash FROM audit_checkpoints WHERE tenant_id = $1`, [A]);
+  const rows = await sql<{ hash: string }>(
+    env.db.url,
+    `SELECT hash FROM audit_events WHERE tenant_id = $1 UNION SELECT hash FROM audit_checkpoints WHERE tenant_id = $1`,
+    [A],
+  );
   expect(rows.length).toBeGreaterThan(0);
   return rows.map((r) => r.hash);
 }
@@ -386,7 +452,11 @@ async function authorizeBody(tenant: string) {
 /** What AuthZEN's subject looks like for A's agent, with a token of `tenant`. */
 async function authzenBody(tenant: string) {
   const token = tenant === A ? f.a.agentToken : await agentToken({ human: f.a.human, actors: [f.a.agent], tenant });
-  return { subject: { type: 'agent', id: f.a.agent, properties: { token } }, action: { name: 'read_doc', properties: { server: 'docs' } }, resource: { type: 'document', id: 'd1' } };
+  return {
+    subject: { type: 'agent', id: f.a.agent, properties: { token } },
+    action: { name: 'read_doc', properties: { server: 'docs' } },
+    resource: { type: 'document', id: 'd1' },
+  };
 }
 
 /**
@@ -426,26 +496,49 @@ const CASES: Record<string, () => Promise<void>> = {
   // ---- approvals (gateway token; approver link) ----
   'POST /v1/approvals': async () => {
     // A's directory is not B's: naming A's person or group is what naming nobody is.
-    for (const [ofA, nobody] of [[`user:${f.a.approver}`, `user:nobody-${randomUUID()}`], [`group:${f.a.group}`, `group:nobody-${randomUUID()}`]]) {
+    for (const [ofA, nobody] of [
+      [`user:${f.a.approver}`, `user:nobody-${randomUUID()}`],
+      [`group:${f.a.group}`, `group:nobody-${randomUUID()}`],
+    ]) {
       const park = (ref: string) => asB('POST', '/v1/approvals', { token: f.b.gateway, body: parkBody({ obligation: { approvers: [ref] } }) });
-      await expectSameAsUnknown(() => park(ofA), () => park(nobody), 400, 'invalid_request');
+      await expectSameAsUnknown(
+        () => park(ofA),
+        () => park(nobody),
+        400,
+        'invalid_request',
+      );
     }
   },
   'GET /v1/approvals/{id}': async () => {
     for (const id of aRequests()) {
-      await expectSameAsUnknown(() => asB('GET', `/v1/approvals/${id}`, { token: f.b.gateway }), () => asB('GET', `/v1/approvals/${unknownRequestId()}`, { token: f.b.gateway }), 404, 'not_found');
+      await expectSameAsUnknown(
+        () => asB('GET', `/v1/approvals/${id}`, { token: f.b.gateway }),
+        () => asB('GET', `/v1/approvals/${unknownRequestId()}`, { token: f.b.gateway }),
+        404,
+        'not_found',
+      );
       expect((await asB('GET', `/v1/approvals/${id}?wait=1`, { token: f.b.gateway })).status).toBe(404);
     }
   },
   'POST /v1/approvals/{id}/token': async () => {
     for (const id of aRequests()) {
       const redeem = (target: string) => asB('POST', `/v1/approvals/${target}/token`, { token: f.b.gateway });
-      await expectSameAsUnknown(() => redeem(id), () => redeem(unknownRequestId()), 400, 'invalid_grant');
+      await expectSameAsUnknown(
+        () => redeem(id),
+        () => redeem(unknownRequestId()),
+        400,
+        'invalid_grant',
+      );
     }
   },
   'DELETE /v1/approvals/{id}': async () => {
     for (const id of [f.a.pending, f.a.ciba]) {
-      await expectSameAsUnknown(() => asB('DELETE', `/v1/approvals/${id}`, { token: f.b.gateway }), () => asB('DELETE', `/v1/approvals/${unknownRequestId()}`, { token: f.b.gateway }), 404, 'not_found');
+      await expectSameAsUnknown(
+        () => asB('DELETE', `/v1/approvals/${id}`, { token: f.b.gateway }),
+        () => asB('DELETE', `/v1/approvals/${unknownRequestId()}`, { token: f.b.gateway }),
+        404,
+        'not_found',
+      );
     }
     await expectAStillPending();
     expect(await sql(env.db.url, `SELECT status FROM approval_requests WHERE id = $1`, [f.a.ciba])).toEqual([{ status: 'pending' }]);
@@ -454,12 +547,22 @@ const CASES: Record<string, () => Promise<void>> = {
     const vote = (id: string, token: string) => asB('POST', `/v1/approvals/${id}/decisions`, { token, body: { decision: 'approve', reason: 'B approves' } });
     // B's real link (for B's request) on A's request: what it answers on any other id (the link
     // is checked against the path before any lookup), so it tells nothing about A's request.
-    await expectSameAsUnknown(() => vote(f.a.pending, f.b.link), () => vote(unknownRequestId(), f.b.link), 403, 'forbidden');
+    await expectSameAsUnknown(
+      () => vote(f.a.pending, f.b.link),
+      () => vote(unknownRequestId(), f.b.link),
+      403,
+      'forbidden',
+    );
     // A link of tenant B that names A's request (signed by the service, as an insider could):
     // the lookup is scoped by the link's tenant and finds nothing.
     const forged = await signedLink(f.api.app, { tenant: B, id: f.a.pending, approver: 'bob' });
     const forgedUnknown = unknownRequestId();
-    await expectSameAsUnknown(() => vote(f.a.pending, forged), async () => vote(forgedUnknown, await signedLink(f.api.app, { tenant: B, id: forgedUnknown, approver: 'bob' })), 404, 'not_found');
+    await expectSameAsUnknown(
+      () => vote(f.a.pending, forged),
+      async () => vote(forgedUnknown, await signedLink(f.api.app, { tenant: B, id: forgedUnknown, approver: 'bob' })),
+      404,
+      'not_found',
+    );
     // A's link on B's request.
     expect((await vote(f.b.request, f.a.link)).status).toBe(403);
     await expectAStillPending();
@@ -469,10 +572,20 @@ const CASES: Record<string, () => Promise<void>> = {
   // ---- batch review (a batch link: tenant, approver, agent, task) ----
   'POST /v1/approvals/{id}/batch-link': async () => {
     const mint = (id: string, token: string) => asB('POST', `/v1/approvals/${id}/batch-link`, { token });
-    await expectSameAsUnknown(() => mint(f.a.pending, f.b.link), () => mint(unknownRequestId(), f.b.link), 403, 'forbidden');
+    await expectSameAsUnknown(
+      () => mint(f.a.pending, f.b.link),
+      () => mint(unknownRequestId(), f.b.link),
+      403,
+      'forbidden',
+    );
     const forged = await signedLink(f.api.app, { tenant: B, id: f.a.pending, approver: 'bob' });
     const forgedUnknown = unknownRequestId();
-    await expectSameAsUnknown(() => mint(f.a.pending, forged), async () => mint(forgedUnknown, await signedLink(f.api.app, { tenant: B, id: forgedUnknown, approver: 'bob' })), 404, 'not_found');
+    await expectSameAsUnknown(
+      () => mint(f.a.pending, forged),
+      async () => mint(forgedUnknown, await signedLink(f.api.app, { tenant: B, id: forgedUnknown, approver: 'bob' })),
+      404,
+      'not_found',
+    );
   },
   'GET /v1/approvals/batch': async () => {
     // B's batch link for the very agent and task of A's requests: it lists B's request only.
@@ -498,10 +611,12 @@ const CASES: Record<string, () => Promise<void>> = {
   'POST /approve/batch': async () => {
     const link = await bBatchLink();
     const { jti } = JSON.parse(Buffer.from(link.split('.')[1], 'base64url').toString('utf8'));
-    const csrf = await f.api.app.get(SigningKeys).sign(
-      {},
-      { typ: 'countersign-batch-form+jwt', audience: 'countersign:batch-form', subject: jti, expiresAt: new Date(Date.now() + 600_000), jti: randomUUID() },
-    );
+    const csrf = await f.api.app
+      .get(SigningKeys)
+      .sign(
+        {},
+        { typ: 'countersign-batch-form+jwt', audience: 'countersign:batch-form', subject: jti, expiresAt: new Date(Date.now() + 600_000), jti: randomUUID() },
+      );
     const res = await formAsB('/approve/batch', { link, csrf, all: 'approve', reason: 'B approves', ids: f.a.pending });
     expect(res.status).toBe(200);
     expect(res.body).toContain('Recorded 0 of 1 decision');
@@ -513,7 +628,11 @@ const CASES: Record<string, () => Promise<void>> = {
   'GET /approve/{id}': async () => {
     const page = (id: string, link: string) => asB('GET', `/approve/${id}?link=${encodeURIComponent(link)}`);
     const forged = await signedLink(f.api.app, { tenant: B, id: f.a.pending, approver: 'bob' });
-    for (const [id, link] of [[f.a.pending, f.b.link], [f.a.pending, forged], [f.b.request, f.a.link]]) {
+    for (const [id, link] of [
+      [f.a.pending, f.b.link],
+      [f.a.pending, forged],
+      [f.b.request, f.a.link],
+    ]) {
       const res = await page(id, link);
       expect(res.status).toBe(404);
       expect(res.body).toContain('No request matches this link');
@@ -521,7 +640,11 @@ const CASES: Record<string, () => Promise<void>> = {
   },
   'POST /approve/{id}': async () => {
     const forged = await signedLink(f.api.app, { tenant: B, id: f.a.pending, approver: 'bob' });
-    for (const [id, link] of [[f.a.pending, f.b.link], [f.a.pending, forged], [f.b.request, f.a.link]]) {
+    for (const [id, link] of [
+      [f.a.pending, f.b.link],
+      [f.a.pending, forged],
+      [f.b.request, f.a.link],
+    ]) {
       const res = await formAsB(`/approve/${id}`, { link, csrf: 'x', decision: 'approve', reason: 'B approves' });
       expect(res.status).toBe(404);
     }
@@ -542,7 +665,13 @@ const CASES: Record<string, () => Promise<void>> = {
     const { jti } = JSON.parse(Buffer.from(f.b.link.split('.')[1], 'base64url').toString('utf8'));
     const csrf = await f.api.app.get(SigningKeys).sign(
       {},
-      { typ: 'countersign-standing-form+jwt', audience: 'countersign:standing-form', subject: jti, expiresAt: new Date(Date.now() + 600_000), jti: randomUUID() },
+      {
+        typ: 'countersign-standing-form+jwt',
+        audience: 'countersign:standing-form',
+        subject: jti,
+        expiresAt: new Date(Date.now() + 600_000),
+        jti: randomUUID(),
+      },
     );
     const revoke = (id: string) => formAsB('/approve/standing', { link: f.b.link, csrf, id });
     const [onA, unknown] = [await revoke(f.a.standing), await revoke(`sta_${randomUUID()}`)];
@@ -576,14 +705,22 @@ const CASES: Record<string, () => Promise<void>> = {
     const kind = await seedAAutonomyReset();
     expect((await asB('POST', '/v1/autonomy/reset', { token: f.b.admin, body: kind })).status).toBe(200);
     expect(await sql(env.db.url, `SELECT tenant_id, reset_by FROM autonomy_resets WHERE agent_class = $1`, [kind.agent_class])).toEqual(
-      expect.arrayContaining([{ tenant_id: A, reset_by: 'admin:a-isolation' }, { tenant_id: B, reset_by: expect.stringMatching(/^admin:/) }]),
+      expect.arrayContaining([
+        { tenant_id: A, reset_by: 'admin:a-isolation' },
+        { tenant_id: B, reset_by: expect.stringMatching(/^admin:/) },
+      ]),
     );
   },
 
   // ---- push subscriptions (approver link) ----
   'DELETE /v1/push-subscriptions/{id}': async () => {
     const remove = (id: string) => asB('DELETE', `/v1/push-subscriptions/${id}`, { token: f.b.link });
-    await expectSameAsUnknown(() => remove(f.a.pushId), () => remove(randomUUID()), 404, 'not_found');
+    await expectSameAsUnknown(
+      () => remove(f.a.pushId),
+      () => remove(randomUUID()),
+      404,
+      'not_found',
+    );
     expect(await sql(env.db.url, `SELECT tenant_id FROM push_subscriptions WHERE id = $1`, [f.a.pushId])).toEqual([{ tenant_id: A }]);
   },
 
@@ -614,7 +751,10 @@ const CASES: Record<string, () => Promise<void>> = {
   },
   'POST /v1/authorize/tools': async () => {
     const ask = async (tenant: string) =>
-      asB('POST', '/v1/authorize/tools', { token: f.b.gateway, body: { agent: (await authorizeBody(tenant)).agent, tools: [{ server: 'docs', tool: 'read_doc' }] } });
+      asB('POST', '/v1/authorize/tools', {
+        token: f.b.gateway,
+        body: { agent: (await authorizeBody(tenant)).agent, tools: [{ server: 'docs', tool: 'read_doc' }] },
+      });
     // A's agent token at B's gateway: every tool always denied, as another tenant's token.
     const foreign = await ask(A);
     expect(foreign.status).toBe(200);
@@ -657,8 +797,16 @@ const CASES: Record<string, () => Promise<void>> = {
   // ---- delegations (delegations scope) ----
   'POST /v1/delegations': async () => {
     const grant = (parent: string) =>
-      asB('POST', '/v1/delegations', { token: f.b.delegations, body: { human: f.a.human, agent: 'spiffe://globex.example/agents/sub', parent_id: parent, tools: ['docs/*'] } });
-    await expectSameAsUnknown(() => grant(f.a.delegation), () => grant(`dlg_${randomUUID()}`), 400, 'invalid_request');
+      asB('POST', '/v1/delegations', {
+        token: f.b.delegations,
+        body: { human: f.a.human, agent: 'spiffe://globex.example/agents/sub', parent_id: parent, tools: ['docs/*'] },
+      });
+    await expectSameAsUnknown(
+      () => grant(f.a.delegation),
+      () => grant(`dlg_${randomUUID()}`),
+      400,
+      'invalid_request',
+    );
   },
   'GET /v1/delegations': async () => {
     for (const query of ['', `?human=${encodeURIComponent(f.a.human)}&include_revoked=true`, `?agent=${encodeURIComponent(f.a.agent)}`]) {
@@ -669,7 +817,12 @@ const CASES: Record<string, () => Promise<void>> = {
   },
   'DELETE /v1/delegations/{id}': async () => {
     const revoke = (id: string) => asB('DELETE', `/v1/delegations/${id}`, { token: f.b.delegations });
-    await expectSameAsUnknown(() => revoke(f.a.delegation), () => revoke(`dlg_${randomUUID()}`), 404, 'not_found');
+    await expectSameAsUnknown(
+      () => revoke(f.a.delegation),
+      () => revoke(`dlg_${randomUUID()}`),
+      404,
+      'not_found',
+    );
     const mine = await asA('GET', `/v1/delegations?human=${encodeURIComponent(f.a.human)}`);
     expect(mine.body.delegations).toEqual([expect.objectContaining({ id: f.a.delegation, revoked_at: null })]);
   },
@@ -684,7 +837,12 @@ const CASES: Record<string, () => Promise<void>> = {
   },
   'DELETE /v1/standing-approvals/{id}': async () => {
     const revoke = (id: string) => asB('DELETE', `/v1/standing-approvals/${id}`, { token: f.b.admin });
-    await expectSameAsUnknown(() => revoke(f.a.standing), () => revoke(`sta_${randomUUID()}`), 404, 'not_found');
+    await expectSameAsUnknown(
+      () => revoke(f.a.standing),
+      () => revoke(`sta_${randomUUID()}`),
+      404,
+      'not_found',
+    );
     await expectAStandingLive();
   },
   'GET /v1/standing-approvals/mine': async () => {
@@ -698,13 +856,21 @@ const CASES: Record<string, () => Promise<void>> = {
   },
   'DELETE /v1/standing-approvals/mine/{id}': async () => {
     const revoke = (id: string) => asB('DELETE', `/v1/standing-approvals/mine/${id}`, { token: f.b.link });
-    await expectSameAsUnknown(() => revoke(f.a.standing), () => revoke(`sta_${randomUUID()}`), 404, 'not_found');
+    await expectSameAsUnknown(
+      () => revoke(f.a.standing),
+      () => revoke(`sta_${randomUUID()}`),
+      404,
+      'not_found',
+    );
     await expectAStandingLive();
   },
 
   // ---- policy sets (admin); A has versions 1 (active), 2 and 3, B at most the one it publishes here ----
   'POST /v1/policies': async () => {
-    const res = await asB('POST', '/v1/policies', { token: f.b.admin, body: { policies: { b_all: 'permit (principal, action, resource);' }, description: 'B policy' } });
+    const res = await asB('POST', '/v1/policies', {
+      token: f.b.admin,
+      body: { policies: { b_all: 'permit (principal, action, resource);' }, description: 'B policy' },
+    });
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({ version: 1, active: false });
   },
@@ -716,12 +882,22 @@ const CASES: Record<string, () => Promise<void>> = {
   },
   'GET /v1/policies/{version}': async () => {
     for (const version of [2, 3]) {
-      await expectSameAsUnknown(() => asB('GET', `/v1/policies/${version}`, { token: f.b.admin }), () => asB('GET', '/v1/policies/999', { token: f.b.admin }), 404, 'not_found');
+      await expectSameAsUnknown(
+        () => asB('GET', `/v1/policies/${version}`, { token: f.b.admin }),
+        () => asB('GET', '/v1/policies/999', { token: f.b.admin }),
+        404,
+        'not_found',
+      );
     }
   },
   'POST /v1/policies/{version}/activate': async () => {
     const activate = (v: number) => asB('POST', `/v1/policies/${v}/activate`, { token: f.b.admin });
-    await expectSameAsUnknown(() => activate(3), () => activate(999), 400, 'invalid_request');
+    await expectSameAsUnknown(
+      () => activate(3),
+      () => activate(999),
+      400,
+      'invalid_request',
+    );
     expect((await asA('GET', '/v1/policies')).body.active_version).toBe(1);
     expect((await asB('GET', '/v1/policies', { token: f.b.admin })).body.active_version).toBe(0);
   },
@@ -729,7 +905,10 @@ const CASES: Record<string, () => Promise<void>> = {
   // ---- the tool catalogue (admin); A has one server, B none ----
   'PUT /v1/catalogue/servers/{server}': async () => {
     // Servers are per tenant: B's PUT of the same name creates B's own (201, not 200 "replaced"), and A's is untouched.
-    const res = await asB('PUT', `/v1/catalogue/servers/${f.a.server}`, { token: f.b.admin, body: { tools: [{ name: 'b_tool', inputSchema: { type: 'object' } }] } });
+    const res = await asB('PUT', `/v1/catalogue/servers/${f.a.server}`, {
+      token: f.b.admin,
+      body: { tools: [{ name: 'b_tool', inputSchema: { type: 'object' } }] },
+    });
     expect(res.status).toBe(201);
     expect(JSON.stringify(res.body)).not.toContain(MARK);
     expect((await asA('GET', `/v1/catalogue/servers/${f.a.server}`)).body.tools.map((t: { name: string }) => t.name)).toEqual(['send']);
@@ -762,7 +941,11 @@ const CASES: Record<string, () => Promise<void>> = {
   // ---- resource types and resources (admin); A has one of each, B none ----
   'PUT /v1/resource-types/{name}': async () => {
     // Types are per tenant: B's PUT of A's type name declares B's own (201), and A's is untouched.
-    const res = await asB('PUT', `/v1/resource-types/${f.a.resourceType}`, { token: f.b.admin, body: { attributes: { other: { type: 'long' } } }, ownInput: [f.a.resourceType] });
+    const res = await asB('PUT', `/v1/resource-types/${f.a.resourceType}`, {
+      token: f.b.admin,
+      body: { attributes: { other: { type: 'long' } } },
+      ownInput: [f.a.resourceType],
+    });
     expect(res.status).toBe(201);
     expect((await asA('GET', `/v1/resource-types/${f.a.resourceType}`)).body.attributes).toEqual({ note: { type: 'string', optional: false } });
     expect((await call(f.api.url, 'DELETE', `/v1/resource-types/${f.a.resourceType}`, { token: f.b.admin })).status).toBe(204);
@@ -804,7 +987,11 @@ const CASES: Record<string, () => Promise<void>> = {
     expect((await asB('PUT', `/v1/resource-types/${bType}`, { token: f.b.admin, body: { attributes: {} } })).status).toBe(201);
     const res = await asB('PUT', `/v1/resources/${f.a.resource}`, { token: f.b.admin, body: { type: bType, owner: 'mallory' } });
     expect(res.status).toBe(201);
-    expect((await asA('GET', `/v1/resources/${f.a.resource}`)).body).toMatchObject({ type: f.a.resourceType, owner: f.a.human, attributes: { note: `${MARK} note` } });
+    expect((await asA('GET', `/v1/resources/${f.a.resource}`)).body).toMatchObject({
+      type: f.a.resourceType,
+      owner: f.a.human,
+      attributes: { note: `${MARK} note` },
+    });
     expect((await call(f.api.url, 'DELETE', `/v1/resources/${f.a.resource}`, { token: f.b.admin })).status).toBe(204);
     expect((await call(f.api.url, 'DELETE', `/v1/resource-types/${bType}`, { token: f.b.admin })).status).toBe(204);
     expect((await asA('GET', `/v1/resources/${f.a.resource}`)).status).toBe(200);
@@ -849,17 +1036,32 @@ const CASES: Record<string, () => Promise<void>> = {
   },
   'GET /v1/approvers/{id}': async () => {
     const read = (id: string) => asB('GET', `/v1/approvers/${id}`, { token: f.b.admin });
-    await expectSameAsUnknown(() => read(f.a.approver), () => read(`nobody-${randomUUID()}`), 404, 'not_found');
+    await expectSameAsUnknown(
+      () => read(f.a.approver),
+      () => read(`nobody-${randomUUID()}`),
+      404,
+      'not_found',
+    );
   },
   'DELETE /v1/approvers/{id}': async () => {
     const remove = (id: string) => asB('DELETE', `/v1/approvers/${id}`, { token: f.b.admin });
-    await expectSameAsUnknown(() => remove(f.a.approver), () => remove(`nobody-${randomUUID()}`), 404, 'not_found');
+    await expectSameAsUnknown(
+      () => remove(f.a.approver),
+      () => remove(`nobody-${randomUUID()}`),
+      404,
+      'not_found',
+    );
     expect((await asA('GET', `/v1/approvers/${f.a.approver}`)).status).toBe(200);
   },
   'PUT /v1/approver-groups/{name}': async () => {
     // A's people are not B's: a member only A has is what a member nobody has is.
     const put = (member: string) => asB('PUT', `/v1/approver-groups/${f.a.group2}`, { token: f.b.admin, body: { members: [member] } });
-    await expectSameAsUnknown(() => put(f.a.approver), () => put(`nobody-${randomUUID()}`), 400, 'invalid_request');
+    await expectSameAsUnknown(
+      () => put(f.a.approver),
+      () => put(`nobody-${randomUUID()}`),
+      400,
+      'invalid_request',
+    );
     const res = await put('bob');
     expect(res.status).toBe(201);
     expect(res.body.members).toEqual(['bob']);
@@ -875,11 +1077,21 @@ const CASES: Record<string, () => Promise<void>> = {
   },
   'GET /v1/approver-groups/{name}': async () => {
     const read = (name: string) => asB('GET', `/v1/approver-groups/${name}`, { token: f.b.admin });
-    await expectSameAsUnknown(() => read(f.a.group), () => read(`nobody-${randomUUID()}`), 404, 'not_found');
+    await expectSameAsUnknown(
+      () => read(f.a.group),
+      () => read(`nobody-${randomUUID()}`),
+      404,
+      'not_found',
+    );
   },
   'DELETE /v1/approver-groups/{name}': async () => {
     const remove = (name: string) => asB('DELETE', `/v1/approver-groups/${name}`, { token: f.b.admin });
-    await expectSameAsUnknown(() => remove(f.a.group), () => remove(`nobody-${randomUUID()}`), 404, 'not_found');
+    await expectSameAsUnknown(
+      () => remove(f.a.group),
+      () => remove(`nobody-${randomUUID()}`),
+      404,
+      'not_found',
+    );
     expect((await asA('GET', `/v1/approver-groups/${f.a.group}`)).status).toBe(200);
   },
 
@@ -898,9 +1110,18 @@ const CASES: Record<string, () => Promise<void>> = {
   },
   'POST /v1/ciba-clients/{client_id}/secret': async () => {
     const rotate = (id: string) => asB('POST', `/v1/ciba-clients/${id}/secret`, { token: f.b.admin });
-    await expectSameAsUnknown(() => rotate(f.a.client), () => rotate(`nobody-${randomUUID()}`), 404, 'not_found');
+    await expectSameAsUnknown(
+      () => rotate(f.a.client),
+      () => rotate(`nobody-${randomUUID()}`),
+      404,
+      'not_found',
+    );
     // A's secret still authenticates A's client: the token endpoint gets as far as the pending request.
-    const poll = await formAsB('/oauth/token', { grant_type: 'urn:openid:params:grant-type:ciba', auth_req_id: f.a.ciba }, { authorization: basic(f.a.client, f.a.clientSecret) });
+    const poll = await formAsB(
+      '/oauth/token',
+      { grant_type: 'urn:openid:params:grant-type:ciba', auth_req_id: f.a.ciba },
+      { authorization: basic(f.a.client, f.a.clientSecret) },
+    );
     expect(poll.body.error).toBe('authorization_pending');
   },
   'GET /v1/ciba-clients': async () => {
@@ -910,11 +1131,21 @@ const CASES: Record<string, () => Promise<void>> = {
   },
   'GET /v1/ciba-clients/{client_id}': async () => {
     const read = (id: string) => asB('GET', `/v1/ciba-clients/${id}`, { token: f.b.admin });
-    await expectSameAsUnknown(() => read(f.a.client), () => read(`nobody-${randomUUID()}`), 404, 'not_found');
+    await expectSameAsUnknown(
+      () => read(f.a.client),
+      () => read(`nobody-${randomUUID()}`),
+      404,
+      'not_found',
+    );
   },
   'DELETE /v1/ciba-clients/{client_id}': async () => {
     const remove = (id: string) => asB('DELETE', `/v1/ciba-clients/${id}`, { token: f.b.admin });
-    await expectSameAsUnknown(() => remove(f.a.client), () => remove(`nobody-${randomUUID()}`), 404, 'not_found');
+    await expectSameAsUnknown(
+      () => remove(f.a.client),
+      () => remove(`nobody-${randomUUID()}`),
+      404,
+      'not_found',
+    );
     expect((await asA('GET', `/v1/ciba-clients/${f.a.client}`)).status).toBe(200);
   },
 
@@ -923,16 +1154,37 @@ const CASES: Record<string, () => Promise<void>> = {
     const start = (hint: string) =>
       formAsB(
         '/oauth/bc-authorize',
-        { scope: 'openid', login_hint: hint, binding_message: 'B asks', authorization_details: JSON.stringify([{ type: 'tool_call', server: 'docs', tool: 'read_doc', arguments: {}, reason: 'B asks' }]) },
+        {
+          scope: 'openid',
+          login_hint: hint,
+          binding_message: 'B asks',
+          authorization_details: JSON.stringify([{ type: 'tool_call', server: 'docs', tool: 'read_doc', arguments: {}, reason: 'B asks' }]),
+        },
         { authorization: basic(f.b.client, f.b.clientSecret) },
       );
-    await expectSameAsUnknown(() => start(f.a.approver), () => start(`nobody-${randomUUID()}`), 400, 'unknown_user_id');
-    await expectSameAsUnknown(() => start(`group:${f.a.group}`), () => start(`group:nobody-${randomUUID()}`), 400, 'unknown_user_id');
+    await expectSameAsUnknown(
+      () => start(f.a.approver),
+      () => start(`nobody-${randomUUID()}`),
+      400,
+      'unknown_user_id',
+    );
+    await expectSameAsUnknown(
+      () => start(`group:${f.a.group}`),
+      () => start(`group:nobody-${randomUUID()}`),
+      400,
+      'unknown_user_id',
+    );
   },
   'POST /oauth/token': async () => {
     const redeem = (id: string) =>
       formAsB('/oauth/token', { grant_type: 'urn:openid:params:grant-type:ciba', auth_req_id: id }, { authorization: basic(f.b.client, f.b.clientSecret) });
-    for (const id of aRequests()) await expectSameAsUnknown(() => redeem(id), () => redeem(unknownRequestId()), 400, 'invalid_grant');
+    for (const id of aRequests())
+      await expectSameAsUnknown(
+        () => redeem(id),
+        () => redeem(unknownRequestId()),
+        400,
+        'invalid_grant',
+      );
   },
 
   // ---- the audit trail (audit scope) ----
@@ -960,7 +1212,10 @@ const CASES: Record<string, () => Promise<void>> = {
   'GET /v1/audit/export': async () => {
     const all = await asB('GET', '/v1/audit/export', { token: f.b.audit, ownInput: namedByB() });
     expect(all.status).toBe(200);
-    const lines = String(typeof all.body === 'string' ? all.body : JSON.stringify(all.body)).trim().split('\n').filter(Boolean);
+    const lines = String(typeof all.body === 'string' ? all.body : JSON.stringify(all.body))
+      .trim()
+      .split('\n')
+      .filter(Boolean);
     expect(lines.length).toBeGreaterThan(0);
     expect(lines.map((l) => JSON.parse(l).tenant_id).filter((t) => t !== B)).toEqual([]);
     const one = await asB('GET', `/v1/audit/export?approval_id=${f.a.pending}`, { token: f.b.audit });
@@ -1007,7 +1262,7 @@ describe('tenant isolation: tenant B against tenant A, for every operation in th
     expect(Object.keys(CASES).filter((op) => NOT_TENANT_SCOPED[op])).toEqual([]);
   });
 
-  it.each(Object.keys(CASES).filter((op) => !KNOWN_LEAKS[op]))('%s with tenant B\'s credential finds nothing of tenant A', async (op) => {
+  it.each(Object.keys(CASES).filter((op) => !KNOWN_LEAKS[op]))("%s with tenant B's credential finds nothing of tenant A", async (op) => {
     await CASES[op]();
   });
 
@@ -1029,13 +1284,23 @@ describe('tenant isolation: tenant B against tenant A, for every operation in th
 
   it("A's approver link and approval token are no credential on a gateway route of either tenant (401)", async () => {
     for (const token of [f.a.link, f.a.approvalToken]) {
-      for (const [method, path] of [['GET', `/v1/approvals/${f.b.request}`], ['GET', `/v1/approvals/${f.a.pending}`], ['POST', `/v1/approvals/${f.b.request}/token`], ['DELETE', `/v1/approvals/${f.b.request}`], ['GET', '/v1/audit'], ['GET', '/v1/approvers'], ['POST', '/v1/authorize']]) {
+      for (const [method, path] of [
+        ['GET', `/v1/approvals/${f.b.request}`],
+        ['GET', `/v1/approvals/${f.a.pending}`],
+        ['POST', `/v1/approvals/${f.b.request}/token`],
+        ['DELETE', `/v1/approvals/${f.b.request}`],
+        ['GET', '/v1/audit'],
+        ['GET', '/v1/approvers'],
+        ['POST', '/v1/authorize'],
+      ]) {
         const res = await asB(method, path, { token, ...(method === 'POST' ? { body: {} } : {}) });
         expect({ method, path, status: res.status }).toEqual({ method, path, status: 401 });
       }
     }
     // A's approval token is no approver link either.
-    expect((await asB('POST', `/v1/approvals/${f.b.request}/decisions`, { token: f.a.approvalToken, body: { decision: 'approve', reason: 'x' } })).status).toBe(401);
+    expect((await asB('POST', `/v1/approvals/${f.b.request}/decisions`, { token: f.a.approvalToken, body: { decision: 'approve', reason: 'x' } })).status).toBe(
+      401,
+    );
     expect((await asA('GET', `/v1/approvals/${f.b.request}`, f.b.gateway)).body).toMatchObject({ status: 'pending' });
   });
 });

@@ -132,11 +132,7 @@ export interface AttemptRow {
 }
 
 export function attemptRows(databaseUrl: string, id: string): Promise<AttemptRow[]> {
-  return sql<AttemptRow>(
-    databaseUrl,
-    `SELECT attempt, mode, outcome, status_code, error FROM callback_attempts WHERE approval_id = $1 ORDER BY id`,
-    [id],
-  );
+  return sql<AttemptRow>(databaseUrl, `SELECT attempt, mode, outcome, status_code, error FROM callback_attempts WHERE approval_id = $1 ORDER BY id`, [id]);
 }
 
 export function auditTypes(databaseUrl: string, id: string): Promise<{ type: string; actor: string | null; data: any }[]> {

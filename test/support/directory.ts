@@ -3,7 +3,16 @@ import { Client } from 'pg';
 /** The people and groups most tests name; tests of the directory itself use tenants of their own. */
 export const SEEDED_TENANTS = ['acme', 'globex', 'a'];
 export const SEEDED_PEOPLE = [
-  'alice', 'bob', 'carol', 'dave', 'erin', 'gina', 'wide-alice', 'r-alice', 'h-alice', 'h-mallory',
+  'alice',
+  'bob',
+  'carol',
+  'dave',
+  'erin',
+  'gina',
+  'wide-alice',
+  'r-alice',
+  'h-alice',
+  'h-mallory',
   ...Array.from({ length: 100 }, (_, i) => `u${i}`),
   ...Array.from({ length: 50 }, (_, i) => `a${i + 1}`),
 ];
@@ -28,10 +37,11 @@ export async function seedDirectory(
       );
       for (const [name, members] of Object.entries(groups)) {
         await client.query(`INSERT INTO approver_groups (tenant_id, name, display_name) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, [tenant, name, name]);
-        await client.query(
-          `INSERT INTO approver_group_members (tenant_id, group_name, approver_id) SELECT $1, $2, unnest($3::text[]) ON CONFLICT DO NOTHING`,
-          [tenant, name, members],
-        );
+        await client.query(`INSERT INTO approver_group_members (tenant_id, group_name, approver_id) SELECT $1, $2, unnest($3::text[]) ON CONFLICT DO NOTHING`, [
+          tenant,
+          name,
+          members,
+        ]);
       }
     }
   } finally {

@@ -65,7 +65,13 @@ export async function agentToken(
     (inner, sub) => ({ ...opts.actClaims?.[sub], sub, ...(inner ? { act: inner } : {}) }),
     undefined,
   );
-  return new SignJWT({ ...opts.claims, tenant: opts.tenant ?? 'acme', act, agent_class: opts.agentClass ?? 'assistant', trust_level: opts.trust ?? 'first_party_certified' })
+  return new SignJWT({
+    ...opts.claims,
+    tenant: opts.tenant ?? 'acme',
+    act,
+    agent_class: opts.agentClass ?? 'assistant',
+    trust_level: opts.trust ?? 'first_party_certified',
+  })
     .setProtectedHeader({ alg: k.alg!, kid: k.kid })
     .setIssuer(opts.issuer ?? TEST_AGENT_ISSUER)
     .setAudience(opts.audience ?? 'countersign')
@@ -85,6 +91,12 @@ export async function signedLink(
 ): Promise<string> {
   return app.get(SigningKeys).sign(
     { tenant: opts.tenant ?? 'acme', auth_req_id: opts.id, ...opts.extra },
-    { typ: APPROVER_LINK_TYP, audience: APPROVER_LINK_AUDIENCE, subject: opts.approver, expiresAt: opts.expiresAt ?? new Date(Date.now() + 60_000), jti: randomUUID() },
+    {
+      typ: APPROVER_LINK_TYP,
+      audience: APPROVER_LINK_AUDIENCE,
+      subject: opts.approver,
+      expiresAt: opts.expiresAt ?? new Date(Date.now() + 60_000),
+      jti: randomUUID(),
+    },
   );
 }

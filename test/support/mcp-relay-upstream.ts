@@ -3,7 +3,13 @@ import { createServer, IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { CreateMessageResultSchema, ElicitResultSchema, ListRootsResultSchema, SubscribeRequestSchema, UnsubscribeRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import {
+  CreateMessageResultSchema,
+  ElicitResultSchema,
+  ListRootsResultSchema,
+  SubscribeRequestSchema,
+  UnsubscribeRequestSchema,
+} from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 
 export interface RelayUpstream {
@@ -38,7 +44,10 @@ export async function startRelayUpstream(name = 'relay', options: { promptsOnly?
       received.push({ method: 'tools/call', name: 'ask_name' });
       if (!mcp.server.getClientCapabilities()?.elicitation) return { content: [{ type: 'text', text: 'no elicitation offered' }] };
       const answer = await extra.sendRequest(
-        { method: 'elicitation/create', params: { message: 'Your name?', requestedSchema: { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] } } },
+        {
+          method: 'elicitation/create',
+          params: { message: 'Your name?', requestedSchema: { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] } },
+        },
         ElicitResultSchema,
       );
       return { content: [{ type: 'text', text: answer.action === 'accept' ? `hello ${String(answer.content?.name)}` : answer.action }] };
@@ -57,16 +66,18 @@ export async function startRelayUpstream(name = 'relay', options: { promptsOnly?
       return { content: [{ type: 'text', text: roots.map((r) => r.uri).join(', ') }] };
     });
     // Two names for one tool, so that a policy can treat them differently.
-    for (const tool of ['count', 'guarded_count']) mcp.registerTool(tool, { description: 'Counts to three, reporting progress', inputSchema: {} }, async (_args, extra) => {
-      received.push({ method: 'tools/call', name: tool });
-      const progressToken = extra._meta?.progressToken;
-      for (let i = 1; i <= 3; i++) {
-        if (progressToken !== undefined) await extra.sendNotification({ method: 'notifications/progress', params: { progressToken, progress: i, total: 3, message: `step ${i}` } });
-      }
-      await extra.sendNotification({ method: 'notifications/message', params: { level: 'info', logger: name, data: 'counted to three' } });
-      await extra.sendNotification({ method: 'notifications/message', params: { level: 'debug', logger: name, data: 'debug detail' } });
-      return { content: [{ type: 'text', text: 'counted' }] };
-    });
+    for (const tool of ['count', 'guarded_count'])
+      mcp.registerTool(tool, { description: 'Counts to three, reporting progress', inputSchema: {} }, async (_args, extra) => {
+        received.push({ method: 'tools/call', name: tool });
+        const progressToken = extra._meta?.progressToken;
+        for (let i = 1; i <= 3; i++) {
+          if (progressToken !== undefined)
+            await extra.sendNotification({ method: 'notifications/progress', params: { progressToken, progress: i, total: 3, message: `step ${i}` } });
+        }
+        await extra.sendNotification({ method: 'notifications/message', params: { level: 'info', logger: name, data: 'counted to three' } });
+        await extra.sendNotification({ method: 'notifications/message', params: { level: 'debug', logger: name, data: 'debug detail' } });
+        return { content: [{ type: 'text', text: 'counted' }] };
+      });
     mcp.registerResource('welcome', 'kb://notes/welcome', { mimeType: 'text/plain' }, async (uri) => {
       received.push({ method: 'resources/read', name: uri.href });
       return { contents: [{ uri: uri.href, mimeType: 'text/plain', text: 'Welcome to the knowledge base' }] };
@@ -102,7 +113,10 @@ export async function startRelayUpstream(name = 'relay', options: { promptsOnly?
             res.writeHead(400).end();
             return;
           }
-          const created = new StreamableHTTPServerTransport({ sessionIdGenerator: () => randomUUID(), onsessioninitialized: (sid) => void sessions.set(sid, created) });
+          const created = new StreamableHTTPServerTransport({
+            sessionIdGenerator: () => randomUUID(),
+            onsessioninitialized: (sid) => void sessions.set(sid, created),
+          });
           created.onclose = () => created.sessionId && sessions.delete(created.sessionId);
           await newServer().connect(created);
           transport = created;

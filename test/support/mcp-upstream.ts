@@ -34,7 +34,12 @@ export async function startUpstream(name: string, tools: UpstreamTool[]): Promis
     server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: tools.map((t) => t.tool) }));
     server.setRequestHandler(CallToolRequestSchema, async (request) => {
       const args = request.params.arguments ?? {};
-      calls.push({ tool: request.params.name, arguments: structuredClone(args), meta: request.params._meta && structuredClone(request.params._meta), at: Date.now() });
+      calls.push({
+        tool: request.params.name,
+        arguments: structuredClone(args),
+        meta: request.params._meta && structuredClone(request.params._meta),
+        at: Date.now(),
+      });
       const tool = byName.get(request.params.name);
       if (!tool) return { isError: true, content: [{ type: 'text', text: `no tool ${request.params.name}` }] };
       return tool.run(args);
@@ -64,11 +69,21 @@ const objectSchema = (properties: Record<string, object>, required: string[]): T
 /** A files server: read_file and delete_file. */
 export const FILE_TOOLS: UpstreamTool[] = [
   {
-    tool: { name: 'read_file', description: 'Read a file', inputSchema: objectSchema({ path: { type: 'string' } }, ['path']), annotations: { readOnlyHint: true } },
+    tool: {
+      name: 'read_file',
+      description: 'Read a file',
+      inputSchema: objectSchema({ path: { type: 'string' } }, ['path']),
+      annotations: { readOnlyHint: true },
+    },
     run: (args) => ({ content: [{ type: 'text', text: `contents of ${String(args.path)}` }], structuredContent: { path: args.path, size: 42 } }),
   },
   {
-    tool: { name: 'delete_file', description: 'Delete a file', inputSchema: objectSchema({ path: { type: 'string' } }, ['path']), annotations: { destructiveHint: true } },
+    tool: {
+      name: 'delete_file',
+      description: 'Delete a file',
+      inputSchema: objectSchema({ path: { type: 'string' } }, ['path']),
+      annotations: { destructiveHint: true },
+    },
     run: (args) => ({ content: [{ type: 'text', text: `deleted ${String(args.path)}` }] }),
   },
 ];

@@ -110,9 +110,10 @@ describe('test sinks are real servers', () => {
     it('a VAPID key other than the expected one gets 401', async () => {
       const sub = push.subscribe();
       const other = webpush.generateVAPIDKeys();
-      const err = await webpush
-        .sendNotification(sub, 'hello', { vapidDetails: { ...vapidDetails, ...other }, TTL: 60, agent })
-        .then(() => undefined, (e: WebPushError) => e);
+      const err = await webpush.sendNotification(sub, 'hello', { vapidDetails: { ...vapidDetails, ...other }, TTL: 60, agent }).then(
+        () => undefined,
+        (e: WebPushError) => e,
+      );
       expect(err).toBeInstanceOf(WebPushError);
       expect(err?.statusCode).toBe(401);
       expect(push.received.filter((x) => x.subscriptionId === sub.id)).toHaveLength(0);

@@ -1,12 +1,6 @@
 import { Body, Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
-import {
-  ApproverBatchAuth,
-  ApproverBatchPrincipal,
-  ApproverLinkAuth,
-  ApproverPrincipal,
-  CurrentPrincipal,
-} from '../../common/auth/auth.decorators';
+import { ApproverBatchAuth, ApproverBatchPrincipal, ApproverLinkAuth, ApproverPrincipal, CurrentPrincipal } from '../../common/auth/auth.decorators';
 import { Forbidden, NotFound } from '../../common/errors/protocol-errors';
 import { ApiApproverBatchAuth, ApiApproverLinkAuth, ApiError, ApiErrors, ApiJsonBody, ApiSuccess } from '../../common/openapi/openapi.decorators';
 import { parseInput } from '../../common/validation';
@@ -31,7 +25,10 @@ export class ApprovalBatchController {
   @ApiOperation({ summary: "The batch link's requests: this approver's pending ones from one agent for one task (or MCP session), each with its full call" })
   @ApiApproverBatchAuth()
   @ApiError(403, 'forbidden: the approver is disabled in the directory')
-  @ApiSuccess(200, '`{approver_id, agent_id, task_id | mcp_session_id, items}`: each item with auth_req_id, binding_message, tool_call (with every argument), call_hash, delegator, intent, resource, environment, risk, reason, expires_at, quorum and votes')
+  @ApiSuccess(
+    200,
+    '`{approver_id, agent_id, task_id | mcp_session_id, items}`: each item with auth_req_id, binding_message, tool_call (with every argument), call_hash, delegator, intent, resource, environment, risk, reason, expires_at, quorum and votes',
+  )
   list(@CurrentPrincipal() approver: ApproverBatchPrincipal) {
     return this.batch.list(approver);
   }

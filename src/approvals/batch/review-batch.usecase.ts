@@ -28,7 +28,11 @@ const decision = z.enum(['approve', 'deny']);
  */
 export const batchVotesSchema = z
   .strictObject({
-    decisions: z.array(z.strictObject({ auth_req_id: authReqId, decision, reason: reason.optional() })).min(1).max(BATCH_MAX).optional(),
+    decisions: z
+      .array(z.strictObject({ auth_req_id: authReqId, decision, reason: reason.optional() }))
+      .min(1)
+      .max(BATCH_MAX)
+      .optional(),
     all: decision.optional(),
     auth_req_ids: z.array(authReqId).min(1).max(BATCH_MAX).optional(),
     reason: reason.optional(),
@@ -135,7 +139,12 @@ export class ReviewBatch {
         votes: { approve, deny: own.length - approve },
       };
     });
-    return { approver_id: p.approverId, agent_id: p.agentId, ...('taskId' in scope ? { task_id: scope.taskId } : { mcp_session_id: scope.mcpSessionId }), items };
+    return {
+      approver_id: p.approverId,
+      agent_id: p.agentId,
+      ...('taskId' in scope ? { task_id: scope.taskId } : { mcp_session_id: scope.mcpSessionId }),
+      items,
+    };
   }
 
   /** Votes on each request in turn; says per request what happened. */
@@ -146,7 +155,14 @@ export class ReviewBatch {
     const scope = scopeOfLink(p);
     // Read once for the groups through which each request names this approver; DecideApproval reads the directory again per vote.
     const { groups } = await this.routing.standing(p.tenantId, p.approverId);
-    const found = new Map((await this.batches.byIds(p.tenantId, items.map((i) => i.authReqId))).map((r) => [r.id, r]));
+    const found = new Map(
+      (
+        await this.batches.byIds(
+          p.tenantId,
+          items.map((i) => i.authReqId),
+        )
+      ).map((r) => [r.id, r]),
+    );
     const results: BatchVoteResult[] = [];
     for (const item of items) {
       const request = found.get(item.authReqId);

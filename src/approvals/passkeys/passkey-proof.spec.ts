@@ -80,7 +80,9 @@ describe('offline verification of a passkey-signed vote', () => {
     }
     // Recomputing the challenge too does not help: clientDataJSON (signed) carries the original.
     const bound = { ...binding, reason: 'changed' };
-    expect(checkPasskeyEvidence({ ...evidence, bound, challenge: decisionChallenge(bound) })).toContain('client_data_json.challenge: is not the decision challenge');
+    expect(checkPasskeyEvidence({ ...evidence, bound, challenge: decisionChallenge(bound) })).toContain(
+      'client_data_json.challenge: is not the decision challenge',
+    );
   });
 
   it('refuses another call than the one given', () => {
@@ -106,11 +108,37 @@ describe('COSE to JWK', () => {
   it('reads an EC2 P-256 ES256 key and an Ed25519 key', () => {
     const x = new Uint8Array(32).fill(1);
     const y = new Uint8Array(32).fill(2);
-    expect(coseToJwk(new Map<number, unknown>([[1, 2], [3, -7], [-1, 1], [-2, x], [-3, y]]))).toEqual({
+    expect(
+      coseToJwk(
+        new Map<number, unknown>([
+          [1, 2],
+          [3, -7],
+          [-1, 1],
+          [-2, x],
+          [-3, y],
+        ]),
+      ),
+    ).toEqual({
       jwk: { kty: 'EC', crv: 'P-256', x: Buffer.from(x).toString('base64url'), y: Buffer.from(y).toString('base64url') },
       algorithm: 'ES256',
     });
-    expect(coseToJwk(new Map<number, unknown>([[1, 1], [3, -8], [-1, 6], [-2, x]]))).toEqual({ jwk: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(x).toString('base64url') }, algorithm: 'EdDSA' });
-    expect(() => coseToJwk(new Map<number, unknown>([[1, 2], [3, -999]]))).toThrow(/unsupported COSE algorithm/);
+    expect(
+      coseToJwk(
+        new Map<number, unknown>([
+          [1, 1],
+          [3, -8],
+          [-1, 6],
+          [-2, x],
+        ]),
+      ),
+    ).toEqual({ jwk: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(x).toString('base64url') }, algorithm: 'EdDSA' });
+    expect(() =>
+      coseToJwk(
+        new Map<number, unknown>([
+          [1, 2],
+          [3, -999],
+        ]),
+      ),
+    ).toThrow(/unsupported COSE algorithm/);
   });
 });

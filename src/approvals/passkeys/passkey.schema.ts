@@ -1,6 +1,10 @@
 import { z } from 'zod';
 
-const b64url = (max: number) => z.string().max(max).regex(/^[A-Za-z0-9_-]*$/, { message: 'must be base64url' });
+const b64url = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .regex(/^[A-Za-z0-9_-]*$/, { message: 'must be base64url' });
 
 /** A WebAuthn assertion as @simplewebauthn/browser's startAuthentication returns it (AuthenticationResponseJSON). */
 export const assertionSchema = z.object({

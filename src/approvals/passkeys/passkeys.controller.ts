@@ -21,7 +21,7 @@ export class PasskeysController {
 
   @Get('v1/passkeys')
   @ApproverLinkAuth()
-  @ApiOperation({ summary: "The approver's passkeys and their \"always decide with my passkey\" choice" })
+  @ApiOperation({ summary: 'The approver\'s passkeys and their "always decide with my passkey" choice' })
   @ApiApproverLinkAuth()
   @ApiSuccess(200, '`{passkeys: [{id, name, credential_id, transports, created_at, last_used_at}], always}`')
   list(@CurrentPrincipal() approver: ApproverPrincipal) {
@@ -31,7 +31,10 @@ export class PasskeysController {
   @Post('v1/passkeys/registration-options')
   @ApproverLinkAuth()
   @HttpCode(200)
-  @ApiOperation({ summary: 'Start registering a passkey: options for navigator.credentials.create() (user verification required; the challenge is single-use and lives 5 minutes)' })
+  @ApiOperation({
+    summary:
+      'Start registering a passkey: options for navigator.credentials.create() (user verification required; the challenge is single-use and lives 5 minutes)',
+  })
   @ApiApproverLinkAuth()
   @ApiSuccess(200, 'PublicKeyCredentialCreationOptionsJSON (as @simplewebauthn/browser startRegistration takes it)')
   registrationOptions(@CurrentPrincipal() approver: ApproverPrincipal) {
@@ -41,10 +44,13 @@ export class PasskeysController {
   @Post('v1/passkeys')
   @ApproverLinkAuth()
   @HttpCode(201)
-  @ApiOperation({ summary: 'Finish registering a passkey: the authenticator\'s response to the registration options' })
+  @ApiOperation({ summary: "Finish registering a passkey: the authenticator's response to the registration options" })
   @ApiApproverLinkAuth()
   @ApiJsonBody('PasskeyRegistration', registrationSchema)
-  @ApiError(400, 'passkey_challenge_unknown: the challenge was not issued to this approver, was used or expired; passkey_invalid: the response does not verify (origin, RP id, user verification); invalid_request: already registered')
+  @ApiError(
+    400,
+    'passkey_challenge_unknown: the challenge was not issued to this approver, was used or expired; passkey_invalid: the response does not verify (origin, RP id, user verification); invalid_request: already registered',
+  )
   @ApiSuccess(201, '`{id, name, credential_id, transports, created_at, last_used_at}`')
   register(@CurrentPrincipal() approver: ApproverPrincipal, @Body() body: unknown) {
     const input = parseInput(registrationSchema, body);
@@ -87,7 +93,10 @@ export class PasskeysController {
   @ApiError(400, 'invalid_request: a field is missing or wrong, or the approver has no passkey (`field` is passkey)')
   @ApiError(403, 'forbidden: the link is for another request, or this approver may not vote on it')
   @ApiErrors(404, 409)
-  @ApiSuccess(200, '`{challenge, bound, expires_at, options}`: options is PublicKeyCredentialRequestOptionsJSON (user verification required, this approver\'s passkeys only)')
+  @ApiSuccess(
+    200,
+    "`{challenge, bound, expires_at, options}`: options is PublicKeyCredentialRequestOptionsJSON (user verification required, this approver's passkeys only)",
+  )
   decisionChallenge(@CurrentPrincipal() approver: ApproverPrincipal, @Param('id') id: string, @Body() body: unknown) {
     if (!AUTH_REQ_ID.test(id)) throw new NotFound('no such approval request');
     const { decision, reason } = parseInput(decisionChallengeSchema, body);

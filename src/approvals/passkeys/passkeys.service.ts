@@ -1,10 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import {
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  verifyAuthenticationResponse,
-  verifyRegistrationResponse,
-} from '@simplewebauthn/server';
+import { generateAuthenticationOptions, generateRegistrationOptions, verifyAuthenticationResponse, verifyRegistrationResponse } from '@simplewebauthn/server';
 import { decodeCredentialPublicKey } from '@simplewebauthn/server/helpers';
 import { createHash, randomBytes } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
@@ -97,11 +92,17 @@ export class Passkeys {
     return options;
   }
 
-  async register(approver: ApproverPrincipal, input: { name?: string; response: Parameters<typeof verifyRegistrationResponse>[0]['response'] }): Promise<PasskeySummary> {
+  async register(
+    approver: ApproverPrincipal,
+    input: { name?: string; response: Parameters<typeof verifyRegistrationResponse>[0]['response'] },
+  ): Promise<PasskeySummary> {
     const challenge = challengeOf(input.response.response.clientDataJSON, 'response.response.clientDataJSON');
     // Single-use: taken before it is checked, so a failed ceremony cannot be retried with it.
     if (!(await this.take(this.dataSource.manager, approver, 'registration', challenge))) {
-      throw new PasskeyRefused('passkey_challenge_unknown', 'the registration challenge was not issued to this approver, was used already or has expired: start again');
+      throw new PasskeyRefused(
+        'passkey_challenge_unknown',
+        'the registration challenge was not issued to this approver, was used already or has expired: start again',
+      );
     }
     let verified: Awaited<ReturnType<typeof verifyRegistrationResponse>>;
     try {
@@ -156,7 +157,11 @@ export class Passkeys {
   }
 
   /** Whether this approver's vote on this request must carry a passkey assertion, and why. */
-  async requirement(request: Pick<ApprovalRequest, 'tenantId' | 'proof'>, approverId: string, manager: EntityManager = this.dataSource.manager): Promise<ProofRequirement> {
+  async requirement(
+    request: Pick<ApprovalRequest, 'tenantId' | 'proof'>,
+    approverId: string,
+    manager: EntityManager = this.dataSource.manager,
+  ): Promise<ProofRequirement> {
     if (request.proof === 'passkey') return 'policy';
     const preference = await manager.findOne(PasskeyPreference, { where: { tenantId: request.tenantId, approverId } });
     return preference?.always ? 'approver' : null;
@@ -176,7 +181,10 @@ export class Passkeys {
     const problem = ineligibility(request, approver);
     if (problem) throw new Forbidden(problem);
     const credentials = await this.dataSource.manager.find(PasskeyCredential, { where: { tenantId: approver.tenantId, approverId: approver.approverId } });
-    if (!credentials.length) throw InvalidRequest.forFields([{ field: 'passkey', message: `${approver.approverId} has no passkey registered: register one on the approval page first` }]);
+    if (!credentials.length)
+      throw InvalidRequest.forFields([
+        { field: 'passkey', message: `${approver.approverId} has no passkey registered: register one on the approval page first` },
+      ]);
     const bound: DecisionBinding = {
       tenant: request.tenantId,
       auth_req_id: request.id,
@@ -223,22 +231,45 @@ export class Passkeys {
     const { request, approver, assertion } = vote;
     if (!assertion) {
       const required = await this.requirement(request, approver.approverId, manager);
-      if (required === 'policy') throw new PasskeyRefused('passkey_required', 'the policy requires this decision to be signed with a passkey: sign it on the approval page', { field: 'passkey' });
-      if (required === 'approver') throw new PasskeyRefused('passkey_required', `${approver.approverId} chose to always decide with a passkey: sign the decision with it`, { field: 'passkey' });
+      if (required === 'policy')
+        throw new PasskeyRefused('passkey_required', 'the policy requires this decision to be signed with a passkey: sign it on the approval page', {
+          field: 'passkey',
+        });
+      if (required === 'approver')
+        throw new PasskeyRefused('passkey_required', `${approver.approverId} chose to always decide with a passkey: sign the decision with it`, {
+          field: 'passkey',
+        });
       return null;
     }
     const challenge = challengeOf(assertion.response.clientDataJSON, 'passkey.response.clientDataJSON');
     const issued = await this.take(manager, approver, 'decision', challenge);
     if (!issued?.bound) {
-      throw new PasskeyRefused('passkey_challenge_unknown', 'the assertion\'s challenge was not issued to this approver for a decision, was used already (a replay) or has expired', { field: 'passkey' });
+      throw new PasskeyRefused(
+        'passkey_challenge_unknown',
+        "the assertion's challenge was not issued to this approver for a decision, was used already (a replay) or has expired",
+        { field: 'passkey' },
+      );
     }
-    const voted = { tenant: request.tenantId, auth_req_id: request.id, call_hash: request.callHash, approver: approver.approverId, decision: vote.decision, reason: vote.reason };
+    const voted = {
+      tenant: request.tenantId,
+      auth_req_id: request.id,
+      call_hash: request.callHash,
+      approver: approver.approverId,
+      decision: vote.decision,
+      reason: vote.reason,
+    };
     const mismatched = mismatchedFields(issued.bound, voted);
     if (mismatched.length || decisionChallenge(issued.bound) !== challenge) {
-      throw new PasskeyRefused('passkey_mismatch', `the assertion binds another ${mismatched.join(', ') || 'challenge'} than this vote`, { field: 'passkey', mismatched });
+      throw new PasskeyRefused('passkey_mismatch', `the assertion binds another ${mismatched.join(', ') || 'challenge'} than this vote`, {
+        field: 'passkey',
+        mismatched,
+      });
     }
-    const credential = await manager.findOne(PasskeyCredential, { where: { tenantId: approver.tenantId, approverId: approver.approverId, credentialId: assertion.id } });
-    if (!credential) throw new PasskeyRefused('passkey_invalid', `the assertion is from a passkey that is not registered to ${approver.approverId}`, { field: 'passkey.id' });
+    const credential = await manager.findOne(PasskeyCredential, {
+      where: { tenantId: approver.tenantId, approverId: approver.approverId, credentialId: assertion.id },
+    });
+    if (!credential)
+      throw new PasskeyRefused('passkey_invalid', `the assertion is from a passkey that is not registered to ${approver.approverId}`, { field: 'passkey.id' });
     const publicKey = Buffer.from(credential.publicKey, 'base64url');
     let info: Awaited<ReturnType<typeof verifyAuthenticationResponse>>['authenticationInfo'];
     try {
@@ -260,7 +291,10 @@ export class Passkeys {
       `UPDATE passkey_credentials SET counter = $2, last_used_at = now() WHERE id = $1 AND (counter < $2 OR (counter = 0 AND $2 = 0))`,
       [credential.id, info.newCounter],
     );
-    if (!updated) throw new PasskeyRefused('passkey_invalid', 'the assertion\'s signature counter did not advance (a cloned authenticator or a replay)', { field: 'passkey' });
+    if (!updated)
+      throw new PasskeyRefused('passkey_invalid', "the assertion's signature counter did not advance (a cloned authenticator or a replay)", {
+        field: 'passkey',
+      });
     const { jwk, algorithm } = coseToJwk(decodeCredentialPublicKey(publicKey) as unknown as Map<number, unknown>);
     return {
       format: 'webauthn-assertion/v1',
@@ -282,12 +316,20 @@ export class Passkeys {
 
   /** Stores a new challenge; this approver's expired ones go at the same time, so unanswered challenges do not pile up. */
   private async issue(row: Omit<PasskeyChallenge, 'createdAt'>): Promise<void> {
-    await this.dataSource.query(`DELETE FROM passkey_challenges WHERE tenant_id = $1 AND approver_id = $2 AND expires_at <= now()`, [row.tenantId, row.approverId]);
+    await this.dataSource.query(`DELETE FROM passkey_challenges WHERE tenant_id = $1 AND approver_id = $2 AND expires_at <= now()`, [
+      row.tenantId,
+      row.approverId,
+    ]);
     await this.dataSource.manager.insert(PasskeyChallenge, row);
   }
 
   /** Uses up a live challenge issued to this approver for this purpose; undefined when there is none. */
-  private async take(manager: EntityManager, approver: ApproverPrincipal, purpose: PasskeyChallenge['purpose'], challenge: string): Promise<Pick<PasskeyChallenge, 'bound'> | undefined> {
+  private async take(
+    manager: EntityManager,
+    approver: ApproverPrincipal,
+    purpose: PasskeyChallenge['purpose'],
+    challenge: string,
+  ): Promise<Pick<PasskeyChallenge, 'bound'> | undefined> {
     const [rows] = await manager.query(
       `DELETE FROM passkey_challenges
         WHERE challenge = $1 AND tenant_id = $2 AND approver_id = $3 AND purpose = $4 AND expires_at > now()

@@ -1,14 +1,7 @@
 import { Controller, Delete, Get, Param, Query } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
-import {
-  ADMIN_SCOPE,
-  ApproverLinkAuth,
-  ApproverPrincipal,
-  CurrentPrincipal,
-  GatewayAuth,
-  GatewayPrincipal,
-} from '../../common/auth/auth.decorators';
+import { ADMIN_SCOPE, ApproverLinkAuth, ApproverPrincipal, CurrentPrincipal, GatewayAuth, GatewayPrincipal } from '../../common/auth/auth.decorators';
 import { NotFound } from '../../common/errors/protocol-errors';
 import { id } from '../../common/validation';
 import { parseInput } from '../../common/validation';
@@ -45,7 +38,9 @@ export class StandingApprovalsController {
   @ApiSuccess(200, '`{standing_approvals}`')
   async list(@CurrentPrincipal() admin: GatewayPrincipal, @Query() query: unknown) {
     const q = parseInput(listSchema, query);
-    return { standing_approvals: await this.standing.list(admin.tenantId, { grantedBy: q.approver, agent: q.agent, includeEnded: q.include_ended === 'true' }) };
+    return {
+      standing_approvals: await this.standing.list(admin.tenantId, { grantedBy: q.approver, agent: q.agent, includeEnded: q.include_ended === 'true' }),
+    };
   }
 
   @Delete(':id')
@@ -67,7 +62,11 @@ export class StandingApprovalsController {
   async mine(@CurrentPrincipal() approver: ApproverPrincipal, @Query() query: unknown) {
     const q = parseInput(mineSchema, query);
     return {
-      standing_approvals: await this.standing.list(approver.tenantId, { grantedBy: approver.approverId, agent: q.agent, includeEnded: q.include_ended === 'true' }),
+      standing_approvals: await this.standing.list(approver.tenantId, {
+        grantedBy: approver.approverId,
+        agent: q.agent,
+        includeEnded: q.include_ended === 'true',
+      }),
     };
   }
 

@@ -86,7 +86,14 @@ export class StandingApprovals {
       ...auditContext(request),
       type: 'standing_approval.granted',
       actor: approving.map((v) => `approver:${v.approverId}`).join(','),
-      data: { standing_approval_id: row.id, scope: row.scope, expires_at: view.expires_at, max_uses: row.maxUses, pinned: row.pinned, granted_by: row.grantedBy },
+      data: {
+        standing_approval_id: row.id,
+        scope: row.scope,
+        expires_at: view.expires_at,
+        max_uses: row.maxUses,
+        pinned: row.pinned,
+        granted_by: row.grantedBy,
+      },
     });
     return view;
   }
@@ -159,7 +166,9 @@ export class StandingApprovals {
    */
   async endForPerson(tenantId: string, personId: string, by: string): Promise<string[]> {
     return this.dataSource.transaction((manager) =>
-      this.endWhere(manager, tenantId, `(granted_by @> jsonb_build_array($3::text) OR delegator_id = $3)`, personId, by, 'person_disabled', { person: personId }),
+      this.endWhere(manager, tenantId, `(granted_by @> jsonb_build_array($3::text) OR delegator_id = $3)`, personId, by, 'person_disabled', {
+        person: personId,
+      }),
     );
   }
 

@@ -4,18 +4,37 @@ const offer: StandingOffer = { scopes: ['session', 'window'], max_seconds: 3600,
 
 describe('standing terms', () => {
   it('reads an offer from the annotations, and none without @standing', () => {
-    expect(standingOfferOf({ standing: 'window, session', standing_max_seconds: '60', standing_pin: 'b,a' })).toEqual({ scopes: ['session', 'window'], max_seconds: 60, pin: ['a', 'b'] });
+    expect(standingOfferOf({ standing: 'window, session', standing_max_seconds: '60', standing_pin: 'b,a' })).toEqual({
+      scopes: ['session', 'window'],
+      max_seconds: 60,
+      pin: ['a', 'b'],
+    });
     expect(standingOfferOf({ approvers: 'user:bob' })).toBeUndefined();
   });
 
   it('offers across several obligations only what every one offers, with the strictest caps and every pin', () => {
-    expect(mergeStandingOffers([offer, { scopes: ['window'], max_seconds: 60, pin: ['to'] }])).toEqual({ scopes: ['window'], max_seconds: 60, max_uses: 10, pin: ['currency', 'to'] });
+    expect(mergeStandingOffers([offer, { scopes: ['window'], max_seconds: 60, pin: ['to'] }])).toEqual({
+      scopes: ['window'],
+      max_seconds: 60,
+      max_uses: 10,
+      pin: ['currency', 'to'],
+    });
     expect(mergeStandingOffers([offer, undefined])).toBeUndefined();
-    expect(mergeStandingOffers([{ ...offer, scopes: ['session'] }, { ...offer, scopes: ['window'] }])).toBeUndefined();
+    expect(
+      mergeStandingOffers([
+        { ...offer, scopes: ['session'] },
+        { ...offer, scopes: ['window'] },
+      ]),
+    ).toBeUndefined();
   });
 
   it('keeps the policy pins whatever the approver pins, and defaults to the policy caps', () => {
-    expect(chooseTerms(offer, { scope: 'session', pin: ['to'] }, { mcpSessionId: 's' })).toEqual({ scope: 'session', expires_in: 3600, max_uses: 10, pin: ['currency', 'to'] });
+    expect(chooseTerms(offer, { scope: 'session', pin: ['to'] }, { mcpSessionId: 's' })).toEqual({
+      scope: 'session',
+      expires_in: 3600,
+      max_uses: 10,
+      pin: ['currency', 'to'],
+    });
     expect(chooseTerms(offer, { scope: 'call' }, { mcpSessionId: 's' })).toBeNull();
   });
 

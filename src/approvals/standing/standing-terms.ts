@@ -22,11 +22,7 @@ export class StandingNotOffered extends InvalidRequest {
  * a scope it does not offer, a session scope on a call without a session, a duration or a number of
  * uses beyond its caps are refused naming the field. The policy's pins are always kept.
  */
-export function chooseTerms(
-  offer: StandingOffer | null,
-  choice: StandingChoice,
-  call: { mcpSessionId: string | null },
-): StandingTerms | null {
+export function chooseTerms(offer: StandingOffer | null, choice: StandingChoice, call: { mcpSessionId: string | null }): StandingTerms | null {
   if (choice.scope === 'call') return null;
   const problem = (field: string, message: string): never => {
     throw InvalidRequest.forFields([{ field, message }] satisfies FieldProblem[]);
@@ -81,10 +77,12 @@ export function valueAt(args: unknown, path: string): unknown {
 
 /** The pinned arguments as stored: each path's value as canonical JSON, null where the call had none. */
 export function pinnedValues(args: Record<string, unknown>, paths: string[]): Record<string, string | null> {
-  return Object.fromEntries(paths.map((p) => {
-    const v = valueAt(args, p);
-    return [p, v === undefined ? ABSENT : canonicalJson(v)];
-  }));
+  return Object.fromEntries(
+    paths.map((p) => {
+      const v = valueAt(args, p);
+      return [p, v === undefined ? ABSENT : canonicalJson(v)];
+    }),
+  );
 }
 
 /** Does a call's arguments hold exactly the pinned values (a path absent then must be absent now)? */

@@ -27,14 +27,17 @@ export class AutonomyController {
   @ApiOperation({ summary: 'The history of human decisions on one kind of call (agent class, tool, classification), as policies read it in context.autonomy' })
   @ApiZodQuery(kindSchema)
   @ApiErrors(400)
-  @ApiSuccess(200, '`{agent_class, server, tool, resource_classification, autonomy, streak_since, last_denial_at, last_flag_at, policy_activated_at, reset_at, reset_by}`')
+  @ApiSuccess(
+    200,
+    '`{agent_class, server, tool, resource_classification, autonomy, streak_since, last_denial_at, last_flag_at, policy_activated_at, reset_at, reset_by}`',
+  )
   show(@CurrentPrincipal() admin: GatewayPrincipal, @Query() query: unknown) {
     return this.autonomy.view(admin.tenantId, kindOf(parseInput(kindSchema, query)));
   }
 
   @Post('reset')
   @HttpCode(200)
-  @ApiOperation({ summary: "Restart the streak of one kind of call (the history stays); audited as autonomy.reset" })
+  @ApiOperation({ summary: 'Restart the streak of one kind of call (the history stays); audited as autonomy.reset' })
   @ApiJsonBody('ResetAutonomyRequest', kindSchema)
   @ApiErrors(400)
   @ApiSuccess(200, 'The kind of call as policies now read it')

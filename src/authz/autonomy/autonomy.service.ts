@@ -110,7 +110,13 @@ export class GraduatedAutonomy {
         tenantId,
         type: 'autonomy.reset',
         actor: by,
-        data: { agent_class: kind.agentClass, server: kind.server, tool: kind.tool, resource_classification: kind.classification, ended_streak: before.autonomy.consecutive_approvals },
+        data: {
+          agent_class: kind.agentClass,
+          server: kind.server,
+          tool: kind.tool,
+          resource_classification: kind.classification,
+          ended_streak: before.autonomy.consecutive_approvals,
+        },
       });
     });
     return this.view(tenantId, kind);

@@ -84,7 +84,13 @@ export class CatalogueStore implements OnModuleInit {
   }
 
   /** Replaces one server's tools (a `tools/list` import); `guard` may refuse the result. */
-  async putServer(tenantId: string, server: string, tools: CatalogueToolInput[], by: string, guard: CatalogueGuard): Promise<{ created: boolean; revision: number }> {
+  async putServer(
+    tenantId: string,
+    server: string,
+    tools: CatalogueToolInput[],
+    by: string,
+    guard: CatalogueGuard,
+  ): Promise<{ created: boolean; revision: number }> {
     return this.change(tenantId, by, guard, async (m) => {
       const removed = await m.delete(CatalogueToolRow, { tenantId, server });
       if (tools.length) {
@@ -95,7 +101,10 @@ export class CatalogueStore implements OnModuleInit {
         );
       }
       const created = !removed.affected;
-      return { created, event: { type: created ? 'catalogue.server_registered' : 'catalogue.server_replaced', data: { server, tools: tools.map((t) => t.name) } } };
+      return {
+        created,
+        event: { type: created ? 'catalogue.server_registered' : 'catalogue.server_replaced', data: { server, tools: tools.map((t) => t.name) } },
+      };
     });
   }
 

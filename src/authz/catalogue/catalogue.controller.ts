@@ -29,10 +29,18 @@ export class CatalogueController {
   @Put('servers/:server')
   @ApiOperation({ summary: "Register or replace an MCP server's tools from its `tools/list` result" })
   @ApiJsonBody('PutServerToolsRequest', putServerToolsSchema)
-  @ApiError(400, 'invalid_request: a tool or its inputSchema is malformed; invalid_policy: the active policy set would not validate against the new catalogue (`errors` lists the validator messages)')
+  @ApiError(
+    400,
+    'invalid_request: a tool or its inputSchema is malformed; invalid_policy: the active policy set would not validate against the new catalogue (`errors` lists the validator messages)',
+  )
   @ApiSuccess(200, 'Replaced: `{server, revision, tools}`')
   @ApiSuccess(201, 'Registered: `{server, revision, tools}`')
-  async putServer(@CurrentPrincipal() admin: GatewayPrincipal, @Param('server') server: string, @Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply) {
+  async putServer(
+    @CurrentPrincipal() admin: GatewayPrincipal,
+    @Param('server') server: string,
+    @Body() body: unknown,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
     const input = parseInput(putServerToolsSchema, body);
     const { created, view } = await this.manage.putServer(admin.tenantId, serverParam(server), input, actorOf(admin));
     reply.status(created ? 201 : 200);

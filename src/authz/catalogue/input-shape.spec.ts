@@ -7,7 +7,11 @@ const TRANSFER_FUNDS = {
   properties: {
     amount: { type: 'number', exclusiveMinimum: 0, description: 'Amount in the currency' },
     currency: { type: 'string', enum: ['EUR', 'USD', 'GBP'] },
-    to: { type: 'object', properties: { iban: { type: 'string', pattern: '^[A-Z]{2}[0-9]{2}[A-Z0-9]{10,30}$' }, name: { type: 'string' } }, required: ['iban'] },
+    to: {
+      type: 'object',
+      properties: { iban: { type: 'string', pattern: '^[A-Z]{2}[0-9]{2}[A-Z0-9]{10,30}$' }, name: { type: 'string' } },
+      required: ['iban'],
+    },
     reference: { type: 'string', maxLength: 140 },
     tags: { type: 'array', items: { type: 'string' } },
     metadata: { type: 'object', additionalProperties: { type: 'string' } },
@@ -43,7 +47,11 @@ const SEND_EMAIL = {
       type: 'array',
       items: {
         type: 'object',
-        properties: { filename: { type: 'string' }, classification: { type: 'string', enum: ['public', 'internal', 'confidential'] }, size: { type: 'integer', minimum: 0 } },
+        properties: {
+          filename: { type: 'string' },
+          classification: { type: 'string', enum: ['public', 'internal', 'confidential'] },
+          size: { type: 'integer', minimum: 0 },
+        },
         required: ['filename', 'classification'],
       },
     },
@@ -83,7 +91,11 @@ describe('deriving the Cedar type of context.input from a tool inputSchema', () 
       required: false,
       element: {
         type: 'Record',
-        attributes: { filename: { type: 'String', required: true }, classification: { type: 'String', required: true }, size: { type: 'Long', required: false } },
+        attributes: {
+          filename: { type: 'String', required: true },
+          classification: { type: 'String', required: true },
+          size: { type: 'Long', required: false },
+        },
       },
     });
     expect(t.attributes.body).toBeUndefined();

@@ -36,7 +36,9 @@ export class ManageCatalogue {
   ) {}
 
   async putServer(tenantId: string, server: string, input: PutServerTools, by: string) {
-    const { created, revision } = await this.catalogue.putServer(tenantId, server, input.tools, by, (m, c) => this.policies.checkActiveSetUnder(m, tenantId, c));
+    const { created, revision } = await this.catalogue.putServer(tenantId, server, input.tools, by, (m, c) =>
+      this.policies.checkActiveSetUnder(m, tenantId, c),
+    );
     return { created, view: { server, revision, tools: (await this.catalogue.server(tenantId, server).catch(() => [])).map(toolView) } };
   }
 

@@ -51,7 +51,10 @@ describe('a tenant schema with one action per catalogued tool', () => {
   });
 
   it('applies a policy scoped to call_tool to a catalogued tool and to an uncatalogued one', () => {
-    const forbidAll = compiled(catalogue, { any: ANY_GRANTED, no: '@reason("frozen") forbid (principal, action == Action::"call_tool", resource) when { context.server == "payments-mcp" };' });
+    const forbidAll = compiled(catalogue, {
+      any: ANY_GRANTED,
+      no: '@reason("frozen") forbid (principal, action == Action::"call_tool", resource) when { context.server == "payments-mcp" };',
+    });
     expect(forbidAll.evaluate(FACTS, callWith({ amount: 1, currency: 'EUR' }))).toMatchObject({ verdict: 'deny', reasons: ['frozen'] });
     expect(forbidAll.evaluate(FACTS).verdict).toBe('deny');
     expect(forbidAll.evaluate({ ...FACTS, server: 'crm' }, callWith({ amount: 1, currency: 'EUR' })).verdict).toBe('allow');
@@ -63,7 +66,10 @@ describe('a tenant schema with one action per catalogued tool', () => {
   });
 
   it('guards an optional member with has', () => {
-    const memo = compiled(catalogue, { any: ANY_GRANTED, m: 'forbid (principal, action == Action::"payments-mcp/transfer_funds", resource) when { context.input has memo && context.input.memo like "*urgent*" };' });
+    const memo = compiled(catalogue, {
+      any: ANY_GRANTED,
+      m: 'forbid (principal, action == Action::"payments-mcp/transfer_funds", resource) when { context.input has memo && context.input.memo like "*urgent*" };',
+    });
     expect(memo.evaluate(FACTS, callWith({ amount: 1, currency: 'EUR', memo: 'very urgent' })).verdict).toBe('deny');
     expect(memo.evaluate(FACTS, callWith({ amount: 1, currency: 'EUR' })).verdict).toBe('allow');
   });
@@ -89,12 +95,16 @@ describe('a tenant schema with one action per catalogued tool', () => {
 type Gen = { schema: Record<string, unknown>; value: fc.Arbitrary<unknown> };
 
 const NAME = fc.stringMatching(/^[a-z][a-z0-9_]{0,6}$/);
-const decimalValue = fc.integer({ min: -1_000_000_000, max: 1_000_000_000 }).chain((units) => fc.integer({ min: 0, max: 4 }).map((places) => units / 10 ** places));
+const decimalValue = fc
+  .integer({ min: -1_000_000_000, max: 1_000_000_000 })
+  .chain((units) => fc.integer({ min: 0, max: 4 }).map((places) => units / 10 ** places));
 
 function leaf(): fc.Arbitrary<Gen> {
   return fc.oneof(
     fc.constant<Gen>({ schema: { type: 'string' }, value: fc.string({ unit: 'binary', maxLength: 8 }) }),
-    fc.uniqueArray(fc.string({ minLength: 1, maxLength: 5 }), { minLength: 1, maxLength: 4 }).map((e): Gen => ({ schema: { type: 'string', enum: e }, value: fc.constantFrom(...e) })),
+    fc
+      .uniqueArray(fc.string({ minLength: 1, maxLength: 5 }), { minLength: 1, maxLength: 4 })
+      .map((e): Gen => ({ schema: { type: 'string', enum: e }, value: fc.constantFrom(...e) })),
     fc.constant<Gen>({ schema: { type: 'integer' }, value: fc.maxSafeInteger() }),
     fc.constant<Gen>({ schema: { type: 'integer', minimum: 0, maximum: 100 }, value: fc.integer({ min: 0, max: 100 }) }),
     fc.constant<Gen>({ schema: { type: 'number' }, value: decimalValue }),
@@ -109,7 +119,10 @@ const genOf: (depth: number) => fc.Arbitrary<Gen> = fc.memo((depth: number) =>
     ? leaf()
     : fc.oneof(
         { weight: 3, arbitrary: leaf() },
-        { weight: 1, arbitrary: genOf(depth - 1).map((items): Gen => ({ schema: { type: 'array', items: items.schema }, value: fc.array(items.value, { maxLength: 3 }) })) },
+        {
+          weight: 1,
+          arbitrary: genOf(depth - 1).map((items): Gen => ({ schema: { type: 'array', items: items.schema }, value: fc.array(items.value, { maxLength: 3 }) })),
+        },
         { weight: 2, arbitrary: objectOf(depth - 1) },
       ),
 );
@@ -179,7 +192,9 @@ describe('property: generated inputSchemas and inputs', () => {
           schema: cat.schema,
           validateRequest: true,
           // Reads the whole input, so every value is converted and compared.
-          policies: { staticPolicies: { p: 'permit (principal, action in Action::"call_tool", resource) when { context has input && context.input == context.input };' } },
+          policies: {
+            staticPolicies: { p: 'permit (principal, action in Action::"call_tool", resource) when { context has input && context.input == context.input };' },
+          },
           entities: [],
         });
         expect(answer).toMatchObject({ type: 'success', response: { decision: 'allow', diagnostics: { errors: [] } } });

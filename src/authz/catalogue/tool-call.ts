@@ -8,7 +8,10 @@ import { TenantCatalogue, toolAction } from './tenant-schema';
  * tenant has a catalogue, denied `tool_not_in_catalogue` whatever that says: outsideCatalogue). Arguments that do
  * not match the tool's inputSchema are a 400 naming the member (`action.arguments.amount`).
  */
-export function catalogueCall(catalogue: TenantCatalogue | undefined, action: { server: string; tool: string; arguments: Record<string, unknown> }): ToolCall | undefined {
+export function catalogueCall(
+  catalogue: TenantCatalogue | undefined,
+  action: { server: string; tool: string; arguments: Record<string, unknown> },
+): ToolCall | undefined {
   const tool = catalogue?.tools.get(toolAction(action.server, action.tool));
   if (!tool) return undefined;
   const input = tool.input(action.arguments);

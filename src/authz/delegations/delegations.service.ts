@@ -163,7 +163,10 @@ export class Delegations implements OnModuleInit {
    * The chain an agent token names: human → innermost agent → … → current agent (actors are
    * current first); every hop must hold a delegation in force, else the first broken hop's problem.
    */
-  async chain(tenantId: string, identity: { human: string; actors: string[] }): Promise<{ ok: true; hops: Delegation[][] } | { ok: false; problem: HopProblem }> {
+  async chain(
+    tenantId: string,
+    identity: { human: string; actors: string[] },
+  ): Promise<{ ok: true; hops: Delegation[][] } | { ok: false; problem: HopProblem }> {
     const agents = [...identity.actors].reverse();
     const results = await Promise.all(agents.map((agent, i) => this.hop(tenantId, identity.human, i === 0 ? identity.human : agents[i - 1], agent)));
     const broken = results.find((r) => !r.ok);
@@ -185,9 +188,7 @@ export class Delegations implements OnModuleInit {
       if (this.hops.size > 50_000) this.hops.clear();
       if (generation === this.generation) this.hops.set(key, cached);
     }
-    const active = cached.rows.filter(
-      (d) => !d.revokedAt && (!d.notBefore || d.notBefore <= now) && (!d.expiresAt || d.expiresAt > now),
-    );
+    const active = cached.rows.filter((d) => !d.revokedAt && (!d.notBefore || d.notBefore <= now) && (!d.expiresAt || d.expiresAt > now));
     if (active.length) return { ok: true, delegations: active };
     if (cached.rows.some((d) => d.revokedAt)) return { ok: false, problem: 'delegation_revoked' };
     if (cached.rows.some((d) => d.expiresAt && d.expiresAt <= now)) return { ok: false, problem: 'delegation_expired' };
@@ -203,7 +204,10 @@ function beyondEntitlements(entitlements: HopGrant, input: GrantDelegationInput)
   if (tool) problems.push({ field: 'tools', message: `"${tool}" is not within the entitlements of "${input.human}"` });
   if (!input.resources) {
     if (!resourcesWithin(null, entitlements.resources)) {
-      problems.push({ field: 'resources', message: `must be given: "${input.human}" is entitled to ${JSON.stringify(entitlements.resources)} only, and none means any resource` });
+      problems.push({
+        field: 'resources',
+        message: `must be given: "${input.human}" is entitled to ${JSON.stringify(entitlements.resources)} only, and none means any resource`,
+      });
     }
   } else {
     const resource = input.resources.find((r) => !resourcesWithin([r], entitlements.resources));
@@ -224,7 +228,10 @@ function widening(parent: Delegation, input: GrantDelegationInput, now: Date): F
   if (tool) problems.push({ field: 'tools', message: `"${tool}" is not within the parent delegation's tools` });
   if (!input.resources) {
     if (!resourcesWithin(null, parent.resources)) {
-      problems.push({ field: 'resources', message: `must be given: the parent delegation is limited to ${JSON.stringify(parent.resources)}, and none means any resource` });
+      problems.push({
+        field: 'resources',
+        message: `must be given: the parent delegation is limited to ${JSON.stringify(parent.resources)}, and none means any resource`,
+      });
     }
   } else {
     const resource = input.resources.find((r) => !resourcesWithin([r], parent.resources));
@@ -234,10 +241,14 @@ function widening(parent: Delegation, input: GrantDelegationInput, now: Date): F
     const at = parent.expiresAt.toISOString();
     if (parent.expiresAt <= now) problems.push({ field: 'parent_id', message: `the parent delegation expired at ${at}` });
     else if (!input.expires_at) problems.push({ field: 'expires_at', message: `must be given and no later than the parent delegation's expiry (${at})` });
-    else if (new Date(input.expires_at) > parent.expiresAt) problems.push({ field: 'expires_at', message: `must be no later than the parent delegation's expiry (${at})` });
+    else if (new Date(input.expires_at) > parent.expiresAt)
+      problems.push({ field: 'expires_at', message: `must be no later than the parent delegation's expiry (${at})` });
   }
   if (parent.notBefore && parent.notBefore > (input.not_before ? new Date(input.not_before) : now)) {
-    problems.push({ field: 'not_before', message: `must be no earlier than the parent delegation's not_before (${parent.notBefore.toISOString()}); none means now` });
+    problems.push({
+      field: 'not_before',
+      message: `must be no earlier than the parent delegation's not_before (${parent.notBefore.toISOString()}); none means now`,
+    });
   }
   return problems;
 }

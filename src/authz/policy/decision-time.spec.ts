@@ -6,7 +6,12 @@ const at = (iso: string) => new Date(iso);
 describe('the wall clock of a decision', () => {
   it('gives the UTC hour, minute, minute of day, date and weekday (0 = Sunday)', () => {
     expect(wallClock(at('2026-12-06T02:05:00Z'), 'UTC')).toEqual({
-      zone: 'UTC', date: '2026-12-06', hour: 2, minute: 5, minute_of_day: 125, weekday: 0,
+      zone: 'UTC',
+      date: '2026-12-06',
+      hour: 2,
+      minute: 5,
+      minute_of_day: 125,
+      weekday: 0,
     });
     expect(wallClock(at('2026-12-05T23:59:59.999Z'), 'UTC')).toMatchObject({ hour: 23, minute: 59, minute_of_day: 1439, weekday: 6 });
   });
@@ -19,7 +24,12 @@ describe('the wall clock of a decision', () => {
   it('in the tenant zone, the local date and weekday can differ from UTC', () => {
     // Monday 01:30 UTC is still Sunday evening in New York (EST, UTC-5).
     expect(wallClock(at('2026-12-07T01:30:00Z'), 'America/New_York')).toEqual({
-      zone: 'America/New_York', date: '2026-12-06', hour: 20, minute: 30, minute_of_day: 1230, weekday: 0,
+      zone: 'America/New_York',
+      date: '2026-12-06',
+      hour: 20,
+      minute: 30,
+      minute_of_day: 1230,
+      weekday: 0,
     });
     // …and already Monday morning in Tokyo (UTC+9, no DST).
     expect(wallClock(at('2026-12-06T23:30:00Z'), 'Asia/Tokyo')).toMatchObject({ date: '2026-12-07', hour: 8, minute: 30, weekday: 1 });

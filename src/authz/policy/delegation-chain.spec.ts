@@ -54,7 +54,13 @@ describe('delegation chains, for random chains and calls', () => {
   });
 
   it('chainMayCover says no only for a tool the chain covers on no resource (hiding a tool never hides one it could cover)', () => {
-    const emptyLimits = fc.array(fc.array(fc.record({ tools: fc.array(toolPattern, { minLength: 1, maxLength: 4 }), resources: fc.constant([] as string[]) }), { minLength: 1, maxLength: 2 }), { maxLength: 2 });
+    const emptyLimits = fc.array(
+      fc.array(fc.record({ tools: fc.array(toolPattern, { minLength: 1, maxLength: 4 }), resources: fc.constant([] as string[]) }), {
+        minLength: 1,
+        maxLength: 2,
+      }),
+      { maxLength: 2 },
+    );
     fc.assert(
       fc.property(chain, emptyLimits, call, (hops, extra, c) => {
         const all = [...hops, ...extra];
@@ -177,7 +183,7 @@ describe('delegation chains, for random chains and calls', () => {
     );
   });
 
-  it('a grant whose resources are within its parent\'s covers no call the parent does not', () => {
+  it("a grant whose resources are within its parent's covers no call the parent does not", () => {
     fc.assert(
       fc.property(grant, grant, call, (child, parent, c) => {
         if (!resourcesWithin(child.resources, parent.resources)) return;
@@ -256,7 +262,10 @@ const engine = (() => {
 
 const VERDICTS = ['allow', 'deny', 'allow_with_obligations'];
 const CATEGORIES = ['read', 'search', 'summarize', 'export', 'write', 'delete', 'pay', 'admin', 'unknown'];
-const str = fc.oneof(fc.string({ maxLength: 12 }), fc.constantFrom(...CATEGORIES, 'third_party', 'unknown', 'first_party_certified', 'pii', 'confidential', 'production'));
+const str = fc.oneof(
+  fc.string({ maxLength: 12 }),
+  fc.constantFrom(...CATEGORIES, 'third_party', 'unknown', 'first_party_certified', 'pii', 'confidential', 'production'),
+);
 const long = fc.integer({ min: -1_000_000, max: 1_000_000 });
 
 const facts: fc.Arbitrary<CallFacts> = fc.record({
@@ -284,16 +293,17 @@ const facts: fc.Arbitrary<CallFacts> = fc.record({
   hour_of_day: fc.integer({ min: 0, max: 23 }),
   gateway_signals: fc.array(fc.oneof(fc.string({ maxLength: 8 }), fc.constantFrom('new_device', 'malware_suspected', 'credential_leak')), { maxLength: 4 }),
   time: fc
-    .tuple(fc.date({ min: new Date('2000-01-01T00:00:00Z'), max: new Date('2100-01-01T00:00:00Z'), noInvalidDate: true }), fc.constantFrom('UTC', 'Europe/Berlin', 'Asia/Kolkata'))
+    .tuple(
+      fc.date({ min: new Date('2000-01-01T00:00:00Z'), max: new Date('2100-01-01T00:00:00Z'), noInvalidDate: true }),
+      fc.constantFrom('UTC', 'Europe/Berlin', 'Asia/Kolkata'),
+    )
     .map(([d, zone]) => timeFacts(d, zone)),
   network: fc.oneof(fc.constant(''), fc.string({ maxLength: 8 }), fc.constantFrom('tor', 'corporate')),
   velocity: fc.record({ last_60s: long, last_300s: long, last_3600s: long }),
 });
 
 /** Names that the tool-name guesser does not recognise. */
-const unknownToolName = fc
-  .stringMatching(/^[a-z][a-zA-Z0-9_]{0,15}$/)
-  .filter((t) => toolCategory('mystery', t) === 'admin');
+const unknownToolName = fc.stringMatching(/^[a-z][a-zA-Z0-9_]{0,15}$/).filter((t) => toolCategory('mystery', t) === 'admin');
 
 const ENGINE_RUNS = { numRuns: 300 };
 

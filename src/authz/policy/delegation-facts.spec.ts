@@ -38,7 +38,7 @@ forbid (principal, action == Action::"call_tool", resource) when { context.deleg
     return [d.verdict, ...d.reasons].join(' ');
   };
 
-  it('reads the leaf hop: the purpose and window of the human\'s grant upstream do not stand in for it', () => {
+  it("reads the leaf hop: the purpose and window of the human's grant upstream do not stand in for it", () => {
     const human = hop({ id: 'dlg_h', purpose: 'invoicing', expires_at: null });
     expect(decide([human, hop({ id: 'dlg_leaf', purpose: 'travel', expires_at: null })])).toBe('deny purpose_not_invoicing');
     expect(decide([hop({ id: 'dlg_h', purpose: 'travel', expires_at: null }), hop({ id: 'dlg_leaf', expires_at: null })])).toBe('allow permit');
@@ -56,7 +56,7 @@ forbid (principal, action == Action::"call_tool", resource) when { context.deleg
     expect(decide([d])).toBe(verdict);
   });
 
-  it('carries the grant\'s instants as datetimes, its remaining time at the decision, its tools and resources', () => {
+  it("carries the grant's instants as datetimes, its remaining time at the decision, its tools and resources", () => {
     const { delegation } = delegationContext(callFacts({ delegations: [hop({ not_before: at(-HOUR), resources: ['acct-*'] })] }));
     expect(delegation).toEqual({
       id: 'dlg_1',
@@ -104,7 +104,9 @@ forbid (principal, action == Action::"call_tool", resource) when { context.deleg
     expect(decide([hop({ expires_at: at(48 * HOUR) }), hop({ id: 'dlg_2', expires_at: null })])).toBe('permit');
   });
   it('the soonest expiry of any hop and its remaining seconds; hops without an expiry are counted', () => {
-    const { delegation_chain } = delegationContext(callFacts({ delegations: [hop({ expires_at: at(9 * HOUR) }), hop({ id: 'dlg_2', expires_at: at(3 * HOUR) }), hop({ id: 'dlg_3', expires_at: null })] }));
+    const { delegation_chain } = delegationContext(
+      callFacts({ delegations: [hop({ expires_at: at(9 * HOUR) }), hop({ id: 'dlg_2', expires_at: at(3 * HOUR) }), hop({ id: 'dlg_3', expires_at: null })] }),
+    );
     expect(delegation_chain).toEqual({
       hops: 3,
       purposes: ['invoicing'],
@@ -125,13 +127,17 @@ describe('built only for a set that reads them', () => {
     const reads = engine({ permit: PERMIT, has: 'forbid (principal, action, resource) when { context.delegation has purpose };' });
     expect(reads.observes('delegation')).toBe(true);
     expect(reads.observes('delegation_chain')).toBe(false);
-    expect(engine({ permit: PERMIT, c: 'forbid (principal, action, resource) when { context.delegation_chain.hops > 2 };' }).observes('delegation_chain')).toBe(true);
+    expect(engine({ permit: PERMIT, c: 'forbid (principal, action, resource) when { context.delegation_chain.hops > 2 };' }).observes('delegation_chain')).toBe(
+      true,
+    );
   });
   it('an unread set decides without them even when facts carry delegations (nothing reaches Cedar that nobody reads)', () => {
     const plain = engine({ permit: PERMIT });
     expect(plain.evaluate(callFacts({ delegations: [hop()] })).verdict).toBe('allow');
   });
   it('existing members are untouched: a set over the flat facts still validates and decides', () => {
-    expect(engine({ permit: PERMIT, cap: 'forbid (principal, action, resource) when { context.amount > 100 };' }).evaluate(callFacts({ amount: 101 })).verdict).toBe('deny');
+    expect(
+      engine({ permit: PERMIT, cap: 'forbid (principal, action, resource) when { context.amount > 100 };' }).evaluate(callFacts({ amount: 101 })).verdict,
+    ).toBe('deny');
   });
 });

@@ -28,7 +28,15 @@ export function delegationContext(facts: CallFacts) {
   const hops = facts.delegations ?? [];
   const nowMs = facts.time.epoch_seconds * 1000;
   const now = new Date(nowMs).toISOString();
-  const current: DelegationFacts = hops[hops.length - 1] ?? { id: '', purpose: null, granted_at: now, not_before: null, expires_at: null, tools: [], resources: [] };
+  const current: DelegationFacts = hops[hops.length - 1] ?? {
+    id: '',
+    purpose: null,
+    granted_at: now,
+    not_before: null,
+    expires_at: null,
+    tools: [],
+    resources: [],
+  };
   const window = windowSeconds(current);
   const expiring = hops.filter((d) => d.expires_at).sort((a, b) => Date.parse(a.expires_at!) - Date.parse(b.expires_at!));
   const windows = hops.map(windowSeconds).filter((w): w is number => w !== undefined);

@@ -9,12 +9,36 @@ import { STARTER_POLICIES } from './starter-policies';
 
 /** Alice (in hr and finance) lets a first-party payments agent move money through payments-mcp. */
 const FACTS: CallFacts = {
-  agent_id: 'pay-agent', agent_class: 'payments', trust_level: 'first_party_certified', human: 'alice', chain_length: 1, granted: true,
-  intent_category: 'pay', action_category: 'pay', server: 'payments-mcp', tool: 'transfer_funds', resource_id: 'acct-1', resource_type: 'account',
-  resource_classification: 'internal', environment: 'production', amount: 500, external_destination: false, bulk: false, reason_given: true,
-  session_calls: 1, prior_denials: 0, prior_step_ups: 0, hour_of_day: 12, gateway_signals: [],
-  time: timeFacts(new Date('2026-12-07T12:00:00Z'), 'UTC'), network: '', velocity: { last_60s: 1, last_300s: 1, last_3600s: 1 },
-  operator: 'ops-team', user: { status: 'active', groups: ['hr', 'finance'] }, upstream: [], tool_annotations: { destructiveHint: true },
+  agent_id: 'pay-agent',
+  agent_class: 'payments',
+  trust_level: 'first_party_certified',
+  human: 'alice',
+  chain_length: 1,
+  granted: true,
+  intent_category: 'pay',
+  action_category: 'pay',
+  server: 'payments-mcp',
+  tool: 'transfer_funds',
+  resource_id: 'acct-1',
+  resource_type: 'account',
+  resource_classification: 'internal',
+  environment: 'production',
+  amount: 500,
+  external_destination: false,
+  bulk: false,
+  reason_given: true,
+  session_calls: 1,
+  prior_denials: 0,
+  prior_step_ups: 0,
+  hour_of_day: 12,
+  gateway_signals: [],
+  time: timeFacts(new Date('2026-12-07T12:00:00Z'), 'UTC'),
+  network: '',
+  velocity: { last_60s: 1, last_300s: 1, last_3600s: 1 },
+  operator: 'ops-team',
+  user: { status: 'active', groups: ['hr', 'finance'] },
+  upstream: [],
+  tool_annotations: { destructiveHint: true },
 };
 const upstream = (...levels: string[]) => levels.map((trust_level, i) => ({ id: `up-${i}`, agent_class: 'orchestrator', trust_level, operator: '' }));
 
@@ -38,8 +62,11 @@ describe('the agent in its class: principal in AgentClass', () => {
     expect(e.evaluate(FACTS).verdict).toBe('allow');
     expect(e.evaluate({ ...FACTS, agent_class: 'scheduling' })).toMatchObject({ verdict: 'deny', reasons: ['not_payments'] });
   });
-  it('reads the agent\'s trust level and operator as attributes', () => {
-    const byAttr = engine({ permitAll, ops: forbid('ops', ANY, 'when { principal.operator == "ops-team" && principal.trust_level == "first_party_certified" }') });
+  it("reads the agent's trust level and operator as attributes", () => {
+    const byAttr = engine({
+      permitAll,
+      ops: forbid('ops', ANY, 'when { principal.operator == "ops-team" && principal.trust_level == "first_party_certified" }'),
+    });
     expect(byAttr.evaluate(FACTS).verdict).toBe('deny');
     expect(byAttr.evaluate({ ...FACTS, operator: undefined }).verdict).toBe('allow');
   });
@@ -63,7 +90,9 @@ describe('the human in their groups: context.user in Group', () => {
     expect(active.evaluate({ ...FACTS, user: undefined })).toMatchObject({ verdict: 'deny', reasons: ['inactive'] });
   });
   it('sees the human as the same User the context names, so == and in agree', () => {
-    const e2 = engine({ p: 'permit (principal, action == Action::"call_tool", resource) when { context.user == User::"alice" && context.user in [Group::"finance", Group::"ops"] };' });
+    const e2 = engine({
+      p: 'permit (principal, action == Action::"call_tool", resource) when { context.user == User::"alice" && context.user in [Group::"finance", Group::"ops"] };',
+    });
     expect(e2.evaluate(FACTS).verdict).toBe('allow');
     expect(e2.evaluate({ ...FACTS, human: 'bob' }).verdict).toBe('deny');
   });
@@ -81,8 +110,11 @@ describe('the tool in its category and server: resource in ToolCategory, resourc
   it('leaves tools of other categories alone', () => {
     expect(e.evaluate({ ...FACTS, server: 'shadow-mcp', action_category: 'read' }).verdict).toBe('allow');
   });
-  it('reads the catalogue\'s annotations (optional members, so `has` first)', () => {
-    const d = engine({ permitAll, d: forbid('destructive', ANY, 'when { resource.annotations has destructiveHint && resource.annotations.destructiveHint && resource.category == "pay" }') });
+  it("reads the catalogue's annotations (optional members, so `has` first)", () => {
+    const d = engine({
+      permitAll,
+      d: forbid('destructive', ANY, 'when { resource.annotations has destructiveHint && resource.annotations.destructiveHint && resource.category == "pay" }'),
+    });
     expect(d.evaluate(FACTS).verdict).toBe('deny');
     expect(d.evaluate({ ...FACTS, tool_annotations: { readOnlyHint: true } }).verdict).toBe('allow');
     expect(d.evaluate({ ...FACTS, tool_annotations: undefined }).verdict).toBe('allow');
@@ -90,9 +122,15 @@ describe('the tool in its category and server: resource in ToolCategory, resourc
 });
 
 describe('the upstream actors of the chain', () => {
-  const e = engine({ permitAll, tp: forbid('third_party_upstream', ANY, 'when { context.chain_has_third_party && context.resource_classification != "public" }') });
+  const e = engine({
+    permitAll,
+    tp: forbid('third_party_upstream', ANY, 'when { context.chain_has_third_party && context.resource_classification != "public" }'),
+  });
   it('denies when any upstream actor is third party, wherever it is in the chain', () => {
-    expect(e.evaluate({ ...FACTS, chain_length: 3, upstream: upstream('first_party', 'third_party') })).toMatchObject({ verdict: 'deny', reasons: ['third_party_upstream'] });
+    expect(e.evaluate({ ...FACTS, chain_length: 3, upstream: upstream('first_party', 'third_party') })).toMatchObject({
+      verdict: 'deny',
+      reasons: ['third_party_upstream'],
+    });
     expect(e.evaluate({ ...FACTS, chain_length: 3, upstream: upstream('third_party', 'first_party_certified') }).verdict).toBe('deny');
   });
   it('counts an upstream actor the token vouches nothing for as third party, as the starter set counts "unknown"', () => {
@@ -139,7 +177,7 @@ describe('entities are sent only to sets that can reach them', () => {
     if (r.type !== 'success') throw new Error(text);
     return r.json;
   };
-  it('the starter set reaches none, so it decides at today\'s cost', () => {
+  it("the starter set reaches none, so it decides at today's cost", () => {
     expect(Object.values(STARTER_POLICIES).some((p) => reachesEntities(json(p)))).toBe(false);
     expect(engine(STARTER_POLICIES).usesEntities).toBe(false);
   });
@@ -162,7 +200,7 @@ describe('entities are sent only to sets that can reach them', () => {
   ])('%s does not', (_name, text) => {
     expect(reachesEntities(json(text))).toBe(false);
   });
-  it('a set with entities gives the starter set\'s own decisions on the starter set\'s calls', () => {
+  it("a set with entities gives the starter set's own decisions on the starter set's calls", () => {
     const withEntities = engine({ ...STARTER_POLICIES, never: forbid('never', ANY, 'when { principal in AgentClass::"never" }') });
     expect(withEntities.usesEntities).toBe(true);
     const starter = engine(STARTER_POLICIES);
@@ -186,12 +224,16 @@ describe('under a tool catalogue (entities are checked against the tenant schema
   const r = PolicyEngine.compile(
     {
       permitAll,
-      hr: forbid('hr_only', 'principal in AgentClass::"payments", action == Action::"payments-mcp/transfer_funds", resource in Server::"payments-mcp"', 'unless { context.user in Group::"hr" && resource.annotations has destructiveHint }'),
+      hr: forbid(
+        'hr_only',
+        'principal in AgentClass::"payments", action == Action::"payments-mcp/transfer_funds", resource in Server::"payments-mcp"',
+        'unless { context.user in Group::"hr" && resource.annotations has destructiveHint }',
+      ),
     },
     { schema: catalogue.schema, schemaName: 'spec-entities-catalogue' },
   );
   if ('errors' in r) throw new Error(r.errors.join('\n'));
-  it('decides on a catalogued tool\'s action with its entities', () => {
+  it("decides on a catalogued tool's action with its entities", () => {
     const input = tool.input({ amount: 12.5 });
     if ('problems' in input) throw new Error('bad input');
     const c = { action: tool.action, input: input.value };
@@ -199,7 +241,10 @@ describe('under a tool catalogue (entities are checked against the tenant schema
     expect(r.engine.evaluate({ ...FACTS, user: { status: 'active', groups: [] } }, c)).toMatchObject({ verdict: 'deny', reasons: ['hr_only'] });
   });
   it('drops annotations the schema does not declare, which would fail the schema check', () => {
-    expect(toolAnnotations({ destructiveHint: true, readOnlyHint: 'yes', vendorHint: 1, title: 'Transfer' })).toEqual({ destructiveHint: true, title: 'Transfer' });
+    expect(toolAnnotations({ destructiveHint: true, readOnlyHint: 'yes', vendorHint: 1, title: 'Transfer' })).toEqual({
+      destructiveHint: true,
+      title: 'Transfer',
+    });
     const input = tool.input({ amount: 1 });
     if ('problems' in input) throw new Error('bad input');
     const odd = { ...FACTS, tool_annotations: { destructiveHint: true, vendorHint: 1 } as never };

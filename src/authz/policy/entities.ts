@@ -73,7 +73,12 @@ export function decisionEntities(facts: CallFacts): cedar.EntityJson[] {
     ? [
         {
           uid: uid(r.type, r.id),
-          attrs: { ...(r.attributes as Record<string, cedar.CedarValueJson>), classification: r.classification, environment: r.environment, owner: ref('User', r.owner) },
+          attrs: {
+            ...(r.attributes as Record<string, cedar.CedarValueJson>),
+            classification: r.classification,
+            environment: r.environment,
+            owner: ref('User', r.owner),
+          },
           parents: [],
         },
         // The owner is an entity too (`context.Document.owner in Group::"hr"`), once: the human may own it.
@@ -85,7 +90,12 @@ export function decisionEntities(facts: CallFacts): cedar.EntityJson[] {
     person(facts.human, user),
     {
       uid: uid('Tool', `${facts.server}/${facts.tool}`),
-      attrs: { category: facts.action_category, server: facts.server, name: facts.tool, annotations: toolAnnotations(facts.tool_annotations) as cedar.CedarValueJson },
+      attrs: {
+        category: facts.action_category,
+        server: facts.server,
+        name: facts.tool,
+        annotations: toolAnnotations(facts.tool_annotations) as cedar.CedarValueJson,
+      },
       parents: [uid('ToolCategory', facts.action_category), uid('Server', facts.server)],
     },
     ...resource,

@@ -82,9 +82,16 @@ describe('evaluation without the tenant schema: the action hierarchy', () => {
     ['action == Action::"call_tool"', 'forbid (principal, action == Action::"call_tool", resource) when { context.server == "payments-mcp" };'],
     ['action in Action::"call_tool"', 'forbid (principal, action in Action::"call_tool", resource) when { context.server == "payments-mcp" };'],
     ['action in [Action::"call_tool"]', 'forbid (principal, action in [Action::"call_tool"], resource) when { context.server == "payments-mcp" };'],
-    ['action in Action::"call_tool" in a condition', 'forbid (principal, action, resource) when { action in Action::"call_tool" && context.server == "payments-mcp" };'],
+    [
+      'action in Action::"call_tool" in a condition',
+      'forbid (principal, action, resource) when { action in Action::"call_tool" && context.server == "payments-mcp" };',
+    ],
   ])('a forbid scoped %s still catches a catalogued tool, with entities built too', (_scope, forbid) => {
-    const engine = compiled({ p: EQ_CALL_TOOL, f: `@reason("frozen") ${forbid}`, e: 'forbid (principal, action, resource) when { context.user in Group::"banned" };' });
+    const engine = compiled({
+      p: EQ_CALL_TOOL,
+      f: `@reason("frozen") ${forbid}`,
+      e: 'forbid (principal, action, resource) when { context.user in Group::"banned" };',
+    });
     expect(engine.usesEntities).toBe(true);
     expect(engine.evaluate(FACTS, call(ARGS))).toEqual({ verdict: 'deny', obligations: [], determining_policies: ['f'], reasons: ['frozen'] });
     engine.release();
@@ -132,7 +139,7 @@ describe('evaluation without the tenant schema: typed values keep their types', 
     ['a set of decimals', { amount: 1, currency: 'EUR', splits: [1, 13.13] }, account, 'split'],
     ['a set of decimals without it', { amount: 1, currency: 'EUR', splits: [13.131, 13.12] }, account, 'granted'],
     ['a set of strings and a long', { amount: 1, currency: 'EUR', labels: ['payroll'], count: 4 }, account, 'label'],
-    ['the input over the resource\'s decimal attribute', { amount: 500.26, currency: 'EUR' }, { ...account, daily_limit: 500.25 }, 'over_limit'],
+    ["the input over the resource's decimal attribute", { amount: 500.26, currency: 'EUR' }, { ...account, daily_limit: 500.25 }, 'over_limit'],
     ['the input equal to it', { amount: 500.25, currency: 'EUR' }, { ...account, daily_limit: 500.25 }, 'granted'],
     ['an optional decimal attribute below a literal', { amount: 1, currency: 'EUR' }, { ...account, overdraft: -500.01 }, 'overdraft'],
     ['an optional decimal attribute at it', { amount: 1, currency: 'EUR' }, { ...account, overdraft: -500 }, 'granted'],

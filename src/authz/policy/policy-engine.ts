@@ -210,7 +210,11 @@ export class PolicyEngine {
     if (errors.length) return { errors };
     // Under a catalogue, `action == Action::"call_tool"` covers every tool's action too (tenant-schema.ts).
     const sources = catalogue ? widenCallTool(policies) : policies;
-    const validation = cedar.validate({ schema: catalogue?.schema ?? CEDAR_SCHEMA, policies: { staticPolicies: sources }, validationSettings: { mode: 'strict' } });
+    const validation = cedar.validate({
+      schema: catalogue?.schema ?? CEDAR_SCHEMA,
+      policies: { staticPolicies: sources },
+      validationSettings: { mode: 'strict' },
+    });
     if (validation.type !== 'success') return { errors: messages(validation.errors) };
     if (validation.validationErrors.length) {
       return { errors: validation.validationErrors.map((e) => `${e.policyId}: ${e.error.message}`) };
@@ -239,7 +243,18 @@ export class PolicyEngine {
    * `Action::"call_tool"`; that travels as an Action entity with that parent.
    */
   evaluate(facts: CallFacts, call?: ToolCall): PolicyDecision {
-    const { agent_id, amount, operator: _operator, user: _user, upstream: _upstream, tool_annotations: _annotations, resource: _resource, delegations: _delegations, human_entitlement, ...rest } = facts;
+    const {
+      agent_id,
+      amount,
+      operator: _operator,
+      user: _user,
+      upstream: _upstream,
+      tool_annotations: _annotations,
+      resource: _resource,
+      delegations: _delegations,
+      human_entitlement,
+      ...rest
+    } = facts;
     const answer = cedar.statefulIsAuthorized({
       principal: { type: 'Agent', id: agent_id },
       action: { type: 'Action', id: call?.action ?? 'call_tool' },
@@ -333,9 +348,14 @@ function checkAnnotations(id: string, m: PolicyMeta): string[] {
 
 const refs = (list: string | undefined): string[] =>
   // Deterministic whatever order a policy names them in: the delegator first, then by name.
-  [...new Set((list ?? '').split(',').map((x) => x.trim()).filter(Boolean))].sort((x, y) =>
-    x === 'delegator' ? -1 : y === 'delegator' ? 1 : x.localeCompare(y),
-  );
+  [
+    ...new Set(
+      (list ?? '')
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+    ),
+  ].sort((x, y) => (x === 'delegator' ? -1 : y === 'delegator' ? 1 : x.localeCompare(y)));
 
 function approvalOf(a: Record<string, string>): HumanApprovalObligation {
   return {

@@ -22,7 +22,7 @@ forbid (principal, action == Action::"call_tool", resource) unless { context.use
   it('a human of the legal department is allowed', () => {
     expect(decide({ department: 'legal', cost_centre: 'CC-12' })).toBe('permit');
   });
-  it('another department, or none recorded, is denied with the policy\'s reason (hasTag guards getTag: no policy error)', () => {
+  it("another department, or none recorded, is denied with the policy's reason (hasTag guards getTag: no policy error)", () => {
     expect(decide({ department: 'sales' })).toBe('legal_only');
     expect(decide({})).toBe('legal_only');
     expect(decide(undefined)).toBe('legal_only');
@@ -31,7 +31,7 @@ forbid (principal, action == Action::"call_tool", resource) unless { context.use
     const r = PolicyEngine.compile({ permit: PERMIT, bad: 'forbid (principal, action, resource) when { context.user.getTag("department") == "x" };' });
     expect('errors' in r && r.errors.join()).toMatch(/bad:/);
   });
-  it('the User entity carries them as tags, and the resource owner\'s too', () => {
+  it("the User entity carries them as tags, and the resource owner's too", () => {
     const entities = decisionEntities(callFacts({ user: { status: 'active', groups: ['legal'], attributes: { department: 'legal' } } }));
     expect(entities.find((x) => x.uid.type === 'User')).toMatchObject({ tags: { department: 'legal' }, parents: [{ type: 'Group', id: 'legal' }] });
   });

@@ -44,7 +44,9 @@ export class ManageResources {
   ) {}
 
   async declareType(tenantId: string, name: string, input: DeclareResourceType, by: string) {
-    const { created, revision } = await this.registry.declareType(tenantId, name, input, by, (m, c) => this.policies.checkActiveSetUnder(m, tenantId, c, 'attributes'));
+    const { created, revision } = await this.registry.declareType(tenantId, name, input, by, (m, c) =>
+      this.policies.checkActiveSetUnder(m, tenantId, c, 'attributes'),
+    );
     return { created, view: { ...resourceTypeView(await this.registry.type(tenantId, name)), revision } };
   }
 

@@ -76,12 +76,21 @@ export class ResourceRegistry implements OnModuleInit {
    * Declares or replaces a type. Refused (nothing written) when a registered resource of the type
    * would not satisfy the new declaration, or when `guard` refuses the resulting schema.
    */
-  async declareType(tenantId: string, name: string, input: DeclareResourceType, by: string, guard: CatalogueGuard): Promise<{ created: boolean; revision: number }> {
+  async declareType(
+    tenantId: string,
+    name: string,
+    input: DeclareResourceType,
+    by: string,
+    guard: CatalogueGuard,
+  ): Promise<{ created: boolean; revision: number }> {
     const decl: ResourceTypeDecl = { name, attributes: input.attributes };
     return this.catalogue.change(tenantId, by, guard, async (m) => {
       const others = (await m.find(ResourceTypeRow, { where: { tenantId }, select: { name: true } })).map((t) => t.name).filter((n) => n !== name);
       const twin = others.find((n) => typeKey(n) === typeKey(name));
-      if (twin) throw InvalidRequest.forFields([{ field: 'name', message: `is too close to the declared type "${twin}" (a gateway's resource.type is matched ignoring case, "_" and "-")` }]);
+      if (twin)
+        throw InvalidRequest.forFields([
+          { field: 'name', message: `is too close to the declared type "${twin}" (a gateway's resource.type is matched ignoring case, "_" and "-")` },
+        ]);
       if (others.length >= MAX_TYPES) throw InvalidRequest.forFields([{ field: 'name', message: `a tenant declares at most ${MAX_TYPES} resource types` }]);
       // The upsert takes the type's row lock, so resources being written against the old declaration commit first.
       const [{ created }] = await m.query(
@@ -104,7 +113,9 @@ export class ResourceRegistry implements OnModuleInit {
     for (const row of rows) {
       const converted = convertAttributes(decl, row.attributes);
       if ('problems' in converted) {
-        throw InvalidRequest.forFields(converted.problems.map((p) => ({ field: p.field, message: `would not hold for the registered resource "${row.id}": it ${p.message}` })));
+        throw InvalidRequest.forFields(
+          converted.problems.map((p) => ({ field: p.field, message: `would not hold for the registered resource "${row.id}": it ${p.message}` })),
+        );
       }
     }
   }
@@ -112,7 +123,11 @@ export class ResourceRegistry implements OnModuleInit {
   async deleteType(tenantId: string, name: string, by: string, guard: CatalogueGuard): Promise<void> {
     await this.catalogue.change(tenantId, by, guard, async (m) => {
       const [{ count }] = await m.query(`SELECT count(*)::int AS count FROM resources WHERE tenant_id = $1 AND type = $2`, [tenantId, name]);
-      if (count > 0) throw new Conflict('resource_type_in_use', `${count} registered resource(s) are of type "${name}": delete them first`, { field: 'name', resources: count });
+      if (count > 0)
+        throw new Conflict('resource_type_in_use', `${count} registered resource(s) are of type "${name}": delete them first`, {
+          field: 'name',
+          resources: count,
+        });
       const removed = await m.delete(ResourceTypeRow, { tenantId, name });
       if (!removed.affected) throw new NotFound(`no resource type "${name}"`);
       return { created: false, event: { type: 'resource_type.deleted', data: { name } } };
@@ -146,7 +161,10 @@ export class ResourceRegistry implements OnModuleInit {
         `SELECT name, attributes FROM resource_types WHERE tenant_id = $1 AND name = $2 FOR SHARE`,
         [tenantId, input.type],
       );
-      if (!type) throw InvalidRequest.forFields([{ field: 'type', message: `no resource type "${input.type}" is declared (PUT /v1/resource-types/${input.type} first)` }]);
+      if (!type)
+        throw InvalidRequest.forFields([
+          { field: 'type', message: `no resource type "${input.type}" is declared (PUT /v1/resource-types/${input.type} first)` },
+        ]);
       const converted = convertAttributes(type, input.attributes);
       if ('problems' in converted) throw InvalidRequest.forFields(converted.problems);
       const [row] = await m.query(
@@ -207,19 +225,28 @@ export class ResourceRegistry implements OnModuleInit {
     const cached = this.tenants.get(tenantId)?.get(id);
     if (cached && Date.now() - cached.at <= LOOKUP_CACHE_MS) return cached.resource;
     const generation = this.generation;
-    const [row]: (Pick<ResourceRow, 'id' | 'type' | 'classification' | 'environment' | 'owner' | 'attributes'> & { declared: ResourceTypeDecl['attributes'] })[] =
-      await this.dataSource.query(
-        `SELECT r.id, r.type, r.classification, r.environment, r.owner, r.attributes, t.attributes AS declared
+    const [row]: (Pick<ResourceRow, 'id' | 'type' | 'classification' | 'environment' | 'owner' | 'attributes'> & {
+      declared: ResourceTypeDecl['attributes'];
+    })[] = await this.dataSource.query(
+      `SELECT r.id, r.type, r.classification, r.environment, r.owner, r.attributes, t.attributes AS declared
            FROM resources r JOIN resource_types t ON t.tenant_id = r.tenant_id AND t.name = r.type
           WHERE r.tenant_id = $1 AND r.id = $2`,
-        [tenantId, id],
-      );
+      [tenantId, id],
+    );
     let resource: Registered | null = null;
     if (row) {
       const converted = convertAttributes({ name: row.type, attributes: row.declared }, row.attributes);
       // Written and re-declared only when they agree; a disagreement here is a bug, not an input.
-      if ('problems' in converted) throw new Error(`resource ${tenantId}/${id} does not satisfy its type: ${converted.problems[0].field} ${converted.problems[0].message}`);
-      resource = { id: row.id, type: row.type, classification: row.classification, environment: row.environment, owner: row.owner, attributes: converted.value };
+      if ('problems' in converted)
+        throw new Error(`resource ${tenantId}/${id} does not satisfy its type: ${converted.problems[0].field} ${converted.problems[0].message}`);
+      resource = {
+        id: row.id,
+        type: row.type,
+        classification: row.classification,
+        environment: row.environment,
+        owner: row.owner,
+        attributes: converted.value,
+      };
     }
     if (generation === this.generation) {
       let entries = this.tenants.get(tenantId);

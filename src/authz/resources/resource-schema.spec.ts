@@ -42,7 +42,11 @@ function documentFacts(over: Partial<ResourceFacts> = {}, attributes: Record<str
   return { ...FACTS, resource };
 }
 
-const catalogue = tenantCatalogue(1, [{ server: 'docs', name: 'read_document', inputSchema: { type: 'object', properties: { id: { type: 'string' } } } }], [DOCUMENT, BANK_ACCOUNT]);
+const catalogue = tenantCatalogue(
+  1,
+  [{ server: 'docs', name: 'read_document', inputSchema: { type: 'object', properties: { id: { type: 'string' } } } }],
+  [DOCUMENT, BANK_ACCOUNT],
+);
 
 let schemas = 0;
 function engineFor(c: TenantCatalogue, policies: Record<string, string>) {
@@ -134,8 +138,22 @@ describe('policies over a registered resource', () => {
   it.each([
     ['the owner reads her confidential HR document', {}, {}, {}, 'allow', ['any']],
     ['another user is not the owner of a confidential document', { owner: 'bob' }, {}, {}, 'deny', ['hr_docs_for_hr', 'not_the_owner']],
-    ['an internal document of another owner outside HR is readable', { owner: 'bob', classification: 'internal' }, { department: 'sales' }, {}, 'allow', ['any']],
-    ['an HR member reads an internal HR document of someone else', { owner: 'bob', classification: 'internal' }, {}, { user: { status: 'active' as const, groups: ['hr'] } }, 'allow', ['any']],
+    [
+      'an internal document of another owner outside HR is readable',
+      { owner: 'bob', classification: 'internal' },
+      { department: 'sales' },
+      {},
+      'allow',
+      ['any'],
+    ],
+    [
+      'an HR member reads an internal HR document of someone else',
+      { owner: 'bob', classification: 'internal' },
+      {},
+      { user: { status: 'active' as const, groups: ['hr'] } },
+      'allow',
+      ['any'],
+    ],
     ['a write to a document under legal hold', {}, { legal_hold: true }, { action_category: 'write' }, 'deny', ['legal_hold']],
     ['a write to a document tagged frozen', {}, { tags: ['frozen', 'payroll'] }, { action_category: 'write' }, 'deny', ['legal_hold']],
     ['an optional attribute present', {}, { pages: 900 }, {}, 'deny', ['too_long']],
@@ -152,7 +170,15 @@ describe('policies over a registered resource', () => {
     if ('problems' in converted) throw new Error('unexpected');
     const account = (limit: Record<string, unknown>) => ({
       ...FACTS,
-      resource: { type: 'BankAccount', id: 'acct-7', classification: 'confidential', environment: 'production', owner: 'alice', owner_user: FACTS.user!, attributes: limit },
+      resource: {
+        type: 'BankAccount',
+        id: 'acct-7',
+        classification: 'confidential',
+        environment: 'production',
+        owner: 'alice',
+        owner_user: FACTS.user!,
+        attributes: limit,
+      },
     });
     expect(engine.evaluate(account(converted.value)).reasons).toEqual(['big_account']);
     const small = convertAttributes(BANK_ACCOUNT, { daily_limit: 10000, currency: 'EUR' });
@@ -170,7 +196,10 @@ describe('policies over a registered resource', () => {
     expect(decisionEntities(documentFacts()).filter((e) => e.uid.type === 'User')).toHaveLength(1);
     expect(entityContext(documentFacts())).toMatchObject({ Document: { __entity: { type: 'Document', id: 'doc-1' } } });
     expect(entityContext(FACTS)).not.toHaveProperty('Document');
-    const inGroup = compiled({ any: ANY_GRANTED, g: '@reason("owner_in_hr") forbid (principal, action, resource) when { context has Document && context.Document.owner in Group::"hr" };' });
+    const inGroup = compiled({
+      any: ANY_GRANTED,
+      g: '@reason("owner_in_hr") forbid (principal, action, resource) when { context has Document && context.Document.owner in Group::"hr" };',
+    });
     expect(inGroup.evaluate(documentFacts({ owner: 'bob', owner_user: { status: 'active', groups: ['hr'] } })).reasons).toEqual(['owner_in_hr']);
     expect(inGroup.evaluate(documentFacts({ owner: 'bob', owner_user: { status: 'unknown', groups: [] } })).verdict).toBe('allow');
   });
@@ -181,7 +210,9 @@ describe('attribute values against the declaration', () => {
     expect(convertAttributes(BANK_ACCOUNT, { daily_limit: 12.5, currency: 'EUR' })).toEqual({
       value: { currency: 'EUR', daily_limit: { __extn: { fn: 'decimal', arg: '12.5000' } } },
     });
-    expect(convertAttributes(DOCUMENT, { department: 'hr', tags: ['b', 'a', 'b'], legal_hold: true })).toEqual({ value: { department: 'hr', tags: ['a', 'b'], legal_hold: true } });
+    expect(convertAttributes(DOCUMENT, { department: 'hr', tags: ['b', 'a', 'b'], legal_hold: true })).toEqual({
+      value: { department: 'hr', tags: ['a', 'b'], legal_hold: true },
+    });
   });
 
   it.each([

@@ -55,14 +55,46 @@ export const BASE_ATTRIBUTES = ['classification', 'environment', 'owner'] as con
  * Cedar's schema syntax resolves to built-in types (an entity type `String` would shadow them).
  */
 export const RESERVED_TYPE_NAMES = new Set([
-  'Group', 'User', 'AgentClass', 'Agent', 'ToolCategory', 'Server', 'Tool', 'WallClock', 'ToolAnnotations',
-  'Action', 'String', 'Long', 'Bool', 'Boolean', 'Set', 'Record', 'Entity', 'Extension', 'EntityOrCommon',
+  'Group',
+  'User',
+  'AgentClass',
+  'Agent',
+  'ToolCategory',
+  'Server',
+  'Tool',
+  'WallClock',
+  'ToolAnnotations',
+  'Action',
+  'String',
+  'Long',
+  'Bool',
+  'Boolean',
+  'Set',
+  'Record',
+  'Entity',
+  'Extension',
+  'EntityOrCommon',
 ]);
 /** Cedar's reserved words, which cannot follow a `.` in a policy. */
 export const RESERVED_ATTRIBUTE_NAMES = new Set([
   ...BASE_ATTRIBUTES,
-  'true', 'false', 'if', 'then', 'else', 'in', 'is', 'like', 'has', 'permit', 'forbid', 'when', 'unless',
-  'principal', 'action', 'resource', 'context',
+  'true',
+  'false',
+  'if',
+  'then',
+  'else',
+  'in',
+  'is',
+  'like',
+  'has',
+  'permit',
+  'forbid',
+  'when',
+  'unless',
+  'principal',
+  'action',
+  'resource',
+  'context',
 ]);
 
 /**
@@ -116,7 +148,11 @@ export function convertAttributes(
   const problems: FieldProblem[] = [];
   const value: Record<string, cedar.CedarValueJson> = {};
   for (const name of Object.keys(values).sort()) {
-    if (!Object.hasOwn(decl.attributes, name)) problems.push({ field: `${prefix}.${name}`, message: `is not an attribute of ${decl.name} (declared: ${Object.keys(decl.attributes).sort().join(', ') || 'none'})` });
+    if (!Object.hasOwn(decl.attributes, name))
+      problems.push({
+        field: `${prefix}.${name}`,
+        message: `is not an attribute of ${decl.name} (declared: ${Object.keys(decl.attributes).sort().join(', ') || 'none'})`,
+      });
   }
   for (const [name, a] of Object.entries(decl.attributes).sort(([x], [y]) => x.localeCompare(y))) {
     const field = `${prefix}.${name}`;
@@ -138,7 +174,11 @@ function convertValue(type: AttributeType, v: unknown, field: string): { value: 
   const wrong = (message: string) => ({ problem: { field, message } });
   const kind = v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v;
   const string = (s: unknown, at: string) =>
-    typeof s !== 'string' ? { problem: { field: at, message: `must be a string, not ${s === null ? 'null' : Array.isArray(s) ? 'array' : typeof s}` } } : s.length > MAX_STRING ? { problem: { field: at, message: `must be at most ${MAX_STRING} characters` } } : { value: s };
+    typeof s !== 'string'
+      ? { problem: { field: at, message: `must be a string, not ${s === null ? 'null' : Array.isArray(s) ? 'array' : typeof s}` } }
+      : s.length > MAX_STRING
+        ? { problem: { field: at, message: `must be at most ${MAX_STRING} characters` } }
+        : { value: s };
   switch (type) {
     case 'string':
       return string(v, field);
@@ -150,7 +190,9 @@ function convertValue(type: AttributeType, v: unknown, field: string): { value: 
     case 'decimal': {
       if (typeof v !== 'number') return wrong(`must be a number, not ${kind}`);
       const d = toCedarDecimal(v);
-      return d === undefined ? wrong('must have at most 4 decimal places and lie within ±922,337,203,685,477') : { value: { __extn: { fn: 'decimal', arg: d } } };
+      return d === undefined
+        ? wrong('must have at most 4 decimal places and lie within ±922,337,203,685,477')
+        : { value: { __extn: { fn: 'decimal', arg: d } } };
     }
     case 'set<string>': {
       if (!Array.isArray(v)) return wrong(`must be an array of strings, not ${kind}`);

@@ -20,7 +20,12 @@ export const declareResourceTypeSchema = z.strictObject({
       if (names.length > MAX_ATTRIBUTES) ctx.addIssue({ code: 'custom', message: `must declare at most ${MAX_ATTRIBUTES} attributes` });
       for (const name of names) {
         if (!ATTRIBUTE_NAME.test(name)) ctx.addIssue({ code: 'custom', path: [name], message: `must match ${ATTRIBUTE_NAME.source}` });
-        else if (RESERVED_ATTRIBUTE_NAMES.has(name)) ctx.addIssue({ code: 'custom', path: [name], message: 'is reserved (every resource has classification, environment and owner; Cedar keywords cannot be attribute names)' });
+        else if (RESERVED_ATTRIBUTE_NAMES.has(name))
+          ctx.addIssue({
+            code: 'custom',
+            path: [name],
+            message: 'is reserved (every resource has classification, environment and owner; Cedar keywords cannot be attribute names)',
+          });
       }
     }),
 });

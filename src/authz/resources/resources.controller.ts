@@ -35,7 +35,12 @@ export class ResourcesController {
   )
   @ApiSuccess(200, 'Replaced: `{name, attributes, context_member, cedar_shape, revision, …}`')
   @ApiSuccess(201, 'Declared: `{name, attributes, context_member, cedar_shape, revision, …}`')
-  async declareType(@CurrentPrincipal() admin: GatewayPrincipal, @Param('name') name: string, @Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply) {
+  async declareType(
+    @CurrentPrincipal() admin: GatewayPrincipal,
+    @Param('name') name: string,
+    @Body() body: unknown,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
     const input = parseInput(declareResourceTypeSchema, body);
     const { created, view } = await this.manage.declareType(admin.tenantId, checkTypeName(name), input, actorOf(admin));
     reply.status(created ? 201 : 200);

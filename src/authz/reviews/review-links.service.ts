@@ -29,7 +29,13 @@ export class ReviewLinks {
   async mint(review: Pick<SampledReview, 'id' | 'tenantId' | 'expiresAt'>, reviewerId: string): Promise<{ token: string; url: string }> {
     const token = await this.keys.sign(
       { tenant: review.tenantId, review_id: review.id },
-      { typ: REVIEW_LINK_TYP, audience: REVIEW_LINK_AUDIENCE, subject: reviewerId, expiresAt: new Date(Math.ceil(review.expiresAt.getTime() / 1000) * 1000), jti: randomUUID() },
+      {
+        typ: REVIEW_LINK_TYP,
+        audience: REVIEW_LINK_AUDIENCE,
+        subject: reviewerId,
+        expiresAt: new Date(Math.ceil(review.expiresAt.getTime() / 1000) * 1000),
+        jti: randomUUID(),
+      },
     );
     return { token, url: new URL(`/review/${review.id}?link=${encodeURIComponent(token)}`, this.config.PUBLIC_URL).toString() };
   }

@@ -107,10 +107,20 @@ export class SampledReviews {
   }
 
   /** After the notifications went out: stamped once, audited with who was told on which channel. */
-  async notified(review: SampledReview, data: { recipients: string[]; deliveries: { reviewer: string; channel: string; outcome: string }[]; unreachable: string[] }): Promise<void> {
+  async notified(
+    review: SampledReview,
+    data: { recipients: string[]; deliveries: { reviewer: string; channel: string; outcome: string }[]; unreachable: string[] },
+  ): Promise<void> {
     await this.dataSource.transaction(async (manager) => {
       await manager.query(`UPDATE sampled_reviews SET notified_at = now() WHERE id = $1 AND tenant_id = $2`, [review.id, review.tenantId]);
-      await this.audit.append(manager, { tenantId: review.tenantId, type: 'review.notified', actor: 'system', agentId: review.agentId, delegatorId: review.delegatorId, data: { review_id: review.id, ...data } });
+      await this.audit.append(manager, {
+        tenantId: review.tenantId,
+        type: 'review.notified',
+        actor: 'system',
+        agentId: review.agentId,
+        delegatorId: review.delegatorId,
+        data: { review_id: review.id, ...data },
+      });
     });
   }
 

@@ -107,7 +107,9 @@ export class CibaClientRegistry {
       const existing = await this.lock(m, clientId);
       if (existing?.tenantId !== tenantId) throw notFound(clientId);
       if (!existing.secretHash) {
-        throw InvalidRequest.forFields([{ field: 'token_endpoint_auth_method', message: `is ${existing.tokenEndpointAuthMethod}: the client has no secret to rotate` }]);
+        throw InvalidRequest.forFields([
+          { field: 'token_endpoint_auth_method', message: `is ${existing.tokenEndpointAuthMethod}: the client has no secret to rotate` },
+        ]);
       }
       await m.query(`UPDATE ciba_clients SET secret_hash = $2, updated_at = now() WHERE client_id = $1`, [clientId, fresh.hash]);
       await this.audit.append(m, { tenantId, type: 'ciba_client.secret_rotated', actor, data: { client_id: clientId } });

@@ -39,7 +39,10 @@ const publicJwk = z
   });
 
 const jwkSet = z.strictObject({
-  keys: z.array(publicJwk, { message: 'must be an array of JWKs' }).min(1, { message: 'must list at least one key' }).max(20, { message: 'must list at most 20 keys' }),
+  keys: z
+    .array(publicJwk, { message: 'must be an array of JWKs' })
+    .min(1, { message: 'must list at least one key' })
+    .max(20, { message: 'must list at most 20 keys' }),
 });
 
 const url = z.string().min(1, { message: 'must not be empty' }).max(2000, { message: 'must be at most 2000 characters' });
@@ -88,4 +91,3 @@ export function registrationProblems(input: CibaClientInput, endpointProblem: (u
   }
   return problems;
 }
-

@@ -35,7 +35,12 @@ export class CibaClientsController {
   @ApiError(409, 'client_id_taken: another tenant registered this client_id')
   @ApiSuccess(200, 'Replaced: the client (with client_secret only if this change issued one)')
   @ApiSuccess(201, 'Registered: the client, with client_secret for a secret method')
-  async putClient(@CurrentPrincipal() admin: GatewayPrincipal, @Param('client_id') clientId: string, @Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply) {
+  async putClient(
+    @CurrentPrincipal() admin: GatewayPrincipal,
+    @Param('client_id') clientId: string,
+    @Body() body: unknown,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
     const input = parseInput(cibaClientInputSchema, body);
     const { client, created, clientSecret } = await this.registry.put(admin.tenantId, checkClientId(clientId), input, actorOf(admin));
     reply.status(created ? 201 : 200);

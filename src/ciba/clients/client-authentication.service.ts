@@ -60,7 +60,8 @@ export class CibaClientAuthentication {
 
     if (basic) {
       const { clientId, secret } = basicCredentials(input.authorization!);
-      if (form.client_id !== undefined && form.client_id !== clientId) throw new InvalidClient('client_id in the body does not match the Authorization header', true);
+      if (form.client_id !== undefined && form.client_id !== clientId)
+        throw new InvalidClient('client_id in the body does not match the Authorization header', true);
       return this.bySecret('client_secret_basic', clientId, secret);
     }
     if (form.client_secret !== undefined) {
@@ -80,7 +81,9 @@ export class CibaClientAuthentication {
     const generation = this.verified.generation;
     const client = await this.registry.find(clientId);
     const ok =
-      client?.tokenEndpointAuthMethod === method && client.secretHash ? await verifyClientSecret(secret, client.secretHash) : await verifyAgainstNothing(secret);
+      client?.tokenEndpointAuthMethod === method && client.secretHash
+        ? await verifyClientSecret(secret, client.secretHash)
+        : await verifyAgainstNothing(secret);
     if (!ok) throw new InvalidClient(FAILED, challenge);
     this.verified.remember(client!, method, secret, generation);
     return client!;
@@ -133,7 +136,9 @@ export class CibaClientAuthentication {
     if (e instanceof errors.JOSEAlgNotAllowed) return `the client assertion must be signed with one of ${ASSERTION_ALGORITHMS.join(', ')}`;
     const unreachable = e instanceof errors.JWKSTimeout || e instanceof errors.JWKSInvalid || !(e instanceof errors.JOSEError) || e.code === 'ERR_JOSE_GENERIC';
     if (client.jwksUri && unreachable) {
-      this.logger.warn(`CIBA client "${client.clientId}": its keys could not be fetched from ${client.jwksUri} (${e instanceof Error ? e.message : String(e)})`);
+      this.logger.warn(
+        `CIBA client "${client.clientId}": its keys could not be fetched from ${client.jwksUri} (${e instanceof Error ? e.message : String(e)})`,
+      );
     }
     return FAILED;
   }

@@ -17,7 +17,12 @@ describe('client secrets', () => {
     expect(await verifyClientSecret(secret, stored)).toBe(true);
     expect(await verifyClientSecret(generateClientSecret(), stored)).toBe(false);
     expect(await verifyClientSecret(secret.slice(1), stored)).toBe(false);
-    expect(await verifyClientSecret(secret, stored.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A')))).toBe(false);
+    expect(
+      await verifyClientSecret(
+        secret,
+        stored.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A')),
+      ),
+    ).toBe(false);
   });
 
   it('stored before as scrypt still verify, and only the same secret', async () => {

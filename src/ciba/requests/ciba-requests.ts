@@ -103,6 +103,8 @@ export class CibaRequests extends ApprovalFacade {
 
 /** OpenID Core §3.1.3.6: the left half of the token's hash, with the hash of the signing algorithm. */
 function accessTokenHash(accessToken: string, alg: string): string {
-  const digest = createHash(alg === 'EdDSA' ? 'sha512' : `sha${alg.slice(2)}`).update(accessToken, 'ascii').digest();
+  const digest = createHash(alg === 'EdDSA' ? 'sha512' : `sha${alg.slice(2)}`)
+    .update(accessToken, 'ascii')
+    .digest();
   return digest.subarray(0, digest.length / 2).toString('base64url');
 }

@@ -29,7 +29,7 @@ export class OperatorVerifier {
     requireScope(gateway, OPERATOR_SCOPE);
     const subject = gateway.claims.sub;
     if (typeof subject !== 'string' || !this.subjects.has(subject)) {
-      throw new Forbidden('the token\'s subject is not an operator of this service (OPERATOR_SUBJECTS)');
+      throw new Forbidden("the token's subject is not an operator of this service (OPERATOR_SUBJECTS)");
     }
     return { kind: 'operator', subject, claims: gateway.claims };
   }

@@ -13,12 +13,7 @@ export interface Statement {
  * Undefined properties take the column default; jsonb values are serialised here because
  * node-postgres would turn a JS array into a Postgres array literal.
  */
-export function insertStatement<T extends ObjectLiteral>(
-  dataSource: DataSource,
-  entity: EntityTarget<T>,
-  rows: Partial<T>[],
-  paramOffset = 0,
-): Statement {
+export function insertStatement<T extends ObjectLiteral>(dataSource: DataSource, entity: EntityTarget<T>, rows: Partial<T>[], paramOffset = 0): Statement {
   const metadata = dataSource.getMetadata(entity);
   const columns = metadata.columns.filter((c) => rows.some((r) => r[c.propertyName as keyof T] !== undefined));
   const params: unknown[] = [];

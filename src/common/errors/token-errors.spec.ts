@@ -15,7 +15,11 @@ describe('why a token was refused is said in our words, never jose’s', () => {
     ['a claim jose names that we do not', claimFailure('x-private', 'invalid'), 'one of the claims of the token is not valid'],
     ['a bad signature', new errors.JWSSignatureVerificationFailed(), 'the token signature is not valid'],
     ['an unknown key', new errors.JWKSNoMatchingKey(), 'the token was not signed by a trusted key'],
-    ['a refused algorithm', new errors.JOSEAlgNotAllowed('"alg" (Algorithm) Header Parameter value not allowed'), 'the token uses an algorithm that is not allowed'],
+    [
+      'a refused algorithm',
+      new errors.JOSEAlgNotAllowed('"alg" (Algorithm) Header Parameter value not allowed'),
+      'the token uses an algorithm that is not allowed',
+    ],
     ['a malformed JWS', new errors.JWSInvalid('Invalid Compact JWS'), 'the token is malformed'],
     ['a malformed JWT', new errors.JWTInvalid('JWTs must use Compact JWS serialization, JWT must be a string'), 'the token is malformed'],
     ['any other jose error', new errors.JWKSTimeout(), 'the token is not valid'],

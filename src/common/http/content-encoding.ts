@@ -9,10 +9,10 @@ export function refuseEncodedBodies(fastify: FastifyInstance): void {
   fastify.addHook('onRequest', (request, reply, done) => {
     const coding = request.headers['content-encoding'];
     if (coding === undefined || coding.trim().toLowerCase() === 'identity' || coding.trim() === '') return done();
-    void reply
-      .status(415)
-      .header('accept-encoding', 'identity')
-      .header('cache-control', 'no-store')
-      .send({ error: 'invalid_request', error_description: 'Content-Encoding is not supported: send the body unencoded (identity)', field: 'content-encoding' });
+    void reply.status(415).header('accept-encoding', 'identity').header('cache-control', 'no-store').send({
+      error: 'invalid_request',
+      error_description: 'Content-Encoding is not supported: send the body unencoded (identity)',
+      field: 'content-encoding',
+    });
   });
 }

@@ -93,18 +93,29 @@ export function ApiOperatorAuth() {
   return applyDecorators(
     ApiSecurity(GATEWAY_SCHEME, [OPERATOR_SCOPE]),
     ApiError(401),
-    ApiError(403, `insufficient_scope or forbidden: not an operator (the token needs the "${OPERATOR_SCOPE}" scope and a subject listed in OPERATOR_SUBJECTS; a tenant's countersign:admin is not enough)`),
+    ApiError(
+      403,
+      `insufficient_scope or forbidden: not an operator (the token needs the "${OPERATOR_SCOPE}" scope and a subject listed in OPERATOR_SUBJECTS; a tenant's countersign:admin is not enough)`,
+    ),
   );
 }
 
 /** Mirrors @ApproverLinkAuth(): the signed approver link as a bearer token, and its 401. */
 export function ApiApproverLinkAuth() {
-  return applyDecorators(ApiSecurity(APPROVER_LINK_SCHEME), ApiError(401, 'invalid_token: the approver link is missing, malformed, expired or not ours'), ApiError(429));
+  return applyDecorators(
+    ApiSecurity(APPROVER_LINK_SCHEME),
+    ApiError(401, 'invalid_token: the approver link is missing, malformed, expired or not ours'),
+    ApiError(429),
+  );
 }
 
 /** Mirrors @ApproverBatchAuth(): a batch link (one approver, one agent, one task or MCP session) as a bearer token, and its 401. */
 export function ApiApproverBatchAuth() {
-  return applyDecorators(ApiSecurity(APPROVER_BATCH_SCHEME), ApiError(401, 'invalid_token: the batch link is missing, malformed, expired or not ours'), ApiError(429));
+  return applyDecorators(
+    ApiSecurity(APPROVER_BATCH_SCHEME),
+    ApiError(401, 'invalid_token: the batch link is missing, malformed, expired or not ours'),
+    ApiError(429),
+  );
 }
 
 /** The standard CIBA endpoints: OAuth client authentication (Basic, or in the form), and its 401. */

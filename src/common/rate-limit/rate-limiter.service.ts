@@ -79,7 +79,11 @@ export class RateLimiter implements BeforeApplicationShutdown {
     bucket.pending = 0;
     let count: number;
     try {
-      const results = await this.redis.commands.multi().incrby(key, add).pexpire(key, limit.windowMs * 2).exec();
+      const results = await this.redis.commands
+        .multi()
+        .incrby(key, add)
+        .pexpire(key, limit.windowMs * 2)
+        .exec();
       const [err, value] = results?.[0] ?? [new Error('rate limit transaction aborted'), 0];
       if (err) throw err;
       count = Number(value);

@@ -74,7 +74,14 @@ export class ApproverDirectory {
         tenantId,
         type: row.created ? 'directory.approver_created' : 'directory.approver_updated',
         actor,
-        data: { approver: id, ...input, entitlements: input.entitlements ?? null, status: row.status, attributes: row.attributes, ...(row.created ? {} : { previous_status: row.previous_status }) },
+        data: {
+          approver: id,
+          ...input,
+          entitlements: input.entitlements ?? null,
+          status: row.status,
+          attributes: row.attributes,
+          ...(row.created ? {} : { previous_status: row.previous_status }),
+        },
       });
       return { created: row.created as boolean, disabled: row.status === 'disabled' && row.previous_status !== 'disabled' };
     });
@@ -135,10 +142,11 @@ export class ApproverDirectory {
       if (input.member_of) await this.placeGroup(manager, tenantId, name, input.member_of);
       await manager.delete(ApproverGroupMember, { tenantId, groupName: name });
       if (members.length) {
-        await manager.query(
-          `INSERT INTO approver_group_members (tenant_id, group_name, approver_id) SELECT $1, $2, unnest($3::text[])`,
-          [tenantId, name, members],
-        );
+        await manager.query(`INSERT INTO approver_group_members (tenant_id, group_name, approver_id) SELECT $1, $2, unnest($3::text[])`, [
+          tenantId,
+          name,
+          members,
+        ]);
       }
       await this.audit.append(manager, {
         tenantId,
@@ -179,7 +187,11 @@ export class ApproverDirectory {
     if (problems.length) throw InvalidRequest.forFields(problems);
     await manager.query(`DELETE FROM approver_group_parents WHERE tenant_id = $1 AND group_name = $2`, [tenantId, name]);
     if (parents.length) {
-      await manager.query(`INSERT INTO approver_group_parents (tenant_id, group_name, parent_name) SELECT $1, $2, unnest($3::text[])`, [tenantId, name, parents]);
+      await manager.query(`INSERT INTO approver_group_parents (tenant_id, group_name, parent_name) SELECT $1, $2, unnest($3::text[])`, [
+        tenantId,
+        name,
+        parents,
+      ]);
     }
   }
 
@@ -188,21 +200,36 @@ export class ApproverDirectory {
     if (!group) throw new NotFound(`no approver group "${name}"`);
     const [members, parents] = await Promise.all([
       this.dataSource.manager.find(ApproverGroupMember, { where: { tenantId, groupName: name }, order: { approverId: 'ASC' } }),
-      this.dataSource.query<{ parent_name: string }[]>(`SELECT parent_name FROM approver_group_parents WHERE tenant_id = $1 AND group_name = $2 ORDER BY parent_name`, [tenantId, name]),
+      this.dataSource.query<{ parent_name: string }[]>(
+        `SELECT parent_name FROM approver_group_parents WHERE tenant_id = $1 AND group_name = $2 ORDER BY parent_name`,
+        [tenantId, name],
+      ),
     ]);
-    return groupView(group, members.map((m) => m.approverId), parents.map((p) => p.parent_name));
+    return groupView(
+      group,
+      members.map((m) => m.approverId),
+      parents.map((p) => p.parent_name),
+    );
   }
 
   async listGroups(tenantId: string): Promise<GroupView[]> {
-    const rows: { name: string; display_name: string; created_at: Date; updated_at: Date; members: string[]; member_of: string[] }[] = await this.dataSource.query(
-      `SELECT g.name, g.display_name, g.created_at, g.updated_at,
+    const rows: { name: string; display_name: string; created_at: Date; updated_at: Date; members: string[]; member_of: string[] }[] =
+      await this.dataSource.query(
+        `SELECT g.name, g.display_name, g.created_at, g.updated_at,
               coalesce(array_agg(m.approver_id ORDER BY m.approver_id) FILTER (WHERE m.approver_id IS NOT NULL), '{}') AS members,
               ARRAY(SELECT p.parent_name FROM approver_group_parents p WHERE p.tenant_id = g.tenant_id AND p.group_name = g.name ORDER BY p.parent_name) AS member_of
          FROM approver_groups g LEFT JOIN approver_group_members m ON m.tenant_id = g.tenant_id AND m.group_name = g.name
         WHERE g.tenant_id = $1 GROUP BY g.tenant_id, g.name ORDER BY g.name LIMIT ${PAGE_MAX}`,
-      [tenantId],
-    );
-    return rows.map((r) => ({ name: r.name, display_name: r.display_name, members: r.members, member_of: r.member_of, created_at: r.created_at.toISOString(), updated_at: r.updated_at.toISOString() }));
+        [tenantId],
+      );
+    return rows.map((r) => ({
+      name: r.name,
+      display_name: r.display_name,
+      members: r.members,
+      member_of: r.member_of,
+      created_at: r.created_at.toISOString(),
+      updated_at: r.updated_at.toISOString(),
+    }));
   }
 
   async deleteGroup(tenantId: string, name: string, actor: string): Promise<void> {
@@ -275,7 +302,10 @@ export class ApproverDirectory {
     );
     o.sets.forEach((set, i) => {
       if (set.quorum > perSet[i].length) {
-        problems.push({ field: `${o.setPath(i)}.quorum`, message: `is ${set.quorum} but only ${perSet[i].length} distinct approver(s) can vote${why(set.independent_approvers)}` });
+        problems.push({
+          field: `${o.setPath(i)}.quorum`,
+          message: `is ${set.quorum} but only ${perSet[i].length} distinct approver(s) can vote${why(set.independent_approvers)}`,
+        });
       }
     });
     const eligible = distinctPeople([...o.approvers, ...o.escalateTo], o.delegatorId, found, excluded);
@@ -290,7 +320,10 @@ export class ApproverDirectory {
       }
     }
     if (o.denyThreshold > eligible.length) {
-      problems.push({ field: 'obligation.deny_threshold', message: `is ${o.denyThreshold} but only ${eligible.length} distinct approver(s) can vote${why(o.independentApprovers)}` });
+      problems.push({
+        field: 'obligation.deny_threshold',
+        message: `is ${o.denyThreshold} but only ${eligible.length} distinct approver(s) can vote${why(o.independentApprovers)}`,
+      });
     }
     return { problems, initial: problems.length ? [] : distinctPeople(o.approvers, o.delegatorId, found, excluded) };
   }
@@ -299,7 +332,14 @@ export class ApproverDirectory {
   private async lookup(tenantId: string, refs: string[], delegatorId: string): Promise<Lookup> {
     const people = [...new Set(refs.flatMap((r) => (r === 'delegator' ? [delegatorId] : r.startsWith('user:') ? [r.slice(5)] : [])))];
     const groups = [...new Set(refs.filter((r) => r.startsWith('group:')).map((r) => r.slice(6)))];
-    const rows: { group_name: string | null; id: string | null; display_name: string | null; email: string | null; status: string | null; has_push: boolean }[] = await this.dataSource.query(
+    const rows: {
+      group_name: string | null;
+      id: string | null;
+      display_name: string | null;
+      email: string | null;
+      status: string | null;
+      has_push: boolean;
+    }[] = await this.dataSource.query(
       `WITH named AS (
          SELECT NULL::text AS group_name, a.id, a.display_name, a.email, a.status
            FROM approvers a WHERE a.tenant_id = $1 AND a.id = ANY($2::text[])
@@ -361,9 +401,25 @@ export interface GroupView {
 }
 
 function groupView(g: ApproverGroup, members: string[], memberOf: string[]): GroupView {
-  return { name: g.name, display_name: g.displayName, members, member_of: memberOf, created_at: g.createdAt.toISOString(), updated_at: g.updatedAt.toISOString() };
+  return {
+    name: g.name,
+    display_name: g.displayName,
+    members,
+    member_of: memberOf,
+    created_at: g.createdAt.toISOString(),
+    updated_at: g.updatedAt.toISOString(),
+  };
 }
 
 export function approverView(a: Approver) {
-  return { id: a.id, display_name: a.displayName, email: a.email, entitlements: a.entitlements, status: a.status, attributes: a.attributes, created_at: a.createdAt.toISOString(), updated_at: a.updatedAt.toISOString() };
+  return {
+    id: a.id,
+    display_name: a.displayName,
+    email: a.email,
+    entitlements: a.entitlements,
+    status: a.status,
+    attributes: a.attributes,
+    created_at: a.createdAt.toISOString(),
+    updated_at: a.updatedAt.toISOString(),
+  };
 }

@@ -32,7 +32,12 @@ export class ApproversController {
   @ApiJsonBody('ApproverInput', approverInputSchema)
   @ApiSuccess(200, 'Replaced: the approver')
   @ApiSuccess(201, 'Created: the approver')
-  async putApprover(@CurrentPrincipal() admin: GatewayPrincipal, @Param('id') id: string, @Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply) {
+  async putApprover(
+    @CurrentPrincipal() admin: GatewayPrincipal,
+    @Param('id') id: string,
+    @Body() body: unknown,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
     const input = parseInput(approverInputSchema, body);
     const { approver, created } = await this.directory.putApprover(admin.tenantId, checkId(id, APPROVER_ID, 'id'), input, actorOf(admin));
     reply.status(created ? 201 : 200);
@@ -76,7 +81,12 @@ export class ApproversController {
   @ApiError(400, 'invalid_request: a member is not in the approver directory; a group in member_of does not exist, or would put the group within itself')
   @ApiSuccess(200, 'Replaced: the group')
   @ApiSuccess(201, 'Created: the group')
-  async putGroup(@CurrentPrincipal() admin: GatewayPrincipal, @Param('name') name: string, @Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply) {
+  async putGroup(
+    @CurrentPrincipal() admin: GatewayPrincipal,
+    @Param('name') name: string,
+    @Body() body: unknown,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
     const input = parseInput(groupInputSchema, body);
     const { group, created } = await this.directory.putGroup(admin.tenantId, checkId(name, GROUP_NAME, 'name'), input, actorOf(admin));
     reply.status(created ? 201 : 200);

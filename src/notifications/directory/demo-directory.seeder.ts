@@ -29,10 +29,11 @@ export class DemoDirectorySeeder implements OnApplicationBootstrap {
       );
       for (const [name, members] of Object.entries(DEMO_GROUPS)) {
         await m.query(`INSERT INTO approver_groups (tenant_id, name, display_name) VALUES ($1, $2, initcap($2)) ON CONFLICT DO NOTHING`, [DEMO_TENANT, name]);
-        await m.query(
-          `INSERT INTO approver_group_members (tenant_id, group_name, approver_id) SELECT $1, $2, unnest($3::text[]) ON CONFLICT DO NOTHING`,
-          [DEMO_TENANT, name, members],
-        );
+        await m.query(`INSERT INTO approver_group_members (tenant_id, group_name, approver_id) SELECT $1, $2, unnest($3::text[]) ON CONFLICT DO NOTHING`, [
+          DEMO_TENANT,
+          name,
+          members,
+        ]);
       }
     });
     this.logger.log(`demo mode: approvers ${DEMO_PEOPLE.join(', ')} and groups ${Object.keys(DEMO_GROUPS).join(', ')} in tenant ${DEMO_TENANT}`);

@@ -50,17 +50,21 @@ export class DirectoryMembership extends UserDirectory implements OnModuleInit {
     const cached = fresh ? undefined : this.tenants.get(tenantId)?.get(userId);
     if (cached && Date.now() - cached.at <= MEMBERSHIP_CACHE_MS) return cached.person;
     const generation = this.generation;
-    const [row]: { status: 'active' | 'disabled' | null; groups: string[]; entitlements: DirectoryPerson['entitlements']; attributes: Record<string, string> | null }[] =
-      await this.dataSource.query(
-        // Their groups and every group those are in, transitively (UNION stops at a group seen twice).
-        `WITH RECURSIVE g (name) AS (
+    const [row]: {
+      status: 'active' | 'disabled' | null;
+      groups: string[];
+      entitlements: DirectoryPerson['entitlements'];
+      attributes: Record<string, string> | null;
+    }[] = await this.dataSource.query(
+      // Their groups and every group those are in, transitively (UNION stops at a group seen twice).
+      `WITH RECURSIVE g (name) AS (
            SELECT group_name FROM approver_group_members WHERE tenant_id = $1 AND approver_id = $2
            UNION SELECT p.parent_name FROM approver_group_parents p JOIN g ON p.tenant_id = $1 AND p.group_name = g.name
          )
          SELECT a.status, a.entitlements, a.attributes, ARRAY(SELECT name FROM g ORDER BY name) AS groups
            FROM (SELECT 1) one LEFT JOIN approvers a ON a.tenant_id = $1 AND a.id = $2`,
-        [tenantId, userId],
-      );
+      [tenantId, userId],
+    );
     const user: UserFacts = { status: row.status ?? 'unknown', groups: row.groups, attributes: row.attributes ?? {} };
     const person: DirectoryPerson = { user, entitlements: row.entitlements ?? null };
     if (generation === this.generation) {

@@ -45,9 +45,7 @@ export type ApproverInput = z.output<typeof approverInputSchema>;
 
 export const groupInputSchema = z.strictObject({
   display_name: text(200).optional(),
-  members: z
-    .array(z.string().regex(APPROVER_ID, { message: 'must be an approver id' }))
-    .max(1000, { message: 'must list at most 1000 members' }),
+  members: z.array(z.string().regex(APPROVER_ID, { message: 'must be an approver id' })).max(1000, { message: 'must list at most 1000 members' }),
   /**
    * The groups this group is in ("hr-comp" in "hr"): its members are members of those for policies
    * (`context.user in Group::"hr"`), transitively. Absent: unchanged (none for a new group); a
@@ -59,4 +57,3 @@ export const groupInputSchema = z.strictObject({
     .optional(),
 });
 export type GroupInput = z.output<typeof groupInputSchema>;
-

@@ -84,7 +84,11 @@ export class ApprovalPageController {
   @ApiHtml(429, 'This link was used too often (RATE_LIMIT_APPROVER_LINK); Retry-After says when to try again')
   async decide(@Param('id') id: string, @Body() body: unknown, @Req() request: FastifyRequest, @Res() reply: FastifyReply) {
     if (!sameOrigin(request)) {
-      return send(reply, { ok: false, error: { status: 403, title: 'Request refused', message: 'The form was submitted from another site.' } }, renderDecisionResult);
+      return send(
+        reply,
+        { ok: false, error: { status: 403, title: 'Request refused', message: 'The form was submitted from another site.' } },
+        renderDecisionResult,
+      );
     }
     const parsed = formSchema.safeParse(body ?? {});
     if (!parsed.success) {

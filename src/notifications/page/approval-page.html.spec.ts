@@ -1,12 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Script } from 'node:vm';
-import {
-  escapeHtml,
-  formatDuration,
-  renderApprovalPage,
-  renderDecisionResult,
-  renderErrorPage,
-} from './approval-page.html';
+import { escapeHtml, formatDuration, renderApprovalPage, renderDecisionResult, renderErrorPage } from './approval-page.html';
 import type { ApprovalPageModel, DecisionResultModel } from './approval-page.model';
 import { contentHash, PAGE_CSS, PAGE_CSS_PATH, PAGE_JS, PAGE_JS_PATH, SERVICE_WORKER_JS, WEBAUTHN_JS_PATH } from './page.assets';
 
@@ -101,9 +95,44 @@ function assertWellFormedTags(html: string): void {
 }
 
 const ALLOWED_TAGS = new Set([
-  'html', 'head', 'meta', 'title', 'link', 'script', 'body', 'a', 'header', 'main', 'section', 'div', 'p', 'h1',
-  'h2', 'h3', 'dl', 'dt', 'dd', 'ol', 'ul', 'li', 'code', 'pre', 'strong', 'span', 'blockquote', 'time', 'form',
-  'input', 'label', 'textarea', 'button', 'details', 'summary', 'fieldset', 'legend', 'q',
+  'html',
+  'head',
+  'meta',
+  'title',
+  'link',
+  'script',
+  'body',
+  'a',
+  'header',
+  'main',
+  'section',
+  'div',
+  'p',
+  'h1',
+  'h2',
+  'h3',
+  'dl',
+  'dt',
+  'dd',
+  'ol',
+  'ul',
+  'li',
+  'code',
+  'pre',
+  'strong',
+  'span',
+  'blockquote',
+  'time',
+  'form',
+  'input',
+  'label',
+  'textarea',
+  'button',
+  'details',
+  'summary',
+  'fieldset',
+  'legend',
+  'q',
 ]);
 
 function assertSafeMarkup(html: string): void {
@@ -152,9 +181,7 @@ function text(html: string): string {
 
 describe('escapeHtml', () => {
   it('escapes the HTML-significant characters', () => {
-    expect(escapeHtml(`<a href="x" title='y'>&\`</a>`)).toBe(
-      '&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;&#96;&lt;/a&gt;',
-    );
+    expect(escapeHtml(`<a href="x" title='y'>&\`</a>`)).toBe('&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;&#96;&lt;/a&gt;');
     expect(escapeHtml('plain text 123')).toBe('plain text 123');
   });
 });
@@ -200,7 +227,17 @@ describe('renderApprovalPage', () => {
     const levels = [...html.matchAll(/<h([1-6])/g)].map((m) => Number(m[1]));
     expect(levels[0]).toBe(1);
     for (let i = 1; i < levels.length; i++) expect(levels[i] - levels[i - 1]).toBeLessThanOrEqual(1);
-    for (const h of ['Who is asking', 'What it wants to do', 'Why', 'Resource', 'Risk signals', 'Approvals so far', 'Time left', 'Your decision', 'Notifications on this device']) {
+    for (const h of [
+      'Who is asking',
+      'What it wants to do',
+      'Why',
+      'Resource',
+      'Risk signals',
+      'Approvals so far',
+      'Time left',
+      'Your decision',
+      'Notifications on this device',
+    ]) {
       expect(html).toMatch(new RegExp(`<h2[^>]*>${h}</h2>`));
     }
   });
@@ -424,12 +461,8 @@ describe('renderDecisionResult', () => {
   });
 
   it('says how many approvals are still needed while pending', () => {
-    expect(text(renderDecisionResult({ ...base, status: 'pending', votes: { approve: 1, deny: 0 }, quorum: 3 }))).toContain(
-      'Waiting for 2 more approvals',
-    );
-    expect(text(renderDecisionResult({ ...base, status: 'pending', votes: { approve: 1, deny: 0 }, quorum: 2 }))).toContain(
-      'Waiting for 1 more approval.',
-    );
+    expect(text(renderDecisionResult({ ...base, status: 'pending', votes: { approve: 1, deny: 0 }, quorum: 3 }))).toContain('Waiting for 2 more approvals');
+    expect(text(renderDecisionResult({ ...base, status: 'pending', votes: { approve: 1, deny: 0 }, quorum: 2 }))).toContain('Waiting for 1 more approval.');
   });
 
   it('says you denied and that the request is denied', () => {

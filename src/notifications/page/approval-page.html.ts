@@ -383,9 +383,7 @@ function statusText(m: Pick<DecisionResultModel, 'status' | 'approverSets' | 'qu
       const remaining = m.approverSets?.length
         ? m.approverSets.reduce((n, s) => n + Math.max(s.quorum - s.approvals, 0), 0)
         : Math.max(m.quorum - m.votes.approve, 0);
-      return remaining > 0
-        ? `Waiting for ${plural(remaining, 'more approval', 'more approvals')}.`
-        : 'Waiting for the decision to be recorded.';
+      return remaining > 0 ? `Waiting for ${plural(remaining, 'more approval', 'more approvals')}.` : 'Waiting for the decision to be recorded.';
     }
     default:
       return 'Unknown status.';
@@ -424,7 +422,12 @@ function passkeySigning(p: ApprovalPageModel['passkeys']): string {
     : p.required
       ? '<p id="passkey-missing" class="notice notice--warning">Add a passkey on this device below, then decide.</p>'
       : '';
-  return [why, choice, '<input type="hidden" name="passkey" id="passkey-assertion" value="">', '<p id="passkey-sign-status" class="status" role="status" aria-live="polite"></p>']
+  return [
+    why,
+    choice,
+    '<input type="hidden" name="passkey" id="passkey-assertion" value="">',
+    '<p id="passkey-sign-status" class="status" role="status" aria-live="polite"></p>',
+  ]
     .filter(Boolean)
     .join('\n');
 }

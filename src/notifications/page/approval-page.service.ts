@@ -86,7 +86,11 @@ export class ApprovalPage {
     const model = { ...pageModel(request, votes, approver, person, linkToken!, csrfToken, this.push.publicKey), passkeys: pagePasskeys };
     // Same origin as this page (PUBLIC_URL may name another host in front of it).
     const batch = offer
-      ? { count: offer.count, url: `${BATCH_PAGE_PATH}?link=${encodeURIComponent(offer.token)}`, scope: typeof request.intent.id === 'string' && request.intent.id ? ('task' as const) : ('session' as const) }
+      ? {
+          count: offer.count,
+          url: `${BATCH_PAGE_PATH}?link=${encodeURIComponent(offer.token)}`,
+          scope: typeof request.intent.id === 'string' && request.intent.id ? ('task' as const) : ('session' as const),
+        }
       : undefined;
     return { ok: true, model: batch ? { ...model, batch } : model };
   }
@@ -105,7 +109,14 @@ export class ApprovalPage {
     }
     try {
       const standing = form.standing ? { scope: form.standing } : undefined;
-      const result = await this.decide.execute({ approver: opened.approver, approvalId: authReqId, decision: form.decision, reason: form.reason, standing, passkey: form.passkey });
+      const result = await this.decide.execute({
+        approver: opened.approver,
+        approvalId: authReqId,
+        decision: form.decision,
+        reason: form.reason,
+        standing,
+        passkey: form.passkey,
+      });
       const granted = result.standing_approval && standingOptions(opened.request)?.find((o) => o.value === result.standing_approval!.scope);
       return {
         ok: true,
@@ -118,7 +129,10 @@ export class ApprovalPage {
           quorum: result.quorum,
           approverSets: result.approver_sets,
           ...(granted
-            ? { standing: `${granted.covers} Until ${result.standing_approval!.expires_at}.`, standingPageUrl: `${STANDING_PAGE_PATH}?link=${encodeURIComponent(form.link!)}` }
+            ? {
+                standing: `${granted.covers} Until ${result.standing_approval!.expires_at}.`,
+                standingPageUrl: `${STANDING_PAGE_PATH}?link=${encodeURIComponent(form.link!)}`,
+              }
             : {}),
         },
       };
@@ -171,7 +185,11 @@ export class ApprovalPage {
     } catch (e) {
       const expired = e instanceof ExpiredCredential;
       return expired
-        ? failure(410, 'This link has expired', 'The request it was for has expired or the link is too old. Ask for a new request if the agent still needs access.')
+        ? failure(
+            410,
+            'This link has expired',
+            'The request it was for has expired or the link is too old. Ask for a new request if the agent still needs access.',
+          )
         : failure(401, 'This link is not valid', 'The link is damaged or was not issued by this service. Use the link from your notification exactly as sent.');
     }
     const notForThis = failure(404, 'This link is not valid', 'No request matches this link.');
@@ -197,12 +215,14 @@ function failure(status: number, title: string, message: string): { ok: false; e
 }
 
 function closedMessage(status: string): string {
-  return {
-    approved: 'It was approved; no further decision is needed.',
-    denied: 'It was denied; no further decision is needed.',
-    expired: 'Nobody decided in time, so the agent’s call was not allowed.',
-    cancelled: 'The gateway withdrew it; no decision is needed.',
-  }[status] ?? 'It takes no more decisions.';
+  return (
+    {
+      approved: 'It was approved; no further decision is needed.',
+      denied: 'It was denied; no further decision is needed.',
+      expired: 'Nobody decided in time, so the agent’s call was not allowed.',
+      cancelled: 'The gateway withdrew it; no decision is needed.',
+    }[status] ?? 'It takes no more decisions.'
+  );
 }
 
 /** The delegation chain, current actor first: the agent, then each `act` it acts for (RFC 8693). */

@@ -25,7 +25,10 @@ export class BatchReviewPageController {
 
   @Get()
   @Public()
-  @ApiOperation({ summary: "The approver's pending calls from one agent for one task on one page, each with every argument, to decide all alike or each (HTML; the batch link in the query is the credential)" })
+  @ApiOperation({
+    summary:
+      "The approver's pending calls from one agent for one task on one page, each with every argument, to decide all alike or each (HTML; the batch link in the query is the credential)",
+  })
   @ApiPublic()
   @ApiQuery({ name: 'link', required: true, schema: { type: 'string' }, description: 'A batch link, as the approval page offers it' })
   @ApiHtml(200, 'The calls and the form')
@@ -39,7 +42,9 @@ export class BatchReviewPageController {
 
   @Post()
   @Public()
-  @ApiOperation({ summary: 'Decide the batch from the page: all alike with one reason, or each; one vote per call, each reported (HTML; the form carries the link)' })
+  @ApiOperation({
+    summary: 'Decide the batch from the page: all alike with one reason, or each; one vote per call, each reported (HTML; the form carries the link)',
+  })
   @ApiPublic()
   @ApiFormBody(batchFormSchema)
   @ApiHtml(200, 'What happened to each call: recorded, or not recorded and why (nothing changed for those)')
@@ -50,7 +55,11 @@ export class BatchReviewPageController {
   @ApiHtml(429, 'This link was used too often (RATE_LIMIT_APPROVER_LINK); Retry-After says when to try again')
   async decide(@Body() body: unknown, @Req() request: FastifyRequest, @Res() reply: FastifyReply) {
     if (!sameOrigin(request)) {
-      return send(reply, { ok: false, error: { status: 403, title: 'Request refused', message: 'The form was submitted from another site.' } }, renderDecisionResult);
+      return send(
+        reply,
+        { ok: false, error: { status: 403, title: 'Request refused', message: 'The form was submitted from another site.' } },
+        renderDecisionResult,
+      );
     }
     const form = body && typeof body === 'object' && !Array.isArray(body) ? (body as BatchForm) : {};
     return send(reply, await this.page.submit(form), renderBatchResult);

@@ -64,7 +64,13 @@ export class BatchReviewPage {
     }
     const csrfToken = await this.keys.sign(
       {},
-      { typ: FORM_TYP, audience: FORM_AUDIENCE, subject: approver.linkId, expiresAt: new Date((Math.ceil(Date.now() / 1000) + FORM_TTL_SECONDS) * 1000), jti: randomUUID() },
+      {
+        typ: FORM_TYP,
+        audience: FORM_AUDIENCE,
+        subject: approver.linkId,
+        expiresAt: new Date((Math.ceil(Date.now() / 1000) + FORM_TTL_SECONDS) * 1000),
+        jti: randomUUID(),
+      },
     );
     const expiries = view.items.map((i) => Date.parse(i.expires_at));
     const first = expiries.length ? Math.min(...expiries) : null;
@@ -102,7 +108,12 @@ export class BatchReviewPage {
         const own = one(`reason.${id}`)?.trim();
         return [{ auth_req_id: id, decision, ...(own ? { reason: own } : {}) }];
       });
-      if (!decisions.length) return failure(400, 'Nothing was recorded', 'decisions: choose Approve or Deny for at least one call, or use Approve all / Deny all. Go back and try again.');
+      if (!decisions.length)
+        return failure(
+          400,
+          'Nothing was recorded',
+          'decisions: choose Approve or Deny for at least one call, or use Approve all / Deny all. Go back and try again.',
+        );
       input = { decisions, reason };
     } else return failure(400, 'Nothing was recorded', 'all: press Approve all, Deny all or Submit these decisions. Go back and try again.');
     const parsed = batchVotesSchema.safeParse(input);
@@ -130,7 +141,10 @@ export class BatchReviewPage {
       await this.limits.consume('approver_link', approverBatchBucket(approver));
     } catch (e) {
       if (!(e instanceof RateLimited)) throw e;
-      return { ok: false as const, error: { status: 429, title: 'Too many tries', message: `Wait ${e.retryAfterSeconds} s and open it again.`, retryAfterSeconds: e.retryAfterSeconds } };
+      return {
+        ok: false as const,
+        error: { status: 429, title: 'Too many tries', message: `Wait ${e.retryAfterSeconds} s and open it again.`, retryAfterSeconds: e.retryAfterSeconds },
+      };
     }
     return { ok: true as const, approver };
   }
@@ -204,7 +218,9 @@ export function renderBatchPage(m: BatchPageModel): string {
   const more = n > 3 ? `<li class="muted">and ${n - 3} more below</li>` : '';
   const classifications = [...new Set(view.items.map((i) => i.resource.classification).filter((c): c is string => typeof c === 'string'))];
   const environments = [...new Set(view.items.map((i) => i.environment).filter((e): e is string => !!e))];
-  const risk = [...classifications.map((c) => badge('classification', c)), ...environments.map((e) => badge('environment', e))].join(' ') || '<span class="muted">Not given</span>';
+  const risk =
+    [...classifications.map((c) => badge('classification', c)), ...environments.map((e) => badge('environment', e))].join(' ') ||
+    '<span class="muted">Not given</span>';
   const body = [
     '<div class="intro intro--tight">',
     `<h1 id="batch-title">${n} ${n === 1 ? 'call' : 'calls'} by ${esc(view.agent_id)} wait for you</h1>`,

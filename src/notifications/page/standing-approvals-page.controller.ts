@@ -35,7 +35,7 @@ export class StandingApprovalsPageController {
 
   @Post()
   @Public()
-  @ApiOperation({ summary: 'Revoke one of the approver\'s standing approvals from the page (HTML; the form carries the link)' })
+  @ApiOperation({ summary: "Revoke one of the approver's standing approvals from the page (HTML; the form carries the link)" })
   @ApiPublic()
   @ApiFormBody(revokeSchema)
   @ApiHtml(200, 'Revoked; the remaining standing approvals')
@@ -47,12 +47,20 @@ export class StandingApprovalsPageController {
   @ApiHtml(429, 'This link was used too often (RATE_LIMIT_APPROVER_LINK); Retry-After says when to try again')
   async revoke(@Body() body: unknown, @Req() request: FastifyRequest, @Res() reply: FastifyReply) {
     if (!sameOrigin(request)) {
-      return send(reply, { ok: false, error: { status: 403, title: 'Request refused', message: 'The form was submitted from another site.' } }, renderDecisionResult);
+      return send(
+        reply,
+        { ok: false, error: { status: 403, title: 'Request refused', message: 'The form was submitted from another site.' } },
+        renderDecisionResult,
+      );
     }
     const parsed = revokeSchema.safeParse(body ?? {});
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
-      return send(reply, { ok: false, error: { status: 400, title: 'Nothing was revoked', message: `${String(issue.path[0] ?? 'form')}: ${issue.message}.` } }, renderStandingPage);
+      return send(
+        reply,
+        { ok: false, error: { status: 400, title: 'Nothing was revoked', message: `${String(issue.path[0] ?? 'form')}: ${issue.message}.` } },
+        renderStandingPage,
+      );
     }
     return send(reply, await this.page.revoke(parsed.data), renderStandingPage);
   }

@@ -70,7 +70,13 @@ export class StandingApprovalsPage {
   private async model(approver: ApproverPrincipal, linkToken: string, notice?: string): Promise<StandingPageModel> {
     const csrfToken = await this.keys.sign(
       {},
-      { typ: FORM_TYP, audience: FORM_AUDIENCE, subject: approver.linkId, expiresAt: new Date((Math.ceil(Date.now() / 1000) + FORM_TTL_SECONDS) * 1000), jti: randomUUID() },
+      {
+        typ: FORM_TYP,
+        audience: FORM_AUDIENCE,
+        subject: approver.linkId,
+        expiresAt: new Date((Math.ceil(Date.now() / 1000) + FORM_TTL_SECONDS) * 1000),
+        jti: randomUUID(),
+      },
     );
     const items = await this.standing.list(approver.tenantId, { grantedBy: approver.approverId });
     return { approverId: approver.approverId, items, linkToken, csrfToken, ...(notice ? { notice } : {}) };
@@ -91,7 +97,10 @@ export class StandingApprovalsPage {
       await this.limits.consume('approver_link', approverLinkBucket(approver));
     } catch (e) {
       if (!(e instanceof RateLimited)) throw e;
-      return { ok: false as const, error: { status: 429, title: 'Too many tries', message: `Wait ${e.retryAfterSeconds} s and open it again.`, retryAfterSeconds: e.retryAfterSeconds } };
+      return {
+        ok: false as const,
+        error: { status: 429, title: 'Too many tries', message: `Wait ${e.retryAfterSeconds} s and open it again.`, retryAfterSeconds: e.retryAfterSeconds },
+      };
     }
     return { ok: true as const, approver };
   }
@@ -137,7 +146,9 @@ export function renderStandingPage(m: StandingPageModel): string {
     `<p>Approvals you, ${esc(m.approverId)}, let stand for later calls. Revoking one takes effect at once, everywhere.</p>`,
     m.notice ? `<p id="standing-notice" class="notice" role="status">${esc(m.notice)}</p>` : '',
     '</div>',
-    ...(m.items.length ? m.items.map((s) => item(s, m)) : ['<section class="card"><p id="standing-none">You have no standing approvals in force.</p></section>']),
+    ...(m.items.length
+      ? m.items.map((s) => item(s, m))
+      : ['<section class="card"><p id="standing-none">You have no standing approvals in force.</p></section>']),
   ]
     .filter(Boolean)
     .join('\n');

@@ -35,7 +35,11 @@ export function standingOptions(r: ApprovalRequest): StandingOption[] | undefine
     });
   }
   if (offer.scopes.includes('window')) {
-    options.push({ value: 'window', label: `The next ${formatDuration(seconds)}`, covers: `Later ${who}, in any session, for ${formatDuration(seconds)}${uses}. ${ends}` });
+    options.push({
+      value: 'window',
+      label: `The next ${formatDuration(seconds)}`,
+      covers: `Later ${who}, in any session, for ${formatDuration(seconds)}${uses}. ${ends}`,
+    });
   }
   return options.length > 1 ? options : undefined;
 }

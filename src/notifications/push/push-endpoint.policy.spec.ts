@@ -37,7 +37,9 @@ describe('push subscription endpoints', () => {
     resolver.resolve = async (host) => dns[host] ?? real(host);
     const s = policy(['fcm.googleapis.com', 'updates.push.services.mozilla.com', 'web.push.apple.com', '127.0.0.1:8443'], resolver);
     await expect(s.check('https://fcm.googleapis.com/fcm/send/abc')).resolves.toEqual({ address: { address: '142.250.74.42', family: 4 } });
-    await expect(s.check('https://updates.push.services.mozilla.com/wpush/v2/x')).resolves.toEqual({ refusal: expect.stringMatching(/resolves to 169\.254\.169\.254.*PUSH_SERVICE_HOSTS/) });
+    await expect(s.check('https://updates.push.services.mozilla.com/wpush/v2/x')).resolves.toEqual({
+      refusal: expect.stringMatching(/resolves to 169\.254\.169\.254.*PUSH_SERVICE_HOSTS/),
+    });
     await expect(s.check('https://web.push.apple.com/x')).resolves.toEqual({ refusal: expect.stringMatching(/resolves to fd00:ec2::254/) });
     await expect(s.check('https://127.0.0.1:8443/push/1')).resolves.toEqual({ address: { address: '127.0.0.1', family: 4 } });
     await expect(s.check('https://evil.example/push/1')).resolves.toEqual({ refusal: expect.stringMatching(/not a known push service/) });

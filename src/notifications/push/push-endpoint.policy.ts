@@ -30,7 +30,9 @@ export class PushEndpointPolicy {
     if (url.protocol !== 'https:') return 'must be an https URL';
     if (url.username || url.password) return 'must not contain credentials';
     // Push services listen on 443: an entry without a port does not open every port of its host.
-    return allowListed(this.config.PUSH_SERVICE_HOSTS, url, { portlessMeansDefaultPort: true }) ? undefined : `host "${url.host}" is not a known push service (PUSH_SERVICE_HOSTS)`;
+    return allowListed(this.config.PUSH_SERVICE_HOSTS, url, { portlessMeansDefaultPort: true })
+      ? undefined
+      : `host "${url.host}" is not a known push service (PUSH_SERVICE_HOSTS)`;
   }
 
   /**

@@ -14,7 +14,12 @@ export class PushSubscriptions {
    * rotate them). Only this approver's own row: the same endpoint held by another approver or
    * tenant (one browser, several people or tenants) stays theirs.
    */
-  async subscribe(tenantId: string, approverId: string, input: SubscriptionInput, userAgent: string | null): Promise<Pick<PushSubscription, 'id' | 'approverId' | 'createdAt'>> {
+  async subscribe(
+    tenantId: string,
+    approverId: string,
+    input: SubscriptionInput,
+    userAgent: string | null,
+  ): Promise<Pick<PushSubscription, 'id' | 'approverId' | 'createdAt'>> {
     const [row] = await this.dataSource.query(
       `INSERT INTO push_subscriptions (tenant_id, approver_id, endpoint, p256dh, auth, user_agent)
        VALUES ($1, $2, $3, $4, $5, $6)

@@ -44,7 +44,14 @@ export class PushChannel {
     const cached = this.vapid.get(audience);
     if (cached && cached.renewAt > Date.now()) return cached.authorization;
     const expiration = Math.floor(Date.now() / 1000) + 12 * 3600;
-    const { Authorization } = getVapidHeaders(audience, this.config.VAPID_SUBJECT, this.config.VAPID_PUBLIC_KEY!, this.config.VAPID_PRIVATE_KEY!, 'aes128gcm', expiration);
+    const { Authorization } = getVapidHeaders(
+      audience,
+      this.config.VAPID_SUBJECT,
+      this.config.VAPID_PUBLIC_KEY!,
+      this.config.VAPID_PRIVATE_KEY!,
+      'aes128gcm',
+      expiration,
+    );
     this.vapid.set(audience, { authorization: Authorization, renewAt: Date.now() + 3600_000 });
     return Authorization;
   }
@@ -58,19 +65,15 @@ export class PushChannel {
       if (checked.refusal !== undefined) return { outcome: 'failed', error: `endpoint refused: ${checked.refusal}`.slice(0, 300) };
       // A fresh connection to the checked address: a pooled socket could have been opened to another.
       agent = new Agent({ lookup: pinnedLookup(checked.address), keepAlive: false, ...(this.ca ? { ca: this.ca } : {}) });
-      await sendNotification(
-        { endpoint: subscription.endpoint, keys: { p256dh: subscription.p256dh, auth: subscription.auth } },
-        JSON.stringify(payload),
-        {
-          headers: { Authorization: this.vapidAuthorization(subscription.endpoint) },
-          TTL: Math.max(0, ttlSeconds),
-          urgency: 'high',
-          // A later notification for the same request (a reminder) replaces an undelivered earlier one.
-          topic,
-          timeout: this.config.NOTIFY_TIMEOUT_MS,
-          agent,
-        },
-      );
+      await sendNotification({ endpoint: subscription.endpoint, keys: { p256dh: subscription.p256dh, auth: subscription.auth } }, JSON.stringify(payload), {
+        headers: { Authorization: this.vapidAuthorization(subscription.endpoint) },
+        TTL: Math.max(0, ttlSeconds),
+        urgency: 'high',
+        // A later notification for the same request (a reminder) replaces an undelivered earlier one.
+        topic,
+        timeout: this.config.NOTIFY_TIMEOUT_MS,
+        agent,
+      });
       return { outcome: 'sent' };
     } catch (e) {
       if (e instanceof WebPushError) {

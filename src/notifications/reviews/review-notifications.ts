@@ -26,7 +26,12 @@ export class ReviewNotificationJobs implements OnModuleInit {
         jobs: (events as unknown as ReviewSampledEvent[]).map((e) => ({
           name: 'review' as const,
           data: { tenantId: e.tenantId, reviewId: e.reviewId },
-          opts: { jobId: reviewJobId(e.reviewId), attempts: this.config.NOTIFY_MAX_ATTEMPTS, backoff: { type: 'exponential' as const, delay: this.config.NOTIFY_BACKOFF_MS }, ...KEEP_FINISHED },
+          opts: {
+            jobId: reviewJobId(e.reviewId),
+            attempts: this.config.NOTIFY_MAX_ATTEMPTS,
+            backoff: { type: 'exponential' as const, delay: this.config.NOTIFY_BACKOFF_MS },
+            ...KEEP_FINISHED,
+          },
         })),
       },
     ]);

@@ -52,11 +52,20 @@ export class ReviewPageController {
   @ApiHtml(409, 'The call has been reviewed already (a review takes one answer)')
   @ApiHtml(410, 'The review or the link has expired')
   async answer(@Param('id') id: string, @Body() body: unknown, @Req() request: FastifyRequest, @Res() reply: FastifyReply) {
-    if (!sameOrigin(request)) return send(reply, { ok: false, error: { status: 403, title: 'Request refused', message: 'The form was submitted from another site.' } }, renderReviewPage);
+    if (!sameOrigin(request))
+      return send(
+        reply,
+        { ok: false, error: { status: 403, title: 'Request refused', message: 'The form was submitted from another site.' } },
+        renderReviewPage,
+      );
     const parsed = formSchema.safeParse(body ?? {});
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
-      return send(reply, { ok: false, error: { status: 400, title: 'Your answer was not recorded', message: `${String(issue.path[0] ?? 'form')}: ${issue.message}.` } }, renderReviewPage);
+      return send(
+        reply,
+        { ok: false, error: { status: 400, title: 'Your answer was not recorded', message: `${String(issue.path[0] ?? 'form')}: ${issue.message}.` } },
+        renderReviewPage,
+      );
     }
     return send(reply, await this.page.submit(id, parsed.data), renderReviewPage);
   }

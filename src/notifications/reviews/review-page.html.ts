@@ -1,7 +1,8 @@
 import { escapeHtml, layout, section } from '../page/approval-page.html';
 import type { ReviewPageModel } from './review-page.service';
 
-const row = (label: string, value: string | null) => `<div class="row"><dt>${escapeHtml(label)}</dt><dd>${value === null ? '<span class="muted">Not given</span>' : escapeHtml(value)}</dd></div>`;
+const row = (label: string, value: string | null) =>
+  `<div class="row"><dt>${escapeHtml(label)}</dt><dd>${value === null ? '<span class="muted">Not given</span>' : escapeHtml(value)}</dd></div>`;
 
 /** The sampled call, then "looks right" / "flag" with a reason; once answered, the answer. */
 export function renderReviewPage(m: ReviewPageModel): string {

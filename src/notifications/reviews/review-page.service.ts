@@ -44,8 +44,20 @@ export class ReviewPage {
     const checked = await this.holder(id, form.link);
     if (!checked.ok) return checked;
     const { holder } = checked;
-    const answered = await this.reviews.answer({ tenantId: holder.tenantId, reviewId: id, reviewerId: holder.reviewerId, jti: holder.jti, answer: form.answer, reason: form.reason });
-    if (!answered.ok) return failure(answered.status, answered.status === 409 ? 'Already reviewed' : answered.status === 410 ? 'Review expired' : 'No such review', answered.message);
+    const answered = await this.reviews.answer({
+      tenantId: holder.tenantId,
+      reviewId: id,
+      reviewerId: holder.reviewerId,
+      jti: holder.jti,
+      answer: form.answer,
+      reason: form.reason,
+    });
+    if (!answered.ok)
+      return failure(
+        answered.status,
+        answered.status === 409 ? 'Already reviewed' : answered.status === 410 ? 'Review expired' : 'No such review',
+        answered.message,
+      );
     const review = await this.reviews.get(holder.tenantId, id);
     return { ok: true, model: { review: review!, link: form.link!, reviewer: holder.reviewerId } };
   }

@@ -5,7 +5,14 @@
  */
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, OpenAPIObject, SchemaObject, SwaggerModule } from '@nestjs/swagger';
-import { APPROVER_BATCH_SCHEME, APPROVER_LINK_SCHEME, CIBA_CLIENT_SCHEME, ERROR_SCHEMA, GATEWAY_SCHEME, requestSchemaComponents } from '../../common/openapi/openapi.decorators';
+import {
+  APPROVER_BATCH_SCHEME,
+  APPROVER_LINK_SCHEME,
+  CIBA_CLIENT_SCHEME,
+  ERROR_SCHEMA,
+  GATEWAY_SCHEME,
+  requestSchemaComponents,
+} from '../../common/openapi/openapi.decorators';
 
 export const DOCS_PATH = '/docs';
 export const DOCS_JSON_PATH = '/docs/json';
@@ -49,7 +56,7 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     .setOpenAPIVersion('3.1.0')
     .setTitle('Countersign')
     .setDescription(
-      'Runtime authorization and human approval for AI agents\' tool calls (CIBA-style). ' +
+      "Runtime authorization and human approval for AI agents' tool calls (CIBA-style). " +
         'Gateways call with their bearer JWT; approvers act through the signed link in their notification.',
     )
     .setVersion('1')
@@ -60,8 +67,8 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
         bearerFormat: 'JWT',
         description:
           "A gateway's JWT from the trusted issuer, naming its tenant. The scopes an operation lists (countersign:admin, " +
-          'countersign:audit, countersign:delegations) must be in the token\'s `scope` (or `scp`) claim. ' +
-          'countersign:operator (metrics, the queue dashboard) also needs the token\'s `sub` listed in OPERATOR_SUBJECTS.',
+          "countersign:audit, countersign:delegations) must be in the token's `scope` (or `scp`) claim. " +
+          "countersign:operator (metrics, the queue dashboard) also needs the token's `sub` listed in OPERATOR_SUBJECTS.",
       },
       GATEWAY_SCHEME,
     )
@@ -80,7 +87,7 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
         scheme: 'bearer',
         bearerFormat: 'JWS',
         description:
-          "A batch link: a short-lived JWS this service signed for one approver, one tenant, one agent and one task (or, for calls that named no task, one MCP session). " +
+          'A batch link: a short-lived JWS this service signed for one approver, one tenant, one agent and one task (or, for calls that named no task, one MCP session). ' +
           'Get one with POST /v1/approvals/{id}/batch-link and an approver link of that request; the approval page offers it when several such requests wait.',
       },
       APPROVER_BATCH_SCHEME,

@@ -33,8 +33,11 @@ export async function runServerScenarios(url: string, scenarios: string[], timeo
     const out = mkdtempSync(join(tmpdir(), 'conformance-'));
     try {
       const { stdout, stderr } = await new Promise<{ stdout: string; stderr: string }>((done) => {
-        execFile(process.execPath, ['--import', NODE20, CLI, 'server', '--url', url, '--scenario', scenario, '-o', out], { cwd: ROOT, timeout: timeoutMs }, (_error, stdout, stderr) =>
-          done({ stdout, stderr }),
+        execFile(
+          process.execPath,
+          ['--import', NODE20, CLI, 'server', '--url', url, '--scenario', scenario, '-o', out],
+          { cwd: ROOT, timeout: timeoutMs },
+          (_error, stdout, stderr) => done({ stdout, stderr }),
         );
       });
       const checks = readChecks(out);

@@ -7,7 +7,9 @@
 (function () {
   'use strict';
 
-  function $(id) { return document.getElementById(id); }
+  function $(id) {
+    return document.getElementById(id);
+  }
 
   function formatDuration(total) {
     var s = Math.floor(total);
@@ -23,13 +25,17 @@
   }
 
   function decisionButtons() {
-    return [$('approve'), $('deny'), $('submit-each')].filter(function (b) { return !!b; });
+    return [$('approve'), $('deny'), $('submit-each')].filter(function (b) {
+      return !!b;
+    });
   }
 
   var expired = false;
 
   function setButtonsDisabled(disabled) {
-    decisionButtons().forEach(function (b) { b.disabled = disabled; });
+    decisionButtons().forEach(function (b) {
+      b.disabled = disabled;
+    });
   }
 
   function markExpired() {
@@ -78,11 +84,15 @@
     if (!form) return;
     var lastClicked = null;
     decisionButtons().forEach(function (b) {
-      b.addEventListener('click', function () { lastClicked = b; });
+      b.addEventListener('click', function () {
+        lastClicked = b;
+      });
     });
     var reason = $('reason');
     if (reason) {
-      reason.addEventListener('input', function () { reason.setCustomValidity(''); });
+      reason.addEventListener('input', function () {
+        reason.setCustomValidity('');
+      });
     }
     var submitting = false;
     form.addEventListener('submit', function (event) {
@@ -167,7 +177,9 @@
   function askPermission() {
     return new Promise(function (resolve, reject) {
       try {
-        var r = Notification.requestPermission(function (p) { resolve(p); });
+        var r = Notification.requestPermission(function (p) {
+          resolve(p);
+        });
         if (r && typeof r.then === 'function') r.then(resolve, reject);
       } catch (e) {
         reject(e);
@@ -179,7 +191,9 @@
     var button = $('enable-push');
     var status = $('push-status');
     if (!button) return;
-    function say(text) { if (status) status.textContent = text; }
+    function say(text) {
+      if (status) status.textContent = text;
+    }
 
     button.addEventListener('click', function () {
       if (!('serviceWorker' in navigator && 'PushManager' in window && 'Notification' in window)) {
@@ -201,13 +215,17 @@
       askPermission()
         .then(function (permission) {
           if (permission !== 'granted') {
-            throw new Error(permission === 'denied'
-              ? 'Notifications are blocked for this site. You can allow them in your browser settings.'
-              : 'Notifications were not allowed.');
+            throw new Error(
+              permission === 'denied'
+                ? 'Notifications are blocked for this site. You can allow them in your browser settings.'
+                : 'Notifications were not allowed.',
+            );
           }
           return navigator.serviceWorker.register('/sw.js', { scope: '/' });
         })
-        .then(function () { return navigator.serviceWorker.ready; })
+        .then(function () {
+          return navigator.serviceWorker.ready;
+        })
         .then(function (registration) {
           return registration.pushManager.getSubscription().then(function (existing) {
             if (existing && existing.options && sameKey(existing.options.applicationServerKey, appKey)) return existing;
@@ -286,8 +304,13 @@
     var id = form.getAttribute('data-approval-id');
     sayPasskey('passkey-sign-status', 'Confirm with your passkey...');
     return Promise.resolve()
-      .then(function () { webauthn(); return api('POST', '/v1/approvals/' + encodeURIComponent(id) + '/passkey-challenge', { decision: decision, reason: reason.trim() }); })
-      .then(function (challenge) { return webauthn().startAuthentication({ optionsJSON: challenge.options }); });
+      .then(function () {
+        webauthn();
+        return api('POST', '/v1/approvals/' + encodeURIComponent(id) + '/passkey-challenge', { decision: decision, reason: reason.trim() });
+      })
+      .then(function (challenge) {
+        return webauthn().startAuthentication({ optionsJSON: challenge.options });
+      });
   }
 
   function setupPasskeys() {
@@ -298,8 +321,13 @@
         sayPasskey('passkey-status', 'Creating a passkey...');
         var name = $('passkey-name');
         Promise.resolve()
-          .then(function () { webauthn(); return api('POST', '/v1/passkeys/registration-options'); })
-          .then(function (options) { return webauthn().startRegistration({ optionsJSON: options }); })
+          .then(function () {
+            webauthn();
+            return api('POST', '/v1/passkeys/registration-options');
+          })
+          .then(function (options) {
+            return webauthn().startRegistration({ optionsJSON: options });
+          })
           .then(function (response) {
             var body = { response: response };
             if (name && name.value.trim()) body.name = name.value.trim();
@@ -342,7 +370,12 @@
       always.addEventListener('change', function () {
         var wanted = always.checked;
         api('PUT', '/v1/passkeys/preference', { always: wanted })
-          .then(function () { sayPasskey('passkey-status', wanted ? 'You will always sign your decisions with a passkey.' : 'Signing with a passkey is now your choice each time.'); })
+          .then(function () {
+            sayPasskey(
+              'passkey-status',
+              wanted ? 'You will always sign your decisions with a passkey.' : 'Signing with a passkey is now your choice each time.',
+            );
+          })
           .catch(function (err) {
             always.checked = !wanted;
             sayPasskey('passkey-status', 'Could not save: ' + messageOf(err));

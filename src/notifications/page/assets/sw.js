@@ -41,7 +41,7 @@ self.addEventListener('push', function (event) {
       { action: 'deny', title: 'Deny' },
     ],
   };
-  var tag = typeof payload.tag === 'string' && payload.tag ? payload.tag : (typeof payload.auth_req_id === 'string' ? payload.auth_req_id : '');
+  var tag = typeof payload.tag === 'string' && payload.tag ? payload.tag : typeof payload.auth_req_id === 'string' ? payload.auth_req_id : '';
   if (tag) options.tag = tag;
   event.waitUntil(self.registration.showNotification(title, options));
 });
@@ -66,7 +66,9 @@ self.addEventListener('notificationclick', function (event) {
         if (current.href === base.href && 'focus' in client) {
           return client.focus().then(function (focused) {
             if (focused && focused.url !== href && 'navigate' in focused) {
-              return focused.navigate(href).catch(function () { return null; });
+              return focused.navigate(href).catch(function () {
+                return null;
+              });
             }
             return focused;
           });
