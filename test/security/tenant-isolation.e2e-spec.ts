@@ -27,12 +27,14 @@ import { ApproverLinks } from '../../src/approvals/approver-links.service';
 import { ReviewLinks } from '../../src/authz/reviews/review-links.service';
 import { BatchLinks } from '../../src/approvals/batch/batch-links.service';
 import { SigningKeys } from '../../src/common/keys/signing-keys.service';
+import { APP_CONFIG, AppConfig, webAuthnRelyingParty } from '../../src/config/app-config';
 import { ApiResponse, call, parkBody } from '../support/api';
 import { TestApp, testEnvironment, TestEnvironment } from '../support/app';
 import { parkApproval, voteAs } from '../support/approvals';
 import { sql } from '../support/callback-server';
 import { agentToken, gatewayToken, signedLink } from '../support/keys';
 import { notificationSinks, NotificationSinks } from '../support/notifications';
+import { SoftAuthenticator } from '../support/soft-authenticator';
 
 const A = 'acme';
 const B = 'globex';
@@ -207,6 +209,27 @@ const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${encodeURIC
 /** A's objects as A sees them, to show B changed nothing. */
 async function asA(method: string, path: string, token = f.a.admin): Promise<ApiResponse> {
   return call(f.api.url, method, path, { token });
+}
+
+/** A link for bob in tenant A (bob is B's link's approver too). */
+const aBobLink = async () => (await f.api.app.get(ApproverLinks).mint({ tenantId: A, approvalId: f.a.pending, approverId: 'bob' })).token;
+/** The origin the service's passkeys belong to (PUBLIC_URL's, unless WEBAUTHN_ORIGINS says otherwise). */
+const passkeyOrigin = () => webAuthnRelyingParty(f.api.app.get<AppConfig>(APP_CONFIG)).origins[0];
+/** A's bob's passkeys, as A's own link lists them. */
+const aPasskeys = async () => (await call(f.api.url, 'GET', '/v1/passkeys', { token: await aBobLink() })).body;
+let registeredInA: Promise<{ passkeyId: string; credentialId: string }> | undefined;
+/** Bob's passkey in tenant A, registered once through A's link, for the passkey cases. */
+function aPasskey(): Promise<{ passkeyId: string; credentialId: string }> {
+  registeredInA ??= (async () => {
+    const token = await aBobLink();
+    const authenticator = new SoftAuthenticator(passkeyOrigin());
+    const options = await call(f.api.url, 'POST', '/v1/passkeys/registration-options', { token });
+    expect(options.status).toBe(200);
+    const saved = await call(f.api.url, 'POST', '/v1/passkeys', { token, body: { name: 'A laptop', response: authenticator.register(options.body) } });
+    expect(saved.status).toBe(201);
+    return { passkeyId: saved.body.id as string, credentialId: authenticator.credentialId };
+  })();
+  return registeredInA;
 }
 
 async function setUp(): Promise<Fixture> {
@@ -863,6 +886,77 @@ const CASES: Record<string, () => Promise<void>> = {
       'not_found',
     );
     await expectAStandingLive();
+  },
+
+  // ---- passkeys (approver link); bob has one in A, none in B, and B's link names bob too ----
+  'GET /v1/passkeys': async () => {
+    const { passkeyId } = await aPasskey();
+    const forged = await signedLink(f.api.app, { tenant: B, id: f.a.pending, approver: 'bob' });
+    for (const link of [f.b.link, forged]) {
+      const res = await asB('GET', '/v1/passkeys', { token: link });
+      expect(res.status).toBe(200);
+      expect(res.body).toEqual({ passkeys: [], always: false });
+    }
+    expect((await aPasskeys()).passkeys.map((p: { id: string }) => p.id)).toEqual([passkeyId]);
+  },
+  'POST /v1/passkeys/registration-options': async () => {
+    const { credentialId } = await aPasskey();
+    const res = await asB('POST', '/v1/passkeys/registration-options', { token: f.b.link });
+    expect(res.status).toBe(200);
+    // A's bob's credential is not B's bob's to exclude: nothing of A's in B's options.
+    expect(res.body.excludeCredentials ?? []).toEqual([]);
+    expect(JSON.stringify(res.body)).not.toContain(credentialId);
+  },
+  'POST /v1/passkeys': async () => {
+    await aPasskey();
+    // A challenge issued to A's bob, answered with B's link: unknown to B, nothing stored in either tenant.
+    const aLink = await aBobLink();
+    const options = await call(f.api.url, 'POST', '/v1/passkeys/registration-options', { token: aLink });
+    expect(options.status).toBe(200);
+    const response = new SoftAuthenticator(passkeyOrigin()).register(options.body);
+    const res = await asB('POST', '/v1/passkeys', { token: f.b.link, body: { name: 'B', response } });
+    expect(res.status).toBe(400);
+    expect(res.body.error).toBe('passkey_challenge_unknown');
+    expect((await asB('GET', '/v1/passkeys', { token: f.b.link })).body.passkeys).toEqual([]);
+    expect((await aPasskeys()).passkeys).toHaveLength(1);
+  },
+  'DELETE /v1/passkeys/{id}': async () => {
+    const { passkeyId } = await aPasskey();
+    await expectSameAsUnknown(
+      () => asB('DELETE', `/v1/passkeys/${passkeyId}`, { token: f.b.link }),
+      () => asB('DELETE', `/v1/passkeys/${randomUUID()}`, { token: f.b.link }),
+      404,
+      'not_found',
+    );
+    expect((await aPasskeys()).passkeys.map((p: { id: string }) => p.id)).toEqual([passkeyId]);
+  },
+  'PUT /v1/passkeys/preference': async () => {
+    await aPasskey();
+    // B's bob has no passkey (A's does not count), so "always" cannot be switched on in B.
+    const res = await asB('PUT', '/v1/passkeys/preference', { token: f.b.link, body: { always: true } });
+    expect(res.status).toBe(400);
+    expect(res.body.error).toBe('invalid_request');
+    expect((await asB('PUT', '/v1/passkeys/preference', { token: f.b.link, body: { always: false } })).status).toBe(200);
+    expect((await aPasskeys()).always).toBe(false);
+  },
+  'POST /v1/approvals/{id}/passkey-challenge': async () => {
+    const challenge = (id: string, token: string) =>
+      asB('POST', `/v1/approvals/${id}/passkey-challenge`, { token, body: { decision: 'approve', reason: 'B signs' } });
+    await expectSameAsUnknown(
+      () => challenge(f.a.pending, f.b.link),
+      () => challenge(unknownRequestId(), f.b.link),
+      403,
+      'forbidden',
+    );
+    const forged = await signedLink(f.api.app, { tenant: B, id: f.a.pending, approver: 'bob' });
+    const forgedUnknown = unknownRequestId();
+    await expectSameAsUnknown(
+      () => challenge(f.a.pending, forged),
+      async () => challenge(forgedUnknown, await signedLink(f.api.app, { tenant: B, id: forgedUnknown, approver: 'bob' })),
+      404,
+      'not_found',
+    );
+    await expectAStillPending();
   },
 
   // ---- policy sets (admin); A has versions 1 (active), 2 and 3, B at most the one it publishes here ----
