@@ -9,6 +9,7 @@ import { auditContext } from './approval-audit';
 import { ApprovalRequest, ApprovalStatus } from './approval-request.entity';
 import { ApprovalSettlement } from './approval-settlement.service';
 import { ApproverRouting } from './approver-routing.port';
+import { decisionFields } from './decision-fields';
 import { eligibleSets } from './approver-sets';
 import { SetProgress, setProgress } from './approval-view';
 import { ApprovalVote, VoteDecision } from './approval-vote.entity';
@@ -22,12 +23,7 @@ import { ineligibility } from '../vocabulary/approver-eligibility';
 
 export const decisionSchema = z
   .strictObject({
-    decision: z.enum(['approve', 'deny']),
-    reason: z
-      .string()
-      .trim()
-      .min(1, { message: 'must not be empty: say why access is approved or denied' })
-      .max(2000, { message: 'must be at most 2000 characters' }),
+    ...decisionFields,
     /** Let the approval stand beyond this call, as far as the policy allows (standing/standing-terms.ts); absent: this call only. */
     standing: standingChoiceSchema.optional(),
     /** A WebAuthn assertion over this decision's challenge (POST …/passkey-challenge); required where the policy or the approver asks for one. */

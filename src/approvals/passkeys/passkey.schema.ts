@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { decisionFields } from '../decision-fields';
 
 const b64url = (max: number) =>
   z
@@ -45,11 +46,4 @@ export const registrationSchema = z.strictObject({
 export const preferenceSchema = z.strictObject({ always: z.boolean({ message: 'must be true or false' }) });
 
 /** What the approver is about to sign: the decision and the reason exactly as the vote will carry them. */
-export const decisionChallengeSchema = z.strictObject({
-  decision: z.enum(['approve', 'deny']),
-  reason: z
-    .string()
-    .trim()
-    .min(1, { message: 'must not be empty: say why access is approved or denied' })
-    .max(2000, { message: 'must be at most 2000 characters' }),
-});
+export const decisionChallengeSchema = z.strictObject(decisionFields);
