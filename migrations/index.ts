@@ -24,6 +24,7 @@ import { PendingByAgent1764160000000 } from './1764160000000-pending-by-agent';
 import { SampledReviews1764170000000 } from './1764170000000-sampled-reviews';
 import { GraduatedAutonomy1764171000000 } from './1764171000000-graduated-autonomy';
 import { Passkeys1764180000000 } from './1764180000000-passkeys';
+import { PasskeyManagement1764190000000 } from './1764190000000-passkey-management';
 
 /** Every migration, in order. Passed as classes so the same list works under jest and from dist/. */
 export const migrations = [
@@ -53,4 +54,5 @@ export const migrations = [
   SampledReviews1764170000000,
   GraduatedAutonomy1764171000000,
   Passkeys1764180000000,
+  PasskeyManagement1764190000000,
 ];

@@ -8,6 +8,7 @@
  */
 import { DataSource } from 'typeorm';
 import { Passkeys1764180000000 } from '../../migrations/1764180000000-passkeys';
+import { PasskeyManagement1764190000000 } from '../../migrations/1764190000000-passkey-management';
 import { ApproverLinks } from '../../src/approvals/approver-links.service';
 import { checkPasskeyEvidence, PasskeyEvidence } from '../../src/approvals/passkeys/passkey-proof';
 import { callHash } from '../../src/common/canonical-json';
@@ -40,13 +41,27 @@ describe('passkeys: registration and passkey-signed decisions', () => {
   const link = async (id: string, approverId: string, tenantId = 'acme') =>
     (await api.app.get(ApproverLinks).mint({ tenantId, approvalId: id, approverId })).token;
 
-  /** Registers a software passkey for the approver of `token`; returns it. */
+  /** Every software passkey registered here, to sign the management proof of the next one. */
+  const registered: SoftAuthenticator[] = [];
+  /** The approver's assertion, by `authenticator`, over a management challenge for `action`. */
+  async function proofFrom(token: string, authenticator: SoftAuthenticator, action: Record<string, unknown>) {
+    const challenge = await call(api.url, 'POST', '/v1/passkeys/management-challenge', { token, body: action });
+    expect(challenge.status).toBe(200);
+    return authenticator.assert(challenge.body.options);
+  }
+  const passkeysOf = async (token: string) => (await call(api.url, 'GET', '/v1/passkeys', { token })).body;
+
+  /** Registers a software passkey for the approver of `token` (with a proof from their first one, if they have one); returns it. */
   async function registerPasskey(token: string, origin = ORIGIN): Promise<SoftAuthenticator> {
+    const mine = (await passkeysOf(token)).passkeys.map((p: { credential_id: string }) => p.credential_id);
+    const prover = registered.find((a) => mine.includes(a.credentialId));
+    const proof = prover ? await proofFrom(token, prover, { action: 'register' }) : undefined;
     const authenticator = new SoftAuthenticator(origin);
     const options = await call(api.url, 'POST', '/v1/passkeys/registration-options', { token });
     expect(options.status).toBe(200);
-    const saved = await call(api.url, 'POST', '/v1/passkeys', { token, body: { name: 'laptop', response: authenticator.register(options.body) } });
+    const saved = await call(api.url, 'POST', '/v1/passkeys', { token, body: { name: 'laptop', response: authenticator.register(options.body), proof } });
     expect(saved.status).toBe(201);
+    registered.push(authenticator);
     return authenticator;
   }
 
@@ -83,7 +98,8 @@ describe('passkeys: registration and passkey-signed decisions', () => {
       expect((await call(api.url, 'GET', '/v1/passkeys', { token: await link(globex, 'bob', 'globex') })).body.passkeys).toEqual([]);
       expect((await call(api.url, 'DELETE', `/v1/passkeys/${saved.body.id}`, { token: await link(id, 'carol') })).status).toBe(404);
 
-      expect((await call(api.url, 'DELETE', `/v1/passkeys/${saved.body.id}`, { token })).status).toBe(204);
+      const proof = await proofFrom(token, authenticator, { action: 'remove', passkey_id: saved.body.id });
+      expect((await call(api.url, 'DELETE', `/v1/passkeys/${saved.body.id}`, { token, body: { proof } })).status).toBe(204);
       expect((await call(api.url, 'GET', '/v1/passkeys', { token })).body.passkeys).toEqual([]);
       expect((await call(api.url, 'DELETE', `/v1/passkeys/${saved.body.id}`, { token })).status).toBe(404);
     });
@@ -92,14 +108,11 @@ describe('passkeys: registration and passkey-signed decisions', () => {
       const id = await park({ approvers: ['user:carol', 'user:dave'] });
       const token = await link(id, 'dave');
       const options = (await call(api.url, 'POST', '/v1/passkeys/registration-options', { token })).body;
-      const response = new SoftAuthenticator(ORIGIN).register(options);
+      const daves = new SoftAuthenticator(ORIGIN);
+      const response = daves.register(options);
       expect((await call(api.url, 'POST', '/v1/passkeys', { token: await link(id, 'carol'), body: { response } })).body.error).toBe(
         'passkey_challenge_unknown',
       );
-      expect((await call(api.url, 'POST', '/v1/passkeys', { token, body: { response } })).status).toBe(201);
-      const again = await call(api.url, 'POST', '/v1/passkeys', { token, body: { response } });
-      expect(again.status).toBe(400);
-      expect(again.body.error).toBe('passkey_challenge_unknown');
 
       const fresh = async () => (await call(api.url, 'POST', '/v1/passkeys/registration-options', { token })).body;
       const elsewhere = await call(api.url, 'POST', '/v1/passkeys', {
@@ -112,6 +125,11 @@ describe('passkeys: registration and passkey-signed decisions', () => {
         body: { response: new SoftAuthenticator(ORIGIN, { userVerified: false }).register(await fresh()) },
       });
       expect(unverified.body.error).toBe('passkey_invalid');
+      expect((await call(api.url, 'POST', '/v1/passkeys', { token, body: { response } })).status).toBe(201);
+      registered.push(daves);
+      const again = await call(api.url, 'POST', '/v1/passkeys', { token, body: { response } });
+      expect(again.status).toBe(400);
+      expect(again.body.error).toBe('passkey_challenge_unknown');
       expect((await call(api.url, 'POST', '/v1/passkeys', { token, body: { response: { id: 'x' } } })).body.field).toBe('response.rawId');
       expect((await call(api.url, 'GET', '/v1/passkeys', { token })).body.passkeys).toHaveLength(1);
     });
@@ -247,7 +265,135 @@ describe('passkeys: registration and passkey-signed decisions', () => {
       expect(await votes(id)).toEqual([]);
       // Carol, on the same request, is not bound by bob's choice.
       expect((await vote(await link(id, 'carol'), id, { decision: 'deny', reason: 'not now' })).status).toBe(200);
-      await call(api.url, 'PUT', '/v1/passkeys/preference', { token, body: { always: false } });
+      const off = await call(api.url, 'PUT', '/v1/passkeys/preference', {
+        token,
+        body: { always: false, proof: await proofFrom(token, bob, { action: 'preference', always: false }) },
+      });
+      expect(off.body).toEqual({ always: false });
+    });
+  });
+
+  describe('managing passkeys once the approver has one (a stolen link alone cannot)', () => {
+    const events = (approver: string) =>
+      sql<{ type: string; data: Record<string, unknown> }>(
+        env.db.url,
+        `SELECT type, data FROM audit_events WHERE type LIKE 'passkey.%' AND data->>'approver' = $1 AND tenant_id = 'acme' ORDER BY id`,
+        [approver],
+      );
+    const register = async (token: string, proof?: unknown) => {
+      const options = await call(api.url, 'POST', '/v1/passkeys/registration-options', { token });
+      const authenticator = new SoftAuthenticator(ORIGIN);
+      const res = await call(api.url, 'POST', '/v1/passkeys', { token, body: { response: authenticator.register(options.body), proof } });
+      return { res, authenticator };
+    };
+
+    it('the first passkey needs the link alone; another, a removal and "always" off need a proof from it, and without one nothing changes', async () => {
+      const token = await link(await park({ approvers: ['user:u71'] }), 'u71');
+      const first = await register(token);
+      expect(first.res.status).toBe(201);
+      expect((await call(api.url, 'PUT', '/v1/passkeys/preference', { token, body: { always: true } })).status).toBe(200);
+
+      const second = await register(token);
+      expect(second.res.status).toBe(403);
+      expect(second.res.body).toMatchObject({ error: 'passkey_required', field: 'proof' });
+      const removal = await call(api.url, 'DELETE', `/v1/passkeys/${first.res.body.id}`, { token });
+      expect(removal.status).toBe(403);
+      expect(removal.body).toMatchObject({ error: 'passkey_required', field: 'proof' });
+      const off = await call(api.url, 'PUT', '/v1/passkeys/preference', { token, body: { always: false } });
+      expect(off.status).toBe(403);
+      expect(off.body).toMatchObject({ error: 'passkey_required', field: 'proof' });
+      expect(await passkeysOf(token)).toEqual({ passkeys: [expect.objectContaining({ id: first.res.body.id })], always: true });
+
+      const proved = await register(token, await proofFrom(token, first.authenticator, { action: 'register' }));
+      expect(proved.res.status).toBe(201);
+      const unticked = await call(api.url, 'PUT', '/v1/passkeys/preference', {
+        token,
+        body: { always: false, proof: await proofFrom(token, proved.authenticator, { action: 'preference', always: false }) },
+      });
+      expect(unticked.body).toEqual({ always: false });
+      const proof = await proofFrom(token, proved.authenticator, { action: 'remove', passkey_id: first.res.body.id });
+      expect((await call(api.url, 'DELETE', `/v1/passkeys/${first.res.body.id}`, { token, body: { proof } })).status).toBe(204);
+      expect(await passkeysOf(token)).toEqual({ passkeys: [expect.objectContaining({ id: proved.res.body.id })], always: false });
+
+      const credential = (a: SoftAuthenticator) => a.credentialId;
+      expect((await events('u71')).map((e) => [e.type, e.data.credential_id ?? e.data.always, e.data.proof_credential_id])).toEqual([
+        ['passkey.registered', credential(first.authenticator), null],
+        ['passkey.preference', true, null],
+        ['passkey.registered', credential(proved.authenticator), credential(first.authenticator)],
+        ['passkey.preference', false, credential(proved.authenticator)],
+        ['passkey.removed', credential(first.authenticator), credential(proved.authenticator)],
+      ]);
+    });
+
+    it("refuses a proof for another action or passkey, a replayed one, and one from another approver's or tenant's passkey", async () => {
+      const id = await park({ approvers: ['user:gina', 'user:u72'] });
+      const token = await link(id, 'gina');
+      const g1 = await register(token);
+      const g2 = await register(token, await proofFrom(token, g1.authenticator, { action: 'register' }));
+      expect(g2.res.status).toBe(201);
+      const before = await passkeysOf(token);
+      const remove = (passkeyId: string, proof: unknown, as = token) => call(api.url, 'DELETE', `/v1/passkeys/${passkeyId}`, { token: as, body: { proof } });
+      const unset = (proof: unknown, as = token) => call(api.url, 'PUT', '/v1/passkeys/preference', { token: as, body: { always: false, proof } });
+
+      // Bound to removing g1, presented to remove g2; bound to registering, presented to switch "always" off.
+      const otherTarget = await remove(g2.res.body.id, await proofFrom(token, g1.authenticator, { action: 'remove', passkey_id: g1.res.body.id }));
+      expect(otherTarget.status).toBe(400);
+      expect(otherTarget.body).toMatchObject({ error: 'passkey_mismatch', field: 'proof' });
+      const otherAction = await unset(await proofFrom(token, g1.authenticator, { action: 'register' }));
+      expect(otherAction.body).toMatchObject({ error: 'passkey_mismatch', field: 'proof' });
+
+      // Replayed: the same assertion a second time.
+      const once = await proofFrom(token, g1.authenticator, { action: 'preference', always: false });
+      expect((await unset(once)).status).toBe(200);
+      const replay = await unset(once);
+      expect(replay.status).toBe(400);
+      expect(replay.body).toMatchObject({ error: 'passkey_challenge_unknown', field: 'proof' });
+
+      // Hugo's passkey over gina's challenge: not one of gina's. Hugo's own challenge, presented by gina: not issued to her.
+      const hugoToken = await link(id, 'u72');
+      const hugo = await register(hugoToken);
+      const gChallenge = await call(api.url, 'POST', '/v1/passkeys/management-challenge', { token, body: { action: 'remove', passkey_id: g1.res.body.id } });
+      const foreignKey = await remove(g1.res.body.id, hugo.authenticator.assert(gChallenge.body.options));
+      expect(foreignKey.body).toMatchObject({ error: 'passkey_invalid', field: 'proof.id' });
+      const hugosChallenge = await proofFrom(hugoToken, hugo.authenticator, { action: 'register' });
+      expect((await register(token, hugosChallenge)).res.body).toMatchObject({ error: 'passkey_challenge_unknown', field: 'proof' });
+
+      // Gina in globex (same approver id): her passkey and her challenges do nothing to acme's gina.
+      const globexBody = parkBody();
+      globexBody.obligation = { ...globexBody.obligation, approvers: ['user:gina'] };
+      const globexToken = await link(await parkApproval(api, await tenantToken('globex'), globexBody), 'gina', 'globex');
+      const globexGina = await register(globexToken);
+      expect(globexGina.res.status).toBe(201);
+      const acmeChallenge = await call(api.url, 'POST', '/v1/passkeys/management-challenge', { token, body: { action: 'register' } });
+      expect((await register(token, globexGina.authenticator.assert(acmeChallenge.body.options))).res.body).toMatchObject({
+        error: 'passkey_invalid',
+        field: 'proof.id',
+      });
+      const globexProof = await proofFrom(globexToken, globexGina.authenticator, { action: 'remove', passkey_id: globexGina.res.body.id });
+      expect((await remove(g1.res.body.id, globexProof)).body).toMatchObject({ error: 'passkey_challenge_unknown', field: 'proof' });
+
+      const ids = (list: { passkeys: { id: string }[] }) => list.passkeys.map((p) => p.id);
+      expect(ids(await passkeysOf(token))).toEqual(ids(before));
+      expect((await passkeysOf(globexToken)).passkeys).toHaveLength(1);
+    });
+
+    it("a management challenge needs a passkey to sign it, and names one of the approver's own to remove", async () => {
+      const token = await link(await park({ approvers: ['user:u73'] }), 'u73');
+      const none = await call(api.url, 'POST', '/v1/passkeys/management-challenge', { token, body: { action: 'register' } });
+      expect(none.status).toBe(400);
+      expect(none.body.field).toBe('action');
+      expect((await register(token)).res.status).toBe(201);
+      const unknown = await call(api.url, 'POST', '/v1/passkeys/management-challenge', {
+        token,
+        body: { action: 'remove', passkey_id: '00000000-0000-4000-8000-000000000000' },
+      });
+      expect(unknown.status).toBe(404);
+      const on = await call(api.url, 'POST', '/v1/passkeys/management-challenge', { token, body: { action: 'preference', always: true } });
+      expect(on.status).toBe(400);
+      expect(on.body.field).toBe('always');
+      const challenge = await call(api.url, 'POST', '/v1/passkeys/management-challenge', { token, body: { action: 'register' } });
+      expect(challenge.body.bound).toMatchObject({ tenant: 'acme', approver: 'u73', action: 'register', target: null });
+      expect(challenge.body.options.userVerification).toBe('required');
     });
   });
 
@@ -313,10 +459,12 @@ describe('passkeys: registration and passkey-signed decisions', () => {
     await db.initialize();
     const runner = db.createQueryRunner();
     try {
+      await new PasskeyManagement1764190000000().down(runner);
       await new Passkeys1764180000000().down(runner);
       expect(await sql(env.db.url, tables)).toEqual([]);
       expect(await sql(env.db.url, columns)).toEqual([]);
       await new Passkeys1764180000000().up(runner);
+      await new PasskeyManagement1764190000000().up(runner);
     } finally {
       await runner.release();
       await db.destroy();

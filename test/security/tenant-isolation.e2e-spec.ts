@@ -939,6 +939,17 @@ const CASES: Record<string, () => Promise<void>> = {
     expect((await asB('PUT', '/v1/passkeys/preference', { token: f.b.link, body: { always: false } })).status).toBe(200);
     expect((await aPasskeys()).always).toBe(false);
   },
+  'POST /v1/passkeys/management-challenge': async () => {
+    const { passkeyId } = await aPasskey();
+    // B's bob has no passkey (A's does not count): nothing to sign a change with, whichever passkey is named.
+    await expectSameAsUnknown(
+      () => asB('POST', '/v1/passkeys/management-challenge', { token: f.b.link, body: { action: 'remove', passkey_id: passkeyId } }),
+      () => asB('POST', '/v1/passkeys/management-challenge', { token: f.b.link, body: { action: 'remove', passkey_id: randomUUID() } }),
+      400,
+      'invalid_request',
+    );
+    expect((await sql(env.db.url, `SELECT count(*)::int AS n FROM passkey_challenges WHERE purpose = 'management'`))[0].n).toBe(0);
+  },
   'POST /v1/approvals/{id}/passkey-challenge': async () => {
     const challenge = (id: string, token: string) =>
       asB('POST', `/v1/approvals/${id}/passkey-challenge`, { token, body: { decision: 'approve', reason: 'B signs' } });

@@ -46,6 +46,29 @@ export function decisionChallenge(b: DecisionBinding): string {
   return createHash('sha256').update(canonicalJson(bound)).digest('base64url');
 }
 
+/** A change to an approver's passkeys that one of their existing passkeys must sign (once they have one). */
+export type ManagementAction = 'register' | 'remove' | 'preference';
+
+/**
+ * What a management challenge binds: the tenant, the approver, the action and its target (the
+ * passkey's id for `remove`, `always=false` for `preference`, null for `register`) and a nonce.
+ */
+export interface ManagementBinding {
+  tenant: string;
+  approver: string;
+  action: ManagementAction;
+  target: string | null;
+  nonce: string;
+}
+
+const MANAGEMENT_FIELDS = ['tenant', 'approver', 'action', 'target', 'nonce'] as const;
+
+/** The WebAuthn challenge of a passkey management action: base64url(SHA-256(canonical JSON of the binding)). */
+export function managementChallenge(b: ManagementBinding): string {
+  const bound = Object.fromEntries(MANAGEMENT_FIELDS.map((k) => [k, b[k]]));
+  return createHash('sha256').update(canonicalJson(bound)).digest('base64url');
+}
+
 /** The bound fields (nonce aside) in which `signed` differs from `voted`: what an assertion binds that this vote is not. */
 export function mismatchedFields(signed: DecisionBinding, voted: Omit<DecisionBinding, 'nonce'>): string[] {
   return BOUND_FIELDS.filter((k) => k !== 'nonce' && signed[k] !== voted[k]);

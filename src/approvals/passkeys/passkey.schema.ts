@@ -25,6 +25,8 @@ export type Assertion = z.output<typeof assertionSchema>;
 
 /** A new passkey as startRegistration returns it (RegistrationResponseJSON), with a name the approver may give it. */
 export const registrationSchema = z.strictObject({
+  /** Once the approver has a passkey: an assertion by one of theirs over a `register` management challenge. */
+  proof: assertionSchema.optional(),
   name: z.string().trim().min(1).max(100).optional(),
   response: z.object({
     id: b64url(1366).min(1),
@@ -43,7 +45,19 @@ export const registrationSchema = z.strictObject({
   }),
 });
 
-export const preferenceSchema = z.strictObject({ always: z.boolean({ message: 'must be true or false' }) });
+/** `always`, and to switch it off once the approver has a passkey, an assertion over a `preference` management challenge. */
+export const preferenceSchema = z.strictObject({ always: z.boolean({ message: 'must be true or false' }), proof: assertionSchema.optional() });
+
+/** The body of a removal: once the approver has a passkey, an assertion over a `remove` management challenge for that passkey. */
+export const removalSchema = z.strictObject({ proof: assertionSchema.optional() });
+
+/** Which change to a passkey set the approver is about to sign: registering, removing `passkey_id`, or switching `always` off. */
+export const managementChallengeSchema = z.discriminatedUnion('action', [
+  z.strictObject({ action: z.literal('register') }),
+  z.strictObject({ action: z.literal('remove'), passkey_id: z.uuid({ message: 'must be the id of one of your passkeys' }) }),
+  z.strictObject({ action: z.literal('preference'), always: z.literal(false, { message: 'only switching `always` off needs a proof' }) }),
+]);
+export type ManagementChallengeInput = z.output<typeof managementChallengeSchema>;
 
 /** What the approver is about to sign: the decision and the reason exactly as the vote will carry them. */
 export const decisionChallengeSchema = z.strictObject(decisionFields);

@@ -3,6 +3,7 @@ import { generateAuthenticationOptions, generateRegistrationOptions, verifyAuthe
 import { decodeCredentialPublicKey } from '@simplewebauthn/server/helpers';
 import { createHash, randomBytes } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
+import { AuditLog } from '../../audit/audit-log.service';
 import { ApproverPrincipal } from '../../common/auth/auth.decorators';
 import { Conflict, Forbidden, InvalidRequest, NotFound, PasskeyRefused } from '../../common/errors/protocol-errors';
 import { APP_CONFIG, AppConfig, webAuthnRelyingParty } from '../../config/app-config';
@@ -10,8 +11,18 @@ import { ApprovalRequest } from '../approval-request.entity';
 import { effectiveStatus } from '../approval-view';
 import { ineligibility } from '../../vocabulary/approver-eligibility';
 import { PasskeyChallenge, PasskeyCredential, PasskeyPreference } from './passkey.entity';
-import { coseToJwk, DecisionBinding, decisionChallenge, mismatchedFields, PasskeyDecision, PasskeyEvidence } from './passkey-proof';
-import type { Assertion } from './passkey.schema';
+import {
+  coseToJwk,
+  DecisionBinding,
+  decisionChallenge,
+  ManagementAction,
+  ManagementBinding,
+  managementChallenge,
+  mismatchedFields,
+  PasskeyDecision,
+  PasskeyEvidence,
+} from './passkey-proof';
+import type { Assertion, ManagementChallengeInput } from './passkey.schema';
 
 /** A challenge is answered within this long, or not at all (the browser's own timeout is shorter). */
 const CHALLENGE_TTL_MS = 5 * 60_000;
@@ -45,6 +56,11 @@ export type ProofRequirement = 'policy' | 'approver' | null;
  * tenant; the "always use my passkey" choice; decision challenges that bind the request, the call,
  * the decision and the reason (passkey-proof.ts); and the check of a vote's assertion, inside the
  * vote's transaction, so that a refused proof changes nothing.
+ *
+ * Guarded management: the first passkey is registered with the approver link alone (trust on first
+ * use); from then on registering another, removing one and switching "always" off each need an
+ * assertion from one of the approver's passkeys over a management challenge that binds the action
+ * and its target, so that a stolen link alone cannot take over or weaken the approver's passkeys.
  */
 @Injectable()
 export class Passkeys {
@@ -52,6 +68,7 @@ export class Passkeys {
 
   constructor(
     private readonly dataSource: DataSource,
+    private readonly audit: AuditLog,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
     this.rp = webAuthnRelyingParty(config);
@@ -94,8 +111,9 @@ export class Passkeys {
 
   async register(
     approver: ApproverPrincipal,
-    input: { name?: string; response: Parameters<typeof verifyRegistrationResponse>[0]['response'] },
+    input: { name?: string; proof?: Assertion; response: Parameters<typeof verifyRegistrationResponse>[0]['response'] },
   ): Promise<PasskeySummary> {
+    const provedBy = await this.proveManagement(approver, 'register', null, input.proof);
     const challenge = challengeOf(input.response.response.clientDataJSON, 'response.response.clientDataJSON');
     // Single-use: taken before it is checked, so a failed ceremony cannot be retried with it.
     if (!(await this.take(this.dataSource.manager, approver, 'registration', challenge))) {
@@ -119,41 +137,176 @@ export class Passkeys {
     }
     if (!verified.verified) throw new PasskeyRefused('passkey_invalid', 'the new passkey did not verify', { field: 'response' });
     const { credential } = verified.registrationInfo;
-    const [row] = await this.dataSource.query(
-      `INSERT INTO passkey_credentials (tenant_id, approver_id, credential_id, public_key, counter, transports, name)
+    const saved = await this.dataSource.transaction(async (manager) => {
+      // Serialises this approver's registrations: two registrations without a proof cannot both
+      // find no passkey and both pass as the first.
+      await this.lock(manager, approver);
+      if (!provedBy) await this.requireNoPasskey(manager, approver, 'register');
+      const [row] = await manager.query(
+        `INSERT INTO passkey_credentials (tenant_id, approver_id, credential_id, public_key, counter, transports, name)
        VALUES ($1, $2, $3, $4, $5, $6, $7)
        ON CONFLICT (tenant_id, credential_id) DO NOTHING
        RETURNING id`,
-      [
-        approver.tenantId,
-        approver.approverId,
-        credential.id,
-        Buffer.from(credential.publicKey).toString('base64url'),
-        credential.counter,
-        JSON.stringify(input.response.response.transports ?? []),
-        input.name ?? null,
-      ],
-    );
-    if (!row) throw InvalidRequest.forFields([{ field: 'response.id', message: 'this passkey is registered already' }]);
-    const saved = await this.dataSource.manager.findOneByOrFail(PasskeyCredential, { id: row.id });
+        [
+          approver.tenantId,
+          approver.approverId,
+          credential.id,
+          Buffer.from(credential.publicKey).toString('base64url'),
+          credential.counter,
+          JSON.stringify(input.response.response.transports ?? []),
+          input.name ?? null,
+        ],
+      );
+      if (!row) throw InvalidRequest.forFields([{ field: 'response.id', message: 'this passkey is registered already' }]);
+      const created = await manager.findOneByOrFail(PasskeyCredential, { id: row.id });
+      await this.audit.append(
+        manager,
+        this.event(approver, 'passkey.registered', {
+          credential_id: created.credentialId,
+          passkey_id: created.id,
+          name: created.name,
+          proof_credential_id: provedBy,
+        }),
+      );
+      return created;
+    });
     return summary(saved);
   }
 
-  async remove(approver: ApproverPrincipal, id: string): Promise<void> {
-    const result = await this.dataSource.manager.delete(PasskeyCredential, { tenantId: approver.tenantId, approverId: approver.approverId, id });
-    if (!result.affected) throw new NotFound('no such passkey');
+  async remove(approver: ApproverPrincipal, id: string, proof?: Assertion): Promise<void> {
+    const mine = { tenantId: approver.tenantId, approverId: approver.approverId, id };
+    // An unknown passkey is a 404 with or without a proof (and uses up no challenge).
+    if (!(await this.dataSource.manager.existsBy(PasskeyCredential, mine))) throw new NotFound('no such passkey');
+    const provedBy = await this.proveManagement(approver, 'remove', id, proof);
+    await this.dataSource.transaction(async (manager) => {
+      await this.lock(manager, approver);
+      if (!provedBy) await this.requireNoPasskey(manager, approver, 'remove');
+      const removed = await manager.findOneBy(PasskeyCredential, mine);
+      if (!removed) throw new NotFound('no such passkey');
+      await manager.delete(PasskeyCredential, { id: removed.id });
+      await this.audit.append(
+        manager,
+        this.event(approver, 'passkey.removed', { credential_id: removed.credentialId, passkey_id: removed.id, proof_credential_id: provedBy }),
+      );
+    });
   }
 
-  async setAlways(approver: ApproverPrincipal, always: boolean): Promise<{ always: boolean }> {
-    if (always) {
-      const count = await this.dataSource.manager.count(PasskeyCredential, { where: { tenantId: approver.tenantId, approverId: approver.approverId } });
-      if (!count) throw InvalidRequest.forFields([{ field: 'always', message: 'register a passkey first: with none, you could not decide at all' }]);
-    }
-    await this.dataSource.manager.upsert(PasskeyPreference, { tenantId: approver.tenantId, approverId: approver.approverId, always, updatedAt: new Date() }, [
-      'tenantId',
-      'approverId',
-    ]);
+  async setAlways(approver: ApproverPrincipal, always: boolean, proof?: Assertion): Promise<{ always: boolean }> {
+    const provedBy = always ? null : await this.proveManagement(approver, 'preference', 'always=false', proof);
+    await this.dataSource.transaction(async (manager) => {
+      await this.lock(manager, approver);
+      const count = await manager.count(PasskeyCredential, { where: { tenantId: approver.tenantId, approverId: approver.approverId } });
+      if (always && !count) throw InvalidRequest.forFields([{ field: 'always', message: 'register a passkey first: with none, you could not decide at all' }]);
+      if (!always && !provedBy && count) throw this.proofRequired('preference');
+      await manager.upsert(PasskeyPreference, { tenantId: approver.tenantId, approverId: approver.approverId, always, updatedAt: new Date() }, [
+        'tenantId',
+        'approverId',
+      ]);
+      await this.audit.append(manager, this.event(approver, 'passkey.preference', { always, proof_credential_id: provedBy }));
+    });
     return { always };
+  }
+
+  /**
+   * The challenge of one change to the approver's passkeys (register another, remove `passkey_id`,
+   * switch `always` off), with the options for navigator.credentials.get(): only this approver's
+   * passkeys, user verification required. Single-use, five minutes. The signed assertion goes with
+   * the change as `proof`.
+   */
+  async managementChallenge(approver: ApproverPrincipal, input: ManagementChallengeInput) {
+    const credentials = await this.dataSource.manager.find(PasskeyCredential, { where: { tenantId: approver.tenantId, approverId: approver.approverId } });
+    if (!credentials.length)
+      throw InvalidRequest.forFields([
+        { field: 'action', message: `${approver.approverId} has no passkey yet: the first one is registered, and anything changed, with the link alone` },
+      ]);
+    let target: string | null = null;
+    if (input.action === 'remove') {
+      if (!credentials.some((c) => c.id === input.passkey_id)) throw new NotFound('no such passkey');
+      target = input.passkey_id;
+    } else if (input.action === 'preference') target = 'always=false';
+    const bound: ManagementBinding = {
+      tenant: approver.tenantId,
+      approver: approver.approverId,
+      action: input.action,
+      target,
+      nonce: randomBytes(16).toString('base64url'),
+    };
+    const challenge = managementChallenge(bound);
+    const expiresAt = new Date(Date.now() + CHALLENGE_TTL_MS);
+    await this.issue({ challenge, tenantId: approver.tenantId, approverId: approver.approverId, purpose: 'management', approvalId: null, bound, expiresAt });
+    const options = await generateAuthenticationOptions({
+      rpID: this.rp.id,
+      challenge: Buffer.from(challenge, 'base64url'),
+      allowCredentials: credentials.map((c) => ({ id: c.credentialId, transports: c.transports as never })),
+      userVerification: 'required',
+      timeout: CEREMONY_TIMEOUT_MS,
+    });
+    return { challenge, bound, expires_at: expiresAt.toISOString(), options };
+  }
+
+  /**
+   * Checks a management proof: without one, null (the caller then allows the change only while the
+   * approver has no passkey). With one: its challenge must be a live management challenge issued
+   * to this approver for exactly this action and target; it is used up, and the assertion must
+   * verify with one of the approver's passkeys and advance its counter. Returns that passkey's
+   * credential id.
+   */
+  private async proveManagement(approver: ApproverPrincipal, action: ManagementAction, target: string | null, proof?: Assertion): Promise<string | null> {
+    if (!proof) return null;
+    const challenge = challengeOf(proof.response.clientDataJSON, 'proof.response.clientDataJSON');
+    return this.dataSource
+      .transaction(async (manager) => {
+        const issued = await this.take(manager, approver, 'management', challenge);
+        const bound = issued?.bound as ManagementBinding | null | undefined;
+        if (!bound)
+          throw new PasskeyRefused(
+            'passkey_challenge_unknown',
+            "the proof's challenge was not issued to this approver for a passkey change, was used already (a replay) or has expired",
+            { field: 'proof' },
+          );
+        if (bound.action !== action || bound.target !== target || managementChallenge(bound) !== challenge)
+          throw new PasskeyRefused(
+            'passkey_mismatch',
+            `the proof signs ${bound.action} ${bound.target ?? ''}`.trim() + `, not ${action} ${target ?? ''}`.trim(),
+            {
+              field: 'proof',
+            },
+          );
+        const { credential } = await this.verifyAssertion(manager, approver, proof, challenge, 'proof');
+        return credential.credentialId;
+      })
+      .catch(async (e: unknown) => {
+        // A refused proof still uses up its challenge: a failed ceremony is started again.
+        await this.take(this.dataSource.manager, approver, 'management', challenge);
+        throw e;
+      });
+  }
+
+  private proofRequired(action: ManagementAction): PasskeyRefused {
+    const what = { register: 'register another passkey', remove: 'remove a passkey', preference: 'switch "always use my passkey" off' }[action];
+    return new PasskeyRefused('passkey_required', `you have a passkey: to ${what}, sign a management challenge with it and send the assertion as proof`, {
+      field: 'proof',
+    });
+  }
+
+  /** Refuses a change without proof once the approver has a passkey. */
+  private async requireNoPasskey(manager: EntityManager, approver: ApproverPrincipal, action: ManagementAction): Promise<void> {
+    const count = await manager.count(PasskeyCredential, { where: { tenantId: approver.tenantId, approverId: approver.approverId } });
+    if (count) throw this.proofRequired(action);
+  }
+
+  /** Serialises the changes to one approver's passkeys (until the transaction ends). */
+  private async lock(manager: EntityManager, approver: ApproverPrincipal): Promise<void> {
+    await manager.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [JSON.stringify(['passkeys', approver.tenantId, approver.approverId])]);
+  }
+
+  private event(approver: ApproverPrincipal, type: string, data: Record<string, string | boolean | null>) {
+    return {
+      tenantId: approver.tenantId,
+      type,
+      actor: `approver:${approver.approverId}`,
+      data: { approver: approver.approverId, link_id: approver.linkId, ...data },
+    };
   }
 
   /** Whether this approver's vote on this request must carry a passkey assertion, and why. */
@@ -243,7 +396,9 @@ export class Passkeys {
     }
     const challenge = challengeOf(assertion.response.clientDataJSON, 'passkey.response.clientDataJSON');
     const issued = await this.take(manager, approver, 'decision', challenge);
-    if (!issued?.bound) {
+    // A challenge of purpose `decision` binds a decision (the table's CHECK keeps it so).
+    const bound = issued?.bound as DecisionBinding | null | undefined;
+    if (!bound) {
       throw new PasskeyRefused(
         'passkey_challenge_unknown',
         "the assertion's challenge was not issued to this approver for a decision, was used already (a replay) or has expired",
@@ -258,18 +413,43 @@ export class Passkeys {
       decision: vote.decision,
       reason: vote.reason,
     };
-    const mismatched = mismatchedFields(issued.bound, voted);
-    if (mismatched.length || decisionChallenge(issued.bound) !== challenge) {
+    const mismatched = mismatchedFields(bound, voted);
+    if (mismatched.length || decisionChallenge(bound) !== challenge) {
       throw new PasskeyRefused('passkey_mismatch', `the assertion binds another ${mismatched.join(', ') || 'challenge'} than this vote`, {
         field: 'passkey',
         mismatched,
       });
     }
+    const { credential, publicKey, info } = await this.verifyAssertion(manager, approver, assertion, challenge, 'passkey');
+    const { jwk, algorithm } = coseToJwk(decodeCredentialPublicKey(publicKey) as unknown as Map<number, unknown>);
+    return {
+      format: 'webauthn-assertion/v1',
+      bound,
+      challenge,
+      credential_id: credential.credentialId,
+      public_key_cose: credential.publicKey,
+      public_key_jwk: jwk,
+      algorithm,
+      authenticator_data: assertion.response.authenticatorData,
+      client_data_json: assertion.response.clientDataJSON,
+      signature: assertion.response.signature,
+      rp_id: this.rp.id,
+      origins: this.rp.origins,
+      sign_count: info.newCounter,
+      user_verified: info.userVerified,
+    };
+  }
+
+  /**
+   * Verifies an assertion over `challenge` with one of this approver's passkeys (origin, RP id,
+   * user verification, signature) and advances that passkey's counter; refusals name `field`.
+   */
+  private async verifyAssertion(manager: EntityManager, approver: ApproverPrincipal, assertion: Assertion, challenge: string, field: string) {
     const credential = await manager.findOne(PasskeyCredential, {
       where: { tenantId: approver.tenantId, approverId: approver.approverId, credentialId: assertion.id },
     });
     if (!credential)
-      throw new PasskeyRefused('passkey_invalid', `the assertion is from a passkey that is not registered to ${approver.approverId}`, { field: 'passkey.id' });
+      throw new PasskeyRefused('passkey_invalid', `the assertion is from a passkey that is not registered to ${approver.approverId}`, { field: `${field}.id` });
     const publicKey = Buffer.from(credential.publicKey, 'base64url');
     let info: Awaited<ReturnType<typeof verifyAuthenticationResponse>>['authenticationInfo'];
     try {
@@ -284,7 +464,7 @@ export class Passkeys {
       if (!result.verified) throw new Error('the signature does not verify');
       info = result.authenticationInfo;
     } catch (e) {
-      throw new PasskeyRefused('passkey_invalid', `the assertion did not verify: ${(e as Error).message}`, { field: 'passkey' });
+      throw new PasskeyRefused('passkey_invalid', `the assertion did not verify: ${(e as Error).message}`, { field });
     }
     // Compare-and-set: two votes racing with one authenticator cannot both pass the same counter.
     const [, updated] = await manager.query(
@@ -293,25 +473,9 @@ export class Passkeys {
     );
     if (!updated)
       throw new PasskeyRefused('passkey_invalid', "the assertion's signature counter did not advance (a cloned authenticator or a replay)", {
-        field: 'passkey',
+        field,
       });
-    const { jwk, algorithm } = coseToJwk(decodeCredentialPublicKey(publicKey) as unknown as Map<number, unknown>);
-    return {
-      format: 'webauthn-assertion/v1',
-      bound: issued.bound,
-      challenge,
-      credential_id: credential.credentialId,
-      public_key_cose: credential.publicKey,
-      public_key_jwk: jwk,
-      algorithm,
-      authenticator_data: assertion.response.authenticatorData,
-      client_data_json: assertion.response.clientDataJSON,
-      signature: assertion.response.signature,
-      rp_id: this.rp.id,
-      origins: this.rp.origins,
-      sign_count: info.newCounter,
-      user_verified: info.userVerified,
-    };
+    return { credential, publicKey, info };
   }
 
   /** Stores a new challenge; this approver's expired ones go at the same time, so unanswered challenges do not pile up. */
