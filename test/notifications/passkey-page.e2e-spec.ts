@@ -24,6 +24,8 @@ describe('approval page: passkeys in Chromium with a virtual authenticator', () 
   let browser: Browser;
   let origin: string;
   let id: string;
+  /** Carol's passkey as her virtual authenticator holds it, to put on the authenticator of her next page. */
+  let carolsCredentials: unknown[] = [];
 
   beforeAll(async () => {
     env = await testEnvironment();
@@ -113,6 +115,17 @@ describe('approval page: passkeys in Chromium with a virtual authenticator', () 
       await page.check('#passkey-always');
       expect(await textOf(page, '#passkey-status', /always sign/)).toContain('always sign');
       expect((await call(api.url, 'GET', '/v1/passkeys', { token })).body.always).toBe(true);
+      // Switching it off asks the passkey first (the virtual authenticator answers), then on again needs nothing.
+      await page.uncheck('#passkey-always');
+      expect(await textOf(page, '#passkey-status', /your choice/)).toContain('your choice each time');
+      expect((await call(api.url, 'GET', '/v1/passkeys', { token })).body.always).toBe(false);
+      const off = await sql<{ data: Record<string, unknown> }>(env.db.url, `SELECT data FROM audit_events WHERE type = 'passkey.preference' ORDER BY id`);
+      expect(off.map((e) => [e.data.always, e.data.proof_credential_id])).toEqual([
+        [true, null],
+        [false, listed.body.passkeys[0].credential_id],
+      ]);
+      await page.check('#passkey-always');
+      expect(await textOf(page, '#passkey-status', /always sign/)).toContain('always sign');
 
       let posted = '';
       page.on('request', (r) => {
@@ -159,7 +172,7 @@ describe('approval page: passkeys in Chromium with a virtual authenticator', () 
     expect(plain.status).toBe(403);
     expect(plain.body.error).toBe('passkey_required');
 
-    const { context, page } = await approverPage(token);
+    const { context, page, authenticatorId, cdp } = await approverPage(token);
     try {
       // Without a passkey the page cannot sign, and says why; nothing is sent.
       await page.fill('#reason', 'second look');
@@ -189,6 +202,7 @@ describe('approval page: passkeys in Chromium with a virtual authenticator', () 
       const signed = await vote(token, { decision: 'approve', reason: 'second look', passkey: assertion });
       expect(signed.status).toBe(200);
       expect(signed.body.status).toBe('approved');
+      carolsCredentials = (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials;
     } finally {
       await context.close();
     }
@@ -197,14 +211,19 @@ describe('approval page: passkeys in Chromium with a virtual authenticator', () 
   it("lists the approver's passkeys on the page of their next request, where they can remove them", async () => {
     const next = await parkCall();
     const token = await link('carol', next);
-    const { context, page } = await approverPage(token, next);
+    const { context, page, authenticatorId, cdp } = await approverPage(token, next);
     try {
+      // The same phone: removing a passkey needs an assertion from one of carol's, which the page asks it for.
+      expect(carolsCredentials).toHaveLength(1);
+      for (const credential of carolsCredentials) await cdp.send('WebAuthn.addCredential', { authenticatorId, credential: credential as never });
       expect(await page.locator('#passkey-list li .passkey-name').allInnerTexts()).toEqual(['phone']);
       expect(await page.locator('#sign-with-passkey').isChecked()).toBe(true);
       await page.click('.passkey-remove');
       expect(await textOf(page, '#passkey-status', /removed/)).toBe('Passkey removed.');
       expect(await page.locator('#passkey-list li').count()).toBe(0);
       expect((await call(api.url, 'GET', '/v1/passkeys', { token })).body.passkeys).toEqual([]);
+      const removed = await sql<{ data: Record<string, unknown> }>(env.db.url, `SELECT data FROM audit_events WHERE type = 'passkey.removed'`);
+      expect(removed.map((e) => e.data.proof_credential_id)).toEqual([removed[0]?.data.credential_id]);
     } finally {
       await context.close();
     }

@@ -313,6 +313,23 @@
       });
   }
 
+  // Whether the approver has a passkey (the page lists each with its Remove button).
+  function hasPasskey() {
+    var list = $('passkey-list');
+    return !!(list && list.querySelector('.passkey-remove'));
+  }
+
+  // Once the approver has a passkey, adding another, removing one and switching "always" off need
+  // its assertion over a challenge that binds that change (the server refuses them without one).
+  // The first passkey needs none: there is nothing to sign with yet.
+  function proveChange(change) {
+    if (!hasPasskey()) return Promise.resolve(undefined);
+    sayPasskey('passkey-status', 'Confirm with one of your passkeys...');
+    return api('POST', '/v1/passkeys/management-challenge', change).then(function (challenge) {
+      return webauthn().startAuthentication({ optionsJSON: challenge.options });
+    });
+  }
+
   function setupPasskeys() {
     var register = $('register-passkey');
     if (register) {
@@ -320,9 +337,15 @@
         register.disabled = true;
         sayPasskey('passkey-status', 'Creating a passkey...');
         var name = $('passkey-name');
+        var proof;
         Promise.resolve()
           .then(function () {
             webauthn();
+            return proveChange({ action: 'register' });
+          })
+          .then(function (signed) {
+            proof = signed;
+            sayPasskey('passkey-status', 'Creating a passkey...');
             return api('POST', '/v1/passkeys/registration-options');
           })
           .then(function (options) {
@@ -330,6 +353,7 @@
           })
           .then(function (response) {
             var body = { response: response };
+            if (proof) body.proof = proof;
             if (name && name.value.trim()) body.name = name.value.trim();
             return api('POST', '/v1/passkeys', body);
           })
@@ -353,7 +377,13 @@
         if (!button || !button.classList || !button.classList.contains('passkey-remove')) return;
         var id = button.getAttribute('data-passkey-id');
         button.disabled = true;
-        api('DELETE', '/v1/passkeys/' + encodeURIComponent(id))
+        Promise.resolve()
+          .then(function () {
+            return proveChange({ action: 'remove', passkey_id: id });
+          })
+          .then(function (proof) {
+            return api('DELETE', '/v1/passkeys/' + encodeURIComponent(id), proof ? { proof: proof } : undefined);
+          })
           .then(function () {
             var item = $('passkey-' + id);
             if (item && item.parentNode) item.parentNode.removeChild(item);
@@ -369,7 +399,16 @@
     if (always) {
       always.addEventListener('change', function () {
         var wanted = always.checked;
-        api('PUT', '/v1/passkeys/preference', { always: wanted })
+        Promise.resolve()
+          .then(function () {
+            // Switching it on needs no proof; switching it off does.
+            return wanted ? undefined : proveChange({ action: 'preference', always: false });
+          })
+          .then(function (proof) {
+            var body = { always: wanted };
+            if (proof) body.proof = proof;
+            return api('PUT', '/v1/passkeys/preference', body);
+          })
           .then(function () {
             sayPasskey(
               'passkey-status',
