@@ -10,7 +10,7 @@ import { DataSource } from 'typeorm';
 import { Passkeys1764180000000 } from '../../migrations/1764180000000-passkeys';
 import { PasskeyManagement1764190000000 } from '../../migrations/1764190000000-passkey-management';
 import { ApproverLinks } from '../../src/approvals/approver-links.service';
-import { checkPasskeyEvidence, PasskeyEvidence } from '../../src/approvals/passkeys/passkey-proof';
+import { checkPasskeyEvidence, managementChallenge, PasskeyEvidence } from '../../src/approvals/passkeys/passkey-proof';
 import { callHash } from '../../src/common/canonical-json';
 import { adminToken, call, parkBody, tenantToken } from '../support/api';
 import { TestApp, testEnvironment, TestEnvironment } from '../support/app';
@@ -394,6 +394,12 @@ describe('passkeys: registration and passkey-signed decisions', () => {
       const challenge = await call(api.url, 'POST', '/v1/passkeys/management-challenge', { token, body: { action: 'register' } });
       expect(challenge.body.bound).toMatchObject({ tenant: 'acme', approver: 'u73', action: 'register', target: null });
       expect(challenge.body.options.userVerification).toBe('required');
+      // The challenge is base64url(SHA-256(canonical JSON of the binding)), and the options sign exactly it.
+      expect(challenge.body.challenge).toBe(managementChallenge(challenge.body.bound));
+      expect(challenge.body.options.challenge).toBe(challenge.body.challenge);
+      const noTarget = await call(api.url, 'POST', '/v1/passkeys/management-challenge', { token, body: { action: 'remove' } });
+      expect(noTarget.status).toBe(400);
+      expect(noTarget.body.field).toBe('passkey_id');
     });
   });
 

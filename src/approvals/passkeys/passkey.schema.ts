@@ -52,11 +52,17 @@ export const preferenceSchema = z.strictObject({ always: z.boolean({ message: 'm
 export const removalSchema = z.strictObject({ proof: assertionSchema.optional() });
 
 /** Which change to a passkey set the approver is about to sign: registering, removing `passkey_id`, or switching `always` off. */
-export const managementChallengeSchema = z.discriminatedUnion('action', [
-  z.strictObject({ action: z.literal('register') }),
-  z.strictObject({ action: z.literal('remove'), passkey_id: z.uuid({ message: 'must be the id of one of your passkeys' }) }),
-  z.strictObject({ action: z.literal('preference'), always: z.literal(false, { message: 'only switching `always` off needs a proof' }) }),
-]);
+export const managementChallengeSchema = z
+  .strictObject({
+    action: z.enum(['register', 'remove', 'preference'], { message: 'must be register, remove or preference' }),
+    passkey_id: z.uuid({ message: 'must be the id of one of your passkeys' }).optional(),
+    always: z.literal(false, { message: 'must be false: only switching `always` off needs a proof' }).optional(),
+  })
+  .superRefine((v, ctx) => {
+    if (v.action === 'remove' && !v.passkey_id) ctx.addIssue({ code: 'custom', path: ['passkey_id'], message: 'is required to remove a passkey' });
+    if (v.action === 'preference' && v.always !== false)
+      ctx.addIssue({ code: 'custom', path: ['always'], message: 'must be false: only switching `always` off needs a proof' });
+  });
 export type ManagementChallengeInput = z.output<typeof managementChallengeSchema>;
 
 /** What the approver is about to sign: the decision and the reason exactly as the vote will carry them. */

@@ -221,8 +221,9 @@ export class Passkeys {
       ]);
     let target: string | null = null;
     if (input.action === 'remove') {
-      if (!credentials.some((c) => c.id === input.passkey_id)) throw new NotFound('no such passkey');
-      target = input.passkey_id;
+      const passkeyId = input.passkey_id;
+      if (!passkeyId || !credentials.some((c) => c.id === passkeyId)) throw new NotFound('no such passkey');
+      target = passkeyId;
     } else if (input.action === 'preference') target = 'always=false';
     const bound: ManagementBinding = {
       tenant: approver.tenantId,
