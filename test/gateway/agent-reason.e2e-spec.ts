@@ -18,7 +18,7 @@ import { META_KEY } from '../../src/gateway/tool-call-gate';
 import { adminToken, call, tenantToken } from '../support/api';
 import { TestApp, testEnvironment, TestEnvironment } from '../support/app';
 import { voteAs } from '../support/approvals';
-import { sleep, sql } from '../support/callback-server';
+import { eventually, sleep, sql } from '../support/callback-server';
 import { agentToken, gatewayToken } from '../support/keys';
 import { startUpstream, TestUpstream, UpstreamTool } from '../support/mcp-upstream';
 
@@ -110,7 +110,7 @@ describe("the agent's reason and intent through the MCP gateway, under the start
     expect(meta(result)).toMatchObject({ verdict: 'deny', reasons: expect.arrayContaining(['reason_required']) });
     expect(text(result)).toContain(`_meta["${REASON_META_KEY}"] or in the "memo" argument`);
     expect(payments.calls.length).toBe(before);
-    const [decision] = await decisionsIn(client);
+    const decision = await eventually(async () => (await decisionsIn(client))[0]);
     expect(decision.data.verdict).toBe('deny');
     expect(decision.data.input.reason).toBeUndefined();
     expect(await sql(env.db.url, `SELECT id FROM approval_requests WHERE agent_id = 'reason-agent' AND tool_call->'arguments'->>'amount' = '25000'`)).toEqual(
@@ -135,7 +135,7 @@ describe("the agent's reason and intent through the MCP gateway, under the start
       intent: { category: 'pay', text: 'pay supplier invoice INV-42' },
       tool_call: { server: 'payments', tool: 'transfer_funds', arguments: args },
     });
-    const [decision] = await decisionsIn(client);
+    const decision = await eventually(async () => (await decisionsIn(client))[0]);
     expect(decision.data.input).toMatchObject({
       reason: 'Invoice INV-42 from ACME GmbH is due today',
       intent: { category: 'pay', text: 'pay supplier invoice INV-42' },
@@ -210,7 +210,8 @@ describe("the agent's reason and intent through the MCP gateway, under the start
     expect(payments.calls.length).toBe(before);
     // With no stated intent, the configured intent_category is sent: the small payment is allowed.
     expect((await client.callTool({ name: 'payments__transfer_funds', arguments: transfer(51) })).isError).toBeFalsy();
-    const [, allowed] = await decisionsIn(client);
+    // The audit batcher records decisions as they are flushed, not always in the order they were made.
+    const allowed = await eventually(async () => (await decisionsIn(client)).find((d) => d.data.verdict === 'allow'));
     expect(allowed.data.input.intent).toEqual({ category: 'pay' });
   });
 
