@@ -74,6 +74,18 @@ export class Passkeys {
     this.rp = webAuthnRelyingParty(config);
   }
 
+  /** Options for navigator.credentials.get() over one of our challenges: user verification required, these passkeys only. */
+  private assertionOptions(challenge: string, credentials: Pick<PasskeyCredential, 'credentialId' | 'transports'>[]) {
+    return generateAuthenticationOptions({
+      rpID: this.rp.id,
+      // The digest's bytes, so that clientDataJSON.challenge is exactly `challenge`.
+      challenge: Buffer.from(challenge, 'base64url'),
+      allowCredentials: credentials.map((c) => ({ id: c.credentialId, transports: c.transports as never })),
+      userVerification: 'required',
+      timeout: CEREMONY_TIMEOUT_MS,
+    });
+  }
+
   async list(approver: ApproverPrincipal): Promise<{ passkeys: PasskeySummary[]; always: boolean }> {
     const [rows, preference] = await Promise.all([
       this.dataSource.manager.find(PasskeyCredential, { where: { tenantId: approver.tenantId, approverId: approver.approverId }, order: { createdAt: 'ASC' } }),
@@ -235,13 +247,7 @@ export class Passkeys {
     const challenge = managementChallenge(bound);
     const expiresAt = new Date(Date.now() + CHALLENGE_TTL_MS);
     await this.issue({ challenge, tenantId: approver.tenantId, approverId: approver.approverId, purpose: 'management', approvalId: null, bound, expiresAt });
-    const options = await generateAuthenticationOptions({
-      rpID: this.rp.id,
-      challenge: Buffer.from(challenge, 'base64url'),
-      allowCredentials: credentials.map((c) => ({ id: c.credentialId, transports: c.transports as never })),
-      userVerification: 'required',
-      timeout: CEREMONY_TIMEOUT_MS,
-    });
+    const options = await this.assertionOptions(challenge, credentials);
     return { challenge, bound, expires_at: expiresAt.toISOString(), options };
   }
 
@@ -359,14 +365,7 @@ export class Passkeys {
       bound,
       expiresAt,
     });
-    const options = await generateAuthenticationOptions({
-      rpID: this.rp.id,
-      // The digest's bytes, so that clientDataJSON.challenge is exactly `challenge`.
-      challenge: Buffer.from(challenge, 'base64url'),
-      allowCredentials: credentials.map((c) => ({ id: c.credentialId, transports: c.transports as never })),
-      userVerification: 'required',
-      timeout: CEREMONY_TIMEOUT_MS,
-    });
+    const options = await this.assertionOptions(challenge, credentials);
     return { challenge, bound, expires_at: expiresAt.toISOString(), options };
   }
 
