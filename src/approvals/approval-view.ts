@@ -1,34 +1,10 @@
 import { ApprovalRequest, ApprovalStatus } from './approval-request.entity';
 import { ApprovalVote } from './approval-vote.entity';
-import { creditedApprovals } from './approver-sets';
+import { setProgress } from './vote-tally';
 import { REEVALUATION_DENIED } from './redeem-reevaluation.port';
 
-export interface SetProgress {
-  approvers: string[];
-  quorum: number;
-  escalate_to: string[];
-  independent_approvers: boolean;
-  /** Approvals credited to this set: each approving person counts in one set only, assigned so as to fill as many sets as can be. */
-  approvals: number;
-  met: boolean;
-}
-
-/** Each approver set with the approvals credited to it. */
-export function setProgress(r: ApprovalRequest, votes: Pick<ApprovalVote, 'decision' | 'eligibleSets'>[]): SetProgress[] {
-  const approving = votes.filter((v) => v.decision === 'approve').map((v) => v.eligibleSets);
-  const credited = creditedApprovals(
-    r.approverSets.map((s) => s.quorum),
-    approving,
-  );
-  return r.approverSets.map((set, i) => ({
-    approvers: set.approvers,
-    quorum: set.quorum,
-    escalate_to: set.escalate_to,
-    independent_approvers: set.independent_approvers,
-    approvals: credited[i],
-    met: credited[i] >= set.quorum,
-  }));
-}
+// The page reads each set's progress from here too; the rule lives in vote-tally.ts.
+export { setProgress, type SetProgress } from './vote-tally';
 
 /** A pending request whose time is up reads as expired even before its expiry job has run. */
 export function effectiveStatus(r: ApprovalRequest, now = Date.now()): ApprovalStatus {

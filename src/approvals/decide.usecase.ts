@@ -11,7 +11,7 @@ import { ApprovalSettlement } from './approval-settlement.service';
 import { ApproverRouting } from './approver-routing.port';
 import { decisionFields } from './decision-fields';
 import { eligibleSets } from './approver-sets';
-import { SetProgress, setProgress } from './approval-view';
+import { SetProgress, tally } from './vote-tally';
 import { ApprovalVote, VoteDecision } from './approval-vote.entity';
 import { ExpireApproval } from './expire-approval.usecase';
 import { assertionSchema, type Assertion } from './passkeys/passkey.schema';
@@ -145,13 +145,11 @@ export class DecideApproval {
       };
 
       const all = [...votes, vote];
-      const approve = all.filter((v) => v.decision === 'approve').length;
-      const deny = all.length - approve;
-      const progress = setProgress(request, all);
+      const counted = tally(request, all);
+      const { approve, deny, progress } = counted;
+      const verdict = counted.verdict === 'pending' ? undefined : counted.verdict;
       let settled: ApprovalRequest | undefined;
       let standingApproval: DecideResult['standing_approval'];
-      // Conjunctive: approved only when every set has its quorum; any set's denial counts toward the threshold.
-      const verdict = progress.every((p) => p.met) ? 'approved' : deny >= request.denyThreshold ? 'denied' : undefined;
       // The vote, its audit event and, when it decides the request, the settlement: one statement, one round trip.
       const inserted = (o: number) => {
         const { sql, params } = insertStatement(this.dataSource, ApprovalVote, [vote], o);
