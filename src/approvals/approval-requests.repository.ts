@@ -8,6 +8,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { ApprovalRequest, ApprovalStatus, SETTLED_STATUSES } from './approval-request.entity';
 import { ApprovalVote } from './approval-vote.entity';
+import { PollingState, PollingStates } from './token-redemption';
 
 /** An open transaction, passed from a `withLocked…` step to the services that write in it. */
 export type Transaction = EntityManager;
@@ -16,7 +17,7 @@ export type Transaction = EntityManager;
 export type PendingDependency = { delegationIds: string[] } | { delegatorId: string };
 
 @Injectable()
-export class ApprovalRequests {
+export class ApprovalRequests implements PollingStates {
   constructor(private readonly dataSource: DataSource) {}
 
   /** The tenant's request by id; null when the tenant has none by that id. */
@@ -34,6 +35,11 @@ export class ApprovalRequests {
     const rows: { status: string; n: number }[] = await this.dataSource.query(`SELECT status, count(*)::int AS n FROM approval_requests GROUP BY status`);
     const counts = new Map(rows.map((row) => [row.status, Number(row.n)]));
     return (['pending', ...SETTLED_STATUSES] as const).map((status) => ({ status, n: counts.get(status) ?? 0 }));
+  }
+
+  /** A pending request's polling state (PollingStates), written in the transaction that holds its row locked. */
+  async savePolling(tx: Transaction, request: Pick<ApprovalRequest, 'id' | 'tenantId'>, state: PollingState): Promise<void> {
+    await tx.update(ApprovalRequest, { id: request.id, tenantId: request.tenantId }, state);
   }
 
   /** Runs `work` in one transaction holding the tenant's request locked (FOR UPDATE); `request` is null when the tenant has none by that id. */

@@ -32,6 +32,7 @@ import { GetApproval } from './get-approval.usecase';
 import { ParkApproval } from './park-approval.usecase';
 import { RedeemApprovalToken } from './redeem-approval-token.usecase';
 import { RejectParkedApprovals } from './reject-parked-approvals.usecase';
+import { PollingStates } from './token-redemption';
 import { PasskeyChallenge, PasskeyCredential, PasskeyPreference } from './passkeys/passkey.entity';
 import { PasskeysController } from './passkeys/passkeys.controller';
 import { Passkeys } from './passkeys/passkeys.service';
@@ -62,6 +63,8 @@ const services = [
   RejectParkedApprovals,
   ReviewBatch,
   StandingApprovals,
+  // The redeem's polling state lives on the request's row.
+  { provide: PollingStates, useExisting: ApprovalRequests },
 ];
 
 @Module({})

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
 import { AuditEntry, AuditLog } from '../audit/audit-log.service';
 import { combinedStatement } from '../common/database/insert-statement';
-import { AccessDenied, AuthorizationPending, ExpiredToken, InvalidGrant, ProtocolError, SlowDown } from '../common/errors/protocol-errors';
+import { AccessDenied, ProtocolError } from '../common/errors/protocol-errors';
 import { auditContext } from './approval-audit';
 import { ApprovalRequest } from './approval-request.entity';
 import { ApprovalSettlement } from './approval-settlement.service';
@@ -13,9 +13,7 @@ import { ApprovalVote } from './approval-vote.entity';
 import { denialOf } from './approval-view';
 import { ExpireApproval } from './expire-approval.usecase';
 import { Reevaluation, REEVALUATION_DENIED, RedeemReevaluation } from './redeem-reevaluation.port';
-
-/** How much a too-eager poller's interval grows (CIBA Core §11). */
-export const SLOW_DOWN_STEP_SECONDS = 5;
+import { awaitsToken, PollingStates, recordPoll, redeemStep } from './token-redemption';
 
 export interface RedeemCommand {
   tenantId: string;
@@ -80,6 +78,7 @@ export class RedeemApprovalToken {
     private readonly expiry: ExpireApproval,
     private readonly reevaluation: RedeemReevaluation,
     private readonly facade: ApprovalFacade,
+    private readonly polling: PollingStates,
   ) {}
 
   execute(command: RedeemCommand & { clientId: string }): Promise<FacadeTokenResponse>;
@@ -98,7 +97,7 @@ export class RedeemApprovalToken {
   /** The call judged again, now, when the request is approved and its token not yet issued. */
   private async reevaluateIfApproved({ tenantId, approvalId }: RedeemCommand): Promise<Reevaluation | undefined> {
     const request = await this.dataSource.manager.findOne(ApprovalRequest, { where: { id: approvalId, tenantId } });
-    if (request?.status !== 'approved' || request.tokenRedeemedAt || request.expiresAt.getTime() <= Date.now()) return undefined;
+    if (!request || !awaitsToken(request, Date.now())) return undefined;
     return this.reevaluation.reevaluate(request);
   }
 
@@ -116,32 +115,30 @@ export class RedeemApprovalToken {
           lock: { mode: 'pessimistic_write' },
         });
         // A request belongs to the API it came through and, for a facade, to the client that made it.
-        if (!request || (await this.facade.clientOf(manager, request))?.clientId !== clientId) return new InvalidGrant('unknown auth_req_id');
-        if (request.deliveryMode === 'push') return new InvalidGrant('this request delivers its result by push, not at the token endpoint');
-        if (await this.expiry.expireIfDue(manager, request)) expiredNow = request;
-
-        switch (request.status) {
-          case 'pending':
-            return this.recordPoll(manager, request);
-          case 'expired':
-            return new ExpiredToken('the approval request has expired');
-          case 'cancelled':
-            return new AccessDenied('the approval request was cancelled');
-          case 'denied': {
-            const votes = await manager.find(ApprovalVote, { where: { approvalId: request.id }, order: { id: 'ASC' } });
-            const denial = denialOf(request, votes);
+        const known = request && (await this.facade.clientOf(manager, request))?.clientId === clientId ? request : null;
+        const step = redeemStep(known, Date.now(), reevaluation);
+        switch (step.kind) {
+          case 'answer':
+            return step.error;
+          case 'expire':
+            if (await this.expiry.expireIfDue(manager, step.request)) expiredNow = step.request;
+            return step.error;
+          case 'poll':
+            return recordPoll(this.polling, manager, step.request, new Date());
+          case 'explain_denial': {
+            const votes = await manager.find(ApprovalVote, { where: { approvalId: step.request.id }, order: { id: 'ASC' } });
+            const denial = denialOf(step.request, votes);
             return new AccessDenied(denial.description, denial.details);
           }
-          case 'approved': {
-            if (request.tokenRedeemedAt) return new InvalidGrant('the approval token was already issued for this auth_req_id');
-            // An auth_req_id is good until expires_in, approved or not; a late poller gets expired_token.
-            if (request.expiresAt.getTime() <= Date.now()) return new ExpiredToken('the approval request expired before its token was redeemed');
-            // The approval is not a blank cheque: the call was judged again, just now, before any token exists.
-            if (!reevaluation) return APPROVED_MEANWHILE;
+          case 'reevaluate':
+            return APPROVED_MEANWHILE;
+          case 'deny':
+          case 'issue': {
+            const { request, reevaluation } = step;
             const actor = clientId ? `client:${clientId}` : `gateway:${request.gatewayId}`;
             const votes = await manager.find(ApprovalVote, { where: { approvalId: request.id }, order: { id: 'ASC' } });
             const reevaluated = reevaluatedEvent(request, reevaluation, actor);
-            if (reevaluation.verdict === 'deny') {
+            if (step.kind === 'deny') {
               await denyOnRedeem(manager, request, reevaluation);
               await this.audit.append(manager, reevaluated, deniedEvent(request));
               deniedNow = request;
@@ -188,16 +185,5 @@ export class RedeemApprovalToken {
     if (deniedNow) await this.settlement.afterCommit(deniedNow);
     if (outcome instanceof ProtocolError) throw outcome;
     return outcome;
-  }
-
-  /** A poll sooner than `interval` after the last one is slow_down, and the interval grows. */
-  private async recordPoll(manager: EntityManager, request: ApprovalRequest): Promise<ProtocolError> {
-    const now = new Date();
-    const tooSoon = request.lastPolledAt !== null && now.getTime() - request.lastPolledAt.getTime() < request.pollInterval * 1000;
-    const pollInterval = tooSoon ? request.pollInterval + SLOW_DOWN_STEP_SECONDS : request.pollInterval;
-    await manager.update(ApprovalRequest, { id: request.id, tenantId: request.tenantId }, { lastPolledAt: now, pollInterval });
-    return tooSoon
-      ? new SlowDown(`polled sooner than the interval; wait at least ${pollInterval} seconds between polls`, { interval: pollInterval })
-      : new AuthorizationPending('the approvers have not decided yet', { interval: pollInterval });
   }
 }
