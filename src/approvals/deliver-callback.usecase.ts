@@ -11,19 +11,16 @@ import { ApprovalTokens } from './approval-tokens.service';
 import { ApprovalVote } from './approval-vote.entity';
 import { denialOf } from './approval-view';
 import { CallbackAttempt, CallbackOutcome } from './callback-attempt.entity';
+import { afterAttempt, CallbackAnswer, DeliveryVerdict, judgeAttempt } from './callback-delivery';
 import { CallbackEndpointPolicy } from './callback-endpoint.policy';
 import { createHash, randomUUID } from 'node:crypto';
 import { requestPinned } from '../common/pinned-request';
 import { deniedEvent, denyOnRedeem, reevaluatedEvent } from './redeem-approval-token.usecase';
 import { Reevaluation, RedeemReevaluation } from './redeem-reevaluation.port';
 
-/** What the processor should do after an attempt: nothing more, or try again later. */
-export type DeliveryVerdict = 'done' | 'retry';
-
 /**
  * Tells the gateway that a request is settled (CIBA ping or push). One attempt per call; every
- * attempt is recorded. 2xx delivers; 5xx, 429 and network errors are retried with backoff by
- * the queue; 3xx (redirects are never followed), 401, 403 and other 4xx fail at once.
+ * attempt is recorded. What an answer means and whether it is retried: callback-delivery.ts.
  */
 @Injectable()
 export class DeliverCallback {
@@ -45,41 +42,18 @@ export class DeliverCallback {
 
     const started = Date.now();
     const sent = await this.send(request, request.notificationEndpoint);
-    if ('refusal' in sent) {
-      await this.record(request, attempt, 'refused', null, `endpoint refused: ${sent.refusal}`, 0);
-      return 'done';
-    }
-    const status = sent.status;
-    let error = sent.error;
-    const durationMs = Date.now() - started;
-
-    if (status !== null && status >= 200 && status < 300) {
-      await this.record(request, attempt, 'delivered', status, null, durationMs);
-      return 'done';
-    }
-    const transient = status === null || status >= 500 || status === 429 || status === 408;
-    if (status !== null) {
-      error =
-        status >= 300 && status < 400
-          ? `redirect (${status}) not followed`
-          : status === 401 || status === 403
-            ? `rejected the notification token (${status})`
-            : `HTTP ${status}`;
-    }
-    this.metrics?.callbackFailed();
-    if (transient && !lastAttempt) {
-      await this.record(request, attempt, 'retrying', status, error, durationMs);
-      return 'retry';
-    }
-    await this.record(request, attempt, 'failed', status, error, durationMs);
-    return 'done';
+    const durationMs = 'refusal' in sent ? 0 : Date.now() - started;
+    const judged = judgeAttempt(sent, lastAttempt);
+    if (judged.outcome === 'retrying' || judged.outcome === 'failed') this.metrics?.callbackFailed();
+    await this.record(request, attempt, judged.outcome, judged.statusCode, judged.error, durationMs);
+    return judged.verdict;
   }
 
   /**
    * One attempt: resolve and check the endpoint, then POST to the address that was checked (no
    * second DNS lookup can send it elsewhere). A name that does not resolve is a network error.
    */
-  private async send(request: ApprovalRequest, endpoint: string): Promise<{ refusal: string } | { status: number | null; error: string | null }> {
+  private async send(request: ApprovalRequest, endpoint: string): Promise<CallbackAnswer> {
     try {
       const checked = await this.policy.check(endpoint);
       if (checked.refusal !== undefined) return { refusal: checked.refusal };
@@ -171,6 +145,7 @@ export class DeliverCallback {
     error: string | null,
     durationMs: number,
   ): Promise<void> {
+    const after = afterAttempt(request, outcome);
     await this.dataSource.transaction(async (manager) => {
       // Numbered over the request's whole history: a job re-created by the reconciler continues the count.
       const number = (await manager.count(CallbackAttempt, { where: { approvalId: request.id, tenantId: request.tenantId } })) + 1;
@@ -186,18 +161,16 @@ export class DeliverCallback {
         durationMs,
         idempotencyKey: idempotencyKey(request),
       });
-      if (outcome === 'delivered' || outcome === 'failed' || outcome === 'refused') {
-        const callbackState = outcome === 'delivered' ? 'delivered' : 'failed';
-        const redeemed = outcome === 'delivered' && request.deliveryMode === 'push' && request.status === 'approved';
+      if (after.callbackState) {
         await manager.update(
           ApprovalRequest,
           { id: request.id, tenantId: request.tenantId },
-          { callbackState, ...(redeemed ? { tokenRedeemedAt: new Date() } : {}) },
+          { callbackState: after.callbackState, ...(after.redeemed ? { tokenRedeemedAt: new Date() } : {}) },
         );
       }
       await this.audit.append(manager, {
         ...auditContext(request),
-        type: outcome === 'delivered' ? 'approval.callback_delivered' : 'approval.callback_attempt',
+        type: after.auditType,
         actor: 'system',
         data: {
           mode: request.deliveryMode,

@@ -1,6 +1,7 @@
 import { WorkerHost } from '@nestjs/bullmq';
 import type { Job } from 'bullmq';
 import { BeforeApplicationShutdown, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { JobAttempt, jobAttempt } from './job-attempt';
 
 /**
  * A BullMQ processor with the service's worker settings. A worker's 'error' event (e.g. Redis
@@ -21,9 +22,8 @@ export abstract class QueueWorkerHost extends WorkerHost implements OnApplicatio
   }
 
   /** This run's attempt number (from 1), and whether the queue will retry after it. */
-  protected attemptOf(job: Job): { attempt: number; lastAttempt: boolean } {
-    const attempt = job.attemptsMade + 1;
-    return { attempt, lastAttempt: attempt >= (job.opts.attempts ?? 1) };
+  protected attemptOf(job: Job): JobAttempt {
+    return jobAttempt(job.attemptsMade, job.opts.attempts);
   }
 
   /**
