@@ -7,7 +7,7 @@ import { REEVALUATION_DENIED } from './redeem-reevaluation.port';
 export { setProgress, type SetProgress } from './vote-tally';
 
 /** A pending request whose time is up reads as expired even before its expiry job has run. */
-export function effectiveStatus(r: ApprovalRequest, now = Date.now()): ApprovalStatus {
+export function effectiveStatus(r: Pick<ApprovalRequest, 'status' | 'expiresAt'>, now = Date.now()): ApprovalStatus {
   return r.status === 'pending' && r.expiresAt.getTime() <= now ? 'expired' : r.status;
 }
 

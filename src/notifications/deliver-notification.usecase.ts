@@ -3,24 +3,16 @@ import { DomainMetrics } from '../common/metrics/domain-metrics';
 import { DataSource } from 'typeorm';
 import { auditContext } from '../approvals/approval-audit';
 import { ApprovalRequest } from '../approvals/approval-request.entity';
-import { effectiveStatus } from '../approvals/approval-view';
 import { ApproverLinks } from '../approvals/approver-links.service';
 import { AuditLog } from '../audit/audit-log.service';
 import { entityFromJson, insertStatement } from '../common/database/insert-statement';
 import { ProtocolError } from '../common/errors/protocol-errors';
 import { EmailChannel } from './email/email.channel';
 import { approvalNotification, NotificationContent } from './notification-content';
+import { DeliveryResult, finishDelivery, reasonToSkip, Tried } from './delivery-finish';
 import { NotificationAttempt, NotificationChannel, NotificationRound } from './notification-delivery.entity';
 import { DeliveryJobData } from './notification-queues';
-import { PushChannel, SendOutcome } from './push/push.channel';
-
-/** done: nothing (more) to do; retry: a transient failure, the queue retries with backoff. */
-export type DeliveryResult = 'sent' | 'skipped' | 'failed' | 'retry' | 'done';
-
-interface Tried {
-  target: string;
-  outcome: SendOutcome;
-}
+import { PushChannel } from './push/push.channel';
 
 /** A delivery with what sending it needs, loaded in one query. */
 interface DeliveryRow {
@@ -105,51 +97,28 @@ export class DeliverNotification {
     return Promise.all(subscriptions.map(async (s): Promise<Tried> => ({ target: s.id, outcome: await this.push.send(s, content.push, ttl, topic) })));
   }
 
-  /**
-   * Records the attempts and settles the delivery, in one statement: sent if any target took it;
-   * retry while a transient failure has attempts left; otherwise failed (or skipped when nothing
-   * was tried). Push subscriptions that took it are stamped; those that are gone are deleted.
-   */
+  /** Records the attempts and settles the delivery (delivery-finish.ts says how), in one statement. */
   private async finish(delivery: DeliveryRow, attempt: number, tried: Tried[], request: ApprovalRequest | null, lastAttempt = true): Promise<DeliveryResult> {
-    const outcomes = tried.map((t) => t.outcome.outcome);
-    const errors = tried.filter((t) => t.outcome.error).map((t) => t.outcome.error!);
-    const result: DeliveryResult = outcomes.includes('sent')
-      ? 'sent'
-      : outcomes.includes('retry') && !lastAttempt
-        ? 'retry'
-        : outcomes.every((o) => o === 'skipped' || o === 'gone')
-          ? 'skipped'
-          : 'failed';
-    const isPush = delivery.channel === 'push';
+    const { result, status, lastError, errors, attempts: rows, took, gone, event: eventType } = finishDelivery(delivery.channel, tried, lastAttempt);
     const attempts = insertStatement(
       this.dataSource,
       NotificationAttempt,
-      tried.map((t) => ({
-        tenantId: delivery.tenant_id,
-        deliveryId: delivery.id,
-        channel: delivery.channel,
-        attempt,
-        target: t.target,
-        status: t.outcome.outcome === 'retry' ? 'failed' : t.outcome.outcome,
-        error: t.outcome.error ?? null,
-      })),
+      rows.map((row) => ({ tenantId: delivery.tenant_id, deliveryId: delivery.id, channel: delivery.channel, attempt, ...row })),
     );
     const params: unknown[] = [...attempts.params];
     const p = (value: unknown) => `$${params.push(value)}`;
-    const sent = isPush ? tried.filter((t) => t.outcome.outcome === 'sent').map((t) => t.target) : [];
-    const gone = isPush ? tried.filter((t) => t.outcome.outcome === 'gone').map((t) => t.target) : [];
     let sql = `WITH attempts AS (${attempts.sql}),
-      delivery AS (UPDATE notification_deliveries SET status = ${p(result === 'retry' ? 'queued' : result)}, attempts = ${p(attempt)},
-        last_error = ${p(errors.length ? errors.join('; ').slice(0, 1000) : null)}, sent_at = ${result === 'sent' ? 'now()' : 'NULL'}, updated_at = now()
+      delivery AS (UPDATE notification_deliveries SET status = ${p(status)}, attempts = ${p(attempt)},
+        last_error = ${p(lastError)}, sent_at = ${result === 'sent' ? 'now()' : 'NULL'}, updated_at = now()
         WHERE id = ${p(delivery.id)}),
-      took AS (UPDATE push_subscriptions SET last_success_at = now() WHERE id = ANY(${p(sent)}::uuid[])),
+      took AS (UPDATE push_subscriptions SET last_success_at = now() WHERE id = ANY(${p(took)}::uuid[])),
       dropped AS (DELETE FROM push_subscriptions WHERE id = ANY(${p(gone)}::uuid[])) `;
-    if (request && (result === 'sent' || result === 'failed')) {
+    if (request && eventType) {
       const event = this.audit.insertStatement(
         [
           {
             ...auditContext(request),
-            type: result === 'sent' ? 'approval.notification_sent' : 'approval.notification_failed',
+            type: eventType,
             actor: 'system',
             data: { approver: delivery.approver_id, channel: delivery.channel, round: delivery.round, attempt, ...(errors.length ? { errors } : {}) },
           },
@@ -165,14 +134,4 @@ export class DeliverNotification {
     this.metrics?.notification(delivery.channel, result);
     return result;
   }
-}
-
-function reasonToSkip(request: ApprovalRequest | null, delivery: DeliveryRow): string | undefined {
-  if (!request) return 'the request no longer exists';
-  const status = effectiveStatus(request);
-  if (status !== 'pending') return `the request is ${status}`;
-  if (delivery.display_name === null) return 'the approver is no longer in the directory';
-  if (delivery.voted) return 'the approver has voted';
-  if (delivery.channel === 'email' && !delivery.email) return 'the approver has no email address';
-  return undefined;
 }

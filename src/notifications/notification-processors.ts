@@ -3,7 +3,8 @@ import { Inject } from '@nestjs/common';
 import { Job } from 'bullmq';
 import { QueueWorkerHost } from '../common/queues/queue-worker.host';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
-import { DeliverNotification, DeliveryResult } from './deliver-notification.usecase';
+import { DeliverNotification } from './deliver-notification.usecase';
+import { DeliveryResult } from './delivery-finish';
 import { DeliveryJobData, NotificationQueue, RoundJobData } from './notification-queues';
 import { NotifyApprovers, RoundResult } from './notify-approvers.usecase';
 
