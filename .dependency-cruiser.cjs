@@ -47,8 +47,8 @@ const FOREIGN_ENTITY_READERS = [
  * outbox work is under way. A new use case must not join them.
  */
 const USE_CASES_WITH_SQL = [
-  '^src/approvals/(decide|deliver-callback|park-approval|redeem-approval-token)\\.usecase\\.ts$',
-  '^src/notifications/(deliver-notification|notify-approvers)\\.usecase\\.ts$',
+  '^src/approvals/(decide|deliver-callback|redeem-approval-token)\\.usecase\\.ts$',
+  '^src/notifications/deliver-notification\\.usecase\\.ts$',
 ];
 
 module.exports = {

@@ -6,12 +6,19 @@
  */
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
+import { insertStatement } from '../common/database/insert-statement';
 import { ApprovalRequest, ApprovalStatus, SETTLED_STATUSES } from './approval-request.entity';
 import { ApprovalVote } from './approval-vote.entity';
 import { PollingState, PollingStates } from './token-redemption';
 
 /** An open transaction, passed from a `withLocked…` step to the services that write in it. */
 export type Transaction = EntityManager;
+
+/** SQL another part commits with a new request: its CTEs (each `name AS (…)`) and their parameters, numbered from the offset it was given. */
+export interface CompanionStatement {
+  ctes: string[];
+  params: unknown[];
+}
 
 /** Which of a tenant's pending requests a bulk rejection takes: those resting on one of these delegations, or on this delegating human. */
 export type PendingDependency = { delegationIds: string[] } | { delegatorId: string };
@@ -35,6 +42,24 @@ export class ApprovalRequests implements PollingStates {
     const rows: { status: string; n: number }[] = await this.dataSource.query(`SELECT status, count(*)::int AS n FROM approval_requests GROUP BY status`);
     const counts = new Map(rows.map((row) => [row.status, Number(row.n)]));
     return (['pending', ...SETTLED_STATUSES] as const).map((status) => ({ status, n: counts.get(status) ?? 0 }));
+  }
+
+  /**
+   * Stores a new request with what must commit with it (its audit events, its outbox event, a
+   * facade's own row, the deliveries its first notification round owes) as one statement: atomic,
+   * and one round trip. Each companion is built, in order, with the number of parameters before it.
+   */
+  async insertWith(request: ApprovalRequest, companions: ((paramOffset: number) => CompanionStatement | undefined)[]): Promise<void> {
+    const row = insertStatement(this.dataSource, ApprovalRequest, [request]);
+    const ctes = [`parked AS (${row.sql})`];
+    const params = [...row.params];
+    for (const companion of companions) {
+      const part = companion(params.length);
+      if (!part) continue;
+      ctes.push(...part.ctes);
+      params.push(...part.params);
+    }
+    await this.dataSource.query(`WITH ${ctes.join(', ')} SELECT 1`, params);
   }
 
   /** A pending request's polling state (PollingStates), written in the transaction that holds its row locked. */

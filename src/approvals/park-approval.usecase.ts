@@ -1,8 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
-import { DataSource } from 'typeorm';
-import { AuditLog } from '../audit/audit-log.service';
-import { insertStatement } from '../common/database/insert-statement';
+import { AuditEntry, AuditLog } from '../audit/audit-log.service';
 import { callHashOf, canonicalJson } from '../common/canonical-json';
 import { InvalidClientNotificationToken, InvalidRequest, UnmetObligation } from '../common/errors/protocol-errors';
 import { Outbox } from '../common/outbox/outbox.service';
@@ -10,6 +8,7 @@ import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { auditContext } from './approval-audit';
 import { APPROVAL_CREATED, ApprovalCreatedEvent } from './approval-outbox-events';
 import { ApprovalRequest } from './approval-request.entity';
+import { ApprovalRequests } from './approval-requests.repository';
 import { ApproverRouting } from './approver-routing.port';
 import { CallbackEndpointPolicy } from './callback-endpoint.policy';
 import { approvalsNeeded, namedIn } from './approver-sets';
@@ -46,7 +45,7 @@ export interface ParkedApproval {
 @Injectable()
 export class ParkApproval {
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly requests: ApprovalRequests,
     private readonly audit: AuditLog,
     private readonly outbox: Outbox,
     private readonly callbackPolicy: CallbackEndpointPolicy,
@@ -132,33 +131,6 @@ export class ParkApproval {
       proof: proof ?? null,
     } satisfies ApprovalRequest);
 
-    // The row, its audit events, the notifications owed and the outbox event in one statement: atomic, and one round trip.
-    // The events go in one INSERT so that their ids (the audit chain's order) follow the list.
-    const row = insertStatement(this.dataSource, ApprovalRequest, [request]);
-    const own = facade?.statement(request.id, row.params.length);
-    const routed = admission.statement?.(request, row.params.length + (own?.params.length ?? 0));
-    const extra = (own || routed) && {
-      ctes: [...(own?.ctes ?? []), ...(routed?.ctes ?? [])],
-      params: [...(own?.params ?? []), ...(routed?.params ?? [])],
-      events: routed?.events ?? [],
-    };
-    const event = this.audit.insertStatement(
-      [
-        {
-          ...auditContext(request),
-          type: 'approval.created',
-          actor: facade?.actor ?? `gateway:${gatewayId}`,
-          data: {
-            input,
-            call_hash: request.callHash,
-            expires_at: request.expiresAt.toISOString(),
-            ...facade?.auditData,
-          },
-        },
-        ...(extra?.events ?? []),
-      ],
-      row.params.length + (extra?.params.length ?? 0),
-    );
     const created: ApprovalCreatedEvent = {
       tenantId,
       approvalId: request.id,
@@ -167,12 +139,36 @@ export class ParkApproval {
       escalateAfter: request.escalateAfter,
       remindAfter: request.remindAfter,
     };
-    const outboxed = this.outbox.insertStatement(
-      [{ topic: APPROVAL_CREATED, payload: { ...created } }],
-      row.params.length + (extra?.params.length ?? 0) + event.params.length,
-    );
-    const ctes = [`parked AS (${row.sql})`, ...(extra?.ctes ?? []), `created AS (${event.sql})`, `outboxed AS (${outboxed.sql})`];
-    await this.dataSource.query(`WITH ${ctes.join(', ')} SELECT 1`, [...row.params, ...(extra?.params ?? []), ...event.params, ...outboxed.params]);
+    // The row, the facade's row, the notifications owed, its audit events and the outbox event in one statement: atomic, and one round trip.
+    // The events go in one INSERT so that their ids (the audit chain's order) follow the list.
+    let routedEvents: AuditEntry[] = [];
+    await this.requests.insertWith(request, [
+      (offset) => facade?.statement(request.id, offset),
+      (offset) => {
+        const routed = admission.statement?.(request, offset);
+        routedEvents = routed?.events ?? [];
+        return routed;
+      },
+      (offset) => {
+        const event = this.audit.insertStatement(
+          [
+            {
+              ...auditContext(request),
+              type: 'approval.created',
+              actor: facade?.actor ?? `gateway:${gatewayId}`,
+              data: { input, call_hash: request.callHash, expires_at: request.expiresAt.toISOString(), ...facade?.auditData },
+            },
+            ...routedEvents,
+          ],
+          offset,
+        );
+        return { ctes: [`created AS (${event.sql})`], params: event.params };
+      },
+      (offset) => {
+        const outboxed = this.outbox.insertStatement([{ topic: APPROVAL_CREATED, payload: { ...created } }], offset);
+        return { ctes: [`outboxed AS (${outboxed.sql})`], params: outboxed.params };
+      },
+    ]);
     this.outbox.committed();
     return { auth_req_id: request.id, expires_in: expiresIn, interval: request.pollInterval };
   }

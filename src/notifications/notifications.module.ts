@@ -23,6 +23,7 @@ import { NotificationDeliveryProcessor, NotificationRoundProcessor } from './not
 import { NotificationQueue } from './notification-queues';
 import { NotificationRouting } from './notification-routing.service';
 import { NotifyApprovers } from './notify-approvers.usecase';
+import { NotificationRounds } from './notification-rounds.repository';
 import { ApprovalPageController } from './page/approval-page.controller';
 import { StandingApprovalsPageController } from './page/standing-approvals-page.controller';
 import { StandingApprovalsPage } from './page/standing-approvals.page';
@@ -71,6 +72,7 @@ export class NotificationsModule {
         PushChannel,
         NotificationJobs,
         NotifyApprovers,
+        NotificationRounds,
         DeliverNotification,
         NotificationRouting,
         // Sampled reviews (issue 15): their reviewers are told as approvers are.

@@ -1,18 +1,17 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { DataSource } from 'typeorm';
 import { auditContext } from '../approvals/approval-audit';
 import { ApprovalRequest } from '../approvals/approval-request.entity';
 import { effectiveStatus } from '../approvals/approval-view';
 import { excludedFromApproving } from '../vocabulary/approver-eligibility';
 import { GetApproval } from '../approvals/get-approval.usecase';
 import { AuditLog } from '../audit/audit-log.service';
-import { insertStatement } from '../common/database/insert-statement';
 import { Outbox } from '../common/outbox/outbox.service';
 import { ApproverDirectory, Recipient } from './directory/approver-directory.service';
 import { EmailChannel } from './email/email.channel';
-import { NotificationChannel, NotificationDelivery, NotificationRound } from './notification-delivery.entity';
+import { NotificationChannel, NotificationRound } from './notification-delivery.entity';
 import { NotificationJobs } from './notification-jobs.service';
-import { NOTIFICATION_QUEUED, RoundJobData } from './notification-queues';
+import { RoundJobData } from './notification-queues';
+import { NotificationRounds, OwedDelivery } from './notification-rounds.repository';
 import { PushChannel } from './push/push.channel';
 import type { ParkStatement } from '../approvals/approver-routing.port';
 
@@ -32,7 +31,7 @@ export class NotifyApprovers {
   private readonly logger = new Logger(NotifyApprovers.name);
 
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly rounds: NotificationRounds,
     private readonly approvals: GetApproval,
     private readonly directory: ApproverDirectory,
     private readonly email: EmailChannel,
@@ -51,21 +50,18 @@ export class NotifyApprovers {
     // A delayed job that ran early (clock skew between hosts) is retried by the queue's backoff.
     if (due > Date.now() + 250) return 'not-due';
 
-    const queuedRounds = await this.queuedRounds(tenantId, approvalId);
+    const queuedRounds = await this.rounds.queued(tenantId, approvalId);
     // The round committed already (this is a retry, or the reconciler's): queue what is still owed.
     if (queuedRounds.has(round)) {
-      await this.jobs.scheduleDeliveries(await this.dataSource.manager.find(NotificationDelivery, { where: { approvalId, round, status: 'queued' } }));
+      await this.jobs.scheduleDeliveries(await this.rounds.stillQueued(tenantId, approvalId, round));
       return 'queued';
     }
 
     const recipients = await this.recipientsFor(request, round, queuedRounds);
     // One statement (atomic): the deliveries and their outbox events, the round's mark and its audit event.
     const statement = this.roundStatement(request, round, recipients, 0);
-    const params = [...statement.params];
-    const event = this.audit.insertStatement(statement.events, params.length);
-    params.push(...event.params);
-    statement.ctes.push(`round_event AS (${event.sql})`);
-    await this.dataSource.query(`WITH ${statement.ctes.join(', ')} SELECT 1`, params);
+    const event = this.audit.insertStatement(statement.events, statement.params.length);
+    await this.rounds.commit({ ctes: [...statement.ctes, `round_event AS (${event.sql})`], params: [...statement.params, ...event.params] });
     this.outbox.committed();
     return 'queued';
   }
@@ -75,7 +71,7 @@ export class NotifyApprovers {
    * statement, the round job's or, for the initial round, the park statement itself.
    */
   roundStatement(request: ApprovalRequest, round: NotificationRound, recipients: Recipient[], paramOffset: number): ParkStatement {
-    const owed: Omit<NotificationDelivery, 'id' | 'createdAt' | 'updatedAt'>[] = [];
+    const owed: OwedDelivery[] = [];
     const unreachable: string[] = [];
     for (const r of recipients) {
       const channels: NotificationChannel[] = [];
@@ -98,18 +94,7 @@ export class NotifyApprovers {
       }
     }
     if (unreachable.length) this.logger.warn(`${request.id} (${round}): no channel reaches ${unreachable.join(', ')}`);
-    const params: unknown[] = [request.id, round, request.tenantId];
-    const ctes = [
-      `round_mark AS (INSERT INTO notification_rounds (approval_id, round, tenant_id) VALUES ($${paramOffset + 1}, $${paramOffset + 2}, $${paramOffset + 3}) ON CONFLICT DO NOTHING)`,
-    ];
-    if (owed.length) {
-      const insert = insertStatement(this.dataSource, NotificationDelivery, owed, paramOffset + params.length);
-      params.push(...insert.params);
-      ctes.push(`owed AS (${insert.sql} ON CONFLICT ON CONSTRAINT notification_deliveries_once DO NOTHING RETURNING id, tenant_id, channel)`);
-      ctes.push(
-        `owed_outbox AS (INSERT INTO outbox (topic, payload) SELECT '${NOTIFICATION_QUEUED}', jsonb_build_object('tenantId', tenant_id, 'deliveryId', id::text, 'channel', channel) FROM owed)`,
-      );
-    }
+    const { ctes, params } = this.rounds.rows(request.tenantId, request.id, round, owed, paramOffset);
     const events = [
       {
         ...auditContext(request),
@@ -139,14 +124,5 @@ export class NotifyApprovers {
           ? request.escalateTo
           : [...request.approvers, ...(queuedRounds.has('escalation') ? request.escalateTo : [])];
     return this.directory.recipients(request.tenantId, refs, request.delegatorId, excluded);
-  }
-
-  /** The request's rounds queued so far. */
-  private async queuedRounds(tenantId: string, approvalId: string): Promise<Set<NotificationRound>> {
-    const rows: { round: NotificationRound }[] = await this.dataSource.query(
-      `SELECT round FROM notification_rounds WHERE approval_id = $1 AND tenant_id = $2`,
-      [approvalId, tenantId],
-    );
-    return new Set(rows.map((r) => r.round));
   }
 }

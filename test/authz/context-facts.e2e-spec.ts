@@ -192,6 +192,20 @@ permit (principal, action == Action::"call_tool", resource) when { context.grant
     expect(res.body.facts.velocity).toEqual({ last_60s: 1, last_300s: 3, last_3600s: 3 });
   });
 
+  it('the windows keep counting when Redis has forgotten the counting script (SCRIPT FLUSH, as after a restart), and calls at once each count', async () => {
+    await publish({ granted: GRANTED });
+    const session = { mcp_session_id: `s-${randomUUID()}` };
+    expect((await authorize({ correlation: session }, 'ping')).status).toBe(200);
+    const redis = new Redis(api.config.REDIS_URL);
+    await redis.script('FLUSH');
+    redis.disconnect();
+    // Four at once: each needs its own member in the session's sorted set, even within one millisecond.
+    const burst = await Promise.all([1, 2, 3, 4].map(() => authorize({ correlation: session }, 'ping')));
+    expect(burst.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+    const last = (await authorize({ correlation: session }, 'ping')).body;
+    expect((await audited(last.decision_id)).facts).toMatchObject({ session_calls: 6, velocity: { last_60s: 6, last_300s: 6, last_3600s: 6 } });
+  });
+
   it('risk.network reaches the policy as context.network (lower-cased; "" when absent): deny from tor', async () => {
     await publish({
       granted: GRANTED,

@@ -144,6 +144,47 @@ describe('approver directory', () => {
       expect((await park({ approvers: ['delegator'] }, 'alice')).status).toBe(200);
     });
 
+    it('parking resolves references as the directory stands: a change on another instance counts at once, though answers are cached', async () => {
+      const other = await env.start();
+      try {
+        const parkOn = (app: TestApp, obligation: Record<string, unknown>) => {
+          const body = parkBody({ delegator: { id: 'alice' } });
+          body.obligation = { ...body.obligation, ...obligation };
+          return call(app.url, 'POST', '/v1/approvals', { token: gateway, body });
+        };
+        // Whom the initial round is for (this environment has no channel, so it records recipients without deliveries).
+        const notified = async (authReqId: string) => {
+          const [event] = await sql<{ data: { recipients: { approver: string }[] } }>(
+            env.db.url,
+            `SELECT data FROM audit_events WHERE approval_id = $1 AND type = 'approval.notified'`,
+            [authReqId],
+          );
+          return event.data.recipients.map((r) => r.approver).sort();
+        };
+        await put('/v1/approvers/gina', { display_name: 'Gina', email: 'gina@acme.example' });
+        await put('/v1/approver-groups/duo', { members: ['erin', 'gina'] });
+        // Both instances answer from their cache now.
+        const first = await parkOn(other, { approvers: ['group:duo'] });
+        expect(first.status).toBe(200);
+        expect(await notified(first.body.auth_req_id)).toEqual(['erin', 'gina']);
+        expect((await parkOn(other, { approvers: ['user:gina'] })).status).toBe(200);
+
+        // Changed through this instance: the other one no longer notifies or admits what it cached.
+        expect((await put('/v1/approver-groups/duo', { members: ['erin', 'bob'] })).status).toBe(200);
+        expect((await put('/v1/approvers/gina', { display_name: 'Gina', email: 'gina@acme.example', status: 'disabled' })).status).toBe(200);
+        const deadline = Date.now() + 1000;
+        const regrouped = await parkOn(other, { approvers: ['group:duo'] });
+        expect(regrouped.status).toBe(200);
+        expect(await notified(regrouped.body.auth_req_id)).toEqual(['bob', 'erin']);
+        const refused = await parkOn(other, { approvers: ['user:gina'] });
+        expect(Date.now()).toBeLessThan(deadline);
+        expect(refused.status).toBe(400);
+        expect(refused.body.error_description).toMatch(/"gina", who is disabled/);
+      } finally {
+        await other.close();
+      }
+    });
+
     it('a group with enough members, people who exist, and escalation to a group all park', async () => {
       expect((await park({ approvers: ['group:pair'], quorum: 2 })).status).toBe(200);
       expect((await park({ approvers: ['user:bob'], quorum: 2, escalate_after: 5, escalate_to: ['group:pair'], expires_in: 60 })).status).toBe(200);

@@ -328,10 +328,19 @@ export class ApproverDirectory {
     return { problems, initial: problems.length ? [] : distinctPeople(o.approvers, o.delegatorId, found, excluded) };
   }
 
-  /** One round trip: the people named directly (or as the delegator) and every named group with its members. */
-  private async lookup(tenantId: string, refs: string[], delegatorId: string): Promise<Lookup> {
-    const people = [...new Set(refs.flatMap((r) => (r === 'delegator' ? [delegatorId] : r.startsWith('user:') ? [r.slice(5)] : [])))];
-    const groups = [...new Set(refs.filter((r) => r.startsWith('group:')).map((r) => r.slice(6)))];
+  /**
+   * The people named directly (or as the delegator) and every named group with its members: one
+   * round trip, cached per tenant like the decision path's reads (DirectoryMembership: dropped on
+   * every instance at each directory change, trusted for at most a second). A vote reads the
+   * voter's standing afresh, so a stale answer can at most notify someone disabled a moment ago.
+   */
+  private lookup(tenantId: string, refs: string[], delegatorId: string): Promise<Lookup> {
+    const people = [...new Set(refs.flatMap((r) => (r === 'delegator' ? [delegatorId] : r.startsWith('user:') ? [r.slice(5)] : [])))].sort();
+    const groups = [...new Set(refs.filter((r) => r.startsWith('group:')).map((r) => r.slice(6)))].sort();
+    return this.membership.resolved(tenantId, JSON.stringify([people, groups]), () => this.read(tenantId, people, groups));
+  }
+
+  private async read(tenantId: string, people: string[], groups: string[]): Promise<Lookup> {
     const rows: {
       group_name: string | null;
       id: string | null;

@@ -1,11 +1,15 @@
 /**
- * The directory as the decision path reads it (authz's UserDirectory port): whether a human is
- * in the tenant's directory and their status there, their groups, their attributes and their own entitlements. One indexed query per human on a miss, cached
- * per tenant; every directory change drops the tenant's cache on every instance (RedisBus), and
- * a cached answer is trusted for at most MEMBERSHIP_CACHE_MS even if that message is lost.
+ * The directory as the hot paths read it, cached per tenant. For the decision path (authz's
+ * UserDirectory port): whether a human is in the tenant's directory and their status there,
+ * their groups, their attributes and their own entitlements, one indexed query per human on a
+ * miss. For parking: how approver references resolve to people (ApproverDirectory's lookup).
+ * Every directory change (people, groups, push subscriptions) drops the tenant's answers on every
+ * instance (RedisBus), and an answer is trusted for at most MEMBERSHIP_CACHE_MS even if that
+ * message is lost.
  */
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { TenantCache } from '../../common/cache/tenant-cache';
 import { RedisBus } from '../../common/redis/redis-bus.service';
 import { DirectoryPerson, UserDirectory } from '../../authz/people/user-directory.port';
 import type { UserFacts } from '../../authz/policy/cedar-schema';
@@ -19,9 +23,8 @@ const MAX_PER_TENANT = 50_000;
 
 @Injectable()
 export class DirectoryMembership extends UserDirectory implements OnModuleInit {
-  private readonly tenants = new Map<string, Map<string, { at: number; person: DirectoryPerson }>>();
-  /** Bumped on every invalidation, so a read that raced a change is not cached. */
-  private generation = 0;
+  private readonly people = new TenantCache<DirectoryPerson>(MEMBERSHIP_CACHE_MS, MAX_PER_TENANT);
+  private readonly references = new TenantCache<unknown>(MEMBERSHIP_CACHE_MS, MAX_PER_TENANT);
 
   constructor(
     private readonly dataSource: DataSource,
@@ -41,15 +44,21 @@ export class DirectoryMembership extends UserDirectory implements OnModuleInit {
   }
 
   private invalidate(tenantId?: string): void {
-    this.generation++;
-    if (typeof tenantId === 'string') this.tenants.delete(tenantId);
-    else this.tenants.clear();
+    this.people.invalidate(tenantId);
+    this.references.invalidate(tenantId);
+  }
+
+  /** How a set of approver references resolves (`key` names the set), cached as the people are. */
+  resolved<T>(tenantId: string, key: string, load: () => Promise<T>): Promise<T> {
+    return this.references.get(tenantId, key, load) as Promise<T>;
   }
 
   async person(tenantId: string, userId: string, { fresh = false }: { fresh?: boolean } = {}): Promise<DirectoryPerson> {
-    const cached = fresh ? undefined : this.tenants.get(tenantId)?.get(userId);
-    if (cached && Date.now() - cached.at <= MEMBERSHIP_CACHE_MS) return cached.person;
-    const generation = this.generation;
+    if (fresh) return this.read(tenantId, userId);
+    return this.people.get(tenantId, userId, () => this.read(tenantId, userId));
+  }
+
+  private async read(tenantId: string, userId: string): Promise<DirectoryPerson> {
     const [row]: {
       status: 'active' | 'disabled' | null;
       groups: string[];
@@ -66,12 +75,6 @@ export class DirectoryMembership extends UserDirectory implements OnModuleInit {
       [tenantId, userId],
     );
     const user: UserFacts = { status: row.status ?? 'unknown', groups: row.groups, attributes: row.attributes ?? {} };
-    const person: DirectoryPerson = { user, entitlements: row.entitlements ?? null };
-    if (generation === this.generation) {
-      let users = this.tenants.get(tenantId);
-      if (!users || users.size >= MAX_PER_TENANT) this.tenants.set(tenantId, (users = new Map()));
-      users.set(userId, { at: Date.now(), person });
-    }
-    return person;
+    return { user, entitlements: row.entitlements ?? null };
   }
 }

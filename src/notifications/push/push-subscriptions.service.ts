@@ -1,13 +1,17 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { NotFound } from '../../common/errors/protocol-errors';
+import { DirectoryMembership } from '../directory/directory-membership.service';
 import { PushSubscription } from './push-subscription.entity';
 import { SubscriptionInput } from './push-subscription.command';
 
 /** Approvers' push subscriptions (their endpoints are held to PushEndpointPolicy). */
 @Injectable()
 export class PushSubscriptions {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly membership: DirectoryMembership,
+  ) {}
 
   /**
    * Saves a subscription for this approver; the same endpoint again replaces its keys (browsers
@@ -28,6 +32,8 @@ export class PushSubscriptions {
        RETURNING id, approver_id AS "approverId", created_at AS "createdAt"`,
       [tenantId, approverId, input.endpoint, input.keys.p256dh, input.keys.auth, userAgent?.slice(0, 300) ?? null],
     );
+    // Who can be reached by push is part of how references resolve: the next request notifies this one too.
+    await this.membership.changed(tenantId);
     return row;
   }
 
@@ -39,5 +45,6 @@ export class PushSubscriptions {
   async unsubscribe(tenantId: string, approverId: string, id: string): Promise<void> {
     const result = await this.dataSource.manager.delete(PushSubscription, { tenantId, approverId, id });
     if (!result.affected) throw new NotFound('no such push subscription');
+    await this.membership.changed(tenantId);
   }
 }
