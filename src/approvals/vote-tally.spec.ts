@@ -99,7 +99,7 @@ describe('the vote tally', () => {
       }),
     );
 
-    it('reaches the same verdict whatever the order of the votes', () => {
+    it('reaches the same verdict, crediting as many approvals, whatever the order of the votes', () => {
       fc.assert(
         fc.property(
           scenario.chain((s) => fc.record({ s: fc.constant(s), shuffled: fc.shuffledSubarray(s.votes, { minLength: s.votes.length }) })),
@@ -107,7 +107,9 @@ describe('the vote tally', () => {
             const r = request(quorums, denyThreshold);
             const t = tally(r, shuffled);
             expect(t.verdict).toBe(tally(r, votes).verdict);
-            expect(t.progress.map((p) => p.met)).toEqual(tally(r, votes).progress.map((p) => p.met));
+            // The number of approvals credited is the same too; which short sets they land in may differ.
+            const credited = (x: typeof t) => x.progress.reduce((n, p) => n + p.approvals, 0);
+            expect(credited(t)).toBe(credited(tally(r, votes)));
           },
         ),
       );

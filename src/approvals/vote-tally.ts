@@ -20,7 +20,12 @@ export interface SetProgress {
   quorum: number;
   escalate_to: string[];
   independent_approvers: boolean;
-  /** Approvals credited to this set: each approving person counts in one set only, assigned so as to fill as many sets as can be. */
+  /**
+   * Approvals credited to this set: each approving person counts in one set only, and as many
+   * approvals are credited as can be (a maximum matching), so whether every set is met never
+   * depends on the order of the votes. While some set is still short, which of the sets an
+   * approval eligible in several is credited to can.
+   */
   approvals: number;
   met: boolean;
 }
