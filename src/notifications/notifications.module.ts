@@ -12,6 +12,7 @@ import { ApproverRouting } from '../approvals/approver-routing.port';
 import { UserDirectory } from '../authz/people/user-directory.port';
 import { DeliverNotification } from './deliver-notification.usecase';
 import { ApproverDirectory } from './directory/approver-directory.service';
+import { ApproverPasskeys } from './directory/approver-passkeys.service';
 import { Approver, ApproverGroup, ApproverGroupMember } from './directory/approver.entity';
 import { ApproversController } from './directory/approvers.controller';
 import { DemoDirectorySeeder } from './directory/demo-directory.seeder';
@@ -77,7 +78,7 @@ export class NotificationsModule {
         ReviewNotificationJobs,
         NotifyReviewers,
         { provide: ApproverRouting, useExisting: NotificationRouting },
-        ...(options.http ? [ApprovalPage, StandingApprovalsPage, ReviewPage, BatchReviewPage, DemoDirectorySeeder] : []),
+        ...(options.http ? [ApprovalPage, StandingApprovalsPage, ReviewPage, BatchReviewPage, DemoDirectorySeeder, ApproverPasskeys] : []),
         ...(options.workers ? [NotificationRoundProcessor, NotificationDeliveryProcessor, ReviewNotificationProcessor] : []),
       ],
       exports: [ApproverRouting, UserDirectory],
