@@ -214,6 +214,50 @@ describe('sampled post-execution review', () => {
     expect((await fetch(`${api.url}/review/${reviewId}?link=${encodeURIComponent(expired.token)}`)).status).toBe(410);
   });
 
+  it('re-reads the reviewer at answer time: one disabled since, or removed from the reviewing group, is refused (403) and nothing is written', async () => {
+    const admin = await adminToken();
+    const reviewId: string = (await authorize('other-agent', 'read_pii')).body.sampled_review.review_id;
+    // Minted while dave is an active member of group:security, as the notification's link is.
+    const { token } = await api.app.get(ReviewLinks).mint({ id: reviewId, tenantId: 'acme', expiresAt: new Date(Date.now() + 60_000) }, 'dave');
+    const answer = () =>
+      fetch(`${api.url}/review/${reviewId}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ link: token, answer: 'flag', reason: 'after the fact' }),
+      });
+    const unchanged = async () => {
+      expect((await sql(env.db.url, `SELECT status, reviewed_by FROM sampled_reviews WHERE id = $1`, [reviewId]))[0]).toEqual({
+        status: 'pending',
+        reviewed_by: null,
+      });
+      expect(await sql(env.db.url, `SELECT id FROM audit_events WHERE type = 'review.reviewed' AND data->>'review_id' = $1`, [reviewId])).toEqual([]);
+    };
+    const setDave = (status: string) =>
+      call(api.url, 'PUT', '/v1/approvers/dave', { token: admin, body: { display_name: 'Dave', email: 'dave@acme.example', status } });
+    const security = (members: string[]) => call(api.url, 'PUT', '/v1/approver-groups/security', { token: admin, body: { members } });
+
+    expect((await setDave('disabled')).status).toBe(200);
+    const disabled = await answer();
+    expect(disabled.status).toBe(403);
+    expect(await disabled.text()).toContain('dave is disabled in the approver directory and may not review calls.');
+    await unchanged();
+
+    expect((await setDave('active')).status).toBe(200);
+    expect((await security(['erin'])).status).toBe(200);
+    const removed = await answer();
+    expect(removed.status).toBe(403);
+    expect(await removed.text()).toContain('dave is no longer one of this call&#39;s reviewers.');
+    await unchanged();
+
+    // Back in the group, the same link answers.
+    expect((await security(['erin', 'dave'])).status).toBe(200);
+    expect((await answer()).status).toBe(200);
+    expect((await sql(env.db.url, `SELECT status, reviewed_by FROM sampled_reviews WHERE id = $1`, [reviewId]))[0]).toEqual({
+      status: 'flagged',
+      reviewed_by: 'dave',
+    });
+  });
+
   it('refuses a policy set whose reviewers are not approver references, naming the policy', async () => {
     const res = await call(api.url, 'POST', '/v1/policies', {
       token: await adminToken(),
