@@ -64,19 +64,14 @@ const formSchema = z
         }
       }),
   })
-  .transform(({ standing, standing_expires_in, standing_max_uses, standing_pin, ...form }) => ({
-    ...form,
-    // The terms go with a standing scope only; "this call only" has none.
-    standing:
-      standing && standing !== 'call'
-        ? pruned({ scope: standing, expires_in: standing_expires_in, max_uses: standing_max_uses, pin: standing_pin })
-        : standing && { scope: standing },
-  }));
-
-/** The choice without the terms the approver left to the policy. */
-function pruned(choice: StandingChoice): StandingChoice {
-  return Object.fromEntries(Object.entries(choice).filter(([, v]) => v !== undefined)) as unknown as StandingChoice;
-}
+  .transform(({ standing, standing_expires_in, standing_max_uses, standing_pin, ...form }) => {
+    // The terms go with a standing scope only; "this call only" has none. Terms left out are the policy's.
+    const choice: StandingChoice | undefined =
+      standing === 'session' || standing === 'window'
+        ? { scope: standing, expires_in: standing_expires_in, max_uses: standing_max_uses, pin: standing_pin }
+        : standing && { scope: standing };
+    return { ...form, standing: choice };
+  });
 
 /**
  * The approver's page, opened from the link in a notification. The link (a signed, per-approver
