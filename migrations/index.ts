@@ -25,6 +25,7 @@ import { SampledReviews1764170000000 } from './1764170000000-sampled-reviews';
 import { GraduatedAutonomy1764171000000 } from './1764171000000-graduated-autonomy';
 import { Passkeys1764180000000 } from './1764180000000-passkeys';
 import { PasskeyManagement1764190000000 } from './1764190000000-passkey-management';
+import { ReviewDeliveries1764200000000 } from './1764200000000-review-deliveries';
 
 /** Every migration, in order. Passed as classes so the same list works under jest and from dist/. */
 export const migrations = [
@@ -55,4 +56,5 @@ export const migrations = [
   GraduatedAutonomy1764171000000,
   Passkeys1764180000000,
   PasskeyManagement1764190000000,
+  ReviewDeliveries1764200000000,
 ];

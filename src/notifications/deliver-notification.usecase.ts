@@ -4,28 +4,37 @@ import { DataSource } from 'typeorm';
 import { auditContext } from '../approvals/approval-audit';
 import { ApprovalRequest } from '../approvals/approval-request.entity';
 import { ApproverLinks } from '../approvals/approver-links.service';
-import { AuditLog } from '../audit/audit-log.service';
+import { AuditEntry, AuditLog } from '../audit/audit-log.service';
+import { ReviewLinks } from '../authz/reviews/review-links.service';
+import { SampledReviews } from '../authz/reviews/sampled-reviews.service';
 import { entityFromJson, insertStatement } from '../common/database/insert-statement';
 import { ProtocolError } from '../common/errors/protocol-errors';
 import { EmailChannel } from './email/email.channel';
 import { approvalNotification, NotificationContent } from './notification-content';
-import { DeliveryResult, finishDelivery, reasonToSkip, Tried } from './delivery-finish';
+import { DeliveryResult, finishDelivery, reasonToSkip, reasonToSkipReview, Tried } from './delivery-finish';
 import { NotificationAttempt, NotificationChannel, NotificationRound } from './notification-delivery.entity';
 import { DeliveryJobData } from './notification-queues';
 import { PushChannel } from './push/push.channel';
+import { reviewNotification } from './reviews/review-content';
+
+/** The audit event of a delivery that was sent or failed for good (`attempt`, and the errors if any). */
+type DeliveryEvent = (result: 'sent' | 'failed', data: { attempt: number; errors?: string[] }) => AuditEntry;
 
 /** A delivery with what sending it needs, loaded in one query. */
 interface DeliveryRow {
   id: string;
   tenant_id: string;
   status: string;
-  approval_id: string;
+  approval_id: string | null;
   round: NotificationRound;
+  /** Set for a sampled review's delivery (approval_id and round are then null). */
+  review_id: string | null;
   approver_id: string;
   via_group: string | null;
   channel: NotificationChannel;
   display_name: string | null;
   email: string | null;
+  approver_status: string | null;
   voted: boolean;
   subscriptions: { id: string; endpoint: string; p256dh: string; auth: string }[] | null;
   request: Record<string, unknown> | null;
@@ -36,6 +45,8 @@ interface DeliveryRow {
  * request sends nothing more) or the approver has voted; mints the approver's link; sends on the
  * delivery's channel; records every attempt. A push service's 404/410 drops that subscription.
  * It is the hot path of the fan-out, so it reads in one query and writes in one statement.
+ * A sampled review's delivery (to one reviewer on one channel) is made, recorded and retried the
+ * same way, with the review's link and message.
  */
 @Injectable()
 export class DeliverNotification {
@@ -45,13 +56,16 @@ export class DeliverNotification {
     private readonly email: EmailChannel,
     private readonly push: PushChannel,
     private readonly audit: AuditLog,
+    private readonly reviews: SampledReviews,
+    private readonly reviewLinks: ReviewLinks,
     // Absent in a worker-only process, which serves no /metrics.
     @Optional() private readonly metrics?: DomainMetrics,
   ) {}
 
   async execute({ tenantId, deliveryId }: DeliveryJobData, attempt: number, lastAttempt: boolean): Promise<DeliveryResult> {
     const [delivery]: DeliveryRow[] = await this.dataSource.query(
-      `SELECT d.id, d.tenant_id, d.status, d.approval_id, d.round, d.approver_id, d.via_group, d.channel, a.display_name, a.email,
+      `SELECT d.id, d.tenant_id, d.status, d.approval_id, d.round, d.review_id, d.approver_id, d.via_group, d.channel, a.display_name, a.email,
+              a.status AS approver_status,
               EXISTS (SELECT 1 FROM approval_votes v WHERE v.approval_id = d.approval_id AND v.approver_id = d.approver_id) AS voted,
               CASE WHEN d.channel = 'push' THEN (
                 SELECT json_agg(json_build_object('id', s.id, 'endpoint', s.endpoint, 'p256dh', s.p256dh, 'auth', s.auth) ORDER BY s.created_at)
@@ -64,10 +78,19 @@ export class DeliverNotification {
       [deliveryId, tenantId],
     );
     if (!delivery || delivery.status !== 'queued') return 'done';
+    if (delivery.review_id) return this.deliverReview(delivery, attempt, lastAttempt);
     const request = delivery.request ? entityFromJson(this.dataSource, ApprovalRequest, delivery.request) : null;
+    const event: DeliveryEvent | null =
+      request &&
+      ((result, data) => ({
+        ...auditContext(request),
+        type: result === 'sent' ? 'approval.notification_sent' : 'approval.notification_failed',
+        actor: 'system',
+        data: { approver: delivery.approver_id, channel: delivery.channel, round: delivery.round, ...data },
+      }));
 
     const skip = reasonToSkip(request, delivery);
-    if (skip) return this.finish(delivery, attempt, [{ target: delivery.approver_id, outcome: { outcome: 'skipped', error: skip } }], request);
+    if (skip) return this.finish(delivery, attempt, [{ target: delivery.approver_id, outcome: { outcome: 'skipped', error: skip } }], event);
 
     let link: { url: string };
     try {
@@ -75,31 +98,59 @@ export class DeliverNotification {
     } catch (e) {
       // No longer eligible (e.g. separation of duties): nothing to send.
       if (e instanceof ProtocolError)
-        return this.finish(delivery, attempt, [{ target: delivery.approver_id, outcome: { outcome: 'skipped', error: e.message } }], request);
+        return this.finish(delivery, attempt, [{ target: delivery.approver_id, outcome: { outcome: 'skipped', error: e.message } }], event);
       throw e;
     }
     const content = approvalNotification(request!, { displayName: delivery.display_name! }, link, delivery.round);
-    const tried = delivery.channel === 'email' ? await this.sendEmail(delivery, content) : await this.sendPush(request!, delivery, content);
-    return this.finish(delivery, attempt, tried, request, lastAttempt);
+    // A topic is at most 32 base64url characters (RFC 8030 §5.4); the request id's prefix is unique enough.
+    const tried =
+      delivery.channel === 'email'
+        ? await this.sendEmail(delivery, content)
+        : await this.sendPush(delivery, content.push, request!.expiresAt, request!.id.slice(0, 32));
+    return this.finish(delivery, attempt, tried, event, lastAttempt);
   }
 
-  private async sendEmail(delivery: DeliveryRow, content: NotificationContent): Promise<Tried[]> {
+  /** One reviewer's notification of a sampled review on one channel: skipped once the review is answered or expired, or the reviewer is gone or disabled. */
+  private async deliverReview(delivery: DeliveryRow, attempt: number, lastAttempt: boolean): Promise<DeliveryResult> {
+    const review = await this.reviews.get(delivery.tenant_id, delivery.review_id!);
+    const event: DeliveryEvent | null =
+      review &&
+      ((result, data) => ({
+        tenantId: review.tenantId,
+        type: result === 'sent' ? 'review.notification_sent' : 'review.notification_failed',
+        actor: 'system',
+        agentId: review.agentId,
+        delegatorId: review.delegatorId,
+        mcpSessionId: review.mcpSessionId,
+        data: { review_id: review.id, reviewer: delivery.approver_id, channel: delivery.channel, ...data },
+      }));
+    const skip = reasonToSkipReview(review, delivery);
+    if (skip) return this.finish(delivery, attempt, [{ target: delivery.approver_id, outcome: { outcome: 'skipped', error: skip } }], event);
+    const link = await this.reviewLinks.mint(review!, delivery.approver_id);
+    const content = reviewNotification(review!, { displayName: delivery.display_name! }, link);
+    const tried =
+      delivery.channel === 'email'
+        ? await this.sendEmail(delivery, content)
+        : await this.sendPush(delivery, content.push, review!.expiresAt, review!.id.slice(0, 32));
+    return this.finish(delivery, attempt, tried, event, lastAttempt);
+  }
+
+  private async sendEmail(delivery: DeliveryRow, content: Pick<NotificationContent, 'subject' | 'text' | 'html'>): Promise<Tried[]> {
     const outcome = await this.email.send({ to: delivery.email!, subject: content.subject, text: content.text, html: content.html });
     return [{ target: delivery.email!, outcome }];
   }
 
-  private async sendPush(request: ApprovalRequest, delivery: DeliveryRow, content: NotificationContent): Promise<Tried[]> {
+  /** To each of the person's push subscriptions, alive until `expiresAt`, replacing an earlier message of the same topic. */
+  private async sendPush(delivery: DeliveryRow, payload: object, expiresAt: Date, topic: string): Promise<Tried[]> {
     const subscriptions = delivery.subscriptions ?? [];
     if (!subscriptions.length) return [{ target: delivery.approver_id, outcome: { outcome: 'skipped', error: 'the approver has no push subscription' } }];
-    const ttl = Math.ceil((request.expiresAt.getTime() - Date.now()) / 1000);
-    // A topic is at most 32 base64url characters (RFC 8030 §5.4); the request id's prefix is unique enough.
-    const topic = request.id.slice(0, 32);
-    return Promise.all(subscriptions.map(async (s): Promise<Tried> => ({ target: s.id, outcome: await this.push.send(s, content.push, ttl, topic) })));
+    const ttl = Math.ceil((expiresAt.getTime() - Date.now()) / 1000);
+    return Promise.all(subscriptions.map(async (s): Promise<Tried> => ({ target: s.id, outcome: await this.push.send(s, payload, ttl, topic) })));
   }
 
   /** Records the attempts and settles the delivery (delivery-finish.ts says how), in one statement. */
-  private async finish(delivery: DeliveryRow, attempt: number, tried: Tried[], request: ApprovalRequest | null, lastAttempt = true): Promise<DeliveryResult> {
-    const { result, status, lastError, errors, attempts: rows, took, gone, event: eventType } = finishDelivery(delivery.channel, tried, lastAttempt);
+  private async finish(delivery: DeliveryRow, attempt: number, tried: Tried[], event: DeliveryEvent | null, lastAttempt = true): Promise<DeliveryResult> {
+    const { result, status, lastError, errors, attempts: rows, took, gone, audited } = finishDelivery(delivery.channel, tried, lastAttempt);
     const attempts = insertStatement(
       this.dataSource,
       NotificationAttempt,
@@ -113,20 +164,10 @@ export class DeliverNotification {
         WHERE id = ${p(delivery.id)}),
       took AS (UPDATE push_subscriptions SET last_success_at = now() WHERE id = ANY(${p(took)}::uuid[])),
       dropped AS (DELETE FROM push_subscriptions WHERE id = ANY(${p(gone)}::uuid[])) `;
-    if (request && eventType) {
-      const event = this.audit.insertStatement(
-        [
-          {
-            ...auditContext(request),
-            type: eventType,
-            actor: 'system',
-            data: { approver: delivery.approver_id, channel: delivery.channel, round: delivery.round, attempt, ...(errors.length ? { errors } : {}) },
-          },
-        ],
-        params.length,
-      );
-      sql += event.sql;
-      params.push(...event.params);
+    if (event && audited) {
+      const entry = this.audit.insertStatement([event(audited, { attempt, ...(errors.length ? { errors } : {}) })], params.length);
+      sql += entry.sql;
+      params.push(...entry.params);
     } else {
       sql += 'SELECT 1';
     }

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { jobAttempt } from '../common/queues/job-attempt';
-import { DeliveryFacts, deliveryResult, finishDelivery, reasonToSkip, Tried } from './delivery-finish';
+import { DeliveryFacts, deliveryResult, finishDelivery, reasonToSkip, reasonToSkipReview, Tried } from './delivery-finish';
 import type { SendOutcome } from './push/push.channel';
 
 const tried = (target: string, outcome: SendOutcome['outcome'], error?: string): Tried => ({ target, outcome: error ? { outcome, error } : { outcome } });
@@ -13,6 +13,7 @@ describe('a notification delivery', () => {
       channel: 'email',
       display_name: 'Bob',
       email: 'bob@example.test',
+      approver_status: 'active',
       voted: false,
       ...more,
     });
@@ -37,6 +38,37 @@ describe('a notification delivery', () => {
       expect(reasonToSkip(pending, facts({ display_name: null }), now)).toBe('the approver is no longer in the directory');
       expect(reasonToSkip(pending, facts({ voted: true }), now)).toBe('the approver has voted');
       expect(reasonToSkip(pending, facts({ email: null }), now)).toBe('the approver has no email address');
+    });
+  });
+
+  describe("whether a sampled review's notification is sent at all", () => {
+    const now = Date.parse('2026-12-05T10:00:00Z');
+    const open = { status: 'pending', expiresAt: new Date(now + 60_000) };
+    const facts = (more: Partial<DeliveryFacts> = {}): DeliveryFacts => ({
+      channel: 'email',
+      display_name: 'Rita',
+      email: 'rita@example.test',
+      approver_status: 'active',
+      voted: false,
+      ...more,
+    });
+
+    it('is sent to a reviewer in the directory while the review is open', () => {
+      expect(reasonToSkipReview(open, facts(), now)).toBeUndefined();
+    });
+
+    it('is skipped once the review is gone, answered, or at its expiry instant', () => {
+      expect(reasonToSkipReview(null, facts(), now)).toBe('the review no longer exists');
+      expect(reasonToSkipReview({ ...open, status: 'flagged' }, facts(), now)).toBe('the review has been answered');
+      expect(reasonToSkipReview(open, facts(), now + 59_999)).toBeUndefined();
+      expect(reasonToSkipReview(open, facts(), now + 60_000)).toBe('the review has expired');
+    });
+
+    it('is skipped for a reviewer who left the directory, is disabled, or has no email address for an email', () => {
+      expect(reasonToSkipReview(open, facts({ display_name: null }), now)).toBe('the reviewer is no longer in the directory');
+      expect(reasonToSkipReview(open, facts({ approver_status: 'disabled' }), now)).toBe('the reviewer is disabled in the directory');
+      expect(reasonToSkipReview(open, facts({ email: null }), now)).toBe('the reviewer has no email address');
+      expect(reasonToSkipReview(open, facts({ channel: 'push', email: null }), now)).toBeUndefined();
     });
   });
 
@@ -92,7 +124,7 @@ describe('a notification delivery', () => {
   });
 
   describe('what the finish records', () => {
-    it('records a sent push: one attempt per subscription, the ones that took it stamped, the gone ones dropped, an event', () => {
+    it('records a sent push: one attempt per subscription, the ones that took it stamped, the gone ones dropped, audited as sent', () => {
       const finish = finishDelivery('push', [tried('s1', 'sent'), tried('s2', 'gone', 'HTTP 410'), tried('s3', 'retry', 'HTTP 503')], false);
       expect(finish).toEqual({
         result: 'sent',
@@ -106,29 +138,29 @@ describe('a notification delivery', () => {
         ],
         took: ['s1'],
         gone: ['s2'],
-        event: 'approval.notification_sent',
+        audited: 'sent',
       });
     });
 
-    it('keeps a retried delivery queued, records the transient failure as failed, and writes no event', () => {
+    it('keeps a retried delivery queued, records the transient failure as failed, and audits nothing', () => {
       const finish = finishDelivery('email', [tried('bob@example.test', 'retry', 'connection reset')], false);
       expect(finish).toMatchObject({ result: 'retry', status: 'queued', lastError: 'connection reset', took: [], gone: [] });
       expect(finish.attempts).toEqual([{ target: 'bob@example.test', status: 'failed', error: 'connection reset' }]);
-      expect(finish.event).toBeUndefined();
+      expect(finish.audited).toBeUndefined();
     });
 
-    it('writes the failed event when it fails for good', () => {
+    it('is audited as failed when it fails for good', () => {
       expect(finishDelivery('email', [tried('bob@example.test', 'retry', 'timeout')], true)).toMatchObject({
         result: 'failed',
         status: 'failed',
-        event: 'approval.notification_failed',
+        audited: 'failed',
       });
     });
 
-    it('writes no event for a skipped delivery', () => {
+    it('audits nothing for a skipped delivery', () => {
       const finish = finishDelivery('email', [tried('bob', 'skipped', 'the approver has voted')], true);
       expect(finish).toMatchObject({ result: 'skipped', status: 'skipped', lastError: 'the approver has voted' });
-      expect(finish.event).toBeUndefined();
+      expect(finish.audited).toBeUndefined();
     });
 
     it('stamps and drops no subscriptions for an email', () => {

@@ -4,7 +4,8 @@
  * come to — sent if any target took it; retried while a transient failure has attempts left;
  * otherwise failed, or skipped when nothing could be tried. Push subscriptions that took it are
  * stamped and those that are gone are dropped. Plain TypeScript over plain data, so the rules can
- * be tested without a database, a mail server or a push service.
+ * be tested without a database, a mail server or a push service. A sampled review's delivery
+ * follows the same rules, with its own reasons to skip.
  */
 import { effectiveStatus } from '../approvals/approval-view';
 import type { DeliveryStatus, NotificationChannel } from './notification-delivery.entity';
@@ -19,12 +20,14 @@ export interface Tried {
   outcome: SendOutcome;
 }
 
-/** What the skip rule reads of a delivery: its channel and the approver as the directory has them now. */
+/** What the skip rules read of a delivery: its channel and the person as the directory has them now. */
 export interface DeliveryFacts {
   channel: NotificationChannel;
-  /** Null when the approver is no longer in the directory. */
+  /** Null when the person is no longer in the directory. */
   display_name: string | null;
   email: string | null;
+  /** The person's directory status ('disabled' for a disabled one). */
+  approver_status: string | null;
   /** Whether the approver has voted on the request. */
   voted: boolean;
 }
@@ -37,6 +40,17 @@ export function reasonToSkip(request: Parameters<typeof effectiveStatus>[0] | nu
   if (delivery.display_name === null) return 'the approver is no longer in the directory';
   if (delivery.voted) return 'the approver has voted';
   if (delivery.channel === 'email' && !delivery.email) return 'the approver has no email address';
+  return undefined;
+}
+
+/** Why a sampled review's notification is not sent (undefined: send it). */
+export function reasonToSkipReview(review: { status: string; expiresAt: Date } | null, delivery: DeliveryFacts, now = Date.now()): string | undefined {
+  if (!review) return 'the review no longer exists';
+  if (review.status !== 'pending') return 'the review has been answered';
+  if (review.expiresAt.getTime() <= now) return 'the review has expired';
+  if (delivery.display_name === null) return 'the reviewer is no longer in the directory';
+  if (delivery.approver_status === 'disabled') return 'the reviewer is disabled in the directory';
+  if (delivery.channel === 'email' && !delivery.email) return 'the reviewer has no email address';
   return undefined;
 }
 
@@ -65,8 +79,8 @@ export interface DeliveryFinish {
   /** Push subscriptions that took it (their last success is now) and those that are gone (deleted). */
   took: string[];
   gone: string[];
-  /** The audit event, for a delivery that was sent or failed for good (a skip or a retry is no event). */
-  event?: 'approval.notification_sent' | 'approval.notification_failed';
+  /** What the audit event says, for a delivery that was sent or failed for good (a skip or a retry is no event). */
+  audited?: 'sent' | 'failed';
 }
 
 export function finishDelivery(channel: NotificationChannel, tried: Tried[], lastAttempt: boolean): DeliveryFinish {
@@ -86,6 +100,6 @@ export function finishDelivery(channel: NotificationChannel, tried: Tried[], las
     })),
     took: targets('sent'),
     gone: targets('gone'),
-    ...(result === 'sent' ? { event: 'approval.notification_sent' as const } : result === 'failed' ? { event: 'approval.notification_failed' as const } : {}),
+    ...(result === 'sent' || result === 'failed' ? { audited: result } : {}),
   };
 }

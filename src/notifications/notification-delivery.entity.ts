@@ -5,13 +5,19 @@ export type NotificationRound = 'initial' | 'escalation' | 'reminder';
 export type NotificationChannel = 'email' | 'push';
 export type DeliveryStatus = 'queued' | 'sent' | 'failed' | 'skipped';
 
-/** One notification owed to one approver on one channel in one round; unique, so queuing it twice is a no-op. */
+/**
+ * One notification owed to one approver on one channel in one round of an approval request, or to
+ * one reviewer on one channel for a sampled review; unique, so queuing it twice is a no-op.
+ */
 @Entity({ name: 'notification_deliveries' })
 export class NotificationDelivery {
   @PrimaryGeneratedColumn({ type: 'bigint' }) id: string;
   @Column({ name: 'tenant_id', type: 'text' }) tenantId: string;
-  @Column({ name: 'approval_id', type: 'text' }) approvalId: string;
-  @Column({ type: 'text' }) round: NotificationRound;
+  /** Set for an approval's delivery, with its round; null for a review's. */
+  @Column({ name: 'approval_id', type: 'text', nullable: true }) approvalId: string | null;
+  @Column({ type: 'text', nullable: true }) round: NotificationRound | null;
+  /** Set for a sampled review's delivery (reviews/notify-reviewers.usecase.ts). */
+  @Column({ name: 'review_id', type: 'text', nullable: true }) reviewId: string | null;
   @Column({ name: 'approver_id', type: 'text' }) approverId: string;
   @Column({ name: 'via_group', type: 'text', nullable: true }) viaGroup: string | null;
   @Column({ type: 'text' }) channel: NotificationChannel;

@@ -88,9 +88,11 @@ export class NotificationRouting extends ApproverRouting {
     }
     for (let after = '0'; ;) {
       const page: Pick<NotificationDelivery, 'id' | 'tenantId' | 'channel'>[] = await this.dataSource.query(
+        // An approval's deliveries while it is pending; a sampled review's while it waits for an answer.
         `SELECT d.id, d.tenant_id AS "tenantId", d.channel FROM notification_deliveries d
-           JOIN approval_requests r ON r.id = d.approval_id
-          WHERE d.status = 'queued' AND r.status = 'pending' AND d.id > $1 ORDER BY d.id LIMIT ${PAGE}`,
+           LEFT JOIN approval_requests r ON r.id = d.approval_id
+           LEFT JOIN sampled_reviews s ON s.id = d.review_id
+          WHERE d.status = 'queued' AND (r.status = 'pending' OR (s.status = 'pending' AND s.expires_at > now())) AND d.id > $1 ORDER BY d.id LIMIT ${PAGE}`,
         [after],
       );
       await this.jobs.reviveDeliveries(page);

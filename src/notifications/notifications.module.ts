@@ -12,6 +12,8 @@ import { ApproverRouting } from '../approvals/approver-routing.port';
 import { UserDirectory } from '../authz/people/user-directory.port';
 import { DeliverNotification } from './deliver-notification.usecase';
 import { ApproverDirectory } from './directory/approver-directory.service';
+import { ApproverPasskeys } from './directory/approver-passkeys.service';
+import { ReviewDeliveries } from './reviews/review-deliveries.repository';
 import { Approver, ApproverGroup, ApproverGroupMember } from './directory/approver.entity';
 import { ApproversController } from './directory/approvers.controller';
 import { DemoDirectorySeeder } from './directory/demo-directory.seeder';
@@ -78,8 +80,9 @@ export class NotificationsModule {
         // Sampled reviews (issue 15): their reviewers are told as approvers are.
         ReviewNotificationJobs,
         NotifyReviewers,
+        ReviewDeliveries,
         { provide: ApproverRouting, useExisting: NotificationRouting },
-        ...(options.http ? [ApprovalPage, StandingApprovalsPage, ReviewPage, BatchReviewPage, DemoDirectorySeeder] : []),
+        ...(options.http ? [ApprovalPage, StandingApprovalsPage, ReviewPage, BatchReviewPage, DemoDirectorySeeder, ApproverPasskeys] : []),
         ...(options.workers ? [NotificationRoundProcessor, NotificationDeliveryProcessor, ReviewNotificationProcessor] : []),
       ],
       exports: [ApproverRouting, UserDirectory],

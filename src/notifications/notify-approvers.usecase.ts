@@ -83,6 +83,7 @@ export class NotifyApprovers {
           tenantId: request.tenantId,
           approvalId: request.id,
           round,
+          reviewId: null,
           approverId: r.approverId,
           viaGroup: r.viaGroup,
           channel,

@@ -5,6 +5,8 @@
  * flag is a risk signal later decisions read (`context.agent_flags`).
  */
 import { createHash, randomUUID } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { ReviewDeliveries1764200000000 } from '../../migrations/1764200000000-review-deliveries';
 import { ReviewLinks } from '../../src/authz/reviews/review-links.service';
 import { adminToken, call, tenantToken } from '../support/api';
 import { selfLinked, TestApp, testEnvironment, TestEnvironment } from '../support/app';
@@ -161,9 +163,11 @@ describe('sampled post-execution review', () => {
     const audit = await sql<{ type: string; data: any }>(env.db.url, `SELECT type, data FROM audit_events WHERE data->>'review_id' = $1 ORDER BY id`, [
       reviewId,
     ]);
-    expect(audit.map((a) => a.type)).toEqual(['review.sampled', 'review.notified', 'review.reviewed']);
-    expect(audit[1].data.recipients.sort()).toEqual(['dave', 'erin']);
-    expect(audit[2].data).toMatchObject({
+    // Each delivery's own event (review.notification_sent) may commit after the answer: it is checked in the retry test.
+    const lifecycle = audit.filter((a) => !a.type.startsWith('review.notification_'));
+    expect(lifecycle.map((a) => a.type)).toEqual(['review.sampled', 'review.notified', 'review.reviewed']);
+    expect(lifecycle[1].data.recipients.sort()).toEqual(['dave', 'erin']);
+    expect(lifecycle[2].data).toMatchObject({
       answer: 'flag',
       reviewer: 'erin',
       reason: 'it read fields the task did not need',
@@ -214,6 +218,108 @@ describe('sampled post-execution review', () => {
     expect((await fetch(`${api.url}/review/${reviewId}?link=${encodeURIComponent(expired.token)}`)).status).toBe(410);
   });
 
+  it("retries one reviewer's failed delivery on its own: it arrives after the retry, and the other reviewer gets exactly one mail", async () => {
+    // Earlier tests' notifications first, so that the refusal below is this review's.
+    const owed = async () =>
+      (
+        await sql<{ n: number }>(
+          env.db.url,
+          `SELECT (SELECT count(*) FROM notification_deliveries WHERE status = 'queued') + (SELECT count(*) FROM sampled_reviews WHERE notified_at IS NULL AND status = 'pending')::int AS n`,
+        )
+      )[0].n;
+    for (let i = 0; i < 200 && Number(await owed()) > 0; i++) await new Promise((r) => setTimeout(r, 50));
+    // dave's mail server refuses the next message to him once (451, temporary); erin's goes through.
+    sinks.mail.failNextTo('dave@acme.example');
+    const reviewId: string = (await authorize('other-agent', 'read_pii')).body.sampled_review.review_id;
+    const forThis = (to: string) => (m: { envelope: { to: string[] }; parsed: { text?: string } }) =>
+      m.envelope.to.includes(to) && (m.parsed.text ?? '').includes(`/review/${reviewId}`);
+    const daves = await sinks.mail.waitFor(forThis('dave@acme.example'), 20_000);
+    expect((await fetch(/(https?:\/\/\S+\/review\/\S+)/.exec(daves.parsed.text ?? '')![1])).status).toBe(200);
+
+    const attempts = async () =>
+      sql<{ approver_id: string; channel: string; status: string; attempts: number; tried: string[] }>(
+        env.db.url,
+        `SELECT d.approver_id, d.channel, d.status, d.attempts, array_agg(a.status ORDER BY a.attempt) AS tried
+           FROM notification_deliveries d JOIN notification_attempts a ON a.delivery_id = d.id
+          WHERE d.review_id = $1 GROUP BY d.id ORDER BY d.approver_id`,
+        [reviewId],
+      );
+    let rows = await attempts();
+    for (let i = 0; i < 100 && !rows.every((r) => r.status === 'sent'); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      rows = await attempts();
+    }
+    expect(rows).toEqual([
+      { approver_id: 'dave', channel: 'email', status: 'sent', attempts: 2, tried: ['failed', 'sent'] },
+      { approver_id: 'erin', channel: 'email', status: 'sent', attempts: 1, tried: ['sent'] },
+    ]);
+    // Both were told once each: the retry was dave's alone.
+    expect(sinks.mail.messages.filter(forThis('erin@acme.example'))).toHaveLength(1);
+    expect(sinks.mail.messages.filter(forThis('dave@acme.example'))).toHaveLength(1);
+    const events = await sql<{ type: string; data: any }>(
+      env.db.url,
+      `SELECT type, data FROM audit_events WHERE data->>'review_id' = $1 AND type LIKE 'review.notif%' ORDER BY id`,
+      [reviewId],
+    );
+    // erin's and dave's deliveries commit independently: compare them in reviewer order.
+    const described = events.map((e) => [e.type, e.data.reviewer, e.data.attempt]);
+    expect([described[0], ...described.slice(1).sort((a, b) => String(a[1]).localeCompare(String(b[1])))]).toEqual([
+      ['review.notified', undefined, undefined],
+      ['review.notification_sent', 'dave', 2],
+      ['review.notification_sent', 'erin', 1],
+    ]);
+    expect(events[0].data.deliveries).toEqual(
+      expect.arrayContaining([
+        { reviewer: 'dave', channel: 'email' },
+        { reviewer: 'erin', channel: 'email' },
+      ]),
+    );
+  }, 30_000);
+
+  it('re-reads the reviewer at answer time: one disabled since, or removed from the reviewing group, is refused (403) and nothing is written', async () => {
+    const admin = await adminToken();
+    const reviewId: string = (await authorize('other-agent', 'read_pii')).body.sampled_review.review_id;
+    // Minted while dave is an active member of group:security, as the notification's link is.
+    const { token } = await api.app.get(ReviewLinks).mint({ id: reviewId, tenantId: 'acme', expiresAt: new Date(Date.now() + 60_000) }, 'dave');
+    const answer = () =>
+      fetch(`${api.url}/review/${reviewId}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ link: token, answer: 'flag', reason: 'after the fact' }),
+      });
+    const unchanged = async () => {
+      expect((await sql(env.db.url, `SELECT status, reviewed_by FROM sampled_reviews WHERE id = $1`, [reviewId]))[0]).toEqual({
+        status: 'pending',
+        reviewed_by: null,
+      });
+      expect(await sql(env.db.url, `SELECT id FROM audit_events WHERE type = 'review.reviewed' AND data->>'review_id' = $1`, [reviewId])).toEqual([]);
+    };
+    const setDave = (status: string) =>
+      call(api.url, 'PUT', '/v1/approvers/dave', { token: admin, body: { display_name: 'Dave', email: 'dave@acme.example', status } });
+    const security = (members: string[]) => call(api.url, 'PUT', '/v1/approver-groups/security', { token: admin, body: { members } });
+
+    expect((await setDave('disabled')).status).toBe(200);
+    const disabled = await answer();
+    expect(disabled.status).toBe(403);
+    expect(await disabled.text()).toContain('dave is disabled in the approver directory and may not review calls.');
+    await unchanged();
+
+    expect((await setDave('active')).status).toBe(200);
+    expect((await security(['erin'])).status).toBe(200);
+    const removed = await answer();
+    expect(removed.status).toBe(403);
+    expect(await removed.text()).toContain('dave is no longer one of this call&#39;s reviewers.');
+    await unchanged();
+
+    // Back in the group, the same link answers.
+    expect((await security(['erin', 'dave'])).status).toBe(200);
+    expect((await answer()).status).toBe(200);
+    expect((await sql(env.db.url, `SELECT status, reviewed_by FROM sampled_reviews WHERE id = $1`, [reviewId]))[0]).toEqual({
+      status: 'flagged',
+      reviewed_by: 'dave',
+    });
+  });
+
   it('refuses a policy set whose reviewers are not approver references, naming the policy', async () => {
     const res = await call(api.url, 'POST', '/v1/policies', {
       token: await adminToken(),
@@ -221,5 +327,24 @@ describe('sampled post-execution review', () => {
     });
     expect(res.status).toBe(400);
     expect(JSON.stringify(res.body)).toContain('bad: @reviewers must list');
+  });
+
+  it("the review deliveries' migration goes down and up again, and reviewers are told after it", async () => {
+    const column = `SELECT column_name FROM information_schema.columns WHERE table_name = 'notification_deliveries' AND column_name = 'review_id'`;
+    const db = new DataSource({ type: 'postgres', url: env.db.url });
+    await db.initialize();
+    const runner = db.createQueryRunner();
+    try {
+      await new ReviewDeliveries1764200000000().down(runner);
+      expect(await sql(env.db.url, column)).toEqual([]);
+      await new ReviewDeliveries1764200000000().up(runner);
+    } finally {
+      await runner.release();
+      await db.destroy();
+    }
+    expect(await sql(env.db.url, column)).toHaveLength(1);
+    // other-agent was flagged above (no more PII reads): rate-agent never was.
+    const reviewId: string = (await authorize('rate-agent', 'read_pii')).body.sampled_review.review_id;
+    await sinks.mail.waitForCount(2, (m) => (m.parsed.text ?? '').includes(`/review/${reviewId}`));
   });
 });

@@ -127,13 +127,13 @@ describe('approval and batch pages, phone first (Chromium)', () => {
     const summary = await page.locator('#summary').innerText();
     for (const part of ['payments/transfer_funds', '4321', 'GB33BUKB20201555555555', 'alice', 'pay-agent', 'restricted', 'production'])
       expect(summary).toContain(part);
-    // What the chosen scope covers is shown for the chosen one.
-    expect(await page.locator('#standing-call-covers').isVisible()).toBe(true);
-    expect(await page.locator('#standing-session-covers').isVisible()).toBe(false);
+    // What the chosen scope covers is said for the chosen one; a standing scope opens its terms.
+    expect(await page.locator('#standing-summary').innerText()).toContain('Only the call above');
+    expect(await page.locator('#standing-terms').isVisible()).toBe(false);
     await page.locator('#standing-session').check();
-    expect(await page.locator('#standing-session-covers').isVisible()).toBe(true);
+    expect(await page.locator('#standing-summary').innerText()).toContain(session);
     await page.screenshot({ path: artifactPath('phone-first/approval-390x844-session.png') });
-    await expectOnFirstScreen(page, ['#standing-session-covers', '#approve', '#deny']);
+    await expectOnFirstScreen(page, ['#standing-terms', '#standing-summary', '#approve', '#deny']);
     // The full arguments, the agent's reason and the call hash are behind one tap.
     expect(await page.locator('#arguments').isVisible()).toBe(false);
     await page.click('#more > summary');

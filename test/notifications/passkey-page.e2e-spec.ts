@@ -3,7 +3,8 @@
  * authenticator (CTAP2, internal, resident keys, user verification): an approver registers a
  * passkey from the page and approves with it; the assertion the page sent, replayed over HTTP, is
  * refused; an assertion captured before it was sent, presented with another reason, is refused;
- * and a policy that requires a passkey refuses a plain vote. The page's origin is localhost (a
+ * and a policy that requires a passkey refuses a plain vote; an approver with a passkey adds a
+ * second only with the first's assertion. The page's origin is localhost (a
  * secure context for WebAuthn), which is also the relying party.
  */
 import { BrowserContext, Browser, Page } from 'playwright-core';
@@ -228,4 +229,56 @@ describe('approval page: passkeys in Chromium with a virtual authenticator', () 
       await context.close();
     }
   });
+  it('an approver who has a passkey adds a second from the page: the first signs the management challenge, and both are listed', async () => {
+    const next = await parkCall();
+    const token = await link('carol', next);
+    const { context, page, authenticatorId: phone, cdp } = await approverPage(token, next);
+    try {
+      // Carol's passkeys were removed above: the first one needs no proof (there is nothing to sign with yet).
+      await registerOnPage(page);
+      const [first] = (await call(api.url, 'GET', '/v1/passkeys', { token })).body.passkeys;
+      // The second is made on another authenticator (a security key): the phone already holds one of carol's
+      // credentials, which the registration options exclude. The phone signs the management challenge first;
+      // once it has, the page asks for the registration options: the phone is put away and the key plugged in.
+      let key = '';
+      let signedWithPhone = false;
+      await page.route(`${origin}/v1/passkeys/management-challenge`, async (route) => {
+        await route.continue();
+        signedWithPhone = true;
+      });
+      await page.route(`${origin}/v1/passkeys/registration-options`, async (route) => {
+        await cdp.send('WebAuthn.removeVirtualAuthenticator', { authenticatorId: phone });
+        key = (
+          await cdp.send('WebAuthn.addVirtualAuthenticator', {
+            options: { protocol: 'ctap2', transport: 'usb', hasResidentKey: true, hasUserVerification: true, isUserVerified: true },
+          })
+        ).authenticatorId;
+        await route.continue();
+      });
+      await page.fill('#passkey-name', 'security key');
+      await page.click('#register-passkey');
+      expect(await textOf(page, '#passkey-status', /added|Could not/)).toBe('Passkey added.');
+      expect(signedWithPhone).toBe(true);
+      expect(await page.locator('#passkey-list li .passkey-name').allInnerTexts()).toEqual(['phone', 'security key']);
+
+      const listed = (await call(api.url, 'GET', '/v1/passkeys', { token })).body.passkeys;
+      expect(listed.map((p: { name: string }) => p.name)).toEqual(['phone', 'security key']);
+      const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId: key });
+      expect(credentials.map((c) => Buffer.from(c.credentialId, 'base64').toString('base64url'))).toEqual([listed[1].credential_id]);
+      // The audit says the second was added on the first's word.
+      const registered = await sql<{ data: Record<string, unknown> }>(
+        env.db.url,
+        `SELECT data FROM audit_events WHERE type = 'passkey.registered' AND actor = 'approver:carol' ORDER BY id DESC LIMIT 2`,
+      );
+      expect(registered.map((e) => [e.data.credential_id, e.data.proof_credential_id])).toEqual([
+        [listed[1].credential_id, first.credential_id],
+        [first.credential_id, null],
+      ]);
+      // Opened again, the page lists both.
+      await page.reload();
+      expect(await page.locator('#passkey-list li .passkey-name').allInnerTexts()).toEqual(['phone', 'security key']);
+    } finally {
+      await context.close();
+    }
+  }, 90_000);
 });

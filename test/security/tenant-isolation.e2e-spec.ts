@@ -1158,6 +1158,51 @@ const CASES: Record<string, () => Promise<void>> = {
     );
     expect((await asA('GET', `/v1/approvers/${f.a.approver}`)).status).toBe(200);
   },
+  // An admin's hold on approvers' passkeys: bob has one in A and none in B; A's approver is not B's at all.
+  'GET /v1/approvers/{id}/passkeys': async () => {
+    const { passkeyId } = await aPasskey();
+    const read = (id: string) => asB('GET', `/v1/approvers/${id}/passkeys`, { token: f.b.admin });
+    await expectSameAsUnknown(
+      () => read(f.a.approver),
+      () => read(`nobody-${randomUUID()}`),
+      404,
+      'not_found',
+    );
+    const bobs = await read('bob');
+    expect(bobs.status).toBe(200);
+    expect(bobs.body).toEqual({ passkeys: [], always: false });
+    expect((await asA('GET', '/v1/approvers/bob/passkeys')).body.passkeys.map((p: { id: string }) => p.id)).toEqual([passkeyId]);
+  },
+  'DELETE /v1/approvers/{id}/passkeys': async () => {
+    const { passkeyId } = await aPasskey();
+    const reset = (id: string) => asB('DELETE', `/v1/approvers/${id}/passkeys`, { token: f.b.admin });
+    await expectSameAsUnknown(
+      () => reset(f.a.approver),
+      () => reset(`nobody-${randomUUID()}`),
+      404,
+      'not_found',
+    );
+    // B's bob is B's own to reset; A's bob keeps his passkey.
+    expect((await reset('bob')).status).toBe(204);
+    expect((await aPasskeys()).passkeys.map((p: { id: string }) => p.id)).toEqual([passkeyId]);
+  },
+  'DELETE /v1/approvers/{id}/passkeys/{passkeyId}': async () => {
+    const { passkeyId } = await aPasskey();
+    const remove = (id: string, passkey: string) => asB('DELETE', `/v1/approvers/${id}/passkeys/${passkey}`, { token: f.b.admin });
+    await expectSameAsUnknown(
+      () => remove('bob', passkeyId),
+      () => remove('bob', randomUUID()),
+      404,
+      'not_found',
+    );
+    await expectSameAsUnknown(
+      () => remove(f.a.approver, passkeyId),
+      () => remove(`nobody-${randomUUID()}`, passkeyId),
+      404,
+      'not_found',
+    );
+    expect((await aPasskeys()).passkeys.map((p: { id: string }) => p.id)).toEqual([passkeyId]);
+  },
   'PUT /v1/approver-groups/{name}': async () => {
     // A's people are not B's: a member only A has is what a member nobody has is.
     const put = (member: string) => asB('PUT', `/v1/approver-groups/${f.a.group2}`, { token: f.b.admin, body: { members: [member] } });

@@ -17,6 +17,8 @@ export class MailSink {
   url!: string;
   private server!: SMTPServer;
   private failures: number[] = [];
+  /** Refusals owed to one recipient: the next messages to that address, whatever else arrives first. */
+  private failuresTo = new Map<string, number[]>();
   private waiters = new Set<Waiter>();
 
   static async start(): Promise<MailSink> {
@@ -30,7 +32,8 @@ export class MailSink {
         // Reading the whole message before answering keeps the SMTP dialogue in step, even for a refusal.
         simpleParser(stream)
           .then((parsed) => {
-            const failCode = sink.failures.shift();
+            const owed = session.envelope.rcptTo.map((r) => sink.failuresTo.get(r.address.toLowerCase())).find((codes) => codes?.length);
+            const failCode = owed ? owed.shift() : sink.failures.shift();
             if (failCode !== undefined) {
               const err = new Error('Temporary failure (MailSink.failNext)') as Error & { responseCode: number };
               err.responseCode = failCode;
@@ -121,9 +124,17 @@ export class MailSink {
     for (let i = 0; i < n; i++) this.failures.push(code);
   }
 
+  /** The next n messages to `address` are refused at DATA with a temporary (4xx) reply; mail to others is taken. */
+  failNextTo(address: string, n = 1, code = 451): void {
+    const codes = this.failuresTo.get(address.toLowerCase()) ?? [];
+    for (let i = 0; i < n; i++) codes.push(code);
+    this.failuresTo.set(address.toLowerCase(), codes);
+  }
+
   clear(): void {
     this.messages.length = 0;
     this.failures = [];
+    this.failuresTo.clear();
   }
 
   async close(): Promise<void> {

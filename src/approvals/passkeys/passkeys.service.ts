@@ -86,12 +86,60 @@ export class Passkeys {
     });
   }
 
-  async list(approver: ApproverPrincipal): Promise<{ passkeys: PasskeySummary[]; always: boolean }> {
+  /** An approver's passkeys (no key material: ids, names, dates) and their "always" choice; for them and for an admin. */
+  async list(approver: Pick<ApproverPrincipal, 'tenantId' | 'approverId'>): Promise<{ passkeys: PasskeySummary[]; always: boolean }> {
     const [rows, preference] = await Promise.all([
       this.dataSource.manager.find(PasskeyCredential, { where: { tenantId: approver.tenantId, approverId: approver.approverId }, order: { createdAt: 'ASC' } }),
       this.dataSource.manager.findOne(PasskeyPreference, { where: { tenantId: approver.tenantId, approverId: approver.approverId } }),
     ]);
     return { passkeys: rows.map(summary), always: preference?.always ?? false };
+  }
+
+  /**
+   * An admin removes one of an approver's passkeys (a lost or compromised device), without the
+   * approver's proof: the admin's credential is the authority. `actor` is who did it.
+   */
+  async removeByAdmin(approver: Pick<ApproverPrincipal, 'tenantId' | 'approverId'>, id: string, actor: string): Promise<void> {
+    await this.dataSource.transaction(async (manager) => {
+      await this.lock(manager, approver);
+      const removed = await manager.findOneBy(PasskeyCredential, { tenantId: approver.tenantId, approverId: approver.approverId, id });
+      if (!removed) throw new NotFound('no such passkey');
+      await manager.delete(PasskeyCredential, { id: removed.id });
+      await this.audit.append(manager, {
+        tenantId: approver.tenantId,
+        type: 'passkey.removed_by_admin',
+        actor,
+        data: { approver: approver.approverId, passkey_id: removed.id, credential_id: removed.credentialId, name: removed.name },
+      });
+    });
+  }
+
+  /**
+   * An admin resets an approver's passkeys: every passkey, the "always" choice and the challenges
+   * still open go, so that the approver's next registration is a first one again (trust on first
+   * use, with the link alone) and nothing signed with the old passkeys can still be used.
+   */
+  async resetByAdmin(approver: Pick<ApproverPrincipal, 'tenantId' | 'approverId'>, actor: string): Promise<void> {
+    const mine = { tenantId: approver.tenantId, approverId: approver.approverId };
+    await this.dataSource.transaction(async (manager) => {
+      await this.lock(manager, approver);
+      const removed = await manager.find(PasskeyCredential, { where: mine, order: { createdAt: 'ASC' } });
+      const preference = await manager.findOneBy(PasskeyPreference, mine);
+      await manager.delete(PasskeyCredential, mine);
+      await manager.delete(PasskeyPreference, mine);
+      await manager.delete(PasskeyChallenge, mine);
+      await this.audit.append(manager, {
+        tenantId: approver.tenantId,
+        type: 'passkey.reset_by_admin',
+        actor,
+        data: {
+          approver: approver.approverId,
+          passkey_ids: removed.map((c) => c.id),
+          credential_ids: removed.map((c) => c.credentialId),
+          always_was: preference?.always ?? false,
+        },
+      });
+    });
   }
 
   /** The options for navigator.credentials.create(): user verification required, this approver's passkeys excluded. */
@@ -303,7 +351,7 @@ export class Passkeys {
   }
 
   /** Serialises the changes to one approver's passkeys (until the transaction ends). */
-  private async lock(manager: EntityManager, approver: ApproverPrincipal): Promise<void> {
+  private async lock(manager: EntityManager, approver: Pick<ApproverPrincipal, 'tenantId' | 'approverId'>): Promise<void> {
     await manager.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [JSON.stringify(['passkeys', approver.tenantId, approver.approverId])]);
   }
 

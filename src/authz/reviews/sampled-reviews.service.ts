@@ -8,7 +8,7 @@
  */
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { AuditLog } from '../../audit/audit-log.service';
 import { insertStatement } from '../../common/database/insert-statement';
 import { Outbox } from '../../common/outbox/outbox.service';
@@ -106,13 +106,23 @@ export class SampledReviews {
     return this.dataSource.manager.findOne(SampledReview, { where: { tenantId, id } });
   }
 
-  /** After the notifications went out: stamped once, audited with who was told on which channel. */
+  /**
+   * Once the reviewers' deliveries are owed: stamped once, audited with who is told on which
+   * channel, and `owe` writes the deliveries in the same transaction. False (and nothing written)
+   * when the review was stamped already, so a job that runs twice owes nothing twice.
+   */
   async notified(
     review: SampledReview,
-    data: { recipients: string[]; deliveries: { reviewer: string; channel: string; outcome: string }[]; unreachable: string[] },
-  ): Promise<void> {
-    await this.dataSource.transaction(async (manager) => {
-      await manager.query(`UPDATE sampled_reviews SET notified_at = now() WHERE id = $1 AND tenant_id = $2`, [review.id, review.tenantId]);
+    data: { recipients: string[]; deliveries: { reviewer: string; channel: string }[]; unreachable: string[] },
+    owe: (manager: EntityManager) => Promise<void>,
+  ): Promise<boolean> {
+    return this.dataSource.transaction(async (manager) => {
+      const stamped: unknown[] = await manager.query(
+        `WITH stamped AS (UPDATE sampled_reviews SET notified_at = now() WHERE id = $1 AND tenant_id = $2 AND notified_at IS NULL RETURNING id) SELECT id FROM stamped`,
+        [review.id, review.tenantId],
+      );
+      if (!stamped.length) return false;
+      await owe(manager);
       await this.audit.append(manager, {
         tenantId: review.tenantId,
         type: 'review.notified',
@@ -121,6 +131,7 @@ export class SampledReviews {
         delegatorId: review.delegatorId,
         data: { review_id: review.id, ...data },
       });
+      return true;
     });
   }
 

@@ -6,12 +6,15 @@ import { InvalidRequest } from '../../common/errors/protocol-errors';
 import { keysetPageQuery, parseInput } from '../../common/validation';
 import { ApiError, ApiErrors, ApiGatewayAuth, ApiJsonBody, ApiSuccess, ApiZodQuery } from '../../common/openapi/openapi.decorators';
 import { ApproverDirectory, approverView } from './approver-directory.service';
+import { ApproverPasskeys } from './approver-passkeys.service';
 import { APPROVER_ID, approverInputSchema, GROUP_NAME, groupInputSchema } from './directory.commands';
 
 function checkId(value: string, pattern: RegExp, field: string): string {
   if (!pattern.test(value)) throw InvalidRequest.forFields([{ field, message: `must match ${pattern.source}` }]);
   return value;
 }
+
+const PASSKEY_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 const actorOf = (admin: GatewayPrincipal) => `admin:${admin.gatewayId}`;
 
@@ -21,7 +24,10 @@ const actorOf = (admin: GatewayPrincipal) => `admin:${admin.gatewayId}`;
 @GatewayAuth(ADMIN_SCOPE)
 @ApiGatewayAuth(ADMIN_SCOPE)
 export class ApproversController {
-  constructor(private readonly directory: ApproverDirectory) {}
+  constructor(
+    private readonly directory: ApproverDirectory,
+    private readonly passkeys: ApproverPasskeys,
+  ) {}
 
   @Put('approvers/:id')
   @ApiOperation({
@@ -69,6 +75,44 @@ export class ApproversController {
   @ApiSuccess(204, 'Deleted')
   async deleteApprover(@CurrentPrincipal() admin: GatewayPrincipal, @Param('id') id: string) {
     await this.directory.deleteApprover(admin.tenantId, checkId(id, APPROVER_ID, 'id'), actorOf(admin));
+  }
+
+  @Get('approvers/:id/passkeys')
+  @ApiOperation({
+    summary: 'An approver\'s passkeys and their "always decide with my passkey" choice',
+    description: 'Ids, names, credential ids, transports and dates: no key material.',
+  })
+  @ApiErrors(400, 404)
+  @ApiSuccess(200, '`{passkeys: [{id, name, credential_id, transports, created_at, last_used_at}], always}`')
+  listPasskeys(@CurrentPrincipal() admin: GatewayPrincipal, @Param('id') id: string) {
+    return this.passkeys.list(admin.tenantId, checkId(id, APPROVER_ID, 'id'));
+  }
+
+  @Delete('approvers/:id/passkeys')
+  @HttpCode(204)
+  @ApiOperation({
+    summary: "Reset an approver's passkeys (a lost or compromised device)",
+    description:
+      'Removes every passkey of the approver, their "always decide with my passkey" choice and their open passkey challenges, without a proof from the approver. ' +
+      'Their next registration is a first one again (the approver link alone). Audited as `passkey.reset_by_admin`.',
+  })
+  @ApiErrors(400, 404)
+  @ApiSuccess(204, 'Reset')
+  async resetPasskeys(@CurrentPrincipal() admin: GatewayPrincipal, @Param('id') id: string) {
+    await this.passkeys.reset(admin.tenantId, checkId(id, APPROVER_ID, 'id'), actorOf(admin));
+  }
+
+  @Delete('approvers/:id/passkeys/:passkeyId')
+  @HttpCode(204)
+  @ApiOperation({
+    summary: "Remove one of an approver's passkeys",
+    description: 'Without a proof from the approver; their other passkeys and their choice stay. Audited as `passkey.removed_by_admin`.',
+  })
+  @ApiErrors(400, 404)
+  @ApiSuccess(204, 'Removed')
+  async removePasskey(@CurrentPrincipal() admin: GatewayPrincipal, @Param('id') id: string, @Param('passkeyId') passkeyId: string) {
+    const approverId = checkId(id, APPROVER_ID, 'id');
+    await this.passkeys.remove(admin.tenantId, approverId, checkId(passkeyId, PASSKEY_ID, 'passkeyId'), actorOf(admin));
   }
 
   @Put('approver-groups/:name')

@@ -3,6 +3,8 @@ import { ApiExcludeEndpoint, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swa
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { assertionSchema } from '../../approvals/passkeys/passkey.schema';
+import { standingChoiceSchema } from '../../approvals/standing/standing-choice.schema';
+import type { StandingChoice } from '../../approvals/standing/standing-terms';
 import { Public } from '../../common/auth/auth.decorators';
 import { storable } from '../../common/validation';
 import { ApiFormBody, ApiHtml, ApiPublic } from '../../common/openapi/openapi.decorators';
@@ -15,33 +17,61 @@ const PAGE_CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; " +
   "frame-ancestors 'none'; base-uri 'none'; manifest-src 'self'; worker-src 'self'";
 
-const formSchema = z.object({
-  link: z.string().max(4096).optional(),
-  csrf: z.string().max(4096).optional(),
-  decision: z.enum(['approve', 'deny'], { message: 'choose Approve or Deny' }),
-  reason: z
-    .string({ message: 'a reason for access is required' })
-    .trim()
-    .min(1, { message: 'a reason for access is required' })
-    .max(2000, { message: 'the reason must be at most 2000 characters' })
-    .refine(storable, { message: 'the reason must not contain a NUL character or an unpaired surrogate' }),
-  /** How far an approval stands (standing-choice.ts); only what the policy offers is accepted. */
-  standing: z.enum(['call', 'session', 'window'], { message: 'choose one of the offered scopes' }).optional(),
-  /** The WebAuthn assertion over this decision (JSON), when the approver signs it with a passkey. */
-  passkey: z
+/** A whole-number form field, left out when empty, then checked by `then` (the API's own rule). */
+const wholeNumber = (then: z.ZodType<number | undefined, number | undefined>, message: string) =>
+  z
     .string()
-    .max(65536)
+    .trim()
+    .regex(/^[0-9]{0,9}$/, { message })
     .optional()
-    .transform((v, ctx) => {
-      if (!v) return undefined;
-      try {
-        return assertionSchema.parse(JSON.parse(v));
-      } catch {
-        ctx.addIssue({ code: 'custom', message: 'the passkey signature is damaged; sign again' });
-        return z.NEVER;
-      }
-    }),
-});
+    .transform((v) => (v ? Number(v) : undefined))
+    .pipe(then);
+
+const formSchema = z
+  .object({
+    link: z.string().max(4096).optional(),
+    csrf: z.string().max(4096).optional(),
+    decision: z.enum(['approve', 'deny'], { message: 'choose Approve or Deny' }),
+    reason: z
+      .string({ message: 'a reason for access is required' })
+      .trim()
+      .min(1, { message: 'a reason for access is required' })
+      .max(2000, { message: 'the reason must be at most 2000 characters' })
+      .refine(storable, { message: 'the reason must not contain a NUL character or an unpaired surrogate' }),
+    /** How far an approval stands (standing-choice.ts); only what the policy offers is accepted. */
+    standing: z.enum(['call', 'session', 'window'], { message: 'choose one of the offered scopes' }).optional(),
+    /** A standing approval's terms, each within the policy's (the API's standing.expires_in, max_uses and pin). */
+    standing_expires_in: wholeNumber(standingChoiceSchema.shape.expires_in, 'must be a whole number of seconds'),
+    standing_max_uses: wholeNumber(standingChoiceSchema.shape.max_uses, 'must be a whole number'),
+    /** One field per argument ticked to pin. */
+    standing_pin: z
+      .union([z.string(), z.array(z.string())])
+      .optional()
+      .transform((v) => (v === undefined ? undefined : [v].flat()))
+      .pipe(standingChoiceSchema.shape.pin),
+    /** The WebAuthn assertion over this decision (JSON), when the approver signs it with a passkey. */
+    passkey: z
+      .string()
+      .max(65536)
+      .optional()
+      .transform((v, ctx) => {
+        if (!v) return undefined;
+        try {
+          return assertionSchema.parse(JSON.parse(v));
+        } catch {
+          ctx.addIssue({ code: 'custom', message: 'the passkey signature is damaged; sign again' });
+          return z.NEVER;
+        }
+      }),
+  })
+  .transform(({ standing, standing_expires_in, standing_max_uses, standing_pin, ...form }) => {
+    // The terms go with a standing scope only; "this call only" has none. Terms left out are the policy's.
+    const choice: StandingChoice | undefined =
+      standing === 'session' || standing === 'window'
+        ? { scope: standing, expires_in: standing_expires_in, max_uses: standing_max_uses, pin: standing_pin }
+        : standing && { scope: standing };
+    return { ...form, standing: choice };
+  });
 
 /**
  * The approver's page, opened from the link in a notification. The link (a signed, per-approver

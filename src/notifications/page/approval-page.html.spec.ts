@@ -132,6 +132,8 @@ const ALLOWED_TAGS = new Set([
   'summary',
   'fieldset',
   'legend',
+  'select',
+  'option',
   'q',
 ]);
 
@@ -320,6 +322,47 @@ describe('renderApprovalPage', () => {
     expect(form).toContain('id="approve"');
   });
 
+  it("offers a standing approval's terms: the policy's pins ticked and fixed, others to tick, windows up to the maximum, uses up to the cap", () => {
+    const page = renderApprovalPage(
+      fullModel({
+        standing: {
+          options: [
+            { value: 'call', label: 'This call only' },
+            { value: 'window', label: 'For a time, in any session' },
+          ],
+          pins: [
+            { path: 'customerId', text: 'customerId = "C-42"', policy: true },
+            { path: 'notify', text: 'notify = true', policy: false },
+          ],
+          maxSeconds: 1800,
+          durations: [300, 900, 1800],
+          maxUses: 5,
+          who: 'calls by agent:support-bot',
+          session: null,
+        },
+      }),
+    );
+    assertSafeMarkup(page);
+    const inputs = startTags(page).filter((t) => t.name === 'input' && String(t.attrs.name).startsWith('standing'));
+    expect(inputs.map((t) => [t.attrs.name, t.attrs.value, t.attrs.checked ?? false, t.attrs.disabled ?? false])).toEqual([
+      ['standing', 'call', true, false],
+      ['standing', 'window', false, false],
+      ['standing_pin', 'customerId', true, true],
+      ['standing_pin', 'notify', false, false],
+      ['standing_max_uses', '5', false, false],
+    ]);
+    expect(inputs.at(-1)?.attrs.max).toBe('5');
+    expect([...page.matchAll(/<option value="(\d+)"( selected)?>([^<]+)</g)].map((m) => [m[1], !!m[2], m[3]])).toEqual([
+      ['300', false, '5 min'],
+      ['900', false, '15 min'],
+      ['1800', true, '30 min (max)'],
+    ]);
+    // The terms are shown and posted only once a standing scope is chosen (page.js enables them).
+    expect(page).toContain('<details id="standing-terms" class="standing-terms" hidden>');
+    expect(page).toContain('<fieldset id="standing-terms-fields" disabled>');
+    expect(page).toMatch(/<p id="standing-summary"[^>]*>Only the call above; the agent asks again next time.<\/p>/);
+  });
+
   it('has a required, labelled reason textarea', () => {
     const ta = startTags(html).find((t) => t.name === 'textarea');
     expect(ta?.attrs).toMatchObject({ id: 'reason', name: 'reason', required: true, minlength: '1', maxlength: '2000' });
@@ -410,6 +453,29 @@ describe('XSS: every untrusted string is escaped', () => {
     expect(tags.filter((t) => t.name === 'button')).toHaveLength(5);
     expect(html).toContain(`<span class="passkey-name">${escapeHtml(EVIL)}</span>`);
     for (const t of tags) for (const v of Object.values(t.attrs)) if (typeof v === 'string') expect(v).not.toMatch(/[<>"']/);
+  });
+
+  it("escapes a standing approval's terms, in text and attributes", () => {
+    const page = renderApprovalPage({
+      ...evilModel(),
+      standing: {
+        options: [
+          { value: 'call', label: EVIL },
+          { value: 'session', label: EVIL },
+        ],
+        pins: [{ path: EVIL, text: EVIL, policy: false }],
+        maxSeconds: 60,
+        durations: [60],
+        maxUses: null,
+        who: EVIL,
+        session: EVIL,
+      },
+    });
+    for (const p of PAYLOADS) expect(page).not.toContain(p);
+    assertSafeMarkup(page);
+    for (const t of startTags(page)) for (const v of Object.values(t.attrs)) if (typeof v === 'string') expect(v).not.toMatch(/[<>"']/);
+    expect(page).toContain(`data-who="${escapeHtml(EVIL)}" data-session="${escapeHtml(EVIL)}"`);
+    expect(page).toContain(`data-text="${escapeHtml(EVIL)}"`);
   });
 
   it('escapes the result and error pages too', () => {

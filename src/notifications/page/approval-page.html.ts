@@ -9,6 +9,7 @@
  */
 import type { AlreadyDecidedModel, ApprovalPageModel, DecisionResultModel, ErrorPageModel } from './approval-page.model';
 import { PAGE_CSS_PATH, PAGE_JS_PATH, WEBAUTHN_JS_PATH } from './page.assets';
+import { formatWindow, standingCovers } from './standing-choice';
 
 const HTML_ESCAPES: Record<string, string> = {
   '&': '&amp;',
@@ -407,8 +408,6 @@ function approverSetList(sets: ApprovalPageModel['approverSets']): string {
   return `<p class="muted">Every one of these approver groups must reach its count; each person counts in one group only.</p><ul class="approver-sets" id="approver-sets">${items}</ul>`;
 }
 
-/** The page shown after a vote. */
-/** If you approve, how far the approval goes: each option the policy offers, with exactly what it covers. */
 /** In the form: whether (and why) the decision is signed with a passkey; page.js fills the hidden assertion. */
 function passkeySigning(p: ApprovalPageModel['passkeys']): string {
   const why =
@@ -455,22 +454,64 @@ function passkeyManagement(p: ApprovalPageModel['passkeys'], linkToken: string):
     .join('\n');
 }
 
-function standingFieldset(options: ApprovalPageModel['standing']): string {
-  if (!options) return '';
-  return [
-    '<fieldset id="standing" class="standing">',
-    '<legend>If you approve, the approval covers</legend>',
-    ...options.map((o, i) =>
+/**
+ * If you approve, how far the approval goes: the scopes the policy offers and, for a standing one,
+ * the arguments later calls must repeat (the policy's always, ticked and fixed; the approver may add
+ * more), how long (at most the policy's maximum) and how many calls. The summary says exactly what
+ * the chosen terms let through; page.js keeps it live (standingCovers) and shows the terms only for
+ * a standing scope.
+ */
+function standingFieldset(c: ApprovalPageModel['standing']): string {
+  if (!c) return '';
+  const last = c.durations.length - 1;
+  const pins = c.pins
+    .map((p, i) =>
       [
-        `<div class="standing-option"><input type="radio" name="standing" id="standing-${esc(o.value)}" value="${esc(o.value)}" aria-describedby="standing-${esc(o.value)}-covers"${i === 0 ? ' checked' : ''}>`,
-        `<label for="standing-${esc(o.value)}">${esc(o.label)}</label>`,
-        `<p class="hint" id="standing-${esc(o.value)}-covers">${esc(o.covers)}</p></div>`,
+        `<span class="pin"><input type="checkbox" class="standing-pin" name="standing_pin" id="standing-pin-${i}" value="${esc(p.path)}" data-text="${esc(p.text)}"`,
+        `${p.policy ? ' checked disabled' : ''}>`,
+        `<label for="standing-pin-${i}"><code>${esc(p.text)}</code>${p.policy ? ' <span class="muted">(policy)</span>' : ''}</label></span>`,
       ].join(''),
+    )
+    .join('');
+  const durations = c.durations
+    .map((d, i) => `<option value="${d}"${i === last ? ' selected' : ''}>${esc(formatWindow(d))}${i === last ? ' (max)' : ''}</option>`)
+    .join('');
+  const uses = c.maxUses === null ? ' placeholder="no limit"' : ` max="${c.maxUses}" value="${c.maxUses}"`;
+  return [
+    `<fieldset id="standing" class="standing" data-who="${esc(c.who)}" data-session="${esc(c.session ?? '')}" data-max-uses="${c.maxUses ?? ''}">`,
+    '<legend>If you approve, the approval covers</legend>',
+    '<div class="standing-scopes">',
+    ...c.options.map(
+      (o, i) =>
+        `<div class="standing-option"><input type="radio" name="standing" id="standing-${esc(o.value)}" value="${esc(o.value)}" aria-describedby="standing-summary"${
+          i === 0 ? ' checked' : ''
+        }><label for="standing-${esc(o.value)}">${esc(o.label)}</label></div>`,
     ),
+    '</div>',
+    // Shown, and its fields posted, only for a standing scope (page.js); folded, the policy's terms apply.
+    '<details id="standing-terms" class="standing-terms" hidden>',
+    '<summary>Narrow it: arguments, time, calls</summary>',
+    '<fieldset id="standing-terms-fields" disabled>',
+    '<legend class="visually-hidden">Terms of the standing approval</legend>',
+    c.pins.length
+      ? `<div class="standing-pins" role="group" aria-labelledby="standing-pins-label"><span class="terms-label" id="standing-pins-label">Only with</span>${pins}</div>`
+      : '',
+    '<div class="terms-row">',
+    `<label for="standing-expires-in">For</label><select id="standing-expires-in" name="standing_expires_in">${durations}</select>`,
+    `<label for="standing-max-uses">Calls</label><input type="number" id="standing-max-uses" name="standing_max_uses" min="1" step="1" inputmode="numeric"${uses}>`,
+    '</div>',
     '</fieldset>',
-  ].join('\n');
+    '</details>',
+    `<p id="standing-summary" class="standing-summary" role="status" aria-live="polite">${esc(
+      standingCovers(c, { scope: 'call', pins: [], expiresIn: c.maxSeconds, maxUses: c.maxUses }),
+    )}</p>`,
+    '</fieldset>',
+  ]
+    .filter(Boolean)
+    .join('\n');
 }
 
+/** The page shown after a vote. */
 export function renderDecisionResult(m: DecisionResultModel): string {
   const approved = m.yourVote === 'approve';
   const heading = approved ? 'You approved' : 'You denied';

@@ -4,7 +4,7 @@
  * Every string here is untrusted (it comes from the agent, the gateway or a policy) and must be
  * HTML-escaped by the renderer.
  */
-import type { StandingOption } from './standing-choice';
+import type { StandingChoiceModel } from './standing-choice';
 /** One approver set and the approvals credited to it (each person counts in one set only). */
 export interface ApproverSetProgress {
   approvers: string[];
@@ -48,8 +48,8 @@ export interface ApprovalPageModel {
   formAction: string;
   /** For the "enable push on this device" button: the VAPID public key (base64url), or null when push is off. */
   vapidPublicKey: string | null;
-  /** How far an approval may stand (the policy's offer), each option with what it covers; absent: this call only. */
-  standing?: StandingOption[];
+  /** How far an approval may stand (the policy's offer) and what the approver may narrow within it; absent: this call only. */
+  standing?: StandingChoiceModel;
   /** The approver's passkeys, whether this decision must be signed with one (and why), and their "always" choice. */
   passkeys: PagePasskeys;
   /** When this approver has other calls of the same agent and task waiting: how many (this one included) and the batch page. */

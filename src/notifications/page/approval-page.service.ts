@@ -23,7 +23,8 @@ import { SigningKeys } from '../../common/keys/signing-keys.service';
 import { Approver } from '../directory/approver.entity';
 import { PushChannel } from '../push/push.channel';
 import type { AlreadyDecidedModel, ApprovalPageModel, DecisionResultModel, ErrorPageModel } from './approval-page.model';
-import { standingOptions } from './standing-choice';
+import { coveredCalls, pinText, STANDING_ENDS, standingChoice, standingCovers } from './standing-choice';
+import type { StandingChoice } from '../../approvals/standing/standing-terms';
 import { STANDING_PAGE_PATH } from './standing-approvals.page';
 
 const FORM_TYP = 'countersign-approval-form+jwt';
@@ -97,7 +98,7 @@ export class ApprovalPage {
 
   async submit(
     authReqId: string,
-    form: { link?: string; csrf?: string; decision: VoteDecision; reason: string; standing?: 'call' | 'session' | 'window'; passkey?: Assertion },
+    form: { link?: string; csrf?: string; decision: VoteDecision; reason: string; standing?: StandingChoice; passkey?: Assertion },
   ): Promise<PageOutcome<DecisionResultModel>> {
     const opened = await this.open(authReqId, form.link);
     if (!opened.ok) return opened;
@@ -108,16 +109,15 @@ export class ApprovalPage {
       return failure(403, 'This form has expired', 'The form could not be verified (it is too old or was not issued for this link). Open the link again.');
     }
     try {
-      const standing = form.standing ? { scope: form.standing } : undefined;
       const result = await this.decide.execute({
         approver: opened.approver,
         approvalId: authReqId,
         decision: form.decision,
         reason: form.reason,
-        standing,
+        standing: form.standing,
         passkey: form.passkey,
       });
-      const granted = result.standing_approval && standingOptions(opened.request)?.find((o) => o.value === result.standing_approval!.scope);
+      const granted = result.standing_approval;
       return {
         ok: true,
         model: {
@@ -130,7 +130,7 @@ export class ApprovalPage {
           approverSets: result.approver_sets,
           ...(granted
             ? {
-                standing: `${granted.covers} Until ${result.standing_approval!.expires_at}.`,
+                standing: `${grantedCovers(opened.request, granted)} Until ${granted.expires_at}. ${STANDING_ENDS}`,
                 standingPageUrl: `${STANDING_PAGE_PATH}?link=${encodeURIComponent(form.link!)}`,
               }
             : {}),
@@ -210,6 +210,19 @@ export class ApprovalPage {
   }
 }
 
+/** What the standing approval granted covers, in the words the page used before the vote (it may differ from the choice: a quorum agrees on the narrowest). */
+function grantedCovers(r: ApprovalRequest, granted: NonNullable<Awaited<ReturnType<DecideApproval['execute']>>['standing_approval']>): string {
+  return standingCovers(
+    { who: coveredCalls(r), session: granted.mcp_session_id },
+    {
+      scope: granted.scope,
+      pins: Object.keys(granted.pinned).map((path) => pinText(r.toolCall.arguments, path)),
+      expiresIn: Math.round((Date.parse(granted.expires_at) - Date.parse(granted.created_at)) / 1000),
+      maxUses: granted.max_uses,
+    },
+  );
+}
+
 function failure(status: number, title: string, message: string): { ok: false; error: ErrorPageModel } {
   return { ok: false, error: { status, title, message } };
 }
@@ -269,6 +282,6 @@ function pageModel(
     csrfToken,
     formAction: `/approve/${r.id}`,
     vapidPublicKey,
-    standing: standingOptions(r),
+    standing: standingChoice(r),
   };
 }

@@ -1,61 +1,51 @@
 import { Injectable } from '@nestjs/common';
-import { ReviewLinks } from '../../authz/reviews/review-links.service';
 import { SampledReviews } from '../../authz/reviews/sampled-reviews.service';
+import { Outbox } from '../../common/outbox/outbox.service';
 import { ApproverDirectory } from '../directory/approver-directory.service';
 import { EmailChannel } from '../email/email.channel';
-import { PushChannel, SendOutcome } from '../push/push.channel';
-import { PushSubscriptions } from '../push/push-subscriptions.service';
-import { reviewNotification as reviewContent } from './review-content';
+import { PushChannel } from '../push/push.channel';
 import type { ReviewJobData } from './review-notification-queue';
+import { OwedReviewDelivery, ReviewDeliveries } from './review-deliveries.repository';
 
-export type ReviewNotifyResult = 'sent' | 'retry' | 'done';
+export type ReviewNotifyResult = 'queued' | 'done';
 
 /**
- * Tells a sampled call's reviewers: each named reviewer (a group's members, the delegator) gets
- * their own review link by email and web push, as approvers are reached. Once told, the review is
- * stamped and the review.notified audit event says who was told on which channel. A run in which
- * nothing went out and every failure was transient is retried by the queue; a review answered or
- * expired meanwhile sends nothing.
+ * Owes a sampled call's reviewers their notifications: each named reviewer (a group's members,
+ * the delegator) gets one delivery per channel that reaches them (email, web push), written with
+ * the review's stamp and its review.notified audit event. The deliveries are then made, recorded
+ * and retried one by one as an approval's are (DeliverNotification), so a reviewer whose mail
+ * failed is tried again without telling the others twice. A review answered, expired or already
+ * stamped owes nothing.
  */
 @Injectable()
 export class NotifyReviewers {
   constructor(
     private readonly reviews: SampledReviews,
-    private readonly links: ReviewLinks,
     private readonly directory: ApproverDirectory,
+    private readonly deliveries: ReviewDeliveries,
     private readonly email: EmailChannel,
     private readonly push: PushChannel,
-    private readonly subscriptions: PushSubscriptions,
+    private readonly outbox: Outbox,
   ) {}
 
-  async execute({ tenantId, reviewId }: ReviewJobData, lastAttempt: boolean): Promise<ReviewNotifyResult> {
+  async execute({ tenantId, reviewId }: ReviewJobData): Promise<ReviewNotifyResult> {
     const review = await this.reviews.get(tenantId, reviewId);
     if (!review || review.notifiedAt || review.status !== 'pending' || review.expiresAt.getTime() <= Date.now()) return 'done';
     const recipients = await this.directory.recipients(tenantId, review.reviewers, review.delegatorId);
-    const deliveries: { reviewer: string; channel: string; outcome: SendOutcome['outcome'] }[] = [];
+    const owed: OwedReviewDelivery[] = [];
     const unreachable: string[] = [];
-    const ttl = Math.ceil((review.expiresAt.getTime() - Date.now()) / 1000);
     for (const r of recipients) {
-      const link = await this.links.mint(review, r.approverId);
-      const content = reviewContent(review, r, link);
-      let reached = false;
-      if (this.email.enabled && r.email) {
-        const sent = await this.email.send({ to: r.email, subject: content.subject, text: content.text, html: content.html });
-        deliveries.push({ reviewer: r.approverId, channel: 'email', outcome: sent.outcome });
-        reached = true;
-      }
-      if (this.push.enabled && r.hasPush) {
-        for (const s of await this.subscriptions.forApprover(tenantId, r.approverId)) {
-          const sent = await this.push.send(s, content.push, ttl, review.id.slice(0, 32));
-          deliveries.push({ reviewer: r.approverId, channel: 'push', outcome: sent.outcome });
-        }
-        reached = true;
-      }
-      if (!reached) unreachable.push(r.approverId);
+      const channels = [...(this.email.enabled && r.email ? ['email' as const] : []), ...(this.push.enabled && r.hasPush ? ['push' as const] : [])];
+      if (!channels.length) unreachable.push(r.approverId);
+      for (const channel of channels) owed.push({ tenantId, reviewId, approverId: r.approverId, channel });
     }
-    const anySent = deliveries.some((d) => d.outcome === 'sent');
-    if (!anySent && !lastAttempt && deliveries.some((d) => d.outcome === 'retry')) return 'retry';
-    await this.reviews.notified(review, { recipients: recipients.map((r) => r.approverId), deliveries, unreachable });
-    return anySent ? 'sent' : 'done';
+    const queued = await this.reviews.notified(
+      review,
+      { recipients: recipients.map((r) => r.approverId), deliveries: owed.map((d) => ({ reviewer: d.approverId, channel: d.channel })), unreachable },
+      (manager) => this.deliveries.owe(manager, owed),
+    );
+    if (!queued) return 'done';
+    this.outbox.committed();
+    return 'queued';
   }
 }

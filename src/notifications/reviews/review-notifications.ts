@@ -10,7 +10,7 @@ import { NotificationQueue } from '../notification-queues';
 import { NotifyReviewers, ReviewNotifyResult } from './notify-reviewers.usecase';
 import { ReviewJobData, reviewJobId, ReviewsQueue } from './review-notification-queue';
 
-/** Enqueues only: a review.sampled outbox event becomes one job (deterministic id) that tells the reviewers. */
+/** Enqueues only: a review.sampled outbox event becomes one job (deterministic id) that owes the reviewers their deliveries. */
 @Injectable()
 export class ReviewNotificationJobs implements OnModuleInit {
   constructor(
@@ -38,7 +38,7 @@ export class ReviewNotificationJobs implements OnModuleInit {
   }
 }
 
-/** Handles only: tells one review's reviewers; a run that sent nothing for transient reasons is retried. */
+/** Handles only: owes one review's reviewers their deliveries (the delivery jobs make and retry each). */
 @Processor(NotificationQueue.Reviews)
 export class ReviewNotificationProcessor extends QueueWorkerHost {
   constructor(
@@ -48,10 +48,7 @@ export class ReviewNotificationProcessor extends QueueWorkerHost {
     super(config.WORKER_CONCURRENCY);
   }
 
-  async process(job: Job<ReviewJobData>): Promise<ReviewNotifyResult> {
-    const { lastAttempt } = this.attemptOf(job);
-    const result = await this.notify.execute(job.data, lastAttempt);
-    if (result === 'retry') throw new Error('review notification failed; retrying');
-    return result;
+  process(job: Job<ReviewJobData>): Promise<ReviewNotifyResult> {
+    return this.notify.execute(job.data);
   }
 }

@@ -47,7 +47,10 @@ export class ReviewPageController {
   @ApiHtml(200, 'The answer was recorded (review.reviewed); a flag counts in context.agent_flags')
   @ApiHtml(400, 'The form is not complete; the message names the field')
   @ApiHtml(401, 'The link is missing, damaged or not issued by this service')
-  @ApiHtml(403, 'Posted from another site')
+  @ApiHtml(
+    403,
+    "Posted from another site, or the link's reviewer is disabled in the directory or no longer one of the review's reviewers (read again at answer time)",
+  )
   @ApiHtml(404, 'No review matches the link')
   @ApiHtml(409, 'The call has been reviewed already (a review takes one answer)')
   @ApiHtml(410, 'The review or the link has expired')

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { ReviewLinkHolder, ReviewLinks } from '../../authz/reviews/review-links.service';
 import { ReviewAnswer, ReviewRow as SampledReview, SampledReviews } from '../../authz/reviews/sampled-reviews.service';
+import { ApproverDirectory } from '../directory/approver-directory.service';
 import type { PageOutcome } from '../page/approval-page.service';
 
 export interface ReviewPageModel {
@@ -13,13 +14,15 @@ const failure = (status: number, title: string, message: string) => ({ ok: false
 
 /**
  * The reviewer's page for one sampled call: the link (signed, per reviewer, as long-lived as the
- * review) is the credential; the answer is taken once.
+ * review) is the credential; the answer is taken once, and only while the directory still counts
+ * the link's holder among the review's reviewers.
  */
 @Injectable()
 export class ReviewPage {
   constructor(
     private readonly links: ReviewLinks,
     private readonly reviews: SampledReviews,
+    private readonly directory: ApproverDirectory,
   ) {}
 
   private async holder(id: string, link: string | undefined): Promise<{ ok: true; holder: ReviewLinkHolder } | ReturnType<typeof failure>> {
@@ -44,6 +47,10 @@ export class ReviewPage {
     const checked = await this.holder(id, form.link);
     if (!checked.ok) return checked;
     const { holder } = checked;
+    const review = await this.reviews.get(holder.tenantId, id);
+    if (!review) return failure(404, 'No such review', 'No review matches this link.');
+    const refused = await this.ineligibility(review, holder.reviewerId);
+    if (refused) return failure(403, 'You may not review this call', refused);
     const answered = await this.reviews.answer({
       tenantId: holder.tenantId,
       reviewId: id,
@@ -58,7 +65,19 @@ export class ReviewPage {
         answered.status === 409 ? 'Already reviewed' : answered.status === 410 ? 'Review expired' : 'No such review',
         answered.message,
       );
-    const review = await this.reviews.get(holder.tenantId, id);
-    return { ok: true, model: { review: review!, link: form.link!, reviewer: holder.reviewerId } };
+    return { ok: true, model: { review: answered.review, link: form.link!, reviewer: holder.reviewerId } };
+  }
+
+  /**
+   * Why the link's holder may not answer now, or null. A link outlives the reviewer's standing, as
+   * an approver link does (DecideApproval): the directory is read again at answer time, so a
+   * reviewer disabled since, or no longer in the group the review named, is refused.
+   */
+  private async ineligibility(review: SampledReview, reviewerId: string): Promise<string | null> {
+    const { disabled } = await this.directory.standing(review.tenantId, reviewerId);
+    if (disabled) return `${reviewerId} is disabled in the approver directory and may not review calls.`;
+    const reviewers = await this.directory.recipients(review.tenantId, review.reviewers, review.delegatorId);
+    if (!reviewers.some((r) => r.approverId === reviewerId)) return `${reviewerId} is no longer one of this call's reviewers.`;
+    return null;
   }
 }

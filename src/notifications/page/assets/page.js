@@ -453,8 +453,92 @@
     });
   }
 
+  // "15 min", "1 h", "1 h 30 min", "7 d": every unit that is not zero. Mirrors formatWindow in standing-choice.ts.
+  function formatWindow(total) {
+    var s = Math.max(0, Math.floor(total));
+    var parts = [
+      [Math.floor(s / 86400), 'd'],
+      [Math.floor((s % 86400) / 3600), 'h'],
+      [Math.floor((s % 3600) / 60), 'min'],
+      [s % 60, 's'],
+    ]
+      .filter(function (p) {
+        return p[0] > 0;
+      })
+      .map(function (p) {
+        return p[0] + ' ' + p[1];
+      });
+    return parts.join(' ') || '0 s';
+  }
+
+  // Exactly what a standing approval with these terms lets through. Mirrors standingCovers in standing-choice.ts.
+  function standingCovers(who, session, terms) {
+    if (terms.scope === 'call') return 'Only the call above; the agent asks again next time.';
+    var args = terms.pins.length ? 'with ' + terms.pins.join(', ') + ' (other arguments may differ)' : 'with any arguments';
+    var where = terms.scope === 'session' ? 'in MCP session ' + session + ', for up to' : 'in any session, for';
+    var uses = terms.maxUses === null ? ', any number of calls' : ', at most ' + terms.maxUses + (terms.maxUses === 1 ? ' call' : ' calls');
+    return 'Later ' + who + ' ' + args + ', ' + where + ' ' + formatWindow(terms.expiresIn) + uses + '.';
+  }
+
+  // The standing-approval choice: its terms (pins, window, uses) show only for a standing scope, and the
+  // summary says, as the approver chooses, exactly what the approval would let through.
+  function setupStanding() {
+    var fieldset = $('standing');
+    var summary = $('standing-summary');
+    if (!fieldset || !summary) return;
+    var terms = $('standing-terms');
+    var fields = $('standing-terms-fields');
+    var lasts = $('standing-expires-in');
+    var uses = $('standing-max-uses');
+    var cap = fieldset.getAttribute('data-max-uses') ? Number(fieldset.getAttribute('data-max-uses')) : null;
+    function scope() {
+      var checked = fieldset.querySelector('input[name="standing"]:checked');
+      return checked ? checked.value : 'call';
+    }
+    function chosenUses() {
+      if (!uses || uses.value.trim() === '') return { ok: true, value: cap };
+      var n = Number(uses.value);
+      var ok = /^[0-9]+$/.test(uses.value.trim()) && n >= 1 && (cap === null || n <= cap);
+      return { ok: ok, value: n };
+    }
+    function update() {
+      var s = scope();
+      if (terms) terms.hidden = s === 'call';
+      // Disabled fields are not posted: "this call only" sends no terms.
+      if (fields) fields.disabled = s === 'call';
+      var count = chosenUses();
+      if (uses)
+        uses.setCustomValidity(
+          count.ok ? '' : cap === null ? 'Enter a whole number of calls, at least 1.' : 'Enter a whole number of calls from 1 to ' + cap + '.',
+        );
+      if (!count.ok) {
+        summary.textContent = cap === null ? 'The number of calls must be a whole number, at least 1.' : 'The number of calls must be from 1 to ' + cap + '.';
+        return;
+      }
+      var pins = Array.prototype.filter
+        .call(fieldset.querySelectorAll('input.standing-pin'), function (box) {
+          return box.checked;
+        })
+        .map(function (box) {
+          return box.getAttribute('data-text');
+        });
+      summary.textContent = standingCovers(fieldset.getAttribute('data-who') || '', fieldset.getAttribute('data-session') || '', {
+        scope: s,
+        pins: pins,
+        expiresIn: lasts ? Number(lasts.value) : 0,
+        maxUses: count.value,
+      });
+    }
+    fieldset.addEventListener('change', update);
+    fieldset.addEventListener('input', update);
+    // The browser may restore the form's choices (back, reload): start from them.
+    window.addEventListener('pageshow', update);
+    update();
+  }
+
   function init() {
     startCountdown();
+    setupStanding();
     guardForm();
     showIntent();
     setupPush();
