@@ -1,10 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { DataSource, EntityManager } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { AuditEntry, AuditLog } from '../audit/audit-log.service';
 import { combinedStatement } from '../common/database/insert-statement';
 import { AccessDenied, ProtocolError } from '../common/errors/protocol-errors';
 import { auditContext } from './approval-audit';
+import { ApprovalRequests } from './approval-requests.repository';
 import { ApprovalRequest } from './approval-request.entity';
 import { ApprovalSettlement } from './approval-settlement.service';
 import { ApprovalFacade, FacadeTokenResponse, firstApproval } from './approval-facade.port';
@@ -48,21 +49,6 @@ export function deniedEvent(request: ApprovalRequest): AuditEntry {
 }
 
 /**
- * An approved call whose re-evaluation denies is denied for good (`settled_reason`
- * reevaluation_denied, the reasons kept with the request): no later redeem can issue its token.
- * In the caller's transaction, with the row locked. The callback state is left as it is: the one
- * asking is being told now.
- */
-export async function denyOnRedeem(manager: EntityManager, request: ApprovalRequest, reevaluation: Reevaluation): Promise<void> {
-  Object.assign(request, { status: 'denied', settledReason: REEVALUATION_DENIED, decidedAt: new Date(), reevaluation } satisfies Partial<ApprovalRequest>);
-  await manager.update(
-    ApprovalRequest,
-    { id: request.id, tenantId: request.tenantId },
-    { status: request.status, settledReason: request.settledReason, decidedAt: request.decidedAt, reevaluation },
-  );
-}
-
-/**
  * The CIBA poll: answers authorization_pending / slow_down / expired_token / access_denied, or
  * hands out the approval token exactly once, after the call is judged again with the approval
  * counted as given (RedeemReevaluation): what would deny it now denies it still. Another tenant's id is invalid_grant, as an
@@ -79,6 +65,7 @@ export class RedeemApprovalToken {
     private readonly reevaluation: RedeemReevaluation,
     private readonly facade: ApprovalFacade,
     private readonly polling: PollingStates,
+    private readonly requests: ApprovalRequests,
   ) {}
 
   execute(command: RedeemCommand & { clientId: string }): Promise<FacadeTokenResponse>;
@@ -139,7 +126,7 @@ export class RedeemApprovalToken {
             const votes = await manager.find(ApprovalVote, { where: { approvalId: request.id }, order: { id: 'ASC' } });
             const reevaluated = reevaluatedEvent(request, reevaluation, actor);
             if (step.kind === 'deny') {
-              await denyOnRedeem(manager, request, reevaluation);
+              await this.requests.denyOnReevaluation(manager, request, reevaluation);
               await this.audit.append(manager, reevaluated, deniedEvent(request));
               deniedNow = request;
               const denial = denialOf(request, votes);
