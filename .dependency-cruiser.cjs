@@ -47,7 +47,7 @@ const FOREIGN_ENTITY_READERS = [
  * outbox work is under way. A new use case must not join them.
  */
 const USE_CASES_WITH_SQL = [
-  '^src/approvals/(decide|redeem-approval-token)\\.usecase\\.ts$',
+  '^src/approvals/decide\\.usecase\\.ts$',
   '^src/notifications/deliver-notification\\.usecase\\.ts$',
 ];
 

@@ -6,7 +6,7 @@
  */
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
-import { insertStatement } from '../common/database/insert-statement';
+import { combinedStatement, insertStatement, Statement } from '../common/database/insert-statement';
 import { ApprovalRequest, ApprovalStatus, CallbackState, SETTLED_STATUSES } from './approval-request.entity';
 import { ApprovalVote } from './approval-vote.entity';
 import { Reevaluation, REEVALUATION_DENIED } from './redeem-reevaluation.port';
@@ -33,9 +33,9 @@ export class ApprovalRequests implements PollingStates {
     return this.dataSource.manager.findOne(ApprovalRequest, { where: { id: approvalId, tenantId } });
   }
 
-  /** A request's votes, in the order they were cast. */
-  votes(approvalId: string): Promise<ApprovalVote[]> {
-    return this.dataSource.manager.find(ApprovalVote, { where: { approvalId }, order: { id: 'ASC' } });
+  /** A request's votes, in the order they were cast (in `tx` when given: a transaction holding a connection must not wait for a second). */
+  votes(approvalId: string, tx: Transaction = this.dataSource.manager): Promise<ApprovalVote[]> {
+    return tx.find(ApprovalVote, { where: { approvalId }, order: { id: 'ASC' } });
   }
 
   /** How many requests are in each status, over all tenants (for the ops gauges); every status is listed, 0 when none is in it. */
@@ -101,6 +101,24 @@ export class ApprovalRequests implements PollingStates {
       { id: request.id, tenantId: request.tenantId },
       { status: request.status, settledReason: request.settledReason, decidedAt: request.decidedAt, reevaluation },
     );
+  }
+
+  /** Marks the approval token issued (its id, the re-evaluation that let it go) together with `companion` (its audit events): one statement, one round trip. */
+  async markRedeemed(
+    tx: Transaction,
+    request: Pick<ApprovalRequest, 'id' | 'tenantId'>,
+    jti: string,
+    reevaluation: Reevaluation,
+    companion: (paramOffset: number) => Statement,
+  ): Promise<void> {
+    const { sql, params } = combinedStatement([
+      (o) => ({
+        sql: `UPDATE approval_requests SET token_redeemed_at = $${o + 1}, token_jti = $${o + 2}, reevaluation = $${o + 3} WHERE id = $${o + 4} AND tenant_id = $${o + 5}`,
+        params: [new Date(), jti, JSON.stringify(reevaluation), request.id, request.tenantId],
+      }),
+      companion,
+    ]);
+    await tx.query(sql, params);
   }
 
   /** Where the request's callback stands after an attempt (and, for a delivered push of a token, that the token went out). */
