@@ -31,7 +31,7 @@ const ENGINE_CORE = [
 const FOREIGN_ENTITY_READERS = [
   // notifications read approval_requests rows to route, render and deliver (the outbox work moves
   // its rounds to a table of its own); the page records votes through DecideApproval.
-  '^src/notifications/(notify-approvers\\.usecase|deliver-notification\\.usecase|notification-routing\\.service|notification-jobs\\.service|notification-content)\\.ts$',
+  '^src/notifications/(notify-approvers\\.usecase|notification-deliveries\\.repository|notification-routing\\.service|notification-jobs\\.service|notification-content)\\.ts$',
   '^src/notifications/page/approval-page\\.service\\.ts$',
   // the page's standing-approval choice reads the parked request it renders
   '^src/notifications/page/standing-choice\\.ts$',
@@ -48,7 +48,6 @@ const FOREIGN_ENTITY_READERS = [
  */
 const USE_CASES_WITH_SQL = [
   '^src/approvals/decide\\.usecase\\.ts$',
-  '^src/notifications/deliver-notification\\.usecase\\.ts$',
 ];
 
 module.exports = {

@@ -26,6 +26,7 @@ import { NotificationQueue } from './notification-queues';
 import { NotificationRouting } from './notification-routing.service';
 import { NotifyApprovers } from './notify-approvers.usecase';
 import { NotificationRounds } from './notification-rounds.repository';
+import { NotificationDeliveries } from './notification-deliveries.repository';
 import { ApprovalPageController } from './page/approval-page.controller';
 import { StandingApprovalsPageController } from './page/standing-approvals-page.controller';
 import { StandingApprovalsPage } from './page/standing-approvals.page';
@@ -75,6 +76,7 @@ export class NotificationsModule {
         NotificationJobs,
         NotifyApprovers,
         NotificationRounds,
+        NotificationDeliveries,
         DeliverNotification,
         NotificationRouting,
         // Sampled reviews (issue 15): their reviewers are told as approvers are.
