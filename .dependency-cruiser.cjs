@@ -41,15 +41,6 @@ const FOREIGN_ENTITY_READERS = [
   '^src/cli/mint-approver-link\\.ts$',
 ];
 
-/**
- * Use cases that still talk to the database themselves (DataSource, EntityManager) instead of
- * through a repository: today's debt, all in approvals and notifications, where the transactional
- * outbox work is under way. A new use case must not join them.
- */
-const USE_CASES_WITH_SQL = [
-  '^src/approvals/decide\\.usecase\\.ts$',
-];
-
 module.exports = {
   forbidden: [
     {
@@ -149,9 +140,9 @@ module.exports = {
     },
     {
       name: 'use-cases-run-no-sql',
-      comment: 'A use case reaches data through repositories (tenant scoping in one place); USE_CASES_WITH_SQL lists the exceptions of today.',
+      comment: 'A use case reaches data through repositories (tenant scoping in one place); none holds the DataSource or imports TypeORM or pg.',
       severity: 'error',
-      from: { path: '\\.usecase\\.ts$', pathNot: USE_CASES_WITH_SQL },
+      from: { path: '\\.usecase\\.ts$' },
       to: { path: '(^|/)node_modules/(typeorm|@nestjs/typeorm|pg)/' },
     },
     {

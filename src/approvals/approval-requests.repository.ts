@@ -103,6 +103,20 @@ export class ApprovalRequests implements PollingStates {
     );
   }
 
+  /** The INSERT of a vote, returning its id and time: a part of the statement that records it with its audit event and, when it decides, the settlement. */
+  voteInsert(vote: ApprovalVote): (paramOffset: number) => Statement {
+    return (o) => {
+      const { sql, params } = insertStatement(this.dataSource, ApprovalVote, [vote], o);
+      return { sql: `${sql} RETURNING id::text AS id, created_at`, params };
+    };
+  }
+
+  /** Runs the statement that records a vote (it reads back the vote's id and time, which the vote takes). */
+  async recordVote(tx: Transaction, vote: ApprovalVote, statement: Statement): Promise<void> {
+    const [row] = (await tx.query(statement.sql, statement.params)) as { id: string; created_at: Date }[];
+    Object.assign(vote, { id: row.id, createdAt: row.created_at });
+  }
+
   /** Marks the approval token issued (its id, the re-evaluation that let it go) together with `companion` (its audit events): one statement, one round trip. */
   async markRedeemed(
     tx: Transaction,
