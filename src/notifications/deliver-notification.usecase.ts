@@ -6,12 +6,12 @@ import { AuditEntry, AuditLog } from '../audit/audit-log.service';
 import { ReviewLinks } from '../authz/reviews/review-links.service';
 import { SampledReviews } from '../authz/reviews/sampled-reviews.service';
 import { ProtocolError } from '../common/errors/protocol-errors';
-import { EmailChannel } from './email/email.channel';
-import { approvalNotification, NotificationContent } from './notification-content';
+import { approvalNotification } from './notification-content';
 import { DeliveryResult, finishDelivery, reasonToSkip, reasonToSkipReview, Tried } from './delivery-finish';
 import { DeliveryToMake, NotificationDeliveries } from './notification-deliveries.repository';
+import { OutgoingMessage } from './approver-channel';
+import { ApproverChannels } from './approver-channels';
 import { DeliveryJobData } from './notification-queues';
-import { PushChannel } from './push/push.channel';
 import { reviewNotification } from './reviews/review-content';
 
 /** The audit event of a delivery that was sent or failed for good (`attempt`, and the errors if any). */
@@ -30,8 +30,7 @@ export class DeliverNotification {
   constructor(
     private readonly deliveries: NotificationDeliveries,
     private readonly links: ApproverLinks,
-    private readonly email: EmailChannel,
-    private readonly push: PushChannel,
+    private readonly channels: ApproverChannels,
     private readonly audit: AuditLog,
     private readonly reviews: SampledReviews,
     private readonly reviewLinks: ReviewLinks,
@@ -67,10 +66,7 @@ export class DeliverNotification {
     }
     const content = approvalNotification(request!, { displayName: delivery.display_name! }, link, delivery.round);
     // A topic is at most 32 base64url characters (RFC 8030 §5.4); the request id's prefix is unique enough.
-    const tried =
-      delivery.channel === 'email'
-        ? await this.sendEmail(delivery, content)
-        : await this.sendPush(delivery, content.push, request!.expiresAt, request!.id.slice(0, 32));
+    const tried = await this.send(delivery, { ...content, expiresAt: request!.expiresAt, topic: request!.id.slice(0, 32) });
     return this.finish(delivery, attempt, tried, event, lastAttempt);
   }
 
@@ -92,24 +88,15 @@ export class DeliverNotification {
     if (skip) return this.finish(delivery, attempt, [{ target: delivery.approver_id, outcome: { outcome: 'skipped', error: skip } }], event);
     const link = await this.reviewLinks.mint(review!, delivery.approver_id);
     const content = reviewNotification(review!, { displayName: delivery.display_name! }, link);
-    const tried =
-      delivery.channel === 'email'
-        ? await this.sendEmail(delivery, content)
-        : await this.sendPush(delivery, content.push, review!.expiresAt, review!.id.slice(0, 32));
+    const tried = await this.send(delivery, { ...content, expiresAt: review!.expiresAt, topic: review!.id.slice(0, 32) });
     return this.finish(delivery, attempt, tried, event, lastAttempt);
   }
 
-  private async sendEmail(delivery: DeliveryToMake, content: Pick<NotificationContent, 'subject' | 'text' | 'html'>): Promise<Tried[]> {
-    const outcome = await this.email.send({ to: delivery.email!, subject: content.subject, text: content.text, html: content.html });
-    return [{ target: delivery.email!, outcome }];
-  }
-
-  /** To each of the person's push subscriptions, alive until `expiresAt`, replacing an earlier message of the same topic. */
-  private async sendPush(delivery: DeliveryToMake, payload: object, expiresAt: Date, topic: string): Promise<Tried[]> {
-    const subscriptions = delivery.subscriptions ?? [];
-    if (!subscriptions.length) return [{ target: delivery.approver_id, outcome: { outcome: 'skipped', error: 'the approver has no push subscription' } }];
-    const ttl = Math.ceil((expiresAt.getTime() - Date.now()) / 1000);
-    return Promise.all(subscriptions.map(async (s): Promise<Tried> => ({ target: s.id, outcome: await this.push.send(s, payload, ttl, topic) })));
+  /** On the delivery's channel; one the service no longer has (taken out of ApproverChannels) is skipped. */
+  private async send(delivery: DeliveryToMake, message: OutgoingMessage): Promise<Tried[]> {
+    const channel = this.channels.named(delivery.channel);
+    if (!channel) return [{ target: delivery.approver_id, outcome: { outcome: 'skipped', error: `no ${delivery.channel} channel on this service` } }];
+    return channel.deliver(delivery, message);
   }
 
   /** Records the attempts and settles the delivery (delivery-finish.ts says how), in one statement. */

@@ -18,6 +18,7 @@ import { Approver, ApproverGroup, ApproverGroupMember } from './directory/approv
 import { ApproversController } from './directory/approvers.controller';
 import { DemoDirectorySeeder } from './directory/demo-directory.seeder';
 import { DirectoryMembership } from './directory/directory-membership.service';
+import { ApproverChannels } from './approver-channels';
 import { EmailChannel } from './email/email.channel';
 import { NotificationAttempt, NotificationDelivery } from './notification-delivery.entity';
 import { NotificationJobs } from './notification-jobs.service';
@@ -73,6 +74,7 @@ export class NotificationsModule {
         PushEndpointPolicy,
         EmailChannel,
         PushChannel,
+        ApproverChannels,
         NotificationJobs,
         NotifyApprovers,
         NotificationRounds,
