@@ -3,22 +3,22 @@ import { Inject } from '@nestjs/common';
 import { Job } from 'bullmq';
 import { QueueWorkerHost } from '../common/queues/queue-worker.host';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
-import { ApprovalJobData, ApprovalQueue } from './approval-queues';
+import { ApprovalJob, ApprovalJobData, ApprovalQueue } from './approval-queues';
 import { DeliverCallback } from './deliver-callback.usecase';
 import { ExpireApproval } from './expire-approval.usecase';
 import { ApprovalsReconciler } from './approvals-reconciler.service';
 
 /** Handles expiry jobs: loads the request and expires it if it is still pending. */
 @Processor(ApprovalQueue.Expiry)
-export class ExpireApprovalProcessor extends QueueWorkerHost {
+export class ExpireApprovalProcessor extends QueueWorkerHost<ApprovalJobData, typeof ApprovalJob.Expire> {
   constructor(
     private readonly expire: ExpireApproval,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
-    super(config.WORKER_CONCURRENCY);
+    super({ [ApprovalJob.Expire]: true }, config.WORKER_CONCURRENCY);
   }
 
-  async process(job: Job<ApprovalJobData>): Promise<string> {
+  protected async handle(job: Job<ApprovalJobData>): Promise<string> {
     const result = await this.expire.execute(job.data);
     // A job that ran early (clock skew between hosts) is retried by the queue's backoff.
     if (result === 'not-due') throw new Error('not due yet');
@@ -28,15 +28,15 @@ export class ExpireApprovalProcessor extends QueueWorkerHost {
 
 /** Handles callback jobs; a transient failure is thrown so that BullMQ retries with backoff. */
 @Processor(ApprovalQueue.Callbacks)
-export class DeliverCallbackProcessor extends QueueWorkerHost {
+export class DeliverCallbackProcessor extends QueueWorkerHost<ApprovalJobData, typeof ApprovalJob.DeliverCallback> {
   constructor(
     private readonly deliver: DeliverCallback,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
-    super(config.WORKER_CONCURRENCY);
+    super({ [ApprovalJob.DeliverCallback]: true }, config.WORKER_CONCURRENCY);
   }
 
-  async process(job: Job<ApprovalJobData>): Promise<string> {
+  protected async handle(job: Job<ApprovalJobData>): Promise<string> {
     const { attempt, lastAttempt } = this.attemptOf(job);
     const verdict = await this.deliver.execute(job.data, attempt, lastAttempt);
     if (verdict === 'retry') {
@@ -49,12 +49,12 @@ export class DeliverCallbackProcessor extends QueueWorkerHost {
 
 /** Runs the reconciler on its schedule (one instance at a time: it is a single queue job). */
 @Processor(ApprovalQueue.Maintenance)
-export class ReconcileProcessor extends QueueWorkerHost {
+export class ReconcileProcessor extends QueueWorkerHost<Record<string, never>, typeof ApprovalJob.Reconcile> {
   constructor(private readonly reconciler: ApprovalsReconciler) {
-    super();
+    super({ [ApprovalJob.Reconcile]: true });
   }
 
-  async process(): Promise<{ expiries: number; callbacks: number; notifications: number }> {
+  protected async handle(): Promise<{ expiries: number; callbacks: number; notifications: number }> {
     return this.reconciler.reconcile(this.reconciler.scheduledScope());
   }
 }

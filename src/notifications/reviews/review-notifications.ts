@@ -40,15 +40,15 @@ export class ReviewNotificationJobs implements OnModuleInit {
 
 /** Handles only: owes one review's reviewers their deliveries (the delivery jobs make and retry each). */
 @Processor(NotificationQueue.Reviews)
-export class ReviewNotificationProcessor extends QueueWorkerHost {
+export class ReviewNotificationProcessor extends QueueWorkerHost<ReviewJobData, 'review'> {
   constructor(
     private readonly notify: NotifyReviewers,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
-    super(config.WORKER_CONCURRENCY);
+    super({ review: true }, config.WORKER_CONCURRENCY);
   }
 
-  process(job: Job<ReviewJobData>): Promise<ReviewNotifyResult> {
+  protected handle(job: Job<ReviewJobData>): Promise<ReviewNotifyResult> {
     return this.notify.execute(job.data);
   }
 }
