@@ -79,7 +79,11 @@ describe('the verdict → an AuthZEN Decision', () => {
   });
 
   it('answers allow with {decision: true} only, whatever advice the policy gave', () => {
-    expect(toDecision(result({ reasons: ['granted_read'], obligations: [{ type: 'sampled_review', rate: 0.1 }] }), { baseUrl: 'https://pdp' })).toEqual({
+    expect(
+      toDecision(result({ reasons: ['granted_read'], obligations: [{ type: 'sampled_review', rate: 0.1, reviewers: ['delegator'] }] }), {
+        baseUrl: 'https://pdp',
+      }),
+    ).toEqual({
       decision: true,
     });
   });
@@ -130,7 +134,7 @@ describe('the verdict → an AuthZEN Decision', () => {
       obligations: [
         { type: 'human_approval', approvers: ['group:finance'], quorum: 1, reason_required: false, independent_approvers: true, binding_message: 'Pay' },
         { type: 'human_approval', approvers: ['group:treasury', 'user:carol'], quorum: 2, reason_required: false, independent_approvers: true },
-        { type: 'sampled_review', rate: 0.1 },
+        { type: 'sampled_review', rate: 0.1, reviewers: ['delegator'] },
       ],
       approval: { auth_req_id: 'ar_2', expires_in: 900, interval: 1 },
     });

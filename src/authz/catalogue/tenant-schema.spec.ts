@@ -188,7 +188,7 @@ describe('property: generated inputSchemas and inputs', () => {
             agent_flags: { last_24h: 0, last_7d: 1, last_30d: 2 },
             autonomy: { consecutive_approvals: 3, approvals: 4, denials: 1, flags: 0, days_since_last_denial: 5, days_since_last_flag: 36500 },
             input,
-          } as cedar.Context,
+          } as unknown as cedar.Context,
           schema: cat.schema,
           validateRequest: true,
           // Reads the whole input, so every value is converted and compared.

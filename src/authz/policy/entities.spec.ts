@@ -1,3 +1,4 @@
+import type { TypeAndId } from '@cedar-policy/cedar-wasm/nodejs';
 /** Policies over entities: the agent's class, the human's groups, the tool's category and server, the chain's upstream actors. */
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import { tenantCatalogue } from '../catalogue/tenant-schema';
@@ -155,7 +156,7 @@ describe('the upstream actors of the chain', () => {
     const twice = [{ id: FACTS.agent_id, agent_class: 'other', trust_level: 'third_party', operator: '' }];
     const d = cls.evaluate({ ...FACTS, chain_length: 2, upstream: twice });
     expect(d.reasons).not.toContain('policy_evaluation_failed');
-    expect(decisionEntities({ ...FACTS, upstream: twice }).filter((x) => x.uid.type === 'Agent')).toHaveLength(1);
+    expect(decisionEntities({ ...FACTS, upstream: twice }).filter((x) => (x.uid as TypeAndId).type === 'Agent')).toHaveLength(1);
   });
 });
 

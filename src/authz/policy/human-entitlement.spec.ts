@@ -1,6 +1,7 @@
 /** "The human must hold this permission themselves", written as a policy over context.human_entitlement. */
 import { callFacts } from './call-facts.fixture';
 import { PolicyEngine } from './policy-engine';
+import type { CallFacts } from './cedar-schema';
 
 function engine(policies: Record<string, string>): PolicyEngine {
   const r = PolicyEngine.compile(policies);
@@ -19,7 +20,7 @@ unless { context.human_entitlement.recorded && context.human_entitlement.covers_
     wide: `@reason("human_holds_everything")
 forbid (principal, action == Action::"call_tool", resource) when { context.human_entitlement.tools.contains("*") };`,
   });
-  const decide = (human_entitlement: Parameters<typeof callFacts>[0]['human_entitlement']) =>
+  const decide = (human_entitlement: CallFacts['human_entitlement']) =>
     e.evaluate(callFacts({ action_category: 'delete', tool: 'delete_customer', server: 'crm', human_entitlement })).reasons.join(' ');
 
   it('recorded and covering the call: allowed', () => {

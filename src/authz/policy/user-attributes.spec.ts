@@ -1,3 +1,4 @@
+import type { TypeAndId } from '@cedar-policy/cedar-wasm/nodejs';
 /** The human's directory attributes as the User entity's tags: rules by department, cost centre, … */
 import { callFacts } from './call-facts.fixture';
 import { decisionEntities } from './entities';
@@ -33,6 +34,9 @@ forbid (principal, action == Action::"call_tool", resource) unless { context.use
   });
   it("the User entity carries them as tags, and the resource owner's too", () => {
     const entities = decisionEntities(callFacts({ user: { status: 'active', groups: ['legal'], attributes: { department: 'legal' } } }));
-    expect(entities.find((x) => x.uid.type === 'User')).toMatchObject({ tags: { department: 'legal' }, parents: [{ type: 'Group', id: 'legal' }] });
+    expect(entities.find((x) => (x.uid as TypeAndId).type === 'User')).toMatchObject({
+      tags: { department: 'legal' },
+      parents: [{ type: 'Group', id: 'legal' }],
+    });
   });
 });

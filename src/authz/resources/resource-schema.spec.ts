@@ -1,3 +1,4 @@
+import type { TypeAndId } from '@cedar-policy/cedar-wasm/nodejs';
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import { tenantCatalogue, TenantCatalogue } from '../catalogue/tenant-schema';
 import { CallFacts, ResourceFacts } from '../policy/cedar-schema';
@@ -191,9 +192,9 @@ describe('policies over a registered resource', () => {
 
   it("builds the owner's User entity with their groups, once even when the owner is the human", () => {
     const owned = decisionEntities(documentFacts({ owner: 'bob', owner_user: { status: 'active', groups: ['hr'] } }));
-    expect(owned.filter((e) => e.uid.type === 'User').map((e) => e.uid.id)).toEqual(['alice', 'bob']);
-    expect(owned.find((e) => e.uid.id === 'bob')!.parents).toEqual([{ type: 'Group', id: 'hr' }]);
-    expect(decisionEntities(documentFacts()).filter((e) => e.uid.type === 'User')).toHaveLength(1);
+    expect(owned.filter((e) => (e.uid as TypeAndId).type === 'User').map((e) => (e.uid as TypeAndId).id)).toEqual(['alice', 'bob']);
+    expect(owned.find((e) => (e.uid as TypeAndId).id === 'bob')!.parents).toEqual([{ type: 'Group', id: 'hr' }]);
+    expect(decisionEntities(documentFacts()).filter((e) => (e.uid as TypeAndId).type === 'User')).toHaveLength(1);
     expect(entityContext(documentFacts())).toMatchObject({ Document: { __entity: { type: 'Document', id: 'doc-1' } } });
     expect(entityContext(FACTS)).not.toHaveProperty('Document');
     const inGroup = compiled({
