@@ -27,7 +27,7 @@ export class ApprovalBatchController {
   @ApiError(403, 'forbidden: the approver is disabled in the directory')
   @ApiSuccess(
     200,
-    '`{approver_id, agent_id, task_id | mcp_session_id, items}`: each item with auth_req_id, binding_message, tool_call (with every argument), call_hash, delegator, intent, resource, environment, risk, reason, expires_at, quorum and votes',
+    '`{approver_id, agent_id, task_id | mcp_session_id, items}`: each item with auth_req_id, binding_message, tool_call (with every argument), call_hash, delegator, intent, resource, environment, risk, reason, expires_at, quorum, votes and passkey_required (policy, approver or null: whether the vote must carry a passkey assertion)',
   )
   list(@CurrentPrincipal() approver: ApproverBatchPrincipal) {
     return this.batch.list(approver);

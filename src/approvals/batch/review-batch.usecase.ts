@@ -9,7 +9,7 @@ import { ApprovalRequest, ApprovalStatus, ToolCall } from '../approval-request.e
 import { effectiveStatus } from '../approval-view';
 import { assertionSchema } from '../passkeys/passkey.schema';
 import type { BatchItemBinding } from '../passkeys/passkey-proof';
-import { Passkeys } from '../passkeys/passkeys.service';
+import { Passkeys, ProofRequirement } from '../passkeys/passkeys.service';
 import { ApproverRouting } from '../approver-routing.port';
 import { VoteDecision } from '../approval-vote.entity';
 import { DecideApproval, DecideResult } from '../decide.usecase';
@@ -96,6 +96,8 @@ export interface BatchItem {
   expires_at: string;
   quorum: number;
   votes: { approve: number; deny: number };
+  /** Why this approver's vote on it must be signed with a passkey ('policy', 'approver': they always sign), or null. */
+  passkey_required: ProofRequirement;
 }
 
 export interface BatchView {
@@ -142,6 +144,8 @@ export class ReviewBatch {
     if (disabled) throw new Forbidden(`${p.approverId} is disabled in the approver directory and may not vote`);
     const requests = (await this.batches.pendingFor(p.tenantId, scope, p.approverId)).filter((r) => eligibleVia(r, p.approverId, groups));
     const votes = await this.batches.votesOn(requests.map((r) => r.id));
+    // The approver's own "always" choice holds for every request; a policy's for its own.
+    const always = await this.passkeys.requirement({ tenantId: p.tenantId, proof: null }, p.approverId);
     const items = requests.map((r): BatchItem => {
       const own = votes.filter((v) => v.approvalId === r.id);
       const approve = own.filter((v) => v.decision === 'approve').length;
@@ -160,6 +164,7 @@ export class ReviewBatch {
         expires_at: r.expiresAt.toISOString(),
         quorum: r.quorum,
         votes: { approve, deny: own.length - approve },
+        passkey_required: r.proof === 'passkey' ? 'policy' : always,
       };
     });
     return {
