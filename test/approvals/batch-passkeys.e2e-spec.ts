@@ -5,6 +5,8 @@
  * assertion over another list, a replayed one or one of another purpose is refused with nothing recorded.
  */
 import { randomUUID } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { BatchPasskeyChallenges1764230000000 } from '../../migrations/1764230000000-batch-passkey-challenges';
 import { ApproverLinks } from '../../src/approvals/approver-links.service';
 import { checkPasskeyEvidence, signedDecision, VoteEvidence } from '../../src/approvals/passkeys/passkey-proof';
 import { callHash } from '../../src/common/canonical-json';
@@ -218,5 +220,27 @@ describe('batch review: one passkey assertion signs the whole batch', () => {
     const none = await challenge(await batchLink(carols, 'carol'), [{ auth_req_id: carols, decision: 'approve', reason: 'ok' }]);
     expect(none.body).toMatchObject({ error: 'invalid_request', field: 'passkey' });
     expect((await sql(env.db.url, `SELECT count(*)::int AS n FROM passkey_challenges WHERE approver_id = 'carol'`))[0].n).toBe(0);
+  });
+  it('the migration goes down (batch challenges go with it) and up again', async () => {
+    const task = `task-${randomUUID()}`;
+    const a = await park(task);
+    const token = await batchLink(a);
+    const items = [{ auth_req_id: a, decision: 'approve', reason: 'ok' }];
+    expect((await challenge(token, items)).status).toBe(200);
+    const open = `SELECT count(*)::int AS n FROM passkey_challenges WHERE purpose = 'batch_decision'`;
+    expect((await sql(env.db.url, open))[0].n).toBeGreaterThan(0);
+    const db = new DataSource({ type: 'postgres', url: env.db.url });
+    await db.initialize();
+    const runner = db.createQueryRunner();
+    try {
+      await new BatchPasskeyChallenges1764230000000().down(runner);
+      expect((await sql(env.db.url, open))[0].n).toBe(0);
+      expect((await challenge(token, items)).status).toBe(500);
+      await new BatchPasskeyChallenges1764230000000().up(runner);
+    } finally {
+      await runner.release();
+      await db.destroy();
+    }
+    expect((await challenge(token, items)).status).toBe(200);
   });
 });
