@@ -31,7 +31,7 @@ const ENGINE_CORE = [
 const FOREIGN_ENTITY_READERS = [
   // notifications read approval_requests rows to route, render and deliver (the outbox work moves
   // its rounds to a table of its own); the page records votes through DecideApproval.
-  '^src/notifications/(notify-approvers\\.usecase|deliver-notification\\.usecase|notification-routing\\.service|notification-jobs\\.service|notification-content)\\.ts$',
+  '^src/notifications/(notify-approvers\\.usecase|notification-deliveries\\.repository|notification-routing\\.service|notification-jobs\\.service|notification-content)\\.ts$',
   '^src/notifications/page/approval-page\\.service\\.ts$',
   // the page's standing-approval choice reads the parked request it renders
   '^src/notifications/page/standing-choice\\.ts$',
@@ -39,16 +39,6 @@ const FOREIGN_ENTITY_READERS = [
   '^src/authz/redeem-reevaluation\\.service\\.ts$',
   // a command-line tool that mints a link for an existing request
   '^src/cli/mint-approver-link\\.ts$',
-];
-
-/**
- * Use cases that still talk to the database themselves (DataSource, EntityManager) instead of
- * through a repository: today's debt, all in approvals and notifications, where the transactional
- * outbox work is under way. A new use case must not join them.
- */
-const USE_CASES_WITH_SQL = [
-  '^src/approvals/(decide|deliver-callback|redeem-approval-token)\\.usecase\\.ts$',
-  '^src/notifications/deliver-notification\\.usecase\\.ts$',
 ];
 
 module.exports = {
@@ -150,9 +140,9 @@ module.exports = {
     },
     {
       name: 'use-cases-run-no-sql',
-      comment: 'A use case reaches data through repositories (tenant scoping in one place); USE_CASES_WITH_SQL lists the exceptions of today.',
+      comment: 'A use case reaches data through repositories (tenant scoping in one place); none holds the DataSource or imports TypeORM or pg.',
       severity: 'error',
-      from: { path: '\\.usecase\\.ts$', pathNot: USE_CASES_WITH_SQL },
+      from: { path: '\\.usecase\\.ts$' },
       to: { path: '(^|/)node_modules/(typeorm|@nestjs/typeorm|pg)/' },
     },
     {

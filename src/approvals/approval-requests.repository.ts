@@ -6,9 +6,10 @@
  */
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
-import { insertStatement } from '../common/database/insert-statement';
-import { ApprovalRequest, ApprovalStatus, SETTLED_STATUSES } from './approval-request.entity';
+import { combinedStatement, insertStatement, Statement } from '../common/database/insert-statement';
+import { ApprovalRequest, ApprovalStatus, CallbackState, SETTLED_STATUSES } from './approval-request.entity';
 import { ApprovalVote } from './approval-vote.entity';
+import { Reevaluation, REEVALUATION_DENIED } from './redeem-reevaluation.port';
 import { PollingState, PollingStates } from './token-redemption';
 
 /** An open transaction, passed from a `withLocked…` step to the services that write in it. */
@@ -32,9 +33,9 @@ export class ApprovalRequests implements PollingStates {
     return this.dataSource.manager.findOne(ApprovalRequest, { where: { id: approvalId, tenantId } });
   }
 
-  /** A request's votes, in the order they were cast. */
-  votes(approvalId: string): Promise<ApprovalVote[]> {
-    return this.dataSource.manager.find(ApprovalVote, { where: { approvalId }, order: { id: 'ASC' } });
+  /** A request's votes, in the order they were cast (in `tx` when given: a transaction holding a connection must not wait for a second). */
+  votes(approvalId: string, tx: Transaction = this.dataSource.manager): Promise<ApprovalVote[]> {
+    return tx.find(ApprovalVote, { where: { approvalId }, order: { id: 'ASC' } });
   }
 
   /** How many requests are in each status, over all tenants (for the ops gauges); every status is listed, 0 when none is in it. */
@@ -60,6 +61,83 @@ export class ApprovalRequests implements PollingStates {
       params.push(...part.params);
     }
     await this.dataSource.query(`WITH ${ctes.join(', ')} SELECT 1`, params);
+  }
+
+  /** The votes that denied the request, in the order they were cast. */
+  denials(approvalId: string): Promise<ApprovalVote[]> {
+    return this.dataSource.manager.find(ApprovalVote, { where: { approvalId, decision: 'deny' }, order: { id: 'ASC' } });
+  }
+
+  /** The manager outside any transaction, for a port that reads beside a request (a facade's own rows). */
+  get reader(): Transaction {
+    return this.dataSource.manager;
+  }
+
+  /** Runs `work` in one transaction, for a step that writes a request with its audit events without reading it again. */
+  transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T> {
+    return this.dataSource.transaction(work);
+  }
+
+  /** Gives the request the token id every delivery of its token carries (set once). */
+  async assignTokenJti(request: Pick<ApprovalRequest, 'id' | 'tenantId'>, tokenJti: string): Promise<void> {
+    await this.dataSource.manager.update(ApprovalRequest, { id: request.id, tenantId: request.tenantId }, { tokenJti });
+  }
+
+  /** Keeps the re-evaluation that let an approved request's token go out. */
+  async saveReevaluation(tx: Transaction, request: ApprovalRequest, reevaluation: Reevaluation): Promise<void> {
+    request.reevaluation = reevaluation;
+    await tx.update(ApprovalRequest, { id: request.id, tenantId: request.tenantId }, { reevaluation });
+  }
+
+  /**
+   * An approved call whose re-evaluation denies is denied for good (`settled_reason`
+   * reevaluation_denied, the reasons kept with the request): no later redeem can issue its token.
+   * In the caller's transaction. The callback state is left as it is: the one asking is being told now.
+   */
+  async denyOnReevaluation(tx: Transaction, request: ApprovalRequest, reevaluation: Reevaluation): Promise<void> {
+    Object.assign(request, { status: 'denied', settledReason: REEVALUATION_DENIED, decidedAt: new Date(), reevaluation } satisfies Partial<ApprovalRequest>);
+    await tx.update(
+      ApprovalRequest,
+      { id: request.id, tenantId: request.tenantId },
+      { status: request.status, settledReason: request.settledReason, decidedAt: request.decidedAt, reevaluation },
+    );
+  }
+
+  /** The INSERT of a vote, returning its id and time: a part of the statement that records it with its audit event and, when it decides, the settlement. */
+  voteInsert(vote: ApprovalVote): (paramOffset: number) => Statement {
+    return (o) => {
+      const { sql, params } = insertStatement(this.dataSource, ApprovalVote, [vote], o);
+      return { sql: `${sql} RETURNING id::text AS id, created_at`, params };
+    };
+  }
+
+  /** Runs the statement that records a vote (it reads back the vote's id and time, which the vote takes). */
+  async recordVote(tx: Transaction, vote: ApprovalVote, statement: Statement): Promise<void> {
+    const [row] = (await tx.query(statement.sql, statement.params)) as { id: string; created_at: Date }[];
+    Object.assign(vote, { id: row.id, createdAt: row.created_at });
+  }
+
+  /** Marks the approval token issued (its id, the re-evaluation that let it go) together with `companion` (its audit events): one statement, one round trip. */
+  async markRedeemed(
+    tx: Transaction,
+    request: Pick<ApprovalRequest, 'id' | 'tenantId'>,
+    jti: string,
+    reevaluation: Reevaluation,
+    companion: (paramOffset: number) => Statement,
+  ): Promise<void> {
+    const { sql, params } = combinedStatement([
+      (o) => ({
+        sql: `UPDATE approval_requests SET token_redeemed_at = $${o + 1}, token_jti = $${o + 2}, reevaluation = $${o + 3} WHERE id = $${o + 4} AND tenant_id = $${o + 5}`,
+        params: [new Date(), jti, JSON.stringify(reevaluation), request.id, request.tenantId],
+      }),
+      companion,
+    ]);
+    await tx.query(sql, params);
+  }
+
+  /** Where the request's callback stands after an attempt (and, for a delivered push of a token, that the token went out). */
+  async settleCallback(tx: Transaction, request: Pick<ApprovalRequest, 'id' | 'tenantId'>, callbackState: CallbackState, redeemed: boolean): Promise<void> {
+    await tx.update(ApprovalRequest, { id: request.id, tenantId: request.tenantId }, { callbackState, ...(redeemed ? { tokenRedeemedAt: new Date() } : {}) });
   }
 
   /** A pending request's polling state (PollingStates), written in the transaction that holds its row locked. */

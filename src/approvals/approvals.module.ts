@@ -12,6 +12,7 @@ import { DeliverCallbackProcessor, ExpireApprovalProcessor, ReconcileProcessor }
 import { ApprovalQueue } from './approval-queues';
 import { ApprovalRequest } from './approval-request.entity';
 import { ApprovalRequests } from './approval-requests.repository';
+import { CallbackAttempts } from './callback-attempts.repository';
 import { ApprovalSettlement } from './approval-settlement.service';
 import { ApprovalTokens } from './approval-tokens.service';
 import { ApprovalVote } from './approval-vote.entity';
@@ -46,6 +47,7 @@ const services = [
   ApprovalEvents,
   ApprovalJobs,
   ApprovalRequests,
+  CallbackAttempts,
   ApprovalSettlement,
   ApprovalTokens,
   ApproverLinks,

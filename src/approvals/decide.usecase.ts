@@ -1,12 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { z } from 'zod';
-import { DataSource } from 'typeorm';
 import { AuditLog } from '../audit/audit-log.service';
-import { combinedStatement, insertStatement } from '../common/database/insert-statement';
+import { combinedStatement } from '../common/database/insert-statement';
 import { ApproverPrincipal } from '../common/auth/auth.decorators';
 import { Conflict, Forbidden, NotFound } from '../common/errors/protocol-errors';
 import { auditContext } from './approval-audit';
 import { ApprovalRequest, ApprovalStatus } from './approval-request.entity';
+import { ApprovalRequests } from './approval-requests.repository';
 import { ApprovalSettlement } from './approval-settlement.service';
 import { ApproverRouting } from './approver-routing.port';
 import { decisionFields } from './decision-fields';
@@ -67,7 +67,7 @@ export interface DecideResult {
 @Injectable()
 export class DecideApproval {
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly requests: ApprovalRequests,
     private readonly audit: AuditLog,
     private readonly settlement: ApprovalSettlement,
     private readonly expiry: ExpireApproval,
@@ -87,11 +87,7 @@ export class DecideApproval {
     if (disabled) throw new Forbidden(`${approver.approverId} is disabled in the approver directory and may not vote`);
 
     type Outcome = { result?: DecideResult; settled?: ApprovalRequest; closed?: ApprovalStatus };
-    const outcome = await this.dataSource.transaction(async (manager): Promise<Outcome> => {
-      const request = await manager.findOne(ApprovalRequest, {
-        where: { id: cmd.approvalId, tenantId: approver.tenantId },
-        lock: { mode: 'pessimistic_write' },
-      });
+    const outcome = await this.requests.withLocked(approver.tenantId, cmd.approvalId, async (request, manager): Promise<Outcome> => {
       if (!request) throw new NotFound('no such approval request');
       if (await this.expiry.expireIfDue(manager, request)) return { settled: request, closed: 'expired' };
       if (request.status !== 'pending') return { closed: request.status };
@@ -122,11 +118,11 @@ export class DecideApproval {
         assertion: cmd.passkey,
         batch: cmd.batchProof,
       });
-      const votes = await manager.find(ApprovalVote, { where: { approvalId: request.id } });
+      const votes = await this.requests.votes(request.id, manager);
       if (votes.some((v) => v.approverId === approver.approverId)) {
         throw new Conflict('already_voted', `${approver.approverId} has already voted on this request`);
       }
-      const vote = manager.create(ApprovalVote, {
+      const vote = Object.assign(new ApprovalVote(), {
         tenantId: request.tenantId,
         approvalId: request.id,
         approverId: approver.approverId,
@@ -160,10 +156,7 @@ export class DecideApproval {
       let settled: ApprovalRequest | undefined;
       let standingApproval: DecideResult['standing_approval'];
       // The vote, its audit event and, when it decides the request, the settlement: one statement, one round trip.
-      const inserted = (o: number) => {
-        const { sql, params } = insertStatement(this.dataSource, ApprovalVote, [vote], o);
-        return { sql: `${sql} RETURNING id::text AS id, created_at`, params };
-      };
+      const inserted = this.requests.voteInsert(vote);
       const readBack = 'SELECT id, created_at FROM c0';
       const { sql, params } = verdict
         ? this.settlement.settlementStatement(
@@ -177,8 +170,7 @@ export class DecideApproval {
             readBack,
           )
         : combinedStatement([inserted, (o) => this.audit.insertStatement([voteEvent], o)], readBack);
-      const [row] = (await manager.query(sql, params)) as { id: string; created_at: Date }[];
-      Object.assign(vote, { id: row.id, createdAt: row.created_at });
+      await this.requests.recordVote(manager, vote, { sql, params });
       if (verdict) {
         settled = request;
         if (verdict === 'approved') standingApproval = await this.standingApprovals.grantInTransaction(manager, request, all);

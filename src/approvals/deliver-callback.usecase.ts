@@ -1,21 +1,21 @@
 import { DomainMetrics } from '../common/metrics/domain-metrics';
 import { Inject, Injectable, Optional } from '@nestjs/common';
-import { DataSource } from 'typeorm';
 import { AuditLog } from '../audit/audit-log.service';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { auditContext } from './approval-audit';
 import { ApprovalFacade, firstApproval } from './approval-facade.port';
 import { ApprovalJobData } from './approval-queues';
 import { ApprovalRequest } from './approval-request.entity';
+import { ApprovalRequests } from './approval-requests.repository';
 import { ApprovalTokens } from './approval-tokens.service';
-import { ApprovalVote } from './approval-vote.entity';
 import { denialOf } from './approval-view';
-import { CallbackAttempt, CallbackOutcome } from './callback-attempt.entity';
+import { CallbackAttempts } from './callback-attempts.repository';
+import { CallbackOutcome } from './callback-attempt.entity';
 import { afterAttempt, CallbackAnswer, DeliveryVerdict, judgeAttempt } from './callback-delivery';
 import { CallbackEndpointPolicy } from './callback-endpoint.policy';
 import { createHash, randomUUID } from 'node:crypto';
 import { requestPinned } from '../common/pinned-request';
-import { deniedEvent, denyOnRedeem, reevaluatedEvent } from './redeem-approval-token.usecase';
+import { deniedEvent, reevaluatedEvent } from './redeem-approval-token.usecase';
 import { Reevaluation, RedeemReevaluation } from './redeem-reevaluation.port';
 
 /**
@@ -25,7 +25,8 @@ import { Reevaluation, RedeemReevaluation } from './redeem-reevaluation.port';
 @Injectable()
 export class DeliverCallback {
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly requests: ApprovalRequests,
+    private readonly attempts: CallbackAttempts,
     private readonly audit: AuditLog,
     private readonly tokens: ApprovalTokens,
     private readonly policy: CallbackEndpointPolicy,
@@ -37,7 +38,7 @@ export class DeliverCallback {
   ) {}
 
   async execute(job: ApprovalJobData, attempt: number, lastAttempt: boolean): Promise<DeliveryVerdict> {
-    const request = await this.dataSource.manager.findOne(ApprovalRequest, { where: { id: job.approvalId, tenantId: job.tenantId } });
+    const request = await this.requests.find(job.tenantId, job.approvalId);
     if (!request || request.callbackState !== 'pending' || !request.notificationEndpoint) return 'done';
 
     const started = Date.now();
@@ -81,18 +82,18 @@ export class DeliverCallback {
    */
   private async body(request: ApprovalRequest): Promise<Record<string, unknown>> {
     if (request.deliveryMode === 'ping') return { auth_req_id: request.id };
-    const openIdClient = (await this.facade.clientOf(this.dataSource.manager, request)) !== undefined;
+    const openIdClient = (await this.facade.clientOf(this.requests.reader, request)) !== undefined;
     const head = openIdClient ? { auth_req_id: request.id } : { auth_req_id: request.id, status: request.status };
     switch (request.status) {
       case 'approved': {
         // As at the token endpoint: the call is judged again before a token leaves; a deny sends the denial instead.
         if ((await this.reevaluateBeforePush(request)).verdict === 'deny') return this.body(request);
-        const votes = await this.dataSource.manager.find(ApprovalVote, { where: { approvalId: request.id }, order: { id: 'ASC' } });
+        const votes = await this.requests.votes(request.id);
         const jti = await this.stableJti(request);
         if (openIdClient)
           return {
             ...head,
-            ...(await this.facade.tokenResponse(this.dataSource.manager, request, firstApproval(votes), (claims) =>
+            ...(await this.facade.tokenResponse(this.requests.reader, request, firstApproval(votes), (claims) =>
               this.tokens.issue(request, votes, jti, claims),
             )),
           };
@@ -100,7 +101,7 @@ export class DeliverCallback {
         return { ...head, approval_token: issued.token, token_type: 'Bearer', expires_in: issued.expiresIn };
       }
       case 'denied': {
-        const votes = await this.dataSource.manager.find(ApprovalVote, { where: { approvalId: request.id, decision: 'deny' }, order: { id: 'ASC' } });
+        const votes = await this.requests.denials(request.id);
         const denial = denialOf(request, votes);
         return { ...head, error: 'access_denied', error_description: denial.description, ...(openIdClient ? {} : denial.details) };
       }
@@ -114,15 +115,14 @@ export class DeliverCallback {
   /** Every attempt that would carry a token re-evaluates (a retry comes later, and things change); each is audited. */
   private async reevaluateBeforePush(request: ApprovalRequest): Promise<Reevaluation> {
     const reevaluation = await this.reevaluation.reevaluate(request);
-    await this.dataSource.transaction(async (manager) => {
+    await this.requests.transaction(async (tx) => {
       const reevaluated = reevaluatedEvent(request, reevaluation, 'system');
       if (reevaluation.verdict === 'deny') {
-        await denyOnRedeem(manager, request, reevaluation);
-        await this.audit.append(manager, reevaluated, deniedEvent(request));
+        await this.requests.denyOnReevaluation(tx, request, reevaluation);
+        await this.audit.append(tx, reevaluated, deniedEvent(request));
       } else {
-        request.reevaluation = reevaluation;
-        await manager.update(ApprovalRequest, { id: request.id, tenantId: request.tenantId }, { reevaluation });
-        await this.audit.append(manager, reevaluated);
+        await this.requests.saveReevaluation(tx, request, reevaluation);
+        await this.audit.append(tx, reevaluated);
       }
     });
     return reevaluation;
@@ -132,7 +132,7 @@ export class DeliverCallback {
   private async stableJti(request: ApprovalRequest): Promise<string> {
     if (!request.tokenJti) {
       request.tokenJti = randomUUID();
-      await this.dataSource.manager.update(ApprovalRequest, { id: request.id, tenantId: request.tenantId }, { tokenJti: request.tokenJti });
+      await this.requests.assignTokenJti(request, request.tokenJti);
     }
     return request.tokenJti;
   }
@@ -145,45 +145,22 @@ export class DeliverCallback {
     error: string | null,
     durationMs: number,
   ): Promise<void> {
-    const after = afterAttempt(request, outcome);
-    await this.dataSource.transaction(async (manager) => {
-      // Numbered over the request's whole history: a job re-created by the reconciler continues the count.
-      const number = (await manager.count(CallbackAttempt, { where: { approvalId: request.id, tenantId: request.tenantId } })) + 1;
-      await manager.insert(CallbackAttempt, {
-        tenantId: request.tenantId,
-        approvalId: request.id,
-        attempt: number,
+    const key = idempotencyKey(request);
+    await this.attempts.record(request, { outcome, statusCode, error, durationMs, idempotencyKey: key }, (number) => ({
+      ...auditContext(request),
+      type: afterAttempt(request, outcome).auditType,
+      actor: 'system',
+      data: {
         mode: request.deliveryMode,
-        endpoint: request.notificationEndpoint!,
-        statusCode,
+        attempt: number,
+        job_attempt: jobAttempt,
         outcome,
+        status_code: statusCode,
         error,
-        durationMs,
-        idempotencyKey: idempotencyKey(request),
-      });
-      if (after.callbackState) {
-        await manager.update(
-          ApprovalRequest,
-          { id: request.id, tenantId: request.tenantId },
-          { callbackState: after.callbackState, ...(after.redeemed ? { tokenRedeemedAt: new Date() } : {}) },
-        );
-      }
-      await this.audit.append(manager, {
-        ...auditContext(request),
-        type: after.auditType,
-        actor: 'system',
-        data: {
-          mode: request.deliveryMode,
-          attempt: number,
-          job_attempt: jobAttempt,
-          outcome,
-          status_code: statusCode,
-          error,
-          duration_ms: durationMs,
-          idempotency_key: idempotencyKey(request),
-        },
-      });
-    });
+        duration_ms: durationMs,
+        idempotency_key: key,
+      },
+    }));
   }
 }
 

@@ -1,15 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { DataSource, EntityManager } from 'typeorm';
 import { AuditEntry, AuditLog } from '../audit/audit-log.service';
-import { combinedStatement } from '../common/database/insert-statement';
 import { AccessDenied, ProtocolError } from '../common/errors/protocol-errors';
 import { auditContext } from './approval-audit';
+import { ApprovalRequests } from './approval-requests.repository';
 import { ApprovalRequest } from './approval-request.entity';
 import { ApprovalSettlement } from './approval-settlement.service';
 import { ApprovalFacade, FacadeTokenResponse, firstApproval } from './approval-facade.port';
 import { ApprovalTokens } from './approval-tokens.service';
-import { ApprovalVote } from './approval-vote.entity';
 import { denialOf } from './approval-view';
 import { ExpireApproval } from './expire-approval.usecase';
 import { Reevaluation, REEVALUATION_DENIED, RedeemReevaluation } from './redeem-reevaluation.port';
@@ -48,21 +46,6 @@ export function deniedEvent(request: ApprovalRequest): AuditEntry {
 }
 
 /**
- * An approved call whose re-evaluation denies is denied for good (`settled_reason`
- * reevaluation_denied, the reasons kept with the request): no later redeem can issue its token.
- * In the caller's transaction, with the row locked. The callback state is left as it is: the one
- * asking is being told now.
- */
-export async function denyOnRedeem(manager: EntityManager, request: ApprovalRequest, reevaluation: Reevaluation): Promise<void> {
-  Object.assign(request, { status: 'denied', settledReason: REEVALUATION_DENIED, decidedAt: new Date(), reevaluation } satisfies Partial<ApprovalRequest>);
-  await manager.update(
-    ApprovalRequest,
-    { id: request.id, tenantId: request.tenantId },
-    { status: request.status, settledReason: request.settledReason, decidedAt: request.decidedAt, reevaluation },
-  );
-}
-
-/**
  * The CIBA poll: answers authorization_pending / slow_down / expired_token / access_denied, or
  * hands out the approval token exactly once, after the call is judged again with the approval
  * counted as given (RedeemReevaluation): what would deny it now denies it still. Another tenant's id is invalid_grant, as an
@@ -71,7 +54,6 @@ export async function denyOnRedeem(manager: EntityManager, request: ApprovalRequ
 @Injectable()
 export class RedeemApprovalToken {
   constructor(
-    private readonly dataSource: DataSource,
     private readonly audit: AuditLog,
     private readonly tokens: ApprovalTokens,
     private readonly settlement: ApprovalSettlement,
@@ -79,6 +61,7 @@ export class RedeemApprovalToken {
     private readonly reevaluation: RedeemReevaluation,
     private readonly facade: ApprovalFacade,
     private readonly polling: PollingStates,
+    private readonly requests: ApprovalRequests,
   ) {}
 
   execute(command: RedeemCommand & { clientId: string }): Promise<FacadeTokenResponse>;
@@ -96,7 +79,7 @@ export class RedeemApprovalToken {
 
   /** The call judged again, now, when the request is approved and its token not yet issued. */
   private async reevaluateIfApproved({ tenantId, approvalId }: RedeemCommand): Promise<Reevaluation | undefined> {
-    const request = await this.dataSource.manager.findOne(ApprovalRequest, { where: { id: approvalId, tenantId } });
+    const request = await this.requests.find(tenantId, approvalId);
     if (!request || !awaitsToken(request, Date.now())) return undefined;
     return this.reevaluation.reevaluate(request);
   }
@@ -108,12 +91,10 @@ export class RedeemApprovalToken {
     let expiredNow: ApprovalRequest | undefined;
     let deniedNow: ApprovalRequest | undefined;
     // Errors are returned, not thrown, so that the poll bookkeeping commits with them.
-    const outcome = await this.dataSource.transaction(
-      async (manager): Promise<ApprovalTokenResponse | FacadeTokenResponse | ProtocolError | typeof APPROVED_MEANWHILE> => {
-        const request = await manager.findOne(ApprovalRequest, {
-          where: { id: approvalId, tenantId },
-          lock: { mode: 'pessimistic_write' },
-        });
+    const outcome = await this.requests.withLocked(
+      tenantId,
+      approvalId,
+      async (request, manager): Promise<ApprovalTokenResponse | FacadeTokenResponse | ProtocolError | typeof APPROVED_MEANWHILE> => {
         // A request belongs to the API it came through and, for a facade, to the client that made it.
         const known = request && (await this.facade.clientOf(manager, request))?.clientId === clientId ? request : null;
         const step = redeemStep(known, Date.now(), reevaluation);
@@ -126,7 +107,7 @@ export class RedeemApprovalToken {
           case 'poll':
             return recordPoll(this.polling, manager, step.request, new Date());
           case 'explain_denial': {
-            const votes = await manager.find(ApprovalVote, { where: { approvalId: step.request.id }, order: { id: 'ASC' } });
+            const votes = await this.requests.votes(step.request.id, manager);
             const denial = denialOf(step.request, votes);
             return new AccessDenied(denial.description, denial.details);
           }
@@ -136,10 +117,10 @@ export class RedeemApprovalToken {
           case 'issue': {
             const { request, reevaluation } = step;
             const actor = clientId ? `client:${clientId}` : `gateway:${request.gatewayId}`;
-            const votes = await manager.find(ApprovalVote, { where: { approvalId: request.id }, order: { id: 'ASC' } });
+            const votes = await this.requests.votes(request.id, manager);
             const reevaluated = reevaluatedEvent(request, reevaluation, actor);
             if (step.kind === 'deny') {
-              await denyOnRedeem(manager, request, reevaluation);
+              await this.requests.denyOnReevaluation(manager, request, reevaluation);
               await this.audit.append(manager, reevaluated, deniedEvent(request));
               deniedNow = request;
               const denial = denialOf(request, votes);
@@ -155,26 +136,20 @@ export class RedeemApprovalToken {
                   expires_in: issued.expiresIn,
                 }));
             // The redemption and its audit events: one statement, one round trip.
-            const redeemed = combinedStatement([
-              (o) => ({
-                sql: `UPDATE approval_requests SET token_redeemed_at = $${o + 1}, token_jti = $${o + 2}, reevaluation = $${o + 3} WHERE id = $${o + 4} AND tenant_id = $${o + 5}`,
-                params: [new Date(), jti, JSON.stringify(reevaluation), request.id, tenantId],
-              }),
-              (o) =>
-                this.audit.insertStatement(
-                  [
-                    reevaluated,
-                    {
-                      ...auditContext(request),
-                      type: 'approval.token_redeemed',
-                      actor,
-                      data: { jti, expires_in: response.expires_in, call_hash: request.callHash },
-                    },
-                  ],
-                  o,
-                ),
-            ]);
-            await manager.query(redeemed.sql, redeemed.params);
+            await this.requests.markRedeemed(manager, request, jti, reevaluation, (o) =>
+              this.audit.insertStatement(
+                [
+                  reevaluated,
+                  {
+                    ...auditContext(request),
+                    type: 'approval.token_redeemed',
+                    actor,
+                    data: { jti, expires_in: response.expires_in, call_hash: request.callHash },
+                  },
+                ],
+                o,
+              ),
+            );
             return response;
           }
         }

@@ -1,44 +1,21 @@
 import { Injectable, Optional } from '@nestjs/common';
 import { DomainMetrics } from '../common/metrics/domain-metrics';
-import { DataSource } from 'typeorm';
 import { auditContext } from '../approvals/approval-audit';
-import { ApprovalRequest } from '../approvals/approval-request.entity';
 import { ApproverLinks } from '../approvals/approver-links.service';
 import { AuditEntry, AuditLog } from '../audit/audit-log.service';
 import { ReviewLinks } from '../authz/reviews/review-links.service';
 import { SampledReviews } from '../authz/reviews/sampled-reviews.service';
-import { entityFromJson, insertStatement } from '../common/database/insert-statement';
 import { ProtocolError } from '../common/errors/protocol-errors';
-import { EmailChannel } from './email/email.channel';
-import { approvalNotification, NotificationContent } from './notification-content';
+import { approvalNotification } from './notification-content';
 import { DeliveryResult, finishDelivery, reasonToSkip, reasonToSkipReview, Tried } from './delivery-finish';
-import { NotificationAttempt, NotificationChannel, NotificationRound } from './notification-delivery.entity';
+import { DeliveryToMake, NotificationDeliveries } from './notification-deliveries.repository';
+import { OutgoingMessage } from './approver-channel';
+import { ApproverChannels } from './approver-channels';
 import { DeliveryJobData } from './notification-queues';
-import { PushChannel } from './push/push.channel';
 import { reviewNotification } from './reviews/review-content';
 
 /** The audit event of a delivery that was sent or failed for good (`attempt`, and the errors if any). */
 type DeliveryEvent = (result: 'sent' | 'failed', data: { attempt: number; errors?: string[] }) => AuditEntry;
-
-/** A delivery with what sending it needs, loaded in one query. */
-interface DeliveryRow {
-  id: string;
-  tenant_id: string;
-  status: string;
-  approval_id: string | null;
-  round: NotificationRound;
-  /** Set for a sampled review's delivery (approval_id and round are then null). */
-  review_id: string | null;
-  approver_id: string;
-  via_group: string | null;
-  channel: NotificationChannel;
-  display_name: string | null;
-  email: string | null;
-  approver_status: string | null;
-  voted: boolean;
-  subscriptions: { id: string; endpoint: string; p256dh: string; auth: string }[] | null;
-  request: Record<string, unknown> | null;
-}
 
 /**
  * Makes one delivery: loads the request and skips it when it is no longer pending (a decided
@@ -51,10 +28,9 @@ interface DeliveryRow {
 @Injectable()
 export class DeliverNotification {
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly deliveries: NotificationDeliveries,
     private readonly links: ApproverLinks,
-    private readonly email: EmailChannel,
-    private readonly push: PushChannel,
+    private readonly channels: ApproverChannels,
     private readonly audit: AuditLog,
     private readonly reviews: SampledReviews,
     private readonly reviewLinks: ReviewLinks,
@@ -63,23 +39,10 @@ export class DeliverNotification {
   ) {}
 
   async execute({ tenantId, deliveryId }: DeliveryJobData, attempt: number, lastAttempt: boolean): Promise<DeliveryResult> {
-    const [delivery]: DeliveryRow[] = await this.dataSource.query(
-      `SELECT d.id, d.tenant_id, d.status, d.approval_id, d.round, d.review_id, d.approver_id, d.via_group, d.channel, a.display_name, a.email,
-              a.status AS approver_status,
-              EXISTS (SELECT 1 FROM approval_votes v WHERE v.approval_id = d.approval_id AND v.approver_id = d.approver_id) AS voted,
-              CASE WHEN d.channel = 'push' THEN (
-                SELECT json_agg(json_build_object('id', s.id, 'endpoint', s.endpoint, 'p256dh', s.p256dh, 'auth', s.auth) ORDER BY s.created_at)
-                  FROM push_subscriptions s WHERE s.tenant_id = d.tenant_id AND s.approver_id = d.approver_id) END AS subscriptions,
-              row_to_json(r) AS request
-         FROM notification_deliveries d
-         LEFT JOIN approvers a ON a.tenant_id = d.tenant_id AND a.id = d.approver_id
-         LEFT JOIN approval_requests r ON r.id = d.approval_id AND r.tenant_id = d.tenant_id
-        WHERE d.id = $1 AND d.tenant_id = $2`,
-      [deliveryId, tenantId],
-    );
+    const delivery = await this.deliveries.load(tenantId, deliveryId);
     if (!delivery || delivery.status !== 'queued') return 'done';
     if (delivery.review_id) return this.deliverReview(delivery, attempt, lastAttempt);
-    const request = delivery.request ? entityFromJson(this.dataSource, ApprovalRequest, delivery.request) : null;
+    const { request } = delivery;
     const event: DeliveryEvent | null =
       request &&
       ((result, data) => ({
@@ -103,15 +66,12 @@ export class DeliverNotification {
     }
     const content = approvalNotification(request!, { displayName: delivery.display_name! }, link, delivery.round);
     // A topic is at most 32 base64url characters (RFC 8030 §5.4); the request id's prefix is unique enough.
-    const tried =
-      delivery.channel === 'email'
-        ? await this.sendEmail(delivery, content)
-        : await this.sendPush(delivery, content.push, request!.expiresAt, request!.id.slice(0, 32));
+    const tried = await this.send(delivery, { ...content, expiresAt: request!.expiresAt, topic: request!.id.slice(0, 32) });
     return this.finish(delivery, attempt, tried, event, lastAttempt);
   }
 
   /** One reviewer's notification of a sampled review on one channel: skipped once the review is answered or expired, or the reviewer is gone or disabled. */
-  private async deliverReview(delivery: DeliveryRow, attempt: number, lastAttempt: boolean): Promise<DeliveryResult> {
+  private async deliverReview(delivery: DeliveryToMake, attempt: number, lastAttempt: boolean): Promise<DeliveryResult> {
     const review = await this.reviews.get(delivery.tenant_id, delivery.review_id!);
     const event: DeliveryEvent | null =
       review &&
@@ -128,50 +88,28 @@ export class DeliverNotification {
     if (skip) return this.finish(delivery, attempt, [{ target: delivery.approver_id, outcome: { outcome: 'skipped', error: skip } }], event);
     const link = await this.reviewLinks.mint(review!, delivery.approver_id);
     const content = reviewNotification(review!, { displayName: delivery.display_name! }, link);
-    const tried =
-      delivery.channel === 'email'
-        ? await this.sendEmail(delivery, content)
-        : await this.sendPush(delivery, content.push, review!.expiresAt, review!.id.slice(0, 32));
+    const tried = await this.send(delivery, { ...content, expiresAt: review!.expiresAt, topic: review!.id.slice(0, 32) });
     return this.finish(delivery, attempt, tried, event, lastAttempt);
   }
 
-  private async sendEmail(delivery: DeliveryRow, content: Pick<NotificationContent, 'subject' | 'text' | 'html'>): Promise<Tried[]> {
-    const outcome = await this.email.send({ to: delivery.email!, subject: content.subject, text: content.text, html: content.html });
-    return [{ target: delivery.email!, outcome }];
-  }
-
-  /** To each of the person's push subscriptions, alive until `expiresAt`, replacing an earlier message of the same topic. */
-  private async sendPush(delivery: DeliveryRow, payload: object, expiresAt: Date, topic: string): Promise<Tried[]> {
-    const subscriptions = delivery.subscriptions ?? [];
-    if (!subscriptions.length) return [{ target: delivery.approver_id, outcome: { outcome: 'skipped', error: 'the approver has no push subscription' } }];
-    const ttl = Math.ceil((expiresAt.getTime() - Date.now()) / 1000);
-    return Promise.all(subscriptions.map(async (s): Promise<Tried> => ({ target: s.id, outcome: await this.push.send(s, payload, ttl, topic) })));
+  /** On the delivery's channel; one the service no longer has (taken out of ApproverChannels) is skipped. */
+  private async send(delivery: DeliveryToMake, message: OutgoingMessage): Promise<Tried[]> {
+    const channel = this.channels.named(delivery.channel);
+    if (!channel) return [{ target: delivery.approver_id, outcome: { outcome: 'skipped', error: `no ${delivery.channel} channel on this service` } }];
+    return channel.deliver(delivery, message);
   }
 
   /** Records the attempts and settles the delivery (delivery-finish.ts says how), in one statement. */
-  private async finish(delivery: DeliveryRow, attempt: number, tried: Tried[], event: DeliveryEvent | null, lastAttempt = true): Promise<DeliveryResult> {
-    const { result, status, lastError, errors, attempts: rows, took, gone, audited } = finishDelivery(delivery.channel, tried, lastAttempt);
-    const attempts = insertStatement(
-      this.dataSource,
-      NotificationAttempt,
-      rows.map((row) => ({ tenantId: delivery.tenant_id, deliveryId: delivery.id, channel: delivery.channel, attempt, ...row })),
+  private async finish(delivery: DeliveryToMake, attempt: number, tried: Tried[], event: DeliveryEvent | null, lastAttempt = true): Promise<DeliveryResult> {
+    const finish = finishDelivery(delivery.channel, tried, lastAttempt);
+    const { audited, errors } = finish;
+    await this.deliveries.finish(
+      delivery,
+      attempt,
+      finish,
+      event && audited ? (offset) => this.audit.insertStatement([event(audited, { attempt, ...(errors.length ? { errors } : {}) })], offset) : undefined,
     );
-    const params: unknown[] = [...attempts.params];
-    const p = (value: unknown) => `$${params.push(value)}`;
-    let sql = `WITH attempts AS (${attempts.sql}),
-      delivery AS (UPDATE notification_deliveries SET status = ${p(status)}, attempts = ${p(attempt)},
-        last_error = ${p(lastError)}, sent_at = ${result === 'sent' ? 'now()' : 'NULL'}, updated_at = now()
-        WHERE id = ${p(delivery.id)}),
-      took AS (UPDATE push_subscriptions SET last_success_at = now() WHERE id = ANY(${p(took)}::uuid[])),
-      dropped AS (DELETE FROM push_subscriptions WHERE id = ANY(${p(gone)}::uuid[])) `;
-    if (event && audited) {
-      const entry = this.audit.insertStatement([event(audited, { attempt, ...(errors.length ? { errors } : {}) })], params.length);
-      sql += entry.sql;
-      params.push(...entry.params);
-    } else {
-      sql += 'SELECT 1';
-    }
-    await this.dataSource.query(sql, params);
+    const { result } = finish;
     this.metrics?.notification(delivery.channel, result);
     return result;
   }

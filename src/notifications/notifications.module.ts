@@ -18,6 +18,7 @@ import { Approver, ApproverGroup, ApproverGroupMember } from './directory/approv
 import { ApproversController } from './directory/approvers.controller';
 import { DemoDirectorySeeder } from './directory/demo-directory.seeder';
 import { DirectoryMembership } from './directory/directory-membership.service';
+import { ApproverChannels } from './approver-channels';
 import { EmailChannel } from './email/email.channel';
 import { NotificationAttempt, NotificationDelivery } from './notification-delivery.entity';
 import { NotificationJobs } from './notification-jobs.service';
@@ -26,6 +27,7 @@ import { NotificationQueue } from './notification-queues';
 import { NotificationRouting } from './notification-routing.service';
 import { NotifyApprovers } from './notify-approvers.usecase';
 import { NotificationRounds } from './notification-rounds.repository';
+import { NotificationDeliveries } from './notification-deliveries.repository';
 import { ApprovalPageController } from './page/approval-page.controller';
 import { StandingApprovalsPageController } from './page/standing-approvals-page.controller';
 import { StandingApprovalsPage } from './page/standing-approvals.page';
@@ -72,9 +74,11 @@ export class NotificationsModule {
         PushEndpointPolicy,
         EmailChannel,
         PushChannel,
+        ApproverChannels,
         NotificationJobs,
         NotifyApprovers,
         NotificationRounds,
+        NotificationDeliveries,
         DeliverNotification,
         NotificationRouting,
         // Sampled reviews (issue 15): their reviewers are told as approvers are.

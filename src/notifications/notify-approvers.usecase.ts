@@ -7,12 +7,11 @@ import { GetApproval } from '../approvals/get-approval.usecase';
 import { AuditLog } from '../audit/audit-log.service';
 import { Outbox } from '../common/outbox/outbox.service';
 import { ApproverDirectory, Recipient } from './directory/approver-directory.service';
-import { EmailChannel } from './email/email.channel';
-import { NotificationChannel, NotificationRound } from './notification-delivery.entity';
+import { ApproverChannels } from './approver-channels';
+import { NotificationRound } from './notification-delivery.entity';
 import { NotificationJobs } from './notification-jobs.service';
 import { RoundJobData } from './notification-queues';
 import { NotificationRounds, OwedDelivery } from './notification-rounds.repository';
-import { PushChannel } from './push/push.channel';
 import type { ParkStatement } from '../approvals/approver-routing.port';
 
 export type RoundResult = 'queued' | 'not-pending' | 'not-due' | 'missing';
@@ -34,8 +33,7 @@ export class NotifyApprovers {
     private readonly rounds: NotificationRounds,
     private readonly approvals: GetApproval,
     private readonly directory: ApproverDirectory,
-    private readonly email: EmailChannel,
-    private readonly push: PushChannel,
+    private readonly channels: ApproverChannels,
     private readonly jobs: NotificationJobs,
     private readonly audit: AuditLog,
     private readonly outbox: Outbox,
@@ -74,9 +72,7 @@ export class NotifyApprovers {
     const owed: OwedDelivery[] = [];
     const unreachable: string[] = [];
     for (const r of recipients) {
-      const channels: NotificationChannel[] = [];
-      if (this.email.enabled && r.email) channels.push('email');
-      if (this.push.enabled && r.hasPush) channels.push('push');
+      const channels = this.channels.reaching(r);
       if (!channels.length) unreachable.push(r.approverId);
       for (const channel of channels) {
         owed.push({

@@ -46,4 +46,13 @@ describe('TenantCache', () => {
     expect(await cache.get('acme', 'c', source.load)).toBe(3);
     expect(await cache.get('acme', 'a', source.load)).toBe(4);
   });
+
+  it('does not keep an answer its owner says not to keep (e.g. one that found nobody)', async () => {
+    const cache = new TenantCache<number>(60_000, 10);
+    const source = counting();
+    const keepEven = (n: number) => n % 2 === 0;
+    expect(await cache.get('acme', 'k', source.load, keepEven)).toBe(1);
+    expect(await cache.get('acme', 'k', source.load, keepEven)).toBe(2);
+    expect(await cache.get('acme', 'k', source.load, keepEven)).toBe(2);
+  });
 });

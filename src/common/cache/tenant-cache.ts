@@ -14,13 +14,13 @@ export class TenantCache<V> {
     private readonly maxPerTenant: number,
   ) {}
 
-  /** The cached answer, else `load`'s (cached unless the tenant changed while it ran). */
-  async get(tenantId: string, key: string, load: () => Promise<V>): Promise<V> {
+  /** The cached answer, else `load`'s (cached unless the tenant changed while it ran, or `keep` says not to). */
+  async get(tenantId: string, key: string, load: () => Promise<V>, keep: (value: V) => boolean = () => true): Promise<V> {
     const cached = this.tenants.get(tenantId)?.get(key);
     if (cached && Date.now() - cached.at <= this.ttlMs) return cached.value;
     const generation = this.generation;
     const value = await load();
-    if (generation === this.generation) {
+    if (generation === this.generation && keep(value)) {
       let answers = this.tenants.get(tenantId);
       if (!answers || answers.size >= this.maxPerTenant) this.tenants.set(tenantId, (answers = new Map()));
       answers.set(key, { at: Date.now(), value });

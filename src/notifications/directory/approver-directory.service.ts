@@ -337,7 +337,10 @@ export class ApproverDirectory {
   private lookup(tenantId: string, refs: string[], delegatorId: string): Promise<Lookup> {
     const people = [...new Set(refs.flatMap((r) => (r === 'delegator' ? [delegatorId] : r.startsWith('user:') ? [r.slice(5)] : [])))].sort();
     const groups = [...new Set(refs.filter((r) => r.startsWith('group:')).map((r) => r.slice(6)))].sort();
-    return this.membership.resolved(tenantId, JSON.stringify([people, groups]), () => this.read(tenantId, people, groups));
+    // Only an answer that found everyone is kept: one naming someone not (yet) in the directory is
+    // read again, so that a person or group just added (by any path) counts at once.
+    const complete = (found: Lookup) => people.every((id) => found.people.has(id) || found.disabled.has(id)) && groups.every((name) => found.groups.has(name));
+    return this.membership.resolved(tenantId, JSON.stringify([people, groups]), () => this.read(tenantId, people, groups), complete);
   }
 
   private async read(tenantId: string, people: string[], groups: string[]): Promise<Lookup> {

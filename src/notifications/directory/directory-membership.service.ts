@@ -48,9 +48,9 @@ export class DirectoryMembership extends UserDirectory implements OnModuleInit {
     this.references.invalidate(tenantId);
   }
 
-  /** How a set of approver references resolves (`key` names the set), cached as the people are. */
-  resolved<T>(tenantId: string, key: string, load: () => Promise<T>): Promise<T> {
-    return this.references.get(tenantId, key, load) as Promise<T>;
+  /** How a set of approver references resolves (`key` names the set), cached as the people are when `keep` allows. */
+  resolved<T>(tenantId: string, key: string, load: () => Promise<T>, keep: (value: T) => boolean): Promise<T> {
+    return this.references.get(tenantId, key, load, keep as (value: unknown) => boolean) as Promise<T>;
   }
 
   async person(tenantId: string, userId: string, { fresh = false }: { fresh?: boolean } = {}): Promise<DirectoryPerson> {

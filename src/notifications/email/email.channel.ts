@@ -1,6 +1,10 @@
 import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { createTransport, Transporter } from 'nodemailer';
 import { APP_CONFIG, AppConfig } from '../../config/app-config';
+import { ApproverChannel, OutgoingMessage } from '../approver-channel';
+import type { Tried } from '../delivery-finish';
+import type { Recipient } from '../directory/approver-directory.service';
+import type { DeliveryToMake } from '../notification-deliveries.repository';
 import type { SendOutcome } from '../push/push.channel';
 
 /**
@@ -8,12 +12,14 @@ import type { SendOutcome } from '../push/push.channel';
  * where the message is written to the log so the demo's approver can find the link.
  */
 @Injectable()
-export class EmailChannel implements OnModuleDestroy {
+export class EmailChannel extends ApproverChannel implements OnModuleDestroy {
+  readonly name = 'email';
   private readonly logger = new Logger(EmailChannel.name);
   private readonly transport?: Transporter;
   readonly enabled: boolean;
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
+    super();
     const timeouts = { connectionTimeout: config.NOTIFY_TIMEOUT_MS, greetingTimeout: config.NOTIFY_TIMEOUT_MS, socketTimeout: config.NOTIFY_TIMEOUT_MS };
     if (config.SMTP_URL) {
       const url = new URL(config.SMTP_URL);
@@ -32,6 +38,15 @@ export class EmailChannel implements OnModuleDestroy {
       this.transport = createTransport({ jsonTransport: true });
     }
     this.enabled = !!this.transport;
+  }
+
+  reaches(recipient: Pick<Recipient, 'email'>): boolean {
+    return !!recipient.email;
+  }
+
+  async deliver(delivery: DeliveryToMake, message: OutgoingMessage): Promise<Tried[]> {
+    const outcome = await this.send({ to: delivery.email!, subject: message.subject, text: message.text, html: message.html });
+    return [{ target: delivery.email!, outcome }];
   }
 
   async send(message: { to: string; subject: string; text: string; html: string }): Promise<SendOutcome> {

@@ -4,6 +4,10 @@ import { Agent } from 'node:https';
 import { getVapidHeaders, sendNotification, WebPushError } from 'web-push';
 import { pinnedLookup } from '../../common/pinned-request';
 import { APP_CONFIG, AppConfig } from '../../config/app-config';
+import { ApproverChannel, OutgoingMessage } from '../approver-channel';
+import type { Tried } from '../delivery-finish';
+import type { Recipient } from '../directory/approver-directory.service';
+import type { DeliveryToMake } from '../notification-deliveries.repository';
 import { PushEndpointPolicy } from './push-endpoint.policy';
 import { PushSubscription } from './push-subscription.entity';
 
@@ -19,7 +23,8 @@ export interface SendOutcome {
  * (PushEndpointPolicy), then connects to the checked address only.
  */
 @Injectable()
-export class PushChannel {
+export class PushChannel extends ApproverChannel {
+  readonly name = 'push';
   readonly enabled: boolean;
   /** Extra CA certificate(s) to trust (PUSH_CA_FILE). */
   private readonly ca?: string;
@@ -30,8 +35,21 @@ export class PushChannel {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly endpoints: PushEndpointPolicy,
   ) {
+    super();
     this.enabled = !!(config.VAPID_PUBLIC_KEY && config.VAPID_PRIVATE_KEY);
     if (config.PUSH_CA_FILE) this.ca = readFileSync(config.PUSH_CA_FILE, 'utf8');
+  }
+
+  reaches(recipient: Pick<Recipient, 'hasPush'>): boolean {
+    return recipient.hasPush;
+  }
+
+  /** To each of the person's subscriptions, alive until the message stops mattering, replacing an earlier one of the same topic. */
+  async deliver(delivery: DeliveryToMake, message: OutgoingMessage): Promise<Tried[]> {
+    const subscriptions = delivery.subscriptions ?? [];
+    if (!subscriptions.length) return [{ target: delivery.approver_id, outcome: { outcome: 'skipped', error: 'the approver has no push subscription' } }];
+    const ttl = Math.ceil((message.expiresAt.getTime() - Date.now()) / 1000);
+    return Promise.all(subscriptions.map(async (s): Promise<Tried> => ({ target: s.id, outcome: await this.send(s, message.push, ttl, message.topic) })));
   }
 
   get publicKey(): string | null {

@@ -2,8 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { SampledReviews } from '../../authz/reviews/sampled-reviews.service';
 import { Outbox } from '../../common/outbox/outbox.service';
 import { ApproverDirectory } from '../directory/approver-directory.service';
-import { EmailChannel } from '../email/email.channel';
-import { PushChannel } from '../push/push.channel';
+import { ApproverChannels } from '../approver-channels';
 import type { ReviewJobData } from './review-notification-queue';
 import { OwedReviewDelivery, ReviewDeliveries } from './review-deliveries.repository';
 
@@ -23,8 +22,7 @@ export class NotifyReviewers {
     private readonly reviews: SampledReviews,
     private readonly directory: ApproverDirectory,
     private readonly deliveries: ReviewDeliveries,
-    private readonly email: EmailChannel,
-    private readonly push: PushChannel,
+    private readonly channels: ApproverChannels,
     private readonly outbox: Outbox,
   ) {}
 
@@ -35,7 +33,7 @@ export class NotifyReviewers {
     const owed: OwedReviewDelivery[] = [];
     const unreachable: string[] = [];
     for (const r of recipients) {
-      const channels = [...(this.email.enabled && r.email ? ['email' as const] : []), ...(this.push.enabled && r.hasPush ? ['push' as const] : [])];
+      const channels = this.channels.reaching(r);
       if (!channels.length) unreachable.push(r.approverId);
       for (const channel of channels) owed.push({ tenantId, reviewId, approverId: r.approverId, channel });
     }

@@ -1,0 +1,90 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { ApprovalRequest } from '../approvals/approval-request.entity';
+import { entityFromJson, insertStatement, Statement } from '../common/database/insert-statement';
+import type { DeliveryFinish } from './delivery-finish';
+import { DirectoryMembership } from './directory/directory-membership.service';
+import { NotificationAttempt, NotificationChannel, NotificationRound } from './notification-delivery.entity';
+
+/** A delivery with what making it needs: the person as the directory has them now, their push subscriptions, the request. */
+export interface DeliveryToMake {
+  id: string;
+  tenant_id: string;
+  status: string;
+  approval_id: string | null;
+  round: NotificationRound;
+  /** Set for a sampled review's delivery (approval_id and round are then null). */
+  review_id: string | null;
+  approver_id: string;
+  via_group: string | null;
+  channel: NotificationChannel;
+  display_name: string | null;
+  email: string | null;
+  approver_status: string | null;
+  voted: boolean;
+  subscriptions: { id: string; endpoint: string; p256dh: string; auth: string }[] | null;
+  /** The approval request it is about (null for a review's delivery, or when the request is gone). */
+  request: ApprovalRequest | null;
+}
+
+/**
+ * Notification deliveries as the fan-out's hot path reads and writes them: one query loads a
+ * delivery with everything sending it needs, one statement records how it went (its attempts,
+ * its status, the push subscriptions that took it or are gone, its audit event).
+ */
+@Injectable()
+export class NotificationDeliveries {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly membership: DirectoryMembership,
+  ) {}
+
+  async load(tenantId: string, deliveryId: string): Promise<DeliveryToMake | undefined> {
+    const [row]: (Omit<DeliveryToMake, 'request'> & { request: Record<string, unknown> | null })[] = await this.dataSource.query(
+      `SELECT d.id, d.tenant_id, d.status, d.approval_id, d.round, d.review_id, d.approver_id, d.via_group, d.channel, a.display_name, a.email,
+              a.status AS approver_status,
+              EXISTS (SELECT 1 FROM approval_votes v WHERE v.approval_id = d.approval_id AND v.approver_id = d.approver_id) AS voted,
+              CASE WHEN d.channel = 'push' THEN (
+                SELECT json_agg(json_build_object('id', s.id, 'endpoint', s.endpoint, 'p256dh', s.p256dh, 'auth', s.auth) ORDER BY s.created_at)
+                  FROM push_subscriptions s WHERE s.tenant_id = d.tenant_id AND s.approver_id = d.approver_id) END AS subscriptions,
+              row_to_json(r) AS request
+         FROM notification_deliveries d
+         LEFT JOIN approvers a ON a.tenant_id = d.tenant_id AND a.id = d.approver_id
+         LEFT JOIN approval_requests r ON r.id = d.approval_id AND r.tenant_id = d.tenant_id
+        WHERE d.id = $1 AND d.tenant_id = $2`,
+      [deliveryId, tenantId],
+    );
+    if (!row) return undefined;
+    return { ...row, request: row.request ? entityFromJson(this.dataSource, ApprovalRequest, row.request) : null };
+  }
+
+  /**
+   * Records an attempt as `finish` (delivery-finish.ts) says, with `audit` (its audit event, if
+   * any), in one statement. A push subscription that is gone changes who can be reached: the
+   * directory's cached answers are dropped on every instance.
+   */
+  async finish(delivery: DeliveryToMake, attempt: number, finish: DeliveryFinish, audit?: (paramOffset: number) => Statement): Promise<void> {
+    const attempts = insertStatement(
+      this.dataSource,
+      NotificationAttempt,
+      finish.attempts.map((row) => ({ tenantId: delivery.tenant_id, deliveryId: delivery.id, channel: delivery.channel, attempt, ...row })),
+    );
+    const params: unknown[] = [...attempts.params];
+    const p = (value: unknown) => `$${params.push(value)}`;
+    let sql = `WITH attempts AS (${attempts.sql}),
+      delivery AS (UPDATE notification_deliveries SET status = ${p(finish.status)}, attempts = ${p(attempt)},
+        last_error = ${p(finish.lastError)}, sent_at = ${finish.result === 'sent' ? 'now()' : 'NULL'}, updated_at = now()
+        WHERE id = ${p(delivery.id)} AND tenant_id = ${p(delivery.tenant_id)}),
+      took AS (UPDATE push_subscriptions SET last_success_at = now() WHERE id = ANY(${p(finish.took)}::uuid[])),
+      dropped AS (DELETE FROM push_subscriptions WHERE id = ANY(${p(finish.gone)}::uuid[])) `;
+    if (audit) {
+      const entry = audit(params.length);
+      sql += entry.sql;
+      params.push(...entry.params);
+    } else {
+      sql += 'SELECT 1';
+    }
+    await this.dataSource.query(sql, params);
+    if (finish.gone.length) await this.membership.changed(delivery.tenant_id);
+  }
+}
