@@ -26,6 +26,7 @@ import { GraduatedAutonomy1764171000000 } from './1764171000000-graduated-autono
 import { Passkeys1764180000000 } from './1764180000000-passkeys';
 import { PasskeyManagement1764190000000 } from './1764190000000-passkey-management';
 import { ReviewDeliveries1764200000000 } from './1764200000000-review-deliveries';
+import { BatchPasskeyChallenges1764230000000 } from './1764230000000-batch-passkey-challenges';
 
 /** Every migration, in order. Passed as classes so the same list works under jest and from dist/. */
 export const migrations = [
@@ -57,4 +58,5 @@ export const migrations = [
   Passkeys1764180000000,
   PasskeyManagement1764190000000,
   ReviewDeliveries1764200000000,
+  BatchPasskeyChallenges1764230000000,
 ];

@@ -1,5 +1,5 @@
 import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn } from 'typeorm';
-import type { PasskeyEvidence } from './passkeys/passkey-proof';
+import type { VoteEvidence } from './passkeys/passkey-proof';
 import type { StandingTerms } from './standing/standing-terms';
 
 export type VoteDecision = 'approve' | 'deny';
@@ -20,6 +20,6 @@ export class ApprovalVote {
   /** What an approving vote let stand beyond this call (standing/standing-terms.ts); null: this call only. */
   @Column({ type: 'jsonb', nullable: true }) standing: StandingTerms | null;
   /** The verified WebAuthn assertion that signed this vote (passkeys/passkey-proof.ts); null: the link alone. */
-  @Column({ type: 'jsonb', nullable: true }) passkey: PasskeyEvidence | null;
+  @Column({ type: 'jsonb', nullable: true }) passkey: VoteEvidence | null;
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt: Date;
 }

@@ -15,7 +15,7 @@ import { SetProgress, tally } from './vote-tally';
 import { ApprovalVote, VoteDecision } from './approval-vote.entity';
 import { ExpireApproval } from './expire-approval.usecase';
 import { assertionSchema, type Assertion } from './passkeys/passkey.schema';
-import { Passkeys } from './passkeys/passkeys.service';
+import { Passkeys, VerifiedBatchProof } from './passkeys/passkeys.service';
 import { standingChoiceSchema } from './standing/standing-choice.schema';
 import { StandingApprovals } from './standing/standing-approvals.service';
 import { chooseTerms, StandingChoice } from './standing/standing-terms';
@@ -42,6 +42,8 @@ export interface DecideCommand {
   standing?: StandingChoice;
   /** The WebAuthn assertion that signs this decision (passkeys/passkey-proof.ts). */
   passkey?: Assertion;
+  /** Instead of `passkey`: the batch assertion this vote was signed with, verified once for the whole batch (Passkeys.proveBatch). */
+  batchProof?: VerifiedBatchProof;
 }
 
 export interface DecideResult {
@@ -108,7 +110,14 @@ export class DecideApproval {
       // Within what the policy offered for this call (a refused choice changes nothing).
       const standing = cmd.standing && cmd.decision === 'approve' ? chooseTerms(request.standingOffer, cmd.standing, request) : null;
       // Before the one-vote check, so that a replayed assertion is refused as what it is.
-      const passkey = await this.passkeys.proveVote(manager, { request, approver, decision: cmd.decision, reason: cmd.reason, assertion: cmd.passkey });
+      const passkey = await this.passkeys.proveVote(manager, {
+        request,
+        approver,
+        decision: cmd.decision,
+        reason: cmd.reason,
+        assertion: cmd.passkey,
+        batch: cmd.batchProof,
+      });
       const votes = await this.requests.votes(request.id, manager);
       if (votes.some((v) => v.approverId === approver.approverId)) {
         throw new Conflict('already_voted', `${approver.approverId} has already voted on this request`);

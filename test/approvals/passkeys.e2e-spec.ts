@@ -9,6 +9,7 @@
 import { DataSource } from 'typeorm';
 import { Passkeys1764180000000 } from '../../migrations/1764180000000-passkeys';
 import { PasskeyManagement1764190000000 } from '../../migrations/1764190000000-passkey-management';
+import { BatchPasskeyChallenges1764230000000 } from '../../migrations/1764230000000-batch-passkey-challenges';
 import { ApproverLinks } from '../../src/approvals/approver-links.service';
 import { checkPasskeyEvidence, managementChallenge, PasskeyEvidence } from '../../src/approvals/passkeys/passkey-proof';
 import { callHash } from '../../src/common/canonical-json';
@@ -465,12 +466,14 @@ describe('passkeys: registration and passkey-signed decisions', () => {
     await db.initialize();
     const runner = db.createQueryRunner();
     try {
+      await new BatchPasskeyChallenges1764230000000().down(runner);
       await new PasskeyManagement1764190000000().down(runner);
       await new Passkeys1764180000000().down(runner);
       expect(await sql(env.db.url, tables)).toEqual([]);
       expect(await sql(env.db.url, columns)).toEqual([]);
       await new Passkeys1764180000000().up(runner);
       await new PasskeyManagement1764190000000().up(runner);
+      await new BatchPasskeyChallenges1764230000000().up(runner);
     } finally {
       await runner.release();
       await db.destroy();

@@ -626,6 +626,20 @@ const CASES: Record<string, () => Promise<void>> = {
     expect(onA).toMatchObject({ outcome: 'refused', error: 'not_found' });
     await expectAStillPending();
   },
+  'POST /v1/approvals/batch/passkey-challenge': async () => {
+    await aPasskey();
+    const token = await bBatchLink();
+    const challenge = (id: string) =>
+      asB('POST', '/v1/approvals/batch/passkey-challenge', { token, body: { items: [{ auth_req_id: id, decision: 'approve', reason: 'B signs' }] } });
+    await expectSameAsUnknown(
+      () => challenge(f.a.pending),
+      () => challenge(unknownRequestId()),
+      404,
+      'not_found',
+    );
+    expect((await sql(env.db.url, `SELECT count(*)::int AS n FROM passkey_challenges WHERE purpose = 'batch_decision'`))[0].n).toBe(0);
+    await expectAStillPending();
+  },
   'GET /approve/batch': async () => {
     const res = await asB('GET', `/approve/batch?link=${encodeURIComponent(await bBatchLink())}`);
     expect(res.status).toBe(200);

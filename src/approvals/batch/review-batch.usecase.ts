@@ -1,11 +1,15 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { z } from 'zod';
 import { ApproverBatchPrincipal, ApproverPrincipal } from '../../common/auth/auth.decorators';
-import { Forbidden, ProtocolError } from '../../common/errors/protocol-errors';
+import { Conflict, Forbidden, NotFound, ProtocolError } from '../../common/errors/protocol-errors';
 import { AUTH_REQ_ID } from '../../vocabulary/envelope';
 import { ineligibility } from '../../vocabulary/approver-eligibility';
 import type { JsonObject } from '../../common/json';
 import { ApprovalRequest, ApprovalStatus, ToolCall } from '../approval-request.entity';
+import { effectiveStatus } from '../approval-view';
+import { assertionSchema } from '../passkeys/passkey.schema';
+import type { BatchItemBinding } from '../passkeys/passkey-proof';
+import { Passkeys, ProofRequirement } from '../passkeys/passkeys.service';
 import { ApproverRouting } from '../approver-routing.port';
 import { VoteDecision } from '../approval-vote.entity';
 import { DecideApproval, DecideResult } from '../decide.usecase';
@@ -36,6 +40,8 @@ export const batchVotesSchema = z
     all: decision.optional(),
     auth_req_ids: z.array(authReqId).min(1).max(BATCH_MAX).optional(),
     reason: reason.optional(),
+    /** One WebAuthn assertion over the batch challenge (POST …/batch/passkey-challenge) of exactly these decisions and reasons. */
+    passkey: assertionSchema.optional(),
   })
   .superRefine((b, ctx) => {
     const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
@@ -58,6 +64,22 @@ export const batchVotesSchema = z
   });
 export type BatchVotesInput = z.output<typeof batchVotesSchema>;
 
+/** What the approver is about to sign for a batch: every decision and reason exactly as the batch vote will carry them. */
+export const batchChallengeSchema = z.strictObject({
+  items: z
+    .array(z.strictObject({ auth_req_id: authReqId, decision, reason }))
+    .min(1)
+    .max(BATCH_MAX)
+    .superRefine((items, ctx) => {
+      const seen = new Set<string>();
+      items.forEach((i, n) => {
+        if (seen.has(i.auth_req_id)) ctx.addIssue({ code: 'custom', path: [n, 'auth_req_id'], message: 'appears twice: each request takes one vote' });
+        seen.add(i.auth_req_id);
+      });
+    }),
+});
+export type BatchChallengeInput = z.output<typeof batchChallengeSchema>;
+
 /** One call in the batch, as the approver reads it before deciding. */
 export interface BatchItem {
   auth_req_id: string;
@@ -74,6 +96,8 @@ export interface BatchItem {
   expires_at: string;
   quorum: number;
   votes: { approve: number; deny: number };
+  /** Why this approver's vote on it must be signed with a passkey ('policy', 'approver': they always sign), or null. */
+  passkey_required: ProofRequirement;
 }
 
 export interface BatchView {
@@ -110,6 +134,7 @@ export class ReviewBatch {
     private readonly routing: ApproverRouting,
     private readonly decide: DecideApproval,
     private readonly links: BatchLinks,
+    private readonly passkeys: Passkeys,
   ) {}
 
   /** The requests the link's approver may still vote on in its scope. */
@@ -119,6 +144,8 @@ export class ReviewBatch {
     if (disabled) throw new Forbidden(`${p.approverId} is disabled in the approver directory and may not vote`);
     const requests = (await this.batches.pendingFor(p.tenantId, scope, p.approverId)).filter((r) => eligibleVia(r, p.approverId, groups));
     const votes = await this.batches.votesOn(requests.map((r) => r.id));
+    // The approver's own "always" choice holds for every request; a policy's for its own.
+    const always = await this.passkeys.requirement({ tenantId: p.tenantId, proof: null }, p.approverId);
     const items = requests.map((r): BatchItem => {
       const own = votes.filter((v) => v.approvalId === r.id);
       const approve = own.filter((v) => v.decision === 'approve').length;
@@ -137,6 +164,7 @@ export class ReviewBatch {
         expires_at: r.expiresAt.toISOString(),
         quorum: r.quorum,
         votes: { approve, deny: own.length - approve },
+        passkey_required: r.proof === 'passkey' ? 'policy' : always,
       };
     });
     return {
@@ -145,6 +173,36 @@ export class ReviewBatch {
       ...('taskId' in scope ? { task_id: scope.taskId } : { mcp_session_id: scope.mcpSessionId }),
       items,
     };
+  }
+
+  /**
+   * The passkey challenge of a batch vote: every item must be a pending request of the link's
+   * batch that this approver may decide; the challenge binds each with its call hash.
+   */
+  async passkeyChallenge(p: ApproverBatchPrincipal, input: BatchChallengeInput) {
+    const scope = scopeOfLink(p);
+    const { disabled, groups } = await this.routing.standing(p.tenantId, p.approverId);
+    if (disabled) throw new Forbidden(`${p.approverId} is disabled in the approver directory and may not vote`);
+    const found = new Map(
+      (
+        await this.batches.byIds(
+          p.tenantId,
+          input.items.map((i) => i.auth_req_id),
+        )
+      ).map((r) => [r.id, r]),
+    );
+    const items: BatchItemBinding[] = [];
+    let expiresAt = Infinity;
+    for (const item of input.items) {
+      const request = found.get(item.auth_req_id);
+      if (!request || !sameScope(batchScopeOf(request), scope)) throw new NotFound(`no such approval request in this batch: ${item.auth_req_id}`);
+      const status = effectiveStatus(request);
+      if (status !== 'pending') throw new Conflict('request_closed', `${request.id} is ${status} and takes no more votes`, { status });
+      if (!eligibleVia(request, p.approverId, groups)) throw new Forbidden(`${p.approverId} is not an approver of ${request.id}`);
+      items.push({ auth_req_id: request.id, call_hash: request.callHash, decision: item.decision, reason: item.reason });
+      expiresAt = Math.min(expiresAt, request.expiresAt.getTime());
+    }
+    return this.passkeys.batchDecisionChallenge(p, items, new Date(expiresAt));
   }
 
   /** Votes on each request in turn; says per request what happened. */
@@ -163,6 +221,15 @@ export class ReviewBatch {
         )
       ).map((r) => [r.id, r]),
     );
+    // A signed batch is verified once, before any vote: an assertion over another list (an item more
+    // or less, another decision, reason or request) is refused, and nothing is recorded.
+    const batchProof = input.passkey
+      ? await this.passkeys.proveBatch(
+          p,
+          items.map((i) => ({ auth_req_id: i.authReqId, call_hash: found.get(i.authReqId)?.callHash ?? '', decision: i.decision, reason: i.reason })),
+          input.passkey,
+        )
+      : undefined;
     const results: BatchVoteResult[] = [];
     for (const item of items) {
       const request = found.get(item.authReqId);
@@ -181,7 +248,7 @@ export class ReviewBatch {
         linkId: `${p.linkId}:${request.id}`,
       };
       try {
-        const r = await this.decide.execute({ approver, approvalId: request.id, decision: item.decision, reason: item.reason });
+        const r = await this.decide.execute({ approver, approvalId: request.id, decision: item.decision, reason: item.reason, batchProof });
         results.push({ auth_req_id: r.auth_req_id, outcome: 'recorded', status: r.status, your_vote: r.your_vote, votes: r.votes, quorum: r.quorum });
       } catch (e) {
         if (e instanceof ProtocolError) {

@@ -1,6 +1,18 @@
 import { createHash, generateKeyPairSync, sign } from 'node:crypto';
 import canonicalize from 'canonicalize';
-import { checkPasskeyEvidence, coseToJwk, DecisionBinding, decisionChallenge, mismatchedFields, PasskeyEvidence } from './passkey-proof';
+import {
+  BatchBinding,
+  batchChallenge,
+  BatchPasskeyEvidence,
+  checkPasskeyEvidence,
+  coseToJwk,
+  DecisionBinding,
+  decisionChallenge,
+  mismatchedBatch,
+  mismatchedFields,
+  PasskeyEvidence,
+  signedDecision,
+} from './passkey-proof';
 
 const binding: DecisionBinding = {
   tenant: 'acme',
@@ -101,6 +113,65 @@ describe('offline verification of a passkey-signed vote', () => {
 
   it('refuses a signature over another RP id', () => {
     expect(checkPasskeyEvidence({ ...signedEvidence(binding), rp_id: 'other.example' })).toContain('authenticator_data: is not for RP id other.example');
+  });
+});
+
+const batch: BatchBinding = {
+  tenant: 'acme',
+  approver: 'bob',
+  items: [
+    { auth_req_id: 'req-2', call_hash: 'hash-2', decision: 'deny', reason: 'no PO' },
+    { auth_req_id: 'req-1', call_hash: 'hash-1', decision: 'approve', reason: 'matches PO-7' },
+  ],
+  nonce: 'n-2',
+};
+
+/** A vote's evidence out of a batch signed once: `item` is its place in the sorted list. */
+function batchEvidence(item: number): BatchPasskeyEvidence {
+  const challenge = batchChallenge(batch);
+  const { format: _format, bound: _bound, ...signed } = signedEvidence(binding, { challenge });
+  return { ...signed, format: 'webauthn-batch-assertion/v1', bound: batch, challenge, item };
+}
+
+describe('the batch challenge', () => {
+  it('is base64url(SHA-256(JCS canonical JSON of the binding with its items sorted by auth_req_id))', () => {
+    const sorted = { tenant: 'acme', approver: 'bob', items: [batch.items[1], batch.items[0]], nonce: 'n-2' };
+    expect(batchChallenge(batch)).toBe(createHash('sha256').update(canonicalize(sorted)!).digest('base64url'));
+  });
+
+  it.each([
+    ['a reason', { reason: 'something else' }],
+    ['a decision', { decision: 'approve' }],
+    ['a request', { auth_req_id: 'req-3' }],
+    ['a call', { call_hash: 'hash-3' }],
+  ] as const)('changes with %s of one item, and with an item more', (_what, edit) => {
+    const edited = { ...batch, items: [{ ...batch.items[0], ...edit }, batch.items[1]] };
+    expect(batchChallenge(edited)).not.toBe(batchChallenge(batch));
+    expect(batchChallenge({ ...batch, items: [...batch.items, { ...batch.items[0], auth_req_id: 'req-3' }] })).not.toBe(batchChallenge(batch));
+  });
+
+  it('names how a submitted batch differs from the signed one', () => {
+    const { nonce: _nonce, ...voted } = batch;
+    expect(mismatchedBatch(batch, { ...voted, items: [...voted.items].reverse() })).toEqual([]);
+    expect(mismatchedBatch(batch, { ...voted, items: [{ ...voted.items[0], reason: 'other' }, voted.items[1]] })).toEqual(['req-2.reason']);
+    expect(mismatchedBatch(batch, { ...voted, items: [voted.items[0]] })).toEqual(['items']);
+    expect(mismatchedBatch(batch, { ...voted, approver: 'carol' })).toEqual(['approver']);
+  });
+});
+
+describe('offline verification of a batch-signed vote', () => {
+  it("verifies the list, and the vote's own item is its request, call, decision and reason", () => {
+    expect(checkPasskeyEvidence(batchEvidence(0), { callHash: 'hash-1' })).toEqual([]);
+    expect(signedDecision(batchEvidence(0))).toEqual({ ...batch.items[1], tenant: 'acme', approver: 'bob', nonce: 'n-2' });
+    expect(signedDecision(batchEvidence(1))?.auth_req_id).toBe('req-2');
+    expect(checkPasskeyEvidence(batchEvidence(1), { callHash: 'hash-1' })).toEqual(['bound.items[1].call_hash: is not the hash of the call given']);
+  });
+
+  it('refuses an edited list and an item outside it', () => {
+    const e = batchEvidence(0);
+    const edited = { ...e, bound: { ...batch, items: [batch.items[0], { ...batch.items[1], reason: 'edited' }] } };
+    expect(checkPasskeyEvidence(edited)).toContain('challenge: is not base64url(SHA-256(canonical JSON of bound))');
+    expect(checkPasskeyEvidence({ ...e, item: 2 })).toEqual(['item: is not a position in bound.items']);
   });
 });
 

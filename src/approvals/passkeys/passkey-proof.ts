@@ -46,6 +46,55 @@ export function decisionChallenge(b: DecisionBinding): string {
   return createHash('sha256').update(canonicalJson(bound)).digest('base64url');
 }
 
+/** One decision in a batch the approver signs at once: the request, its call, the decision and the reason as recorded. */
+export interface BatchItemBinding {
+  auth_req_id: string;
+  call_hash: string;
+  decision: PasskeyDecision;
+  reason: string;
+}
+
+/**
+ * What one batch decision's challenge binds: the tenant, the approver, every decision of the batch
+ * (sorted by auth_req_id, so that the order the page sent them in does not matter) and a nonce.
+ */
+export interface BatchBinding {
+  tenant: string;
+  approver: string;
+  items: BatchItemBinding[];
+  nonce: string;
+}
+
+const BATCH_ITEM_FIELDS = ['auth_req_id', 'call_hash', 'decision', 'reason'] as const;
+
+/** The items of a batch in the order the binding keeps them: by auth_req_id, each with exactly its bound fields. */
+export function sortedBatchItems(items: BatchItemBinding[]): BatchItemBinding[] {
+  return items
+    .map((i) => Object.fromEntries(BATCH_ITEM_FIELDS.map((k) => [k, i[k]])) as unknown as BatchItemBinding)
+    .sort((a, b) => (a.auth_req_id < b.auth_req_id ? -1 : a.auth_req_id > b.auth_req_id ? 1 : 0));
+}
+
+/** The WebAuthn challenge of a batch decision: base64url(SHA-256(canonical JSON of the binding, its items sorted)). */
+export function batchChallenge(b: BatchBinding): string {
+  const bound = { tenant: b.tenant, approver: b.approver, items: sortedBatchItems(b.items), nonce: b.nonce };
+  return createHash('sha256').update(canonicalJson(bound)).digest('base64url');
+}
+
+/**
+ * How the submitted batch differs from the signed one (nonce aside): `items` when they are not the
+ * same requests, else `<auth_req_id>.<field>` for each field signed otherwise; empty when they agree.
+ */
+export function mismatchedBatch(signed: BatchBinding, voted: Omit<BatchBinding, 'nonce'>): string[] {
+  const problems: string[] = [];
+  if (signed.tenant !== voted.tenant) problems.push('tenant');
+  if (signed.approver !== voted.approver) problems.push('approver');
+  const a = sortedBatchItems(signed.items);
+  const b = sortedBatchItems(voted.items);
+  if (a.length !== b.length || a.some((item, i) => item.auth_req_id !== b[i].auth_req_id)) return [...problems, 'items'];
+  a.forEach((item, i) => BATCH_ITEM_FIELDS.forEach((k) => item[k] !== b[i][k] && problems.push(`${item.auth_req_id}.${k}`)));
+  return problems;
+}
+
 /** A change to an approver's passkeys that one of their existing passkeys must sign (once they have one). */
 export type ManagementAction = 'register' | 'remove' | 'preference';
 
@@ -99,6 +148,27 @@ export interface PasskeyEvidence {
   user_verified: boolean;
 }
 
+/**
+ * A vote signed as one of a batch: the same assertion fields, but `bound` is the whole batch and
+ * `item` is this vote's position in `bound.items` (sorted by auth_req_id). An auditor recomputes
+ * the challenge from `bound` and checks that item `item` is this vote's request, call, decision and reason.
+ */
+export interface BatchPasskeyEvidence extends Omit<PasskeyEvidence, 'format' | 'bound'> {
+  format: 'webauthn-batch-assertion/v1';
+  bound: BatchBinding;
+  item: number;
+}
+
+/** What a passkey-signed vote keeps: one decision's assertion, or a batch's with this vote's place in it. */
+export type VoteEvidence = PasskeyEvidence | BatchPasskeyEvidence;
+
+/** The decision a vote's evidence signs for that vote: the binding itself, or the batch's item for it (undefined when `item` is out of range). */
+export function signedDecision(e: VoteEvidence): DecisionBinding | undefined {
+  if (e.format !== 'webauthn-batch-assertion/v1') return e.bound;
+  const item = Number.isInteger(e.item) ? sortedBatchItems(e.bound.items)[e.item] : undefined;
+  return item && { tenant: e.bound.tenant, approver: e.bound.approver, nonce: e.bound.nonce, ...item };
+}
+
 const FLAG_UP = 0x01;
 const FLAG_UV = 0x04;
 
@@ -116,12 +186,18 @@ const ALGORITHMS: Record<string, { hash: string | null; pss?: boolean }> = {
  * Every reason `e` does not prove its binding; empty when it does. Checks: the challenge is the
  * binding's; clientDataJSON is a `webauthn.get` over that challenge from an accepted origin;
  * authenticatorData is for the RP id, with user presence and user verification; the signature
- * verifies with the public key. With `callHash`, also that the binding is for that call.
+ * verifies with the public key. With `callHash`, also that the binding is for that call. A batch
+ * vote's evidence is checked the same way over the batch's binding, and its `item` must be in it.
  */
-export function checkPasskeyEvidence(e: PasskeyEvidence, expect: { callHash?: string } = {}): string[] {
+export function checkPasskeyEvidence(e: VoteEvidence, expect: { callHash?: string } = {}): string[] {
   const problems: string[] = [];
-  if (e.challenge !== decisionChallenge(e.bound)) problems.push('challenge: is not base64url(SHA-256(canonical JSON of bound))');
-  if (expect.callHash !== undefined && e.bound.call_hash !== expect.callHash) problems.push('bound.call_hash: is not the hash of the call given');
+  const batch = e.format === 'webauthn-batch-assertion/v1';
+  if (e.challenge !== (batch ? batchChallenge(e.bound) : decisionChallenge(e.bound)))
+    problems.push('challenge: is not base64url(SHA-256(canonical JSON of bound))');
+  const decision = signedDecision(e);
+  if (!decision) problems.push('item: is not a position in bound.items');
+  const callField = batch ? `bound.items[${e.item}].call_hash` : 'bound.call_hash';
+  if (expect.callHash !== undefined && decision?.call_hash !== expect.callHash) problems.push(`${callField}: is not the hash of the call given`);
   let clientData: { type?: unknown; challenge?: unknown; origin?: unknown };
   try {
     clientData = JSON.parse(Buffer.from(e.client_data_json, 'base64url').toString('utf8'));

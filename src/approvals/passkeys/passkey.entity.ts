@@ -1,5 +1,5 @@
 import { Column, CreateDateColumn, Entity, PrimaryColumn, PrimaryGeneratedColumn } from 'typeorm';
-import type { DecisionBinding, ManagementBinding } from './passkey-proof';
+import type { BatchBinding, DecisionBinding, ManagementBinding } from './passkey-proof';
 
 /** One approver's passkey (a WebAuthn credential) in one tenant. */
 @Entity({ name: 'passkey_credentials' })
@@ -25,10 +25,10 @@ export class PasskeyChallenge {
   @PrimaryColumn({ type: 'text' }) challenge: string;
   @Column({ name: 'tenant_id', type: 'text' }) tenantId: string;
   @Column({ name: 'approver_id', type: 'text' }) approverId: string;
-  @Column({ type: 'text' }) purpose: 'registration' | 'decision' | 'management';
+  @Column({ type: 'text' }) purpose: 'registration' | 'decision' | 'management' | 'batch_decision';
   @Column({ name: 'approval_id', type: 'text', nullable: true }) approvalId: string | null;
-  /** For a decision or a management action: what the challenge binds (its hash is the challenge). */
-  @Column({ type: 'jsonb', nullable: true }) bound: DecisionBinding | ManagementBinding | null;
+  /** For a decision, a batch of decisions or a management action: what the challenge binds (its hash is the challenge). */
+  @Column({ type: 'jsonb', nullable: true }) bound: DecisionBinding | BatchBinding | ManagementBinding | null;
   @Column({ name: 'expires_at', type: 'timestamptz' }) expiresAt: Date;
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt: Date;
 }

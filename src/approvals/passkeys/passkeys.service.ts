@@ -12,15 +12,21 @@ import { effectiveStatus } from '../approval-view';
 import { ineligibility } from '../../vocabulary/approver-eligibility';
 import { PasskeyChallenge, PasskeyCredential, PasskeyPreference } from './passkey.entity';
 import {
+  BatchBinding,
+  batchChallenge,
+  BatchItemBinding,
+  BatchPasskeyEvidence,
   coseToJwk,
   DecisionBinding,
   decisionChallenge,
   ManagementAction,
   ManagementBinding,
   managementChallenge,
+  mismatchedBatch,
   mismatchedFields,
   PasskeyDecision,
-  PasskeyEvidence,
+  sortedBatchItems,
+  VoteEvidence,
 } from './passkey-proof';
 import type { Assertion, ManagementChallengeInput } from './passkey.schema';
 
@@ -47,6 +53,13 @@ const summary = (c: PasskeyCredential): PasskeySummary => ({
   created_at: c.createdAt.toISOString(),
   last_used_at: c.lastUsedAt?.toISOString() ?? null,
 });
+
+/** A batch assertion verified once (Passkeys.proveBatch); each vote of the batch keeps it, with its own place in the list. */
+export interface VerifiedBatchProof {
+  evidence: Omit<BatchPasskeyEvidence, 'item'>;
+}
+
+type ApproverRef = Pick<ApproverPrincipal, 'tenantId' | 'approverId'>;
 
 /** Why a vote must carry a passkey assertion: the request's policy, or the approver's own choice. */
 export type ProofRequirement = 'policy' | 'approver' | null;
@@ -427,9 +440,17 @@ export class Passkeys {
    */
   async proveVote(
     manager: EntityManager,
-    vote: { request: ApprovalRequest; approver: ApproverPrincipal; decision: PasskeyDecision; reason: string; assertion?: Assertion },
-  ): Promise<PasskeyEvidence | null> {
+    vote: {
+      request: ApprovalRequest;
+      approver: ApproverPrincipal;
+      decision: PasskeyDecision;
+      reason: string;
+      assertion?: Assertion;
+      batch?: VerifiedBatchProof;
+    },
+  ): Promise<VoteEvidence | null> {
     const { request, approver, assertion } = vote;
+    if (vote.batch) return this.batchItemEvidence(vote.batch, { request, approver, decision: vote.decision, reason: vote.reason });
     if (!assertion) {
       const required = await this.requirement(request, approver.approverId, manager);
       if (required === 'policy')
@@ -489,10 +510,116 @@ export class Passkeys {
   }
 
   /**
+   * The challenge of a batch of decisions by this approver, each item's request already checked by
+   * the caller (in the batch, pending, this approver's to decide), and the options for
+   * navigator.credentials.get() over it. Single-use; it dies after five minutes or with the first
+   * of its requests to expire.
+   */
+  async batchDecisionChallenge(approver: ApproverRef, items: BatchItemBinding[], requestsExpireAt: Date) {
+    const credentials = await this.dataSource.manager.find(PasskeyCredential, { where: { tenantId: approver.tenantId, approverId: approver.approverId } });
+    if (!credentials.length)
+      throw InvalidRequest.forFields([
+        { field: 'passkey', message: `${approver.approverId} has no passkey registered: register one on an approval page first` },
+      ]);
+    const bound: BatchBinding = {
+      tenant: approver.tenantId,
+      approver: approver.approverId,
+      items: sortedBatchItems(items),
+      nonce: randomBytes(16).toString('base64url'),
+    };
+    const challenge = batchChallenge(bound);
+    const expiresAt = new Date(Math.min(Date.now() + CHALLENGE_TTL_MS, requestsExpireAt.getTime()));
+    await this.issue({
+      challenge,
+      tenantId: approver.tenantId,
+      approverId: approver.approverId,
+      purpose: 'batch_decision',
+      approvalId: null,
+      bound,
+      expiresAt,
+    });
+    const options = await this.assertionOptions(challenge, credentials);
+    return { challenge, bound, expires_at: expiresAt.toISOString(), options };
+  }
+
+  /**
+   * Verifies a batch's one assertion before any of its votes is recorded: its challenge must be a
+   * live batch challenge issued to this approver whose items are exactly `items` (the same
+   * requests, calls, decisions and reasons: nothing more, nothing less); the assertion must verify
+   * with one of the approver's passkeys (user verification required) and advance its counter. The
+   * challenge is then used up. A refusal changes nothing (its transaction rolls back).
+   */
+  async proveBatch(approver: ApproverRef, items: BatchItemBinding[], assertion: Assertion): Promise<VerifiedBatchProof> {
+    const challenge = challengeOf(assertion.response.clientDataJSON, 'passkey.response.clientDataJSON');
+    return this.dataSource.transaction(async (manager) => {
+      const issued = await this.take(manager, approver, 'batch_decision', challenge);
+      const bound = issued?.bound as BatchBinding | null | undefined;
+      if (!bound)
+        throw new PasskeyRefused(
+          'passkey_challenge_unknown',
+          "the assertion's challenge was not issued to this approver for a batch decision, was used already (a replay) or has expired",
+          { field: 'passkey' },
+        );
+      const mismatched = mismatchedBatch(bound, { tenant: approver.tenantId, approver: approver.approverId, items });
+      if (mismatched.length || batchChallenge(bound) !== challenge)
+        throw new PasskeyRefused(
+          'passkey_mismatch',
+          `the assertion signs another batch than these votes (${mismatched.join(', ') || 'challenge'}): sign again`,
+          {
+            field: 'passkey',
+            mismatched,
+          },
+        );
+      const { credential, publicKey, info } = await this.verifyAssertion(manager, approver, assertion, challenge, 'passkey');
+      const { jwk, algorithm } = coseToJwk(decodeCredentialPublicKey(publicKey) as unknown as Map<number, unknown>);
+      return {
+        evidence: {
+          format: 'webauthn-batch-assertion/v1' as const,
+          bound: { ...bound, items: sortedBatchItems(bound.items) },
+          challenge,
+          credential_id: credential.credentialId,
+          public_key_cose: credential.publicKey,
+          public_key_jwk: jwk,
+          algorithm,
+          authenticator_data: assertion.response.authenticatorData,
+          client_data_json: assertion.response.clientDataJSON,
+          signature: assertion.response.signature,
+          rp_id: this.rp.id,
+          origins: this.rp.origins,
+          sign_count: info.newCounter,
+          user_verified: info.userVerified,
+        },
+      };
+    });
+  }
+
+  /** One vote's evidence out of a verified batch: refused unless the batch signed exactly this vote. */
+  private batchItemEvidence(
+    batch: VerifiedBatchProof,
+    vote: { request: ApprovalRequest; approver: ApproverPrincipal; decision: PasskeyDecision; reason: string },
+  ): BatchPasskeyEvidence {
+    const { bound } = batch.evidence;
+    const item = bound.items.findIndex((i) => i.auth_req_id === vote.request.id);
+    const signed = bound.items[item];
+    const voted = { auth_req_id: vote.request.id, call_hash: vote.request.callHash, decision: vote.decision, reason: vote.reason };
+    const mismatched = [
+      ...(bound.tenant !== vote.request.tenantId ? ['tenant'] : []),
+      ...(bound.approver !== vote.approver.approverId ? ['approver'] : []),
+      ...(signed ? (['call_hash', 'decision', 'reason'] as const).filter((k) => signed[k] !== voted[k]) : ['auth_req_id']),
+    ];
+    if (mismatched.length)
+      throw new PasskeyRefused('passkey_mismatch', `the batch assertion binds another ${mismatched.join(', ')} than this vote`, {
+        field: 'passkey',
+        mismatched,
+      });
+    return { ...batch.evidence, item };
+  }
+
+  /**
    * Verifies an assertion over `challenge` with one of this approver's passkeys (origin, RP id,
    * user verification, signature) and advances that passkey's counter; refusals name `field`.
    */
-  private async verifyAssertion(manager: EntityManager, approver: ApproverPrincipal, assertion: Assertion, challenge: string, field: string) {
+  private async verifyAssertion(manager: EntityManager, approver: ApproverRef, assertion: Assertion, challenge: string, field: string) {
     const credential = await manager.findOne(PasskeyCredential, {
       where: { tenantId: approver.tenantId, approverId: approver.approverId, credentialId: assertion.id },
     });
@@ -538,7 +665,7 @@ export class Passkeys {
   /** Uses up a live challenge issued to this approver for this purpose; undefined when there is none. */
   private async take(
     manager: EntityManager,
-    approver: ApproverPrincipal,
+    approver: ApproverRef,
     purpose: PasskeyChallenge['purpose'],
     challenge: string,
   ): Promise<Pick<PasskeyChallenge, 'bound'> | undefined> {

@@ -18,6 +18,7 @@ function model(): BatchPageModel {
     expires_at: new Date(Date.now() + 60_000).toISOString(),
     quorum: 1,
     votes: { approve: 0, deny: 0 },
+    passkey_required: null as 'policy' | 'approver' | null,
   });
   return {
     view: { approver_id: `bob${EVIL}`, agent_id: `agent${EVIL}`, task_id: `task${EVIL}`, items: [item('A'.repeat(32)), item('B'.repeat(32))] },
@@ -25,6 +26,7 @@ function model(): BatchPageModel {
     csrfToken: `csrf${EVIL}`,
     secondsLeft: 60,
     firstExpiry: new Date(Date.now() + 60_000).toISOString(),
+    passkeys: 0,
   };
 }
 
@@ -53,6 +55,26 @@ describe('the batch page', () => {
     expect(html).toContain('>Approve all 2</button>');
     expect(html).toContain('>Deny all 2</button>');
     expect(html).toContain('prior denials 2');
+  });
+
+  it('asks for the passkey when a call needs one: one signature for the batch, or a note to add a passkey first', () => {
+    const plain = renderBatchPage(model());
+    expect(plain).toContain('data-passkey-required=""');
+    expect(plain).not.toContain('id="passkey-required"');
+    expect(plain).not.toContain('id="sign-with-passkey"');
+    expect(plain).toContain('<input type="hidden" name="passkey" id="passkey-assertion" value="">');
+
+    const m = model();
+    const needs = { ...m, view: { ...m.view, items: [{ ...m.view.items[0], passkey_required: 'policy' as const }, m.view.items[1]] } };
+    const none = renderBatchPage(needs);
+    expect(none).toContain('data-passkey-required="1"');
+    expect(none).toContain('id="passkey-required"');
+    expect(none).toContain('id="passkey-missing"');
+    const withKey = renderBatchPage({ ...needs, passkeys: 1 });
+    expect(withKey).toContain('<input type="checkbox" id="sign-with-passkey" checked disabled>');
+    expect(withKey).not.toContain('id="passkey-missing"');
+    // Optional when no call needs it, for an approver with a passkey.
+    expect(renderBatchPage({ ...m, passkeys: 1 })).toContain('<input type="checkbox" id="sign-with-passkey">');
   });
 
   it('says when nothing waits', () => {

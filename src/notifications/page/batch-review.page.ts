@@ -8,6 +8,7 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { BatchItem, BatchView, BatchVotesResult, batchVotesSchema, ReviewBatch } from '../../approvals/batch/review-batch.usecase';
+import { Passkeys } from '../../approvals/passkeys/passkeys.service';
 import { ApproverLinkVerifier } from '../../common/auth/approver-link.verifier';
 import { ApproverBatchPrincipal } from '../../common/auth/auth.decorators';
 import { ExpiredCredential } from '../../common/errors/token-errors';
@@ -29,6 +30,8 @@ export interface BatchPageModel {
   /** Seconds until the first of the calls expires, at render time. */
   secondsLeft: number;
   firstExpiry: string | null;
+  /** How many passkeys the approver has (to sign with, when a call needs it or they always sign). */
+  passkeys: number;
 }
 
 export interface BatchResultModel {
@@ -49,6 +52,7 @@ export class BatchReviewPage {
     private readonly keys: SigningKeys,
     private readonly limits: RateLimiter,
     private readonly batch: ReviewBatch,
+    private readonly passkeys: Passkeys,
   ) {}
 
   async view(linkToken: string | undefined): Promise<PageOutcome<BatchPageModel>> {
@@ -72,6 +76,7 @@ export class BatchReviewPage {
         jti: randomUUID(),
       },
     );
+    const { passkeys } = await this.passkeys.list(approver);
     const expiries = view.items.map((i) => Date.parse(i.expires_at));
     const first = expiries.length ? Math.min(...expiries) : null;
     return {
@@ -82,6 +87,7 @@ export class BatchReviewPage {
         csrfToken,
         secondsLeft: first === null ? 0 : Math.max(0, Math.floor((first - Date.now()) / 1000)),
         firstExpiry: first === null ? null : new Date(first).toISOString(),
+        passkeys: passkeys.length,
       },
     };
   }
@@ -99,8 +105,15 @@ export class BatchReviewPage {
     const ids = [form.ids ?? []].flat().filter((v): v is string => typeof v === 'string');
     const all = one('all');
     const reason = one('reason')?.trim() || undefined;
+    // The page's one assertion over the whole batch (page.js signs exactly what it posts).
+    let passkey: unknown;
+    try {
+      passkey = one('passkey') ? JSON.parse(one('passkey')!) : undefined;
+    } catch {
+      return failure(400, 'Nothing was recorded', 'passkey: the passkey signature is damaged. Go back and sign again.');
+    }
     let input: unknown;
-    if (all === 'approve' || all === 'deny') input = { all, auth_req_ids: ids, reason };
+    if (all === 'approve' || all === 'deny') input = { all, auth_req_ids: ids, reason, passkey };
     else if (all === 'each') {
       const decisions = ids.flatMap((id) => {
         const decision = one(`decision.${id}`);
@@ -114,14 +127,21 @@ export class BatchReviewPage {
           'Nothing was recorded',
           'decisions: choose Approve or Deny for at least one call, or use Approve all / Deny all. Go back and try again.',
         );
-      input = { decisions, reason };
+      input = { decisions, reason, passkey };
     } else return failure(400, 'Nothing was recorded', 'all: press Approve all, Deny all or Submit these decisions. Go back and try again.');
     const parsed = batchVotesSchema.safeParse(input);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       return failure(400, 'Nothing was recorded', `${issue.path.map(String).join('.') || 'form'}: ${issue.message}. Go back, fill it in and submit again.`);
     }
-    const result = await this.batch.vote(opened.approver, parsed.data);
+    let result: BatchVotesResult;
+    try {
+      result = await this.batch.vote(opened.approver, parsed.data);
+    } catch (e) {
+      // A refused batch signature: no vote was recorded.
+      if (e instanceof ProtocolError) return failure(e.status, 'Nothing was recorded', `${e.description} Go back and sign again.`);
+      throw e;
+    }
     const labels: Record<string, string> = {};
     for (const id of ids) labels[id] = one(`label.${id}`) ?? id;
     return { ok: true, model: { result, labels } };
@@ -211,6 +231,7 @@ export function renderBatchPage(m: BatchPageModel): string {
     return layout('Nothing waiting — Countersign', body, 'page-batch');
   }
   const people = [...new Set(view.items.map(forWhom))];
+  const required = view.items.some((i) => i.passkey_required);
   const summary = view.items
     .slice(0, 3)
     .map((i) => `<li><span class="line">${esc(labelOf(i))}</span><span class="line muted">${keyArguments(i.tool_call.arguments, 3)}</span></li>`)
@@ -226,7 +247,7 @@ export function renderBatchPage(m: BatchPageModel): string {
     `<h1 id="batch-title">${n} ${n === 1 ? 'call' : 'calls'} by ${esc(view.agent_id)} wait for you</h1>`,
     `<p class="scope muted" id="batch-scope">Same ${esc(task)}</p>`,
     '</div>',
-    `<form method="post" action="/approve/batch" id="decision-form" class="decision">`,
+    `<form method="post" action="/approve/batch" id="decision-form" class="decision" data-batch="1" data-link="${esc(m.linkToken)}" data-passkey-required="${required ? '1' : ''}">`,
     `<input type="hidden" name="link" value="${esc(m.linkToken)}">`,
     `<input type="hidden" name="csrf" value="${esc(m.csrfToken)}">`,
     '<section class="card summary" id="summary" aria-label="Summary">',
@@ -242,6 +263,7 @@ export function renderBatchPage(m: BatchPageModel): string {
     '<label for="reason">Reason for access (required)</label>',
     '<textarea id="reason" name="reason" required minlength="1" maxlength="2000" rows="2" placeholder="One reason for every call you decide here"></textarea>',
     `<p id="expired-note" class="notice notice--warning" role="status" aria-live="polite" hidden></p>`,
+    passkeySigning(required, m.passkeys),
     '<div class="actions">',
     `<button type="submit" id="approve" class="btn btn--approve" name="all" value="approve">Approve all ${n}</button>`,
     `<button type="submit" id="deny" class="btn btn--deny" name="all" value="deny">Deny all ${n}</button>`,
@@ -256,6 +278,26 @@ export function renderBatchPage(m: BatchPageModel): string {
     `<p class="request-id muted">Deciding as <code>${esc(view.approver_id)}</code>.</p>`,
   ].join('\n');
   return layout(`Decide ${n} calls by ${esc(view.agent_id)} — Countersign`, body, 'page-batch');
+}
+
+/** Whether the batch is signed with a passkey (one assertion over every decision); page.js fills the hidden assertion. */
+function passkeySigning(required: boolean, registered: number): string {
+  const note = required
+    ? '<p id="passkey-required" class="notice">Your decisions here must be signed with your passkey: one confirmation signs every call you decide.</p>'
+    : '';
+  const choice = registered
+    ? `<div class="standing-option"><input type="checkbox" id="sign-with-passkey"${required ? ' checked disabled' : ''}><label for="sign-with-passkey">Sign my decisions with my passkey</label></div>`
+    : required
+      ? '<p id="passkey-missing" class="notice notice--warning">Add a passkey on one of these requests\' approval pages, then decide here.</p>'
+      : '';
+  return [
+    note,
+    choice,
+    '<input type="hidden" name="passkey" id="passkey-assertion" value="">',
+    '<p id="passkey-sign-status" class="status" role="status" aria-live="polite"></p>',
+  ]
+    .filter(Boolean)
+    .join('\n');
 }
 
 const OUTCOME: Record<string, string> = {

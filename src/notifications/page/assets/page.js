@@ -1,6 +1,6 @@
 /*
  * The approval page's script: countdown, double-submit guard, notification intent note, "enable push" button,
- * passkeys (add, remove, "always") and signing a decision with one.
+ * passkeys (add, remove, "always") and signing a decision with one (on the batch page, every decision with one assertion).
  * Plain browser JavaScript (no modules, no code from strings, no markup from strings): untrusted text only reaches the DOM
  * through textContent. Served from /approve/assets/page.js under the page's CSP (script-src 'self').
  */
@@ -123,7 +123,8 @@
       var assertion = $('passkey-assertion');
       if (wantsPasskey() && assertion && !assertion.value) {
         event.preventDefault();
-        signDecision(form, submitter.value, reason ? reason.value : '')
+        var sign = form.getAttribute('data-batch') ? signBatch : signDecision;
+        sign(form, submitter.value, reason ? reason.value : '')
           .then(function (signed) {
             assertion.value = JSON.stringify(signed);
             form.submit();
@@ -307,6 +308,42 @@
       .then(function () {
         webauthn();
         return api('POST', '/v1/approvals/' + encodeURIComponent(id) + '/passkey-challenge', { decision: decision, reason: reason.trim() });
+      })
+      .then(function (challenge) {
+        return webauthn().startAuthentication({ optionsJSON: challenge.options });
+      });
+  }
+
+  // The batch page's decisions exactly as the server will read the form: all alike with the shared
+  // reason, or each call's own choice (Decide later: none) with its own reason or the shared one.
+  function batchItems(form, all, reason) {
+    var shared = reason.trim();
+    var ids = Array.prototype.map.call(form.querySelectorAll('input[type="hidden"][name="ids"]'), function (input) {
+      return input.value;
+    });
+    return ids
+      .map(function (id) {
+        if (all === 'approve' || all === 'deny') return { auth_req_id: id, decision: all, reason: shared };
+        var choice = form.elements.namedItem('decision.' + id);
+        var decision = choice ? choice.value : '';
+        if (decision !== 'approve' && decision !== 'deny') return null;
+        var own = form.elements.namedItem('reason.' + id);
+        return { auth_req_id: id, decision: decision, reason: (own && own.value.trim()) || shared };
+      })
+      .filter(function (item) {
+        return item !== null;
+      });
+  }
+
+  // One passkey assertion over the whole batch: the server's challenge binds every call, decision and reason.
+  function signBatch(form, all, reason) {
+    sayPasskey('passkey-sign-status', 'Confirm with your passkey...');
+    return Promise.resolve()
+      .then(function () {
+        webauthn();
+        var items = batchItems(form, all, reason);
+        if (!items.length) throw new Error('choose Approve or Deny for at least one call');
+        return api('POST', '/v1/approvals/batch/passkey-challenge', { items: items });
       })
       .then(function (challenge) {
         return webauthn().startAuthentication({ optionsJSON: challenge.options });
