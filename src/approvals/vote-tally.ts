@@ -22,9 +22,9 @@ export interface SetProgress {
   independent_approvers: boolean;
   /**
    * Approvals credited to this set: each approving person counts in one set only, and as many
-   * approvals are credited as can be (a maximum matching), so whether every set is met never
-   * depends on the order of the votes. While some set is still short, which of the sets an
-   * approval eligible in several is credited to can.
+   * approvals are credited as can be (a maximum matching). The matching runs over the votes in a
+   * canonical order, so what every set shows depends on the votes cast, never on their order: two
+   * approvers looking at the same request see the same progress whoever voted first.
    */
   approvals: number;
   met: boolean;
@@ -42,7 +42,10 @@ export interface Tally {
 
 /** Each approver set with the approvals credited to it. */
 export function setProgress(request: { approverSets: ApproverSet[] }, votes: TalliedVote[]): SetProgress[] {
-  const approving = votes.filter((v) => v.decision === 'approve').map((v) => v.eligibleSets);
+  const approving = votes
+    .filter((v) => v.decision === 'approve')
+    .map((v) => [...v.eligibleSets].sort((a, b) => a - b))
+    .sort(byLists);
   const credited = creditedApprovals(
     request.approverSets.map((s) => s.quorum),
     approving,
@@ -55,6 +58,12 @@ export function setProgress(request: { approverSets: ApproverSet[] }, votes: Tal
     approvals: credited[i],
     met: credited[i] >= set.quorum,
   }));
+}
+
+/** Lexicographic order of two lists of set indexes. */
+function byLists(a: number[], b: number[]): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i] - b[i];
+  return a.length - b.length;
 }
 
 /** The request's verdict and counts after `votes` (all of them, the newest included). */
