@@ -25,6 +25,7 @@ import {
   mismatchedBatch,
   mismatchedFields,
   PasskeyDecision,
+  PasskeyEvidence,
   sortedBatchItems,
   VoteEvidence,
 } from './passkey-proof';
@@ -489,24 +490,7 @@ export class Passkeys {
         mismatched,
       });
     }
-    const { credential, publicKey, info } = await this.verifyAssertion(manager, approver, assertion, challenge, 'passkey');
-    const { jwk, algorithm } = coseToJwk(decodeCredentialPublicKey(publicKey) as unknown as Map<number, unknown>);
-    return {
-      format: 'webauthn-assertion/v1',
-      bound,
-      challenge,
-      credential_id: credential.credentialId,
-      public_key_cose: credential.publicKey,
-      public_key_jwk: jwk,
-      algorithm,
-      authenticator_data: assertion.response.authenticatorData,
-      client_data_json: assertion.response.clientDataJSON,
-      signature: assertion.response.signature,
-      rp_id: this.rp.id,
-      origins: this.rp.origins,
-      sign_count: info.newCounter,
-      user_verified: info.userVerified,
-    };
+    return { format: 'webauthn-assertion/v1', bound, ...(await this.verifiedEvidence(manager, approver, assertion, challenge)) };
   }
 
   /**
@@ -570,24 +554,11 @@ export class Passkeys {
             mismatched,
           },
         );
-      const { credential, publicKey, info } = await this.verifyAssertion(manager, approver, assertion, challenge, 'passkey');
-      const { jwk, algorithm } = coseToJwk(decodeCredentialPublicKey(publicKey) as unknown as Map<number, unknown>);
       return {
         evidence: {
           format: 'webauthn-batch-assertion/v1' as const,
           bound: { ...bound, items: sortedBatchItems(bound.items) },
-          challenge,
-          credential_id: credential.credentialId,
-          public_key_cose: credential.publicKey,
-          public_key_jwk: jwk,
-          algorithm,
-          authenticator_data: assertion.response.authenticatorData,
-          client_data_json: assertion.response.clientDataJSON,
-          signature: assertion.response.signature,
-          rp_id: this.rp.id,
-          origins: this.rp.origins,
-          sign_count: info.newCounter,
-          user_verified: info.userVerified,
+          ...(await this.verifiedEvidence(manager, approver, assertion, challenge)),
         },
       };
     });
@@ -619,6 +590,31 @@ export class Passkeys {
    * Verifies an assertion over `challenge` with one of this approver's passkeys (origin, RP id,
    * user verification, signature) and advances that passkey's counter; refusals name `field`.
    */
+  /** Verifies a vote's (or a batch's) assertion and says what an auditor needs to check it offline: the key, the signed data, the counter. */
+  private async verifiedEvidence(
+    manager: EntityManager,
+    approver: ApproverRef,
+    assertion: Assertion,
+    challenge: string,
+  ): Promise<Omit<PasskeyEvidence, 'format' | 'bound'>> {
+    const { credential, publicKey, info } = await this.verifyAssertion(manager, approver, assertion, challenge, 'passkey');
+    const { jwk, algorithm } = coseToJwk(decodeCredentialPublicKey(publicKey) as unknown as Map<number, unknown>);
+    return {
+      challenge,
+      credential_id: credential.credentialId,
+      public_key_cose: credential.publicKey,
+      public_key_jwk: jwk,
+      algorithm,
+      authenticator_data: assertion.response.authenticatorData,
+      client_data_json: assertion.response.clientDataJSON,
+      signature: assertion.response.signature,
+      rp_id: this.rp.id,
+      origins: this.rp.origins,
+      sign_count: info.newCounter,
+      user_verified: info.userVerified,
+    };
+  }
+
   private async verifyAssertion(manager: EntityManager, approver: ApproverRef, assertion: Assertion, challenge: string, field: string) {
     const credential = await manager.findOne(PasskeyCredential, {
       where: { tenantId: approver.tenantId, approverId: approver.approverId, credentialId: assertion.id },
