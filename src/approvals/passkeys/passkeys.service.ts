@@ -402,11 +402,7 @@ export class Passkeys {
     if (status !== 'pending') throw new Conflict('request_closed', `the approval request is ${status} and takes no more votes`, { status });
     const problem = ineligibility(request, approver);
     if (problem) throw new Forbidden(problem);
-    const credentials = await this.dataSource.manager.find(PasskeyCredential, { where: { tenantId: approver.tenantId, approverId: approver.approverId } });
-    if (!credentials.length)
-      throw InvalidRequest.forFields([
-        { field: 'passkey', message: `${approver.approverId} has no passkey registered: register one on the approval page first` },
-      ]);
+    const credentials = await this.registeredPasskeys(approver, 'the approval page');
     const bound: DecisionBinding = {
       tenant: request.tenantId,
       auth_req_id: request.id,
@@ -500,11 +496,7 @@ export class Passkeys {
    * of its requests to expire.
    */
   async batchDecisionChallenge(approver: ApproverRef, items: BatchItemBinding[], requestsExpireAt: Date) {
-    const credentials = await this.dataSource.manager.find(PasskeyCredential, { where: { tenantId: approver.tenantId, approverId: approver.approverId } });
-    if (!credentials.length)
-      throw InvalidRequest.forFields([
-        { field: 'passkey', message: `${approver.approverId} has no passkey registered: register one on an approval page first` },
-      ]);
+    const credentials = await this.registeredPasskeys(approver, 'an approval page');
     const bound: BatchBinding = {
       tenant: approver.tenantId,
       approver: approver.approverId,
@@ -590,6 +582,15 @@ export class Passkeys {
    * Verifies an assertion over `challenge` with one of this approver's passkeys (origin, RP id,
    * user verification, signature) and advances that passkey's counter; refusals name `field`.
    */
+  /** The approver's passkeys for a decision challenge; none is a 400 naming `passkey` that says where to register one. */
+  private async registeredPasskeys(approver: ApproverRef, page: string): Promise<PasskeyCredential[]> {
+    const credentials = await this.dataSource.manager.find(PasskeyCredential, { where: { tenantId: approver.tenantId, approverId: approver.approverId } });
+    if (!credentials.length) {
+      throw InvalidRequest.forFields([{ field: 'passkey', message: `${approver.approverId} has no passkey registered: register one on ${page} first` }]);
+    }
+    return credentials;
+  }
+
   /** Verifies a vote's (or a batch's) assertion and says what an auditor needs to check it offline: the key, the signed data, the counter. */
   private async verifiedEvidence(
     manager: EntityManager,
