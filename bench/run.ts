@@ -725,7 +725,8 @@ async function fanOutAt(RATE: number, keysDir: string, signDev: Signer, sinks: N
     SMTP_URL: `smtp://127.0.0.1:${sinks.smtpPort}`,
     VAPID_PUBLIC_KEY: vapid.publicKey,
     VAPID_PRIVATE_KEY: vapid.privateKey,
-    PUSH_SERVICE_HOSTS: '127.0.0.1',
+    // A bare host allows port 443 only (push-endpoint.policy.ts); the sink listens on a random port.
+    PUSH_SERVICE_HOSTS: new URL(sinks.pushOrigin).host,
     PUSH_CA_FILE: sinks.caFile,
   };
   const c = await startServer(env, 3903);
