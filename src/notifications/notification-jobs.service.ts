@@ -7,7 +7,16 @@ import { Outbox } from '../common/outbox/outbox.service';
 import { dropFinishedJobs, KEEP_FINISHED } from '../common/queues/revive-jobs';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import type { NotificationDelivery, NotificationRound } from './notification-delivery.entity';
-import { DeliveriesQueue, deliveryJobId, DeliveryQueuedEvent, NOTIFICATION_QUEUED, NotificationQueue, RoundsQueue, roundJobId } from './notification-queues';
+import {
+  DeliveriesQueue,
+  deliveryJobId,
+  deliveryPriority,
+  DeliveryQueuedEvent,
+  NOTIFICATION_QUEUED,
+  NotificationQueue,
+  RoundsQueue,
+  roundJobId,
+} from './notification-queues';
 
 type Roundable = Pick<ApprovalRequest, 'id' | 'tenantId' | 'createdAt' | 'escalateAfter' | 'remindAfter'>;
 
@@ -41,7 +50,9 @@ export class NotificationJobs implements OnModuleInit {
     this.outbox.subscribe(NOTIFICATION_QUEUED, (events) => [
       {
         queue: this.deliveries,
-        jobs: this.deliveryJobs((events as unknown as DeliveryQueuedEvent[]).map((e) => ({ id: e.deliveryId, tenantId: e.tenantId, channel: e.channel }))),
+        jobs: this.deliveryJobs(
+          (events as unknown as DeliveryQueuedEvent[]).map((e) => ({ id: e.deliveryId, tenantId: e.tenantId, channel: e.channel, rank: e.rank })),
+        ),
       },
     ]);
   }
@@ -77,12 +88,15 @@ export class NotificationJobs implements OnModuleInit {
     await this.deliveries.addBulk(this.deliveryJobs(deliveries));
   }
 
-  private deliveryJobs(deliveries: Pick<NotificationDelivery, 'id' | 'tenantId' | 'channel'>[]) {
-    return deliveries.map((d) => ({
-      name: d.channel,
-      data: { tenantId: d.tenantId, deliveryId: d.id },
-      opts: { jobId: deliveryJobId(d.id), ...this.retries(), ...KEEP_FINISHED },
-    }));
+  private deliveryJobs(deliveries: (Pick<NotificationDelivery, 'id' | 'tenantId' | 'channel'> & { rank?: number })[]) {
+    return deliveries.map((d) => {
+      const priority = deliveryPriority(d.rank);
+      return {
+        name: d.channel,
+        data: { tenantId: d.tenantId, deliveryId: d.id },
+        opts: { jobId: deliveryJobId(d.id), ...(priority ? { priority } : {}), ...this.retries(), ...KEEP_FINISHED } satisfies JobsOptions,
+      };
+    });
   }
 
   /** For the reconciler: like scheduling, but a finished job whose work Postgres says is still owed is replaced. */

@@ -33,7 +33,18 @@ export interface DeliveryQueuedEvent {
   tenantId: string;
   deliveryId: string;
   channel: NotificationChannel;
+  /** Its place in its round (0: the round's first delivery); absent for a review's or a revived delivery. */
+  rank?: number;
 }
+
+/**
+ * A round's deliveries are sent breadth-first across requests: every request's first delivery
+ * before any request's second, and so on (BullMQ takes unprioritised jobs first, then by
+ * priority). Under a burst each request reaches one approver at once instead of waiting behind
+ * the whole backlog's other deliveries. Past this rank the order is first come, first served.
+ */
+const LAST_RANKED = 16;
+export const deliveryPriority = (rank: number | undefined): number | undefined => (rank ? Math.min(rank, LAST_RANKED) : undefined);
 
 /** A round job is named after its round, a delivery job after its channel: typed, so no other name can be added. */
 export type RoundsQueue = Queue<RoundJobData, unknown, NotificationRound>;

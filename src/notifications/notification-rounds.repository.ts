@@ -51,7 +51,9 @@ export class NotificationRounds {
       params.push(...insert.params);
       ctes.push(`owed AS (${insert.sql} ON CONFLICT ON CONSTRAINT notification_deliveries_once DO NOTHING RETURNING id, tenant_id, channel)`);
       ctes.push(
-        `owed_outbox AS (INSERT INTO outbox (topic, payload) SELECT '${NOTIFICATION_QUEUED}', jsonb_build_object('tenantId', tenant_id, 'deliveryId', id::text, 'channel', channel) FROM owed)`,
+        // Each event carries its delivery's rank in the round (the order owed: ids ascend with it).
+        `owed_outbox AS (INSERT INTO outbox (topic, payload) SELECT '${NOTIFICATION_QUEUED}',
+           jsonb_build_object('tenantId', tenant_id, 'deliveryId', id::text, 'channel', channel, 'rank', row_number() OVER (ORDER BY id) - 1) FROM owed)`,
       );
     }
     return { ctes, params };

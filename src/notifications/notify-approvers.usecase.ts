@@ -70,11 +70,14 @@ export class NotifyApprovers {
    */
   roundStatement(request: ApprovalRequest, round: NotificationRound, recipients: Recipient[], paramOffset: number): ParkStatement {
     const owed: OwedDelivery[] = [];
-    const unreachable: string[] = [];
-    for (const r of recipients) {
-      const channels = this.channels.reaching(r);
-      if (!channels.length) unreachable.push(r.approverId);
-      for (const channel of channels) {
+    const reaching = recipients.map((r) => ({ r, channels: this.channels.reaching(r) }));
+    const unreachable = reaching.filter((x) => !x.channels.length).map((x) => x.r.approverId);
+    // Breadth-first (each person's first channel, then their second): the order ranks the delivery jobs (deliveryPriority).
+    const widest = Math.max(0, ...reaching.map((x) => x.channels.length));
+    for (let i = 0; i < widest; i++) {
+      for (const { r, channels } of reaching) {
+        const channel = channels[i];
+        if (!channel) continue;
         owed.push({
           tenantId: request.tenantId,
           approvalId: request.id,

@@ -5,7 +5,8 @@ import { DomainMetrics } from '../common/metrics/domain-metrics';
 import { ServiceQueues } from './service-queues';
 
 /** The BullMQ job states exported per queue. */
-const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed'] as const;
+// 'prioritized': jobs waiting behind the unprioritised ones (a round's later deliveries, deliveryPriority).
+const QUEUE_STATES = ['waiting', 'prioritized', 'active', 'delayed', 'failed', 'completed'] as const;
 /** A scrape must answer even when Postgres or Redis does not: each source gets this long. */
 const COLLECT_TIMEOUT_MS = 2_000;
 /** The queue gauges share one read of Redis per scrape (the registry collects them concurrently). */

@@ -149,7 +149,7 @@ describe('ops: readiness, metrics and the queue dashboard', () => {
       }
       expect(res.text).toContain('countersign_queue_jobs{queue="approval-expiry"');
       for (const queue of ALL_QUEUES) {
-        for (const state of ['waiting', 'active', 'delayed', 'failed', 'completed']) {
+        for (const state of ['waiting', 'prioritized', 'active', 'delayed', 'failed', 'completed']) {
           expect(res.text).toMatch(new RegExp(`^countersign_queue_jobs\\{queue="${queue}",state="${state}"\\} \\d+$`, 'm'));
         }
         expect(res.text).toMatch(new RegExp(`^countersign_queue_failures_total\\{queue="${queue}"\\} \\d+$`, 'm'));
