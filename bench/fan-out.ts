@@ -18,6 +18,8 @@ const AUTH_REQ_ID = /[A-Za-z0-9_-]{32}/;
 /** Records when the first notification (of any channel) for each auth_req_id arrived. */
 export class NotificationSinks {
   readonly firstSeen = new Map<string, number>();
+  /** When the last notification (of any channel) for each auth_req_id arrived. */
+  readonly lastSeen = new Map<string, number>();
   emails = 0;
   pushes = 0;
   /** When the last notification arrived. */
@@ -30,6 +32,7 @@ export class NotificationSinks {
 
   reset(): void {
     this.firstSeen.clear();
+    this.lastSeen.clear();
     this.emails = 0;
     this.pushes = 0;
     this.lastAt = 0;
@@ -38,6 +41,7 @@ export class NotificationSinks {
   private seen(id: string | undefined): void {
     this.lastAt = performance.now();
     if (id && !this.firstSeen.has(id)) this.firstSeen.set(id, performance.now());
+    if (id) this.lastSeen.set(id, performance.now());
   }
 
   async start(dir: string): Promise<void> {
