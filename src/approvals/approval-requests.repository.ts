@@ -6,7 +6,7 @@
  */
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
-import { combinedStatement, insertStatement, Statement } from '../common/database/insert-statement';
+import { combinedStatement, insertStatement, selectEntities, Statement } from '../common/database/insert-statement';
 import { ApprovalRequest, ApprovalStatus, CallbackState, SETTLED_STATUSES } from './approval-request.entity';
 import { ApprovalVote } from './approval-vote.entity';
 import { Reevaluation, REEVALUATION_DENIED } from './redeem-reevaluation.port';
@@ -29,13 +29,14 @@ export class ApprovalRequests implements PollingStates {
   constructor(private readonly dataSource: DataSource) {}
 
   /** The tenant's request by id; null when the tenant has none by that id. */
-  find(tenantId: string, approvalId: string): Promise<ApprovalRequest | null> {
-    return this.dataSource.manager.findOne(ApprovalRequest, { where: { id: approvalId, tenantId } });
+  async find(tenantId: string, approvalId: string): Promise<ApprovalRequest | null> {
+    const [request] = await selectEntities(this.dataSource.manager, ApprovalRequest, { id: approvalId, tenantId });
+    return request ?? null;
   }
 
   /** A request's votes, in the order they were cast (in `tx` when given: a transaction holding a connection must not wait for a second). */
   votes(approvalId: string, tx: Transaction = this.dataSource.manager): Promise<ApprovalVote[]> {
-    return tx.find(ApprovalVote, { where: { approvalId }, order: { id: 'ASC' } });
+    return selectEntities(tx, ApprovalVote, { approvalId }, { orderBy: 'id' });
   }
 
   /** How many requests are in each status, over all tenants (for the ops gauges); every status is listed, 0 when none is in it. */
@@ -65,7 +66,7 @@ export class ApprovalRequests implements PollingStates {
 
   /** The votes that denied the request, in the order they were cast. */
   denials(approvalId: string): Promise<ApprovalVote[]> {
-    return this.dataSource.manager.find(ApprovalVote, { where: { approvalId, decision: 'deny' }, order: { id: 'ASC' } });
+    return selectEntities(this.dataSource.manager, ApprovalVote, { approvalId, decision: 'deny' }, { orderBy: 'id' });
   }
 
   /** The manager outside any transaction, for a port that reads beside a request (a facade's own rows). */
@@ -148,8 +149,8 @@ export class ApprovalRequests implements PollingStates {
   /** Runs `work` in one transaction holding the tenant's request locked (FOR UPDATE); `request` is null when the tenant has none by that id. */
   withLocked<T>(tenantId: string, approvalId: string, work: (request: ApprovalRequest | null, tx: Transaction) => Promise<T>): Promise<T> {
     return this.dataSource.transaction(async (tx) => {
-      const request = await tx.findOne(ApprovalRequest, { where: { id: approvalId, tenantId }, lock: { mode: 'pessimistic_write' } });
-      return work(request, tx);
+      const [request] = await selectEntities(tx, ApprovalRequest, { id: approvalId, tenantId }, { forUpdate: true });
+      return work(request ?? null, tx);
     });
   }
 

@@ -3,6 +3,7 @@ import { generateAuthenticationOptions, generateRegistrationOptions, verifyAuthe
 import { decodeCredentialPublicKey } from '@simplewebauthn/server/helpers';
 import { createHash, randomBytes } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
+import { selectEntities } from '../../common/database/insert-statement';
 import { AuditLog } from '../../audit/audit-log.service';
 import { ApproverPrincipal } from '../../common/auth/auth.decorators';
 import { Conflict, Forbidden, InvalidRequest, NotFound, PasskeyRefused } from '../../common/errors/protocol-errors';
@@ -385,7 +386,7 @@ export class Passkeys {
     manager: EntityManager = this.dataSource.manager,
   ): Promise<ProofRequirement> {
     if (request.proof === 'passkey') return 'policy';
-    const preference = await manager.findOne(PasskeyPreference, { where: { tenantId: request.tenantId, approverId } });
+    const [preference] = await selectEntities(manager, PasskeyPreference, { tenantId: request.tenantId, approverId });
     return preference?.always ? 'approver' : null;
   }
 

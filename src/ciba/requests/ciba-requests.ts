@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
 import { ApprovalFacade, FacadeApproval, FacadeClient, FacadeRequest, FacadeTokenResponse, ParkFacade } from '../../approvals/approval-facade.port';
 import type { IssuedApprovalToken } from '../../approvals/approval-tokens.service';
-import { insertStatement } from '../../common/database/insert-statement';
+import { insertStatement, selectEntities } from '../../common/database/insert-statement';
 import type { JsonObject } from '../../common/json';
 import { SigningKeys } from '../../common/keys/signing-keys.service';
 import { CibaRequest } from './ciba-request.entity';
@@ -61,8 +61,9 @@ export class CibaRequests extends ApprovalFacade {
     };
   }
 
-  find(manager: EntityManager, request: Pick<FacadeRequest, 'id' | 'tenantId'>): Promise<CibaRequest | null> {
-    return manager.findOne(CibaRequest, { where: { authReqId: request.id, tenantId: request.tenantId } });
+  async find(manager: EntityManager, request: Pick<FacadeRequest, 'id' | 'tenantId'>): Promise<CibaRequest | null> {
+    const [ciba] = await selectEntities(manager, CibaRequest, { authReqId: request.id, tenantId: request.tenantId });
+    return ciba ?? null;
   }
 
   async clientOf(manager: EntityManager, request: Pick<FacadeRequest, 'id' | 'tenantId'>): Promise<FacadeClient | undefined> {
