@@ -295,6 +295,21 @@ describe('notifying approvers: email, web push, escalation, reminders', () => {
       expect(await sql(env.db.url, `SELECT 1 FROM push_subscriptions WHERE approver_id = 'r-alice'`)).toEqual([]);
     });
 
+    it('consecutive pushes to one push service reuse one kept-alive TLS connection', async () => {
+      const s = sinks.push.subscribe();
+      expect((await subscribe('u20', subscription(s))).status).toBe(201);
+      const before = sinks.push.secureConnections;
+      const pushes = [];
+      // One after another, so that each push finds the previous one's connection idle.
+      for (let i = 0; i < 3; i++) {
+        const id = await park({ approvers: ['user:u20'] });
+        pushes.push(await sinks.push.waitFor((d) => d.subscriptionId === s.id && (d.json as { auth_req_id?: string })?.auth_req_id === id));
+      }
+      expect(new Set(pushes.map((p) => p.connection)).size).toBe(1);
+      // At most the one it arrived over (an earlier test's connection may still have been idle and reused).
+      expect(sinks.push.secureConnections - before).toBeLessThanOrEqual(1);
+    });
+
     describe('push service addresses (SSRF by name)', () => {
       const answers = INTERNAL_NAME_ANSWERS;
       let own: TestEnvironment;

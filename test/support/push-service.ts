@@ -1,7 +1,7 @@
 import { createECDH, ECDH, randomBytes, randomUUID } from 'node:crypto';
 import { createServer, Server } from 'node:https';
 import { IncomingMessage, ServerResponse } from 'node:http';
-import { AddressInfo } from 'node:net';
+import { AddressInfo, Socket } from 'node:net';
 import { importJWK, jwtVerify } from 'jose';
 import { generate } from 'selfsigned';
 
@@ -37,6 +37,8 @@ export interface PushDelivery {
   topic?: string;
   vapid: VapidClaims;
   receivedAt: number;
+  /** Which TLS connection it came over: 1 for the service's first, 2 for the next... (see secureConnections). */
+  connection: number;
 }
 
 export interface PushAttempt {
@@ -81,11 +83,14 @@ export class PushService {
   caPem!: string;
   origin!: string;
   port!: number;
+  /** TLS connections opened to this service so far (handshakes completed). */
+  secureConnections = 0;
 
   private server!: Server;
   private readonly subscriptions = new Map<string, Subscription>();
   private readonly queued = new Map<string, number[]>();
   private readonly waiters = new Set<Waiter>();
+  private readonly connectionNumbers = new WeakMap<Socket, number>();
 
   private constructor(private readonly opts: { vapidPublicKey?: string }) {}
 
@@ -114,6 +119,7 @@ export class PushService {
     });
     svc.caPem = pems.cert;
     svc.server = createServer({ key: pems.private, cert: pems.cert }, (req, res) => svc.handle(req, res));
+    svc.server.on('secureConnection', (socket) => svc.connectionNumbers.set(socket, ++svc.secureConnections));
     await new Promise<void>((resolve, reject) => {
       svc.server.once('error', reject);
       svc.server.listen(0, '127.0.0.1', () => {
@@ -257,6 +263,7 @@ export class PushService {
       ...(typeof topic === 'string' ? { topic } : {}),
       vapid,
       receivedAt: Date.now(),
+      connection: this.connectionNumbers.get(req.socket) ?? 0,
     };
     this.received.push(delivery);
     for (const w of [...this.waiters]) if (w.predicate(delivery)) w.resolve(delivery);

@@ -1,13 +1,12 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
 import { readFileSync } from 'node:fs';
-import { Agent } from 'node:https';
 import { getVapidHeaders, sendNotification, WebPushError } from 'web-push';
-import { pinnedLookup } from '../../common/pinned-request';
 import { APP_CONFIG, AppConfig } from '../../config/app-config';
 import { ApproverChannel, OutgoingMessage } from '../approver-channel';
 import type { Tried } from '../delivery-finish';
 import type { Recipient } from '../directory/approver-directory.service';
 import type { DeliveryToMake } from '../notification-deliveries.repository';
+import { PushConnections } from './push-connections';
 import { PushEndpointPolicy } from './push-endpoint.policy';
 import { PushSubscription } from './push-subscription.entity';
 
@@ -20,14 +19,15 @@ export interface SendOutcome {
 /**
  * Web push (RFC 8030) with VAPID (RFC 8292) and an aes128gcm-encrypted payload (RFC 8291), via
  * web-push. Each send first checks the endpoint and the addresses its name resolves to
- * (PushEndpointPolicy), then connects to the checked address only.
+ * (PushEndpointPolicy), then connects to the checked address only (a connection kept alive for it,
+ * PushConnections).
  */
 @Injectable()
-export class PushChannel extends ApproverChannel {
+export class PushChannel extends ApproverChannel implements OnModuleDestroy {
   readonly name = 'push';
   readonly enabled: boolean;
-  /** Extra CA certificate(s) to trust (PUSH_CA_FILE). */
-  private readonly ca?: string;
+  /** Connections to push services, trusting the extra CA certificate(s) of PUSH_CA_FILE. */
+  private readonly connections: PushConnections;
   /** VAPID JWTs per push service origin: one ES256 signature per origin per hour, not per push. */
   private readonly vapid = new Map<string, { authorization: string; renewAt: number }>();
 
@@ -37,7 +37,11 @@ export class PushChannel extends ApproverChannel {
   ) {
     super();
     this.enabled = !!(config.VAPID_PUBLIC_KEY && config.VAPID_PRIVATE_KEY);
-    if (config.PUSH_CA_FILE) this.ca = readFileSync(config.PUSH_CA_FILE, 'utf8');
+    this.connections = new PushConnections(config.PUSH_CA_FILE ? readFileSync(config.PUSH_CA_FILE, 'utf8') : undefined);
+  }
+
+  onModuleDestroy(): void {
+    this.connections.close();
   }
 
   reaches(recipient: Pick<Recipient, 'hasPush'>): boolean {
@@ -76,13 +80,12 @@ export class PushChannel extends ApproverChannel {
 
   async send(subscription: Pick<PushSubscription, 'endpoint' | 'p256dh' | 'auth'>, payload: object, ttlSeconds: number, topic: string): Promise<SendOutcome> {
     if (!this.enabled) return { outcome: 'skipped', error: 'web push is off (no VAPID keys)' };
-    let agent: Agent | undefined;
     try {
       // A name that does not resolve throws: a network error, retried like one.
       const checked = await this.endpoints.check(subscription.endpoint);
       if (checked.refusal !== undefined) return { outcome: 'failed', error: `endpoint refused: ${checked.refusal}`.slice(0, 300) };
-      // A fresh connection to the checked address: a pooled socket could have been opened to another.
-      agent = new Agent({ lookup: pinnedLookup(checked.address), keepAlive: false, ...(this.ca ? { ca: this.ca } : {}) });
+      // Only connections to the checked address: a socket pooled for the name alone could have been opened to another.
+      const agent = this.connections.agentFor(new URL(subscription.endpoint), checked.address);
       await sendNotification({ endpoint: subscription.endpoint, keys: { p256dh: subscription.p256dh, auth: subscription.auth } }, JSON.stringify(payload), {
         headers: { Authorization: this.vapidAuthorization(subscription.endpoint) },
         TTL: Math.max(0, ttlSeconds),
@@ -100,8 +103,6 @@ export class PushChannel extends ApproverChannel {
         return { outcome: transient ? 'retry' : 'failed', error: `${e.statusCode}: ${(e.body || e.message).slice(0, 300)}` };
       }
       return { outcome: 'retry', error: (e as Error).message.slice(0, 300) };
-    } finally {
-      agent?.destroy();
     }
   }
 }
