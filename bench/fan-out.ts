@@ -54,8 +54,9 @@ export class NotificationSinks {
         stream.on('data', (d: Buffer) => (data += d.toString()));
         stream.on('end', () => {
           this.emails++;
-          // The approval link (…/approve/<auth_req_id>?link=…) is in the text part.
-          this.seen(/\/approve\/([A-Za-z0-9_-]{32})/.exec(data)?.[1]);
+          // The approval link (…/approve/<auth_req_id>?link=…) is in the text part, quoted-printable:
+          // a soft line break (`=` at a line's end) can fall inside the id, so the breaks go first.
+          this.seen(/\/approve\/([A-Za-z0-9_-]{32})/.exec(data.replace(/=\r?\n/g, ''))?.[1]);
           done();
         });
       },
