@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { ApprovalRequest } from '../approvals/approval-request.entity';
+import { BatchedReads } from '../common/database/batched-reads';
 import { entityFromJson, insertStatement, Statement } from '../common/database/insert-statement';
 import type { DeliveryFinish } from './delivery-finish';
 import { DirectoryMembership } from './directory/directory-membership.service';
@@ -39,23 +40,39 @@ export class NotificationDeliveries {
     private readonly membership: DirectoryMembership,
   ) {}
 
-  async load(tenantId: string, deliveryId: string): Promise<DeliveryToMake | undefined> {
-    const [row]: (Omit<DeliveryToMake, 'request'> & { request: Record<string, unknown> | null })[] = await this.dataSource.query(
-      `SELECT d.id, d.tenant_id, d.status, d.approval_id, d.round, d.review_id, d.approver_id, d.via_group, d.channel, a.display_name, a.email,
+  /** Loads of deliveries that run at once (a worker's concurrent jobs) share one query. */
+  private readonly loads = new BatchedReads<{ tenantId: string; deliveryId: string }, DeliveryToMake>(
+    (keys) => this.loadMany(keys),
+    (key) => `${key.tenantId} ${key.deliveryId}`,
+  );
+
+  load(tenantId: string, deliveryId: string): Promise<DeliveryToMake | undefined> {
+    // Not an id at all (no row has it): answered here, so it cannot fail the query it would share.
+    if (!/^\d{1,18}$/.test(deliveryId)) return Promise.resolve(undefined);
+    return this.loads.read({ tenantId, deliveryId });
+  }
+
+  private async loadMany(keys: { tenantId: string; deliveryId: string }[]): Promise<Map<string, DeliveryToMake>> {
+    const rows: (Omit<DeliveryToMake, 'request'> & { request: Record<string, unknown> | null })[] = await this.dataSource.query(
+      `SELECT d.id::text AS id, d.tenant_id, d.status, d.approval_id, d.round, d.review_id, d.approver_id, d.via_group, d.channel, a.display_name, a.email,
               a.status AS approver_status,
               EXISTS (SELECT 1 FROM approval_votes v WHERE v.approval_id = d.approval_id AND v.approver_id = d.approver_id) AS voted,
               CASE WHEN d.channel = 'push' THEN (
                 SELECT json_agg(json_build_object('id', s.id, 'endpoint', s.endpoint, 'p256dh', s.p256dh, 'auth', s.auth) ORDER BY s.created_at)
                   FROM push_subscriptions s WHERE s.tenant_id = d.tenant_id AND s.approver_id = d.approver_id) END AS subscriptions,
               row_to_json(r) AS request
-         FROM notification_deliveries d
+         FROM unnest($1::bigint[], $2::text[]) AS k(id, tenant_id)
+         JOIN notification_deliveries d ON d.id = k.id AND d.tenant_id = k.tenant_id
          LEFT JOIN approvers a ON a.tenant_id = d.tenant_id AND a.id = d.approver_id
-         LEFT JOIN approval_requests r ON r.id = d.approval_id AND r.tenant_id = d.tenant_id
-        WHERE d.id = $1 AND d.tenant_id = $2`,
-      [deliveryId, tenantId],
+         LEFT JOIN approval_requests r ON r.id = d.approval_id AND r.tenant_id = d.tenant_id`,
+      [keys.map((k) => k.deliveryId), keys.map((k) => k.tenantId)],
     );
-    if (!row) return undefined;
-    return { ...row, request: row.request ? entityFromJson(this.dataSource, ApprovalRequest, row.request) : null };
+    return new Map(
+      rows.map((row) => [
+        `${row.tenant_id} ${row.id}`,
+        { ...row, request: row.request ? entityFromJson(this.dataSource, ApprovalRequest, row.request) : null },
+      ]),
+    );
   }
 
   /**

@@ -1,0 +1,57 @@
+import { BatchedReads } from './batched-reads';
+
+/** A readMany whose queries are answered when the test says so. */
+function controlledReads() {
+  const calls: { keys: string[]; answer: (found: Record<string, number>) => void; fail: (e: Error) => void }[] = [];
+  const readMany = (keys: string[]) =>
+    new Promise<Map<string, number>>((resolve, reject) => {
+      calls.push({ keys, answer: (found) => resolve(new Map(Object.entries(found))), fail: reject });
+    });
+  return { calls, reads: new BatchedReads<string, number>(readMany, (k) => k, { maxInFlight: 1, maxBatch: 3 }) };
+}
+
+const settle = () => new Promise((r) => setImmediate(r));
+
+describe('BatchedReads', () => {
+  it('reads a key alone at once, without waiting for company', async () => {
+    const { calls, reads } = controlledReads();
+    const a = reads.read('a');
+    expect(calls.map((c) => c.keys)).toEqual([['a']]);
+    calls[0].answer({ a: 1 });
+    await expect(a).resolves.toBe(1);
+  });
+
+  it('queues keys while a query runs and reads them together in the next, each answered with its own row', async () => {
+    const { calls, reads } = controlledReads();
+    const a = reads.read('a');
+    const [b, c, d] = ['b', 'c', 'd'].map((k) => reads.read(k));
+    expect(calls.map((x) => x.keys)).toEqual([['a']]);
+    calls[0].answer({ a: 1 });
+    await settle();
+    expect(calls.map((x) => x.keys)).toEqual([['a'], ['b', 'c', 'd']]);
+    calls[1].answer({ d: 4, b: 2 });
+    await expect(Promise.all([a, b, c, d])).resolves.toEqual([1, 2, undefined, 4]);
+  });
+
+  it('takes at most maxBatch keys a query', async () => {
+    const { calls, reads } = controlledReads();
+    void reads.read('a');
+    for (const k of ['b', 'c', 'd', 'e']) void reads.read(k);
+    calls[0].answer({});
+    await settle();
+    calls[1].answer({});
+    await settle();
+    expect(calls.map((x) => x.keys)).toEqual([['a'], ['b', 'c', 'd'], ['e']]);
+  });
+
+  it('a failed query fails the keys it carried and no others', async () => {
+    const { calls, reads } = controlledReads();
+    const a = reads.read('a');
+    const b = reads.read('b');
+    calls[0].fail(new Error('connection lost'));
+    await expect(a).rejects.toThrow('connection lost');
+    await settle();
+    calls[1].answer({ b: 2 });
+    await expect(b).resolves.toBe(2);
+  });
+});
