@@ -7,7 +7,7 @@
  * BENCH_ONLY=authorize refreshes only the authorization figures (the others stay as on file);
  * BENCH_ONLY=park prints only the parking figures;
  * BENCH_ONLY=audit only the audit chain's; BENCH_ONLY=gateway only the MCP gateway's (bench/gateway.ts);
- * BENCH_ONLY=fanout prints the fan-out's. BENCH_DEBUG=1 forwards the servers' stdout and prints progress. BENCH_SECONDS
+ * BENCH_ONLY=fanout refreshes the fan-out's rows on file. BENCH_DEBUG=1 forwards the servers' stdout and prints progress. BENCH_SECONDS
  * per load (10), BENCH_AUTHZ_ROUNDS interleaved rounds of the decision loads (2). With
  * BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=<dir>" the servers are profiled and the service's
  * profile under each decision load is summarised as figures (bench/cpu-profile.ts).
@@ -683,7 +683,7 @@ const print = () => {
     );
 };
 
-/** BENCH_ONLY=fanout: just the fan-out figures (for working on notifications). */
+/** BENCH_ONLY=fanout: just the fan-out figures (for working on notifications), written over the fan-out's rows on file. */
 async function fanOutOnly(keysDir: string, gatewayKeyFile: string): Promise<void> {
   const gwKey = JSON.parse(readFileSync(gatewayKeyFile, 'utf8')) as JWK;
   const signDev = devSigner(gwKey);
@@ -692,7 +692,9 @@ async function fanOutOnly(keysDir: string, gatewayKeyFile: string): Promise<void
   } finally {
     await closeHttp();
   }
-  print();
+  // The fan-out's rows on file are replaced where they stood; every other figure stays as it was.
+  const fanOutFigure = (f: Figure) => f.name.startsWith('notification fan-out') || f.name.startsWith('park → ');
+  writeFigures(mergeInto(figuresOnFile(), figures, fanOutFigure), 'fan-out figures refreshed by BENCH_ONLY=fanout');
 }
 
 /**
