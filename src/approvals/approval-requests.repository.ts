@@ -7,6 +7,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { combinedStatement, insertStatement, selectEntities, Statement } from '../common/database/insert-statement';
+import { runPrepared } from '../common/database/prepared-statements';
 import { ApprovalRequest, ApprovalStatus, CallbackState, SETTLED_STATUSES } from './approval-request.entity';
 import { ApprovalVote } from './approval-vote.entity';
 import { Reevaluation, REEVALUATION_DENIED } from './redeem-reevaluation.port';
@@ -61,7 +62,7 @@ export class ApprovalRequests implements PollingStates {
       ctes.push(...part.ctes);
       params.push(...part.params);
     }
-    await this.dataSource.query(`WITH ${ctes.join(', ')} SELECT 1`, params);
+    await runPrepared(this.dataSource.manager, `WITH ${ctes.join(', ')} SELECT 1`, params);
   }
 
   /** The votes that denied the request, in the order they were cast. */
@@ -114,7 +115,7 @@ export class ApprovalRequests implements PollingStates {
 
   /** Runs the statement that records a vote (it reads back the vote's id and time, which the vote takes). */
   async recordVote(tx: Transaction, vote: ApprovalVote, statement: Statement): Promise<void> {
-    const [row] = (await tx.query(statement.sql, statement.params)) as { id: string; created_at: Date }[];
+    const [row] = await runPrepared<{ id: string; created_at: Date }>(tx, statement.sql, statement.params);
     Object.assign(vote, { id: row.id, createdAt: row.created_at });
   }
 
@@ -133,7 +134,7 @@ export class ApprovalRequests implements PollingStates {
       }),
       companion,
     ]);
-    await tx.query(sql, params);
+    await runPrepared(tx, sql, params);
   }
 
   /** Where the request's callback stands after an attempt (and, for a delivered push of a token, that the token went out). */

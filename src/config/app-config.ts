@@ -138,6 +138,8 @@ export const configSchema = z
     /** How long a request waits for a pooled connection before it is answered 503 (never forever). */
     DATABASE_POOL_WAIT_MS: int(100, 600000).default(10000),
     DATABASE_MIGRATE_ON_START: bool.default(true),
+    /** The hot statements as named prepared statements (common/database/prepared-statements.ts); off behind a pooler that cannot keep them. */
+    DATABASE_PREPARED_STATEMENTS: bool.default(true),
 
     REDIS_URL: url(['redis', 'rediss']).default('redis://127.0.0.1:6379'),
     REDIS_PREFIX: z

@@ -3,6 +3,7 @@ import { DataSource } from 'typeorm';
 import { ApprovalRequest } from '../approvals/approval-request.entity';
 import { BatchedReads } from '../common/database/batched-reads';
 import { entityFromJson, insertStatement, Statement } from '../common/database/insert-statement';
+import { runPrepared } from '../common/database/prepared-statements';
 import type { DeliveryFinish } from './delivery-finish';
 import { DirectoryMembership } from './directory/directory-membership.service';
 import { NotificationAttempt, NotificationChannel, NotificationRound } from './notification-delivery.entity';
@@ -53,7 +54,8 @@ export class NotificationDeliveries {
   }
 
   private async loadMany(keys: { tenantId: string; deliveryId: string }[]): Promise<Map<string, DeliveryToMake>> {
-    const rows: (Omit<DeliveryToMake, 'request'> & { request: Record<string, unknown> | null })[] = await this.dataSource.query(
+    const rows = await runPrepared<Omit<DeliveryToMake, 'request'> & { request: Record<string, unknown> | null }>(
+      this.dataSource.manager,
       `SELECT d.id::text AS id, d.tenant_id, d.status, d.approval_id, d.round, d.review_id, d.approver_id, d.via_group, d.channel, a.display_name, a.email,
               a.status AS approver_status,
               EXISTS (SELECT 1 FROM approval_votes v WHERE v.approval_id = d.approval_id AND v.approver_id = d.approver_id) AS voted,
@@ -101,7 +103,7 @@ export class NotificationDeliveries {
     } else {
       sql += 'SELECT 1';
     }
-    await this.dataSource.query(sql, params);
+    await runPrepared(this.dataSource.manager, sql, params);
     if (finish.gone.length) await this.membership.changed(delivery.tenant_id);
   }
 }

@@ -1,7 +1,9 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '../../config/app-config';
 import { dataSourceOptions } from './data-source-options';
+import { usePreparedStatements } from './prepared-statements';
 
 @Module({
   imports: [
@@ -15,6 +17,14 @@ import { dataSourceOptions } from './data-source-options';
         retryDelay: 1000,
       }),
     }),
+  ],
+  providers: [
+    {
+      // Runs at start-up: whether this data source's hot statements are prepared (prepared-statements.ts).
+      provide: 'PREPARED_STATEMENTS',
+      inject: [DataSource, APP_CONFIG],
+      useFactory: (dataSource: DataSource, config: AppConfig) => usePreparedStatements(dataSource, config.DATABASE_PREPARED_STATEMENTS),
+    },
   ],
 })
 export class DatabaseModule {}

@@ -1,4 +1,5 @@
 import { DataSource, EntityManager, EntityTarget, ObjectLiteral } from 'typeorm';
+import { runPrepared } from './prepared-statements';
 
 export interface Statement {
   sql: string;
@@ -96,6 +97,6 @@ export async function selectEntities<T extends ObjectLiteral>(
     `SELECT ${columns} FROM "${metadata.tableName}" WHERE ${conditions.join(' AND ')}` +
     (options.orderBy ? ` ORDER BY ${column(options.orderBy)}` : '') +
     (options.forUpdate ? ' FOR UPDATE' : '');
-  const rows: Record<string, unknown>[] = await manager.query(sql, params);
+  const rows = await runPrepared<Record<string, unknown>>(manager, sql, params);
   return rows.map((row) => Object.assign(metadata.create() as T, row));
 }

@@ -1,0 +1,59 @@
+import { DataSource } from 'typeorm';
+import { ApprovalRequest } from '../../src/approvals/approval-request.entity';
+import { dataSourceOptions } from '../../src/common/database/data-source-options';
+import { selectEntities } from '../../src/common/database/insert-statement';
+import { runPrepared, usePreparedStatements } from '../../src/common/database/prepared-statements';
+import { createTestDatabase, TestDatabase } from '../support/database';
+
+/** The hot statements run as named prepared statements, in the caller's transaction, and not at all when turned off. */
+describe('prepared statements', () => {
+  let db: TestDatabase;
+  let dataSource: DataSource;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    dataSource = await new DataSource({ ...dataSourceOptions(db.url, 2), entities: [ApprovalRequest] }).initialize();
+  });
+  afterAll(async () => {
+    await dataSource?.destroy();
+    await db?.drop();
+  });
+
+  /** The session's prepared statements whose text contains `marker`, seen from inside the transaction that ran it. */
+  const preparedIn = async (enabled: boolean, marker: string) => {
+    usePreparedStatements(dataSource, enabled);
+    return dataSource.transaction(async (tx) => {
+      const [row] = await runPrepared<{ n: number }>(tx, `SELECT $1::int + 1 AS n /* ${marker} */`, [41]);
+      expect(row.n).toBe(42);
+      const named: { name: string }[] = await tx.query(`SELECT name FROM pg_prepared_statements WHERE statement LIKE $1`, [`%${marker}%`]);
+      return named.map((r) => r.name);
+    });
+  };
+
+  it('runs as a named statement on the transaction’s own connection, its name the text’s hash', async () => {
+    const names = await preparedIn(true, 'marker-on');
+    expect(names).toHaveLength(1);
+    expect(names[0]).toMatch(/^cs_[A-Za-z0-9_-]{24}$/);
+  });
+
+  it('runs unnamed when turned off (DATABASE_PREPARED_STATEMENTS=false)', async () => {
+    expect(await preparedIn(false, 'marker-off')).toEqual([]);
+  });
+
+  it('reads entities through it, inside and outside a transaction, with the same rows either way', async () => {
+    usePreparedStatements(dataSource, true);
+    await dataSource.query(
+      `INSERT INTO approval_requests (id, tenant_id, status, gateway_id, tool_call, call_hash, agent, agent_id, delegator_id, reason, approvers, quorum,
+                                      deny_threshold, delivery_mode, callback_state, poll_interval, expires_at, approver_sets)
+       VALUES ('prep-1', 'acme', 'pending', 'gw', '{}', 'h', '{}', 'agent-1', 'alice', 'why', '[]', 1, 1, 'poll', 'none', 5, now() + interval '1 hour', '[]')`,
+    );
+    const outside = await selectEntities(dataSource.manager, ApprovalRequest, { id: 'prep-1', tenantId: 'acme' });
+    const inside = await dataSource.transaction((tx) => selectEntities(tx, ApprovalRequest, { id: 'prep-1', tenantId: 'acme' }, { forUpdate: true }));
+    expect(outside).toHaveLength(1);
+    expect(outside[0]).toBeInstanceOf(ApprovalRequest);
+    expect(outside[0]).toMatchObject({ id: 'prep-1', tenantId: 'acme', agentId: 'agent-1', quorum: 1, approverSets: [] });
+    expect(outside[0].expiresAt).toBeInstanceOf(Date);
+    expect(inside).toEqual(outside);
+    expect(await selectEntities(dataSource.manager, ApprovalRequest, { id: 'prep-1', tenantId: 'globex' })).toEqual([]);
+  });
+});
