@@ -1,3 +1,4 @@
+import { runPrepared } from '../../common/database/prepared-statements';
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import type { ApproverObligation } from '../../approvals/approver-routing.port';
@@ -243,7 +244,9 @@ export class ApproverDirectory {
 
   /** Whether the person is disabled now, and the groups they are a member of now: one query. */
   async standing(tenantId: string, approverId: string): Promise<{ disabled: boolean; groups: string[] }> {
-    const [row] = await this.dataSource.query<{ disabled: boolean; groups: string[] }[]>(
+    // Every vote asks: a prepared statement.
+    const [row] = await runPrepared<{ disabled: boolean; groups: string[] }>(
+      this.dataSource.manager,
       `SELECT EXISTS (SELECT 1 FROM approvers WHERE tenant_id = $1 AND id = $2 AND status = 'disabled') AS disabled,
               ARRAY(SELECT group_name FROM approver_group_members WHERE tenant_id = $1 AND approver_id = $2) AS groups`,
       [tenantId, approverId],
