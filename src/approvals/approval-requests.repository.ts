@@ -6,7 +6,8 @@
  */
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
-import { combinedStatement, insertStatement, selectEntities, Statement } from '../common/database/insert-statement';
+import { combinedStatement, insertStatement, Statement } from '../common/database/insert-statement';
+import { selectEntities } from '../common/database/select-entities';
 import { runPrepared } from '../common/database/prepared-statements';
 import { ApprovalRequest, ApprovalStatus, CallbackState, SETTLED_STATUSES } from './approval-request.entity';
 import { ApprovalVote } from './approval-vote.entity';

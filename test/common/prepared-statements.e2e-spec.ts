@@ -1,7 +1,7 @@
 import { DataSource } from 'typeorm';
 import { ApprovalRequest } from '../../src/approvals/approval-request.entity';
 import { dataSourceOptions } from '../../src/common/database/data-source-options';
-import { selectEntities } from '../../src/common/database/insert-statement';
+import { selectEntities } from '../../src/common/database/select-entities';
 import { runPrepared, usePreparedStatements } from '../../src/common/database/prepared-statements';
 import { createTestDatabase, TestDatabase } from '../support/database';
 

@@ -3,7 +3,7 @@ import { generateAuthenticationOptions, generateRegistrationOptions, verifyAuthe
 import { decodeCredentialPublicKey } from '@simplewebauthn/server/helpers';
 import { createHash, randomBytes } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
-import { selectEntities } from '../../common/database/insert-statement';
+import { selectEntities } from '../../common/database/select-entities';
 import { AuditLog } from '../../audit/audit-log.service';
 import { ApproverPrincipal } from '../../common/auth/auth.decorators';
 import { Conflict, Forbidden, InvalidRequest, NotFound, PasskeyRefused } from '../../common/errors/protocol-errors';
