@@ -28,7 +28,7 @@ describe('delivery order under a backlog', () => {
     for (let i = 0; i < REQUESTS; i++) {
       ids.push(await parkApproval(api, gateway, { ...body, obligation: { ...body.obligation, approvers: APPROVERS.map((a) => `user:${a}`) } }));
     }
-  });
+  }, 60_000);
 
   afterAll(async () => {
     await env?.teardown();
@@ -39,7 +39,8 @@ describe('delivery order under a backlog', () => {
 
   it("sends each request's first delivery before any request's second, and so on down the round", async () => {
     await env.start({ ...sinks.config, WORKER_CONCURRENCY: '1' });
-    await eventually(async () => sinks.mail.messages.length >= REQUESTS * APPROVERS.length, 20_000);
+    // A second app starting while the whole suite runs can take 15 s before its worker takes a job.
+    await eventually(async () => sinks.mail.messages.length >= REQUESTS * APPROVERS.length, 60_000);
     const sent = sinks.mail.messages.map((m) => ({ to: m.envelope.to[0], request: requestOf(m.parsed.text ?? '') }));
     expect(sent).toHaveLength(REQUESTS * APPROVERS.length);
     // Round by round: the k-th wave reaches the k-th approver of every request, in the order parked.
@@ -48,7 +49,7 @@ describe('delivery order under a backlog', () => {
       expect(wave.map((s) => s.to)).toEqual(ids.map(() => `${APPROVERS[k]}@acme.example`));
       expect(wave.map((s) => s.request)).toEqual(ids);
     });
-  });
+  }, 90_000);
 
   it('the queue ranks the jobs: a round’s first delivery unprioritised, the later ones by their place', async () => {
     const queue = new Queue('notification-deliveries', { connection: { url: REDIS_URL }, prefix: `${env.redisPrefix}-bull` });
