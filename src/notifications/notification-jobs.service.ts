@@ -19,6 +19,8 @@ import {
 } from './notification-queues';
 
 type Roundable = Pick<ApprovalRequest, 'id' | 'tenantId' | 'createdAt' | 'escalateAfter' | 'remindAfter'>;
+/** A delivery whose job is owed, with its place in its round when known (deliveryPriority). */
+type QueuedDelivery = Pick<NotificationDelivery, 'id' | 'tenantId' | 'channel'> & { rank?: number | null };
 
 /**
  * Enqueues notification jobs (and only enqueues: the processors handle them). Notifications
@@ -83,12 +85,12 @@ export class NotificationJobs implements OnModuleInit {
       }));
   }
 
-  async scheduleDeliveries(deliveries: Pick<NotificationDelivery, 'id' | 'tenantId' | 'channel'>[]): Promise<void> {
+  async scheduleDeliveries(deliveries: QueuedDelivery[]): Promise<void> {
     if (!deliveries.length) return;
     await this.deliveries.addBulk(this.deliveryJobs(deliveries));
   }
 
-  private deliveryJobs(deliveries: (Pick<NotificationDelivery, 'id' | 'tenantId' | 'channel'> & { rank?: number })[]) {
+  private deliveryJobs(deliveries: QueuedDelivery[]) {
     return deliveries.map((d) => {
       const priority = deliveryPriority(d.rank);
       return {
@@ -110,7 +112,7 @@ export class NotificationJobs implements OnModuleInit {
     await this.rounds.addBulk(jobs);
   }
 
-  async reviveDeliveries(deliveries: Pick<NotificationDelivery, 'id' | 'tenantId' | 'channel'>[]): Promise<void> {
+  async reviveDeliveries(deliveries: QueuedDelivery[]): Promise<void> {
     await dropFinishedJobs(
       this.deliveries,
       deliveries.map((d) => deliveryJobId(d.id)),

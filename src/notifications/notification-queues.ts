@@ -33,7 +33,7 @@ export interface DeliveryQueuedEvent {
   tenantId: string;
   deliveryId: string;
   channel: NotificationChannel;
-  /** Its place in its round (0: the round's first delivery); absent for a review's or a revived delivery. */
+  /** Its place in its round (0: the round's first delivery); absent for a review's delivery and a retried round's. */
   rank?: number;
 }
 
@@ -44,7 +44,7 @@ export interface DeliveryQueuedEvent {
  * the whole backlog's other deliveries. Past this rank the order is first come, first served.
  */
 const LAST_RANKED = 16;
-export const deliveryPriority = (rank: number | undefined): number | undefined => (rank ? Math.min(rank, LAST_RANKED) : undefined);
+export const deliveryPriority = (rank: number | null | undefined): number | undefined => (rank ? Math.min(rank, LAST_RANKED) : undefined);
 
 /** A round job is named after its round, a delivery job after its channel: typed, so no other name can be added. */
 export type RoundsQueue = Queue<RoundJobData, unknown, NotificationRound>;

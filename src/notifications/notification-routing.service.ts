@@ -87,9 +87,12 @@ export class NotificationRouting extends ApproverRouting {
       after = page[page.length - 1].id;
     }
     for (let after = '0'; ;) {
-      const page: Pick<NotificationDelivery, 'id' | 'tenantId' | 'channel'>[] = await this.dataSource.query(
-        // An approval's deliveries while it is pending; a sampled review's while it waits for an answer.
-        `SELECT d.id, d.tenant_id AS "tenantId", d.channel FROM notification_deliveries d
+      const page: (Pick<NotificationDelivery, 'id' | 'tenantId' | 'channel'> & { rank: number | null })[] = await this.dataSource.query(
+        // An approval's deliveries while it is pending; a sampled review's while it waits for an answer. An approval's
+        // keeps its place among its round's deliveries still queued, so a rebuilt queue still sends breadth-first.
+        `SELECT d.id, d.tenant_id AS "tenantId", d.channel,
+                CASE WHEN d.approval_id IS NOT NULL THEN (row_number() OVER (PARTITION BY d.approval_id, d.round ORDER BY d.id) - 1)::int END AS rank
+           FROM notification_deliveries d
            LEFT JOIN approval_requests r ON r.id = d.approval_id
            LEFT JOIN sampled_reviews s ON s.id = d.review_id
           WHERE d.status = 'queued' AND (r.status = 'pending' OR (s.status = 'pending' AND s.expires_at > now())) AND d.id > $1 ORDER BY d.id LIMIT ${PAGE}`,
