@@ -3,11 +3,8 @@ import { DataSource } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { AuditEntry, AuditLog } from './audit-log.service';
 import { currentRequestId } from '../common/logging/request-context';
-
-interface Pending {
-  entry: AuditEntry;
-  done: (error?: unknown) => void;
-}
+import { GroupedCalls } from '../common/database/grouped-calls';
+import { pgPool } from '../common/database/prepared-statements';
 
 /**
  * Group commit for events that are not part of another transaction (e.g. authorization
@@ -20,47 +17,34 @@ const MAX_IN_FLIGHT = 4;
 
 @Injectable()
 export class AuditBatcher implements OnApplicationShutdown {
-  private queue: Pending[] = [];
-  private inFlight = 0;
+  private readonly commits: GroupedCalls<AuditEntry, never>;
 
   constructor(
     private readonly dataSource: DataSource,
     private readonly log: AuditLog,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {}
+    @Inject(APP_CONFIG) config: AppConfig,
+  ) {
+    this.commits = new GroupedCalls(
+      (entries) => this.commit(entries),
+      () => '',
+      { maxInFlight: MAX_IN_FLIGHT, maxBatch: config.AUDIT_BATCH_MAX },
+    );
+  }
 
   /** Resolves once the event is committed. */
-  append(entry: AuditEntry): Promise<void> {
-    return new Promise((resolve, reject) => {
-      // Captured now: the INSERT runs later, outside this request's context.
-      this.queue.push({ entry: { ...entry, requestId: entry.requestId ?? currentRequestId() ?? null }, done: (e) => (e ? reject(e) : resolve()) });
-      this.pump();
-    });
+  async append(entry: AuditEntry): Promise<void> {
+    // Captured now: the INSERT runs later, outside this request's context.
+    await this.commits.call({ ...entry, requestId: entry.requestId ?? currentRequestId() ?? null });
   }
 
-  private pump(): void {
-    while (this.queue.length && this.inFlight < MAX_IN_FLIGHT) {
-      const batch = this.queue.splice(0, this.config.AUDIT_BATCH_MAX);
-      this.inFlight++;
-      void this.commit(batch).finally(() => {
-        this.inFlight--;
-        this.pump();
-      });
-    }
-  }
-
-  private async commit(batch: Pending[]): Promise<void> {
-    try {
-      const { sql, params } = this.log.insertStatement(batch.map((p) => p.entry));
-      // Straight to the pg pool: TypeORM's query runner costs more than this one INSERT.
-      await (this.dataSource.driver as unknown as { master: { query(sql: string, params: unknown[]): Promise<unknown> } }).master.query(sql, params);
-      for (const p of batch) p.done();
-    } catch (e) {
-      for (const p of batch) p.done(e);
-    }
+  private async commit(entries: AuditEntry[]): Promise<Map<string, never>> {
+    const { sql, params } = this.log.insertStatement(entries);
+    // Straight to the pg pool: TypeORM's query runner costs more than this one INSERT.
+    await pgPool(this.dataSource).query({ text: sql, values: params });
+    return new Map<string, never>();
   }
 
   async onApplicationShutdown(): Promise<void> {
-    while (this.inFlight || this.queue.length) await new Promise((r) => setTimeout(r, 5));
+    while (!this.commits.idle) await new Promise((r) => setTimeout(r, 5));
   }
 }

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { ApprovalRequest } from '../approvals/approval-request.entity';
-import { BatchedReads } from '../common/database/batched-reads';
+import { GroupedCalls } from '../common/database/grouped-calls';
 import { entityFromJson, insertStatement, Statement } from '../common/database/insert-statement';
 import { runPrepared } from '../common/database/prepared-statements';
 import type { DeliveryFinish } from './delivery-finish';
@@ -42,7 +42,7 @@ export class NotificationDeliveries {
   ) {}
 
   /** Loads of deliveries that run at once (a worker's concurrent jobs) share one query. */
-  private readonly loads = new BatchedReads<{ tenantId: string; deliveryId: string }, DeliveryToMake>(
+  private readonly loads = new GroupedCalls<{ tenantId: string; deliveryId: string }, DeliveryToMake>(
     (keys) => this.loadMany(keys),
     (key) => `${key.tenantId} ${key.deliveryId}`,
   );
@@ -50,7 +50,7 @@ export class NotificationDeliveries {
   load(tenantId: string, deliveryId: string): Promise<DeliveryToMake | undefined> {
     // Not an id at all (no row has it): answered here, so it cannot fail the query it would share.
     if (!/^\d{1,18}$/.test(deliveryId)) return Promise.resolve(undefined);
-    return this.loads.read({ tenantId, deliveryId });
+    return this.loads.call({ tenantId, deliveryId });
   }
 
   private async loadMany(keys: { tenantId: string; deliveryId: string }[]): Promise<Map<string, DeliveryToMake>> {

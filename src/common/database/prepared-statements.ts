@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
 
 /** What node-postgres needs to run a query: a pool or a checked-out client. */
-interface PgQueryable {
+export interface PgQueryable {
   query(config: { name?: string; text: string; values: unknown[] }): Promise<{ rows: unknown[] }>;
 }
 
@@ -15,6 +15,11 @@ const names = new Map<string, string>();
  * every connection (and its Postgres session) for good, so past this many the rest run unnamed.
  */
 const MAX_NAMED = 256;
+
+/** The data source's node-postgres pool, for a hot statement that TypeORM's query runner would only slow down. */
+export function pgPool(dataSource: DataSource): PgQueryable {
+  return (dataSource.driver as unknown as { master: PgQueryable }).master;
+}
 
 export function usePreparedStatements(dataSource: DataSource, enabled: boolean): void {
   if (enabled) enabledFor.add(dataSource);
@@ -41,11 +46,7 @@ export async function runPrepared<Row>(on: EntityManager, text: string, values: 
   const name = enabledFor.has(on.connection) ? nameOf(text) : undefined;
   if (!name) return on.query(text, values);
   const runner = on.queryRunner;
-  const client = (
-    runner && !runner.isReleased
-      ? await (runner as unknown as { connect(): Promise<PgQueryable> }).connect()
-      : (on.connection.driver as unknown as { master: PgQueryable }).master
-  ) as PgQueryable;
+  const client = runner && !runner.isReleased ? await (runner as unknown as { connect(): Promise<PgQueryable> }).connect() : pgPool(on.connection);
   const result = await client.query({ name, text, values });
   return result.rows as Row[];
 }

@@ -1,5 +1,5 @@
-import { runPrepared } from '../../common/database/prepared-statements';
 import { Injectable } from '@nestjs/common';
+import { runPrepared } from '../../common/database/prepared-statements';
 import { DataSource, EntityManager } from 'typeorm';
 import type { ApproverObligation } from '../../approvals/approver-routing.port';
 import { approvalsNeeded, everySetMet, namedIn } from '../../approvals/approver-sets';

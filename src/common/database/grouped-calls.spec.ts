@@ -1,4 +1,4 @@
-import { BatchedReads } from './batched-reads';
+import { GroupedCalls } from './grouped-calls';
 
 /** A readMany whose queries are answered when the test says so. */
 function controlledReads() {
@@ -7,15 +7,15 @@ function controlledReads() {
     new Promise<Map<string, number>>((resolve, reject) => {
       calls.push({ keys, answer: (found) => resolve(new Map(Object.entries(found))), fail: reject });
     });
-  return { calls, reads: new BatchedReads<string, number>(readMany, (k) => k, { maxInFlight: 1, maxBatch: 3 }) };
+  return { calls, reads: new GroupedCalls<string, number>(readMany, (k) => k, { maxInFlight: 1, maxBatch: 3 }) };
 }
 
 const settle = () => new Promise((r) => setImmediate(r));
 
-describe('BatchedReads', () => {
+describe('GroupedCalls', () => {
   it('reads a key alone at once, without waiting for company', async () => {
     const { calls, reads } = controlledReads();
-    const a = reads.read('a');
+    const a = reads.call('a');
     expect(calls.map((c) => c.keys)).toEqual([['a']]);
     calls[0].answer({ a: 1 });
     await expect(a).resolves.toBe(1);
@@ -23,8 +23,8 @@ describe('BatchedReads', () => {
 
   it('queues keys while a query runs and reads them together in the next, each answered with its own row', async () => {
     const { calls, reads } = controlledReads();
-    const a = reads.read('a');
-    const [b, c, d] = ['b', 'c', 'd'].map((k) => reads.read(k));
+    const a = reads.call('a');
+    const [b, c, d] = ['b', 'c', 'd'].map((k) => reads.call(k));
     expect(calls.map((x) => x.keys)).toEqual([['a']]);
     calls[0].answer({ a: 1 });
     await settle();
@@ -35,8 +35,8 @@ describe('BatchedReads', () => {
 
   it('takes at most maxBatch keys a query', async () => {
     const { calls, reads } = controlledReads();
-    void reads.read('a');
-    for (const k of ['b', 'c', 'd', 'e']) void reads.read(k);
+    void reads.call('a');
+    for (const k of ['b', 'c', 'd', 'e']) void reads.call(k);
     calls[0].answer({});
     await settle();
     calls[1].answer({});
@@ -46,8 +46,8 @@ describe('BatchedReads', () => {
 
   it('a failed query fails the keys it carried and no others', async () => {
     const { calls, reads } = controlledReads();
-    const a = reads.read('a');
-    const b = reads.read('b');
+    const a = reads.call('a');
+    const b = reads.call('b');
     calls[0].fail(new Error('connection lost'));
     await expect(a).rejects.toThrow('connection lost');
     await settle();
