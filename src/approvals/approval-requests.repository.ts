@@ -9,6 +9,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { combinedStatement, insertStatement, Statement } from '../common/database/insert-statement';
 import { selectEntities } from '../common/database/select-entities';
 import { runPrepared } from '../common/database/prepared-statements';
+import { transactionBegunWith } from '../common/database/transaction-begun-with';
 import { ApprovalRequest, ApprovalStatus, CallbackState, SETTLED_STATUSES } from './approval-request.entity';
 import { ApprovalVote } from './approval-vote.entity';
 import { Reevaluation, REEVALUATION_DENIED } from './redeem-reevaluation.port';
@@ -36,9 +37,9 @@ export class ApprovalRequests implements PollingStates {
     return request ?? null;
   }
 
-  /** A request's votes, in the order they were cast (in `tx` when given: a transaction holding a connection must not wait for a second). */
-  votes(approvalId: string, tx: Transaction = this.dataSource.manager): Promise<ApprovalVote[]> {
-    return selectEntities(tx, ApprovalVote, { approvalId }, { orderBy: 'id' });
+  /** A request's votes, in the order they were cast (a step holding the request locked gets them from `withLocked`). */
+  votes(approvalId: string): Promise<ApprovalVote[]> {
+    return selectEntities(this.dataSource.manager, ApprovalVote, { approvalId }, { orderBy: 'id' });
   }
 
   /** How many requests are in each status, over all tenants (for the ops gauges); every status is listed, 0 when none is in it. */
@@ -148,12 +149,24 @@ export class ApprovalRequests implements PollingStates {
     await tx.update(ApprovalRequest, { id: request.id, tenantId: request.tenantId }, state);
   }
 
-  /** Runs `work` in one transaction holding the tenant's request locked (FOR UPDATE); `request` is null when the tenant has none by that id. */
-  withLocked<T>(tenantId: string, approvalId: string, work: (request: ApprovalRequest | null, tx: Transaction) => Promise<T>): Promise<T> {
-    return this.dataSource.transaction(async (tx) => {
-      const [request] = await selectEntities(tx, ApprovalRequest, { id: approvalId, tenantId }, { forUpdate: true });
-      return work(request ?? null, tx);
-    });
+  /**
+   * Runs `work` in one transaction holding the tenant's request locked (FOR UPDATE), with its votes
+   * as they stand under the lock (no vote can join them while it is held); `request` is null when
+   * the tenant has none by that id. The BEGIN, the lock and the votes are one round trip.
+   */
+  withLocked<T>(
+    tenantId: string,
+    approvalId: string,
+    work: (request: ApprovalRequest | null, tx: Transaction, votes: ApprovalVote[]) => Promise<T>,
+  ): Promise<T> {
+    return transactionBegunWith(
+      this.dataSource,
+      [
+        { entity: ApprovalRequest, where: { id: approvalId, tenantId }, options: { forUpdate: true } },
+        { entity: ApprovalVote, where: { approvalId, tenantId }, options: { orderBy: 'id' } },
+      ],
+      ([[request], votes], tx) => work(request ?? null, tx, votes),
+    );
   }
 
   /** Runs `work` in one transaction holding locked every pending request of the tenant that rests on `dependency`. */

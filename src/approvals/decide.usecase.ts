@@ -87,7 +87,7 @@ export class DecideApproval {
     if (disabled) throw new Forbidden(`${approver.approverId} is disabled in the approver directory and may not vote`);
 
     type Outcome = { result?: DecideResult; settled?: ApprovalRequest; closed?: ApprovalStatus };
-    const outcome = await this.requests.withLocked(approver.tenantId, cmd.approvalId, async (request, manager): Promise<Outcome> => {
+    const outcome = await this.requests.withLocked(approver.tenantId, cmd.approvalId, async (request, manager, votes): Promise<Outcome> => {
       if (!request) throw new NotFound('no such approval request');
       if (await this.expiry.expireIfDue(manager, request)) return { settled: request, closed: 'expired' };
       if (request.status !== 'pending') return { closed: request.status };
@@ -118,7 +118,6 @@ export class DecideApproval {
         assertion: cmd.passkey,
         batch: cmd.batchProof,
       });
-      const votes = await this.requests.votes(request.id, manager);
       if (votes.some((v) => v.approverId === approver.approverId)) {
         throw new Conflict('already_voted', `${approver.approverId} has already voted on this request`);
       }

@@ -94,7 +94,7 @@ export class RedeemApprovalToken {
     const outcome = await this.requests.withLocked(
       tenantId,
       approvalId,
-      async (request, manager): Promise<ApprovalTokenResponse | FacadeTokenResponse | ProtocolError | typeof APPROVED_MEANWHILE> => {
+      async (request, manager, votes): Promise<ApprovalTokenResponse | FacadeTokenResponse | ProtocolError | typeof APPROVED_MEANWHILE> => {
         // A request belongs to the API it came through and, for a facade, to the client that made it.
         const known = request && (await this.facade.clientOf(manager, request))?.clientId === clientId ? request : null;
         const step = redeemStep(known, Date.now(), reevaluation);
@@ -107,7 +107,6 @@ export class RedeemApprovalToken {
           case 'poll':
             return recordPoll(this.polling, manager, step.request, new Date());
           case 'explain_denial': {
-            const votes = await this.requests.votes(step.request.id, manager);
             const denial = denialOf(step.request, votes);
             return new AccessDenied(denial.description, denial.details);
           }
@@ -117,7 +116,6 @@ export class RedeemApprovalToken {
           case 'issue': {
             const { request, reevaluation } = step;
             const actor = clientId ? `client:${clientId}` : `gateway:${request.gatewayId}`;
-            const votes = await this.requests.votes(request.id, manager);
             const reevaluated = reevaluatedEvent(request, reevaluation, actor);
             if (step.kind === 'deny') {
               await this.requests.denyOnReevaluation(manager, request, reevaluation);

@@ -1,0 +1,54 @@
+import { DataSource, EntityManager, ObjectLiteral, QueryRunner } from 'typeorm';
+import { asEntities, EntitySelect, selectSql } from './select-entities';
+
+/** The rows each select read, as entities, in the order of the selects. */
+export type Selected<S extends readonly EntitySelect<ObjectLiteral>[]> = { [K in keyof S]: S[K] extends EntitySelect<infer T> ? T[] : never };
+
+/** The pooled node-postgres client under a TypeORM query runner. */
+interface SimpleQueryClient {
+  query(text: string): Promise<{ rows: Record<string, unknown>[] }[]>;
+  escapeLiteral(value: string): string;
+}
+
+/**
+ * Runs `work` in one transaction whose BEGIN goes with its first reads, in one round trip instead
+ * of one for the BEGIN and one per read. That takes a simple query of several statements, which
+ * has no parameters: the values go in as literals escaped by node-postgres. Each statement still
+ * reads with its own snapshot (read committed), so a read after a `forUpdate` select sees what
+ * was committed before the lock was granted. `work` gets TypeORM's manager on the same
+ * connection, in the transaction (what it saves nests, as in `DataSource.transaction`); the
+ * transaction commits when it resolves and rolls back when it throws.
+ */
+export async function transactionBegunWith<S extends readonly EntitySelect<ObjectLiteral>[], R>(
+  dataSource: DataSource,
+  selects: readonly [...S],
+  work: (selected: Selected<S>, tx: EntityManager) => Promise<R>,
+): Promise<R> {
+  const runner = dataSource.createQueryRunner();
+  try {
+    const client = (await runner.connect()) as SimpleQueryClient;
+    const literal = (value: unknown) => {
+      if (typeof value !== 'string' && typeof value !== 'number') throw new Error(`only a string or a number goes in as a literal, not ${typeof value}`);
+      return client.escapeLiteral(String(value));
+    };
+    const metadata = selects.map((select) => dataSource.getMetadata(select.entity));
+    const sql = ['BEGIN', ...selects.map((select, i) => selectSql(metadata[i], select, literal))].join('; ');
+    // Open from here on: whatever fails below, the connection goes back rolled back.
+    markTransactionOpen(runner);
+    const [, ...results] = await client.query(sql);
+    const selected = results.map((result, i) => asEntities(metadata[i], result.rows)) as Selected<S>;
+    const outcome = await work(selected, runner.manager);
+    await runner.commitTransaction();
+    return outcome;
+  } catch (e) {
+    if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
+    throw e;
+  } finally {
+    await runner.release();
+  }
+}
+
+/** TypeORM's own state after `startTransaction`, whose BEGIN went with the reads instead. */
+function markTransactionOpen(runner: QueryRunner): void {
+  Object.assign(runner, { isTransactionActive: true, transactionDepth: 1 });
+}

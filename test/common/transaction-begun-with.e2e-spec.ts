@@ -1,0 +1,122 @@
+import { Client } from 'pg';
+import { DataSource } from 'typeorm';
+import { ApprovalRequest } from '../../src/approvals/approval-request.entity';
+import { ApprovalVote } from '../../src/approvals/approval-vote.entity';
+import { dataSourceOptions } from '../../src/common/database/data-source-options';
+import { selectEntities } from '../../src/common/database/select-entities';
+import { transactionBegunWith } from '../../src/common/database/transaction-begun-with';
+import { createTestDatabase, TestDatabase } from '../support/database';
+
+/** A transaction whose BEGIN goes with its first reads: one round trip, the same rows, the same transaction. */
+describe('transactionBegunWith', () => {
+  let db: TestDatabase;
+  let dataSource: DataSource;
+
+  const insertRequest = (id: string) =>
+    dataSource.query(
+      `INSERT INTO approval_requests (id, tenant_id, status, gateway_id, tool_call, call_hash, agent, agent_id, delegator_id, reason, approvers, quorum,
+                                      deny_threshold, delivery_mode, callback_state, poll_interval, expires_at, approver_sets)
+       VALUES ($1, 'acme', 'pending', 'gw', '{}', 'h', '{}', 'agent-1', 'alice', 'why', '[]', 1, 1, 'poll', 'none', 5, now() + interval '1 hour', '[]')`,
+      [id],
+    );
+  const insertVote = (on: { query(sql: string, params: unknown[]): Promise<unknown> }, approvalId: string, approverId: string) =>
+    on.query(
+      `INSERT INTO approval_votes (tenant_id, approval_id, approver_id, decision, reason, link_id, eligible_sets) VALUES ('acme', $1, $2, 'approve', 'ok', $3, '[]')`,
+      [approvalId, approverId, `link-${approvalId}-${approverId}`],
+    );
+  const lockedWithVotes = (id: string) =>
+    [
+      { entity: ApprovalRequest, where: { id, tenantId: 'acme' }, options: { forUpdate: true } },
+      { entity: ApprovalVote, where: { approvalId: id, tenantId: 'acme' }, options: { orderBy: 'id' } },
+    ] as const;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    dataSource = await new DataSource({ ...dataSourceOptions(db.url, 2), entities: [ApprovalRequest, ApprovalVote] }).initialize();
+    await insertRequest('tx-1');
+    await insertVote(dataSource, 'tx-1', 'bob');
+  });
+  afterAll(async () => {
+    await dataSource?.destroy();
+    await db?.drop();
+  });
+
+  afterEach(() => jest.restoreAllMocks());
+
+  it('sends the BEGIN and the reads as one query, and reads the same entities as selectEntities', async () => {
+    const sent = jest.spyOn(Client.prototype, 'query');
+    const [requests, votes] = await transactionBegunWith(dataSource, lockedWithVotes('tx-1'), async (selected) => selected);
+    const texts = sent.mock.calls.map(([q]) => (typeof q === 'string' ? q : (q as { text: string }).text));
+    expect(texts).toHaveLength(2);
+    expect(texts[0]).toMatch(/^BEGIN; SELECT .* FROM "approval_requests" WHERE .* FOR UPDATE; SELECT .* FROM "approval_votes" WHERE .* ORDER BY "id"$/);
+    expect(texts[1]).toBe('COMMIT');
+    expect(requests).toEqual(await selectEntities(dataSource.manager, ApprovalRequest, { id: 'tx-1', tenantId: 'acme' }));
+    expect(requests[0]).toBeInstanceOf(ApprovalRequest);
+    expect(votes).toEqual(await selectEntities(dataSource.manager, ApprovalVote, { approvalId: 'tx-1' }, { orderBy: 'id' }));
+    expect(votes.map((v) => v.approverId)).toEqual(['bob']);
+  });
+
+  it('holds the row locked while the work runs, and commits what the work wrote', async () => {
+    const other = new Client({ connectionString: db.url });
+    await other.connect();
+    try {
+      await transactionBegunWith(dataSource, lockedWithVotes('tx-1'), async (_selected, tx) => {
+        await expect(other.query(`SELECT 1 FROM approval_requests WHERE id = 'tx-1' FOR UPDATE NOWAIT`)).rejects.toMatchObject({ code: '55P03' });
+        await tx.update(ApprovalRequest, { id: 'tx-1', tenantId: 'acme' }, { reason: 'changed in the transaction' });
+      });
+      const { rows } = await other.query(`SELECT reason FROM approval_requests WHERE id = 'tx-1'`);
+      expect(rows).toEqual([{ reason: 'changed in the transaction' }]);
+      await other.query(`SELECT 1 FROM approval_requests WHERE id = 'tx-1' FOR UPDATE NOWAIT`);
+    } finally {
+      await other.end();
+    }
+  });
+
+  it('rolls back everything the work wrote when it throws, a nested save included, and gives the connection back', async () => {
+    for (let attempt = 0; attempt < 4; attempt++) {
+      await expect(
+        transactionBegunWith(dataSource, lockedWithVotes('tx-1'), async ([[request]], tx) => {
+          request.reason = 'saved, then rolled back';
+          // save() opens a transaction of its own when none is open: here it must nest.
+          await tx.save(request);
+          await insertVote(tx, 'tx-1', `carol-${attempt}`);
+          throw new Error('the work failed');
+        }),
+      ).rejects.toThrow('the work failed');
+    }
+    // Four failures on a pool of two: each connection went back.
+    const [[request], votes] = await transactionBegunWith(dataSource, lockedWithVotes('tx-1'), async (selected) => selected);
+    expect(request.reason).toBe('changed in the transaction');
+    expect(votes.map((v) => v.approverId)).toEqual(['bob']);
+  });
+
+  it('reads, after a lock it waited for, the votes committed by the transaction that held it', async () => {
+    await insertRequest('tx-2');
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let locked!: () => void;
+    const holding = new Promise<void>((r) => (locked = r));
+    const first = transactionBegunWith(dataSource, lockedWithVotes('tx-2'), async (_selected, tx) => {
+      await insertVote(tx, 'tx-2', 'bob');
+      locked();
+      await held;
+    });
+    await holding;
+    const second = transactionBegunWith(dataSource, lockedWithVotes('tx-2'), async ([, votes]) => votes.map((v) => v.approverId));
+    // The second is waiting on the lock (its snapshot for the votes is not taken yet) when the first commits its vote.
+    await new Promise((r) => setTimeout(r, 200));
+    release();
+    await first;
+    expect(await second).toEqual(['bob']);
+  });
+
+  it('takes values with quotes and backslashes as literals, nothing more', async () => {
+    const id = `tx-'quoted' \\ "back"slash'; DROP TABLE approval_votes; --`;
+    await insertRequest(id);
+    const [[request], votes] = await transactionBegunWith(dataSource, lockedWithVotes(id), async (selected) => selected);
+    expect(request.id).toBe(id);
+    expect(votes).toEqual([]);
+    const [[none]] = await transactionBegunWith(dataSource, lockedWithVotes(`tx-1' OR '1'='1`), async (selected) => selected);
+    expect(none).toBeUndefined();
+  });
+});
