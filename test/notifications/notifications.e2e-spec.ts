@@ -75,6 +75,9 @@ describe('notifying approvers: email, web push, escalation, reminders', () => {
         expect(mail.parsed.subject).toBe('[Countersign] Approval needed: Pay 25,000 EUR to ACME GmbH');
         expect(mail.parsed.from?.value).toEqual([{ name: 'Countersign', address: 'approvals@countersign.test' }]);
         expect(mail.envelope.from).toBe('approvals@countersign.test');
+        // Composed before sending (EmailChannel): the headers a mail client threads and dates it by are there.
+        expect(mail.parsed.messageId).toMatch(/^<[^@\s]+@countersign\.test>$/);
+        expect(mail.parsed.date).toBeInstanceOf(Date);
       }
       expect(bob.parsed.to && 'text' in bob.parsed.to ? bob.parsed.to.text : '').toBe('bob@acme.example');
       await sleep(300);
