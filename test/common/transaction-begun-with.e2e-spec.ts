@@ -118,5 +118,9 @@ describe('transactionBegunWith', () => {
     expect(votes).toEqual([]);
     const [[none]] = await transactionBegunWith(dataSource, lockedWithVotes(`tx-1' OR '1'='1`), async (selected) => selected);
     expect(none).toBeUndefined();
+    // A NUL would end the query's text on the wire; no stored id has one, so it matches nothing.
+    const [[withNul], nulVotes] = await transactionBegunWith(dataSource, lockedWithVotes('tx-1\u0000'), async (selected) => selected);
+    expect(withNul).toBeUndefined();
+    expect(nulVotes).toEqual([]);
   });
 });

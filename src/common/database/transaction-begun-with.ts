@@ -29,7 +29,9 @@ export async function transactionBegunWith<S extends readonly EntitySelect<Objec
     const client = (await runner.connect()) as SimpleQueryClient;
     const literal = (value: unknown) => {
       if (typeof value !== 'string' && typeof value !== 'number') throw new Error(`only a string or a number goes in as a literal, not ${typeof value}`);
-      return client.escapeLiteral(String(value));
+      const text = String(value);
+      // Postgres stores no NUL, so no row equals a value with one; in the query's text it would end the message.
+      return text.includes('\u0000') ? 'NULL' : client.escapeLiteral(text);
     };
     const metadata = selects.map((select) => dataSource.getMetadata(select.entity));
     const sql = ['BEGIN', ...selects.map((select, i) => selectSql(metadata[i], select, literal))].join('; ');
