@@ -1,3 +1,4 @@
+import { Client, ClientConfig } from 'pg';
 import { DataSourceOptions } from 'typeorm';
 import { migrations } from '../../../migrations';
 
@@ -15,6 +16,22 @@ export function dataSourceOptions(databaseUrl: string, poolSize = 20, poolWaitMs
     synchronize: false,
     migrationsRun: false,
     // A connection not free within poolWaitMs is an error (answered 503), not an endless wait.
-    extra: { max: poolSize, connectionTimeoutMillis: poolWaitMs },
+    extra: { max: poolSize, connectionTimeoutMillis: poolWaitMs, Client: ListenedClient },
   };
+}
+
+/**
+ * A pooled connection that always has a listener for its 'error' event. pg-pool takes its own
+ * listener off a client as it hands it to a waiting caller, and TypeORM puts its own on a
+ * microtask later; a Postgres FATAL (a restart, pg_terminate_backend) that arrives in the same
+ * socket read as the reply that freed the client was emitted with no listener at all, which
+ * throws out of the socket's handler: an uncaught exception that can take the process down.
+ * Nothing more is needed here: the client is already marked not queryable, so its next query
+ * fails as an outage (503) and the pool drops it when it comes back.
+ */
+export class ListenedClient extends Client {
+  constructor(config?: string | ClientConfig) {
+    super(config);
+    this.on('error', () => undefined);
+  }
 }
