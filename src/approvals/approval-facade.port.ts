@@ -1,4 +1,5 @@
-import { EntityManager } from 'typeorm';
+import { EntityManager, ObjectLiteral } from 'typeorm';
+import type { EntitySelect } from '../common/database/select-entities';
 import type { IssuedApprovalToken } from './approval-tokens.service';
 
 /**
@@ -33,6 +34,9 @@ export interface FacadeApproval {
 export abstract class ApprovalFacade {
   /** The client that parked the request through the facade; undefined when a gateway parked it directly. */
   abstract clientOf(manager: EntityManager, request: Pick<FacadeRequest, 'id' | 'tenantId'>): Promise<FacadeClient | undefined>;
+  /** `clientOf` as a read to make with the request's lock (one round trip for both); `clientIn` answers from its rows. */
+  abstract clientRead(request: Pick<FacadeRequest, 'id' | 'tenantId'>): EntitySelect<ObjectLiteral>;
+  abstract clientIn(rows: ObjectLiteral[]): FacadeClient | undefined;
   /** The response that hands the facade's client the approval token, which `issue` signs with the claims the facade adds. */
   abstract tokenResponse(
     manager: EntityManager,

@@ -5,11 +5,11 @@
  * open transaction on to the services that write in it (ApprovalSettlement, audit, outbox).
  */
 import { Injectable } from '@nestjs/common';
-import { DataSource, EntityManager } from 'typeorm';
+import { DataSource, EntityManager, ObjectLiteral } from 'typeorm';
 import { combinedStatement, insertStatement, Statement } from '../common/database/insert-statement';
-import { selectEntities } from '../common/database/select-entities';
+import { EntitySelect, selectEntities } from '../common/database/select-entities';
 import { runPrepared } from '../common/database/prepared-statements';
-import { transactionBegunWith } from '../common/database/transaction-begun-with';
+import { Selected, transactionBegunWith } from '../common/database/transaction-begun-with';
 import { ApprovalRequest, ApprovalStatus, CallbackState, SETTLED_STATUSES } from './approval-request.entity';
 import { ApprovalVote } from './approval-vote.entity';
 import { Reevaluation, REEVALUATION_DENIED } from './redeem-reevaluation.port';
@@ -151,21 +151,24 @@ export class ApprovalRequests implements PollingStates {
 
   /**
    * Runs `work` in one transaction holding the tenant's request locked (FOR UPDATE), with its votes
-   * as they stand under the lock (no vote can join them while it is held); `request` is null when
-   * the tenant has none by that id. The BEGIN, the lock and the votes are one round trip.
+   * as they stand under the lock (no vote can join them while it is held) and whatever else the
+   * step reads first (`alsoRead`, after them); `request` is null when the tenant has none by that
+   * id. The BEGIN, the lock and the reads are one round trip.
    */
-  withLocked<T>(
+  withLocked<T, S extends readonly EntitySelect<ObjectLiteral>[] = []>(
     tenantId: string,
     approvalId: string,
-    work: (request: ApprovalRequest | null, tx: Transaction, votes: ApprovalVote[]) => Promise<T>,
+    work: (request: ApprovalRequest | null, tx: Transaction, votes: ApprovalVote[], alsoRead: Selected<S>) => Promise<T>,
+    alsoRead: readonly [...S] = [] as readonly EntitySelect<ObjectLiteral>[] as S,
   ): Promise<T> {
     return transactionBegunWith(
       this.dataSource,
       [
         { entity: ApprovalRequest, where: { id: approvalId, tenantId }, options: { forUpdate: true } },
         { entity: ApprovalVote, where: { approvalId, tenantId }, options: { orderBy: 'id' } },
+        ...alsoRead,
       ],
-      ([[request], votes], tx) => work(request ?? null, tx, votes),
+      ([[request], votes, ...rest], tx) => work((request as ApprovalRequest | undefined) ?? null, tx, votes as ApprovalVote[], rest as Selected<S>),
     );
   }
 

@@ -87,106 +87,113 @@ export class DecideApproval {
     if (disabled) throw new Forbidden(`${approver.approverId} is disabled in the approver directory and may not vote`);
 
     type Outcome = { result?: DecideResult; settled?: ApprovalRequest; closed?: ApprovalStatus };
-    const outcome = await this.requests.withLocked(approver.tenantId, cmd.approvalId, async (request, manager, votes): Promise<Outcome> => {
-      if (!request) throw new NotFound('no such approval request');
-      if (await this.expiry.expireIfDue(manager, request)) return { settled: request, closed: 'expired' };
-      if (request.status !== 'pending') return { closed: request.status };
-      const problem = ineligibility(request, approver);
-      if (problem) throw new Forbidden(problem);
-      // The sets this vote can count in, by the memberships read above.
-      const eligible = await eligibleSets(
-        request.approverSets,
-        { approverId: approver.approverId, delegatorId: request.delegatorId, agentOperator: request.agentOperator },
-        async (group) => groups.includes(group),
-      );
-      if (!eligible.length) {
-        throw new Forbidden(
-          approver.viaGroup !== undefined
-            ? `${approver.approverId} is no longer a member of group ${approver.viaGroup}`
-            : `${approver.approverId} is not an approver of this request`,
+    const preferenceRead = [this.passkeys.preferenceOf(approver.tenantId, approver.approverId)] as const;
+    const outcome = await this.requests.withLocked(
+      approver.tenantId,
+      cmd.approvalId,
+      async (request, manager, votes, [preference]): Promise<Outcome> => {
+        if (!request) throw new NotFound('no such approval request');
+        if (await this.expiry.expireIfDue(manager, request)) return { settled: request, closed: 'expired' };
+        if (request.status !== 'pending') return { closed: request.status };
+        const problem = ineligibility(request, approver);
+        if (problem) throw new Forbidden(problem);
+        // The sets this vote can count in, by the memberships read above.
+        const eligible = await eligibleSets(
+          request.approverSets,
+          { approverId: approver.approverId, delegatorId: request.delegatorId, agentOperator: request.agentOperator },
+          async (group) => groups.includes(group),
         );
-      }
+        if (!eligible.length) {
+          throw new Forbidden(
+            approver.viaGroup !== undefined
+              ? `${approver.approverId} is no longer a member of group ${approver.viaGroup}`
+              : `${approver.approverId} is not an approver of this request`,
+          );
+        }
 
-      // Within what the policy offered for this call (a refused choice changes nothing).
-      const standing = cmd.standing && cmd.decision === 'approve' ? chooseTerms(request.standingOffer, cmd.standing, request) : null;
-      // Before the one-vote check, so that a replayed assertion is refused as what it is.
-      const passkey = await this.passkeys.proveVote(manager, {
-        request,
-        approver,
-        decision: cmd.decision,
-        reason: cmd.reason,
-        assertion: cmd.passkey,
-        batch: cmd.batchProof,
-      });
-      if (votes.some((v) => v.approverId === approver.approverId)) {
-        throw new Conflict('already_voted', `${approver.approverId} has already voted on this request`);
-      }
-      const vote = Object.assign(new ApprovalVote(), {
-        tenantId: request.tenantId,
-        approvalId: request.id,
-        approverId: approver.approverId,
-        viaGroup: approver.viaGroup ?? null,
-        decision: cmd.decision,
-        eligibleSets: eligible,
-        reason: cmd.reason,
-        linkId: approver.linkId,
-        standing,
-        passkey,
-      });
-      const voteEvent = {
-        ...auditContext(request),
-        type: 'approval.vote',
-        actor: `approver:${approver.approverId}`,
-        data: {
+        // Within what the policy offered for this call (a refused choice changes nothing).
+        const standing = cmd.standing && cmd.decision === 'approve' ? chooseTerms(request.standingOffer, cmd.standing, request) : null;
+        // Before the one-vote check, so that a replayed assertion is refused as what it is.
+        const passkey = await this.passkeys.proveVote(manager, {
+          request,
+          approver,
           decision: cmd.decision,
           reason: cmd.reason,
-          via_group: approver.viaGroup ?? null,
-          link_id: approver.linkId,
-          eligible_sets: eligible,
-          ...(standing ? { standing: { ...standing } } : {}),
-          ...(passkey ? { passkey: { ...passkey } } : {}),
-        },
-      };
+          assertion: cmd.passkey,
+          batch: cmd.batchProof,
+          preference,
+        });
+        if (votes.some((v) => v.approverId === approver.approverId)) {
+          throw new Conflict('already_voted', `${approver.approverId} has already voted on this request`);
+        }
+        const vote = Object.assign(new ApprovalVote(), {
+          tenantId: request.tenantId,
+          approvalId: request.id,
+          approverId: approver.approverId,
+          viaGroup: approver.viaGroup ?? null,
+          decision: cmd.decision,
+          eligibleSets: eligible,
+          reason: cmd.reason,
+          linkId: approver.linkId,
+          standing,
+          passkey,
+        });
+        const voteEvent = {
+          ...auditContext(request),
+          type: 'approval.vote',
+          actor: `approver:${approver.approverId}`,
+          data: {
+            decision: cmd.decision,
+            reason: cmd.reason,
+            via_group: approver.viaGroup ?? null,
+            link_id: approver.linkId,
+            eligible_sets: eligible,
+            ...(standing ? { standing: { ...standing } } : {}),
+            ...(passkey ? { passkey: { ...passkey } } : {}),
+          },
+        };
 
-      const all = [...votes, vote];
-      const counted = tally(request, all);
-      const { approve, deny, progress } = counted;
-      const verdict = counted.verdict === 'pending' ? undefined : counted.verdict;
-      let settled: ApprovalRequest | undefined;
-      let standingApproval: DecideResult['standing_approval'];
-      // The vote, its audit event and, when it decides the request, the settlement: one statement, one round trip.
-      const inserted = this.requests.voteInsert(vote);
-      const readBack = 'SELECT id, created_at FROM c0';
-      const { sql, params } = verdict
-        ? this.settlement.settlementStatement(
-            request,
-            verdict,
-            `approver:${approver.approverId}`,
-            { approvals: approve, denials: deny, quorum: request.quorum, approver_sets: progress },
-            null,
-            [inserted],
-            [voteEvent],
-            readBack,
-          )
-        : combinedStatement([inserted, (o) => this.audit.insertStatement([voteEvent], o)], readBack);
-      await this.requests.recordVote(manager, vote, { sql, params });
-      if (verdict) {
-        settled = request;
-        if (verdict === 'approved') standingApproval = await this.standingApprovals.grantInTransaction(manager, request, all);
-      }
-      return {
-        settled,
-        result: {
-          auth_req_id: request.id,
-          status: request.status,
-          your_vote: cmd.decision,
-          votes: { approve, deny },
-          quorum: request.quorum,
-          approver_sets: progress,
-          ...(standingApproval ? { standing_approval: standingApproval } : {}),
-        },
-      };
-    });
+        const all = [...votes, vote];
+        const counted = tally(request, all);
+        const { approve, deny, progress } = counted;
+        const verdict = counted.verdict === 'pending' ? undefined : counted.verdict;
+        let settled: ApprovalRequest | undefined;
+        let standingApproval: DecideResult['standing_approval'];
+        // The vote, its audit event and, when it decides the request, the settlement: one statement, one round trip.
+        const inserted = this.requests.voteInsert(vote);
+        const readBack = 'SELECT id, created_at FROM c0';
+        const { sql, params } = verdict
+          ? this.settlement.settlementStatement(
+              request,
+              verdict,
+              `approver:${approver.approverId}`,
+              { approvals: approve, denials: deny, quorum: request.quorum, approver_sets: progress },
+              null,
+              [inserted],
+              [voteEvent],
+              readBack,
+            )
+          : combinedStatement([inserted, (o) => this.audit.insertStatement([voteEvent], o)], readBack);
+        await this.requests.recordVote(manager, vote, { sql, params });
+        if (verdict) {
+          settled = request;
+          if (verdict === 'approved') standingApproval = await this.standingApprovals.grantInTransaction(manager, request, all);
+        }
+        return {
+          settled,
+          result: {
+            auth_req_id: request.id,
+            status: request.status,
+            your_vote: cmd.decision,
+            votes: { approve, deny },
+            quorum: request.quorum,
+            approver_sets: progress,
+            ...(standingApproval ? { standing_approval: standingApproval } : {}),
+          },
+        };
+      },
+      preferenceRead,
+    );
 
     if (outcome.settled) await this.settlement.afterCommit(outcome.settled);
     if (outcome.closed) {

@@ -94,9 +94,9 @@ export class RedeemApprovalToken {
     const outcome = await this.requests.withLocked(
       tenantId,
       approvalId,
-      async (request, manager, votes): Promise<ApprovalTokenResponse | FacadeTokenResponse | ProtocolError | typeof APPROVED_MEANWHILE> => {
+      async (request, manager, votes, [facadeRows]): Promise<ApprovalTokenResponse | FacadeTokenResponse | ProtocolError | typeof APPROVED_MEANWHILE> => {
         // A request belongs to the API it came through and, for a facade, to the client that made it.
-        const known = request && (await this.facade.clientOf(manager, request))?.clientId === clientId ? request : null;
+        const known = request && this.facade.clientIn(facadeRows)?.clientId === clientId ? request : null;
         const step = redeemStep(known, Date.now(), reevaluation);
         switch (step.kind) {
           case 'answer':
@@ -152,6 +152,7 @@ export class RedeemApprovalToken {
           }
         }
       },
+      [this.facade.clientRead({ id: approvalId, tenantId })],
     );
     if (expiredNow) await this.settlement.afterCommit(expiredNow);
     // Wakes whoever waits on the request's status; the gateway is told here, so no callback is owed.

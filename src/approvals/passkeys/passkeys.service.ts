@@ -3,7 +3,7 @@ import { generateAuthenticationOptions, generateRegistrationOptions, verifyAuthe
 import { decodeCredentialPublicKey } from '@simplewebauthn/server/helpers';
 import { createHash, randomBytes } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
-import { selectEntities } from '../../common/database/select-entities';
+import { EntitySelect, selectEntities } from '../../common/database/select-entities';
 import { AuditLog } from '../../audit/audit-log.service';
 import { ApproverPrincipal } from '../../common/auth/auth.decorators';
 import { Conflict, Forbidden, InvalidRequest, NotFound, PasskeyRefused } from '../../common/errors/protocol-errors';
@@ -384,10 +384,17 @@ export class Passkeys {
     request: Pick<ApprovalRequest, 'tenantId' | 'proof'>,
     approverId: string,
     manager: EntityManager = this.dataSource.manager,
+    /** The preference's rows when already read (`preferenceOf`). */
+    known?: PasskeyPreference[],
   ): Promise<ProofRequirement> {
     if (request.proof === 'passkey') return 'policy';
-    const [preference] = await selectEntities(manager, PasskeyPreference, { tenantId: request.tenantId, approverId });
+    const [preference] = known ?? (await selectEntities(manager, PasskeyPreference, this.preferenceOf(request.tenantId, approverId).where));
     return preference?.always ? 'approver' : null;
+  }
+
+  /** The read of an approver's "always use my passkey" preference, for a vote to make with its request's lock (`proveVote`'s `preference`). */
+  preferenceOf(tenantId: string, approverId: string): EntitySelect<PasskeyPreference> {
+    return { entity: PasskeyPreference, where: { tenantId, approverId } };
   }
 
   /**
@@ -445,12 +452,14 @@ export class Passkeys {
       reason: string;
       assertion?: Assertion;
       batch?: VerifiedBatchProof;
+      /** The approver's preference as read in this transaction (`preferenceOf`); read here when not given. */
+      preference?: PasskeyPreference[];
     },
   ): Promise<VoteEvidence | null> {
     const { request, approver, assertion } = vote;
     if (vote.batch) return this.batchItemEvidence(vote.batch, { request, approver, decision: vote.decision, reason: vote.reason });
     if (!assertion) {
-      const required = await this.requirement(request, approver.approverId, manager);
+      const required = await this.requirement(request, approver.approverId, manager, vote.preference);
       if (required === 'policy')
         throw new PasskeyRefused('passkey_required', 'the policy requires this decision to be signed with a passkey: sign it on the approval page', {
           field: 'passkey',

@@ -1,10 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { createHash } from 'node:crypto';
-import { DataSource, EntityManager } from 'typeorm';
+import { DataSource, EntityManager, ObjectLiteral } from 'typeorm';
 import { ApprovalFacade, FacadeApproval, FacadeClient, FacadeRequest, FacadeTokenResponse, ParkFacade } from '../../approvals/approval-facade.port';
 import type { IssuedApprovalToken } from '../../approvals/approval-tokens.service';
 import { insertStatement } from '../../common/database/insert-statement';
-import { selectEntities } from '../../common/database/select-entities';
+import { EntitySelect, selectEntities } from '../../common/database/select-entities';
 import type { JsonObject } from '../../common/json';
 import { SigningKeys } from '../../common/keys/signing-keys.service';
 import { CibaRequest } from './ciba-request.entity';
@@ -63,12 +63,20 @@ export class CibaRequests extends ApprovalFacade {
   }
 
   async find(manager: EntityManager, request: Pick<FacadeRequest, 'id' | 'tenantId'>): Promise<CibaRequest | null> {
-    const [ciba] = await selectEntities(manager, CibaRequest, { authReqId: request.id, tenantId: request.tenantId });
+    const [ciba] = await selectEntities(manager, CibaRequest, this.clientRead(request).where);
     return ciba ?? null;
   }
 
   async clientOf(manager: EntityManager, request: Pick<FacadeRequest, 'id' | 'tenantId'>): Promise<FacadeClient | undefined> {
-    const ciba = await this.find(manager, request);
+    return this.clientIn(await selectEntities(manager, CibaRequest, this.clientRead(request).where));
+  }
+
+  clientRead(request: Pick<FacadeRequest, 'id' | 'tenantId'>): EntitySelect<CibaRequest> {
+    return { entity: CibaRequest, where: { authReqId: request.id, tenantId: request.tenantId } };
+  }
+
+  clientIn(rows: ObjectLiteral[]): FacadeClient | undefined {
+    const [ciba] = rows as CibaRequest[];
     return ciba ? { clientId: ciba.clientId } : undefined;
   }
 
