@@ -11,18 +11,19 @@ interface SimpleQueryClient {
 }
 
 /**
- * Runs `work` in one transaction whose BEGIN goes with its first reads, in one round trip instead
- * of one for the BEGIN and one per read. That takes a simple query of several statements, which
- * has no parameters: the values go in as literals escaped by node-postgres. Each statement still
- * reads with its own snapshot (read committed), so a read after a `forUpdate` select sees what
- * was committed before the lock was granted. `work` gets TypeORM's manager on the same
- * connection, in the transaction (what it saves nests, as in `DataSource.transaction`); the
- * transaction commits when it resolves and rolls back when it throws.
+ * Runs `work` in one transaction whose BEGIN goes with its first statements, in one round trip
+ * instead of one for the BEGIN and one per statement. That takes a simple query of several
+ * statements, which has no parameters: `statements` writes its values with `literal`, which
+ * node-postgres escapes. Each statement still runs with its own snapshot (read committed), so a
+ * read after a lock sees what was committed before the lock was granted. `work` gets each
+ * statement's rows and TypeORM's manager on the same connection, in the transaction (what it
+ * saves nests, as in `DataSource.transaction`); the transaction commits when it resolves and
+ * rolls back when it throws.
  */
-export async function transactionBegunWith<S extends readonly EntitySelect<ObjectLiteral>[], R>(
+export async function transactionBegunWithStatements<R>(
   dataSource: DataSource,
-  selects: readonly [...S],
-  work: (selected: Selected<S>, tx: EntityManager) => Promise<R>,
+  statements: (literal: (value: unknown) => string) => string[],
+  work: (rows: Record<string, unknown>[][], tx: EntityManager) => Promise<R>,
 ): Promise<R> {
   const runner = dataSource.createQueryRunner();
   try {
@@ -33,13 +34,14 @@ export async function transactionBegunWith<S extends readonly EntitySelect<Objec
       // Postgres stores no NUL, so no row equals a value with one; in the query's text it would end the message.
       return text.includes('\u0000') ? 'NULL' : client.escapeLiteral(text);
     };
-    const metadata = selects.map((select) => dataSource.getMetadata(select.entity));
-    const sql = ['BEGIN', ...selects.map((select, i) => selectSql(metadata[i], select, literal))].join('; ');
+    const sql = ['BEGIN', ...statements(literal)].join('; ');
     // Open from here on: whatever fails below, the connection goes back rolled back.
     markTransactionOpen(runner);
     const [, ...results] = await client.query(sql);
-    const selected = results.map((result, i) => asEntities(metadata[i], result.rows)) as Selected<S>;
-    const outcome = await work(selected, runner.manager);
+    const outcome = await work(
+      results.map((result) => result.rows),
+      runner.manager,
+    );
     await runner.commitTransaction();
     return outcome;
   } catch (e) {
@@ -48,6 +50,20 @@ export async function transactionBegunWith<S extends readonly EntitySelect<Objec
   } finally {
     await runner.release();
   }
+}
+
+/** `transactionBegunWithStatements` whose first statements read entities: `work` gets them as entities, in the order of the selects. */
+export function transactionBegunWith<S extends readonly EntitySelect<ObjectLiteral>[], R>(
+  dataSource: DataSource,
+  selects: readonly [...S],
+  work: (selected: Selected<S>, tx: EntityManager) => Promise<R>,
+): Promise<R> {
+  const metadata = selects.map((select) => dataSource.getMetadata(select.entity));
+  return transactionBegunWithStatements(
+    dataSource,
+    (literal) => selects.map((select, i) => selectSql(metadata[i], select, literal)),
+    (rows, tx) => work(rows.map((r, i) => asEntities(metadata[i], r)) as Selected<S>, tx),
+  );
 }
 
 /** TypeORM's own state after `startTransaction`, whose BEGIN went with the reads instead. */

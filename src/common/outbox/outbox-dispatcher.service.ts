@@ -3,6 +3,7 @@ import type { Queue } from 'bullmq';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, AppConfig } from '../../config/app-config';
 import { Outbox, OutboxJobs } from './outbox.service';
+import { transactionBegunWithStatements } from '../database/transaction-begun-with';
 
 /** A Redis that does not answer within this long fails the batch (its rows stay for the next try). */
 const REDIS_TIMEOUT_MS = 5000;
@@ -115,33 +116,24 @@ export class OutboxDispatcher implements OnApplicationBootstrap, BeforeApplicati
 
   /** One batch: claim, add the jobs, commit the deletion. Returns the ids dispatched. */
   async dispatchBatch(afterAdd?: AfterAdd): Promise<string[]> {
-    const runner = this.dataSource.createQueryRunner();
-    // The pooled node-postgres client itself: BEGIN and the claim go in one round trip (a simple
-    // query of several statements; the batch size is a validated integer, not a parameter). The
+    // BEGIN and the claim go in one round trip (the batch size is a validated integer). The
     // deletion need not wait for its WAL flush: if Postgres loses it in a crash, the rows come back
     // and are dispatched again, which the job ids make harmless.
-    const client = (await runner.connect()) as { query(sql: string): Promise<{ rows: OutboxRow[] }[]> };
-    let open = false;
-    try {
-      open = true;
-      const results = await client.query(
-        `BEGIN; SET LOCAL synchronous_commit = off; ` +
-          `DELETE FROM outbox WHERE id IN (SELECT id FROM outbox ORDER BY id LIMIT ${Number(this.config.OUTBOX_BATCH_SIZE)} FOR UPDATE SKIP LOCKED) RETURNING id::text, topic, payload`,
-      );
-      const rows = results[results.length - 1].rows;
-      if (rows.length) {
-        await withTimeout(this.addJobs(rows), REDIS_TIMEOUT_MS);
-        await afterAdd?.(rows.map((r) => r.id));
-      }
-      await client.query('COMMIT');
-      open = false;
-      return rows.map((r) => r.id);
-    } catch (e) {
-      if (open) await client.query('ROLLBACK').catch(() => undefined);
-      throw e;
-    } finally {
-      await runner.release();
-    }
+    return transactionBegunWithStatements(
+      this.dataSource,
+      () => [
+        'SET LOCAL synchronous_commit = off',
+        `DELETE FROM outbox WHERE id IN (SELECT id FROM outbox ORDER BY id LIMIT ${Number(this.config.OUTBOX_BATCH_SIZE)} FOR UPDATE SKIP LOCKED) RETURNING id::text, topic, payload`,
+      ],
+      async ([, claimed]) => {
+        const rows = claimed as unknown as OutboxRow[];
+        if (rows.length) {
+          await withTimeout(this.addJobs(rows), REDIS_TIMEOUT_MS);
+          await afterAdd?.(rows.map((r) => r.id));
+        }
+        return rows.map((r) => r.id);
+      },
+    );
   }
 
   private async addJobs(rows: OutboxRow[]): Promise<void> {
