@@ -234,6 +234,18 @@ export class PolicyEngine {
   }
 
   /**
+   * The context as Cedar needs it: only the members some policy reads. Cedar converts every member
+   * it is given, whether read or not, and that conversion was most of a decision's cost (a datetime
+   * alone ~60 µs); a member no policy reads cannot change the decision.
+   */
+  private membersRead(context: cedar.Context): cedar.Context {
+    if (this.reads.has('*')) return context;
+    const read: cedar.Context = {};
+    for (const member of this.reads) if (member in context) read[member] = context[member];
+    return read;
+  }
+
+  /**
    * Pure: the same facts always give the same decision; nothing is recorded.
    *
    * No schema is passed to Cedar: the policies were validated strictly against it when compiled,
@@ -259,7 +271,7 @@ export class PolicyEngine {
       principal: { type: 'Agent', id: agent_id },
       action: { type: 'Action', id: call?.action ?? 'call_tool' },
       resource: { type: 'Tool', id: `${facts.server}/${facts.tool}` },
-      context: {
+      context: this.membersRead({
         ...rest,
         has_amount: amount !== null,
         amount: amount ?? 0,
@@ -268,7 +280,7 @@ export class PolicyEngine {
         // Absent from the facts: none recorded (unrestricted), as the built-in reads it.
         ...(this.observes('human_entitlement') ? { human_entitlement: (human_entitlement ?? NONE_RECORDED) as unknown as cedar.CedarValueJson } : {}),
         ...(call ? { input: call.input as cedar.CedarValueJson } : {}),
-      },
+      }),
       preparsedPolicySetId: this.policySetId,
       entities: [...(this.usesEntities ? decisionEntities(facts) : []), ...(call ? [toolActionEntity(call.action)] : [])],
     });
