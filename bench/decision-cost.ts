@@ -11,6 +11,7 @@ import { CatalogueEntry, tenantCatalogue } from '../src/authz/catalogue/tenant-s
 import { catalogueCall } from '../src/authz/catalogue/tool-call';
 import { CallFacts } from '../src/authz/policy/cedar-schema';
 import { timeFacts } from '../src/authz/policy/decision-time';
+import { delegationContext } from '../src/authz/policy/delegation-facts';
 import { decisionEntities, entityContext } from '../src/authz/policy/entities';
 import { PolicyEngine } from '../src/authz/policy/policy-engine';
 import { STARTER_POLICIES } from '../src/authz/policy/starter-policies';
@@ -220,14 +221,30 @@ export function decisionCost(): CostRow[] {
     preparsedPolicySetId: richId,
   };
   const raw = () => cedar.statefulIsAuthorized({ ...request, entities });
-  row("  of which: the Cedar call with the 3 entities and the tool's action (rich set, context prebuilt)", raw);
+  row(
+    "  of which: the Cedar call with the 3 entities and the tool's action, given the whole context (rich set, context prebuilt)",
+    raw,
+    'the engine gives Cedar only the members its policies read',
+  );
   row('  of which: building the entity list in JS (decisionEntities)', () => decisionEntities(one));
   // What the engine did before: pass the tenant schema so that the action sits under call_tool;
   // Cedar then parses the context and entities against it on every call.
   const schemaName = 'bench-decision-cost';
   const preparsed = cedar.preparseSchema(schemaName, catalogue.schema);
   if (preparsed.type !== 'success') throw new Error(JSON.stringify(preparsed.errors));
-  const schemed = () => cedar.statefulIsAuthorized({ ...request, entities: entities.slice(0, -1), preparsedSchemaName: schemaName, validateRequest: false });
+  // The schema requires every context member, the ones the engine builds only for a set that reads them too.
+  const schemedRequest = {
+    ...request,
+    context: {
+      ...context,
+      ...delegationContext(one),
+      human_entitlement: { recorded: false, covers_call: true, tools: [] },
+      agent_flags: { last_24h: 0, last_7d: 0, last_30d: 0 },
+      autonomy: { consecutive_approvals: 0, approvals: 0, denials: 0, flags: 0, days_since_last_denial: 0, days_since_last_flag: 0 },
+    } as cedar.Context,
+  };
+  const schemed = () =>
+    cedar.statefulIsAuthorized({ ...schemedRequest, entities: entities.slice(0, -1), preparsedSchemaName: schemaName, validateRequest: false });
   for (const answer of [raw(), schemed()]) {
     if (
       answer.type !== 'success' ||
