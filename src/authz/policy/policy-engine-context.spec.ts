@@ -59,6 +59,24 @@ describe('the context the engine gives Cedar', () => {
     engine.release();
   });
 
+  it('still denies, without asking Cedar, when an unread member holds a number Cedar cannot hold', () => {
+    const engine = compile({ allow: permitWhen('context.granted') });
+    for (const odd of [NaN, Infinity, 0.5, 2 ** 64]) {
+      const given = contextsGiven(() =>
+        expect(engine.evaluate(callFacts({ hour_of_day: odd }))).toEqual({
+          verdict: 'deny',
+          obligations: [],
+          determining_policies: [],
+          reasons: ['policy_evaluation_failed'],
+        }),
+      );
+      expect(given).toEqual([]);
+      expect(engine.evaluate(callFacts({ velocity: { last_60s: 1, last_300s: odd, last_3600s: 1 } })).verdict).toBe('deny');
+    }
+    expect(engine.evaluate(callFacts({ hour_of_day: 2 ** 62 })).verdict).toBe('allow');
+    engine.release();
+  });
+
   it('holds every member when a policy reads the context as a whole', () => {
     const engine = compile({ allow: permitWhen('context == context && context.granted') });
     const [given] = contextsGiven(() => expect(engine.evaluate(callFacts()).verdict).toBe('allow'));

@@ -238,10 +238,14 @@ export class PolicyEngine {
    * it is given, whether read or not, and that conversion was most of a decision's cost (a datetime
    * alone ~60 µs); a member no policy reads cannot change the decision.
    */
-  private membersRead(context: cedar.Context): cedar.Context {
+  private membersRead(context: cedar.Context): cedar.Context | undefined {
     if (this.reads.has('*')) return context;
     const read: cedar.Context = {};
-    for (const member of this.reads) if (member in context) read[member] = context[member];
+    for (const [member, value] of Object.entries(context)) {
+      if (this.reads.has(member)) read[member] = value;
+      // Fail closed as before: a number Cedar cannot hold denies the call, read or not.
+      else if (!holdsOnlyCedarNumbers(value)) return undefined;
+    }
     return read;
   }
 
@@ -267,24 +271,27 @@ export class PolicyEngine {
       human_entitlement,
       ...rest
     } = facts;
-    const answer = cedar.statefulIsAuthorized({
-      principal: { type: 'Agent', id: agent_id },
-      action: { type: 'Action', id: call?.action ?? 'call_tool' },
-      resource: { type: 'Tool', id: `${facts.server}/${facts.tool}` },
-      context: this.membersRead({
-        ...rest,
-        has_amount: amount !== null,
-        amount: amount ?? 0,
-        ...entityContext(facts),
-        ...(this.observes('delegation') || this.observes('delegation_chain') ? delegationContext(facts) : {}),
-        // Absent from the facts: none recorded (unrestricted), as the built-in reads it.
-        ...(this.observes('human_entitlement') ? { human_entitlement: (human_entitlement ?? NONE_RECORDED) as unknown as cedar.CedarValueJson } : {}),
-        ...(call ? { input: call.input as cedar.CedarValueJson } : {}),
-      }),
-      preparsedPolicySetId: this.policySetId,
-      entities: [...(this.usesEntities ? decisionEntities(facts) : []), ...(call ? [toolActionEntity(call.action)] : [])],
+    const context = this.membersRead({
+      ...rest,
+      has_amount: amount !== null,
+      amount: amount ?? 0,
+      ...entityContext(facts),
+      ...(this.observes('delegation') || this.observes('delegation_chain') ? delegationContext(facts) : {}),
+      // Absent from the facts: none recorded (unrestricted), as the built-in reads it.
+      ...(this.observes('human_entitlement') ? { human_entitlement: (human_entitlement ?? NONE_RECORDED) as unknown as cedar.CedarValueJson } : {}),
+      ...(call ? { input: call.input as cedar.CedarValueJson } : {}),
     });
-    if (answer.type !== 'success') {
+    const answer = context
+      ? cedar.statefulIsAuthorized({
+          principal: { type: 'Agent', id: agent_id },
+          action: { type: 'Action', id: call?.action ?? 'call_tool' },
+          resource: { type: 'Tool', id: `${facts.server}/${facts.tool}` },
+          context,
+          preparsedPolicySetId: this.policySetId,
+          entities: [...(this.usesEntities ? decisionEntities(facts) : []), ...(call ? [toolActionEntity(call.action)] : [])],
+        })
+      : undefined;
+    if (answer?.type !== 'success') {
       return { verdict: 'deny', obligations: [], determining_policies: [], reasons: ['policy_evaluation_failed'] };
     }
     // Cedar reports these from a hash set, in an order that varies from call to call; sort so the
@@ -307,6 +314,14 @@ export class PolicyEngine {
     const reasons = determining.map((id) => this.meta.get(id)?.annotations.reason ?? id);
     return { verdict: approval ? 'allow_with_obligations' : 'allow', obligations, determining_policies: determining, reasons };
   }
+}
+
+/** Cedar's numbers are 64-bit integers: NaN, infinities, fractions and anything past ±2^63 fail its parse of the context. */
+function holdsOnlyCedarNumbers(value: unknown): boolean {
+  if (typeof value === 'number') return Number.isInteger(value) && Math.abs(value) < 2 ** 63;
+  if (Array.isArray(value)) return value.every(holdsOnlyCedarNumbers);
+  if (value && typeof value === 'object') return Object.values(value).every(holdsOnlyCedarNumbers);
+  return true;
 }
 
 /**
