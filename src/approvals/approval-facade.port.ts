@@ -32,14 +32,15 @@ export interface FacadeApproval {
 }
 
 export abstract class ApprovalFacade {
-  /** The client that parked the request through the facade; undefined when a gateway parked it directly. */
-  abstract clientOf(manager: EntityManager, request: Pick<FacadeRequest, 'id' | 'tenantId'>): Promise<FacadeClient | undefined>;
-  /** `clientOf` as a read to make with the request's lock (one round trip for both); `clientIn` answers from its rows. */
+  /** The facade's own rows for a request (none when a gateway parked it directly): `clientRead` read now. */
+  abstract rowsOf(manager: EntityManager, request: Pick<FacadeRequest, 'id' | 'tenantId'>): Promise<ObjectLiteral[]>;
+  /** The read of the facade's rows for a request, to make with the request's lock (one round trip for both). */
   abstract clientRead(request: Pick<FacadeRequest, 'id' | 'tenantId'>): EntitySelect<ObjectLiteral>;
+  /** The client that parked the request through the facade, from its rows; undefined when a gateway parked it directly. */
   abstract clientIn(rows: ObjectLiteral[]): FacadeClient | undefined;
-  /** The response that hands the facade's client the approval token, which `issue` signs with the claims the facade adds. */
+  /** The response that hands the facade's client the approval token, which `issue` signs with the claims the facade adds (`rows`: the request's, as read). */
   abstract tokenResponse(
-    manager: EntityManager,
+    rows: ObjectLiteral[],
     request: FacadeRequest,
     approval: FacadeApproval | undefined,
     issue: (claims: Record<string, unknown>) => Promise<IssuedApprovalToken>,

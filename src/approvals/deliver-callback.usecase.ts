@@ -82,7 +82,8 @@ export class DeliverCallback {
    */
   private async body(request: ApprovalRequest): Promise<Record<string, unknown>> {
     if (request.deliveryMode === 'ping') return { auth_req_id: request.id };
-    const openIdClient = (await this.facade.clientOf(this.requests.reader, request)) !== undefined;
+    const facadeRows = await this.facade.rowsOf(this.requests.reader, request);
+    const openIdClient = this.facade.clientIn(facadeRows) !== undefined;
     const head = openIdClient ? { auth_req_id: request.id } : { auth_req_id: request.id, status: request.status };
     switch (request.status) {
       case 'approved': {
@@ -93,9 +94,7 @@ export class DeliverCallback {
         if (openIdClient)
           return {
             ...head,
-            ...(await this.facade.tokenResponse(this.requests.reader, request, firstApproval(votes), (claims) =>
-              this.tokens.issue(request, votes, jti, claims),
-            )),
+            ...(await this.facade.tokenResponse(facadeRows, request, firstApproval(votes), (claims) => this.tokens.issue(request, votes, jti, claims))),
           };
         const issued = await this.tokens.issue(request, votes, jti);
         return { ...head, approval_token: issued.token, token_type: 'Bearer', expires_in: issued.expiresIn };

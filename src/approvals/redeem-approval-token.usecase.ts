@@ -126,7 +126,7 @@ export class RedeemApprovalToken {
             }
             const jti = randomUUID();
             const response = clientId
-              ? await this.facade.tokenResponse(manager, request, firstApproval(votes), (claims) => this.tokens.issue(request, votes, jti, claims))
+              ? await this.facade.tokenResponse(facadeRows, request, firstApproval(votes), (claims) => this.tokens.issue(request, votes, jti, claims))
               : await this.tokens.issue(request, votes, jti).then((issued): ApprovalTokenResponse => ({
                   auth_req_id: request.id,
                   approval_token: issued.token,

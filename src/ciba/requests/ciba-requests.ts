@@ -62,13 +62,8 @@ export class CibaRequests extends ApprovalFacade {
     };
   }
 
-  async find(manager: EntityManager, request: Pick<FacadeRequest, 'id' | 'tenantId'>): Promise<CibaRequest | null> {
-    const [ciba] = await selectEntities(manager, CibaRequest, this.clientRead(request).where);
-    return ciba ?? null;
-  }
-
-  async clientOf(manager: EntityManager, request: Pick<FacadeRequest, 'id' | 'tenantId'>): Promise<FacadeClient | undefined> {
-    return this.clientIn(await selectEntities(manager, CibaRequest, this.clientRead(request).where));
+  rowsOf(manager: EntityManager, request: Pick<FacadeRequest, 'id' | 'tenantId'>): Promise<CibaRequest[]> {
+    return selectEntities(manager, CibaRequest, this.clientRead(request).where);
   }
 
   clientRead(request: Pick<FacadeRequest, 'id' | 'tenantId'>): EntitySelect<CibaRequest> {
@@ -85,12 +80,12 @@ export class CibaRequests extends ApprovalFacade {
    * §9 puts it), and an ID token about the human who approved (the first approving vote), for the client.
    */
   async tokenResponse(
-    manager: EntityManager,
+    rows: ObjectLiteral[],
     request: FacadeRequest,
     approval: FacadeApproval | undefined,
     issue: (claims: Record<string, unknown>) => Promise<IssuedApprovalToken>,
   ): Promise<OpenIdTokenResponse> {
-    const ciba = await this.find(manager, request);
+    const [ciba] = rows as CibaRequest[];
     if (!ciba) throw new Error(`no ciba_requests row for ${request.id}`);
     const approved = { authorization_details: ciba.authorizationDetails, ...(ciba.scope && { scope: ciba.scope }) };
     const issued = await issue(approved);
