@@ -599,7 +599,7 @@ async function auditChain(): Promise<void> {
     await Promise.all([writer(), writer(), writer(), writer()]);
     const insertedAt = performance.now();
     for (;;) {
-      const [{ n }] = await ds.query(`SELECT count(*)::int AS n FROM audit_events WHERE tenant_id = 'audit-bench' AND hash IS NULL`);
+      const [{ n }] = await ds.query(`SELECT count(*)::int AS n FROM audit_unsealed WHERE tenant_id = 'audit-bench'`);
       if (n === 0) break;
       await new Promise((r) => setTimeout(r, 20));
     }

@@ -27,6 +27,7 @@ import { Passkeys1764180000000 } from './1764180000000-passkeys';
 import { PasskeyManagement1764190000000 } from './1764190000000-passkey-management';
 import { ReviewDeliveries1764200000000 } from './1764200000000-review-deliveries';
 import { BatchPasskeyChallenges1764230000000 } from './1764230000000-batch-passkey-challenges';
+import { AuditSeals1764240000000 } from './1764240000000-audit-seals';
 
 /** Every migration, in order. Passed as classes so the same list works under jest and from dist/. */
 export const migrations = [
@@ -59,4 +60,5 @@ export const migrations = [
   PasskeyManagement1764190000000,
   ReviewDeliveries1764200000000,
   BatchPasskeyChallenges1764230000000,
+  AuditSeals1764240000000,
 ];

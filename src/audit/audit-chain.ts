@@ -33,6 +33,13 @@ export const CHAINED_COLUMNS = `id::text AS id, tenant_id, type, approval_id, ac
   a2a_interaction_id, request_id, data, (extract(epoch FROM occurred_at) * 1000000)::bigint::text AS occurred_us`;
 
 /**
+ * Every sealed event with its seal (chain_seq, prev_hash, hash), for a `WHERE s.tenant_id = …` and
+ * an `ORDER BY s.seq`: the seals side by side with the events' content, as the verifier reads them.
+ */
+export const SEALED_EVENTS = `SELECT e.*, s.seq::text AS chain_seq, s.prev_hash, s.hash FROM audit_seals s
+  CROSS JOIN LATERAL (SELECT ${CHAINED_COLUMNS} FROM audit_events WHERE audit_events.id = s.event_id) e`;
+
+/**
  * The hashed record: fixed fields around the free-form `data`. Changing a key or a value here
  * changes every hash, and breaks every existing chain.
  */

@@ -1,7 +1,7 @@
 import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn } from 'typeorm';
 import type { JsonObject } from '../common/json';
 
-/** One row of the append-only audit log (the database refuses DELETE, TRUNCATE and any UPDATE but sealing). */
+/** One row of the append-only audit log (the database refuses UPDATE, DELETE and TRUNCATE); its place in the hash chain is its row of `audit_seals` (audit-sealer.service.ts). */
 @Entity({ name: 'audit_events' })
 export class AuditEvent {
   @PrimaryGeneratedColumn({ type: 'bigint' }) id: string;
@@ -16,8 +16,4 @@ export class AuditEvent {
   @Column({ name: 'request_id', type: 'text', nullable: true }) requestId: string | null;
   @Column({ type: 'jsonb' }) data: JsonObject;
   @CreateDateColumn({ name: 'occurred_at', type: 'timestamptz' }) occurredAt: Date;
-  /** The tenant's hash chain, set once when the event is sealed (see audit-chain.ts). */
-  @Column({ name: 'chain_seq', type: 'bigint', nullable: true, insert: false, update: false }) chainSeq: string | null;
-  @Column({ name: 'prev_hash', type: 'text', nullable: true, insert: false, update: false }) prevHash: string | null;
-  @Column({ type: 'text', nullable: true, insert: false, update: false }) hash: string | null;
 }

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { AUDIT_COLUMNS, AuditQuery, auditWhere } from './audit-query';
+import { AUDIT_COLUMNS, AUDIT_SOURCE, AuditQuery, auditWhere } from './audit-query';
 
 type AuditFilters = Omit<AuditQuery, 'limit' | 'cursor'>;
 /** One audit event as the API returns it (ids and sequence numbers as text: they are bigints). */
@@ -17,7 +17,7 @@ export class AuditEvents {
   /** Up to `limit` events after `cursor`, oldest first. */
   page(tenantId: string, filters: AuditFilters, limit: number, cursor?: string): Promise<AuditEventRow[]> {
     const { where, params } = auditWhere(tenantId, filters, cursor);
-    return this.dataSource.query(`SELECT ${AUDIT_COLUMNS} FROM audit_events WHERE ${where} ORDER BY id LIMIT ${limit}`, params);
+    return this.dataSource.query(`SELECT ${AUDIT_COLUMNS} FROM ${AUDIT_SOURCE} WHERE ${where} ORDER BY id LIMIT ${limit}`, params);
   }
 
   /** Every matching event after `cursor`, oldest first, read a page at a time. */

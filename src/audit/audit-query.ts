@@ -62,4 +62,7 @@ export function auditWhere(tenantId: string, q: Omit<AuditQuery, 'limit' | 'curs
 }
 
 export const AUDIT_COLUMNS = `id::text AS id, tenant_id, type, occurred_at, approval_id, actor, agent_id, delegator_id, mcp_session_id,
-  a2a_interaction_id, request_id, data, chain_seq::text AS chain_seq, prev_hash, hash`;
+  a2a_interaction_id, request_id, data, seal.seq::text AS chain_seq, seal.prev_hash, seal.hash`;
+
+/** What AUDIT_COLUMNS selects from: the events, each with its seal (none while it waits for the sealer). */
+export const AUDIT_SOURCE = `audit_events LEFT JOIN LATERAL (SELECT seq, prev_hash, hash FROM audit_seals WHERE audit_seals.event_id = audit_events.id) seal ON true`;

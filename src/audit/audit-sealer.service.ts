@@ -14,9 +14,11 @@ export const HASHES_PER_TURN = 100;
 
 /**
  * Seals each tenant's new events into its hash chain, in id order. Events are written unsealed
- * (so that an append is one INSERT anywhere, even inside another statement); sealing is
- * serialised per tenant by a transaction-scoped advisory lock, so any number of workers can run
- * it. Sealing is the only UPDATE the table's trigger accepts, and only on an unsealed row.
+ * (so that an append is one INSERT anywhere, even inside another statement), and a trigger lists
+ * each one in `audit_unsealed`; sealing is serialised per tenant by a transaction-scoped advisory
+ * lock, so any number of workers can run it. A seal is a row of `audit_seals` (an event's place in
+ * the chain: seq, prev_hash, hash): no event is ever written twice, and both tables refuse every
+ * UPDATE and DELETE.
  */
 @Injectable()
 export class AuditSealer {
@@ -25,11 +27,11 @@ export class AuditSealer {
   /** Seals everything unsealed now, tenant by tenant; returns how many events were sealed. */
   async sealAll(): Promise<number> {
     const tenants: { tenant_id: string }[] = await this.dataSource.query(
-      // A loose index scan over the partial index: the distinct tenants with an unsealed tail.
+      // A loose index scan over the waiting list's key: the distinct tenants with events to seal.
       `WITH RECURSIVE t AS (
-         (SELECT tenant_id FROM audit_events WHERE hash IS NULL ORDER BY tenant_id LIMIT 1)
+         (SELECT tenant_id FROM audit_unsealed ORDER BY tenant_id LIMIT 1)
          UNION ALL
-         SELECT (SELECT tenant_id FROM audit_events WHERE hash IS NULL AND tenant_id > t.tenant_id ORDER BY tenant_id LIMIT 1) FROM t WHERE t.tenant_id IS NOT NULL)
+         SELECT (SELECT tenant_id FROM audit_unsealed WHERE tenant_id > t.tenant_id ORDER BY tenant_id LIMIT 1) FROM t WHERE t.tenant_id IS NOT NULL)
        SELECT tenant_id FROM t WHERE tenant_id IS NOT NULL`,
     );
     let sealed = 0;
@@ -49,7 +51,8 @@ export class AuditSealer {
       const [{ locked }] = await m.query(`SELECT pg_try_advisory_xact_lock(hashtextextended($1, 7391)) AS locked`, [`audit-chain:${tenantId}`]);
       if (!locked) return 0;
       const rows: ChainedContent[] = await m.query(
-        `SELECT ${CHAINED_COLUMNS} FROM audit_events WHERE tenant_id = $1 AND hash IS NULL ORDER BY id LIMIT ${BATCH}`,
+        `SELECT ${CHAINED_COLUMNS} FROM audit_events
+          WHERE id IN (SELECT event_id FROM audit_unsealed WHERE tenant_id = $1 ORDER BY event_id LIMIT ${BATCH}) ORDER BY id`,
         [tenantId],
       );
       if (!rows.length) return 0;
@@ -70,16 +73,15 @@ export class AuditSealer {
         hashes.push(hash);
         prev = hash;
       }
+      // The seals, the events' removal from the waiting list and the chain's new head: one statement.
       await m.query(
-        `UPDATE audit_events e SET chain_seq = v.seq, prev_hash = v.prev, hash = v.hash
-           FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[]) AS v(id, seq, prev, hash)
-          WHERE e.id = v.id`,
-        [ids, seqs, prevs, hashes],
-      );
-      await m.query(
-        `INSERT INTO audit_chain_heads (tenant_id, seq, hash) VALUES ($1, $2, $3)
+        `WITH sealed AS (
+           INSERT INTO audit_seals (tenant_id, seq, event_id, prev_hash, hash)
+           SELECT $1, v.seq, v.id, v.prev, v.hash FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::text[]) AS v(id, seq, prev, hash)),
+         listed AS (DELETE FROM audit_unsealed WHERE tenant_id = $1 AND event_id = ANY($2::bigint[]))
+         INSERT INTO audit_chain_heads (tenant_id, seq, hash) VALUES ($1, $6, $7)
          ON CONFLICT (tenant_id) DO UPDATE SET seq = EXCLUDED.seq, hash = EXCLUDED.hash, updated_at = now()`,
-        [tenantId, seq.toString(), prev],
+        [tenantId, ids, seqs, prevs, hashes, seq.toString(), prev],
       );
       return rows.length;
     });

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { CHAINED_COLUMNS, ChainBreak, Checkpoint, SealedEvent, walkChain } from './audit-chain';
+import { ChainBreak, Checkpoint, SEALED_EVENTS, SealedEvent, walkChain } from './audit-chain';
 import { AuditCheckpoints } from './audit-checkpoints.service';
 
 /** Rows per FETCH: large enough to amortise the round trips, small enough to overlap reading and hashing. */
@@ -20,8 +20,7 @@ export async function* readSealedChain(dataSource: DataSource, tenantId: string,
     await runner.query(`SET TRANSACTION READ ONLY`);
     await runner.query(
       `DECLARE sealed_chain NO SCROLL CURSOR FOR
-         SELECT ${CHAINED_COLUMNS}, chain_seq::text AS chain_seq, prev_hash, hash FROM audit_events
-          WHERE tenant_id = $1 AND audit_events.chain_seq > 0 ORDER BY audit_events.chain_seq`,
+         ${SEALED_EVENTS} WHERE s.tenant_id = $1 AND s.seq > 0 ORDER BY s.seq`,
       [tenantId],
     );
     for (;;) {
@@ -58,7 +57,7 @@ export class AuditVerifier {
   async verify(tenantId: string, externalJws: string[] = []): Promise<VerifyReport> {
     const stored = await this.checkpoints.list(tenantId);
     const { checkpoints, bad } = await this.checkpoints.verified(tenantId, [...stored.map((c) => c.jws), ...externalJws]);
-    const [{ unsealed }] = await this.dataSource.query(`SELECT count(*)::int AS unsealed FROM audit_events WHERE tenant_id = $1 AND hash IS NULL`, [tenantId]);
+    const [{ unsealed }] = await this.dataSource.query(`SELECT count(*)::int AS unsealed FROM audit_unsealed WHERE tenant_id = $1`, [tenantId]);
     if (bad) {
       return {
         tenant: tenantId,

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
-import { CHAINED_COLUMNS, ChainedContent, eventHash } from '../../src/audit/audit-chain';
+import { ChainedContent, eventHash, SEALED_EVENTS } from '../../src/audit/audit-chain';
 import { AuditCheckpoints } from '../../src/audit/audit-checkpoints.service';
 import { AuditLog } from '../../src/audit/audit-log.service';
 import { AuditSealer } from '../../src/audit/audit-sealer.service';
@@ -65,7 +65,7 @@ describe('the tamper-evident audit log', () => {
     }
   }
   const row = async (tenant: string, seq: number) =>
-    (await sql<{ id: string }>(env.db.url, `SELECT id::text AS id FROM audit_events WHERE tenant_id = $1 AND chain_seq = $2`, [tenant, seq]))[0];
+    (await sql<{ id: string }>(env.db.url, `SELECT event_id::text AS id FROM audit_seals WHERE tenant_id = $1 AND seq = $2`, [tenant, seq]))[0];
 
   it('events the service writes are sealed into one chain per tenant, and the chain verifies', async () => {
     const gateway = await tenantToken('acme');
@@ -74,9 +74,12 @@ describe('the tamper-evident audit log', () => {
     await seal();
     const rows = await sql<{ chain_seq: string; prev_hash: string; hash: string }>(
       env.db.url,
-      `SELECT chain_seq::text AS chain_seq, prev_hash, hash FROM audit_events WHERE tenant_id = 'acme' ORDER BY audit_events.chain_seq`,
+      `SELECT seq::text AS chain_seq, prev_hash, hash FROM audit_seals WHERE tenant_id = 'acme' ORDER BY seq`,
     );
+    // Every event is sealed, however it was written (the park writes its events inside a larger statement).
+    const [{ events }] = await sql<{ events: number }>(env.db.url, `SELECT count(*)::int AS events FROM audit_events WHERE tenant_id = 'acme'`);
     expect(rows.length).toBeGreaterThan(0);
+    expect(rows).toHaveLength(events);
     rows.forEach((r, i) => {
       expect(r.chain_seq).toBe(String(i + 1));
       expect(r.prev_hash).toBe(i === 0 ? '0'.repeat(64) : rows[i - 1].hash);
@@ -91,7 +94,7 @@ describe('the tamper-evident audit log', () => {
     await chainOf('recompute', 3, false);
     const rows = await sql<ChainedContent & { chain_seq: string; prev_hash: string; hash: string }>(
       env.db.url,
-      `SELECT ${CHAINED_COLUMNS}, chain_seq::text AS chain_seq, prev_hash, hash FROM audit_events WHERE tenant_id = 'recompute' ORDER BY audit_events.chain_seq`,
+      `${SEALED_EVENTS} WHERE s.tenant_id = 'recompute' ORDER BY s.seq`,
     );
     for (const r of rows) expect(eventHash(r, r.chain_seq, r.prev_hash)).toBe(r.hash);
   });
@@ -100,7 +103,9 @@ describe('the tamper-evident audit log', () => {
     await chainOf('locked', 2, false);
     const { id } = await row('locked', 1);
     await expect(sql(env.db.url, `UPDATE audit_events SET data = '{"i": 99}' WHERE id = $1`, [id])).rejects.toThrow(/append-only/);
-    await expect(sql(env.db.url, `UPDATE audit_events SET hash = repeat('a', 64) WHERE id = $1`, [id])).rejects.toThrow(/append-only/);
+    await expect(sql(env.db.url, `UPDATE audit_seals SET hash = repeat('a', 64) WHERE event_id = $1`, [id])).rejects.toThrow(/append-only/);
+    await expect(sql(env.db.url, `DELETE FROM audit_seals WHERE event_id = $1`, [id])).rejects.toThrow(/append-only/);
+    await expect(sql(env.db.url, `TRUNCATE audit_seals`)).rejects.toThrow(/append-only/);
     await expect(sql(env.db.url, `DELETE FROM audit_events WHERE id = $1`, [id])).rejects.toThrow(/append-only/);
     await expect(sql(env.db.url, `TRUNCATE audit_events`)).rejects.toThrow(/append-only/);
     expect(await api.app.get(AuditCheckpoints).checkpointAll()).not.toHaveLength(0);
@@ -137,7 +142,7 @@ describe('the tamper-evident audit log', () => {
     it('a relinked event: prev_hash_mismatch', async () => {
       await chainOf('relink', 6);
       const { id } = await row('relink', 3);
-      await asSuperuser(`UPDATE audit_events SET prev_hash = repeat('f', 64) WHERE id = $1`, [id]);
+      await asSuperuser(`UPDATE audit_seals SET prev_hash = repeat('f', 64) WHERE event_id = $1`, [id]);
       expect((await verify('relink')).first_break).toMatchObject({ seq: '3', id, problem: 'prev_hash_mismatch' });
     });
 
@@ -145,15 +150,12 @@ describe('the tamper-evident audit log', () => {
       await chainOf('rewrite', 8);
       await chainOf('rewrite', 4); // a second checkpoint at seq 12
       // The superuser edits event 5 and recomputes every hash after it, so the links all hold.
-      await asSuperuser(`UPDATE audit_events SET data = '{"forged": true}' WHERE tenant_id = 'rewrite' AND chain_seq = 5`);
-      const rows = await sql<ChainedContent & { chain_seq: string }>(
-        env.db.url,
-        `SELECT ${CHAINED_COLUMNS}, chain_seq::text AS chain_seq FROM audit_events WHERE tenant_id = 'rewrite' ORDER BY audit_events.chain_seq`,
-      );
+      await asSuperuser(`UPDATE audit_events SET data = '{"forged": true}' WHERE id = $1`, [(await row('rewrite', 5)).id]);
+      const rows = await sql<ChainedContent & { chain_seq: string }>(env.db.url, `${SEALED_EVENTS} WHERE s.tenant_id = 'rewrite' ORDER BY s.seq`);
       let prev = '0'.repeat(64);
       for (const r of rows) {
         const hash = eventHash(r, r.chain_seq, prev);
-        await asSuperuser(`UPDATE audit_events SET prev_hash = $1, hash = $2 WHERE id = $3`, [prev, hash, r.id]);
+        await asSuperuser(`UPDATE audit_seals SET prev_hash = $1, hash = $2 WHERE event_id = $3`, [prev, hash, r.id]);
         prev = hash;
       }
       const report = await verify('rewrite');
@@ -163,7 +165,8 @@ describe('the tamper-evident audit log', () => {
 
     it('a truncated tail is caught by the checkpoint that covered it', async () => {
       await chainOf('truncate', 7);
-      await asSuperuser(`DELETE FROM audit_events WHERE tenant_id = 'truncate' AND chain_seq > 5`);
+      await asSuperuser(`DELETE FROM audit_events WHERE id IN (SELECT event_id FROM audit_seals WHERE tenant_id = 'truncate' AND seq > 5)`);
+      await asSuperuser(`DELETE FROM audit_seals WHERE tenant_id = 'truncate' AND seq > 5`);
       await asSuperuser(`UPDATE audit_chain_heads SET seq = 5 WHERE tenant_id = 'truncate'`);
       const report = await verify('truncate');
       expect(report.first_break).toMatchObject({ seq: '7', id: null, problem: 'chain_shorter_than_checkpoint' });
@@ -184,12 +187,12 @@ describe('the tamper-evident audit log', () => {
         .filter((l) => l.includes('"tenant":"offsite"'));
       expect(lines).toHaveLength(1);
       await asSuperuser(`DELETE FROM audit_checkpoints WHERE tenant_id = 'offsite'`);
-      await asSuperuser(`UPDATE audit_events SET data = '{"forged": true}' WHERE tenant_id = 'offsite' AND chain_seq = 5`);
+      await asSuperuser(`UPDATE audit_events SET data = '{"forged": true}' WHERE id = $1`, [(await row('offsite', 5)).id]);
       const rows = await sql<ChainedContent & { chain_seq: string; prev_hash: string }>(
         env.db.url,
-        `SELECT ${CHAINED_COLUMNS}, chain_seq::text AS chain_seq, prev_hash FROM audit_events WHERE tenant_id = 'offsite' AND chain_seq = 5`,
+        `${SEALED_EVENTS} WHERE s.tenant_id = 'offsite' AND s.seq = 5`,
       );
-      await asSuperuser(`UPDATE audit_events SET hash = $1 WHERE id = $2`, [eventHash(rows[0], '5', rows[0].prev_hash), rows[0].id]);
+      await asSuperuser(`UPDATE audit_seals SET hash = $1 WHERE event_id = $2`, [eventHash(rows[0], '5', rows[0].prev_hash), rows[0].id]);
       // Inside the database, the chain now looks whole …
       expect((await verify('offsite')).ok).toBe(true);
 

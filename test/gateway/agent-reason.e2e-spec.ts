@@ -56,7 +56,7 @@ describe("the agent's reason and intent through the MCP gateway, under the start
     return res.body;
   };
   const decisionsIn = async (client: Client) =>
-    sql<{ data: any }>(env.db.url, `SELECT data FROM audit_events WHERE type = 'authz.decision' AND mcp_session_id = $1 ORDER BY chain_seq`, [
+    sql<{ data: any }>(env.db.url, `SELECT data FROM audit_events WHERE type = 'authz.decision' AND mcp_session_id = $1 ORDER BY id`, [
       (client.transport as StreamableHTTPClientTransport).sessionId!,
     ]);
 

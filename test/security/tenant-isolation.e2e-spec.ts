@@ -446,7 +446,7 @@ async function expectAStandingLive() {
 async function hashesOfA(): Promise<string[]> {
   const rows = await sql<{ hash: string }>(
     env.db.url,
-    `SELECT hash FROM audit_events WHERE tenant_id = $1 UNION SELECT hash FROM audit_checkpoints WHERE tenant_id = $1`,
+    `SELECT hash FROM audit_seals WHERE tenant_id = $1 UNION SELECT hash FROM audit_checkpoints WHERE tenant_id = $1`,
     [A],
   );
   expect(rows.length).toBeGreaterThan(0);
