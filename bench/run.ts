@@ -79,9 +79,9 @@ async function main(): Promise<void> {
   }
   if (process.env.BENCH_ONLY === 'audit') {
     await auditChain();
-    // Only the audit figures are new: the others stay as the last full run wrote them.
-    figures.unshift(...figuresOnFile().filter((f) => !f.name.startsWith('audit ')));
-    return write();
+    // Only the audit figures are new: the others stay as the last full run wrote them, in their places.
+    const isAuditFigure = (f: Figure) => f.name.startsWith('audit ');
+    return write(mergeInto(figuresOnFile(), figures.splice(0), isAuditFigure), 'the audit figures (BENCH_ONLY=audit); the others are from the previous run');
   }
   const databaseUrl = await resetDatabase(DB);
   const env = {
