@@ -7,7 +7,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager, ObjectLiteral } from 'typeorm';
 import { combinedStatement, insertStatement, Statement } from '../common/database/insert-statement';
-import { EntitySelect, selectEntities } from '../common/database/select-entities';
+import { EntitySelect, rowFilter, selectEntities } from '../common/database/select-entities';
 import { runPrepared } from '../common/database/prepared-statements';
 import { Selected, transactionBegunWith } from '../common/database/transaction-begun-with';
 import { ApprovalRequest, ApprovalStatus, CallbackState, SETTLED_STATUSES } from './approval-request.entity';
@@ -131,7 +131,7 @@ export class ApprovalRequests implements PollingStates {
   ): Promise<void> {
     const { sql, params } = combinedStatement([
       (o) => ({
-        sql: `UPDATE approval_requests SET token_redeemed_at = $${o + 1}, token_jti = $${o + 2}, reevaluation = $${o + 3} WHERE id = $${o + 4} AND tenant_id = $${o + 5}`,
+        sql: `UPDATE approval_requests SET token_redeemed_at = $${o + 1}, token_jti = $${o + 2}, reevaluation = $${o + 3} WHERE id = $${o + 4} AND ${rowFilter(`tenant_id = $${o + 5}`)}`,
         params: [new Date(), jti, JSON.stringify(reevaluation), request.id, request.tenantId],
       }),
       companion,

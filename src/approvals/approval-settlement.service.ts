@@ -3,6 +3,7 @@ import { DomainMetrics } from '../common/metrics/domain-metrics';
 import { EntityManager } from 'typeorm';
 import { AuditEntry, AuditLog } from '../audit/audit-log.service';
 import { combinedStatement, Statement } from '../common/database/insert-statement';
+import { rowFilter } from '../common/database/select-entities';
 import { Outbox } from '../common/outbox/outbox.service';
 import { ApprovalEvents } from './approval-events.service';
 import { ApprovalJobs } from './approval-jobs.service';
@@ -66,7 +67,7 @@ export class ApprovalSettlement {
     const parts = [
       ...before,
       (o: number): Statement => ({
-        sql: `UPDATE approval_requests SET status = $${o + 1}, decided_at = $${o + 2}, callback_state = $${o + 3}, settled_reason = $${o + 4} WHERE id = $${o + 5} AND tenant_id = $${o + 6}`,
+        sql: `UPDATE approval_requests SET status = $${o + 1}, decided_at = $${o + 2}, callback_state = $${o + 3}, settled_reason = $${o + 4} WHERE id = $${o + 5} AND ${rowFilter(`tenant_id = $${o + 6}`)}`,
         params: [status, decidedAt, callbackState, settledReason, request.id, request.tenantId],
       }),
       (o: number) => this.audit.insertStatement([...eventsBefore, { ...auditContext(request), type: `approval.${status}`, actor, data }], o),

@@ -4,6 +4,7 @@ import { ApprovalRequest } from '../approvals/approval-request.entity';
 import { GroupedCalls } from '../common/database/grouped-calls';
 import { entityFromJson, insertStatement, Statement } from '../common/database/insert-statement';
 import { runPrepared } from '../common/database/prepared-statements';
+import { rowFilter } from '../common/database/select-entities';
 import type { DeliveryFinish } from './delivery-finish';
 import { DirectoryMembership } from './directory/directory-membership.service';
 import { NotificationAttempt, NotificationChannel, NotificationRound } from './notification-delivery.entity';
@@ -58,15 +59,21 @@ export class NotificationDeliveries {
       this.dataSource.manager,
       `SELECT d.id::text AS id, d.tenant_id, d.status, d.approval_id, d.round, d.review_id, d.approver_id, d.via_group, d.channel, a.display_name, a.email,
               a.status AS approver_status,
-              EXISTS (SELECT 1 FROM approval_votes v WHERE v.approval_id = d.approval_id AND v.approver_id = d.approver_id) AS voted,
+              v.approver_id IS NOT NULL AS voted,
               CASE WHEN d.channel = 'push' THEN (
                 SELECT json_agg(json_build_object('id', s.id, 'endpoint', s.endpoint, 'p256dh', s.p256dh, 'auth', s.auth) ORDER BY s.created_at)
                   FROM push_subscriptions s WHERE s.tenant_id = d.tenant_id AND s.approver_id = d.approver_id) END AS subscriptions,
               row_to_json(r) AS request
          FROM unnest($1::bigint[], $2::text[]) AS k(id, tenant_id)
-         JOIN notification_deliveries d ON d.id = k.id AND d.tenant_id = k.tenant_id
-         LEFT JOIN approvers a ON a.tenant_id = d.tenant_id AND a.id = d.approver_id
-         LEFT JOIN approval_requests r ON r.id = d.approval_id AND r.tenant_id = d.tenant_id`,
+         -- Index probes per key, whatever the statistics: this prepared statement's generic plan, made
+         -- while the tables were small, hash-joined sequential scans of every delivery and request, and
+         -- of every vote for "voted" (1.4 ms a load after a few minutes of parking, and growing). OFFSET 0
+         -- and LIMIT keep each subquery from being flattened into a join the planner may choose to hash
+         -- (test/common/generic-plans.e2e-spec.ts).
+         CROSS JOIN LATERAL (SELECT * FROM notification_deliveries WHERE id = k.id AND tenant_id = k.tenant_id OFFSET 0) d
+         LEFT JOIN LATERAL (SELECT * FROM approvers WHERE tenant_id = d.tenant_id AND id = d.approver_id OFFSET 0) a ON true
+         LEFT JOIN LATERAL (SELECT * FROM approval_requests WHERE id = d.approval_id AND ${rowFilter('tenant_id = d.tenant_id')} OFFSET 0) r ON true
+         LEFT JOIN LATERAL (SELECT approver_id FROM approval_votes WHERE approval_id = d.approval_id AND approver_id = d.approver_id LIMIT 1) v ON true`,
       [keys.map((k) => k.deliveryId), keys.map((k) => k.tenantId)],
     );
     return new Map(

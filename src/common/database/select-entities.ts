@@ -1,6 +1,15 @@
 import { EntityManager, EntityMetadata, EntityTarget, ObjectLiteral } from 'typeorm';
 import { runPrepared } from './prepared-statements';
 
+/**
+ * A condition on a row found by its primary key, written as a filter the planner cannot turn into
+ * a way to the row. Without statistics (a new database, or autovacuum off) Postgres rates a
+ * tenant-first index as good as the primary key for `id = $1 AND tenant_id = $2`; a prepared
+ * statement's generic plan made then keeps reading every row of the tenant to find one, however
+ * large the tenant grows (the redeem's request read took 0.6 ms after a few minutes of load).
+ */
+export const rowFilter = (condition: string): string => `(${condition}) IS TRUE`;
+
 /** The SELECT list of an entity's columns under their property names, built once per entity. */
 const selectLists = new WeakMap<object, string>();
 
@@ -31,10 +40,13 @@ export function selectSql<T extends ObjectLiteral>(
     if (!found) throw new Error(`${metadata.name} has no property ${property}`);
     return `"${found.databaseName}"`;
   };
+  const primary = metadata.primaryColumns.map((c) => c.propertyName);
+  const byPrimaryKey = primary.every((property) => property in where);
   const conditions = Object.entries(where).map(([property, value]) => {
     // `= NULL` matches nothing: a caller that means "is null" must say so in SQL of its own.
     if (value === null || value === undefined) throw new Error(`${metadata.name}.${property}: no value to select by`);
-    return `${column(property)} = ${valueSql(value)}`;
+    const condition = `${column(property)} = ${valueSql(value)}`;
+    return byPrimaryKey && !primary.includes(property) ? rowFilter(condition) : condition;
   });
   return (
     `SELECT ${columns} FROM "${metadata.tableName}" WHERE ${conditions.join(' AND ')}` +
