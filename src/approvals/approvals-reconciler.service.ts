@@ -76,9 +76,7 @@ export class ApprovalsReconciler implements OnApplicationBootstrap, BeforeApplic
 
   /** Every open request's jobs, or (the scheduled pass) only the scope's: see ReconcileScope. */
   async reconcile(scope?: ReconcileScope): Promise<{ expiries: number; callbacks: number; notifications: number }> {
-    const pending = scope
-      ? `r.status = 'pending' AND (r.created_at > now() - make_interval(secs => ${scope.recentSeconds}) OR r.expires_at < now() - make_interval(secs => ${scope.graceSeconds}))`
-      : `r.status = 'pending'`;
+    const pending = scope ? `r.status = 'pending' AND r.expires_at < now() + make_interval(secs => ${scope.dueWithinSeconds})` : `r.status = 'pending'`;
     const expiries = await this.forEachPage(pending, (page) => this.jobs.reviveExpiry(...page));
     // Settled requests whose callback is owed are few and short-lived: always all of them.
     const callbacks = await this.forEachPage(`r.callback_state = 'pending'`, (page) => this.jobs.reviveCallback(...page));
@@ -86,9 +84,9 @@ export class ApprovalsReconciler implements OnApplicationBootstrap, BeforeApplic
     return { expiries, callbacks, notifications };
   }
 
-  /** What the scheduled pass covers: requests parked within three intervals (five minutes at least), work overdue by a minute. */
+  /** What the scheduled pass covers (see ReconcileScope): work due before the pass after next, and deliveries queued for a minute. */
   scheduledScope(): ReconcileScope {
-    return { recentSeconds: Math.max(300, 3 * this.config.RECONCILE_INTERVAL_SECONDS), graceSeconds: 60 };
+    return { dueWithinSeconds: 2 * this.config.RECONCILE_INTERVAL_SECONDS + 5, graceSeconds: 60 };
   }
 
   /** The timer's check: has Redis lost its data since the last run? Then rebuild everything. */

@@ -56,11 +56,11 @@ export class NotificationRouting extends ApproverRouting {
    */
   async reconcile(scope?: ReconcileScope): Promise<number> {
     let count = 0;
-    // The scheduled pass: rounds of requests parked recently or whose round is overdue (initial rounds are always few).
+    // The scheduled pass: rounds not queued at all, or due soon (initial rounds are written with the request: always few).
     const inScope = scope
-      ? `(NOT notified OR created_at > now() - make_interval(secs => ${scope.recentSeconds})` +
-        ` OR (NOT escalated AND created_at + make_interval(secs => escalate_after + ${scope.graceSeconds}) < now())` +
-        ` OR (NOT reminded AND created_at + make_interval(secs => remind_after + ${scope.graceSeconds}) < now()))`
+      ? `(NOT notified` +
+        ` OR (NOT escalated AND created_at + make_interval(secs => escalate_after) < now() + make_interval(secs => ${scope.dueWithinSeconds}))` +
+        ` OR (NOT reminded AND created_at + make_interval(secs => remind_after) < now() + make_interval(secs => ${scope.dueWithinSeconds})))`
       : 'true';
     const marked = (round: NotificationRound) => `EXISTS (SELECT 1 FROM notification_rounds n WHERE n.approval_id = r.id AND n.round = '${round}')`;
     for (let after = ''; ;) {
@@ -86,6 +86,8 @@ export class NotificationRouting extends ApproverRouting {
       if (page.length < PAGE) break;
       after = page[page.length - 1].id;
     }
+    // The scheduled pass: deliveries queued for longer than the grace (their jobs come through the outbox).
+    const overdue = scope ? `AND d.updated_at < now() - make_interval(secs => ${scope.graceSeconds})` : '';
     for (let after = '0'; ;) {
       const page: (Pick<NotificationDelivery, 'id' | 'tenantId' | 'channel'> & { rank: number | null })[] = await this.dataSource.query(
         // An approval's deliveries while it is pending; a sampled review's while it waits for an answer. An approval's
@@ -95,7 +97,7 @@ export class NotificationRouting extends ApproverRouting {
            FROM notification_deliveries d
            LEFT JOIN approval_requests r ON r.id = d.approval_id
            LEFT JOIN sampled_reviews s ON s.id = d.review_id
-          WHERE d.status = 'queued' AND (r.status = 'pending' OR (s.status = 'pending' AND s.expires_at > now())) AND d.id > $1 ORDER BY d.id LIMIT ${PAGE}`,
+          WHERE d.status = 'queued' AND (r.status = 'pending' OR (s.status = 'pending' AND s.expires_at > now())) AND d.id > $1 ${overdue} ORDER BY d.id LIMIT ${PAGE}`,
         [after],
       );
       await this.jobs.reviveDeliveries(page);
