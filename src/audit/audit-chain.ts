@@ -35,9 +35,11 @@ export const CHAINED_COLUMNS = `id::text AS id, tenant_id, type, approval_id, ac
 /**
  * Every sealed event with its seal (chain_seq, prev_hash, hash), for a `WHERE s.tenant_id = …` and
  * an `ORDER BY s.seq`: the seals side by side with the events' content, as the verifier reads them.
+ * A seal that names another tenant's event finds none (the chain shows a gap there), so no
+ * tenant's chain ever reads another's events.
  */
 export const SEALED_EVENTS = `SELECT e.*, s.seq::text AS chain_seq, s.prev_hash, s.hash FROM audit_seals s
-  CROSS JOIN LATERAL (SELECT ${CHAINED_COLUMNS} FROM audit_events WHERE audit_events.id = s.event_id) e`;
+  CROSS JOIN LATERAL (SELECT ${CHAINED_COLUMNS} FROM audit_events WHERE audit_events.id = s.event_id AND audit_events.tenant_id = s.tenant_id) e`;
 
 /**
  * The hashed record: fixed fields around the free-form `data`. Changing a key or a value here

@@ -65,4 +65,5 @@ export const AUDIT_COLUMNS = `id::text AS id, tenant_id, type, occurred_at, appr
   a2a_interaction_id, request_id, data, seal.seq::text AS chain_seq, seal.prev_hash, seal.hash`;
 
 /** What AUDIT_COLUMNS selects from: the events, each with its seal (none while it waits for the sealer). */
-export const AUDIT_SOURCE = `audit_events LEFT JOIN LATERAL (SELECT seq, prev_hash, hash FROM audit_seals WHERE audit_seals.event_id = audit_events.id) seal ON true`;
+export const AUDIT_SOURCE = `audit_events LEFT JOIN LATERAL (SELECT seq, prev_hash, hash FROM audit_seals
+  WHERE audit_seals.event_id = audit_events.id AND audit_seals.tenant_id = audit_events.tenant_id) seal ON true`;

@@ -53,7 +53,7 @@ export class AuditSealer {
       if (!locked) return 0;
       const rows: ChainedContent[] = await m.query(
         `SELECT ${CHAINED_COLUMNS} FROM audit_events
-          WHERE id IN (SELECT event_id FROM audit_unsealed WHERE tenant_id = $1 ORDER BY event_id LIMIT ${BATCH}) ORDER BY id`,
+          WHERE tenant_id = $1 AND id IN (SELECT event_id FROM audit_unsealed WHERE tenant_id = $1 ORDER BY event_id LIMIT ${BATCH}) ORDER BY id`,
         [tenantId],
       );
       if (!rows.length) return 0;

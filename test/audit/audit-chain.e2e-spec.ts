@@ -139,6 +139,28 @@ describe('the tamper-evident audit log', () => {
       expect(report.verified).toBe(5);
     });
 
+    it("a seal pointed at another tenant's event: a gap in this chain, and the other tenant's event is never read", async () => {
+      await chainOf('repoint', 5);
+      const c = new Client({ connectionString: env.db.url });
+      await c.connect();
+      let victim: string;
+      try {
+        // Written past the triggers, so that it is in no chain: a seal may name it without breaking a unique key.
+        await c.query(`SET session_replication_role = replica`);
+        const { rows } = await c.query(
+          `INSERT INTO audit_events (tenant_id, type, actor, data) VALUES ('victim', 'secret', 'x', '{"secret": true}') RETURNING id::text AS id`,
+        );
+        victim = rows[0].id;
+      } finally {
+        await c.end();
+      }
+      await asSuperuser(`UPDATE audit_seals SET event_id = $1 WHERE tenant_id = 'repoint' AND seq = 3`, [victim]);
+      const report = await verify('repoint');
+      expect(report.first_break).toMatchObject({ seq: '4', problem: 'sequence_gap' });
+      expect(report.first_break.id).not.toBe(victim);
+      expect(report.verified).toBe(2);
+    });
+
     it('a relinked event: prev_hash_mismatch', async () => {
       await chainOf('relink', 6);
       const { id } = await row('relink', 3);
