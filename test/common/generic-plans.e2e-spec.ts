@@ -21,18 +21,21 @@ describe('generic plans of the prepared statements', () => {
   let env: TestEnvironment;
   let api: TestApp;
   let sinks: NotificationSinks;
-  const named = new Map<string, string>();
   let spy: jest.SpyInstance;
+
+  /** The named statements sent so far (the spy calls through: every query still runs). */
+  const namedStatements = () =>
+    new Map(
+      spy.mock.calls
+        .map(([config]) => config as { name?: string; text?: string })
+        .filter((config) => typeof config === 'object' && config.name && config.text)
+        .map((config): [string, string] => [config.name!, config.text!]),
+    );
 
   beforeAll(async () => {
     sinks = await notificationSinks();
     env = await testEnvironment({ directory: true });
-    const query = Client.prototype.query;
-    spy = jest.spyOn(Client.prototype, 'query').mockImplementation(function (this: Client, ...args: unknown[]) {
-      const config = args[0] as { name?: string; text?: string };
-      if (config && typeof config === 'object' && config.name && config.text) named.set(config.name, config.text);
-      return (query as (...a: unknown[]) => unknown).apply(this, args);
-    } as never);
+    spy = jest.spyOn(Client.prototype, 'query');
     api = await env.start({ ...sinks.config, DATABASE_PREPARED_STATEMENTS: 'true' });
   });
   afterAll(async () => {
@@ -46,11 +49,12 @@ describe('generic plans of the prepared statements', () => {
     const id = await parkApproval(api, token, parkBody());
     await sinks.mail.waitFor((m) => m.parsed.text?.includes(id) ?? false);
     // The delivery is recorded after the message is accepted.
-    await eventually(async () => [...named.values()].some((text) => text.includes('INSERT INTO "notification_attempts"')));
+    await eventually(async () => [...namedStatements().values()].some((text) => text.includes('INSERT INTO "notification_attempts"')));
     const vote = await voteAs(api, { approvalId: id, approverId: 'bob', decision: 'approve', reason: 'ok' });
     expect(vote.body).toMatchObject({ status: 'approved' });
     expect((await call(api.url, 'POST', `/v1/approvals/${id}/token`, { token })).status).toBe(200);
 
+    const named = namedStatements();
     // A database of the same schema whose tables have never held a row nor been analysed.
     const fresh = await testEnvironment();
     const c = new Client({ connectionString: fresh.db.url });
