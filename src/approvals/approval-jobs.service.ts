@@ -19,6 +19,18 @@ import { ApprovalRequest } from './approval-request.entity';
 type Schedulable = Pick<ApprovalRequest, 'id' | 'tenantId' | 'expiresAt'>;
 
 /**
+ * How far ahead of its expiry a pending request needs its expiry job: the scheduled
+ * reconciliation, every RECONCILE_INTERVAL_SECONDS, adds the job of every pending request due
+ * within this horizon, so every request is inside it for at least two passes before it expires.
+ * A request parked further out gets its job from a pass, and one settled before then never needs
+ * one (most are: the default expiry is ten minutes): no delayed job added on park, none removed on
+ * settle. With the scheduled pass off, every request gets its job when parked.
+ */
+export function expiryHorizonSeconds(config: Pick<AppConfig, 'RECONCILE_INTERVAL_SECONDS'>): number {
+  return config.RECONCILE_INTERVAL_SECONDS > 0 ? 2 * config.RECONCILE_INTERVAL_SECONDS + 5 : Infinity;
+}
+
+/**
  * Enqueues the lifecycle's jobs (and only enqueues: the processors handle them). The request
  * paths write outbox events instead of calling Redis; the outbox dispatcher turns them into
  * these jobs (subscribed below). The reconciler calls the revive methods directly.
@@ -38,7 +50,9 @@ export class ApprovalJobs implements OnModuleInit {
       {
         queue: this.expiryQueue,
         jobs: this.expiryJobs(
-          (events as unknown as ApprovalCreatedEvent[]).map((e) => ({ id: e.approvalId, tenantId: e.tenantId, expiresAt: new Date(e.expiresAt) })),
+          (events as unknown as ApprovalCreatedEvent[])
+            .map((e) => ({ id: e.approvalId, tenantId: e.tenantId, expiresAt: new Date(e.expiresAt) }))
+            .filter((r) => this.dueWithinHorizon(r)),
         ),
       },
     ]);
@@ -105,9 +119,17 @@ export class ApprovalJobs implements OnModuleInit {
     return (await this.maintenanceQueue.getJobScheduler(RECONCILE_SCHEDULER_ID)) !== undefined;
   }
 
-  async cancelExpiry(approvalId: string): Promise<void> {
-    // A removed job is only an optimisation: the expiry handler skips settled requests anyway.
-    await this.expiryQueue.remove(expiryJobId(approvalId)).catch(() => undefined);
+  /** Whether the request's expiry job may exist yet (see expiryHorizonSeconds). */
+  private dueWithinHorizon(request: Pick<ApprovalRequest, 'expiresAt'>): boolean {
+    return request.expiresAt.getTime() - Date.now() <= expiryHorizonSeconds(this.config) * 1000;
+  }
+
+  async cancelExpiry(request: Pick<ApprovalRequest, 'id' | 'expiresAt'>): Promise<void> {
+    // A removed job is only an optimisation: the expiry handler skips settled requests anyway. So a
+    // request still outside the horizon is left alone: no pass has added its job (only a full
+    // rebuild, after Redis lost its data, adds them all; such a job finds the request settled).
+    if (!this.dueWithinHorizon(request)) return;
+    await this.expiryQueue.remove(expiryJobId(request.id)).catch(() => undefined);
   }
 
   async scheduleCallback(...requests: Pick<ApprovalRequest, 'id' | 'tenantId'>[]): Promise<void> {

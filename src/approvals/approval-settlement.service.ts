@@ -84,7 +84,7 @@ export class ApprovalSettlement {
     if (request.callbackState === 'pending') this.outbox.committed();
     try {
       await this.events.publishSettled({ tenantId: request.tenantId, approvalId: request.id, status: request.status });
-      if (request.status !== 'expired') await this.jobs.cancelExpiry(request.id);
+      if (request.status !== 'expired') await this.jobs.cancelExpiry(request);
     } catch (e) {
       // The decision and its callback's event are committed; only the wake-up of waiters and the removal of an expiry job (whose handler skips settled requests) failed.
       this.logger.error(`post-commit work for ${request.id} failed: ${(e as Error).message}`);

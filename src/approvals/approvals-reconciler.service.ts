@@ -2,7 +2,7 @@ import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBoo
 import { DataSource } from 'typeorm';
 import { RedisConnections } from '../common/redis/redis.module';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
-import { ApprovalJobs } from './approval-jobs.service';
+import { ApprovalJobs, expiryHorizonSeconds } from './approval-jobs.service';
 import { ApprovalRequest } from './approval-request.entity';
 import { ApproverRouting, ReconcileScope } from './approver-routing.port';
 
@@ -84,9 +84,13 @@ export class ApprovalsReconciler implements OnApplicationBootstrap, BeforeApplic
     return { expiries, callbacks, notifications };
   }
 
-  /** What the scheduled pass covers (see ReconcileScope): work due before the pass after next, and deliveries queued for a minute. */
+  /**
+   * What the scheduled pass covers (see ReconcileScope): work due before the pass after next, and
+   * deliveries queued for a minute. Its look ahead is also where expiry jobs come from for requests
+   * parked further out (expiryHorizonSeconds).
+   */
   scheduledScope(): ReconcileScope {
-    return { dueWithinSeconds: 2 * this.config.RECONCILE_INTERVAL_SECONDS + 5, graceSeconds: 60 };
+    return { dueWithinSeconds: expiryHorizonSeconds(this.config), graceSeconds: 60 };
   }
 
   /** The timer's check: has Redis lost its data since the last run? Then rebuild everything. */

@@ -57,10 +57,10 @@ describe('the outbox: events commit with the change and reach BullMQ exactly onc
   it('a park writes its approval.created event in the same transaction as the row; a failed park leaves neither', async () => {
     const env = await freshEnv();
     const app = await env.start({ RUN_WORKERS: 'false' });
-    const id = await parkApproval(app, gateway, parkBody({ obligation: { approvers: ['user:bob'], quorum: 1, expires_in: 600, remind_after: 60 } }));
+    const id = await parkApproval(app, gateway, parkBody({ obligation: { approvers: ['user:bob'], quorum: 1, expires_in: 60, remind_after: 30 } }));
     const [event] = await outboxRows(env);
     expect(event.topic).toBe('approval.created');
-    expect(event.payload).toMatchObject({ tenantId: 'acme', approvalId: id, escalateAfter: null, remindAfter: 60 });
+    expect(event.payload).toMatchObject({ tenantId: 'acme', approvalId: id, escalateAfter: null, remindAfter: 30 });
     const [row] = await sql<{ xmin: string; expires_at: Date }>(env.db.url, `SELECT xmin::text, expires_at FROM approval_requests WHERE id = $1`, [id]);
     // One transaction id: the request and its event committed together.
     expect(event.xmin).toBe(row.xmin);
@@ -104,7 +104,7 @@ describe('the outbox: events commit with the change and reach BullMQ exactly onc
     const env = await freshEnv();
     const app = await env.start({ RUN_WORKERS: 'false' });
     const ids = [];
-    for (let i = 0; i < 3; i++) ids.push(await parkApproval(app, gateway, parkBody({ obligation: { approvers: ['user:bob'], quorum: 1, expires_in: 600 } })));
+    for (let i = 0; i < 3; i++) ids.push(await parkApproval(app, gateway, parkBody({ obligation: { approvers: ['user:bob'], quorum: 1, expires_in: 60 } })));
     const expiry = queue(env, ApprovalQueue.Expiry);
     const dispatcher = dispatcherOf(app);
 
@@ -125,7 +125,7 @@ describe('the outbox: events commit with the change and reach BullMQ exactly onc
     const env = await freshEnv();
     const app = await env.start({ RUN_WORKERS: 'false', OUTBOX_BATCH_SIZE: '5' });
     const ids = [];
-    for (let i = 0; i < 12; i++) ids.push(await parkApproval(app, gateway, parkBody({ obligation: { approvers: ['user:bob'], quorum: 1, expires_in: 600 } })));
+    for (let i = 0; i < 12; i++) ids.push(await parkApproval(app, gateway, parkBody({ obligation: { approvers: ['user:bob'], quorum: 1, expires_in: 60 } })));
     const all = (await outboxRows(env)).map((r) => r.id);
     expect(all).toHaveLength(12);
     const [a, b] = [dispatcherOf(app), dispatcherOf(app)];

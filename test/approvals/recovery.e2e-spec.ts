@@ -1,6 +1,9 @@
 import { Queue } from 'bullmq';
 import { ApprovalQueue, callbackJobId, expiryJobId, RECONCILE_SCHEDULER_ID } from '../../src/approvals/approval-queues';
+import { expiryHorizonSeconds } from '../../src/approvals/approval-jobs.service';
 import { ApprovalsReconciler } from '../../src/approvals/approvals-reconciler.service';
+import { APP_CONFIG, AppConfig } from '../../src/config/app-config';
+import { getQueueToken } from '@nestjs/bullmq';
 import { redisConnectionOptions } from '../../src/common/queues/queues.module';
 import { RedisConnections } from '../../src/common/redis/redis.module';
 import { Redis } from 'ioredis';
@@ -256,6 +259,60 @@ describe('recovery after a restart and after Redis lost its data', () => {
     expect(row.decided_at!.getTime() - row.expires_at.getTime()).toBeGreaterThanOrEqual(0);
     expect(row.decided_at!.getTime() - row.expires_at.getTime()).toBeLessThan(2000);
   }
+
+  it('a request parked further from its expiry than the horizon gets its expiry job from the scheduled pass, not the park; settling it then removes nothing', async () => {
+    const env = await freshEnv();
+    const app = await env.start();
+    const reconciler = app.app.get(ApprovalsReconciler);
+    // RECONCILE_INTERVAL_SECONDS 60: every pass looks 125 s ahead, so each request is inside that for two passes before it expires.
+    expect(expiryHorizonSeconds(app.app.get<AppConfig>(APP_CONFIG))).toBe(125);
+    const [near, far, settledNear, settledFar] = [
+      await park(app, { expiresIn: 120 }),
+      await park(app, { expiresIn: 600 }),
+      await park(app, { expiresIn: 120 }),
+      await park(app, { expiresIn: 600 }),
+    ];
+    const expiry = queue(env, ApprovalQueue.Expiry);
+    const removed = jest.spyOn(app.app.get<Queue>(getQueueToken(ApprovalQueue.Expiry)), 'remove');
+    try {
+      await outboxDrained(env.db.url);
+      const hasJob = async (id: string) => (await expiry.getJob(expiryJobId(id))) !== undefined;
+      expect({ near: await hasJob(near), far: await hasJob(far), settledNear: await hasJob(settledNear), settledFar: await hasJob(settledFar) }).toEqual({
+        near: true,
+        far: false,
+        settledNear: true,
+        settledFar: false,
+      });
+
+      // Settled inside the horizon: its job goes; outside it: there is none to remove, and no call is made.
+      await approve(app, settledFar);
+      await approve(app, settledNear);
+      await eventually(async () => !(await hasJob(settledNear)));
+      expect(removed.mock.calls.map(([jobId]) => jobId)).toEqual([expiryJobId(settledNear)]);
+
+      // Time passes (the far request is three seconds from expiring now): the scheduled pass adds its job, and it expires on time.
+      await sql(env.db.url, `UPDATE approval_requests SET expires_at = now() + interval '3 seconds' WHERE id = $1`, [far]);
+      expect(await reconciler.reconcile(reconciler.scheduledScope())).toMatchObject({ expiries: 2 });
+      expect(await hasJob(far)).toBe(true);
+      await expectExpiredOnTime(env, far);
+    } finally {
+      removed.mockRestore();
+      await expiry.close();
+    }
+  });
+
+  it('with the scheduled pass off, every park adds its expiry job, however far out', async () => {
+    const env = await freshEnv();
+    const app = await env.start({ RECONCILE_INTERVAL_SECONDS: '0' });
+    const id = await park(app, { expiresIn: 3600 });
+    const expiry = queue(env, ApprovalQueue.Expiry);
+    try {
+      await outboxDrained(env.db.url);
+      expect(await (await expiry.getJob(expiryJobId(id)))?.getState()).toBe('delayed');
+    } finally {
+      await expiry.close();
+    }
+  });
 
   it('an expiry job lost while the service runs is re-created by the periodic reconciler', async () => {
     const env = await freshEnv();
