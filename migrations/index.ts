@@ -28,6 +28,7 @@ import { PasskeyManagement1764190000000 } from './1764190000000-passkey-manageme
 import { ReviewDeliveries1764200000000 } from './1764200000000-review-deliveries';
 import { BatchPasskeyChallenges1764230000000 } from './1764230000000-batch-passkey-challenges';
 import { AuditSeals1764240000000 } from './1764240000000-audit-seals';
+import { DropPendingByCreation1764250000000 } from './1764250000000-drop-pending-by-creation';
 
 /** Every migration, in order. Passed as classes so the same list works under jest and from dist/. */
 export const migrations = [
@@ -61,4 +62,5 @@ export const migrations = [
   ReviewDeliveries1764200000000,
   BatchPasskeyChallenges1764230000000,
   AuditSeals1764240000000,
+  DropPendingByCreation1764250000000,
 ];
