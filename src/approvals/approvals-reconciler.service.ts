@@ -12,8 +12,8 @@ const MARKER = 'reconciler:marker';
 
 /**
  * Postgres is the truth, Redis only schedules. At start-up this re-adds the job every open
- * request needs (expiry for pending ones, the callback for settled-but-undelivered ones, and
- * the notification rounds and deliveries still owed). Job ids are deterministic, so re-adding a
+ * request needs (expiry for pending ones due within the horizon, expiryHorizonSeconds; the
+ * callback for settled-but-undelivered ones; the notification rounds and deliveries still owed). Job ids are deterministic, so re-adding a
  * job that still exists is a no-op; a finished job (completed or failed) whose request still
  * needs it is replaced. It runs again every RECONCILE_INTERVAL_SECONDS (a BullMQ job scheduler),
  * whenever Redis comes back after a disconnect, and whenever Redis turns out to have lost its
@@ -74,9 +74,15 @@ export class ApprovalsReconciler implements OnApplicationBootstrap, BeforeApplic
     }
   }
 
-  /** Every open request's jobs, or (the scheduled pass) only the scope's: see ReconcileScope. */
+  /**
+   * Every open request's jobs, or (the scheduled pass) only the scope's: see ReconcileScope. Expiry
+   * jobs, in either, only for requests due within the horizon (expiryHorizonSeconds): the scheduled
+   * passes add the rest as they come due, so a rebuild after Redis lost its data does not put a job
+   * in Redis for every pending request.
+   */
   async reconcile(scope?: ReconcileScope): Promise<{ expiries: number; callbacks: number; notifications: number }> {
-    const pending = scope ? `r.status = 'pending' AND r.expires_at < now() + make_interval(secs => ${scope.dueWithinSeconds})` : `r.status = 'pending'`;
+    const horizon = expiryHorizonSeconds(this.config);
+    const pending = Number.isFinite(horizon) ? `r.status = 'pending' AND r.expires_at < now() + make_interval(secs => ${horizon})` : `r.status = 'pending'`;
     const expiries = await this.forEachPage(pending, (page) => this.jobs.reviveExpiry(...page));
     // Settled requests whose callback is owed are few and short-lived: always all of them.
     const callbacks = await this.forEachPage(`r.callback_state = 'pending'`, (page) => this.jobs.reviveCallback(...page));
