@@ -126,8 +126,8 @@ export class ApprovalJobs implements OnModuleInit {
 
   async cancelExpiry(request: Pick<ApprovalRequest, 'id' | 'expiresAt'>): Promise<void> {
     // A removed job is only an optimisation: the expiry handler skips settled requests anyway. So a
-    // request still outside the horizon is left alone: no pass has added its job (only a full
-    // rebuild, after Redis lost its data, adds them all; such a job finds the request settled).
+    // request still outside the horizon is left alone: neither a pass nor a rebuild has added its job
+    // (one added while RECONCILE_INTERVAL_SECONDS was 0 would find the request settled).
     if (!this.dueWithinHorizon(request)) return;
     await this.expiryQueue.remove(expiryJobId(request.id)).catch(() => undefined);
   }

@@ -13,9 +13,10 @@ const MARKER = 'reconciler:marker';
 /**
  * Postgres is the truth, Redis only schedules. At start-up this re-adds the job every open
  * request needs (expiry for pending ones due within the horizon, expiryHorizonSeconds; the
- * callback for settled-but-undelivered ones; the notification rounds and deliveries still owed). Job ids are deterministic, so re-adding a
- * job that still exists is a no-op; a finished job (completed or failed) whose request still
- * needs it is replaced. It runs again every RECONCILE_INTERVAL_SECONDS (a BullMQ job scheduler),
+ * callback for settled-but-undelivered ones; the notification rounds and deliveries still
+ * owed). Job ids are deterministic, so re-adding a job that still exists is a no-op; a finished
+ * job (completed or failed) whose request still needs it is replaced. It runs again every
+ * RECONCILE_INTERVAL_SECONDS (a BullMQ job scheduler),
  * whenever Redis comes back after a disconnect, and whenever Redis turns out to have lost its
  * data while the connection stayed up (FLUSHALL, a failover to an empty replica).
  *
