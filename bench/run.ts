@@ -377,22 +377,27 @@ async function authorizationFigures(
   const rich = await richTenant(a, o.signDev);
   const fixture = readFileSync(join(ROOT, 'bench/fixtures/tool-call-1k.json'), 'utf8');
 
+  // Today's decision and the rich one, each in a fresh MCP session: the loads below and the evenly spaced probe send these.
+  const decisionCalls = {
+    today: {
+      url: `${a.url}/v1/authorize`,
+      token: o.token,
+      body: (session: string) => ({ ...authzEnvelope, correlation: { request_id: 'bench', mcp_session_id: session } }),
+    },
+    rich: {
+      url: `${a.url}/v1/authorize`,
+      token: rich.gateway,
+      body: (session: string) => ({ ...rich.envelope, correlation: { request_id: 'bench-rich', mcp_session_id: session } }),
+    },
+  };
   const scenarios = {
     bareGet: { server: a, opts: () => ({ url: `${a.url}/health/live` }) },
     barePost: {
       server: bareNest,
       opts: () => ({ url: `${bareNest.url}/echo`, method: 'POST' as const, headers: { 'content-type': 'application/json' }, body: fixture }),
     },
-    today: {
-      server: a,
-      opts: (rate?: number) =>
-        decisionLoad(`${a.url}/v1/authorize`, o.token, (s) => ({ ...authzEnvelope, correlation: { request_id: 'bench', mcp_session_id: s } }), rate),
-    },
-    rich: {
-      server: a,
-      opts: (rate?: number) =>
-        decisionLoad(`${a.url}/v1/authorize`, rich.gateway, (s) => ({ ...rich.envelope, correlation: { request_id: 'bench-rich', mcp_session_id: s } }), rate),
-    },
+    today: { server: a, opts: (rate?: number) => decisionLoad(decisionCalls.today.url, decisionCalls.today.token, decisionCalls.today.body, rate) },
+    rich: { server: a, opts: (rate?: number) => decisionLoad(decisionCalls.rich.url, decisionCalls.rich.token, decisionCalls.rich.body, rate) },
     authzen: { server: a, opts: (rate?: number) => decisionLoad(`${a.url}/access/v1/evaluation`, rich.gateway, rich.authzen, rate) },
     chain: {
       server: a,
@@ -498,20 +503,16 @@ async function authorizationFigures(
 
   // The same rate evenly spaced, open loop (bench/open-loop.ts): the latency a steady stream of calls at half today's rate sees.
   const steadyBare = await openLoop({ url: `${a.url}/health/live`, ratePerSecond: half, seconds: DURATION });
-  const steadyDecisions = {
-    today: { url: `${a.url}/v1/authorize`, token: o.token, envelope: authzEnvelope, requestId: 'bench' },
-    rich: { url: `${a.url}/v1/authorize`, token: rich.gateway, envelope: rich.envelope, requestId: 'bench-rich' },
-  };
   for (const [key, label] of [
     ['today', 'POST /v1/authorize'],
     ['rich', 'POST /v1/authorize with entities and typed input'],
   ] as const) {
-    const d = steadyDecisions[key];
+    const d = decisionCalls[key];
     const steady = await openLoop({
       url: d.url,
       method: 'POST',
       headers: { authorization: `Bearer ${d.token}`, 'content-type': 'application/json' },
-      body: (n) => JSON.stringify({ ...d.envelope, correlation: { request_id: d.requestId, mcp_session_id: `steady-${process.pid}-${n}` } }),
+      body: (n) => JSON.stringify(d.body(`steady-${process.pid}-${n}`)),
       ratePerSecond: half,
       seconds: DURATION,
     });
