@@ -15,7 +15,9 @@ export class RedisConnections implements OnApplicationShutdown {
   constructor(@Inject(APP_CONFIG) config: AppConfig) {
     this.commands = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3, lazyConnect: false });
     // No ready check: it would send INFO on a connection that is in subscriber mode after a reconnect.
-    this.subscriber = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null, enableReadyCheck: false });
+    // No automatic resubscribe: ioredis sends it with no one to take its failure (a close during it,
+    // on shutdown, is an unhandled rejection); RedisBus resubscribes on 'ready' instead.
+    this.subscriber = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null, enableReadyCheck: false, autoResubscribe: false });
     this.prefix = config.REDIS_PREFIX;
   }
 
