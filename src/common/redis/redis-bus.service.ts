@@ -11,16 +11,7 @@ export class RedisBus {
   private readonly handlers = new Map<string, ((message: unknown) => void)[]>();
   private listening = false;
 
-  constructor(private readonly redis: RedisConnections) {
-    // After a reconnect the connection has no subscriptions: take them up again. A failure (the
-    // connection closed again, or shut down, meanwhile) waits for the next 'ready'.
-    redis.subscriber.on('ready', () => {
-      const channels = [...this.handlers.keys()];
-      if (channels.length) {
-        redis.subscriber.subscribe(...channels).catch((e: Error) => this.logger.warn(`resubscribing after a reconnect failed: ${e.message}`));
-      }
-    });
-  }
+  constructor(private readonly redis: RedisConnections) {}
 
   async subscribe(topic: string, handler: (message: unknown) => void): Promise<void> {
     const channel = this.redis.key(topic);
@@ -42,7 +33,7 @@ export class RedisBus {
     const list = this.handlers.get(channel) ?? [];
     list.push(handler);
     this.handlers.set(channel, list);
-    if (list.length === 1) await this.redis.subscriber.subscribe(channel);
+    if (list.length === 1) await this.redis.subscribe(channel);
   }
 
   async publish(topic: string, message: unknown): Promise<void> {
