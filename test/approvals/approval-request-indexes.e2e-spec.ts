@@ -1,6 +1,5 @@
 import { DataSource } from 'typeorm';
-import { dataSourceOptions } from '../../src/common/database/data-source-options';
-import { createTestDatabase, TestDatabase } from '../support/database';
+import { openTestDataSource, TestDataSource } from '../support/database';
 
 /**
  * Every index on approval_requests costs each park an entry: the set is the one the service's
@@ -8,18 +7,14 @@ import { createTestDatabase, TestDatabase } from '../support/database';
  * scheduled reconciliation's old look at recent requests read).
  */
 describe('approval_requests indexes', () => {
-  let db: TestDatabase;
+  let test: TestDataSource;
   let ds: DataSource;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    ds = new DataSource(dataSourceOptions(db.url, 2));
-    await ds.initialize();
+    test = await openTestDataSource(2);
+    ds = test.ds;
   });
-  afterAll(async () => {
-    await ds.destroy();
-    await db.drop();
-  });
+  afterAll(() => test.close());
 
   const indexes = async () =>
     ((await ds.query(`SELECT indexname FROM pg_indexes WHERE tablename = 'approval_requests' ORDER BY indexname`)) as { indexname: string }[]).map(

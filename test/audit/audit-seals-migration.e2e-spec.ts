@@ -2,8 +2,7 @@ import { DataSource } from 'typeorm';
 import { CHAINED_COLUMNS, ChainedContent, eventHash, GENESIS_HASH, walkChain } from '../../src/audit/audit-chain';
 import { AuditSealer } from '../../src/audit/audit-sealer.service';
 import { readSealedChain } from '../../src/audit/audit-verifier.service';
-import { dataSourceOptions } from '../../src/common/database/data-source-options';
-import { createTestDatabase, TestDatabase } from '../support/database';
+import { openTestDataSource, TestDataSource } from '../support/database';
 
 /**
  * The move of seals out of audit_events (migrations/1764240000000-audit-seals.ts): a chain sealed
@@ -11,18 +10,14 @@ import { createTestDatabase, TestDatabase } from '../support/database';
  * and going back puts every seal into the old columns again.
  */
 describe('audit seals migration', () => {
-  let db: TestDatabase;
+  let test: TestDataSource;
   let ds: DataSource;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    ds = new DataSource(dataSourceOptions(db.url, 4));
-    await ds.initialize();
+    test = await openTestDataSource(4);
+    ds = test.ds;
   });
-  afterAll(async () => {
-    await ds.destroy();
-    await db.drop();
-  });
+  afterAll(() => test.close());
 
   const append = (tenant: string, n: number) =>
     ds.query(

@@ -1,8 +1,7 @@
 import { Client, Pool, PoolClient } from 'pg';
 import { DataSource } from 'typeorm';
-import { dataSourceOptions } from '../../src/common/database/data-source-options';
 import { pgPool } from '../../src/common/database/prepared-statements';
-import { createTestDatabase, TestDatabase } from '../support/database';
+import { openTestDataSource, TestDataSource } from '../support/database';
 
 /**
  * A Postgres FATAL on a connection that no one is listening to (handed out by the pool, its new
@@ -10,20 +9,19 @@ import { createTestDatabase, TestDatabase } from '../support/database';
  * a restart of Postgres under load could end the process with an unhandled 'error' event.
  */
 describe('pooled connections whose backend is terminated', () => {
-  let db: TestDatabase;
+  let test: TestDataSource;
   let dataSource: DataSource;
   let admin: Client;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    dataSource = await new DataSource(dataSourceOptions(db.url, 2)).initialize();
-    admin = new Client({ connectionString: db.url });
+    test = await openTestDataSource(2);
+    dataSource = test.ds;
+    admin = new Client({ connectionString: test.db.url });
     await admin.connect();
   });
   afterAll(async () => {
     await admin?.end();
-    await dataSource?.destroy();
-    await db?.drop();
+    await test?.close();
   });
 
   it('a checked-out connection with no listener of its own is terminated: nothing throws, the pool drops it and goes on', async () => {

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
+import { DataSource } from 'typeorm';
+import { dataSourceOptions } from '../../src/common/database/data-source-options';
 
 export const PG_ADMIN_URL = process.env.TEST_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 /** Per run, so that concurrent runs on one machine never touch each other's databases. */
@@ -56,4 +58,25 @@ export async function dropTemplate(): Promise<void> {
     const left = await c.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE $1`, [`${name}%`]);
     for (const { datname } of left.rows) await c.query(`DROP DATABASE IF EXISTS ${datname} WITH (FORCE)`);
   });
+}
+
+export interface TestDataSource {
+  db: TestDatabase;
+  ds: DataSource;
+  /** Destroys the DataSource, then drops the database. */
+  close(): Promise<void>;
+}
+
+/** A database of its own (see createTestDatabase) with the service's DataSource on it, for tests below the app. */
+export async function openTestDataSource(poolSize: number): Promise<TestDataSource> {
+  const db = await createTestDatabase();
+  const ds = await new DataSource(dataSourceOptions(db.url, poolSize)).initialize();
+  return {
+    db,
+    ds,
+    close: async () => {
+      await ds.destroy();
+      await db.drop();
+    },
+  };
 }
