@@ -29,6 +29,7 @@ import { ReviewDeliveries1764200000000 } from './1764200000000-review-deliveries
 import { BatchPasskeyChallenges1764230000000 } from './1764230000000-batch-passkey-challenges';
 import { AuditSeals1764240000000 } from './1764240000000-audit-seals';
 import { DropPendingByCreation1764250000000 } from './1764250000000-drop-pending-by-creation';
+import { AuditContentHash1764260000000 } from './1764260000000-audit-content-hash';
 
 /** Every migration, in order. Passed as classes so the same list works under jest and from dist/. */
 export const migrations = [
@@ -63,4 +64,5 @@ export const migrations = [
   BatchPasskeyChallenges1764230000000,
   AuditSeals1764240000000,
   DropPendingByCreation1764250000000,
+  AuditContentHash1764260000000,
 ];

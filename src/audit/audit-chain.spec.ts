@@ -1,7 +1,8 @@
-import { ChainedContent, Checkpoint, eventHash, GENESIS_HASH, SealedEvent, walkChain } from './audit-chain';
+import { canonicalJson } from '../common/canonical-json';
+import { ChainedContent, Checkpoint, contentHashOf, eventHash, GENESIS_HASH, SealedEvent, walkChain } from './audit-chain';
 
-/** A sealed chain of n events, as the sealer writes it. */
-function sealedChain(n: number): SealedEvent[] {
+/** A sealed chain of n events, as the sealer writes it; from `v2From` on, events written with their content hash (v2). */
+function sealedChain(n: number, v2From = Infinity): SealedEvent[] {
   const rows: SealedEvent[] = [];
   let prev = GENESIS_HASH;
   for (let i = 1; i <= n; i++) {
@@ -19,6 +20,7 @@ function sealedChain(n: number): SealedEvent[] {
       data: { i, nested: { z: 1, a: [1.5, 'é'] } },
       occurred_us: String(1_763_900_000_000_000 + i),
     };
+    if (i >= v2From) content.content_hash = contentHashOf(content, canonicalJson(content.data));
     const hash = eventHash(content, String(i), prev);
     rows.push({ ...content, chain_seq: String(i), prev_hash: prev, hash });
     prev = hash;
@@ -100,5 +102,42 @@ describe('walkChain', () => {
     expect(result.break).toMatchObject({ seq: '7', id: null, problem: 'chain_shorter_than_checkpoint' });
     expect(result.break?.detail).toMatch(/ends at seq 5/);
     expect(result.verified).toBe(5);
+  });
+});
+
+describe('walkChain over v2 links (content hashed when written)', () => {
+  it('verifies a chain that goes from v1 links to v2 ones', async () => {
+    const rows = sealedChain(6, 4);
+    expect(rows.map((r) => Boolean(r.content_hash))).toEqual([false, false, false, true, true, true]);
+    const result = await walkChain(pagesOf(rows).pages, [{ tenant: 't', seq: '5', hash: rows[4].hash }]);
+    expect(result).toEqual({ verified: 6, head: { tenant: 't', seq: '6', hash: rows[5].hash }, break: null });
+  });
+
+  it('a v2 seal does not hash the data itself: the same content hash gives the same seal', () => {
+    const [row] = sealedChain(1, 1);
+    expect(eventHash({ ...row, data: { other: 'data' } }, '1', GENESIS_HASH)).toBe(row.hash);
+    expect(eventHash({ ...row, content_hash: 'f'.repeat(64) }, '1', GENESIS_HASH)).not.toBe(row.hash);
+  });
+
+  it.each([
+    ['edited data', (r: SealedEvent) => (r.data = { forged: true }), /content hashes to .*changed after it was written/],
+    ['an edited actor', (r: SealedEvent) => (r.actor = 'someone else'), /changed after it was written/],
+    ['an edited time', (r: SealedEvent) => (r.occurred_us = String(BigInt(r.occurred_us) + 1n)), /but the content hashes to/],
+    [
+      'edited data with its content hash recomputed',
+      (r: SealedEvent) => {
+        r.data = { forged: true };
+        r.content_hash = contentHashOf(r, canonicalJson(r.data));
+      },
+      /but the content hashes to/,
+    ],
+    ['the content hash removed (read as v1)', (r: SealedEvent) => (r.content_hash = null), /but the content hashes to/],
+  ])('%s: hash_mismatch at that event', async (_name, tamper, detail) => {
+    const rows = sealedChain(6, 1);
+    tamper(rows[2]);
+    const result = await walkChain(pagesOf(rows).pages);
+    expect(result.break).toMatchObject({ seq: '3', id: '103', problem: 'hash_mismatch' });
+    expect(result.break?.detail).toMatch(detail);
+    expect(result.verified).toBe(2);
   });
 });

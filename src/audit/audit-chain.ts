@@ -1,12 +1,18 @@
 /**
  * The hash chain, in plain TypeScript (the sealer, the verifier and `npm run audit:verify` share
- * it). Each tenant's events are chained in sealing order: event n's hash is SHA-256 over the
- * RFC 8785 (JCS) canonical JSON of its content, its sequence number and event n-1's hash. The
- * encoding is computed here from the stored columns, never by the database, so a database
- * superuser cannot redefine it.
+ * it). Each tenant's events are chained in sealing order. Two formats of link, told apart by the
+ * event's `content_hash`:
+ * - v2 (events written with a content hash): the writer hashes the event's content when it writes
+ *   it, the RFC 8785 (JCS) canonical JSON of its columns and data (`contentHashOf`); the seal is
+ *   SHA-256 over {v: 2, seq, prev, id, occurred_us, content}. Sealing reads no `data` back.
+ * - v1 (events written without one, before it existed): SHA-256 over the canonical JSON of every
+ *   column and the data, the sequence number and the previous hash.
+ * The verifier recomputes both hashes from the stored columns, never trusting the stored content
+ * hash, and the encodings are computed here, never by the database, so a database superuser
+ * cannot redefine them.
  */
 import { hash } from 'node:crypto';
-import { fixedShapeEncoder } from '../common/canonical-json';
+import { canonicalJson, fixedShapeEncoder } from '../common/canonical-json';
 
 export const GENESIS_HASH = '0'.repeat(64);
 export const CHECKPOINT_TYP = 'countersign-audit-checkpoint+jwt';
@@ -26,11 +32,46 @@ export interface ChainedContent {
   request_id: string | null;
   data: unknown;
   occurred_us: string;
+  /** The writer's hash of the content (v2); null or absent for an event written before content hashes (v1). */
+  content_hash?: string | null;
 }
 
-/** The SELECT list that reads ChainedContent (timestamps as integer microseconds: exact, no time zone). */
+/** What the writer of an event knows of it: every column but the id and the time, which the database assigns. */
+export type EventContent = Omit<ChainedContent, 'id' | 'occurred_us' | 'content_hash' | 'data'>;
+
+/** The SELECT list that reads a v1 event's ChainedContent (timestamps as integer microseconds: exact, no time zone). */
 export const CHAINED_COLUMNS = `id::text AS id, tenant_id, type, approval_id, actor, agent_id, delegator_id, mcp_session_id,
   a2a_interaction_id, request_id, data, (extract(epoch FROM occurred_at) * 1000000)::bigint::text AS occurred_us`;
+
+/**
+ * What the sealer reads of an event: its id, time and content hash, which are all a v2 seal needs;
+ * and for a v1 event (no content hash) the rest of its content as `v1`.
+ */
+export const SEALING_COLUMNS = `id::text AS id, (extract(epoch FROM occurred_at) * 1000000)::bigint::text AS occurred_us, content_hash,
+  CASE WHEN content_hash IS NULL THEN json_build_object('tenant_id', tenant_id, 'type', type, 'approval_id', approval_id, 'actor', actor,
+    'agent_id', agent_id, 'delegator_id', delegator_id, 'mcp_session_id', mcp_session_id, 'a2a_interaction_id', a2a_interaction_id,
+    'request_id', request_id, 'data', data) END AS v1`;
+
+/** A row of SEALING_COLUMNS. */
+export interface SealingRow {
+  id: string;
+  occurred_us: string;
+  content_hash: string | null;
+  v1: Omit<ChainedContent, 'id' | 'occurred_us' | 'content_hash'> | null;
+}
+
+/** What a v2 seal is computed from: the event's id, time and content hash. */
+export interface HashedLink {
+  id: string;
+  occurred_us: string;
+  content_hash: string;
+}
+
+/** What a seal is computed from: the v2 event's hashed link, or the v1 event whole. */
+export function sealedContent(row: SealingRow): ChainedContent | HashedLink {
+  if (row.v1) return { ...row.v1, id: row.id, occurred_us: row.occurred_us };
+  return { id: row.id, occurred_us: row.occurred_us, content_hash: row.content_hash! };
+}
 
 /**
  * Every sealed event with its seal (chain_seq, prev_hash, hash), for a `WHERE s.tenant_id = …` and
@@ -39,11 +80,11 @@ export const CHAINED_COLUMNS = `id::text AS id, tenant_id, type, approval_id, ac
  * tenant's chain ever reads another's events.
  */
 export const SEALED_EVENTS = `SELECT e.*, s.seq::text AS chain_seq, s.prev_hash, s.hash FROM audit_seals s
-  CROSS JOIN LATERAL (SELECT ${CHAINED_COLUMNS} FROM audit_events WHERE audit_events.id = s.event_id AND audit_events.tenant_id = s.tenant_id) e`;
+  CROSS JOIN LATERAL (SELECT ${CHAINED_COLUMNS}, content_hash FROM audit_events WHERE audit_events.id = s.event_id AND audit_events.tenant_id = s.tenant_id) e`;
 
 /**
- * The hashed record: fixed fields around the free-form `data`. Changing a key or a value here
- * changes every hash, and breaks every existing chain.
+ * The v1 hashed record: fixed fields around the free-form `data`. Changing a key or a value here
+ * changes every v1 hash, and breaks every existing chain.
  */
 const encodeEvent = fixedShapeEncoder<[e: ChainedContent, seq: string, prevHash: string]>({
   v: () => 1,
@@ -63,13 +104,51 @@ const encodeEvent = fixedShapeEncoder<[e: ChainedContent, seq: string, prevHash:
   occurred_us: (e) => e.occurred_us,
 });
 
-/** The canonical JSON (RFC 8785) that an event's hash is taken over. */
-export function eventCanonical(e: ChainedContent, seq: string, prevHash: string): string {
-  return encodeEvent(e, seq, prevHash);
+/** The v2 content's fixed fields (the data goes beside them, already canonical). */
+const encodeContentFields = fixedShapeEncoder<[e: EventContent]>({
+  tenant: (e) => e.tenant_id,
+  type: (e) => e.type,
+  approval_id: (e) => e.approval_id,
+  actor: (e) => e.actor,
+  agent_id: (e) => e.agent_id,
+  delegator_id: (e) => e.delegator_id,
+  mcp_session_id: (e) => e.mcp_session_id,
+  a2a_interaction_id: (e) => e.a2a_interaction_id,
+  request_id: (e) => e.request_id,
+});
+
+/** The v2 seal: the event's place, its database-assigned id and time, and its content by hash. */
+const encodeSeal = fixedShapeEncoder<[e: HashedLink, seq: string, prevHash: string]>({
+  v: () => 2,
+  seq: (_e, seq) => seq,
+  prev: (_e, _seq, prevHash) => prevHash,
+  id: (e) => e.id,
+  occurred_us: (e) => e.occurred_us,
+  content: (e) => e.content_hash,
+});
+
+/**
+ * The v2 content hash: SHA-256 over the canonical JSON of {v: 2, data, event: the fixed fields}.
+ * `canonicalData` is the data's canonical JSON, which the writer also stores, so it is encoded once.
+ */
+export function contentHashOf(e: EventContent, canonicalData: string): string {
+  // JCS orders the keys data, event, v.
+  return hash('sha256', `{"data":${canonicalData},"event":${encodeContentFields(e)},"v":2}`, 'hex');
 }
 
-export function eventHash(e: ChainedContent, seq: string, prevHash: string): string {
+/** The canonical JSON (RFC 8785) that an event's link hash is taken over: v2 when it has a content hash, v1 otherwise. */
+export function eventCanonical(e: ChainedContent | HashedLink, seq: string, prevHash: string): string {
+  // Without a content hash it can only be a whole (v1) event.
+  return e.content_hash ? encodeSeal(e as HashedLink, seq, prevHash) : encodeEvent(e as ChainedContent, seq, prevHash);
+}
+
+export function eventHash(e: ChainedContent | HashedLink, seq: string, prevHash: string): string {
   return hash('sha256', eventCanonical(e, seq, prevHash), 'hex');
+}
+
+/** The v2 content hash of a stored event, recomputed from its columns (its data as read back). */
+function storedContentHash(e: ChainedContent): string {
+  return contentHashOf(e, canonicalJson(e.data));
 }
 
 /** The first broken link of a chain, said exactly. */
@@ -151,6 +230,16 @@ class ChainLinks {
     }
     if (row.prev_hash !== this.prev) {
       return brokenAt(row, 'prev_hash_mismatch', `prev_hash is ${row.prev_hash}, but the previous event's hash is ${this.prev}`);
+    }
+    if (row.content_hash) {
+      const content = storedContentHash(row);
+      if (content !== row.content_hash) {
+        return brokenAt(
+          row,
+          'hash_mismatch',
+          `stored content hash ${row.content_hash}, but the content hashes to ${content}: the event was changed after it was written`,
+        );
+      }
     }
     const computed = eventHash(row, row.chain_seq, this.prev);
     if (computed !== row.hash) {

@@ -16,4 +16,6 @@ export class AuditEvent {
   @Column({ name: 'request_id', type: 'text', nullable: true }) requestId: string | null;
   @Column({ type: 'jsonb' }) data: JsonObject;
   @CreateDateColumn({ name: 'occurred_at', type: 'timestamptz' }) occurredAt: Date;
+  /** SHA-256 of the canonical content, computed when the event is written (audit-chain.ts, v2); null for events written before. */
+  @Column({ name: 'content_hash', type: 'text', nullable: true }) contentHash: string | null;
 }

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { CHAINED_COLUMNS, ChainedContent, eventHash, GENESIS_HASH } from './audit-chain';
+import { eventHash, GENESIS_HASH, SEALING_COLUMNS, sealedContent, SealingRow } from './audit-chain';
 
 /** Events sealed per transaction: large enough to amortise the round trips, small enough to keep locks short. */
 const BATCH = 5000;
@@ -14,7 +14,9 @@ const BATCH = 5000;
 export const HASHES_PER_TURN = 20;
 
 /**
- * Seals each tenant's new events into its hash chain, in id order. Events are written unsealed
+ * Seals each tenant's new events into its hash chain, in id order. An event written with its
+ * content hash (v2, audit-chain.ts) is sealed from its id, time and that hash, without its data being
+ * read back; an older one from its whole content (v1). Events are written unsealed
  * (so that an append is one INSERT anywhere, even inside another statement), and a trigger lists
  * each one in `audit_unsealed`; sealing is serialised per tenant by a transaction-scoped advisory
  * lock, so any number of workers can run it. A seal is a row of `audit_seals` (an event's place in
@@ -51,8 +53,8 @@ export class AuditSealer {
     return this.dataSource.transaction(async (m) => {
       const [{ locked }] = await m.query(`SELECT pg_try_advisory_xact_lock(hashtextextended($1, 7391)) AS locked`, [`audit-chain:${tenantId}`]);
       if (!locked) return 0;
-      const rows: ChainedContent[] = await m.query(
-        `SELECT ${CHAINED_COLUMNS} FROM audit_events
+      const rows: SealingRow[] = await m.query(
+        `SELECT ${SEALING_COLUMNS} FROM audit_events
           WHERE tenant_id = $1 AND id IN (SELECT event_id FROM audit_unsealed WHERE tenant_id = $1 ORDER BY event_id LIMIT ${BATCH}) ORDER BY id`,
         [tenantId],
       );
@@ -67,7 +69,7 @@ export class AuditSealer {
       for (const [i, row] of rows.entries()) {
         if (i > 0 && i % HASHES_PER_TURN === 0) await new Promise((resolve) => setImmediate(resolve));
         seq++;
-        const hash = eventHash(row, seq.toString(), prev);
+        const hash = eventHash(sealedContent(row), seq.toString(), prev);
         ids.push(row.id);
         seqs.push(seq.toString());
         prevs.push(prev);

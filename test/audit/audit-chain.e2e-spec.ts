@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
-import { ChainedContent, eventHash, SEALED_EVENTS } from '../../src/audit/audit-chain';
+import { ChainedContent, contentHashOf, eventHash, SEALED_EVENTS } from '../../src/audit/audit-chain';
+import { canonicalJson } from '../../src/common/canonical-json';
 import { AuditCheckpoints } from '../../src/audit/audit-checkpoints.service';
 import { AuditLog } from '../../src/audit/audit-log.service';
 import { AuditSealer } from '../../src/audit/audit-sealer.service';
@@ -113,7 +114,43 @@ describe('the tamper-evident audit log', () => {
     await expect(sql(env.db.url, `UPDATE audit_checkpoints SET hash = repeat('0', 64)`)).rejects.toThrow(/append-only/);
   });
 
+  /** As an attacker who knows the format: the event's data replaced and its content hash recomputed to match. */
+  async function forgeData(id: string, data: Record<string, unknown>): Promise<void> {
+    const [event] = await sql<ChainedContent>(env.db.url, `${SEALED_EVENTS} WHERE s.event_id = $1`, [id]);
+    const forgedHash = contentHashOf(event, canonicalJson(data));
+    await asSuperuser(`UPDATE audit_events SET data = $1, content_hash = $2 WHERE id = $3`, [JSON.stringify(data), forgedHash, id]);
+  }
+
   describe('verify finds every kind of tampering, and says exactly where', () => {
+    it('events written by the service are v2 links: their content hashed when written, their seal chaining that hash', async () => {
+      await chainOf('v2', 3);
+      const rows = await sql<ChainedContent & { chain_seq: string; prev_hash: string; hash: string }>(
+        env.db.url,
+        `${SEALED_EVENTS} WHERE s.tenant_id = 'v2' ORDER BY s.seq`,
+      );
+      expect(rows).toHaveLength(3);
+      for (const r of rows) {
+        expect(r.content_hash).toBe(contentHashOf(r, canonicalJson(r.data)));
+        // The seal is the v2 formula over the content hash: with a different content hash it would differ.
+        expect(eventHash(r, r.chain_seq, r.prev_hash)).toBe(r.hash);
+        expect(eventHash({ ...r, content_hash: 'f'.repeat(64) }, r.chain_seq, r.prev_hash)).not.toBe(r.hash);
+      }
+    });
+
+    it('an edited event whose content hash was recomputed to match: hash_mismatch at its seal', async () => {
+      await chainOf('edit-rehashed', 5);
+      const { id } = await row('edit-rehashed', 3);
+      await forgeData(id, { i: 2, amount: 0, nested: { ok: true } });
+      expect((await verify('edit-rehashed')).first_break).toMatchObject({ seq: '3', id, problem: 'hash_mismatch' });
+    });
+
+    it('a v2 event made to look like a v1 one (its content hash removed): hash_mismatch', async () => {
+      await chainOf('downgrade', 4);
+      const { id } = await row('downgrade', 2);
+      await asSuperuser(`UPDATE audit_events SET content_hash = NULL WHERE id = $1`, [id]);
+      expect((await verify('downgrade')).first_break).toMatchObject({ seq: '2', id, problem: 'hash_mismatch' });
+    });
+
     it('an edited event: hash_mismatch at that event', async () => {
       await chainOf('edit', 10);
       const { id } = await row('edit', 4);
@@ -172,7 +209,7 @@ describe('the tamper-evident audit log', () => {
       await chainOf('rewrite', 8);
       await chainOf('rewrite', 4); // a second checkpoint at seq 12
       // The superuser edits event 5 and recomputes every hash after it, so the links all hold.
-      await asSuperuser(`UPDATE audit_events SET data = '{"forged": true}' WHERE id = $1`, [(await row('rewrite', 5)).id]);
+      await forgeData((await row('rewrite', 5)).id, { forged: true });
       const rows = await sql<ChainedContent & { chain_seq: string }>(env.db.url, `${SEALED_EVENTS} WHERE s.tenant_id = 'rewrite' ORDER BY s.seq`);
       let prev = '0'.repeat(64);
       for (const r of rows) {
@@ -209,7 +246,7 @@ describe('the tamper-evident audit log', () => {
         .filter((l) => l.includes('"tenant":"offsite"'));
       expect(lines).toHaveLength(1);
       await asSuperuser(`DELETE FROM audit_checkpoints WHERE tenant_id = 'offsite'`);
-      await asSuperuser(`UPDATE audit_events SET data = '{"forged": true}' WHERE id = $1`, [(await row('offsite', 5)).id]);
+      await forgeData((await row('offsite', 5)).id, { forged: true });
       const rows = await sql<ChainedContent & { chain_seq: string; prev_hash: string }>(
         env.db.url,
         `${SEALED_EVENTS} WHERE s.tenant_id = 'offsite' AND s.seq = 5`,

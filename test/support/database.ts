@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
-import { DataSource } from 'typeorm';
+import { DataSource, DataSourceOptions } from 'typeorm';
 import { dataSourceOptions } from '../../src/common/database/data-source-options';
 
 export const PG_ADMIN_URL = process.env.TEST_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -67,10 +67,10 @@ export interface TestDataSource {
   close(): Promise<void>;
 }
 
-/** A database of its own (see createTestDatabase) with the service's DataSource on it, for tests below the app. */
-export async function openTestDataSource(poolSize: number): Promise<TestDataSource> {
+/** A database of its own (see createTestDatabase) with the service's DataSource on it, for tests below the app; `entities` for a test that writes through a part's code. */
+export async function openTestDataSource(poolSize: number, entities: DataSourceOptions['entities'] = []): Promise<TestDataSource> {
   const db = await createTestDatabase();
-  const ds = await new DataSource(dataSourceOptions(db.url, poolSize)).initialize();
+  const ds = await new DataSource({ ...dataSourceOptions(db.url, poolSize), entities }).initialize();
   return {
     db,
     ds,

@@ -5,6 +5,14 @@ export interface Statement {
   params: unknown[];
 }
 
+/** A jsonb value already written as JSON text (e.g. canonicalised for a hash): stored as that text, not serialised again. */
+export class JsonText {
+  constructor(readonly text: string) {}
+}
+
+/** A row to insert: the entity's properties, a jsonb one possibly as JsonText. */
+export type InsertRow<T> = { [K in keyof T]?: T[K] | JsonText };
+
 /**
  * A plain parameterised INSERT for entity rows, built from TypeORM's metadata. The hot paths
  * (parking a call, appending audit events) use it instead of the entity manager, whose insert
@@ -13,7 +21,7 @@ export interface Statement {
  * Undefined properties take the column default; jsonb values are serialised here because
  * node-postgres would turn a JS array into a Postgres array literal.
  */
-export function insertStatement<T extends ObjectLiteral>(dataSource: DataSource, entity: EntityTarget<T>, rows: Partial<T>[], paramOffset = 0): Statement {
+export function insertStatement<T extends ObjectLiteral>(dataSource: DataSource, entity: EntityTarget<T>, rows: InsertRow<T>[], paramOffset = 0): Statement {
   const metadata = dataSource.getMetadata(entity);
   const columns = metadata.columns.filter((c) => rows.some((r) => r[c.propertyName as keyof T] !== undefined));
   const params: unknown[] = [];
@@ -21,7 +29,7 @@ export function insertStatement<T extends ObjectLiteral>(dataSource: DataSource,
     const values = columns.map((c) => {
       const value = row[c.propertyName as keyof T];
       if (value === undefined) return 'DEFAULT';
-      params.push(c.type === 'jsonb' && value !== null ? JSON.stringify(value) : value);
+      params.push(value instanceof JsonText ? value.text : c.type === 'jsonb' && value !== null ? JSON.stringify(value) : value);
       return `$${paramOffset + params.length}`;
     });
     return `(${values.join(', ')})`;
