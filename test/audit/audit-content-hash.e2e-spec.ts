@@ -8,7 +8,7 @@ import { readSealedChain } from '../../src/audit/audit-verifier.service';
 import { canonicalJson } from '../../src/common/canonical-json';
 import { json } from '../../src/common/canonical-json.fixture';
 import type { JsonObject } from '../../src/common/json';
-import { openTestDataSource, TestDataSource } from '../support/database';
+import { openTestDataSource, TestDataSource, undoMigrationsThrough } from '../support/database';
 
 /**
  * Audit chain v2 hashes an event's data when it is written, and the verifier hashes the data it
@@ -66,5 +66,11 @@ describe('audit content hashes survive the round trip through jsonb', () => {
   it('data with an unpaired surrogate is refused before it is written (Postgres would store U+FFFD and the hash would not match)', async () => {
     await expect(log.append(ds.manager, { tenantId: 'refused', type: 'test.event', data: { s: 'a\ud800b' } })).rejects.toThrow(/lone surrogate/i);
     expect(await ds.query(`SELECT count(*)::int AS n FROM audit_events WHERE tenant_id = 'refused'`)).toEqual([{ n: 0 }]);
+  });
+
+  it('the migration is not undone once events carry content hashes: their seals would be left unverifiable', async () => {
+    await log.append(ds.manager, { tenantId: 'kept', type: 'test.event', data: { kept: true } });
+    await expect(undoMigrationsThrough(ds, 'AuditContentHash1764260000000')).rejects.toThrow(/content hashes exist/);
+    expect(await ds.query(`SELECT count(*)::int AS n FROM audit_events WHERE tenant_id = 'kept' AND content_hash IS NOT NULL`)).toEqual([{ n: 1 }]);
   });
 });

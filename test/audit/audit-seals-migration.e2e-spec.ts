@@ -2,7 +2,7 @@ import { DataSource } from 'typeorm';
 import { CHAINED_COLUMNS, ChainedContent, eventHash, GENESIS_HASH, walkChain } from '../../src/audit/audit-chain';
 import { AuditSealer } from '../../src/audit/audit-sealer.service';
 import { readSealedChain } from '../../src/audit/audit-verifier.service';
-import { openTestDataSource, TestDataSource } from '../support/database';
+import { openTestDataSource, TestDataSource, undoMigrationsThrough } from '../support/database';
 
 /**
  * The move of seals out of audit_events (migrations/1764240000000-audit-seals.ts): a chain sealed
@@ -44,17 +44,8 @@ describe('audit seals migration', () => {
     );
   }
 
-  /** Undoes the migrations after audit seals, then audit seals itself. */
-  async function undoThroughAuditSeals(): Promise<void> {
-    for (;;) {
-      const [last]: { name: string }[] = await ds.query(`SELECT name FROM migrations ORDER BY id DESC LIMIT 1`);
-      await ds.undoLastMigration();
-      if (last.name === 'AuditSeals1764240000000') return;
-    }
-  }
-
   it('keeps an old chain, seals its unsealed tail onto it, and goes back', async () => {
-    await undoThroughAuditSeals();
+    await undoMigrationsThrough(ds, 'AuditSeals1764240000000');
     expect(await ds.query(`SELECT to_regclass('audit_seals') AS t`)).toEqual([{ t: null }]);
     await append('old', 5);
     await sealTheOldWay('old');
@@ -76,7 +67,7 @@ describe('audit seals migration', () => {
     expect(verified).toMatchObject({ verified: 8, break: null, head: { tenant: 'old', seq: '8' } });
     expect(await ds.query(`SELECT count(*)::int AS n FROM audit_unsealed`)).toEqual([{ n: 0 }]);
 
-    await undoThroughAuditSeals();
+    await undoMigrationsThrough(ds, 'AuditSeals1764240000000');
     const back: { chain_seq: string }[] = await ds.query(`SELECT chain_seq::text AS chain_seq FROM audit_events WHERE tenant_id = 'old' ORDER BY chain_seq`);
     expect(back.map((r) => r.chain_seq)).toEqual(['1', '2', '3', '4', '5', '6', '7', '8']);
     await ds.runMigrations();

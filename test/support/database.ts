@@ -80,3 +80,13 @@ export async function openTestDataSource(poolSize: number, entities: DataSourceO
     },
   };
 }
+
+/** Undoes the migrations after `name`, then `name` itself: a test of one migration's way back, whatever came after it. */
+export async function undoMigrationsThrough(ds: DataSource, name: string): Promise<void> {
+  for (;;) {
+    const [last]: { name: string }[] = await ds.query(`SELECT name FROM migrations ORDER BY id DESC LIMIT 1`);
+    if (!last) throw new Error(`migration ${name} was never run`);
+    await ds.undoLastMigration();
+    if (last.name === name) return;
+  }
+}
