@@ -31,6 +31,9 @@ export interface FacadeApproval {
   approvedAt: Date;
 }
 
+/** The facade's own rows for a request, as `clientRead` reads them. */
+export type FacadeRows = ObjectLiteral[];
+
 export abstract class ApprovalFacade {
   /** The facade's own rows for a request (none when a gateway parked it directly): `clientRead` read now. */
   abstract rowsOf(manager: EntityManager, request: Pick<FacadeRequest, 'id' | 'tenantId'>): Promise<ObjectLiteral[]>;

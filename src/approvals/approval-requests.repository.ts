@@ -9,7 +9,7 @@ import { DataSource, EntityManager, ObjectLiteral } from 'typeorm';
 import { combinedStatement, insertStatement, Statement } from '../common/database/insert-statement';
 import { EntitySelect, rowFilter, selectEntities } from '../common/database/select-entities';
 import { runPrepared } from '../common/database/prepared-statements';
-import { Selected, transactionBegunWith } from '../common/database/transaction-begun-with';
+import { Selected, selectedTogether, transactionBegunWith } from '../common/database/transaction-begun-with';
 import { ApprovalRequest, ApprovalStatus, CallbackState, SETTLED_STATUSES } from './approval-request.entity';
 import { ApprovalVote } from './approval-vote.entity';
 import { Reevaluation, REEVALUATION_DENIED } from './redeem-reevaluation.port';
@@ -129,14 +129,41 @@ export class ApprovalRequests implements PollingStates {
     reevaluation: Reevaluation,
     companion: (paramOffset: number) => Statement,
   ): Promise<void> {
-    const { sql, params } = combinedStatement([
-      (o) => ({
-        sql: `UPDATE approval_requests SET token_redeemed_at = $${o + 1}, token_jti = $${o + 2}, reevaluation = $${o + 3} WHERE id = $${o + 4} AND ${rowFilter(`tenant_id = $${o + 5}`)}`,
-        params: [new Date(), jti, JSON.stringify(reevaluation), request.id, request.tenantId],
-      }),
-      companion,
-    ]);
+    const { sql, params } = combinedStatement([(o) => this.redeemedUpdate(request, jti, reevaluation, o), companion]);
     await runPrepared(tx, sql, params);
+  }
+
+  /**
+   * The same, with no lock held: only if the request still awaits its token (approved, not yet
+   * redeemed), which the UPDATE's own condition decides, so that of two redeems at once one marks
+   * it. `companion` (its audit events) is written only with the mark: it inserts once for each row
+   * of its `source` (`insertStatementIf`). Returns whether this redeem marked it.
+   */
+  async markRedeemedIfAwaited(
+    request: Pick<ApprovalRequest, 'id' | 'tenantId'>,
+    jti: string,
+    reevaluation: Reevaluation,
+    companion: (source: string, paramOffset: number) => Statement,
+  ): Promise<boolean> {
+    const { sql, params } = combinedStatement(
+      [
+        (o) => {
+          const update = this.redeemedUpdate(request, jti, reevaluation, o);
+          return { sql: `${update.sql} AND status = 'approved' AND token_redeemed_at IS NULL RETURNING 1`, params: update.params };
+        },
+        (o) => companion('c0', o),
+      ],
+      'SELECT count(*)::int AS marked FROM c0',
+    );
+    const [{ marked }] = await runPrepared<{ marked: number }>(this.dataSource.manager, sql, params);
+    return marked === 1;
+  }
+
+  private redeemedUpdate(request: Pick<ApprovalRequest, 'id' | 'tenantId'>, jti: string, reevaluation: Reevaluation, o: number): Statement {
+    return {
+      sql: `UPDATE approval_requests SET token_redeemed_at = $${o + 1}, token_jti = $${o + 2}, reevaluation = $${o + 3} WHERE id = $${o + 4} AND ${rowFilter(`tenant_id = $${o + 5}`)}`,
+      params: [new Date(), jti, JSON.stringify(reevaluation), request.id, request.tenantId],
+    };
   }
 
   /** Where the request's callback stands after an attempt (and, for a delivered push of a token, that the token went out). */
@@ -170,6 +197,24 @@ export class ApprovalRequests implements PollingStates {
       ],
       ([[request], votes, ...rest], tx) => work((request as ApprovalRequest | undefined) ?? null, tx, votes as ApprovalVote[], rest as Selected<S>),
     );
+  }
+
+  /**
+   * The tenant's request (null when it has none by that id), its votes and whatever else the step
+   * reads (`alsoRead`, after them), in one round trip and with no lock: a look before a step
+   * decides whether it must lock.
+   */
+  async look<S extends readonly EntitySelect<ObjectLiteral>[] = []>(
+    tenantId: string,
+    approvalId: string,
+    alsoRead: readonly [...S] = [] as readonly EntitySelect<ObjectLiteral>[] as S,
+  ): Promise<{ request: ApprovalRequest | null; votes: ApprovalVote[]; alsoRead: Selected<S> }> {
+    const [[request], votes, ...rest] = await selectedTogether(this.dataSource, [
+      { entity: ApprovalRequest, where: { id: approvalId, tenantId } },
+      { entity: ApprovalVote, where: { approvalId, tenantId }, options: { orderBy: 'id' } },
+      ...alsoRead,
+    ]);
+    return { request: (request as ApprovalRequest | undefined) ?? null, votes: votes as ApprovalVote[], alsoRead: rest as Selected<S> };
   }
 
   /** Runs `work` in one transaction holding locked every pending request of the tenant that rests on `dependency`. */

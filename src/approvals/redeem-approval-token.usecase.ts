@@ -5,8 +5,9 @@ import { AccessDenied, ProtocolError } from '../common/errors/protocol-errors';
 import { auditContext } from './approval-audit';
 import { ApprovalRequests } from './approval-requests.repository';
 import { ApprovalRequest } from './approval-request.entity';
+import { ApprovalVote } from './approval-vote.entity';
 import { ApprovalSettlement } from './approval-settlement.service';
-import { ApprovalFacade, FacadeTokenResponse, firstApproval } from './approval-facade.port';
+import { ApprovalFacade, FacadeRows, FacadeTokenResponse, firstApproval } from './approval-facade.port';
 import { ApprovalTokens } from './approval-tokens.service';
 import { denialOf } from './approval-view';
 import { ExpireApproval } from './expire-approval.usecase';
@@ -45,6 +46,11 @@ export function deniedEvent(request: ApprovalRequest): AuditEntry {
   };
 }
 
+/** Who redeems: the facade's client, or the gateway the request came through. */
+function actorOf(request: ApprovalRequest, clientId: string | undefined): string {
+  return clientId ? `client:${clientId}` : `gateway:${request.gatewayId}`;
+}
+
 /**
  * The CIBA poll: answers authorization_pending / slow_down / expired_token / access_denied, or
  * hands out the approval token exactly once, after the call is judged again with the approval
@@ -67,14 +73,80 @@ export class RedeemApprovalToken {
   execute(command: RedeemCommand & { clientId: string }): Promise<FacadeTokenResponse>;
   execute(command: RedeemCommand): Promise<ApprovalTokenResponse>;
   async execute(command: RedeemCommand): Promise<ApprovalTokenResponse | FacadeTokenResponse> {
+    // First an unlocked look: the request, its votes and the facade's rows, in one round trip. An
+    // approved request that still awaits its token is judged again and, still allowed, gets its token
+    // through a conditional update (no lock, two round trips in all). Anything else, and a redeem that
+    // lost the update to another, goes the locked way.
+    const { tenantId, approvalId, clientId } = command;
+    const look = await this.requests.look(tenantId, approvalId, [this.facade.clientRead({ id: approvalId, tenantId })]);
+    const [facadeRows] = look.alsoRead;
+    const request = this.ownedBy(clientId, look.request, facadeRows);
     // The re-evaluation reads delegations, the directory and the policy set through other pooled
-    // connections, so it runs before the row is locked: a transaction holding a connection must
+    // connections, so it runs before any row is locked: a transaction holding a connection must
     // never wait for a second one (as many redeems at once as the pool has connections would each
-    // hold one and wait forever). If the request was approved between the look and the lock, look again.
-    for (;;) {
-      const outcome = await this.redeemLocked(command, await this.reevaluateIfApproved(command));
-      if (outcome !== APPROVED_MEANWHILE) return outcome;
+    // hold one and wait forever).
+    let reevaluation: Reevaluation | undefined;
+    const looked = redeemStep(request, Date.now());
+    if (looked.kind === 'reevaluate') {
+      reevaluation = await this.reevaluation.reevaluate(looked.request);
+      const step = redeemStep(looked.request, Date.now(), reevaluation);
+      if (step.kind === 'issue') {
+        const issued = await this.issueUnlocked(step.request, look.votes, facadeRows, clientId, reevaluation);
+        if (issued) return issued;
+      }
     }
+    // If the request was approved between the look and the lock, look again.
+    for (;;) {
+      const outcome = await this.redeemLocked(command, reevaluation);
+      if (outcome !== APPROVED_MEANWHILE) return outcome;
+      reevaluation = await this.reevaluateIfApproved(command);
+    }
+  }
+
+  /** A request belongs to the API it came through and, for a facade, to the client that made it: anyone else's reads as unknown. */
+  private ownedBy(clientId: string | undefined, request: ApprovalRequest | null, facadeRows: FacadeRows): ApprovalRequest | null {
+    return request && this.facade.clientIn(facadeRows)?.clientId === clientId ? request : null;
+  }
+
+  /** The token, issued with no lock held; undefined when another redeem marked the request first (or it is no longer approved). */
+  private async issueUnlocked(
+    request: ApprovalRequest,
+    votes: ApprovalVote[],
+    facadeRows: FacadeRows,
+    clientId: string | undefined,
+    reevaluation: Reevaluation,
+  ): Promise<ApprovalTokenResponse | FacadeTokenResponse | undefined> {
+    const { response, jti, events } = await this.issue(request, votes, facadeRows, clientId, reevaluation);
+    const marked = await this.requests.markRedeemedIfAwaited(request, jti, reevaluation, (source, o) => this.audit.insertStatementIf(source, events, o));
+    // The signed token of a redeem that did not mark the request is never handed out.
+    return marked ? response : undefined;
+  }
+
+  /** The approval token (or the facade's response carrying it) and the audit events of its redemption, which commit with the mark. */
+  private async issue(
+    request: ApprovalRequest,
+    votes: ApprovalVote[],
+    facadeRows: FacadeRows,
+    clientId: string | undefined,
+    reevaluation: Reevaluation,
+  ): Promise<{ response: ApprovalTokenResponse | FacadeTokenResponse; jti: string; events: AuditEntry[] }> {
+    const actor = actorOf(request, clientId);
+    const jti = randomUUID();
+    const response = clientId
+      ? await this.facade.tokenResponse(facadeRows, request, firstApproval(votes), (claims) => this.tokens.issue(request, votes, jti, claims))
+      : await this.tokens.issue(request, votes, jti).then((issued): ApprovalTokenResponse => ({
+          auth_req_id: request.id,
+          approval_token: issued.token,
+          token_type: 'Bearer',
+          expires_in: issued.expiresIn,
+        }));
+    const redeemed: AuditEntry = {
+      ...auditContext(request),
+      type: 'approval.token_redeemed',
+      actor,
+      data: { jti, expires_in: response.expires_in, call_hash: request.callHash },
+    };
+    return { response, jti, events: [reevaluatedEvent(request, reevaluation, actor), redeemed] };
   }
 
   /** The call judged again, now, when the request is approved and its token not yet issued. */
@@ -95,9 +167,7 @@ export class RedeemApprovalToken {
       tenantId,
       approvalId,
       async (request, manager, votes, [facadeRows]): Promise<ApprovalTokenResponse | FacadeTokenResponse | ProtocolError | typeof APPROVED_MEANWHILE> => {
-        // A request belongs to the API it came through and, for a facade, to the client that made it.
-        const known = request && this.facade.clientIn(facadeRows)?.clientId === clientId ? request : null;
-        const step = redeemStep(known, Date.now(), reevaluation);
+        const step = redeemStep(this.ownedBy(clientId, request, facadeRows), Date.now(), reevaluation);
         switch (step.kind) {
           case 'answer':
             return step.error;
@@ -112,42 +182,20 @@ export class RedeemApprovalToken {
           }
           case 'reevaluate':
             return APPROVED_MEANWHILE;
-          case 'deny':
+          case 'deny': {
+            const { request, reevaluation } = step;
+            const actor = actorOf(request, clientId);
+            await this.requests.denyOnReevaluation(manager, request, reevaluation);
+            await this.audit.append(manager, reevaluatedEvent(request, reevaluation, actor), deniedEvent(request));
+            deniedNow = request;
+            const denial = denialOf(request, votes);
+            return new AccessDenied(denial.description, denial.details);
+          }
           case 'issue': {
             const { request, reevaluation } = step;
-            const actor = clientId ? `client:${clientId}` : `gateway:${request.gatewayId}`;
-            const reevaluated = reevaluatedEvent(request, reevaluation, actor);
-            if (step.kind === 'deny') {
-              await this.requests.denyOnReevaluation(manager, request, reevaluation);
-              await this.audit.append(manager, reevaluated, deniedEvent(request));
-              deniedNow = request;
-              const denial = denialOf(request, votes);
-              return new AccessDenied(denial.description, denial.details);
-            }
-            const jti = randomUUID();
-            const response = clientId
-              ? await this.facade.tokenResponse(facadeRows, request, firstApproval(votes), (claims) => this.tokens.issue(request, votes, jti, claims))
-              : await this.tokens.issue(request, votes, jti).then((issued): ApprovalTokenResponse => ({
-                  auth_req_id: request.id,
-                  approval_token: issued.token,
-                  token_type: 'Bearer',
-                  expires_in: issued.expiresIn,
-                }));
+            const { response, jti, events } = await this.issue(request, votes, facadeRows, clientId, reevaluation);
             // The redemption and its audit events: one statement, one round trip.
-            await this.requests.markRedeemed(manager, request, jti, reevaluation, (o) =>
-              this.audit.insertStatement(
-                [
-                  reevaluated,
-                  {
-                    ...auditContext(request),
-                    type: 'approval.token_redeemed',
-                    actor,
-                    data: { jti, expires_in: response.expires_in, call_hash: request.callHash },
-                  },
-                ],
-                o,
-              ),
-            );
+            await this.requests.markRedeemed(manager, request, jti, reevaluation, (o) => this.audit.insertStatement(events, o));
             return response;
           }
         }

@@ -6,7 +6,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { canonicalJson } from '../common/canonical-json';
-import { insertStatement, JsonText, Statement } from '../common/database/insert-statement';
+import { insertForEachRowOf, insertStatement, JsonText, Statement } from '../common/database/insert-statement';
 import { contentHashOf, EventContent } from './audit-chain';
 import { AuditEvent } from './audit-event.entity';
 import { currentRequestId } from '../common/logging/request-context';
@@ -43,6 +43,11 @@ export class AuditLog {
    */
   insertStatement(entries: AuditEntry[], paramOffset = 0): Statement {
     return insertStatement(this.dataSource, AuditEvent, entries.map(hashedRow), paramOffset);
+  }
+
+  /** The same INSERT, made only if `source` (an earlier CTE of the statement, e.g. a conditional UPDATE's RETURNING) returned a row. */
+  insertStatementIf(source: string, entries: AuditEntry[], paramOffset = 0): Statement {
+    return insertForEachRowOf(this.dataSource, AuditEvent, entries.map(hashedRow), source, paramOffset);
   }
 }
 

@@ -133,6 +133,20 @@ describe('ping and push callbacks', () => {
       expect(redeem.body.error).toBe('invalid_grant');
     });
 
+    it('an approved push request whose token has not gone out yet is still invalid_grant at the token endpoint, and nothing is issued there', async () => {
+      const p = freshPath();
+      const id = await park(api, 'push', server.on(p, status(503)), 'push-token-pending');
+      await decide(api, id, 'approve', 'fine');
+      // The push keeps failing, so the request is approved and its token not yet delivered.
+      const redeem = await call(api.url, 'POST', `/v1/approvals/${id}/token`, { token: gateway });
+      expect(redeem.status).toBe(400);
+      expect(redeem.body.error).toBe('invalid_grant');
+      expect(redeem.body.approval_token).toBeUndefined();
+      const types = (await auditTypes(env.db.url, id)).map((e) => e.type);
+      expect(types).toContain('approval.approved');
+      expect(types).not.toContain('approval.token_redeemed');
+    });
+
     it("a denial pushes access_denied with the approvers' reasons", async () => {
       const p = freshPath();
       const id = await park(api, 'push', server.on(p, status(200)), 'push-token-2');

@@ -206,6 +206,8 @@ describe('CIBA poll: POST /v1/approvals/:id/token', () => {
     for (const r of refused) expect(r.body.error).toBe('invalid_grant');
     const events = await auditTypes(env.db.url, id);
     expect(events.filter((e) => e.type === 'approval.token_redeemed')).toHaveLength(1);
+    // Each redeem judged the call again, but only the one that issued the token recorded it.
+    expect(events.filter((e) => e.type === 'approval.reevaluated')).toHaveLength(1);
   });
 
   it('an unknown auth_req_id and a malformed one are invalid_grant', async () => {

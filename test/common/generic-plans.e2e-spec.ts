@@ -70,7 +70,8 @@ describe('generic plans of the prepared statements', () => {
         const { rows } = await c.query(`EXPLAIN EXECUTE "${name}"${parameters ? `(${nulls})` : ''}`);
         plans.push({ text, plan: rows.map((r: Record<string, string>) => r['QUERY PLAN']).join('\n') });
       }
-      // What this covers: the park, the delivery's load and record, the vote, the redeem's read and write.
+      // What this covers: the park, the delivery's load and record, the vote, the redeem's write. (The reads of a vote and a
+      // redeem go as simple queries with their values written in, which Postgres plans with those values each time.)
       const covering = (fragment: string) => plans.some((p) => p.text.includes(fragment));
       expect(
         [
@@ -78,7 +79,6 @@ describe('generic plans of the prepared statements', () => {
           'FROM unnest($1::bigint[], $2::text[]) AS k(id, tenant_id)',
           'INSERT INTO "notification_attempts"',
           'INSERT INTO "approval_votes"',
-          'FROM "approval_requests" WHERE "id" = $1',
           'UPDATE approval_requests SET token_redeemed_at',
         ].filter((fragment) => !covering(fragment)),
       ).toEqual([]);

@@ -29,13 +29,48 @@ export function insertStatement<T extends ObjectLiteral>(dataSource: DataSource,
     const values = columns.map((c) => {
       const value = row[c.propertyName as keyof T];
       if (value === undefined) return 'DEFAULT';
-      params.push(value instanceof JsonText ? value.text : c.type === 'jsonb' && value !== null ? JSON.stringify(value) : value);
+      params.push(parameterOf(c, value));
       return `$${paramOffset + params.length}`;
     });
     return `(${values.join(', ')})`;
   });
   const names = columns.map((c) => `"${c.databaseName}"`).join(', ');
   return { sql: `INSERT INTO "${metadata.tableName}" (${names}) VALUES ${tuples.join(', ')}`, params };
+}
+
+/**
+ * The same INSERT, made once for each row of `source` (an earlier CTE of the same statement, e.g.
+ * a conditional UPDATE's RETURNING): none when it returned none. The values are cast to their
+ * columns' types, which a VALUES list outside an INSERT does not infer; every value must be given.
+ */
+export function insertForEachRowOf<T extends ObjectLiteral>(
+  dataSource: DataSource,
+  entity: EntityTarget<T>,
+  rows: InsertRow<T>[],
+  source: string,
+  paramOffset = 0,
+): Statement {
+  const metadata = dataSource.getMetadata(entity);
+  const columns = metadata.columns.filter((c) => rows.some((r) => r[c.propertyName as keyof T] !== undefined));
+  const params: unknown[] = [];
+  const tuples = rows.map((row) => {
+    const values = columns.map((c) => {
+      const value = row[c.propertyName as keyof T];
+      if (value === undefined) throw new Error(`${metadata.name}.${c.propertyName}: a conditional insert takes no column default`);
+      if (typeof c.type !== 'string') throw new Error(`${metadata.name}.${c.propertyName}: no SQL type to cast to`);
+      params.push(parameterOf(c, value));
+      return `$${paramOffset + params.length}::${c.type}${c.isArray ? '[]' : ''}`;
+    });
+    return `(${values.join(', ')})`;
+  });
+  const names = columns.map((c) => `"${c.databaseName}"`).join(', ');
+  return { sql: `INSERT INTO "${metadata.tableName}" (${names}) SELECT v.* FROM ${source} CROSS JOIN (VALUES ${tuples.join(', ')}) AS v`, params };
+}
+
+/** A value as node-postgres takes it: jsonb serialised here, since node-postgres would write a JS array as a Postgres array literal. */
+function parameterOf(column: { type: unknown }, value: unknown): unknown {
+  if (value instanceof JsonText) return value.text;
+  return column.type === 'jsonb' && value !== null ? JSON.stringify(value) : value;
 }
 
 /**

@@ -28,13 +28,7 @@ export async function transactionBegunWithStatements<R>(
   const runner = dataSource.createQueryRunner();
   try {
     const client = (await runner.connect()) as SimpleQueryClient;
-    const literal = (value: unknown) => {
-      if (typeof value !== 'string' && typeof value !== 'number') throw new Error(`only a string or a number goes in as a literal, not ${typeof value}`);
-      const text = String(value);
-      // Postgres stores no NUL, so no row equals a value with one; in the query's text it would end the message.
-      return text.includes('\u0000') ? 'NULL' : client.escapeLiteral(text);
-    };
-    const sql = ['BEGIN', ...statements(literal)].join('; ');
+    const sql = ['BEGIN', ...statements(literalsOf(client))].join('; ');
     // Open from here on: whatever fails below, the connection goes back rolled back.
     markTransactionOpen(runner);
     const [, ...results] = await client.query(sql);
@@ -47,6 +41,38 @@ export async function transactionBegunWithStatements<R>(
   } catch (e) {
     if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
     throw e;
+  } finally {
+    await runner.release();
+  }
+}
+
+/** A value written as a literal in a simple query's text, escaped by node-postgres. */
+function literalsOf(client: SimpleQueryClient): (value: unknown) => string {
+  return (value) => {
+    if (typeof value !== 'string' && typeof value !== 'number') throw new Error(`only a string or a number goes in as a literal, not ${typeof value}`);
+    const text = String(value);
+    // Postgres stores no NUL, so no row equals a value with one; in the query's text it would end the message.
+    return text.includes('\u0000') ? 'NULL' : client.escapeLiteral(text);
+  };
+}
+
+/**
+ * Several selects of entities in one round trip, outside any transaction (each statement reads
+ * what was committed when it ran): for a step that looks before it decides whether it must lock.
+ */
+export async function selectedTogether<S extends readonly EntitySelect<ObjectLiteral>[]>(
+  dataSource: DataSource,
+  selects: readonly [...S],
+): Promise<Selected<S>> {
+  const metadata = selects.map((select) => dataSource.getMetadata(select.entity));
+  const runner = dataSource.createQueryRunner();
+  try {
+    const client = (await runner.connect()) as SimpleQueryClient;
+    const literal = literalsOf(client);
+    const results = await client.query(selects.map((select, i) => selectSql(metadata[i], select, literal)).join('; '));
+    // One statement's result is not wrapped in a list.
+    const each = selects.length === 1 ? [results as unknown as { rows: Record<string, unknown>[] }] : results;
+    return each.map((result, i) => asEntities(metadata[i], result.rows)) as Selected<S>;
   } finally {
     await runner.release();
   }
