@@ -1,4 +1,6 @@
+import type { ObjectLiteral } from 'typeorm';
 import type { AuditEntry } from '../audit/audit-log.service';
+import type { EntitySelect } from '../common/database/select-entities';
 import type { FieldProblem } from '../common/errors/protocol-errors';
 import type { ApprovalRequest } from './approval-request.entity';
 import type { ApproverSet } from './approver-sets';
@@ -39,6 +41,15 @@ export interface Admission {
   statement?(request: ApprovalRequest, paramOffset: number): ParkStatement;
 }
 
+/** Whether the directory has disabled the approver (who may then not vote), and their groups now. */
+export interface ApproverStanding {
+  disabled: boolean;
+  groups: string[];
+}
+
+/** The reads of a standing: the person's row, their group memberships. */
+export type StandingReads = readonly [EntitySelect<ObjectLiteral>, EntitySelect<ObjectLiteral>];
+
 /**
  * What the lifecycle needs from whoever knows the approvers and reaches them (the notifications
  * part provides it). The lifecycle itself knows no directory and no channel.
@@ -51,10 +62,14 @@ export abstract class ApproverRouting {
   abstract admit(obligation: ApproverObligation): Promise<Admission>;
   /**
    * The approver as the directory has them now, not from a cache: whether disabled (who may then
-   * not vote) and their groups (a link vouches for membership only when it was sent). Read before
-   * a vote's transaction, never inside it: see DecideApproval.
+   * not vote) and their groups (a link vouches for membership only when it was sent). Read on its
+   * own connection before a transaction, never inside one (a transaction holding a connection must
+   * never wait for a second one), or in the transaction's first round trip (`standingReads`).
    */
-  abstract standing(tenantId: string, approverId: string): Promise<{ disabled: boolean; groups: string[] }>;
+  abstract standing(tenantId: string, approverId: string): Promise<ApproverStanding>;
+  /** The same standing as reads to make with a vote's lock (one round trip for all), and what they read as a standing. */
+  abstract standingReads(tenantId: string, approverId: string): StandingReads;
+  abstract standingFrom(rows: [ObjectLiteral[], ObjectLiteral[]]): ApproverStanding;
   /** Rebuilds from Postgres whatever notification jobs open requests (all, or the scope's) still need; returns how many. */
   abstract reconcile(scope?: ReconcileScope): Promise<number>;
 }

@@ -79,19 +79,17 @@ export class DecideApproval {
   async execute(cmd: DecideCommand): Promise<DecideResult> {
     const { approver } = cmd;
     if (approver.authReqId !== cmd.approvalId) throw new Forbidden('this approver link is for another approval request');
-    // A link outlives the person's standing: one the directory has disabled since it was sent may
-    // not vote, and group memberships are read again now. Both before the transaction: it holds a
-    // pooled connection and must never wait for a second one (as many votes at once as the pool
-    // has connections would each hold one and wait for another forever).
-    const { disabled, groups } = await this.routing.standing(approver.tenantId, approver.approverId);
-    if (disabled) throw new Forbidden(`${approver.approverId} is disabled in the approver directory and may not vote`);
-
     type Outcome = { result?: DecideResult; settled?: ApprovalRequest; closed?: ApprovalStatus };
-    const preferenceRead = [this.passkeys.preferenceOf(approver.tenantId, approver.approverId)] as const;
+    const preferenceRead = this.passkeys.preferenceOf(approver.tenantId, approver.approverId);
+    // A link outlives the person's standing: one the directory has disabled since it was sent may
+    // not vote, and group memberships are read again now, with the lock (one round trip for all).
+    const [personRead, groupsRead] = this.routing.standingReads(approver.tenantId, approver.approverId);
     const outcome = await this.requests.withLocked(
       approver.tenantId,
       cmd.approvalId,
-      async (request, manager, votes, [preference]): Promise<Outcome> => {
+      async (request, manager, votes, [preference, person, memberships]): Promise<Outcome> => {
+        const { disabled, groups } = this.routing.standingFrom([person, memberships]);
+        if (disabled) throw new Forbidden(`${approver.approverId} is disabled in the approver directory and may not vote`);
         if (!request) throw new NotFound('no such approval request');
         if (await this.expiry.expireIfDue(manager, request)) return { settled: request, closed: 'expired' };
         if (request.status !== 'pending') return { closed: request.status };
@@ -192,7 +190,7 @@ export class DecideApproval {
           },
         };
       },
-      preferenceRead,
+      [preferenceRead, personRead, groupsRead] as const,
     );
 
     if (outcome.settled) await this.settlement.afterCommit(outcome.settled);

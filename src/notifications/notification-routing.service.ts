@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
-import { Admission, ApproverObligation, ApproverRouting, ReconcileScope } from '../approvals/approver-routing.port';
+import { DataSource, ObjectLiteral } from 'typeorm';
+import { Admission, ApproverObligation, ApproverRouting, ApproverStanding, ReconcileScope, StandingReads } from '../approvals/approver-routing.port';
 import { ApproverDirectory } from './directory/approver-directory.service';
+import { Approver, ApproverGroupMember } from './directory/approver.entity';
 import { NotificationDelivery, NotificationRound } from './notification-delivery.entity';
 import { NotificationJobs } from './notification-jobs.service';
 import { NotifyApprovers } from './notify-approvers.usecase';
@@ -44,8 +45,16 @@ export class NotificationRouting extends ApproverRouting {
     return { problems, statement: (request, paramOffset) => this.notify.roundStatement(request, 'initial', initial, paramOffset) };
   }
 
-  standing(tenantId: string, approverId: string): Promise<{ disabled: boolean; groups: string[] }> {
+  standing(tenantId: string, approverId: string): Promise<ApproverStanding> {
     return this.directory.standing(tenantId, approverId);
+  }
+
+  standingReads(tenantId: string, approverId: string): StandingReads {
+    return this.directory.standingReads(tenantId, approverId);
+  }
+
+  standingFrom(rows: [ObjectLiteral[], ObjectLiteral[]]): ApproverStanding {
+    return this.directory.standingFrom(rows as [Approver[], ApproverGroupMember[]]);
   }
 
   /**

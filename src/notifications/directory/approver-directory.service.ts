@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { runPrepared } from '../../common/database/prepared-statements';
+import type { EntitySelect } from '../../common/database/select-entities';
 import { DataSource, EntityManager } from 'typeorm';
 import type { ApproverObligation } from '../../approvals/approver-routing.port';
 import { approvalsNeeded, everySetMet, namedIn } from '../../approvals/approver-sets';
@@ -243,6 +244,19 @@ export class ApproverDirectory {
   }
 
   /** Whether the person is disabled now, and the groups they are a member of now: one query. */
+  /** What `standing` reads, as selects to make in another statement's round trip (a vote's lock). */
+  standingReads(tenantId: string, approverId: string): readonly [EntitySelect<Approver>, EntitySelect<ApproverGroupMember>] {
+    return [
+      { entity: Approver, where: { tenantId, id: approverId } },
+      { entity: ApproverGroupMember, where: { tenantId, approverId } },
+    ];
+  }
+
+  /** The standing from the rows `standingReads` read: unknown to the directory is not disabled, as in `standing`. */
+  standingFrom([[person], memberships]: [Approver[], ApproverGroupMember[]]): { disabled: boolean; groups: string[] } {
+    return { disabled: person?.status === 'disabled', groups: memberships.map((m) => m.groupName) };
+  }
+
   async standing(tenantId: string, approverId: string): Promise<{ disabled: boolean; groups: string[] }> {
     // Every vote asks: a prepared statement.
     const [row] = await runPrepared<{ disabled: boolean; groups: string[] }>(
