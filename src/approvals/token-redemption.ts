@@ -1,5 +1,5 @@
 /**
- * The rules of the CIBA poll (RedeemApprovalToken applies them with the request's row locked):
+ * The rules of the CIBA poll (RedeemApprovalToken applies them to an unlocked look at the request, then with its row locked):
  * what a redeem answers for each state of the request, and the polling bookkeeping that turns a
  * too-eager poller's `authorization_pending` into `slow_down` with a longer interval (CIBA Core
  * §11). Plain TypeScript over plain data, so the rules can be tested without a database; the
