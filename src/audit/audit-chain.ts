@@ -82,40 +82,35 @@ export function sealedContent(row: SealingRow): ChainedContent | HashedLink {
 export const SEALED_EVENTS = `SELECT e.*, s.seq::text AS chain_seq, s.prev_hash, s.hash FROM audit_seals s
   CROSS JOIN LATERAL (SELECT ${CHAINED_COLUMNS}, content_hash FROM audit_events WHERE audit_events.id = s.event_id AND audit_events.tenant_id = s.tenant_id) e`;
 
+/** The event's own fields, as both formats encode them: the keys and values of every existing hash. */
+const CONTENT_FIELDS = {
+  tenant: (e: EventContent) => e.tenant_id,
+  type: (e: EventContent) => e.type,
+  approval_id: (e: EventContent) => e.approval_id,
+  actor: (e: EventContent) => e.actor,
+  agent_id: (e: EventContent) => e.agent_id,
+  delegator_id: (e: EventContent) => e.delegator_id,
+  mcp_session_id: (e: EventContent) => e.mcp_session_id,
+  a2a_interaction_id: (e: EventContent) => e.a2a_interaction_id,
+  request_id: (e: EventContent) => e.request_id,
+};
+
 /**
  * The v1 hashed record: fixed fields around the free-form `data`. Changing a key or a value here
- * changes every v1 hash, and breaks every existing chain.
+ * (or in CONTENT_FIELDS) changes every v1 hash, and breaks every existing chain.
  */
 const encodeEvent = fixedShapeEncoder<[e: ChainedContent, seq: string, prevHash: string]>({
   v: () => 1,
   seq: (_e, seq) => seq,
   prev: (_e, _seq, prevHash) => prevHash,
   id: (e) => e.id,
-  tenant: (e) => e.tenant_id,
-  type: (e) => e.type,
-  approval_id: (e) => e.approval_id,
-  actor: (e) => e.actor,
-  agent_id: (e) => e.agent_id,
-  delegator_id: (e) => e.delegator_id,
-  mcp_session_id: (e) => e.mcp_session_id,
-  a2a_interaction_id: (e) => e.a2a_interaction_id,
-  request_id: (e) => e.request_id,
+  ...CONTENT_FIELDS,
   data: (e) => e.data,
   occurred_us: (e) => e.occurred_us,
 });
 
 /** The v2 content's fixed fields (the data goes beside them, already canonical). */
-const encodeContentFields = fixedShapeEncoder<[e: EventContent]>({
-  tenant: (e) => e.tenant_id,
-  type: (e) => e.type,
-  approval_id: (e) => e.approval_id,
-  actor: (e) => e.actor,
-  agent_id: (e) => e.agent_id,
-  delegator_id: (e) => e.delegator_id,
-  mcp_session_id: (e) => e.mcp_session_id,
-  a2a_interaction_id: (e) => e.a2a_interaction_id,
-  request_id: (e) => e.request_id,
-});
+const encodeContentFields = fixedShapeEncoder<[e: EventContent]>(CONTENT_FIELDS);
 
 /** The v2 seal: the event's place, its database-assigned id and time, and its content by hash. */
 const encodeSeal = fixedShapeEncoder<[e: HashedLink, seq: string, prevHash: string]>({
