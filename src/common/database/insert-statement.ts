@@ -1,4 +1,5 @@
-import { DataSource, EntityTarget, ObjectLiteral } from 'typeorm';
+import { DataSource, EntityMetadata, EntityTarget, ObjectLiteral } from 'typeorm';
+import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata';
 
 export interface Statement {
   sql: string;
@@ -22,20 +23,8 @@ export type InsertRow<T> = { [K in keyof T]?: T[K] | JsonText };
  * node-postgres would turn a JS array into a Postgres array literal.
  */
 export function insertStatement<T extends ObjectLiteral>(dataSource: DataSource, entity: EntityTarget<T>, rows: InsertRow<T>[], paramOffset = 0): Statement {
-  const metadata = dataSource.getMetadata(entity);
-  const columns = metadata.columns.filter((c) => rows.some((r) => r[c.propertyName as keyof T] !== undefined));
-  const params: unknown[] = [];
-  const tuples = rows.map((row) => {
-    const values = columns.map((c) => {
-      const value = row[c.propertyName as keyof T];
-      if (value === undefined) return 'DEFAULT';
-      params.push(parameterOf(c, value));
-      return `$${paramOffset + params.length}`;
-    });
-    return `(${values.join(', ')})`;
-  });
-  const names = columns.map((c) => `"${c.databaseName}"`).join(', ');
-  return { sql: `INSERT INTO "${metadata.tableName}" (${names}) VALUES ${tuples.join(', ')}`, params };
+  const { names, tuples, params, metadata } = insertValues(dataSource, entity, rows, paramOffset, (_c, placeholder) => placeholder, 'DEFAULT');
+  return { sql: `INSERT INTO "${metadata.tableName}" (${names}) VALUES ${tuples}`, params };
 }
 
 /**
@@ -50,21 +39,41 @@ export function insertForEachRowOf<T extends ObjectLiteral>(
   source: string,
   paramOffset = 0,
 ): Statement {
+  const { names, tuples, params, metadata } = insertValues(dataSource, entity, rows, paramOffset, (c, placeholder) => {
+    if (typeof c.type !== 'string') throw new Error(`${c.entityMetadata.name}.${c.propertyName}: no SQL type to cast to`);
+    return `${placeholder}::${c.type}${c.isArray ? '[]' : ''}`;
+  });
+  return { sql: `INSERT INTO "${metadata.tableName}" (${names}) SELECT v.* FROM ${source} CROSS JOIN (VALUES ${tuples}) AS v`, params };
+}
+
+/**
+ * The column list and the VALUES tuples of entity rows, every value a parameter numbered from
+ * `paramOffset + 1` (written by `valueSql`); an undefined property is `absent` (a column default).
+ */
+function insertValues<T extends ObjectLiteral>(
+  dataSource: DataSource,
+  entity: EntityTarget<T>,
+  rows: InsertRow<T>[],
+  paramOffset: number,
+  valueSql: (column: ColumnMetadata, placeholder: string) => string,
+  absent?: string,
+): { names: string; tuples: string; params: unknown[]; metadata: EntityMetadata } {
   const metadata = dataSource.getMetadata(entity);
   const columns = metadata.columns.filter((c) => rows.some((r) => r[c.propertyName as keyof T] !== undefined));
   const params: unknown[] = [];
   const tuples = rows.map((row) => {
     const values = columns.map((c) => {
       const value = row[c.propertyName as keyof T];
-      if (value === undefined) throw new Error(`${metadata.name}.${c.propertyName}: a conditional insert takes no column default`);
-      if (typeof c.type !== 'string') throw new Error(`${metadata.name}.${c.propertyName}: no SQL type to cast to`);
+      if (value === undefined) {
+        if (absent === undefined) throw new Error(`${metadata.name}.${c.propertyName}: a value is needed here (no column default)`);
+        return absent;
+      }
       params.push(parameterOf(c, value));
-      return `$${paramOffset + params.length}::${c.type}${c.isArray ? '[]' : ''}`;
+      return valueSql(c, `$${paramOffset + params.length}`);
     });
     return `(${values.join(', ')})`;
   });
-  const names = columns.map((c) => `"${c.databaseName}"`).join(', ');
-  return { sql: `INSERT INTO "${metadata.tableName}" (${names}) SELECT v.* FROM ${source} CROSS JOIN (VALUES ${tuples.join(', ')}) AS v`, params };
+  return { names: columns.map((c) => `"${c.databaseName}"`).join(', '), tuples: tuples.join(', '), params, metadata };
 }
 
 /** A value as node-postgres takes it: jsonb serialised here, since node-postgres would write a JS array as a Postgres array literal. */
