@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { runPrepared } from '../../common/database/prepared-statements';
 import type { EntitySelect } from '../../common/database/select-entities';
 import { DataSource, EntityManager } from 'typeorm';
-import type { ApproverObligation } from '../../approvals/approver-routing.port';
+import type { ApproverObligation, ApproverStanding } from '../../approvals/approver-routing.port';
 import { approvalsNeeded, everySetMet, namedIn } from '../../approvals/approver-sets';
 import { FieldProblem, InvalidRequest, NotFound } from '../../common/errors/protocol-errors';
 import { excludedFromApproving } from '../../vocabulary/approver-eligibility';
@@ -243,7 +243,6 @@ export class ApproverDirectory {
     await this.membership.changed(tenantId);
   }
 
-  /** Whether the person is disabled now, and the groups they are a member of now: one query. */
   /** What `standing` reads, as selects to make in another statement's round trip (a vote's lock). */
   standingReads(tenantId: string, approverId: string): readonly [EntitySelect<Approver>, EntitySelect<ApproverGroupMember>] {
     return [
@@ -253,13 +252,14 @@ export class ApproverDirectory {
   }
 
   /** The standing from the rows `standingReads` read: unknown to the directory is not disabled, as in `standing`. */
-  standingFrom([[person], memberships]: [Approver[], ApproverGroupMember[]]): { disabled: boolean; groups: string[] } {
+  standingFrom([[person], memberships]: [Approver[], ApproverGroupMember[]]): ApproverStanding {
     return { disabled: person?.status === 'disabled', groups: memberships.map((m) => m.groupName) };
   }
 
-  async standing(tenantId: string, approverId: string): Promise<{ disabled: boolean; groups: string[] }> {
+  /** Whether the person is disabled now, and the groups they are a member of now: one query. */
+  async standing(tenantId: string, approverId: string): Promise<ApproverStanding> {
     // Every vote asks: a prepared statement.
-    const [row] = await runPrepared<{ disabled: boolean; groups: string[] }>(
+    const [row] = await runPrepared<ApproverStanding>(
       this.dataSource.manager,
       `SELECT EXISTS (SELECT 1 FROM approvers WHERE tenant_id = $1 AND id = $2 AND status = 'disabled') AS disabled,
               ARRAY(SELECT group_name FROM approver_group_members WHERE tenant_id = $1 AND approver_id = $2) AS groups`,
