@@ -1,4 +1,5 @@
 import { Client } from 'pg';
+import { DataSource } from 'typeorm';
 import { call, parkBody, tenantToken } from '../support/api';
 import { TestApp, testEnvironment, TestEnvironment } from '../support/app';
 import { parkApproval, voteAs } from '../support/approvals';
@@ -10,7 +11,7 @@ const GROWING = ['approval_requests', 'approval_votes', 'notification_deliveries
 
 /**
  * The hot statements run as named prepared statements (common/database/prepared-statements.ts),
- * and Postgres keeps a generic plan for each. Made while the tables are small and without
+ * and the service's sessions plan each generically, once (plan_cache_mode, data-source-options.ts). Made while the tables are small and without
  * statistics (a new database, or autovacuum off as on this machine), such a plan once
  * hash-joined a sequential scan of every delivery, and reached one request through the
  * tenant's index (every request of the tenant read to find one): both grew with the data.
@@ -42,6 +43,18 @@ describe('generic plans of the prepared statements', () => {
     spy.mockRestore();
     await env.teardown();
     await sinks.close();
+  });
+
+  it('are the plans the service runs: its sessions plan every named statement generically, and only with them on', async () => {
+    const mode = async (app: TestApp) => ((await app.app.get(DataSource).query('SHOW plan_cache_mode')) as { plan_cache_mode: string }[])[0].plan_cache_mode;
+    expect(await mode(api)).toBe('force_generic_plan');
+    // Behind a pooler that cannot keep prepared statements, no startup option is sent either.
+    const unprepared = await env.start({ ...sinks.config, DATABASE_PREPARED_STATEMENTS: 'false' });
+    try {
+      expect(await mode(unprepared)).toBe('auto');
+    } finally {
+      await unprepared.close();
+    }
   });
 
   it('reach every row of a growing table by its key, never by a scan or through the tenant', async () => {

@@ -40,6 +40,29 @@ describe('prepared statements', () => {
     expect(await preparedIn(false, 'marker-off')).toEqual([]);
   });
 
+  it('plans a named statement generically on the service’s sessions, once, instead of for every call’s values', async () => {
+    const generic = await new DataSource({ ...dataSourceOptions(db.url, 1, 10_000, { generic: true }), entities: [ApprovalRequest] }).initialize();
+    usePreparedStatements(generic, true);
+    usePreparedStatements(dataSource, true);
+    /** How the session planned the statement marked `marker` after running it three times in one transaction. */
+    const plannedOn = (ds: DataSource, marker: string) =>
+      ds.transaction(async (tx) => {
+        for (const n of [1, 2, 3]) await runPrepared(tx, `SELECT id FROM approval_requests WHERE id = $1 /* ${marker} */`, [`p-${n}`]);
+        const [row]: { generic_plans: string; custom_plans: string }[] = await tx.query(
+          `SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE $1`,
+          [`%${marker}%`],
+        );
+        return { generic: Number(row.generic_plans), custom: Number(row.custom_plans) };
+      });
+    try {
+      expect(await plannedOn(generic, 'plans-generic')).toEqual({ generic: 3, custom: 0 });
+      // Postgres's default (the migrate CLI's and the tests' sessions): a custom plan for each of the first calls at least.
+      expect(await plannedOn(dataSource, 'plans-default')).toEqual({ generic: 0, custom: 3 });
+    } finally {
+      await generic.destroy();
+    }
+  });
+
   it('reads entities through it, inside and outside a transaction, with the same rows either way', async () => {
     usePreparedStatements(dataSource, true);
     await dataSource.query(
