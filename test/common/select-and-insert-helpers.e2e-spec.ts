@@ -23,7 +23,7 @@ describe('selectedTogether and insertForEachRowOf', () => {
 
   it('reads each select as entities, in order, with one select as with several', async () => {
     const [a, b] = await selectedTogether(ds, [
-      { entity: AuditEvent, where: { tenantId: 'a' }, options: { orderBy: 'id' } },
+      { entity: AuditEvent, where: { tenantId: 'a' }, options: { orderBy: 'id' as const } },
       { entity: AuditEvent, where: { tenantId: 'b' } },
     ]);
     expect(a.map((e) => [e.type, e.data])).toEqual([
