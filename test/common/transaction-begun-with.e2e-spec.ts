@@ -4,7 +4,8 @@ import { ApprovalRequest } from '../../src/approvals/approval-request.entity';
 import { ApprovalVote } from '../../src/approvals/approval-vote.entity';
 import { dataSourceOptions } from '../../src/common/database/data-source-options';
 import { selectEntities } from '../../src/common/database/select-entities';
-import { transactionBegunWith } from '../../src/common/database/transaction-begun-with';
+import { usePreparedStatements } from '../../src/common/database/prepared-statements';
+import { selectedTogether, transactionBegunWith } from '../../src/common/database/transaction-begun-with';
 import { createTestDatabase, TestDatabase } from '../support/database';
 
 /** A transaction whose BEGIN goes with its first reads: one round trip, the same rows, the same transaction. */
@@ -122,5 +123,66 @@ describe('transactionBegunWith', () => {
     const [[withNul], nulVotes] = await transactionBegunWith(dataSource, lockedWithVotes('tx-1\u0000'), async (selected) => selected);
     expect(withNul).toBeUndefined();
     expect(nulVotes).toEqual([]);
+  });
+
+  describe('with prepared statements on (DATABASE_PREPARED_STATEMENTS)', () => {
+    let prepared: DataSource;
+    /** The texts sent to Postgres while `run` ran. */
+    const sentDuring = async <T>(run: () => Promise<T>): Promise<{ result: T; texts: string[] }> => {
+      const sent = jest.spyOn(Client.prototype, 'query');
+      try {
+        const result = await run();
+        return { result, texts: sent.mock.calls.map(([q]) => (typeof q === 'string' ? q : (q as { text: string }).text)) };
+      } finally {
+        sent.mockRestore();
+      }
+    };
+
+    beforeAll(async () => {
+      // One connection, so that every call here meets the session the first one prepared.
+      prepared = await new DataSource({ ...dataSourceOptions(db.url, 1), entities: [ApprovalRequest, ApprovalVote] }).initialize();
+      usePreparedStatements(prepared, true);
+    });
+    afterAll(() => prepared?.destroy());
+
+    it('PREPAREs each select once per session, in a round trip of its own, then EXECUTEs it with the BEGIN, reading the same entities', async () => {
+      const first = await sentDuring(() => transactionBegunWith(prepared, lockedWithVotes('tx-1'), async (selected) => selected));
+      expect(first.texts).toHaveLength(4);
+      expect(first.texts[0]).toMatch(/^PREPARE "cs_session_[\w-]{24}" AS SELECT .* FROM "approval_requests" WHERE "id" = \$1 AND .* FOR UPDATE$/);
+      expect(first.texts[1]).toMatch(/^PREPARE "cs_session_[\w-]{24}" AS SELECT .* FROM "approval_votes" WHERE .* ORDER BY "id"$/);
+      expect(first.texts[2]).toMatch(/^BEGIN; EXECUTE "cs_session_[\w-]{24}"\('tx-1', 'acme'\); EXECUTE "cs_session_[\w-]{24}"\('tx-1', 'acme'\)$/);
+      expect(first.texts[3]).toBe('COMMIT');
+      const again = await sentDuring(() => transactionBegunWith(prepared, lockedWithVotes('tx-1'), async (selected) => selected));
+      expect(again.texts).toEqual([first.texts[2], 'COMMIT']);
+      const [requests, votes] = again.result;
+      expect(requests).toEqual(await selectEntities(dataSource.manager, ApprovalRequest, { id: 'tx-1', tenantId: 'acme' }));
+      expect(requests[0]).toBeInstanceOf(ApprovalRequest);
+      expect(votes.map((v) => v.approverId)).toEqual(['bob']);
+      expect(first.result).toEqual(again.result);
+    });
+
+    it('reads outside a transaction the same way, and prepares a text that comes twice in one batch once', async () => {
+      // A text no test here has sent before.
+      const select = { entity: ApprovalVote, where: { approvalId: 'tx-1', approverId: 'bob' } };
+      const { result, texts } = await sentDuring(() => selectedTogether(prepared, [select, select]));
+      expect(texts).toHaveLength(2);
+      expect(texts[0]).toMatch(/^PREPARE "cs_session_[\w-]{24}" AS SELECT .* FROM "approval_votes" WHERE "approval_id" = \$1 AND "approver_id" = \$2$/);
+      expect(texts[1]).toMatch(/^EXECUTE "cs_session_[\w-]{24}"\('tx-1', 'bob'\); EXECUTE "cs_session_[\w-]{24}"\('tx-1', 'bob'\)$/);
+      expect(result[0].map((v) => v.approverId)).toEqual(['bob']);
+      expect(result[1]).toEqual(result[0]);
+    });
+
+    it('takes values with quotes, backslashes and NULs as literals, nothing more', async () => {
+      const id = `tx-'prepared' \\ "back"slash'; DROP TABLE approval_votes; --`;
+      await insertRequest(id);
+      const [[request], votes] = await transactionBegunWith(prepared, lockedWithVotes(id), async (selected) => selected);
+      expect(request.id).toBe(id);
+      expect(votes).toEqual([]);
+      const [[none]] = await transactionBegunWith(prepared, lockedWithVotes(`tx-1' OR '1'='1`), async (selected) => selected);
+      expect(none).toBeUndefined();
+      const [[withNul], nulVotes] = await selectedTogether(prepared, lockedWithVotes('tx-1\u0000').slice(0, 2));
+      expect(withNul).toBeUndefined();
+      expect(nulVotes).toEqual([]);
+    });
   });
 });

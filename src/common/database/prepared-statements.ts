@@ -35,6 +35,36 @@ function nameOf(text: string): string | undefined {
   return name;
 }
 
+/** What each connection's session has PREPAREd in SQL, by name, or is preparing (see preparedInSession). */
+const preparedInSessions = new WeakMap<object, Map<string, Promise<unknown>>>();
+
+/**
+ * The name under which this connection's session holds `text` as a prepared statement, PREPAREd
+ * in SQL the first time (in a round trip of its own, so that it either exists or does not), for
+ * a simple query of several statements to `EXECUTE` with its values written in: Postgres then
+ * neither parses nor plans the text again (a vote's and a redeem's reads took 0.3–0.4 ms of
+ * planning a cycle, every time). Undefined when prepared statements are off or the names are used
+ * up: the caller writes its values into the text instead. Quoted: a name is not a plain identifier.
+ */
+export async function preparedInSession(dataSource: DataSource, client: { query(text: string): Promise<unknown> }, text: string): Promise<string | undefined> {
+  if (!enabledFor.has(dataSource)) return undefined;
+  const protocolName = nameOf(text);
+  if (!protocolName) return undefined;
+  // Apart from the names node-postgres prepares through the protocol (runPrepared), which may hold the same text.
+  const name = `"${protocolName.replace(/^cs_/, 'cs_session_')}"`;
+  let session = preparedInSessions.get(client);
+  if (!session) preparedInSessions.set(client, (session = new Map()));
+  // Kept while it runs too: two selects of the same text in one batch prepare it once.
+  let prepared = session.get(name);
+  if (!prepared) {
+    prepared = client.query(`PREPARE ${name} AS ${text}`);
+    session.set(name, prepared);
+    prepared.catch(() => session.delete(name));
+  }
+  await prepared;
+  return name;
+}
+
 /**
  * Runs a hot statement (parking a call, a vote's and a redeem's reads and writes, a delivery's
  * load) as a named prepared statement: Postgres parses and plans it once per connection instead

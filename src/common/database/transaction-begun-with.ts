@@ -1,4 +1,5 @@
-import { DataSource, EntityManager, ObjectLiteral, QueryRunner } from 'typeorm';
+import { DataSource, EntityManager, EntityMetadata, ObjectLiteral, QueryRunner } from 'typeorm';
+import { preparedInSession } from './prepared-statements';
 import { asEntities, EntitySelect, selectSql } from './select-entities';
 
 /** The rows each select read, as entities, in the order of the selects. */
@@ -22,13 +23,13 @@ interface SimpleQueryClient {
  */
 export async function transactionBegunWithStatements<R>(
   dataSource: DataSource,
-  statements: (literal: (value: unknown) => string) => string[],
+  statements: (literal: Literal, client: SimpleQueryClient) => string[] | Promise<string[]>,
   work: (rows: Record<string, unknown>[][], tx: EntityManager) => Promise<R>,
 ): Promise<R> {
   const runner = dataSource.createQueryRunner();
   try {
     const client = (await runner.connect()) as SimpleQueryClient;
-    const sql = ['BEGIN', ...statements(literalsOf(client))].join('; ');
+    const sql = ['BEGIN', ...(await statements(literalsOf(client), client))].join('; ');
     // Open from here on: whatever fails below, the connection goes back rolled back.
     markTransactionOpen(runner);
     const [, ...results] = await client.query(sql);
@@ -46,8 +47,11 @@ export async function transactionBegunWithStatements<R>(
   }
 }
 
+/** A value written as a literal in a simple query's text. */
+type Literal = (value: unknown) => string;
+
 /** A value written as a literal in a simple query's text, escaped by node-postgres. */
-function literalsOf(client: SimpleQueryClient): (value: unknown) => string {
+function literalsOf(client: SimpleQueryClient): Literal {
   return (value) => {
     if (typeof value !== 'string' && typeof value !== 'number') throw new Error(`only a string or a number goes in as a literal, not ${typeof value}`);
     const text = String(value);
@@ -68,8 +72,8 @@ export async function selectedTogether<S extends readonly EntitySelect<ObjectLit
   const runner = dataSource.createQueryRunner();
   try {
     const client = (await runner.connect()) as SimpleQueryClient;
-    const literal = literalsOf(client);
-    const results = await client.query(selects.map((select, i) => selectSql(metadata[i], select, literal)).join('; '));
+    const statements = await selectStatements(dataSource, client, metadata, selects, literalsOf(client));
+    const results = await client.query(statements.join('; '));
     // One statement's result is not wrapped in a list.
     const each = selects.length === 1 ? [results as unknown as { rows: Record<string, unknown>[] }] : results;
     return each.map((result, i) => asEntities(metadata[i], result.rows)) as Selected<S>;
@@ -87,8 +91,33 @@ export function transactionBegunWith<S extends readonly EntitySelect<ObjectLiter
   const metadata = selects.map((select) => dataSource.getMetadata(select.entity));
   return transactionBegunWithStatements(
     dataSource,
-    (literal) => selects.map((select, i) => selectSql(metadata[i], select, literal)),
+    (literal, client) => selectStatements(dataSource, client, metadata, selects, literal),
     (rows, tx) => work(rows.map((r, i) => asEntities(metadata[i], r)) as Selected<S>, tx),
+  );
+}
+
+/**
+ * Each select as a statement of a simple query: `EXECUTE` of the session's prepared statement for
+ * its text, its values written in as literals; the text with the values written into it when
+ * there is no prepared statement to run (preparedInSession).
+ */
+function selectStatements(
+  dataSource: DataSource,
+  client: SimpleQueryClient,
+  metadata: EntityMetadata[],
+  selects: readonly EntitySelect<ObjectLiteral>[],
+  literal: Literal,
+): Promise<string[]> {
+  return Promise.all(
+    selects.map(async (select, i) => {
+      const values: unknown[] = [];
+      const name = await preparedInSession(
+        dataSource,
+        client,
+        selectSql(metadata[i], select, (value) => `$${values.push(value)}`),
+      );
+      return name ? `EXECUTE ${name}(${values.map(literal).join(', ')})` : selectSql(metadata[i], select, literal);
+    }),
   );
 }
 
