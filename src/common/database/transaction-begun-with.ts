@@ -15,7 +15,8 @@ interface SimpleQueryClient {
  * Runs `work` in one transaction whose BEGIN goes with its first statements, in one round trip
  * instead of one for the BEGIN and one per statement. That takes a simple query of several
  * statements, which has no parameters: `statements` writes its values with `literal`, which
- * node-postgres escapes. Each statement still runs with its own snapshot (read committed), so a
+ * node-postgres escapes (a select EXECUTEs the session's prepared statement with them, see
+ * selectStatements). Each statement still runs with its own snapshot (read committed), so a
  * read after a lock sees what was committed before the lock was granted. `work` gets each
  * statement's rows and TypeORM's manager on the same connection, in the transaction (what it
  * saves nests, as in `DataSource.transaction`); the transaction commits when it resolves and
