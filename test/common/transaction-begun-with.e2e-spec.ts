@@ -172,6 +172,24 @@ describe('transactionBegunWith', () => {
       expect(result[1]).toEqual(result[0]);
     });
 
+    it('prepares several new texts one after the other: never a query sent while the connection runs another', async () => {
+      const original = Client.prototype.query;
+      const overlapping: unknown[] = [];
+      jest.spyOn(Client.prototype, 'query').mockImplementation(function (this: Client, ...args: unknown[]) {
+        const state = this as unknown as { _activeQuery: unknown; _queryQueue: unknown[] };
+        if (state._activeQuery || state._queryQueue.length) overlapping.push(args[0]);
+        return (original as (...a: unknown[]) => unknown).apply(this, args);
+      } as never);
+      // Texts no test here has sent before.
+      const [byLink, byReason] = await selectedTogether(prepared, [
+        { entity: ApprovalVote, where: { linkId: 'link-tx-1-bob' } },
+        { entity: ApprovalVote, where: { reason: 'ok', approverId: 'bob' } },
+      ]);
+      expect(byLink.map((v) => v.approverId)).toEqual(['bob']);
+      expect(byReason.map((v) => v.approvalId)).toContain('tx-1');
+      expect(overlapping).toEqual([]);
+    });
+
     it('takes values with quotes, backslashes and NULs as literals, nothing more', async () => {
       const id = `tx-'prepared' \\ "back"slash'; DROP TABLE approval_votes; --`;
       await insertRequest(id);

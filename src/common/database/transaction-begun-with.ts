@@ -102,24 +102,25 @@ export function transactionBegunWith<S extends readonly EntitySelect<ObjectLiter
  * its text, its values written in as literals; the text with the values written into it when
  * there is no prepared statement to run (preparedInSession).
  */
-function selectStatements(
+async function selectStatements(
   dataSource: DataSource,
   client: SimpleQueryClient,
   metadata: EntityMetadata[],
   selects: readonly EntitySelect<ObjectLiteral>[],
   literal: Literal,
 ): Promise<string[]> {
-  return Promise.all(
-    selects.map(async (select, i) => {
-      const values: unknown[] = [];
-      const name = await preparedInSession(
-        dataSource,
-        client,
-        selectSql(metadata[i], select, (value) => `$${values.push(value)}`),
-      );
-      return name ? `EXECUTE ${name}(${values.map(literal).join(', ')})` : selectSql(metadata[i], select, literal);
-    }),
-  );
+  const statements: string[] = [];
+  // One after the other: a connection runs one query at a time (node-postgres deprecates queueing them).
+  for (const [i, select] of selects.entries()) {
+    const values: unknown[] = [];
+    const name = await preparedInSession(
+      dataSource,
+      client,
+      selectSql(metadata[i], select, (value) => `$${values.push(value)}`),
+    );
+    statements.push(name ? `EXECUTE ${name}(${values.map(literal).join(', ')})` : selectSql(metadata[i], select, literal));
+  }
+  return statements;
 }
 
 /** TypeORM's own state after `startTransaction`, whose BEGIN went with the reads instead. */
