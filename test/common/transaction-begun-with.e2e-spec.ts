@@ -31,6 +31,21 @@ describe('transactionBegunWith', () => {
       { entity: ApprovalVote, where: { approvalId: id, tenantId: 'acme' }, options: { orderBy: 'id' } },
     ] as const;
 
+  /** Values with quotes, backslashes or a NUL, read on `on`, match only the row that has them (none, for a NUL). */
+  const takesValuesAsLiterals = async (on: DataSource, label: string) => {
+    const id = `tx-'${label}' \\ "back"slash'; DROP TABLE approval_votes; --`;
+    await insertRequest(id);
+    const [[request], votes] = await transactionBegunWith(on, lockedWithVotes(id), async (selected) => selected);
+    expect(request.id).toBe(id);
+    expect(votes).toEqual([]);
+    const [[none]] = await transactionBegunWith(on, lockedWithVotes(`tx-1' OR '1'='1`), async (selected) => selected);
+    expect(none).toBeUndefined();
+    // A NUL would end the query's text on the wire; no stored id has one, so it matches nothing.
+    const [[withNul], nulVotes] = await transactionBegunWith(on, lockedWithVotes('tx-1\u0000'), async (selected) => selected);
+    expect(withNul).toBeUndefined();
+    expect(nulVotes).toEqual([]);
+  };
+
   beforeAll(async () => {
     db = await createTestDatabase();
     dataSource = await new DataSource({ ...dataSourceOptions(db.url, 2), entities: [ApprovalRequest, ApprovalVote] }).initialize();
@@ -111,19 +126,7 @@ describe('transactionBegunWith', () => {
     expect(await second).toEqual(['bob']);
   });
 
-  it('takes values with quotes and backslashes as literals, nothing more', async () => {
-    const id = `tx-'quoted' \\ "back"slash'; DROP TABLE approval_votes; --`;
-    await insertRequest(id);
-    const [[request], votes] = await transactionBegunWith(dataSource, lockedWithVotes(id), async (selected) => selected);
-    expect(request.id).toBe(id);
-    expect(votes).toEqual([]);
-    const [[none]] = await transactionBegunWith(dataSource, lockedWithVotes(`tx-1' OR '1'='1`), async (selected) => selected);
-    expect(none).toBeUndefined();
-    // A NUL would end the query's text on the wire; no stored id has one, so it matches nothing.
-    const [[withNul], nulVotes] = await transactionBegunWith(dataSource, lockedWithVotes('tx-1\u0000'), async (selected) => selected);
-    expect(withNul).toBeUndefined();
-    expect(nulVotes).toEqual([]);
-  });
+  it('takes values with quotes and backslashes as literals, nothing more', () => takesValuesAsLiterals(dataSource, 'quoted'));
 
   describe('with prepared statements on (DATABASE_PREPARED_STATEMENTS)', () => {
     let prepared: DataSource;
@@ -190,14 +193,8 @@ describe('transactionBegunWith', () => {
       expect(overlapping).toEqual([]);
     });
 
-    it('takes values with quotes, backslashes and NULs as literals, nothing more', async () => {
-      const id = `tx-'prepared' \\ "back"slash'; DROP TABLE approval_votes; --`;
-      await insertRequest(id);
-      const [[request], votes] = await transactionBegunWith(prepared, lockedWithVotes(id), async (selected) => selected);
-      expect(request.id).toBe(id);
-      expect(votes).toEqual([]);
-      const [[none]] = await transactionBegunWith(prepared, lockedWithVotes(`tx-1' OR '1'='1`), async (selected) => selected);
-      expect(none).toBeUndefined();
+    it('takes values with quotes, backslashes and NULs as literals, nothing more, outside a transaction too', async () => {
+      await takesValuesAsLiterals(prepared, 'prepared');
       const [[withNul], nulVotes] = await selectedTogether(prepared, lockedWithVotes('tx-1\u0000').slice(0, 2));
       expect(withNul).toBeUndefined();
       expect(nulVotes).toEqual([]);
