@@ -7,7 +7,7 @@
  * BENCH_ONLY=authorize refreshes only the authorization figures (the others stay as on file);
  * BENCH_ONLY=park prints only the parking figures;
  * BENCH_ONLY=audit only the audit chain's; BENCH_ONLY=gateway only the MCP gateway's (bench/gateway.ts);
- * BENCH_ONLY=fanout refreshes the fan-out's rows on file. BENCH_DEBUG=1 forwards the servers' stdout and prints progress. BENCH_SECONDS
+ * BENCH_ONLY=fanout refreshes the fan-out's rows on file; BENCH_ONLY=steps the cycle's CPU per step (bench/cycle-steps.ts). BENCH_DEBUG=1 forwards the servers' stdout and prints progress. BENCH_SECONDS
  * per load (10), BENCH_AUTHZ_ROUNDS interleaved rounds of the decision loads (2). With
  * BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=<dir>" the servers are profiled and the service's
  * profile under each decision load is summarised as figures (bench/cpu-profile.ts).
@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { JWK } from 'jose';
 import { Client } from 'pg';
+import { cycleStepFigures } from './cycle-steps';
 import { DEV_AGENT_ISSUER, DEV_GATEWAY_ISSUER, ensureDevKeys } from '../src/common/keys/key-files';
 import { PolicyEngine } from '../src/authz/policy/policy-engine';
 import { STARTER_POLICIES } from '../src/authz/policy/starter-policies';
@@ -79,6 +80,16 @@ async function main(): Promise<void> {
       await closeHttp();
     }
     return write(mergeInto(figuresOnFile(), fresh, isGatewayFigure), 'the MCP gateway figures (BENCH_ONLY=gateway); the others are from the previous run');
+  }
+  if (process.env.BENCH_ONLY === 'steps') {
+    let fresh: Figure[];
+    try {
+      fresh = await cycleSteps(keysDir, keys.signingKeysFile, keys.gatewayPrivateKeyFile);
+    } finally {
+      await closeHttp();
+    }
+    const isStepFigure = (f: Figure) => f.name.startsWith('cycle step CPU') || f.name.startsWith('cycle CPU');
+    return write(mergeInto(figuresOnFile(), fresh, isStepFigure), "the cycle's CPU per step (BENCH_ONLY=steps); the others are from the previous run");
   }
   if (process.env.BENCH_ONLY === 'audit') {
     await auditChain();
@@ -240,6 +251,7 @@ async function main(): Promise<void> {
   profileFigures();
   try {
     await fanOut(keysDir, signDev);
+    figures.push(...(await cycleSteps(keysDir, keys.signingKeysFile, keys.gatewayPrivateKeyFile)));
     figures.push(...(await gatewayFigures(keysDir)));
   } finally {
     await closeHttp();
@@ -915,6 +927,12 @@ async function fanOutAt(RATE: number, keysDir: string, signDev: Signer, sinks: N
     c.proc.kill('SIGTERM');
     await new Promise((r) => c.proc.once('exit', r));
   }
+}
+
+/** The cycle's CPU per step (bench/cycle-steps.ts), BENCH_STEPS_CYCLES of each (3,000). */
+function cycleSteps(keysDir: string, signingKeysFile: string, gatewayKeyFile: string): Promise<Figure[]> {
+  const signDev = devSigner(JSON.parse(readFileSync(gatewayKeyFile, 'utf8')) as JWK);
+  return cycleStepFigures(keysDir, signingKeysFile, signDev, Number(process.env.BENCH_STEPS_CYCLES ?? 3000));
 }
 
 /** Where the servers write their --cpu-prof profiles, when BENCH_NODE_ARGS asks for them. */
