@@ -56,6 +56,21 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('reads DATABASE_PREPARED_STATEMENTS as session (the default, or true), protocol, or off (false), and names a bad one', () => {
+    const mode = (value?: string) => loadConfig({ DEMO_MODE: 'true', DATABASE_PREPARED_STATEMENTS: value }).DATABASE_PREPARED_STATEMENTS;
+    expect([mode(), mode('true'), mode('yes'), mode('protocol'), mode('false'), mode('0')]).toEqual([
+      'session',
+      'session',
+      'session',
+      'protocol',
+      'off',
+      'off',
+    ]);
+    expect(problems({ DEMO_MODE: 'true', DATABASE_PREPARED_STATEMENTS: 'pgbouncer' })[0]).toMatch(
+      /DATABASE_PREPARED_STATEMENTS must be true, false or protocol/,
+    );
+  });
+
   it('treats an empty variable as unset, so its default applies', () => {
     expect(loadConfig({ DEMO_MODE: 'true', PORT: '', APPROVAL_TOKEN_TTL: '' })).toMatchObject({ PORT: 3000, APPROVAL_TOKEN_TTL: 60 });
   });

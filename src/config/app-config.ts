@@ -7,6 +7,9 @@ import { z } from 'zod';
 import { isTimeZone } from './time-zone';
 import { parseRateLimit, RATE_LIMIT_FORMAT, RateLimit } from './rate-limit-setting';
 
+/** How the hot statements are prepared (DATABASE_PREPARED_STATEMENTS): see usePreparedStatements. */
+export type PreparedStatements = 'session' | 'protocol' | 'off';
+
 const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' }).transform((v) => v === 'true' || v === '1' || v === 'yes');
 
 // Decimal digits only: Number() would read " " as 0 and "0x10" or "1e3" as numbers.
@@ -138,8 +141,16 @@ export const configSchema = z
     /** How long a request waits for a pooled connection before it is answered 503 (never forever). */
     DATABASE_POOL_WAIT_MS: int(100, 600000).default(10000),
     DATABASE_MIGRATE_ON_START: bool.default(true),
-    /** The hot statements as named prepared statements (common/database/prepared-statements.ts); off behind a pooler that cannot keep them. */
-    DATABASE_PREPARED_STATEMENTS: bool.default(true),
+    /**
+     * The hot statements as prepared statements (common/database/prepared-statements.ts): `true`, in
+     * the protocol and in SQL, planned generically per session (a direct connection or session
+     * pooling); `protocol`, in the protocol only (PgBouncer 1.21+ in transaction mode, which keeps
+     * those but neither SQL PREPAREs nor startup options); `false`, none.
+     */
+    DATABASE_PREPARED_STATEMENTS: z
+      .enum(['true', 'false', '1', '0', 'yes', 'no', 'protocol'], { message: 'must be true, false or protocol' })
+      .transform((v): PreparedStatements => (v === 'protocol' ? 'protocol' : v === 'true' || v === '1' || v === 'yes' ? 'session' : 'off'))
+      .default('session'),
 
     REDIS_URL: url(['redis', 'rediss']).default('redis://127.0.0.1:6379'),
     REDIS_PREFIX: z

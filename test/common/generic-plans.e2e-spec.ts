@@ -55,12 +55,14 @@ describe('generic plans of the prepared statements', () => {
   it('are the plans the service runs: its sessions plan every named statement generically, and only with them on', async () => {
     const mode = async (app: TestApp) => ((await app.app.get(DataSource).query('SHOW plan_cache_mode')) as { plan_cache_mode: string }[])[0].plan_cache_mode;
     expect(await mode(api)).toBe('force_generic_plan');
-    // Behind a pooler that cannot keep prepared statements, no startup option is sent either.
-    const unprepared = await env.start({ ...sinks.config, DATABASE_PREPARED_STATEMENTS: 'false' });
-    try {
-      expect(await mode(unprepared)).toBe('auto');
-    } finally {
-      await unprepared.close();
+    // Behind a transaction pooler (protocol mode), or with no prepared statements, no startup option is sent.
+    for (const setting of ['protocol', 'false']) {
+      const pooled = await env.start({ ...sinks.config, DATABASE_PREPARED_STATEMENTS: setting });
+      try {
+        expect(await mode(pooled)).toBe('auto');
+      } finally {
+        await pooled.close();
+      }
     }
   });
 

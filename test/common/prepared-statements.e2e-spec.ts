@@ -3,6 +3,7 @@ import { ApprovalRequest } from '../../src/approvals/approval-request.entity';
 import { dataSourceOptions } from '../../src/common/database/data-source-options';
 import { selectEntities } from '../../src/common/database/select-entities';
 import { runPrepared, usePreparedStatements } from '../../src/common/database/prepared-statements';
+import type { PreparedStatements } from '../../src/config/app-config';
 import { createTestDatabase, TestDatabase } from '../support/database';
 
 /** The hot statements run as named prepared statements, in the caller's transaction, and not at all when turned off. */
@@ -20,8 +21,8 @@ describe('prepared statements', () => {
   });
 
   /** The session's prepared statements whose text contains `marker`, seen from inside the transaction that ran it. */
-  const preparedIn = async (enabled: boolean, marker: string) => {
-    usePreparedStatements(dataSource, enabled);
+  const preparedIn = async (mode: PreparedStatements, marker: string) => {
+    usePreparedStatements(dataSource, mode);
     return dataSource.transaction(async (tx) => {
       const [row] = await runPrepared<{ n: number }>(tx, `SELECT $1::int + 1 AS n /* ${marker} */`, [41]);
       expect(row.n).toBe(42);
@@ -31,19 +32,25 @@ describe('prepared statements', () => {
   };
 
   it('runs as a named statement on the transaction’s own connection, its name the text’s hash', async () => {
-    const names = await preparedIn(true, 'marker-on');
+    const names = await preparedIn('session', 'marker-on');
+    expect(names).toHaveLength(1);
+    expect(names[0]).toMatch(/^cs_[A-Za-z0-9_-]{24}$/);
+  });
+
+  it('runs named in protocol mode too (DATABASE_PREPARED_STATEMENTS=protocol, what PgBouncer 1.21+ keeps)', async () => {
+    const names = await preparedIn('protocol', 'marker-protocol');
     expect(names).toHaveLength(1);
     expect(names[0]).toMatch(/^cs_[A-Za-z0-9_-]{24}$/);
   });
 
   it('runs unnamed when turned off (DATABASE_PREPARED_STATEMENTS=false)', async () => {
-    expect(await preparedIn(false, 'marker-off')).toEqual([]);
+    expect(await preparedIn('off', 'marker-off')).toEqual([]);
   });
 
   it('plans a named statement generically on the service’s sessions, once, instead of for every call’s values', async () => {
     const generic = await new DataSource({ ...dataSourceOptions(db.url, 1, 10_000, { generic: true }), entities: [ApprovalRequest] }).initialize();
-    usePreparedStatements(generic, true);
-    usePreparedStatements(dataSource, true);
+    usePreparedStatements(generic, 'session');
+    usePreparedStatements(dataSource, 'session');
     /** How the session planned the statement marked `marker` after running it three times in one transaction. */
     const plannedOn = (ds: DataSource, marker: string) =>
       ds.transaction(async (tx) => {
@@ -64,7 +71,7 @@ describe('prepared statements', () => {
   });
 
   it('reads entities through it, inside and outside a transaction, with the same rows either way', async () => {
-    usePreparedStatements(dataSource, true);
+    usePreparedStatements(dataSource, 'session');
     await dataSource.query(
       `INSERT INTO approval_requests (id, tenant_id, status, gateway_id, tool_call, call_hash, agent, agent_id, delegator_id, reason, approvers, quorum,
                                       deny_threshold, delivery_mode, callback_state, poll_interval, expires_at, approver_sets)

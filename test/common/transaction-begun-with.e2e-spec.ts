@@ -144,7 +144,7 @@ describe('transactionBegunWith', () => {
     beforeAll(async () => {
       // One connection, so that every call here meets the session the first one prepared.
       prepared = await new DataSource({ ...dataSourceOptions(db.url, 1), entities: [ApprovalRequest, ApprovalVote] }).initialize();
-      usePreparedStatements(prepared, true);
+      usePreparedStatements(prepared, 'session');
     });
     afterAll(() => prepared?.destroy());
 
@@ -191,6 +191,21 @@ describe('transactionBegunWith', () => {
       expect(byLink.map((v) => v.approverId)).toEqual(['bob']);
       expect(byReason.map((v) => v.approvalId)).toContain('tx-1');
       expect(overlapping).toEqual([]);
+    });
+
+    it('behind a transaction pooler (protocol mode) sends the values in the text and PREPAREs nothing in SQL', async () => {
+      const pooled = await new DataSource({ ...dataSourceOptions(db.url, 1), entities: [ApprovalRequest, ApprovalVote] }).initialize();
+      try {
+        usePreparedStatements(pooled, 'protocol');
+        const { result, texts } = await sentDuring(() => transactionBegunWith(pooled, lockedWithVotes('tx-1'), async (selected) => selected));
+        expect(texts).toHaveLength(2);
+        expect(texts[0]).toMatch(
+          /^BEGIN; SELECT .* FROM "approval_requests" WHERE "id" = 'tx-1' .* FOR UPDATE; SELECT .* FROM "approval_votes" WHERE .*'tx-1'.* ORDER BY "id"$/,
+        );
+        expect(result[1].map((v) => v.approverId)).toEqual(['bob']);
+      } finally {
+        await pooled.destroy();
+      }
     });
 
     it('takes values with quotes, backslashes and NULs as literals, nothing more, outside a transaction too', async () => {

@@ -8,7 +8,7 @@ import { migrations } from '../../../migrations';
  * looks worse, as it did for the delivery's load: 0.37 ms of planning on each of 1,500 loads in
  * a cycle run). Safe because every hot named statement's generic plan is checked to reach its
  * rows by key (test/common/generic-plans.e2e-spec.ts). Sent as a startup option, so only with
- * prepared statements on: a pooler that cannot keep those may refuse startup options too.
+ * prepared statements in `session` mode: a transaction pooler refuses or drops startup options.
  */
 const GENERIC_PLANS = '-c plan_cache_mode=force_generic_plan';
 

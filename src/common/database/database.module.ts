@@ -10,7 +10,9 @@ import { usePreparedStatements } from './prepared-statements';
     TypeOrmModule.forRootAsync({
       inject: [APP_CONFIG],
       useFactory: (config: AppConfig) => ({
-        ...dataSourceOptions(config.DATABASE_URL, config.DATABASE_POOL_SIZE, config.DATABASE_POOL_WAIT_MS, { generic: config.DATABASE_PREPARED_STATEMENTS }),
+        ...dataSourceOptions(config.DATABASE_URL, config.DATABASE_POOL_SIZE, config.DATABASE_POOL_WAIT_MS, {
+          generic: config.DATABASE_PREPARED_STATEMENTS === 'session',
+        }),
         autoLoadEntities: true,
         migrationsRun: config.DATABASE_MIGRATE_ON_START,
         retryAttempts: 3,

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
+import type { PreparedStatements } from '../../config/app-config';
 
 /** What node-postgres needs to run a query: a pool or a checked-out client. */
 export interface PgQueryable {
@@ -8,6 +9,8 @@ export interface PgQueryable {
 
 /** Data sources whose hot statements run as named prepared statements (DATABASE_PREPARED_STATEMENTS). */
 const enabledFor = new WeakSet<DataSource>();
+/** Of those, the ones that also PREPARE in SQL, for simple queries to EXECUTE (not through a transaction pooler). */
+const inSessionFor = new WeakSet<DataSource>();
 /** Texts named so far in this process, and their names. */
 const names = new Map<string, string>();
 /**
@@ -21,9 +24,20 @@ export function pgPool(dataSource: DataSource): PgQueryable {
   return (dataSource.driver as unknown as { master: PgQueryable }).master;
 }
 
-export function usePreparedStatements(dataSource: DataSource, enabled: boolean): void {
-  if (enabled) enabledFor.add(dataSource);
-  else enabledFor.delete(dataSource);
+/**
+ * `session`: named statements through the protocol (runPrepared) and PREPAREd in SQL for simple
+ * queries (preparedInSession); `protocol`: through the protocol only, which is what a transaction
+ * pooler such as PgBouncer 1.21+ can keep (an SQL PREPARE stays on one server connection, and the
+ * next transaction may run on another); `off`: neither.
+ */
+export function usePreparedStatements(dataSource: DataSource, mode: PreparedStatements): void {
+  for (const [set, on] of [
+    [enabledFor, mode !== 'off'],
+    [inSessionFor, mode === 'session'],
+  ] as const) {
+    if (on) set.add(dataSource);
+    else set.delete(dataSource);
+  }
 }
 
 function nameOf(text: string): string | undefined {
@@ -43,11 +57,11 @@ const preparedInSessions = new WeakMap<object, Map<string, Promise<unknown>>>();
  * in SQL the first time (in a round trip of its own, so that it either exists or does not), for
  * a simple query of several statements to `EXECUTE` with its values written in: Postgres then
  * neither parses nor plans the text again (a vote's and a redeem's reads took 0.3–0.4 ms of
- * planning a cycle, every time). Undefined when prepared statements are off or the names are used
- * up: the caller writes its values into the text instead. Quoted: a name is not a plain identifier.
+ * planning a cycle, every time). Undefined unless prepared statements are on in `session` mode, or
+ * when the names are used up: the caller writes its values into the text instead. Quoted: a name is not a plain identifier.
  */
 export async function preparedInSession(dataSource: DataSource, client: { query(text: string): Promise<unknown> }, text: string): Promise<string | undefined> {
-  if (!enabledFor.has(dataSource)) return undefined;
+  if (!inSessionFor.has(dataSource)) return undefined;
   const protocolName = nameOf(text);
   if (!protocolName) return undefined;
   // Apart from the names node-postgres prepares through the protocol (runPrepared), which may hold the same text.
