@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { runPrepared } from '../../common/database/prepared-statements';
 import type { EntitySelect } from '../../common/database/select-entities';
+import { selectedTogether } from '../../common/database/transaction-begun-with';
 import { DataSource, EntityManager } from 'typeorm';
 import type { ApproverObligation, ApproverStanding } from '../../approvals/approver-routing.port';
 import { approvalsNeeded, everySetMet, namedIn } from '../../approvals/approver-sets';
@@ -251,21 +251,14 @@ export class ApproverDirectory {
     ];
   }
 
-  /** The standing from the rows `standingReads` read: unknown to the directory is not disabled, as in `standing`. */
+  /** The standing from the rows `standingReads` read: unknown to the directory is not disabled. */
   standingFrom([[person], memberships]: [Approver[], ApproverGroupMember[]]): ApproverStanding {
     return { disabled: person?.status === 'disabled', groups: memberships.map((m) => m.groupName) };
   }
 
-  /** Whether the person is disabled now, and the groups they are a member of now: one query. */
+  /** Whether the person is disabled now, and the groups they are a member of now: the same reads, in one round trip of their own. */
   async standing(tenantId: string, approverId: string): Promise<ApproverStanding> {
-    // Every vote asks: a prepared statement.
-    const [row] = await runPrepared<ApproverStanding>(
-      this.dataSource.manager,
-      `SELECT EXISTS (SELECT 1 FROM approvers WHERE tenant_id = $1 AND id = $2 AND status = 'disabled') AS disabled,
-              ARRAY(SELECT group_name FROM approver_group_members WHERE tenant_id = $1 AND approver_id = $2) AS groups`,
-      [tenantId, approverId],
-    );
-    return row;
+    return this.standingFrom(await selectedTogether(this.dataSource, this.standingReads(tenantId, approverId)));
   }
 
   /**
