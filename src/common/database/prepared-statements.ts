@@ -11,7 +11,7 @@ export interface PgQueryable {
 const enabledFor = new WeakSet<DataSource>();
 /** Of those, the ones that also PREPARE in SQL, for simple queries to EXECUTE (not through a transaction pooler). */
 const inSessionFor = new WeakSet<DataSource>();
-/** Texts named so far in this process, and their names. */
+/** Texts named so far in this process, and the hash each is named by. */
 const names = new Map<string, string>();
 /**
  * A statement built for a varying number of rows has several texts; each named one is kept by
@@ -31,19 +31,15 @@ export function pgPool(dataSource: DataSource): PgQueryable {
  * next transaction may run on another); `off`: neither.
  */
 export function usePreparedStatements(dataSource: DataSource, mode: PreparedStatements): void {
-  for (const [set, on] of [
-    [enabledFor, mode !== 'off'],
-    [inSessionFor, mode === 'session'],
-  ] as const) {
-    if (on) set.add(dataSource);
-    else set.delete(dataSource);
-  }
+  enabledFor[mode === 'off' ? 'delete' : 'add'](dataSource);
+  inSessionFor[mode === 'session' ? 'add' : 'delete'](dataSource);
 }
 
-function nameOf(text: string): string | undefined {
+/** The hash `text`'s names are made of, undefined once MAX_NAMED texts have one. */
+function hashOf(text: string): string | undefined {
   let name = names.get(text);
   if (!name && names.size < MAX_NAMED) {
-    name = `cs_${createHash('sha256').update(text).digest('base64url').slice(0, 24)}`;
+    name = createHash('sha256').update(text).digest('base64url').slice(0, 24);
     names.set(text, name);
   }
   return name;
@@ -62,10 +58,10 @@ const preparedInSessions = new WeakMap<object, Map<string, Promise<unknown>>>();
  */
 export async function preparedInSession(dataSource: DataSource, client: { query(text: string): Promise<unknown> }, text: string): Promise<string | undefined> {
   if (!inSessionFor.has(dataSource)) return undefined;
-  const protocolName = nameOf(text);
-  if (!protocolName) return undefined;
+  const hash = hashOf(text);
+  if (!hash) return undefined;
   // Apart from the names node-postgres prepares through the protocol (runPrepared), which may hold the same text.
-  const name = `"${protocolName.replace(/^cs_/, 'cs_session_')}"`;
+  const name = `"cs_session_${hash}"`;
   let session = preparedInSessions.get(client);
   if (!session) preparedInSessions.set(client, (session = new Map()));
   // Kept while it runs too: two selects of the same text in one batch prepare it once.
@@ -87,7 +83,8 @@ export async function preparedInSession(dataSource: DataSource, client: { query(
  * that cannot keep them, DATABASE_PREPARED_STATEMENTS=false) it runs as any other query.
  */
 export async function runPrepared<Row>(on: EntityManager, text: string, values: unknown[]): Promise<Row[]> {
-  const name = enabledFor.has(on.connection) ? nameOf(text) : undefined;
+  const hash = enabledFor.has(on.connection) ? hashOf(text) : undefined;
+  const name = hash && `cs_${hash}`;
   if (!name) return on.query(text, values);
   const runner = on.queryRunner;
   const client = runner && !runner.isReleased ? await (runner as unknown as { connect(): Promise<PgQueryable> }).connect() : pgPool(on.connection);
