@@ -1,12 +1,15 @@
 /**
- * Calls that ride together: while `maxInFlight` runs are going, further keys queue and go in the
- * next run, one round trip for all of them. Alone, a key runs at once (no waiting window); under
- * load, one run serves many: the audit's group commit (AuditBatcher), a worker's delivery loads.
- * A failed run fails only the keys it carried.
+ * Calls that ride together: the keys asked for in one turn of the event loop go in one run, and
+ * while `maxInFlight` runs are going, further keys queue and go in the next, one round trip for
+ * all of them. Alone, a key runs at the end of its turn (no waiting window); under load, one run
+ * serves many: the audit's group commit (AuditBatcher), a worker's delivery loads. A failed run
+ * fails only the keys it carried.
  */
 export class GroupedCalls<Key, Value> {
   private queue: { key: Key; resolve: (value: Value | undefined) => void; reject: (e: unknown) => void }[] = [];
   private inFlight = 0;
+  /** A pump is due at the end of this turn (setImmediate): the requests served in one turn share a run. */
+  private pumpDue = false;
 
   constructor(
     /** Runs for the keys; what it does not return is undefined for that key. */
@@ -24,7 +27,12 @@ export class GroupedCalls<Key, Value> {
   call(key: Key): Promise<Value | undefined> {
     return new Promise((resolve, reject) => {
       this.queue.push({ key, resolve, reject });
-      this.pump();
+      if (this.pumpDue) return;
+      this.pumpDue = true;
+      setImmediate(() => {
+        this.pumpDue = false;
+        this.pump();
+      });
     });
   }
 
