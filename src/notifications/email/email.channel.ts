@@ -1,6 +1,5 @@
 import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { createTransport, Transporter } from 'nodemailer';
-import MailComposer from 'nodemailer/lib/mail-composer';
 import { APP_CONFIG, AppConfig } from '../../config/app-config';
 import { ApproverChannel, OutgoingMessage } from '../approver-channel';
 import type { Tried } from '../delivery-finish';
@@ -53,7 +52,7 @@ export class EmailChannel extends ApproverChannel implements OnModuleDestroy {
   async send(message: { to: string; subject: string; text: string; html: string }): Promise<SendOutcome> {
     if (!this.transport) return { outcome: 'skipped', error: 'email is off (SMTP_URL is not set)' };
     try {
-      await this.transport.sendMail(await composed({ from: this.config.MAIL_FROM, ...message }));
+      await this.transport.sendMail({ from: this.config.MAIL_FROM, ...message });
       if (!this.config.SMTP_URL) this.logger.log(`demo mode, no SMTP_URL: email to ${message.to}\n${message.text}`);
       return { outcome: 'sent' };
     } catch (e) {
@@ -67,14 +66,4 @@ export class EmailChannel extends ApproverChannel implements OnModuleDestroy {
   onModuleDestroy(): void {
     this.transport?.close();
   }
-}
-
-/**
- * The message as nodemailer would compose it, built into one buffer before it is sent, with the
- * envelope its headers give. Streamed as composed, a message goes out in a dozen socket writes (a
- * header, each part's boundary, headers and body); as one buffer, in one.
- */
-async function composed(message: { from: string; to: string; subject: string; text: string; html: string }) {
-  const node = new MailComposer(message).compile();
-  return { envelope: node.getEnvelope(), raw: await node.build() };
 }
