@@ -70,7 +70,8 @@ function load(opts: autocannon.Options): Promise<autocannon.Result> {
 async function main(): Promise<void> {
   const keysDir = mkdtempSync(join(tmpdir(), 'countersign-bench-'));
   const keys = await ensureDevKeys(keysDir);
-  if (process.env.BENCH_ONLY === 'fanout') return fanOutOnly(keysDir, keys.gatewayPrivateKeyFile);
+  const signDev = devSigner(JSON.parse(readFileSync(keys.gatewayPrivateKeyFile, 'utf8')) as JWK);
+  if (process.env.BENCH_ONLY === 'fanout') return fanOutOnly(keysDir, signDev);
   if (process.env.BENCH_ONLY === 'gateway') {
     // Only the gateway figures are new: the others stay as the last full run wrote them.
     let fresh: Figure[];
@@ -84,7 +85,7 @@ async function main(): Promise<void> {
   if (process.env.BENCH_ONLY === 'steps') {
     let fresh: Figure[];
     try {
-      fresh = await cycleSteps(keysDir, keys.signingKeysFile, keys.gatewayPrivateKeyFile);
+      fresh = await cycleSteps(keysDir, keys.signingKeysFile, signDev);
     } finally {
       await closeHttp();
     }
@@ -111,8 +112,6 @@ async function main(): Promise<void> {
   // The framework floor for a POST (bench/bare-nest.ts): the baseline the authorization figures are read against.
   const bareNest = await startServer({}, 3904, 'dist/bench/bare-nest.js');
   const b = authorizeOnly || process.env.BENCH_ONLY === 'park' ? undefined : await startServer({ ...env, DATABASE_MIGRATE_ON_START: 'false' }, 3902);
-  const gwKey = JSON.parse(readFileSync(keys.gatewayPrivateKeyFile, 'utf8')) as JWK;
-  const signDev = devSigner(gwKey);
   const token = await signDev({ tenant: 'bench' }, DEV_GATEWAY_ISSUER, 'bench-gateway');
   const mintLink = await linkMinter(keys.signingKeysFile, env.PUBLIC_URL);
   const adminToken = await signDev({ tenant: 'bench', scope: 'countersign:delegations countersign:admin' }, DEV_GATEWAY_ISSUER, 'bench-idp');
@@ -251,7 +250,7 @@ async function main(): Promise<void> {
   profileFigures();
   try {
     await fanOut(keysDir, signDev);
-    figures.push(...(await cycleSteps(keysDir, keys.signingKeysFile, keys.gatewayPrivateKeyFile)));
+    figures.push(...(await cycleSteps(keysDir, keys.signingKeysFile, signDev)));
     figures.push(...(await gatewayFigures(keysDir)));
   } finally {
     await closeHttp();
@@ -810,9 +809,7 @@ const print = () => {
 };
 
 /** BENCH_ONLY=fanout: just the fan-out figures (for working on notifications), written over the fan-out's rows on file. */
-async function fanOutOnly(keysDir: string, gatewayKeyFile: string): Promise<void> {
-  const gwKey = JSON.parse(readFileSync(gatewayKeyFile, 'utf8')) as JWK;
-  const signDev = devSigner(gwKey);
+async function fanOutOnly(keysDir: string, signDev: Signer): Promise<void> {
   try {
     await fanOut(keysDir, signDev);
   } finally {
@@ -930,8 +927,7 @@ async function fanOutAt(RATE: number, keysDir: string, signDev: Signer, sinks: N
 }
 
 /** The cycle's CPU per step (bench/cycle-steps.ts), BENCH_STEPS_CYCLES of each (3,000). */
-function cycleSteps(keysDir: string, signingKeysFile: string, gatewayKeyFile: string): Promise<Figure[]> {
-  const signDev = devSigner(JSON.parse(readFileSync(gatewayKeyFile, 'utf8')) as JWK);
+function cycleSteps(keysDir: string, signingKeysFile: string, signDev: Signer): Promise<Figure[]> {
   return cycleStepFigures(keysDir, signingKeysFile, signDev, Number(process.env.BENCH_STEPS_CYCLES ?? 3000));
 }
 
