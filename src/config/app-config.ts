@@ -10,7 +10,10 @@ import { parseRateLimit, RATE_LIMIT_FORMAT, RateLimit } from './rate-limit-setti
 /** How the hot statements are prepared (DATABASE_PREPARED_STATEMENTS): see usePreparedStatements. */
 export type PreparedStatements = 'session' | 'protocol' | 'off';
 
-const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' }).transform((v) => v === 'true' || v === '1' || v === 'yes');
+const TRUE_WORDS = ['true', '1', 'yes'] as const;
+const BOOL_WORDS = [...TRUE_WORDS, 'false', '0', 'no'] as const;
+const isTrueWord = (v: string) => (TRUE_WORDS as readonly string[]).includes(v);
+const bool = z.enum(BOOL_WORDS, { message: 'must be true or false' }).transform(isTrueWord);
 
 // Decimal digits only: Number() would read " " as 0 and "0x10" or "1e3" as numbers.
 const int = (min: number, max: number) =>
@@ -148,8 +151,8 @@ export const configSchema = z
      * those but neither SQL PREPAREs nor startup options); `false`, none.
      */
     DATABASE_PREPARED_STATEMENTS: z
-      .enum(['true', 'false', '1', '0', 'yes', 'no', 'protocol'], { message: 'must be true, false or protocol' })
-      .transform((v): PreparedStatements => (v === 'protocol' ? 'protocol' : v === 'true' || v === '1' || v === 'yes' ? 'session' : 'off'))
+      .enum([...BOOL_WORDS, 'protocol'], { message: 'must be true, false or protocol' })
+      .transform((v): PreparedStatements => (v === 'protocol' ? 'protocol' : isTrueWord(v) ? 'session' : 'off'))
       .default('session'),
 
     REDIS_URL: url(['redis', 'rediss']).default('redis://127.0.0.1:6379'),
