@@ -12,7 +12,7 @@ const enabledFor = new WeakSet<DataSource>();
 /** Of those, the ones that also PREPARE in SQL, for simple queries to EXECUTE (not through a transaction pooler). */
 const inSessionFor = new WeakSet<DataSource>();
 /** Texts named so far in this process, and the hash each is named by. */
-const names = new Map<string, string>();
+const hashes = new Map<string, string>();
 /**
  * A statement built for a varying number of rows has several texts; each named one is kept by
  * every connection (and its Postgres session) for good, so past this many the rest run unnamed.
@@ -37,12 +37,12 @@ export function usePreparedStatements(dataSource: DataSource, mode: PreparedStat
 
 /** The hash `text`'s names are made of, undefined once MAX_NAMED texts have one. */
 function hashOf(text: string): string | undefined {
-  let name = names.get(text);
-  if (!name && names.size < MAX_NAMED) {
-    name = createHash('sha256').update(text).digest('base64url').slice(0, 24);
-    names.set(text, name);
+  let hash = hashes.get(text);
+  if (!hash && hashes.size < MAX_NAMED) {
+    hash = createHash('sha256').update(text).digest('base64url').slice(0, 24);
+    hashes.set(text, hash);
   }
-  return name;
+  return hash;
 }
 
 /** What each connection's session has PREPAREd in SQL, by name, or is preparing (see preparedInSession). */
