@@ -115,6 +115,10 @@ describe('sampled post-execution review', () => {
     // group:security is erin and dave: each gets their own link.
     const mails = await sinks.mail.waitForCount(2, (m) => (m.parsed.text ?? '').includes(`/review/${reviewId}`));
     expect(mails.map((m) => m.envelope.to[0]).sort()).toEqual(['dave@acme.example', 'erin@acme.example']);
+    // Threaded on the review, each under a Message-ID of its own.
+    expect(mails.map((m) => m.parsed.references)).toEqual([`<${reviewId}@countersign.test>`, `<${reviewId}@countersign.test>`]);
+    expect(new Set(mails.map((m) => m.parsed.messageId)).size).toBe(2);
+    for (const m of mails) expect(m.parsed.messageId).toMatch(new RegExp(`^<${reviewId}\\.\\d+@countersign\\.test>$`));
     const mail = mails.find((m) => m.envelope.to[0] === 'erin@acme.example')!;
     expect(mail.parsed.subject).toContain('records/read_pii');
     const link = /(https?:\/\/\S+\/review\/\S+)/.exec(mail.parsed.text ?? '')![1];

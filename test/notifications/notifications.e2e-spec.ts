@@ -84,6 +84,19 @@ describe('notifying approvers: email, web push, escalation, reminders', () => {
       expect(mailsAbout(id)).toHaveLength(2);
     });
 
+    it("names each e-mail by its delivery within the request, and refers to the request as the e-mails' thread", async () => {
+      const [bob, carol] = await Promise.all([mailFor('bob@acme.example', id), mailFor('carol@acme.example', id)]);
+      const rows = await deliveries(id);
+      const deliveryOf = (approver: string) => rows.find((d) => d.approver_id === approver)!.id;
+      expect(bob.parsed.messageId).toBe(`<${id}.${deliveryOf('bob')}@countersign.test>`);
+      expect(carol.parsed.messageId).toBe(`<${id}.${deliveryOf('carol')}@countersign.test>`);
+      for (const mail of [bob, carol]) {
+        expect(mail.parsed.references).toBe(`<${id}@countersign.test>`);
+        // The first round starts the thread: it answers nothing.
+        expect(mail.parsed.inReplyTo).toBeUndefined();
+      }
+    });
+
     it('has a plain-text and an HTML part with the agent, the human, the tool and key arguments, resource, classification, risk, reason, expiry and the link', async () => {
       const mail = await mailFor('bob@acme.example', id);
       const text = mail.parsed.text!;
@@ -188,6 +201,16 @@ describe('notifying approvers: email, web push, escalation, reminders', () => {
     ]);
     expect(tries[0].error).toMatch(/^451/);
     expect(tries[0].target).toBe('erin@acme.example');
+  });
+
+  it('every attempt of a delivery carries the same Message-ID, so a copy sent again is known for the same message', async () => {
+    sinks.mail.failNextTo('gina@acme.example', 2, 451);
+    const id = await park({ approvers: ['user:gina'] });
+    const sent = await mailFor('gina@acme.example', id);
+    const refused = sinks.mail.refused.filter((m) => (m.parsed.text ?? '').includes(id));
+    expect(refused).toHaveLength(2);
+    const [delivery] = await deliveries(id);
+    expect([...refused, sent].map((m) => m.parsed.messageId)).toEqual(Array(3).fill(`<${id}.${delivery.id}@countersign.test>`));
   });
 
   it('a permanent SMTP refusal (5xx) is not retried: the delivery fails and is audited', async () => {
@@ -445,6 +468,12 @@ describe('notifying approvers: email, web push, escalation, reminders', () => {
         6000,
       );
       expect(reminder.envelope.to).toEqual(['carol@acme.example']);
+      // In the request's thread, as an answer to it, under a Message-ID of its own.
+      expect(reminder.parsed.inReplyTo).toBe(`<${id}@countersign.test>`);
+      expect(reminder.parsed.references).toBe(`<${id}@countersign.test>`);
+      const first = await mailFor('carol@acme.example', id);
+      expect(reminder.parsed.messageId).toMatch(new RegExp(`^<${id}\\.\\d+@countersign\\.test>$`));
+      expect(reminder.parsed.messageId).not.toBe(first.parsed.messageId);
       await sleep(300);
       expect(mailsAbout(id).filter((m) => m.envelope.to.includes('bob@acme.example'))).toHaveLength(1);
     });

@@ -13,6 +13,8 @@ type Waiter = { predicate: (m: ReceivedMail) => boolean; resolve: (m: ReceivedMa
 /** A real SMTP server on 127.0.0.1 that accepts (or, on request, temporarily refuses) mail and keeps it parsed. */
 export class MailSink {
   readonly messages: ReceivedMail[] = [];
+  /** The messages it refused (failNext, failNextTo), as they were sent. */
+  readonly refused: ReceivedMail[] = [];
   port!: number;
   url!: string;
   private server!: SMTPServer;
@@ -32,23 +34,23 @@ export class MailSink {
         // Reading the whole message before answering keeps the SMTP dialogue in step, even for a refusal.
         simpleParser(stream)
           .then((parsed) => {
+            const mail: ReceivedMail = {
+              envelope: {
+                from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+                to: session.envelope.rcptTo.map((r) => r.address),
+              },
+              parsed,
+              receivedAt: Date.now(),
+            };
             const owed = session.envelope.rcptTo.map((r) => sink.failuresTo.get(r.address.toLowerCase())).find((codes) => codes?.length);
             const failCode = owed ? owed.shift() : sink.failures.shift();
             if (failCode !== undefined) {
+              sink.refused.push(mail);
               const err = new Error('Temporary failure (MailSink.failNext)') as Error & { responseCode: number };
               err.responseCode = failCode;
               callback(err);
               return;
             }
-            const envelope = session.envelope;
-            const mail: ReceivedMail = {
-              envelope: {
-                from: envelope.mailFrom ? envelope.mailFrom.address : '',
-                to: envelope.rcptTo.map((r) => r.address),
-              },
-              parsed,
-              receivedAt: Date.now(),
-            };
             sink.messages.push(mail);
             callback(null, 'OK: queued by MailSink');
             sink.notify(mail);
@@ -133,6 +135,7 @@ export class MailSink {
 
   clear(): void {
     this.messages.length = 0;
+    this.refused.length = 0;
     this.failures = [];
     this.failuresTo.clear();
   }

@@ -1,11 +1,40 @@
+import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { createTransport, Transporter } from 'nodemailer';
+import addressparser from 'nodemailer/lib/addressparser';
 import { APP_CONFIG, AppConfig } from '../../config/app-config';
 import { ApproverChannel, OutgoingMessage } from '../approver-channel';
 import type { Tried } from '../delivery-finish';
 import type { Recipient } from '../directory/approver-directory.service';
 import type { DeliveryToMake } from '../notification-deliveries.repository';
 import type { SendOutcome } from '../push/push.channel';
+
+/** A domain fit for the right of a Message-ID (RFC 5322 dot-atom). */
+const DOMAIN = /^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$/;
+
+/** The domain the Message-IDs are in: MAIL_FROM's, as nodemailer's own would be, else PUBLIC_URL's host name. */
+export function messageIdDomain(config: Pick<AppConfig, 'MAIL_FROM' | 'PUBLIC_URL'>): string {
+  const [sender] = addressparser(config.MAIL_FROM, { flatten: true });
+  const candidates = [sender?.address?.split('@').pop() ?? '', new URL(config.PUBLIC_URL).hostname];
+  return candidates.find((domain) => DOMAIN.test(domain)) ?? 'countersign.invalid';
+}
+
+/**
+ * The headers that name an e-mail and its thread. Its Message-ID is the delivery's, the same on
+ * every attempt: a message that a server took but whose reply was lost, sent again, is known for
+ * the same message. Every e-mail about one request (or one review), to whom and in whichever
+ * round, refers to the request, so a mail client shows its reminders and escalations as one
+ * thread (the way GitHub's notifications thread on an issue).
+ */
+export function threadHeaders(delivery: Pick<DeliveryToMake, 'id' | 'approval_id' | 'review_id' | 'round'>, domain: string) {
+  const about = delivery.approval_id ?? delivery.review_id!;
+  const thread = `<${about}@${domain}>`;
+  return {
+    messageId: `<${about}.${delivery.id}@${domain}>`,
+    references: thread,
+    ...(delivery.round && delivery.round !== 'initial' ? { inReplyTo: thread } : {}),
+  };
+}
 
 /**
  * Email over SMTP with nodemailer. Without SMTP_URL the channel is off, except in demo mode,
@@ -17,6 +46,7 @@ export class EmailChannel extends ApproverChannel implements OnModuleDestroy {
   private readonly logger = new Logger(EmailChannel.name);
   private readonly transport?: Transporter;
   readonly enabled: boolean;
+  private readonly domain: string;
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
     super();
@@ -38,6 +68,7 @@ export class EmailChannel extends ApproverChannel implements OnModuleDestroy {
       this.transport = createTransport({ jsonTransport: true });
     }
     this.enabled = !!this.transport;
+    this.domain = messageIdDomain(config);
   }
 
   reaches(recipient: Pick<Recipient, 'email'>): boolean {
@@ -45,11 +76,28 @@ export class EmailChannel extends ApproverChannel implements OnModuleDestroy {
   }
 
   async deliver(delivery: DeliveryToMake, message: OutgoingMessage): Promise<Tried[]> {
-    const outcome = await this.send({ to: delivery.email!, subject: message.subject, text: message.text, html: message.html });
+    const outcome = await this.send({
+      to: delivery.email!,
+      subject: message.subject,
+      text: message.text,
+      html: message.html,
+      ...threadHeaders(delivery, this.domain),
+      // One random call for the MIME boundaries, where nodemailer would make one per part.
+      baseBoundary: randomUUID().replace(/-/g, ''),
+    });
     return [{ target: delivery.email!, outcome }];
   }
 
-  async send(message: { to: string; subject: string; text: string; html: string }): Promise<SendOutcome> {
+  async send(message: {
+    to: string;
+    subject: string;
+    text: string;
+    html: string;
+    messageId?: string;
+    references?: string;
+    inReplyTo?: string;
+    baseBoundary?: string;
+  }): Promise<SendOutcome> {
     if (!this.transport) return { outcome: 'skipped', error: 'email is off (SMTP_URL is not set)' };
     try {
       await this.transport.sendMail({ from: this.config.MAIL_FROM, ...message });
