@@ -9,7 +9,7 @@ import { DataSource, EntityManager, ObjectLiteral } from 'typeorm';
 import { combinedStatement, insertStatement, Statement } from '../common/database/insert-statement';
 import { EntitySelect, rowFilter, selectEntities } from '../common/database/select-entities';
 import { runPrepared } from '../common/database/prepared-statements';
-import { Selected, selectedTogether, transactionBegunWith } from '../common/database/transaction-begun-with';
+import { runAndCommit, Selected, selectedTogether, transactionBegunWith } from '../common/database/transaction-begun-with';
 import { ApprovalRequest, ApprovalStatus, CallbackState, SETTLED_STATUSES } from './approval-request.entity';
 import { ApprovalVote } from './approval-vote.entity';
 import { Reevaluation, REEVALUATION_DENIED } from './redeem-reevaluation.port';
@@ -115,9 +115,13 @@ export class ApprovalRequests implements PollingStates {
     };
   }
 
-  /** Runs the statement that records a vote (it reads back the vote's id and time, which the vote takes). */
-  async recordVote(tx: Transaction, vote: ApprovalVote, statement: Statement): Promise<void> {
-    const [row] = await runPrepared<{ id: string; created_at: Date }>(tx, statement.sql, statement.params);
+  /**
+   * Runs the statement that records a vote (it reads back the vote's id and time, which the vote
+   * takes). `last`: nothing else is written in the transaction, which commits with it (runAndCommit).
+   */
+  async recordVote(tx: Transaction, vote: ApprovalVote, statement: Statement, { last }: { last: boolean }): Promise<void> {
+    const run = last ? runAndCommit : runPrepared;
+    const [row] = await run<{ id: string; created_at: Date }>(tx, statement.sql, statement.params);
     Object.assign(vote, { id: row.id, createdAt: row.created_at });
   }
 

@@ -1,4 +1,5 @@
 import { decodeJwt } from 'jose';
+import { Client } from 'pg';
 import { ApproverLinks } from '../../src/approvals/approver-links.service';
 import { signedLink } from '../support/keys';
 import { call, parkBody, tenantToken } from '../support/api';
@@ -248,6 +249,35 @@ describe('deciding: POST /v1/approvals/:id/decisions', () => {
     const expiresAt = (await requestRow(env.db.url, id)).expires_at.getTime();
     expect(exp * 1000).toBeGreaterThanOrEqual(expiresAt);
     expect(exp * 1000 - expiresAt).toBeLessThan(1000);
+  });
+
+  it('a vote is two round trips to Postgres: its locked reads with the BEGIN, its write with the COMMIT', async () => {
+    const id = await park({ approvers: ['user:bob', 'user:carol'], quorum: 2 });
+    // Minted first: minting reads the request.
+    const links = { bob: await link(id, 'bob'), carol: await link(id, 'carol') };
+    const sent: { client: Client; text: string }[] = [];
+    const original = Client.prototype.query;
+    const spy = jest.spyOn(Client.prototype, 'query').mockImplementation(function (this: Client, ...args: unknown[]) {
+      const [q] = args;
+      sent.push({ client: this, text: typeof q === 'string' ? q : (q as { text: string }).text });
+      return (original as (...a: unknown[]) => unknown).apply(this, args);
+    } as never);
+    try {
+      // The first vote leaves it pending; the second decides it (the settlement goes in the same statement).
+      for (const approver of ['bob', 'carol'] as const) {
+        sent.length = 0;
+        expect((await voteWith(links[approver], id, { decision: 'approve', reason: 'ok' })).status).toBe(200);
+        const begun = sent.find((s) => s.text.startsWith('BEGIN; EXECUTE'))!;
+        // A statement's first use on a connection PREPAREs it, once.
+        const onIt = sent.filter((s) => s.client === begun.client && !s.text.startsWith('PREPARE')).map((s) => s.text);
+        expect(onIt).toHaveLength(2);
+        expect(onIt[1]).toMatch(/^EXECUTE "cs_session_[\w-]{24}"\(.*\); COMMIT$/);
+      }
+    } finally {
+      spy.mockRestore();
+    }
+    expect((await requestRow(env.db.url, id)).status).toBe('approved');
+    expect((await voteRows(id)).map((v) => v.approver_id)).toEqual(['bob', 'carol']);
   });
 
   describe('concurrency', () => {

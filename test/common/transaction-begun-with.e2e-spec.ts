@@ -5,7 +5,8 @@ import { ApprovalVote } from '../../src/approvals/approval-vote.entity';
 import { dataSourceOptions } from '../../src/common/database/data-source-options';
 import { selectEntities } from '../../src/common/database/select-entities';
 import { usePreparedStatements } from '../../src/common/database/prepared-statements';
-import { selectedTogether, transactionBegunWith } from '../../src/common/database/transaction-begun-with';
+import { runPrepared } from '../../src/common/database/prepared-statements';
+import { runAndCommit, selectedTogether, transactionBegunWith } from '../../src/common/database/transaction-begun-with';
 import { createTestDatabase, TestDatabase } from '../support/database';
 
 /** A transaction whose BEGIN goes with its first reads: one round trip, the same rows, the same transaction. */
@@ -206,6 +207,88 @@ describe('transactionBegunWith', () => {
       } finally {
         await pooled.destroy();
       }
+    });
+
+    describe('runAndCommit: the last statement commits with it', () => {
+      /** A vote with values of every kind a statement sends: quotes and backslashes, JSON, a date, a null. */
+      const voteInsert = `INSERT INTO approval_votes (tenant_id, approval_id, approver_id, via_group, decision, reason, link_id, eligible_sets, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id::text AS id, created_at, reason, eligible_sets, via_group`;
+      const values = (approvalId: string, approverId: string, reason: string) => [
+        'acme',
+        approvalId,
+        approverId,
+        null,
+        'approve',
+        reason,
+        `link-${approvalId}-${approverId}`,
+        JSON.stringify([{ of: 'set-1', "it's": 'a "quoted" \\ value' }]),
+        new Date('2026-12-06T06:00:00.123Z'),
+      ];
+      const tricky = `it's "ok" \\ '); DROP TABLE approval_votes; --`;
+
+      it('sends EXECUTE and COMMIT as one query, commits what it wrote, and reads back what the protocol would have', async () => {
+        await insertRequest('tx-c1');
+        const { result, texts } = await sentDuring(() =>
+          transactionBegunWith(prepared, lockedWithVotes('tx-c1'), async (_selected, tx) => runAndCommit(tx, voteInsert, values('tx-c1', 'bob', tricky))),
+        );
+        expect(texts.at(-1)).toMatch(/^EXECUTE "cs_session_[\w-]{24}"\('acme', 'tx-c1', 'bob', NULL, 'approve', .*\); COMMIT$/);
+        expect(texts).not.toContain('COMMIT');
+        // The same statement through the protocol, for another approver: the same values come back.
+        const [viaProtocol] = await prepared.transaction((tx) => runPrepared<Record<string, unknown>>(tx, voteInsert, values('tx-c1', 'carol', tricky)));
+        const [row] = result as Record<string, unknown>[];
+        expect({ ...row, id: undefined }).toEqual({ ...viaProtocol, id: undefined });
+        expect(row).toMatchObject({ reason: tricky, via_group: null, created_at: new Date('2026-12-06T06:00:00.123Z') });
+        expect(row.eligible_sets).toEqual([{ of: 'set-1', "it's": 'a "quoted" \\ value' }]);
+        // Committed: another connection sees both votes.
+        const committed = await dataSource.query(`SELECT approver_id FROM approval_votes WHERE approval_id = 'tx-c1' ORDER BY approver_id`);
+        expect(committed).toEqual([{ approver_id: 'bob' }, { approver_id: 'carol' }]);
+      });
+
+      it('when the statement fails, commits nothing the transaction wrote, and gives the connection back', async () => {
+        await insertRequest('tx-c2');
+        await insertVote(dataSource, 'tx-c2', 'bob');
+        for (let attempt = 0; attempt < 3; attempt++) {
+          await expect(
+            transactionBegunWith(prepared, lockedWithVotes('tx-c2'), async ([[request]], tx) => {
+              await tx.update(ApprovalRequest, { id: request.id, tenantId: 'acme' }, { reason: 'written, then rolled back' });
+              // bob has voted: the unique (approval, approver) refuses this one.
+              return runAndCommit(tx, voteInsert, values('tx-c2', 'bob', 'twice'));
+            }),
+          ).rejects.toMatchObject({ code: '23505' });
+        }
+        const [[request], votes] = await transactionBegunWith(prepared, lockedWithVotes('tx-c2'), async (selected) => selected);
+        expect(request.reason).toBe('why');
+        expect(votes.map((v) => v.reason)).toEqual(['ok']);
+      });
+
+      it('behind a transaction pooler (protocol mode), runs the statement through the protocol and commits after the work', async () => {
+        const pooled = await new DataSource({ ...dataSourceOptions(db.url, 1), entities: [ApprovalRequest, ApprovalVote] }).initialize();
+        try {
+          usePreparedStatements(pooled, 'protocol');
+          await insertRequest('tx-c3');
+          const { texts } = await sentDuring(() =>
+            transactionBegunWith(pooled, lockedWithVotes('tx-c3'), async (_selected, tx) => runAndCommit(tx, voteInsert, values('tx-c3', 'bob', tricky))),
+          );
+          expect(texts.slice(1)).toEqual([voteInsert, 'COMMIT']);
+          expect(await dataSource.query(`SELECT reason FROM approval_votes WHERE approval_id = 'tx-c3'`)).toEqual([{ reason: tricky }]);
+        } finally {
+          await pooled.destroy();
+        }
+      });
+
+      it('a value with a NUL goes through the protocol, which refuses it, and nothing is committed', async () => {
+        await insertRequest('tx-c4');
+        await expect(
+          transactionBegunWith(prepared, lockedWithVotes('tx-c4'), async (_selected, tx) => runAndCommit(tx, voteInsert, values('tx-c4', 'bob', 'a\u0000b'))),
+        ).rejects.toMatchObject({ code: '22021' });
+        expect(await dataSource.query(`SELECT 1 FROM approval_votes WHERE approval_id = 'tx-c4'`)).toEqual([]);
+      });
+
+      it('outside a transaction it refuses to run', async () => {
+        await expect(runAndCommit(prepared.manager, voteInsert, values('tx-c1', 'dave', 'x'))).rejects.toThrow(
+          'runAndCommit runs the last statement of an open transaction',
+        );
+      });
     });
 
     it('takes values with quotes, backslashes and NULs as literals, nothing more, outside a transaction too', async () => {

@@ -1,5 +1,6 @@
+import { prepareValue } from 'pg/lib/utils';
 import { DataSource, EntityManager, EntityMetadata, ObjectLiteral, QueryRunner } from 'typeorm';
-import { preparedInSession } from './prepared-statements';
+import { preparedInSession, runPrepared } from './prepared-statements';
 import { asEntities, EntitySelect, selectSql } from './select-entities';
 
 /** The rows each select read, as entities, in the order of the selects. */
@@ -38,7 +39,8 @@ export async function transactionBegunWithStatements<R>(
       results.map((result) => result.rows),
       runner.manager,
     );
-    await runner.commitTransaction();
+    // Unless its last statement committed it already (runAndCommit).
+    if (runner.isTransactionActive) await runner.commitTransaction();
     return outcome;
   } catch (e) {
     if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
@@ -126,4 +128,35 @@ async function selectStatements(
 /** TypeORM's own state after `startTransaction`, whose BEGIN went with the reads instead. */
 function markTransactionOpen(runner: QueryRunner): void {
   Object.assign(runner, { isTransactionActive: true, transactionDepth: 1 });
+}
+
+/**
+ * Runs `text` as the last statement of a transaction that transactionBegunWith… began, and
+ * commits with it: one simple query, `EXECUTE` of the session's prepared statement with the values
+ * written in as literals, then `COMMIT`, in one round trip instead of two. A vote's three round
+ * trips become two. The values are the ones node-postgres would have sent (prepareValue), so the
+ * prepared statement's parameters take them as they would through the protocol. When the
+ * statement fails, Postgres runs nothing after it in that query: the COMMIT does not happen and
+ * the transaction rolls back as before. Where the session holds no prepared statement for the
+ * text (prepared statements not in `session` mode, the names used up), or a value has a NUL (which
+ * Postgres refuses in a parameter, and would end the query's text), it runs as runPrepared and the
+ * transaction commits after the work, as it would have.
+ */
+export async function runAndCommit<Row>(tx: EntityManager, text: string, values: unknown[]): Promise<Row[]> {
+  const runner = tx.queryRunner;
+  if (!runner?.isTransactionActive) throw new Error('runAndCommit runs the last statement of an open transaction');
+  const client = (await runner.connect()) as SimpleQueryClient;
+  const args = values.map((value) => parameterLiteral(client, prepareValue(value)));
+  const name = args.includes(undefined) ? undefined : await preparedInSession(tx.connection, client, text);
+  if (!name) return runPrepared<Row>(tx, text, values);
+  const [result] = await client.query(`EXECUTE ${name}(${args.join(', ')}); COMMIT`);
+  Object.assign(runner, { isTransactionActive: false, transactionDepth: 0 });
+  return result.rows as Row[];
+}
+
+/** A parameter's text as a literal; undefined for one with a NUL. */
+function parameterLiteral(client: SimpleQueryClient, value: string | Buffer | null): string | undefined {
+  if (value === null) return 'NULL';
+  if (Buffer.isBuffer(value)) return `'\\x${value.toString('hex')}'`;
+  return value.includes('\u0000') ? undefined : client.escapeLiteral(value);
 }
