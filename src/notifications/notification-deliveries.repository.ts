@@ -5,6 +5,7 @@ import { GroupedCalls } from '../common/database/grouped-calls';
 import { entityFromJson, insertStatement, Statement } from '../common/database/insert-statement';
 import { runPrepared } from '../common/database/prepared-statements';
 import { rowFilter } from '../common/database/select-entities';
+import { runTogether } from '../common/database/transaction-begun-with';
 import type { DeliveryFinish } from './delivery-finish';
 import { DirectoryMembership } from './directory/directory-membership.service';
 import { NotificationAttempt, NotificationChannel, NotificationRound } from './notification-delivery.entity';
@@ -47,6 +48,20 @@ export class NotificationDeliveries {
     (keys) => this.loadMany(keys),
     (key) => `${key.tenantId} ${key.deliveryId}`,
   );
+
+  /**
+   * The records of deliveries that finish at once go in one round trip (runTogether), each its own
+   * statement: one that fails fails only its own delivery.
+   */
+  private readonly records = new GroupedCalls<Statement & { id: string }, unknown>(
+    async (statements) => {
+      const outcomes = await runTogether(this.dataSource, statements);
+      return new Map(statements.map((s, i) => [s.id, outcomes[i]]));
+    },
+    (statement) => statement.id,
+    { maxInFlight: 4, maxBatch: 50 },
+  );
+  private recordsAsked = 0;
 
   load(tenantId: string, deliveryId: string): Promise<DeliveryToMake | undefined> {
     // Not an id at all (no row has it): answered here, so it cannot fail the query it would share.
@@ -110,7 +125,8 @@ export class NotificationDeliveries {
     } else {
       sql += 'SELECT 1';
     }
-    await runPrepared(this.dataSource.manager, sql, params);
+    const failed = await this.records.call({ id: String(++this.recordsAsked), sql, params });
+    if (failed) throw failed;
     if (finish.gone.length) await this.membership.changed(delivery.tenant_id);
   }
 }

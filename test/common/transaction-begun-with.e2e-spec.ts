@@ -6,7 +6,7 @@ import { dataSourceOptions } from '../../src/common/database/data-source-options
 import { selectEntities } from '../../src/common/database/select-entities';
 import { usePreparedStatements } from '../../src/common/database/prepared-statements';
 import { runPrepared } from '../../src/common/database/prepared-statements';
-import { runAndCommit, selectedTogether, transactionBegunWith } from '../../src/common/database/transaction-begun-with';
+import { runAndCommit, runTogether, selectedTogether, transactionBegunWith } from '../../src/common/database/transaction-begun-with';
 import { createTestDatabase, TestDatabase } from '../support/database';
 
 /** A transaction whose BEGIN goes with its first reads: one round trip, the same rows, the same transaction. */
@@ -288,6 +288,71 @@ describe('transactionBegunWith', () => {
         await expect(runAndCommit(prepared.manager, voteInsert, values('tx-c1', 'dave', 'x'))).rejects.toThrow(
           'runAndCommit runs the last statement of an open transaction',
         );
+      });
+    });
+
+    describe('runTogether: independent statements in one round trip', () => {
+      const reasonOf = (id: string, reason: string) => ({
+        sql: `UPDATE approval_requests SET reason = $1 WHERE id = $2 AND tenant_id = 'acme'`,
+        params: [reason, id],
+      });
+      const voteOf = (approvalId: string, approverId: string) => ({
+        sql: `INSERT INTO approval_votes (tenant_id, approval_id, approver_id, decision, reason, link_id, eligible_sets) VALUES ('acme', $1, $2, 'approve', 'ok', $3, '[]')`,
+        params: [approvalId, approverId, `link-${approvalId}-${approverId}`],
+      });
+      const reasons = async (...ids: string[]) =>
+        (await dataSource.query(`SELECT id, reason FROM approval_requests WHERE id = ANY($1) ORDER BY id`, [ids])).map((r: { reason: string }) => r.reason);
+
+      it('sends their EXECUTEs as one query, and every one takes effect', async () => {
+        for (const id of ['tg-1', 'tg-2']) await insertRequest(id);
+        const statements = [reasonOf('tg-1', `one's "first"`), reasonOf('tg-2', 'two \\ second'), voteOf('tg-1', 'bob')];
+        const { result, texts } = await sentDuring(() => runTogether(prepared, statements));
+        expect(result).toEqual([undefined, undefined, undefined]);
+        expect(texts.filter((t) => !t.startsWith('PREPARE'))).toEqual([
+          expect.stringMatching(/^EXECUTE "cs_session_[\w-]{24}"\(.*\); EXECUTE "cs_session_[\w-]{24}"\(.*\); EXECUTE "cs_session_[\w-]{24}"\(.*\)$/),
+        ]);
+        expect(await reasons('tg-1', 'tg-2')).toEqual([`one's "first"`, 'two \\ second']);
+        expect(await dataSource.query(`SELECT approver_id FROM approval_votes WHERE approval_id = 'tg-1'`)).toEqual([{ approver_id: 'bob' }]);
+      });
+
+      it('a statement that fails fails alone: the others take effect, and it gets its own error', async () => {
+        for (const id of ['tg-3', 'tg-4']) await insertRequest(id);
+        await insertVote(dataSource, 'tg-3', 'bob');
+        const outcomes = await runTogether(prepared, [reasonOf('tg-3', 'kept'), voteOf('tg-3', 'bob'), reasonOf('tg-4', 'kept too')]);
+        expect(outcomes[0]).toBeUndefined();
+        expect(outcomes[1]).toMatchObject({ code: '23505' });
+        expect(outcomes[2]).toBeUndefined();
+        expect(await reasons('tg-3', 'tg-4')).toEqual(['kept', 'kept too']);
+      });
+
+      it('when the query fails other than by a statement (the connection lost), every statement gets that error and none runs again', async () => {
+        for (const id of ['tg-5', 'tg-6']) await insertRequest(id);
+        const original = Client.prototype.query;
+        const lost = new Error('Connection terminated unexpectedly');
+        const spy = jest.spyOn(Client.prototype, 'query').mockImplementation(function (this: Client, ...args: unknown[]) {
+          if (typeof args[0] === 'string' && args[0].startsWith('EXECUTE')) return Promise.reject(lost);
+          return (original as (...a: unknown[]) => unknown).apply(this, args);
+        } as never);
+        try {
+          expect(await runTogether(prepared, [reasonOf('tg-5', 'never'), reasonOf('tg-6', 'never')])).toEqual([lost, lost]);
+        } finally {
+          spy.mockRestore();
+        }
+        expect(await reasons('tg-5', 'tg-6')).toEqual(['why', 'why']);
+      });
+
+      it('behind a transaction pooler (protocol mode), runs each through the protocol', async () => {
+        const pooled = await new DataSource({ ...dataSourceOptions(db.url, 2), entities: [ApprovalRequest, ApprovalVote] }).initialize();
+        try {
+          usePreparedStatements(pooled, 'protocol');
+          await insertRequest('tg-7');
+          const { result, texts } = await sentDuring(() => runTogether(pooled, [reasonOf('tg-7', 'by protocol'), voteOf('tg-7', 'carol')]));
+          expect(result).toEqual([undefined, undefined]);
+          expect(texts.sort()).toEqual([reasonOf('', '').sql, voteOf('', '').sql].sort());
+          expect(await reasons('tg-7')).toEqual(['by protocol']);
+        } finally {
+          await pooled.destroy();
+        }
       });
     });
 

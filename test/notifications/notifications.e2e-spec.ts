@@ -1,6 +1,9 @@
 import { Queue } from 'bullmq';
 import { ApproverLinks } from '../../src/approvals/approver-links.service';
 import { APPROVER_LINK_AUDIENCE } from '../../src/common/auth/approver-link.verifier';
+import { Client } from 'pg';
+import { finishDelivery } from '../../src/notifications/delivery-finish';
+import { NotificationDeliveries } from '../../src/notifications/notification-deliveries.repository';
 import { NotificationJobs } from '../../src/notifications/notification-jobs.service';
 import { NotificationQueue } from '../../src/notifications/notification-queues';
 import type { ResolvedAddress } from '../../src/common/host-allow-list';
@@ -211,6 +214,34 @@ describe('notifying approvers: email, web push, escalation, reminders', () => {
     expect(refused).toHaveLength(2);
     const [delivery] = await deliveries(id);
     expect([...refused, sent].map((m) => m.parsed.messageId)).toEqual(Array(3).fill(`<${id}.${delivery.id}@countersign.test>`));
+  });
+
+  it('deliveries that finish at once are recorded in one round trip, each as its own statement', async () => {
+    const id = await park({ approvers: ['group:finance'] });
+    await eventually(async () => (await deliveries(id)).length === 3 && (await deliveries(id)).every((d) => d.status === 'sent'));
+    const repository = api.app.get(NotificationDeliveries);
+    const loaded = await Promise.all((await deliveries(id)).map((d) => repository.load('acme', d.id)));
+    const texts: string[] = [];
+    const original = Client.prototype.query;
+    const spy = jest.spyOn(Client.prototype, 'query').mockImplementation(function (this: Client, ...args: unknown[]) {
+      const [q] = args;
+      texts.push(typeof q === 'string' ? q : (q as { text: string }).text);
+      return (original as (...a: unknown[]) => unknown).apply(this, args);
+    } as never);
+    try {
+      // A second attempt recorded for each, all in one turn, as a worker's concurrent jobs finish.
+      const finish = finishDelivery('email', [{ target: 'someone@acme.example', outcome: { outcome: 'sent' } }], true);
+      await Promise.all(loaded.map((d) => repository.finish(d!, 2, finish)));
+    } finally {
+      spy.mockRestore();
+    }
+    const together = texts.filter((t) => t.startsWith('EXECUTE'));
+    expect(together).toHaveLength(1);
+    expect(together[0].split('; EXECUTE ')).toHaveLength(3);
+    expect(await attempts(id)).toEqual(
+      expect.arrayContaining(['bob', 'carol', 'dave'].map((approver_id) => expect.objectContaining({ approver_id, attempt: 2, status: 'sent' }))),
+    );
+    expect((await deliveries(id)).map((d) => d.attempts)).toEqual([2, 2, 2]);
   });
 
   it('a permanent SMTP refusal (5xx) is not retried: the delivery fails and is audited', async () => {
