@@ -9,6 +9,7 @@ import { DataSource, EntityManager, ObjectLiteral } from 'typeorm';
 import { combinedStatement, insertStatement, Statement } from '../common/database/insert-statement';
 import { EntitySelect, rowFilter, selectEntities } from '../common/database/select-entities';
 import { runPrepared } from '../common/database/prepared-statements';
+import { StatementsTogether } from '../common/database/statements-together';
 import { runAndCommit, Selected, selectedTogether, transactionBegunWith } from '../common/database/transaction-begun-with';
 import { ApprovalRequest, ApprovalStatus, CallbackState, SETTLED_STATUSES } from './approval-request.entity';
 import { ApprovalVote } from './approval-vote.entity';
@@ -29,7 +30,12 @@ export type PendingDependency = { delegationIds: string[] } | { delegatorId: str
 
 @Injectable()
 export class ApprovalRequests implements PollingStates {
-  constructor(private readonly dataSource: DataSource) {}
+  /** New requests parked at once go in one round trip, each its own statement (StatementsTogether): a park writes only rows of its own. */
+  private readonly parks: StatementsTogether;
+
+  constructor(private readonly dataSource: DataSource) {
+    this.parks = new StatementsTogether(dataSource, { maxInFlight: 4, maxBatch: 50 });
+  }
 
   /** The tenant's request by id; null when the tenant has none by that id. */
   async find(tenantId: string, approvalId: string): Promise<ApprovalRequest | null> {
@@ -52,7 +58,8 @@ export class ApprovalRequests implements PollingStates {
   /**
    * Stores a new request with what must commit with it (its audit events, its outbox event, a
    * facade's own row, the deliveries its first notification round owes) as one statement: atomic,
-   * and one round trip. Each companion is built, in order, with the number of parameters before it.
+   * and one round trip, shared with the other requests parked in the same turn. Each companion is
+   * built, in order, with the number of parameters before it.
    */
   async insertWith(request: ApprovalRequest, companions: ((paramOffset: number) => CompanionStatement | undefined)[]): Promise<void> {
     const row = insertStatement(this.dataSource, ApprovalRequest, [request]);
@@ -64,7 +71,7 @@ export class ApprovalRequests implements PollingStates {
       ctes.push(...part.ctes);
       params.push(...part.params);
     }
-    await runPrepared(this.dataSource.manager, `WITH ${ctes.join(', ')} SELECT 1`, params);
+    await this.parks.run({ sql: `WITH ${ctes.join(', ')} SELECT 1`, params });
   }
 
   /** The votes that denied the request, in the order they were cast. */

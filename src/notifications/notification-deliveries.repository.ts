@@ -5,7 +5,7 @@ import { GroupedCalls } from '../common/database/grouped-calls';
 import { entityFromJson, insertStatement, Statement } from '../common/database/insert-statement';
 import { runPrepared } from '../common/database/prepared-statements';
 import { rowFilter } from '../common/database/select-entities';
-import { runTogether } from '../common/database/transaction-begun-with';
+import { StatementsTogether } from '../common/database/statements-together';
 import type { DeliveryFinish } from './delivery-finish';
 import { DirectoryMembership } from './directory/directory-membership.service';
 import { NotificationAttempt, NotificationChannel, NotificationRound } from './notification-delivery.entity';
@@ -41,7 +41,9 @@ export class NotificationDeliveries {
   constructor(
     private readonly dataSource: DataSource,
     private readonly membership: DirectoryMembership,
-  ) {}
+  ) {
+    this.records = new StatementsTogether(dataSource, { maxInFlight: 1, maxBatch: 50 });
+  }
 
   /** Loads of deliveries that run at once (a worker's concurrent jobs) share one query. */
   private readonly loads = new GroupedCalls<{ tenantId: string; deliveryId: string }, DeliveryToMake>(
@@ -50,18 +52,11 @@ export class NotificationDeliveries {
   );
 
   /**
-   * The records of deliveries that finish at once go in one round trip (runTogether), each its own
-   * statement: one that fails fails only its own delivery.
+   * The records of deliveries that finish at once go in one round trip, each its own statement:
+   * one that fails fails only its own delivery. One run at a time: records of one person's
+   * deliveries touch the same push subscriptions, and two runs could take them in opposite orders.
    */
-  private readonly records = new GroupedCalls<Statement & { id: string }, unknown>(
-    async (statements) => {
-      const outcomes = await runTogether(this.dataSource, statements);
-      return new Map(statements.map((s, i) => [s.id, outcomes[i]]));
-    },
-    (statement) => statement.id,
-    { maxInFlight: 4, maxBatch: 50 },
-  );
-  private recordsAsked = 0;
+  private readonly records: StatementsTogether;
 
   load(tenantId: string, deliveryId: string): Promise<DeliveryToMake | undefined> {
     // Not an id at all (no row has it): answered here, so it cannot fail the query it would share.
@@ -125,8 +120,7 @@ export class NotificationDeliveries {
     } else {
       sql += 'SELECT 1';
     }
-    const failed = await this.records.call({ id: String(++this.recordsAsked), sql, params });
-    if (failed) throw failed;
+    await this.records.run({ sql, params });
     if (finish.gone.length) await this.membership.changed(delivery.tenant_id);
   }
 }

@@ -6,7 +6,8 @@ import { dataSourceOptions } from '../../src/common/database/data-source-options
 import { selectEntities } from '../../src/common/database/select-entities';
 import { usePreparedStatements } from '../../src/common/database/prepared-statements';
 import { runPrepared } from '../../src/common/database/prepared-statements';
-import { runAndCommit, runTogether, selectedTogether, transactionBegunWith } from '../../src/common/database/transaction-begun-with';
+import { runTogether, StatementsTogether } from '../../src/common/database/statements-together';
+import { runAndCommit, selectedTogether, transactionBegunWith } from '../../src/common/database/transaction-begun-with';
 import { createTestDatabase, TestDatabase } from '../support/database';
 
 /** A transaction whose BEGIN goes with its first reads: one round trip, the same rows, the same transaction. */
@@ -339,6 +340,20 @@ describe('transactionBegunWith', () => {
           spy.mockRestore();
         }
         expect(await reasons('tg-5', 'tg-6')).toEqual(['why', 'why']);
+      });
+
+      it('StatementsTogether: the statements asked for in one turn go in one query, and each caller gets its own outcome', async () => {
+        for (const id of ['tg-8', 'tg-9']) await insertRequest(id);
+        await insertVote(dataSource, 'tg-8', 'bob');
+        const together = new StatementsTogether(prepared, { maxInFlight: 1, maxBatch: 50 });
+        const { result, texts } = await sentDuring(() =>
+          Promise.allSettled([together.run(reasonOf('tg-8', 'in one turn')), together.run(voteOf('tg-8', 'bob')), together.run(reasonOf('tg-9', 'also'))]),
+        );
+        expect(result.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+        expect((result[1] as PromiseRejectedResult).reason).toMatchObject({ code: '23505' });
+        // The three went in one query first; it failed as a whole, so each ran again alone.
+        expect(texts.filter((t) => t.startsWith('EXECUTE'))).toEqual([expect.stringMatching(/^EXECUTE [^;]+; EXECUTE [^;]+; EXECUTE [^;]+$/)]);
+        expect(await reasons('tg-8', 'tg-9')).toEqual(['in one turn', 'also']);
       });
 
       it('behind a transaction pooler (protocol mode), runs each through the protocol', async () => {

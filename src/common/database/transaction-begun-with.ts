@@ -1,4 +1,3 @@
-import { DatabaseError } from 'pg';
 import { prepareValue } from 'pg/lib/utils';
 import { DataSource, EntityManager, EntityMetadata, ObjectLiteral, QueryRunner } from 'typeorm';
 import type { Statement } from './insert-statement';
@@ -9,7 +8,7 @@ import { asEntities, EntitySelect, selectSql } from './select-entities';
 export type Selected<S extends readonly EntitySelect<ObjectLiteral>[]> = { [K in keyof S]: S[K] extends EntitySelect<infer T> ? T[] : never };
 
 /** The pooled node-postgres client under a TypeORM query runner. */
-interface SimpleQueryClient {
+export interface SimpleQueryClient {
   query(text: string): Promise<{ rows: Record<string, unknown>[] }[]>;
   escapeLiteral(value: string): string;
 }
@@ -155,46 +154,8 @@ export async function runAndCommit<Row>(tx: EntityManager, text: string, values:
   return result.rows as Row[];
 }
 
-/**
- * Independent statements (each its own change, none reading another's) in one round trip: one
- * simple query of their `EXECUTE`s, as runAndCommit sends one. Postgres runs the statements of one
- * query as one implicit transaction, all or none. When none did because one failed (an error
- * Postgres answered, with its SQLSTATE), each runs again on its own, so that a statement fails
- * only its own caller. Any other failure (the connection lost) is every statement's: whether they
- * committed is not known, as for one statement. Where EXECUTE cannot serve (not in `session`
- * mode, the names used up, a NUL in a value), each runs on its own through the protocol, at once.
- * Resolves with each statement's outcome: undefined, or the error it met.
- */
-export async function runTogether(dataSource: DataSource, statements: Statement[]): Promise<unknown[]> {
-  const alone = () =>
-    Promise.all(
-      statements.map((s) =>
-        runPrepared(dataSource.manager, s.sql, s.params).then(
-          () => undefined,
-          (e: unknown) => e,
-        ),
-      ),
-    );
-  if (statements.length < 2) return alone();
-  const runner = dataSource.createQueryRunner();
-  let executes: (string | undefined)[];
-  try {
-    const client = (await runner.connect()) as SimpleQueryClient;
-    executes = [];
-    // One after the other: the first use of a text PREPAREs it on this connection.
-    for (const statement of statements) executes.push(await executeStatement(dataSource, client, statement));
-    if (!executes.includes(undefined)) await client.query(executes.join('; '));
-  } catch (e) {
-    if (!(e instanceof DatabaseError)) return statements.map(() => e);
-    executes = [undefined];
-  } finally {
-    await runner.release();
-  }
-  return executes.includes(undefined) ? alone() : statements.map(() => undefined);
-}
-
 /** The statement as an `EXECUTE` of the session's prepared statement with its values written in; undefined where that cannot be (runAndCommit). */
-async function executeStatement(dataSource: DataSource, client: SimpleQueryClient, { sql, params }: Statement): Promise<string | undefined> {
+export async function executeStatement(dataSource: DataSource, client: SimpleQueryClient, { sql, params }: Statement): Promise<string | undefined> {
   const args = params.map((value) => parameterLiteral(client, prepareValue(value)));
   if (args.includes(undefined)) return undefined;
   const name = await preparedInSession(dataSource, client, sql);
