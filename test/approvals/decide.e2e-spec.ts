@@ -268,10 +268,15 @@ describe('deciding: POST /v1/approvals/:id/decisions', () => {
         sent.length = 0;
         expect((await voteWith(links[approver], id, { decision: 'approve', reason: 'ok' })).status).toBe(200);
         const begun = sent.find((s) => s.text.startsWith('BEGIN; EXECUTE'))!;
-        // A statement's first use on a connection PREPAREs it, once.
-        const onIt = sent.filter((s) => s.client === begun.client && !s.text.startsWith('PREPARE')).map((s) => s.text);
-        expect(onIt).toHaveLength(2);
-        expect(onIt[1]).toMatch(/^EXECUTE "cs_session_[\w-]{24}"\(.*\); COMMIT$/);
+        // The vote's transaction on its connection, from its BEGIN to its COMMIT (the pool may lend the connection
+        // to other work after); a statement's first use on a connection PREPAREs it, once.
+        const onIt = sent
+          .slice(sent.indexOf(begun))
+          .filter((s) => s.client === begun.client && !s.text.startsWith('PREPARE'))
+          .map((s) => s.text);
+        const transaction = onIt.slice(0, onIt.findIndex((t) => t === 'COMMIT' || t.endsWith('; COMMIT')) + 1);
+        expect(transaction).toHaveLength(2);
+        expect(transaction[1]).toMatch(/^EXECUTE "cs_session_[\w-]{24}"\(.*\); COMMIT$/);
       }
     } finally {
       spy.mockRestore();
