@@ -172,9 +172,9 @@ export class DecideApproval {
               readBack,
             )
           : combinedStatement([inserted, (o) => this.audit.insertStatement([voteEvent], o)], readBack);
-        // The vote's statement commits the transaction too (one round trip fewer), unless a standing approval may follow it.
-        const mayGrantStanding = verdict === 'approved' && all.some((v) => v.decision === 'approve' && v.standing);
-        await this.requests.recordVote(manager, vote, { sql, params }, { last: !mayGrantStanding });
+        // The vote's statement commits the transaction too (one round trip fewer), unless a standing approval follows it.
+        const grantsStanding = verdict === 'approved' && this.standingApprovals.grants(all);
+        await this.requests.recordVote(manager, vote, { sql, params }, { last: !grantsStanding });
         if (verdict) {
           settled = request;
           if (verdict === 'approved') standingApproval = await this.standingApprovals.grantInTransaction(manager, request, all);

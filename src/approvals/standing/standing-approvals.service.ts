@@ -51,10 +51,15 @@ export class StandingApprovals {
     private readonly audit: AuditLog,
   ) {}
 
+  /** Whether approving with these votes grants a standing approval: its approving votes agreed on terms. */
+  grants(votes: ApprovalVote[]): boolean {
+    return termsAgreedBy(votes.filter((v) => v.decision === 'approve')) !== null;
+  }
+
   /** At approval, inside its transaction: the standing approval the approving votes agreed on, if any. */
   async grantInTransaction(manager: EntityManager, request: ApprovalRequest, votes: ApprovalVote[]) {
     const approving = votes.filter((v) => v.decision === 'approve');
-    const terms = agreedTerms(approving.map((v) => v.standing ?? null));
+    const terms = termsAgreedBy(approving);
     if (!terms) return undefined;
     const now = new Date();
     const row = manager.create(StandingApproval, {
@@ -207,4 +212,9 @@ export class StandingApprovals {
     }
     return rows.map((r) => r.id);
   }
+}
+
+/** The terms the approving votes agreed on; null when any of them chose none, or they differ in scope. */
+function termsAgreedBy(approving: ApprovalVote[]) {
+  return agreedTerms(approving.map((v) => v.standing ?? null));
 }
