@@ -38,6 +38,13 @@ export interface DeliveryToMake {
  */
 @Injectable()
 export class NotificationDeliveries {
+  /**
+   * The records of deliveries that finish at once go in one round trip, each its own statement:
+   * one that fails fails only its own delivery. One run at a time: records of one person's
+   * deliveries touch the same push subscriptions, and two runs could take them in opposite orders.
+   */
+  private readonly records: StatementsTogether;
+
   constructor(
     private readonly dataSource: DataSource,
     private readonly membership: DirectoryMembership,
@@ -50,13 +57,6 @@ export class NotificationDeliveries {
     (keys) => this.loadMany(keys),
     (key) => `${key.tenantId} ${key.deliveryId}`,
   );
-
-  /**
-   * The records of deliveries that finish at once go in one round trip, each its own statement:
-   * one that fails fails only its own delivery. One run at a time: records of one person's
-   * deliveries touch the same push subscriptions, and two runs could take them in opposite orders.
-   */
-  private readonly records: StatementsTogether;
 
   load(tenantId: string, deliveryId: string): Promise<DeliveryToMake | undefined> {
     // Not an id at all (no row has it): answered here, so it cannot fail the query it would share.

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { createTransport, Transporter } from 'nodemailer';
 import addressparser from 'nodemailer/lib/addressparser';
@@ -82,22 +81,11 @@ export class EmailChannel extends ApproverChannel implements OnModuleDestroy {
       text: message.text,
       html: message.html,
       ...threadHeaders(delivery, this.domain),
-      // One random call for the MIME boundaries, where nodemailer would make one per part.
-      baseBoundary: randomUUID().replace(/-/g, ''),
     });
     return [{ target: delivery.email!, outcome }];
   }
 
-  async send(message: {
-    to: string;
-    subject: string;
-    text: string;
-    html: string;
-    messageId?: string;
-    references?: string;
-    inReplyTo?: string;
-    baseBoundary?: string;
-  }): Promise<SendOutcome> {
+  async send(message: { to: string; subject: string; text: string; html: string } & Partial<ReturnType<typeof threadHeaders>>): Promise<SendOutcome> {
     if (!this.transport) return { outcome: 'skipped', error: 'email is off (SMTP_URL is not set)' };
     try {
       await this.transport.sendMail({ from: this.config.MAIL_FROM, ...message });
