@@ -7,6 +7,7 @@ import type { Tried } from '../delivery-finish';
 import type { Recipient } from '../directory/approver-directory.service';
 import type { DeliveryToMake } from '../notification-deliveries.repository';
 import type { SendOutcome } from '../push/push.channel';
+import { SmtpFailure, SmtpThread } from './smtp-thread';
 
 /** A domain fit for the right of a Message-ID (RFC 5322 dot-atom). */
 const DOMAIN = /^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$/;
@@ -36,14 +37,17 @@ export function threadHeaders(delivery: Pick<DeliveryToMake, 'id' | 'approval_id
 }
 
 /**
- * Email over SMTP with nodemailer. Without SMTP_URL the channel is off, except in demo mode,
- * where the message is written to the log so the demo's approver can find the link.
+ * Email over SMTP with nodemailer, in a thread of its own (SmtpThread). Without SMTP_URL the
+ * channel is off, except in demo mode, where the message is written to the log so the demo's
+ * approver can find the link.
  */
 @Injectable()
 export class EmailChannel extends ApproverChannel implements OnModuleDestroy {
   readonly name = 'email';
   private readonly logger = new Logger(EmailChannel.name);
-  private readonly transport?: Transporter;
+  private readonly smtp?: SmtpThread;
+  /** Demo mode without SMTP_URL: nodemailer's JSON transport, the message written to the log. */
+  private readonly demoTransport?: Transporter;
   readonly enabled: boolean;
   private readonly domain: string;
 
@@ -52,7 +56,7 @@ export class EmailChannel extends ApproverChannel implements OnModuleDestroy {
     const timeouts = { connectionTimeout: config.NOTIFY_TIMEOUT_MS, greetingTimeout: config.NOTIFY_TIMEOUT_MS, socketTimeout: config.NOTIFY_TIMEOUT_MS };
     if (config.SMTP_URL) {
       const url = new URL(config.SMTP_URL);
-      this.transport = createTransport({
+      this.smtp = new SmtpThread({
         host: url.hostname,
         port: Number(url.port || (url.protocol === 'smtps:' ? 465 : 587)),
         secure: url.protocol === 'smtps:',
@@ -64,9 +68,9 @@ export class EmailChannel extends ApproverChannel implements OnModuleDestroy {
         ...timeouts,
       });
     } else if (config.DEMO_MODE) {
-      this.transport = createTransport({ jsonTransport: true });
+      this.demoTransport = createTransport({ jsonTransport: true });
     }
-    this.enabled = !!this.transport;
+    this.enabled = !!(this.smtp ?? this.demoTransport);
     this.domain = messageIdDomain(config);
   }
 
@@ -86,20 +90,25 @@ export class EmailChannel extends ApproverChannel implements OnModuleDestroy {
   }
 
   async send(message: { to: string; subject: string; text: string; html: string } & Partial<ReturnType<typeof threadHeaders>>): Promise<SendOutcome> {
-    if (!this.transport) return { outcome: 'skipped', error: 'email is off (SMTP_URL is not set)' };
+    if (!this.smtp && !this.demoTransport) return { outcome: 'skipped', error: 'email is off (SMTP_URL is not set)' };
+    const mail = { from: this.config.MAIL_FROM, ...message };
     try {
-      await this.transport.sendMail({ from: this.config.MAIL_FROM, ...message });
-      if (!this.config.SMTP_URL) this.logger.log(`demo mode, no SMTP_URL: email to ${message.to}\n${message.text}`);
+      if (this.smtp) await this.smtp.send(mail);
+      else {
+        await this.demoTransport!.sendMail(mail);
+        this.logger.log(`demo mode, no SMTP_URL: email to ${message.to}\n${message.text}`);
+      }
       return { outcome: 'sent' };
     } catch (e) {
-      const err = e as Error & { responseCode?: number; code?: string };
+      const err = e as SmtpFailure;
       // SMTP 5xx is a permanent refusal (bad address, policy); 4xx and network failures are worth retrying.
       const permanent = typeof err.responseCode === 'number' && err.responseCode >= 500;
       return { outcome: permanent ? 'failed' : 'retry', error: `${err.responseCode ?? err.code ?? 'error'}: ${err.message}`.slice(0, 500) };
     }
   }
 
-  onModuleDestroy(): void {
-    this.transport?.close();
+  async onModuleDestroy(): Promise<void> {
+    this.demoTransport?.close();
+    await this.smtp?.close();
   }
 }
