@@ -6,19 +6,11 @@ const { cpSync, existsSync } = require('node:fs');
 const { join } = require('node:path');
 
 const ROOT = join(__dirname, '..');
-/** Source directories whose every file is a runtime asset, relative to the project root. */
-const ASSET_DIRS = ['src/notifications/page/assets'];
-/** Single runtime files, relative to the project root. */
-const ASSET_FILES = ['src/notifications/email/smtp-sender.worker.cjs'];
+/** Runtime files that tsc does not emit, and directories whose every file is one, relative to the project root. */
+const ASSETS = ['src/notifications/page/assets', 'src/notifications/email/smtp-sender.worker.cjs'];
 
-for (const dir of ASSET_DIRS) {
-  const from = join(ROOT, dir);
-  if (!existsSync(from)) throw new Error(`asset directory ${dir} is missing`);
-  cpSync(from, join(ROOT, 'dist', dir), { recursive: true });
-}
-
-for (const file of ASSET_FILES) {
-  const from = join(ROOT, file);
-  if (!existsSync(from)) throw new Error(`asset ${file} is missing`);
-  cpSync(from, join(ROOT, 'dist', file));
+for (const asset of ASSETS) {
+  const from = join(ROOT, asset);
+  if (!existsSync(from)) throw new Error(`asset ${asset} is missing`);
+  cpSync(from, join(ROOT, 'dist', asset), { recursive: true });
 }

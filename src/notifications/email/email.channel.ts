@@ -90,7 +90,7 @@ export class EmailChannel extends ApproverChannel implements OnModuleDestroy {
   }
 
   async send(message: { to: string; subject: string; text: string; html: string } & Partial<ReturnType<typeof threadHeaders>>): Promise<SendOutcome> {
-    if (!this.smtp && !this.demoTransport) return { outcome: 'skipped', error: 'email is off (SMTP_URL is not set)' };
+    if (!this.enabled) return { outcome: 'skipped', error: 'email is off (SMTP_URL is not set)' };
     const mail = { from: this.config.MAIL_FROM, ...message };
     try {
       if (this.smtp) await this.smtp.send(mail);

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import type Mail from 'nodemailer/lib/mailer';
 import type SMTPPool from 'nodemailer/lib/smtp-pool';
 
 /** What a failed send tells the channel: nodemailer's message, its error code and the server's SMTP reply code. */
@@ -9,20 +10,8 @@ export interface SmtpFailure {
   responseCode?: number;
 }
 
-/** The fields of one message, as nodemailer takes them (plain strings: they are copied to the thread). */
-export interface SmtpMail {
-  from: string;
-  to: string;
-  subject: string;
-  text: string;
-  html: string;
-  messageId?: string;
-  references?: string;
-  inReplyTo?: string;
-}
-
 /** The thread's script, a plain CommonJS file beside this one (copied into dist by scripts/copy-assets.js). */
-export const SMTP_SENDER_WORKER = join(__dirname, 'smtp-sender.worker.cjs');
+const SMTP_SENDER_WORKER = join(__dirname, 'smtp-sender.worker.cjs');
 
 type Pending = { resolve: () => void; reject: (failure: SmtpFailure) => void };
 
@@ -43,8 +32,11 @@ export class SmtpThread {
     private readonly script = SMTP_SENDER_WORKER,
   ) {}
 
-  /** Resolves once the server accepted the message; rejects with the failure otherwise. */
-  send(mail: SmtpMail): Promise<void> {
+  /**
+   * Resolves once the server accepted the message; rejects with the failure otherwise. The message
+   * is copied to the thread, so it holds plain values only (strings, as the e-mail channel gives).
+   */
+  send(mail: Mail.Options): Promise<void> {
     const worker = (this.worker ??= this.start());
     const id = this.nextId++;
     return new Promise<void>((resolve, reject) => {
